@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* paths.c: every file path, taken under $CODEBOLT_UPGRADE_ROOT */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+
+#include "macro.h"
+#include "paths.h"
+
+const char *paths_root(void) {
+        static char *cached = NULL;
+        const char *e;
+
+        if (cached)
+                return cached;
+
+        e = getenv("CODEBOLT_UPGRADE_ROOT");
+        if (!e || !*e || streq(e, "/"))
+                return "";
+
+        cached = strdup(e);
+        if (!cached)
+                return "";
+        for (size_t l = strlen(cached); l > 1 && cached[l - 1] == '/'; l--)
+                cached[l - 1] = 0;
+        return cached;
+}
+
+char *paths_rooted(const char *path) {
+        char *p;
+
+        if (asprintf(&p, "%s%s", paths_root(), path) < 0)
+                return NULL;
+        return p;
+}
+
+/* root + the concatenation of up to three parts */
+static char *rooted3(const char *a, const char *b, const char *c) {
+        char *p;
+
+        if (asprintf(&p, "%s%s%s%s", paths_root(), a, strempty(b), strempty(c)) < 0)
+                return NULL;
+        return p;
+}
+
+char *paths_state_dir(const char *deployment) {
+        return rooted3("/var/lib/codebolt-upgrade/", deployment, NULL);
+}
+
+char *paths_state_file(const char *deployment, const char *name) {
+        _cleanup_free_ char *dir = paths_state_dir(deployment);
+        char *p;
+
+        if (!dir || asprintf(&p, "%s/%s", dir, name) < 0)
+                return NULL;
+        return p;
+}
+
+char *paths_lock_file(const char *deployment) {
+        return rooted3("/run/codebolt-upgrade/", deployment, ".lock");
+}
+
+char *paths_release_dir(const char *version) {
+        return rooted3("/opt/codebolt/releases/", version, NULL);
+}
+
+char *paths_current_link(void) {
+        return paths_rooted("/opt/codebolt/current");
+}
+
+char *paths_credential(const char *name) {
+        return rooted3("/etc/codebolt-upgrade/credentials/", name, NULL);
+}
+
+char *paths_hook_dir(const char *stage) {
+        return rooted3("/etc/codebolt-upgrade/hooks/", stage, ".d");
+}
+
+int paths_mkdir_p(const char *path, unsigned mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
