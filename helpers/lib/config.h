@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 typedef uint64_t usec_t;
-#define USEC_PER_SEC ((usec_t) 1000000ULL)
-#define USEC_INFINITY ((usec_t) UINT64_MAX)
+#define USEC_PER_SEC ((usec_t)1000000ULL)
+#define USEC_INFINITY ((usec_t)UINT64_MAX)
 
 typedef enum SnapshotMode {
         SNAPSHOT_TEMPLATE,
@@ -39,26 +39,29 @@ typedef enum AutoTrack {
         TRACK_MINOR,
 } AutoTrack;
 
+/* Paths in a Config are as written (absolute, normalized: no //, no trailing /, no . or ..); callers take
+ * them under CODEBOLT_UPGRADE_ROOT with paths_rooted(). Strings that are NULL mean "not set". */
 typedef struct Config {
         char *deployment; /* "default", or the name of deployments/<name>.conf */
+        char **sources;   /* the files read, in order (for SourcePath= and error messages); may be NULL */
 
         /* [Server] */
-        char *server_unit;    /* codebolt.service */
-        char *server_user;    /* NULL: read the server unit's User= */
-        char *package;        /* @codebolt/server */
-        char *registry;       /* NULL: npm's default */
-        char *npm_config;     /* NULL or an npmrc path */
+        char *server_unit;      /* codebolt.service */
+        char *server_user;      /* NULL: read the server unit's User= */
+        char *package;          /* @codebolt/server */
+        char *registry;         /* NULL: npm's default */
+        char *npm_config;       /* NULL or an npmrc path */
         char *release_metadata; /* NULL: the registry's document; else a file path or URL */
-        unsigned port;        /* 3456 */
+        unsigned port;          /* 3456 */
 
         /* [Database] */
-        char *db_name;        /* codebolt */
-        char *db_connection;  /* NULL: local socket */
-        char *db_os_user;     /* postgres */
+        char *db_name;                /* codebolt */
+        char *db_connection;          /* NULL: local socket */
+        char *db_os_user;             /* postgres */
         char *db_password_credential; /* db-password */
 
         /* [Storage] */
-        char **storage_paths; /* the four stores */
+        char **storage_paths; /* the four stores; Paths= appends, an empty Paths= empties it (NULL) */
         char *storage_config; /* /etc/codebolt/codebolt-server.yaml */
         char *master_key_id;  /* /etc/codebolt/master-key-id */
 
@@ -117,15 +120,43 @@ typedef struct ConfigError {
 
 void config_error_done(ConfigError *e);
 
-/* Fill *c with the defaults of DESIGN §5. */
+/* Fill *c with the defaults of DESIGN §5 (deployment "default"). */
 int config_init_defaults(Config *c);
 
-/* Load the layers for deployment (NULL or "default" for the default one), all under root
- * (NULL: $CODEBOLT_UPGRADE_ROOT, or "/"). On failure returns -errno and fills *ret_error. */
+/* Load the layers for deployment (NULL, "" or "default" for the default one), all under root
+ * (NULL: $CODEBOLT_UPGRADE_ROOT, or "/"):
+ *   /usr/lib/codebolt-upgrade/upgrade.conf            vendor defaults
+ *   /etc/codebolt-upgrade/upgrade.conf
+ *   /etc/codebolt-upgrade/upgrade.conf.d/<name>.conf  every *.conf, in strcmp() order of the names
+ *   /etc/codebolt-upgrade/deployments/<name>.conf     only for a deployment other than "default"
+ * later files win; a missing file is skipped, except the deployment's own file (-ENOENT: no such
+ * deployment). An empty assignment resets a key to its default (Paths= to an empty list). An unknown
+ * section or key, a bad value, a line inih cannot read or an inline comment fails the whole load.
+ * On failure returns -errno and, when ret_error is not NULL, fills it (any of its fields may be NULL
+ * when memory ran out); *ret is written only on success and released with config_done(). */
 int config_load(const char *root, const char *deployment, Config *ret, ConfigError *ret_error);
 
 void config_done(Config *c);
 
-/* "90s", "5min", "24h", "2d", "1h 30min", "infinity" */
+/* The names of the extra deployments: every deployments/<name>.conf under root (NULL as for
+ * config_load()), sorted; *ret is NULL when there are none. Names are returned as found: check each
+ * with config_deployment_name_is_valid() (config_load() refuses the invalid ones). */
+int config_list_deployments(const char *root, char ***ret);
+
+/* a deployment name usable in deployments/<name>.conf and codebolt-upgrade-<name>@.service:
+ * [A-Za-z0-9_-], starting with a letter or digit, at most 64 characters */
+bool config_deployment_name_is_valid(const char *name);
+
+/* "90s", "5min", "24h", "2d", "1h 30min", "1.5h", "infinity"; a bare number is seconds. Units as
+ * systemd.time(7): us usec ms msec s sec second(s) m min minute(s) h hr hour(s) d day(s) w week(s)
+ * M month(s) y year(s). -EINVAL when malformed, -ERANGE when it overflows. */
 int config_parse_timespan(const char *s, usec_t *ret);
+/* yes/no, true/false, on/off, 1/0 (and y/n, t/f), case-insensitive */
 int config_parse_bool(const char *s, bool *ret);
+
+/* the configuration words of the enums, as written in upgrade.conf; NULL for an unknown value */
+const char *config_snapshot_mode_to_string(SnapshotMode m);
+const char *config_role_to_string(PolicyRole r); /* ROLE_UNSET: NULL */
+const char *config_enforce_pin_to_string(EnforcePin e);
+const char *config_rollback_policy_to_string(RollbackPolicy p);
+const char *config_auto_track_to_string(AutoTrack t);

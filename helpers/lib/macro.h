@@ -17,28 +17,28 @@
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
 /* hand a pointer out of a cleanup scope */
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _ptr_ = (p);                                                                  \
-                (p) = NULL;                                                                                 \
-                _ptr_;                                                                                      \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL;                \
+                _ptr_;                     \
         })
 
-#define TAKE_FD(fd)                                                                                         \
-        ({                                                                                                  \
-                int _fd_ = (fd);                                                                            \
-                (fd) = -EBADF;                                                                              \
-                _fd_;                                                                                       \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -EBADF;   \
+                _fd_;            \
         })
 
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
-        static inline void func##p(type *p) {                                                               \
-                if (*p)                                                                                     \
-                        func(*p);                                                                           \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline void freep(void *p) {
-        free(*(void **) p);
+        free(*(void **)p);
 }
 #define _cleanup_free_ _cleanup_(freep)
 

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bus.h: the server unit and logind over D-Bus (org.freedesktop.systemd1, org.freedesktop.login1) */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-bus.h>
+
+#include "config.h"
+
+int bus_open_system(sd_bus **ret);
+
+/* StartUnit/StopUnit/RestartUnit with mode "replace", and wait for that job's JobRemoved (the match is
+ * installed before the call). Returns 0 once the job is gone, whatever its result: *ret_result is
+ * systemd's job result ("done", "failed", "canceled", "timeout", "dependency", "skipped", ...; see
+ * bus_job_result_to_errno()). -ETIME when deadline (CLOCK_MONOTONIC usec, USEC_INFINITY: none) passes
+ * first; the job is left queued. On failure, *ret_error (optional) is set to the D-Bus error message or
+ * another line of context, or NULL; on success it is left alone. */
+int bus_start_unit(sd_bus *bus, const char *unit, usec_t deadline, char **ret_result, char **ret_error);
+int bus_stop_unit(sd_bus *bus, const char *unit, usec_t deadline, char **ret_result, char **ret_error);
+int bus_restart_unit(sd_bus *bus, const char *unit, usec_t deadline, char **ret_result, char **ret_error);
+
+/* 0 for "done" and "skipped", else a distinct -errno: canceled/collected -ECANCELED, timeout -ETIMEDOUT
+ * (not -ETIME: that is our own deadline), failed -EIO, dependency -ENOLINK, invalid -ENOEXEC, assert
+ * -EPROTO, unsupported -EOPNOTSUPP, once -ESTALE; -EBADMSG for a result this code does not know. */
+int bus_job_result_to_errno(const char *result);
+
+/* The unit's object path: GetUnit, or LoadUnit when the unit is not loaded (an inactive unit). Getters
+ * below fail with the errno sd-bus maps the D-Bus error to (e.g. NoSuchUnit: -ENOENT). */
+int bus_unit_get_path(sd_bus *bus, const char *unit, char **ret_path);
+/* Unit.InvocationID as 32 lowercase hex chars; "" when the unit has none (never started) */
+int bus_unit_get_invocation_id(sd_bus *bus, const char *unit, char **ret_hex);
+/* Unit.ActiveState and Unit.SubState, e.g. "active" "running" */
+int bus_unit_get_state(sd_bus *bus, const char *unit, char **ret_active_state, char **ret_sub_state);
+/* a string property; interface is "Service" or "org.freedesktop.systemd1.Service" (e.g. Service.User) */
+int bus_unit_get_string(
+        sd_bus *bus, const char *unit, const char *interface, const char *property, char **ret);
+/* Service.MainPID, 0 when the service has no main process */
+int bus_unit_get_main_pid(sd_bus *bus, const char *unit, uint32_t *ret);
+
+/* Ask for the unit's PropertiesChanged signals (a match, and Manager.Subscribe(), without which
+ * systemd does not send them). The match only wakes the caller: after polling the bus fd
+ * (sd_bus_get_fd) along with the journal fd, run sd_bus_process() and read the state anew. Unref the
+ * slot to stop. */
+int bus_unit_watch_properties(sd_bus *bus, const char *unit, sd_bus_slot **ret_slot);
+
+/* org.freedesktop.login1.Manager.Inhibit(what, who, why, mode): the lock lives as long as the
+ * returned fd (O_CLOEXEC) is open. mode is "block" or "delay". */
+int bus_logind_inhibit(
+        sd_bus *bus, const char *what, const char *who, const char *why, const char *mode, int *ret_fd);
+
+/* an id128 as D-Bus carries it (ay): 16 bytes as 32 lowercase hex chars, none or all zero as "";
+ * -EBADMSG for any other length */
+int bus_invocation_id_to_hex(const void *bytes, size_t size, char **ret);

@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* http.c: HTTP(S) and file:// requests with libcurl, JSON in and out */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "json-util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
+#define _cleanup_curl_ _cleanup_(curl_easy_cleanupp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
+#define _cleanup_curl_slist_ _cleanup_(curl_slist_free_allp)
+
+#define HTTP_FETCH_TIMEOUT (60 * USEC_PER_SEC)
+#define HTTP_FETCH_MAX_REDIRECTS 5L
+
+/* a growing, always NUL-terminated body */
+typedef struct Buffer {
+        char *data;
+        size_t size;
+        size_t allocated;
+        bool too_big;
+        bool oom;
+} Buffer;
+
+static void buffer_done(Buffer *b) {
+        free(b->data);
+        *b = (Buffer){};
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_result = CURLE_FAILED_INIT;
+
+static void global_init(void) {
+        global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void http_response_done(HttpResponse *r) {
+        if (!r)
+                return;
+        free(r->body);
+        *r = (HttpResponse){};
+}
+
+_printf_(3, 4) static int set_error(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        if (!ret_error)
+                return r;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+
+        free(*ret_error);
+        *ret_error = s;
+        return r;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        Buffer *b = userdata;
+        size_t n = size * nmemb;
+
+        if (n > HTTP_BODY_MAX - b->size) {
+                b->too_big = true;
+                return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+        }
+
+        if (b->size + n + 1 > b->allocated) {
+                size_t a = b->allocated ?: 16384;
+                char *p;
+
+                while (a < b->size + n + 1)
+                        a *= 2;
+                if (a > HTTP_BODY_MAX + 1)
+                        a = HTTP_BODY_MAX + 1;
+
+                p = realloc(b->data, a);
+                if (!p) {
+                        b->oom = true;
+                        return 0;
+                }
+                b->data = p;
+                b->allocated = a;
+        }
+
+        memcpy(b->data + b->size, ptr, n);
+        b->size += n;
+        b->data[b->size] = 0;
+        return n;
+}
+
+static int curl_code_to_errno(CURLcode c, long os_errno, const Buffer *b) {
+        switch (c) {
+        case CURLE_OK:
+                return 0;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        case CURLE_URL_MALFORMAT:
+        case CURLE_BAD_FUNCTION_ARGUMENT:
+                return -EINVAL;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                return -EPROTONOSUPPORT;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EHOSTUNREACH;
+        case CURLE_COULDNT_CONNECT:
+                if (os_errno == ECONNREFUSED || os_errno == EHOSTUNREACH || os_errno == ENETUNREACH ||
+                    os_errno == ETIMEDOUT)
+                        return (int)-os_errno;
+                return -ECONNREFUSED;
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_FILESIZE_EXCEEDED:
+                return -EFBIG;
+        case CURLE_WRITE_ERROR:
+                if (b->too_big)
+                        return -EFBIG;
+                if (b->oom)
+                        return -ENOMEM;
+                return -EIO;
+        case CURLE_FILE_COULDNT_READ_FILE:
+                return -ENOENT;
+        case CURLE_REMOTE_ACCESS_DENIED:
+                return -EACCES;
+        case CURLE_TOO_MANY_REDIRECTS:
+                return -ELOOP;
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+                return -ECONNRESET;
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+                return -EBADMSG;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+                return -EPROTO;
+        case CURLE_ABORTED_BY_CALLBACK:
+                return -ECANCELED;
+        default:
+                return -EIO;
+        }
+}
+
+/* curl's message, unless it somehow carries the token: then only the generic text for the code */
+static int set_curl_error(
+        char **ret_error, int r, CURLcode c, const char *errbuf, const char *bearer_token) {
+        const char *msg = errbuf && *errbuf ? errbuf : curl_easy_strerror(c);
+
+        if (bearer_token && *bearer_token && strstr(msg, bearer_token))
+                msg = curl_easy_strerror(c);
+        return set_error(ret_error, r, "%s", msg);
+}
+
+static bool method_valid(const char *method) {
+        if (!method || !*method)
+                return false;
+        for (const char *p = method; *p; p++)
+                if (!(*p >= 'A' && *p <= 'Z'))
+                        return false;
+        return true;
+}
+
+static long timeout_ms(usec_t timeout) {
+        usec_t ms;
+
+        if (timeout == 0 || timeout == USEC_INFINITY)
+                return 0;
+        ms = (timeout + 999) / 1000;
+        return ms > LONG_MAX ? LONG_MAX : (long)ms;
+}
+
+static int headers_add(struct curl_slist **l, const char *header) {
+        struct curl_slist *n = curl_slist_append(*l, header);
+
+        if (!n)
+                return -ENOMEM;
+        *l = n;
+        return 0;
+}
+
+static int request_headers(bool fetch, bool has_body, struct curl_slist **ret) {
+        _cleanup_curl_slist_ struct curl_slist *l = NULL;
+
+        if (!fetch) {
+                if (headers_add(&l, "Accept: application/json") < 0)
+                        return -ENOMEM;
+                if (has_body && headers_add(&l, "Content-Type: application/json") < 0)
+                        return -ENOMEM;
+                /* no 100-continue round trip for larger bodies */
+                if (headers_add(&l, "Expect:") < 0)
+                        return -ENOMEM;
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+#define SETOPT(curl, opt, val)                                  \
+        do {                                                    \
+                CURLcode _c = curl_easy_setopt(curl, opt, val); \
+                if (_c != CURLE_OK)                             \
+                        return _c;                              \
+        } while (0)
+
+static CURLcode setup(
+        CURL *curl,
+        const char *method,
+        const char *url,
+        const char *bearer_token,
+        const char *json_body,
+        usec_t timeout,
+        bool fetch,
+        struct curl_slist *headers,
+        char *errbuf,
+        Buffer *body) {
+
+        SETOPT(curl, CURLOPT_ERRORBUFFER, errbuf);
+        SETOPT(curl, CURLOPT_URL, url);
+        SETOPT(curl, CURLOPT_PROTOCOLS_STR, fetch ? "file,http,https" : "http,https");
+        SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
+        SETOPT(curl, CURLOPT_NOPROGRESS, 1L);
+        SETOPT(curl, CURLOPT_USERAGENT, "codebolt-upgrade/" PACKAGE_VERSION);
+        SETOPT(curl, CURLOPT_TIMEOUT_MS, timeout_ms(timeout));
+        SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_BODY_MAX);
+        SETOPT(curl, CURLOPT_WRITEFUNCTION, write_cb);
+        SETOPT(curl, CURLOPT_WRITEDATA, body);
+        if (headers)
+                SETOPT(curl, CURLOPT_HTTPHEADER, headers);
+
+        /* only metadata fetches follow redirects: an API call with a token goes where it was sent */
+        if (fetch) {
+                SETOPT(curl, CURLOPT_FOLLOWLOCATION, 1L);
+                SETOPT(curl, CURLOPT_MAXREDIRS, HTTP_FETCH_MAX_REDIRECTS);
+                SETOPT(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        } else
+                SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
+
+        if (bearer_token) {
+                SETOPT(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+                SETOPT(curl, CURLOPT_XOAUTH2_BEARER, bearer_token);
+        }
+
+        if (streq(method, "GET"))
+                SETOPT(curl, CURLOPT_HTTPGET, 1L);
+        else if (streq(method, "HEAD"))
+                SETOPT(curl, CURLOPT_NOBODY, 1L);
+        else {
+                if (!streq(method, "POST"))
+                        SETOPT(curl, CURLOPT_CUSTOMREQUEST, method);
+                if (json_body || streq(method, "POST")) {
+                        SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(strempty(json_body)));
+                        SETOPT(curl, CURLOPT_POSTFIELDS, strempty(json_body));
+                }
+        }
+
+        return CURLE_OK;
+}
+
+#undef SETOPT
+
+static int perform(
+        const char *method,
+        const char *url,
+        const char *bearer_token,
+        const char *json_body,
+        usec_t timeout,
+        bool fetch,
+        HttpResponse *ret,
+        char **ret_error) {
+
+        _cleanup_curl_ CURL *curl = NULL;
+        _cleanup_curl_slist_ struct curl_slist *headers = NULL;
+        /* libcurl's API fixes the error buffer's size; it lives on the heap all the same */
+        _cleanup_free_ char *errbuf = NULL;
+        _cleanup_(buffer_done) Buffer body = {};
+        long status = 0, os_errno = 0;
+        CURLcode c;
+        int r;
+
+        assert(url);
+        assert(ret);
+
+        if (bearer_token && !*bearer_token)
+                bearer_token = NULL;
+        if (!method_valid(method))
+                return set_error(ret_error, -EINVAL, "invalid HTTP method");
+        if (bearer_token && strpbrk(bearer_token, "\r\n"))
+                return set_error(ret_error, -EINVAL, "bearer token contains a line break");
+        if (json_body && (streq(method, "GET") || streq(method, "HEAD")))
+                return set_error(ret_error, -EINVAL, "a %s request carries no body", method);
+
+        (void)pthread_once(&global_once, global_init);
+        if (global_result != CURLE_OK)
+                return set_error(ret_error, -EIO, "libcurl: %s", curl_easy_strerror(global_result));
+
+        curl = curl_easy_init();
+        errbuf = calloc(1, CURL_ERROR_SIZE);
+        if (!curl || !errbuf || request_headers(fetch, json_body, &headers) < 0)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        c = setup(curl, method, url, bearer_token, json_body, timeout, fetch, headers, errbuf, &body);
+        if (c == CURLE_OK)
+                c = curl_easy_perform(curl);
+        if (c != CURLE_OK) {
+                (void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+                r = curl_code_to_errno(c, os_errno, &body);
+                if (r == -EFBIG)
+                        return set_error(
+                                ret_error,
+                                r,
+                                "response body larger than %zu MiB",
+                                HTTP_BODY_MAX / 1024 / 1024);
+                return set_curl_error(ret_error, r, c, errbuf, bearer_token);
+        }
+
+        (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+
+        if (!body.data) {
+                body.data = strdup("");
+                if (!body.data)
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+        }
+
+        *ret = (HttpResponse){
+                .status = status,
+                .body = TAKE_PTR(body.data),
+                .size = body.size,
+        };
+        return 0;
+}
+
+int http_request(
+        const char *method,
+        const char *url,
+        const char *bearer_token,
+        const char *json_body,
+        usec_t timeout,
+        HttpResponse *ret,
+        char **ret_error) {
+
+        return perform(method, url, bearer_token, json_body, timeout, false, ret, ret_error);
+}
+
+static bool blank(const char *s) {
+        return s[strspn(s, " \t\r\n")] == 0;
+}
+
+static int request_json(
+        const char *method,
+        const char *url,
+        const char *bearer_token,
+        const char *json_body,
+        usec_t timeout,
+        long *ret_status,
+        cJSON **ret_json,
+        char **ret_error) {
+
+        _cleanup_http_response_ HttpResponse resp = {};
+        _cleanup_json_ cJSON *json = NULL;
+        int r;
+
+        r = http_request(method, url, bearer_token, json_body, timeout, &resp, ret_error);
+        if (r < 0)
+                return r;
+
+        if (!blank(resp.body)) {
+                json = cJSON_ParseWithLength(resp.body, resp.size);
+                if (!json && resp.status < 400)
+                        return set_error(
+                                ret_error, -EBADMSG, "HTTP %ld response is not valid JSON", resp.status);
+        }
+
+        if (ret_status)
+                *ret_status = resp.status;
+        if (ret_json)
+                *ret_json = TAKE_PTR(json);
+        return 0;
+}
+
+int http_get_json(
+        const char *url,
+        const char *bearer_token,
+        usec_t timeout,
+        long *ret_status,
+        cJSON **ret_json,
+        char **ret_error) {
+
+        return request_json("GET", url, bearer_token, NULL, timeout, ret_status, ret_json, ret_error);
+}
+
+int http_post_json(
+        const char *url,
+        const char *bearer_token,
+        const cJSON *body,
+        usec_t timeout,
+        long *ret_status,
+        cJSON **ret_json,
+        char **ret_error) {
+
+        _cleanup_free_ char *s = NULL;
+
+        s = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+        if (!s)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        return request_json("POST", url, bearer_token, s, timeout, ret_status, ret_json, ret_error);
+}
+
+static int read_local(const char *path, char **ret_body, size_t *ret_size, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(buffer_done) Buffer b = {};
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return set_error(ret_error, -errno, "%s: %s", path, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return set_error(ret_error, -errno, "%s: %s", path, strerror(errno));
+        if (S_ISDIR(st.st_mode))
+                return set_error(ret_error, -EISDIR, "%s: is a directory", path);
+        if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > HTTP_BODY_MAX)
+                return set_error(
+                        ret_error, -EFBIG, "%s: larger than %zu MiB", path, HTTP_BODY_MAX / 1024 / 1024);
+
+        for (;;) {
+                ssize_t n;
+
+                /* read straight into the body, growing it as write_cb() would */
+                if (b.allocated - b.size < 2) {
+                        size_t a = b.allocated ? b.allocated * 2 : 16384;
+                        char *p;
+
+                        if (a > HTTP_BODY_MAX + 2)
+                                a = HTTP_BODY_MAX + 2;
+                        if (a <= b.allocated)
+                                return set_error(ret_error, -EFBIG, "%s: file too large", path);
+                        p = realloc(b.data, a);
+                        if (!p)
+                                return set_error(ret_error, -ENOMEM, "out of memory");
+                        b.data = p;
+                        b.allocated = a;
+                }
+
+                n = read(fd, b.data + b.size, b.allocated - b.size - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return set_error(ret_error, -errno, "%s: %s", path, strerror(errno));
+                }
+                if (n == 0)
+                        break;
+                b.size += (size_t)n;
+                b.data[b.size] = 0;
+                if (b.size > HTTP_BODY_MAX)
+                        return set_error(ret_error, -EFBIG, "%s: file too large", path);
+        }
+
+        if (!b.data) {
+                b.data = strdup("");
+                if (!b.data)
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+        }
+
+        if (ret_size)
+                *ret_size = b.size;
+        *ret_body = TAKE_PTR(b.data);
+        return 0;
+}
+
+static int status_to_errno(long status) {
+        switch (status) {
+        case 404:
+        case 410:
+                return -ENOENT;
+        case 401:
+        case 403:
+                return -EACCES;
+        default:
+                return -EREMOTEIO;
+        }
+}
+
+int http_fetch_file(const char *url, char **ret_body, size_t *ret_size, char **ret_error) {
+        _cleanup_http_response_ HttpResponse resp = {};
+        int r;
+
+        assert(url);
+        assert(ret_body);
+
+        if (url[0] == '/')
+                return read_local(url, ret_body, ret_size, ret_error);
+
+        r = perform("GET", url, NULL, NULL, HTTP_FETCH_TIMEOUT, true, &resp, ret_error);
+        if (r < 0)
+                return r;
+
+        /* file:// has no status; anything but 2xx from a server is a failure here */
+        if (resp.status != 0 && (resp.status < 200 || resp.status >= 300))
+                return set_error(
+                        ret_error, status_to_errno(resp.status), "server answered HTTP %ld", resp.status);
+
+        if (ret_size)
+                *ret_size = resp.size;
+        *ret_body = TAKE_PTR(resp.body);
+        return 0;
+}

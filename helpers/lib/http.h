@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* http.h: HTTP(S) and file:// requests with libcurl, JSON in and out */
+#pragma once
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "macro.h"
+
+/* the largest body we accept; more is -EFBIG */
+#define HTTP_BODY_MAX ((size_t)64U * 1024U * 1024U)
+
+typedef struct HttpResponse {
+        long status; /* the HTTP status; 0 for file:// */
+        char *body;  /* always NUL-terminated, never NULL after success */
+        size_t size; /* without the terminating NUL */
+} HttpResponse;
+
+/* free the body and reset *r; takes NULL */
+void http_response_done(HttpResponse *r);
+#define _cleanup_http_response_ _cleanup_(http_response_done)
+
+/*
+ * Conventions for every function here:
+ * - timeout: the whole transfer; 0 or USEC_INFINITY means none.
+ * - bearer_token: NULL for none; sent as "Authorization: Bearer <token>", never part of an error message;
+ *   a token containing CR or LF is -EINVAL.
+ * - an HTTP status >= 400 is not a failure of the call: the status is handed back.
+ * - transport failures map to -errno: -ECONNREFUSED (nothing listens), -EHOSTUNREACH (unresolvable or
+ *   unreachable host), -ETIMEDOUT, -ECONNRESET (the peer hung up mid-transfer), -EFBIG (body over
+ *   HTTP_BODY_MAX), -EPROTO (TLS), -EINVAL (malformed URL), -EPROTONOSUPPORT (scheme not allowed), -EIO.
+ * - ret_error (optional): on failure, a malloc'd one-line explanation (curl's message); untouched on
+ * success.
+ * - redirects are not followed, except by http_fetch_file().
+ */
+
+/* method: "GET", "POST", "PUT", "DELETE", …; json_body: NULL for none, else sent with
+ * Content-Type: application/json. Only http:// and https:// URLs. */
+int http_request(
+        const char *method,
+        const char *url,
+        const char *bearer_token,
+        const char *json_body,
+        usec_t timeout,
+        HttpResponse *ret,
+        char **ret_error);
+
+/* GET url and parse the answer as JSON. *ret_json is NULL when the body is empty, or when the status
+ * is >= 400 and the body is not JSON (a 503 page from a proxy); a 2xx/3xx body that is not JSON is
+ * -EBADMSG. ret_status and ret_json may be NULL. */
+int http_get_json(
+        const char *url,
+        const char *bearer_token,
+        usec_t timeout,
+        long *ret_status,
+        cJSON **ret_json,
+        char **ret_error);
+
+/* POST body (NULL: an empty JSON object) and parse the answer as http_get_json() does */
+int http_post_json(
+        const char *url,
+        const char *bearer_token,
+        const cJSON *body,
+        usec_t timeout,
+        long *ret_status,
+        cJSON **ret_json,
+        char **ret_error);
+
+/* The whole document at url: file://, http:// or https://, or an absolute local path. Follows up to
+ * 5 redirects (to http/https only). An HTTP status >= 400 is a failure here: 404/410 → -ENOENT,
+ * 401/403 → -EACCES, others → -EREMOTEIO. A missing local file is -ENOENT. Timeout: 60 s.
+ * *ret_body is NUL-terminated; ret_size may be NULL. */
+int http_fetch_file(const char *url, char **ret_body, size_t *ret_size, char **ret_error);

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* journal.h: follow one invocation of the server unit in the journal, and read its log lines */
+#pragma once
+
+#include <regex.h>
+
+#include "config.h"
+#include "macro.h"
+
+/* one journal entry, owned */
+typedef struct JournalEntry {
+        char *message; /* MESSAGE, NULL when the entry has none */
+        int priority;  /* PRIORITY, LOG_INFO when absent */
+        char *unit;    /* the unit the entry belongs to: _SYSTEMD_UNIT, or UNIT= for PID 1's messages */
+        char *invocation_id; /* its invocation id (32 hex chars) */
+        usec_t realtime;     /* CLOCK_REALTIME, usec */
+        char *cursor;
+} JournalEntry;
+
+void journal_entry_done(JournalEntry *e);
+
+typedef struct JournalWatch JournalWatch;
+
+/* Follow one invocation of one unit, from the start of that invocation: the unit's own output
+ * (_SYSTEMD_UNIT=unit and _SYSTEMD_INVOCATION_ID=id) or systemd's messages about it (_PID=1, UNIT=unit
+ * and INVOCATION_ID=id, e.g. "Main process exited"). The _PID=1 term keeps another process from
+ * speaking for the unit: clients can set UNIT= but not the trusted _PID=. */
+int journal_watch_new_system(const char *unit, const char *invocation_id, JournalWatch **ret);
+/* the same over the given journal files (tests) */
+int journal_watch_new_files(char **paths, const char *unit, const char *invocation_id, JournalWatch **ret);
+
+/* the inotify fd to poll (POLLIN) together with the bus fd */
+int journal_watch_get_fd(JournalWatch *w);
+
+/* The next entry: 1 with *ret filled; 0 when none arrives before deadline (CLOCK_MONOTONIC usec,
+ * USEC_INFINITY waits forever); -errno on error. Blocks in sd_journal_wait(). */
+int journal_watch_next(JournalWatch *w, usec_t deadline, JournalEntry *ret);
+/* Non-blocking: 1 with *ret filled, 0 when nothing is pending right now. */
+int journal_watch_try_next(JournalWatch *w, JournalEntry *ret);
+/* Drain the inotify fd after it polled readable (sd_journal_process()): SD_JOURNAL_NOP, _APPEND or
+ * _INVALIDATE, or -errno. */
+int journal_watch_process(JournalWatch *w);
+
+JournalWatch *journal_watch_free(JournalWatch *w);
+static inline void journal_watch_freep(JournalWatch **w) {
+        journal_watch_free(*w);
+}
+#define _cleanup_journal_watch_ _cleanup_(journal_watch_freep)
+
+usec_t now_monotonic(void);
+
+/* The server's log lines that migrate-watch acts on (DESIGN §7). A line must start with its marker
+ * (leading blanks allowed); anything else, including a marker further into the line and a malformed
+ * marker line, is LINE_OTHER. */
+typedef enum ServerLineKind {
+        LINE_OTHER,
+        LINE_MIGRATION_APPLYING, /* migrations: applying <id> */
+        LINE_MIGRATIONS_SUMMARY, /* migrations: <N> applied, <M> failed */
+        LINE_MIGRATIONS_FAILED,  /* migrations: failed[: reason] */
+        LINE_READY,              /* server ready: listening on [host]:<port> */
+} ServerLineKind;
+
+typedef struct ServerLine {
+        ServerLineKind kind;
+        char *migration_id; /* LINE_MIGRATION_APPLYING */
+        unsigned applied;   /* LINE_MIGRATIONS_SUMMARY */
+        unsigned failed;    /* LINE_MIGRATIONS_SUMMARY */
+        unsigned port;      /* LINE_READY, 1..65535 */
+        char *reason;       /* LINE_MIGRATIONS_FAILED, NULL when none was given */
+} ServerLine;
+
+/* 0 with *ret filled (kind LINE_OTHER for every line that is not one of the above); -ENOMEM */
+int journal_classify_line(const char *message, ServerLine *ret);
+void server_line_done(ServerLine *l);
+
+/* Compile ErrorPattern= as a case-insensitive POSIX extended regex. \b (word boundary) is a GNU
+ * extension: used as is where regcomp() has it, translated otherwise. -EINVAL on a bad pattern. */
+int journal_compile_error_pattern(const char *pattern, regex_t *ret);
+/* the portable rewrite of \b used where regcomp() lacks it; exposed for the tests */
+int journal_error_pattern_translate(const char *pattern, char **ret);
+/* 1 when e is an error: PRIORITY <= 3 (err, crit, alert, emerg), or its message matches error_pattern
+ * (which may be NULL); else 0 */
+int journal_entry_is_error(const JournalEntry *e, const regex_t *error_pattern);

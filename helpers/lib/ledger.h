@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ledger.h: ledger.json, every upgrade ever attempted, and its public export (DESIGN §4) */
+#pragma once
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+/* An entry: id, from, to, result (succeeded|refused|aborted|rolled-back|restored|held), phase,
+ * started, finished, backup, snapshot, migrations, tree, smoke, watch, message. */
+
+int ledger_load(const char *deployment, cJSON **ret); /* an array; empty when there is no ledger yet */
+/* appends entry (taking ownership) and writes the ledger atomically; the caller holds the lock */
+int ledger_append(const char *deployment, cJSON *entry);
+/* the public copy at export_path (rooted by the caller), mode 0644, only the non-secret keys */
+int ledger_export(const cJSON *ledger, const char *export_path);
+
+/* the newest entry with to == version, or NULL */
+const cJSON *ledger_last_for_version(const cJSON *ledger, const char *version);
+const cJSON *ledger_last(const cJSON *ledger);
+/* a failed version: its last upgrade here ended rolled-back, restored or held (DESIGN §3) */
+bool ledger_version_failed(const cJSON *ledger, const char *version);
+bool ledger_result_is_valid(const char *result);

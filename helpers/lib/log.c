@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* log.c: the programs' logging, to the journal with the upgrade's fields or to stderr */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+
+#include "log.h"
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+static char *log_identifier = NULL;
+static char *log_phase = NULL;
+static char *log_deployment = NULL;
+static char *log_version = NULL;
+static LogTarget log_target = LOG_TARGET_AUTO; /* AUTO: not decided yet */
+static int log_max_level = -1;                 /* -1: not decided yet */
+static bool journal_present = false;           /* sd_journal_send() drops messages silently without it */
+
+/* replace *dst by a copy of src; on OOM keep the old value: logging must not fail a program */
+static void set_string(char **dst, const char *src) {
+        char *copy = NULL;
+
+        if (src) {
+                copy = strdup(src);
+                if (!copy)
+                        return;
+        }
+        free(*dst);
+        *dst = copy;
+}
+
+/* is stderr the very stream $JOURNAL_STREAM ("<dev>:<ino>") names? */
+static bool stderr_is_journal_stream(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static LogTarget decide_target(void) {
+        const char *e = getenv("CODEBOLT_UPGRADE_LOG");
+
+        journal_present = access(JOURNAL_SOCKET, F_OK) >= 0;
+
+        if (e && streq(e, "stderr"))
+                return LOG_TARGET_STDERR;
+        if (e && streq(e, "journal"))
+                return LOG_TARGET_JOURNAL;
+
+        if (stderr_is_journal_stream())
+                return LOG_TARGET_JOURNAL;
+        /* run by the service manager with its output elsewhere: still the unit's journal. Run by hand,
+         * piped or not, the operator reads stderr. */
+        if (journal_present && getenv("INVOCATION_ID"))
+                return LOG_TARGET_JOURNAL;
+        return LOG_TARGET_STDERR;
+}
+
+static int parse_level(const char *s) {
+        static const char *const names[] = {
+                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+        };
+
+        if (s[0] >= '0' && s[0] <= '7' && s[1] == 0)
+                return s[0] - '0';
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(s, names[i]))
+                        return (int)i;
+        if (streq(s, "error"))
+                return LOG_ERR;
+        if (streq(s, "warn"))
+                return LOG_WARNING;
+        return -1;
+}
+
+static int decide_max_level(void) {
+        const char *e = getenv("CODEBOLT_UPGRADE_LOG_LEVEL");
+        int l = e ? parse_level(e) : -1;
+
+        return l >= 0 ? l : LOG_INFO;
+}
+
+void log_setup(const char *identifier, const char *phase) {
+        set_string(&log_identifier, identifier);
+        set_string(&log_phase, phase);
+        log_target = decide_target();
+        log_max_level = decide_max_level();
+}
+
+void log_set_deployment(const char *deployment) {
+        set_string(&log_deployment, deployment);
+}
+
+void log_set_version(const char *version) {
+        set_string(&log_version, version);
+}
+
+void log_set_target(LogTarget target) {
+        log_target = target == LOG_TARGET_AUTO ? decide_target() : target;
+}
+
+LogTarget log_get_target(void) {
+        if (log_target == LOG_TARGET_AUTO)
+                log_target = decide_target();
+        return log_target;
+}
+
+void log_set_max_level(int priority) {
+        log_max_level = priority;
+}
+
+int log_get_max_level(void) {
+        if (log_max_level < 0)
+                log_max_level = decide_max_level();
+        return log_max_level;
+}
+
+static void write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                p += k;
+                n -= (size_t)k;
+        }
+}
+
+static void emit_stderr(const char *identifier, const char *message) {
+        _cleanup_free_ char *line = NULL;
+
+        /* one write, so lines of concurrent writers do not interleave */
+        if (asprintf(&line, "%s: %s\n", identifier, message) < 0) {
+                write_all(STDERR_FILENO, identifier, strlen(identifier));
+                write_all(STDERR_FILENO, ": ", 2);
+                write_all(STDERR_FILENO, message, strlen(message));
+                write_all(STDERR_FILENO, "\n", 1);
+                return;
+        }
+        write_all(STDERR_FILENO, line, strlen(line));
+}
+
+static void free_iov(struct iovec *iov, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(iov[i].iov_base);
+}
+
+/* append "FIELD=value" to iov; false on OOM */
+static bool add_field(struct iovec *iov, size_t *n, const char *field, const char *value) {
+        char *s;
+
+        if (asprintf(&s, "%s=%s", field, value) < 0)
+                return false;
+        iov[*n] = (struct iovec){ .iov_base = s, .iov_len = strlen(s) };
+        (*n)++;
+        return true;
+}
+
+static int emit_journal(
+        int priority, int error, const char *identifier, const char *phase, const char *message) {
+        struct iovec iov[8];
+        size_t n = 0;
+        char num[16];
+        bool ok;
+        int r;
+
+        snprintf(num, sizeof(num), "%d", priority & LOG_PRIMASK);
+        ok = add_field(iov, &n, "MESSAGE", message) && add_field(iov, &n, "PRIORITY", num) &&
+             add_field(iov, &n, "SYSLOG_IDENTIFIER", identifier);
+        if (ok && phase)
+                ok = add_field(iov, &n, "CODEBOLT_UPGRADE_PHASE", phase);
+        if (ok && log_deployment)
+                ok = add_field(iov, &n, "CODEBOLT_UPGRADE_DEPLOYMENT", log_deployment);
+        if (ok && log_version)
+                ok = add_field(iov, &n, "CODEBOLT_UPGRADE_VERSION", log_version);
+        if (ok && error != 0) {
+                snprintf(num, sizeof(num), "%d", error);
+                ok = add_field(iov, &n, "ERRNO", num);
+        }
+        r = ok ? sd_journal_sendv(iov, (int)n) : -ENOMEM;
+        free_iov(iov, n);
+        return r;
+}
+
+static void emit(int priority, int error, const char *identifier, const char *phase, const char *message) {
+        if (log_get_target() == LOG_TARGET_JOURNAL && journal_present &&
+            emit_journal(priority, error, identifier, phase, message) >= 0)
+                return;
+        /* no journal after all (forced, but absent or failing): never lose the message */
+        emit_stderr(identifier, message);
+}
+
+static const char *identifier_or_default(void) {
+        return log_identifier ?: program_invocation_short_name;
+}
+
+static int log_fullv(int priority, int error, const char *fmt, va_list ap) _printf_(3, 0);
+static int log_fullv(int priority, int error, const char *fmt, va_list ap) {
+        _cleanup_free_ char *message = NULL;
+        int saved_errno = errno;
+
+        error = abs(error);
+        if ((priority & LOG_PRIMASK) > log_get_max_level()) {
+                errno = saved_errno;
+                return -error;
+        }
+
+        errno = error; /* for %m */
+        if (vasprintf(&message, fmt, ap) < 0)
+                message = NULL;
+        emit(priority, error, identifier_or_default(), log_phase, message ?: fmt);
+
+        errno = saved_errno;
+        return -error;
+}
+
+int log_full(int priority, int error, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = log_fullv(priority, error, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_forward(int priority, const char *identifier, const char *phase, const char *line) {
+        int saved_errno = errno;
+
+        if ((priority & LOG_PRIMASK) <= log_get_max_level())
+                emit(priority, 0, identifier ?: identifier_or_default(), phase ?: log_phase, line);
+        errno = saved_errno;
+        return 0;
+}
+
+int log_status(const char *fmt, ...) {
+        _cleanup_free_ char *message = NULL;
+        int saved_errno = errno;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&message, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                errno = saved_errno;
+                return -ENOMEM;
+        }
+
+        log_full(LOG_INFO, 0, "%s", message);
+
+        /* the notify protocol is one assignment per line */
+        for (char *p = message; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        r = sd_notifyf(0, "STATUS=%s", message);
+
+        errno = saved_errno;
+        return r < 0 ? r : 0;
+}

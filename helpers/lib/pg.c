@@ -1,0 +1,911 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pg.c: libpq sessions run in a child process dropped to the database OS user */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <libpq-fe.h>
+
+#include "json-util.h"
+#include "pg.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
+#define _cleanup_pgconn_ _cleanup_(PQfinishp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
+#define _cleanup_pgresult_ _cleanup_(PQclearp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, PQconninfoFree);
+#define _cleanup_conninfo_ _cleanup_(PQconninfoFreep)
+DEFINE_TRIVIAL_CLEANUP_FUNC(char *, PQfreemem);
+#define _cleanup_pqfree_ _cleanup_(PQfreememp)
+
+#define PG_CREDENTIAL_MAX ((size_t)64 * 1024)
+#define PG_CONNECT_TIMEOUT "30"
+
+/* what a session does once connected, inside the child; *ret may stay NULL */
+typedef int (*SessionFn)(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error);
+
+_printf_(3, 4) static int set_error(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        if (!ret_error)
+                return r;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+
+        free(*ret_error);
+        *ret_error = s;
+        return r;
+}
+
+/* libpq messages end in a newline and may span lines; the caller logs one line */
+static int set_pq_error(char **ret_error, int r, const char *prefix, const char *msg) {
+        _cleanup_free_ char *s = strdup(strempty(msg));
+        size_t l = 0;
+
+        if (!s)
+                return set_error(ret_error, r, "%s", prefix ? prefix : "out of memory");
+
+        /* every run of blanks and line breaks becomes one space, none at the ends */
+        for (const char *p = s; *p; p++) {
+                if (!strchr(" \t\r\n", *p))
+                        s[l++] = *p;
+                else if (l > 0 && s[l - 1] != ' ')
+                        s[l++] = ' ';
+        }
+        if (l > 0 && s[l - 1] == ' ')
+                l--;
+        s[l] = 0;
+
+        if (prefix)
+                return set_error(ret_error, r, "%s: %s", prefix, s);
+        return set_error(ret_error, r, "%s", s);
+}
+
+static int sqlstate_to_errno(const char *state) {
+        static const struct {
+                const char *state;
+                int error;
+        } table[] = {
+                { "42501", EACCES },    /* insufficient_privilege */
+                { "3D000", ENOENT },    /* invalid_catalog_name */
+                { "3F000", ENOENT },    /* invalid_schema_name */
+                { "42P01", ENOENT },    /* undefined_table */
+                { "42703", ENOENT },    /* undefined_column */
+                { "42704", ENOENT },    /* undefined_object */
+                { "42883", ENOENT },    /* undefined_function */
+                { "42P04", EEXIST },    /* duplicate_database */
+                { "42P06", EEXIST },    /* duplicate_schema */
+                { "42P07", EEXIST },    /* duplicate_table */
+                { "42710", EEXIST },    /* duplicate_object */
+                { "55006", EBUSY },     /* object_in_use */
+                { "55P03", EBUSY },     /* lock_not_available */
+                { "53300", EBUSY },     /* too_many_connections */
+                { "53100", ENOSPC },    /* disk_full */
+                { "53200", ENOMEM },    /* out_of_memory */
+                { "57014", ECANCELED }, /* query_canceled */
+                { "42601", EINVAL },    /* syntax_error */
+        };
+
+        if (!state || strlen(state) != 5)
+                return -EIO;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(state, table[i].state))
+                        return -table[i].error;
+
+        if (startswith(state, "28")) /* invalid authorization specification */
+                return -EACCES;
+        if (startswith(state, "08") || startswith(state, "57P")) /* connection gone, server shutting down */
+                return -ECONNRESET;
+        if (startswith(state, "22")) /* data exception */
+                return -EINVAL;
+        return -EIO;
+}
+
+static int result_error(PGconn *conn, const PGresult *res, char **ret_error) {
+        _cleanup_pqfree_ char *msg = NULL;
+        int r;
+
+        if (!res)
+                return set_pq_error(ret_error, -ENOMEM, NULL, PQerrorMessage(conn));
+
+        r = sqlstate_to_errno(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        /* terse: severity, message and position on one line, without the echoed query */
+        msg = PQresultVerboseErrorMessage(res, PQERRORS_TERSE, PQSHOW_CONTEXT_NEVER);
+        return set_pq_error(ret_error, r, NULL, msg ?: PQresultErrorMessage(res));
+}
+
+/* PGRES_COMMAND_OK or PGRES_TUPLES_OK, else the error */
+static int result_check(PGconn *conn, const PGresult *res, char **ret_error) {
+        switch (PQresultStatus(res)) {
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+        case PGRES_EMPTY_QUERY:
+                return 0;
+        case PGRES_COPY_IN:
+        case PGRES_COPY_OUT:
+        case PGRES_COPY_BOTH:
+                return set_error(ret_error, -EOPNOTSUPP, "COPY is not supported here");
+        default:
+                return result_error(conn, res, ret_error);
+        }
+}
+
+static int result_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **ret_error) {
+        _cleanup_json_ cJSON *rows = NULL;
+        int r, n_rows, n_cols;
+
+        r = result_check(conn, res, ret_error);
+        if (r < 0)
+                return r;
+
+        rows = cJSON_CreateArray();
+        if (!rows)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        n_rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+        n_cols = PQnfields(res);
+        for (int i = 0; i < n_rows; i++) {
+                cJSON *row = cJSON_CreateObject();
+
+                if (!row || !cJSON_AddItemToArray(rows, row)) {
+                        cJSON_Delete(row);
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+                }
+
+                for (int j = 0; j < n_cols; j++) {
+                        cJSON *v = PQgetisnull(res, i, j) ? cJSON_CreateNull()
+                                                          : cJSON_CreateString(PQgetvalue(res, i, j));
+
+                        if (!v || !cJSON_AddItemToObject(row, PQfname(res, j), v)) {
+                                cJSON_Delete(v);
+                                return set_error(ret_error, -ENOMEM, "out of memory");
+                        }
+                }
+        }
+
+        *ret = TAKE_PTR(rows);
+        return 0;
+}
+
+static int check_credential_stat(const struct stat *st) {
+        if (!S_ISREG(st->st_mode))
+                return -EPERM;
+        if (st->st_uid != 0)
+                return -EPERM;
+        if (st->st_mode & (S_IRWXG | S_IRWXO))
+                return -EPERM;
+        return 0;
+}
+
+int pg_check_credential_file(const char *path) {
+        struct stat st;
+
+        assert(path);
+
+        if (stat(path, &st) < 0)
+                return -errno;
+        return check_credential_stat(&st);
+}
+
+char *pg_quote_identifier(const char *s) {
+        size_t n = 2;
+        char *q, *p;
+
+        assert(s);
+
+        for (const char *i = s; *i; i++)
+                n += *i == '"' ? 2 : 1;
+
+        q = malloc(n + 1);
+        if (!q)
+                return NULL;
+
+        p = q;
+        *p++ = '"';
+        for (const char *i = s; *i; i++) {
+                if (*i == '"')
+                        *p++ = '"';
+                *p++ = *i;
+        }
+        *p++ = '"';
+        *p = 0;
+        return q;
+}
+
+/* ---- the child ---- */
+
+static void erase_freep(char **p) {
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+/* read while still privileged: the file is root's, mode 0600 */
+static int read_credential(const char *path, char **ret, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(erase_freep) char *buf = NULL;
+        size_t size = 0, allocated = 0;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return set_error(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return set_error(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
+        r = check_credential_stat(&st);
+        if (r < 0)
+                return set_error(
+                        ret_error,
+                        r,
+                        "credential file %s must be a regular file owned by root with mode 0600",
+                        path);
+
+        for (;;) {
+                ssize_t n;
+
+                if (allocated - size < 2) {
+                        size_t a = allocated ? allocated * 2 : 256;
+                        char *p;
+
+                        if (a > PG_CREDENTIAL_MAX + 2)
+                                return set_error(ret_error, -EFBIG, "credential file %s is too large", path);
+                        p = malloc(a);
+                        if (!p)
+                                return set_error(ret_error, -ENOMEM, "out of memory");
+                        if (buf) {
+                                memcpy(p, buf, size);
+                                explicit_bzero(buf, allocated);
+                                free(buf);
+                        }
+                        buf = p;
+                        allocated = a;
+                }
+
+                n = read(fd, buf + size, allocated - size - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return set_error(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
+                }
+                if (n == 0)
+                        break;
+                size += (size_t)n;
+        }
+        if (!buf)
+                return set_error(ret_error, -EINVAL, "credential file %s is empty", path);
+        buf[size] = 0;
+
+        /* one trailing line break is the file's, not the password's */
+        if (size > 0 && buf[size - 1] == '\n')
+                buf[--size] = 0;
+        if (size > 0 && buf[size - 1] == '\r')
+                buf[--size] = 0;
+        if (size == 0)
+                return set_error(ret_error, -EINVAL, "credential file %s is empty", path);
+        if (strlen(buf) != size)
+                return set_error(ret_error, -EINVAL, "credential file %s contains a NUL byte", path);
+
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int drop_privileges(const char *user, char **ret_error) {
+        struct passwd *pw;
+        uid_t ruid, euid, suid;
+        gid_t rgid, egid, sgid;
+
+        pw = getpwnam(user);
+        if (!pw)
+                return set_error(ret_error, -ESRCH, "unknown user %s", user);
+
+        if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid) {
+                if (initgroups(pw->pw_name, pw->pw_gid) < 0)
+                        return set_error(
+                                ret_error, -errno, "cannot set groups of %s: %s", user, strerror(errno));
+                if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0)
+                        return set_error(
+                                ret_error,
+                                -errno,
+                                "cannot change to group of %s: %s",
+                                user,
+                                strerror(errno));
+                if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+                        return set_error(
+                                ret_error, -errno, "cannot change to user %s: %s", user, strerror(errno));
+        }
+
+        if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
+                return set_error(ret_error, -errno, "cannot verify the change to user %s", user);
+        if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid || rgid != pw->pw_gid ||
+            egid != pw->pw_gid || sgid != pw->pw_gid)
+                return set_error(ret_error, -EPERM, "privileges were not dropped to user %s", user);
+        if (pw->pw_uid != 0 && setuid(0) >= 0)
+                return set_error(ret_error, -EPERM, "privileges were not dropped to user %s", user);
+
+        if (setenv("HOME", pw->pw_dir, 1) < 0 || setenv("USER", pw->pw_name, 1) < 0 ||
+            setenv("LOGNAME", pw->pw_name, 1) < 0)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+        /* our working directory may be closed to the new user */
+        if (chdir(pw->pw_dir) < 0)
+                (void)chdir("/");
+        return 0;
+}
+
+static bool conninfo_has(const PQconninfoOption *opts, const char *keyword) {
+        for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+                if (o->val && streq(o->keyword, keyword))
+                        return true;
+        return false;
+}
+
+static void notice_ignore(void *arg, const char *message) {
+        /* the library never logs; notices are not errors */
+}
+
+static int session_connect(const PgTarget *t, const char *password, PGconn **ret, char **ret_error) {
+        _cleanup_conninfo_ PQconninfoOption *opts = NULL;
+        _cleanup_free_ const char **keys = NULL, **vals = NULL;
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        size_t n = 0, max = 5;
+
+        if (t->conninfo && *t->conninfo) {
+                _cleanup_pqfree_ char *err = NULL;
+
+                opts = PQconninfoParse(t->conninfo, &err);
+                if (!opts)
+                        return set_pq_error(
+                                ret_error,
+                                err ? -EINVAL : -ENOMEM,
+                                "invalid database connection string",
+                                err ?: "out of memory");
+        }
+        for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+                max++;
+
+        keys = calloc(max, sizeof(char *));
+        vals = calloc(max, sizeof(char *));
+        if (!keys || !vals)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
+                if (!o->val)
+                        continue;
+                if (t->dbname && streq(o->keyword, "dbname"))
+                        continue;
+                if (password && streq(o->keyword, "password"))
+                        continue;
+                keys[n] = o->keyword;
+                vals[n++] = o->val;
+        }
+        if (t->dbname) {
+                keys[n] = "dbname";
+                vals[n++] = t->dbname;
+        }
+        if (password) {
+                keys[n] = "password";
+                vals[n++] = password;
+        }
+        if (!conninfo_has(opts, "connect_timeout")) {
+                keys[n] = "connect_timeout";
+                vals[n++] = PG_CONNECT_TIMEOUT;
+        }
+        if (!conninfo_has(opts, "client_encoding")) {
+                keys[n] = "client_encoding";
+                vals[n++] = "UTF8";
+        }
+        keys[n] = "fallback_application_name";
+        vals[n++] = "codebolt-upgrade";
+        assert(n < max);
+
+        conn = PQconnectdbParams(keys, vals, 0);
+        if (!conn)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+        if (PQstatus(conn) != CONNECTION_OK)
+                return set_pq_error(ret_error, -ECONNREFUSED, NULL, PQerrorMessage(conn));
+
+        (void)PQsetNoticeProcessor(conn, notice_ignore, NULL);
+
+        *ret = TAKE_PTR(conn);
+        return 0;
+}
+
+static int session_child_run(
+        pid_t parent, const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
+
+        _cleanup_(erase_freep) char *password = NULL;
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        sigset_t all;
+        int r;
+
+        /* the caller's handlers and mask are not ours: a SIGTERM must end the session */
+        (void)signal(SIGTERM, SIG_DFL);
+        (void)signal(SIGINT, SIG_DFL);
+        (void)signal(SIGPIPE, SIG_DFL);
+        (void)signal(SIGCHLD, SIG_DFL);
+        (void)sigfillset(&all);
+        (void)sigprocmask(SIG_UNBLOCK, &all, NULL);
+
+        if (t->password_file) {
+                r = read_credential(t->password_file, &password, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        if (t->os_user) {
+                r = drop_privileges(t->os_user, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* set after the change of user, which clears it; then make sure we did not miss the parent */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+                return -ECANCELED;
+
+        r = session_connect(t, password, &conn, ret_error);
+        if (r < 0)
+                return r;
+
+        return fn(conn, userdata, ret, ret_error);
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+_noreturn_ static void session_child(
+        int fd, pid_t parent, const PgTarget *t, SessionFn fn, const void *userdata) {
+
+        _cleanup_json_ cJSON *reply = NULL;
+        _cleanup_free_ char *s = NULL;
+        char *error = NULL;
+        cJSON *result = NULL;
+        int r;
+
+        r = session_child_run(parent, t, fn, userdata, &result, &error);
+
+        reply = cJSON_CreateObject();
+        if (!reply)
+                _exit(EXIT_FAILURE);
+        if (r >= 0) {
+                if (!cJSON_AddBoolToObject(reply, "ok", true) ||
+                    !cJSON_AddItemToObject(reply, "result", result ?: cJSON_CreateNull()))
+                        _exit(EXIT_FAILURE);
+        } else if (
+                !cJSON_AddBoolToObject(reply, "ok", false) || !cJSON_AddNumberToObject(reply, "errno", -r) ||
+                !cJSON_AddStringToObject(reply, "error", error ?: strerror(-r)))
+                _exit(EXIT_FAILURE);
+
+        s = cJSON_PrintUnformatted(reply);
+        if (!s || write_all(fd, s, strlen(s)) < 0)
+                _exit(EXIT_FAILURE);
+
+        /* never atexit handlers or the parent's stdio buffers */
+        _exit(EXIT_SUCCESS);
+}
+
+/* ---- the parent ---- */
+
+static void kill_and_reapp(pid_t *pid) {
+        if (*pid <= 0)
+                return;
+        (void)kill(*pid, SIGKILL);
+        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+static int read_all(int fd, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        for (;;) {
+                ssize_t n;
+
+                if (allocated - size < 2) {
+                        size_t a = allocated ? allocated * 2 : 4096;
+                        char *p = realloc(buf, a);
+
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = a;
+                }
+
+                n = read(fd, buf + size, allocated - size - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t)n;
+        }
+
+        buf[size] = 0;
+        *ret_size = size;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int session_run(
+        const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
+        _cleanup_(kill_and_reapp) pid_t pid = 0;
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+        _cleanup_free_ char *answer = NULL;
+        _cleanup_json_ cJSON *reply = NULL;
+        const cJSON *ok;
+        pid_t parent = getpid();
+        size_t size = 0;
+        int fds[2], status, r;
+
+        assert(t);
+        assert(fn);
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return set_error(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
+        rfd = fds[0];
+        wfd = fds[1];
+
+        pid = fork();
+        if (pid < 0)
+                return set_error(ret_error, -errno, "cannot fork the database session: %s", strerror(errno));
+        if (pid == 0)
+                session_child(wfd, parent, t, fn, userdata);
+
+        /* only the child may hold the write end, or we would never see EOF */
+        close(TAKE_FD(wfd));
+
+        r = read_all(rfd, &answer, &size);
+        if (r < 0)
+                return set_error(ret_error, r, "cannot read from the database session: %s", strerror(-r));
+
+        while (waitpid(pid, &status, 0) < 0) {
+                if (errno == ECHILD) {
+                        /* the caller ignores SIGCHLD: the child is reaped already; judge by the answer */
+                        status = 0;
+                        break;
+                }
+                if (errno != EINTR)
+                        return set_error(
+                                ret_error,
+                                -errno,
+                                "cannot wait for the database session: %s",
+                                strerror(errno));
+        }
+        pid = 0;
+
+        reply = size > 0 ? cJSON_ParseWithLength(answer, size) : NULL;
+        ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
+        if (!cJSON_IsBool(ok)) {
+                if (WIFSIGNALED(status))
+                        return set_error(
+                                ret_error,
+                                -EPROTO,
+                                "database session process killed by signal %s",
+                                sigabbrev_np(WTERMSIG(status)) ?: "?");
+                return set_error(
+                        ret_error,
+                        -EPROTO,
+                        "database session process ended without an answer (exit status %d)",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+
+        if (cJSON_IsFalse(ok)) {
+                const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "errno");
+                const char *msg = json_get_string(reply, "error");
+
+                r = cJSON_IsNumber(e) && e->valueint > 0 ? -e->valueint : -EIO;
+                return set_error(ret_error, r, "%s", msg ?: strerror(-r));
+        }
+
+        if (ret)
+                *ret = cJSON_DetachItemFromObjectCaseSensitive(reply, "result");
+        return 0;
+}
+
+/* ---- the sessions ---- */
+
+typedef struct QueryArgs {
+        const char *sql;
+        const char *const *params;
+        size_t n_params;
+} QueryArgs;
+
+static int query_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        const QueryArgs *a = userdata;
+        _cleanup_pgresult_ PGresult *res = NULL;
+
+        res = PQexecParams(conn, a->sql, (int)a->n_params, NULL, a->params, NULL, NULL, 0);
+        return result_rows(conn, res, ret, ret_error);
+}
+
+int pg_query(
+        const PgTarget *t,
+        const char *sql,
+        const char *const *params,
+        size_t n_params,
+        cJSON **ret_rows,
+        char **ret_error) {
+
+        const QueryArgs a = { .sql = sql, .params = params, .n_params = n_params };
+        _cleanup_json_ cJSON *rows = NULL;
+        int r;
+
+        assert(sql);
+        assert(params || n_params == 0);
+
+        if (n_params > INT_MAX)
+                return set_error(ret_error, -EINVAL, "too many parameters");
+
+        r = session_run(t, query_fn, &a, &rows, ret_error);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsArray(rows))
+                return set_error(ret_error, -EPROTO, "database session answered without rows");
+
+        if (ret_rows)
+                *ret_rows = TAKE_PTR(rows);
+        return 0;
+}
+
+static int exec_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+
+        res = PQexec(conn, userdata);
+        return result_check(conn, res, ret_error);
+}
+
+int pg_exec(const PgTarget *t, const char *sql, char **ret_error) {
+        assert(sql);
+
+        return session_run(t, exec_fn, sql, NULL, ret_error);
+}
+
+static int exec_command(PGconn *conn, const char *sql, char **ret_error) {
+        _cleanup_pgresult_ PGresult *res = PQexec(conn, sql);
+
+        return result_check(conn, res, ret_error);
+}
+
+static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        _cleanup_pgresult_ PGresult *tables = NULL;
+        _cleanup_json_ cJSON *counts = NULL;
+        int r;
+
+        /* one snapshot for every count, as pg_dump takes */
+        r = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
+        if (r < 0)
+                return r;
+
+        tables =
+                PQexec(conn,
+                       "SELECT n.nspname, c.relname"
+                       " FROM pg_catalog.pg_class c"
+                       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                       " WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
+                       " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                       " AND n.nspname !~ '^pg_(toast_)?temp_'"
+                       " ORDER BY 1, 2");
+        r = result_check(conn, tables, ret_error);
+        if (r < 0)
+                return r;
+
+        counts = cJSON_CreateObject();
+        if (!counts)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        for (int i = 0; i < PQntuples(tables); i++) {
+                const char *schema = PQgetvalue(tables, i, 0), *table = PQgetvalue(tables, i, 1);
+                _cleanup_pqfree_ char *qs = NULL, *qt = NULL;
+                _cleanup_free_ char *sql = NULL, *key = NULL;
+                _cleanup_pgresult_ PGresult *res = NULL;
+                unsigned long long n;
+                char *end;
+
+                qs = PQescapeIdentifier(conn, schema, strlen(schema));
+                qt = PQescapeIdentifier(conn, table, strlen(table));
+                if (!qs || !qt)
+                        return set_pq_error(
+                                ret_error, -ENOMEM, "cannot quote an identifier", PQerrorMessage(conn));
+                if (asprintf(&sql, "SELECT count(*) FROM %s.%s", qs, qt) < 0 ||
+                    asprintf(&key, "%s.%s", schema, table) < 0)
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+
+                res = PQexec(conn, sql);
+                r = result_check(conn, res, ret_error);
+                if (r < 0)
+                        return r;
+                if (PQntuples(res) != 1 || PQnfields(res) != 1)
+                        return set_error(ret_error, -EBADMSG, "unexpected answer to count(*) on %s", key);
+
+                errno = 0;
+                n = strtoull(PQgetvalue(res, 0, 0), &end, 10);
+                if (errno != 0 || *end != 0)
+                        return set_error(ret_error, -EBADMSG, "unexpected count for %s", key);
+
+                if (!cJSON_AddNumberToObject(counts, key, (double)n))
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+        }
+
+        r = exec_command(conn, "COMMIT", ret_error);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(counts);
+        return 0;
+}
+
+int pg_table_row_counts(const PgTarget *t, cJSON **ret_object, char **ret_error) {
+        _cleanup_json_ cJSON *counts = NULL;
+        int r;
+
+        assert(ret_object);
+
+        r = session_run(t, row_counts_fn, NULL, &counts, ret_error);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsObject(counts))
+                return set_error(ret_error, -EPROTO, "database session answered without counts");
+
+        *ret_object = TAKE_PTR(counts);
+        return 0;
+}
+
+static const char *locale_provider_name(const char *p) {
+        if (streq(p, "c"))
+                return "libc";
+        if (streq(p, "i"))
+                return "icu";
+        if (streq(p, "b"))
+                return "builtin";
+        return p;
+}
+
+static cJSON *string_or_null(const PGresult *res, int row, int col) {
+        return PQgetisnull(res, row, col) ? cJSON_CreateNull()
+                                          : cJSON_CreateString(PQgetvalue(res, row, col));
+}
+
+static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        const char *dbname = userdata;
+        _cleanup_pgresult_ PGresult *db = NULL, *settings = NULL;
+        _cleanup_json_ cJSON *props = NULL;
+        _cleanup_free_ char *sql = NULL;
+        cJSON *list;
+        const char *locale, *oid;
+        int r, version = PQserverVersion(conn);
+
+        /* the ICU locale column came in 15 and was renamed in 17 */
+        locale = version >= 170000   ? "d.datlocprovider::text, d.datlocale"
+                 : version >= 150000 ? "d.datlocprovider::text, d.daticulocale"
+                                     : "'c'::text, NULL::text";
+
+        if (asprintf(
+                    &sql,
+                    "SELECT d.datname, pg_catalog.pg_get_userbyid(d.datdba),"
+                    " pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, %s,"
+                    " t.spcname, d.datconnlimit, d.datistemplate, d.datallowconn, d.datacl::text, d.oid"
+                    " FROM pg_catalog.pg_database d"
+                    " LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
+                    " WHERE d.datname = $1",
+                    locale) < 0)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        db = PQexecParams(conn, sql, 1, NULL, &dbname, NULL, NULL, 0);
+        r = result_check(conn, db, ret_error);
+        if (r < 0)
+                return r;
+        if (PQntuples(db) != 1)
+                return set_error(ret_error, -ENOENT, "database \"%s\" does not exist", dbname);
+
+        props = cJSON_CreateObject();
+        if (!props)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        if (!cJSON_AddItemToObject(props, "name", string_or_null(db, 0, 0)) ||
+            !cJSON_AddItemToObject(props, "owner", string_or_null(db, 0, 1)) ||
+            !cJSON_AddItemToObject(props, "encoding", string_or_null(db, 0, 2)) ||
+            !cJSON_AddItemToObject(props, "lc_collate", string_or_null(db, 0, 3)) ||
+            !cJSON_AddItemToObject(props, "lc_ctype", string_or_null(db, 0, 4)) ||
+            !cJSON_AddStringToObject(props, "locale_provider", locale_provider_name(PQgetvalue(db, 0, 5))) ||
+            !cJSON_AddItemToObject(props, "icu_locale", string_or_null(db, 0, 6)) ||
+            !cJSON_AddItemToObject(props, "tablespace", string_or_null(db, 0, 7)) ||
+            !cJSON_AddNumberToObject(props, "connection_limit", atoi(PQgetvalue(db, 0, 8))) ||
+            !cJSON_AddBoolToObject(props, "is_template", streq(PQgetvalue(db, 0, 9), "t")) ||
+            !cJSON_AddBoolToObject(props, "allow_connections", streq(PQgetvalue(db, 0, 10), "t")) ||
+            !cJSON_AddItemToObject(props, "datacl", string_or_null(db, 0, 11)))
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        oid = PQgetvalue(db, 0, 12);
+        settings = PQexecParams(
+                conn,
+                "SELECT r.rolname, c.setting"
+                " FROM pg_catalog.pg_db_role_setting s"
+                " LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole,"
+                " LATERAL unnest(s.setconfig) WITH ORDINALITY AS c(setting, i)"
+                " WHERE s.setdatabase = $1::oid"
+                " ORDER BY r.rolname NULLS FIRST, c.i",
+                1,
+                NULL,
+                &oid,
+                NULL,
+                NULL,
+                0);
+        r = result_check(conn, settings, ret_error);
+        if (r < 0)
+                return r;
+
+        list = cJSON_AddArrayToObject(props, "settings");
+        if (!list)
+                return set_error(ret_error, -ENOMEM, "out of memory");
+
+        for (int i = 0; i < PQntuples(settings); i++) {
+                _cleanup_free_ char *name = strdup(PQgetvalue(settings, i, 1));
+                cJSON *s = cJSON_CreateObject();
+                char *value;
+
+                if (!s || !cJSON_AddItemToArray(list, s)) {
+                        cJSON_Delete(s);
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+                }
+                if (!name)
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+
+                value = strchr(name, '=');
+                if (value)
+                        *value++ = 0;
+
+                if (!cJSON_AddItemToObject(s, "role", string_or_null(settings, i, 0)) ||
+                    !cJSON_AddStringToObject(s, "name", name) ||
+                    !cJSON_AddStringToObject(s, "value", strempty(value)))
+                        return set_error(ret_error, -ENOMEM, "out of memory");
+        }
+
+        *ret = TAKE_PTR(props);
+        return 0;
+}
+
+int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, char **ret_error) {
+        _cleanup_json_ cJSON *props = NULL;
+        int r;
+
+        assert(dbname);
+        assert(ret);
+
+        r = session_run(t, properties_fn, dbname, &props, ret_error);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsObject(props))
+                return set_error(ret_error, -EPROTO, "database session answered without properties");
+
+        *ret = TAKE_PTR(props);
+        return 0;
+}

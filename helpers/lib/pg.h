@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pg.h: libpq sessions run in a child process dropped to the database OS user */
+#pragma once
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* Where and as whom to connect. Every session forks a child that (when os_user is set) drops to that
+ * user — as `sudo -u postgres` would, so local peer authentication works — connects, does its work and
+ * hands the result back over a pipe as JSON; the caller never holds a connection. */
+typedef struct PgTarget {
+        const char *os_user;       /* "postgres", or NULL: stay as we are */
+        const char *conninfo;      /* libpq conninfo without secrets, or NULL: the local socket */
+        const char *dbname;        /* NULL: libpq's default (the role's name) */
+        const char *password_file; /* NULL, or a root-owned 0600 credential file read in the child
+                                    * before dropping privileges and passed as the password parameter,
+                                    * never through argv or the environment */
+} PgTarget;
+
+/*
+ * Conventions for every function here:
+ * - returns >= 0 on success, -errno on failure: -ECONNREFUSED (no session could be opened: server
+ *   down, authentication refused), -ENOENT (database, table or object missing), -EEXIST (already
+ *   exists), -EACCES (insufficient privilege), -EBUSY (object in use), -ENOSPC, -EINVAL (SQL syntax or
+ *   bad input), -ESRCH (os_user unknown), -EPERM (cannot drop to os_user, bad credential file), -EIO
+ *   (any other database error), -EPROTO (the session process died without an answer).
+ * - ret_error (optional): on failure, a malloc'd one-line message (libpq's, without the trailing
+ *   newline); untouched on success. It never carries the password.
+ */
+
+/* Run one statement with $1… text parameters (NULL elements are SQL NULL). *ret_rows: a JSON array of
+ * objects {column: text or null}, [] for a command. ret_rows may be NULL. */
+int pg_query(
+        const PgTarget *t,
+        const char *sql,
+        const char *const *params,
+        size_t n_params,
+        cJSON **ret_rows,
+        char **ret_error);
+
+/* Run a command, or several statements separated by ';' (one implicit transaction, so not for
+ * CREATE/DROP DATABASE together with anything else). */
+int pg_exec(const PgTarget *t, const char *sql, char **ret_error);
+
+/* {"schema.table": count} for every ordinary table outside pg_catalog, information_schema and the
+ * temporary schemas: an exact count(*) each, all inside one read-only repeatable-read transaction so
+ * the counts belong to one snapshot. */
+int pg_table_row_counts(const PgTarget *t, cJSON **ret_object, char **ret_error);
+
+/* What a restore into a fresh database needs to recreate dbname (connecting to t->dbname): {"name",
+ * "owner", "encoding", "lc_collate", "lc_ctype", "locale_provider" ("libc"/"icu"), "icu_locale" (or
+ * null), "tablespace", "connection_limit", "is_template", "allow_connections", "datacl" (text or null),
+ * "settings": [{"role": name or null, "name", "value"}] from pg_db_role_setting}. -ENOENT when dbname
+ * does not exist. */
+int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, char **ret_error);
+
+/* "a""b" style quoting for an identifier built into SQL without a connection (CREATE DATABASE …
+ * TEMPLATE …); NULL on OOM */
+char *pg_quote_identifier(const char *s);
+
+/* 0 when path is a regular file owned by root with no group or other permission bits (libpq's rule for
+ * passfiles), -EPERM when it is not, -errno when it cannot be examined (-ENOENT: missing) */
+int pg_check_credential_file(const char *path);

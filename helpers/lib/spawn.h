@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* spawn.h: subprocesses from an explicit argv and environment, their output into the journal */
+#pragma once
+
+/* helpers/lib is an -I directory, so this file shadows the C library's <spawn.h> everywhere in the
+ * build: pass that one through (as gnulib's wrapper headers do), so <spawn.h> means both. */
+#include_next <spawn.h>
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "config.h" /* usec_t */
+
+typedef struct SpawnOptions {
+        char **env;         /* the child's whole environment (NULL: PATH=/usr/sbin:/usr/bin:/sbin:/bin,
+                             * LANG=C.UTF-8, plus HOME, USER and LOGNAME of run_as when set) */
+        const char *cwd;    /* NULL: / (entered after dropping privileges) */
+        uid_t uid;          /* with run_as NULL: drop to uid/gid (groups: gid only) when either is */
+        gid_t gid;          /* not 0; ignored when run_as is set */
+        const char *run_as; /* user name to drop to: uid, gid, groups (initgroups) and HOME
+                             * from the user database; NULL: see uid/gid */
+        usec_t timeout;     /* 0: none; on expiry SIGTERM, then SIGKILL after 5 s: -ETIME */
+        const char *log_identifier; /* SYSLOG_IDENTIFIER= of the child's lines (NULL: argv[0]'s
+                                     * basename) */
+        const char *phase;          /* CODEBOLT_UPGRADE_PHASE= of the child's lines (NULL: log's) */
+        char **ret_stdout;          /* non-NULL: capture stdout here (malloc'd, NUL-terminated),
+                                     * written only when spawn_run() returns ≥0 */
+        const char *stdin_data;     /* non-NULL: written to the child's stdin (else /dev/null);
+                                     * the channel for secrets, which never go in argv, env or logs */
+        int stdin_fd;               /* > 0: the child's stdin is this fd (instead of stdin_data) */
+        int stdout_fd;              /* > 0: the child's stdout goes to this fd (not captured, not logged) */
+} SpawnOptions;
+
+/* While spawn_run() waits, a non-zero *flag (set by the caller's SIGTERM handler) terminates the
+ * child (SIGTERM, SIGKILL after 5 s) and makes spawn_run() return -ECANCELED. NULL: none. */
+void spawn_set_cancel_flag(volatile sig_atomic_t *flag);
+
+/* Run argv[0] (a path, or a name looked up in the child's PATH) with argv, never through a shell.
+ * The child gets its own process group (a timeout or a cancel signals the whole group), default
+ * signal dispositions, no inherited descriptors but 0-2. Its stdout (unless captured) and stderr are
+ * forwarded line by line to the journal (stdout at PRIORITY=6, stderr at 4), or to stderr prefixed
+ * with the identifier when not under systemd.
+ *
+ * Returns 0 and *ret_status = the exit code (0..255) or 128+signal when the child ran to its end;
+ * with ret_status NULL, a non-zero status is -EPROTO. -ENOENT/-EACCES/… when it could not be
+ * started, -ESRCH when run_as is unknown, -ETIME on timeout, -ECANCELED when cancelled.
+ * SIGCHLD must not be ignored by the caller (the child would be reaped behind our back). */
+int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status);

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* unitname.h: systemd's unit-name escaping of an instance string */
+#pragma once
+
+/* Decode the \xNN escapes of an instance string as %i passes it (systemd keeps the escapes raw in %i).
+ * Unlike systemd's unit_name_unescape() and %I, '-' stays '-' (it is not turned into '/'), so the
+ * instances "1.5.0-rc.1" and "1.5.0\x2drc.1" name the same version. A backslash not followed by 'x' and two
+ * hex digits, or an escape that decodes to NUL, is -EINVAL. */
+int unitname_unescape(const char *s, char **ret);
+
+/* Escape s the way `systemd-escape -- s` does (systemd's unit_name_escape()): '/' becomes '-', a leading
+ * '.' and every byte outside [A-Za-z0-9:_.] becomes \xNN (so '-' becomes \x2d). unitname_unescape()
+ * reverses it for every string without '/'. */
+int unitname_escape(const char *s, char **ret);

@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-config.c: values, defaults and the layered load over the trees in tests/fixtures/config/ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "macro.h"
+
+#define TREE(name) FIXTURES "/config/" name
+#define MIN(n) ((usec_t)(n)*60 * USEC_PER_SEC)
+#define HOUR(n) ((usec_t)(n)*3600 * USEC_PER_SEC)
+
+static size_t strv_length(char **l) {
+        size_t n = 0;
+
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+static void assert_strv(char **l, const char *const *expect, size_t n) {
+        ck_assert_msg(strv_length(l) == n, "%zu entries, expected %zu", strv_length(l), n);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_str_eq(l[i], expect[i]);
+}
+
+START_TEST(test_parse_bool) {
+        static const char *const yes[] = { "yes", "YES", "true", "True", "1", "on", "ON", "y", "t" };
+        static const char *const no[] = { "no", "No", "false", "FALSE", "0", "off", "Off", "n", "f" };
+        static const char *const bad[] = { "", "maybe", "2", "yes please", " yes", "enable", "-1" };
+        bool b;
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                b = false;
+                ck_assert_int_eq(config_parse_bool(yes[i], &b), 0);
+                ck_assert(b);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++) {
+                b = true;
+                ck_assert_int_eq(config_parse_bool(no[i], &b), 0);
+                ck_assert(!b);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                b = true;
+                ck_assert_int_eq(config_parse_bool(bad[i], &b), -EINVAL);
+                ck_assert(b);
+        }
+}
+END_TEST
+
+START_TEST(test_parse_timespan) {
+        static const struct {
+                const char *s;
+                usec_t usec;
+        } good[] = {
+                { "90s", 90 * USEC_PER_SEC },
+                { "90", 90 * USEC_PER_SEC },
+                { "5min", MIN(5) },
+                { "5 min", MIN(5) },
+                { "5m", MIN(5) },
+                { "5minutes", MIN(5) },
+                { "24h", HOUR(24) },
+                { "2d", HOUR(48) },
+                { "1w", HOUR(24 * 7) },
+                { "1h 30min", MIN(90) },
+                { "1h30min", MIN(90) },
+                { " 1h  30min ", MIN(90) },
+                { "1.5h", MIN(90) },
+                { "0.5s", USEC_PER_SEC / 2 },
+                { "250ms", 250000 },
+                { "250msec", 250000 },
+                { "7us", 7 },
+                { "7usec", 7 },
+                { "7µs", 7 },
+                { "3sec", 3 * USEC_PER_SEC },
+                { "1 second", USEC_PER_SEC },
+                { "2hr", HOUR(2) },
+                { "1M", (usec_t)2629800 * USEC_PER_SEC },
+                { "1y", (usec_t)31557600 * USEC_PER_SEC },
+                { "0", 0 },
+                { "0s", 0 },
+                { "infinity", USEC_INFINITY },
+                { " infinity ", USEC_INFINITY },
+        };
+        static const char *const bad[] = {
+                "",        "   ", "soon", "5 mins",      "5x",          "-5s",  "1h -5min",
+                "h",       "1.h", ".5h",  "infinity 5s", "5s infinity", "1,5h", "99999999999999999999s",
+                "600000y",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                usec_t t = 42;
+                ck_assert_msg(config_parse_timespan(good[i].s, &t) == 0, "'%s' should parse", good[i].s);
+                ck_assert_msg(
+                        t == good[i].usec,
+                        "'%s': %llu, expected %llu",
+                        good[i].s,
+                        (unsigned long long)t,
+                        (unsigned long long)good[i].usec);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                usec_t t = 42;
+                int r = config_parse_timespan(bad[i], &t);
+                ck_assert_msg(r == -EINVAL || r == -ERANGE, "'%s' should be refused, got %d", bad[i], r);
+                ck_assert(t == 42);
+        }
+}
+END_TEST
+
+static void assert_defaults(const Config *c) {
+        static const char *const stores[] = {
+                "/var/lib/codebolt/shadow-git",
+                "/var/lib/codebolt/vectordb",
+                "/var/lib/codebolt/kg",
+                "/var/lib/codebolt/capabilities",
+        };
+
+        ck_assert_str_eq(c->deployment, "default");
+        ck_assert_str_eq(c->server_unit, "codebolt.service");
+        ck_assert_ptr_null(c->server_user);
+        ck_assert_str_eq(c->package, "@codebolt/server");
+        ck_assert_ptr_null(c->registry);
+        ck_assert_ptr_null(c->npm_config);
+        ck_assert_ptr_null(c->release_metadata);
+        ck_assert_uint_eq(c->port, 3456);
+        ck_assert_str_eq(c->db_name, "codebolt");
+        ck_assert_ptr_null(c->db_connection);
+        ck_assert_str_eq(c->db_os_user, "postgres");
+        ck_assert_str_eq(c->db_password_credential, "db-password");
+        assert_strv(c->storage_paths, stores, ELEMENTSOF(stores));
+        ck_assert_str_eq(c->storage_config, "/etc/codebolt/codebolt-server.yaml");
+        ck_assert_str_eq(c->master_key_id, "/etc/codebolt/master-key-id");
+        ck_assert_str_eq(c->backup_directory, "/backups/codebolt");
+        ck_assert_uint_eq(c->backup_keep, 5);
+        ck_assert(c->verify_restore);
+        ck_assert_int_eq(c->snapshot, SNAPSHOT_TEMPLATE);
+        ck_assert_int_eq(c->role, ROLE_UNSET);
+        ck_assert_ptr_null(c->staging_ledger);
+        ck_assert_str_eq(c->export_ledger, "/var/lib/codebolt-upgrade/public/ledger.json");
+        ck_assert(c->bake_time == HOUR(24));
+        ck_assert(!c->allow_major);
+        ck_assert_int_eq(c->enforce_pin, ENFORCE_PIN_YES);
+        ck_assert_int_eq(c->rollback, ROLLBACK_AUTO);
+        ck_assert(c->timeout_drain == MIN(10));
+        ck_assert(c->timeout_migrations == MIN(30));
+        ck_assert(c->timeout_ready == MIN(5));
+        ck_assert(c->timeout_smoke == MIN(5));
+        ck_assert(c->timeout_hook == MIN(5));
+        ck_assert_str_eq(c->smoke_steps, DATADIR "/smoke-steps.json");
+        ck_assert_str_eq(c->smoke_user, "smoke");
+        ck_assert_str_eq(c->smoke_password_credential, "smoke-password");
+        ck_assert_str_eq(c->error_pattern, "^(error|fatal|panic)\\b");
+        ck_assert(c->watch_period == HOUR(48));
+        ck_assert(c->watch_interval == MIN(5));
+        ck_assert(!c->watch_auto_rollback);
+        ck_assert_ptr_null(c->auto_schedule);
+        ck_assert_ptr_null(c->notify_url);
+        ck_assert_str_eq(c->notify_token_credential, "webhook-token");
+}
+
+START_TEST(test_defaults) {
+        _cleanup_(config_done) Config c = {};
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        assert_defaults(&c);
+        ck_assert_ptr_null(c.sources);
+}
+END_TEST
+
+START_TEST(test_load_no_files) {
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        /* a root with nothing in it: every layer is missing, which is fine */
+        ck_assert_int_eq(config_load(TREE("does-not-exist"), NULL, &c, &e), 0);
+        assert_defaults(&c);
+        ck_assert_ptr_null(c.sources);
+        ck_assert_ptr_null(e.file);
+        config_done(&c);
+
+        ck_assert_int_eq(config_load(TREE("does-not-exist"), "default", &c, NULL), 0);
+        assert_defaults(&c);
+        config_done(&c);
+
+        ck_assert_int_eq(config_load(TREE("does-not-exist"), "", &c, NULL), 0);
+        assert_defaults(&c);
+}
+END_TEST
+
+START_TEST(test_load_layers) {
+        static const char *const stores[] = {
+                "/var/lib/codebolt/shadow-git",   "/var/lib/codebolt/vectordb", "/var/lib/codebolt/kg",
+                "/var/lib/codebolt/capabilities", "/srv/codebolt/extra",
+        };
+        static const char *const sources[] = {
+                TREE("layered/usr/lib/codebolt-upgrade/upgrade.conf"),
+                TREE("layered/etc/codebolt-upgrade/upgrade.conf"),
+                TREE("layered/etc/codebolt-upgrade/upgrade.conf.d/10-port.conf"),
+                TREE("layered/etc/codebolt-upgrade/upgrade.conf.d/20-database.conf"),
+                TREE("layered/etc/codebolt-upgrade/upgrade.conf.d/9-last.conf"),
+        };
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("layered/"), NULL, &c, &e), 0);
+        assert_strv(c.sources, sources, ELEMENTSOF(sources));
+        ck_assert_str_eq(c.deployment, "default");
+        ck_assert_uint_eq(c.port, 9999);                                  /* the lexically last drop-in */
+        ck_assert_str_eq(c.registry, "https://registry.vendor.example/"); /* vendor only */
+        ck_assert_uint_eq(c.backup_keep, 7);                              /* /etc over vendor */
+        ck_assert(c.timeout_drain == MIN(90));                            /* drop-in over /etc */
+        ck_assert_str_eq(c.db_name, "codebolt_prod");
+        ck_assert_str_eq(c.smoke_user, "vendor-smoke");
+        ck_assert_str_eq(c.server_unit, "codebolt.service");
+        assert_strv(c.storage_paths, stores, ELEMENTSOF(stores));
+        ck_assert_int_eq(c.role, ROLE_UNSET);
+}
+END_TEST
+
+START_TEST(test_load_deployment) {
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("layered"), "staging", &c, &e), 0);
+        ck_assert_str_eq(c.deployment, "staging");
+        ck_assert_uint_eq(c.port, 3457); /* the deployment file comes last */
+        ck_assert_str_eq(c.server_unit, "codebolt-staging.service");
+        ck_assert_str_eq(c.db_name, "codebolt_staging");
+        ck_assert_int_eq(c.role, ROLE_STAGING);
+        ck_assert_str_eq(c.export_ledger, "/var/lib/codebolt-upgrade/public/staging-ledger.json");
+        ck_assert_uint_eq(c.backup_keep, 7); /* inherited from the host's files */
+        ck_assert(c.timeout_drain == MIN(90));
+        ck_assert_uint_eq(strv_length(c.sources), 6);
+        ck_assert_str_eq(c.sources[5], TREE("layered/etc/codebolt-upgrade/deployments/staging.conf"));
+}
+END_TEST
+
+START_TEST(test_load_deployment_missing) {
+        Config c = { .port = 42 };
+        ConfigError e = {};
+
+        /* a deployment without its file does not exist: never fall back to the default's server */
+        ck_assert_int_eq(config_load(TREE("layered"), "production2", &c, &e), -ENOENT);
+        ck_assert_uint_eq(c.port, 42);
+        ck_assert_str_eq(e.file, TREE("layered/etc/codebolt-upgrade/deployments/production2.conf"));
+        ck_assert_ptr_nonnull(strstr(e.message, "no such deployment"));
+        config_error_done(&e);
+
+        ck_assert_int_eq(config_load(TREE("layered"), "broken", &c, &e), -EINVAL);
+        ck_assert_str_eq(e.file, TREE("layered/etc/codebolt-upgrade/deployments/broken.conf"));
+        ck_assert_uint_eq(e.line, 2);
+        ck_assert_str_eq(e.key, "Server.Port");
+        config_error_done(&e);
+}
+END_TEST
+
+START_TEST(test_list_deployments) {
+        static const char *const names[] = { "broken", "staging" };
+        _cleanup_strv_free_ char **l = NULL;
+
+        ck_assert_int_eq(config_list_deployments(TREE("layered"), &l), 0);
+        assert_strv(l, names, ELEMENTSOF(names));
+        strv_free(TAKE_PTR(l));
+
+        ck_assert_int_eq(config_list_deployments(TREE("does-not-exist"), &l), 0);
+        ck_assert_ptr_null(l);
+}
+END_TEST
+
+START_TEST(test_deployment_names) {
+        static const char *const good[] = { "staging", "prod-2", "eu_west", "A1" };
+        static const char *const bad[] = {
+                "", "../etc", "a/b", ".hidden", "-x", "a.b", "a b", "with@at", "ü"
+        };
+        Config c = {};
+        ConfigError e = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                ck_assert(config_deployment_name_is_valid(good[i]));
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(!config_deployment_name_is_valid(bad[i]), "'%s' should be invalid", bad[i]);
+        ck_assert(!config_deployment_name_is_valid(NULL));
+
+        ck_assert_int_eq(config_load(TREE("layered"), "../../../etc/passwd", &c, &e), -EINVAL);
+        ck_assert_ptr_nonnull(e.message);
+        config_error_done(&e);
+}
+END_TEST
+
+START_TEST(test_load_from_environment) {
+        _cleanup_(config_done) Config c = {};
+
+        /* each test runs in its own process (CK_FORK), and paths_root() reads the variable once */
+        ck_assert_int_eq(setenv("CODEBOLT_UPGRADE_ROOT", TREE("layered"), 1), 0);
+        ck_assert_int_eq(config_load(NULL, NULL, &c, NULL), 0);
+        ck_assert_uint_eq(c.port, 9999);
+}
+END_TEST
+
+START_TEST(test_reset) {
+        static const char *const paths[] = { "/srv/only", "/srv/with space", "/srv/third" };
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("reset"), NULL, &c, &e), 0);
+        /* Paths= empties the list, later assignments append, duplicates are dropped */
+        assert_strv(c.storage_paths, paths, ELEMENTSOF(paths));
+        /* an empty assignment restores the built-in default */
+        ck_assert_uint_eq(c.port, 3456);
+        ck_assert_ptr_null(c.registry);
+        ck_assert_str_eq(c.package, "@codebolt/server");
+}
+END_TEST
+
+START_TEST(test_paths_empty) {
+        _cleanup_(config_done) Config c = {};
+
+        ck_assert_int_eq(config_load(TREE("paths-empty"), NULL, &c, NULL), 0);
+        ck_assert_uint_eq(strv_length(c.storage_paths), 0);
+}
+END_TEST
+
+START_TEST(test_habits) {
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("habits"), NULL, &c, &e), 0);
+        /* indented lines are ordinary lines, not continuations of the previous value */
+        ck_assert_uint_eq(c.port, 4001);
+        ck_assert_str_eq(c.server_unit, "codebolt-alt.service");
+        ck_assert_str_eq(c.package, "@codebolt/server");
+        ck_assert_str_eq(
+                c.db_connection,
+                "host=db.internal port=5433 dbname=codebolt user=codebolt sslmode=verify-full");
+        ck_assert_int_eq(c.role, ROLE_PRODUCTION);
+        ck_assert_str_eq(c.staging_ledger, "https://staging.example/ledger.json");
+        ck_assert(c.bake_time == HOUR(60));
+        ck_assert(c.allow_major);
+        ck_assert_int_eq(c.enforce_pin, ENFORCE_PIN_WARN);
+        ck_assert_int_eq(c.rollback, ROLLBACK_MINOR_ONLY);
+        ck_assert_str_eq(c.error_pattern, "^(ERROR|FATAL)[: ]");
+        ck_assert(c.watch_period == USEC_INFINITY);
+        ck_assert(c.watch_auto_rollback);
+        ck_assert_str_eq(c.auto_schedule, "Mon..Fri 03:00");
+        ck_assert_int_eq(c.auto_track, TRACK_MINOR);
+        ck_assert_str_eq(c.auto_channel, "next");
+        ck_assert(c.auto_randomized_delay == MIN(30));
+        ck_assert_str_eq(c.notify_url, "https://hooks.example/codebolt");
+        ck_assert_str_eq(c.notify_token_credential, "hook-token");
+        ck_assert(c.notify_announce_lead == MIN(15));
+}
+END_TEST
+
+START_TEST(test_bom) {
+        _cleanup_(config_done) Config c = {};
+
+        ck_assert_int_eq(config_load(TREE("bom"), NULL, &c, NULL), 0);
+        ck_assert_uint_eq(c.port, 4002);
+}
+END_TEST
+
+static const struct {
+        const char *tree, *file; /* file relative to the tree */
+        unsigned line;
+        const char *key, *message; /* message: a substring */
+} errors[] = {
+        { "error-unknown-key", "etc/codebolt-upgrade/upgrade.conf", 5, "Server.Colour", "unknown key" },
+        { "error-unknown-key-dropin",
+          "etc/codebolt-upgrade/upgrade.conf.d/30-typo.conf",
+          2,
+          "Backup.Kepp",
+          "unknown key" },
+        { "error-unknown-section", "etc/codebolt-upgrade/upgrade.conf", 3, "Servr", "unknown section" },
+        { "error-bad-bool",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Backup.VerifyRestore",
+          "expected yes/no" },
+        { "error-bad-timespan",
+          "etc/codebolt-upgrade/upgrade.conf",
+          3,
+          "Timeouts.Drain",
+          "expected a time span like 90s, 5min, 24h" },
+        { "error-bad-enum",
+          "usr/lib/codebolt-upgrade/upgrade.conf",
+          2,
+          "Backup.Snapshot",
+          "expected one of template|dump|none" },
+        { "error-bad-port", "etc/codebolt-upgrade/upgrade.conf", 2, "Server.Port", "1 to 65535" },
+        { "error-bad-keep", "etc/codebolt-upgrade/upgrade.conf", 2, "Backup.Keep", "1 or more" },
+        { "error-outside-section",
+          "etc/codebolt-upgrade/upgrade.conf",
+          1,
+          "Port",
+          "outside of any [Section]" },
+        { "error-inline-comment",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          NULL,
+          "comments go on their own line" },
+        { "error-syntax", "etc/codebolt-upgrade/upgrade.conf", 3, NULL, "expected Key=Value" },
+        { "error-colon", "etc/codebolt-upgrade/upgrade.conf", 2, NULL, "expected Key=Value" },
+        { "error-section-junk", "etc/codebolt-upgrade/upgrade.conf", 1, NULL, "[Section]" },
+        { "error-password",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Database.Connection",
+          "without a password" },
+        { "error-relative-path", "etc/codebolt-upgrade/upgrade.conf", 2, "Storage.Paths", "absolute paths" },
+        { "error-regex",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Smoke.ErrorPattern",
+          "regular expression" },
+        { "error-interval", "etc/codebolt-upgrade/upgrade.conf", 2, "Watch.Interval", "above 0" },
+        { "error-unit", "etc/codebolt-upgrade/upgrade.conf", 2, "Server.Unit", "service unit name" },
+        { "error-credential",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Database.PasswordCredential",
+          "credential name" },
+        { "error-long-line", "etc/codebolt-upgrade/upgrade.conf", 2, NULL, "line longer than" },
+};
+
+START_TEST(test_errors) {
+        _cleanup_free_ char *root = NULL, *file = NULL;
+        Config c = { .port = 42 };
+        ConfigError e = {};
+        int r;
+
+        ck_assert_int_ge(asprintf(&root, "%s/config/%s", FIXTURES, errors[_i].tree), 0);
+        ck_assert_int_ge(asprintf(&file, "%s/%s", root, errors[_i].file), 0);
+
+        r = config_load(root, NULL, &c, &e);
+        ck_assert_msg(r == -EINVAL, "%s: %d", errors[_i].tree, r);
+        ck_assert_uint_eq(c.port, 42); /* *ret untouched */
+        ck_assert_str_eq(e.file, file);
+        ck_assert_uint_eq(e.line, errors[_i].line);
+        if (errors[_i].key)
+                ck_assert_str_eq(e.key, errors[_i].key);
+        else
+                ck_assert_ptr_null(e.key);
+        ck_assert_msg(
+                e.message && strstr(e.message, errors[_i].message),
+                "%s: message '%s'",
+                errors[_i].tree,
+                strempty(e.message));
+        config_error_done(&e);
+        ck_assert_ptr_null(e.file);
+}
+END_TEST
+
+START_TEST(test_enum_strings) {
+        ck_assert_str_eq(config_snapshot_mode_to_string(SNAPSHOT_DUMP), "dump");
+        ck_assert_ptr_null(config_role_to_string(ROLE_UNSET));
+        ck_assert_str_eq(config_role_to_string(ROLE_PRODUCTION), "production");
+        ck_assert_str_eq(config_enforce_pin_to_string(ENFORCE_PIN_WARN), "warn");
+        ck_assert_str_eq(config_rollback_policy_to_string(ROLLBACK_RESTORE_ALWAYS), "restore-always");
+        ck_assert_str_eq(config_auto_track_to_string(TRACK_MINOR), "minor");
+        ck_assert_ptr_null(config_auto_track_to_string((AutoTrack)7));
+}
+END_TEST
+
+static Suite *config_suite(void) {
+        Suite *s = suite_create("config");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_parse_bool);
+        tcase_add_test(tc, test_parse_timespan);
+        tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_load_no_files);
+        tcase_add_test(tc, test_load_layers);
+        tcase_add_test(tc, test_load_deployment);
+        tcase_add_test(tc, test_load_deployment_missing);
+        tcase_add_test(tc, test_list_deployments);
+        tcase_add_test(tc, test_deployment_names);
+        tcase_add_test(tc, test_load_from_environment);
+        tcase_add_test(tc, test_reset);
+        tcase_add_test(tc, test_paths_empty);
+        tcase_add_test(tc, test_habits);
+        tcase_add_test(tc, test_bom);
+        tcase_add_loop_test(tc, test_errors, 0, ELEMENTSOF(errors));
+        tcase_add_test(tc, test_enum_strings);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(config_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-http.c: http module against a canned HTTP server forked on 127.0.0.1 */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "http.h"
+#include "json-util.h"
+
+#define TOKEN "s3cr3t-t0ken"
+#define SHORT (5 * USEC_PER_SEC)
+
+static pid_t server_pid = 0;
+static int server_port = 0;
+
+/* ---- the canned server ---- */
+
+typedef struct Request {
+        char *method;
+        char *path;
+        char *authorization;
+        char *content_type;
+        char *body;
+} Request;
+
+static char *header_value(const char *head, const char *name) {
+        size_t l = strlen(name);
+
+        for (const char *line = strstr(head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
+                const char *p = line + 2, *e;
+
+                if (strncasecmp(p, name, l) != 0 || p[l] != ':')
+                        continue;
+                p += l + 1;
+                p += strspn(p, " ");
+                e = strstr(p, "\r\n");
+                return strndup(p, e ? (size_t)(e - p) : strlen(p));
+        }
+        return NULL;
+}
+
+static int read_request(int fd, Request *ret) {
+        _cleanup_free_ char *buf = NULL, *length = NULL;
+        size_t size = 0, allocated = 0, want = 0;
+        char *end = NULL;
+
+        for (;;) {
+                ssize_t n;
+
+                if (allocated - size < 2) {
+                        allocated = allocated ? allocated * 2 : 4096;
+                        buf = realloc(buf, allocated);
+                        if (!buf)
+                                return -ENOMEM;
+                }
+                if (end && size >= want)
+                        break;
+
+                n = read(fd, buf + size, allocated - size - 1);
+                if (n <= 0)
+                        return -EIO;
+                size += (size_t)n;
+                buf[size] = 0;
+
+                if (!end) {
+                        end = strstr(buf, "\r\n\r\n");
+                        if (!end)
+                                continue;
+                        *end = 0;
+                        length = header_value(buf, "Content-Length");
+                        want = (size_t)(end - buf) + 4 + (length ? strtoul(length, NULL, 10) : 0);
+                }
+                if (size >= want)
+                        break;
+        }
+
+        *ret = (Request){
+                .method = strndup(buf, strcspn(buf, " ")),
+                .authorization = header_value(buf, "Authorization"),
+                .content_type = header_value(buf, "Content-Type"),
+                .body = strndup(end + 4, want - (size_t)(end + 4 - buf)),
+        };
+        ret->path =
+                strchr(buf, ' ') ? strndup(strchr(buf, ' ') + 1, strcspn(strchr(buf, ' ') + 1, " ")) : NULL;
+        return 0;
+}
+
+static void respond(int fd, int status, const char *reason, const char *type, const char *body) {
+        dprintf(fd,
+                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                status,
+                reason,
+                type,
+                strlen(body),
+                body);
+}
+
+static void serve(int fd) {
+        Request q = {};
+
+        if (read_request(fd, &q) < 0 || !q.path)
+                return;
+
+        if (streq(q.path, "/json"))
+                respond(fd,
+                        200,
+                        "OK",
+                        "application/json",
+                        "{\"status\":\"ok\",\"version\":\"1.5.0\",\"protocol\":7}");
+        else if (streq(q.path, "/unauthorized"))
+                respond(fd, 401, "Unauthorized", "application/json", "{\"error\":\"bad credentials\"}");
+        else if (streq(q.path, "/unavailable"))
+                respond(fd, 503, "Service Unavailable", "text/plain", "starting\n");
+        else if (streq(q.path, "/notjson"))
+                respond(fd, 200, "OK", "text/plain", "hello, world\n");
+        else if (streq(q.path, "/empty"))
+                dprintf(fd, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        else if (streq(q.path, "/missing"))
+                respond(fd, 404, "Not Found", "text/plain", "no such thing\n");
+        else if (streq(q.path, "/redirect"))
+                dprintf(fd,
+                        "HTTP/1.1 302 Found\r\nLocation: /json\r\nContent-Length: 0\r\n"
+                        "Connection: close\r\n\r\n");
+        else if (streq(q.path, "/hang"))
+                sleep(60);
+        else if (streq(q.path, "/big"))
+                dprintf(fd,
+                        "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                        HTTP_BODY_MAX + 1);
+        else if (streq(q.path, "/big-stream")) {
+                _cleanup_free_ char *chunk = malloc(1024 * 1024);
+
+                memset(chunk, 'x', 1024 * 1024);
+                dprintf(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                for (size_t i = 0; i <= HTTP_BODY_MAX / (1024 * 1024); i++)
+                        if (write(fd, chunk, 1024 * 1024) < 0)
+                                break;
+        } else if (streq(q.path, "/echo")) {
+                _cleanup_json_ cJSON *o = cJSON_CreateObject();
+                _cleanup_free_ char *s = NULL;
+
+                cJSON_AddStringToObject(o, "method", q.method);
+                if (q.authorization)
+                        cJSON_AddStringToObject(o, "authorization", q.authorization);
+                else
+                        cJSON_AddNullToObject(o, "authorization");
+                if (q.content_type)
+                        cJSON_AddStringToObject(o, "content_type", q.content_type);
+                else
+                        cJSON_AddNullToObject(o, "content_type");
+                cJSON_AddStringToObject(o, "body", q.body);
+                s = cJSON_PrintUnformatted(o);
+                respond(fd, 200, "OK", "application/json", s);
+        } else
+                respond(fd, 404, "Not Found", "text/plain", "unknown path\n");
+}
+
+_noreturn_ static void server_run(int lfd) {
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        (void)signal(SIGCHLD, SIG_IGN); /* reap the connection handlers */
+        (void)signal(SIGPIPE, SIG_IGN);
+
+        for (;;) {
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                pid_t pid;
+
+                if (fd < 0)
+                        continue;
+                pid = fork();
+                if (pid == 0) {
+                        serve(fd);
+                        shutdown(fd, SHUT_WR);
+                        _exit(EXIT_SUCCESS);
+                }
+                close(fd);
+        }
+}
+
+static void server_start(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(sa);
+        int fd;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(fd, 64), 0);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
+        server_port = ntohs(sa.sin_port);
+
+        fflush(NULL);
+        server_pid = fork();
+        ck_assert_int_ge(server_pid, 0);
+        if (server_pid == 0) {
+                (void)setpgid(0, 0);
+                server_run(fd);
+        }
+        (void)setpgid(server_pid, server_pid);
+        close(fd);
+}
+
+static void server_stop(void) {
+        if (server_pid <= 0)
+                return;
+        /* the server and any handler still hanging */
+        (void)kill(-server_pid, SIGKILL);
+        (void)kill(server_pid, SIGKILL);
+        (void)waitpid(server_pid, NULL, 0);
+        server_pid = 0;
+}
+
+static char *url(const char *path) {
+        char *s;
+
+        ck_assert_int_ge(asprintf(&s, "http://127.0.0.1:%d%s", server_port, path), 0);
+        return s;
+}
+
+static usec_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+/* ---- the tests ---- */
+
+START_TEST(test_get_json) {
+        _cleanup_free_ char *u = url("/json"), *err = NULL;
+        _cleanup_json_ cJSON *j = NULL;
+        long status = 0;
+
+        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(status, 200);
+        ck_assert_ptr_null(err);
+        ck_assert_str_eq(json_get_string(j, "status"), "ok");
+        ck_assert_int_eq(cJSON_GetObjectItem(j, "protocol")->valueint, 7);
+}
+END_TEST
+
+START_TEST(test_status_401_is_not_an_error) {
+        _cleanup_free_ char *u = url("/unauthorized"), *err = NULL;
+        _cleanup_json_ cJSON *j = NULL;
+        long status = 0;
+
+        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(status, 401);
+        ck_assert_ptr_null(err);
+        ck_assert_str_eq(json_get_string(j, "error"), "bad credentials");
+}
+END_TEST
+
+START_TEST(test_status_503_text_body) {
+        _cleanup_free_ char *u = url("/unavailable"), *err = NULL;
+        cJSON *j = (cJSON *)0x1;
+        long status = 0;
+
+        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(status, 503);
+        ck_assert_ptr_null(j);
+}
+END_TEST
+
+START_TEST(test_request_raw) {
+        _cleanup_free_ char *u = url("/unavailable"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+
+        ck_assert_int_eq(http_request("GET", u, NULL, NULL, SHORT, &r, &err), 0);
+        ck_assert_int_eq(r.status, 503);
+        ck_assert_uint_eq(r.size, strlen("starting\n"));
+        ck_assert_str_eq(r.body, "starting\n");
+}
+END_TEST
+
+START_TEST(test_empty_body) {
+        _cleanup_free_ char *u = url("/empty"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+        cJSON *j = (cJSON *)0x1;
+        long status = 0;
+
+        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(status, 204);
+        ck_assert_ptr_null(j);
+
+        ck_assert_int_eq(http_request("GET", u, NULL, NULL, SHORT, &r, &err), 0);
+        ck_assert_ptr_nonnull(r.body);
+        ck_assert_uint_eq(r.size, 0);
+        ck_assert_str_eq(r.body, "");
+}
+END_TEST
+
+START_TEST(test_not_json) {
+        _cleanup_free_ char *u = url("/notjson"), *err = NULL;
+        cJSON *j = (cJSON *)0x1;
+        long status = -1;
+
+        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), -EBADMSG);
+        ck_assert_ptr_nonnull(err);
+        /* untouched on failure */
+        ck_assert_int_eq(status, -1);
+        ck_assert_ptr_eq(j, (cJSON *)0x1);
+}
+END_TEST
+
+START_TEST(test_bearer_sent) {
+        _cleanup_free_ char *u = url("/echo");
+        _cleanup_json_ cJSON *with = NULL, *without = NULL;
+        long status = 0;
+
+        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, &with, NULL), 0);
+        ck_assert_int_eq(status, 200);
+        ck_assert_str_eq(json_get_string(with, "method"), "GET");
+        ck_assert_str_eq(json_get_string(with, "authorization"), "Bearer " TOKEN);
+
+        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &without, NULL), 0);
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItem(without, "authorization")));
+}
+END_TEST
+
+START_TEST(test_bearer_with_newline_refused) {
+        _cleanup_free_ char *u = url("/echo"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+
+        ck_assert_int_eq(http_request("GET", u, "abc\r\nX-Evil: 1", NULL, SHORT, &r, &err), -EINVAL);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_null(strstr(err, "Evil"));
+}
+END_TEST
+
+START_TEST(test_post_body_sent) {
+        _cleanup_free_ char *u = url("/echo"), *err = NULL;
+        _cleanup_json_ cJSON *body = cJSON_CreateObject(), *echo = NULL, *sent = NULL, *empty = NULL;
+        long status = 0;
+
+        cJSON_AddStringToObject(body, "username", "smoke");
+        cJSON_AddStringToObject(body, "password", "pw with \"quotes\"");
+
+        ck_assert_int_eq(http_post_json(u, TOKEN, body, SHORT, &status, &echo, &err), 0);
+        ck_assert_int_eq(status, 200);
+        ck_assert_str_eq(json_get_string(echo, "method"), "POST");
+        ck_assert_str_eq(json_get_string(echo, "authorization"), "Bearer " TOKEN);
+        ck_assert_str_eq(json_get_string(echo, "content_type"), "application/json");
+
+        sent = cJSON_Parse(json_get_string(echo, "body"));
+        ck_assert(cJSON_Compare(sent, body, true));
+
+        cJSON_Delete(echo);
+        echo = NULL;
+        ck_assert_int_eq(http_post_json(u, NULL, NULL, SHORT, &status, &echo, &err), 0);
+        ck_assert_str_eq(json_get_string(echo, "body"), "{}");
+        ck_assert_ptr_null(err);
+}
+END_TEST
+
+START_TEST(test_other_methods) {
+        _cleanup_free_ char *u = url("/echo"), *err = NULL;
+        _cleanup_http_response_ HttpResponse put = {}, del = {}, bad = {};
+        _cleanup_json_ cJSON *j1 = NULL, *j2 = NULL;
+
+        ck_assert_int_eq(http_request("PUT", u, NULL, "[1,2]", SHORT, &put, &err), 0);
+        j1 = cJSON_Parse(put.body);
+        ck_assert_str_eq(json_get_string(j1, "method"), "PUT");
+        ck_assert_str_eq(json_get_string(j1, "body"), "[1,2]");
+
+        ck_assert_int_eq(http_request("DELETE", u, NULL, NULL, SHORT, &del, &err), 0);
+        j2 = cJSON_Parse(del.body);
+        ck_assert_str_eq(json_get_string(j2, "method"), "DELETE");
+
+        ck_assert_int_eq(http_request("GE T", u, NULL, NULL, SHORT, &bad, &err), -EINVAL);
+        ck_assert_int_eq(http_request("GET", u, NULL, "{}", SHORT, &bad, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_no_redirect_for_api) {
+        _cleanup_free_ char *u = url("/redirect");
+        long status = 0;
+
+        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, NULL, NULL), 0);
+        ck_assert_int_eq(status, 302);
+}
+END_TEST
+
+START_TEST(test_timeout) {
+        _cleanup_free_ char *u = url("/hang"), *err = NULL;
+        long status = 0;
+        usec_t start = now_usec();
+
+        ck_assert_int_eq(http_get_json(u, TOKEN, 300 * 1000, &status, NULL, &err), -ETIMEDOUT);
+        ck_assert_uint_lt(now_usec() - start, 5 * USEC_PER_SEC);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_null(strstr(err, TOKEN));
+}
+END_TEST
+
+START_TEST(test_connection_refused) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(sa);
+        _cleanup_free_ char *u = NULL, *err = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        long status = -1;
+
+        /* bound but never listening: connect() is refused, and no one can take the port meanwhile */
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
+        ck_assert_int_ge(asprintf(&u, "http://127.0.0.1:%d/json", ntohs(sa.sin_port)), 0);
+
+        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, NULL, &err), -ECONNREFUSED);
+        ck_assert_int_eq(status, -1);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_null(strstr(err, TOKEN));
+}
+END_TEST
+
+START_TEST(test_body_too_big) {
+        _cleanup_free_ char *u1 = url("/big"), *u2 = url("/big-stream"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+
+        ck_assert_int_eq(http_request("GET", u1, NULL, NULL, SHORT, &r, &err), -EFBIG);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(http_request("GET", u2, NULL, NULL, 30 * USEC_PER_SEC, &r, NULL), -EFBIG);
+        ck_assert_ptr_null(r.body);
+}
+END_TEST
+
+START_TEST(test_api_refuses_file_urls) {
+        _cleanup_free_ char *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+
+        ck_assert_int_eq(
+                http_request("GET", "file://" FIXTURES "/http/release.json", NULL, NULL, SHORT, &r, &err),
+                -EPROTONOSUPPORT);
+        ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
+static void check_release(const char *body, size_t size) {
+        _cleanup_json_ cJSON *j = cJSON_ParseWithLength(body, size);
+        const cJSON *v;
+
+        ck_assert_ptr_nonnull(j);
+        ck_assert_uint_eq(strlen(body), size);
+        ck_assert_str_eq(json_get_string(j, "name"), "@codebolt/server");
+        v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "versions"), "1.5.0");
+        ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(v, "codebolt"), "protocol")->valueint, 7);
+}
+
+START_TEST(test_fetch_file_url) {
+        _cleanup_free_ char *body = NULL, *err = NULL;
+        size_t size = 0;
+
+        ck_assert_int_eq(http_fetch_file("file://" FIXTURES "/http/release.json", &body, &size, &err), 0);
+        ck_assert_ptr_null(err);
+        check_release(body, size);
+}
+END_TEST
+
+START_TEST(test_fetch_local_path) {
+        _cleanup_free_ char *body = NULL, *err = NULL;
+        size_t size = 0;
+
+        ck_assert_int_eq(http_fetch_file(FIXTURES "/http/release.json", &body, &size, &err), 0);
+        check_release(body, size);
+}
+END_TEST
+
+START_TEST(test_fetch_missing) {
+        _cleanup_free_ char *body = NULL, *err = NULL, *u = url("/missing");
+
+        ck_assert_int_eq(
+                http_fetch_file("file://" FIXTURES "/http/nonexistent.json", &body, NULL, &err), -ENOENT);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(http_fetch_file(FIXTURES "/http/nonexistent.json", &body, NULL, NULL), -ENOENT);
+        ck_assert_int_eq(http_fetch_file(u, &body, NULL, NULL), -ENOENT);
+        ck_assert_int_eq(http_fetch_file(FIXTURES "/http", &body, NULL, NULL), -EISDIR);
+        ck_assert_ptr_null(body);
+}
+END_TEST
+
+START_TEST(test_fetch_http) {
+        _cleanup_free_ char *body = NULL, *body2 = NULL, *u = url("/json"), *r = url("/redirect");
+        _cleanup_json_ cJSON *j = NULL;
+        size_t size = 0;
+
+        ck_assert_int_eq(http_fetch_file(u, &body, &size, NULL), 0);
+        j = cJSON_Parse(body);
+        ck_assert_str_eq(json_get_string(j, "version"), "1.5.0");
+
+        /* release metadata may sit behind a redirect */
+        ck_assert_int_eq(http_fetch_file(r, &body2, NULL, NULL), 0);
+        ck_assert_str_eq(body2, body);
+}
+END_TEST
+
+START_TEST(test_fetch_unsupported_scheme) {
+        _cleanup_free_ char *body = NULL, *err = NULL;
+
+        ck_assert_int_eq(http_fetch_file("ftp://127.0.0.1/x", &body, NULL, &err), -EPROTONOSUPPORT);
+        ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
+START_TEST(test_response_done) {
+        HttpResponse r = { .status = 200, .body = strdup("x"), .size = 1 };
+
+        http_response_done(&r);
+        ck_assert_ptr_null(r.body);
+        ck_assert_int_eq(r.status, 0);
+        http_response_done(&r);
+        http_response_done(NULL);
+}
+END_TEST
+
+static Suite *http_suite(void) {
+        Suite *s = suite_create("http");
+        TCase *server = tcase_create("server"), *local = tcase_create("local");
+
+        tcase_add_unchecked_fixture(server, server_start, server_stop);
+        tcase_set_timeout(server, 60);
+        tcase_add_test(server, test_get_json);
+        tcase_add_test(server, test_status_401_is_not_an_error);
+        tcase_add_test(server, test_status_503_text_body);
+        tcase_add_test(server, test_request_raw);
+        tcase_add_test(server, test_empty_body);
+        tcase_add_test(server, test_not_json);
+        tcase_add_test(server, test_bearer_sent);
+        tcase_add_test(server, test_bearer_with_newline_refused);
+        tcase_add_test(server, test_post_body_sent);
+        tcase_add_test(server, test_other_methods);
+        tcase_add_test(server, test_no_redirect_for_api);
+        tcase_add_test(server, test_timeout);
+        tcase_add_test(server, test_connection_refused);
+        tcase_add_test(server, test_body_too_big);
+        tcase_add_test(server, test_fetch_missing);
+        tcase_add_test(server, test_fetch_http);
+        suite_add_tcase(s, server);
+
+        tcase_add_test(local, test_api_refuses_file_urls);
+        tcase_add_test(local, test_fetch_file_url);
+        tcase_add_test(local, test_fetch_local_path);
+        tcase_add_test(local, test_fetch_unsupported_scheme);
+        tcase_add_test(local, test_response_done);
+        suite_add_tcase(s, local);
+
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(http_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
