@@ -164,6 +164,19 @@ int journal_watch_process(JournalWatch *w) {
         return sd_journal_process(w->journal);
 }
 
+int journal_watch_get_timeout(JournalWatch *w, usec_t *ret) {
+        uint64_t t;
+        int r;
+
+        if (!w || !ret)
+                return -EINVAL;
+        r = sd_journal_get_timeout(w->journal, &t);
+        if (r < 0)
+                return r;
+        *ret = t == UINT64_MAX ? USEC_INFINITY : (usec_t) t;
+        return 0;
+}
+
 /* the value of field in the current entry: 0 and *ret, -ENOENT when the entry lacks it */
 static int entry_field(sd_journal *j, const char *field, char **ret) {
         const void *data;

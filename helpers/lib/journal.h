@@ -40,6 +40,9 @@ int journal_watch_try_next(JournalWatch *w, JournalEntry *ret);
 /* Drain the inotify fd after it polled readable (sd_journal_process()): SD_JOURNAL_NOP, _APPEND or
  * _INVALIDATE, or -errno. */
 int journal_watch_process(JournalWatch *w);
+/* When to call journal_watch_process() even if the fd stayed quiet (CLOCK_MONOTONIC usec; USEC_INFINITY:
+ * never): sd_journal_get_timeout(), which is finite for journals on network file systems. */
+int journal_watch_get_timeout(JournalWatch *w, usec_t *ret);
 
 JournalWatch *journal_watch_free(JournalWatch *w);
 static inline void journal_watch_freep(JournalWatch **w) {

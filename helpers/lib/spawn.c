@@ -712,7 +712,7 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
                 .envp = envp,
                 .cwd = opts->cwd ?: "/",
                 .creds = &creds,
-                .stdin_fd = opts->stdin_fd > 0 ? opts->stdin_fd : in_r >= 0 ? in_r : null_fd,
+                .stdin_fd = opts->stdin_fd > 0 ? opts->stdin_fd : (in_r >= 0 ? in_r : null_fd),
                 .stdout_fd = opts->stdout_fd > 0 ? opts->stdout_fd : out_w,
                 .stderr_fd = err_w,
         };

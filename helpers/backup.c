@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* backup: the guide's verified, portable backup, taken while the server still serves */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "backup-manifest.h"
+#include "common.h"
+#include "current.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "paths.h"
+#include "pg.h"
+#include "spawn.h"
+#include "state.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+/* rsync: "some files vanished before they could be transferred" — the server still writes; the
+ * snapshot phase copies the delta once it stopped */
+#define RSYNC_VANISHED 24
+
+/* the .partial directory: removed on every way out but the rename, so a half-written backup never
+ * stays behind looking like one */
+static void remove_partialp(char **path) {
+        int r;
+
+        if (!*path)
+                return;
+        r = backup_manifest_remove_tree(*path);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to remove the unfinished backup %s: %m", *path);
+        else
+                log_info("Removed the unfinished backup %s.", *path);
+        free(*path);
+        *path = NULL;
+}
+
+/* the scratch database of the trial restore: dropped on every way out, once created */
+typedef struct Scratch {
+        PgTarget admin; /* on dbname postgres */
+        char *name;
+        int server_version;
+        bool created;
+} Scratch;
+
+static int drop_database(const PgTarget *admin, const char *name, int server_version, char **ret_error) {
+        _cleanup_free_ char *q = pg_quote_identifier(name), *sql = NULL;
+
+        if (!q)
+                return -ENOMEM;
+        /* WITH (FORCE) (13+): a restore's session may still be on its way out */
+        if (asprintf(
+                    &sql,
+                    "DROP DATABASE IF EXISTS %s%s",
+                    q,
+                    server_version >= 130000 ? " WITH (FORCE)" : "") < 0) {
+                sql = NULL;
+                return -ENOMEM;
+        }
+        return pg_exec(admin, sql, ret_error);
+}
+
+static void scratch_done(Scratch *s) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (s->created) {
+                r = drop_database(&s->admin, s->name, s->server_version, &error);
+                if (r < 0)
+                        log_warning_errno(
+                                r,
+                                "Failed to drop the scratch database %s (drop it by hand): %s",
+                                s->name,
+                                error ?: "");
+        }
+        free(s->name);
+}
+
+static int server_version(const PgTarget *t, int *ret) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = backup_manifest_pg_server_version(t, ret, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to ask PostgreSQL for its version: %s", error ?: "");
+        return 0;
+}
+
+static int fsync_path(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+/* failed attempts of this same upgrade leave "<stamp>-<from>-to-<to>.partial" behind: garbage */
+static int remove_leftover_partials(const char *base, const char *from, const char *to) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_free_ char *suffix = NULL;
+        struct dirent *de;
+
+        if (asprintf(&suffix, "-%s-to-%s" BACKUP_MANIFEST_PARTIAL_SUFFIX, from, to) < 0) {
+                suffix = NULL;
+                return log_oom();
+        }
+        d = opendir(base);
+        if (!d)
+                return log_error_errno(errno, "Failed to read %s: %m", base);
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                size_t l = strlen(de->d_name), ls = strlen(suffix);
+                int r;
+
+                if (l <= ls || !streq(de->d_name + l - ls, suffix))
+                        continue;
+                if (asprintf(&p, "%s/%s", base, de->d_name) < 0) {
+                        p = NULL;
+                        return log_oom();
+                }
+                r = backup_manifest_remove_tree(p);
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Failed to remove %s, left by an earlier attempt: %m", p);
+                else
+                        log_info("Removed %s, left unfinished by an earlier attempt.", p);
+        }
+        return 0;
+}
+
+static int dump_database(const PgTarget *t, const char *path, uint64_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int status = 0, r;
+
+        /* opened by us: the directory is root's (0700), the dump runs as the database's OS user */
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        r = backup_manifest_pg_dump(t, fd, &status);
+        if (r == -EPERM)
+                return log_error_errno(
+                        r,
+                        "[Database] Connection= carries a password: keep secrets in PasswordCredential=.");
+        if (r < 0)
+                return log_error_errno(r, "Failed to run pg_dump as %s: %m", strempty(t->os_user));
+        if (status != 0)
+                return log_error_errno(
+                        EPROTO,
+                        "pg_dump of database %s failed with exit status %d (its messages are above).",
+                        t->dbname,
+                        status);
+        if (fsync(fd) < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to write %s: %m", path);
+        *ret_size = (uint64_t)st.st_size;
+        return 0;
+}
+
+typedef struct ConfigFile {
+        const char *what;
+        const char *path; /* NULL: not set */
+} ConfigFile;
+
+typedef struct ConfigSources {
+        ConfigFile file[2];
+} ConfigSources;
+
+/* what config/ holds: the server config and the master key's identifier (never the key) */
+static ConfigSources config_sources(const Helper *h) {
+        return (ConfigSources){ .file = {
+                                        { "The server config ([Storage] Config=)",
+                                          h->config.storage_config },
+                                        { "The master-key identifier ([Storage] MasterKeyId=)",
+                                          h->config.master_key_id },
+                                } };
+}
+
+/* every source before the dump, which can take long: a typo in Paths= fails in a second */
+static int check_sources(Helper *h) {
+        const ConfigSources sources = config_sources(h);
+        const ConfigFile *files = sources.file;
+
+        STRV_FOREACH (store, h->config.storage_paths) {
+                _cleanup_free_ char *p = paths_rooted(*store);
+                struct stat st;
+
+                if (!p)
+                        return log_oom();
+                if (stat(p, &st) < 0)
+                        return log_error_errno(
+                                errno, "Store %s ([Storage] Paths=) cannot be backed up: %m", p);
+                if (!S_ISDIR(st.st_mode))
+                        return log_error_errno(
+                                ENOTDIR, "Store %s ([Storage] Paths=) is not a directory.", p);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(sources.file); i++) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+
+                if (!files[i].path)
+                        continue;
+                p = paths_rooted(files[i].path);
+                if (!p)
+                        return log_oom();
+                if (stat(p, &st) < 0)
+                        return log_error_errno(errno, "%s %s cannot be backed up: %m", files[i].what, p);
+                if (!S_ISREG(st.st_mode))
+                        return log_error_errno(EBADFD, "%s %s is not a regular file.", files[i].what, p);
+        }
+        return 0;
+}
+
+static int copy_store(const char *partial, const char *store, uint64_t *vanished) {
+        _cleanup_free_ char *src = paths_rooted(store), *dst = NULL;
+        int status = 0, r;
+
+        if (!src)
+                return log_oom();
+        r = backup_manifest_copy_path(partial, BACKUP_MANIFEST_STORES, store, &dst);
+        if (r < 0)
+                return log_error_errno(r, "[Storage] Paths= entry %s cannot be backed up: %m", store);
+        log_status("backup: copying %s", store);
+        r = backup_manifest_rsync(src, dst, true, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run rsync for %s: %m", src);
+        if (status == RSYNC_VANISHED) {
+                (*vanished)++;
+                log_notice(
+                        "Some files of %s vanished while it was copied (the server still runs); the "
+                        "snapshot copies the final state after the stop.",
+                        src);
+        } else if (status != 0)
+                return log_error_errno(
+                        EPROTO,
+                        "rsync of %s to %s failed with exit status %d (its messages are above).",
+                        src,
+                        dst,
+                        status);
+        return 0;
+}
+
+static int copy_config_file(const char *partial, const char *what, const char *path) {
+        _cleanup_free_ char *src = paths_rooted(path), *dst = NULL;
+        int status = 0, r;
+
+        if (!src)
+                return log_oom();
+        r = backup_manifest_copy_path(partial, BACKUP_MANIFEST_CONFIG, path, &dst);
+        if (r < 0)
+                return log_error_errno(r, "%s %s cannot be backed up: %m", what, path);
+        r = backup_manifest_rsync(src, dst, false, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run rsync for %s: %m", src);
+        if (status != 0)
+                return log_error_errno(
+                        EPROTO, "rsync of %s to %s failed with exit status %d.", src, dst, status);
+        return 0;
+}
+
+/* pg_restore --list: a dump it can read, with entries in it */
+static int check_dump_listing(const char *path) {
+        unsigned entries = 0;
+        int status = 0, r;
+
+        r = backup_manifest_pg_restore_list(path, &entries, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run pg_restore --list %s: %m", path);
+        if (status != 0)
+                return log_error_errno(
+                        EBADMSG,
+                        "pg_restore --list %s failed with exit status %d: the dump is not readable.",
+                        path,
+                        status);
+        if (entries == 0)
+                return log_error_errno(
+                        EBADMSG, "pg_restore --list %s lists nothing: the dump is empty.", path);
+        log_info("pg_restore --list %s: %u entries.", path, entries);
+        return 0;
+}
+
+/* What the dump holds, per table. The database kept serving during pg_dump, and its snapshot is not
+ * one we can count in: a table with the same count before and after the dump holds that many rows in
+ * it; a table that changed holds something in between, which the trial restore tells exactly. */
+typedef struct Counts {
+        cJSON *before;   /* live, just before pg_dump */
+        cJSON *after;    /* live, just after */
+        cJSON *restored; /* in the scratch database, or NULL without a trial restore */
+} Counts;
+
+static void counts_done(Counts *c) {
+        cJSON_Delete(c->before);
+        cJSON_Delete(c->after);
+        cJSON_Delete(c->restored);
+}
+
+/* the manifest's "tables": exact where known; *ret_changed lists the tables written during the dump */
+static int counts_resolve(const Counts *c, cJSON **ret_tables, cJSON **ret_changed) {
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        r = backup_manifest_resolve_counts(c->before, c->after, c->restored, ret_tables, ret_changed, &why);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r == -EBUSY)
+                return log_error_errno(
+                        r,
+                        "%s while the database was dumped: a migration or another client changed the "
+                        "schema.",
+                        why);
+        if (r < 0)
+                return log_error_errno(r, "The trial restore does not match the database: %s.", why);
+        return 0;
+}
+
+static int row_counts(const PgTarget *t, cJSON **ret) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = pg_table_row_counts(t, ret, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to count the rows of database %s: %s", t->dbname, error ?: "");
+        return 0;
+}
+
+static int trial_restore(
+        Helper *h, const char *dump, const char *id, const cJSON *properties, Counts *counts) {
+        _cleanup_(scratch_done) Scratch s = {};
+        _cleanup_free_ char *sql = NULL, *error = NULL, *conninfo = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        PgTarget target;
+        int status = 0, r;
+
+        r = backup_manifest_db_name(h->config.db_name, "verify", id, 8, &s.name);
+        if (r < 0)
+                return log_error_errno(r, "Cannot name a scratch database after %s: %m", h->config.db_name);
+        r = helper_pg_target(h, "postgres", &s.admin);
+        if (r >= 0)
+                r = helper_pg_target(h, s.name, &target);
+        if (r < 0)
+                return log_oom();
+        r = server_version(&s.admin, &s.server_version);
+        if (r < 0)
+                return r;
+
+        log_status("backup: verifying (trial restore into %s)", s.name);
+
+        /* the name is this upgrade's own: a leftover is from a crashed attempt of it */
+        r = drop_database(&s.admin, s.name, s.server_version, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to drop the leftover scratch database %s: %s", s.name, error ?: "");
+        r = backup_manifest_create_database_sql(s.name, properties, false, &sql);
+        if (r < 0)
+                return log_oom();
+        r = pg_exec(&s.admin, sql, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Failed to create the scratch database %s for the trial restore: %s",
+                        s.name,
+                        error ?: "");
+        s.created = true;
+
+        r = backup_manifest_conninfo(h->config.db_connection, s.name, &conninfo);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the connection string for %s: %m", s.name);
+
+        /* the dump reaches pg_restore through stdin: the OS user cannot open the root-only backup */
+        fd = open(dump, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", dump);
+        char *argv[] = { (char *)"pg_restore",
+                         (char *)"--no-owner",
+                         (char *)"--exit-on-error",
+                         (char *)"--no-password",
+                         (char *)"-d",
+                         conninfo,
+                         NULL };
+        SpawnOptions o = {
+                .run_as = h->config.db_os_user,
+                .stdin_fd = fd,
+                .log_identifier = "pg_restore",
+        };
+        r = spawn_run(argv, &o, &status);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to run pg_restore as %s: %m", strempty(h->config.db_os_user));
+        if (status != 0)
+                return log_error_errno(
+                        EBADMSG,
+                        "The trial restore of %s into %s failed with exit status %d (pg_restore's messages "
+                        "are above).",
+                        dump,
+                        s.name,
+                        status);
+
+        r = row_counts(&target, &counts->restored);
+        if (r < 0)
+                return r;
+
+        /* dropped here, not only by the cleanup, so a failure to drop is seen before success is declared */
+        r = drop_database(&s.admin, s.name, s.server_version, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to drop the scratch database %s: %s", s.name, error ?: "");
+        s.created = false;
+        return 0;
+}
+
+static int manifest_write(const char *dir, const cJSON *manifest) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, dir) < 0)
+                return log_oom();
+        r = state_write_json_atomic(path, manifest, 0600);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", path);
+        return 0;
+}
+
+static cJSON *strv_to_json(char **l) {
+        cJSON *a = cJSON_CreateArray();
+
+        STRV_FOREACH (s, l)
+                if (!a || !cJSON_AddItemToArray(a, cJSON_CreateString(*s))) {
+                        cJSON_Delete(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static int run(Helper *h) {
+        _cleanup_free_ char *base = NULL, *name = NULL, *final = NULL, *dump = NULL, *created = NULL,
+                            *error = NULL, *mismatch = NULL, *size_all = NULL, *size_dump = NULL;
+        _cleanup_(remove_partialp) char *partial = NULL;
+        _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *check = NULL,
+                             *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL;
+        _cleanup_(counts_done) Counts counts = {};
+        /* copies: every update of current.json replaces h->current */
+        _cleanup_free_ char *from = NULL, *upgrade_id = NULL;
+        const char *id;
+        const char *db = h->config.db_name;
+        const ConfigSources sources = config_sources(h);
+        BackupTreeStats stats = {};
+        uint64_t vanished = 0, dump_size = 0;
+        char stamp_id[sizeof("YYYYmmddTHHMMSS")];
+        struct stat st;
+        PgTarget target;
+        time_t now = time(NULL);
+        int r;
+
+        if (!json_get_string(h->current, "from"))
+                return log_error_errno(
+                        EINVAL,
+                        "current.json records no version to upgrade from: preflight did not finish.");
+        from = strdup(json_get_string(h->current, "from"));
+        upgrade_id = strdup(json_get_string(h->current, "id") ?: "");
+        if (!from || !upgrade_id)
+                return log_oom();
+        id = upgrade_id;
+        /* run by hand there is no invocation id: the time names the scratch database instead */
+        if (!*id) {
+                struct tm tm;
+                if (!gmtime_r(&now, &tm) || strftime(stamp_id, sizeof(stamp_id), "%Y%m%dT%H%M%S", &tm) == 0)
+                        return log_error_errno(EOVERFLOW, "Failed to format the time.");
+                id = stamp_id;
+        }
+
+        base = paths_rooted(h->config.backup_directory);
+        if (!base)
+                return log_oom();
+        if (stat(base, &st) < 0) {
+                if (errno != ENOENT)
+                        return log_error_errno(errno, "Failed to look at the backup directory %s: %m", base);
+                /* created on first use, never by the package (DESIGN §5) */
+                r = paths_mkdir_p(base, 0700);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the backup directory %s: %m", base);
+                log_info("Created the backup directory %s (mode 0700).", base);
+        }
+
+        r = backup_manifest_dir_name(now, from, h->version, &name);
+        if (r < 0)
+                return log_error_errno(r, "Cannot name a backup of %s to %s: %m", from, h->version);
+        if (asprintf(&final, "%s/%s", base, name) < 0 ||
+            asprintf(&partial, "%s" BACKUP_MANIFEST_PARTIAL_SUFFIX, final) < 0) {
+                partial = NULL;
+                return log_oom();
+        }
+
+        r = check_sources(h);
+        if (r < 0)
+                return r;
+        r = remove_leftover_partials(base, from, h->version);
+        if (r < 0)
+                return r;
+        if (mkdir(partial, 0700) < 0) {
+                r = log_error_errno(errno, "Failed to create %s: %m", partial);
+                free(TAKE_PTR(partial)); /* not ours to remove */
+                return r;
+        }
+
+        r = helper_pg_target(h, db, &target);
+        if (r < 0)
+                return log_oom();
+
+        r = pg_database_properties(&target, db, &properties, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to read the properties of database %s: %s", db, error ?: "");
+
+        /* the database */
+        log_status("backup: dumping database %s", db);
+        r = row_counts(&target, &counts.before);
+        if (r < 0)
+                return r;
+        if (asprintf(&dump, "%s/" BACKUP_MANIFEST_DUMP, partial) < 0)
+                return log_oom();
+        r = dump_database(&target, dump, &dump_size);
+        if (r < 0)
+                return r;
+        r = row_counts(&target, &counts.after);
+        if (r < 0)
+                return r;
+
+        /* the stores, the config, the master key's identifier */
+        STRV_FOREACH (store, h->config.storage_paths) {
+                r = copy_store(partial, *store, &vanished);
+                if (r < 0)
+                        return r;
+        }
+        log_status("backup: copying the server config and the master-key identifier");
+        config_files = cJSON_CreateArray();
+        if (!config_files)
+                return log_oom();
+        for (size_t i = 0; i < ELEMENTSOF(sources.file); i++) {
+                const ConfigFile *f = &sources.file[i];
+
+                if (!f->path)
+                        continue;
+                r = copy_config_file(partial, f->what, f->path);
+                if (r < 0)
+                        return r;
+                if (!cJSON_AddItemToArray(config_files, cJSON_CreateString(f->path)))
+                        return log_oom();
+        }
+
+        /* the checksums; symlinks are recorded with their targets, not hashed or followed */
+        log_status("backup: computing checksums");
+        r = backup_manifest_hash_tree(partial, NULL, BACKUP_HASH_SKIP_MANIFEST, &files, &symlinks, &stats);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the checksums of %s: %m", partial);
+        if (stats.other > 0)
+                log_notice(
+                        "%" PRIu64 " special files (fifos, sockets, devices) are copied, not checksummed.",
+                        stats.other);
+
+        /* verification: the files as written, the dump's listing, a trial restore */
+        log_status("backup: verifying checksums");
+        r = backup_manifest_hash_tree(partial, NULL, BACKUP_HASH_SKIP_MANIFEST, &check, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to verify the checksums of %s: %m", partial);
+        r = backup_manifest_compare(files, check, &mismatch);
+        if (r == -EBADMSG)
+                return log_error_errno(
+                        r,
+                        "Backup file %s/%s changed after it was written: the backup is not reliable.",
+                        partial,
+                        strempty(mismatch));
+        if (r < 0)
+                return log_error_errno(r, "Failed to compare checksums: %m");
+
+        log_status("backup: verifying the dump (pg_restore --list)");
+        r = check_dump_listing(dump);
+        if (r < 0)
+                return r;
+
+        if (h->config.verify_restore) {
+                r = trial_restore(h, dump, id, properties, &counts);
+                if (r < 0)
+                        return r;
+        } else
+                log_info("VerifyRestore=no: no trial restore.");
+
+        r = counts_resolve(&counts, &tables, &changed);
+        if (r < 0)
+                return r;
+        if (cJSON_GetArraySize(changed) > 0)
+                log_notice(
+                        "%d tables were written to while the database was dumped (the server still serves); "
+                        "the manifest records what the dump holds%s.",
+                        cJSON_GetArraySize(changed),
+                        counts.restored ? " (counted in the trial restore)"
+                                        : " (the lower bound: no trial restore)");
+
+        /* the manifest, and only then the name that says "done" */
+        created = current_timestamp();
+        manifest = cJSON_CreateObject();
+        if (!created || !manifest)
+                return log_oom();
+        if (!cJSON_AddStringToObject(manifest, "id", upgrade_id) ||
+            !cJSON_AddStringToObject(manifest, "from", from) ||
+            !cJSON_AddStringToObject(manifest, "to", h->version) ||
+            !cJSON_AddStringToObject(manifest, "created", created) ||
+            !cJSON_AddStringToObject(manifest, "deployment", h->config.deployment) ||
+            !cJSON_AddItemToObject(manifest, "database", TAKE_PTR(properties)) ||
+            !cJSON_AddItemToObject(manifest, "tables", TAKE_PTR(tables)) ||
+            !cJSON_AddItemToObject(manifest, "tables_changed_during_dump", TAKE_PTR(changed)) ||
+            !cJSON_AddItemToObject(manifest, "stores", strv_to_json(h->config.storage_paths)) ||
+            !cJSON_AddItemToObject(manifest, "config", TAKE_PTR(config_files)) ||
+            !cJSON_AddItemToObject(manifest, "files", TAKE_PTR(files)) ||
+            !cJSON_AddItemToObject(manifest, "symlinks", TAKE_PTR(symlinks)) ||
+            !cJSON_AddBoolToObject(manifest, "trial_restore", counts.restored != NULL) ||
+            !cJSON_AddBoolToObject(manifest, "verified", true))
+                return log_oom();
+        r = manifest_write(partial, manifest);
+        if (r < 0)
+                return r;
+
+        if (syscall(SYS_renameat2, AT_FDCWD, partial, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+                return log_error_errno(errno, "Failed to rename %s to %s: %m", partial, final);
+        free(TAKE_PTR(partial));
+        r = fsync_path(base);
+        if (r < 0)
+                return log_error_errno(r, "Failed to sync %s: %m", base);
+
+        r = helper_set_current_string(h, "backup", final);
+        if (r < 0)
+                return r;
+
+        size_dump = backup_manifest_format_bytes(dump_size);
+        size_all = backup_manifest_format_bytes(stats.bytes);
+        log_info(
+                "Backup %s verified: %s in %" PRIu64 " files (database.dump %s), %" PRIu64
+                " symlinks, %d tables%s.",
+                final,
+                strempty(size_all),
+                stats.files,
+                strempty(size_dump),
+                stats.symlinks,
+                cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(manifest, "tables")),
+                counts.restored ? ", trial restore matched" : "");
+        if (vanished > 0)
+                log_info(
+                        "%" PRIu64
+                        " stores changed while they were copied; snapshot copies them again after the stop.",
+                        vanished);
+
+        /* TODO: the [Notify] URL= webhook announces the window too, AnnounceLead= ahead */
+        log_notice(
+                "Codebolt %s will stop for the upgrade to %s in a moment (deployment %s): in-flight agent "
+                "runs are allowed to finish, new ones wait.",
+                from,
+                h->version,
+                h->config.deployment);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        return helper_main(argc, argv, "backup", 0, run);
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* codebolt-upgrade: the operator's command: status and history of the upgrades of a deployment */
+#define _GNU_SOURCE
+#include <getopt.h>
+
+#include "config.h"
+#include "current.h"
+#include "json-util.h"
+#include "ledger.h"
+#include "log.h"
+#include "macro.h"
+#include "paths.h"
+#include "release.h"
+#include "state.h"
+
+static bool arg_json = false;
+static const char *arg_deployment = NULL;
+
+static const char *str_or(const cJSON *o, const char *key, const char *fallback) {
+        const char *s = json_get_string(o, key);
+        return s && *s ? s : fallback;
+}
+
+static void print_migrations(const cJSON *migrations) {
+        const cJSON *m;
+
+        cJSON_ArrayForEach (m, migrations)
+                printf("    %-9s %s%s\n",
+                       str_or(m, "state", "?"),
+                       str_or(m, "id", "?"),
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")) ? " (breaking)" : "");
+}
+
+static int show_running(const Config *c) {
+        _cleanup_free_ char *running = NULL, *pin = NULL, *pin_path = paths_state_file(c->deployment, "pin");
+
+        if (!pin_path)
+                return log_oom();
+        (void)release_current_version(&running);
+        (void)state_read_string(pin_path, &pin);
+        printf("Running:  %s (pin: %s)\n",
+               running ?: "unknown: /opt/codebolt/current is not a release link",
+               pin ?: "none");
+        return 0;
+}
+
+static int verb_status(const Config *c) {
+        _cleanup_json_ cJSON *current = NULL, *ledger = NULL;
+        const cJSON *last;
+        int r;
+
+        r = current_load(c->deployment, &current);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Failed to read current.json of deployment %s: %m", c->deployment);
+        r = ledger_load(c->deployment, &ledger);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the ledger of deployment %s: %m", c->deployment);
+        last = ledger_last(ledger);
+
+        if (arg_json) {
+                _cleanup_json_ cJSON *o = cJSON_CreateObject();
+                _cleanup_free_ char *s = NULL;
+                if (!o || !cJSON_AddStringToObject(o, "deployment", c->deployment) ||
+                    !cJSON_AddItemToObject(
+                            o, "in_flight", current ? cJSON_Duplicate(current, true) : cJSON_CreateNull()) ||
+                    !cJSON_AddItemToObject(
+                            o, "last", last ? cJSON_Duplicate(last, true) : cJSON_CreateNull()))
+                        return log_oom();
+                s = cJSON_Print(o);
+                if (!s)
+                        return log_oom();
+                puts(s);
+                return 0;
+        }
+
+        printf("Deployment: %s (%s)\n", c->deployment, c->server_unit);
+        show_running(c);
+        if (current) {
+                const char *instance = str_or(current, "instance", "?");
+                printf("In flight: upgrade %s → %s, phase %s (started %s, last update %s)\n",
+                       str_or(current, "from", "?"),
+                       str_or(current, "to", "?"),
+                       str_or(current, "phase", "?"),
+                       str_or(current, "started", "?"),
+                       str_or(current, "updated", "?"));
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "server_stopped")))
+                        printf("          the server was stopped for it\n");
+                if (json_get_string(current, "backup"))
+                        printf("  Backup:   %s\n", json_get_string(current, "backup"));
+                if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(current, "migrations")) > 0) {
+                        printf("  Migrations:\n");
+                        print_migrations(cJSON_GetObjectItemCaseSensitive(current, "migrations"));
+                }
+                printf("  Follow:   journalctl -fu codebolt-upgrade@%s.service\n", instance);
+                return 0;
+        }
+        if (!last) {
+                printf("No upgrade has run on this host yet.\n");
+                return 0;
+        }
+        printf("Last:     %s → %s %s (phase %s, finished %s)\n",
+               str_or(last, "from", "?"),
+               str_or(last, "to", "?"),
+               str_or(last, "result", "?"),
+               str_or(last, "phase", "?"),
+               str_or(last, "finished", "?"));
+        if (json_get_string(last, "message"))
+                printf("          %s\n", json_get_string(last, "message"));
+        if (json_get_string(last, "backup"))
+                printf("  Backup:   %s\n", json_get_string(last, "backup"));
+        if (json_get_string(last, "snapshot"))
+                printf("  Snapshot: database %s\n", json_get_string(last, "snapshot"));
+        if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(last, "migrations")) > 0) {
+                printf("  Migrations:\n");
+                print_migrations(cJSON_GetObjectItemCaseSensitive(last, "migrations"));
+        }
+        return 0;
+}
+
+static int verb_history(const Config *c) {
+        _cleanup_json_ cJSON *ledger = NULL;
+        const cJSON *e;
+        int r;
+
+        r = ledger_load(c->deployment, &ledger);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the ledger of deployment %s: %m", c->deployment);
+
+        if (arg_json) {
+                _cleanup_free_ char *s = cJSON_Print(ledger);
+                if (!s)
+                        return log_oom();
+                puts(s);
+                return 0;
+        }
+
+        if (cJSON_GetArraySize(ledger) == 0) {
+                printf("No upgrade has run on this host yet.\n");
+                return 0;
+        }
+        printf("%-20s  %-12s  %-12s  %-11s  %-9s  %s\n",
+               "FINISHED",
+               "FROM",
+               "TO",
+               "RESULT",
+               "PHASE",
+               "MIGRATIONS");
+        cJSON_ArrayForEach (e, ledger)
+                printf("%-20s  %-12s  %-12s  %-11s  %-9s  %d\n",
+                       str_or(e, "finished", "-"),
+                       str_or(e, "from", "-"),
+                       str_or(e, "to", "-"),
+                       str_or(e, "result", "-"),
+                       str_or(e, "phase", "-"),
+                       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e, "migrations")));
+        return 0;
+}
+
+static void help(void) {
+        printf("codebolt-upgrade [--deployment NAME] COMMAND [--json]\n\n"
+               "Safe upgrades of a self-hosted Codebolt server: systemctl start codebolt-upgrade@VERSION\n\n"
+               "Commands:\n"
+               "  status       the upgrade in flight (phase, migrations) or the last result\n"
+               "  history      every upgrade attempted on this host (the ledger)\n\n"
+               "Options:\n"
+               "  --json             machine-readable output\n"
+               "  --deployment NAME  a deployment of /etc/codebolt-upgrade/deployments/NAME.conf\n"
+               "  -h --help          this help\n");
+}
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "deployment", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        ConfigError cerr = {};
+        Config config = {};
+        const char *verb;
+        int c, r;
+
+        log_setup("codebolt-upgrade", NULL);
+        log_set_target(LOG_TARGET_STDERR);
+
+        while ((c = getopt_long(argc, argv, "hd:", options, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        arg_json = true;
+                        break;
+                case 'd':
+                        arg_deployment = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return 2;
+                }
+        if (optind >= argc) {
+                help();
+                return 2;
+        }
+        verb = argv[optind];
+
+        r = config_load(NULL, arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT"), &config, &cerr);
+        if (r < 0) {
+                log_error_errno(
+                        r,
+                        "%s:%u: %s%s%s",
+                        strempty(cerr.file),
+                        cerr.line,
+                        strempty(cerr.key),
+                        cerr.key ? ": " : "",
+                        strempty(cerr.message));
+                config_error_done(&cerr);
+                return 2;
+        }
+
+        if (streq(verb, "status"))
+                r = verb_status(&config);
+        else if (streq(verb, "history"))
+                r = verb_history(&config);
+        else {
+                log_error("Unknown command '%s'; see codebolt-upgrade --help.", verb);
+                config_done(&config);
+                return 2;
+        }
+        config_done(&config);
+        return r < 0 ? 1 : 0;
+}

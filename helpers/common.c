@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common.c: what every phase helper does the same way: arguments, config, the lock, current.json */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <time.h>
+
+#include "bus.h"
+#include "common.h"
+#include "current.h"
+#include "http.h"
+#include "json-util.h"
+#include "lock.h"
+#include "log.h"
+#include "macro.h"
+#include "paths.h"
+#include "semver.h"
+#include "spawn.h"
+#include "state.h"
+#include "unitname.h"
+
+volatile sig_atomic_t helper_cancelled = 0;
+
+static void on_term(int sig) {
+        helper_cancelled = sig;
+}
+
+static void helper_done(Helper *h) {
+        helper_unlock(h);
+        cJSON_Delete(h->current);
+        config_done(&h->config);
+        free(h->instance);
+        free(h->version);
+        free(h->upgrade_id);
+}
+
+usec_t helper_deadline(usec_t timeout) {
+        struct timespec ts;
+
+        if (timeout == USEC_INFINITY)
+                return USEC_INFINITY;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000 + timeout;
+}
+
+int helper_lock(Helper *h) {
+        if (h->lock_fd >= 0)
+                return 0;
+        return lock_acquire_deployment(h->config.deployment, true, &h->lock_fd);
+}
+
+void helper_unlock(Helper *h) {
+        if (h->lock_fd >= 0)
+                close(h->lock_fd);
+        h->lock_fd = -EBADF;
+}
+
+/* current.json must be the one this upgrade unit made: its id is our $INVOCATION_ID, or, run by hand,
+ * its instance is ours */
+static int helper_check_current(Helper *h, const cJSON *current) {
+        const char *id = json_get_string(current, "id"), *instance = json_get_string(current, "instance");
+
+        if (h->upgrade_id ? streq_ptr(id, h->upgrade_id) : streq_ptr(instance, h->instance))
+                return 0;
+        return log_error_errno(
+                ESTALE,
+                "current.json belongs to another upgrade (to %s, codebolt-upgrade@%s, id %s), not to this "
+                "one: refusing to act.",
+                strempty(json_get_string(current, "to")),
+                strempty(instance),
+                strempty(id));
+}
+
+static int helper_reload_current(Helper *h) {
+        _cleanup_json_ cJSON *c = NULL;
+        int r;
+
+        r = current_load(h->config.deployment, &c);
+        if (r == -ENOENT)
+                return log_error_errno(
+                        r,
+                        "No upgrade is in flight for deployment %s (no current.json): preflight did not "
+                        "run.",
+                        h->config.deployment);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to read current.json of deployment %s: %m", h->config.deployment);
+        r = helper_check_current(h, c);
+        if (r < 0)
+                return r;
+        cJSON_Delete(h->current);
+        h->current = TAKE_PTR(c);
+        return 0;
+}
+
+int helper_update_current(Helper *h, int (*update)(cJSON *current, void *userdata), void *userdata) {
+        bool locked_here = h->lock_fd < 0;
+        int r;
+
+        r = helper_lock(h);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
+        r = helper_reload_current(h);
+        if (r >= 0) {
+                r = update(h->current, userdata);
+                if (r < 0)
+                        log_error_errno(r, "Failed to update current.json: %m");
+        }
+        if (r >= 0) {
+                r = current_save(h->config.deployment, h->current);
+                if (r < 0)
+                        log_error_errno(r, "Failed to write current.json: %m");
+        }
+        if (locked_here)
+                helper_unlock(h);
+        return r;
+}
+
+typedef struct KeyValue {
+        const char *key;
+        const char *string;
+        int boolean; /* -1: a string */
+} KeyValue;
+
+static int update_key(cJSON *current, void *userdata) {
+        const KeyValue *kv = userdata;
+
+        if (kv->boolean >= 0)
+                return current_set_bool(current, kv->key, kv->boolean);
+        return current_set_string(current, kv->key, kv->string);
+}
+
+int helper_set_current_string(Helper *h, const char *key, const char *value) {
+        KeyValue kv = { key, value, -1 };
+        return helper_update_current(h, update_key, &kv);
+}
+
+int helper_set_current_bool(Helper *h, const char *key, bool value) {
+        KeyValue kv = { key, NULL, value };
+        return helper_update_current(h, update_key, &kv);
+}
+
+static int update_enter(cJSON *current, void *userdata) {
+        return current_set_phase(current, userdata);
+}
+
+static int update_leave(cJSON *current, void *userdata) {
+        return current_phase_done(current, userdata);
+}
+
+int helper_server_user(Helper *h, char **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *user = NULL;
+        int r;
+
+        if (h->config.server_user) {
+                user = strdup(h->config.server_user);
+                if (!user)
+                        return log_oom();
+                *ret = TAKE_PTR(user);
+                return 0;
+        }
+
+        r = bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = bus_unit_get_string(
+                bus, h->config.server_unit, "org.freedesktop.systemd1.Service", "User", &user);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read User= of %s: %m", h->config.server_unit);
+        if (!user || !*user)
+                return log_error_errno(
+                        EINVAL,
+                        "%s has no User=, and [Server] User= is not set: refusing to install or run "
+                        "Codebolt as root.",
+                        h->config.server_unit);
+        *ret = TAKE_PTR(user);
+        return 0;
+}
+
+char *helper_server_url(const Helper *h, const char *path) {
+        char *url;
+
+        if (asprintf(&url, "http://127.0.0.1:%u%s", h->config.port, path) < 0)
+                return NULL;
+        return url;
+}
+
+int helper_read_credential(const char *name, char **ret) {
+        _cleanup_free_ char *path = paths_credential(name), *s = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = pg_check_credential_file(path);
+        if (r < 0)
+                return r;
+        r = state_read_string(path, &s);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int helper_login(Helper *h, char **ret_token) {
+        _cleanup_free_ char *password = NULL, *url = NULL, *error = NULL, *path = NULL;
+        _cleanup_json_ cJSON *body = NULL, *answer = NULL;
+        long status = 0;
+        const char *token;
+        int r;
+
+        r = helper_read_credential(h->config.smoke_password_credential, &password);
+        if (r < 0) {
+                path = paths_credential(h->config.smoke_password_credential);
+                return log_error_errno(
+                        r,
+                        "Failed to read the smoke-test password %s (it must exist, be owned by root and "
+                        "have mode 0600): %m",
+                        strempty(path));
+        }
+
+        body = cJSON_CreateObject();
+        url = helper_server_url(h, "/api/auth/login");
+        if (!body || !url || !cJSON_AddStringToObject(body, "username", h->config.smoke_user) ||
+            !cJSON_AddStringToObject(body, "password", password))
+                return log_oom();
+
+        r = http_post_json(url, NULL, body, h->config.timeout_smoke, &status, &answer, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to log in to %s as %s: %s", url, h->config.smoke_user, strempty(error));
+        if (status != 200)
+                return log_error_errno(
+                        EACCES,
+                        "Logging in to %s as %s answered HTTP %ld.",
+                        url,
+                        h->config.smoke_user,
+                        status);
+        token = json_get_string(answer, "token");
+        if (!token)
+                return log_error_errno(EBADMSG, "Logging in to %s answered no token.", url);
+        *ret_token = strdup(token);
+        return *ret_token ? 0 : log_oom();
+}
+
+int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret) {
+        static char *password_file = NULL;
+
+        if (!password_file) {
+                password_file = paths_credential(h->config.db_password_credential);
+                if (!password_file)
+                        return -ENOMEM;
+        }
+
+        *ret = (PgTarget){
+                .os_user = h->config.db_os_user,
+                .conninfo = h->config.db_connection,
+                .dbname = dbname,
+                /* a password is optional: local peer authentication needs none */
+                .password_file = access(password_file, F_OK) >= 0 ? password_file : NULL,
+        };
+        return 0;
+}
+
+static void usage(const char *name, const char *phase) {
+        fprintf(stderr,
+                "Usage: %s [--skip-if-current] [--queue-if-failed] INSTANCE\n"
+                "The %s phase of codebolt-upgrade@INSTANCE.service; INSTANCE is the unit's %%i (an exact "
+                "version).\n",
+                name,
+                phase);
+}
+
+int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h)) {
+        _cleanup_(helper_done) Helper h = { .phase = phase, .lock_fd = -EBADF };
+        struct sigaction sa = { .sa_handler = on_term };
+        ConfigError cerr = {};
+        SemVer v = {};
+        const char *deployment, *id;
+        int r;
+
+        log_setup(NULL, phase);
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        spawn_set_cancel_flag(&helper_cancelled);
+
+        if (argc < 2 || streq(argv[argc - 1], "--help")) {
+                usage(argv[0], phase);
+                return 2;
+        }
+        h.argc = argc - 1;
+        h.argv = argv;
+
+        h.instance = strdup(argv[argc - 1]);
+        if (!h.instance)
+                return log_oom(), 1;
+        r = unitname_unescape(h.instance, &h.version);
+        if (r < 0) {
+                log_error_errno(
+                        r, "The unit instance '%s' is not a valid escaped unit name part: %m", h.instance);
+                return 1;
+        }
+        log_set_version(h.version);
+
+        r = semver_parse(h.version, &v);
+        semver_done(&v);
+        if (r < 0 && !(flags & HELPER_ANY_VERSION)) {
+                log_error("Refusing '%s': %s.", h.version, semver_why_invalid(h.version));
+                return 1;
+        }
+
+        deployment = getenv("CODEBOLT_DEPLOYMENT");
+        r = config_load(NULL, deployment, &h.config, &cerr);
+        if (r < 0) {
+                log_error_errno(
+                        r,
+                        "%s:%u: %s%s%s",
+                        strempty(cerr.file),
+                        cerr.line,
+                        cerr.key ? cerr.key : "",
+                        cerr.key ? ": " : "",
+                        strempty(cerr.message));
+                config_error_done(&cerr);
+                return 2;
+        }
+        log_set_deployment(h.config.deployment);
+
+        id = getenv("INVOCATION_ID");
+        if (id && *id) {
+                h.upgrade_id = strdup(id);
+                if (!h.upgrade_id)
+                        return log_oom(), 1;
+        }
+
+        if (!(flags & HELPER_NO_CURRENT)) {
+                r = helper_update_current(&h, update_enter, (void *)phase);
+                if (r < 0)
+                        return 1;
+        }
+
+        r = run(&h);
+        if (r < 0)
+                return 1;
+        if (helper_cancelled) {
+                log_error("Stopped by signal %d during %s.", (int)helper_cancelled, phase);
+                return 1;
+        }
+        if (r > 0)
+                return r;
+
+        if (!(flags & (HELPER_NO_CURRENT | HELPER_ENDS_UPGRADE))) {
+                r = helper_update_current(&h, update_leave, (void *)phase);
+                if (r < 0)
+                        return 1;
+        }
+        return 0;
+}

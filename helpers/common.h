@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common.h: what every phase helper does the same way: arguments, config, the lock, current.json */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "pg.h"
+
+typedef enum HelperFlags {
+        HELPER_NO_CURRENT = 1 << 0,   /* the helper manages current.json itself (preflight) */
+        HELPER_ENDS_UPGRADE = 1 << 1, /* run() removes current.json (finish): no phase to mark done */
+        HELPER_ANY_VERSION = 1 << 2,  /* the instance need not be an exact version (rollback of a refusal) */
+} HelperFlags;
+
+typedef struct Helper {
+        const char *phase; /* "stage", "backup", … (DESIGN §4 phase names) */
+        char *instance;    /* %i as the unit gave it, still escaped */
+        char *version;     /* the target version, unescaped and validated */
+        char *upgrade_id;  /* $INVOCATION_ID of the upgrade unit, or NULL when run by hand */
+        Config config;
+        cJSON *current; /* current.json, loaded by helper_main unless HELPER_NO_CURRENT */
+        int lock_fd;    /* -EBADF when not held */
+        int argc;       /* what is left after the options helper_main knows */
+        char **argv;
+} Helper;
+
+/* set by the SIGTERM/SIGINT handler: a helper that receives SIGTERM exits non-zero (DESIGN §3) */
+extern volatile sig_atomic_t helper_cancelled;
+
+/* The whole life of a phase helper: `<helper> [options] <instance>`; sets up logging and signals,
+ * unescapes and validates the version, loads the config, then (unless HELPER_NO_CURRENT) checks that
+ * current.json belongs to this upgrade and marks the phase as entered; calls run(); on success marks
+ * the phase done. Returns the exit code: 0 success, 1 failure, 2 bad usage or configuration, or what
+ * run() returned when it is positive. */
+int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h));
+
+/* the flock of DESIGN §4 around every read-modify-write of the state */
+int helper_lock(Helper *h);
+void helper_unlock(Helper *h);
+
+/* under the lock: load current.json again, let update() change it, save it */
+int helper_update_current(Helper *h, int (*update)(cJSON *current, void *userdata), void *userdata);
+/* the same for one string or bool key */
+int helper_set_current_string(Helper *h, const char *key, const char *value);
+int helper_set_current_bool(Helper *h, const char *key, bool value);
+
+/* the server unit's user: [Server] User=, else the unit's User= over D-Bus */
+int helper_server_user(Helper *h, char **ret);
+/* http://127.0.0.1:<Port><path> */
+char *helper_server_url(const Helper *h, const char *path);
+/* log in as the smoke-test user ([Smoke] User=, PasswordCredential=); the token is malloc'd */
+int helper_login(Helper *h, char **ret_token);
+/* where database work runs: as [Database] OSUser=, on Connection=, with PasswordCredential= if present */
+int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret);
+/* read a credential file (root-owned, 0600, else refused), trimmed of the final newline */
+int helper_read_credential(const char *name, char **ret);
+
+/* a deadline this far from now on CLOCK_MONOTONIC (USEC_INFINITY stays infinite) */
+usec_t helper_deadline(usec_t timeout);

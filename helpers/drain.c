@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* drain.c: inhibit shutdown, take no new runs, wait for those in flight, stop the server */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "bus.h"
+#include "common.h"
+#include "http.h"
+#include "journal.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+
+/* how often the runs in flight are counted */
+#define DRAIN_POLL_INTERVAL USEC_PER_SEC
+/* one request never waits longer than this, and near the deadline never less than that */
+#define REQUEST_TIMEOUT_MAX (30 * USEC_PER_SEC)
+#define REQUEST_TIMEOUT_MIN (5 * USEC_PER_SEC)
+/* the holder's name in ps and /proc/<pid>/comm, so finish can tell it from a recycled pid */
+#define INHIBITOR_HOLDER_NAME "cbu-inhibitor"
+
+static void sleep_until(usec_t until) {
+        struct timespec ts = {
+                .tv_sec = (time_t)(until / USEC_PER_SEC),
+                .tv_nsec = (long)(until % USEC_PER_SEC) * 1000,
+        };
+
+        /* a signal (SIGTERM) cuts it short */
+        if (!helper_cancelled)
+                (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+/* what is left until deadline, within bounds: the count at the deadline itself still gets its answer */
+static usec_t request_timeout(usec_t deadline) {
+        usec_t now = now_monotonic(), left = deadline > now ? deadline - now : 0;
+
+        if (left < REQUEST_TIMEOUT_MIN)
+                return REQUEST_TIMEOUT_MIN;
+        return left > REQUEST_TIMEOUT_MAX ? REQUEST_TIMEOUT_MAX : left;
+}
+
+/* ---- (a) the shutdown inhibitor ---- */
+
+/* The holder: keeps the inhibitor fd open and nothing else, until finish or the rollback ends it, or the
+ * upgrade unit's end kills its control group. Never returns. */
+_noreturn_ static void inhibitor_holder(int fd) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t all;
+        int null;
+
+        (void)prctl(PR_SET_NAME, INHIBITOR_HOLDER_NAME);
+
+        /* drain's SIGTERM handler only sets a flag: the holder must die of the signal */
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGTERM, &sa, NULL);
+        (void)sigaction(SIGINT, &sa, NULL);
+        sigemptyset(&all);
+        (void)sigprocmask(SIG_SETMASK, &all, NULL);
+
+        /* no journal stream, bus connection or lock kept alive by the holder */
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+                (void)dup2(null, STDIN_FILENO);
+                (void)dup2(null, STDOUT_FILENO);
+                (void)dup2(null, STDERR_FILENO);
+        }
+        if (fd > 3)
+                (void)close_range(3, (unsigned)fd - 1, 0);
+        (void)close_range((unsigned)fd + 1, ~0U, 0);
+
+        for (;;)
+                pause();
+}
+
+static int update_inhibitor_pid(cJSON *current, void *userdata) {
+        cJSON *n = cJSON_CreateNumber((double)*(const pid_t *)userdata);
+
+        if (!n)
+                return -ENOMEM;
+        if (cJSON_HasObjectItem(current, "inhibitor_pid")) {
+                if (!cJSON_ReplaceItemInObjectCaseSensitive(current, "inhibitor_pid", n)) {
+                        cJSON_Delete(n);
+                        return -ENOMEM;
+                }
+        } else if (!cJSON_AddItemToObject(current, "inhibitor_pid", n)) {
+                cJSON_Delete(n);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int take_inhibitor(Helper *h, sd_bus *bus) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *why = NULL;
+        pid_t pid;
+        int r;
+
+        if (asprintf(&why, "upgrading Codebolt to %s", h->version) < 0)
+                return log_oom();
+        r = bus_logind_inhibit(bus, "shutdown", "codebolt-upgrade", why, "block", &fd);
+        if (r < 0) {
+                log_warning_errno(
+                        r,
+                        "Failed to take a shutdown inhibitor lock from logind (%m): going on without one.");
+                return 0;
+        }
+
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the shutdown inhibitor's holder: %m");
+        if (pid == 0)
+                inhibitor_holder(fd);
+
+        r = helper_update_current(h, update_inhibitor_pid, &pid);
+        if (r < 0) {
+                /* nobody would end it: end it now, the lock goes with it */
+                (void)kill(pid, SIGTERM);
+                return r;
+        }
+        log_info("Shutdown inhibited while upgrading (holder pid %d).", (int)pid);
+        return 0;
+}
+
+/* ---- (b) and (c): no new runs, wait for those in flight ---- */
+
+static int request_drain(Helper *h, const char *token) {
+        _cleanup_free_ char *url = helper_server_url(h, "/api/admin/drain"), *error = NULL;
+        long status = 0;
+        int r;
+
+        if (!url)
+                return log_oom();
+        r = http_post_json(url, token, NULL, REQUEST_TIMEOUT_MAX, &status, NULL, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to ask the server to drain (POST %s): %s", url, error ?: strerror(-r));
+        if (status != 202)
+                return log_error_errno(
+                        EPROTO,
+                        "Asking the server to drain (POST %s) answered HTTP %ld, expected 202.",
+                        url,
+                        status);
+        return 0;
+}
+
+static int runs_in_flight(Helper *h, const char *url, const char *token, usec_t deadline, unsigned *ret) {
+        _cleanup_json_ cJSON *answer = NULL;
+        _cleanup_free_ char *error = NULL;
+        const cJSON *count;
+        long status = 0;
+        int r;
+
+        r = http_get_json(url, token, request_timeout(deadline), &status, &answer, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Failed to count the agent runs in flight (GET %s): %s",
+                        url,
+                        error ?: strerror(-r));
+        count = cJSON_GetObjectItemCaseSensitive(answer, "count");
+        if (status != 200 || !cJSON_IsNumber(count) || count->valuedouble < 0)
+                return log_error_errno(
+                        EPROTO,
+                        "Counting the agent runs in flight (GET %s) answered HTTP %ld without a count.",
+                        url,
+                        status);
+        *ret = (unsigned)count->valuedouble;
+        return 0;
+}
+
+static int wait_for_runs(Helper *h, const char *token) {
+        _cleanup_free_ char *url = helper_server_url(h, "/api/admin/runs?state=running");
+        usec_t deadline = helper_deadline(h->config.timeout_drain), now;
+        unsigned n, shown = UINT_MAX;
+        int r;
+
+        if (!url)
+                return log_oom();
+
+        for (;;) {
+                if (helper_cancelled)
+                        return log_error_errno(
+                                ECANCELED,
+                                "Stopped by signal %d while waiting for the agent runs in flight.",
+                                (int)helper_cancelled);
+
+                r = runs_in_flight(h, url, token, deadline, &n);
+                if (r < 0)
+                        return r;
+                if (n == 0)
+                        break;
+                if (n != shown) {
+                        log_status("drain: waiting for %u agent run%s in flight", n, n == 1 ? "" : "s");
+                        shown = n;
+                }
+
+                /* in-flight work is never cut short before the deadline; after it, the upgrade fails and
+                 * the rollback undoes the drain */
+                now = now_monotonic();
+                if (now >= deadline)
+                        return log_error_errno(
+                                ETIME,
+                                "%u agent run%s still in flight when [Timeouts] Drain= (%llus) ran out: not "
+                                "stopping the server under them.",
+                                n,
+                                n == 1 ? "" : "s",
+                                (unsigned long long)(h->config.timeout_drain / USEC_PER_SEC));
+                /* the last count comes at the deadline itself */
+                sleep_until(deadline - now > DRAIN_POLL_INTERVAL ? now + DRAIN_POLL_INTERVAL : deadline);
+        }
+        log_info("No agent run in flight any more.");
+        return 0;
+}
+
+/* ---- (d) stop the server ---- */
+
+static int stop_server(Helper *h, sd_bus *bus) {
+        _cleanup_free_ char *result = NULL, *error = NULL, *active = NULL, *sub = NULL;
+        int r;
+
+        log_status("drain: stopping %s", h->config.server_unit);
+
+        /* before the request: from here on the rollback must assume the server may be down */
+        r = helper_set_current_bool(h, "server_stopped", true);
+        if (r < 0)
+                return r;
+
+        r = bus_stop_unit(
+                bus, h->config.server_unit, helper_deadline(h->config.timeout_drain), &result, &error);
+        if (helper_cancelled)
+                return log_error_errno(
+                        ECANCELED,
+                        "Stopped by signal %d while stopping %s.",
+                        (int)helper_cancelled,
+                        h->config.server_unit);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to stop %s: %s", h->config.server_unit, error ?: strerror(-r));
+        if (!streq(result, "done"))
+                return log_error_errno(
+                        bus_job_result_to_errno(result) ?: EIO,
+                        "Stopping %s ended with job result '%s'.",
+                        h->config.server_unit,
+                        result);
+
+        r = bus_unit_get_state(bus, h->config.server_unit, &active, &sub);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to read the state of %s after stopping it: %m", h->config.server_unit);
+        if (!streq(active, "inactive"))
+                return log_error_errno(
+                        EBUSY,
+                        "%s is %s (%s) after its stop job, not inactive.",
+                        h->config.server_unit,
+                        active,
+                        sub);
+        log_info("%s stopped.", h->config.server_unit);
+        return 0;
+}
+
+static int run(Helper *h) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *token = NULL, *active = NULL, *sub = NULL;
+        int r;
+
+        r = bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+
+        r = take_inhibitor(h, bus);
+        if (r < 0)
+                return r;
+
+        r = bus_unit_get_state(bus, h->config.server_unit, &active, &sub);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the state of %s: %m", h->config.server_unit);
+
+        if (streq(active, "active")) {
+                log_status("drain: asking the server to take no new agent runs");
+                r = helper_login(h, &token);
+                if (r < 0)
+                        return r;
+                r = request_drain(h, token);
+                if (r < 0)
+                        return r;
+                r = wait_for_runs(h, token);
+                if (r < 0)
+                        return r;
+        } else
+                /* nothing serves, so nothing is in flight: only make sure it stays down */
+                log_notice("%s is %s (%s): nothing to drain.", h->config.server_unit, active, sub);
+
+        return stop_server(h, bus);
+}
+
+int main(int argc, char *argv[]) {
+        return helper_main(argc, argv, "drain", 0, run);
+}

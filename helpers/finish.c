@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* finish: write the ledger and its public export, close the upgrade, prune beyond retention */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "current.h"
+#include "json-util.h"
+#include "ledger.h"
+#include "log.h"
+#include "macro.h"
+#include "paths.h"
+#include "spawn.h"
+
+/* the keys of current.json that the ledger keeps */
+static const char *const carried[] = { "id",     "from",     "to",         "started",
+                                       "backup", "snapshot", "migrations", "tree" };
+
+static int make_entry(const cJSON *current, cJSON **ret) {
+        _cleanup_json_ cJSON *e = cJSON_CreateObject();
+        _cleanup_free_ char *now = current_timestamp();
+
+        if (!e || !now)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(carried); i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(current, carried[i]);
+                if (v && !cJSON_AddItemToObject(e, carried[i], cJSON_Duplicate(v, true)))
+                        return -ENOMEM;
+        }
+        if (!cJSON_AddStringToObject(e, "result", "succeeded") ||
+            !cJSON_AddStringToObject(e, "phase", "finish") || !cJSON_AddStringToObject(e, "finished", now) ||
+            !cJSON_AddStringToObject(e, "smoke", "passed") ||
+            !cJSON_AddStringToObject(e, "watch", "pending"))
+                return -ENOMEM;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+static int name_compare(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Backups beyond [Backup] Keep=, oldest first. The directory names start with a UTC timestamp, so
+ * their order is their age. A ".partial" leftover of a crashed backup is never good: it goes too. */
+static void prune_backups(Helper *h) {
+        _cleanup_free_ char *base = paths_rooted(h->config.backup_directory);
+        _cleanup_strv_free_ char **names = NULL;
+        const char *keep_path = json_get_string(h->current, "backup");
+        size_t n = 0, good = 0;
+        DIR *d;
+
+        if (!base || !(d = opendir(base)))
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                char **grown;
+                if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+                        continue;
+                grown = realloc(names, (n + 2) * sizeof(char *));
+                if (!grown)
+                        break;
+                names = grown;
+                names[n] = strdup(de->d_name);
+                if (!names[n])
+                        break;
+                names[++n] = NULL;
+        }
+        closedir(d);
+        if (n == 0)
+                return;
+        qsort(names, n, sizeof(char *), name_compare);
+
+        for (size_t i = 0; i < n; i++)
+                if (!strstr(names[i], ".partial"))
+                        good++;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                bool partial = strstr(names[i], ".partial");
+                int status = 0;
+
+                if (asprintf(&path, "%s/%s", base, names[i]) < 0)
+                        return;
+                if (streq_ptr(path, keep_path))
+                        continue;
+                if (!partial) {
+                        if (good <= h->config.backup_keep)
+                                continue;
+                        good--;
+                }
+                log_info("Removing backup %s (beyond Keep=%u).", path, h->config.backup_keep);
+                char *argv[] = { (char *)"rm", (char *)"-rf", (char *)"--one-file-system", path, NULL };
+                SpawnOptions o = { .phase = "finish" };
+                if (spawn_run(argv, &o, &status) < 0 || status != 0)
+                        log_warning("Failed to remove backup %s; remove it by hand.", path);
+        }
+}
+
+static int run(Helper *h) {
+        _cleanup_json_ cJSON *entry = NULL, *ledger = NULL;
+        _cleanup_free_ char *export_path = NULL;
+        const cJSON *pid;
+        int r;
+
+        log_status("finish: recording the upgrade to %s", h->version);
+
+        r = helper_lock(h);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
+
+        r = make_entry(h->current, &entry);
+        if (r < 0)
+                return log_oom();
+        r = ledger_append(h->config.deployment, TAKE_PTR(entry));
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to write the ledger of deployment %s: %m", h->config.deployment);
+
+        r = ledger_load(h->config.deployment, &ledger);
+        if (r >= 0) {
+                export_path = paths_rooted(h->config.export_ledger);
+                if (!export_path)
+                        return log_oom();
+                r = ledger_export(ledger, export_path);
+        }
+        /* the export serves another host's staging gate; the upgrade itself is complete */
+        if (r < 0)
+                log_warning_errno(r, "Failed to export the ledger to %s: %m", strempty(export_path));
+
+        r = current_remove(h->config.deployment);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to remove current.json of deployment %s: %m", h->config.deployment);
+        helper_unlock(h);
+
+        /* drain's shutdown inhibitor ends with its holder */
+        pid = cJSON_GetObjectItemCaseSensitive(h->current, "inhibitor_pid");
+        if (cJSON_IsNumber(pid) && pid->valueint > 1)
+                (void)kill((pid_t)pid->valueint, SIGTERM);
+
+        log_notice(
+                "Codebolt deployment %s now runs %s (upgraded from %s). Users may update their desktop apps "
+                "and CLIs.",
+                h->config.deployment,
+                h->version,
+                strempty(json_get_string(h->current, "from")));
+        log_status("finish: %s is running", h->version);
+
+        prune_backups(h);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        return helper_main(argc, argv, "finish", HELPER_ENDS_UPGRADE, run);
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* backup-manifest.h: the backup directory: its layout, its manifest, and the copies that fill it */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "pg.h"
+
+/* Layout of one backup (DESIGN §3 backup, tests/integration/upgrade-happy-path.sh):
+ *   <Directory>/<YYYYmmddTHHMMSSZ>-<from>-to-<to>/
+ *     database.dump              pg_dump -Fc, taken while the server serves
+ *     database-final.dump        Snapshot=dump only: the second dump, taken after the stop
+ *     stores/<absolute store>/…  rsync -a of every [Storage] Paths= entry
+ *     config/<absolute path>     [Storage] Config= and MasterKeyId= (the identifier, never the key)
+ *     manifest.json              {"id", "from", "to", "created", "database", "tables", "stores", "config",
+ *                                 "files": {"relative/path": "sha256 hex"}, "symlinks", "verified", …}
+ * It is written as "<name>.partial" and renamed only once verified. */
+#define BACKUP_MANIFEST_FILE "manifest.json"
+#define BACKUP_MANIFEST_DUMP "database.dump"
+#define BACKUP_MANIFEST_FINAL_DUMP "database-final.dump"
+#define BACKUP_MANIFEST_PARTIAL_SUFFIX ".partial"
+#define BACKUP_MANIFEST_STORES "stores"
+#define BACKUP_MANIFEST_CONFIG "config"
+
+/* PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1) */
+#define BACKUP_MANIFEST_PG_NAME_MAX 63
+
+/* "20261126T105713Z-1.4.0-to-1.5.0" for t (UTC); -EINVAL when a version holds a '/' or is empty */
+int backup_manifest_dir_name(time_t t, const char *from, const char *to, char **ret);
+
+/* "<backup>/<kind><path>" for an absolute path: kind is BACKUP_MANIFEST_STORES or BACKUP_MANIFEST_CONFIG;
+ * -EINVAL when path is not absolute or holds a ".." component */
+int backup_manifest_copy_path(const char *backup, const char *kind, const char *path, char **ret);
+
+/* "<db>_<kind>_<id>": id is reduced to its first id_max letters and digits, lowercased (an invocation
+ * id's hex, a timestamp); -EINVAL when nothing is left of id, -ENAMETOOLONG when the result would be
+ * truncated by PostgreSQL (a truncated name could equal another database's, even <db> itself) */
+int backup_manifest_db_name(const char *db, const char *kind, const char *id, size_t id_max, char **ret);
+
+/* The conninfo for a command-line tool (pg_dump -d, pg_restore -d): conninfo (NULL: the local socket)
+ * with dbname set to dbname; keyword='value' form, quoted. A password in conninfo is refused (-EPERM):
+ * DESIGN §5 keeps secrets out of argv. -EINVAL when conninfo does not parse. */
+int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **ret);
+
+/* CREATE DATABASE name TEMPLATE template0 with the encoding, collation, ctype and locale provider of
+ * properties (what pg_database_properties() returns), and OWNER when with_owner; quoted. */
+int backup_manifest_create_database_sql(
+        const char *name, const cJSON *properties, bool with_owner, char **ret);
+
+typedef struct BackupTreeStats {
+        uint64_t files;    /* regular files hashed */
+        uint64_t bytes;    /* their total size */
+        uint64_t symlinks; /* recorded in ret_symlinks, not followed */
+        uint64_t other;    /* fifos, sockets, devices: skipped */
+} BackupTreeStats;
+
+typedef enum BackupHashFlags {
+        BACKUP_HASH_SKIP_MANIFEST = 1 << 0, /* leave out dir's top-level manifest.json */
+} BackupHashFlags;
+
+/* Walk dir without following symlinks (dir itself may be one) and return {"<key_prefix><relative
+ * path>": "sha256 hex"} for every regular file, in a stable order (sorted per directory), and
+ * {"<key_prefix><relative path>": "target"} for every symlink (ret_symlinks optional). key_prefix may
+ * be NULL. ret_stats optional. */
+int backup_manifest_hash_tree(
+        const char *dir,
+        const char *key_prefix,
+        BackupHashFlags flags,
+        cJSON **ret_files,
+        cJSON **ret_symlinks,
+        BackupTreeStats *ret_stats);
+
+/* 0 when expected and actual ({"path": "hex"} or {"path": "target"}) have the same keys with the same
+ * string values; else -EBADMSG and *ret_path (optional) = the first differing key, checked in expected's
+ * order, then the extra keys of actual */
+int backup_manifest_compare(const cJSON *expected, const cJSON *actual, char **ret_path);
+
+/* In files, drop every key starting with prefix, then add a copy of every member of update. */
+int backup_manifest_replace_prefix(cJSON *files, const char *prefix, const cJSON *update);
+
+/* rm -rf path: never follows a symlink (one at path itself is removed, not its target) and never leaves
+ * path's file system. -ENOENT when path does not exist. */
+int backup_manifest_remove_tree(const char *path);
+
+/* pg_dump -Fc --no-password of t->dbname (on t->conninfo) as t->os_user, its stdout into fd (opened by
+ * the caller, so the child needs no access to the backup directory). Returns spawn_run()'s result;
+ * *ret_status = pg_dump's exit status. */
+int backup_manifest_pg_dump(const PgTarget *t, int fd, int *ret_status);
+
+/* rsync -a --delete src/ dst/ (src a directory) or rsync -a src dst (a file), creating dst's parent
+ * (0700) first. *ret_status = rsync's exit status (24, "some files vanished", is left to the caller). */
+int backup_manifest_rsync(const char *src, const char *dst, bool directory, int *ret_status);
+
+/* pg_restore --list path, run as we are (it only reads the file): *ret_entries = the entries listed
+ * (lines not starting with ';'), *ret_status = pg_restore's exit status */
+int backup_manifest_pg_restore_list(const char *path, unsigned *ret_entries, int *ret_status);
+
+/* server_version_num, e.g. 150004 */
+int backup_manifest_pg_server_version(const PgTarget *t, int *ret, char **ret_error);
+
+/* "512 B", "1.5 KiB", "12.3 GiB"; NULL on OOM */
+char *backup_manifest_format_bytes(uint64_t bytes);
+
+/* The manifest's "tables" for a dump of a database that kept serving: before and after are
+ * {"schema.table": rows} counted just before and just after pg_dump, restored (NULL: no trial restore)
+ * the counts of the dump restored into a scratch database. A table whose count did not change holds
+ * that many rows in the dump; one that changed holds something in between, which restored tells
+ * exactly (without it, the lower bound is recorded: "at least these rows"). *ret_changed lists the
+ * tables that changed. -EBUSY when a table appeared or vanished during the dump, -EBADMSG when restored
+ * disagrees (a table missing or extra, a count outside its range); *ret_why (optional) says which. */
+int backup_manifest_resolve_counts(
+        const cJSON *before,
+        const cJSON *after,
+        const cJSON *restored,
+        cJSON **ret_tables,
+        cJSON **ret_changed,
+        char **ret_why);

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* preflight: validate the version, refuse what must not run, and open the upgrade (current.json) */
+#define _GNU_SOURCE
+
+#include "common.h"
+#include "current.h"
+#include "json-util.h"
+#include "ledger.h"
+#include "log.h"
+#include "macro.h"
+#include "release.h"
+#include "semver.h"
+#include "unitname.h"
+
+static const char *classify(const SemVer *from, const SemVer *to) {
+        int c = semver_compare(to, from);
+
+        if (c < 0)
+                return "downgrade";
+        if (c == 0)
+                return "same version";
+        if (to->major != from->major)
+                return "major";
+        if (to->minor != from->minor)
+                return "minor";
+        return "patch";
+}
+
+/* ExecCondition=: exit 1 (a clean skip) only when the deployment already runs the version and no
+ * upgrade is in flight; anything else, a bad version included, goes on to the real preflight, which
+ * says what is wrong. Never exits 255: that would fail the unit instead of skipping it. */
+static int skip_if_current(const char *instance) {
+        _cleanup_free_ char *version = NULL, *running = NULL;
+        _cleanup_json_ cJSON *current = NULL;
+        ConfigError cerr = {};
+        Config config = {};
+        SemVer v = {};
+        int r, skip = 0;
+
+        log_setup(NULL, "preflight");
+        if (unitname_unescape(instance, &version) < 0 || semver_parse(version, &v) < 0)
+                return 0;
+        semver_done(&v);
+
+        r = config_load(NULL, getenv("CODEBOLT_DEPLOYMENT"), &config, &cerr);
+        if (r < 0) {
+                config_error_done(&cerr);
+                return 0;
+        }
+
+        if (current_load(config.deployment, &current) >= 0)
+                log_info(
+                        "An upgrade to %s is in flight (phase %s): not skipping.",
+                        strempty(json_get_string(current, "to")),
+                        strempty(json_get_string(current, "phase")));
+        else if (release_current_version(&running) >= 0 && streq(running, version)) {
+                log_info("Deployment %s already runs %s: nothing to do.", config.deployment, version);
+                skip = 1;
+        }
+        config_done(&config);
+        return skip;
+}
+
+static int refuse_failed_version(Helper *h) {
+        _cleanup_json_ cJSON *ledger = NULL;
+        int r;
+
+        r = ledger_load(h->config.deployment, &ledger);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to read the ledger of deployment %s: %m", h->config.deployment);
+        if (ledger_version_failed(ledger, h->version)) {
+                const cJSON *last = ledger_last_for_version(ledger, h->version);
+                return log_error_errno(
+                        EPERM,
+                        "Refusing %s: its last upgrade here ended %s. Look into it, then allow it again "
+                        "with: codebolt-upgrade clear %s",
+                        h->version,
+                        strempty(json_get_string(last, "result")),
+                        h->version);
+        }
+        return 0;
+}
+
+static int open_upgrade(Helper *h, const char *from) {
+        _cleanup_json_ cJSON *c = cJSON_CreateObject(), *inflight = NULL;
+        _cleanup_free_ char *unit = NULL, *now = current_timestamp();
+        int r;
+
+        if (!c || !now || asprintf(&unit, "codebolt-upgrade@%s.service", h->instance) < 0)
+                return log_oom();
+        if (!cJSON_AddStringToObject(c, "id", strempty(h->upgrade_id)) ||
+            !cJSON_AddStringToObject(c, "unit", unit) ||
+            !cJSON_AddStringToObject(c, "instance", h->instance) ||
+            !cJSON_AddStringToObject(c, "deployment", h->config.deployment) ||
+            !cJSON_AddStringToObject(c, "from", from) || !cJSON_AddStringToObject(c, "to", h->version) ||
+            !cJSON_AddStringToObject(c, "phase", "preflight") || !cJSON_AddArrayToObject(c, "phases") ||
+            !cJSON_AddStringToObject(c, "started", now) || !cJSON_AddStringToObject(c, "updated", now) ||
+            !cJSON_AddBoolToObject(c, "server_stopped", false) ||
+            !cJSON_AddBoolToObject(c, "switched", false) || !cJSON_AddArrayToObject(c, "migrations") ||
+            !cJSON_AddNumberToObject(c, "attempts", 0))
+                return log_oom();
+
+        r = current_create(h->config.deployment, c);
+        if (r == -EEXIST) {
+                (void)current_load(h->config.deployment, &inflight);
+                return log_error_errno(
+                        r,
+                        "Refusing: an upgrade of deployment %s to %s is in flight (codebolt-upgrade@%s, "
+                        "phase %s). Wait for it, or see: codebolt-upgrade status",
+                        h->config.deployment,
+                        strempty(json_get_string(inflight, "to")),
+                        strempty(json_get_string(inflight, "instance")),
+                        strempty(json_get_string(inflight, "phase")));
+        }
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to create current.json of deployment %s: %m", h->config.deployment);
+
+        /* from here on the rollback unit can act on this upgrade */
+        h->current = TAKE_PTR(c);
+        return 0;
+}
+
+static int run(Helper *h) {
+        _cleanup_free_ char *from = NULL;
+        SemVer vfrom = {}, vto = {};
+        const char *kind;
+        int r;
+
+        log_status(
+                "preflight: checking the upgrade of deployment %s to %s", h->config.deployment, h->version);
+
+        r = refuse_failed_version(h);
+        if (r < 0)
+                return r;
+
+        r = helper_lock(h);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
+
+        r = release_current_version(&from);
+        if (r == -ENOLINK || r == -ENOENT)
+                return log_error_errno(
+                        r,
+                        "/opt/codebolt/current is not a symlink to /opt/codebolt/releases/<version>: adopt "
+                        "the existing install first (see the README).");
+        if (r < 0)
+                return log_error_errno(r, "Failed to read /opt/codebolt/current: %m");
+        if (semver_parse(from, &vfrom) < 0)
+                return log_error_errno(
+                        EINVAL, "The running release '%s' is not named by an exact version.", from);
+        if (semver_parse(h->version, &vto) < 0) {
+                semver_done(&vfrom);
+                return log_oom();
+        }
+        kind = classify(&vfrom, &vto);
+        semver_done(&vfrom);
+        semver_done(&vto);
+
+        if (streq(kind, "same version"))
+                return log_error_errno(
+                        EALREADY, "Deployment %s already runs %s.", h->config.deployment, h->version);
+        if (streq(kind, "downgrade"))
+                return log_error_errno(
+                        EPERM,
+                        "Refusing %s → %s: a downgrade is a rollback. Use: systemctl start "
+                        "codebolt-rollback@%s",
+                        from,
+                        h->version,
+                        from);
+        if (streq(kind, "major") && !h->config.allow_major)
+                return log_error_errno(
+                        EPERM,
+                        "Refusing %s → %s: a major upgrade needs [Policy] AllowMajor=yes (read that "
+                        "version's upgrade guide first).",
+                        from,
+                        h->version);
+        log_info("Deployment %s: %s upgrade %s → %s.", h->config.deployment, kind, from, h->version);
+
+        r = open_upgrade(h, from);
+        if (r < 0)
+                return r;
+        r = current_phase_done(h->current, "preflight");
+        if (r >= 0)
+                r = current_save(h->config.deployment, h->current);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write current.json: %m");
+        helper_unlock(h);
+
+        log_status("preflight: %s → %s may proceed", from, h->version);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        if (argc == 3 && streq(argv[1], "--skip-if-current"))
+                return skip_if_current(argv[2]);
+        return helper_main(argc, argv, "preflight", HELPER_NO_CURRENT, run);
+}

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* snapshot: with the server stopped, the instant restore point: a template copy of the database,
+ * the stores' delta onto the backup, the final checksums */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "backup-manifest.h"
+#include "common.h"
+#include "current.h"
+#include "hash.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "paths.h"
+#include "pg.h"
+#include "state.h"
+
+/* who else is on the database, for the one error line that says why the copy was refused */
+static char *sessions_on(const PgTarget *admin, const char *db) {
+        _cleanup_json_ cJSON *rows = NULL;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        const char *params[] = { db };
+        const cJSON *row;
+        size_t size = 0;
+
+        if (pg_query(
+                    admin,
+                    "SELECT usename, application_name, coalesce(host(client_addr), 'local') AS addr, "
+                    "pid::text AS pid"
+                    " FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    params,
+                    1,
+                    &rows,
+                    NULL) < 0)
+                return NULL;
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+        cJSON_ArrayForEach (row, rows)
+                fprintf(f,
+                        "%s%s as %s from %s (pid %s)",
+                        row == rows->child ? "" : ", ",
+                        *strempty(json_get_string(row, "application_name"))
+                                ? json_get_string(row, "application_name")
+                                : "a client",
+                        strempty(json_get_string(row, "usename")),
+                        strempty(json_get_string(row, "addr")),
+                        strempty(json_get_string(row, "pid")));
+        if (fclose(TAKE_PTR(f)) != 0 || !buf || !*buf)
+                return NULL;
+        return TAKE_PTR(buf);
+}
+
+static int snapshot_template(Helper *h, const char *id, char **ret_name) {
+        _cleanup_free_ char *name = NULL, *sql = NULL, *qs = NULL, *qd = NULL, *error = NULL;
+        const char *db = h->config.db_name;
+        PgTarget admin;
+        int version = 0, r;
+
+        /* an invocation id's first 12 hex, or the time when run by hand */
+        r = backup_manifest_db_name(db, "pre", id, 12, &name);
+        if (r < 0)
+                return log_error_errno(r, "Cannot name a snapshot of database %s: %m", db);
+
+        /* recorded first: a crash after the CREATE still leaves the rollback the name */
+        r = helper_set_current_string(h, "snapshot", name);
+        if (r < 0)
+                return r;
+
+        r = helper_pg_target(h, "postgres", &admin);
+        if (r < 0)
+                return log_oom();
+        r = backup_manifest_pg_server_version(&admin, &version, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to ask PostgreSQL for its version: %s", error ?: "");
+
+        qs = pg_quote_identifier(name);
+        qd = pg_quote_identifier(db);
+        if (!qs || !qd)
+                return log_oom();
+        /* FILE_COPY (15+; before 15 the only strategy): copies the files, no WAL for every block */
+        if (asprintf(
+                    &sql,
+                    "CREATE DATABASE %s TEMPLATE %s%s",
+                    qs,
+                    qd,
+                    version >= 150000 ? " STRATEGY FILE_COPY" : "") < 0) {
+                sql = NULL;
+                return log_oom();
+        }
+
+        log_status("snapshot: copying database %s to %s", db, name);
+        r = pg_exec(&admin, sql, &error);
+        if (r == -EBUSY) {
+                _cleanup_free_ char *who = sessions_on(&admin, db);
+                return log_error_errno(
+                        r,
+                        "Failed to snapshot database %s: another session is connected to %s: the server or "
+                        "another client still writes%s%s%s.",
+                        db,
+                        db,
+                        who ? " (" : "",
+                        strempty(who),
+                        who ? ")" : "");
+        }
+        if (r == -EEXIST)
+                return log_error_errno(
+                        r,
+                        "Failed to snapshot database %s: a database %s already exists; refusing to take it "
+                        "for this upgrade's restore point.",
+                        db,
+                        name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to snapshot database %s as %s: %s", db, name, error ?: "");
+
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+typedef struct FinalDump {
+        const char *path;
+} FinalDump;
+
+static int update_final_dump(cJSON *current, void *userdata) {
+        const FinalDump *d = userdata;
+        int r;
+
+        r = current_set_string(current, "snapshot", NULL);
+        if (r < 0)
+                return r;
+        return current_set_string(current, "final_dump", d->path);
+}
+
+static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
+        _cleanup_free_ char *path = NULL, *hex = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *db = h->config.db_name;
+        unsigned entries = 0;
+        PgTarget target;
+        int status = 0, r;
+
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FINAL_DUMP, backup) < 0)
+                return log_oom();
+        r = helper_update_current(h, update_final_dump, &(FinalDump){ .path = path });
+        if (r < 0)
+                return r;
+
+        r = helper_pg_target(h, db, &target);
+        if (r < 0)
+                return log_oom();
+
+        log_status("snapshot: dumping database %s (Snapshot=dump)", db);
+        /* an earlier attempt's file is replaced: this one is taken after this stop */
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        r = backup_manifest_pg_dump(&target, fd, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run pg_dump as %s: %m", strempty(target.os_user));
+        if (status != 0)
+                return log_error_errno(
+                        EPROTO,
+                        "pg_dump of database %s failed with exit status %d (its messages are above).",
+                        db,
+                        status);
+        if (fsync(fd) < 0)
+                return log_error_errno(errno, "Failed to write %s: %m", path);
+        if (close(TAKE_FD(fd)) < 0)
+                return log_error_errno(errno, "Failed to write %s: %m", path);
+
+        r = backup_manifest_pg_restore_list(path, &entries, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run pg_restore --list %s: %m", path);
+        if (status != 0 || entries == 0)
+                return log_error_errno(
+                        EBADMSG,
+                        "pg_restore --list %s failed (exit status %d, %u entries): the final dump is not "
+                        "readable.",
+                        path,
+                        status,
+                        entries);
+
+        r = hash_sha256_file(path, &hex);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
+        cJSON_DeleteItemFromObjectCaseSensitive(files, BACKUP_MANIFEST_FINAL_DUMP);
+        if (!cJSON_AddStringToObject(files, BACKUP_MANIFEST_FINAL_DUMP, hex))
+                return log_oom();
+        return 0;
+}
+
+/* rsync the store onto the backup's copy (only the delta since backup), then prove the copy equals the
+ * store, file by file, and put its checksums into the manifest */
+static int refresh_store(
+        const char *backup, const char *store, cJSON *files, cJSON *symlinks, BackupTreeStats *total) {
+        _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL, *bad = NULL;
+        _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy = NULL, *copy_links = NULL;
+        BackupTreeStats stats = {};
+        struct stat st;
+        int status = 0, r;
+
+        if (!src)
+                return log_oom();
+        r = backup_manifest_copy_path(backup, BACKUP_MANIFEST_STORES, store, &dst);
+        if (r < 0)
+                return log_error_errno(r, "[Storage] Paths= entry %s cannot be copied: %m", store);
+        /* relative to the backup, with a trailing slash so /a/b never takes /a/bc's entries */
+        if (asprintf(&prefix, "%s/", dst + strlen(backup) + 1) < 0) {
+                prefix = NULL;
+                return log_oom();
+        }
+        if (stat(src, &st) < 0)
+                return log_error_errno(errno, "Store %s ([Storage] Paths=) cannot be copied: %m", src);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "Store %s ([Storage] Paths=) is not a directory.", src);
+
+        log_status("snapshot: copying %s (the changes since the backup)", store);
+        r = backup_manifest_rsync(src, dst, true, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run rsync for %s: %m", src);
+        if (status != 0)
+                return log_error_errno(
+                        EPROTO,
+                        "rsync of %s to %s failed with exit status %d (its messages are above).",
+                        src,
+                        dst,
+                        status);
+
+        /* the server is stopped: the store is what a restore must bring back, so the copy must equal it */
+        r = backup_manifest_hash_tree(src, prefix, 0, &live, &live_links, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the checksums of %s: %m", src);
+        r = backup_manifest_hash_tree(dst, prefix, 0, &copy, &copy_links, &stats);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the checksums of %s: %m", dst);
+        r = backup_manifest_compare(live, copy, &bad);
+        if (r == -EBADMSG)
+                return log_error_errno(
+                        r,
+                        "The backup's copy of %s differs from it at %s after rsync: something still writes "
+                        "to the store.",
+                        src,
+                        strempty(bad));
+        if (r >= 0)
+                r = backup_manifest_compare(live_links, copy_links, &bad);
+        if (r == -EBADMSG)
+                return log_error_errno(
+                        r,
+                        "The backup's copy of %s differs from it at the symlink %s after rsync.",
+                        src,
+                        strempty(bad));
+        if (r < 0)
+                return log_error_errno(r, "Failed to compare checksums: %m");
+
+        r = backup_manifest_replace_prefix(files, prefix, copy);
+        if (r >= 0)
+                r = backup_manifest_replace_prefix(symlinks, prefix, copy_links);
+        if (r < 0)
+                return log_error_errno(r, "Failed to update the manifest's entries of %s: %m", store);
+
+        total->files += stats.files;
+        total->bytes += stats.bytes;
+        total->symlinks += stats.symlinks;
+        return 0;
+}
+
+/* the files outside the stores were verified by backup and are not read again (the dump can be large
+ * and the server is down): they must still be there, as regular files */
+static int check_files_present(const char *backup, const cJSON *files) {
+        const cJSON *m;
+
+        cJSON_ArrayForEach (m, files) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+
+                if (startswith(m->string, BACKUP_MANIFEST_STORES "/"))
+                        continue;
+                if (asprintf(&p, "%s/%s", backup, m->string) < 0) {
+                        p = NULL;
+                        return log_oom();
+                }
+                if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+                        return log_error_errno(
+                                ENOENT, "Backup file %s is gone since the backup was verified.", p);
+        }
+        return 0;
+}
+
+static int refresh_stores(
+        Helper *h, const char *backup, cJSON *files, cJSON *symlinks, BackupTreeStats *stats) {
+        int r;
+
+        STRV_FOREACH (store, h->config.storage_paths) {
+                r = refresh_store(backup, *store, files, symlinks, stats);
+                if (r < 0)
+                        return r;
+        }
+        return check_files_present(backup, files);
+}
+
+static cJSON *object_member(cJSON *o, const char *key) {
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+
+        if (cJSON_IsObject(m))
+                return m;
+        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+        return cJSON_AddObjectToObject(o, key);
+}
+
+static int set_member(cJSON *o, const char *key, cJSON *value) {
+        if (!value)
+                return -ENOMEM;
+        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+        if (!cJSON_AddItemToObject(o, key, value)) {
+                cJSON_Delete(value);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int run(Helper *h) {
+        _cleanup_free_ char *manifest_path = NULL, *snapshot = NULL, *error = NULL, *refreshed = NULL,
+                            *size = NULL;
+        _cleanup_json_ cJSON *manifest = NULL, *counts = NULL;
+        /* copies: every update of current.json replaces h->current */
+        _cleanup_free_ char *backup = NULL, *upgrade_id = NULL;
+        const char *id;
+        const char *db = h->config.db_name;
+        char stamp_id[sizeof("YYYYmmddHHMMSS")];
+        BackupTreeStats stats = {};
+        cJSON *files, *symlinks;
+        PgTarget target;
+        int r;
+
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h->current, "server_stopped")))
+                return log_error_errno(
+                        EBUSY,
+                        "Refusing to snapshot: %s is not recorded as stopped (current.json server_stopped "
+                        "is not true), so something may still write.",
+                        h->config.server_unit);
+        if (!json_get_string(h->current, "backup"))
+                return log_error_errno(
+                        ENOENT,
+                        "Refusing to snapshot: current.json names no backup, so there is no copy of the "
+                        "stores to bring up to date.");
+        backup = strdup(json_get_string(h->current, "backup"));
+        upgrade_id = strdup(json_get_string(h->current, "id") ?: "");
+        if (!backup || !upgrade_id)
+                return log_oom();
+        id = upgrade_id;
+
+        if (!*id) {
+                time_t now = time(NULL);
+                struct tm tm;
+                if (!gmtime_r(&now, &tm) || strftime(stamp_id, sizeof(stamp_id), "%Y%m%d%H%M%S", &tm) == 0)
+                        return log_error_errno(EOVERFLOW, "Failed to format the time.");
+                id = stamp_id;
+        }
+
+        if (asprintf(&manifest_path, "%s/" BACKUP_MANIFEST_FILE, backup) < 0) {
+                manifest_path = NULL;
+                return log_oom();
+        }
+        r = state_read_json(manifest_path, &manifest);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the backup's manifest %s: %m", manifest_path);
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(manifest, "verified")))
+                return log_error_errno(
+                        EBADMSG,
+                        "The backup %s is not verified: refusing to build the restore point on it.",
+                        backup);
+        files = object_member(manifest, "files");
+        symlinks = object_member(manifest, "symlinks");
+        if (!files || !symlinks)
+                return log_oom();
+
+        /* the database */
+        switch (h->config.snapshot) {
+        case SNAPSHOT_TEMPLATE:
+                r = snapshot_template(h, id, &snapshot);
+                break;
+        case SNAPSHOT_DUMP:
+                r = snapshot_dump(h, backup, files);
+                break;
+        case SNAPSHOT_NONE:
+        default:
+                r = helper_set_current_string(h, "snapshot", NULL);
+                if (r >= 0)
+                        log_warning(
+                                "Snapshot=none: whatever was written to database %s between the backup and "
+                                "the stop is not protected; a full restore would lose it.",
+                                db);
+                break;
+        }
+        if (r < 0)
+                return r;
+
+        /* the stores: the delta since backup, then checksums equal to the stopped stores' */
+        r = refresh_stores(h, backup, files, symlinks, &stats);
+        if (r < 0) {
+                /* the copy cannot be trusted as the restore point any more: the manifest says so too */
+                if (set_member(manifest, "verified", cJSON_CreateFalse()) >= 0)
+                        (void)state_write_json_atomic(manifest_path, manifest, 0600);
+                return r;
+        }
+
+        /* the row counts at the stop: what a restore from the snapshot brings back */
+        log_status("snapshot: counting rows of database %s", db);
+        r = helper_pg_target(h, db, &target);
+        if (r < 0)
+                return log_oom();
+        r = pg_table_row_counts(&target, &counts, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to count the rows of database %s: %s", db, error ?: "");
+
+        refreshed = current_timestamp();
+        if (!refreshed)
+                return log_oom();
+        if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0 ||
+            set_member(manifest, "snapshot", snapshot ? cJSON_CreateString(snapshot) : cJSON_CreateNull()) <
+                    0 ||
+            set_member(manifest, "refreshed", cJSON_CreateString(refreshed)) < 0)
+                return log_oom();
+        r = state_write_json_atomic(manifest_path, manifest, 0600);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", manifest_path);
+
+        size = backup_manifest_format_bytes(stats.bytes);
+        log_info(
+                "Restore point ready: %s%s; stores in %s brought up to date (%s in %" PRIu64
+                " files), checksums verified.",
+                snapshot                              ? "database snapshot "
+                : h->config.snapshot == SNAPSHOT_DUMP ? "final dump of "
+                                                      : "no snapshot of ",
+                snapshot ?: db,
+                backup,
+                strempty(size),
+                stats.files);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        return helper_main(argc, argv, "snapshot", 0, run);
+}

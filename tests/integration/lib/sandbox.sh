@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# sandbox.sh: boot a real systemd as PID 1 on an overlay of the host root, and drive it the way an
+# operator would. Sourced by every scenario. DESIGN.md §8.
+#
+#   sandbox_boot             boot; sets SB_PID (PID 1 as the host sees it) and SB_DIR; tears down on exit
+#   sb CMD...                run CMD inside the sandbox (all namespaces, its root, its cwd /)
+#   sb_root                  the sandbox's root as a host path (/proc/PID/root)
+#   fail MSG                 print MSG and the journal, exit 1
+#
+# Never boot systemd on the bare host root: its tmpfiles setup empties the host's /tmp.
+
+set -euo pipefail
+
+SB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SB_SRC=$(cd "$SB_LIB/../../.." && pwd)
+SB_PID=
+SB_DIR=
+SB_UNSHARE_PID=
+SB_NAME=${SB_NAME:-$(basename "$0" .sh)}
+SB_FAILED=0
+
+sb_log() {
+        printf '[%s %s] %s\n' "$(date +%T)" "$SB_NAME" "$*"
+}
+
+sb() {
+        nsenter -t "$SB_PID" -m -p -n -u -i -r -w -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
+}
+
+sb_root() {
+        echo "/proc/$SB_PID/root"
+}
+
+sandbox_teardown() {
+        local rc=$?
+        trap - EXIT INT TERM
+        if [ -n "$SB_PID" ] && kill -0 "$SB_PID" 2>/dev/null; then
+                if [ "$rc" != 0 ] || [ "$SB_FAILED" != 0 ]; then
+                        sb_dump_journal || true
+                fi
+                # killing the namespace's PID 1 ends everything inside it, mounts included
+                kill -KILL "$SB_PID" 2>/dev/null || true
+        fi
+        if [ -n "$SB_UNSHARE_PID" ]; then
+                wait "$SB_UNSHARE_PID" 2>/dev/null || true
+        fi
+        if [ -n "$SB_DIR" ] && [ -d "$SB_DIR" ]; then
+                rm -rf --one-file-system "$SB_DIR"
+        fi
+        exit "$rc"
+}
+
+sb_dump_journal() {
+        echo "----- journal of the sandbox (codebolt units, last 300 lines) -----"
+        sb journalctl -b --no-pager -o short-monotonic -u 'codebolt*' | tail -n 300
+        echo "----- failed units -----"
+        sb systemctl --failed --no-pager || true
+        echo "-------------------------------------------------------------------"
+}
+
+fail() {
+        SB_FAILED=1
+        echo "FAIL: $*" >&2
+        exit 1
+}
+
+sandbox_boot() {
+        [ "$(id -u)" = 0 ] || { echo "integration tests need root (unshare, mounts)" >&2; exit 1; }
+        SB_DIR=$(mktemp -d /var/tmp/cbu-sandbox.XXXXXX)
+        trap sandbox_teardown EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+
+        unshare --pid --fork --mount --uts --net --ipc --propagation private \
+                "$SB_LIB/sandbox-init.sh" "$SB_DIR/layers" >"$SB_DIR/init.log" 2>&1 &
+        SB_UNSHARE_PID=$!
+
+        local i
+        for i in $(seq 100); do
+                SB_PID=$(pgrep -P "$SB_UNSHARE_PID" || true)
+                [ -n "$SB_PID" ] && [ "$(cat "/proc/$SB_PID/comm" 2>/dev/null)" = systemd ] && break
+                SB_PID=
+                sleep 0.1
+        done
+        [ -n "$SB_PID" ] || { cat "$SB_DIR/init.log" >&2; fail "systemd did not start in the sandbox"; }
+
+        # the manager's bus socket appears a moment after exec; --wait needs it
+        for i in $(seq 300); do
+                [ -S "/proc/$SB_PID/root/run/systemd/private" ] && break
+                sleep 0.1
+        done
+        local state
+        state=$(timeout 120 nsenter -t "$SB_PID" -m -p -n -u -i -r -w systemctl is-system-running --wait 2>/dev/null || true)
+        case "$state" in
+        running | degraded) ;;
+        *) fail "the sandboxed systemd did not reach running (state: ${state:-none})" ;;
+        esac
+        sb_log "systemd is up in the sandbox (host pid $SB_PID, state $state)"
+}

@@ -1,0 +1,62 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# An operator names something that is not an exact version: every attempt fails in preflight with a
+# message naming the rule, the server keeps running the old version untouched, and no backup is taken.
+source "$(dirname "$0")/lib/sandbox.sh"
+source "$(dirname "$0")/lib/codebolt.sh"
+
+sandbox_boot
+cbu_install
+cbu_registry
+cbu_deploy 1.4.0
+
+server_id=$(sb systemctl show -P InvocationID codebolt.service)
+long200=1.5.0-$(printf 'a%.0s' $(seq 194))
+long300=1.5.0-$(printf 'a%.0s' $(seq 294))
+
+# version | the words the refusal must contain
+cases=(
+        "latest|is a tag, not a version"
+        "^1.5.0|range"
+        "1.5|three numbers"
+        "v1.5.0|leading 'v'"
+        '1.5.0;rm -rf /|only [0-9A-Za-z.+-]'
+        '1.5.0$(reboot)|only [0-9A-Za-z.+-]'
+        "$long200|longer than 128 characters"
+)
+
+check_untouched() {
+        [ "$(sb systemctl show -P InvocationID codebolt.service)" = "$server_id" ] || fail "$1: the server was restarted"
+        [ "$(cbu_health_version)" = 1.4.0 ] || fail "$1: the server no longer runs 1.4.0"
+        [ "$(sb readlink -f /opt/codebolt/current)" = /opt/codebolt/releases/1.4.0 ] || fail "$1: /opt/codebolt/current moved"
+        sb test ! -e /backups/codebolt || [ -z "$(sb ls -A /backups/codebolt)" ] || fail "$1: a backup was taken"
+        sb test ! -e /var/lib/codebolt-upgrade/default/current.json || fail "$1: current.json was left behind"
+        [ "$(sb ls /opt/codebolt/releases)" = 1.4.0 ] || fail "$1: something was staged: $(sb ls /opt/codebolt/releases | tr '\n' ' ')"
+}
+
+for c in "${cases[@]}"; do
+        v=${c%%|*}
+        words=${c#*|}
+        unit=$(sb systemd-escape --template=codebolt-upgrade@.service -- "$v")
+        sb_log "systemctl start $unit"
+        sb systemctl start "$unit" 2>/dev/null && fail "'$v' was accepted"
+        sb journalctl -b --no-pager -u "$unit" -o cat | grep -qF -- "$words" ||
+                fail "the refusal of '$v' does not say '$words': $(sb journalctl -b --no-pager -u "$unit" -o cat | tail -n 5)"
+        check_untouched "$v"
+done
+
+# a slash cannot come through systemd-escape (it becomes '-'), only as an explicit \x2f
+unit='codebolt-upgrade@1.5.0\x2fevil.service'
+sb systemctl start "$unit" 2>/dev/null && fail "'1.5.0/evil' was accepted"
+sb journalctl -b --no-pager -u "$unit" -o cat | grep -qF 'only [0-9A-Za-z.+-]' || fail "the refusal of '1.5.0/evil' does not name the rule"
+check_untouched "1.5.0/evil"
+
+# systemd itself refuses unit names over 255 characters, so a 300-character version never reaches the
+# unit; the preflight helper refuses it on its own as well
+unit="codebolt-upgrade@$long300.service"
+sb systemctl start "$unit" 2>/dev/null && fail "a 300-character version was accepted"
+out=$(sb /usr/libexec/codebolt-upgrade/preflight "$long300" 2>&1) && fail "preflight accepted a 300-character version"
+echo "$out" | grep -qF 'longer than 128 characters' || fail "preflight's refusal of a 300-character version does not name the rule: $out"
+check_untouched "a 300-character version"
+
+sb_log "PASS"

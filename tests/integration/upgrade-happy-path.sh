@@ -1,0 +1,119 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# An operator upgrades a seeded Codebolt 1.4.0 to 1.5.0 with `systemctl start codebolt-upgrade@1.5.0`
+# while two agent runs are in flight; then starts the same unit again.
+source "$(dirname "$0")/lib/sandbox.sh"
+source "$(dirname "$0")/lib/codebolt.sh"
+
+# agent runs long enough to be still in flight when the upgrade reaches the drain
+CBU_RUN_SECONDS=20
+
+sandbox_boot
+cbu_install
+cbu_registry
+cbu_deploy 1.4.0
+
+[ "$(cbu_health_version)" = 1.4.0 ] || fail "the deployment does not run 1.4.0 before the upgrade"
+counts_before=$(cbu_row_counts)
+history_before=$(cbu_psql -c 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM history')
+memory_before=$(cbu_psql -c 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM memory')
+
+token=$(cbu_token)
+run1=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
+run2=$(cbu_api "$token" POST /api/agents/run '{"project":2,"agent":"long-task"}' | jq -r .runId)
+[ -n "$run1" ] && [ "$run1" != null ] || fail "could not start an agent run before the upgrade"
+
+# watch what `systemctl status` shows while the upgrade runs
+: >"$SB_DIR/status-texts"
+(
+        while :; do
+                sb systemctl show -P StatusText codebolt-upgrade@1.5.0.service 2>/dev/null || true
+                sleep 0.2
+        done >>"$SB_DIR/status-texts"
+) &
+watcher=$!
+
+sb_log "systemctl start codebolt-upgrade@1.5.0"
+rc=0
+sb systemctl start codebolt-upgrade@1.5.0.service || rc=$?
+kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true
+[ "$rc" = 0 ] || fail "systemctl start codebolt-upgrade@1.5.0 exited $rc"
+
+# the server answers as 1.5.0
+[ "$(cbu_health_version)" = 1.5.0 ] || fail "/health does not report 1.5.0 after the upgrade"
+
+# the runs in flight when the upgrade began finished before the server stopped
+token=$(cbu_token)
+for r in "$run1" "$run2"; do
+        st=$(cbu_api "$token" GET "/api/runs/$r" | jq -r .status)
+        [ "$st" = succeeded ] || fail "agent run $r started before the upgrade ended '$st', not succeeded"
+done
+sb journalctl -b --no-pager -u codebolt.service -o cat | grep -q 'shutting down: waiting for 0 in-flight runs' ||
+        fail "the server was stopped with agent runs still in flight"
+
+# both migrations are in the ledger, and the ledger says succeeded
+ledger=$(sb cat /var/lib/codebolt-upgrade/default/ledger.json)
+echo "$ledger" | jq -e 'last | .result == "succeeded" and .from == "1.4.0" and .to == "1.5.0"' >/dev/null ||
+        fail "the ledger's last entry is not a succeeded 1.4.0 → 1.5.0 upgrade: $(echo "$ledger" | jq -c last)"
+for m in 20260315_add_foo_index 20260320_partition_event_log; do
+        echo "$ledger" | jq -e --arg m "$m" 'last | [.migrations[].id] | index($m) != null' >/dev/null ||
+                fail "migration $m is not in the ledger"
+done
+sb test ! -e /var/lib/codebolt-upgrade/default/current.json || fail "current.json remains after a finished upgrade"
+
+# the pin
+[ "$(sb cat /var/lib/codebolt-upgrade/default/pin)" = 1.5.0 ] || fail "the pin does not say 1.5.0"
+[ "$(sb readlink /opt/codebolt/current)" = /opt/codebolt/releases/1.5.0 ] ||
+        [ "$(sb readlink -f /opt/codebolt/current)" = /opt/codebolt/releases/1.5.0 ] || fail "/opt/codebolt/current does not point at 1.5.0"
+sb test -x /opt/codebolt/releases/1.4.0/bin/codebolt-server || fail "the previous release was not kept installed"
+
+# the backup: a verified dump, every store, the config, the master-key identifier, a manifest
+backup=$(echo "$ledger" | jq -r 'last | .backup')
+sb test -d "$backup" || fail "the backup directory '$backup' named in the ledger does not exist"
+sb test -f "$backup/manifest.json" || fail "no manifest in $backup"
+sb pg_restore --list "$backup/database.dump" >/dev/null || fail "pg_restore --list rejects $backup/database.dump"
+for s in shadow-git/alpha/.git vectordb/index.bin kg/graph.json capabilities/installed.json; do
+        sb test -e "$backup/stores/var/lib/codebolt/$s" || fail "the backup lacks the store file $s"
+done
+sb test -f "$backup/config/etc/codebolt/codebolt-server.yaml" || fail "the backup lacks the server config"
+[ "$(sb cat "$backup/config/etc/codebolt/master-key-id")" = mk-2026-0001 ] || fail "the backup lacks the master-key identifier"
+# every checksum of the manifest holds
+sb sh -c "cd '$backup' && jq -r '.files | to_entries[] | \"\(.value)  \(.key)\"' manifest.json | sha256sum --check --quiet --strict" ||
+        fail "a file of the backup does not match its manifest checksum"
+[ "$(sb jq -r '.files | length' "$backup/manifest.json")" -gt 5 ] || fail "the manifest lists too few files"
+sb jq -e '.tables["public.history"] > 0 and .tables["public.memory"] > 0' "$backup/manifest.json" >/dev/null ||
+        fail "the manifest has no row counts for history and memory"
+
+# no seeded row is missing
+for t in history memory; do
+        ids=$( [ $t = history ] && echo "$history_before" || echo "$memory_before")
+        kept=$(cbu_psql -c "SELECT count(*) FROM $t WHERE id = ANY(string_to_array('$ids', ',')::bigint[])")
+        [ "$kept" = "$(echo "$ids" | tr ',' '\n' | grep -c .)" ] || fail "$t rows seeded before the upgrade are missing after it"
+done
+for t in users projects; do
+        [ "$(echo "$counts_before" | grep "^$t:")" = "$(cbu_row_counts | grep "^$t:")" ] || fail "$t rows changed"
+done
+
+# systemctl status showed each migration as it was applied
+for m in 20260315_add_foo_index 20260320_partition_event_log; do
+        grep -q "$m" "$SB_DIR/status-texts" || fail "StatusText never showed migration $m (seen: $(sort -u "$SB_DIR/status-texts" | tr '\n' '|'))"
+        sb journalctl -b --no-pager -u codebolt-upgrade@1.5.0.service -o cat | grep -q "applying $m" ||
+                fail "the upgrade's journal does not report migration $m"
+done
+
+# codebolt-upgrade status and history speak of it
+sb codebolt-upgrade status | grep -q '1.5.0' || fail "codebolt-upgrade status does not mention 1.5.0"
+sb codebolt-upgrade history --json | jq -e 'last.result == "succeeded"' >/dev/null || fail "codebolt-upgrade history --json disagrees"
+
+# starting the same unit again is a clean skip: exit 0, nothing touched
+server_id=$(sb systemctl show -P InvocationID codebolt.service)
+backups_before=$(sb ls /backups/codebolt)
+entries=$(echo "$ledger" | jq length)
+sb systemctl start codebolt-upgrade@1.5.0.service || fail "starting codebolt-upgrade@1.5.0 again did not exit 0"
+[ "$(sb systemctl show -P InvocationID codebolt.service)" = "$server_id" ] || fail "the second start touched the server"
+[ "$(sb ls /backups/codebolt)" = "$backups_before" ] || fail "the second start took a backup"
+[ "$(sb jq length /var/lib/codebolt-upgrade/default/ledger.json)" = "$entries" ] || fail "the second start wrote the ledger"
+sb journalctl -b --no-pager -u codebolt-upgrade@1.5.0.service -o cat | grep -q 'already runs 1.5.0' ||
+        fail "the second start did not say why it skipped"
+
+sb_log "PASS"

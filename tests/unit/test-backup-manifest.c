@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-backup-manifest.c: backup naming, conninfo and SQL building, tree hashing, comparing, removing */
+#define _GNU_SOURCE
+#include <check.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "backup-manifest.h"
+#include "json-util.h"
+#include "macro.h"
+
+/* sha256("hello\n") and sha256("") */
+#define SHA256_HELLO "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+#define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static char *make_tmpdir(void) {
+        char *d = strdup("/tmp/test-backup-manifest.XXXXXX");
+
+        ck_assert_ptr_nonnull(d);
+        ck_assert_ptr_nonnull(mkdtemp(d));
+        return d;
+}
+
+static void write_file(const char *dir, const char *name, const char *content) {
+        _cleanup_free_ char *p = NULL;
+        int fd;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+        close(fd);
+}
+
+static void make_dir(const char *dir, const char *name) {
+        _cleanup_free_ char *p = NULL;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+}
+
+static void make_symlink(const char *dir, const char *name, const char *target) {
+        _cleanup_free_ char *p = NULL;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+        ck_assert_int_eq(symlink(target, p), 0);
+}
+
+static bool exists(const char *dir, const char *name) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+        return lstat(p, &st) >= 0;
+}
+
+START_TEST(test_dir_name) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        char *c = NULL;
+
+        ck_assert_int_eq(backup_manifest_dir_name(0, "1.4.0", "1.5.0", &a), 0);
+        ck_assert_str_eq(a, "19700101T000000Z-1.4.0-to-1.5.0");
+        ck_assert_int_eq(backup_manifest_dir_name(1795000000, "1.4.0", "1.5.0-rc.1", &b), 0);
+        ck_assert_str_eq(b, "20261118T110640Z-1.4.0-to-1.5.0-rc.1");
+
+        ck_assert_int_eq(backup_manifest_dir_name(0, "a/b", "1.5.0", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_dir_name(0, "", "1.5.0", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_dir_name(0, "1.4.0", NULL, &c), -EINVAL);
+        ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(test_copy_path) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        char *c = NULL;
+
+        ck_assert_int_eq(backup_manifest_copy_path("/b/x.partial", "stores", "/var/lib/codebolt/kg", &a), 0);
+        ck_assert_str_eq(a, "/b/x.partial/stores/var/lib/codebolt/kg");
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "config", "/etc/codebolt/master-key-id//", &b), 0);
+        ck_assert_str_eq(b, "/b/config/etc/codebolt/master-key-id");
+
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", "var/lib", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", "/var/../etc", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", "/var/lib/..", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", "/var/./lib", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", "/", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", "//", &c), -EINVAL);
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", NULL, &c), -EINVAL);
+        ck_assert_ptr_null(c);
+
+        /* a name that merely starts with dots is a name */
+        ck_assert_int_eq(backup_manifest_copy_path("/b", "stores", "/srv/..data", &c), 0);
+        ck_assert_str_eq(c, "/b/stores/srv/..data");
+        free(c);
+}
+END_TEST
+
+START_TEST(test_db_name) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        char long_db[64], *e = NULL;
+
+        ck_assert_int_eq(
+                backup_manifest_db_name("codebolt", "pre", "0123456789ABCDEF0123456789abcdef", 12, &a), 0);
+        ck_assert_str_eq(a, "codebolt_pre_0123456789ab");
+        ck_assert_int_eq(backup_manifest_db_name("codebolt", "verify", "0123456789abcdef", 8, &b), 0);
+        ck_assert_str_eq(b, "codebolt_verify_01234567");
+        /* a dashed uuid or a timestamp: letters and digits only */
+        ck_assert_int_eq(backup_manifest_db_name("cb", "pre", "ab-cd_ef:01", 12, &c), 0);
+        ck_assert_str_eq(c, "cb_pre_abcdef01");
+        ck_assert_int_eq(backup_manifest_db_name("cb", "pre", "20261126T105713Z", 15, &d), 0);
+        ck_assert_str_eq(d, "cb_pre_20261126t105713");
+
+        ck_assert_int_eq(backup_manifest_db_name("cb", "pre", "", 12, &e), -EINVAL);
+        ck_assert_int_eq(backup_manifest_db_name("cb", "pre", "---", 12, &e), -EINVAL);
+        ck_assert_int_eq(backup_manifest_db_name("cb", "pre", NULL, 12, &e), -EINVAL);
+        ck_assert_int_eq(backup_manifest_db_name("", "pre", "abc", 12, &e), -EINVAL);
+
+        /* PostgreSQL would truncate it silently, perhaps into a name that exists */
+        memset(long_db, 'x', 50);
+        long_db[50] = 0;
+        ck_assert_int_eq(backup_manifest_db_name(long_db, "pre", "0123456789ab", 12, &e), -ENAMETOOLONG);
+        long_db[46] = 0; /* 46 + "_pre_" + 12 = 63 */
+        ck_assert_int_eq(backup_manifest_db_name(long_db, "pre", "0123456789ab", 12, &e), 0);
+        ck_assert_uint_eq(strlen(e), 63);
+        free(e);
+}
+END_TEST
+
+START_TEST(test_conninfo) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        char *e = NULL;
+
+        ck_assert_int_eq(backup_manifest_conninfo(NULL, "codebolt", &a), 0);
+        ck_assert_str_eq(a, "dbname='codebolt'");
+        /* the configured dbname is replaced, everything else kept and quoted */
+        ck_assert_int_eq(
+                backup_manifest_conninfo(
+                        "host=db.example port=5433 dbname=other sslmode=require", "codebolt_verify_1", &b),
+                0);
+        ck_assert_ptr_nonnull(strstr(b, "host='db.example' "));
+        ck_assert_ptr_nonnull(strstr(b, "port='5433' "));
+        ck_assert_ptr_nonnull(strstr(b, "sslmode='require' "));
+        ck_assert_ptr_null(strstr(b, "other"));
+        ck_assert_ptr_nonnull(strstr(b, "dbname='codebolt_verify_1'"));
+        ck_assert_int_eq(
+                backup_manifest_conninfo("postgresql://cb@db.example:5433/other", "codebolt", &c), 0);
+        ck_assert_ptr_nonnull(strstr(c, "user='cb'"));
+        ck_assert_ptr_nonnull(strstr(c, "host='db.example'"));
+        ck_assert_ptr_null(strstr(c, "other"));
+        /* quotes and backslashes survive */
+        ck_assert_int_eq(backup_manifest_conninfo("application_name='it\\'s'", "we'ird\\db", &d), 0);
+        ck_assert_ptr_nonnull(strstr(d, "application_name='it\\'s'"));
+        ck_assert_ptr_nonnull(strstr(d, "dbname='we\\'ird\\\\db'"));
+
+        /* secrets never go to argv */
+        ck_assert_int_eq(backup_manifest_conninfo("host=h password=secret", "codebolt", &e), -EPERM);
+        ck_assert_int_eq(backup_manifest_conninfo("host='unterminated", "codebolt", &e), -EINVAL);
+        ck_assert_ptr_null(e);
+}
+END_TEST
+
+START_TEST(test_create_database_sql) {
+        _cleanup_json_ cJSON *props = cJSON_Parse("{\"owner\": \"code\\\"bolt\", \"encoding\": \"UTF8\", "
+                                                  "\"lc_collate\": \"C.UTF-8\", \"lc_ctype\": \"it's\","
+                                                  " \"locale_provider\": \"libc\", \"icu_locale\": null}");
+        _cleanup_json_ cJSON *icu = cJSON_Parse(
+                "{\"encoding\": \"UTF8\", \"lc_collate\": \"en_US.UTF-8\", \"lc_ctype\": \"en_US.UTF-8\","
+                " \"locale_provider\": \"icu\", \"icu_locale\": \"und\\\\x\"}");
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+        ck_assert_ptr_nonnull(props);
+        ck_assert_ptr_nonnull(icu);
+
+        ck_assert_int_eq(backup_manifest_create_database_sql("codebolt_verify_1", props, false, &a), 0);
+        ck_assert_str_eq(
+                a,
+                "CREATE DATABASE \"codebolt_verify_1\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE "
+                "'C.UTF-8' LC_CTYPE 'it''s'");
+        ck_assert_int_eq(backup_manifest_create_database_sql("x", props, true, &b), 0);
+        ck_assert_str_eq(
+                b,
+                "CREATE DATABASE \"x\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE "
+                "'it''s' OWNER \"code\"\"bolt\"");
+        ck_assert_int_eq(backup_manifest_create_database_sql("x", icu, false, &c), 0);
+        ck_assert_str_eq(
+                c,
+                "CREATE DATABASE \"x\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'en_US.UTF-8' LC_CTYPE "
+                "'en_US.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE E'und\\\\x'");
+        /* no properties: the server's defaults */
+        ck_assert_int_eq(backup_manifest_create_database_sql("y", NULL, true, &d), 0);
+        ck_assert_str_eq(d, "CREATE DATABASE \"y\" TEMPLATE template0");
+}
+END_TEST
+
+START_TEST(test_hash_tree) {
+        _cleanup_free_ char *dir = make_tmpdir(), *outside = make_tmpdir();
+        _cleanup_json_ cJSON *files = NULL, *links = NULL, *prefixed = NULL, *all = NULL;
+        BackupTreeStats st = {};
+        const cJSON *m;
+        int i = 0;
+
+        write_file(dir, "manifest.json", "{}");
+        write_file(dir, "b", "hello\n");
+        write_file(dir, "a", "");
+        make_dir(dir, "sub");
+        write_file(dir, "sub/manifest.json", "hello\n");
+        make_dir(dir, "sub/deeper");
+        write_file(dir, "sub/deeper/c", "hello\n");
+        write_file(outside, "secret", "hello\n");
+        make_symlink(dir, "link-dir", outside);
+        make_symlink(dir, "sub/link-file", "../b");
+        {
+                _cleanup_free_ char *fifo = NULL;
+                ck_assert_int_ge(asprintf(&fifo, "%s/sub/fifo", dir), 0);
+                ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        }
+
+        ck_assert_int_eq(
+                backup_manifest_hash_tree(dir, NULL, BACKUP_HASH_SKIP_MANIFEST, &files, &links, &st), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(files), 4);
+        ck_assert_str_eq(json_get_string(files, "a"), SHA256_EMPTY);
+        ck_assert_str_eq(json_get_string(files, "b"), SHA256_HELLO);
+        ck_assert_str_eq(json_get_string(files, "sub/manifest.json"), SHA256_HELLO);
+        ck_assert_str_eq(json_get_string(files, "sub/deeper/c"), SHA256_HELLO);
+        ck_assert_ptr_null(cJSON_GetObjectItem(files, "manifest.json"));
+        /* symlinks recorded, never followed */
+        ck_assert_int_eq(cJSON_GetArraySize(links), 2);
+        ck_assert_str_eq(json_get_string(links, "link-dir"), outside);
+        ck_assert_str_eq(json_get_string(links, "sub/link-file"), "../b");
+        ck_assert_uint_eq(st.files, 4);
+        ck_assert_uint_eq(st.bytes, 18);
+        ck_assert_uint_eq(st.symlinks, 2);
+        ck_assert_uint_eq(st.other, 1);
+
+        /* sorted per directory */
+        cJSON_ArrayForEach (m, files) {
+                static const char *order[] = { "a", "b", "sub/deeper/c", "sub/manifest.json" };
+                ck_assert_str_eq(m->string, order[i++]);
+        }
+
+        ck_assert_int_eq(backup_manifest_hash_tree(dir, "stores/x/", 0, &all, NULL, NULL), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(all), 5);
+        ck_assert_str_eq(
+                json_get_string(all, "stores/x/manifest.json"),
+                "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        ck_assert_str_eq(json_get_string(all, "stores/x/sub/deeper/c"), SHA256_HELLO);
+
+        ck_assert_int_eq(
+                backup_manifest_hash_tree("/nonexistent/dir", NULL, 0, &prefixed, NULL, NULL), -ENOENT);
+        ck_assert_ptr_null(prefixed);
+
+        ck_assert_int_eq(backup_manifest_remove_tree(dir), 0);
+        ck_assert_int_eq(backup_manifest_remove_tree(outside), 0);
+}
+END_TEST
+
+START_TEST(test_compare) {
+        _cleanup_json_ cJSON *a = cJSON_Parse("{\"x\": \"1\", \"y\": \"2\", \"z\": \"3\"}");
+        _cleanup_json_ cJSON *same = cJSON_Parse("{\"z\": \"3\", \"x\": \"1\", \"y\": \"2\"}");
+        _cleanup_json_ cJSON *missing = cJSON_Parse("{\"x\": \"1\", \"z\": \"3\"}");
+        _cleanup_json_ cJSON *extra =
+                cJSON_Parse("{\"x\": \"1\", \"y\": \"2\", \"yy\": \"9\", \"z\": \"3\"}");
+        _cleanup_json_ cJSON *changed = cJSON_Parse("{\"x\": \"1\", \"y\": \"5\", \"z\": \"3\"}");
+        _cleanup_json_ cJSON *empty = cJSON_CreateObject();
+        _cleanup_free_ char *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+        char *none = NULL;
+
+        ck_assert_int_eq(backup_manifest_compare(a, same, &none), 0);
+        ck_assert_ptr_null(none);
+        ck_assert_int_eq(backup_manifest_compare(empty, empty, NULL), 0);
+        ck_assert_int_eq(backup_manifest_compare(a, missing, &p1), -EBADMSG);
+        ck_assert_str_eq(p1, "y");
+        ck_assert_int_eq(backup_manifest_compare(a, extra, &p2), -EBADMSG);
+        ck_assert_str_eq(p2, "yy");
+        ck_assert_int_eq(backup_manifest_compare(a, changed, &p3), -EBADMSG);
+        ck_assert_str_eq(p3, "y");
+        ck_assert_int_eq(backup_manifest_compare(empty, a, &p4), -EBADMSG);
+        ck_assert_str_eq(p4, "x");
+        ck_assert_int_eq(backup_manifest_compare(a, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_replace_prefix) {
+        _cleanup_json_ cJSON *files = cJSON_Parse("{\"database.dump\": \"d\", \"stores/a/1\": \"old\", "
+                                                  "\"stores/a/2\": \"old\", \"stores/ab/1\": \"keep\"}");
+        _cleanup_json_ cJSON *update = cJSON_Parse("{\"stores/a/1\": \"new\", \"stores/a/3\": \"new\"}");
+        _cleanup_json_ cJSON *bad = cJSON_Parse("{\"stores/b/1\": \"x\"}");
+        _cleanup_json_ cJSON *want = cJSON_Parse("{\"database.dump\": \"d\", \"stores/ab/1\": \"keep\", "
+                                                 "\"stores/a/1\": \"new\", \"stores/a/3\": \"new\"}");
+
+        ck_assert_int_eq(backup_manifest_replace_prefix(files, "stores/a/", update), 0);
+        ck_assert_int_eq(backup_manifest_compare(want, files, NULL), 0);
+        ck_assert_int_eq(backup_manifest_replace_prefix(files, "stores/a/", bad), -EINVAL);
+        ck_assert_int_eq(backup_manifest_compare(want, files, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_remove_tree) {
+        _cleanup_free_ char *dir = make_tmpdir(), *outside = make_tmpdir(), *victim = NULL, *link = NULL;
+
+        ck_assert_int_ge(asprintf(&victim, "%s/t", dir), 0);
+        make_dir(dir, "t");
+        make_dir(dir, "t/a");
+        make_dir(dir, "t/a/b");
+        write_file(dir, "t/a/b/f", "x");
+        write_file(dir, "t/g", "y");
+        ck_assert_int_eq(chmod(victim, 0500), 0); /* root needs no write bit; others get EACCES */
+        write_file(outside, "keep", "z");
+        make_dir(outside, "keepdir");
+        write_file(outside, "keepdir/f", "z");
+        make_symlink(dir, "t/a/to-outside", outside);
+        make_symlink(dir, "t/a/to-outside-file", "../../../keep");
+
+        if (geteuid() != 0)
+                ck_assert_int_eq(chmod(victim, 0700), 0);
+        ck_assert_int_eq(backup_manifest_remove_tree(victim), 0);
+        ck_assert(!exists(dir, "t"));
+        ck_assert(exists(outside, "keep"));
+        ck_assert(exists(outside, "keepdir/f"));
+        ck_assert_int_eq(backup_manifest_remove_tree(victim), -ENOENT);
+
+        /* a symlink at the path itself goes, its target stays */
+        ck_assert_int_ge(asprintf(&link, "%s/l", dir), 0);
+        make_symlink(dir, "l", outside);
+        ck_assert_int_eq(backup_manifest_remove_tree(link), 0);
+        ck_assert(!exists(dir, "l"));
+        ck_assert(exists(outside, "keepdir/f"));
+
+        /* a single file, and a trailing slash */
+        write_file(dir, "file", "x");
+        make_dir(dir, "d");
+        free(link);
+        ck_assert_int_ge(asprintf(&link, "%s/file", dir), 0);
+        ck_assert_int_eq(backup_manifest_remove_tree(link), 0);
+        free(link);
+        ck_assert_int_ge(asprintf(&link, "%s/d/", dir), 0);
+        ck_assert_int_eq(backup_manifest_remove_tree(link), 0);
+        ck_assert(!exists(dir, "d"));
+
+        ck_assert_int_eq(backup_manifest_remove_tree(dir), 0);
+        ck_assert_int_eq(backup_manifest_remove_tree(outside), 0);
+}
+END_TEST
+
+START_TEST(test_resolve_counts) {
+        _cleanup_json_ cJSON *before = cJSON_Parse("{\"public.a\": 10, \"public.b\": 5, \"public.c\": 7}");
+        _cleanup_json_ cJSON *after = cJSON_Parse("{\"public.a\": 10, \"public.b\": 8, \"public.c\": 6}");
+        _cleanup_json_ cJSON *restored = cJSON_Parse("{\"public.a\": 10, \"public.b\": 6, \"public.c\": 7}");
+        _cleanup_json_ cJSON *off = cJSON_Parse("{\"public.a\": 11, \"public.b\": 6, \"public.c\": 7}");
+        _cleanup_json_ cJSON *out_of_range =
+                cJSON_Parse("{\"public.a\": 10, \"public.b\": 9, \"public.c\": 7}");
+        _cleanup_json_ cJSON *missing = cJSON_Parse("{\"public.a\": 10, \"public.b\": 6}");
+        _cleanup_json_ cJSON *extra =
+                cJSON_Parse("{\"public.a\": 10, \"public.b\": 6, \"public.c\": 7, \"public.d\": 0}");
+        _cleanup_json_ cJSON *created =
+                cJSON_Parse("{\"public.a\": 10, \"public.b\": 8, \"public.c\": 6, \"x.y\": 1}");
+        _cleanup_json_ cJSON *tables = NULL, *changed = NULL, *lower = NULL, *lower_changed = NULL,
+                             *t = NULL, *c = NULL;
+        _cleanup_free_ char *w1 = NULL, *w2 = NULL, *w3 = NULL, *w4 = NULL, *w5 = NULL, *w6 = NULL;
+
+        /* a: unchanged, exact; b and c: written during the dump, the restore tells */
+        ck_assert_int_eq(
+                backup_manifest_resolve_counts(before, after, restored, &tables, &changed, NULL), 0);
+        ck_assert_int_eq(cJSON_GetObjectItem(tables, "public.a")->valueint, 10);
+        ck_assert_int_eq(cJSON_GetObjectItem(tables, "public.b")->valueint, 6);
+        ck_assert_int_eq(cJSON_GetObjectItem(tables, "public.c")->valueint, 7);
+        ck_assert_int_eq(cJSON_GetArraySize(changed), 2);
+        ck_assert_str_eq(cJSON_GetArrayItem(changed, 0)->valuestring, "public.b");
+
+        /* no trial restore: the lower bound */
+        ck_assert_int_eq(
+                backup_manifest_resolve_counts(before, after, NULL, &lower, &lower_changed, NULL), 0);
+        ck_assert_int_eq(cJSON_GetObjectItem(lower, "public.b")->valueint, 5);
+        ck_assert_int_eq(cJSON_GetObjectItem(lower, "public.c")->valueint, 6);
+
+        ck_assert_int_eq(backup_manifest_resolve_counts(before, after, off, &t, &c, &w1), -EBADMSG);
+        ck_assert_str_eq(w1, "it holds 11 rows in public.a, the database 10");
+        ck_assert_int_eq(backup_manifest_resolve_counts(before, after, out_of_range, &t, &c, &w2), -EBADMSG);
+        ck_assert_str_eq(
+                w2, "it holds 9 rows in public.b, the database between 5 and 8 while it was dumped");
+        ck_assert_int_eq(backup_manifest_resolve_counts(before, after, missing, &t, &c, &w3), -EBADMSG);
+        ck_assert_str_eq(w3, "it has no table public.c");
+        ck_assert_int_eq(backup_manifest_resolve_counts(before, after, extra, &t, &c, &w4), -EBADMSG);
+        ck_assert_str_eq(w4, "it has a table public.d the database does not have");
+        ck_assert_int_eq(backup_manifest_resolve_counts(before, created, NULL, &t, &c, &w5), -EBUSY);
+        ck_assert_str_eq(w5, "table x.y was created");
+        ck_assert_int_eq(backup_manifest_resolve_counts(created, after, NULL, &t, &c, &w6), -EBUSY);
+        ck_assert_str_eq(w6, "table x.y was dropped");
+        ck_assert_int_eq(backup_manifest_resolve_counts(before, after, off, &t, &c, NULL), -EBADMSG);
+        ck_assert_ptr_null(t);
+        ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(test_format_bytes) {
+        _cleanup_free_ char *a = backup_manifest_format_bytes(0), *b = backup_manifest_format_bytes(1023),
+                            *c = backup_manifest_format_bytes(1536),
+                            *d = backup_manifest_format_bytes(5ULL << 30);
+
+        ck_assert_str_eq(a, "0 B");
+        ck_assert_str_eq(b, "1023 B");
+        ck_assert_str_eq(c, "1.5 KiB");
+        ck_assert_str_eq(d, "5.0 GiB");
+}
+END_TEST
+
+static Suite *backup_manifest_suite(void) {
+        Suite *s = suite_create("backup-manifest");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_dir_name);
+        tcase_add_test(tc, test_copy_path);
+        tcase_add_test(tc, test_db_name);
+        tcase_add_test(tc, test_conninfo);
+        tcase_add_test(tc, test_create_database_sql);
+        tcase_add_test(tc, test_hash_tree);
+        tcase_add_test(tc, test_compare);
+        tcase_add_test(tc, test_replace_prefix);
+        tcase_add_test(tc, test_remove_tree);
+        tcase_add_test(tc, test_resolve_counts);
+        tcase_add_test(tc, test_format_bytes);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(backup_manifest_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,13 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# build.sh [DIR]: the dev build the tests and the demo use (sanitizers, warnings as errors), in DIR
+# (default build/), configured for the usual FHS paths so that `meson install` inside a sandbox puts
+# every file where the units expect it.
+set -euo pipefail
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dir=${1:-$src/build}
+if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$src" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
+                -Dwerror=true -Db_sanitize=address,undefined >/dev/null
+fi
+ninja -C "$dir" >/dev/null
