@@ -40,15 +40,15 @@ for c in "${cases[@]}"; do
         unit=$(sb systemd-escape --template=codebolt-upgrade@.service -- "$v")
         sb_log "systemctl start $unit"
         sb systemctl start "$unit" 2>/dev/null && fail "'$v' was accepted"
-        sb journalctl -b --no-pager -u "$unit" -o cat | grep -qF -- "$words" ||
-                fail "the refusal of '$v' does not say '$words': $(sb journalctl -b --no-pager -u "$unit" -o cat | tail -n 5)"
+        sb_journal_has "$unit" "$words" ||
+                fail "the refusal of '$v' does not say '$words': $(sb_journal "$unit" | tail -n 5)"
         check_untouched "$v"
 done
 
 # a slash cannot come through systemd-escape (it becomes '-'), only as an explicit \x2f
 unit='codebolt-upgrade@1.5.0\x2fevil.service'
 sb systemctl start "$unit" 2>/dev/null && fail "'1.5.0/evil' was accepted"
-sb journalctl -b --no-pager -u "$unit" -o cat | grep -qF 'only [0-9A-Za-z.+-]' || fail "the refusal of '1.5.0/evil' does not name the rule"
+sb_journal_has "$unit" 'only [0-9A-Za-z.+-]' || fail "the refusal of '1.5.0/evil' does not name the rule"
 check_untouched "1.5.0/evil"
 
 # systemd itself refuses unit names over 255 characters, so a 300-character version never reaches the
@@ -56,7 +56,7 @@ check_untouched "1.5.0/evil"
 unit="codebolt-upgrade@$long300.service"
 sb systemctl start "$unit" 2>/dev/null && fail "a 300-character version was accepted"
 out=$(sb /usr/libexec/codebolt-upgrade/preflight "$long300" 2>&1) && fail "preflight accepted a 300-character version"
-echo "$out" | grep -qF 'longer than 128 characters' || fail "preflight's refusal of a 300-character version does not name the rule: $out"
+grep -qF 'longer than 128 characters' <<<"$out" || fail "preflight's refusal of a 300-character version does not name the rule: $out"
 check_untouched "a 300-character version"
 
 sb_log "PASS"

@@ -48,7 +48,7 @@ for r in "$run1" "$run2"; do
         st=$(cbu_api "$token" GET "/api/runs/$r" | jq -r .status)
         [ "$st" = succeeded ] || fail "agent run $r started before the upgrade ended '$st', not succeeded"
 done
-sb journalctl -b --no-pager -u codebolt.service -o cat | grep -q 'shutting down: waiting for 0 in-flight runs' ||
+sb_journal_has codebolt.service 'shutting down: waiting for 0 in-flight runs' ||
         fail "the server was stopped with agent runs still in flight"
 
 # both migrations are in the ledger, and the ledger says succeeded
@@ -97,12 +97,13 @@ done
 # systemctl status showed each migration as it was applied
 for m in 20260315_add_foo_index 20260320_partition_event_log; do
         grep -q "$m" "$SB_DIR/status-texts" || fail "StatusText never showed migration $m (seen: $(sort -u "$SB_DIR/status-texts" | tr '\n' '|'))"
-        sb journalctl -b --no-pager -u codebolt-upgrade@1.5.0.service -o cat | grep -q "applying $m" ||
+        sb_journal_has codebolt-upgrade@1.5.0.service "applying $m" ||
                 fail "the upgrade's journal does not report migration $m"
 done
 
 # codebolt-upgrade status and history speak of it
-sb codebolt-upgrade status | grep -q '1.5.0' || fail "codebolt-upgrade status does not mention 1.5.0"
+status=$(sb codebolt-upgrade status)
+grep -q '1.4.0 → 1.5.0 succeeded' <<<"$status" || fail "codebolt-upgrade status does not say the upgrade 1.4.0 → 1.5.0 succeeded: $status"
 sb codebolt-upgrade history --json | jq -e 'last.result == "succeeded"' >/dev/null || fail "codebolt-upgrade history --json disagrees"
 
 # starting the same unit again is a clean skip: exit 0, nothing touched
@@ -113,7 +114,7 @@ sb systemctl start codebolt-upgrade@1.5.0.service || fail "starting codebolt-upg
 [ "$(sb systemctl show -P InvocationID codebolt.service)" = "$server_id" ] || fail "the second start touched the server"
 [ "$(sb ls /backups/codebolt)" = "$backups_before" ] || fail "the second start took a backup"
 [ "$(sb jq length /var/lib/codebolt-upgrade/default/ledger.json)" = "$entries" ] || fail "the second start wrote the ledger"
-sb journalctl -b --no-pager -u codebolt-upgrade@1.5.0.service -o cat | grep -q 'already runs 1.5.0' ||
+sb_journal_has codebolt-upgrade@1.5.0.service 'already runs 1.5.0' ||
         fail "the second start did not say why it skipped"
 
 sb_log "PASS"

@@ -1,10 +1,49 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# sandbox-init.sh LAYERS: runs as PID 1 of fresh pid/mount/uts/net namespaces (see sandbox.sh).
-# Builds an overlay of the host root, then execs systemd inside it. Never run on the host itself.
+# sandbox-init.sh LAYERS CGROUPS-LIST: runs as PID 1 of fresh pid/mount/uts/net namespaces (see
+# sandbox.sh). Moves itself into a cgroup of its own in every hierarchy (listed in CGROUPS-LIST for the
+# teardown) and into a new cgroup namespace rooted there, so that two sandboxes' systemds never manage
+# the same cgroup; builds an overlay of the host root; execs systemd inside it. Never run on the host
+# itself.
 set -euo pipefail
 layers=$1
+cgroups_list=$2
 [ "$$" = 1 ] || { echo "sandbox-init.sh: must run as PID 1 of a new pid namespace" >&2; exit 1; }
+
+# the cgroup mounts as the host has them: "type mountpoint options"
+cgroup_mounts() {
+        awk '$3 == "cgroup" || $3 == "cgroup2" {print $3, $2, $4}' /proc/mounts
+}
+
+if [ "${3:-}" != --in-cgroupns ]; then
+        name=$(basename "$(dirname "$layers")")
+        : >"$cgroups_list"
+        # read it whole first: moving between cgroups changes the file while it is read
+        mapfile -t memberships </proc/self/cgroup
+        for m in "${memberships[@]}"; do
+                IFS=: read -r _ controllers path <<<"$m"
+                mnt=
+                while read -r type point opts; do
+                        if [ -z "$controllers" ]; then
+                                [ "$type" = cgroup2 ] && mnt=$point
+                        elif [ "$type" = cgroup ] && [[ ",$opts," == *",$controllers,"* ]]; then
+                                mnt=$point
+                        fi
+                        [ -n "$mnt" ] && break
+                done < <(cgroup_mounts)
+                [ -n "$mnt" ] || continue
+                dir="${mnt%/}${path%/}/$name"
+                mkdir -p "$dir"
+                # a new v1 cpuset cgroup starts with no CPUs and no memory nodes: take the parent's
+                if [ -f "$dir/cpuset.cpus" ]; then
+                        cat "$dir/../cpuset.cpus" >"$dir/cpuset.cpus"
+                        cat "$dir/../cpuset.mems" >"$dir/cpuset.mems"
+                fi
+                echo 0 >"$dir/cgroup.procs"
+                echo "$dir" >>"$cgroups_list"
+        done
+        exec unshare --cgroup -- "$0" "$layers" "$cgroups_list" --in-cgroupns
+fi
 
 mount --make-rprivate /
 mkdir -p "$layers"
@@ -15,12 +54,21 @@ mount -t overlay cbu-root -o "lowerdir=/,upperdir=$layers/upper,workdir=$layers/
 root="$layers/merged"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
+# the cgroup hierarchies again, seen from this cgroup namespace: rooted at our own cgroup
+if mountpoint -q /sys/fs/cgroup; then
+        mount -t tmpfs -o mode=0755,nosuid,nodev,noexec cgroup "$root/sys/fs/cgroup"
+        while read -r type point opts; do
+                target="$root/sys/fs/cgroup/${point#/sys/fs/cgroup/}"
+                mkdir -p "$target"
+                mount -t "$type" -o "$opts" "$type" "$target"
+        done < <(cgroup_mounts)
+fi
 mount --rbind /dev "$root/dev"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
 hostname cbu-sandbox
 # what a bare sandbox has no use for, and what would fail in it (no tty, no clock to set)
-for u in getty@tty1.service systemd-timesyncd.service e2scrub_reap.service apt-daily.timer \
+for u in getty@tty1.service console-getty.service systemd-timesyncd.service e2scrub_reap.service apt-daily.timer \
         apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer; do
         ln -sf /dev/null "$root/etc/systemd/system/$u"
 done

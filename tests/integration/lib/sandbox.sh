@@ -44,10 +44,25 @@ sandbox_teardown() {
         if [ -n "$SB_UNSHARE_PID" ]; then
                 wait "$SB_UNSHARE_PID" 2>/dev/null || true
         fi
+        sb_remove_cgroups
         if [ -n "$SB_DIR" ] && [ -d "$SB_DIR" ]; then
                 rm -rf --one-file-system "$SB_DIR"
         fi
         exit "$rc"
+}
+
+# the sandbox's own cgroups on the host, innermost first, once every process in them is gone
+sb_remove_cgroups() {
+        local dir i
+        [ -n "$SB_DIR" ] && [ -f "$SB_DIR/cgroups" ] || return 0
+        while read -r dir; do
+                case "$dir" in */cbu-sandbox.*) ;; *) continue ;; esac
+                for i in $(seq 50); do
+                        find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
+                        [ -d "$dir" ] || break
+                        sleep 0.1
+                done
+        done <"$SB_DIR/cgroups"
 }
 
 sb_dump_journal() {
@@ -72,7 +87,7 @@ sandbox_boot() {
         trap 'exit 143' TERM
 
         unshare --pid --fork --mount --uts --net --ipc --propagation private \
-                "$SB_LIB/sandbox-init.sh" "$SB_DIR/layers" >"$SB_DIR/init.log" 2>&1 &
+                "$SB_LIB/sandbox-init.sh" "$SB_DIR/layers" "$SB_DIR/cgroups" >"$SB_DIR/init.log" 2>&1 &
         SB_UNSHARE_PID=$!
 
         local i
@@ -96,4 +111,17 @@ sandbox_boot() {
         *) fail "the sandboxed systemd did not reach running (state: ${state:-none})" ;;
         esac
         sb_log "systemd is up in the sandbox (host pid $SB_PID, state $state)"
+}
+
+# sb_journal UNIT: that unit's messages of this boot, one a line (read whole: a `grep -q` straight on a
+# pipe would end journalctl early and, with pipefail, fail the check that matched)
+sb_journal() {
+        sb journalctl -b --no-pager -o cat -u "$1"
+}
+
+# sb_journal_has UNIT TEXT: the unit's journal has a line containing TEXT
+sb_journal_has() {
+        local out
+        out=$(sb_journal "$1")
+        grep -qF -- "$2" <<<"$out"
 }
