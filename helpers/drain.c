@@ -96,6 +96,7 @@ static int update_inhibitor_pid(cJSON *current, void *userdata) {
 static int take_inhibitor(Helper *h, sd_bus *bus) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *why = NULL;
+        sigset_t term, saved;
         pid_t pid;
         int r;
 
@@ -109,11 +110,17 @@ static int take_inhibitor(Helper *h, sd_bus *bus) {
                 return 0;
         }
 
+        /* a stop signal that comes before the holder reset its handlers waits for the reset */
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigaddset(&term, SIGINT);
+        sigprocmask(SIG_BLOCK, &term, &saved);
         pid = fork();
-        if (pid < 0)
-                return log_error_errno(errno, "Failed to fork the shutdown inhibitor's holder: %m");
         if (pid == 0)
                 inhibitor_holder(fd);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the shutdown inhibitor's holder: %m");
 
         r = helper_update_current(h, update_inhibitor_pid, &pid);
         if (r < 0) {

@@ -202,7 +202,8 @@ static char *applied_list(const Watch *w) {
 /* ---- the server's lines ---- */
 
 static int fail_with(Watch *w, int error, const char *what) {
-        return log_error_errno(error, "%s; the server's last line: '%s'", what, strempty(w->last_line));
+        return log_error_errno(
+                error, "%s; the last line of its journal: '%s'", what, strempty(w->last_line));
 }
 
 static int on_applying(Watch *w, const char *id) {
@@ -252,14 +253,20 @@ static int on_applying(Watch *w, const char *id) {
 }
 
 static int on_summary(Watch *w, const ServerLine *l) {
-        _cleanup_free_ char *applied = NULL;
+        _cleanup_free_ char *applied = NULL, *what = NULL;
         int r;
 
-        r = finish_in_flight(w, l->failed > 0 ? "failed" : "applied");
+        if (l->failed > 0) {
+                if (asprintf(&what, "Migration %s failed", w->in_flight ?: "(not announced)") < 0)
+                        return log_oom();
+                r = finish_in_flight(w, "failed");
+                if (r < 0)
+                        return r;
+                return fail_with(w, EIO, what);
+        }
+        r = finish_in_flight(w, "applied");
         if (r < 0)
                 return r;
-        if (l->failed > 0)
-                return fail_with(w, EIO, "Migrations failed");
 
         w->migrations_over = true;
         set_deadline(w, "Ready=", w->h->config.timeout_ready);

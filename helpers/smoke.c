@@ -18,8 +18,9 @@
 #include "smoke-steps.h"
 #include "state.h"
 
-/* one request never waits longer than this, even when Smoke= leaves more */
+/* one request never waits longer than this, even when Smoke= leaves more, and never less than that */
 #define REQUEST_TIMEOUT_MAX (30 * USEC_PER_SEC)
+#define REQUEST_TIMEOUT_MIN (5 * USEC_PER_SEC)
 /* how much of an unexpected answer goes into the journal */
 #define BODY_EXCERPT_MAX 200
 /* how long the server's journal is followed before it counts as read to the end */
@@ -99,7 +100,7 @@ static int run_step(
 
         log_status("smoke: %s (step %zu of %zu)", step->name, index + 1, n_steps);
 
-        r = smoke_substitute(step->path, vars, &path, &missing);
+        r = smoke_substitute_path(step->path, vars, &path, &missing);
         if (r < 0)
                 return log_error_errno(
                         r,
@@ -134,7 +135,7 @@ static int run_step(
         if (!url)
                 return log_oom();
 
-        for (;;) {
+        for (bool repeat = false;; repeat = true) {
                 _cleanup_http_response_ HttpResponse resp = {};
                 _cleanup_free_ char *error = NULL, *excerpt = NULL, *now_progress = NULL;
                 _cleanup_json_ cJSON *answer = NULL;
@@ -143,14 +144,17 @@ static int run_step(
 
                 if (helper_cancelled)
                         return -ECANCELED;
-                if (now >= deadline)
+                if (!repeat && now >= deadline)
                         return log_error_errno(
                                 ETIME,
                                 "Smoke step '%s' (%s %s): [Timeouts] Smoke= ran out before it could run.",
                                 step->name,
                                 step->method,
                                 s.shown_path);
-                timeout = deadline - now;
+                /* a repeat at the deadline itself still gets its answer */
+                timeout = deadline > now ? deadline - now : 0;
+                if (timeout < REQUEST_TIMEOUT_MIN)
+                        timeout = REQUEST_TIMEOUT_MIN;
                 if (timeout > REQUEST_TIMEOUT_MAX)
                         timeout = REQUEST_TIMEOUT_MAX;
 
@@ -232,7 +236,8 @@ static int run_step(
                         free(progress);
                         progress = TAKE_PTR(now_progress);
                 }
-                if (now_monotonic() + step->interval >= deadline) {
+                now = now_monotonic();
+                if (now >= deadline) {
                         _cleanup_free_ char *want = cJSON_PrintUnformatted(step->until);
                         return log_error_errno(
                                 ETIME,
@@ -246,7 +251,7 @@ static int run_step(
                                 step->until->child->string,
                                 progress ? progress : "absent");
                 }
-                sleep_until(now_monotonic() + step->interval);
+                sleep_until(deadline - now > step->interval ? now + step->interval : deadline);
         }
 }
 

@@ -173,7 +173,7 @@ int journal_watch_get_timeout(JournalWatch *w, usec_t *ret) {
         r = sd_journal_get_timeout(w->journal, &t);
         if (r < 0)
                 return r;
-        *ret = t == UINT64_MAX ? USEC_INFINITY : (usec_t) t;
+        *ret = t == UINT64_MAX ? USEC_INFINITY : (usec_t)t;
         return 0;
 }
 

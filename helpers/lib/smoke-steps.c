@@ -120,7 +120,16 @@ char *smoke_value_to_text(const cJSON *v) {
         return cJSON_PrintUnformatted(v);
 }
 
-int smoke_substitute(const char *template, const cJSON *vars, char **ret, char **ret_missing) {
+/* RFC 3986 unreserved characters stay, everything else is %XX */
+static void put_escaped(FILE *f, const char *s) {
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+                if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~')
+                        fputc(*p, f);
+                else
+                        fprintf(f, "%%%02X", *p);
+}
+
+static int substitute(const char *template, const cJSON *vars, bool escape, char **ret, char **ret_missing) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         const char *p = template, *start, *name;
@@ -162,7 +171,10 @@ int smoke_substitute(const char *template, const cJSON *vars, char **ret, char *
                 text = smoke_value_to_text(v);
                 if (!text)
                         return -ENOMEM;
-                fputs(text, f);
+                if (escape)
+                        put_escaped(f, text);
+                else
+                        fputs(text, f);
         }
 
         if (fflush(f) != 0 || ferror(f))
@@ -170,6 +182,14 @@ int smoke_substitute(const char *template, const cJSON *vars, char **ret, char *
         f = (fclose(f), NULL);
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int smoke_substitute(const char *template, const cJSON *vars, char **ret, char **ret_missing) {
+        return substitute(template, vars, false, ret, ret_missing);
+}
+
+int smoke_substitute_path(const char *template, const cJSON *vars, char **ret, char **ret_missing) {
+        return substitute(template, vars, true, ret, ret_missing);
 }
 
 /* "${name}" and nothing else: the variable's name, else NULL */

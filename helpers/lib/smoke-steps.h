@@ -67,6 +67,9 @@ char *smoke_value_to_text(const cJSON *v);
 /* ${name} replaced by the text of vars' member name. -ENOENT when one is not set (*ret_missing, optional,
  * gets its name), -EINVAL when a "${" is not closed or holds no name. */
 int smoke_substitute(const char *template, const cJSON *vars, char **ret, char **ret_missing);
+/* the same for a request path: each value is percent-encoded (all but RFC 3986's unreserved characters),
+ * so a saved value stays one path segment */
+int smoke_substitute_path(const char *template, const cJSON *vars, char **ret, char **ret_missing);
 /* the same for a JSON template, as `body` above describes */
 int smoke_substitute_json(const cJSON *template, const cJSON *vars, cJSON **ret, char **ret_missing);
 

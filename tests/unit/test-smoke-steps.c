@@ -171,6 +171,21 @@ START_TEST(test_substitute) {
 }
 END_TEST
 
+START_TEST(test_substitute_path) {
+        _cleanup_json_ cJSON *vars = parse("{\"run\":\"run-1a_b.c~\",\"odd\":\"a/b?c d%\\u00e9\",\"n\":12}");
+        char *s = NULL;
+
+        ck_assert_int_eq(smoke_substitute_path("/api/runs/${run}", vars, &s, NULL), 0);
+        ck_assert_str_eq(s, "/api/runs/run-1a_b.c~");
+        free(s);
+
+        /* a value cannot add a segment, a query or a blank to the path */
+        ck_assert_int_eq(smoke_substitute_path("/x/${odd}/${n}?q=1", vars, &s, NULL), 0);
+        ck_assert_str_eq(s, "/x/a%2Fb%3Fc%20d%25%C3%A9/12?q=1");
+        free(s);
+}
+END_TEST
+
 START_TEST(test_substitute_json) {
         _cleanup_json_ cJSON *vars = parse("{\"user\":\"smoke\",\"password\":\"p\\\"w\",\"project\":7}");
         _cleanup_json_ cJSON *t =
@@ -293,6 +308,7 @@ static Suite *smoke_steps_suite(void) {
         tcase_add_test(tc, test_parse_errors);
         tcase_add_test(tc, test_parse_references);
         tcase_add_test(tc, test_substitute);
+        tcase_add_test(tc, test_substitute_path);
         tcase_add_test(tc, test_substitute_json);
         tcase_add_test(tc, test_value_to_text);
         tcase_add_test(tc, test_json_path);
