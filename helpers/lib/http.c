@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "errmsg.h"
 #include "json-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
@@ -48,23 +49,6 @@ void http_response_done(HttpResponse *r) {
                 return;
         free(r->body);
         *r = (HttpResponse){};
-}
-
-_printf_(3, 4) static int set_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-
-        if (!ret_error)
-                return r;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-
-        free(*ret_error);
-        *ret_error = s;
-        return r;
 }
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -167,7 +151,7 @@ static int set_curl_error(
 
         if (bearer_token && *bearer_token && strstr(msg, bearer_token))
                 msg = curl_easy_strerror(c);
-        return set_error(ret_error, r, "%s", msg);
+        return errmsg_set(ret_error, r, "%s", msg);
 }
 
 static bool method_valid(const char *method) {
@@ -302,20 +286,20 @@ static int perform(
         if (bearer_token && !*bearer_token)
                 bearer_token = NULL;
         if (!method_valid(method))
-                return set_error(ret_error, -EINVAL, "invalid HTTP method");
+                return errmsg_set(ret_error, -EINVAL, "invalid HTTP method");
         if (bearer_token && strpbrk(bearer_token, "\r\n"))
-                return set_error(ret_error, -EINVAL, "bearer token contains a line break");
+                return errmsg_set(ret_error, -EINVAL, "bearer token contains a line break");
         if (json_body && (streq(method, "GET") || streq(method, "HEAD")))
-                return set_error(ret_error, -EINVAL, "a %s request carries no body", method);
+                return errmsg_set(ret_error, -EINVAL, "a %s request carries no body", method);
 
         (void)pthread_once(&global_once, global_init);
         if (global_result != CURLE_OK)
-                return set_error(ret_error, -EIO, "libcurl: %s", curl_easy_strerror(global_result));
+                return errmsg_set(ret_error, -EIO, "libcurl: %s", curl_easy_strerror(global_result));
 
         curl = curl_easy_init();
         errbuf = calloc(1, CURL_ERROR_SIZE);
         if (!curl || !errbuf || request_headers(fetch, json_body, &headers) < 0)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         c = setup(curl, method, url, bearer_token, json_body, timeout, fetch, headers, errbuf, &body);
         if (c == CURLE_OK)
@@ -324,7 +308,7 @@ static int perform(
                 (void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
                 r = curl_code_to_errno(c, os_errno, &body);
                 if (r == -EFBIG)
-                        return set_error(
+                        return errmsg_set(
                                 ret_error,
                                 r,
                                 "response body larger than %zu MiB",
@@ -337,7 +321,7 @@ static int perform(
         if (!body.data) {
                 body.data = strdup("");
                 if (!body.data)
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
         }
 
         *ret = (HttpResponse){
@@ -385,7 +369,7 @@ static int request_json(
         if (!blank(resp.body)) {
                 json = cJSON_ParseWithLength(resp.body, resp.size);
                 if (!json && resp.status < 400)
-                        return set_error(
+                        return errmsg_set(
                                 ret_error, -EBADMSG, "HTTP %ld response is not valid JSON", resp.status);
         }
 
@@ -420,7 +404,7 @@ int http_post_json(
 
         s = body ? cJSON_PrintUnformatted(body) : strdup("{}");
         if (!s)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         return request_json("POST", url, bearer_token, s, timeout, ret_status, ret_json, ret_error);
 }
@@ -432,13 +416,13 @@ static int read_local(const char *path, char **ret_body, size_t *ret_size, char 
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return set_error(ret_error, -errno, "%s: %s", path, strerror(errno));
+                return errmsg_set(ret_error, -errno, "%s: %s", path, strerror(errno));
         if (fstat(fd, &st) < 0)
-                return set_error(ret_error, -errno, "%s: %s", path, strerror(errno));
+                return errmsg_set(ret_error, -errno, "%s: %s", path, strerror(errno));
         if (S_ISDIR(st.st_mode))
-                return set_error(ret_error, -EISDIR, "%s: is a directory", path);
+                return errmsg_set(ret_error, -EISDIR, "%s: is a directory", path);
         if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > HTTP_BODY_MAX)
-                return set_error(
+                return errmsg_set(
                         ret_error, -EFBIG, "%s: larger than %zu MiB", path, HTTP_BODY_MAX / 1024 / 1024);
 
         for (;;) {
@@ -452,10 +436,10 @@ static int read_local(const char *path, char **ret_body, size_t *ret_size, char 
                         if (a > HTTP_BODY_MAX + 2)
                                 a = HTTP_BODY_MAX + 2;
                         if (a <= b.allocated)
-                                return set_error(ret_error, -EFBIG, "%s: file too large", path);
+                                return errmsg_set(ret_error, -EFBIG, "%s: file too large", path);
                         p = realloc(b.data, a);
                         if (!p)
-                                return set_error(ret_error, -ENOMEM, "out of memory");
+                                return errmsg_set(ret_error, -ENOMEM, "out of memory");
                         b.data = p;
                         b.allocated = a;
                 }
@@ -464,20 +448,20 @@ static int read_local(const char *path, char **ret_body, size_t *ret_size, char 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return set_error(ret_error, -errno, "%s: %s", path, strerror(errno));
+                        return errmsg_set(ret_error, -errno, "%s: %s", path, strerror(errno));
                 }
                 if (n == 0)
                         break;
                 b.size += (size_t)n;
                 b.data[b.size] = 0;
                 if (b.size > HTTP_BODY_MAX)
-                        return set_error(ret_error, -EFBIG, "%s: file too large", path);
+                        return errmsg_set(ret_error, -EFBIG, "%s: file too large", path);
         }
 
         if (!b.data) {
                 b.data = strdup("");
                 if (!b.data)
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
         }
 
         if (ret_size)
@@ -515,7 +499,7 @@ int http_fetch_file(const char *url, char **ret_body, size_t *ret_size, char **r
 
         /* file:// has no status; anything but 2xx from a server is a failure here */
         if (resp.status != 0 && (resp.status < 200 || resp.status >= 300))
-                return set_error(
+                return errmsg_set(
                         ret_error, status_to_errno(resp.status), "server answered HTTP %ld", resp.status);
 
         if (ret_size)

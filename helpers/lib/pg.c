@@ -15,8 +15,10 @@
 
 #include <libpq-fe.h>
 
+#include "errmsg.h"
 #include "json-util.h"
 #include "pg.h"
+#include "state.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
 #define _cleanup_pgconn_ _cleanup_(PQfinishp)
@@ -29,26 +31,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char *, PQfreemem);
 
 #define PG_CREDENTIAL_MAX ((size_t)64 * 1024)
 #define PG_CONNECT_TIMEOUT "30"
+/* what a session child may answer: row counts and properties, never table contents */
+#define PG_ANSWER_MAX ((size_t)256 * 1024 * 1024)
 
 /* what a session does once connected, inside the child; *ret may stay NULL */
 typedef int (*SessionFn)(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error);
-
-_printf_(3, 4) static int set_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-
-        if (!ret_error)
-                return r;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-
-        free(*ret_error);
-        *ret_error = s;
-        return r;
-}
 
 /* libpq messages end in a newline and may span lines; the caller logs one line */
 static int set_pq_error(char **ret_error, int r, const char *prefix, const char *msg) {
@@ -56,7 +43,7 @@ static int set_pq_error(char **ret_error, int r, const char *prefix, const char 
         size_t l = 0;
 
         if (!s)
-                return set_error(ret_error, r, "%s", prefix ? prefix : "out of memory");
+                return errmsg_set(ret_error, r, "%s", prefix ? prefix : "out of memory");
 
         /* every run of blanks and line breaks becomes one space, none at the ends */
         for (const char *p = s; *p; p++) {
@@ -70,8 +57,8 @@ static int set_pq_error(char **ret_error, int r, const char *prefix, const char 
         s[l] = 0;
 
         if (prefix)
-                return set_error(ret_error, r, "%s: %s", prefix, s);
-        return set_error(ret_error, r, "%s", s);
+                return errmsg_set(ret_error, r, "%s: %s", prefix, s);
+        return errmsg_set(ret_error, r, "%s", s);
 }
 
 static int sqlstate_to_errno(const char *state) {
@@ -138,7 +125,7 @@ static int result_check(PGconn *conn, const PGresult *res, char **ret_error) {
         case PGRES_COPY_IN:
         case PGRES_COPY_OUT:
         case PGRES_COPY_BOTH:
-                return set_error(ret_error, -EOPNOTSUPP, "COPY is not supported here");
+                return errmsg_set(ret_error, -EOPNOTSUPP, "COPY is not supported here");
         default:
                 return result_error(conn, res, ret_error);
         }
@@ -154,7 +141,7 @@ static int result_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **re
 
         rows = cJSON_CreateArray();
         if (!rows)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         n_rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
         n_cols = PQnfields(res);
@@ -163,7 +150,7 @@ static int result_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **re
 
                 if (!row || !cJSON_AddItemToArray(rows, row)) {
                         cJSON_Delete(row);
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
                 }
 
                 for (int j = 0; j < n_cols; j++) {
@@ -172,7 +159,7 @@ static int result_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **re
 
                         if (!v || !cJSON_AddItemToObject(row, PQfname(res, j), v)) {
                                 cJSON_Delete(v);
-                                return set_error(ret_error, -ENOMEM, "out of memory");
+                                return errmsg_set(ret_error, -ENOMEM, "out of memory");
                         }
                 }
         }
@@ -245,12 +232,12 @@ static int read_credential(const char *path, char **ret, char **ret_error) {
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return set_error(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
+                return errmsg_set(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
         if (fstat(fd, &st) < 0)
-                return set_error(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
+                return errmsg_set(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
         r = check_credential_stat(&st);
         if (r < 0)
-                return set_error(
+                return errmsg_set(
                         ret_error,
                         r,
                         "credential file %s must be a regular file owned by root with mode 0600",
@@ -264,10 +251,11 @@ static int read_credential(const char *path, char **ret, char **ret_error) {
                         char *p;
 
                         if (a > PG_CREDENTIAL_MAX + 2)
-                                return set_error(ret_error, -EFBIG, "credential file %s is too large", path);
+                                return errmsg_set(
+                                        ret_error, -EFBIG, "credential file %s is too large", path);
                         p = malloc(a);
                         if (!p)
-                                return set_error(ret_error, -ENOMEM, "out of memory");
+                                return errmsg_set(ret_error, -ENOMEM, "out of memory");
                         if (buf) {
                                 memcpy(p, buf, size);
                                 explicit_bzero(buf, allocated);
@@ -281,14 +269,15 @@ static int read_credential(const char *path, char **ret, char **ret_error) {
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return set_error(ret_error, -errno, "credential file %s: %s", path, strerror(errno));
+                        return errmsg_set(
+                                ret_error, -errno, "credential file %s: %s", path, strerror(errno));
                 }
                 if (n == 0)
                         break;
                 size += (size_t)n;
         }
         if (!buf)
-                return set_error(ret_error, -EINVAL, "credential file %s is empty", path);
+                return errmsg_set(ret_error, -EINVAL, "credential file %s is empty", path);
         buf[size] = 0;
 
         /* one trailing line break is the file's, not the password's */
@@ -297,9 +286,9 @@ static int read_credential(const char *path, char **ret, char **ret_error) {
         if (size > 0 && buf[size - 1] == '\r')
                 buf[--size] = 0;
         if (size == 0)
-                return set_error(ret_error, -EINVAL, "credential file %s is empty", path);
+                return errmsg_set(ret_error, -EINVAL, "credential file %s is empty", path);
         if (strlen(buf) != size)
-                return set_error(ret_error, -EINVAL, "credential file %s contains a NUL byte", path);
+                return errmsg_set(ret_error, -EINVAL, "credential file %s contains a NUL byte", path);
 
         *ret = TAKE_PTR(buf);
         return 0;
@@ -312,35 +301,35 @@ static int drop_privileges(const char *user, char **ret_error) {
 
         pw = getpwnam(user);
         if (!pw)
-                return set_error(ret_error, -ESRCH, "unknown user %s", user);
+                return errmsg_set(ret_error, -ESRCH, "unknown user %s", user);
 
         if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid) {
                 if (initgroups(pw->pw_name, pw->pw_gid) < 0)
-                        return set_error(
+                        return errmsg_set(
                                 ret_error, -errno, "cannot set groups of %s: %s", user, strerror(errno));
                 if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0)
-                        return set_error(
+                        return errmsg_set(
                                 ret_error,
                                 -errno,
                                 "cannot change to group of %s: %s",
                                 user,
                                 strerror(errno));
                 if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-                        return set_error(
+                        return errmsg_set(
                                 ret_error, -errno, "cannot change to user %s: %s", user, strerror(errno));
         }
 
         if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
-                return set_error(ret_error, -errno, "cannot verify the change to user %s", user);
+                return errmsg_set(ret_error, -errno, "cannot verify the change to user %s", user);
         if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid || rgid != pw->pw_gid ||
             egid != pw->pw_gid || sgid != pw->pw_gid)
-                return set_error(ret_error, -EPERM, "privileges were not dropped to user %s", user);
+                return errmsg_set(ret_error, -EPERM, "privileges were not dropped to user %s", user);
         if (pw->pw_uid != 0 && setuid(0) >= 0)
-                return set_error(ret_error, -EPERM, "privileges were not dropped to user %s", user);
+                return errmsg_set(ret_error, -EPERM, "privileges were not dropped to user %s", user);
 
         if (setenv("HOME", pw->pw_dir, 1) < 0 || setenv("USER", pw->pw_name, 1) < 0 ||
             setenv("LOGNAME", pw->pw_name, 1) < 0)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
         /* our working directory may be closed to the new user */
         if (chdir(pw->pw_dir) < 0)
                 (void)chdir("/");
@@ -381,7 +370,7 @@ static int session_connect(const PgTarget *t, const char *password, PGconn **ret
         keys = calloc(max, sizeof(char *));
         vals = calloc(max, sizeof(char *));
         if (!keys || !vals)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
                 if (!o->val)
@@ -415,7 +404,7 @@ static int session_connect(const PgTarget *t, const char *password, PGconn **ret
 
         conn = PQconnectdbParams(keys, vals, 0);
         if (!conn)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
         if (PQstatus(conn) != CONNECTION_OK)
                 return set_pq_error(ret_error, -ECONNREFUSED, NULL, PQerrorMessage(conn));
 
@@ -521,40 +510,6 @@ static void kill_and_reapp(pid_t *pid) {
                 ;
 }
 
-static int read_all(int fd, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 2) {
-                        size_t a = allocated ? allocated * 2 : 4096;
-                        char *p = realloc(buf, a);
-
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated = a;
-                }
-
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t)n;
-        }
-
-        buf[size] = 0;
-        *ret_size = size;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 static int session_run(
         const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
         _cleanup_(kill_and_reapp) pid_t pid = 0;
@@ -570,22 +525,23 @@ static int session_run(
         assert(fn);
 
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return set_error(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
+                return errmsg_set(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
         rfd = fds[0];
         wfd = fds[1];
 
         pid = fork();
         if (pid < 0)
-                return set_error(ret_error, -errno, "cannot fork the database session: %s", strerror(errno));
+                return errmsg_set(
+                        ret_error, -errno, "cannot fork the database session: %s", strerror(errno));
         if (pid == 0)
                 session_child(wfd, parent, t, fn, userdata);
 
         /* only the child may hold the write end, or we would never see EOF */
         close(TAKE_FD(wfd));
 
-        r = read_all(rfd, &answer, &size);
+        r = state_read_fd(rfd, 0, PG_ANSWER_MAX, &answer, &size);
         if (r < 0)
-                return set_error(ret_error, r, "cannot read from the database session: %s", strerror(-r));
+                return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
 
         while (waitpid(pid, &status, 0) < 0) {
                 if (errno == ECHILD) {
@@ -594,7 +550,7 @@ static int session_run(
                         break;
                 }
                 if (errno != EINTR)
-                        return set_error(
+                        return errmsg_set(
                                 ret_error,
                                 -errno,
                                 "cannot wait for the database session: %s",
@@ -606,12 +562,12 @@ static int session_run(
         ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
         if (!cJSON_IsBool(ok)) {
                 if (WIFSIGNALED(status))
-                        return set_error(
+                        return errmsg_set(
                                 ret_error,
                                 -EPROTO,
                                 "database session process killed by signal %s",
                                 sigabbrev_np(WTERMSIG(status)) ?: "?");
-                return set_error(
+                return errmsg_set(
                         ret_error,
                         -EPROTO,
                         "database session process ended without an answer (exit status %d)",
@@ -623,7 +579,7 @@ static int session_run(
                 const char *msg = json_get_string(reply, "error");
 
                 r = cJSON_IsNumber(e) && e->valueint > 0 ? -e->valueint : -EIO;
-                return set_error(ret_error, r, "%s", msg ?: strerror(-r));
+                return errmsg_set(ret_error, r, "%s", msg ?: strerror(-r));
         }
 
         if (ret)
@@ -663,13 +619,13 @@ int pg_query(
         assert(params || n_params == 0);
 
         if (n_params > INT_MAX)
-                return set_error(ret_error, -EINVAL, "too many parameters");
+                return errmsg_set(ret_error, -EINVAL, "too many parameters");
 
         r = session_run(t, query_fn, &a, &rows, ret_error);
         if (r < 0)
                 return r;
         if (!cJSON_IsArray(rows))
-                return set_error(ret_error, -EPROTO, "database session answered without rows");
+                return errmsg_set(ret_error, -EPROTO, "database session answered without rows");
 
         if (ret_rows)
                 *ret_rows = TAKE_PTR(rows);
@@ -720,7 +676,7 @@ static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
 
         counts = cJSON_CreateObject();
         if (!counts)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         for (int i = 0; i < PQntuples(tables); i++) {
                 const char *schema = PQgetvalue(tables, i, 0), *table = PQgetvalue(tables, i, 1);
@@ -737,22 +693,22 @@ static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                                 ret_error, -ENOMEM, "cannot quote an identifier", PQerrorMessage(conn));
                 if (asprintf(&sql, "SELECT count(*) FROM %s.%s", qs, qt) < 0 ||
                     asprintf(&key, "%s.%s", schema, table) < 0)
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
                 res = PQexec(conn, sql);
                 r = result_check(conn, res, ret_error);
                 if (r < 0)
                         return r;
                 if (PQntuples(res) != 1 || PQnfields(res) != 1)
-                        return set_error(ret_error, -EBADMSG, "unexpected answer to count(*) on %s", key);
+                        return errmsg_set(ret_error, -EBADMSG, "unexpected answer to count(*) on %s", key);
 
                 errno = 0;
                 n = strtoull(PQgetvalue(res, 0, 0), &end, 10);
                 if (errno != 0 || *end != 0)
-                        return set_error(ret_error, -EBADMSG, "unexpected count for %s", key);
+                        return errmsg_set(ret_error, -EBADMSG, "unexpected count for %s", key);
 
                 if (!cJSON_AddNumberToObject(counts, key, (double)n))
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
         }
 
         r = exec_command(conn, "COMMIT", ret_error);
@@ -773,7 +729,7 @@ int pg_table_row_counts(const PgTarget *t, cJSON **ret_object, char **ret_error)
         if (r < 0)
                 return r;
         if (!cJSON_IsObject(counts))
-                return set_error(ret_error, -EPROTO, "database session answered without counts");
+                return errmsg_set(ret_error, -EPROTO, "database session answered without counts");
 
         *ret_object = TAKE_PTR(counts);
         return 0;
@@ -817,18 +773,18 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                     " LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
                     " WHERE d.datname = $1",
                     locale) < 0)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         db = PQexecParams(conn, sql, 1, NULL, &dbname, NULL, NULL, 0);
         r = result_check(conn, db, ret_error);
         if (r < 0)
                 return r;
         if (PQntuples(db) != 1)
-                return set_error(ret_error, -ENOENT, "database \"%s\" does not exist", dbname);
+                return errmsg_set(ret_error, -ENOENT, "database \"%s\" does not exist", dbname);
 
         props = cJSON_CreateObject();
         if (!props)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         if (!cJSON_AddItemToObject(props, "name", string_or_null(db, 0, 0)) ||
             !cJSON_AddItemToObject(props, "owner", string_or_null(db, 0, 1)) ||
@@ -842,7 +798,7 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
             !cJSON_AddBoolToObject(props, "is_template", streq(PQgetvalue(db, 0, 9), "t")) ||
             !cJSON_AddBoolToObject(props, "allow_connections", streq(PQgetvalue(db, 0, 10), "t")) ||
             !cJSON_AddItemToObject(props, "datacl", string_or_null(db, 0, 11)))
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         oid = PQgetvalue(db, 0, 12);
         settings = PQexecParams(
@@ -865,7 +821,7 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
 
         list = cJSON_AddArrayToObject(props, "settings");
         if (!list)
-                return set_error(ret_error, -ENOMEM, "out of memory");
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         for (int i = 0; i < PQntuples(settings); i++) {
                 _cleanup_free_ char *name = strdup(PQgetvalue(settings, i, 1));
@@ -874,10 +830,10 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
 
                 if (!s || !cJSON_AddItemToArray(list, s)) {
                         cJSON_Delete(s);
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
                 }
                 if (!name)
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
                 value = strchr(name, '=');
                 if (value)
@@ -886,7 +842,7 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                 if (!cJSON_AddItemToObject(s, "role", string_or_null(settings, i, 0)) ||
                     !cJSON_AddStringToObject(s, "name", name) ||
                     !cJSON_AddStringToObject(s, "value", strempty(value)))
-                        return set_error(ret_error, -ENOMEM, "out of memory");
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
         }
 
         *ret = TAKE_PTR(props);
@@ -904,7 +860,7 @@ int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, c
         if (r < 0)
                 return r;
         if (!cJSON_IsObject(props))
-                return set_error(ret_error, -EPROTO, "database session answered without properties");
+                return errmsg_set(ret_error, -EPROTO, "database session answered without properties");
 
         *ret = TAKE_PTR(props);
         return 0;

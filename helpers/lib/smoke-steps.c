@@ -5,27 +5,11 @@
 #include <limits.h>
 #include <stdarg.h>
 
+#include "errmsg.h"
 #include "json-util.h"
 #include "smoke-steps.h"
 
 #define SMOKE_INTERVAL_DEFAULT USEC_PER_SEC
-
-static int set_error(char **ret_error, int error, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int error, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                char *s = NULL;
-
-                va_start(ap, fmt);
-                if (vasprintf(&s, fmt, ap) < 0)
-                        s = NULL;
-                va_end(ap);
-                free(*ret_error);
-                *ret_error = s;
-        }
-        return error;
-}
 
 static void smoke_step_done(SmokeStep *s) {
         free(s->name);
@@ -400,8 +384,8 @@ static int step_error(ParseContext *c, const char *fmt, ...) {
         if (r < 0)
                 return -ENOMEM;
         if (c->name)
-                return set_error(c->error, -EINVAL, "step %zu (%s): %s", c->index, c->name, what);
-        return set_error(c->error, -EINVAL, "step %zu: %s", c->index, what);
+                return errmsg_set(c->error, -EINVAL, "step %zu (%s): %s", c->index, c->name, what);
+        return errmsg_set(c->error, -EINVAL, "step %zu: %s", c->index, what);
 }
 
 /* every ${var} of template is defined by now */
@@ -614,18 +598,19 @@ int smoke_steps_parse(const char *text, const char *const *predefined, SmokeStep
 
         doc = cJSON_Parse(text);
         if (!doc)
-                return set_error(
+                return errmsg_set(
                         ret_error, -EBADMSG, "not JSON (near '%.20s')", strempty(cJSON_GetErrorPtr()));
         if (!cJSON_IsObject(doc))
-                return set_error(ret_error, -EINVAL, "the document must be an object {\"steps\": […]}");
+                return errmsg_set(ret_error, -EINVAL, "the document must be an object {\"steps\": […]}");
         o = doc->child;
         for (; o; o = o->next)
                 if (!streq(o->string, "steps"))
-                        return set_error(ret_error, -EINVAL, "unknown key '%s' (only \"steps\")", o->string);
+                        return errmsg_set(
+                                ret_error, -EINVAL, "unknown key '%s' (only \"steps\")", o->string);
 
         steps = cJSON_GetObjectItemCaseSensitive(doc, "steps");
         if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0)
-                return set_error(ret_error, -EINVAL, "\"steps\" must be a non-empty array");
+                return errmsg_set(ret_error, -EINVAL, "\"steps\" must be a non-empty array");
 
         defined = cJSON_CreateObject();
         if (!defined)
@@ -650,7 +635,7 @@ int smoke_steps_parse(const char *text, const char *const *predefined, SmokeStep
 
                 r = parse_step(&c, o, &result.steps[result.n_steps]);
                 if (r == -ENOMEM)
-                        return set_error(ret_error, r, "out of memory");
+                        return errmsg_set(ret_error, r, "out of memory");
                 if (r < 0)
                         return r;
                 result.n_steps++;

@@ -194,35 +194,27 @@ int state_create_json_exclusive(const char *path, const cJSON *j, mode_t mode) {
         return write_atomic(path, text, size, mode, true);
 }
 
-int state_read_file(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
+int state_read_fd(int fd, size_t size_hint, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, allocated = 0;
-        struct stat st;
 
-        assert(path);
+        assert(fd >= 0);
         assert(ret);
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
-
-        /* st_size is a hint: read to EOF */
+        /* the hint (a file's st_size) may be stale: read to EOF */
         for (;;) {
                 ssize_t n;
 
                 if (size + 1 >= allocated) {
-                        size_t want = allocated == 0 ? (size_t)st.st_size + 2 : allocated * 2;
+                        size_t want = allocated == 0 ? size_hint + 2 : allocated * 2;
                         char *nb;
 
                         if (want < 4096)
                                 want = 4096;
-                        if (want > STATE_FILE_MAX + 1)
-                                want = STATE_FILE_MAX + 1;
+                        /* room for one byte past max: that is how a file of exactly max bytes
+                         * tells itself apart from a longer one */
+                        if (want > max + 2)
+                                want = max + 2;
                         if (want <= size + 1)
                                 return -EFBIG;
                         nb = realloc(buf, want);
@@ -241,6 +233,8 @@ int state_read_file(const char *path, char **ret, size_t *ret_size) {
                 if (n == 0)
                         break;
                 size += (size_t)n;
+                if (size > max)
+                        return -EFBIG;
         }
         buf[size] = 0;
 
@@ -248,6 +242,24 @@ int state_read_file(const char *path, char **ret, size_t *ret_size) {
                 *ret_size = size;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int state_read_file(const char *path, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        assert(path);
+        assert(ret);
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+
+        return state_read_fd(fd, (size_t)st.st_size, STATE_FILE_MAX, ret, ret_size);
 }
 
 int state_read_json(const char *path, cJSON **ret) {

@@ -25,6 +25,8 @@ int state_write_atomic(const char *path, const void *data, size_t size, mode_t m
 
 /* Read a whole file into a NUL-terminated buffer; *ret_size (optional) gets its length. */
 int state_read_file(const char *path, char **ret, size_t *ret_size);
+/* everything up to EOF from fd, NUL-terminated; -EFBIG past max bytes (size_hint: the expected size) */
+int state_read_fd(int fd, size_t size_hint, size_t max, char **ret, size_t *ret_size);
 
 /* Read a small text file with leading and trailing whitespace removed; -EBADMSG when it holds a
  * NUL byte. */

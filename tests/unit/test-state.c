@@ -201,6 +201,30 @@ START_TEST(test_string_with_nul) {
 }
 END_TEST
 
+START_TEST(test_read_fd) {
+        _cleanup_free_ char *buf = NULL;
+        int p[2];
+        size_t size = 0;
+
+        /* past max: refused, nothing handed out */
+        ck_assert_int_eq(pipe(p), 0);
+        ck_assert_int_eq(write(p[1], "0123456789", 10), 10);
+        close(p[1]);
+        ck_assert_int_eq(state_read_fd(p[0], 0, 5, &buf, &size), -EFBIG);
+        ck_assert_ptr_null(buf);
+        close(p[0]);
+
+        /* a wrong hint does not matter: read to EOF */
+        ck_assert_int_eq(pipe(p), 0);
+        ck_assert_int_eq(write(p[1], "0123456789", 10), 10);
+        close(p[1]);
+        ck_assert_int_eq(state_read_fd(p[0], 2, 10, &buf, &size), 0);
+        ck_assert_uint_eq(size, 10);
+        ck_assert_str_eq(buf, "0123456789");
+        close(p[0]);
+}
+END_TEST
+
 START_TEST(test_unlink) {
         _cleanup_rm_rf_ char *dir = make_tmpdir();
         _cleanup_free_ char *path = path_in(dir, "current.json");
@@ -306,6 +330,7 @@ static Suite *state_suite(void) {
         tcase_add_test(tc, test_create_exclusive_race);
         tcase_add_test(tc, test_strings);
         tcase_add_test(tc, test_string_with_nul);
+        tcase_add_test(tc, test_read_fd);
         tcase_add_test(tc, test_unlink);
         tcase_add_test(tc, test_write_errors);
         tcase_add_test(tc, test_no_torn_reads);
