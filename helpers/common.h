@@ -9,6 +9,9 @@
 #include "config.h"
 #include "pg.h"
 
+/* the process name of drain's shutdown-inhibitor holder, which finish and the rollback end */
+#define HELPER_INHIBITOR_NAME "cbu-inhibitor"
+
 typedef enum HelperFlags {
         HELPER_NO_CURRENT = 1 << 0,   /* the helper manages current.json itself (preflight) */
         HELPER_ENDS_UPGRADE = 1 << 1, /* run() removes current.json (finish): no phase to mark done */

@@ -21,7 +21,6 @@
 #define REQUEST_TIMEOUT_MAX (30 * USEC_PER_SEC)
 #define REQUEST_TIMEOUT_MIN (5 * USEC_PER_SEC)
 /* the holder's name in ps and /proc/<pid>/comm, so finish can tell it from a recycled pid */
-#define INHIBITOR_HOLDER_NAME "cbu-inhibitor"
 
 static void sleep_until(usec_t until) {
         struct timespec ts = {
@@ -52,7 +51,7 @@ _noreturn_ static void inhibitor_holder(int fd) {
         sigset_t all;
         int null;
 
-        (void)prctl(PR_SET_NAME, INHIBITOR_HOLDER_NAME);
+        (void)prctl(PR_SET_NAME, HELPER_INHIBITOR_NAME);
 
         /* drain's SIGTERM handler only sets a flag: the holder must die of the signal */
         sigemptyset(&sa.sa_mask);

@@ -13,6 +13,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "spawn.h"
+#include "state.h"
 
 /* the keys of current.json that the ledger keeps */
 static const char *const carried[] = { "id",     "from",     "to",         "started",
@@ -36,6 +37,14 @@ static int make_entry(const cJSON *current, cJSON **ret) {
                 return -ENOMEM;
         *ret = TAKE_PTR(e);
         return 0;
+}
+
+static bool process_is_inhibitor(pid_t pid) {
+        _cleanup_free_ char *path = NULL, *comm = NULL;
+
+        if (asprintf(&path, "/proc/%d/comm", (int)pid) < 0)
+                return false;
+        return state_read_string(path, &comm) >= 0 && streq(comm, HELPER_INHIBITOR_NAME);
 }
 
 static int name_compare(const void *a, const void *b) {
@@ -135,9 +144,9 @@ static int run(Helper *h) {
                         r, "Failed to remove current.json of deployment %s: %m", h->config.deployment);
         helper_unlock(h);
 
-        /* drain's shutdown inhibitor ends with its holder */
+        /* drain's shutdown inhibitor ends with its holder; the pid is checked by name, never a reused one */
         pid = cJSON_GetObjectItemCaseSensitive(h->current, "inhibitor_pid");
-        if (cJSON_IsNumber(pid) && pid->valueint > 1)
+        if (cJSON_IsNumber(pid) && pid->valueint > 1 && process_is_inhibitor((pid_t)pid->valueint))
                 (void)kill((pid_t)pid->valueint, SIGTERM);
 
         log_notice(

@@ -54,7 +54,9 @@ static int abort_upgrade(Helper *h, const cJSON *current) {
         int r, status = 0;
 
         (void)release_current_version(&running);
-        if (staged && !streq_ptr(running, h->version)) {
+        /* a release an earlier attempt staged, or the running one, is not this attempt's to remove */
+        if (staged && !streq_ptr(running, h->version) &&
+            !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "staged_release_existed"))) {
                 char *argv[] = {
                         (char *)"rm", (char *)"-rf", (char *)"--one-file-system", (char *)staged, NULL
                 };

@@ -31,7 +31,7 @@ check_untouched() {
         [ "$(sb readlink -f /opt/codebolt/current)" = /opt/codebolt/releases/1.4.0 ] || fail "$1: /opt/codebolt/current moved"
         sb test ! -e /backups/codebolt || [ -z "$(sb ls -A /backups/codebolt)" ] || fail "$1: a backup was taken"
         sb test ! -e /var/lib/codebolt-upgrade/default/current.json || fail "$1: current.json was left behind"
-        [ "$(sb ls /opt/codebolt/releases)" = 1.4.0 ] || fail "$1: something was staged: $(sb ls /opt/codebolt/releases | tr '\n' ' ')"
+        [ "$(sb ls -A /opt/codebolt/releases)" = 1.4.0 ] || fail "$1: something was staged: $(sb ls -A /opt/codebolt/releases | tr '\n' ' ')"
 }
 
 for c in "${cases[@]}"; do
@@ -58,5 +58,21 @@ sb systemctl start "$unit" 2>/dev/null && fail "a 300-character version was acce
 out=$(sb /usr/libexec/codebolt-upgrade/preflight "$long300" 2>&1) && fail "preflight accepted a 300-character version"
 grep -qF 'longer than 128 characters' <<<"$out" || fail "preflight's refusal of a 300-character version does not name the rule: $out"
 check_untouched "a 300-character version"
+
+# an exact version the registry does not have passes preflight and fails in stage, before the server
+# stops: the rollback unit aborts it (removes what was staged) and the ledger says so
+sb systemctl start codebolt-upgrade@1.9.9.service 2>/dev/null && fail "1.9.9, which the registry lacks, was accepted"
+for i in $(seq 100); do
+        result=$(sb jq -r '[.[] | select(.to == "1.9.9")] | last | .result // empty' /var/lib/codebolt-upgrade/default/ledger.json 2>/dev/null || true)
+        [ -n "$result" ] && [ "$(sb systemctl is-active codebolt-rollback@1.9.9.service)" != activating ] && break
+        sleep 0.2
+done
+[ "$result" = aborted ] || fail "the failed stage of 1.9.9 ended '$result' in the ledger, not aborted"
+sb_journal_has codebolt-upgrade@1.9.9.service "@codebolt/server@1.9.9" || fail "the stage failure does not name the package"
+check_untouched "1.9.9 (not in the registry)"
+
+# each refusal is in the ledger as refused, and none of them marks its version failed
+[ "$(sb jq '[.[] | select(.result == "refused")] | length' /var/lib/codebolt-upgrade/default/ledger.json)" -ge 8 ] ||
+        fail "the refusals are not in the ledger"
 
 sb_log "PASS"
