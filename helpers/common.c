@@ -59,7 +59,8 @@ void helper_unlock(Helper *h) {
 static int helper_check_current(Helper *h, const cJSON *current) {
         const char *id = json_get_string(current, "id"), *instance = json_get_string(current, "instance");
 
-        if (h->upgrade_id ? streq_ptr(id, h->upgrade_id) : streq_ptr(instance, h->instance))
+        if (h->upgrade_id && !h->for_rollback ? streq_ptr(id, h->upgrade_id)
+                                              : streq_ptr(instance, h->instance))
                 return 0;
         return log_error_errno(
                 ESTALE,
@@ -291,6 +292,9 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
         }
         h.argc = argc - 1;
         h.argv = argv;
+        h.for_rollback = argc > 2 && streq(argv[1], "--rollback");
+        if (h.for_rollback)
+                flags |= HELPER_KEEPS_PHASE;
 
         h.instance = strdup(argv[argc - 1]);
         if (!h.instance)
@@ -349,7 +353,7 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
         if (r > 0)
                 return r;
 
-        if (!(flags & (HELPER_NO_CURRENT | HELPER_ENDS_UPGRADE))) {
+        if (!(flags & (HELPER_NO_CURRENT | HELPER_ENDS_UPGRADE | HELPER_KEEPS_PHASE))) {
                 r = helper_update_current(&h, update_leave, (void *)phase);
                 if (r < 0)
                         return 1;

@@ -16,6 +16,7 @@ typedef enum HelperFlags {
         HELPER_NO_CURRENT = 1 << 0,   /* the helper manages current.json itself (preflight) */
         HELPER_ENDS_UPGRADE = 1 << 1, /* run() removes current.json (finish): no phase to mark done */
         HELPER_ANY_VERSION = 1 << 2,  /* the instance need not be an exact version (rollback of a refusal) */
+        HELPER_KEEPS_PHASE = 1 << 3,  /* enter and complete no phase in current.json (set by --rollback) */
 } HelperFlags;
 
 typedef struct Helper {
@@ -24,16 +25,20 @@ typedef struct Helper {
         char *version;     /* the target version, unescaped and validated */
         char *upgrade_id;  /* $INVOCATION_ID of the upgrade unit, or NULL when run by hand */
         Config config;
-        cJSON *current; /* current.json, loaded by helper_main unless HELPER_NO_CURRENT */
-        int lock_fd;    /* -EBADF when not held */
-        int argc;       /* what is left after the options helper_main knows */
+        cJSON *current;    /* current.json, loaded by helper_main unless HELPER_NO_CURRENT */
+        int lock_fd;       /* -EBADF when not held */
+        bool for_rollback; /* --rollback: run by the rollback unit for this upgrade (see helper_main) */
+        int argc;          /* what is left after the options helper_main knows */
         char **argv;
 } Helper;
 
 /* set by the SIGTERM/SIGINT handler: a helper that receives SIGTERM exits non-zero (DESIGN §3) */
 extern volatile sig_atomic_t helper_cancelled;
 
-/* The whole life of a phase helper: `<helper> [options] <instance>`; sets up logging and signals,
+/* The whole life of a phase helper: `<helper> [--rollback] [options] <instance>`. With --rollback the
+ * helper is run by codebolt-rollback@<instance> (start the old release and watch it, smoke it): it
+ * accepts current.json by its instance rather than by the upgrade unit's invocation id and marks no
+ * phase, since the phase is "rollback". Sets up logging and signals,
  * unescapes and validates the version, loads the config, then (unless HELPER_NO_CURRENT) checks that
  * current.json belongs to this upgrade and marks the phase as entered; calls run(); on success marks
  * the phase done. Returns the exit code: 0 success, 1 failure, 2 bad usage or configuration, or what

@@ -48,6 +48,8 @@ for r in "$run1" "$run2"; do
         st=$(cbu_api "$token" GET "/api/runs/$r" | jq -r .status)
         [ "$st" = succeeded ] || fail "agent run $r started before the upgrade ended '$st', not succeeded"
 done
+sb_journal_has codebolt-upgrade@1.5.0.service 'drain: waiting for 2 agent runs in flight' ||
+        fail "drain did not wait for the two agent runs in flight"
 sb_journal_has codebolt.service 'shutting down: waiting for 0 in-flight runs' ||
         fail "the server was stopped with agent runs still in flight"
 
