@@ -7,10 +7,12 @@
 #include "current.h"
 #include "json-util.h"
 #include "ledger.h"
+#include "lock.h"
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
 #include "release.h"
+#include "semver.h"
 #include "state.h"
 
 static bool arg_json = false;
@@ -41,6 +43,73 @@ static int show_running(const Config *c) {
         printf("Running:  %s (pin: %s)\n",
                running ?: "unknown: /opt/codebolt/current is not a release link",
                pin ?: "none");
+        return 0;
+}
+
+/* a held upgrade: what happened, what state things are in, and the commands that finish it by hand */
+static int show_held(const Config *c, const cJSON *current) {
+        const char *from = str_or(current, "from", "?"), *to = str_or(current, "to", "?");
+        const char *snapshot = json_get_string(current, "snapshot");
+        const char *failed_db = json_get_string(current, "failed_database");
+        const char *backup = json_get_string(current, "backup");
+        int step = 1;
+
+        printf("HELD:     the upgrade %s → %s failed in phase %s, and its rollback stopped short:\n"
+               "          %s\n"
+               "          Nothing more happens on its own: no upgrade or rollback runs until you finish by "
+               "hand.\n",
+               from,
+               to,
+               str_or(current, "failed_phase", str_or(current, "phase", "?")),
+               str_or(current, "held_reason", "the reason is in: journalctl -u codebolt-rollback@*"));
+        if (backup)
+                printf("  Backup:   %s (verified before the upgrade stopped the server)\n", backup);
+        if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(current, "migrations")) > 0) {
+                printf("  Migrations of %s:\n", to);
+                print_migrations(cJSON_GetObjectItemCaseSensitive(current, "migrations"));
+        }
+        printf("\nTo finish by hand:\n");
+        printf("  %d. systemctl stop %s\n", step++, c->server_unit);
+        if (failed_db)
+                printf("  %d. the database was already put back from the snapshot; %s holds the failed "
+                       "one\n",
+                       step++,
+                       failed_db);
+        else if (snapshot)
+                printf("  %d. if %s's data must be put back: as %s, ALTER DATABASE %s RENAME TO %s_failed; "
+                       "ALTER DATABASE %s RENAME TO %s\n",
+                       step++,
+                       to,
+                       c->db_os_user,
+                       c->db_name,
+                       c->db_name,
+                       snapshot,
+                       c->db_name);
+        else if (backup)
+                printf("  %d. if %s's data must be put back: pg_restore into a new database from "
+                       "%s/database.dump\n",
+                       step++,
+                       to,
+                       backup);
+        if (backup)
+                printf("  %d. put every store back: rsync -a --delete %s/stores/<store>/ <store>/\n",
+                       step++,
+                       backup);
+        printf("  %d. ln -sfn releases/%s /opt/codebolt/current; echo %s > "
+               "/var/lib/codebolt-upgrade/%s/pin\n",
+               step++,
+               from,
+               from,
+               c->deployment);
+        printf("  %d. systemctl start %s, and check it: curl http://127.0.0.1:%u/health\n",
+               step++,
+               c->server_unit,
+               c->port);
+        printf("  %d. codebolt-upgrade clear %s   (closes the held upgrade; %s stays marked failed until "
+               "then)\n",
+               step,
+               to,
+               to);
         return 0;
 }
 
@@ -75,6 +144,8 @@ static int verb_status(const Config *c) {
 
         printf("Deployment: %s (%s)\n", c->deployment, c->server_unit);
         show_running(c);
+        if (current && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held")))
+                return show_held(c, current);
         if (current) {
                 const char *instance = str_or(current, "instance", "?");
                 printf("In flight: upgrade %s → %s, phase %s (started %s, last update %s)\n",
@@ -156,12 +227,84 @@ static int verb_history(const Config *c) {
         return 0;
 }
 
+static int verb_clear(const Config *c, const char *version) {
+        _cleanup_json_ cJSON *ledger = NULL, *current = NULL;
+        _cleanup_free_ char *now = current_timestamp(), *export_path = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        SemVer v = {};
+        int r;
+
+        if (!now)
+                return log_oom();
+        r = semver_parse(version, &v);
+        semver_done(&v);
+        if (r < 0)
+                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+
+        r = lock_acquire_deployment(c->deployment, true, &lock_fd);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", c->deployment);
+        r = ledger_load(c->deployment, &ledger);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the ledger of deployment %s: %m", c->deployment);
+
+        /* a held upgrade of this version is closed: the operator finished it by hand */
+        r = current_load(c->deployment, &current);
+        if (r >= 0) {
+                _cleanup_free_ char *aside = NULL;
+
+                if (!streq_ptr(json_get_string(current, "to"), version) ||
+                    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held")))
+                        return log_error_errno(
+                                EBUSY,
+                                "An upgrade to %s is in flight on deployment %s (phase %s): clear only "
+                                "closes a held one.",
+                                strempty(json_get_string(current, "to")),
+                                c->deployment,
+                                strempty(json_get_string(current, "phase")));
+                if (asprintf(&aside, "held-%s-%s.json", version, now) < 0)
+                        return log_oom();
+                r = current_set_aside(c->deployment, aside);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to close the held upgrade to %s: %m", version);
+                printf("Closed the held upgrade to %s (its state is kept as %s).\n", version, aside);
+        } else if (r != -ENOENT)
+                return log_error_errno(r, "Failed to read current.json of deployment %s: %m", c->deployment);
+
+        r = ledger_clear_failed(ledger, version, now);
+        if (r < 0)
+                return log_oom();
+        if (r == 0) {
+                printf("%s is not marked failed on deployment %s: nothing to clear.\n",
+                       version,
+                       c->deployment);
+                return 0;
+        }
+        r = ledger_save(c->deployment, ledger);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the ledger of deployment %s: %m", c->deployment);
+        export_path = paths_rooted(c->export_ledger);
+        if (!export_path)
+                return log_oom();
+        r = ledger_export(ledger, export_path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to export the ledger to %s: %m", export_path);
+
+        printf("%s may be tried again on deployment %s: systemctl start codebolt-upgrade@%s\n",
+               version,
+               c->deployment,
+               version);
+        return 0;
+}
+
 static void help(void) {
         printf("codebolt-upgrade [--deployment NAME] COMMAND [--json]\n\n"
                "Safe upgrades of a self-hosted Codebolt server: systemctl start codebolt-upgrade@VERSION\n\n"
                "Commands:\n"
                "  status       the upgrade in flight (phase, migrations) or the last result\n"
-               "  history      every upgrade attempted on this host (the ledger)\n\n"
+               "  history      every upgrade attempted on this host (the ledger)\n"
+               "  clear VERSION  allow a version whose upgrade failed here to be tried again\n\n"
                "Options:\n"
                "  --json             machine-readable output\n"
                "  --deployment NAME  a deployment of /etc/codebolt-upgrade/deployments/NAME.conf\n"
@@ -221,6 +364,8 @@ int main(int argc, char *argv[]) {
                 r = verb_status(&config);
         else if (streq(verb, "history"))
                 r = verb_history(&config);
+        else if (streq(verb, "clear") && optind + 1 < argc)
+                r = verb_clear(&config, argv[optind + 1]);
         else {
                 log_error("Unknown command '%s'; see codebolt-upgrade --help.", verb);
                 config_done(&config);

@@ -92,10 +92,25 @@ int current_remove(const char *deployment) {
         return state_unlink(path);
 }
 
+int current_set_aside(const char *deployment, const char *name) {
+        _cleanup_free_ char *path = NULL, *aside = paths_state_file(deployment, name);
+        int r;
+
+        if (!aside)
+                return -ENOMEM;
+        r = current_path(deployment, &path);
+        if (r < 0)
+                return r;
+        if (rename(path, aside) < 0)
+                return -errno;
+        return 0;
+}
+
 static int replace_item(cJSON *j, const char *key, cJSON *item) {
         if (!item)
                 return -ENOMEM;
-        if (cJSON_HasObjectItem(j, key)) {
+        /* case-sensitive, like the replace below: cJSON_HasObjectItem() would match "Phase" for "phase" */
+        if (cJSON_GetObjectItemCaseSensitive(j, key)) {
                 if (!cJSON_ReplaceItemInObjectCaseSensitive(j, key, item)) {
                         cJSON_Delete(item);
                         return -ENOMEM;

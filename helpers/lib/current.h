@@ -24,6 +24,8 @@ int current_load(const char *deployment, cJSON **ret);      /* -ENOENT when none
 int current_create(const char *deployment, const cJSON *j); /* -EEXIST when one is in flight */
 int current_save(const char *deployment, cJSON *j);         /* refreshes "updated" */
 int current_remove(const char *deployment);
+/* move a held upgrade's current.json aside as <name> in the state directory, for the post-mortem */
+int current_set_aside(const char *deployment, const char *name);
 
 int current_set_string(cJSON *j, const char *key, const char *value); /* NULL value stores null */
 int current_set_bool(cJSON *j, const char *key, bool value);

@@ -55,8 +55,7 @@ int ledger_load(const char *deployment, cJSON **ret) {
         return 0;
 }
 
-int ledger_append(const char *deployment, cJSON *entry) {
-        _cleanup_json_ cJSON *owned = entry, *ledger = NULL;
+int ledger_save(const char *deployment, const cJSON *ledger) {
         _cleanup_free_ char *path = NULL, *dir = paths_state_dir(deployment);
         int r;
 
@@ -65,17 +64,23 @@ int ledger_append(const char *deployment, cJSON *entry) {
         r = paths_mkdir_p(dir, 0700);
         if (r < 0)
                 return r;
+        r = ledger_path(deployment, &path);
+        if (r < 0)
+                return r;
+        return state_write_json_atomic(path, ledger, 0600);
+}
+
+int ledger_append(const char *deployment, cJSON *entry) {
+        _cleanup_json_ cJSON *owned = entry, *ledger = NULL;
+        int r;
+
         r = ledger_load(deployment, &ledger);
         if (r < 0)
                 return r;
         if (!cJSON_AddItemToArray(ledger, owned))
                 return -ENOMEM;
         TAKE_PTR(owned);
-
-        r = ledger_path(deployment, &path);
-        if (r < 0)
-                return r;
-        return state_write_json_atomic(path, ledger, 0600);
+        return ledger_save(deployment, ledger);
 }
 
 int ledger_export(const cJSON *ledger, const char *export_path) {
@@ -121,18 +126,37 @@ const cJSON *ledger_last_for_version(const cJSON *ledger, const char *version) {
         return found;
 }
 
-bool ledger_version_failed(const cJSON *ledger, const char *version) {
-        const cJSON *e, *last = NULL;
+/* the entry that decides whether version failed here: its last one that changed something (a
+ * refusal changed nothing, so it neither makes nor hides a failure) */
+static cJSON *last_deciding(const cJSON *ledger, const char *version) {
+        cJSON *e, *last = NULL;
 
-        /* a refusal changed nothing, so it neither makes nor hides a failure */
         cJSON_ArrayForEach (e, ledger)
                 if (streq_ptr(json_get_string(e, "to"), version) &&
                     !streq_ptr(json_get_string(e, "result"), "refused"))
                         last = e;
+        return last;
+}
+
+bool ledger_version_failed(const cJSON *ledger, const char *version) {
+        const cJSON *last = last_deciding(ledger, version);
+        const char *result;
+
         if (!last || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(last, "cleared")))
                 return false;
-
-        const char *result = json_get_string(last, "result");
+        result = json_get_string(last, "result");
         return streq_ptr(result, "rolled-back") || streq_ptr(result, "restored") ||
                streq_ptr(result, "held");
+}
+
+int ledger_clear_failed(cJSON *ledger, const char *version, const char *when) {
+        cJSON *last;
+
+        if (!ledger_version_failed(ledger, version))
+                return 0;
+        last = last_deciding(ledger, version);
+        if (!cJSON_AddBoolToObject(last, "cleared", true) ||
+            !cJSON_AddStringToObject(last, "cleared_at", when))
+                return -ENOMEM;
+        return 1;
 }

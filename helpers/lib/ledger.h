@@ -11,6 +11,11 @@
 int ledger_load(const char *deployment, cJSON **ret); /* an array; empty when there is no ledger yet */
 /* appends entry (taking ownership) and writes the ledger atomically; the caller holds the lock */
 int ledger_append(const char *deployment, cJSON *entry);
+/* writes the whole ledger atomically; the caller holds the lock */
+int ledger_save(const char *deployment, const cJSON *ledger);
+/* allow a failed version again (`codebolt-upgrade clear`): marks the entry that made it failed
+ * "cleared"; returns 1 when it did, 0 when the version was not failed */
+int ledger_clear_failed(cJSON *ledger, const char *version, const char *when);
 /* the public copy at export_path (rooted by the caller), mode 0644, only the non-secret keys */
 int ledger_export(const cJSON *ledger, const char *export_path);
 
