@@ -89,7 +89,16 @@ int paths_mkdir_p(const char *path, unsigned mode) {
                         return -errno;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
+        if (mkdir(p, mode) < 0) {
+                struct stat st;
+
+                if (errno != EEXIST)
+                        return -errno;
+                /* like mkdir -p: something else already there is not the directory asked for */
+                if (stat(p, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
         return 0;
 }
