@@ -12,6 +12,7 @@
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
+#include "message-ids.h"
 #include "paths.h"
 #include "semver.h"
 #include "spawn.h"
@@ -263,6 +264,41 @@ int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret) {
         return 0;
 }
 
+/* a phase of the upgrade unit itself, not the rollback or one of its --rollback helpers */
+static bool helper_is_upgrade_phase(const Helper *h) {
+        return !h->for_rollback && !streq(h->phase, "rollback");
+}
+
+/* "CODEBOLT_UPGRADE_FROM=<from>" when current.json says, else NULL */
+static char *from_field(const Helper *h) {
+        const char *from = json_get_string(h->current, "from");
+        char *f;
+
+        if (!from || asprintf(&f, "CODEBOLT_UPGRADE_FROM=%s", from) < 0)
+                return NULL;
+        return f;
+}
+
+/* the catalog's "failed" event, with the reason the phase logged last; returns the exit code 1 */
+static int helper_failed(Helper *h) {
+        _cleanup_free_ char *reason = NULL, *from = from_field(h);
+
+        if (!helper_is_upgrade_phase(h))
+                return 1;
+        if (asprintf(&reason, "CODEBOLT_UPGRADE_REASON=%s", log_last_error() ?: "see the journal") < 0)
+                return log_oom(), 1;
+        char *fields[] = { reason, from, NULL };
+        log_event(
+                LOG_ERR,
+                MESSAGE_UPGRADE_FAILED,
+                fields,
+                "Upgrade to %s failed in phase %s: %s",
+                strempty(h->version),
+                h->phase,
+                log_last_error() ?: "see the journal");
+        return 1;
+}
+
 static void usage(const char *name, const char *phase) {
         fprintf(stderr,
                 "Usage: %s [--skip-if-current] [--queue-if-failed] INSTANCE\n"
@@ -311,7 +347,7 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
         semver_done(&v);
         if (r < 0 && !(flags & HELPER_ANY_VERSION)) {
                 log_error("Refusing '%s': %s.", h.version, semver_why_invalid(h.version));
-                return 1;
+                return helper_failed(&h);
         }
 
         deployment = getenv("CODEBOLT_DEPLOYMENT");
@@ -337,18 +373,26 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
                         return log_oom(), 1;
         }
 
-        if (!(flags & HELPER_NO_CURRENT)) {
-                r = helper_update_current(&h, update_enter, (void *)phase);
+        if (flags & HELPER_KEEPS_PHASE) {
+                /* only that current.json belongs to this upgrade */
+                r = helper_lock(&h);
+                if (r >= 0)
+                        r = helper_reload_current(&h);
+                helper_unlock(&h);
                 if (r < 0)
                         return 1;
+        } else if (!(flags & HELPER_NO_CURRENT)) {
+                r = helper_update_current(&h, update_enter, (void *)phase);
+                if (r < 0)
+                        return helper_failed(&h);
         }
 
         r = run(&h);
         if (r < 0)
-                return 1;
+                return helper_failed(&h);
         if (helper_cancelled) {
                 log_error("Stopped by signal %d during %s.", (int)helper_cancelled, phase);
-                return 1;
+                return helper_failed(&h);
         }
         if (r > 0)
                 return r;
@@ -356,7 +400,18 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
         if (!(flags & (HELPER_NO_CURRENT | HELPER_ENDS_UPGRADE | HELPER_KEEPS_PHASE))) {
                 r = helper_update_current(&h, update_leave, (void *)phase);
                 if (r < 0)
-                        return 1;
+                        return helper_failed(&h);
+        }
+        if (helper_is_upgrade_phase(&h)) {
+                char *fields[] = { from_field(&h), NULL };
+                log_event(
+                        LOG_INFO,
+                        MESSAGE_PHASE_COMPLETED,
+                        fields[0] ? fields : NULL,
+                        "Upgrade to %s: phase %s completed.",
+                        h.version,
+                        phase);
+                free(fields[0]);
         }
         return 0;
 }

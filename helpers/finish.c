@@ -11,6 +11,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "macro.h"
+#include "message-ids.h"
 #include "paths.h"
 #include "spawn.h"
 #include "state.h"
@@ -108,7 +109,7 @@ static void prune_backups(Helper *h) {
 
 static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL;
-        _cleanup_free_ char *export_path = NULL;
+        _cleanup_free_ char *export_path = NULL, *from_field = NULL;
         const cJSON *pid;
         int r;
 
@@ -149,7 +150,14 @@ static int run(Helper *h) {
         if (cJSON_IsNumber(pid) && pid->valueint > 1 && process_is_inhibitor((pid_t)pid->valueint))
                 (void)kill((pid_t)pid->valueint, SIGTERM);
 
-        log_notice(
+        if (asprintf(
+                    &from_field, "CODEBOLT_UPGRADE_FROM=%s", strempty(json_get_string(h->current, "from"))) <
+            0)
+                return log_oom();
+        log_event(
+                LOG_NOTICE,
+                MESSAGE_UPGRADE_SUCCEEDED,
+                (char *[]){ from_field, NULL },
                 "Codebolt deployment %s now runs %s (upgraded from %s). Users may update their desktop apps "
                 "and CLIs.",
                 h->config.deployment,

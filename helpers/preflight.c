@@ -8,6 +8,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "macro.h"
+#include "message-ids.h"
 #include "release.h"
 #include "semver.h"
 #include "unitname.h"
@@ -190,6 +191,17 @@ static int run(Helper *h) {
         helper_unlock(h);
 
         log_status("preflight: %s → %s may proceed", from, h->version);
+        _cleanup_free_ char *from_field = NULL;
+        if (asprintf(&from_field, "CODEBOLT_UPGRADE_FROM=%s", from) < 0)
+                return log_oom();
+        log_event(
+                LOG_NOTICE,
+                MESSAGE_UPGRADE_STARTED,
+                (char *[]){ from_field, NULL },
+                "Upgrade of deployment %s from %s to %s started.",
+                h->config.deployment,
+                from,
+                h->version);
         return 0;
 }
 

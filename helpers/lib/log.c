@@ -19,7 +19,8 @@ static char *log_deployment = NULL;
 static char *log_version = NULL;
 static LogTarget log_target = LOG_TARGET_AUTO; /* AUTO: not decided yet */
 static int log_max_level = -1;                 /* -1: not decided yet */
-static bool journal_present = false;           /* sd_journal_send() drops messages silently without it */
+static char *log_last_error_message = NULL;
+static bool journal_present = false; /* sd_journal_send() drops messages silently without it */
 
 /* replace *dst by a copy of src; on OOM keep the old value: logging must not fail a program */
 static void set_string(char **dst, const char *src) {
@@ -169,12 +170,24 @@ static bool add_field(struct iovec *iov, size_t *n, const char *field, const cha
 }
 
 static int emit_journal(
-        int priority, int error, const char *identifier, const char *phase, const char *message) {
-        struct iovec iov[8];
-        size_t n = 0;
+        int priority,
+        int error,
+        const char *identifier,
+        const char *phase,
+        const char *message_id,
+        char *const *fields,
+        const char *message) {
+        _cleanup_free_ struct iovec *iov = NULL;
+        size_t n = 0, n_fields = 0;
         char num[16];
         bool ok;
         int r;
+
+        for (char *const *f = fields; f && *f; f++)
+                n_fields++;
+        iov = calloc(8 + n_fields, sizeof(struct iovec));
+        if (!iov)
+                return -ENOMEM;
 
         snprintf(num, sizeof(num), "%d", priority & LOG_PRIMASK);
         ok = add_field(iov, &n, "MESSAGE", message) && add_field(iov, &n, "PRIORITY", num) &&
@@ -185,21 +198,47 @@ static int emit_journal(
                 ok = add_field(iov, &n, "CODEBOLT_UPGRADE_DEPLOYMENT", log_deployment);
         if (ok && log_version)
                 ok = add_field(iov, &n, "CODEBOLT_UPGRADE_VERSION", log_version);
+        if (ok && message_id)
+                ok = add_field(iov, &n, "MESSAGE_ID", message_id);
         if (ok && error != 0) {
                 snprintf(num, sizeof(num), "%d", error);
                 ok = add_field(iov, &n, "ERRNO", num);
+        }
+        for (char *const *f = fields; ok && f && *f; f++) {
+                char *s = strdup(*f);
+                if (!s)
+                        ok = false;
+                else
+                        iov[n++] = (struct iovec){ .iov_base = s, .iov_len = strlen(s) };
         }
         r = ok ? sd_journal_sendv(iov, (int)n) : -ENOMEM;
         free_iov(iov, n);
         return r;
 }
 
-static void emit(int priority, int error, const char *identifier, const char *phase, const char *message) {
+static void emit_full(
+        int priority,
+        int error,
+        const char *identifier,
+        const char *phase,
+        const char *message_id,
+        char *const *fields,
+        const char *message) {
+        if ((priority & LOG_PRIMASK) <= LOG_ERR)
+                set_string(&log_last_error_message, message);
         if (log_get_target() == LOG_TARGET_JOURNAL && journal_present &&
-            emit_journal(priority, error, identifier, phase, message) >= 0)
+            emit_journal(priority, error, identifier, phase, message_id, fields, message) >= 0)
                 return;
         /* no journal after all (forced, but absent or failing): never lose the message */
         emit_stderr(identifier, message);
+}
+
+static void emit(int priority, int error, const char *identifier, const char *phase, const char *message) {
+        emit_full(priority, error, identifier, phase, NULL, NULL, message);
+}
+
+const char *log_last_error(void) {
+        return log_last_error_message;
 }
 
 static const char *identifier_or_default(void) {
@@ -234,6 +273,24 @@ int log_full(int priority, int error, const char *fmt, ...) {
         r = log_fullv(priority, error, fmt, ap);
         va_end(ap);
         return r;
+}
+
+int log_event(int priority, const char *message_id, char *const *fields, const char *fmt, ...) {
+        _cleanup_free_ char *message = NULL;
+        int saved_errno = errno;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&message, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                errno = saved_errno;
+                return -ENOMEM;
+        }
+        emit_full(priority, 0, identifier_or_default(), log_phase, message_id, fields, message);
+        errno = saved_errno;
+        return 0;
 }
 
 int log_forward(int priority, const char *identifier, const char *phase, const char *line) {

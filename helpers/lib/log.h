@@ -32,6 +32,15 @@ int log_get_max_level(void);
  * %m is strerror(abs(error)). errno is left unchanged. */
 int log_full(int priority, int error, const char *fmt, ...) _printf_(3, 4);
 
+/* An event of the message catalog (catalog/codebolt-upgrade.catalog): MESSAGE_ID= and extra
+ * "FIELD=value" strings (NULL-terminated; NULL for none) beside the usual fields. Never filtered by
+ * the max level: operators and the catalog rely on every event being there. */
+int log_event(int priority, const char *message_id, char *const *fields, const char *fmt, ...)
+        _printf_(4, 5);
+
+/* the text of the last message logged at LOG_ERR or more severe, or NULL: the reason a phase failed */
+const char *log_last_error(void);
+
 /* One line of a child process's output, under the child's identifier and the given phase (NULL: the
  * phase set with log_setup()). Used by spawn to forward a subprocess's stdout and stderr. */
 int log_forward(int priority, const char *identifier, const char *phase, const char *line);

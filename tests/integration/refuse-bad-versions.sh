@@ -45,6 +45,10 @@ for c in "${cases[@]}"; do
         check_untouched "$v"
 done
 
+explained=$(sb journalctl -b --no-pager -x -u codebolt-upgrade@latest.service)
+grep -q 'Subject: Codebolt upgrade to latest failed in preflight' <<<"$explained" ||
+        fail "journalctl -x does not explain the refusal of 'latest' from the catalog"
+
 # a slash cannot come through systemd-escape (it becomes '-'), only as an explicit \x2f
 unit='codebolt-upgrade@1.5.0\x2fevil.service'
 sb systemctl start "$unit" 2>/dev/null && fail "'1.5.0/evil' was accepted"

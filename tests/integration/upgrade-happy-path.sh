@@ -103,6 +103,14 @@ for m in 20260315_add_foo_index 20260320_partition_event_log; do
                 fail "the upgrade's journal does not report migration $m"
 done
 
+# the journal tells the story in catalog events: started, each phase, succeeded; -x explains
+events=$(sb journalctl -b --no-pager -o cat -u codebolt-upgrade@1.5.0.service MESSAGE_ID=3b979d13a62a452abf0531a81c3d28ad)
+[ "$(grep -c 'completed' <<<"$events")" = 9 ] || fail "not one 'phase completed' event per phase: $events"
+[ "$(sb journalctl -b --no-pager -o cat MESSAGE_ID=3f870648631541ad82534571125ff8b4 | grep -c 'from 1.4.0 to 1.5.0 started')" = 1 ] ||
+        fail "no 'upgrade started' event"
+explained=$(sb journalctl -b --no-pager -x -u codebolt-upgrade@1.5.0.service)
+grep -q 'Subject: Codebolt upgraded to 1.5.0' <<<"$explained" || fail "journalctl -x does not explain the success from the catalog"
+
 # codebolt-upgrade status and history speak of it
 status=$(sb codebolt-upgrade status)
 grep -q '1.4.0 → 1.5.0 succeeded' <<<"$status" || fail "codebolt-upgrade status does not say the upgrade 1.4.0 → 1.5.0 succeeded: $status"

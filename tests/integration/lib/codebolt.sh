@@ -12,6 +12,8 @@ CBU_FIXTURES=$SB_SRC/tests/fixtures
 # install the build into the sandbox exactly as `meson install` would on a host
 cbu_install() {
         sb meson install -C "$CBU_BUILD_DIR" --no-rebuild --quiet >/dev/null
+        # what systemd's dpkg trigger does for a package
+        sb journalctl --update-catalog
         sb systemctl daemon-reload
 }
 
