@@ -47,8 +47,11 @@ fi
 
 mount --make-rprivate /
 mkdir -p "$layers"
-# the layers live on their own tmpfs unless the caller already mounted a disk-backed one
-mountpoint -q "$layers" || mount -t tmpfs -o mode=0755 cbu-layers "$layers"
+# the layers live on a tmpfs that dies with the sandbox, or with CBU_SB_DISK=1 on disk, so that a
+# second boot finds them as after a power cut
+if [ "${CBU_SB_DISK:-0}" != 1 ]; then
+        mount -t tmpfs -o mode=0755 cbu-layers "$layers"
+fi
 mkdir -p "$layers"/upper "$layers"/work "$layers"/merged
 mount -t overlay cbu-root -o "lowerdir=/,upperdir=$layers/upper,workdir=$layers/work" "$layers/merged"
 root="$layers/merged"
@@ -73,6 +76,7 @@ for u in getty@tty1.service console-getty.service systemd-timesyncd.service e2sc
         ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 # the host's machine id would make journald share a directory name with the host's: give the sandbox its own
-systemd-id128 new | tr -d '-' >"$root/etc/machine-id"
+[ -f "$layers/machine-id" ] || systemd-id128 new | tr -d '-' >"$layers/machine-id"
+cp "$layers/machine-id" "$root/etc/machine-id"
 exec chroot "$root" /usr/bin/env -i container=other TERM=dumb PATH=/usr/sbin:/usr/bin:/sbin:/bin \
         /lib/systemd/systemd --system --show-status=no

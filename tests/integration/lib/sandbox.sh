@@ -85,9 +85,32 @@ sandbox_boot() {
         trap sandbox_teardown EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
+        sb_start
+}
 
-        unshare --pid --fork --mount --uts --net --ipc --propagation private \
-                "$SB_LIB/sandbox-init.sh" "$SB_DIR/layers" "$SB_DIR/cgroups" >"$SB_DIR/init.log" 2>&1 &
+# sandbox_power_cut: the machine dies at once: PID 1 and everything in the sandbox are killed, nothing
+# is flushed or stopped. With SB_DISK=1 the overlay's upper layer is on disk and survives for
+# sandbox_boot_again, as a disk does a power cut.
+sandbox_power_cut() {
+        [ "${SB_DISK:-0}" = 1 ] || fail "sandbox_power_cut needs SB_DISK=1 (the upper layer on disk)"
+        sb_log "power cut"
+        kill -KILL "$SB_PID" 2>/dev/null || true
+        wait "$SB_UNSHARE_PID" 2>/dev/null || true
+        sb_remove_cgroups
+        SB_PID=
+        SB_UNSHARE_PID=
+}
+
+# sandbox_boot_again: boot a new systemd on the same upper layer, after sandbox_power_cut
+sandbox_boot_again() {
+        [ -n "$SB_DIR" ] && [ -z "$SB_PID" ] || fail "sandbox_boot_again without a power cut first"
+        sb_start
+}
+
+sb_start() {
+        # SB_DISK=1: the layers live in $SB_DIR on disk, not on a tmpfs that dies with the sandbox
+        CBU_SB_DISK=${SB_DISK:-0} unshare --pid --fork --mount --uts --net --ipc --propagation private \
+                "$SB_LIB/sandbox-init.sh" "$SB_DIR/layers" "$SB_DIR/cgroups" >>"$SB_DIR/init.log" 2>&1 &
         SB_UNSHARE_PID=$!
 
         local i
