@@ -444,10 +444,12 @@ static cJSON *strv_to_json(char **l) {
 
 static int run(Helper *h) {
         _cleanup_free_ char *base = NULL, *name = NULL, *final = NULL, *dump = NULL, *created = NULL,
-                            *error = NULL, *mismatch = NULL, *size_all = NULL, *size_dump = NULL;
+                            *error = NULL, *mismatch = NULL, *size_all = NULL, *size_dump = NULL,
+                            *announcement = NULL;
         _cleanup_(remove_partialp) char *partial = NULL;
         _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *check = NULL,
-                             *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL;
+                             *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL,
+                             *downtime = NULL;
         _cleanup_(counts_done) Counts counts = {};
         /* copies: every update of current.json replaces h->current */
         _cleanup_free_ char *from = NULL, *upgrade_id = NULL;
@@ -659,13 +661,21 @@ static int run(Helper *h) {
                         " stores changed while they were copied; snapshot copies them again after the stop.",
                         vanished);
 
-        /* TODO: the [Notify] URL= webhook announces the window too, AnnounceLead= ahead */
-        log_notice(
-                "Codebolt %s will stop for the upgrade to %s in a moment (deployment %s): in-flight agent "
-                "runs are allowed to finish, new ones wait.",
-                from,
-                h->version,
-                h->config.deployment);
+        /* the downtime window, in the journal and to the [Notify] URL= webhook */
+        if (asprintf(
+                    &announcement,
+                    "Codebolt %s will stop for the upgrade to %s in a moment (deployment %s): in-flight "
+                    "agent runs are allowed to finish, new ones wait.",
+                    from,
+                    h->version,
+                    h->config.deployment) < 0)
+                return log_oom();
+        log_notice("%s", announcement);
+        downtime = cJSON_CreateObject();
+        if (downtime && cJSON_AddStringToObject(downtime, "message", announcement))
+                helper_notify(h, "downtime", downtime);
+        else
+                log_warning("Out of memory: not sending the downtime notification.");
         return 0;
 }
 

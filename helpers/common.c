@@ -13,11 +13,15 @@
 #include "log.h"
 #include "macro.h"
 #include "message-ids.h"
+#include "notify.h"
 #include "paths.h"
 #include "semver.h"
 #include "spawn.h"
 #include "state.h"
 #include "unitname.h"
+
+/* a webhook that does not answer in this time is given up: the upgrade does not wait for it */
+#define HELPER_NOTIFY_TIMEOUT (10 * USEC_PER_SEC)
 
 volatile sig_atomic_t helper_cancelled = 0;
 
@@ -264,6 +268,71 @@ int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret) {
         return 0;
 }
 
+/* key = value (NULL: leave the key out), replacing what the caller's fields said */
+static int notify_field(cJSON *o, const char *key, const char *value) {
+        cJSON *v;
+
+        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+        if (!value)
+                return 0;
+        v = cJSON_CreateString(value);
+        if (!v)
+                return -ENOMEM;
+        if (!cJSON_AddItemToObject(o, key, v)) {
+                cJSON_Delete(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void helper_notify(Helper *h, const char *event, const cJSON *fields) {
+        _cleanup_free_ char *where = NULL, *token = NULL, *error = NULL;
+        _cleanup_json_ cJSON *all = NULL;
+        int r;
+
+        if (!h->config.notify_url)
+                return;
+        /* the log names the URL without its user:password@ or query, where secrets may travel */
+        if (notify_url_for_log(h->config.notify_url, &where) < 0) {
+                log_warning("Out of memory: not sending the %s notification.", event);
+                return;
+        }
+
+        /* a missing token file means no Authorization header; one with the wrong owner or mode is
+         * refused as every credential is */
+        if (h->config.notify_token_credential) {
+                r = helper_read_credential(h->config.notify_token_credential, &token);
+                if (r < 0 && r != -ENOENT) {
+                        _cleanup_free_ char *path = paths_credential(h->config.notify_token_credential);
+                        log_warning_errno(
+                                r,
+                                "Not sending the %s notification to %s: cannot use the token file %s (it "
+                                "must be owned by root and have mode 0600): %m",
+                                event,
+                                where,
+                                strempty(path));
+                        return;
+                }
+        }
+
+        all = fields ? cJSON_Duplicate(fields, true) : cJSON_CreateObject();
+        if (!all || notify_field(all, "deployment", h->config.deployment) < 0 ||
+            notify_field(all, "version", h->version) < 0 ||
+            notify_field(all, "from", json_get_string(h->current, "from")) < 0 ||
+            notify_field(all, "phase", h->phase) < 0) {
+                log_warning("Out of memory: not sending the %s notification to %s.", event, where);
+                return;
+        }
+
+        r = notify_send(h->config.notify_url, token, event, all, HELPER_NOTIFY_TIMEOUT, &error);
+        if (r < 0) {
+                log_warning_errno(
+                        r, "Failed to send the %s notification to %s: %s", event, where, strempty(error));
+                return;
+        }
+        log_debug("Sent the %s notification to %s.", event, where);
+}
+
 /* a phase of the upgrade unit itself, not the rollback or one of its --rollback helpers */
 static bool helper_is_upgrade_phase(const Helper *h) {
         return !h->for_rollback && !streq(h->phase, "rollback");
@@ -281,11 +350,14 @@ static char *from_field(const Helper *h) {
 
 /* the catalog's "failed" event, with the reason the phase logged last; returns the exit code 1 */
 static int helper_failed(Helper *h) {
-        _cleanup_free_ char *reason = NULL, *from = from_field(h);
+        _cleanup_free_ char *why = NULL, *reason = NULL, *from = from_field(h);
+        _cleanup_json_ cJSON *notify = NULL;
 
         if (!helper_is_upgrade_phase(h))
                 return 1;
-        if (asprintf(&reason, "CODEBOLT_UPGRADE_REASON=%s", log_last_error() ?: "see the journal") < 0)
+        /* copied: the event below becomes the last error itself */
+        why = strdup(log_last_error() ?: "see the journal");
+        if (!why || asprintf(&reason, "CODEBOLT_UPGRADE_REASON=%s", why) < 0)
                 return log_oom(), 1;
         char *fields[] = { reason, from, NULL };
         log_event(
@@ -295,7 +367,15 @@ static int helper_failed(Helper *h) {
                 "Upgrade to %s failed in phase %s: %s",
                 strempty(h->version),
                 h->phase,
-                log_last_error() ?: "see the journal");
+                why);
+
+        /* the phase is over: the webhook may take its whole timeout, but not under the state lock */
+        helper_unlock(h);
+        notify = cJSON_CreateObject();
+        if (notify && cJSON_AddStringToObject(notify, "reason", why))
+                helper_notify(h, "failed", notify);
+        else
+                log_warning("Out of memory: not sending the failed notification.");
         return 1;
 }
 

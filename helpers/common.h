@@ -66,5 +66,11 @@ int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret);
 /* read a credential file (root-owned, 0600, else refused), trimmed of the final newline */
 int helper_read_credential(const char *name, char **ret);
 
+/* The [Notify] URL= webhook: POST event with fields (NULL: none) plus deployment, version, from (when
+ * current.json knows it) and phase; with the TokenCredential= file as bearer token when that file
+ * exists. Nothing when URL= is unset. Any failure is one warning, never an error: a notification that
+ * cannot be sent changes nothing about the upgrade. */
+void helper_notify(Helper *h, const char *event, const cJSON *fields);
+
 /* a deadline this far from now on CLOCK_MONOTONIC (USEC_INFINITY stays infinite) */
 usec_t helper_deadline(usec_t timeout);

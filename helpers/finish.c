@@ -108,8 +108,8 @@ static void prune_backups(Helper *h) {
 }
 
 static int run(Helper *h) {
-        _cleanup_json_ cJSON *entry = NULL, *ledger = NULL;
-        _cleanup_free_ char *export_path = NULL, *from_field = NULL;
+        _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
+        _cleanup_free_ char *export_path = NULL, *from_field = NULL, *message = NULL;
         const cJSON *pid;
         int r;
 
@@ -154,16 +154,22 @@ static int run(Helper *h) {
                     &from_field, "CODEBOLT_UPGRADE_FROM=%s", strempty(json_get_string(h->current, "from"))) <
             0)
                 return log_oom();
-        log_event(
-                LOG_NOTICE,
-                MESSAGE_UPGRADE_SUCCEEDED,
-                (char *[]){ from_field, NULL },
-                "Codebolt deployment %s now runs %s (upgraded from %s). Users may update their desktop apps "
-                "and CLIs.",
-                h->config.deployment,
-                h->version,
-                strempty(json_get_string(h->current, "from")));
+        if (asprintf(
+                    &message,
+                    "Codebolt deployment %s now runs %s (upgraded from %s). Users may update their desktop "
+                    "apps and CLIs.",
+                    h->config.deployment,
+                    h->version,
+                    strempty(json_get_string(h->current, "from"))) < 0)
+                return log_oom();
+        log_event(LOG_NOTICE, MESSAGE_UPGRADE_SUCCEEDED, (char *[]){ from_field, NULL }, "%s", message);
         log_status("finish: %s is running", h->version);
+
+        succeeded = cJSON_CreateObject();
+        if (succeeded && cJSON_AddStringToObject(succeeded, "message", message))
+                helper_notify(h, "succeeded", succeeded);
+        else
+                log_warning("Out of memory: not sending the succeeded notification.");
 
         prune_backups(h);
         return 0;

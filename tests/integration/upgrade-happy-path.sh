@@ -18,6 +18,13 @@ counts_before=$(cbu_row_counts)
 history_before=$(cbu_psql -c 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM history')
 memory_before=$(cbu_psql -c 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM memory')
 
+# a webhook receiver, and [Notify] pointing at it with a bearer token from the credentials directory
+sb systemd-run --quiet --unit=codebolt-test-webhook --property=Type=exec \
+        /usr/bin/node "$CBU_FIXTURES/webhook/receiver.js" --port 8089 --out /var/tmp/webhook.jsonl
+cbu_wait_http http://127.0.0.1:8089/ 30 || fail "the webhook receiver did not answer"
+sb sh -c 'printf "[Notify]\nURL=http://127.0.0.1:8089/hook\n" >>/etc/codebolt-upgrade/upgrade.conf'
+sb sh -c 'umask 077; printf hook-secret >/etc/codebolt-upgrade/credentials/webhook-token'
+
 token=$(cbu_token)
 run1=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
 run2=$(cbu_api "$token" POST /api/agents/run '{"project":2,"agent":"long-task"}' | jq -r .runId)
@@ -126,5 +133,20 @@ sb systemctl start codebolt-upgrade@1.5.0.service || fail "starting codebolt-upg
 [ "$(sb jq length /var/lib/codebolt-upgrade/default/ledger.json)" = "$entries" ] || fail "the second start wrote the ledger"
 sb_journal_has codebolt-upgrade@1.5.0.service 'already runs 1.5.0' ||
         fail "the second start did not say why it skipped"
+
+# the webhook heard the downtime window and the success, once each (the skip above sent nothing), in
+# that order, with the bearer token; the token itself is nowhere in the journal
+hooks=$(sb cat /var/tmp/webhook.jsonl 2>/dev/null) || fail "the webhook receiver recorded nothing"
+for e in downtime:backup succeeded:finish; do
+        n=$(jq -s --arg e "${e%%:*}" --arg p "${e#*:}" '[.[] | select(.body.event == $e and .body.phase == $p
+                and .body.version == "1.5.0" and .body.from == "1.4.0" and .body.deployment == "default"
+                and (.body.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"))
+                and .headers.authorization == "Bearer hook-secret")] | length' <<<"$hooks")
+        [ "$n" = 1 ] || fail "the webhook got $n '${e%%:*}' notifications for 1.5.0 with the bearer token, not 1: $(jq -c .body <<<"$hooks")"
+done
+[ "$(jq -rs '[.[].body.event] | join(",")' <<<"$hooks")" = downtime,succeeded ] ||
+        fail "the webhook's events are not exactly downtime, succeeded: $(jq -c .body <<<"$hooks")"
+journal=$(sb journalctl -b -o verbose --no-pager)
+if grep -qF hook-secret <<<"$journal"; then fail "the webhook token appears in the journal"; fi
 
 sb_log "PASS"
