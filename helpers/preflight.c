@@ -202,6 +202,7 @@ static int run(Helper *h) {
                 h->config.deployment,
                 from,
                 h->version);
+        helper_notify(h, "started", NULL);
         return 0;
 }
 

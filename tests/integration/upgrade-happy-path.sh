@@ -134,18 +134,18 @@ sb systemctl start codebolt-upgrade@1.5.0.service || fail "starting codebolt-upg
 sb_journal_has codebolt-upgrade@1.5.0.service 'already runs 1.5.0' ||
         fail "the second start did not say why it skipped"
 
-# the webhook heard the downtime window and the success, once each (the skip above sent nothing), in
+# the webhook heard the start, the downtime window and the success, once each (the skip above sent nothing), in
 # that order, with the bearer token; the token itself is nowhere in the journal
 hooks=$(sb cat /var/tmp/webhook.jsonl 2>/dev/null) || fail "the webhook receiver recorded nothing"
-for e in downtime:backup succeeded:finish; do
+for e in started:preflight downtime:backup succeeded:finish; do
         n=$(jq -s --arg e "${e%%:*}" --arg p "${e#*:}" '[.[] | select(.body.event == $e and .body.phase == $p
                 and .body.version == "1.5.0" and .body.from == "1.4.0" and .body.deployment == "default"
                 and (.body.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"))
                 and .headers.authorization == "Bearer hook-secret")] | length' <<<"$hooks")
         [ "$n" = 1 ] || fail "the webhook got $n '${e%%:*}' notifications for 1.5.0 with the bearer token, not 1: $(jq -c .body <<<"$hooks")"
 done
-[ "$(jq -rs '[.[].body.event] | join(",")' <<<"$hooks")" = downtime,succeeded ] ||
-        fail "the webhook's events are not exactly downtime, succeeded: $(jq -c .body <<<"$hooks")"
+[ "$(jq -rs '[.[].body.event] | join(",")' <<<"$hooks")" = started,downtime,succeeded ] ||
+        fail "the webhook's events are not exactly started, downtime, succeeded: $(jq -c .body <<<"$hooks")"
 journal=$(sb journalctl -b -o verbose --no-pager)
 if grep -qF hook-secret <<<"$journal"; then fail "the webhook token appears in the journal"; fi
 
