@@ -60,13 +60,18 @@ static int show_held(const Config *c, const cJSON *current) {
                "hand.\n",
                from,
                to,
-               str_or(current, "failed_phase", str_or(current, "phase", "?")),
+               str_or(current, "rollback_from_phase", str_or(current, "phase", "?")),
                str_or(current, "held_reason", "the reason is in: journalctl -u codebolt-rollback@*"));
         if (backup)
                 printf("  Backup:   %s (verified before the upgrade stopped the server)\n", backup);
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(current, "migrations")) > 0) {
                 printf("  Migrations of %s:\n", to);
                 print_migrations(cJSON_GetObjectItemCaseSensitive(current, "migrations"));
+        }
+        if (json_get_string(current, "held_instructions")) {
+                printf("\nTo finish by hand:\n%s\n", json_get_string(current, "held_instructions"));
+                printf("Then: codebolt-upgrade clear %s   (closes the held upgrade)\n", to);
+                return 0;
         }
         printf("\nTo finish by hand:\n");
         printf("  %d. systemctl stop %s\n", step++, c->server_unit);

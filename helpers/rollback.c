@@ -44,6 +44,18 @@ typedef enum Action {
         _ACTION_MAX,
 } Action;
 
+/* how this run was started: by the rollback unit, or by the boot recovery before the server starts
+ * (put everything back, never start the server: its start waits for us) and after it started (smoke
+ * test and ledger) */
+static enum {
+        MODE_ROLLBACK,
+        MODE_RECOVER,
+        MODE_RECOVER_CHECK,
+} arg_mode = MODE_ROLLBACK;
+
+/* recovery attempts at boot before the upgrade is held (DESIGN §3) */
+#define RECOVER_ATTEMPTS_MAX 3
+
 static const char *const action_names[_ACTION_MAX] = {
         [ACTION_REFUSE] = "refuse",   [ACTION_ABORT] = "abort", [ACTION_MINOR] = "minor",
         [ACTION_RESTORE] = "restore", [ACTION_HOLD] = "hold",
@@ -1613,7 +1625,7 @@ static int do_abort(Rollback *rb) {
         const char *staged;
         int r, status = 0;
 
-        if (streq_ptr(rb->failed_phase, "drain")) {
+        if (streq_ptr(rb->failed_phase, "drain") && arg_mode == MODE_ROLLBACK) {
                 r = undo_drain(rb);
                 if (r < 0)
                         return r;
@@ -1650,24 +1662,10 @@ static int do_abort(Rollback *rb) {
         return 0;
 }
 
-/* no migration failed, none breaking, none mid-flight: the old release runs on the data as it is */
-static int do_minor(Rollback *rb) {
+/* the old release started and passed its smoke test after a minor rollback: record it */
+static int finish_minor(Rollback *rb) {
         _cleanup_free_ char *message = NULL, *from = NULL;
         int r;
-
-        log_notice(
-                "Rolling back the upgrade to %s (failed in phase %s) to %s: a minor rollback, the data "
-                "stays.",
-                rb->h->version,
-                strempty(rb->failed_phase),
-                strempty(rb->from));
-        r = stop_server(rb);
-        if (r >= 0)
-                r = switch_back(rb);
-        if (r >= 0)
-                r = start_and_smoke(rb);
-        if (r < 0)
-                return r;
 
         if (asprintf(
                     &message,
@@ -1693,46 +1691,59 @@ static int do_minor(Rollback *rb) {
         return 0;
 }
 
-/* a migration failed, a breaking one applied, or one may have been cut off: everything from the restore
- * point, then as a minor rollback */
-static int do_restore(Rollback *rb) {
-        _cleanup_free_ char *message = NULL, *rows = NULL, *from = NULL, *rows_field = NULL;
-        const cJSON *discarded;
+/* at boot everything is back in place before the server starts: the check after its start concludes */
+static int mark_recovered(Rollback *rb, const char *result) {
+        if (current_set_string(rb->current, "recovered", result) < 0)
+                return rb_oom(rb);
+        log_notice(
+                "Recovered deployment %s from the interrupted upgrade to %s: %s is back in place; the "
+                "server "
+                "starts next, then codebolt-upgrade-recover-check.service tests it.",
+                rb->h->config.deployment,
+                rb->h->version,
+                strempty(rb->from));
+        return rb_save(rb);
+}
+
+/* no migration failed, none breaking, none mid-flight: the old release runs on the data as it is */
+static int do_minor(Rollback *rb) {
         int r;
 
         log_notice(
-                "Restoring deployment %s to %s: %s.",
-                rb->h->config.deployment,
-                strempty(rb->from),
-                rb->restore_reason ?: "[Policy] Rollback=restore-always");
-        if (!rb->from)
-                return rb_fail(rb, EINVAL, "current.json records no version to go back to");
-
-        /* (a) the backup first: a mismatch holds with nothing touched */
-        r = verify_backup(rb);
-        if (r >= 0)
-                r = stop_server(rb);
-        if (r >= 0)
-                r = record_discarded(rb);
-        if (r >= 0)
-                r = restore_database(rb);
-        if (r >= 0)
-                r = restore_stores(rb);
+                "Rolling back the upgrade to %s (failed in phase %s) to %s: a minor rollback, the data "
+                "stays.",
+                rb->h->version,
+                strempty(rb->failed_phase),
+                strempty(rb->from));
+        /* at boot the server cannot run yet: its start waits for the recovery, and a stop would cancel it */
+        r = arg_mode == MODE_ROLLBACK ? stop_server(rb) : 0;
         if (r >= 0)
                 r = switch_back(rb);
+        if (r >= 0 && arg_mode == MODE_RECOVER)
+                return mark_recovered(rb, "rolled-back");
         if (r >= 0)
                 r = start_and_smoke(rb);
         if (r < 0)
                 return r;
+        return finish_minor(rb);
+}
+
+/* the old release started and passed its smoke test on the restored data: record it */
+static int finish_restore(Rollback *rb) {
+        _cleanup_free_ char *message = NULL, *rows = NULL, *from = NULL, *rows_field = NULL;
+        const cJSON *discarded;
+        int r;
 
         discarded = cJSON_GetObjectItemCaseSensitive(rb->current, "discarded_rows");
+        if (!rb->failed_db && rb_strdup(&rb->failed_db, json_get_string(rb->current, "failed_database")) < 0)
+                return rb_oom(rb);
         if (asprintf(
                     &message,
                     "%s; database and stores restored, %s started and passed its smoke test; the failed "
                     "database is kept as %s",
-                    rb->restore_reason ?: "[Policy] Rollback=restore-always",
+                    rb->restore_reason ?: json_get_string(rb->current, "restore_reason") ?: "[Policy] Rollback=restore-always",
                     rb->from,
-                    rb->failed_db) < 0)
+                    strempty(rb->failed_db)) < 0)
                 return rb_oom(rb);
         r = conclude(rb, "restored", message);
         if (r < 0)
@@ -1751,8 +1762,121 @@ static int do_restore(Rollback *rb) {
                 rb->h->config.deployment,
                 rb->from,
                 rows ?: "an unknown number of",
-                rb->failed_db);
+                strempty(rb->failed_db));
         log_status("rollback: %s is running (restored from before %s)", rb->from, rb->h->version);
+        return 0;
+}
+
+/* a migration failed, a breaking one applied, or one may have been cut off: everything from the restore
+ * point, then as a minor rollback */
+static int do_restore(Rollback *rb) {
+        int r;
+
+        log_notice(
+                "Restoring deployment %s to %s: %s.",
+                rb->h->config.deployment,
+                strempty(rb->from),
+                rb->restore_reason ?: "[Policy] Rollback=restore-always");
+        if (!rb->from)
+                return rb_fail(rb, EINVAL, "current.json records no version to go back to");
+
+        /* (a) the backup first: a mismatch holds with nothing touched */
+        r = verify_backup(rb);
+        if (r >= 0 && arg_mode == MODE_ROLLBACK)
+                r = stop_server(rb);
+        if (r >= 0)
+                r = record_discarded(rb);
+        if (r >= 0)
+                r = restore_database(rb);
+        if (r >= 0)
+                r = restore_stores(rb);
+        if (r >= 0)
+                r = switch_back(rb);
+        if (r >= 0 && arg_mode == MODE_RECOVER) {
+                if (rb->restore_reason &&
+                    current_set_string(rb->current, "restore_reason", rb->restore_reason) < 0)
+                        return rb_oom(rb);
+                return mark_recovered(rb, "restored");
+        }
+        if (r >= 0)
+                r = start_and_smoke(rb);
+        if (r < 0)
+                return r;
+        return finish_restore(rb);
+}
+
+/* What the boot recovery does before the rollback table: count the attempt (held past the cap); leave
+ * an upgrade already put back to the check; finish an upgrade that had passed its smoke test; and in
+ * the check, start and test what was put back. Returns 1 when the run is complete, 0 to go on with the
+ * table, <0 on failure. */
+static int recover_preamble(Rollback *rb) {
+        const cJSON *attempts = cJSON_GetObjectItemCaseSensitive(rb->current, "recover_attempts");
+        int n = cJSON_IsNumber(attempts) ? attempts->valueint : 0, r;
+        _cleanup_free_ char *recovered = NULL;
+
+        if (arg_mode == MODE_ROLLBACK)
+                return 0;
+        /* a copy: starting the server reloads current.json */
+        if (rb_strdup(&recovered, json_get_string(rb->current, "recovered")) < 0)
+                return rb_oom(rb);
+
+        if (arg_mode == MODE_RECOVER_CHECK) {
+                if (!recovered) {
+                        log_error(
+                                "The upgrade to %s was not put back at boot (see "
+                                "codebolt-upgrade-recover.service): "
+                                "nothing to check.",
+                                rb->h->version);
+                        return -ENOENT;
+                }
+                if (load_facts(rb) < 0 ||
+                    rb_strdup(&rb->failed_phase, json_get_string(rb->current, "rollback_from_phase")) < 0)
+                        return rb_oom(rb);
+                rb->action = streq(recovered, "restored") ? ACTION_RESTORE : ACTION_MINOR;
+                r = start_and_smoke(rb);
+                if (r < 0)
+                        return hold(rb);
+                r = streq(recovered, "restored") ? finish_restore(rb) : finish_minor(rb);
+                return r < 0 ? r : 1;
+        }
+
+        /* MODE_RECOVER, at boot */
+        if (recovered) {
+                log_info(
+                        "The upgrade to %s was already put back (%s): the check after the server starts "
+                        "concludes.",
+                        rb->h->version,
+                        recovered);
+                return 1;
+        }
+        if (rb_set_number(rb, "recover_attempts", n + 1) < 0)
+                return rb_oom(rb);
+        r = rb_save(rb);
+        if (r < 0)
+                return r;
+        if (n + 1 > RECOVER_ATTEMPTS_MAX) {
+                if (rb_strdup(&rb->failed_phase, json_get_string(rb->current, "phase")) < 0)
+                        return rb_oom(rb);
+                rb->action = ACTION_HOLD;
+                (void)rb_fail(rb, ELOOP, "recovery gave up after %d attempts at boot", RECOVER_ATTEMPTS_MAX);
+                return hold(rb);
+        }
+
+        /* it had passed its smoke test: only the bookkeeping of finish was cut off */
+        if (current_phase_is_done(rb->current, "smoke") &&
+            !json_get_string(rb->current, "rollback_action")) {
+                int status = 0;
+
+                log_notice(
+                        "The upgrade to %s had passed its smoke test when it was interrupted: finishing it.",
+                        rb->h->version);
+                helper_unlock(rb->h);
+                r = run_phase_helper(rb, "finish", &status);
+                if (r < 0 || status != 0)
+                        return rb_fail(
+                                rb, EIO, "finishing the interrupted upgrade to %s failed", rb->h->version);
+                return 1;
+        }
         return 0;
 }
 
@@ -1828,6 +1952,10 @@ static int run(Helper *h) {
                 end_inhibitor(rb.current);
                 return 1;
         }
+
+        r = recover_preamble(&rb);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         r = decide(&rb);
         if (r < 0)
@@ -1920,9 +2048,13 @@ static int queue_if_failed(const char *instance) {
 int main(int argc, char *argv[]) {
         if (argc == 3 && streq(argv[1], "--queue-if-failed"))
                 return queue_if_failed(argv[2]);
-        /* an option this version does not know (the boot recovery's modes come later) must never run
-         * the whole rollback, which starts the server */
-        if (argc > 2 && startswith(argv[1], "--")) {
+        if (argc == 3 && streq(argv[1], "--recover"))
+                arg_mode = MODE_RECOVER;
+        else if (argc == 3 && streq(argv[1], "--recover-check"))
+                arg_mode = MODE_RECOVER_CHECK;
+        /* an option this version does not know must never run the whole rollback, which starts the
+         * server */
+        else if (argc > 2 && startswith(argv[1], "--")) {
                 fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[1]);
                 return 2;
         }
