@@ -272,9 +272,10 @@ int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret) {
 static int notify_field(cJSON *o, const char *key, const char *value) {
         cJSON *v;
 
-        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+        /* what the helper knows wins; what it does not know, the caller may say */
         if (!value)
                 return 0;
+        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
         v = cJSON_CreateString(value);
         if (!v)
                 return -ENOMEM;

@@ -254,6 +254,23 @@ static bool ledger_has_entry(const char *deployment, const cJSON *current, const
         return false;
 }
 
+/* the webhook: never with the lock held (a slow receiver must not block the state), never failing */
+static void rollback_notify(Rollback *rb, const char *event, const char *detail) {
+        _cleanup_json_ cJSON *fields = cJSON_CreateObject();
+        bool relock = rb->h->lock_fd >= 0;
+
+        if (!fields || !cJSON_AddStringToObject(fields, "from", strempty(rb->from)) ||
+            !cJSON_AddStringToObject(fields, "failed_phase", strempty(rb->failed_phase)))
+                return;
+        if (detail &&
+            !cJSON_AddStringToObject(fields, streq(event, "restored") ? "discarded_rows" : "reason", detail))
+                return;
+        helper_unlock(rb->h);
+        helper_notify(rb->h, event, fields);
+        if (relock)
+                (void)helper_lock(rb->h);
+}
+
 /* ---- the shutdown inhibitor ---- */
 
 static bool process_is_inhibitor(pid_t pid) {
@@ -466,7 +483,10 @@ static char *held_instructions(Rollback *rb) {
                         "each store; ",
                         strempty(rb->backup));
         else if ((rb->restore_reason || rb->action == ACTION_RESTORE) && !rb->stores_done)
-                fprintf(f, "the stores were not put back (they are in %s/stores); ", strempty(rb->backup));
+                fprintf(f,
+                        "the stores were not put back: once the backup is sound, rsync -a --delete "
+                        "%s/stores<store>/ <store>/ for each store; ",
+                        strempty(rb->backup));
 
         /* the server */
         if (rb->old_runs)
@@ -496,12 +516,20 @@ static char *event_field(const char *field, const char *value) {
 
 /* Rollback table, last row: stop trying. current.json stays, saying held and what is left to do by
  * hand; the ledger says held once. */
+static int stop_server(Rollback *rb);
+
 static int hold(Rollback *rb) {
         _cleanup_free_ char *steps = NULL, *from = NULL, *reason = NULL;
         int r;
 
         if (!rb->why && !(rb->why = strdup("an unexpected error (see above)")))
                 return log_oom();
+        /* held means stopped or on the old release: a server left on the failed one would run its
+         * migrations again at every Restart=. At boot the server is left as it is (DESIGN §3). */
+        if (!rb->old_runs && arg_mode != MODE_RECOVER && stop_server(rb) < 0)
+                log_warning(
+                        "Failed to stop %s: stop it by hand before anything else.",
+                        rb->h->config.server_unit);
         probe_database(rb);
         steps = held_instructions(rb);
         from = event_field("CODEBOLT_UPGRADE_FROM", rb->from);
@@ -516,6 +544,7 @@ static int hold(Rollback *rb) {
                 rb->h->version,
                 rb->why,
                 steps ?: "see codebolt-upgrade status");
+        rollback_notify(rb, "held", rb->why);
 
         r = helper_lock(rb->h);
         if (r < 0)
@@ -1687,6 +1716,7 @@ static int finish_minor(Rollback *rb) {
                 rb->h->config.deployment,
                 strempty(rb->from),
                 rb->h->version);
+        rollback_notify(rb, "rolled-back", NULL);
         log_status("rollback: %s is running (rolled back from %s)", strempty(rb->from), rb->h->version);
         return 0;
 }
@@ -1763,6 +1793,7 @@ static int finish_restore(Rollback *rb) {
                 rb->from,
                 rows ?: "an unknown number of",
                 strempty(rb->failed_db));
+        rollback_notify(rb, "restored", rows);
         log_status("rollback: %s is running (restored from before %s)", rb->from, rb->h->version);
         return 0;
 }
@@ -1950,7 +1981,8 @@ static int run(Helper *h) {
                                                 ?: json_get_string(rb.current, "phase")),
                                 strempty(json_get_string(rb.current, "held_reason")));
                 end_inhibitor(rb.current);
-                return 1;
+                /* at boot and after it, a held upgrade is reported, not failed again at every start */
+                return arg_mode == MODE_ROLLBACK ? 1 : 0;
         }
 
         r = recover_preamble(&rb);

@@ -98,6 +98,7 @@ CONF
         sb sh -c 'umask 077; printf smoke-secret >/etc/codebolt-upgrade/credentials/smoke-password'
 
         sb systemctl daemon-reload
+        sb systemctl enable --quiet codebolt.service
         sb systemctl start codebolt.service
         cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 60 || fail "Codebolt $version did not become healthy"
         cbu_psql -f "$CBU_FIXTURES/seed.sql" >/dev/null
@@ -130,4 +131,128 @@ cbu_api() {
 # a "table:rows" line per table, for comparing before and after
 cbu_row_counts() {
         cbu_psql -c "SELECT 'users:' || count(*) FROM users UNION ALL SELECT 'projects:' || count(*) FROM projects UNION ALL SELECT 'history:' || count(*) FROM history UNION ALL SELECT 'memory:' || count(*) FROM memory"
+}
+
+# --- the outcomes of a failed upgrade (issue 3): new, old, held ---
+
+CBU_STATE=/var/lib/codebolt-upgrade/default
+
+# cbu_history_max: the highest history id now. Each smoke test adds a history row (the smoke-test
+# agent's), so "the rows as before" means the rows up to this id, plus nothing but smoke-test rows.
+cbu_history_max() {
+        cbu_psql -c 'SELECT coalesce(max(id), 0) FROM history'
+}
+
+# cbu_table_digests [HISTORY_MAX]: "table:md5" per seeded table, an ordered checksum of every row (of
+# history, only the rows up to HISTORY_MAX)
+cbu_table_digests() {
+        local t where
+        for t in users projects history memory; do
+                where=
+                [ "$t" = history ] && [ -n "${1:-}" ] && where=" WHERE id <= $1"
+                echo "$t:$(cbu_psql -c "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM $t t$where")"
+        done
+}
+
+# cbu_extra_history HISTORY_MAX: history rows after HISTORY_MAX that no smoke test wrote (none expected)
+cbu_extra_history() {
+        cbu_psql -c "SELECT string_agg(id || ' ' || entry, '; ' ORDER BY id) FROM history
+                     WHERE id > $1 AND entry NOT LIKE 'agent smoke-test run % succeeded'"
+}
+
+# cbu_stores_match_manifest BACKUP: every live store is byte-identical to what BACKUP's manifest lists
+# (the manifest keys the copy of /var/lib/codebolt/kg/graph.json as stores/var/lib/codebolt/kg/graph.json,
+# so the live file is the key without "stores"), and holds nothing else: the same entries, types,
+# owners and modes as the backup's copy of it. Prints what differs.
+cbu_stores_match_manifest() {
+        sb sh -c '
+                m=$1/manifest.json
+                jq -r ".files | to_entries[] | select(.key | startswith(\"stores/\"))
+                       | \"\(.value)  \(.key | ltrimstr(\"stores\"))\"" "$m" >/tmp/cbu-live.sha256 || exit 1
+                [ -s /tmp/cbu-live.sha256 ] || { echo "$m lists no store files"; exit 1; }
+                cd / && sha256sum --check --strict --quiet /tmp/cbu-live.sha256 || exit 1
+                for s in $(jq -r ".stores[]" "$m"); do
+                        (cd "$s" && find . -mindepth 1 -printf "%y %u:%g %m %p\n" | sort) >/tmp/cbu-live.list || exit 1
+                        (cd "$1/stores$s" && find . -mindepth 1 -printf "%y %u:%g %m %p\n" | sort) >/tmp/cbu-copy.list || exit 1
+                        diff -U0 --label "backup copy of $s" --label "live $s" /tmp/cbu-copy.list /tmp/cbu-live.list || exit 1
+                done' sh "$1" 2>&1
+}
+
+# cbu_git_fsck: git fsck --strict --full is clean on every shadow-git repository (as the server's
+# user, who owns them). Prints the complaints.
+cbu_git_fsck() {
+        local repos repo out rc=0
+        repos=$(sb find /var/lib/codebolt/shadow-git -mindepth 1 -maxdepth 1 -type d)
+        [ -n "$repos" ] || { echo "no repository in /var/lib/codebolt/shadow-git"; return 1; }
+        for repo in $repos; do
+                out=$(sb runuser -u codebolt -- git -C "$repo" fsck --strict --full 2>&1) || {
+                        echo "$repo: $out"
+                        rc=1
+                }
+        done
+        return $rc
+}
+
+# cbu_ledger_for VERSION: the ledger's entries for VERSION, as a JSON array
+cbu_ledger_for() {
+        local ledger
+        ledger=$(sb cat "$CBU_STATE/ledger.json" 2>/dev/null) || ledger='[]'
+        jq -c --arg v "$1" '[.[] | select(.to == $v)]' <<<"$ledger"
+}
+
+# cbu_wait_rollback VERSION [ENTRIES]: wait until codebolt-rollback@VERSION.service is no longer
+# activating and the ledger holds more than ENTRIES (default 0) entries for VERSION; print the last
+# one's result. VERSION as in the unit name, unescaped.
+cbu_wait_rollback() {
+        local v=$1 seen=${2:-0} i state entries
+        for i in $(seq 600); do
+                state=$(sb systemctl show -P ActiveState "codebolt-rollback@$v.service")
+                entries=$(cbu_ledger_for "$v")
+                if [ "$state" != activating ] && [ "$state" != deactivating ] &&
+                        [ "$(jq length <<<"$entries")" -gt "$seen" ]; then
+                        # what the rollback logged is in the journal's files before anyone reads them
+                        sb journalctl --sync
+                        jq -r 'last | .result' <<<"$entries"
+                        return 0
+                fi
+                sleep 0.5
+        done
+        echo "timeout (codebolt-rollback@$v.service $state)"
+        return 1
+}
+
+# cbu_invocation_journal UNIT: the messages of UNIT's last invocation
+cbu_invocation_journal() {
+        sb journalctl --sync
+        sb journalctl -b --no-pager -o cat _SYSTEMD_INVOCATION_ID="$(sb systemctl show -P InvocationID "$1")"
+}
+
+# cbu_expect_old FROM TO RESULT DIGESTS HISTORY_MAX: the outcome "old" after the failed upgrade FROM → TO:
+# the server runs FROM (/health, /opt/codebolt/current, the pin), every seeded table's rows are as in
+# DIGESTS (cbu_table_digests HISTORY_MAX taken before the upgrade) with no rows added but the smoke
+# tests', every store is byte-identical to the backup's manifest, git fsck is clean, the ledger's last
+# entry for TO says RESULT, and no upgrade is left in flight.
+cbu_expect_old() {
+        local from=$1 to=$2 result=$3 digests=$4 hmax=$5 entry backup out
+        [ "$(cbu_health_version)" = "$from" ] || fail "/health does not report $from after the rollback of $to"
+        [ "$(sb readlink -f /opt/codebolt/current)" = "/opt/codebolt/releases/$from" ] ||
+                fail "/opt/codebolt/current points at $(sb readlink -f /opt/codebolt/current), not $from"
+        [ "$(sb cat "$CBU_STATE/pin")" = "$from" ] || fail "the pin says $(sb cat "$CBU_STATE/pin"), not $from"
+        [ "$(sb systemctl is-active codebolt.service)" = active ] || fail "codebolt.service is not active"
+
+        out=$(cbu_table_digests "$hmax")
+        [ "$out" = "$digests" ] || fail "the seeded tables' rows differ after the rollback of $to:
+before: $(echo $digests)
+after:  $(echo $out)"
+        out=$(cbu_extra_history "$hmax")
+        [ -z "$out" ] || fail "history has rows no smoke test wrote: $out"
+
+        entry=$(cbu_ledger_for "$to" | jq -c last)
+        jq -e --arg f "$from" --arg r "$result" '.result == $r and .from == $f' <<<"$entry" >/dev/null ||
+                fail "the ledger's last entry for $to is not '$result' from $from: $entry"
+        backup=$(jq -r .backup <<<"$entry")
+        sb test -f "$backup/manifest.json" || fail "the backup '$backup' the ledger names has no manifest"
+        out=$(cbu_stores_match_manifest "$backup") || fail "the stores differ from the backup's manifest: $out"
+        out=$(cbu_git_fsck) || fail "git fsck: $out"
+        sb test ! -e "$CBU_STATE/current.json" || fail "current.json remains after the rollback of $to"
 }
