@@ -71,7 +71,7 @@ static int refuse_failed_version(Helper *h) {
                 return log_error_errno(
                         r, "Failed to read the ledger of deployment %s: %m", h->config.deployment);
         if (ledger_version_failed(ledger, h->version)) {
-                const cJSON *last = ledger_last_for_version(ledger, h->version);
+                const cJSON *last = ledger_version_failure(ledger, h->version);
                 return log_error_errno(
                         EPERM,
                         "Refusing %s: its last upgrade here ended %s. Look into it, then allow it again "

@@ -138,15 +138,20 @@ static cJSON *last_deciding(const cJSON *ledger, const char *version) {
         return last;
 }
 
-bool ledger_version_failed(const cJSON *ledger, const char *version) {
+const cJSON *ledger_version_failure(const cJSON *ledger, const char *version) {
         const cJSON *last = last_deciding(ledger, version);
         const char *result;
 
         if (!last || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(last, "cleared")))
-                return false;
+                return NULL;
         result = json_get_string(last, "result");
-        return streq_ptr(result, "rolled-back") || streq_ptr(result, "restored") ||
-               streq_ptr(result, "held");
+        if (streq_ptr(result, "rolled-back") || streq_ptr(result, "restored") || streq_ptr(result, "held"))
+                return last;
+        return NULL;
+}
+
+bool ledger_version_failed(const cJSON *ledger, const char *version) {
+        return ledger_version_failure(ledger, version) != NULL;
 }
 
 int ledger_clear_failed(cJSON *ledger, const char *version, const char *when) {

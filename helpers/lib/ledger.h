@@ -24,4 +24,6 @@ const cJSON *ledger_last_for_version(const cJSON *ledger, const char *version);
 const cJSON *ledger_last(const cJSON *ledger);
 /* a failed version: its last upgrade here ended rolled-back, restored or held (DESIGN §3) */
 bool ledger_version_failed(const cJSON *ledger, const char *version);
+/* the entry that makes version failed (its result says how), or NULL */
+const cJSON *ledger_version_failure(const cJSON *ledger, const char *version);
 bool ledger_result_is_valid(const char *result);

@@ -173,6 +173,27 @@ START_TEST(test_version_failed_refusals) {
         ck_assert(ledger_version_failed(l, "1.5.0"));
         ck_assert(!ledger_version_failed(l, "1.5.1"));
         ck_assert(!ledger_version_failed(empty, "1.5.0"));
+        /* the entry that says why is the failure, not the later refusals */
+        ck_assert_str_eq(json_get_string(ledger_version_failure(l, "1.5.0"), "result"), "rolled-back");
+        ck_assert_str_eq(json_get_string(ledger_version_failure(l, "1.5.0"), "id"), "a");
+        ck_assert_ptr_null(ledger_version_failure(l, "1.5.1"));
+}
+END_TEST
+
+START_TEST(test_clear_failed) {
+        static const char *const rows[] = {
+                "a", "1.5.0", "restored", "b", "1.5.0", "refused", "c", "1.5.1", "succeeded",
+        };
+        _cleanup_json_ cJSON *l = ledger_of(rows, ELEMENTSOF(rows));
+
+        ck_assert_int_eq(ledger_clear_failed(l, "1.5.0", "2026-11-26T12:00:00Z"), 1);
+        ck_assert(!ledger_version_failed(l, "1.5.0"));
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(l, 0), "cleared")));
+        ck_assert_str_eq(json_get_string(cJSON_GetArrayItem(l, 0), "cleared_at"), "2026-11-26T12:00:00Z");
+        /* nothing to clear: a success, a version never tried, one cleared already */
+        ck_assert_int_eq(ledger_clear_failed(l, "1.5.1", "x"), 0);
+        ck_assert_int_eq(ledger_clear_failed(l, "9.9.9", "x"), 0);
+        ck_assert_int_eq(ledger_clear_failed(l, "1.5.0", "x"), 0);
 }
 END_TEST
 
@@ -318,6 +339,7 @@ static Suite *ledger_suite(void) {
         tcase_add_test(tc, test_version_failed);
         tcase_add_test(tc, test_version_failed_refusals);
         tcase_add_test(tc, test_version_cleared);
+        tcase_add_test(tc, test_clear_failed);
         tcase_add_test(tc, test_export);
         tcase_add_test(tc, test_export_replaces);
         tcase_add_test(tc, test_result_is_valid);
