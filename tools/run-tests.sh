@@ -16,6 +16,11 @@ rc=0
 meson test -C "$build" --no-rebuild --print-errorlogs --num-processes "${CBU_JOBS:-2}" "$@" || rc=$?
 
 log="$build/meson-logs/testlog.json"
+# the fault matrix with what this run showed, when it ran everything
+if [ $# -eq 0 ] && [ -s "$log" ]; then
+        "$src/tools/reliability.sh" "$build" "$src/docs/reliability.md" ||
+                echo "run-tests.sh: could not write docs/reliability.md" >&2
+fi
 if [ ! -s "$log" ]; then
         echo "run-tests.sh: meson wrote no results" >&2
         echo "0 passed, 1 failed"

@@ -3,6 +3,7 @@
 # While an upgrade is in flight, a second one — another version, or the same version escaped
 # differently — fails at once naming the one in flight; its failure rolls nothing back, and the first
 # upgrade finishes as if nothing had happened.
+# matrix: preflight | a concurrent second upgrade (another version; the same version escaped differently) | second refused, first new
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

@@ -4,6 +4,7 @@
 # flipped since it was verified. The rollback checks the backup before it drops anything, finds the
 # flipped byte and holds: nothing dropped or renamed, the server not on 1.5.1, a critical journal
 # entry, and `codebolt-upgrade status` says HELD and what to do by hand. Outcome: held.
+# matrix: rollback | a corrupt backup (a flipped byte) | held
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

@@ -4,6 +4,7 @@
 # the database, the stores, the release and the pin before the server starts, the server starts on the
 # old version, and the check after it writes the ledger: restored, with every seeded row as before.
 SB_DISK=1
+# matrix: migrations | a crash of the whole machine mid-migration | old (restored at boot)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # An operator names something that is not an exact version: every attempt fails in preflight with a
 # message naming the rule, the server keeps running the old version untouched, and no backup is taken.
+# matrix: preflight | not an exact version (latest, ^1.5.0, 1.5, v1.5.0, shell characters, /, 200 and 300 characters) | old (refused)
+# matrix: stage | the version is not in the registry | old (aborted)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

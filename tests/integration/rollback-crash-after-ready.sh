@@ -3,6 +3,7 @@
 # 1.4.0 → 1.5.3: the server reports ready, then crashes. No migration of 1.5.3 changes existing data, so
 # the rollback is a minor one: release and pin back to 1.4.0, started, smoke-tested, the data left as
 # it is. Outcome: old.
+# matrix: smoke | the server crashes after ready | old (rolled-back)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

@@ -3,6 +3,7 @@
 # An agent run is still in flight when the Drain= deadline passes: the upgrade fails before the server
 # stopped. The rollback aborts it: the run finishes, the server keeps serving 1.4.0 and takes runs
 # again, the staged release is removed. Outcome: aborted (nothing changed).
+# matrix: drain | the drain deadline passes with a run in flight | old (aborted)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

@@ -4,6 +4,7 @@
 # as it started. The rollback restores: the database from the snapshot, every store from the backup,
 # release and pin back to 1.4.0, which runs again on exactly the data it had. The failed database is
 # kept for the post-mortem. Outcome: old.
+# matrix: migrations | a migration fails after two applied | old (restored)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

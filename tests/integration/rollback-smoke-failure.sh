@@ -3,6 +3,8 @@
 # 1.4.0 → 1.5.4: the smoke test's agent run fails on 1.5.4. A minor rollback puts 1.4.0 back on the same
 # data. Outcome: old. Then the no-retry rule: 1.5.4 is refused at once in preflight, touching nothing,
 # until `codebolt-upgrade clear 1.5.4`; after that it is tried (and rolled back) again.
+# matrix: smoke | the smoke test fails | old (rolled-back)
+# matrix: preflight | the failed version started again | old (refused until cleared)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # An operator upgrades a seeded Codebolt 1.4.0 to 1.5.0 with `systemctl start codebolt-upgrade@1.5.0`
 # while two agent runs are in flight; then starts the same unit again.
+# matrix: none (two agent runs in flight) | none | new
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
