@@ -846,27 +846,6 @@ static int switch_back(Rollback *rb) {
 
 /* ---- migrate-watch --rollback and smoke --rollback ---- */
 
-_printf_(3, 4) static int env_push(char ***env, size_t *n, const char *fmt, ...) {
-        char **l, *s;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        l = reallocarray(*env, *n + 2, sizeof(char *));
-        if (!l) {
-                free(s);
-                return -ENOMEM;
-        }
-        l[(*n)++] = s;
-        l[*n] = NULL;
-        *env = l;
-        return 0;
-}
-
 /* they run in this unit's control group and log into its journal; they find current.json by the
  * instance, so they need no invocation id, and they send no STATUS= (this unit accepts none from them) */
 static int child_env(char ***ret) {
@@ -877,16 +856,16 @@ static int child_env(char ***ret) {
         size_t n = 0;
         int r;
 
-        r = env_push(&env, &n, "PATH=%s", getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin");
+        r = spawn_env_push(&env, &n, "PATH=%s", getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin");
         if (r >= 0)
-                r = env_push(&env, &n, "LANG=%s", getenv("LANG") ?: "C.UTF-8");
+                r = spawn_env_push(&env, &n, "LANG=%s", getenv("LANG") ?: "C.UTF-8");
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(passed); i++)
                 if (getenv(passed[i]))
-                        r = env_push(&env, &n, "%s=%s", passed[i], getenv(passed[i]));
+                        r = spawn_env_push(&env, &n, "%s=%s", passed[i], getenv(passed[i]));
         if (r >= 0 && log_get_target() == LOG_TARGET_JOURNAL)
-                r = env_push(&env, &n, "CODEBOLT_UPGRADE_LOG=journal");
+                r = spawn_env_push(&env, &n, "CODEBOLT_UPGRADE_LOG=journal");
         else if (r >= 0 && getenv("CODEBOLT_UPGRADE_LOG"))
-                r = env_push(&env, &n, "CODEBOLT_UPGRADE_LOG=%s", getenv("CODEBOLT_UPGRADE_LOG"));
+                r = spawn_env_push(&env, &n, "CODEBOLT_UPGRADE_LOG=%s", getenv("CODEBOLT_UPGRADE_LOG"));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(env);

@@ -141,8 +141,7 @@ static int credentials_resolve(const SpawnOptions *o, Credentials *ret) {
         return 0;
 }
 
-static int strv_push_printf(char ***l, size_t *n, const char *fmt, ...) _printf_(3, 4);
-static int strv_push_printf(char ***l, size_t *n, const char *fmt, ...) {
+int spawn_env_push(char ***l, size_t *n, const char *fmt, ...) {
         char **nl;
         va_list ap;
         char *s;
@@ -170,15 +169,15 @@ static int default_env(const Credentials *c, char ***ret) {
         size_t n = 0;
         int r;
 
-        r = strv_push_printf(&env, &n, "PATH=%s", SPAWN_DEFAULT_PATH);
+        r = spawn_env_push(&env, &n, "PATH=%s", SPAWN_DEFAULT_PATH);
         if (r >= 0)
-                r = strv_push_printf(&env, &n, "LANG=C.UTF-8");
+                r = spawn_env_push(&env, &n, "LANG=C.UTF-8");
         if (r >= 0 && c->home)
-                r = strv_push_printf(&env, &n, "HOME=%s", c->home);
+                r = spawn_env_push(&env, &n, "HOME=%s", c->home);
         if (r >= 0 && c->user)
-                r = strv_push_printf(&env, &n, "USER=%s", c->user);
+                r = spawn_env_push(&env, &n, "USER=%s", c->user);
         if (r >= 0 && c->user)
-                r = strv_push_printf(&env, &n, "LOGNAME=%s", c->user);
+                r = spawn_env_push(&env, &n, "LOGNAME=%s", c->user);
         if (r < 0)
                 return r;
 

@@ -7,20 +7,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "test-root.h"
 #include "current.h"
 #include "json-util.h"
 #include "paths.h"
-
-/* $CODEBOLT_UPGRADE_ROOT for the whole run, set in main(); each test has its own deployment */
-static char *root = NULL;
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(p) < 0 ? -1 : 0;
-}
-
-static void rm_rf(const char *dir) {
-        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static cJSON *sample(const char *to) {
         cJSON *j = cJSON_CreateObject();
@@ -311,19 +301,5 @@ static Suite *current_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
-        root = strdup("/var/tmp/test-current.XXXXXX");
-        if (!root || !mkdtemp(root))
-                return EXIT_FAILURE;
-        setenv("CODEBOLT_UPGRADE_ROOT", root, 1);
-
-        sr = srunner_create(current_suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        rm_rf(root);
-        free(root);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite_in_root(current_suite(), "test-current");
 }

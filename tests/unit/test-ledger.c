@@ -6,21 +6,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "test-root.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "paths.h"
 #include "state.h"
-
-/* $CODEBOLT_UPGRADE_ROOT for the whole run, set in main(); each test has its own deployment */
-static char *root = NULL;
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(p) < 0 ? -1 : 0;
-}
-
-static void rm_rf(const char *dir) {
-        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static cJSON *entry(const char *id, const char *to, const char *result) {
         cJSON *e = cJSON_CreateObject();
@@ -348,19 +338,5 @@ static Suite *ledger_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
-        root = strdup("/var/tmp/test-ledger.XXXXXX");
-        if (!root || !mkdtemp(root))
-                return EXIT_FAILURE;
-        setenv("CODEBOLT_UPGRADE_ROOT", root, 1);
-
-        sr = srunner_create(ledger_suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        rm_rf(root);
-        free(root);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite_in_root(ledger_suite(), "test-ledger");
 }

@@ -7,19 +7,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "test-root.h"
 #include "macro.h"
 #include "paths.h"
-
-/* $CODEBOLT_UPGRADE_ROOT for the whole run, set in main() */
-static char *root = NULL;
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(p) < 0 ? -1 : 0;
-}
-
-static void rm_rf(const char *dir) {
-        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static char *path_in(const char *dir, const char *name) {
         char *p;
@@ -229,19 +219,5 @@ static Suite *paths_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
-        root = strdup("/var/tmp/test-paths.XXXXXX");
-        if (!root || !mkdtemp(root))
-                return EXIT_FAILURE;
-        setenv("CODEBOLT_UPGRADE_ROOT", root, 1);
-
-        sr = srunner_create(paths_suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        rm_rf(root);
-        free(root);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite_in_root(paths_suite(), "test-paths");
 }

@@ -9,20 +9,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "test-root.h"
 #include "json-util.h"
 #include "paths.h"
 #include "release.h"
-
-/* $CODEBOLT_UPGRADE_ROOT for the whole run, set in main(); /opt/codebolt is made afresh for each test */
-static char *root = NULL;
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(p) < 0 ? -1 : 0;
-}
-
-static void rm_rf(const char *dir) {
-        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* an empty /opt/codebolt/releases (a checked fixture: it runs in each test's process) */
 static void fresh_opt(void) {
@@ -309,19 +299,5 @@ static Suite *release_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
-        root = strdup("/var/tmp/test-release.XXXXXX");
-        if (!root || !mkdtemp(root))
-                return EXIT_FAILURE;
-        setenv("CODEBOLT_UPGRADE_ROOT", root, 1);
-
-        sr = srunner_create(release_suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        rm_rf(root);
-        free(root);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite_in_root(release_suite(), "test-release");
 }

@@ -74,6 +74,19 @@ static char *run_capture(char *const argv[], const SpawnOptions *base, int *ret_
         return out;
 }
 
+START_TEST(test_env_push) {
+        _cleanup_strv_free_ char **env = NULL;
+        size_t n = 0;
+
+        ck_assert_int_eq(spawn_env_push(&env, &n, "PATH=%s", "/usr/bin"), 0);
+        ck_assert_int_eq(spawn_env_push(&env, &n, "N=%d", 7), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_str_eq(env[0], "PATH=/usr/bin");
+        ck_assert_str_eq(env[1], "N=7");
+        ck_assert_ptr_null(env[2]);
+}
+END_TEST
+
 START_TEST(test_exit_codes) {
         int status = -1;
 
@@ -408,6 +421,7 @@ static Suite *spawn_suite(void) {
         TCase *tc = tcase_create("core");
 
         tcase_add_checked_fixture(tc, setup, NULL);
+        tcase_add_test(tc, test_env_push);
         tcase_add_test(tc, test_exit_codes);
         tcase_add_test(tc, test_not_found);
         tcase_add_test(tc, test_capture);

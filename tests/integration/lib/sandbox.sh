@@ -139,6 +139,8 @@ sb_start() {
 # sb_journal UNIT: that unit's messages of this boot, one a line (read whole: a `grep -q` straight on a
 # pipe would end journalctl early and, with pipefail, fail the check that matched)
 sb_journal() {
+        # what was logged a moment ago is in the journal's files before it is read
+        sb journalctl --sync
         sb journalctl -b --no-pager -o cat -u "$1"
 }
 
