@@ -1702,7 +1702,9 @@ static int finish_minor(Rollback *rb) {
 
 /* at boot everything is back in place before the server starts: the check after its start concludes */
 static int mark_recovered(Rollback *rb, const char *result) {
-        if (current_set_string(rb->current, "recovered", result) < 0)
+        if (current_set_string(rb->current, "recovered", result) < 0 ||
+            (rb->restore_reason &&
+             current_set_string(rb->current, "restore_reason", rb->restore_reason) < 0))
                 return rb_oom(rb);
         log_notice(
                 "Recovered deployment %s from the interrupted upgrade to %s: %s is back in place; the "
@@ -1712,6 +1714,24 @@ static int mark_recovered(Rollback *rb, const char *result) {
                 rb->h->version,
                 strempty(rb->from));
         return rb_save(rb);
+}
+
+static int finish_restore(Rollback *rb);
+
+/* the data is as it must be: pin and link back; at boot leave the rest to the check after the server's
+ * start, else start the old release, smoke-test it and record result */
+static int back_on_old_release(Rollback *rb, const char *result) {
+        int r;
+
+        r = switch_back(rb);
+        if (r < 0)
+                return r;
+        if (arg_mode == MODE_RECOVER)
+                return mark_recovered(rb, result);
+        r = start_and_smoke(rb);
+        if (r < 0)
+                return r;
+        return streq(result, "restored") ? finish_restore(rb) : finish_minor(rb);
 }
 
 /* no migration failed, none breaking, none mid-flight: the old release runs on the data as it is */
@@ -1726,15 +1746,9 @@ static int do_minor(Rollback *rb) {
                 strempty(rb->from));
         /* at boot the server cannot run yet: its start waits for the recovery, and a stop would cancel it */
         r = arg_mode == MODE_ROLLBACK ? stop_server(rb) : 0;
-        if (r >= 0)
-                r = switch_back(rb);
-        if (r >= 0 && arg_mode == MODE_RECOVER)
-                return mark_recovered(rb, "rolled-back");
-        if (r >= 0)
-                r = start_and_smoke(rb);
         if (r < 0)
                 return r;
-        return finish_minor(rb);
+        return back_on_old_release(rb, "rolled-back");
 }
 
 /* the old release started and passed its smoke test on the restored data: record it */
@@ -1800,19 +1814,9 @@ static int do_restore(Rollback *rb) {
                 r = restore_database(rb);
         if (r >= 0)
                 r = restore_stores(rb);
-        if (r >= 0)
-                r = switch_back(rb);
-        if (r >= 0 && arg_mode == MODE_RECOVER) {
-                if (rb->restore_reason &&
-                    current_set_string(rb->current, "restore_reason", rb->restore_reason) < 0)
-                        return rb_oom(rb);
-                return mark_recovered(rb, "restored");
-        }
-        if (r >= 0)
-                r = start_and_smoke(rb);
         if (r < 0)
                 return r;
-        return finish_restore(rb);
+        return back_on_old_release(rb, "restored");
 }
 
 /* What the boot recovery does before the rollback table: count the attempt (held past the cap); leave
