@@ -8,20 +8,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "test-tmpdir.h"
 #include "lock.h"
 #include "macro.h"
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(p) < 0 ? -1 : 0;
-}
-
-/* the test's directory goes away with it */
-static void rm_rf_freep(char **dir) {
-        if (*dir)
-                (void)nftw(*dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-        free(*dir);
-}
-#define _cleanup_rm_rf_ _cleanup_(rm_rf_freep)
 
 static char *make_tmpdir(void) {
         char *d = strdup("/tmp/test-lock.XXXXXX");

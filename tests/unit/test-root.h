@@ -10,16 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "test-tmpdir.h"
+
 /* the root of the whole run; each test uses a deployment or a path of its own below it */
 static char *root = NULL;
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(p) < 0 ? -1 : 0;
-}
-
-static inline void rm_rf(const char *dir) {
-        (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static inline int run_suite_in_root(Suite *s, const char *name) {
         SRunner *sr;
