@@ -2,7 +2,14 @@
 /* codebolt-upgrade: the operator's command: status and history of the upgrades of a deployment */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <syslog.h>
+#include <time.h>
 
+#include <fcntl.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-journal.h>
+
+#include "bus.h"
 #include "config.h"
 #include "current.h"
 #include "json-util.h"
@@ -14,8 +21,10 @@
 #include "release.h"
 #include "semver.h"
 #include "state.h"
+#include "unitname.h"
 
 static bool arg_json = false;
+static bool arg_discard_since = false;
 static const char *arg_deployment = NULL;
 
 static const char *str_or(const cJSON *o, const char *key, const char *fallback) {
@@ -153,7 +162,10 @@ static int verb_status(const Config *c) {
                 return show_held(c, current);
         if (current) {
                 const char *instance = str_or(current, "instance", "?");
-                printf("In flight: upgrade %s → %s, phase %s (started %s, last update %s)\n",
+                printf("In flight: %s %s → %s, phase %s (started %s, last update %s)\n",
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "late"))
+                               ? "rollback by hand of the upgrade"
+                               : "upgrade",
                        str_or(current, "from", "?"),
                        str_or(current, "to", "?"),
                        str_or(current, "phase", "?"),
@@ -167,7 +179,10 @@ static int verb_status(const Config *c) {
                         printf("  Migrations:\n");
                         print_migrations(cJSON_GetObjectItemCaseSensitive(current, "migrations"));
                 }
-                printf("  Follow:   journalctl -fu codebolt-upgrade@%s.service\n", instance);
+                if (json_get_string(current, "unit"))
+                        printf("  Follow:   journalctl -fu %s\n", json_get_string(current, "unit"));
+                else
+                        printf("  Follow:   journalctl -fu codebolt-upgrade@%s.service\n", instance);
                 return 0;
         }
         if (!last) {
@@ -303,13 +318,117 @@ static int verb_clear(const Config *c, const char *version) {
         return 0;
 }
 
+/* The unit's messages since `since` (CLOCK_REALTIME usec), notice and worse: what the operator needs to
+ * read. By the unit name, not its invocation id: a oneshot unit that ended well is unloaded at once, and
+ * its InvocationID goes with it. */
+static void print_unit_messages(const char *unit, uint64_t since) {
+        _cleanup_free_ char *match = NULL;
+        sd_journal *j = NULL;
+        const void *data;
+        size_t size;
+
+        if (asprintf(&match, "_SYSTEMD_UNIT=%s", unit) < 0 || sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY) < 0)
+                return;
+        if (sd_journal_add_match(j, match, 0) >= 0 && sd_journal_seek_realtime_usec(j, since) >= 0)
+                while (sd_journal_next(j) > 0) {
+                        if (sd_journal_get_data(j, "PRIORITY", &data, &size) < 0 || size != 10 ||
+                            ((const char *)data)[9] > '0' + LOG_NOTICE)
+                                continue;
+                        if (sd_journal_get_data(j, "MESSAGE", &data, &size) >= 0)
+                                printf("  %.*s\n", (int)(size - 8), (const char *)data + 8);
+                }
+        sd_journal_close(j);
+}
+
+/* a late rollback by hand (DESIGN §3): start the rollback unit, wait for it, and say what it did. With
+ * --discard-since the unit may do a full restore, which discards what was written since the upgrade. */
+static int verb_rollback(const Config *c, const char *version) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *instance = NULL, *unit = NULL, *flag = NULL, *result = NULL, *error = NULL;
+        _cleanup_json_ cJSON *ledger = NULL;
+        const cJSON *entry;
+        bool named = !streq(c->deployment, "default");
+        struct timespec ts;
+        uint64_t since;
+        SemVer v = {};
+        int r;
+
+        r = semver_parse(version, &v);
+        semver_done(&v);
+        if (r < 0)
+                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+        /* the instance as an operator types it; escaped only where a unit name needs it ('+') */
+        if (strchr(version, '+') ? unitname_escape(version, &instance) < 0 : !(instance = strdup(version)))
+                return log_oom();
+        if (asprintf(
+                    &unit,
+                    "codebolt-rollback%s%s@%s.service",
+                    named ? "-" : "",
+                    named ? c->deployment : "",
+                    instance) < 0)
+                return log_oom();
+
+        if (arg_discard_since) {
+                _cleanup_free_ char *content = NULL, *dir = NULL;
+                flag = paths_discard_flag(c->deployment);
+                dir = paths_rooted("/run/codebolt-upgrade");
+                if (!flag || !dir || asprintf(&content, "%s\n", version) < 0)
+                        return log_oom();
+                r = paths_mkdir_p(dir, 0755);
+                if (r >= 0)
+                        r = state_write_string_atomic(flag, content, 0600);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write %s: %m", flag);
+        }
+
+        r = bus_open_system(&bus);
+        if (r < 0) {
+                if (flag)
+                        (void)unlink(flag);
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        }
+        printf("Starting %s and waiting for it…\n", unit);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        since = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        r = bus_start_unit(bus, unit, USEC_INFINITY, &result, &error);
+        /* taken by the unit when it ran; never left for a later start */
+        if (flag)
+                (void)unlink(flag);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start %s: %s", unit, error ?: strerror(-r));
+        print_unit_messages(unit, since);
+
+        if (!streq(result, "done"))
+                return log_error_errno(
+                        EIO,
+                        "%s did not roll back (job result '%s'); the reason is above and in: journalctl -u "
+                        "%s",
+                        unit,
+                        result,
+                        unit);
+        if (ledger_load(c->deployment, &ledger) >= 0 && (entry = ledger_last_for_version(ledger, version)))
+                printf("Deployment %s: the upgrade to %s is %s; %s runs. %s stays marked failed until "
+                       "codebolt-upgrade clear %s.\n",
+                       c->deployment,
+                       version,
+                       str_or(entry, "result", "?"),
+                       str_or(entry, "from", "the previous version"),
+                       version,
+                       version);
+        return 0;
+}
+
 static void help(void) {
         printf("codebolt-upgrade [--deployment NAME] COMMAND [--json]\n\n"
                "Safe upgrades of a self-hosted Codebolt server: systemctl start codebolt-upgrade@VERSION\n\n"
                "Commands:\n"
                "  status       the upgrade in flight (phase, migrations) or the last result\n"
                "  history      every upgrade attempted on this host (the ledger)\n"
-               "  clear VERSION  allow a version whose upgrade failed here to be tried again\n\n"
+               "  clear VERSION  allow a version whose upgrade failed here to be tried again\n"
+               "  rollback VERSION [--discard-since]\n"
+               "               roll back the upgrade to VERSION after it succeeded; a full restore (a\n"
+               "               breaking migration was applied) discards what was written since, and\n"
+               "               needs --discard-since\n\n"
                "Options:\n"
                "  --json             machine-readable output\n"
                "  --deployment NAME  a deployment of /etc/codebolt-upgrade/deployments/NAME.conf\n"
@@ -320,6 +439,7 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "json", no_argument, NULL, 'j' },
                 { "deployment", required_argument, NULL, 'd' },
+                { "discard-since", no_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -338,6 +458,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'd':
                         arg_deployment = optarg;
+                        break;
+                case 'D':
+                        arg_discard_since = true;
                         break;
                 case 'h':
                         help();
@@ -371,6 +494,8 @@ int main(int argc, char *argv[]) {
                 r = verb_history(&config);
         else if (streq(verb, "clear") && optind + 1 < argc)
                 r = verb_clear(&config, argv[optind + 1]);
+        else if (streq(verb, "rollback") && optind + 1 < argc)
+                r = verb_rollback(&config, argv[optind + 1]);
         else {
                 log_error("Unknown command '%s'; see codebolt-upgrade --help.", verb);
                 config_done(&config);

@@ -17,8 +17,8 @@
 #include "state.h"
 
 /* the keys of current.json that the ledger keeps */
-static const char *const carried[] = { "id",     "from",     "to",         "started",
-                                       "backup", "snapshot", "migrations", "tree" };
+static const char *const carried[] = { "id",       "from",       "to",         "started", "backup",
+                                       "snapshot", "final_dump", "migrations", "tree" };
 
 static int make_entry(const cJSON *current, cJSON **ret) {
         _cleanup_json_ cJSON *e = cJSON_CreateObject();

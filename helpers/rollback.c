@@ -91,6 +91,7 @@ typedef struct Rollback {
         bool stores_touched; /* some store was overwritten from the backup … */
         bool stores_done;    /* … and all of them verified */
         bool old_runs;       /* the old release runs (its smoke test failed) */
+        bool late;           /* by hand, after the upgrade succeeded (DESIGN §3, late rollback) */
 } Rollback;
 
 static void rollback_done(Rollback *rb) {
@@ -200,8 +201,8 @@ static int rb_relock(Rollback *rb) {
 
 /* what the ledger keeps of current.json, besides id, from, to, started */
 static const char *const carried[] = {
-        "backup",          "snapshot",       "migrations",        "tree",
-        "failed_database", "discarded_rows", "rollback_attempts", "held_reason",
+        "backup",         "snapshot",          "migrations",  "tree", "failed_database",
+        "discarded_rows", "rollback_attempts", "held_reason", "late",
 };
 
 static int write_ledger(
@@ -602,6 +603,7 @@ static int load_facts(Rollback *rb) {
             rb_strdup(&rb->failed_db, json_get_string(c, "failed_database")) < 0 ||
             restore_reason(c, &rb->restore_reason) < 0)
                 return -ENOMEM;
+        rb->late = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "late"));
         return 0;
 }
 
@@ -676,11 +678,12 @@ static int decide(Rollback *rb) {
                 rb->action = action_from_string(recorded);
                 if (rb_strdup(&rb->failed_phase, json_get_string(rb->current, "rollback_from_phase")) < 0)
                         return rb_oom(rb);
-                log_notice(
-                        "Resuming the interrupted rollback of the upgrade to %s (attempt %d): %s.",
-                        rb->h->version,
-                        n + 1,
-                        recorded);
+                if (n > 0)
+                        log_notice(
+                                "Resuming the interrupted rollback of the upgrade to %s (attempt %d): %s.",
+                                rb->h->version,
+                                n + 1,
+                                recorded);
         } else {
                 if (rb_strdup(&rb->failed_phase, json_get_string(rb->current, "phase")) < 0)
                         return rb_oom(rb);
@@ -1047,39 +1050,47 @@ static int counts_differ(const cJSON *expected, const cJSON *actual, const cJSON
         return 0;
 }
 
-/* what the restore throws away: every row the live database has beyond what is restored */
-static int record_discarded(Rollback *rb) {
+/* the rows the live database has beyond what the restore brings back; NAN when they cannot be counted */
+static double count_discarded(Rollback *rb) {
         _cleanup_json_ cJSON *live = NULL;
         _cleanup_free_ char *error = NULL;
-        const cJSON *restored, *m;
+        const cJSON *restored = restored_counts(rb, NULL), *m;
         double discarded = 0;
-        bool at_stop;
         PgTarget target;
+        int r;
+
+        if (helper_pg_target(rb->h, rb->h->config.db_name, &target) < 0)
+                return NAN;
+        r = pg_table_row_counts(&target, &live, &error);
+        if (r < 0) {
+                log_warning_errno(
+                        r,
+                        "Failed to count the rows of database %s (%s): how many rows a restore discards is "
+                        "not known.",
+                        rb->h->config.db_name,
+                        error ?: strerror(-r));
+                return NAN;
+        }
+        cJSON_ArrayForEach (m, live) {
+                const cJSON *was = cJSON_GetObjectItemCaseSensitive(restored, m->string);
+                double d = m->valuedouble - (cJSON_IsNumber(was) ? was->valuedouble : 0);
+                if (d > 0)
+                        discarded += d;
+        }
+        return discarded;
+}
+
+/* what the restore throws away, recorded before anything is dropped */
+static int record_discarded(Rollback *rb) {
+        double discarded;
+        bool at_stop;
         int r;
 
         if (cJSON_GetObjectItemCaseSensitive(rb->current, "discarded_rows"))
                 return 0; /* counted by an earlier attempt, before anything was dropped */
 
-        restored = restored_counts(rb, &at_stop);
-        if (helper_pg_target(rb->h, rb->h->config.db_name, &target) < 0)
-                return rb_oom(rb);
-        r = pg_table_row_counts(&target, &live, &error);
-        if (r < 0) {
-                log_warning_errno(
-                        r,
-                        "Failed to count the rows of database %s before the restore (%s): how many rows it "
-                        "discards is not known.",
-                        rb->h->config.db_name,
-                        error ?: strerror(-r));
-                discarded = NAN;
-        } else
-                cJSON_ArrayForEach (m, live) {
-                        const cJSON *was = cJSON_GetObjectItemCaseSensitive(restored, m->string);
-                        double d = m->valuedouble - (cJSON_IsNumber(was) ? was->valuedouble : 0);
-                        if (d > 0)
-                                discarded += d;
-                }
-
+        (void)restored_counts(rb, &at_stop);
+        discarded = count_discarded(rb);
         if (rb_set_number(rb, "discarded_rows", discarded) < 0)
                 return rb_oom(rb);
         r = rb_save(rb);
@@ -1675,12 +1686,17 @@ static int finish_minor(Rollback *rb) {
         _cleanup_free_ char *message = NULL, *from = NULL;
         int r;
 
-        if (asprintf(
-                    &message,
-                    "failed in phase %s; switched and pinned back to %s, which started and passed its smoke "
-                    "test",
-                    strempty(rb->failed_phase),
-                    strempty(rb->from)) < 0)
+        if ((rb->late ? asprintf(
+                                &message,
+                                "rolled back by hand after it succeeded; switched and pinned back to %s, "
+                                "which started and passed its smoke test",
+                                strempty(rb->from))
+                      : asprintf(
+                                &message,
+                                "failed in phase %s; switched and pinned back to %s, which started and "
+                                "passed its smoke test",
+                                strempty(rb->failed_phase),
+                                strempty(rb->from))) < 0)
                 return rb_oom(rb);
         r = conclude(rb, "rolled-back", message);
         if (r < 0)
@@ -1738,12 +1754,13 @@ static int back_on_old_release(Rollback *rb, const char *result) {
 static int do_minor(Rollback *rb) {
         int r;
 
-        log_notice(
-                "Rolling back the upgrade to %s (failed in phase %s) to %s: a minor rollback, the data "
-                "stays.",
-                rb->h->version,
-                strempty(rb->failed_phase),
-                strempty(rb->from));
+        if (!rb->late)
+                log_notice(
+                        "Rolling back the upgrade to %s (failed in phase %s) to %s: a minor rollback, the "
+                        "data stays.",
+                        rb->h->version,
+                        strempty(rb->failed_phase),
+                        strempty(rb->from));
         /* at boot the server cannot run yet: its start waits for the recovery, and a stop would cancel it */
         r = arg_mode == MODE_ROLLBACK ? stop_server(rb) : 0;
         if (r < 0)
@@ -1762,8 +1779,9 @@ static int finish_restore(Rollback *rb) {
                 return rb_oom(rb);
         if (asprintf(
                     &message,
-                    "%s; database and stores restored, %s started and passed its smoke test; the failed "
-                    "database is kept as %s",
+                    "%s%s; database and stores restored, %s started and passed its smoke test; the "
+                    "replaced database is kept as %s",
+                    rb->late ? "rolled back by hand after it succeeded: " : "",
                     rb->restore_reason ?: json_get_string(rb->current, "restore_reason") ?: "[Policy] Rollback=restore-always",
                     rb->from,
                     strempty(rb->failed_db)) < 0)
@@ -1894,24 +1912,198 @@ static int recover_preamble(Rollback *rb) {
         return 0;
 }
 
-/* no current.json: a refusal made nothing, and a late rollback (after a success) is not built yet */
-static int no_upgrade_in_flight(Helper *h) {
-        _cleanup_json_ cJSON *ledger = NULL;
-        _cleanup_free_ char *running = NULL;
-        const cJSON *last;
+/* ---- a late rollback: by hand, after the upgrade succeeded (DESIGN §3) ---- */
 
-        if (ledger_load(h->config.deployment, &ledger) >= 0 &&
-            (last = ledger_last_for_version(ledger, h->version)) &&
-            streq_ptr(json_get_string(last, "result"), "succeeded") &&
-            release_current_version(&running) >= 0 && streq(running, h->version)) {
-                log_error(
-                        "The upgrade to %s succeeded and deployment %s runs it: rolling back after a "
-                        "success "
-                        "(a late rollback) is not available in this version yet. Nothing was changed.",
-                        h->version,
-                        h->config.deployment);
-                return 1;
+/* "codebolt-rollback@1.5.0.service", or "codebolt-rollback-<name>@…" for an extra deployment */
+static char *deployment_unit(const Helper *h, const char *kind) {
+        bool named = !streq(h->config.deployment, "default");
+        char *unit;
+
+        if (asprintf(
+                    &unit,
+                    "codebolt-%s%s%s@%s.service",
+                    kind,
+                    named ? "-" : "",
+                    named ? h->config.deployment : "",
+                    h->instance) < 0)
+                return NULL;
+        return unit;
+}
+
+/* This instance's upgrade unit failed in a run other than the one that succeeded: this start is the
+ * OnFailure= of an attempt refused in preflight (the same version escaped differently while the first
+ * was in flight), never a request to roll the success back. */
+static bool started_for_refused_attempt(Rollback *rb, const cJSON *entry) {
+        _cleanup_free_ char *unit = deployment_unit(rb->h, "upgrade"), *active = NULL, *sub = NULL,
+                            *id = NULL;
+
+        if (!unit || (!rb->bus && bus_open_system(&rb->bus) < 0))
+                return false;
+        if (bus_unit_get_state(rb->bus, unit, &active, &sub) < 0 || !streq(active, "failed"))
+                return false;
+        return bus_unit_get_invocation_id(rb->bus, unit, &id) >= 0 &&
+               !streq_ptr(id, json_get_string(entry, "id"));
+}
+
+/* `codebolt-upgrade rollback <version> --discard-since` leaves the version in the flag file for the run
+ * it starts; the flag is taken (removed) by whichever run comes first, so it never lingers */
+static bool take_discard_flag(const Helper *h) {
+        _cleanup_free_ char *path = paths_discard_flag(h->config.deployment), *s = NULL;
+        bool yes;
+
+        if (!path)
+                return false;
+        yes = state_read_string(path, &s) >= 0 && streq(s, h->version);
+        (void)unlink(path);
+        return yes;
+}
+
+/* current.json for the late rollback, made from the upgrade's ledger entry: the same keys an upgrade
+ * in flight has, so the rollback table, a resumed run and the boot recovery treat it like any other */
+static int late_current(Rollback *rb, const cJSON *entry, bool keep_snapshot, cJSON **ret) {
+        static const char *const copied[] = { "id",         "from",       "to",  "backup",
+                                              "final_dump", "migrations", "tree" };
+        _cleanup_json_ cJSON *c = cJSON_CreateObject();
+        _cleanup_free_ char *unit = deployment_unit(rb->h, "rollback"), *now = current_timestamp(),
+                            *reason = NULL, *release = paths_release_dir(rb->h->version);
+
+        if (!c || !unit || !now || !release || restore_reason(entry, &reason) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(copied); i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, copied[i]);
+                if (v && !cJSON_AddItemToObject(c, copied[i], cJSON_Duplicate(v, true)))
+                        return -ENOMEM;
         }
+        if ((keep_snapshot && !cJSON_AddStringToObject(c, "snapshot", json_get_string(entry, "snapshot"))) ||
+            !cJSON_AddStringToObject(c, "unit", unit) ||
+            !cJSON_AddStringToObject(c, "instance", rb->h->instance) ||
+            !cJSON_AddStringToObject(c, "staged_release", release) ||
+            !cJSON_AddStringToObject(c, "deployment", rb->h->config.deployment) ||
+            !cJSON_AddBoolToObject(c, "late", true) ||
+            !cJSON_AddStringToObject(c, "upgrade_finished", strempty(json_get_string(entry, "finished"))) ||
+            !cJSON_AddStringToObject(c, "phase", "rollback") || !cJSON_AddArrayToObject(c, "phases") ||
+            !cJSON_AddStringToObject(c, "started", now) || !cJSON_AddStringToObject(c, "updated", now) ||
+            !cJSON_AddBoolToObject(c, "server_stopped", true) ||
+            !cJSON_AddBoolToObject(c, "switched", true) || !cJSON_AddNumberToObject(c, "attempts", 0) ||
+            !cJSON_AddStringToObject(c, "rollback_from_phase", "finish") ||
+            !cJSON_AddStringToObject(
+                    c, "rollback_action", action_names[reason ? ACTION_RESTORE : ACTION_MINOR]) ||
+            !cJSON_AddStringToObject(c, "rollback_started", now))
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* A restore after a success discards what was written since: refused unless asked for by name, and the
+ * refusal says how much. */
+static int refuse_late_restore(Rollback *rb, const cJSON *entry, const char *reason) {
+        _cleanup_free_ char *path = NULL, *rows = NULL;
+        double discarded = NAN;
+
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, strempty(rb->backup)) < 0)
+                return rb_oom(rb);
+        if (state_read_json(path, &rb->manifest) >= 0)
+                discarded = count_discarded(rb);
+        if (!isnan(discarded) && asprintf(&rows, "%.0f rows", discarded) < 0)
+                return rb_oom(rb);
+        log_error(
+                "Rolling back the upgrade %s → %s is a full restore (%s): it puts back the database and the "
+                "stores as they were when that upgrade stopped the server (it began %s) and discards "
+                "everything "
+                "written since: %s. Nothing was changed. To do it anyway: codebolt-upgrade rollback %s "
+                "--discard-since",
+                strempty(rb->from),
+                rb->h->version,
+                reason,
+                strempty(json_get_string(entry, "started")),
+                rows ?: "how many rows is not known (the database could not be counted)",
+                rb->h->version);
+        return -EPERM;
+}
+
+/* No current.json. Returns 1 with rb->current made when the upgrade to this version succeeded and is
+ * what runs (a late rollback begins); 0 when no upgrade to this version is there to roll back; <0,
+ * logged, when a late rollback is refused. */
+static int begin_late_rollback(Rollback *rb) {
+        Helper *h = rb->h;
+        _cleanup_json_ cJSON *ledger = NULL, *c = NULL;
+        _cleanup_free_ char *running = NULL, *reason = NULL;
+        const char *snapshot;
+        bool keep_snapshot = false;
+        const cJSON *entry;
+        int r;
+
+        if (ledger_load(h->config.deployment, &ledger) < 0 ||
+            !(entry = ledger_last_for_version(ledger, h->version)) ||
+            !streq_ptr(json_get_string(entry, "result"), "succeeded") ||
+            started_for_refused_attempt(rb, entry))
+                return 0;
+
+        (void)release_current_version(&running);
+        if (!streq_ptr(running, h->version))
+                return log_error_errno(
+                        ESTALE,
+                        "The upgrade to %s succeeded, but deployment %s runs %s now: only the upgrade to "
+                        "the "
+                        "version that runs can be rolled back. Nothing was changed.",
+                        h->version,
+                        h->config.deployment,
+                        running ?: "no release (/opt/codebolt/current is not a release link)");
+        if (rb_strdup(&rb->from, json_get_string(entry, "from")) < 0 ||
+            rb_strdup(&rb->backup, json_get_string(entry, "backup")) < 0 ||
+            restore_reason(entry, &reason) < 0)
+                return rb_oom(rb);
+        if (!rb->from || !rb->backup)
+                return log_error_errno(
+                        EBADMSG,
+                        "The ledger's entry for the upgrade to %s names no %s: it cannot be rolled back "
+                        "automatically. Nothing was changed.",
+                        h->version,
+                        rb->from ? "backup" : "version to go back to");
+
+        /* the snapshot is the restore point while it is kept (codebolt-upgrade clean drops it); the
+         * backup's dump is the same data */
+        snapshot = json_get_string(entry, "snapshot");
+        if (reason && snapshot) {
+                PgTarget admin;
+                if (helper_pg_target(h, "postgres", &admin) < 0)
+                        return rb_oom(rb);
+                r = database_exists(rb, &admin, snapshot, &keep_snapshot);
+                if (r < 0)
+                        return r;
+                if (keep_snapshot && rb_strdup(&rb->snapshot, snapshot) < 0)
+                        return rb_oom(rb);
+        }
+
+        if (reason && !take_discard_flag(h))
+                return refuse_late_restore(rb, entry, reason);
+
+        r = late_current(rb, entry, keep_snapshot, &c);
+        if (r < 0)
+                return rb_oom(rb);
+        r = current_create(h->config.deployment, c);
+        if (r == -EEXIST)
+                return log_error_errno(
+                        r,
+                        "Refusing: an upgrade of deployment %s is in flight (see codebolt-upgrade status). "
+                        "Nothing was changed.",
+                        h->config.deployment);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to create current.json of deployment %s: %m", h->config.deployment);
+        log_notice(
+                "Rolling back the upgrade %s → %s by hand, after it succeeded (%s): %s.",
+                rb->from,
+                h->version,
+                strempty(json_get_string(entry, "finished")),
+                reason ? "a full restore, as asked with --discard-since"
+                       : "a minor rollback, the data stays");
+        rb->current = TAKE_PTR(c);
+        return 1;
+}
+
+/* no current.json and no late rollback: a refusal in preflight made nothing */
+static int nothing_to_roll_back(Helper *h) {
         log_notice(
                 "codebolt-upgrade@%s made no change (refused in preflight): nothing to roll back.",
                 h->instance);
@@ -1933,17 +2125,18 @@ static int run(Helper *h) {
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(
                         r, "Failed to read current.json of deployment %s: %m", h->config.deployment);
-        if (r == -ENOENT)
-                return no_upgrade_in_flight(h);
+        if (r == -ENOENT) {
+                r = begin_late_rollback(&rb);
+                if (r == 0)
+                        return nothing_to_roll_back(h);
+                if (r < 0)
+                        return 1;
+        }
 
         /* the instance string is compared before unescaping: a second upgrade refused because one is in
          * flight never made current.json, so its rollback leaves the first alone */
         if (!streq_ptr(json_get_string(rb.current, "instance"), h->instance)) {
-                log_notice(
-                        "codebolt-upgrade@%s made no change (refused in preflight): nothing to roll back.",
-                        h->instance);
-                return write_ledger(
-                        h, NULL, "refused", "preflight", "refused in preflight; nothing changed");
+                return nothing_to_roll_back(h);
         }
 
         /* held is final for this upgrade until an operator acts */

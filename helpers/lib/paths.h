@@ -14,6 +14,9 @@ char *paths_state_dir(const char *deployment);
 char *paths_state_file(const char *deployment, const char *name);
 /* /run/codebolt-upgrade/<deployment>.lock, rooted */
 char *paths_lock_file(const char *deployment);
+/* /run/codebolt-upgrade/<deployment>.discard-since, rooted: `codebolt-upgrade rollback --discard-since`
+ * writes the version there for the rollback unit it starts (a late restore discards data) */
+char *paths_discard_flag(const char *deployment);
 /* /opt/codebolt/releases/<version>, rooted */
 char *paths_release_dir(const char *version);
 /* /opt/codebolt/current, rooted */
