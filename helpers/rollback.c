@@ -1930,19 +1930,16 @@ static char *deployment_unit(const Helper *h, const char *kind) {
         return unit;
 }
 
-/* This instance's upgrade unit failed in a run other than the one that succeeded: this start is the
- * OnFailure= of an attempt refused in preflight (the same version escaped differently while the first
- * was in flight), never a request to roll the success back. */
-static bool started_for_refused_attempt(Rollback *rb, const cJSON *entry) {
-        _cleanup_free_ char *unit = deployment_unit(rb->h, "upgrade"), *active = NULL, *sub = NULL,
-                            *id = NULL;
+/* This instance's upgrade unit is failed: this start is its OnFailure= (or the one its ExecStopPost=
+ * queued), not a start by hand; *ret_id is the failed run's invocation id. */
+static bool upgrade_unit_failed(Rollback *rb, char **ret_id) {
+        _cleanup_free_ char *unit = deployment_unit(rb->h, "upgrade"), *active = NULL, *sub = NULL;
 
         if (!unit || (!rb->bus && bus_open_system(&rb->bus) < 0))
                 return false;
         if (bus_unit_get_state(rb->bus, unit, &active, &sub) < 0 || !streq(active, "failed"))
                 return false;
-        return bus_unit_get_invocation_id(rb->bus, unit, &id) >= 0 &&
-               !streq_ptr(id, json_get_string(entry, "id"));
+        return bus_unit_get_invocation_id(rb->bus, unit, ret_id) >= 0;
 }
 
 /* `codebolt-upgrade rollback <version> --discard-since` leaves the version in the flag file for the run
@@ -2027,16 +2024,20 @@ static int refuse_late_restore(Rollback *rb, const cJSON *entry, const char *rea
 static int begin_late_rollback(Rollback *rb) {
         Helper *h = rb->h;
         _cleanup_json_ cJSON *ledger = NULL, *c = NULL;
-        _cleanup_free_ char *running = NULL, *reason = NULL;
+        _cleanup_free_ char *running = NULL, *reason = NULL, *failed_id = NULL;
         const char *snapshot;
         bool keep_snapshot = false;
         const cJSON *entry;
         int r;
 
         if (ledger_load(h->config.deployment, &ledger) < 0 ||
-            !(entry = ledger_last_for_version(ledger, h->version)) ||
-            !streq_ptr(json_get_string(entry, "result"), "succeeded") ||
-            started_for_refused_attempt(rb, entry))
+            !(entry = ledger_last_change_for_version(ledger, h->version)) ||
+            !streq_ptr(json_get_string(entry, "result"), "succeeded"))
+                return 0;
+        /* the upgrade unit of this instance failed in another run than the one that succeeded: an
+         * attempt refused in preflight (the same version escaped differently while the first was in
+         * flight), whose OnFailure= must never roll the success back */
+        if (upgrade_unit_failed(rb, &failed_id) && !streq_ptr(failed_id, json_get_string(entry, "id")))
                 return 0;
 
         (void)release_current_version(&running);
@@ -2102,8 +2103,20 @@ static int begin_late_rollback(Rollback *rb) {
         return 1;
 }
 
-/* no current.json and no late rollback: a refusal in preflight made nothing */
-static int nothing_to_roll_back(Helper *h) {
+/* No current.json and no late rollback. After the upgrade unit failed: it was refused in preflight and
+ * made nothing, which the ledger records. Started by hand: there is nothing to roll back. */
+static int nothing_to_roll_back(Rollback *rb) {
+        _cleanup_free_ char *failed_id = NULL;
+        Helper *h = rb->h;
+
+        if (!upgrade_unit_failed(rb, &failed_id)) {
+                log_error(
+                        "Nothing to roll back: no upgrade of deployment %s to %s is in flight, and none "
+                        "that succeeded is what runs now (see codebolt-upgrade history).",
+                        h->config.deployment,
+                        h->version);
+                return 1;
+        }
         log_notice(
                 "codebolt-upgrade@%s made no change (refused in preflight): nothing to roll back.",
                 h->instance);
@@ -2128,7 +2141,7 @@ static int run(Helper *h) {
         if (r == -ENOENT) {
                 r = begin_late_rollback(&rb);
                 if (r == 0)
-                        return nothing_to_roll_back(h);
+                        return nothing_to_roll_back(&rb);
                 if (r < 0)
                         return 1;
         }
@@ -2136,7 +2149,7 @@ static int run(Helper *h) {
         /* the instance string is compared before unescaping: a second upgrade refused because one is in
          * flight never made current.json, so its rollback leaves the first alone */
         if (!streq_ptr(json_get_string(rb.current, "instance"), h->instance)) {
-                return nothing_to_roll_back(h);
+                return nothing_to_roll_back(&rb);
         }
 
         /* held is final for this upgrade until an operator acts */

@@ -138,6 +138,10 @@ static cJSON *last_deciding(const cJSON *ledger, const char *version) {
         return last;
 }
 
+const cJSON *ledger_last_change_for_version(const cJSON *ledger, const char *version) {
+        return last_deciding(ledger, version);
+}
+
 const cJSON *ledger_version_failure(const cJSON *ledger, const char *version) {
         const cJSON *last = last_deciding(ledger, version);
         const char *result;

@@ -22,6 +22,8 @@ int ledger_export(const cJSON *ledger, const char *export_path);
 /* the newest entry with to == version, or NULL */
 const cJSON *ledger_last_for_version(const cJSON *ledger, const char *version);
 const cJSON *ledger_last(const cJSON *ledger);
+/* the newest entry with to == version that changed something (any result but "refused"), or NULL */
+const cJSON *ledger_last_change_for_version(const cJSON *ledger, const char *version);
 /* a failed version: its last upgrade here ended rolled-back, restored or held (DESIGN §3) */
 bool ledger_version_failed(const cJSON *ledger, const char *version);
 /* the entry that makes version failed (its result says how), or NULL */

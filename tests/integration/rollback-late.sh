@@ -49,6 +49,14 @@ cbu_ledger_for 1.5.0 | jq -e 'last | .late == true and (.message | test("by hand
 sb_journal_has codebolt-rollback@1.5.0.service 'Rolled back: deployment default runs 1.4.0 again' ||
         fail "the rollback by hand logged no 'rolled back' event"
 
+# a second start by hand has nothing left to roll back, and says so without writing the ledger
+ledger_before=$(sb cat "$CBU_STATE/ledger.json")
+sb systemctl start codebolt-rollback@1.5.0.service 2>/dev/null && fail "a second rollback of 1.5.0 succeeded"
+sb_journal_has codebolt-rollback@1.5.0.service 'Nothing to roll back: no upgrade of deployment default to 1.5.0 is in flight' ||
+        fail "the second rollback by hand does not say there is nothing to roll back"
+[ "$(sb cat "$CBU_STATE/ledger.json")" = "$ledger_before" ] || fail "the second rollback by hand wrote the ledger"
+[ "$(cbu_health_version)" = 1.4.0 ] || fail "the second rollback by hand changed what runs"
+
 # 2. a breaking migration: the restore discards what was written since, only when asked by name
 sb codebolt-upgrade clear 1.5.0 >/dev/null || fail "codebolt-upgrade clear 1.5.0 failed"
 sb systemctl start codebolt-upgrade@1.5.0.service || fail "the upgrade to 1.5.0 failed the second time"

@@ -108,6 +108,17 @@ START_TEST(test_last) {
         ck_assert_ptr_null(ledger_last_for_version(l, "1.4.2")); /* a "from" is not a "to" */
         ck_assert_ptr_null(ledger_last_for_version(l, "1.5"));
 
+        /* a refusal changed nothing: the change before it is the one that counts */
+        ck_assert_str_eq(json_get_string(ledger_last_change_for_version(l, "1.5.0"), "id"), "c");
+        ck_assert_ptr_null(ledger_last_change_for_version(l, "1.6.0"));
+        cJSON *refused = cJSON_Duplicate(cJSON_GetArrayItem(l, 3), true);
+        ck_assert_ptr_nonnull(refused);
+        cJSON_ReplaceItemInObject(refused, "to", cJSON_CreateString("1.5.0"));
+        cJSON_ReplaceItemInObject(refused, "id", cJSON_CreateString("e"));
+        cJSON_AddItemToArray(l, refused);
+        ck_assert_str_eq(json_get_string(ledger_last_for_version(l, "1.5.0"), "id"), "e");
+        ck_assert_str_eq(json_get_string(ledger_last_change_for_version(l, "1.5.0"), "id"), "c");
+
         ck_assert_ptr_null(ledger_last(empty));
         ck_assert_ptr_null(ledger_last_for_version(empty, "1.5.0"));
 }
