@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* metadata.c: the registry's document for the package, what each version declares, and upgrade paths */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "json-util.h"
+#include "macro.h"
+#include "metadata.h"
+#include "paths.h"
+#include "state.h"
+
+#define DEFAULT_REGISTRY "https://registry.npmjs.org/"
+#define CACHE_NAME "release-metadata.json"
+
+void metadata_done(Metadata *m) {
+        if (!m)
+                return;
+        for (size_t i = 0; i < m->n; i++)
+                semver_done(&m->releases[i].v);
+        free(m->releases);
+        cJSON_Delete(m->doc);
+        free(m->source);
+        *m = (Metadata){};
+}
+
+static int64_t int_or(const cJSON *o, const char *key) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
+        return cJSON_IsNumber(n) && n->valuedouble >= 0 ? (int64_t)n->valuedouble : -1;
+}
+
+static int release_compare(const void *a, const void *b) {
+        return semver_compare(&((const Release *)a)->v, &((const Release *)b)->v);
+}
+
+int metadata_parse(cJSON *doc, Metadata *ret, char **ret_error) {
+        _cleanup_json_ cJSON *owned = doc;
+        const cJSON *versions = cJSON_GetObjectItemCaseSensitive(doc, "versions"), *e;
+        Metadata m = {};
+        size_t n = 0;
+
+        if (!cJSON_IsObject(versions)) {
+                if (ret_error)
+                        *ret_error = strdup("the document has no \"versions\" object");
+                return -EBADMSG;
+        }
+        m.releases = calloc((size_t)cJSON_GetArraySize(versions) + 1, sizeof(Release));
+        if (!m.releases)
+                return -ENOMEM;
+        cJSON_ArrayForEach (e, versions) {
+                const cJSON *block = cJSON_GetObjectItemCaseSensitive(e, "codebolt");
+                const cJSON *engines = cJSON_GetObjectItemCaseSensitive(e, "engines");
+                const cJSON *deprecated = cJSON_GetObjectItemCaseSensitive(e, "deprecated");
+                Release *r = &m.releases[n];
+                int k;
+
+                if (!cJSON_IsObject(e) || !e->string)
+                        continue;
+                k = semver_parse(e->string, &r->v);
+                if (k == -ENOMEM) {
+                        m.doc = TAKE_PTR(owned);
+                        m.n = n;
+                        metadata_done(&m);
+                        return k;
+                }
+                if (k < 0)
+                        continue;
+                r->version = e->string;
+                r->node = json_get_string(engines, "node");
+                r->postgres = json_get_string(block, "postgres");
+                r->upgrade_from = json_get_string(block, "upgradeFrom");
+                r->protocol = int_or(block, "protocol");
+                r->min_client_protocol = int_or(block, "minClientProtocol");
+                r->rolling = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(block, "rolling"));
+                r->deprecated = (cJSON_IsString(deprecated) && deprecated->valuestring[0]) ||
+                                cJSON_IsTrue(deprecated);
+                r->migrations = cJSON_GetObjectItemCaseSensitive(block, "migrations");
+                r->notes = json_get_string(block, "notes");
+                n++;
+        }
+        qsort(m.releases, n, sizeof(Release), release_compare);
+        m.n = n;
+        m.doc = TAKE_PTR(owned);
+        *ret = m;
+        return 0;
+}
+
+const Release *metadata_find(const Metadata *m, const char *version) {
+        for (size_t i = 0; m && version && i < m->n; i++)
+                if (streq(m->releases[i].version, version))
+                        return &m->releases[i];
+        return NULL;
+}
+
+int metadata_url(const Config *c, char **ret) {
+        const char *registry = c->registry ?: DEFAULT_REGISTRY, *slash;
+        _cleanup_free_ char *name = NULL;
+        size_t len = strlen(registry);
+        char *url;
+
+        if (c->release_metadata) {
+                /* a local path is taken under $CODEBOLT_UPGRADE_ROOT, as every path is */
+                url = c->release_metadata[0] == '/' ? paths_rooted(c->release_metadata)
+                                                    : strdup(c->release_metadata);
+                if (!url)
+                        return -ENOMEM;
+                *ret = url;
+                return 0;
+        }
+        /* npm asks for "@scope%2fname" */
+        slash = strchr(c->package, '/');
+        if (slash ? asprintf(&name, "%.*s%%2f%s", (int)(slash - c->package), c->package, slash + 1) < 0
+                  : !(name = strdup(c->package)))
+                return -ENOMEM;
+        if (asprintf(&url, "%s%s%s", registry, len > 0 && registry[len - 1] == '/' ? "" : "/", name) < 0)
+                return -ENOMEM;
+        *ret = url;
+        return 0;
+}
+
+static int parse_body(const char *body, const char *source, Metadata *ret, char **ret_error) {
+        cJSON *doc = cJSON_Parse(body);
+        int r;
+
+        if (!doc) {
+                if (ret_error && asprintf(ret_error, "%s is not JSON", source) < 0)
+                        *ret_error = NULL;
+                return -EBADMSG;
+        }
+        r = metadata_parse(doc, ret, ret_error);
+        if (r < 0)
+                return r;
+        ret->source = strdup(source);
+        if (!ret->source) {
+                metadata_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int metadata_load_cached(const Config *c, Metadata *ret, char **ret_error) {
+        _cleanup_free_ char *path = paths_state_file(c->deployment, CACHE_NAME), *body = NULL;
+        size_t size;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = state_read_file(path, &body, &size);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        return parse_body(body, path, ret, ret_error);
+}
+
+int metadata_load(const Config *c, Metadata *ret, char **ret_error) {
+        _cleanup_free_ char *url = NULL, *body = NULL, *error = NULL, *path = NULL, *dir = NULL;
+        size_t size = 0;
+        int r;
+
+        r = metadata_url(c, &url);
+        if (r < 0)
+                return r;
+        path = paths_state_file(c->deployment, CACHE_NAME);
+        dir = paths_state_dir(c->deployment);
+        if (!path || !dir)
+                return -ENOMEM;
+
+        r = http_fetch_file(url, &body, &size, &error);
+        if (r >= 0) {
+                r = parse_body(body, url, ret, ret_error);
+                if (r < 0)
+                        return r;
+                /* the cache is a convenience: a full disk must not stop a plan */
+                if (paths_mkdir_p(dir, 0700) >= 0)
+                        (void)state_write_atomic(path, body, size, 0600);
+                return 0;
+        }
+
+        /* unreachable: the copy of the last fetch, saying so */
+        if (metadata_load_cached(c, ret, NULL) >= 0) {
+                free(ret->source);
+                if (asprintf(
+                            &ret->source,
+                            "%s (the cached copy: %s is unreachable: %s)",
+                            path,
+                            url,
+                            error ?: strerror(-r)) < 0) {
+                        ret->source = NULL;
+                        metadata_done(ret);
+                        return -ENOMEM;
+                }
+                return 0;
+        }
+        if (ret_error && asprintf(ret_error, "%s: %s", url, error ?: strerror(-r)) < 0)
+                *ret_error = NULL;
+        return r;
+}
+
+UpgradeKind metadata_classify(const SemVer *from, const SemVer *to) {
+        int c = semver_compare(from, to);
+
+        if (c == 0)
+                return UPGRADE_SAME;
+        if (c > 0)
+                return UPGRADE_DOWNGRADE;
+        if (from->major != to->major)
+                return UPGRADE_MAJOR;
+        if (from->minor != to->minor)
+                return UPGRADE_MINOR;
+        return UPGRADE_PATCH;
+}
+
+const char *upgrade_kind_to_string(UpgradeKind k) {
+        static const char *const names[_UPGRADE_KIND_MAX] = {
+                [UPGRADE_SAME] = "same",   [UPGRADE_PATCH] = "patch",         [UPGRADE_MINOR] = "minor",
+                [UPGRADE_MAJOR] = "major", [UPGRADE_DOWNGRADE] = "downgrade",
+        };
+        return k >= 0 && k < _UPGRADE_KIND_MAX ? names[k] : NULL;
+}
+
+int metadata_step_allowed(const Release *to, const SemVer *from) {
+        if (semver_compare(from, &to->v) >= 0)
+                return 0;
+        if (!to->upgrade_from)
+                return 1;
+        return semver_range_satisfies(to->upgrade_from, from);
+}
+
+/* a release that may be a stop on the way (the target itself always may) */
+static bool may_stop_at(const Release *r) {
+        return !r->v.prerelease && !r->deprecated;
+}
+
+int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, char ***ret) {
+        _cleanup_free_ int *dist = NULL;
+        _cleanup_free_ size_t *queue = NULL;
+        _cleanup_strv_free_ char **path = NULL;
+        const Release *target = metadata_find(m, to);
+        size_t t, head = 0, tail = 0, cur = SIZE_MAX;
+        int best = -1, r;
+
+        if (!target)
+                return -ENOENT;
+        t = (size_t)(target - m->releases);
+        dist = malloc(m->n * sizeof(int));
+        queue = malloc(m->n * sizeof(size_t));
+        if (!dist || !queue)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n; i++)
+                dist[i] = -1;
+
+        /* breadth first, backwards from the target: dist[i] is the number of steps from release i to it */
+        dist[t] = 0;
+        queue[tail++] = t;
+        while (head < tail) {
+                size_t x = queue[head++];
+                for (size_t y = 0; y < x; y++) {
+                        if (dist[y] >= 0 || !may_stop_at(&m->releases[y]) ||
+                            semver_compare(&m->releases[y].v, from) <= 0)
+                                continue;
+                        r = metadata_step_allowed(&m->releases[x], &m->releases[y].v);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                dist[y] = dist[x] + 1;
+                                queue[tail++] = y;
+                        }
+                }
+        }
+
+        /* forwards from `from`: the fewest steps, and each time the highest release one step closer */
+        for (size_t i = 0; i < m->n; i++) {
+                if (dist[i] < 0 || (best >= 0 && dist[i] >= best))
+                        continue;
+                r = metadata_step_allowed(&m->releases[i], from);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        best = dist[i];
+        }
+        if (best < 0)
+                return -ENOLINK;
+        path = calloc((size_t)best + 2, sizeof(char *));
+        if (!path)
+                return -ENOMEM;
+        for (int k = 0; k <= best; k++) {
+                const SemVer *at = cur == SIZE_MAX ? from : &m->releases[cur].v;
+                size_t pick = SIZE_MAX;
+
+                for (size_t i = m->n; pick == SIZE_MAX && i-- > 0;) {
+                        if (dist[i] != best - k)
+                                continue;
+                        r = metadata_step_allowed(&m->releases[i], at);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                pick = i;
+                }
+                if (pick == SIZE_MAX)
+                        return -ENOLINK; /* not reached: every dist[] was set through such a step */
+                path[k] = strdup(m->releases[pick].version);
+                if (!path[k])
+                        return -ENOMEM;
+                cur = pick;
+        }
+        *ret = TAKE_PTR(path);
+        return 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* metadata.h: release metadata (DESIGN §7): the registry's document for the package, or ReleaseMetadata=
+ * (a file or URL of the same shape), what each published version declares, how an upgrade between two
+ * versions is classified, and the chain of versions it must go through */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "semver.h"
+
+/* what one published version declares; the strings and migrations point into Metadata.doc */
+typedef struct Release {
+        const char *version;
+        SemVer v;
+        const char *node;            /* engines.node; NULL: any */
+        const char *postgres;        /* codebolt.postgres; NULL: any */
+        const char *upgrade_from;    /* codebolt.upgradeFrom; NULL: directly from any older version */
+        int64_t protocol;            /* codebolt.protocol; -1 when not declared */
+        int64_t min_client_protocol; /* codebolt.minClientProtocol; -1 when not declared */
+        bool rolling;                /* codebolt.rolling */
+        bool deprecated;             /* npm's "deprecated": never chosen as a step of a path */
+        const cJSON *migrations;     /* codebolt.migrations: [{"id","breaking","drops"}], or NULL */
+        const char *notes;           /* codebolt.notes */
+} Release;
+
+typedef struct Metadata {
+        cJSON *doc;
+        Release *releases; /* every version with an exact SemVer key, ascending precedence */
+        size_t n;
+        char *source; /* where it came from: a URL, a path, or "<path> (cached …)" */
+} Metadata;
+
+void metadata_done(Metadata *m);
+
+/* Read a registry document: {"versions": {"<version>": <package.json>, …}}. Takes ownership of doc. A
+ * version key that is not an exact version, or whose entry is not an object, is left out. -EBADMSG
+ * (with *ret_error) when there is no "versions" object. */
+int metadata_parse(cJSON *doc, Metadata *ret, char **ret_error);
+/* the release with exactly that version string, or NULL */
+const Release *metadata_find(const Metadata *m, const char *version);
+
+/* The document's address: ReleaseMetadata= when set (a local path taken under $CODEBOLT_UPGRADE_ROOT), else
+ * <Registry>/<package> with the scope's '/' escaped as npm does ("@codebolt%2fserver"), on
+ * https://registry.npmjs.org/ when Registry= is unset. */
+int metadata_url(const Config *c, char **ret);
+/* Fetch and parse the document, and keep it as release-metadata.json in the deployment's state
+ * directory, so that a rollback or a later plan never needs the network. When the fetch fails and a
+ * cached copy exists, that copy is used and ret->source says so; without one the fetch's error is
+ * returned with *ret_error. */
+int metadata_load(const Config *c, Metadata *ret, char **ret_error);
+/* only the cached copy; -ENOENT when there is none */
+int metadata_load_cached(const Config *c, Metadata *ret, char **ret_error);
+
+typedef enum UpgradeKind {
+        UPGRADE_SAME,
+        UPGRADE_PATCH, /* the same major.minor; also a prerelease to its release */
+        UPGRADE_MINOR,
+        UPGRADE_MAJOR,
+        UPGRADE_DOWNGRADE,
+        _UPGRADE_KIND_MAX,
+} UpgradeKind;
+
+UpgradeKind metadata_classify(const SemVer *from, const SemVer *to);
+const char *upgrade_kind_to_string(UpgradeKind k);
+
+/* 1 when `to` can be upgraded to directly from `from`: from < to, and from satisfies to's upgradeFrom
+ * (any older version when none is declared); 0 when not; -EINVAL when the upgradeFrom is malformed */
+int metadata_step_allowed(const Release *to, const SemVer *from);
+
+/* The shortest chain of published versions from → … → to in which every step is allowed
+ * (metadata_step_allowed()). Intermediate versions are never prereleases or deprecated, and of equally
+ * short chains the one with the highest versions at each step is chosen (the newest patch of a line is
+ * the one to stop at). *ret: the versions after `from`, ending with `to`, NULL-terminated. -ENOENT when
+ * `to` is not published, -ENOLINK when no chain exists, -EINVAL for a malformed upgradeFrom on the way. */
+int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, char ***ret);
