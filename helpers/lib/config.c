@@ -444,8 +444,16 @@ static int parse_channel(const char *value, void *field) {
         return set_string(field, value);
 }
 
+/* a tool or capability name as `codebolt tool list` prints it */
+static int normalize_name(const char *word, char **ret) {
+        if (!*word || strlen(word) > 128 || !only_chars(word, ALNUM "._@/-"))
+                return -EINVAL;
+        *ret = strdup(word);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* whitespace-separated, each word optionally in "" or ''; appends, dropping duplicates */
-static int parse_paths(const char *value, void *field) {
+static int parse_word_list(const char *value, void *field, int (*normalize)(const char *word, char **ret)) {
         _cleanup_strv_free_ char **l = NULL;
         char ***list = field;
         size_t n = 0, old = 0;
@@ -478,7 +486,7 @@ static int parse_paths(const char *value, void *field) {
                 if (!word)
                         return -ENOMEM;
 
-                r = normalize_path(word, &path);
+                r = normalize(word, &path);
                 if (r < 0)
                         return r;
 
@@ -506,6 +514,14 @@ static int parse_paths(const char *value, void *field) {
                 *list = merged;
         }
         return 0;
+}
+
+static int parse_paths(const char *value, void *field) {
+        return parse_word_list(value, field, normalize_path);
+}
+
+static int parse_names(const char *value, void *field) {
+        return parse_word_list(value, field, normalize_name);
 }
 
 static int parse_bool_field(const char *value, void *field) {
@@ -668,6 +684,12 @@ static const ConfigKey config_keys[] = {
         KEY("Policy", "BakeTime", parse_timespan_field, FIELD_VALUE, bake_time, EXPECT_TIMESPAN),
         KEY("Policy", "AllowMajor", parse_bool_field, FIELD_VALUE, allow_major, EXPECT_BOOL),
         KEY("Policy",
+            "AllowIncompatible",
+            parse_names,
+            FIELD_LIST,
+            allow_incompatible,
+            "expected tool or capability names separated by spaces"),
+        KEY("Policy",
             "EnforcePin",
             parse_enforce_pin,
             FIELD_VALUE,
@@ -808,6 +830,7 @@ void config_done(Config *c) {
         free(c->db_os_user);
         free(c->db_password_credential);
         strv_free(c->storage_paths);
+        strv_free(c->allow_incompatible);
         free(c->storage_config);
         free(c->master_key_id);
         free(c->backup_directory);

@@ -74,9 +74,10 @@ typedef struct Config {
         /* [Policy] */
         PolicyRole role;
         char *staging_ledger;
-        char *export_ledger; /* /var/lib/codebolt-upgrade/public/ledger.json */
-        usec_t bake_time;    /* 24h */
-        bool allow_major;    /* no */
+        char *export_ledger;       /* /var/lib/codebolt-upgrade/public/ledger.json */
+        usec_t bake_time;          /* 24h */
+        bool allow_major;          /* no */
+        char **allow_incompatible; /* tools and capabilities allowed to be "incompatible"; NULL: none */
         EnforcePin enforce_pin;
         RollbackPolicy rollback;
 

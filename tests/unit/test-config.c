@@ -323,6 +323,17 @@ START_TEST(test_paths_empty) {
 }
 END_TEST
 
+START_TEST(test_allow_incompatible) {
+        static const char *const names[] = { "browser", "legacy-tool", "vectordb" };
+        _cleanup_(config_done) Config c = {}, d = {};
+
+        ck_assert_int_eq(config_load(TREE("allow-incompatible"), NULL, &c, NULL), 0);
+        assert_strv(c.allow_incompatible, names, ELEMENTSOF(names));
+        ck_assert_int_eq(config_load(TREE("paths-empty"), NULL, &d, NULL), 0);
+        ck_assert_ptr_null(d.allow_incompatible);
+}
+END_TEST
+
 START_TEST(test_habits) {
         _cleanup_(config_done) Config c = {};
         ConfigError e = {};
@@ -410,6 +421,11 @@ static const struct {
           "Database.Connection",
           "without a password" },
         { "error-relative-path", "etc/codebolt-upgrade/upgrade.conf", 2, "Storage.Paths", "absolute paths" },
+        { "error-allow-incompatible",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Policy.AllowIncompatible",
+          "tool or capability names" },
         { "error-regex",
           "etc/codebolt-upgrade/upgrade.conf",
           2,
@@ -480,6 +496,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_load_from_environment);
         tcase_add_test(tc, test_reset);
         tcase_add_test(tc, test_paths_empty);
+        tcase_add_test(tc, test_allow_incompatible);
         tcase_add_test(tc, test_habits);
         tcase_add_test(tc, test_bom);
         tcase_add_loop_test(tc, test_errors, 0, ELEMENTSOF(errors));
