@@ -91,6 +91,7 @@ typedef struct Rollback {
         bool stores_touched; /* some store was overwritten from the backup … */
         bool stores_done;    /* … and all of them verified */
         bool old_runs;       /* the old release runs (its smoke test failed) */
+        bool old_failed;     /* the old release did not come up, or failed its smoke test */
         bool late;           /* by hand, after the upgrade succeeded (DESIGN §3, late rollback) */
 } Rollback;
 
@@ -409,8 +410,37 @@ static bool server_is_up(Rollback *rb) {
 }
 
 /* exactly what is left to do by hand, from what this run knows and what the disk says */
+/* a migration of the upgrade was applied, or may have been (the data is not the old release's any more) */
+static bool migrated(const Rollback *rb) {
+        const cJSON *m;
+
+        cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(rb->current, "migrations"))
+                if (!streq_ptr(json_get_string(m, "state"), "pending"))
+                        return true;
+        return false;
+}
+
+/* the database's recorded owner, from the backup's manifest (a copy: the manifest may not be loaded) */
+static char *backup_database_owner(const Rollback *rb) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_json_ cJSON *manifest = NULL;
+        const char *owner;
+
+        if (rb->manifest)
+                owner = json_get_string(cJSON_GetObjectItemCaseSensitive(rb->manifest, "database"), "owner");
+        else {
+                if (!rb->backup || asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, rb->backup) < 0 ||
+                    state_read_json(path, &manifest) < 0)
+                        return NULL;
+                owner = json_get_string(cJSON_GetObjectItemCaseSensitive(manifest, "database"), "owner");
+        }
+        return owner ? strdup(owner) : NULL;
+}
+
 static char *held_instructions(Rollback *rb) {
-        _cleanup_free_ char *buf = NULL, *running = NULL, *pin = NULL, *failed = NULL, *source = NULL;
+        _cleanup_free_ char *buf = NULL, *running = NULL, *pin = NULL, *failed = NULL, *source = NULL,
+                            *owner = NULL, *owner_step = NULL;
+        bool need_restore;
         const char *failed_name = rb->failed_db;
         _cleanup_fclose_ FILE *f = NULL;
         const char *db = rb->h->config.db_name, *unit = rb->h->config.server_unit;
@@ -440,22 +470,35 @@ static char *held_instructions(Rollback *rb) {
                         rb->from,
                         pin);
 
-        /* the database */
-        if (!rb->restore_reason && rb->action != ACTION_RESTORE)
+        /* the database: a full restore is needed when the table said so, and also when the old release
+         * could not run on the data the new one's migrations changed (a migration declared
+         * non-breaking that was not) */
+        need_restore =
+                rb->restore_reason || rb->action == ACTION_RESTORE || (rb->old_failed && migrated(rb));
+        owner = backup_database_owner(rb);
+        if (owner && asprintf(&owner_step, "; ALTER DATABASE \"%s\" OWNER TO \"%s\"", db, owner) < 0)
+                owner_step = NULL;
+        if (!need_restore)
                 fprintf(f, "database %s was not touched (no restore is needed); ", db);
         else if (!rb->db_in_play || rb->db == DB_UNTOUCHED) {
                 if (!rb->failed_db && compute_db_names(rb, &failed, &source) >= 0)
                         failed_name = failed;
                 fprintf(f, "database %s was not touched", db);
+                if (!rb->restore_reason && rb->action != ACTION_RESTORE)
+                        fprintf(f,
+                                ", but %s may not run on the data %s's migrations changed",
+                                strempty(rb->from),
+                                rb->h->version);
                 if (rb->snapshot)
                         fprintf(f,
                                 " (a full restore is needed: as %s, ALTER DATABASE \"%s\" RENAME TO "
-                                "\"%s\"; ALTER DATABASE \"%s\" RENAME TO \"%s\"); ",
+                                "\"%s\"; ALTER DATABASE \"%s\" RENAME TO \"%s\"%s); ",
                                 rb->h->config.db_os_user,
                                 db,
                                 failed_name ?: "<db>_failed_<id>",
                                 rb->snapshot,
-                                db);
+                                db,
+                                strempty(owner_step));
                 else
                         fprintf(f,
                                 " (a full restore is needed from %s/%s); ",
@@ -464,12 +507,13 @@ static char *held_instructions(Rollback *rb) {
         } else if (rb->db == DB_RENAMED_AWAY)
                 fprintf(f,
                         "the database swap is half done: %s is renamed to %s, finish it as %s with ALTER "
-                        "DATABASE \"%s\" RENAME TO \"%s\"; ",
+                        "DATABASE \"%s\" RENAME TO \"%s\"%s; ",
                         db,
                         strempty(rb->failed_db),
                         rb->h->config.db_os_user,
                         strempty(rb->source_db),
-                        db);
+                        db,
+                        strempty(owner_step));
         else
                 fprintf(f,
                         "the database swap is done: %s is the restored copy, the failed one is kept as "
@@ -483,7 +527,7 @@ static char *held_instructions(Rollback *rb) {
                         "the stores are partly put back: rsync -a --delete %s/stores<store>/ <store>/ for "
                         "each store; ",
                         strempty(rb->backup));
-        else if ((rb->restore_reason || rb->action == ACTION_RESTORE) && !rb->stores_done)
+        else if (need_restore && !rb->stores_done)
                 fprintf(f,
                         "the stores were not put back: once the backup is sound, rsync -a --delete "
                         "%s/stores<store>/ <store>/ for each store; ",
@@ -902,15 +946,18 @@ static int start_and_smoke(Rollback *rb) {
 
         log_status("rollback: starting %s on %s", unit, rb->from);
         r = run_phase_helper(rb, "migrate-watch", &status);
-        if (r >= 0 && status != 0)
+        if (r >= 0 && status != 0) {
+                rb->old_failed = true;
                 r = rb_fail(
                         rb,
                         EIO,
                         "%s did not come up on %s after the rollback (migrate-watch --rollback exited "
-                        "with status %d; its own messages in the journal say why)",
+                        "with status %d; journalctl -u %s says why)",
                         unit,
                         rb->from,
-                        status);
+                        status,
+                        unit);
+        }
         if (r < 0) {
                 int k = rb_relock(rb);
                 /* a server that cannot start stays stopped, rather than restart in a loop */
@@ -923,6 +970,7 @@ static int start_and_smoke(Rollback *rb) {
         r = run_phase_helper(rb, "smoke", &status);
         if (r >= 0 && status != 0) {
                 rb->old_runs = true;
+                rb->old_failed = true;
                 r = rb_fail(
                         rb,
                         EIO,
