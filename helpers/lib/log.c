@@ -169,6 +169,35 @@ static bool add_field(struct iovec *iov, size_t *n, const char *field, const cha
         return true;
 }
 
+/* The unit this process runs in, from /proc/self/cgroup
+ * ("0::/system.slice/…/codebolt-upgrade@1.5.0.service"), or NULL. Sent as OBJECT_SYSTEMD_UNIT=: journald
+ * attributes a message to a unit by the sender's cgroup, which it cannot read once the sender has exited, so
+ * the last words of a short-lived helper (the ExecCondition= skip) would be missing from `journalctl -u`;
+ * that matches OBJECT_SYSTEMD_UNIT= of root's messages too. */
+static const char *own_unit(void) {
+        static char unit[256];
+        static bool looked = false;
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[1024];
+
+        if (looked)
+                return unit[0] ? unit : NULL;
+        looked = true;
+        if (!getenv("INVOCATION_ID") || !(f = fopen("/proc/self/cgroup", "re")))
+                return NULL;
+        while (fgets(line, sizeof(line), f)) {
+                char *last, *end;
+                if (!startswith(line, "0::/"))
+                        continue;
+                line[strcspn(line, "\n")] = 0;
+                last = strrchr(line, '/') + 1;
+                end = strrchr(last, '.');
+                if (end && streq(end, ".service") && strlen(last) < sizeof(unit))
+                        strcpy(unit, last);
+        }
+        return unit[0] ? unit : NULL;
+}
+
 static int emit_journal(
         int priority,
         int error,
@@ -185,7 +214,7 @@ static int emit_journal(
 
         for (char *const *f = fields; f && *f; f++)
                 n_fields++;
-        iov = calloc(8 + n_fields, sizeof(struct iovec));
+        iov = calloc(9 + n_fields, sizeof(struct iovec));
         if (!iov)
                 return -ENOMEM;
 
@@ -200,6 +229,8 @@ static int emit_journal(
                 ok = add_field(iov, &n, "CODEBOLT_UPGRADE_VERSION", log_version);
         if (ok && message_id)
                 ok = add_field(iov, &n, "MESSAGE_ID", message_id);
+        if (ok && own_unit())
+                ok = add_field(iov, &n, "OBJECT_SYSTEMD_UNIT", own_unit());
         if (ok && error != 0) {
                 snprintf(num, sizeof(num), "%d", error);
                 ok = add_field(iov, &n, "ERRNO", num);
