@@ -43,3 +43,11 @@ if pg_lsclusters -h 2>/dev/null | grep -q ' online'; then
                 echo "deps.sh: warning: a PostgreSQL cluster runs on this host; the sandboxes copy its files while it writes them" >&2
         fi
 fi
+
+# the oracle of the semver differential test: the npm semver package that
+# tests/semver-diff/package-lock.json pins, in that directory (npm ci: never rewrites the lock)
+semver_diff=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/semver-diff
+if [ ! -f "$semver_diff/node_modules/semver/package.json" ]; then
+        echo "deps.sh: installing the semver npm package into tests/semver-diff"
+        (cd "$semver_diff" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -337,6 +337,7 @@ typedef struct Partial {
         unsigned nx; /* index of the first wildcard or missing number; 3 when exact */
         const char *pre;
         size_t pre_len;
+        bool decorated; /* written with a leading 'v' or with build metadata */
 } Partial;
 
 static int parse_partial(const char *s, size_t n, Partial *ret) {
@@ -345,8 +346,10 @@ static int parse_partial(const char *s, size_t n, Partial *ret) {
         unsigned count = 0;
 
         /* npm accepts a leading v in ranges */
-        if (n > 0 && s[0] == 'v')
+        if (n > 0 && s[0] == 'v') {
+                p.decorated = true;
                 i++;
+        }
 
         for (;;) {
                 size_t l = 0;
@@ -391,6 +394,7 @@ static int parse_partial(const char *s, size_t n, Partial *ret) {
                 i++;
                 if (check_identifiers(s + i, n - i, false))
                         return -EINVAL;
+                p.decorated = true;
                 i = n;
         }
         if (i != n)
@@ -421,18 +425,12 @@ typedef struct SetEval {
 
 static char prerelease_zero[] = "0";
 
-static void emit(
-        SetEval *e, Op op, uint64_t major, uint64_t minor, uint64_t patch, const char *pre, size_t pre_len) {
-        Version b = { .num = { major, minor, patch }, .pre = pre, .pre_len = pre_len };
+static void emit_comparator(SetEval *e, Op op, const Version *b) {
         int c;
         bool ok;
 
-        /* npm turns >=0.0.0 into *, which matters for how || treats * */
-        if (op == OP_GE && major == 0 && minor == 0 && patch == 0 && pre_len == 0)
-                return;
         e->any = false;
-
-        c = version_compare(e->v, &b);
+        c = version_compare(e->v, b);
         switch (op) {
         case OP_LT:
                 ok = c < 0;
@@ -452,8 +450,29 @@ static void emit(
         }
         if (!ok)
                 e->all = false;
-        if (pre_len > 0 && major == e->v->num[0] && minor == e->v->num[1] && patch == e->v->num[2])
+        if (b->pre_len > 0 && memcmp(b->num, e->v->num, sizeof(b->num)) == 0)
                 e->pre_allowed = true;
+}
+
+static void emit(
+        SetEval *e, Op op, uint64_t major, uint64_t minor, uint64_t patch, const char *pre, size_t pre_len) {
+        Version b = { .num = { major, minor, patch }, .pre = pre, .pre_len = pre_len };
+
+        /* npm turns >=0.0.0 into *, which matters for how || treats * */
+        if (op == OP_GE && major == 0 && minor == 0 && patch == 0 && pre_len == 0)
+                return;
+        emit_comparator(e, op, &b);
+}
+
+/* a comparator on a version written out in full: npm drops only a >=0.0.0 spelt so or built by itself, so
+ * >=v0.0.0 and >=0.0.0+build stay comparators (and no prerelease of 0.0.0 passes them) */
+static void emit_exact(SetEval *e, Op op, const Partial *p) {
+        Version b = { .num = { p->num[0], p->num[1], p->num[2] }, .pre = p->pre, .pre_len = p->pre_len };
+
+        if (p->decorated)
+                emit_comparator(e, op, &b);
+        else
+                emit(e, op, b.num[0], b.num[1], b.num[2], b.pre, b.pre_len);
 }
 
 /* <X.0.0-0 or the like: an upper bound that no prerelease of the bound itself passes */
@@ -472,7 +491,7 @@ static int emit_primitive(SetEval *e, Op op, const Partial *p) {
         uint64_t M = p->num[0], m = p->num[1];
 
         if (p->nx == 3) {
-                emit(e, op == OP_NONE ? OP_EQ : op, M, m, p->num[2], p->pre, p->pre_len);
+                emit_exact(e, op == OP_NONE ? OP_EQ : op, p);
                 return 0;
         }
 
@@ -583,14 +602,10 @@ static int emit_caret(SetEval *e, const Partial *p) {
 static int emit_hyphen(SetEval *e, const Partial *from, const Partial *to) {
         uint64_t next;
 
-        if (from->nx > 0)
-                emit(e,
-                     OP_GE,
-                     from->num[0],
-                     from->nx > 1 ? from->num[1] : 0,
-                     from->nx > 2 ? from->num[2] : 0,
-                     from->pre,
-                     from->pre_len);
+        if (from->nx == 3)
+                emit_exact(e, OP_GE, from);
+        else if (from->nx > 0)
+                emit(e, OP_GE, from->num[0], from->nx > 1 ? from->num[1] : 0, 0, NULL, 0);
 
         switch (to->nx) {
         case 0:

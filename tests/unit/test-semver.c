@@ -541,6 +541,19 @@ static const struct {
         { "1.0.0-beta || *", "1.0.0-beta", 0 },
         { ">=0.0.0 || 1.0.0-beta", "1.0.0-beta", 0 },
         { "* || 1.0.0-beta", "1.0.0", 1 },
+        /* only a >=0.0.0 spelt so (or built from a partial) is *; with a 'v' or build metadata it is a
+         * comparator, found by the differential test */
+        { ">=v0.0.0 || 1.0.0-beta", "1.0.0-beta", 1 },
+        { ">=0.0.0+b || 1.0.0-beta", "1.0.0-beta", 1 },
+        { "v0.0.0 - * || 1.0.0-beta", "1.0.0-beta", 1 },
+        { "0.0.0 - * || 1.0.0-beta", "1.0.0-beta", 0 },
+        { ">=0.0 || 1.0.0-beta", "1.0.0-beta", 0 },
+        { ">= v0.0.0 <=0.0.0-rc", "0.0.0-a", 0 },
+        { ">=0.0.0+b <=0.0.0-rc", "0.0.0-a", 0 },
+        { "v0.0.0 - 0.0.0-rc", "0.0.0-a", 0 },
+        { ">=0.0.0 <=0.0.0-rc", "0.0.0-a", 1 },
+        { "0.0.0 - 0.0.0-rc", "0.0.0-a", 1 },
+        { "^v0.0.0 <=0.0.0-rc", "0.0.0-a", 1 },
         /* build metadata of the version is ignored */
         { "1.2.3", "1.2.3+build.5", 1 },
         { "<1.2.3", "1.2.3+build.5", 0 },
