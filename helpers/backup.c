@@ -335,15 +335,16 @@ static int row_counts(const PgTarget *t, cJSON **ret) {
         return 0;
 }
 
-static int trial_restore(
-        Helper *h, const char *dump, const char *id, const cJSON *properties, Counts *counts) {
+static int trial_restore(Helper *h, const char *dump, const cJSON *properties, Counts *counts) {
         _cleanup_(scratch_done) Scratch s = {};
         _cleanup_free_ char *sql = NULL, *error = NULL, *conninfo = NULL;
         _cleanup_close_ int fd = -EBADF;
         PgTarget target;
         int status = 0, r;
 
-        r = backup_manifest_db_name(h->config.db_name, "verify", id, 8, &s.name);
+        /* the same name for every attempt (one upgrade of a deployment runs at a time): with the
+         * invocation id in it, what an attempt killed mid-restore left would stay for good */
+        r = backup_manifest_db_name(h->config.db_name, "verify", "scratch", 8, &s.name);
         if (r < 0)
                 return log_error_errno(r, "Cannot name a scratch database after %s: %m", h->config.db_name);
         r = helper_pg_target(h, "postgres", &s.admin);
@@ -357,7 +358,7 @@ static int trial_restore(
 
         log_status("backup: verifying (trial restore into %s)", s.name);
 
-        /* the name is this upgrade's own: a leftover is from a crashed attempt of it */
+        /* a leftover is from an earlier attempt, killed or cut off mid-restore */
         r = drop_database(&s.admin, s.name, s.server_version, &error);
         if (r < 0)
                 return log_error_errno(
@@ -453,12 +454,10 @@ static int run(Helper *h) {
         _cleanup_(counts_done) Counts counts = {};
         /* copies: every update of current.json replaces h->current */
         _cleanup_free_ char *from = NULL, *upgrade_id = NULL;
-        const char *id;
         const char *db = h->config.db_name;
         const ConfigSources sources = config_sources(h);
         BackupTreeStats stats = {};
         uint64_t vanished = 0, dump_size = 0;
-        char stamp_id[sizeof("YYYYmmddTHHMMSS")];
         struct stat st;
         PgTarget target;
         time_t now = time(NULL);
@@ -472,14 +471,6 @@ static int run(Helper *h) {
         upgrade_id = strdup(json_get_string(h->current, "id") ?: "");
         if (!from || !upgrade_id)
                 return log_oom();
-        id = upgrade_id;
-        /* run by hand there is no invocation id: the time names the scratch database instead */
-        if (!*id) {
-                struct tm tm;
-                if (!gmtime_r(&now, &tm) || strftime(stamp_id, sizeof(stamp_id), "%Y%m%dT%H%M%S", &tm) == 0)
-                        return log_error_errno(EOVERFLOW, "Failed to format the time.");
-                id = stamp_id;
-        }
 
         base = paths_rooted(h->config.backup_directory);
         if (!base)
@@ -591,7 +582,7 @@ static int run(Helper *h) {
                 return r;
 
         if (h->config.verify_restore) {
-                r = trial_restore(h, dump, id, properties, &counts);
+                r = trial_restore(h, dump, properties, &counts);
                 if (r < 0)
                         return r;
         } else

@@ -9,7 +9,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-journal.h>
 
+#include "backup-manifest.h"
 #include "bus.h"
+#include "common.h"
 #include "config.h"
 #include "current.h"
 #include "json-util.h"
@@ -18,13 +20,16 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
+#include "plan.h"
 #include "release.h"
+#include "retention.h"
 #include "semver.h"
 #include "state.h"
 #include "unitname.h"
 
 static bool arg_json = false;
 static bool arg_discard_since = false;
+static bool arg_dry_run = false;
 static const char *arg_deployment = NULL;
 
 static const char *str_or(const cJSON *o, const char *key, const char *fallback) {
@@ -418,17 +423,190 @@ static int verb_rollback(const Config *c, const char *version) {
         return 0;
 }
 
+/* "the release 1.5.4 (/opt/codebolt/releases/1.5.4)", "the snapshot codebolt_pre_…" */
+static char *clean_label(const RetentionItem *item) {
+        _cleanup_free_ char *path = NULL;
+        char *s;
+
+        if (item->kind == RETENTION_RELEASE && !(path = paths_release_dir(item->name)))
+                return NULL;
+        if (asprintf(
+                    &s,
+                    "the %s %s%s%s%s",
+                    retention_kind_to_string(item->kind),
+                    item->name,
+                    path ? " (" : "",
+                    strempty(path),
+                    path ? ")" : "") < 0)
+                return NULL;
+        return s;
+}
+
+/* drop the failed databases and the snapshots and releases beyond retention (retention.h), after
+ * listing them with the reason; --dry-run only lists */
+static int verb_clean(const Config *c) {
+        _cleanup_(helper_retention_done) HelperRetention g = {};
+        _cleanup_(retention_plan_done) RetentionPlan plan = {};
+        _cleanup_free_ char *error = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        size_t listed = 0, failed = 0;
+        int r;
+
+        /* held throughout: no upgrade begins, and none in flight moves on, between deciding and dropping */
+        r = lock_acquire_deployment(c->deployment, true, &lock_fd);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", c->deployment);
+        r = helper_retention_gather(c, &g, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Failed to look at what deployment %s keeps: %s",
+                        c->deployment,
+                        error ?: strerror(-r));
+        r = retention_plan(&g.input, &plan);
+        if (r < 0)
+                return log_error_errno(r, "Failed to decide what may go: %m");
+
+        printf("Deployment %s ([Backup] Keep=%u, database %s):\n",
+               c->deployment,
+               c->backup_keep,
+               c->db_name);
+        for (size_t i = 0; i < plan.n; i++) {
+                const RetentionItem *item = &plan.items[i];
+                _cleanup_free_ char *size = NULL;
+                uint64_t bytes = 0;
+
+                if (item->drop) {
+                        size = helper_retention_size(c, item, &bytes) >= 0
+                                       ? backup_manifest_format_bytes(bytes)
+                                       : strdup("size unknown");
+                        if (!size)
+                                return log_oom();
+                        listed++;
+                }
+                printf("  %s  %s (%s%s%s): %s\n",
+                       item->drop ? "drop" : "keep",
+                       item->name,
+                       retention_kind_to_string(item->kind),
+                       size ? ", " : "",
+                       strempty(size),
+                       item->reason);
+        }
+        if (listed == 0) {
+                printf("Nothing to drop.\n");
+                return 0;
+        }
+        if (arg_dry_run) {
+                printf("Dry run: nothing was dropped or removed.\n");
+                return 0;
+        }
+
+        for (size_t i = 0; i < plan.n; i++) {
+                const RetentionItem *item = &plan.items[i];
+                _cleanup_free_ char *what = NULL;
+
+                if (!item->drop)
+                        continue;
+                what = clean_label(item);
+                if (!what)
+                        return log_oom();
+                free(error);
+                error = NULL;
+                r = helper_retention_remove(c, item, NULL, &error);
+                if (r < 0) {
+                        /* in order with what was printed so far, when both go to one pipe */
+                        fflush(stdout);
+                        log_error_errno(
+                                r,
+                                "Failed to %s %s: %s",
+                                item->kind == RETENTION_RELEASE ? "remove" : "drop",
+                                what,
+                                error ?: strerror(-r));
+                        failed++;
+                        continue;
+                }
+                printf("%s %s.\n", item->kind == RETENTION_RELEASE ? "Removed" : "Dropped", what);
+        }
+        printf("%zu of %zu dropped or removed.\n", listed - failed, listed);
+        return failed > 0 ? -EIO : 0;
+}
+
+/* every gate of an upgrade to version, read-only (DESIGN §1 `plan`): exit 0 when it would proceed */
+static int verb_plan(Config *c, const char *version) {
+        _cleanup_(plan_done) Plan plan = {};
+        _cleanup_free_ char *from = NULL, *v = strdup(version);
+        SemVer parsed = {};
+        int r;
+
+        if (!v)
+                return log_oom();
+        r = semver_parse(version, &parsed);
+        semver_done(&parsed);
+        if (r < 0)
+                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+        r = release_current_version(&from);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Cannot tell the running version: /opt/codebolt/current is not a symlink to "
+                        "/opt/codebolt/releases/<version> (%m).");
+
+        /* the gates are the helpers' own: they run with a Helper, as preflight's would */
+        Helper h = { .phase = "plan", .instance = v, .version = v, .config = *c, .lock_fd = -EBADF };
+        r = plan_make(&h, from, &plan);
+        if (r < 0)
+                return log_oom();
+        if (arg_json) {
+                _cleanup_json_ cJSON *o = plan_to_json(&plan);
+                _cleanup_free_ char *s = o ? cJSON_Print(o) : NULL;
+                if (!s)
+                        return log_oom();
+                puts(s);
+        } else
+                plan_print(&plan, stdout);
+        return plan.proceed ? 0 : -EPERM;
+}
+
+/* `satisfies <version> <range>` for hook scripts: 0 yes, 1 no, 2 malformed (with the reason) */
+static int verb_satisfies(const char *version, const char *range) {
+        SemVer v = {};
+        int r;
+
+        r = semver_parse(version, &v);
+        if (r < 0) {
+                log_error("'%s' is not an exact version: %s.", version, semver_why_invalid(version));
+                return 2;
+        }
+        r = semver_range_satisfies(range, &v);
+        semver_done(&v);
+        if (r < 0) {
+                log_error("'%s' is not a valid version range.", range);
+                return 2;
+        }
+        return r > 0 ? 0 : 1;
+}
+
 static void help(void) {
         printf("codebolt-upgrade [--deployment NAME] COMMAND [--json]\n\n"
                "Safe upgrades of a self-hosted Codebolt server: systemctl start codebolt-upgrade@VERSION\n\n"
                "Commands:\n"
                "  status       the upgrade in flight (phase, migrations) or the last result\n"
                "  history      every upgrade attempted on this host (the ledger)\n"
+               "  plan VERSION   every check an upgrade to VERSION makes, read-only; exit 0 when it\n"
+               "               would proceed\n"
+               "  satisfies VERSION RANGE\n"
+               "               exit 0 when VERSION satisfies the npm-style RANGE, 1 when not, 2 when\n"
+               "               either is malformed (for hook scripts)\n"
                "  clear VERSION  allow a version whose upgrade failed here to be tried again\n"
                "  rollback VERSION [--discard-since]\n"
                "               roll back the upgrade to VERSION after it succeeded; a full restore (a\n"
                "               breaking migration was applied) discards what was written since, and\n"
-               "               needs --discard-since\n\n"
+               "               needs --discard-since\n"
+               "  clean [--dry-run]\n"
+               "               drop the failed databases, snapshots and releases beyond retention\n"
+               "               ([Backup] Keep=), after listing each with the reason and its size; never\n"
+               "               one a rollback may still need; --dry-run only lists\n\n"
                "Options:\n"
                "  --json             machine-readable output\n"
                "  --deployment NAME  a deployment of /etc/codebolt-upgrade/deployments/NAME.conf\n"
@@ -440,6 +618,7 @@ int main(int argc, char *argv[]) {
                 { "json", no_argument, NULL, 'j' },
                 { "deployment", required_argument, NULL, 'd' },
                 { "discard-since", no_argument, NULL, 'D' },
+                { "dry-run", no_argument, NULL, 'n' }, /* clean */
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -462,6 +641,9 @@ int main(int argc, char *argv[]) {
                 case 'D':
                         arg_discard_since = true;
                         break;
+                case 'n':
+                        arg_dry_run = true;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -473,6 +655,14 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         verb = argv[optind];
+        /* needs no configuration: a broken config must not break a hook script's version check */
+        if (streq(verb, "satisfies")) {
+                if (optind + 3 != argc) {
+                        log_error("Usage: codebolt-upgrade satisfies VERSION RANGE");
+                        return 2;
+                }
+                return verb_satisfies(argv[optind + 1], argv[optind + 2]);
+        }
 
         r = config_load(NULL, arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT"), &config, &cerr);
         if (r < 0) {
@@ -490,12 +680,16 @@ int main(int argc, char *argv[]) {
 
         if (streq(verb, "status"))
                 r = verb_status(&config);
+        else if (streq(verb, "plan") && optind + 1 < argc)
+                r = verb_plan(&config, argv[optind + 1]);
         else if (streq(verb, "history"))
                 r = verb_history(&config);
         else if (streq(verb, "clear") && optind + 1 < argc)
                 r = verb_clear(&config, argv[optind + 1]);
         else if (streq(verb, "rollback") && optind + 1 < argc)
                 r = verb_rollback(&config, argv[optind + 1]);
+        else if (streq(verb, "clean"))
+                r = verb_clean(&config);
         else {
                 log_error("Unknown command '%s'; see codebolt-upgrade --help.", verb);
                 config_done(&config);

@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common.c: what every phase helper does the same way: arguments, config, the lock, current.json */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "backup-manifest.h"
 #include "bus.h"
 #include "common.h"
 #include "current.h"
+#include "hooks.h"
 #include "http.h"
 #include "json-util.h"
+#include "ledger.h"
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
 #include "message-ids.h"
 #include "notify.h"
 #include "paths.h"
+#include "release.h"
 #include "semver.h"
 #include "spawn.h"
 #include "state.h"
@@ -250,22 +258,239 @@ int helper_login(Helper *h, char **ret_token) {
 }
 
 int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret) {
+        return helper_pg_target_config(&h->config, dbname, ret);
+}
+
+int helper_pg_target_config(const Config *c, const char *dbname, PgTarget *ret) {
         static char *password_file = NULL;
 
         if (!password_file) {
-                password_file = paths_credential(h->config.db_password_credential);
+                password_file = paths_credential(c->db_password_credential);
                 if (!password_file)
                         return -ENOMEM;
         }
 
         *ret = (PgTarget){
-                .os_user = h->config.db_os_user,
-                .conninfo = h->config.db_connection,
+                .os_user = c->db_os_user,
+                .conninfo = c->db_connection,
                 .dbname = dbname,
                 /* a password is optional: local peer authentication needs none */
                 .password_file = access(password_file, F_OK) >= 0 ? password_file : NULL,
         };
         return 0;
+}
+
+static int strv_push(char ***l, size_t *n, const char *s) {
+        char **grown = realloc(*l, (*n + 2) * sizeof(char *));
+
+        if (!grown)
+                return -ENOMEM;
+        *l = grown;
+        grown[*n] = strdup(s);
+        if (!grown[*n])
+                return -ENOMEM;
+        grown[++*n] = NULL;
+        return 0;
+}
+
+/* the directories in dir (none when it is missing), as dir/name when with_path; names holding skip
+ * (NULL: none) are left out */
+static int list_directories(const char *dir, bool with_path, const char *skip, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        DIR *d = opendir(dir);
+        size_t n = 0;
+        int r = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (skip && strstr(de->d_name, skip)))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                if (with_path && asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+                        path = NULL;
+                        r = -ENOMEM;
+                        break;
+                }
+                r = strv_push(&l, &n, path ?: de->d_name);
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int list_databases(const Config *c, char ***ret, char **ret_error) {
+        _cleanup_json_ cJSON *rows = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+        const cJSON *row;
+        PgTarget admin;
+        size_t n = 0;
+        int r;
+
+        r = helper_pg_target_config(c, "postgres", &admin);
+        if (r < 0)
+                return r;
+        r = pg_query(&admin, "SELECT datname FROM pg_database ORDER BY datname", NULL, 0, &rows, ret_error);
+        if (r < 0)
+                return r;
+        cJSON_ArrayForEach (row, rows) {
+                const char *name = json_get_string(row, "datname");
+                if (name && (r = strv_push(&l, &n, name)) < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        if (!ret_error)
+                return 0;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) >= 0) {
+                free(*ret_error);
+                *ret_error = s;
+        }
+        va_end(ap);
+        return 0;
+}
+
+void helper_retention_done(HelperRetention *r) {
+        cJSON_Delete(r->ledger);
+        cJSON_Delete(r->current);
+        strv_free(r->databases);
+        strv_free(r->releases);
+        strv_free(r->backups);
+        free(r->running);
+        free(r->pinned);
+        *r = (HelperRetention){};
+}
+
+int helper_retention_gather(const Config *c, HelperRetention *ret, char **ret_error) {
+        _cleanup_(helper_retention_done) HelperRetention g = {};
+        _cleanup_free_ char *releases = paths_rooted("/opt/codebolt/releases"),
+                            *backups = paths_rooted(c->backup_directory),
+                            *pin = paths_state_file(c->deployment, "pin"), *error = NULL;
+        int r;
+
+        if (!releases || !backups || !pin)
+                return -ENOMEM;
+        r = ledger_load(c->deployment, &g.ledger);
+        if (r < 0)
+                return set_error(ret_error, "cannot read the ledger of deployment %s", c->deployment), r;
+        r = current_load(c->deployment, &g.current);
+        if (r < 0 && r != -ENOENT)
+                return set_error(ret_error, "cannot read current.json of deployment %s", c->deployment), r;
+        r = list_databases(c, &g.databases, &error);
+        if (r < 0)
+                return set_error(
+                               ret_error,
+                               "cannot list the databases as %s: %s",
+                               strempty(c->db_os_user),
+                               error ?: strerror(-r)),
+                       r;
+        r = list_directories(releases, false, NULL, &g.releases);
+        if (r < 0)
+                return set_error(ret_error, "cannot read %s: %s", releases, strerror(-r)), r;
+        r = list_directories(backups, true, BACKUP_MANIFEST_PARTIAL_SUFFIX, &g.backups);
+        if (r < 0)
+                return set_error(ret_error, "cannot read %s: %s", backups, strerror(-r)), r;
+        /* unknown (no release link, no pin) is an answer retention knows what to do with */
+        (void)release_current_version(&g.running);
+        (void)state_read_string(pin, &g.pinned);
+
+        g.input = (RetentionInput){
+                .ledger = g.ledger,
+                .current = g.current,
+                .db_name = c->db_name,
+                .databases = g.databases,
+                .releases = g.releases,
+                .backups = g.backups,
+                .running = g.running,
+                .pinned = g.pinned,
+                .keep = c->backup_keep,
+        };
+        *ret = g;
+        g = (HelperRetention){};
+        return 0;
+}
+
+int helper_retention_size(const Config *c, const RetentionItem *item, uint64_t *ret) {
+        _cleanup_free_ char *out = NULL, *path = NULL;
+        unsigned long long size;
+        char *end;
+
+        if (item->kind == RETENTION_RELEASE) {
+                path = paths_release_dir(item->name);
+                if (!path)
+                        return -ENOMEM;
+                char *argv[] = { (char *)"du", (char *)"-sb", (char *)"--one-file-system", path, NULL };
+                SpawnOptions o = { .ret_stdout = &out };
+                int r = spawn_run(argv, &o, NULL);
+                if (r < 0)
+                        return r;
+        } else {
+                _cleanup_json_ cJSON *rows = NULL;
+                const char *params[] = { item->name };
+                PgTarget admin;
+                int r;
+
+                r = helper_pg_target_config(c, "postgres", &admin);
+                if (r < 0)
+                        return r;
+                r = pg_query(
+                        &admin, "SELECT pg_database_size($1::name)::text AS size", params, 1, &rows, NULL);
+                if (r < 0)
+                        return r;
+                out = strdup(strempty(json_get_string(cJSON_GetArrayItem(rows, 0), "size")));
+                if (!out)
+                        return -ENOMEM;
+        }
+        errno = 0;
+        size = strtoull(out, &end, 10);
+        if (errno != 0 || end == out)
+                return -EBADMSG;
+        *ret = size;
+        return 0;
+}
+
+int helper_retention_remove(
+        const Config *c, const RetentionItem *item, const char *phase, char **ret_error) {
+        _cleanup_free_ char *path = NULL, *q = NULL, *sql = NULL;
+        PgTarget admin;
+        int status = 0, r;
+
+        if (item->kind == RETENTION_RELEASE) {
+                path = paths_release_dir(item->name);
+                if (!path)
+                        return -ENOMEM;
+                char *argv[] = { (char *)"rm", (char *)"-rf", (char *)"--one-file-system", path, NULL };
+                SpawnOptions o = { .phase = phase };
+                r = spawn_run(argv, &o, &status);
+                if (r < 0)
+                        return set_error(ret_error, "cannot run rm: %s", strerror(-r)), r;
+                if (status != 0)
+                        return set_error(ret_error, "rm -rf %s exited with status %d", path, status), -EIO;
+                return 0;
+        }
+
+        r = helper_pg_target_config(c, "postgres", &admin);
+        if (r < 0)
+                return r;
+        q = pg_quote_identifier(item->name);
+        if (!q || asprintf(&sql, "DROP DATABASE %s", q) < 0)
+                return -ENOMEM;
+        /* no WITH (FORCE): a session on it (a post-mortem in progress) makes this fail, not end */
+        return pg_exec(&admin, sql, ret_error);
 }
 
 /* key = value (NULL: leave the key out), replacing what the caller's fields said */
@@ -332,6 +557,86 @@ void helper_notify(Helper *h, const char *event, const cJSON *fields) {
                 return;
         }
         log_debug("Sent the %s notification to %s.", event, where);
+}
+
+typedef struct HookRun {
+        Helper *h;
+        const HookContext *ctx;
+        bool fatal;
+} HookRun;
+
+static void hook_report(const Hook *hook, const HookResult *result, void *userdata) {
+        const HookRun *run = userdata;
+        _cleanup_free_ char *how = NULL;
+
+        switch (hook->kind) {
+        case HOOK_MASKED:
+                log_debug("Hook %s is masked (a symlink to /dev/null).", hook->path);
+                return;
+        case HOOK_NOT_EXECUTABLE:
+                log_warning(
+                        "Skipping hook %s: it is not executable (chmod +x it, or mask it with a symlink "
+                        "to /dev/null).",
+                        hook->path);
+                return;
+        case HOOK_NOT_REGULAR:
+                log_warning("Skipping hook %s: it is not a regular file.", hook->path);
+                return;
+        case HOOK_EXECUTABLE:
+                break;
+        }
+        if (!result) {
+                log_status("%s: running hook %s.d/%s", run->h->phase, run->ctx->stage, hook->name);
+                return;
+        }
+        if (result->status == HOOK_PASSED) {
+                log_info("Hook %s passed.", hook->path);
+                return;
+        }
+
+        how = hook_result_to_string(result, run->ctx->timeout);
+        log_full(
+                run->fatal ? LOG_ERR : LOG_WARNING,
+                0,
+                "Hook %s %s%s. Its output: journalctl -t %s.d/%s",
+                hook->path,
+                how ?: "failed",
+                streq(run->ctx->stage, HOOKS_PRE_UPGRADE) ? ": refusing the upgrade"
+                : run->fatal                              ? ": the smoke test fails"
+                                                          : "",
+                run->ctx->stage,
+                hook->name);
+}
+
+int helper_run_hooks(Helper *h, const char *stage, const cJSON *current, const char *result) {
+        bool fatal = streq(stage, HOOKS_PRE_UPGRADE) || streq(stage, HOOKS_SMOKE), relock = h->lock_fd >= 0;
+        HookContext ctx = {
+                .stage = stage,
+                .phase = h->phase,
+                .deployment = h->config.deployment,
+                .from = json_get_string(current ?: h->current, "from"),
+                .to = h->version,
+                .backup = json_get_string(current ?: h->current, "backup"),
+                .result = result,
+                .timeout = h->config.timeout_hook,
+                .keep_going = !fatal,
+        };
+        HookRun run = { .h = h, .ctx = &ctx, .fatal = fatal };
+        int r, k;
+
+        helper_unlock(h);
+        r = hooks_run(&ctx, hook_report, &run, NULL);
+        if (relock && (k = helper_lock(h)) < 0)
+                log_warning_errno(
+                        k, "Failed to take the state lock of deployment %s again: %m", h->config.deployment);
+
+        if (r < 0)
+                log_full(fatal ? LOG_ERR : LOG_WARNING, r, "Failed to run the %s.d hooks: %m", stage);
+        if (!fatal)
+                return 0;
+        if (r < 0)
+                return r;
+        return r > 0 ? -EPROTO : 0;
 }
 
 /* a phase of the upgrade unit itself, not the rollback or one of its --rollback helpers */

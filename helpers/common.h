@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "pg.h"
+#include "retention.h"
 
 /* the process name of drain's shutdown-inhibitor holder, which finish and the rollback end */
 #define HELPER_INHIBITOR_NAME "cbu-inhibitor"
@@ -63,6 +64,8 @@ char *helper_server_url(const Helper *h, const char *path);
 int helper_login(Helper *h, char **ret_token);
 /* where database work runs: as [Database] OSUser=, on Connection=, with PasswordCredential= if present */
 int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret);
+/* the same from a Config, where there is no Helper (the codebolt-upgrade command) */
+int helper_pg_target_config(const Config *c, const char *dbname, PgTarget *ret);
 /* read a credential file (root-owned, 0600, else refused), trimmed of the final newline */
 int helper_read_credential(const char *name, char **ret);
 
@@ -71,6 +74,31 @@ int helper_read_credential(const char *name, char **ret);
  * exists. Nothing when URL= is unset. Any failure is one warning, never an error: a notification that
  * cannot be sent changes nothing about the upgrade. */
 void helper_notify(Helper *h, const char *event, const cJSON *fields);
+
+/* Run the stage's hooks (hooks.h: HOOKS_PRE_UPGRADE, …) with this upgrade's context: from and backup
+ * from current (NULL: h->current), result (rollback stage) as CODEBOLT_UPGRADE_RESULT, each bounded by
+ * [Timeouts] Hook=. Never under the state lock (a hook may run codebolt-upgrade status): one held is
+ * let go and taken again after. Logs every hook. A failing pre-upgrade or smoke hook stops the stage
+ * and is an error (logged; -EPROTO); in the other stages a failure is a warning, the rest still run,
+ * and 0 is returned. */
+int helper_run_hooks(Helper *h, const char *stage, const cJSON *current, const char *result);
+
+/* What retention_plan() decides on, gathered from the cluster (every database, as OSUser=) and the
+ * disk (releases, backups, the current link, the pin, ledger.json, current.json); the caller holds the
+ * state lock (finish's pruning, `codebolt-upgrade clean`). These do not log: on failure *ret_error
+ * (optional) says what failed, naming the database or the file. */
+typedef struct HelperRetention {
+        RetentionInput input; /* points into the fields below */
+        cJSON *ledger, *current;
+        char **databases, **releases, **backups;
+        char *running, *pinned;
+} HelperRetention;
+int helper_retention_gather(const Config *c, HelperRetention *ret, char **ret_error);
+void helper_retention_done(HelperRetention *r);
+/* the size in bytes of what item names: pg_database_size(), or du -sb of the release */
+int helper_retention_size(const Config *c, const RetentionItem *item, uint64_t *ret);
+/* DROP DATABASE (as OSUser=), or rm -rf --one-file-system of the release; phase for the journal */
+int helper_retention_remove(const Config *c, const RetentionItem *item, const char *phase, char **ret_error);
 
 /* a deadline this far from now on CLOCK_MONOTONIC (USEC_INFINITY stays infinite) */
 usec_t helper_deadline(usec_t timeout);

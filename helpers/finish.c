@@ -7,12 +7,14 @@
 
 #include "common.h"
 #include "current.h"
+#include "hooks.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
 #include "macro.h"
 #include "message-ids.h"
 #include "paths.h"
+#include "retention.h"
 #include "spawn.h"
 #include "state.h"
 
@@ -107,6 +109,53 @@ static void prune_backups(Helper *h) {
         }
 }
 
+/* Snapshots and releases beyond retention (retention.h), after the backups: the same decisions as
+ * `codebolt-upgrade clean`, which alone drops the failed databases (a human's post-mortem). The upgrade
+ * succeeded already: a failure here is a warning, and clean tries again. */
+static void prune_retention(Helper *h) {
+        _cleanup_(helper_retention_done) HelperRetention g = {};
+        _cleanup_(retention_plan_done) RetentionPlan plan = {};
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        /* under the lock: current.json is read again, an upgrade may have begun since */
+        r = helper_lock(h);
+        if (r < 0) {
+                log_warning_errno(r, "Not pruning snapshots and releases: cannot take the state lock: %m");
+                return;
+        }
+        r = helper_retention_gather(&h->config, &g, &error);
+        if (r >= 0)
+                r = retention_plan(&g.input, &plan);
+        if (r < 0) {
+                log_warning_errno(r, "Not pruning snapshots and releases: %s", error ?: strerror(-r));
+                helper_unlock(h);
+                return;
+        }
+        for (size_t i = 0; i < plan.n; i++) {
+                const RetentionItem *item = &plan.items[i];
+
+                if (!item->drop || (item->kind != RETENTION_SNAPSHOT && item->kind != RETENTION_RELEASE))
+                        continue;
+                log_info(
+                        "Removing the %s %s: %s.",
+                        retention_kind_to_string(item->kind),
+                        item->name,
+                        item->reason);
+                free(error);
+                error = NULL;
+                r = helper_retention_remove(&h->config, item, "finish", &error);
+                if (r < 0)
+                        log_warning_errno(
+                                r,
+                                "Failed to remove the %s %s (codebolt-upgrade clean tries again): %s",
+                                retention_kind_to_string(item->kind),
+                                item->name,
+                                error ?: strerror(-r));
+        }
+        helper_unlock(h);
+}
+
 static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
         _cleanup_free_ char *export_path = NULL, *from_field = NULL, *message = NULL;
@@ -171,7 +220,16 @@ static int run(Helper *h) {
         else
                 log_warning("Out of memory: not sending the succeeded notification.");
 
+        /* the upgrade has succeeded: a failing hook is a warning, never a rollback. Not when the boot
+         * recovery finishes it (--rollback): the server's start waits for that, the hooks would find it
+         * down */
+        if (!h->for_rollback)
+                (void)helper_run_hooks(h, HOOKS_POST_UPGRADE, NULL, NULL);
+        else
+                log_notice("Not running the post-upgrade.d hooks: the upgrade was finished at boot.");
+
         prune_backups(h);
+        prune_retention(h);
         return 0;
 }
 

@@ -4,28 +4,16 @@
 
 #include "common.h"
 #include "current.h"
+#include "hooks.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
 #include "macro.h"
 #include "message-ids.h"
+#include "plan.h"
 #include "release.h"
 #include "semver.h"
 #include "unitname.h"
-
-static const char *classify(const SemVer *from, const SemVer *to) {
-        int c = semver_compare(to, from);
-
-        if (c < 0)
-                return "downgrade";
-        if (c == 0)
-                return "same version";
-        if (to->major != from->major)
-                return "major";
-        if (to->minor != from->minor)
-                return "minor";
-        return "patch";
-}
 
 /* ExecCondition=: exit 1 (a clean skip) only when the deployment already runs the version and no
  * upgrade is in flight; anything else, a bad version included, goes on to the real preflight, which
@@ -123,10 +111,15 @@ static int open_upgrade(Helper *h, const char *from) {
         return 0;
 }
 
+static int preflight_done(cJSON *current, void *userdata) {
+        return current_phase_done(current, "preflight");
+}
+
 static int run(Helper *h) {
+        _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ char *from = NULL;
-        SemVer vfrom = {}, vto = {};
-        const char *kind;
+        _cleanup_json_ cJSON *inflight = NULL;
+        const Gate *failed;
         int r;
 
         log_status(
@@ -135,11 +128,16 @@ static int run(Helper *h) {
         r = refuse_failed_version(h);
         if (r < 0)
                 return r;
-
-        r = helper_lock(h);
-        if (r < 0)
+        /* one in flight refuses at once, before the slower gates */
+        if (current_load(h->config.deployment, &inflight) >= 0)
                 return log_error_errno(
-                        r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
+                        EBUSY,
+                        "Refusing: an upgrade of deployment %s to %s is in flight (codebolt-upgrade@%s, "
+                        "phase %s). Wait for it, or see: codebolt-upgrade status",
+                        h->config.deployment,
+                        strempty(json_get_string(inflight, "to")),
+                        strempty(json_get_string(inflight, "instance")),
+                        strempty(json_get_string(inflight, "phase")));
 
         r = release_current_version(&from);
         if (r == -ENOLINK || r == -ENOENT)
@@ -149,45 +147,46 @@ static int run(Helper *h) {
                         "the existing install first (see the README).");
         if (r < 0)
                 return log_error_errno(r, "Failed to read /opt/codebolt/current: %m");
-        if (semver_parse(from, &vfrom) < 0)
-                return log_error_errno(
-                        EINVAL, "The running release '%s' is not named by an exact version.", from);
-        if (semver_parse(h->version, &vto) < 0) {
-                semver_done(&vfrom);
-                return log_oom();
-        }
-        kind = classify(&vfrom, &vto);
-        semver_done(&vfrom);
-        semver_done(&vto);
 
-        if (streq(kind, "same version"))
-                return log_error_errno(
-                        EALREADY, "Deployment %s already runs %s.", h->config.deployment, h->version);
-        if (streq(kind, "downgrade"))
+        /* every gate, read-only: a refusal here changed nothing (DESIGN §3) */
+        log_status("preflight: checking the gates of %s → %s", from, h->version);
+        r = plan_make(h, from, &plan);
+        if (r < 0)
+                return log_oom();
+        plan_log(&plan);
+        failed = plan_first_failure(&plan);
+        if (failed)
                 return log_error_errno(
                         EPERM,
-                        "Refusing %s → %s: a downgrade is a rollback. Use: systemctl start "
-                        "codebolt-rollback@%s",
+                        "Refusing %s → %s: %s (gate %s). Nothing was changed. All the gates: "
+                        "codebolt-upgrade plan %s",
                         from,
                         h->version,
-                        from);
-        if (streq(kind, "major") && !h->config.allow_major)
-                return log_error_errno(
-                        EPERM,
-                        "Refusing %s → %s: a major upgrade needs [Policy] AllowMajor=yes (read that "
-                        "version's upgrade guide first).",
-                        from,
+                        failed->reason,
+                        failed->name,
                         h->version);
-        log_info("Deployment %s: %s upgrade %s → %s.", h->config.deployment, kind, from, h->version);
+        log_info(
+                "Deployment %s: %s upgrade %s → %s; every gate passed.",
+                h->config.deployment,
+                upgrade_kind_to_string(plan.kind),
+                from,
+                h->version);
 
+        r = helper_lock(h);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
         r = open_upgrade(h, from);
         if (r < 0)
                 return r;
-        r = current_phase_done(h->current, "preflight");
-        if (r >= 0)
-                r = current_save(h->config.deployment, h->current);
+        /* the site's checks last, with the upgrade in flight (no second one meanwhile): a failure leaves
+         * preflight not done, which the rollback records as refused */
+        r = helper_run_hooks(h, HOOKS_PRE_UPGRADE, NULL, NULL);
         if (r < 0)
-                return log_error_errno(r, "Failed to write current.json: %m");
+                return r;
+        r = helper_update_current(h, preflight_done, NULL);
+        if (r < 0)
+                return r;
         helper_unlock(h);
 
         log_status("preflight: %s → %s may proceed", from, h->version);

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "current.h"
 #include "hash.h"
+#include "hooks.h"
 #include "http.h"
 #include "json-util.h"
 #include "ledger.h"
@@ -295,6 +296,13 @@ static void end_inhibitor(const cJSON *current) {
 
 /* ---- the end: a result in the ledger, or held ---- */
 
+/* rollback.d, once the result is known (a refusal changed nothing: no rollback, no hooks); a failing
+ * hook is a warning only */
+static void run_rollback_hooks(Rollback *rb, const char *result) {
+        if (!streq(result, "refused"))
+                (void)helper_run_hooks(rb->h, HOOKS_ROLLBACK, rb->current, result);
+}
+
 /* The ledger first, then current.json goes: a crash in between leaves "rollback_result", and the
  * next run only removes current.json. */
 static int conclude(Rollback *rb, const char *result, const char *message) {
@@ -315,6 +323,7 @@ static int conclude(Rollback *rb, const char *result, const char *message) {
         r = current_remove(rb->h->config.deployment);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to remove current.json: %m");
+        run_rollback_hooks(rb, result);
         return 0;
 }
 
@@ -604,6 +613,7 @@ static int hold(Rollback *rb) {
                 log_error_errno(r, "Failed to record the held state in current.json: %m");
         if (!ledger_has_entry(rb->h->config.deployment, rb->current, "held"))
                 (void)write_ledger(rb->h, rb->current, "held", strempty(rb->failed_phase), rb->why);
+        run_rollback_hooks(rb, "held");
         log_status("rollback: held (%s)", rb->why);
         return 1;
 }
@@ -649,6 +659,23 @@ static int load_facts(Rollback *rb) {
                 return -ENOMEM;
         rb->late = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "late"));
         return 0;
+}
+
+/* The phase the upgrade failed in. current.json's "phase" names the one a helper entered; a helper
+ * killed before it could mark its own phase leaves the previous one there, already done: then the
+ * failure was in the next phase of the unit. */
+static const char *failed_phase_of(const cJSON *current) {
+        static const char *const order[] = {
+                "preflight", "stage", "backup", "drain", "snapshot", "switch", "migrate", "smoke", "finish",
+        };
+        const char *phase = json_get_string(current, "phase");
+
+        if (!phase || !current_phase_is_done(current, phase))
+                return phase;
+        for (size_t i = 0; i + 1 < ELEMENTSOF(order); i++)
+                if (streq(order[i], phase))
+                        return order[i + 1];
+        return phase;
 }
 
 static Action decide_action(Rollback *rb) {
@@ -729,7 +756,7 @@ static int decide(Rollback *rb) {
                                 n + 1,
                                 recorded);
         } else {
-                if (rb_strdup(&rb->failed_phase, json_get_string(rb->current, "phase")) < 0)
+                if (rb_strdup(&rb->failed_phase, failed_phase_of(rb->current)) < 0)
                         return rb_oom(rb);
                 rb->action = decide_action(rb);
                 if (rb->action == ACTION_REFUSE)
@@ -1935,7 +1962,7 @@ static int recover_preamble(Rollback *rb) {
         if (r < 0)
                 return r;
         if (n + 1 > RECOVER_ATTEMPTS_MAX) {
-                if (rb_strdup(&rb->failed_phase, json_get_string(rb->current, "phase")) < 0)
+                if (rb_strdup(&rb->failed_phase, failed_phase_of(rb->current)) < 0)
                         return rb_oom(rb);
                 rb->action = ACTION_HOLD;
                 (void)rb_fail(rb, ELOOP, "recovery gave up after %d attempts at boot", RECOVER_ATTEMPTS_MAX);

@@ -7,6 +7,7 @@
 
 #include "bus.h"
 #include "common.h"
+#include "hooks.h"
 #include "http.h"
 #include "journal.h"
 #include "json-util.h"
@@ -614,10 +615,16 @@ static int run(Helper *h) {
         if (r < 0 && ret == 0)
                 ret = r;
 
-        /* smoke.d hooks (DESIGN §3) run here once the hooks module lands: a later issue */
-
         if (ret < 0)
                 return ret;
+
+        /* the site's checks once ours pass (a broken server must not wait out their timeouts before the
+         * rollback), and only in the upgrade: the rollback's smoke test of the old release is ours alone */
+        if (!h->for_rollback) {
+                r = helper_run_hooks(h, HOOKS_SMOKE, NULL, NULL);
+                if (r < 0)
+                        return r;
+        }
         log_status("smoke: passed");
         return 0;
 }

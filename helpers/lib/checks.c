@@ -237,7 +237,9 @@ int checks_staging(const cJSON *ledger, const char *version, usec_t bake, usec_t
                 if (!age || !want)
                         return -ENOMEM;
                 if (now < finished || now - finished < bake) {
-                        left = checks_format_duration(finished + bake - now);
+                        /* rounded up to the minute: "22h to go", not "21h 59min" a few seconds later */
+                        usec_t rest = finished + bake - now, minute = 60 * USEC_PER_SEC;
+                        left = checks_format_duration((rest + minute - 1) / minute * minute);
                         if (!left || asprintf(
                                              &reason,
                                              "%s succeeded on staging %s ago; BakeTime= is %s: %s to go",

@@ -79,6 +79,10 @@ char *paths_hook_dir(const char *stage) {
         return rooted3("/etc/codebolt-upgrade/hooks/", stage, ".d");
 }
 
+char *paths_vendor_hook_dir(const char *stage) {
+        return rooted3("/usr/lib/codebolt-upgrade/hooks/", stage, ".d");
+}
+
 int paths_mkdir_p(const char *path, unsigned mode) {
         _cleanup_free_ char *p = strdup(path);
 

@@ -23,8 +23,10 @@ char *paths_release_dir(const char *version);
 char *paths_current_link(void);
 /* /etc/codebolt-upgrade/credentials/<name>, rooted */
 char *paths_credential(const char *name);
-/* /etc/codebolt-upgrade/hooks/<stage>.d, rooted */
+/* /etc/codebolt-upgrade/hooks/<stage>.d, rooted: the site's hooks */
 char *paths_hook_dir(const char *stage);
+/* /usr/lib/codebolt-upgrade/hooks/<stage>.d, rooted: the hooks the package ships */
+char *paths_vendor_hook_dir(const char *stage);
 
 /* mkdir -p with mode for newly made components */
 int paths_mkdir_p(const char *path, unsigned mode);

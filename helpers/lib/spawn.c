@@ -834,5 +834,7 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
 
         if (ret_status)
                 *ret_status = status;
+        if (opts->ret_signal)
+                *opts->ret_signal = si.si_code == CLD_EXITED ? 0 : si.si_status;
         return 0;
 }

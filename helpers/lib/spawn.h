@@ -30,6 +30,9 @@ typedef struct SpawnOptions {
                                      * the channel for secrets, which never go in argv, env or logs */
         int stdin_fd;               /* > 0: the child's stdin is this fd (instead of stdin_data) */
         int stdout_fd;              /* > 0: the child's stdout goes to this fd (not captured, not logged) */
+        int *ret_signal;            /* non-NULL: the signal that ended the child, 0 when it exited
+                                     * (128+signal in the status cannot tell "exit 143" from SIGTERM);
+                                     * written only when spawn_run() returns 0 */
 } SpawnOptions;
 
 /* While spawn_run() waits, a non-zero *flag (set by the caller's SIGTERM handler) terminates the

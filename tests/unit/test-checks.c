@@ -176,6 +176,13 @@ START_TEST(test_staging) {
         ck_assert_str_eq(reason, "1.5.0 succeeded on staging 2h ago; BakeTime= is 24h: 22h to go");
         free(reason);
 
+        /* the time left is rounded up to the minute */
+        ck_assert_int_eq(
+                checks_staging(ledger, "1.5.0", bake, finished + 2 * HOUR + 3 * USEC_PER_SEC, &reason),
+                CHECK_FAIL);
+        ck_assert_str_eq(reason, "1.5.0 succeeded on staging 2h ago; BakeTime= is 24h: 22h to go");
+        free(reason);
+
         /* baked 25 h: passes */
         ck_assert_int_eq(checks_staging(ledger, "1.5.0", bake, finished + 25 * HOUR, &reason), CHECK_PASS);
         ck_assert_str_eq(reason, "1.5.0 succeeded on staging 25h ago (BakeTime= 24h), watch pending");

@@ -144,6 +144,7 @@ START_TEST(test_each_path) {
         assert_rooted(paths_current_link(), "/opt/codebolt/current");
         assert_rooted(paths_credential("db-password"), "/etc/codebolt-upgrade/credentials/db-password");
         assert_rooted(paths_hook_dir("pre-upgrade"), "/etc/codebolt-upgrade/hooks/pre-upgrade.d");
+        assert_rooted(paths_vendor_hook_dir("smoke"), "/usr/lib/codebolt-upgrade/hooks/smoke.d");
 }
 END_TEST
 

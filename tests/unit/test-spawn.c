@@ -102,6 +102,16 @@ START_TEST(test_exit_codes) {
         ck_assert_int_eq(spawn_run(ARGV("/bin/sh", "-c", "kill -KILL $$"), NULL, &status), 0);
         ck_assert_int_eq(status, 128 + SIGKILL);
 
+        /* ret_signal tells a signal from an exit with the same status */
+        int sig = -1;
+        SpawnOptions o = { .ret_signal = &sig };
+        ck_assert_int_eq(spawn_run(ARGV("/bin/sh", "-c", "kill -TERM $$"), &o, &status), 0);
+        ck_assert_int_eq(status, 128 + SIGTERM);
+        ck_assert_int_eq(sig, SIGTERM);
+        ck_assert_int_eq(spawn_run(ARGV("/bin/sh", "-c", "exit 143"), &o, &status), 0);
+        ck_assert_int_eq(status, 143);
+        ck_assert_int_eq(sig, 0);
+
         /* no status wanted: a failure is an error */
         ck_assert_int_eq(spawn_run(ARGV("/bin/true"), NULL, NULL), 0);
         ck_assert_int_eq(spawn_run(ARGV("/bin/false"), NULL, NULL), -EPROTO);

@@ -1,0 +1,808 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* plan.c: the metadata, the path and the gates of an upgrade, checked before anything is touched */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "http.h"
+#include "json-util.h"
+#include "ledger.h"
+#include "log.h"
+#include "macro.h"
+#include "paths.h"
+#include "plan.h"
+#include "release.h"
+#include "spawn.h"
+
+#define GATE_MAX 10
+#define COMMAND_TIMEOUT (60 * USEC_PER_SEC)
+#define HTTP_TIMEOUT (30 * USEC_PER_SEC)
+
+void plan_done(Plan *p) {
+        if (!p)
+                return;
+        free(p->from);
+        free(p->to);
+        metadata_done(&p->metadata);
+        strv_free(p->path);
+        cJSON_Delete(p->migrations);
+        for (size_t i = 0; i < p->n_gates; i++)
+                free(p->gates[i].reason);
+        free(p->gates);
+        *p = (Plan){};
+}
+
+/* record a gate; the reason is formatted. -ENOMEM only. */
+_printf_(4, 5) static int gate(Plan *p, const char *name, CheckResult result, const char *fmt, ...) {
+        Gate *g = &p->gates[p->n_gates];
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&g->reason, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                g->reason = NULL;
+                return -ENOMEM;
+        }
+        g->name = name;
+        g->result = result;
+        p->n_gates++;
+        if (result == CHECK_FAIL)
+                p->proceed = false;
+        return 0;
+}
+
+/* ---- what this host says ---- */
+
+static int gate_failed_here(Helper *h, Plan *p) {
+        _cleanup_json_ cJSON *ledger = NULL;
+        const cJSON *failure;
+        int r;
+
+        r = ledger_load(h->config.deployment, &ledger);
+        if (r < 0)
+                return gate(p, "failed-here", CHECK_FAIL, "cannot read the ledger: %s", strerror(-r));
+        failure = ledger_version_failure(ledger, p->to);
+        if (failure)
+                return gate(
+                        p,
+                        "failed-here",
+                        CHECK_FAIL,
+                        "its last upgrade here ended %s; look into it, then allow it again with: "
+                        "codebolt-upgrade clear %s",
+                        strempty(json_get_string(failure, "result")),
+                        p->to);
+        return gate(p, "failed-here", CHECK_PASS, "%s is not marked failed on this host", p->to);
+}
+
+static int gate_kind(Helper *h, Plan *p, const SemVer *from, const SemVer *to) {
+        p->kind = metadata_classify(from, to);
+        switch (p->kind) {
+        case UPGRADE_SAME:
+                return gate(
+                        p, "kind", CHECK_FAIL, "deployment %s runs %s already", h->config.deployment, p->to);
+        case UPGRADE_DOWNGRADE:
+                return gate(
+                        p,
+                        "kind",
+                        CHECK_FAIL,
+                        "%s → %s is a downgrade: going back is a rollback (systemctl start "
+                        "codebolt-rollback@%s)",
+                        p->from,
+                        p->to,
+                        p->from);
+        case UPGRADE_MAJOR:
+                if (!h->config.allow_major)
+                        return gate(
+                                p,
+                                "kind",
+                                CHECK_FAIL,
+                                "%s → %s is a major upgrade: it needs [Policy] AllowMajor=yes (read that "
+                                "version's upgrade guide first); it always takes the full-downtime path",
+                                p->from,
+                                p->to);
+                return gate(
+                        p,
+                        "kind",
+                        CHECK_PASS,
+                        "major upgrade %s → %s, allowed by AllowMajor=yes (full downtime)",
+                        p->from,
+                        p->to);
+        default:
+                return gate(
+                        p,
+                        "kind",
+                        CHECK_PASS,
+                        "%s upgrade %s → %s",
+                        upgrade_kind_to_string(p->kind),
+                        p->from,
+                        p->to);
+        }
+}
+
+/* the target's migrations that the running release does not declare (its metadata, or else its
+ * installed package.json) */
+static int new_migrations(Helper *h, Plan *p) {
+        _cleanup_json_ cJSON *installed = NULL;
+        _cleanup_free_ char *dir = NULL;
+        const Release *from = metadata_find(&p->metadata, p->from);
+        const cJSON *known = from ? from->migrations : NULL, *m;
+
+        if (!from) {
+                dir = paths_release_dir(p->from);
+                if (!dir)
+                        return -ENOMEM;
+                if (release_package_json(dir, h->config.package, &installed) >= 0)
+                        known = cJSON_GetObjectItemCaseSensitive(
+                                cJSON_GetObjectItemCaseSensitive(installed, "codebolt"), "migrations");
+        }
+        p->migrations = cJSON_CreateArray();
+        if (!p->migrations)
+                return -ENOMEM;
+        cJSON_ArrayForEach (m, p->target->migrations) {
+                const char *id = json_get_string(m, "id");
+                const cJSON *k;
+                bool have = false;
+
+                cJSON_ArrayForEach (k, known)
+                        have = have || streq_ptr(json_get_string(k, "id"), id);
+                if (have)
+                        continue;
+                if (!cJSON_AddItemToArray(p->migrations, cJSON_Duplicate(m, true)))
+                        return -ENOMEM;
+                if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")))
+                        p->breaking = true;
+        }
+        return 0;
+}
+
+static int gate_published(Helper *h, Plan *p) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = metadata_load(&h->config, &p->metadata, &error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(
+                        p,
+                        "published",
+                        CHECK_FAIL,
+                        "cannot read the release metadata: %s",
+                        error ?: strerror(-r));
+        p->target = metadata_find(&p->metadata, p->to);
+        if (!p->target)
+                return gate(
+                        p, "published", CHECK_FAIL, "%s is not published in %s", p->to, p->metadata.source);
+        r = new_migrations(h, p);
+        if (r < 0)
+                return r;
+        if (p->target->deprecated)
+                return gate(
+                        p,
+                        "published",
+                        CHECK_FAIL,
+                        "%s is deprecated in %s: %s",
+                        p->to,
+                        p->metadata.source,
+                        strempty(json_get_string(
+                                cJSON_GetObjectItemCaseSensitive(
+                                        cJSON_GetObjectItemCaseSensitive(p->metadata.doc, "versions"),
+                                        p->to),
+                                "deprecated")));
+        return gate(p, "published", CHECK_PASS, "%s is published in %s", p->to, p->metadata.source);
+}
+
+static int gate_path(Plan *p, const SemVer *from) {
+        _cleanup_free_ char *chain = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        if (!p->target || p->kind == UPGRADE_SAME || p->kind == UPGRADE_DOWNGRADE)
+                return gate(p, "path", CHECK_SKIPPED, "no upgrade path to look for");
+
+        r = metadata_step_allowed(p->target, from);
+        if (r < 0)
+                return gate(
+                        p,
+                        "path",
+                        CHECK_FAIL,
+                        "%s's upgradeFrom '%s' is not a valid range",
+                        p->to,
+                        p->target->upgrade_from);
+        if (r > 0) {
+                p->path = calloc(2, sizeof(char *));
+                if (!p->path || !(p->path[0] = strdup(p->to)))
+                        return -ENOMEM;
+                if (!p->target->upgrade_from)
+                        return gate(p, "path", CHECK_PASS, "direct: %s declares no upgradeFrom", p->to);
+                return gate(
+                        p,
+                        "path",
+                        CHECK_PASS,
+                        "direct: %s satisfies %s's upgradeFrom '%s'",
+                        p->from,
+                        p->to,
+                        p->target->upgrade_from);
+        }
+
+        r = metadata_plan_path(&p->metadata, from, p->to, &p->path);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(
+                        p,
+                        "path",
+                        CHECK_FAIL,
+                        "%s upgrades directly only from '%s', and no chain of published versions leads "
+                        "there from %s",
+                        p->to,
+                        p->target->upgrade_from,
+                        p->from);
+        f = open_memstream(&chain, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs(p->from, f);
+        STRV_FOREACH (v, p->path)
+                fprintf(f, " → %s", *v);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return gate(
+                p,
+                "path",
+                CHECK_FAIL,
+                "%s upgrades directly only from '%s': upgrade to %s first (the path: %s)",
+                p->to,
+                p->target->upgrade_from,
+                p->path[0],
+                chain);
+}
+
+/* ---- the software around the server ---- */
+
+static int gate_node(Plan *p) {
+        _cleanup_free_ char *out = NULL, *version = NULL;
+        char *argv[] = { (char *)"node", (char *)"--version", NULL };
+        SpawnOptions o = { .ret_stdout = &out, .timeout = COMMAND_TIMEOUT, .log_identifier = "node" };
+        SemVer v = {};
+        int r, status = 0;
+
+        if (!p->target)
+                return gate(p, "node", CHECK_SKIPPED, "no release metadata for %s", p->to);
+        if (!p->target->node)
+                return gate(p, "node", CHECK_SKIPPED, "%s declares no engines.node", p->to);
+        r = spawn_run(argv, &o, &status);
+        if (r >= 0 && status != 0)
+                r = -EPROTO;
+        if (r >= 0)
+                r = checks_node_version(out, &version);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(
+                        p,
+                        "node",
+                        CHECK_FAIL,
+                        "cannot tell the Node.js version (node --version): %s",
+                        strerror(-r));
+        r = semver_parse(version, &v);
+        if (r >= 0)
+                r = semver_range_satisfies(p->target->node, &v);
+        semver_done(&v);
+        if (r < 0)
+                return gate(
+                        p,
+                        "node",
+                        CHECK_FAIL,
+                        "%s's engines.node '%s' is not a valid range",
+                        p->to,
+                        p->target->node);
+        if (r == 0)
+                return gate(
+                        p,
+                        "node",
+                        CHECK_FAIL,
+                        "Node.js %s does not satisfy %s's engines.node '%s': upgrade Node.js first",
+                        version,
+                        p->to,
+                        p->target->node);
+        return gate(
+                p, "node", CHECK_PASS, "Node.js %s satisfies engines.node '%s'", version, p->target->node);
+}
+
+static int gate_postgres(Helper *h, Plan *p) {
+        _cleanup_json_ cJSON *rows = NULL;
+        _cleanup_free_ char *error = NULL, *version = NULL;
+        const char *num;
+        PgTarget t;
+        SemVer v = {};
+        int r;
+
+        if (!p->target)
+                return gate(p, "postgres", CHECK_SKIPPED, "no release metadata for %s", p->to);
+        if (!p->target->postgres)
+                return gate(p, "postgres", CHECK_SKIPPED, "%s declares no codebolt.postgres", p->to);
+        if (helper_pg_target(h, h->config.db_name, &t) < 0)
+                return -ENOMEM;
+        r = pg_query(&t, "SHOW server_version_num", NULL, 0, &rows, &error);
+        if (r < 0)
+                return gate(
+                        p,
+                        "postgres",
+                        CHECK_FAIL,
+                        "cannot ask PostgreSQL for its version: %s",
+                        error ?: strerror(-r));
+        num = json_get_string(cJSON_GetArrayItem(rows, 0), "server_version_num");
+        r = checks_pg_version(num ? strtol(num, NULL, 10) : 0, &version);
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0)
+                r = semver_parse(version, &v);
+        if (r >= 0)
+                r = semver_range_satisfies(p->target->postgres, &v);
+        semver_done(&v);
+        if (r < 0)
+                return gate(
+                        p,
+                        "postgres",
+                        CHECK_FAIL,
+                        "cannot compare PostgreSQL %s with %s's codebolt.postgres '%s'",
+                        strempty(num),
+                        p->to,
+                        p->target->postgres);
+        if (r == 0)
+                return gate(
+                        p,
+                        "postgres",
+                        CHECK_FAIL,
+                        "PostgreSQL %s does not satisfy %s's codebolt.postgres '%s': upgrade PostgreSQL "
+                        "first",
+                        version,
+                        p->to,
+                        p->target->postgres);
+        return gate(
+                p,
+                "postgres",
+                CHECK_PASS,
+                "PostgreSQL %s satisfies codebolt.postgres '%s'",
+                version,
+                p->target->postgres);
+}
+
+static int gate_clients(Helper *h, Plan *p) {
+        _cleanup_free_ char *token = NULL, *url = NULL, *error = NULL, *below = NULL;
+        _cleanup_json_ cJSON *clients = NULL;
+        long status = 0;
+        size_t n = 0;
+        int r;
+
+        if (!p->target)
+                return gate(p, "clients", CHECK_SKIPPED, "no release metadata for %s", p->to);
+        if (p->target->min_client_protocol < 0)
+                return gate(p, "clients", CHECK_SKIPPED, "%s declares no minClientProtocol", p->to);
+        r = helper_login(h, &token);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(
+                        p,
+                        "clients",
+                        CHECK_FAIL,
+                        "cannot ask the server which clients are connected: logging in as the smoke-test "
+                        "user failed (%s)",
+                        strerror(-r));
+        url = helper_server_url(h, "/api/admin/clients");
+        if (!url)
+                return -ENOMEM;
+        r = http_get_json(url, token, HTTP_TIMEOUT, &status, &clients, &error);
+        if (r >= 0 && (status != 200 || !cJSON_IsArray(clients)))
+                r = -EBADMSG;
+        if (r < 0)
+                return gate(
+                        p,
+                        "clients",
+                        CHECK_FAIL,
+                        "cannot read the connected clients from %s: %s",
+                        url,
+                        error
+                                ?: status != 200 && status ? "unexpected HTTP status"
+                                                           : strerror(-r));
+        r = checks_clients_below(clients, p->target->min_client_protocol, &below, &n);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                return gate(
+                        p,
+                        "clients",
+                        CHECK_FAIL,
+                        "%zu connected client%s speak%s a protocol below %s's minClientProtocol %lld and "
+                        "must upgrade first: %s",
+                        n,
+                        n == 1 ? "" : "s",
+                        n == 1 ? "s" : "",
+                        p->to,
+                        (long long)p->target->min_client_protocol,
+                        below);
+        return gate(
+                p,
+                "clients",
+                CHECK_PASS,
+                "all %d connected clients speak protocol %lld or later",
+                cJSON_GetArraySize(clients),
+                (long long)p->target->min_client_protocol);
+}
+
+/* `codebolt <kind> list --status` of the running release, as the server's user */
+static int list_status(const char *cli, const char *user, const char *kind, char **ret) {
+        char *argv[] = { (char *)cli, (char *)kind, (char *)"list", (char *)"--status", NULL };
+        SpawnOptions o = {
+                .ret_stdout = ret,
+                .timeout = COMMAND_TIMEOUT,
+                .run_as = user,
+                .log_identifier = "codebolt",
+        };
+        int status = 0, r;
+
+        r = spawn_run(argv, &o, &status);
+        if (r >= 0 && status != 0) {
+                free(*ret);
+                *ret = NULL;
+                return -EPROTO;
+        }
+        return r;
+}
+
+static int gate_tools(Helper *h, Plan *p) {
+        _cleanup_free_ char *cli = paths_rooted("/opt/codebolt/current/bin/codebolt"), *user = NULL,
+                            *tools = NULL, *caps = NULL, *block_t = NULL, *allow_t = NULL, *block_c = NULL,
+                            *allow_c = NULL;
+        const char *kind = "tool";
+        int r;
+
+        if (!cli)
+                return -ENOMEM;
+        if (access(cli, X_OK) < 0)
+                return gate(p, "tools", CHECK_SKIPPED, "the running release has no admin CLI %s", cli);
+        r = helper_server_user(h, &user);
+        if (r < 0)
+                return gate(
+                        p,
+                        "tools",
+                        CHECK_FAIL,
+                        "cannot tell the server's user to run %s as: %s",
+                        cli,
+                        strerror(-r));
+        r = list_status(cli, user, "tool", &tools);
+        if (r >= 0) {
+                kind = "capability";
+                r = list_status(cli, user, "capability", &caps);
+        }
+        if (r >= 0) {
+                kind = "tool";
+                r = checks_incompatible(tools, h->config.allow_incompatible, &block_t, &allow_t);
+        }
+        if (r >= 0) {
+                kind = "capability";
+                r = checks_incompatible(caps, h->config.allow_incompatible, &block_c, &allow_c);
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(
+                        p,
+                        "tools",
+                        CHECK_FAIL,
+                        "`codebolt %s list --status` failed or printed something else than \"name version "
+                        "status\" lines (%s)",
+                        kind,
+                        strerror(-r));
+        if (block_t || block_c)
+                return gate(
+                        p,
+                        "tools",
+                        CHECK_FAIL,
+                        "incompatible and not allowed: %s%s%s%s%s; update them, or name them in [Policy] "
+                        "AllowIncompatible=",
+                        block_t ? "tools " : "",
+                        strempty(block_t),
+                        block_t && block_c ? "; " : "",
+                        block_c ? "capabilities " : "",
+                        strempty(block_c));
+        if (allow_t || allow_c)
+                return gate(
+                        p,
+                        "tools",
+                        CHECK_PASS,
+                        "incompatible but allowed by AllowIncompatible=: %s%s%s",
+                        strempty(allow_t),
+                        allow_t && allow_c ? ", " : "",
+                        strempty(allow_c));
+        return gate(p, "tools", CHECK_PASS, "no tool or capability reports incompatible");
+}
+
+/* ---- room for the backup ---- */
+
+static uint64_t tree_bytes;
+
+static int add_file_size(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        if (type == FTW_F)
+                tree_bytes += (uint64_t)st->st_size;
+        return 0;
+}
+
+/* the bytes of the stores, the config file and the key id, as the backup copies them */
+static uint64_t store_bytes(const Config *c) {
+        tree_bytes = 0;
+        STRV_FOREACH (s, c->storage_paths) {
+                _cleanup_free_ char *path = paths_rooted(*s);
+                if (path)
+                        (void)nftw(path, add_file_size, 16, FTW_PHYS | FTW_MOUNT);
+        }
+        const char *files[] = { c->storage_config, c->master_key_id };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *path = files[i] ? paths_rooted(files[i]) : NULL;
+                struct stat st;
+                if (path && stat(path, &st) >= 0)
+                        tree_bytes += (uint64_t)st.st_size;
+        }
+        return tree_bytes;
+}
+
+/* the bytes free on the file system that holds path or, when it does not exist yet, its nearest
+ * existing parent (*ret_where) */
+static int free_bytes(const char *path, char **ret_where, uint64_t *ret) {
+        _cleanup_free_ char *p = strdup(path);
+        struct statvfs s;
+
+        if (!p)
+                return -ENOMEM;
+        while (statvfs(p, &s) < 0) {
+                char *slash = strrchr(p, '/');
+
+                if (errno != ENOENT || !slash || streq(p, "/"))
+                        return negative_errno();
+                /* "/backups" is missing: try "/" */
+                slash[slash == p ? 1 : 0] = 0;
+        }
+        *ret = (uint64_t)s.f_bavail * s.f_frsize;
+        *ret_where = TAKE_PTR(p);
+        return 0;
+}
+
+static int gate_space(Helper *h, Plan *p) {
+        _cleanup_free_ char *dir = paths_rooted(h->config.backup_directory), *where = NULL, *error = NULL,
+                            *need_s = NULL, *free_s = NULL;
+        _cleanup_json_ cJSON *rows = NULL;
+        const char *params[] = { h->config.db_name };
+        uint64_t db = 0, need, avail = 0;
+        const char *size;
+        PgTarget t;
+        int r;
+
+        if (!dir || helper_pg_target(h, "postgres", &t) < 0)
+                return -ENOMEM;
+        r = pg_query(&t, "SELECT pg_database_size($1) AS size", params, 1, &rows, &error);
+        if (r < 0)
+                return gate(
+                        p,
+                        "space",
+                        CHECK_FAIL,
+                        "cannot ask PostgreSQL the size of database %s: %s",
+                        h->config.db_name,
+                        error ?: strerror(-r));
+        size = json_get_string(cJSON_GetArrayItem(rows, 0), "size");
+        db = size ? strtoull(size, NULL, 10) : 0;
+        need = checks_backup_bytes(db, store_bytes(&h->config));
+        r = free_bytes(dir, &where, &avail);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(
+                        p, "space", CHECK_FAIL, "cannot tell the free space for %s: %s", dir, strerror(-r));
+        need_s = checks_format_bytes(need);
+        free_s = checks_format_bytes(avail);
+        if (!need_s || !free_s)
+                return -ENOMEM;
+        if (avail < need)
+                return gate(
+                        p,
+                        "space",
+                        CHECK_FAIL,
+                        "the backup needs about %s (database %s and the stores, with margin), but %s has "
+                        "only %s free",
+                        need_s,
+                        h->config.db_name,
+                        where,
+                        free_s);
+        return gate(
+                p, "space", CHECK_PASS, "the backup needs about %s; %s has %s free", need_s, where, free_s);
+}
+
+/* ---- production follows staging ---- */
+
+static int gate_staging(Helper *h, Plan *p) {
+        _cleanup_free_ char *url = NULL, *body = NULL, *error = NULL, *reason = NULL;
+        _cleanup_json_ cJSON *ledger = NULL;
+        struct timespec ts;
+        int r;
+
+        if (h->config.role != ROLE_PRODUCTION)
+                return gate(p, "staging", CHECK_SKIPPED, "[Policy] Role= is not production");
+        if (!h->config.staging_ledger)
+                return gate(
+                        p,
+                        "staging",
+                        CHECK_FAIL,
+                        "[Policy] Role=production needs StagingLedger= (the staging host's exported "
+                        "ledger)");
+        url = h->config.staging_ledger[0] == '/' ? paths_rooted(h->config.staging_ledger)
+                                                 : strdup(h->config.staging_ledger);
+        if (!url)
+                return -ENOMEM;
+        r = http_fetch_file(url, &body, NULL, &error);
+        if (r < 0)
+                return gate(
+                        p,
+                        "staging",
+                        CHECK_FAIL,
+                        "cannot read the staging ledger %s: %s",
+                        url,
+                        error ?: strerror(-r));
+        ledger = cJSON_Parse(body);
+        if (!cJSON_IsArray(ledger))
+                return gate(p, "staging", CHECK_FAIL, "the staging ledger %s is not a JSON array", url);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = checks_staging(
+                ledger,
+                p->to,
+                h->config.bake_time,
+                (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000,
+                &reason);
+        if (r < 0)
+                return r;
+        return gate(p, "staging", (CheckResult)r, "%s (%s)", reason, url);
+}
+
+int plan_make(Helper *h, const char *from, Plan *ret) {
+        _cleanup_(plan_done) Plan p = { .proceed = true };
+        SemVer vfrom = {}, vto = {};
+        int r;
+
+        p.from = strdup(from);
+        p.to = strdup(h->version);
+        p.gates = calloc(GATE_MAX, sizeof(Gate));
+        if (!p.from || !p.to || !p.gates)
+                return -ENOMEM;
+
+        r = gate_failed_here(h, &p);
+        if (r >= 0 && semver_parse(from, &vfrom) < 0)
+                r =
+                        gate(&p,
+                             "kind",
+                             CHECK_FAIL,
+                             "the running release '%s' is not named by an exact version",
+                             from);
+        else if (r >= 0 && (r = semver_parse(h->version, &vto)) >= 0)
+                r = gate_kind(h, &p, &vfrom, &vto);
+        if (r >= 0)
+                r = gate_published(h, &p);
+        if (r >= 0 && vfrom.major + vfrom.minor + vfrom.patch + (vfrom.prerelease != NULL) > 0)
+                r = gate_path(&p, &vfrom);
+        if (r >= 0)
+                r = gate_node(&p);
+        if (r >= 0)
+                r = gate_postgres(h, &p);
+        if (r >= 0)
+                r = gate_clients(h, &p);
+        if (r >= 0)
+                r = gate_tools(h, &p);
+        if (r >= 0)
+                r = gate_space(h, &p);
+        if (r >= 0)
+                r = gate_staging(h, &p);
+        semver_done(&vfrom);
+        semver_done(&vto);
+        if (r < 0)
+                return r;
+        *ret = p;
+        p = (Plan){};
+        return 0;
+}
+
+const Gate *plan_first_failure(const Plan *p) {
+        for (size_t i = 0; i < p->n_gates; i++)
+                if (p->gates[i].result == CHECK_FAIL)
+                        return &p->gates[i];
+        return NULL;
+}
+
+void plan_log(const Plan *p) {
+        for (size_t i = 0; i < p->n_gates; i++) {
+                const Gate *g = &p->gates[i];
+                log_full(
+                        g->result == CHECK_FAIL ? LOG_ERR : LOG_INFO,
+                        0,
+                        "preflight: gate %s: %s: %s",
+                        g->name,
+                        check_result_to_string(g->result),
+                        g->reason);
+        }
+}
+
+static const char *rollback_mode(const Plan *p) {
+        return p->breaking ? "a full restore (a breaking migration is among them)"
+                           : "a minor rollback (no breaking migration)";
+}
+
+void plan_print(const Plan *p, FILE *f) {
+        const cJSON *m;
+
+        fprintf(f, "Upgrade %s → %s (%s)\n", p->from, p->to, upgrade_kind_to_string(p->kind) ?: "?");
+        if (p->metadata.source)
+                fprintf(f, "  Metadata:   %s\n", p->metadata.source);
+        if (p->path) {
+                fprintf(f, "  Path:       %s", p->from);
+                STRV_FOREACH (v, p->path)
+                        fprintf(f, " → %s", *v);
+                fputc('\n', f);
+        }
+        if (p->target) {
+                fprintf(f, "  Migrations: %d new\n", cJSON_GetArraySize(p->migrations));
+                cJSON_ArrayForEach (m, p->migrations)
+                        fprintf(f,
+                                "              %s%s\n",
+                                strempty(json_get_string(m, "id")),
+                                cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking"))
+                                        ? ""
+                                        : " (breaking)");
+                fprintf(f, "  If it fails after the switch: %s\n", rollback_mode(p));
+                if (p->target->notes)
+                        fprintf(f, "  Notes:      %s\n", p->target->notes);
+        }
+        fprintf(f, "  Gates:\n");
+        for (size_t i = 0; i < p->n_gates; i++)
+                fprintf(f,
+                        "    %-7s %-11s %s\n",
+                        check_result_to_string(p->gates[i].result),
+                        p->gates[i].name,
+                        p->gates[i].reason);
+        fprintf(f, p->proceed ? "The upgrade would proceed.\n" : "The upgrade would be refused.\n");
+}
+
+cJSON *plan_to_json(const Plan *p) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+        cJSON *gates, *path;
+
+        if (!o || !cJSON_AddStringToObject(o, "from", p->from) || !cJSON_AddStringToObject(o, "to", p->to) ||
+            !cJSON_AddStringToObject(o, "kind", upgrade_kind_to_string(p->kind) ?: "unknown") ||
+            !cJSON_AddBoolToObject(o, "proceed", p->proceed) ||
+            !cJSON_AddItemToObject(
+                    o,
+                    "metadata",
+                    p->metadata.source ? cJSON_CreateString(p->metadata.source) : cJSON_CreateNull()) ||
+            !(path = cJSON_AddArrayToObject(o, "path")) ||
+            !cJSON_AddItemToObject(
+                    o,
+                    "migrations",
+                    p->migrations ? cJSON_Duplicate(p->migrations, true) : cJSON_CreateArray()) ||
+            !cJSON_AddStringToObject(o, "rollback", p->breaking ? "restore" : "minor") ||
+            !(gates = cJSON_AddArrayToObject(o, "gates")))
+                return NULL;
+        STRV_FOREACH (v, p->path)
+                if (!cJSON_AddItemToArray(path, cJSON_CreateString(*v)))
+                        return NULL;
+        for (size_t i = 0; i < p->n_gates; i++) {
+                cJSON *g = cJSON_CreateObject();
+                if (!g || !cJSON_AddItemToArray(gates, g) ||
+                    !cJSON_AddStringToObject(g, "name", p->gates[i].name) ||
+                    !cJSON_AddStringToObject(g, "result", check_result_to_string(p->gates[i].result)) ||
+                    !cJSON_AddStringToObject(g, "reason", p->gates[i].reason))
+                        return NULL;
+        }
+        return TAKE_PTR(o);
+}

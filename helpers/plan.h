@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* plan.h: everything checked before an upgrade touches anything (DESIGN §3 preflight), read-only: the
+ * release metadata, the kind of upgrade and its path, and the gates. preflight refuses on a failed gate;
+ * `codebolt-upgrade plan` shows them all. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+
+#include "checks.h"
+#include "common.h"
+#include "metadata.h"
+
+typedef struct Gate {
+        const char *name; /* "failed-here", "kind", "published", "path", "node", "postgres", "clients",
+                           * "tools", "space", "staging" */
+        CheckResult result;
+        char *reason;
+} Gate;
+
+typedef struct Plan {
+        char *from, *to;
+        UpgradeKind kind;
+        Metadata metadata; /* empty when it could not be read */
+        const Release *target;
+        char **path;       /* the chain of versions after `from` (NULL when none was computed) */
+        cJSON *migrations; /* the target's migrations the running release does not declare */
+        bool breaking;     /* one of them is breaking: a failure after it means a full restore */
+        Gate *gates;
+        size_t n_gates;
+        bool proceed; /* no gate failed */
+} Plan;
+
+void plan_done(Plan *p);
+
+/* Run every check for the upgrade of h->config's deployment from `from` (the running version) to
+ * h->version. Nothing is changed but the metadata cache. Returns <0 only on out-of-memory: a check
+ * that cannot be made is a failed gate saying why. */
+int plan_make(Helper *h, const char *from, Plan *ret);
+
+/* the first failed gate, or NULL */
+const Gate *plan_first_failure(const Plan *p);
+
+/* a journal line per gate (failures at LOG_ERR) */
+void plan_log(const Plan *p);
+/* for `codebolt-upgrade plan` */
+void plan_print(const Plan *p, FILE *f);
+cJSON *plan_to_json(const Plan *p);
