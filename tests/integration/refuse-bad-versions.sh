@@ -3,7 +3,7 @@
 # An operator names something that is not an exact version: every attempt fails in preflight with a
 # message naming the rule, the server keeps running the old version untouched, and no backup is taken.
 # matrix: preflight | not an exact version (latest, ^1.5.0, 1.5, v1.5.0, shell characters, /, 200 and 300 characters) | old (refused)
-# matrix: stage | the version is not in the registry | old (aborted)
+# matrix: preflight | the version is not published in the registry | old (refused)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -65,20 +65,21 @@ out=$(sb /usr/libexec/codebolt-upgrade/preflight "$long300" 2>&1) && fail "prefl
 grep -qF 'longer than 128 characters' <<<"$out" || fail "preflight's refusal of a 300-character version does not name the rule: $out"
 check_untouched "a 300-character version"
 
-# an exact version the registry does not have passes preflight and fails in stage, before the server
-# stops: the rollback unit aborts it (removes what was staged) and the ledger says so
+# an exact version the registry does not publish is refused in preflight, from the release metadata,
+# before anything is staged
 sb systemctl start codebolt-upgrade@1.9.9.service 2>/dev/null && fail "1.9.9, which the registry lacks, was accepted"
 for i in $(seq 100); do
         result=$(sb jq -r '[.[] | select(.to == "1.9.9")] | last | .result // empty' /var/lib/codebolt-upgrade/default/ledger.json 2>/dev/null || true)
         [ -n "$result" ] && [ "$(sb systemctl is-active codebolt-rollback@1.9.9.service)" != activating ] && break
         sleep 0.2
 done
-[ "$result" = aborted ] || fail "the failed stage of 1.9.9 ended '$result' in the ledger, not aborted"
-sb_journal_has codebolt-upgrade@1.9.9.service "@codebolt/server@1.9.9" || fail "the stage failure does not name the package"
+[ "$result" = refused ] || fail "1.9.9, which the registry lacks, ended '$result' in the ledger, not refused"
+sb_journal_has codebolt-upgrade@1.9.9.service "gate published: fail: 1.9.9 is not published in http://127.0.0.1:$CBU_REGISTRY_PORT/@codebolt%2fserver" ||
+        fail "the refusal of 1.9.9 does not say it is not published, and where it looked"
 check_untouched "1.9.9 (not in the registry)"
 
 # each refusal is in the ledger as refused, and none of them marks its version failed
-[ "$(sb jq '[.[] | select(.result == "refused")] | length' /var/lib/codebolt-upgrade/default/ledger.json)" -ge 8 ] ||
+[ "$(sb jq '[.[] | select(.result == "refused")] | length' /var/lib/codebolt-upgrade/default/ledger.json)" -ge 9 ] ||
         fail "the refusals are not in the ledger"
 
 sb_log "PASS"
