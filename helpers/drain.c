@@ -7,13 +7,16 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "backup-manifest.h"
 #include "bus.h"
 #include "common.h"
+#include "hash.h"
 #include "http.h"
 #include "journal.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "state.h"
 
 /* how often the runs in flight are counted */
 #define DRAIN_POLL_INTERVAL USEC_PER_SEC
@@ -222,6 +225,59 @@ static int wait_for_runs(Helper *h, const char *token) {
         return 0;
 }
 
+/* ---- (c2) the backup, once more ---- */
+
+/* The dump and the config files of the backup are what a restore needs most. Found changed since the
+ * backup verified them (a disk fault) before the server is drained, the upgrade ends aborted with the
+ * server serving, untouched. The store copies are compared with the stopped stores by snapshot. */
+static int verify_backup_again(Helper *h) {
+        _cleanup_free_ char *path = NULL, *backup = NULL;
+        _cleanup_json_ cJSON *manifest = NULL;
+        const cJSON *f;
+        unsigned n = 0;
+        int r;
+
+        backup = strdup(strempty(json_get_string(h->current, "backup")));
+        if (!backup)
+                return log_oom();
+        if (!*backup)
+                return log_error_errno(ENOENT, "current.json names no backup: refusing to stop the server.");
+        log_status("drain: verifying the backup's dump and config files once more");
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, backup) < 0)
+                return log_oom();
+        r = state_read_json(path, &manifest);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the backup's manifest %s: %m", path);
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(manifest, "verified")))
+                return log_error_errno(
+                        EBADMSG,
+                        "The backup %s is not marked verified: refusing to stop the server.",
+                        backup);
+        cJSON_ArrayForEach (f, cJSON_GetObjectItemCaseSensitive(manifest, "files")) {
+                _cleanup_free_ char *file = NULL, *sum = NULL;
+
+                if (!cJSON_IsString(f) || startswith(f->string, BACKUP_MANIFEST_STORES "/"))
+                        continue;
+                if (asprintf(&file, "%s/%s", backup, f->string) < 0)
+                        return log_oom();
+                r = hash_sha256_file(file, &sum);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the backup file %s: %m", file);
+                if (!streq(sum, f->valuestring))
+                        return log_error_errno(
+                                EBADMSG,
+                                "The backup file %s changed since it was verified: the backup is not "
+                                "reliable, so the server is not drained or stopped.",
+                                file);
+                n++;
+        }
+        log_info(
+                "Backup %s: the dump and %u files verified again before the stop.",
+                backup,
+                n > 0 ? n - 1 : 0);
+        return 0;
+}
+
 /* ---- (d) stop the server ---- */
 
 static int stop_server(Helper *h, sd_bus *bus) {
@@ -278,6 +334,11 @@ static int run(Helper *h) {
                 return log_error_errno(r, "Failed to connect to the system bus: %m");
 
         r = take_inhibitor(h, bus);
+        if (r < 0)
+                return r;
+
+        /* before the server is asked for anything: a failure here leaves it serving, untouched */
+        r = verify_backup_again(h);
         if (r < 0)
                 return r;
 

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "backup-manifest.h"
 #include "http.h"
 #include "json-util.h"
 #include "ledger.h"
@@ -604,8 +605,8 @@ static int gate_space(Helper *h, Plan *p) {
         if (r < 0)
                 return gate(
                         p, "space", CHECK_FAIL, "cannot tell the free space for %s: %s", dir, strerror(-r));
-        need_s = checks_format_bytes(need);
-        free_s = checks_format_bytes(avail);
+        need_s = backup_manifest_format_bytes(need);
+        free_s = backup_manifest_format_bytes(avail);
         if (!need_s || !free_s)
                 return -ENOMEM;
         if (avail < need)

@@ -153,22 +153,6 @@ uint64_t checks_backup_bytes(uint64_t db_bytes, uint64_t store_bytes) {
         return sum + margin < sum ? UINT64_MAX : sum + margin;
 }
 
-char *checks_format_bytes(uint64_t bytes) {
-        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-        double v = (double)bytes;
-        size_t u = 0;
-        char *s;
-
-        if (bytes < 1024)
-                return asprintf(&s, "%llu B", (unsigned long long)bytes) < 0 ? NULL : s;
-        v /= 1024;
-        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024;
-                u++;
-        }
-        return asprintf(&s, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]) < 0 ? NULL : s;
-}
-
 char *checks_format_duration(usec_t d) {
         uint64_t sec = d / USEC_PER_SEC, h = sec / 3600, min = (sec % 3600) / 60;
         char *s;

@@ -40,8 +40,6 @@ int checks_incompatible(const char *output, char *const *allow, char **ret_block
 /* what a backup of db_bytes of database and store_bytes of files needs free: a fifth more, and at least
  * 64 MiB more, for the dump's and the copy's own overhead */
 uint64_t checks_backup_bytes(uint64_t db_bytes, uint64_t store_bytes);
-/* "1.5 GiB", "800 MiB", "12 KiB", "300 B" */
-char *checks_format_bytes(uint64_t bytes);
 /* "2h 5min", "25h", "3min", "40s" */
 char *checks_format_duration(usec_t d);
 

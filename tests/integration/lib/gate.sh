@@ -4,14 +4,15 @@
 #
 #   gate_install NAME...   move /usr/libexec/codebolt-upgrade/NAME to /usr/local/lib/cbu-real/NAME and
 #                          put the gate in its place; it runs the real helper unless armed
-#   gate_arm NAME          the next `NAME <instance>` the upgrade unit runs is held, not run
+#   gate_arm NAME          the next `NAME <instance>` the upgrade unit runs is held before it starts
 #   gate_wait NAME         wait until the gate holds a process; print its pid
 #   gate_kill NAME         kill -9 the held process (the upgrade unit's process that would have become NAME)
+#   gate_release NAME      let the held process go on: it becomes the real helper
 #   gate_catch NAME TEST [SIGNAL]
 #                          for a long phase: wait until NAME runs and TEST holds, signal it there and then
 #
-# The held process is the unit's own Exec process: the gate writes its pid and execs `sleep infinity`
-# in place. Only the unit's `NAME <instance>` is held: the rollback's `NAME --rollback <instance>` and
+# The held process is the unit's own Exec process: the gate writes its pid and waits in place until it
+# is killed or released. Only the unit's `NAME <instance>` is held: the rollback's `NAME --rollback <instance>` and
 # `preflight --skip-if-current <instance>` pass through to the real helper.
 
 CBU_GATE_DIR=/run/cbu-gate
@@ -27,9 +28,10 @@ gate_install() {
                 sb tee "$CBU_LIBEXEC/$name" >/dev/null <<GATE
 #!/bin/sh
 # a test gate (tests/integration/lib/gate.sh): armed, it holds the first "$name <instance>" until killed
+# or released
 if [ "\$#" = 1 ] && mv "$CBU_GATE_DIR/$name.armed" "$CBU_GATE_DIR/$name.fired" 2>/dev/null; then
         echo "\$\$" >"$CBU_GATE_DIR/$name.pid.new" && mv "$CBU_GATE_DIR/$name.pid.new" "$CBU_GATE_DIR/$name.pid"
-        exec sleep infinity
+        while ! rm "$CBU_GATE_DIR/$name.go" 2>/dev/null; do sleep 0.1; done
 fi
 exec "$CBU_GATE_REAL/$name" "\$@"
 GATE
@@ -39,7 +41,7 @@ GATE
 
 gate_arm() {
         sb install -d -m 0755 "$CBU_GATE_DIR"
-        sb rm -f "$CBU_GATE_DIR/$1.pid" "$CBU_GATE_DIR/$1.fired"
+        sb rm -f "$CBU_GATE_DIR/$1.pid" "$CBU_GATE_DIR/$1.fired" "$CBU_GATE_DIR/$1.go"
         sb touch "$CBU_GATE_DIR/$1.armed"
 }
 
@@ -62,6 +64,11 @@ gate_kill() {
         pid=$(gate_wait "$1") || fail "the upgrade never reached $1: its gate held nothing"
         sb_log "kill -9 of $1 as its phase starts (pid $pid)"
         sb kill -KILL "$pid"
+}
+
+gate_release() {
+        gate_wait "$1" >/dev/null || fail "the upgrade never reached $1: its gate held nothing"
+        sb touch "$CBU_GATE_DIR/$1.go"
 }
 
 # gate_catch NAME TEST [SIGNAL]: for a phase long enough to catch mid-work: wait (up to 120 s) until a
