@@ -4,14 +4,17 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
 #include "backup-manifest.h"
+#include "checks.h"
 #include "common.h"
 #include "current.h"
 #include "json-util.h"
+#include "ledger.h"
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
@@ -443,14 +446,128 @@ static cJSON *strv_to_json(char **l) {
         return a;
 }
 
+/* How long the server is expected to be down: what the last successful upgrade here recorded (from
+ * the stop to the end), and at most the deadlines of the phases in between. */
+static int expected_downtime(Helper *h, double *ret_seconds, char **ret_basis) {
+        _cleanup_json_ cJSON *ledger = NULL;
+        const cJSON *e, *found = NULL;
+        char *basis;
+
+        if (ledger_load(h->config.deployment, &ledger) >= 0)
+                cJSON_ArrayForEach (e, ledger) {
+                        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "downtime_seconds");
+                        if (streq_ptr(json_get_string(e, "result"), "succeeded") && cJSON_IsNumber(d))
+                                found = e;
+                }
+        if (!found) {
+                *ret_seconds = NAN;
+                basis = strdup("no earlier upgrade on this host to go by");
+        } else {
+                *ret_seconds = cJSON_GetObjectItemCaseSensitive(found, "downtime_seconds")->valuedouble;
+                if (asprintf(
+                            &basis,
+                            "the last upgrade here (%s → %s) had the server down %.0f s",
+                            strempty(json_get_string(found, "from")),
+                            strempty(json_get_string(found, "to")),
+                            *ret_seconds) < 0)
+                        basis = NULL;
+        }
+        if (!basis)
+                return log_oom();
+        *ret_basis = basis;
+        return 0;
+}
+
+/* Before the server stops: the downtime window in the journal and to the [Notify] URL= webhook
+ * ("announce"), then AnnounceLead= of notice for the people using it (a timer-driven run at night
+ * still gives them its lead). */
+static int announce(Helper *h, const char *from) {
+        _cleanup_free_ char *message = NULL, *basis = NULL, *stop_at = NULL, *lead = NULL, *worst = NULL,
+                            *expected = NULL;
+        _cleanup_json_ cJSON *fields = NULL;
+        usec_t max = USEC_INFINITY, wait = h->config.notify_announce_lead;
+        const usec_t deadlines[] = { h->config.timeout_drain,
+                                     h->config.timeout_migrations,
+                                     h->config.timeout_ready,
+                                     h->config.timeout_smoke };
+        double seconds;
+        time_t at = time(NULL) + (time_t)(wait / USEC_PER_SEC);
+        struct tm tm;
+        char stamp[sizeof("2026-11-26T10:57:13Z")];
+        int r;
+
+        for (size_t i = 0, sum = 0; i < ELEMENTSOF(deadlines); i++) {
+                if (deadlines[i] == USEC_INFINITY)
+                        break;
+                sum += deadlines[i];
+                if (i + 1 == ELEMENTSOF(deadlines))
+                        max = sum;
+        }
+        r = expected_downtime(h, &seconds, &basis);
+        if (r < 0)
+                return r;
+        if (!gmtime_r(&at, &tm) || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return log_error_errno(EOVERFLOW, "Failed to format the time.");
+        lead = checks_format_duration(wait);
+        worst = max == USEC_INFINITY ? strdup("without a bound") : checks_format_duration(max);
+        if (!lead || !worst ||
+            (isnan(seconds) ? !(expected = strdup("for a time not known yet"))
+                            : asprintf(&expected, "for about %.0f s", seconds) < 0))
+                return log_oom();
+        if (asprintf(
+                    &message,
+                    "Codebolt %s will stop for the upgrade to %s %s%s (deployment %s), %s (%s; at most %s "
+                    "by "
+                    "the deadlines): in-flight agent runs finish, new ones wait.",
+                    from,
+                    h->version,
+                    wait > 0 ? "at " : "in a moment",
+                    wait > 0 ? stamp : "",
+                    h->config.deployment,
+                    expected,
+                    basis,
+                    worst) < 0)
+                return log_oom();
+        log_notice("%s", message);
+
+        fields = cJSON_CreateObject();
+        if (!fields || !cJSON_AddStringToObject(fields, "message", message) ||
+            !cJSON_AddStringToObject(fields, "stop_at", stamp) ||
+            !cJSON_AddItemToObject(
+                    fields,
+                    "expected_downtime_seconds",
+                    isnan(seconds) ? cJSON_CreateNull() : cJSON_CreateNumber(seconds)) ||
+            !cJSON_AddItemToObject(
+                    fields,
+                    "max_downtime_seconds",
+                    max == USEC_INFINITY ? cJSON_CreateNull()
+                                         : cJSON_CreateNumber((double)(max / USEC_PER_SEC))) ||
+            !cJSON_AddStringToObject(fields, "basis", basis))
+                return log_oom();
+        helper_notify(h, "announce", fields);
+
+        if (wait == 0)
+                return 0;
+        log_status(
+                "backup: announced; %s stops at %s (AnnounceLead=%s)", h->config.server_unit, stamp, lead);
+        for (usec_t waited = 0; waited < wait; waited += USEC_PER_SEC / 10) {
+                if (helper_cancelled)
+                        return log_error_errno(
+                                ECANCELED,
+                                "Stopped by signal %d while giving the announced lead of %s.",
+                                (int)helper_cancelled,
+                                lead);
+                (void)usleep(100 * 1000);
+        }
+        return 0;
+}
+
 static int run(Helper *h) {
         _cleanup_free_ char *base = NULL, *name = NULL, *final = NULL, *dump = NULL, *created = NULL,
-                            *error = NULL, *mismatch = NULL, *size_all = NULL, *size_dump = NULL,
-                            *announcement = NULL;
+                            *error = NULL, *mismatch = NULL, *size_all = NULL, *size_dump = NULL;
         _cleanup_(remove_partialp) char *partial = NULL;
         _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *check = NULL,
-                             *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL,
-                             *downtime = NULL;
+                             *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL;
         _cleanup_(counts_done) Counts counts = {};
         /* copies: every update of current.json replaces h->current */
         _cleanup_free_ char *from = NULL, *upgrade_id = NULL;
@@ -652,22 +769,7 @@ static int run(Helper *h) {
                         " stores changed while they were copied; snapshot copies them again after the stop.",
                         vanished);
 
-        /* the downtime window, in the journal and to the [Notify] URL= webhook */
-        if (asprintf(
-                    &announcement,
-                    "Codebolt %s will stop for the upgrade to %s in a moment (deployment %s): in-flight "
-                    "agent runs are allowed to finish, new ones wait.",
-                    from,
-                    h->version,
-                    h->config.deployment) < 0)
-                return log_oom();
-        log_notice("%s", announcement);
-        downtime = cJSON_CreateObject();
-        if (downtime && cJSON_AddStringToObject(downtime, "message", announcement))
-                helper_notify(h, "downtime", downtime);
-        else
-                log_warning("Out of memory: not sending the downtime notification.");
-        return 0;
+        return announce(h, from);
 }
 
 int main(int argc, char *argv[]) {

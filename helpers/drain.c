@@ -10,6 +10,7 @@
 #include "backup-manifest.h"
 #include "bus.h"
 #include "common.h"
+#include "current.h"
 #include "hash.h"
 #include "http.h"
 #include "journal.h"
@@ -281,13 +282,20 @@ static int verify_backup_again(Helper *h) {
 /* ---- (d) stop the server ---- */
 
 static int stop_server(Helper *h, sd_bus *bus) {
-        _cleanup_free_ char *result = NULL, *error = NULL, *active = NULL, *sub = NULL;
+        _cleanup_free_ char *result = NULL, *error = NULL, *active = NULL, *sub = NULL, *stopped_at = NULL;
         int r;
 
         log_status("drain: stopping %s", h->config.server_unit);
 
         /* before the request: from here on the rollback must assume the server may be down */
         r = helper_set_current_bool(h, "server_stopped", true);
+        if (r < 0)
+                return r;
+        stopped_at = current_timestamp();
+        if (!stopped_at)
+                return log_oom();
+        /* the start of the downtime, which finish records for the next announcement's estimate */
+        r = helper_set_current_string(h, "stopped_at", stopped_at);
         if (r < 0)
                 return r;
 

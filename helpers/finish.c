@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include "checks.h"
 #include "common.h"
 #include "current.h"
 #include "hooks.h"
@@ -20,11 +21,12 @@
 
 /* the keys of current.json that the ledger keeps */
 static const char *const carried[] = { "id",       "from",       "to",         "started", "backup",
-                                       "snapshot", "final_dump", "migrations", "tree" };
+                                       "snapshot", "final_dump", "migrations", "tree",    "stopped_at" };
 
 static int make_entry(const cJSON *current, cJSON **ret) {
         _cleanup_json_ cJSON *e = cJSON_CreateObject();
         _cleanup_free_ char *now = current_timestamp();
+        usec_t stopped, finished;
 
         if (!e || !now)
                 return -ENOMEM;
@@ -33,6 +35,12 @@ static int make_entry(const cJSON *current, cJSON **ret) {
                 if (v && !cJSON_AddItemToObject(e, carried[i], cJSON_Duplicate(v, true)))
                         return -ENOMEM;
         }
+        /* the downtime, from the stop to now (the server passed its smoke test): the next upgrade's
+         * announcement estimates from it */
+        if (checks_parse_timestamp(json_get_string(current, "stopped_at"), &stopped) >= 0 &&
+            checks_parse_timestamp(now, &finished) >= 0 && finished >= stopped &&
+            !cJSON_AddNumberToObject(e, "downtime_seconds", (double)((finished - stopped) / USEC_PER_SEC)))
+                return -ENOMEM;
         if (!cJSON_AddStringToObject(e, "result", "succeeded") ||
             !cJSON_AddStringToObject(e, "phase", "finish") || !cJSON_AddStringToObject(e, "finished", now) ||
             !cJSON_AddStringToObject(e, "smoke", "passed") ||

@@ -23,7 +23,7 @@ memory_before=$(cbu_psql -c 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM
 sb systemd-run --quiet --unit=codebolt-test-webhook --property=Type=exec \
         /usr/bin/node "$CBU_FIXTURES/webhook/receiver.js" --port 8089 --out /var/tmp/webhook.jsonl
 cbu_wait_http http://127.0.0.1:8089/ 30 || fail "the webhook receiver did not answer"
-sb sh -c 'printf "[Notify]\nURL=http://127.0.0.1:8089/hook\n" >>/etc/codebolt-upgrade/upgrade.conf'
+sb sh -c 'printf "[Notify]\nURL=http://127.0.0.1:8089/hook\nAnnounceLead=3s\n" >>/etc/codebolt-upgrade/upgrade.conf'
 sb sh -c 'umask 077; printf hook-secret >/etc/codebolt-upgrade/credentials/webhook-token'
 
 token=$(cbu_token)
@@ -135,18 +135,33 @@ sb systemctl start codebolt-upgrade@1.5.0.service || fail "starting codebolt-upg
 sb_journal_has codebolt-upgrade@1.5.0.service 'already runs 1.5.0' ||
         fail "the second start did not say why it skipped"
 
-# the webhook heard the start, the downtime window and the success, once each (the skip above sent nothing), in
-# that order, with the bearer token; the token itself is nowhere in the journal
+# the webhook heard the start, the announcement of the downtime and the success, once each (the skip above
+# sent nothing), in that order, with the bearer token; the token itself is nowhere in the journal
 hooks=$(sb cat /var/tmp/webhook.jsonl 2>/dev/null) || fail "the webhook receiver recorded nothing"
-for e in started:preflight downtime:backup succeeded:finish; do
+for e in started:preflight announce:backup succeeded:finish; do
         n=$(jq -s --arg e "${e%%:*}" --arg p "${e#*:}" '[.[] | select(.body.event == $e and .body.phase == $p
                 and .body.version == "1.5.0" and .body.from == "1.4.0" and .body.deployment == "default"
                 and (.body.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"))
                 and .headers.authorization == "Bearer hook-secret")] | length' <<<"$hooks")
         [ "$n" = 1 ] || fail "the webhook got $n '${e%%:*}' notifications for 1.5.0 with the bearer token, not 1: $(jq -c .body <<<"$hooks")"
 done
-[ "$(jq -rs '[.[].body.event] | join(",")' <<<"$hooks")" = started,downtime,succeeded ] ||
-        fail "the webhook's events are not exactly started, downtime, succeeded: $(jq -c .body <<<"$hooks")"
+[ "$(jq -rs '[.[].body.event] | join(",")' <<<"$hooks")" = started,announce,succeeded ] ||
+        fail "the webhook's events are not exactly started, announce, succeeded: $(jq -c .body <<<"$hooks")"
+# the announcement: when the server stops (AnnounceLead=3s from now), for how long at most, and no
+# estimate yet (no earlier upgrade here)
+jq -se '[.[] | select(.body.event == "announce")][0].body |
+        (.stop_at | test("^[0-9-]{10}T[0-9:]{8}Z$")) and .expected_downtime_seconds == null and
+        .max_downtime_seconds == (10 * 60 + 30 * 60 + 5 * 60 + 5 * 60) and
+        (.basis | test("no earlier upgrade")) and (.message | test("will stop for the upgrade to 1.5.0 at "))' \
+        <<<"$hooks" >/dev/null || fail "the announcement lacks the stop time or the downtime: $(jq -c .body <<<"$hooks")"
+# AnnounceLead=3s: the drain began at least 3 s after the announcement
+announced=$(sb journalctl -b -o json --no-pager -u codebolt-upgrade@1.5.0.service | jq -rs '[.[] | select(.MESSAGE | test("will stop for the upgrade"))][0].__REALTIME_TIMESTAMP')
+drained=$(sb journalctl -b -o json --no-pager -u codebolt-upgrade@1.5.0.service | jq -rs '[.[] | select(.MESSAGE | test("^drain: "))][0].__REALTIME_TIMESTAMP')
+[ -n "$announced" ] && [ -n "$drained" ] && [ "$((drained - announced))" -ge 3000000 ] ||
+        fail "the drain did not wait AnnounceLead=3s after the announcement ($announced, $drained)"
+# the ledger records the downtime, which the next announcement goes by
+jq -e 'last | .downtime_seconds | type == "number" and . >= 0' <<<"$ledger" >/dev/null ||
+        fail "the ledger does not record the downtime: $(jq -c last <<<"$ledger")"
 journal=$(sb journalctl -b -o verbose --no-pager)
 if grep -qF hook-secret <<<"$journal"; then fail "the webhook token appears in the journal"; fi
 
