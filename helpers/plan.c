@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "backup-manifest.h"
+#include "hooks.h"
 #include "http.h"
 #include "json-util.h"
 #include "ledger.h"
@@ -740,6 +741,24 @@ static const char *rollback_mode(const Plan *p) {
                            : "a minor rollback (no breaking migration)";
 }
 
+/* the site's checks that run after the gates, and after the smoke test */
+static void print_hooks(FILE *f) {
+        static const char *const stages[] = { HOOKS_PRE_UPGRADE, HOOKS_SMOKE };
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(stages); i++) {
+                _cleanup_(hook_list_done) HookList l = {};
+
+                if (hooks_list(stages[i], &l) < 0)
+                        continue;
+                for (size_t k = 0; k < l.n; k++) {
+                        if (l.hooks[k].kind != HOOK_EXECUTABLE)
+                                continue;
+                        fprintf(f, "  %-11s %s\n", n++ == 0 ? "Hooks:" : "", l.hooks[k].path);
+                }
+        }
+}
+
 void plan_print(const Plan *p, FILE *f) {
         const cJSON *m;
 
@@ -765,6 +784,7 @@ void plan_print(const Plan *p, FILE *f) {
                 if (p->target->notes)
                         fprintf(f, "  Notes:      %s\n", p->target->notes);
         }
+        print_hooks(f);
         fprintf(f, "  Gates:\n");
         for (size_t i = 0; i < p->n_gates; i++)
                 fprintf(f,

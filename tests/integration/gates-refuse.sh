@@ -60,6 +60,8 @@ sb sh -c 'printf "[Policy]\nAllowIncompatible=browser\n" >/etc/codebolt-upgrade/
 out=$(sb codebolt-upgrade plan 1.5.0) || fail "codebolt-upgrade plan 1.5.0 refuses with the tool allowed: $out"
 grep -E '^ +pass +tools ' <<<"$out" | grep -qF 'allowed by AllowIncompatible=: browser 0.9.3' ||
         fail "plan does not say the incompatible tool is allowed: $out"
+grep -qE '^  Hooks: +/usr/lib/codebolt-upgrade/hooks/pre-upgrade.d/10-dpkg-lock$' <<<"$out" ||
+        fail "plan does not list the pre-upgrade.d hook that would run: $out"
 sb rm /etc/codebolt-upgrade/upgrade.conf.d/50-allow.conf /var/lib/codebolt/capabilities/tools.json
 
 # a major version: not without AllowMajor=yes, and never in one jump from 1.4.0
