@@ -71,6 +71,18 @@ static int refuse_failed_version(Helper *h) {
         return 0;
 }
 
+/* a second upgrade fails at once, naming the one in flight (inflight may be NULL: it just ended) */
+static int refuse_in_flight(Helper *h, const cJSON *inflight) {
+        return log_error_errno(
+                EBUSY,
+                "Refusing: an upgrade of deployment %s to %s is in flight (codebolt-upgrade@%s, phase %s). "
+                "Wait for it, or see: codebolt-upgrade status",
+                h->config.deployment,
+                strempty(json_get_string(inflight, "to")),
+                strempty(json_get_string(inflight, "instance")),
+                strempty(json_get_string(inflight, "phase")));
+}
+
 static int open_upgrade(Helper *h, const char *from) {
         _cleanup_json_ cJSON *c = cJSON_CreateObject(), *inflight = NULL;
         _cleanup_free_ char *unit = NULL, *now = current_timestamp();
@@ -93,14 +105,7 @@ static int open_upgrade(Helper *h, const char *from) {
         r = current_create(h->config.deployment, c);
         if (r == -EEXIST) {
                 (void)current_load(h->config.deployment, &inflight);
-                return log_error_errno(
-                        r,
-                        "Refusing: an upgrade of deployment %s to %s is in flight (codebolt-upgrade@%s, "
-                        "phase %s). Wait for it, or see: codebolt-upgrade status",
-                        h->config.deployment,
-                        strempty(json_get_string(inflight, "to")),
-                        strempty(json_get_string(inflight, "instance")),
-                        strempty(json_get_string(inflight, "phase")));
+                return refuse_in_flight(h, inflight);
         }
         if (r < 0)
                 return log_error_errno(
@@ -130,14 +135,7 @@ static int run(Helper *h) {
                 return r;
         /* one in flight refuses at once, before the slower gates */
         if (current_load(h->config.deployment, &inflight) >= 0)
-                return log_error_errno(
-                        EBUSY,
-                        "Refusing: an upgrade of deployment %s to %s is in flight (codebolt-upgrade@%s, "
-                        "phase %s). Wait for it, or see: codebolt-upgrade status",
-                        h->config.deployment,
-                        strempty(json_get_string(inflight, "to")),
-                        strempty(json_get_string(inflight, "instance")),
-                        strempty(json_get_string(inflight, "phase")));
+                return refuse_in_flight(h, inflight);
 
         r = release_current_version(&from);
         if (r == -ENOLINK || r == -ENOENT)

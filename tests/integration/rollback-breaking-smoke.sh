@@ -29,15 +29,7 @@ done
         fail "the agent run before the upgrade wrote no history row"
 
 # what 1.6.1 does to the stores before its smoke test fails: add, change and remove files, commit
-sb install -d /etc/systemd/system/codebolt.service.d
-sb tee /etc/systemd/system/codebolt.service.d/scribble.conf >/dev/null <<'DROPIN'
-[Service]
-ExecStartPre=/bin/sh -c 'case "$(readlink /opt/codebolt/current)" in *1.6.1) \
-        echo v2 >/var/lib/codebolt/kg/format; echo changed >>/var/lib/codebolt/kg/graph.json; \
-        rm -f /var/lib/codebolt/capabilities/installed.json; \
-        git -C /var/lib/codebolt/shadow-git/beta -c user.name=x -c user.email=x@localhost commit -q --allow-empty -m v2;; esac'
-DROPIN
-sb systemctl daemon-reload
+cbu_scribble_stores 1.6.1
 
 hmax=$(cbu_history_max)
 digests=$(cbu_table_digests "$hmax")
@@ -55,7 +47,7 @@ jq -e '.migrations | any(.id == "20260501_rewrite_history" and .state == "applie
         <<<"$entry" >/dev/null || fail "the ledger does not record the breaking migration as applied: $entry"
 sb_journal_has codebolt-rollback@1.6.1.service 'breaking migration 20260501_rewrite_history was applied' ||
         fail "the rollback does not say it restores because of the breaking migration"
-sb test -e /var/lib/codebolt/kg/format && fail "the stores were not put back (kg/format remains)"
+sb test -e /var/lib/codebolt/kg/junk.json && fail "the stores were not put back (kg/junk.json remains)"
 
 cbu_expect_old 1.4.0 1.6.1 restored "$digests" "$hmax"
 [ "$(cbu_psql -c "SELECT count(*) FROM history WHERE entry = 'agent release-notes run $run succeeded'")" = 1 ] ||

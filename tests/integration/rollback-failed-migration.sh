@@ -14,15 +14,7 @@ cbu_registry
 cbu_deploy 1.4.0
 
 # what a failed release may do to the stores before it dies: add, change and remove files, commit
-sb install -d /etc/systemd/system/codebolt.service.d
-sb tee /etc/systemd/system/codebolt.service.d/scribble.conf >/dev/null <<'DROPIN'
-[Service]
-ExecStartPre=/bin/sh -c 'case "$(readlink /opt/codebolt/current)" in *1.5.1) \
-        echo junk >/var/lib/codebolt/kg/junk.json; echo changed >>/var/lib/codebolt/kg/graph.json; \
-        rm -f /var/lib/codebolt/capabilities/installed.json; \
-        git -C /var/lib/codebolt/shadow-git/alpha -c user.name=x -c user.email=x@localhost commit -q --allow-empty -m scribble;; esac'
-DROPIN
-sb systemctl daemon-reload
+cbu_scribble_stores 1.5.1
 
 hmax=$(cbu_history_max)
 digests=$(cbu_table_digests "$hmax")

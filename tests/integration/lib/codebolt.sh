@@ -105,6 +105,21 @@ CONF
         sb_log "Codebolt $version is running with seeded data"
 }
 
+# cbu_scribble_stores VERSION: what a failed release may do to the stores as it starts — add, change and
+# remove files, commit to a shadow-git repository — done by a drop-in of codebolt.service whenever
+# /opt/codebolt/current is VERSION. A full restore must undo all of it (kg/junk.json must go).
+cbu_scribble_stores() {
+        sb install -d /etc/systemd/system/codebolt.service.d
+        sb tee /etc/systemd/system/codebolt.service.d/scribble.conf >/dev/null <<DROPIN
+[Service]
+ExecStartPre=/bin/sh -c 'case "\$(readlink /opt/codebolt/current)" in *$1) \\
+        echo junk >/var/lib/codebolt/kg/junk.json; echo changed >>/var/lib/codebolt/kg/graph.json; \\
+        rm -f /var/lib/codebolt/capabilities/installed.json; \\
+        git -C /var/lib/codebolt/shadow-git/alpha -c user.name=x -c user.email=x@localhost commit -q --allow-empty -m scribble;; esac'
+DROPIN
+        sb systemctl daemon-reload
+}
+
 # cbu_health_version: the version /health reports
 cbu_health_version() {
         sb curl -fsS --max-time 5 "http://127.0.0.1:$CBU_PORT/health" | jq -r .version
