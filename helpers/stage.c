@@ -522,8 +522,8 @@ static int run(Helper *h) {
         const char *package = h->config.package;
         usec_t deadline = helper_deadline(NPM_TIMEOUT);
         struct stat st;
-        uid_t uid;
-        gid_t gid;
+        uid_t uid = (uid_t)-1; /* set by lookup_user(); the compiler cannot tell */
+        gid_t gid = (gid_t)-1;
         int r;
 
         if (!package_name_ok(package))
