@@ -19,6 +19,7 @@
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
+#include "maystart.h"
 #include "paths.h"
 #include "plan.h"
 #include "release.h"
@@ -47,17 +48,70 @@ static void print_migrations(const cJSON *migrations) {
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")) ? " (breaking)" : "");
 }
 
+/* the server unit's state over D-Bus ("active (running)"), or NULL when it cannot be asked */
+static char *server_state(const Config *c) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *active = NULL, *sub = NULL;
+        char *s;
+
+        if (bus_open_system(&bus) < 0 || bus_unit_get_state(bus, c->server_unit, &active, &sub) < 0 ||
+            asprintf(&s, "%s (%s)", active, sub) < 0)
+                return NULL;
+        return s;
+}
+
 static int show_running(const Config *c) {
-        _cleanup_free_ char *running = NULL, *pin = NULL, *pin_path = paths_state_file(c->deployment, "pin");
+        _cleanup_free_ char *running = NULL, *pin = NULL, *pin_path = paths_state_file(c->deployment, "pin"),
+                            *state = server_state(c);
 
         if (!pin_path)
                 return log_oom();
         (void)release_current_version(&running);
         (void)state_read_string(pin_path, &pin);
-        printf("Running:  %s (pin: %s)\n",
+        printf("Installed: %s (pin: %s)\n",
                running ?: "unknown: /opt/codebolt/current is not a release link",
                pin ?: "none");
+        if (state)
+                printf("Server:    %s is %s\n", c->server_unit, state);
         return 0;
+}
+
+/* "codebolt-<kind>[-<deployment>]@<instance>.service" */
+static char *deployment_unit(const Config *c, const char *kind, const char *instance) {
+        bool named = !streq(c->deployment, "default");
+        char *unit;
+
+        if (asprintf(
+                    &unit,
+                    "codebolt-%s%s%s@%s.service",
+                    kind,
+                    named ? "-" : "",
+                    named ? c->deployment : "",
+                    instance) < 0)
+                return NULL;
+        return unit;
+}
+
+/* the unit that works on the upgrade in flight now (the upgrade's or its rollback's), or NULL when none
+ * does: it was interrupted (a kill, a power cut) and waits for a rollback run or the next boot */
+static char *working_unit(const Config *c, const cJSON *current) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        const char *instance = str_or(current, "instance", "?");
+        char *units[] = { deployment_unit(c, "upgrade", instance),
+                          deployment_unit(c, "rollback", instance) };
+        char *found = NULL;
+
+        if (bus_open_system(&bus) >= 0)
+                for (size_t i = 0; i < ELEMENTSOF(units) && !found; i++) {
+                        _cleanup_free_ char *active = NULL, *sub = NULL;
+                        if (units[i] && bus_unit_get_state(bus, units[i], &active, &sub) >= 0 &&
+                            (streq(active, "activating") || streq(active, "active") ||
+                             streq(active, "deactivating") || streq(active, "reloading")))
+                                found = TAKE_PTR(units[i]);
+                }
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                free(units[i]);
+        return found;
 }
 
 /* a held upgrade: what happened, what state things are in, and the commands that finish it by hand */
@@ -166,6 +220,7 @@ static int verb_status(const Config *c) {
         if (current && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held")))
                 return show_held(c, current);
         if (current) {
+                _cleanup_free_ char *working = NULL, *rollback_unit = NULL;
                 const char *instance = str_or(current, "instance", "?");
                 printf("In flight: %s %s → %s, phase %s (started %s, last update %s)\n",
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "late"))
@@ -184,10 +239,25 @@ static int verb_status(const Config *c) {
                         printf("  Migrations:\n");
                         print_migrations(cJSON_GetObjectItemCaseSensitive(current, "migrations"));
                 }
-                if (json_get_string(current, "unit"))
-                        printf("  Follow:   journalctl -fu %s\n", json_get_string(current, "unit"));
+                working = working_unit(c, current);
+                rollback_unit = deployment_unit(c, "rollback", instance);
+                if (!rollback_unit)
+                        return log_oom();
+                if (working)
+                        printf("  Follow:   journalctl -fu %s\n", working);
                 else
-                        printf("  Follow:   journalctl -fu codebolt-upgrade@%s.service\n", instance);
+                        printf("INTERRUPTED: nothing is working on it now (the %s was killed, or the "
+                               "machine "
+                               "went down). It is put right at the next boot, or now with:\n"
+                               "            systemctl start %s\n"
+                               "          (%s; journalctl -u %s says what happened so far)\n",
+                               streq(str_or(current, "phase", ""), "rollback") ? "rollback" : "upgrade",
+                               rollback_unit,
+                               json_get_string(current, "failed_database")
+                                       ? "the database swap of its restore may be half done: the rollback "
+                                         "finishes it"
+                                       : "the rollback table decides what to put back",
+                               rollback_unit);
                 return 0;
         }
         if (!last) {
@@ -587,6 +657,164 @@ static int verb_satisfies(const char *version, const char *range) {
         return r > 0 ? 0 : 1;
 }
 
+/* `pin <version>`: set the pin by hand, under the state lock; never while an upgrade is in flight */
+static int verb_pin(const Config *c, const char *version) {
+        _cleanup_free_ char *path = paths_state_file(c->deployment, "pin"),
+                            *dir = paths_state_dir(c->deployment), *old = NULL, *content = NULL,
+                            *linked = NULL, *installed = NULL, *current_dir = NULL;
+        _cleanup_json_ cJSON *current = NULL, *pkg = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        SemVer v = {};
+        int r;
+
+        if (!path || !dir)
+                return log_oom();
+        r = semver_parse(version, &v);
+        semver_done(&v);
+        if (r < 0)
+                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+
+        r = lock_acquire_deployment(c->deployment, true, &lock_fd);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", c->deployment);
+        r = current_load(c->deployment, &current);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Failed to read current.json of deployment %s: %m", c->deployment);
+        /* a held upgrade is finished by hand, and its instructions set the pin */
+        if (current && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held")))
+                return log_error_errno(
+                        EBUSY,
+                        "Refusing to pin %s: the upgrade %s → %s is in flight on deployment %s (phase %s), "
+                        "and it moves the pin itself. See: codebolt-upgrade status",
+                        version,
+                        str_or(current, "from", "?"),
+                        str_or(current, "to", "?"),
+                        c->deployment,
+                        str_or(current, "phase", "?"));
+
+        r = state_read_string(path, &old);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        if (streq_ptr(old, version)) {
+                printf("Deployment %s is pinned to %s already: nothing changed.\n", c->deployment, version);
+                return 0;
+        }
+        if (asprintf(&content, "%s\n", version) < 0)
+                return log_oom();
+        r = paths_mkdir_p(dir, 0700);
+        if (r >= 0)
+                r = state_write_string_atomic(path, content, 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", path);
+        if (old)
+                printf("Deployment %s is pinned to %s now (it was pinned to %s).\n",
+                       c->deployment,
+                       version,
+                       old);
+        else
+                printf("Deployment %s is pinned to %s now (it had no pin).\n", c->deployment, version);
+
+        /* what the server's start condition will find */
+        (void)release_current_version(&linked);
+        current_dir = paths_current_link();
+        if (current_dir && release_package_json(current_dir, c->package, &pkg) >= 0 &&
+            json_get_string(pkg, "version"))
+                installed = strdup(json_get_string(pkg, "version"));
+        if (!streq_ptr(installed ?: linked, version))
+                printf("Note: the installed version is %s: with [Policy] EnforcePin=%s, %s %s until it is %s.\n",
+                       installed ?: linked ?: "unknown",
+                       config_enforce_pin_to_string(c->enforce_pin),
+                       c->server_unit,
+                       c->enforce_pin == ENFORCE_PIN_YES ? "does not start"
+                       : c->enforce_pin == ENFORCE_PIN_WARN ? "starts with a warning"
+                                                             : "starts",
+                       version);
+        return 0;
+}
+
+/* `server-may-start`, the server unit's ExecCondition=: 0 start, 1 skip this start (DESIGN §3). Fast,
+ * no network, no D-Bus. Its messages go to the server unit's journal. A config that does not load still
+ * refuses a start while an upgrade is in flight; it only skips the pin check. */
+static int verb_server_may_start(const char *deployment) {
+        _cleanup_(maystart_done) MayStart decision = {};
+        _cleanup_json_ cJSON *current = NULL, *pkg = NULL;
+        _cleanup_free_ char *starter = NULL, *pin = NULL, *pin_path = NULL, *linked = NULL,
+                            *current_dir = NULL;
+        ConfigError cerr = {};
+        Config c = {};
+        int r;
+
+        r = config_load(NULL, deployment, &c, &cerr);
+        if (r < 0) {
+                log_error_errno(
+                        r,
+                        "%s:%u: %s%s%s: the pin is not checked for this start.",
+                        strempty(cerr.file),
+                        cerr.line,
+                        strempty(cerr.key),
+                        cerr.key ? ": " : "",
+                        strempty(cerr.message));
+                config_error_done(&cerr);
+                if (config_init_defaults(&c) < 0)
+                        return log_oom(), 1;
+                if (deployment && *deployment) {
+                        free(c.deployment);
+                        c.deployment = strdup(deployment);
+                        if (!c.deployment)
+                                return log_oom(), 1;
+                }
+                c.enforce_pin = ENFORCE_PIN_NO;
+        }
+        log_set_deployment(c.deployment);
+
+        r = current_load(c.deployment, &current);
+        if (r < 0 && r != -ENOENT) {
+                log_error_errno(
+                        r,
+                        "Refusing to start %s: current.json of deployment %s cannot be read (%m), so an "
+                        "upgrade may be in flight. See: codebolt-upgrade status",
+                        c.server_unit,
+                        c.deployment);
+                config_done(&c);
+                return 1;
+        }
+        r = maystart_read_starter(c.deployment, &starter);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read who starts %s: %m", c.server_unit);
+
+        pin_path = paths_state_file(c.deployment, "pin");
+        current_dir = paths_current_link();
+        if (!pin_path || !current_dir) {
+                config_done(&c);
+                return log_oom(), 1;
+        }
+        r = state_read_string(pin_path, &pin);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to read the pin %s: %m", pin_path);
+        (void)release_current_version(&linked);
+        (void)release_package_json(current_dir, c.package, &pkg);
+
+        MayStartInput in = {
+                .current = current,
+                .starter = starter,
+                .pin = pin && *pin ? pin : NULL,
+                .installed = json_get_string(pkg, "version"),
+                .linked = linked,
+                .enforce_pin = c.enforce_pin,
+                .package = c.package,
+                .deployment = c.deployment,
+                .server_unit = c.server_unit,
+        };
+        r = maystart_decide(&in, &decision);
+        config_done(&c);
+        if (r < 0)
+                return log_oom(), 1;
+        for (size_t i = 0; i < decision.n_notes; i++)
+                log_full(decision.notes[i].priority, 0, "%s", decision.notes[i].text);
+        return decision.start ? 0 : 1;
+}
+
 static void help(void) {
         printf("codebolt-upgrade [--deployment NAME] COMMAND [--json]\n\n"
                "Safe upgrades of a self-hosted Codebolt server: systemctl start codebolt-upgrade@VERSION\n\n"
@@ -603,6 +831,10 @@ static void help(void) {
                "               roll back the upgrade to VERSION after it succeeded; a full restore (a\n"
                "               breaking migration was applied) discards what was written since, and\n"
                "               needs --discard-since\n"
+               "  pin VERSION  pin the deployment to VERSION by hand (not while an upgrade is in flight)\n"
+               "  server-may-start\n"
+               "               the server unit's ExecCondition=: exit 0 when the server may start, 1\n"
+               "               when this start must be skipped (an upgrade in flight, the pin)\n"
                "  clean [--dry-run]\n"
                "               drop the failed databases, snapshots and releases beyond retention\n"
                "               ([Backup] Keep=), after listing each with the reason and its size; never\n"
@@ -664,6 +896,16 @@ int main(int argc, char *argv[]) {
                 return verb_satisfies(argv[optind + 1], argv[optind + 2]);
         }
 
+        /* the server's start condition: to its unit's journal, and a config error does not stop it */
+        if (streq(verb, "server-may-start")) {
+                if (optind + 1 != argc) {
+                        log_error("Usage: codebolt-upgrade [--deployment NAME] server-may-start");
+                        return 2;
+                }
+                log_set_target(LOG_TARGET_AUTO);
+                return verb_server_may_start(arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT"));
+        }
+
         r = config_load(NULL, arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT"), &config, &cerr);
         if (r < 0) {
                 log_error_errno(
@@ -688,6 +930,8 @@ int main(int argc, char *argv[]) {
                 r = verb_clear(&config, argv[optind + 1]);
         else if (streq(verb, "rollback") && optind + 1 < argc)
                 r = verb_rollback(&config, argv[optind + 1]);
+        else if (streq(verb, "pin") && optind + 1 < argc)
+                r = verb_pin(&config, argv[optind + 1]);
         else if (streq(verb, "clean"))
                 r = verb_clean(&config);
         else {

@@ -102,3 +102,10 @@ int helper_retention_remove(const Config *c, const RetentionItem *item, const ch
 
 /* a deadline this far from now on CLOCK_MONOTONIC (USEC_INFINITY stays infinite) */
 usec_t helper_deadline(usec_t timeout);
+
+/* Around the server's start (or restart) by the upgrade or the rollback: begin writes this process's
+ * PID to /run/codebolt-upgrade/<deployment>.starting right before StartUnit/RestartUnit, so that the
+ * server unit's `ExecCondition=codebolt-upgrade server-may-start` lets this start through while it
+ * refuses every other one; end removes it once the job ended. begin logs its failure; end only warns. */
+int helper_starting_begin(const Helper *h);
+void helper_starting_end(const Helper *h);

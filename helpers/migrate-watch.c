@@ -599,7 +599,11 @@ static int start_server(Watch *w) {
         deadline = helper_deadline(span);
 
         log_status("migrate: starting %s", unit);
+        r = helper_starting_begin(w->h);
+        if (r < 0)
+                return r;
         r = bus_start_unit(w->bus, unit, deadline, &result, &error);
+        helper_starting_end(w->h);
         if (helper_cancelled)
                 return log_error_errno(
                         ECANCELED, "Stopped by signal %d while starting %s.", (int)helper_cancelled, unit);

@@ -863,12 +863,16 @@ static int undo_drain(Rollback *rb) {
         log_status("rollback: restarting %s, which was told to take no new agent runs", unit);
         /* a start of the server is never made under the lock (its start condition may read the state) */
         helper_unlock(rb->h);
+        r = helper_starting_begin(rb->h);
+        if (r < 0)
+                return rb_fail(rb, r, "Failed to let the restart of %s through its start condition.", unit);
         r = bus_restart_unit(
                 bus,
                 unit,
                 helper_deadline(add_timeouts(rb->h->config.timeout_drain, rb->h->config.timeout_ready)),
                 &result,
                 &error);
+        helper_starting_end(rb->h);
         if (r < 0)
                 return rb_fail(
                         rb, r, "Failed to restart %s to undo the drain: %s", unit, error ?: strerror(-r));
@@ -1708,7 +1712,11 @@ static int restore_stores(Rollback *rb) {
                         return r;
         }
         rb->stores_done = true;
-        return 0;
+        /* a resumed run must not copy them again: the old release may have written to them since
+         * (a run killed while it smoke-tested the restored server), and its rows stay */
+        if (current_set_bool(rb->current, "stores_restored", true) < 0)
+                return rb_oom(rb);
+        return rb_save(rb);
 }
 
 /* ---- the rollback table ---- */
@@ -1905,7 +1913,11 @@ static int do_restore(Rollback *rb) {
                 r = record_discarded(rb);
         if (r >= 0)
                 r = restore_database(rb);
-        if (r >= 0)
+        if (r >= 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb->current, "stores_restored"))) {
+                log_notice("The stores were put back and verified by an earlier attempt: not copying them "
+                           "again.");
+                rb->stores_done = true;
+        } else if (r >= 0)
                 r = restore_stores(rb);
         if (r < 0)
                 return r;

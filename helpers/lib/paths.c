@@ -63,6 +63,10 @@ char *paths_discard_flag(const char *deployment) {
         return rooted3("/run/codebolt-upgrade/", deployment, ".discard-since");
 }
 
+char *paths_starting_file(const char *deployment) {
+        return rooted3("/run/codebolt-upgrade/", deployment, ".starting");
+}
+
 char *paths_release_dir(const char *version) {
         return rooted3("/opt/codebolt/releases/", version, NULL);
 }

@@ -30,6 +30,8 @@ cbu_expect_aborted() {
         local v=$1 n=$2 what=$3 result
         result=$(cbu_wait_rollback "$v" "$((n - 1))") || fail "$what: $result"
         [ "$result" = aborted ] || fail "$what: the ledger says '$result' for $v, not aborted"
+        # undoing a drain restarts the server: its job ends when it runs, not when it is ready
+        cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 60 || fail "$what: the server does not answer /health"
         [ "$(cbu_health_version)" = 1.4.0 ] || fail "$what: the server does not answer as 1.4.0"
         [ "$(sb readlink -f /opt/codebolt/current)" = /opt/codebolt/releases/1.4.0 ] || fail "$what: /opt/codebolt/current moved"
         [ "$(sb ls -A /opt/codebolt/releases)" = 1.4.0 ] || fail "$what: a release was left staged: $(sb ls -A /opt/codebolt/releases | tr '\n' ' ')"

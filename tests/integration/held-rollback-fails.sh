@@ -124,5 +124,5 @@ grep -qF 'Closed the held upgrade to 1.5.7' <<<"$out" || fail "codebolt-upgrade 
 cbu_expect_old 1.4.0 1.5.7 held "$digests" "$hmax"
 status=$(sb codebolt-upgrade status) || fail "codebolt-upgrade status failed: $status"
 grep -qF 'HELD:' <<<"$status" && fail "codebolt-upgrade status still says HELD after the clear: $status"
-grep -qF 'Running:  1.4.0 (pin: 1.4.0)' <<<"$status" || fail "codebolt-upgrade status does not say 1.4.0 runs: $status"
+grep -qF 'Installed: 1.4.0 (pin: 1.4.0)' <<<"$status" || fail "codebolt-upgrade status does not say 1.4.0 runs: $status"
 sb_log "PASS"

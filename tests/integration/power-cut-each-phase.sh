@@ -10,6 +10,7 @@ SB_DISK=1
 # matrix: preflight | a crash of the whole machine as the phase starts | old (nothing to recover: the upgrade never opened)
 # matrix: stage | a crash of the whole machine while npm installs | old (aborted at boot)
 # matrix: backup | a crash of the whole machine while it copies the stores | old (aborted at boot)
+# matrix: drain | a crash of the whole machine while it waits for a run in flight | old (aborted at boot)
 # matrix: snapshot | a crash of the whole machine as the phase starts | old (rolled-back at boot)
 # matrix: switch | a crash of the whole machine as the phase starts | old (rolled-back at boot)
 # matrix: smoke | a crash of the whole machine while the test agent runs | old (rolled-back at boot)
@@ -101,6 +102,33 @@ pid=$(gate_catch backup 'ls -d /backups/codebolt/*.partial/stores >/dev/null 2>&
         fail "backup never copied a store"
 power_cut_and_boot "power cut while backup copies the stores (pid $pid)"
 expect_aborted "power cut in backup"
+
+# drain, while it waits for an agent run in flight: runs last 120 s on this boot only (a runtime drop-in,
+# gone with the power), so the run is still going when the drain asks the server to take no new ones
+sb install -d /run/systemd/system/codebolt.service.d
+sb tee /run/systemd/system/codebolt.service.d/long-runs.conf >/dev/null <<'DROPIN'
+[Service]
+Environment=CODEBOLT_RUN_SECONDS=120
+DROPIN
+sb systemctl daemon-reload
+sb systemctl restart codebolt.service
+cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 60 || fail "the server did not come back with 120 s runs"
+run=$(cbu_api "$(cbu_token)" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
+cell_start 1.5.0
+pid=$(gate_catch drain \
+        'systemctl show -P StatusText codebolt-upgrade@1.5.0.service | grep -q "drain: waiting for 1 agent run in flight"' STOP) ||
+        fail "the drain never waited for the run in flight"
+power_cut_and_boot "power cut while drain waits for the agent run $run (pid $pid)"
+expect_aborted "power cut in drain"
+# the server takes runs again, and they finish
+run=$(cbu_api "$(cbu_token)" POST /api/agents/run '{"project":1,"agent":"after"}' | jq -r .runId) ||
+        fail "power cut in drain: the server takes no new runs after the boot"
+for i in $(seq 150); do
+        status=$(cbu_api "$(cbu_token)" GET "/api/runs/$run" | jq -r .status)
+        [ "$status" = succeeded ] && break
+        sleep 0.4
+done
+[ "$status" = succeeded ] || fail "power cut in drain: a new run after the boot ended '$status', not succeeded"
 
 # snapshot, as it starts: the server is stopped, nothing of 1.5.0 ran yet
 gate_arm snapshot

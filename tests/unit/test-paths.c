@@ -140,6 +140,7 @@ START_TEST(test_each_path) {
                 paths_state_file("staging", "ledger.json"), "/var/lib/codebolt-upgrade/staging/ledger.json");
         assert_rooted(paths_lock_file("staging"), "/run/codebolt-upgrade/staging.lock");
         assert_rooted(paths_discard_flag("staging"), "/run/codebolt-upgrade/staging.discard-since");
+        assert_rooted(paths_starting_file("staging"), "/run/codebolt-upgrade/staging.starting");
         assert_rooted(paths_release_dir("1.5.0-rc.1"), "/opt/codebolt/releases/1.5.0-rc.1");
         assert_rooted(paths_current_link(), "/opt/codebolt/current");
         assert_rooted(paths_credential("db-password"), "/etc/codebolt-upgrade/credentials/db-password");

@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* genunits.c: what codebolt-upgrade-generator writes, computed from the configuration */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "genunits.h"
+#include "macro.h"
+#include "paths.h"
+#include "state.h"
+
+#define ETC_CONF "/etc/codebolt-upgrade/upgrade.conf"
+#define DEPLOYMENTS_DIR "/etc/codebolt-upgrade/deployments"
+#define DROPIN_NAME "50-codebolt-upgrade.conf"
+/* the server's stop waits for the drain, plus this for the exit after it */
+#define STOP_MARGIN_USEC (30 * USEC_PER_SEC)
+
+/* an open_memstream() whose buffer is handed out by memstream_finish() */
+typedef struct MemStream {
+        FILE *f;
+        char *buf;
+        size_t size;
+} MemStream;
+
+static int memstream_open(MemStream *m) {
+        *m = (MemStream){};
+        m->f = open_memstream(&m->buf, &m->size);
+        return m->f ? 0 : -ENOMEM;
+}
+
+static int memstream_finish(MemStream *m, char **ret) {
+        bool failed = ferror(m->f);
+
+        if (fclose(m->f) != 0)
+                failed = true;
+        m->f = NULL;
+        if (failed) {
+                free(m->buf);
+                m->buf = NULL;
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(m->buf);
+        return 0;
+}
+
+static void memstream_done(MemStream *m) {
+        if (m->f)
+                fclose(m->f);
+        m->f = NULL;
+        free(m->buf);
+        m->buf = NULL;
+}
+#define _cleanup_memstream_ _cleanup_(memstream_done)
+
+static bool is_default(const char *deployment) {
+        return !deployment || streq(deployment, "default");
+}
+
+int genunits_unit_name(const char *base, const char *deployment, const char *suffix, char **ret) {
+        char *s;
+
+        if (is_default(deployment) ? asprintf(&s, "%s%s", base, suffix) < 0
+                                   : asprintf(&s, "%s-%s%s", base, deployment, suffix) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int genunits_format_timespan(usec_t t, char **ret) {
+        static const struct {
+                const char *suffix;
+                usec_t usec;
+        } units[] = {
+                { "d", 24ULL * 3600 * USEC_PER_SEC },
+                { "h", 3600 * USEC_PER_SEC },
+                { "min", 60 * USEC_PER_SEC },
+                { "s", USEC_PER_SEC },
+                { "ms", 1000 },
+                { "us", 1 },
+        };
+        _cleanup_memstream_ MemStream m = {};
+        bool first = true;
+
+        if (memstream_open(&m) < 0)
+                return -ENOMEM;
+        if (t == USEC_INFINITY)
+                fputs("infinity", m.f);
+        else if (t == 0)
+                fputs("0", m.f);
+        for (size_t i = 0; t != USEC_INFINITY && i < ELEMENTSOF(units); i++) {
+                usec_t n = t / units[i].usec;
+
+                if (n == 0)
+                        continue;
+                fprintf(m.f, "%s%llu%s", first ? "" : " ", (unsigned long long)n, units[i].suffix);
+                t -= n * units[i].usec;
+                first = false;
+        }
+        return memstream_finish(&m, ret);
+}
+
+static usec_t usec_add(usec_t a, usec_t b) {
+        return a == USEC_INFINITY || b == USEC_INFINITY || a > USEC_INFINITY - 1 - b ? USEC_INFINITY : a + b;
+}
+
+int genunits_server_dropin(const Config *c, const char *source, char **ret) {
+        _cleanup_free_ char *stop = NULL, *start = NULL;
+        _cleanup_memstream_ MemStream m = {};
+
+        if (genunits_format_timespan(usec_add(c->timeout_drain, STOP_MARGIN_USEC), &stop) < 0 ||
+            genunits_format_timespan(usec_add(c->timeout_migrations, c->timeout_ready), &start) < 0 ||
+            memstream_open(&m) < 0)
+                return -ENOMEM;
+
+        fputs(GENUNITS_HEADER, m.f);
+        fprintf(m.f, "# The server of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fputs("[Unit]\n", m.f);
+        fprintf(m.f, "SourcePath=%s\n", source);
+        /* the recovery puts back an interrupted upgrade before the server runs on its data; the check
+         * smoke-tests the server once it is up */
+        fputs("Wants=codebolt-upgrade-recover.service codebolt-upgrade-recover-check.service\n", m.f);
+        fputs("After=codebolt-upgrade-recover.service\n", m.f);
+        fputs("Before=codebolt-upgrade-recover-check.service\n", m.f);
+        fputs("\n[Service]\n", m.f);
+        /* only the starts the upgrade or the rollback makes while one is in flight, and the pin check;
+         * "+": the server's User= cannot read the state directory (mode 0700) */
+        fprintf(m.f,
+                "ExecCondition=+" BINDIR "/codebolt-upgrade --deployment %s server-may-start\n",
+                c->deployment);
+        /* SIGTERM to the server alone: it drains its runs, which the default cgroup kill cuts short */
+        fputs("KillMode=mixed\n", m.f);
+        fprintf(m.f, "TimeoutStopSec=%s\n", stop);
+        /* the migrations run inside the server's start */
+        fprintf(m.f, "TimeoutStartSec=%s\n", start);
+        return memstream_finish(&m, ret);
+}
+
+/* the shipped unit names a template mentions, with the deployment's names in their place */
+static void put_renamed(FILE *f, const char *line, size_t len, const char *deployment) {
+        static const char *const bases[] = { "codebolt-upgrade@", "codebolt-rollback@" };
+        size_t i = 0;
+
+        while (i < len) {
+                bool renamed = false;
+                bool boundary = i == 0 || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                  "0123456789_-.",
+                                                  line[i - 1]);
+
+                for (size_t b = 0; boundary && b < ELEMENTSOF(bases); b++) {
+                        size_t l = strlen(bases[b]);
+
+                        if (len - i >= l && strncmp(line + i, bases[b], l) == 0) {
+                                fprintf(f, "%.*s-%s@", (int)(l - 1), bases[b], deployment);
+                                i += l;
+                                renamed = true;
+                                break;
+                        }
+                }
+                if (!renamed)
+                        fputc(line[i++], f);
+        }
+}
+
+int genunits_derive_unit(
+        const char *template_text,
+        const char *template_path,
+        const char *deployment,
+        const char *source,
+        char **ret) {
+        _cleanup_memstream_ MemStream m = {};
+        bool leading = true, seen_unit = false, seen_service = false;
+        const char *section = NULL;
+
+        if (memstream_open(&m) < 0)
+                return -ENOMEM;
+        fputs(GENUNITS_HEADER, m.f);
+        fprintf(m.f, "# %s for Codebolt deployment %s (DESIGN §6).\n", template_path, deployment);
+
+        for (const char *p = template_text; *p;) {
+                const char *eol = strchrnul(p, '\n');
+                size_t len = eol - p;
+                bool comment = len > 0 && (*p == '#' || *p == ';');
+
+                /* the template's own topic comment speaks of the default deployment */
+                if (leading && (len == 0 || comment)) {
+                        p = *eol ? eol + 1 : eol;
+                        continue;
+                }
+                if (leading)
+                        fputc('\n', m.f);
+                leading = false;
+
+                if (len > 0 && *p == '[')
+                        section = p;
+                if (section == p && strncmp(p, "[Unit]", len) == 0 && len == strlen("[Unit]")) {
+                        fprintf(m.f, "[Unit]\nSourcePath=%s\n", source);
+                        seen_unit = true;
+                } else if (section == p && strncmp(p, "[Service]", len) == 0 && len == strlen("[Service]")) {
+                        fprintf(m.f, "[Service]\nEnvironment=CODEBOLT_DEPLOYMENT=%s\n", deployment);
+                        seen_service = true;
+                } else if (
+                        section && strncmp(section, "[Unit]\n", 7) == 0 &&
+                        strncmp(p, "Description=", 12) == 0 && len > 12 && p[len - 1] != '\\') {
+                        put_renamed(m.f, p, len, deployment);
+                        fprintf(m.f, " (deployment %s)\n", deployment);
+                } else {
+                        put_renamed(m.f, p, len, deployment);
+                        fputc('\n', m.f);
+                }
+                p = *eol ? eol + 1 : eol;
+        }
+        if (!seen_unit || !seen_service)
+                return -EINVAL;
+        return memstream_finish(&m, ret);
+}
+
+static int auto_unit_names(const Config *c, char **ret_timer, char **ret_service) {
+        _cleanup_free_ char *timer = NULL, *service = NULL;
+
+        if (genunits_unit_name("codebolt-upgrade-auto", c->deployment, ".timer", &timer) < 0 ||
+            genunits_unit_name("codebolt-upgrade-auto", c->deployment, ".service", &service) < 0)
+                return -ENOMEM;
+        if (ret_timer)
+                *ret_timer = TAKE_PTR(timer);
+        if (ret_service)
+                *ret_service = TAKE_PTR(service);
+        return 0;
+}
+
+int genunits_auto_timer(const Config *c, const char *source, char **ret) {
+        _cleanup_free_ char *service = NULL, *delay = NULL;
+        _cleanup_memstream_ MemStream m = {};
+
+        if (auto_unit_names(c, NULL, &service) < 0 ||
+            genunits_format_timespan(c->auto_randomized_delay, &delay) < 0 || memstream_open(&m) < 0)
+                return -ENOMEM;
+        fputs(GENUNITS_HEADER, m.f);
+        fprintf(m.f, "# [Auto] Schedule= of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fputs("[Unit]\n", m.f);
+        fprintf(m.f, "SourcePath=%s\n", source);
+        fprintf(m.f, "Description=Unattended upgrades of Codebolt deployment %s\n", c->deployment);
+        fputs("\n[Timer]\n", m.f);
+        fprintf(m.f, "OnCalendar=%s\n", strempty(c->auto_schedule));
+        fprintf(m.f, "RandomizedDelaySec=%s\n", delay);
+        fputs("Persistent=yes\n", m.f);
+        fprintf(m.f, "Unit=%s\n", service);
+        return memstream_finish(&m, ret);
+}
+
+int genunits_auto_service(const Config *c, const char *source, char **ret) {
+        _cleanup_memstream_ MemStream m = {};
+
+        if (memstream_open(&m) < 0)
+                return -ENOMEM;
+        fputs(GENUNITS_HEADER, m.f);
+        fprintf(m.f, "# The unattended upgrade of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fputs("[Unit]\n", m.f);
+        fprintf(m.f, "SourcePath=%s\n", source);
+        fprintf(m.f, "Description=Unattended upgrade of Codebolt deployment %s\n", c->deployment);
+        fputs("After=network-online.target postgresql.service\n", m.f);
+        fputs("Wants=network-online.target\n", m.f);
+        fputs("\n[Service]\n", m.f);
+        if (!is_default(c->deployment))
+                fprintf(m.f, "Environment=CODEBOLT_DEPLOYMENT=%s\n", c->deployment);
+        fputs("Type=oneshot\n", m.f);
+        fputs("TimeoutStartSec=infinity\n", m.f);
+        fputs("SyslogIdentifier=codebolt-upgrade-auto\n", m.f);
+        fputs("ExecStart=" LIBEXECDIR "/auto\n", m.f);
+        return memstream_finish(&m, ret);
+}
+
+/* ---- the whole output ---- */
+
+void genunits_done(GenUnits *u) {
+        for (size_t i = 0; i < u->n_files; i++) {
+                free(u->files[i].path);
+                free(u->files[i].content);
+                free(u->files[i].symlink);
+        }
+        free(u->files);
+        strv_free(u->warnings);
+        *u = (GenUnits){};
+}
+
+/* takes path and content (or symlink) */
+static int add_file(GenUnits *u, char *path, char *content, char *symlink) {
+        GenFile *files = realloc(u->files, (u->n_files + 1) * sizeof(GenFile));
+
+        if (!files) {
+                free(path);
+                free(content);
+                free(symlink);
+                return -ENOMEM;
+        }
+        u->files = files;
+        u->files[u->n_files++] = (GenFile){ .path = path, .content = content, .symlink = symlink };
+        return 0;
+}
+
+static int strv_push(char ***l, const char *s) {
+        size_t n = 0;
+        char **nl, *copy = strdup(s);
+
+        if (!copy)
+                return -ENOMEM;
+        STRV_FOREACH (i, *l)
+                n++;
+        nl = realloc(*l, (n + 2) * sizeof(char *));
+        if (!nl) {
+                free(copy);
+                return -ENOMEM;
+        }
+        nl[n] = copy;
+        nl[n + 1] = NULL;
+        *l = nl;
+        return 0;
+}
+
+static int add_warning_va(GenUnits *u, const char *fmt, va_list ap) _printf_(2, 0);
+static int add_warning_va(GenUnits *u, const char *fmt, va_list ap) {
+        _cleanup_free_ char *s = NULL;
+
+        if (vasprintf(&s, fmt, ap) < 0)
+                return -ENOMEM;
+        return strv_push(&u->warnings, s);
+}
+
+static int add_warning(GenUnits *u, const char *fmt, ...) _printf_(2, 3);
+static int add_warning(GenUnits *u, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = add_warning_va(u, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* a deployment left out: its warning, and 1 for the caller */
+static int add_skip(GenUnits *u, const char *fmt, ...) _printf_(2, 3);
+static int add_skip(GenUnits *u, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = add_warning_va(u, fmt, ap);
+        va_end(ap);
+        return r < 0 ? r : 1;
+}
+
+static int add_config_warning(GenUnits *u, const char *deployment, const ConfigError *e, int error) {
+        if (e->file && e->line > 0 && e->key)
+                return add_skip(
+                        u,
+                        "%s:%u: %s: %s; deployment %s skipped",
+                        e->file,
+                        e->line,
+                        e->key,
+                        strempty(e->message),
+                        deployment);
+        if (e->file && e->line > 0)
+                return add_skip(
+                        u,
+                        "%s:%u: %s; deployment %s skipped",
+                        e->file,
+                        e->line,
+                        strempty(e->message),
+                        deployment);
+        if (e->file)
+                return add_skip(
+                        u,
+                        "%s: %s%s%s; deployment %s skipped",
+                        e->file,
+                        e->key ? e->key : "",
+                        e->key ? ": " : "",
+                        e->message ?: strerror(-error),
+                        deployment);
+        return add_skip(u, "deployment %s: %s; skipped", deployment, e->message ?: strerror(-error));
+}
+
+typedef struct Build {
+        const char *root; /* "" or the root without a trailing slash */
+        bool have_auto;   /* LIBEXECDIR/auto is installed */
+        bool templates_read;
+        char *templates[2];
+        int template_errors[2];
+        /* the server units taken so far, and by which deployment: two deployments naming the same
+         * server would fight over it */
+        char **claimed_units;
+        char **claimed_by;
+} Build;
+
+static void build_done(Build *b) {
+        free(b->templates[0]);
+        free(b->templates[1]);
+        strv_free(b->claimed_units);
+        strv_free(b->claimed_by);
+}
+
+static const char *const template_names[2] = { "codebolt-upgrade@.service", "codebolt-rollback@.service" };
+static const char *const template_bases[2] = { "codebolt-upgrade", "codebolt-rollback" };
+
+static int add_auto(GenUnits *u, const Config *c, const char *source) {
+        _cleanup_free_ char *timer = NULL, *service = NULL, *timer_text = NULL, *service_text = NULL,
+                            *timer_path = NULL, *link = NULL, *target = NULL;
+        int r;
+
+        r = auto_unit_names(c, &timer, &service);
+        if (r < 0)
+                return r;
+        r = genunits_auto_service(c, source, &service_text);
+        if (r < 0)
+                return r;
+        r = genunits_auto_timer(c, source, &timer_text);
+        if (r < 0)
+                return r;
+        timer_path = strdup(timer);
+        if (!timer_path || asprintf(&link, "timers.target.wants/%s", timer) < 0 ||
+            asprintf(&target, "../%s", timer) < 0)
+                return -ENOMEM;
+        r = add_file(u, TAKE_PTR(service), TAKE_PTR(service_text), NULL);
+        if (r < 0)
+                return r;
+        r = add_file(u, TAKE_PTR(timer_path), TAKE_PTR(timer_text), NULL);
+        if (r < 0)
+                return r;
+        return add_file(u, TAKE_PTR(link), NULL, TAKE_PTR(target));
+}
+
+static int read_templates(Build *b) {
+        if (b->templates_read)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(template_names); i++) {
+                _cleanup_free_ char *path = NULL;
+                int r;
+
+                if (asprintf(&path, "%s" UNITDIR "/%s", b->root, template_names[i]) < 0)
+                        return -ENOMEM;
+                r = state_read_file(path, &b->templates[i], NULL);
+                if (r == -ENOMEM)
+                        return r;
+                b->template_errors[i] = r < 0 ? r : 0;
+        }
+        b->templates_read = true;
+        return 0;
+}
+
+/* an extra deployment's upgrade and rollback units, from the installed templates */
+static int add_derived_units(GenUnits *u, Build *b, const Config *c, const char *source) {
+        int r;
+
+        r = read_templates(b);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(template_names); i++) {
+                _cleanup_free_ char *name = NULL, *text = NULL, *template_path = NULL;
+
+                if (asprintf(&template_path, UNITDIR "/%s", template_names[i]) < 0)
+                        return -ENOMEM;
+                if (!b->templates[i])
+                        return add_skip(
+                                u,
+                                "%s" UNITDIR "/%s: cannot be read (%s); deployment %s skipped",
+                                b->root,
+                                template_names[i],
+                                strerror(-b->template_errors[i]),
+                                c->deployment);
+                r = genunits_unit_name(template_bases[i], c->deployment, "@.service", &name);
+                if (r < 0)
+                        return r;
+                r = genunits_derive_unit(b->templates[i], template_path, c->deployment, source, &text);
+                if (r == -EINVAL)
+                        return add_skip(
+                                u,
+                                "%s" UNITDIR "/%s: no [Unit] or no [Service] section; deployment "
+                                "%s skipped",
+                                b->root,
+                                template_names[i],
+                                c->deployment);
+                if (r < 0)
+                        return r;
+                r = add_file(u, TAKE_PTR(name), TAKE_PTR(text), NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* all the files of one deployment into u (0), or none and a warning that says why (1) */
+static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *source) {
+        _cleanup_(genunits_done) GenUnits mine = {};
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        for (size_t i = 0; b->claimed_units && b->claimed_units[i]; i++)
+                if (streq(b->claimed_units[i], c->server_unit))
+                        return add_skip(
+                                u,
+                                "%s: Server.Unit: %s is already the server unit of deployment %s; "
+                                "deployment %s skipped",
+                                source,
+                                c->server_unit,
+                                b->claimed_by[i],
+                                c->deployment);
+
+        if (asprintf(&path, "%s.d/" DROPIN_NAME, c->server_unit) < 0)
+                return -ENOMEM;
+        r = genunits_server_dropin(c, source, &text);
+        if (r < 0)
+                return r;
+        r = add_file(&mine, TAKE_PTR(path), TAKE_PTR(text), NULL);
+        if (r < 0)
+                return r;
+
+        if (!is_default(c->deployment)) {
+                /* a template that cannot be used skips the deployment: its warning is all it leaves */
+                r = add_derived_units(&mine, b, c, source);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        STRV_FOREACH (w, mine.warnings) {
+                                r = strv_push(&u->warnings, *w);
+                                if (r < 0)
+                                        return r;
+                        }
+                        return 1;
+                }
+        }
+
+        if (c->auto_schedule && b->have_auto) {
+                r = add_auto(&mine, c, source);
+                if (r < 0)
+                        return r;
+        } else if (c->auto_schedule) {
+                r = add_warning(
+                        u,
+                        "%s: Auto.Schedule: " LIBEXECDIR "/auto is not installed: no timer for "
+                        "deployment %s",
+                        source,
+                        c->deployment);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < mine.n_files; i++) {
+                GenFile f = mine.files[i];
+
+                mine.files[i] = (GenFile){};
+                r = add_file(u, f.path, f.content, f.symlink);
+                if (r < 0)
+                        return r;
+        }
+
+        r = strv_push(&b->claimed_units, c->server_unit);
+        if (r < 0)
+                return r;
+        r = strv_push(&b->claimed_by, c->deployment);
+        return r < 0 ? r : 0;
+}
+
+static int build_one(GenUnits *u, Build *b, const char *deployment) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *source = NULL;
+        int r;
+
+        if (is_default(deployment))
+                source = strdup(ETC_CONF);
+        else if (asprintf(&source, DEPLOYMENTS_DIR "/%s.conf", deployment) < 0)
+                source = NULL;
+        if (!source)
+                return -ENOMEM;
+
+        {
+                _cleanup_(config_error_done) ConfigError e = {};
+
+                r = config_load(b->root, deployment, &c, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return add_config_warning(u, deployment, &e, r);
+        }
+        return build_deployment(u, b, &c, source);
+}
+
+int genunits_build(const char *root, GenUnits *ret) {
+        _cleanup_strv_free_ char **deployments = NULL;
+        _cleanup_free_ char *rootdir = strdup(root ?: paths_root()), *auto_path = NULL;
+        _cleanup_(genunits_done) GenUnits u = {};
+        _cleanup_(build_done) Build b = {};
+        int r;
+
+        if (!rootdir)
+                return -ENOMEM;
+        for (size_t l = strlen(rootdir); l > 0 && rootdir[l - 1] == '/'; l--)
+                rootdir[l - 1] = 0;
+        b.root = rootdir;
+
+        if (asprintf(&auto_path, "%s" LIBEXECDIR "/auto", rootdir) < 0)
+                return -ENOMEM;
+        /* the timer only with the service it starts, and that only with its helper installed */
+        b.have_auto = access(auto_path, X_OK) == 0;
+
+        /* the default deployment is the base every other one is layered on */
+        r = build_one(&u, &b, "default");
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                r = add_warning(&u, "the shared configuration is broken: every deployment skipped");
+                if (r < 0)
+                        return r;
+                *ret = u;
+                u = (GenUnits){};
+                return 0;
+        }
+
+        r = config_list_deployments(rootdir, &deployments);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                r = add_warning(&u, "%s" DEPLOYMENTS_DIR ": cannot be listed (%s)", rootdir, strerror(-r));
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH (d, deployments) {
+                if (!config_deployment_name_is_valid(*d) || streq(*d, "default")) {
+                        r = add_warning(
+                                &u,
+                                "%s" DEPLOYMENTS_DIR "/%s.conf: not a valid deployment name (letters, "
+                                "digits, _ and -; not \"default\"); skipped",
+                                rootdir,
+                                *d);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                r = build_one(&u, &b, *d);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = u;
+        u = (GenUnits){};
+        return 0;
+}

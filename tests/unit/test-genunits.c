@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-genunits.c: what the generator writes, from configuration to (path, content) */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "genunits.h"
+#include "macro.h"
+#include "paths.h"
+#include "test-root.h"
+
+static void check_timespan(usec_t t, const char *want) {
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(genunits_format_timespan(t, &s), 0);
+        ck_assert_str_eq(s, want);
+}
+
+START_TEST(test_format_timespan) {
+        check_timespan(0, "0");
+        check_timespan(USEC_INFINITY, "infinity");
+        check_timespan(30 * USEC_PER_SEC, "30s");
+        check_timespan(630 * USEC_PER_SEC, "10min 30s");
+        check_timespan(35 * 60 * USEC_PER_SEC, "35min");
+        check_timespan((26 * 3600 + 1) * USEC_PER_SEC, "1d 2h 1s");
+        check_timespan(1500 * 1000, "1s 500ms");
+        check_timespan(7, "7us");
+}
+END_TEST
+
+/* every timespan it prints reads back as the same value */
+START_TEST(test_format_timespan_round_trip) {
+        const usec_t values[] = {
+                1, 999, 1000, USEC_PER_SEC, 61 * USEC_PER_SEC, 86400 * USEC_PER_SEC + 1, 123456789012ULL
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                _cleanup_free_ char *s = NULL;
+                usec_t back;
+
+                ck_assert_int_eq(genunits_format_timespan(values[i], &s), 0);
+                ck_assert_int_eq(config_parse_timespan(s, &back), 0);
+                ck_assert_uint_eq(back, values[i]);
+        }
+}
+END_TEST
+
+START_TEST(test_server_dropin) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        ck_assert_int_eq(genunits_server_dropin(&c, "/etc/codebolt-upgrade/upgrade.conf", &s), 0);
+        ck_assert_str_eq(
+                s,
+                GENUNITS_HEADER
+                "# The server of Codebolt deployment default (DESIGN §6).\n"
+                "\n"
+                "[Unit]\n"
+                "SourcePath=/etc/codebolt-upgrade/upgrade.conf\n"
+                "Wants=codebolt-upgrade-recover.service codebolt-upgrade-recover-check.service\n"
+                "After=codebolt-upgrade-recover.service\n"
+                "Before=codebolt-upgrade-recover-check.service\n"
+                "\n"
+                "[Service]\n"
+                "ExecCondition=+" BINDIR "/codebolt-upgrade --deployment default server-may-start\n"
+                "KillMode=mixed\n"
+                "TimeoutStopSec=10min 30s\n"
+                "TimeoutStartSec=35min\n");
+}
+END_TEST
+
+START_TEST(test_server_dropin_infinity) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        c.timeout_drain = USEC_INFINITY;
+        c.timeout_migrations = USEC_INFINITY - 1; /* saturates instead of wrapping */
+        ck_assert_int_eq(genunits_server_dropin(&c, "/x.conf", &s), 0);
+        ck_assert_ptr_nonnull(strstr(s, "\nTimeoutStopSec=infinity\n"));
+        ck_assert_ptr_nonnull(strstr(s, "\nTimeoutStartSec=infinity\n"));
+}
+END_TEST
+
+static const char template[] =
+        "# SPDX-License-Identifier: LGPL-2.1-or-later\n"
+        "# Upgrade the default deployment.\n"
+        "\n"
+        "[Unit]\n"
+        "Description=Upgrade Codebolt to %i\n"
+        "OnFailure=codebolt-rollback@%i.service\n"
+        "# codebolt-upgrade@ in a comment, but not xcodebolt-upgrade@ or a-codebolt-rollback@\n"
+        "After=codebolt-upgrade@%i.service codebolt-upgrade-recover.service\n"
+        "\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        "ExecStart=/usr/libexec/codebolt-upgrade/switch %i\n";
+
+START_TEST(test_derive_unit) {
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(
+                genunits_derive_unit(
+                        template,
+                        "/usr/lib/systemd/system/t@.service",
+                        "eu",
+                        "/etc/codebolt-upgrade/deployments/eu.conf",
+                        &s),
+                0);
+        ck_assert_str_eq(
+                s,
+                GENUNITS_HEADER
+                "# /usr/lib/systemd/system/t@.service for Codebolt deployment eu (DESIGN §6).\n"
+                "\n"
+                "[Unit]\n"
+                "SourcePath=/etc/codebolt-upgrade/deployments/eu.conf\n"
+                "Description=Upgrade Codebolt to %i (deployment eu)\n"
+                "OnFailure=codebolt-rollback-eu@%i.service\n"
+                "# codebolt-upgrade-eu@ in a comment, but not xcodebolt-upgrade@ or "
+                "a-codebolt-rollback@\n"
+                "After=codebolt-upgrade-eu@%i.service codebolt-upgrade-recover.service\n"
+                "\n"
+                "[Service]\n"
+                "Environment=CODEBOLT_DEPLOYMENT=eu\n"
+                "Type=oneshot\n"
+                "ExecStart=/usr/libexec/codebolt-upgrade/switch %i\n");
+}
+END_TEST
+
+START_TEST(test_derive_unit_needs_sections) {
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(genunits_derive_unit("[Unit]\nDescription=x\n", "/t", "eu", "/s", &s), -EINVAL);
+        ck_assert_ptr_null(s);
+        ck_assert_int_eq(genunits_derive_unit("[Service]\nType=oneshot\n", "/t", "eu", "/s", &s), -EINVAL);
+        ck_assert_ptr_null(s);
+        /* no trailing newline: the last line is kept whole */
+        ck_assert_int_eq(genunits_derive_unit("[Unit]\n[Service]\nType=oneshot", "/t", "eu", "/s", &s), 0);
+        ck_assert_ptr_nonnull(strstr(s, "\nType=oneshot\n"));
+}
+END_TEST
+
+START_TEST(test_unit_name) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        ck_assert_int_eq(genunits_unit_name("codebolt-upgrade", "default", "@.service", &a), 0);
+        ck_assert_str_eq(a, "codebolt-upgrade@.service");
+        ck_assert_int_eq(genunits_unit_name("codebolt-upgrade-auto", "eu", ".timer", &b), 0);
+        ck_assert_str_eq(b, "codebolt-upgrade-auto-eu.timer");
+}
+END_TEST
+
+START_TEST(test_auto_units) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *timer = NULL, *service = NULL;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        free(c.deployment);
+        c.deployment = strdup("eu");
+        c.auto_schedule = strdup("Sun 02:00");
+        c.auto_randomized_delay = 90 * 60 * USEC_PER_SEC;
+        ck_assert_int_eq(genunits_auto_timer(&c, "/s.conf", &timer), 0);
+        ck_assert_ptr_nonnull(
+                strstr(timer,
+                       "\n[Timer]\nOnCalendar=Sun 02:00\nRandomizedDelaySec=1h 30min\n"
+                       "Persistent=yes\nUnit=codebolt-upgrade-auto-eu.service\n"));
+        ck_assert_int_eq(genunits_auto_service(&c, "/s.conf", &service), 0);
+        ck_assert_ptr_nonnull(strstr(service, "\nEnvironment=CODEBOLT_DEPLOYMENT=eu\n"));
+        ck_assert_ptr_nonnull(strstr(service, "\nExecStart=" LIBEXECDIR "/auto\n"));
+}
+END_TEST
+
+/* ---- the whole build, against a root of the test's own ---- */
+
+static char *make_root(const char *name) {
+        char *r;
+
+        ck_assert_int_ge(asprintf(&r, "%s/%s", root, name), 0);
+        return r;
+}
+
+static void put(const char *dir, const char *path, const char *content) {
+        _cleanup_free_ char *p = NULL, *parent = NULL;
+        FILE *f;
+
+        ck_assert_int_ge(asprintf(&p, "%s%s", dir, path), 0);
+        parent = strdup(p);
+        *strrchr(parent, '/') = 0;
+        ck_assert_int_eq(paths_mkdir_p(parent, 0755), 0);
+        f = fopen(p, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(content, f);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+static void put_templates(const char *dir) {
+        put(dir, UNITDIR "/codebolt-upgrade@.service", template);
+        put(dir,
+            UNITDIR "/codebolt-rollback@.service",
+            "[Unit]\nAfter=codebolt-upgrade@%i.service\n[Service]\n");
+}
+
+static const GenFile *find(const GenUnits *u, const char *path) {
+        for (size_t i = 0; i < u->n_files; i++)
+                if (streq(u->files[i].path, path))
+                        return &u->files[i];
+        return NULL;
+}
+
+static size_t n_warnings(const GenUnits *u) {
+        size_t n = 0;
+
+        STRV_FOREACH (w, u->warnings)
+                n++;
+        return n;
+}
+
+START_TEST(test_build_none) {
+        _cleanup_free_ char *dir = make_root("none");
+        _cleanup_(genunits_done) GenUnits u = {};
+
+        ck_assert_int_eq(paths_mkdir_p(dir, 0755), 0);
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+        ck_assert_uint_eq(u.n_files, 1);
+        ck_assert_str_eq(u.files[0].path, "codebolt.service.d/50-codebolt-upgrade.conf");
+        ck_assert_ptr_null(u.warnings);
+}
+END_TEST
+
+START_TEST(test_build_broken_beside_good) {
+        _cleanup_free_ char *dir = make_root("broken");
+        _cleanup_(genunits_done) GenUnits u = {};
+
+        put_templates(dir);
+        put(dir, "/etc/codebolt-upgrade/deployments/a.conf", "[Server]\nUnit=codebolt-a.service\n");
+        put(dir, "/etc/codebolt-upgrade/deployments/b.conf", "[Server]\nUnit=codebolt-b.service\nNope=1\n");
+        put(dir, "/etc/codebolt-upgrade/deployments/c.conf", "[Server]\nUnit=codebolt-c.service\n");
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+
+        ck_assert_ptr_nonnull(find(&u, "codebolt.service.d/50-codebolt-upgrade.conf"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-a.service.d/50-codebolt-upgrade.conf"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-a@.service"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-rollback-a@.service"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-c.service.d/50-codebolt-upgrade.conf"));
+        ck_assert_ptr_null(find(&u, "codebolt-b.service.d/50-codebolt-upgrade.conf"));
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-b@.service"));
+        ck_assert_uint_eq(u.n_files, 7);
+
+        ck_assert_uint_eq(n_warnings(&u), 1);
+        ck_assert_ptr_nonnull(
+                strstr(u.warnings[0], "/etc/codebolt-upgrade/deployments/b.conf:3: Server.Nope: "));
+        ck_assert_ptr_nonnull(strstr(u.warnings[0], "deployment b skipped"));
+        ck_assert_ptr_nonnull(
+                strstr(find(&u, "codebolt-rollback-c@.service")->content,
+                       "\nAfter=codebolt-upgrade-c@%i.service\n"));
+}
+END_TEST
+
+/* everything is layered on upgrade.conf: broken, nothing can be trusted, and one message says so */
+START_TEST(test_build_shared_broken) {
+        _cleanup_free_ char *dir = make_root("shared");
+        _cleanup_(genunits_done) GenUnits u = {};
+
+        put_templates(dir);
+        put(dir, "/etc/codebolt-upgrade/upgrade.conf", "[Timeouts]\nDrain=soon\n");
+        put(dir, "/etc/codebolt-upgrade/deployments/a.conf", "[Server]\nUnit=codebolt-a.service\n");
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+        ck_assert_uint_eq(u.n_files, 0);
+        ck_assert_uint_eq(n_warnings(&u), 2);
+        ck_assert_ptr_nonnull(
+                strstr(u.warnings[0], "/etc/codebolt-upgrade/upgrade.conf:2: Timeouts.Drain: "));
+        ck_assert_str_eq(u.warnings[1], "the shared configuration is broken: every deployment skipped");
+}
+END_TEST
+
+START_TEST(test_build_missing_template) {
+        _cleanup_free_ char *dir = make_root("notemplate");
+        _cleanup_(genunits_done) GenUnits u = {};
+
+        put(dir, "/etc/codebolt-upgrade/deployments/a.conf", "[Server]\nUnit=codebolt-a.service\n");
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+        /* the default deployment's drop-in does not need the templates */
+        ck_assert_uint_eq(u.n_files, 1);
+        ck_assert_uint_eq(n_warnings(&u), 1);
+        ck_assert_ptr_nonnull(strstr(u.warnings[0], UNITDIR "/codebolt-upgrade@.service: cannot be read"));
+        ck_assert_ptr_nonnull(strstr(u.warnings[0], "deployment a skipped"));
+}
+END_TEST
+
+START_TEST(test_build_auto) {
+        _cleanup_free_ char *dir = make_root("auto"), *helper = NULL;
+        _cleanup_(genunits_done) GenUnits u = {}, without = {};
+        const GenFile *link;
+
+        put(dir, "/etc/codebolt-upgrade/upgrade.conf", "[Auto]\nSchedule=daily\n");
+        ck_assert_int_eq(genunits_build(dir, &without), 0);
+        ck_assert_ptr_null(find(&without, "codebolt-upgrade-auto.timer"));
+        ck_assert_uint_eq(n_warnings(&without), 1);
+        ck_assert_ptr_nonnull(strstr(without.warnings[0], "auto is not installed"));
+
+        put(dir, LIBEXECDIR "/auto", "#!/bin/sh\n");
+        ck_assert_int_ge(asprintf(&helper, "%s" LIBEXECDIR "/auto", dir), 0);
+        ck_assert_int_eq(chmod(helper, 0755), 0);
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+        ck_assert_ptr_null(u.warnings);
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-auto.service"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-auto.timer"));
+        link = find(&u, "timers.target.wants/codebolt-upgrade-auto.timer");
+        ck_assert_ptr_nonnull(link);
+        ck_assert_ptr_null(link->content);
+        ck_assert_str_eq(link->symlink, "../codebolt-upgrade-auto.timer");
+}
+END_TEST
+
+static Suite *genunits_suite(void) {
+        Suite *s = suite_create("genunits");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_format_timespan);
+        tcase_add_test(tc, test_format_timespan_round_trip);
+        tcase_add_test(tc, test_server_dropin);
+        tcase_add_test(tc, test_server_dropin_infinity);
+        tcase_add_test(tc, test_derive_unit);
+        tcase_add_test(tc, test_derive_unit_needs_sections);
+        tcase_add_test(tc, test_unit_name);
+        tcase_add_test(tc, test_auto_units);
+        tcase_add_test(tc, test_build_none);
+        tcase_add_test(tc, test_build_broken_beside_good);
+        tcase_add_test(tc, test_build_shared_broken);
+        tcase_add_test(tc, test_build_missing_template);
+        tcase_add_test(tc, test_build_auto);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return run_suite_in_root(genunits_suite(), "test-genunits");
+}
