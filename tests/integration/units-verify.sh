@@ -62,4 +62,43 @@ generatordir=$(pkg-config --variable=systemdsystemgeneratordir systemd)
 sb test -x "$generatordir/codebolt-upgrade-generator" || fail "codebolt-upgrade-generator is not installed in $generatordir"
 conditions=$(sb systemctl show -P ExecCondition codebolt.service | grep -o 'path=' | wc -l)
 [ "$conditions" = 1 ] || fail "codebolt.service has $conditions ExecCondition= lines, not the generator's one"
+
+# two extra deployments, one of them broken: the good one gets its units, which verify cleanly; the
+# broken one is skipped with a kernel-log message naming file, line and key; the boot stays running
+sb install -d /etc/codebolt-upgrade/deployments
+sb sh -c 'printf "[Server]\nUnit=codebolt-two.service\nPort=3457\n\n[Database]\nName=codebolt_two\n" >/etc/codebolt-upgrade/deployments/two.conf'
+sb sh -c 'printf "[Server]\nUnit=codebolt-bad.service\n\n[Timeouts]\nDrain=ten minutes\n" >/etc/codebolt-upgrade/deployments/bad.conf'
+sb tee /etc/systemd/system/codebolt-two.service >/dev/null <<'UNIT'
+[Service]
+User=codebolt
+ExecStart=/opt/codebolt/current/bin/codebolt-server
+UNIT
+sb systemctl daemon-reload
+for u in codebolt-upgrade-two@.service codebolt-rollback-two@.service codebolt-two.service.d/50-codebolt-upgrade.conf; do
+        sb test -f "/run/systemd/generator/$u" || fail "the generator wrote no $u for deployment two"
+done
+for u in codebolt-upgrade-bad@.service codebolt-bad.service.d; do
+        sb test ! -e "/run/systemd/generator/$u" || fail "the generator wrote $u for the broken deployment"
+done
+sb test -f /run/systemd/generator/codebolt.service.d/50-codebolt-upgrade.conf ||
+        fail "the broken deployment file dropped the default deployment's drop-in"
+# (verify runs no generators: it is pointed at their output, before the usual unit path)
+for u in codebolt-upgrade-two@1.5.0.service codebolt-rollback-two@1.5.0.service codebolt-two.service; do
+        out=$(sb env SYSTEMD_UNIT_PATH=/run/systemd/generator: systemd-analyze verify "$u" 2>&1) ||
+                fail "systemd-analyze verify $u failed: $out"
+        [ -z "$out" ] || fail "systemd-analyze verify $u printed: $out"
+done
+sb systemctl show -P Environment codebolt-upgrade-two@1.5.0.service | grep -qw CODEBOLT_DEPLOYMENT=two ||
+        fail "codebolt-upgrade-two@ does not carry CODEBOLT_DEPLOYMENT=two"
+sb systemctl show -P OnFailure codebolt-upgrade-two@1.5.0.service | grep -qx codebolt-rollback-two@1.5.0.service ||
+        fail "codebolt-upgrade-two@ does not start its own rollback on failure"
+sb journalctl --sync
+sb_journal_k=$(sb journalctl -k -b --no-pager -o cat)
+grep -qF '/etc/codebolt-upgrade/deployments/bad.conf:5: Timeouts.Drain:' <<<"$sb_journal_k" ||
+        fail "the kernel log does not name bad.conf, its line and key: $(grep -F codebolt-upgrade-generator <<<"$sb_journal_k" | tail -n 3)"
+state=$(sb systemctl is-system-running || true)
+case $state in
+running | degraded) ;;
+*) fail "the system is $state after the broken deployment file" ;;
+esac
 sb_log "PASS"
