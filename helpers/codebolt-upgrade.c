@@ -741,21 +741,11 @@ static int verb_server_may_start(const char *deployment) {
         _cleanup_json_ cJSON *current = NULL, *pkg = NULL;
         _cleanup_free_ char *starter = NULL, *pin = NULL, *pin_path = NULL, *linked = NULL,
                             *current_dir = NULL;
-        ConfigError cerr = {};
         Config c = {};
         int r;
 
-        r = config_load(NULL, deployment, &c, &cerr);
+        r = helper_config_load(deployment, &c, "the pin is not checked for this start");
         if (r < 0) {
-                log_error_errno(
-                        r,
-                        "%s:%u: %s%s%s: the pin is not checked for this start.",
-                        strempty(cerr.file),
-                        cerr.line,
-                        strempty(cerr.key),
-                        cerr.key ? ": " : "",
-                        strempty(cerr.message));
-                config_error_done(&cerr);
                 if (config_init_defaults(&c) < 0)
                         return log_oom(), 1;
                 if (deployment && *deployment) {
@@ -854,7 +844,6 @@ int main(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        ConfigError cerr = {};
         Config config = {};
         const char *verb;
         int c, r;
@@ -906,19 +895,9 @@ int main(int argc, char *argv[]) {
                 return verb_server_may_start(arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT"));
         }
 
-        r = config_load(NULL, arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT"), &config, &cerr);
-        if (r < 0) {
-                log_error_errno(
-                        r,
-                        "%s:%u: %s%s%s",
-                        strempty(cerr.file),
-                        cerr.line,
-                        strempty(cerr.key),
-                        cerr.key ? ": " : "",
-                        strempty(cerr.message));
-                config_error_done(&cerr);
+        r = helper_config_load(arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT"), &config, NULL);
+        if (r < 0)
                 return 2;
-        }
 
         if (streq(verb, "status"))
                 r = verb_status(&config);

@@ -694,10 +694,30 @@ static void usage(const char *name, const char *phase) {
                 phase);
 }
 
+int helper_config_load(const char *deployment, Config *ret, const char *consequence) {
+        ConfigError cerr = {};
+        int r;
+
+        r = config_load(NULL, deployment, ret, &cerr);
+        if (r < 0) {
+                log_error_errno(
+                        r,
+                        "%s:%u: %s%s%s%s%s",
+                        strempty(cerr.file),
+                        cerr.line,
+                        strempty(cerr.key),
+                        cerr.key ? ": " : "",
+                        strempty(cerr.message),
+                        consequence ? ": " : "",
+                        strempty(consequence));
+                config_error_done(&cerr);
+        }
+        return r;
+}
+
 int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h)) {
         _cleanup_(helper_done) Helper h = { .phase = phase, .lock_fd = -EBADF };
         struct sigaction sa = { .sa_handler = on_term };
-        ConfigError cerr = {};
         SemVer v = {};
         const char *deployment, *id;
         int r;
@@ -737,19 +757,9 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
         }
 
         deployment = getenv("CODEBOLT_DEPLOYMENT");
-        r = config_load(NULL, deployment, &h.config, &cerr);
-        if (r < 0) {
-                log_error_errno(
-                        r,
-                        "%s:%u: %s%s%s",
-                        strempty(cerr.file),
-                        cerr.line,
-                        cerr.key ? cerr.key : "",
-                        cerr.key ? ": " : "",
-                        strempty(cerr.message));
-                config_error_done(&cerr);
+        r = helper_config_load(deployment, &h.config, NULL);
+        if (r < 0)
                 return 2;
-        }
         log_set_deployment(h.config.deployment);
 
         id = getenv("INVOCATION_ID");

@@ -46,6 +46,9 @@ extern volatile sig_atomic_t helper_cancelled;
  * run() returned when it is positive. */
 int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h));
 
+/* config_load() that logs a failure as "file:line: key: message" (and ": consequence" when given) */
+int helper_config_load(const char *deployment, Config *ret, const char *consequence);
+
 /* the flock of DESIGN §4 around every read-modify-write of the state */
 int helper_lock(Helper *h);
 void helper_unlock(Helper *h);
