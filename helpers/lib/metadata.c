@@ -312,3 +312,60 @@ int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, ch
         *ret = TAKE_PTR(path);
         return 0;
 }
+
+const char *metadata_dist_tag(const Metadata *m, const char *tag) {
+        const cJSON *tags, *v;
+
+        if (!m || !m->doc || !tag)
+                return NULL;
+        tags = cJSON_GetObjectItemCaseSensitive(m->doc, "dist-tags");
+        v = cJSON_IsObject(tags) ? cJSON_GetObjectItemCaseSensitive(tags, tag) : NULL;
+        return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* above running, and within Track= (the same major always; the same minor with patch) */
+static bool auto_within_track(const Release *r, const SemVer *running, AutoTrack track) {
+        return r->v.major == running->major && (track != TRACK_PATCH || r->v.minor == running->minor);
+}
+
+int metadata_pick_auto(
+        const Metadata *m,
+        const SemVer *running,
+        AutoTrack track,
+        const char *channel,
+        bool (*failed)(const char *version, void *userdata),
+        void *userdata,
+        const Release **ret) {
+        *ret = NULL;
+        if (channel) {
+                const char *version = metadata_dist_tag(m, channel);
+                const Release *r;
+
+                if (!version)
+                        return -ENOENT;
+                r = metadata_find(m, version);
+                if (!r)
+                        return -ENXIO;
+                if (semver_compare(&r->v, running) <= 0)
+                        return 0;
+                if (!auto_within_track(r, running, track))
+                        return -EPERM;
+                if (failed && failed(r->version, userdata))
+                        return 0;
+                *ret = r;
+                return 1;
+        }
+        for (size_t i = m->n; i > 0; i--) {
+                const Release *r = &m->releases[i - 1];
+
+                if (semver_compare(&r->v, running) <= 0)
+                        break;
+                if (!may_stop_at(r) || !auto_within_track(r, running, track))
+                        continue;
+                if (failed && failed(r->version, userdata))
+                        continue;
+                *ret = r;
+                return 1;
+        }
+        return 0;
+}

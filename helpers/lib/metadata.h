@@ -76,3 +76,23 @@ int metadata_step_allowed(const Release *to, const SemVer *from);
  * the one to stop at). *ret: the versions after `from`, ending with `to`, NULL-terminated. -ENOENT when
  * `to` is not published, -ENOLINK when no chain exists, -EINVAL for a malformed upgradeFrom on the way. */
 int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, char ***ret);
+
+/* the version the registry document's "dist-tags" names for tag, or NULL */
+const char *metadata_dist_tag(const Metadata *m, const char *tag);
+
+/* The target of an unattended upgrade ([Auto], DESIGN §1): a version above `running` with the same
+ * major (never a major unattended), and with TRACK_PATCH the same minor too. Without channel: the newest
+ * such release that is neither a prerelease nor deprecated and for which failed() (optional) returns
+ * false; failed() is asked newest first, so it may log each version it rejects. With channel (a
+ * dist-tag): exactly the version the tag names, when it is allowed and not failed(). Returns 1 and
+ * *ret, or 0 (*ret = NULL) when nothing newer is allowed: the tag names the running version or one
+ * below it, or every candidate failed. With a channel: -ENOENT when the document has no such tag,
+ * -ENXIO when the version it names is not published, -EPERM when it is above what Track= allows. */
+int metadata_pick_auto(
+        const Metadata *m,
+        const SemVer *running,
+        AutoTrack track,
+        const char *channel,
+        bool (*failed)(const char *version, void *userdata),
+        void *userdata,
+        const Release **ret);

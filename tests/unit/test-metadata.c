@@ -292,6 +292,130 @@ START_TEST(test_load_and_cache) {
 }
 END_TEST
 
+/* metadata_pick_auto(): the versions failed() is asked about, and the result */
+typedef struct AutoAsked {
+        const char *failed[4];
+        char asked[256];
+} AutoAsked;
+
+static bool auto_failed(const char *version, void *userdata) {
+        AutoAsked *a = userdata;
+
+        strcat(a->asked, a->asked[0] ? " " : "");
+        strcat(a->asked, version);
+        for (size_t i = 0; i < ELEMENTSOF(a->failed) && a->failed[i]; i++)
+                if (streq(a->failed[i], version))
+                        return true;
+        return false;
+}
+
+/* the picked version, "none", or the error's name */
+static char *pick_of(
+        const Metadata *m, const char *running, AutoTrack track, const char *channel, AutoAsked *a) {
+        const Release *r = NULL;
+        SemVer v = {};
+        int k;
+
+        ck_assert_int_eq(semver_parse(running, &v), 0);
+        k = metadata_pick_auto(m, &v, track, channel, a ? auto_failed : NULL, a, &r);
+        semver_done(&v);
+        if (k == 1) {
+                ck_assert_ptr_nonnull(r);
+                return strdup(r->version);
+        }
+        ck_assert_ptr_null(r);
+        return strdup(
+                k == 0         ? "none"
+                : k == -ENOENT ? "ENOENT"
+                : k == -ENXIO  ? "ENXIO"
+                : k == -EPERM  ? "EPERM"
+                               : "?");
+}
+
+#define ck_assert_pick(m, running, track, channel, a, want)                       \
+        do {                                                                      \
+                _cleanup_free_ char *_p = pick_of(m, running, track, channel, a); \
+                ck_assert_str_eq(_p, want);                                       \
+        } while (0)
+
+static const char *const auto_versions[] = {
+        "1.4.0", "-", "1.4.1",        "-", "1.4.2-rc.1", "-", "1.5.0", "-", "1.5.1!", "-",
+        "1.5.4", "-", "1.6.0-beta.1", "-", "2.0.0",      "-", "2.1.0", "-",
+};
+
+START_TEST(test_pick_auto_track) {
+        _cleanup_(metadata_done) Metadata m = metadata_of(auto_versions, ELEMENTSOF(auto_versions));
+        AutoAsked a = {};
+
+        /* patch: the same major.minor, never the prerelease 1.4.2-rc.1 */
+        ck_assert_pick(&m, "1.4.0", TRACK_PATCH, NULL, &a, "1.4.1");
+        ck_assert_str_eq(a.asked, "1.4.1");
+        /* minor: the newest of the same major; never 2.x */
+        a = (AutoAsked){};
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, NULL, &a, "1.5.4");
+        ck_assert_str_eq(a.asked, "1.5.4");
+        /* the newest allowed runs already: nothing */
+        ck_assert_pick(&m, "1.4.1", TRACK_PATCH, NULL, NULL, "none");
+        ck_assert_pick(&m, "1.5.4", TRACK_MINOR, NULL, NULL, "none");
+        /* never a major, even when the running line has nothing newer */
+        ck_assert_pick(&m, "2.1.0", TRACK_MINOR, NULL, NULL, "none");
+        ck_assert_pick(&m, "1.9.0", TRACK_MINOR, NULL, NULL, "none");
+}
+END_TEST
+
+START_TEST(test_pick_auto_skips) {
+        _cleanup_(metadata_done) Metadata m = metadata_of(auto_versions, ELEMENTSOF(auto_versions));
+        AutoAsked a = { .failed = { "1.5.4" } };
+
+        /* 1.5.4 failed, 1.5.1 is deprecated (never asked), 1.5.0 it is */
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, NULL, &a, "1.5.0");
+        ck_assert_str_eq(a.asked, "1.5.4 1.5.0");
+        /* every candidate failed: nothing */
+        a = (AutoAsked){ .failed = { "1.5.4", "1.5.0", "1.4.1" } };
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, NULL, &a, "none");
+        ck_assert_str_eq(a.asked, "1.5.4 1.5.0 1.4.1");
+        /* a prerelease runs: the release of it is a patch upgrade */
+        a = (AutoAsked){};
+        ck_assert_pick(&m, "1.4.2-rc.1", TRACK_PATCH, NULL, &a, "none");
+        ck_assert_pick(&m, "1.6.0-beta.1", TRACK_MINOR, NULL, &a, "none");
+}
+END_TEST
+
+START_TEST(test_pick_auto_channel) {
+        _cleanup_(metadata_done) Metadata m = metadata_of(auto_versions, ELEMENTSOF(auto_versions));
+        cJSON *tags = cJSON_AddObjectToObject(m.doc, "dist-tags");
+        AutoAsked a = {};
+
+        cJSON_AddStringToObject(tags, "latest", "2.1.0");
+        cJSON_AddStringToObject(tags, "stable", "1.5.0");
+        cJSON_AddStringToObject(tags, "next", "1.6.0-beta.1");
+        cJSON_AddStringToObject(tags, "old", "1.4.0");
+        cJSON_AddStringToObject(tags, "ghost", "1.5.9");
+        ck_assert_str_eq(metadata_dist_tag(&m, "stable"), "1.5.0");
+        ck_assert_ptr_null(metadata_dist_tag(&m, "nope"));
+
+        /* exactly the tagged version, not the newest of the line (1.5.4) */
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, "stable", &a, "1.5.0");
+        ck_assert_str_eq(a.asked, "1.5.0");
+        /* the tag names what an operator chose: a prerelease too */
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, "next", NULL, "1.6.0-beta.1");
+        /* Track= still bounds it: minor beyond patch, and never a major */
+        ck_assert_pick(&m, "1.4.0", TRACK_PATCH, "stable", NULL, "EPERM");
+        ck_assert_pick(&m, "1.5.4", TRACK_MINOR, "latest", NULL, "EPERM");
+        /* the running version or one below it: nothing */
+        ck_assert_pick(&m, "1.5.0", TRACK_MINOR, "stable", NULL, "none");
+        ck_assert_pick(&m, "1.5.4", TRACK_MINOR, "stable", NULL, "none");
+        ck_assert_pick(&m, "1.5.0", TRACK_MINOR, "old", NULL, "none");
+        /* a failed tagged version: nothing, never another one instead */
+        a = (AutoAsked){ .failed = { "1.5.0" } };
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, "stable", &a, "none");
+        ck_assert_str_eq(a.asked, "1.5.0");
+        /* no such tag; a tag naming an unpublished version */
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, "nope", NULL, "ENOENT");
+        ck_assert_pick(&m, "1.4.0", TRACK_MINOR, "ghost", NULL, "ENXIO");
+}
+END_TEST
+
 static Suite *metadata_suite(void) {
         Suite *s = suite_create("metadata");
         TCase *tc = tcase_create("core");
@@ -306,6 +430,9 @@ static Suite *metadata_suite(void) {
         tcase_add_test(tc, test_path_impossible);
         tcase_add_test(tc, test_url);
         tcase_add_test(tc, test_load_and_cache);
+        tcase_add_test(tc, test_pick_auto_track);
+        tcase_add_test(tc, test_pick_auto_skips);
+        tcase_add_test(tc, test_pick_auto_channel);
         suite_add_tcase(s, tc);
         return s;
 }
