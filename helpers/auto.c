@@ -236,15 +236,9 @@ static int unit_busy(sd_bus *bus, const char *unit) {
 static int wait_rollback(sd_bus *bus, const Config *c, const char *instance) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_free_ char *unit = NULL;
-        bool named = !streq(c->deployment, "default");
         int r;
 
-        if (asprintf(
-                    &unit,
-                    "codebolt-rollback%s%s@%s.service",
-                    named ? "-" : "",
-                    named ? c->deployment : "",
-                    instance) < 0)
+        if (unitname_deployment_unit("rollback", c->deployment, instance, &unit) < 0)
                 return log_oom();
         r = bus_unit_watch_properties(bus, unit, &slot);
         if (r < 0)
@@ -273,18 +267,10 @@ static int start_upgrade(const Config *c, const char *running, const char *versi
         _cleanup_free_ char *instance = NULL, *unit = NULL, *result = NULL, *error = NULL;
         _cleanup_json_ cJSON *ledger = NULL;
         const cJSON *entry = NULL;
-        bool named = !streq(c->deployment, "default");
         int r;
 
-        /* escaped only where a unit name needs it ('+'), as an operator types it */
-        if (strchr(version, '+') ? unitname_escape(version, &instance) < 0 : !(instance = strdup(version)))
-                return log_oom();
-        if (asprintf(
-                    &unit,
-                    "codebolt-upgrade%s%s@%s.service",
-                    named ? "-" : "",
-                    named ? c->deployment : "",
-                    instance) < 0)
+        if (unitname_instance_for_version(version, &instance) < 0 ||
+            unitname_deployment_unit("upgrade", c->deployment, instance, &unit) < 0)
                 return log_oom();
 
         r = bus_open_system(&bus);

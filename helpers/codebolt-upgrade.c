@@ -78,18 +78,9 @@ static int show_running(const Config *c) {
 
 /* "codebolt-<kind>[-<deployment>]@<instance>.service" */
 static char *deployment_unit(const Config *c, const char *kind, const char *instance) {
-        bool named = !streq(c->deployment, "default");
         char *unit;
 
-        if (asprintf(
-                    &unit,
-                    "codebolt-%s%s%s@%s.service",
-                    kind,
-                    named ? "-" : "",
-                    named ? c->deployment : "",
-                    instance) < 0)
-                return NULL;
-        return unit;
+        return unitname_deployment_unit(kind, c->deployment, instance, &unit) < 0 ? NULL : unit;
 }
 
 /* the unit that works on the upgrade in flight now (the upgrade's or its rollback's), or NULL when none
@@ -422,7 +413,6 @@ static int verb_rollback(const Config *c, const char *version) {
         _cleanup_free_ char *instance = NULL, *unit = NULL, *flag = NULL, *result = NULL, *error = NULL;
         _cleanup_json_ cJSON *ledger = NULL;
         const cJSON *entry;
-        bool named = !streq(c->deployment, "default");
         struct timespec ts;
         uint64_t since;
         SemVer v = {};
@@ -432,15 +422,8 @@ static int verb_rollback(const Config *c, const char *version) {
         semver_done(&v);
         if (r < 0)
                 return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
-        /* the instance as an operator types it; escaped only where a unit name needs it ('+') */
-        if (strchr(version, '+') ? unitname_escape(version, &instance) < 0 : !(instance = strdup(version)))
-                return log_oom();
-        if (asprintf(
-                    &unit,
-                    "codebolt-rollback%s%s@%s.service",
-                    named ? "-" : "",
-                    named ? c->deployment : "",
-                    instance) < 0)
+        if (unitname_instance_for_version(version, &instance) < 0 ||
+            unitname_deployment_unit("rollback", c->deployment, instance, &unit) < 0)
                 return log_oom();
 
         if (arg_discard_since) {

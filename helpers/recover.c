@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "spawn.h"
+#include "unitname.h"
 
 /* 1 when a unit is starting, running or stopping, 0 when not (or unknown to systemd) */
 static int unit_is_working(const char *unit) {
@@ -70,12 +71,7 @@ static int recover_deployment(const char *deployment, const char *mode) {
         r = unit_is_working(json_get_string(current, "unit"));
         if (r == 0) {
                 _cleanup_free_ char *rollback_unit = NULL;
-                if (asprintf(
-                            &rollback_unit,
-                            "codebolt-rollback%s%s@%s.service",
-                            streq(deployment, "default") ? "" : "-",
-                            streq(deployment, "default") ? "" : deployment,
-                            instance) < 0)
+                if (unitname_deployment_unit("rollback", deployment, instance, &rollback_unit) < 0)
                         return log_oom();
                 r = unit_is_working(rollback_unit);
         }

@@ -26,6 +26,7 @@
 #include "release.h"
 #include "spawn.h"
 #include "state.h"
+#include "unitname.h"
 
 /* a rename of the database waits this often for a session that reconnects between the terminate and
  * the ALTER DATABASE */
@@ -2001,20 +2002,11 @@ static int recover_preamble(Rollback *rb) {
 
 /* ---- a late rollback: by hand, after the upgrade succeeded (DESIGN §3) ---- */
 
-/* "codebolt-rollback@1.5.0.service", or "codebolt-rollback-<name>@…" for an extra deployment */
+/* "codebolt-<kind>@1.5.0.service", or "codebolt-<kind>-<name>@…" for an extra deployment */
 static char *deployment_unit(const Helper *h, const char *kind) {
-        bool named = !streq(h->config.deployment, "default");
         char *unit;
 
-        if (asprintf(
-                    &unit,
-                    "codebolt-%s%s%s@%s.service",
-                    kind,
-                    named ? "-" : "",
-                    named ? h->config.deployment : "",
-                    h->instance) < 0)
-                return NULL;
-        return unit;
+        return unitname_deployment_unit(kind, h->config.deployment, h->instance, &unit) < 0 ? NULL : unit;
 }
 
 /* This instance's upgrade unit is failed: this start is its OnFailure= (or the one its ExecStopPost=
@@ -2325,12 +2317,7 @@ static int queue_if_failed(const char *instance) {
         log_setup(NULL, "rollback");
         if (!result || streq(result, "success") || streq(result, "exec-condition"))
                 return 0;
-        if (asprintf(
-                    &unit,
-                    "codebolt-rollback%s%s@%s.service",
-                    getenv("CODEBOLT_DEPLOYMENT") ? "-" : "",
-                    strempty(getenv("CODEBOLT_DEPLOYMENT")),
-                    instance) < 0)
+        if (unitname_deployment_unit("rollback", getenv("CODEBOLT_DEPLOYMENT"), instance, &unit) < 0)
                 return log_oom(), 1;
 
         r = sd_bus_open_system(&bus);

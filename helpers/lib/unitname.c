@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* unitname.c: systemd's unit-name escaping of an instance string */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "macro.h"
 #include "unitname.h"
@@ -95,4 +97,27 @@ int unitname_escape(const char *s, char **ret) {
 
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int unitname_deployment_unit(const char *kind, const char *deployment, const char *instance, char **ret) {
+        bool named = deployment && !streq(deployment, "default");
+
+        if (asprintf(
+                    ret,
+                    "codebolt-%s%s%s@%s.service",
+                    kind,
+                    named ? "-" : "",
+                    named ? deployment : "",
+                    instance) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int unitname_instance_for_version(const char *version, char **ret) {
+        if (strchr(version, '+'))
+                return unitname_escape(version, ret);
+        *ret = strdup(version);
+        return *ret ? 0 : -ENOMEM;
 }

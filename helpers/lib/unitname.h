@@ -12,3 +12,11 @@ int unitname_unescape(const char *s, char **ret);
  * '.' and every byte outside [A-Za-z0-9:_.] becomes \xNN (so '-' becomes \x2d). unitname_unescape()
  * reverses it for every string without '/'. */
 int unitname_escape(const char *s, char **ret);
+
+/* DESIGN §6: "codebolt-<kind>@<instance>.service" for the default deployment (deployment NULL or
+ * "default"), "codebolt-<kind>-<deployment>@<instance>.service" for another; kind is "upgrade" or
+ * "rollback" */
+int unitname_deployment_unit(const char *kind, const char *deployment, const char *instance, char **ret);
+/* the instance for an exact version as an operator types it: the version itself, escaped only where a
+ * unit name needs it (the '+' of build metadata) */
+int unitname_instance_for_version(const char *version, char **ret);

@@ -184,6 +184,39 @@ START_TEST(test_same_version) {
 }
 END_TEST
 
+START_TEST(test_deployment_unit) {
+        static const struct {
+                const char *kind, *deployment, *instance, *want;
+        } cases[] = {
+                { "upgrade", NULL, "1.5.0", "codebolt-upgrade@1.5.0.service" },
+                { "rollback", "default", "1.5.0", "codebolt-rollback@1.5.0.service" },
+                { "upgrade", "staging", "1.5.0-rc.1", "codebolt-upgrade-staging@1.5.0-rc.1.service" },
+                { "rollback", "two", "1.5.0\\x2b7", "codebolt-rollback-two@1.5.0\\x2b7.service" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *unit = NULL;
+                ck_assert_int_eq(
+                        unitname_deployment_unit(
+                                cases[i].kind, cases[i].deployment, cases[i].instance, &unit),
+                        0);
+                ck_assert_str_eq(unit, cases[i].want);
+        }
+}
+END_TEST
+
+START_TEST(test_instance_for_version) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *back = NULL;
+
+        ck_assert_int_eq(unitname_instance_for_version("1.5.0-rc.1", &a), 0);
+        ck_assert_str_eq(a, "1.5.0-rc.1"); /* as typed: '-' needs no escape in an instance */
+        ck_assert_int_eq(unitname_instance_for_version("1.5.0+build.7", &b), 0);
+        ck_assert_ptr_null(strchr(b, '+'));
+        ck_assert_int_eq(unitname_unescape(b, &back), 0);
+        ck_assert_str_eq(back, "1.5.0+build.7");
+}
+END_TEST
+
 static Suite *unitname_suite(void) {
         Suite *s = suite_create("unitname");
         TCase *tc = tcase_create("core");
@@ -193,6 +226,8 @@ static Suite *unitname_suite(void) {
         tcase_add_test(tc, test_unescape);
         tcase_add_test(tc, test_unescape_malformed);
         tcase_add_test(tc, test_same_version);
+        tcase_add_test(tc, test_deployment_unit);
+        tcase_add_test(tc, test_instance_for_version);
         suite_add_tcase(s, tc);
         return s;
 }
