@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "backup-manifest.h"
+#include "bus.h"
 #include "hooks.h"
 #include "http.h"
 #include "json-util.h"
@@ -377,7 +378,9 @@ static int gate_postgres(Helper *h, Plan *p) {
 }
 
 static int gate_clients(Helper *h, Plan *p) {
-        _cleanup_free_ char *token = NULL, *url = NULL, *error = NULL, *below = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *token = NULL, *url = NULL, *error = NULL, *below = NULL, *active = NULL,
+                            *sub = NULL;
         _cleanup_json_ cJSON *clients = NULL;
         long status = 0;
         size_t n = 0;
@@ -387,6 +390,17 @@ static int gate_clients(Helper *h, Plan *p) {
                 return gate(p, "clients", CHECK_SKIPPED, "no release metadata for %s", p->to);
         if (p->target->min_client_protocol < 0)
                 return gate(p, "clients", CHECK_SKIPPED, "%s declares no minClientProtocol", p->to);
+        /* a server that does not run has no client connected */
+        if (bus_open_system(&bus) >= 0 &&
+            bus_unit_get_state(bus, h->config.server_unit, &active, &sub) >= 0 && !streq(active, "active") &&
+            !streq(active, "reloading"))
+                return gate(
+                        p,
+                        "clients",
+                        CHECK_SKIPPED,
+                        "%s is %s: no client is connected to it",
+                        h->config.server_unit,
+                        active);
         r = helper_login(h, &token);
         if (r == -ENOMEM)
                 return r;

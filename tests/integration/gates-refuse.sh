@@ -52,6 +52,14 @@ refused 1.5.9 postgres "does not satisfy 1.5.9's codebolt.postgres '>=99'"
 sb sh -c 'echo "[{\"id\": \"desk-ana\", \"kind\": \"desktop\", \"version\": \"1.3.2\", \"protocol\": 5}, {\"id\": \"cli-ci\", \"kind\": \"cli\", \"version\": \"1.4.0\", \"protocol\": 6}]" >/var/lib/codebolt/clients.json'
 refused 1.5.0 clients "desk-ana (desktop 1.3.2, protocol 5)"
 sb rm /var/lib/codebolt/clients.json
+# a server that is not running has no client connected: the gate is skipped, saying so
+sb systemctl stop codebolt.service
+out=$(sb codebolt-upgrade plan 1.5.0) || fail "codebolt-upgrade plan 1.5.0 refuses with the server stopped: $out"
+grep -E '^ +skipped +clients ' <<<"$out" | grep -qF 'codebolt.service is inactive: no client is connected to it' ||
+        fail "plan does not skip the clients gate of a stopped server: $out"
+sb systemctl start codebolt.service
+cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 60 || fail "codebolt.service did not come back"
+server_id=$(sb systemctl show -P InvocationID codebolt.service)
 
 # a tool the new version is incompatible with, then allowed by the site
 sb sh -c 'echo "[{\"name\": \"shell\", \"version\": \"1.0.0\", \"status\": \"ok\"}, {\"name\": \"browser\", \"version\": \"0.9.3\", \"status\": \"incompatible\"}]" >/var/lib/codebolt/capabilities/tools.json'
