@@ -60,6 +60,29 @@ static char *server_state(const Config *c) {
         return s;
 }
 
+/* an exact version, or -EINVAL with the rule it breaks logged */
+static int require_exact_version(const char *version) {
+        SemVer v = {};
+        int r;
+
+        r = semver_parse(version, &v);
+        semver_done(&v);
+        if (r < 0)
+                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+        return 0;
+}
+
+/* the deployment's state lock (DESIGN §4), waited for */
+static int take_state_lock(const Config *c, int *ret_fd) {
+        int r;
+
+        r = lock_acquire_deployment(c->deployment, true, ret_fd);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to take the state lock of deployment %s: %m", c->deployment);
+        return 0;
+}
+
 static int show_running(const Config *c) {
         _cleanup_free_ char *running = NULL, *pin = NULL, *pin_path = paths_state_file(c->deployment, "pin"),
                             *state = server_state(c);
@@ -317,20 +340,17 @@ static int verb_clear(const Config *c, const char *version) {
         _cleanup_json_ cJSON *ledger = NULL, *current = NULL;
         _cleanup_free_ char *now = current_timestamp(), *export_path = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
-        SemVer v = {};
         int r;
 
         if (!now)
                 return log_oom();
-        r = semver_parse(version, &v);
-        semver_done(&v);
+        r = require_exact_version(version);
         if (r < 0)
-                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+                return r;
 
-        r = lock_acquire_deployment(c->deployment, true, &lock_fd);
+        r = take_state_lock(c, &lock_fd);
         if (r < 0)
-                return log_error_errno(
-                        r, "Failed to take the state lock of deployment %s: %m", c->deployment);
+                return r;
         r = ledger_load(c->deployment, &ledger);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the ledger of deployment %s: %m", c->deployment);
@@ -415,13 +435,11 @@ static int verb_rollback(const Config *c, const char *version) {
         const cJSON *entry;
         struct timespec ts;
         uint64_t since;
-        SemVer v = {};
         int r;
 
-        r = semver_parse(version, &v);
-        semver_done(&v);
+        r = require_exact_version(version);
         if (r < 0)
-                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+                return r;
         if (unitname_instance_for_version(version, &instance) < 0 ||
             unitname_deployment_unit("rollback", c->deployment, instance, &unit) < 0)
                 return log_oom();
@@ -506,10 +524,9 @@ static int verb_clean(const Config *c) {
         int r;
 
         /* held throughout: no upgrade begins, and none in flight moves on, between deciding and dropping */
-        r = lock_acquire_deployment(c->deployment, true, &lock_fd);
+        r = take_state_lock(c, &lock_fd);
         if (r < 0)
-                return log_error_errno(
-                        r, "Failed to take the state lock of deployment %s: %m", c->deployment);
+                return r;
         r = helper_retention_gather(c, &g, &error);
         if (r < 0)
                 return log_error_errno(
@@ -589,15 +606,13 @@ static int verb_clean(const Config *c) {
 static int verb_plan(Config *c, const char *version) {
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ char *from = NULL, *v = strdup(version);
-        SemVer parsed = {};
         int r;
 
         if (!v)
                 return log_oom();
-        r = semver_parse(version, &parsed);
-        semver_done(&parsed);
+        r = require_exact_version(version);
         if (r < 0)
-                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+                return r;
         r = release_current_version(&from);
         if (r < 0)
                 return log_error_errno(
@@ -647,20 +662,17 @@ static int verb_pin(const Config *c, const char *version) {
                             *linked = NULL, *installed = NULL, *current_dir = NULL;
         _cleanup_json_ cJSON *current = NULL, *pkg = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
-        SemVer v = {};
         int r;
 
         if (!path || !dir)
                 return log_oom();
-        r = semver_parse(version, &v);
-        semver_done(&v);
+        r = require_exact_version(version);
         if (r < 0)
-                return log_error_errno(EINVAL, "Refusing '%s': %s.", version, semver_why_invalid(version));
+                return r;
 
-        r = lock_acquire_deployment(c->deployment, true, &lock_fd);
+        r = take_state_lock(c, &lock_fd);
         if (r < 0)
-                return log_error_errno(
-                        r, "Failed to take the state lock of deployment %s: %m", c->deployment);
+                return r;
         r = current_load(c->deployment, &current);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to read current.json of deployment %s: %m", c->deployment);
