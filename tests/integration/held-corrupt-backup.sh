@@ -49,11 +49,7 @@ grep -q 'codebolt_failed_' <<<"$(databases)" && fail "a database was renamed to 
 
 # the server is stopped or runs 1.4.0, never 1.5.1: also not a moment later, through its own Restart=
 # (RestartSec=2 in the deployment's unit)
-cursor=$(sb journalctl -n0 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
-sleep 6
-sb journalctl --sync
-server=$(sb journalctl --no-pager -o cat --after-cursor "$cursor" -u codebolt.service)
-starts=$(grep -c 'codebolt-server 1.5.1 starting' <<<"$server" || true)
+starts=$(cbu_starts_within 6 'codebolt-server 1.5.1 starting')
 state=$(sb systemctl show -P ActiveState,SubState codebolt.service | paste -sd/)
 case $state in
 inactive/* | failed/*) ;;

@@ -40,11 +40,7 @@ sb_journal_has codebolt.service 'fatal: database codebolt needs codebolt-server 
 
 # the server is stopped, and stays stopped: its Restart= does not bring 1.4.0 (or 1.5.7) back in a loop
 # (RestartSec=2 in the deployment's unit)
-cursor=$(sb journalctl -n0 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
-sleep 6
-sb journalctl --sync
-server=$(sb journalctl --no-pager -o cat --after-cursor "$cursor" -u codebolt.service)
-starts=$(grep -c 'codebolt-server .* starting' <<<"$server" || true)
+starts=$(cbu_starts_within 6 'codebolt-server .* starting')
 state=$(sb systemctl show -P ActiveState,SubState codebolt.service | paste -sd/)
 case $state in
 inactive/* | failed/*) ;;

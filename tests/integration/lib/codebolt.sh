@@ -120,6 +120,18 @@ DROPIN
         sb systemctl daemon-reload
 }
 
+# cbu_starts_within SECONDS PATTERN: wait SECONDS and print how many lines of codebolt.service's journal
+# matching PATTERN (a server's "starting" line) came in that time: after a hold, Restart= must not bring
+# a server back in a loop
+cbu_starts_within() {
+        local cursor server
+        cursor=$(sb journalctl -n0 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+        sleep "$1"
+        sb journalctl --sync
+        server=$(sb journalctl --no-pager -o cat --after-cursor "$cursor" -u codebolt.service)
+        grep -c "$2" <<<"$server" || true
+}
+
 # cbu_health_version: the version /health reports
 cbu_health_version() {
         sb curl -fsS --max-time 5 "http://127.0.0.1:$CBU_PORT/health" | jq -r .version
