@@ -317,7 +317,7 @@ static int start_upgrade(const Config *c, const char *running, const char *versi
 }
 
 int main(int argc, char *argv[]) {
-        _cleanup_free_ char *running = NULL, *target = NULL;
+        _cleanup_free_ char *running = NULL, *target = NULL, *since = NULL, *reason = NULL;
         _cleanup_json_ cJSON *current = NULL;
         Config config = {};
         int r;

@@ -182,10 +182,11 @@ static int show_held(const Config *c, const cJSON *current) {
                 printf("  %d. put every store back: rsync -a --delete %s/stores/<store>/ <store>/\n",
                        step++,
                        backup);
-        printf("  %d. ln -sfn releases/%s /opt/codebolt/current; echo %s > "
+        printf("  %d. ln -sfn releases/%s %s/current; echo %s > "
                "/var/lib/codebolt-upgrade/%s/pin\n",
                step++,
                from,
+               paths_install_root(),
                from,
                c->deployment);
         printf("  %d. systemctl start %s, and check it: curl http://127.0.0.1:%u/health\n",
@@ -338,7 +339,7 @@ static int verb_history(const Config *c) {
 
 static int verb_clear(const Config *c, const char *version) {
         _cleanup_json_ cJSON *ledger = NULL, *current = NULL;
-        _cleanup_free_ char *now = current_timestamp(), *export_path = NULL;
+        _cleanup_free_ char *now = current_timestamp(), *export_path = NULL, *instance = NULL, *unit = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
@@ -397,10 +398,10 @@ static int verb_clear(const Config *c, const char *version) {
         if (r < 0)
                 log_warning_errno(r, "Failed to export the ledger to %s: %m", export_path);
 
-        printf("%s may be tried again on deployment %s: systemctl start codebolt-upgrade@%s\n",
-               version,
-               c->deployment,
-               version);
+        if (unitname_instance_for_version(version, &instance) < 0 ||
+            !(unit = deployment_unit(c, "upgrade", instance)))
+                return log_oom();
+        printf("%s may be tried again on deployment %s: systemctl start %s\n", version, c->deployment, unit);
         return 0;
 }
 
@@ -617,8 +618,9 @@ static int verb_plan(Config *c, const char *version) {
         if (r < 0)
                 return log_error_errno(
                         r,
-                        "Cannot tell the running version: /opt/codebolt/current is not a symlink to "
-                        "/opt/codebolt/releases/<version> (%m).");
+                        "Cannot tell the running version: %s/current is not a symlink to "
+                        "releases/<version> (%m).",
+                        paths_install_root());
 
         /* the gates are the helpers' own: they run with a Helper, as preflight's would */
         Helper h = { .phase = "plan", .instance = v, .version = v, .config = *c, .lock_fd = -EBADF };
@@ -790,6 +792,7 @@ static int verb_server_may_start(const char *deployment) {
                 .package = c.package,
                 .deployment = c.deployment,
                 .server_unit = c.server_unit,
+                .install_root = c.install_root,
         };
         r = maystart_decide(&in, &decision);
         config_done(&c);
@@ -827,7 +830,9 @@ static void help(void) {
                "Options:\n"
                "  --json             machine-readable output\n"
                "  --deployment NAME  a deployment of /etc/codebolt-upgrade/deployments/NAME.conf\n"
-               "  -h --help          this help\n");
+               "  -h --help          this help\n"
+               "  --version          the version of codebolt-upgrade\n\n"
+               "See codebolt-upgrade(8).\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -837,6 +842,7 @@ int main(int argc, char *argv[]) {
                 { "discard-since", no_argument, NULL, 'D' },
                 { "dry-run", no_argument, NULL, 'n' }, /* clean */
                 { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
                 {},
         };
         Config config = {};
@@ -862,6 +868,10 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'h':
                         help();
+                        return 0;
+                case 'V':
+                        /* meson's project(version:), the one place it is set */
+                        printf("codebolt-upgrade %s\n", PACKAGE_VERSION);
                         return 0;
                 default:
                         return 2;

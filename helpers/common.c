@@ -77,10 +77,10 @@ static int helper_check_current(Helper *h, const cJSON *current) {
                 return 0;
         return log_error_errno(
                 ESTALE,
-                "current.json belongs to another upgrade (to %s, codebolt-upgrade@%s, id %s), not to this "
+                "current.json belongs to another upgrade (to %s, %s, id %s), not to this "
                 "one: refusing to act.",
                 strempty(json_get_string(current, "to")),
-                strempty(instance),
+                strempty(json_get_string(current, "unit")),
                 strempty(id));
 }
 
@@ -377,8 +377,7 @@ void helper_retention_done(HelperRetention *r) {
 
 int helper_retention_gather(const Config *c, HelperRetention *ret, char **ret_error) {
         _cleanup_(helper_retention_done) HelperRetention g = {};
-        _cleanup_free_ char *releases = paths_rooted("/opt/codebolt/releases"),
-                            *backups = paths_rooted(c->backup_directory),
+        _cleanup_free_ char *releases = paths_releases_dir(), *backups = paths_rooted(c->backup_directory),
                             *pin = paths_state_file(c->deployment, "pin"), *error = NULL;
         int r;
 
@@ -711,8 +710,12 @@ int helper_config_load(const char *deployment, Config *ret, const char *conseque
                         consequence ? ": " : "",
                         strempty(consequence));
                 config_error_done(&cerr);
+                return r;
         }
-        return r;
+        /* every path under the deployment's install root follows its InstallRoot= from here on */
+        if (paths_set_install_root(ret->install_root) < 0)
+                return log_oom();
+        return 0;
 }
 
 int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h)) {

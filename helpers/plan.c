@@ -16,6 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
+#include "unitname.h"
 #include "plan.h"
 #include "release.h"
 #include "spawn.h"
@@ -88,16 +89,20 @@ static int gate_kind(Helper *h, Plan *p, const SemVer *from, const SemVer *to) {
         case UPGRADE_SAME:
                 return gate(
                         p, "kind", CHECK_FAIL, "deployment %s runs %s already", h->config.deployment, p->to);
-        case UPGRADE_DOWNGRADE:
+        case UPGRADE_DOWNGRADE: {
+                _cleanup_free_ char *instance = NULL, *unit = NULL;
+                if (unitname_instance_for_version(p->from, &instance) < 0 ||
+                    unitname_deployment_unit("rollback", h->config.deployment, instance, &unit) < 0)
+                        return -ENOMEM;
                 return gate(
                         p,
                         "kind",
                         CHECK_FAIL,
-                        "%s → %s is a downgrade: going back is a rollback (systemctl start "
-                        "codebolt-rollback@%s)",
+                        "%s → %s is a downgrade: going back is a rollback (systemctl start %s)",
                         p->from,
                         p->to,
-                        p->from);
+                        unit);
+        }
         case UPGRADE_MAJOR:
                 if (!h->config.allow_major)
                         return gate(
@@ -474,9 +479,8 @@ static int list_status(const char *cli, const char *user, const char *kind, char
 }
 
 static int gate_tools(Helper *h, Plan *p) {
-        _cleanup_free_ char *cli = paths_rooted("/opt/codebolt/current/bin/codebolt"), *user = NULL,
-                            *tools = NULL, *caps = NULL, *block_t = NULL, *allow_t = NULL, *block_c = NULL,
-                            *allow_c = NULL;
+        _cleanup_free_ char *cli = paths_install_file("/current/bin/codebolt"), *user = NULL, *tools = NULL,
+                            *caps = NULL, *block_t = NULL, *allow_t = NULL, *block_c = NULL, *allow_c = NULL;
         const char *kind = "tool";
         int r;
 

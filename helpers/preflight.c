@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "message-ids.h"
+#include "paths.h"
 #include "plan.h"
 #include "release.h"
 #include "semver.h"
@@ -32,6 +33,8 @@ static int skip_if_current(const char *instance) {
         semver_done(&v);
 
         r = config_load(NULL, getenv("CODEBOLT_DEPLOYMENT"), &config, &cerr);
+        if (r >= 0)
+                r = paths_set_install_root(config.install_root);
         if (r < 0) {
                 config_error_done(&cerr);
                 return 0;
@@ -75,12 +78,14 @@ static int refuse_failed_version(Helper *h) {
 static int refuse_in_flight(Helper *h, const cJSON *inflight) {
         return log_error_errno(
                 EBUSY,
-                "Refusing: an upgrade of deployment %s to %s is in flight (codebolt-upgrade@%s, phase %s). "
-                "Wait for it, or see: codebolt-upgrade status",
+                "Refusing: an upgrade of deployment %s to %s is in flight (%s, phase %s). "
+                "Wait for it, or see: codebolt-upgrade%s%s status",
                 h->config.deployment,
                 strempty(json_get_string(inflight, "to")),
-                strempty(json_get_string(inflight, "instance")),
-                strempty(json_get_string(inflight, "phase")));
+                strempty(json_get_string(inflight, "unit")),
+                strempty(json_get_string(inflight, "phase")),
+                streq(h->config.deployment, "default") ? "" : " --deployment ",
+                streq(h->config.deployment, "default") ? "" : h->config.deployment);
 }
 
 static int open_upgrade(Helper *h, const char *from) {
@@ -88,7 +93,8 @@ static int open_upgrade(Helper *h, const char *from) {
         _cleanup_free_ char *unit = NULL, *now = current_timestamp();
         int r;
 
-        if (!c || !now || asprintf(&unit, "codebolt-upgrade@%s.service", h->instance) < 0)
+        /* recover.c tells an interrupted upgrade from one in progress by this unit's state */
+        if (!c || !now || unitname_deployment_unit("upgrade", h->config.deployment, h->instance, &unit) < 0)
                 return log_oom();
         if (!cJSON_AddStringToObject(c, "id", strempty(h->upgrade_id)) ||
             !cJSON_AddStringToObject(c, "unit", unit) ||
@@ -141,10 +147,11 @@ static int run(Helper *h) {
         if (r == -ENOLINK || r == -ENOENT)
                 return log_error_errno(
                         r,
-                        "/opt/codebolt/current is not a symlink to /opt/codebolt/releases/<version>: adopt "
-                        "the existing install first (see the README).");
+                        "%s/current is not a symlink to releases/<version>: adopt "
+                        "the existing install first (see the README).",
+                        paths_install_root());
         if (r < 0)
-                return log_error_errno(r, "Failed to read /opt/codebolt/current: %m");
+                return log_error_errno(r, "Failed to read %s/current: %m", paths_install_root());
 
         /* every gate, read-only: a refusal here changed nothing (DESIGN §3) */
         log_status("preflight: checking the gates of %s → %s", from, h->version);

@@ -191,8 +191,8 @@ static int rb_relock(Rollback *rb) {
                 return rb_fail(
                         rb,
                         ESTALE,
-                        "current.json now belongs to another upgrade (codebolt-upgrade@%s): stopping.",
-                        strempty(json_get_string(c, "instance")));
+                        "current.json now belongs to another upgrade (%s): stopping.",
+                        strempty(json_get_string(c, "unit")));
         /* the phase helpers run for the rollback mark their own phase on entry */
         r = current_set_phase(c, "rollback");
         if (r < 0)
@@ -470,13 +470,15 @@ static char *held_instructions(Rollback *rb) {
         if (!rb->from)
                 fprintf(f, "current.json names no version to go back to; ");
         else if (streq_ptr(running, rb->from) && pin_says(rb->h->config.deployment, rb->from))
-                fprintf(f, "/opt/codebolt/current and the pin already name %s; ", rb->from);
+                fprintf(f, "%s/current and the pin already name %s; ", paths_install_root(), rb->from);
         else
                 fprintf(f,
-                        "point /opt/codebolt/current back at %s (ln -sfn releases/%s /opt/codebolt/current) "
+                        "point %s/current back at %s (ln -sfn releases/%s %s/current) "
                         "and pin it (echo %s >%s); ",
+                        paths_install_root(),
                         rb->from,
                         rb->from,
+                        paths_install_root(),
                         rb->from,
                         pin);
 
@@ -904,7 +906,8 @@ static int switch_back(Rollback *rb) {
         if (!pin || asprintf(&content, "%s\n", rb->from) < 0)
                 return rb_oom(rb);
 
-        log_status("rollback: pinning %s and pointing /opt/codebolt/current back at it", rb->from);
+        log_status(
+                "rollback: pinning %s and pointing %s/current back at it", rb->from, paths_install_root());
         r = state_write_string_atomic(pin, content, 0644);
         if (r < 0)
                 return rb_fail(rb, r, "Failed to write the pin %s: %m", pin);
@@ -912,14 +915,19 @@ static int switch_back(Rollback *rb) {
         if (r == -ENOENT)
                 return rb_fail(rb, r, "The release %s to go back to is not installed any more.", rb->from);
         if (r < 0)
-                return rb_fail(rb, r, "Failed to point /opt/codebolt/current at releases/%s: %m", rb->from);
+                return rb_fail(
+                        rb,
+                        r,
+                        "Failed to point %s/current at releases/%s: %m",
+                        paths_install_root(),
+                        rb->from);
 
         if (current_set_bool(rb->current, "rollback_switched_back", true) < 0)
                 return rb_oom(rb);
         r = rb_save(rb);
         if (r < 0)
                 return r;
-        log_info("Pinned %s and pointed /opt/codebolt/current back at it.", rb->from);
+        log_info("Pinned %s and pointed %s/current back at it.", rb->from, paths_install_root());
         return 0;
 }
 
@@ -2128,7 +2136,7 @@ static int begin_late_rollback(Rollback *rb) {
                         "version that runs can be rolled back. Nothing was changed.",
                         h->version,
                         h->config.deployment,
-                        running ?: "no release (/opt/codebolt/current is not a release link)");
+                        running ?: "no release (the current link is not a release link)");
         if (rb_strdup(&rb->from, json_get_string(entry, "from")) < 0 ||
             rb_strdup(&rb->backup, json_get_string(entry, "backup")) < 0 ||
             restore_reason(entry, &reason) < 0)
@@ -2185,7 +2193,7 @@ static int begin_late_rollback(Rollback *rb) {
 /* No current.json and no late rollback. After the upgrade unit failed: it was refused in preflight and
  * made nothing, which the ledger records. Started by hand: there is nothing to roll back. */
 static int nothing_to_roll_back(Rollback *rb) {
-        _cleanup_free_ char *failed_id = NULL;
+        _cleanup_free_ char *failed_id = NULL, *unit = NULL;
         Helper *h = rb->h;
 
         if (!upgrade_unit_failed(rb, &failed_id)) {
@@ -2196,9 +2204,10 @@ static int nothing_to_roll_back(Rollback *rb) {
                         h->version);
                 return 1;
         }
-        log_notice(
-                "codebolt-upgrade@%s made no change (refused in preflight): nothing to roll back.",
-                h->instance);
+        unit = deployment_unit(h, "upgrade");
+        if (!unit)
+                return log_oom(), 1;
+        log_notice("%s made no change (refused in preflight): nothing to roll back.", unit);
         return write_ledger(h, NULL, "refused", "preflight", "refused in preflight; nothing changed");
 }
 
@@ -2294,12 +2303,13 @@ static int run(Helper *h) {
                 return r;
         /* stopped by a signal (a shutdown): current.json says "rollback", the next run resumes */
         if (helper_cancelled && rb.action != ACTION_HOLD) {
+                _cleanup_free_ char *unit = deployment_unit(h, "rollback");
                 log_error(
                         "The rollback of the upgrade to %s was stopped by signal %d: run it again to resume "
-                        "(systemctl start codebolt-rollback@%s).",
+                        "(systemctl start %s).",
                         h->version,
                         (int)helper_cancelled,
-                        h->instance);
+                        unit ?: "codebolt-rollback@…");
                 return r;
         }
         return hold(&rb);

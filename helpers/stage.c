@@ -542,7 +542,7 @@ static int run(Helper *h) {
                         "as the installing user).",
                         h->config.server_unit);
 
-        releases = paths_rooted("/opt/codebolt/releases");
+        releases = paths_releases_dir();
         final = paths_release_dir(h->version);
         if (!releases || !final || asprintf(&staging_path, "%s/.%s.staging", releases, h->version) < 0)
                 return log_oom();

@@ -26,7 +26,7 @@ static int run(Helper *h) {
         if (!current_phase_is_done(h->current, "stage"))
                 return log_error_errno(ENOENT, "Refusing to switch: %s was never staged.", h->version);
 
-        log_status("switch: pinning %s and pointing /opt/codebolt/current at it", h->version);
+        log_status("switch: pinning %s and pointing %s/current at it", h->version, paths_install_root());
 
         /* the rollback compares both against "from" whatever this records, so the order is free */
         r = state_write_string_atomic(pin, content, 0644);
@@ -35,7 +35,10 @@ static int run(Helper *h) {
         r = release_switch(h->version);
         if (r < 0)
                 return log_error_errno(
-                        r, "Failed to point /opt/codebolt/current at releases/%s: %m", h->version);
+                        r,
+                        "Failed to point %s/current at releases/%s: %m",
+                        paths_install_root(),
+                        h->version);
 
         r = helper_set_current_bool(h, "switched", true);
         if (r < 0)

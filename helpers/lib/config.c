@@ -637,6 +637,7 @@ static const ConfigKey config_keys[] = {
             release_metadata,
             EXPECT_PATH_OR_URL),
         KEY("Server", "Port", parse_port, FIELD_VALUE, port, "expected a port number from 1 to 65535"),
+        KEY("Server", "InstallRoot", parse_path, FIELD_STRING, install_root, EXPECT_PATH),
 
         KEY("Database",
             "Name",
@@ -825,6 +826,7 @@ void config_done(Config *c) {
         free(c->registry);
         free(c->npm_config);
         free(c->release_metadata);
+        free(c->install_root);
         free(c->db_name);
         free(c->db_connection);
         free(c->db_os_user);
@@ -889,6 +891,7 @@ int config_init_defaults(Config *ret) {
                 &c.deployment,
                 &c.server_unit,
                 &c.package,
+                &c.install_root,
                 &c.db_name,
                 &c.db_os_user,
                 &c.db_password_credential,
@@ -906,6 +909,7 @@ int config_init_defaults(Config *ret) {
                 "default",
                 "codebolt.service",
                 "@codebolt/server",
+                "/opt/codebolt",
                 "codebolt",
                 "postgres",
                 "db-password",

@@ -53,6 +53,7 @@ typedef struct Config {
         char *npm_config;       /* NULL or an npmrc path */
         char *release_metadata; /* NULL: the registry's document; else a file path or URL */
         unsigned port;          /* 3456 */
+        char *install_root;     /* /opt/codebolt: releases/<version> and the current link */
 
         /* [Database] */
         char *db_name;                /* codebolt */

@@ -55,6 +55,7 @@ static char *upgrade_label(const cJSON *current) {
 static int pin_check(const MayStartInput *in, MayStart *m) {
         const char *installed = in->installed ?: in->linked;
         const char *level = in->enforce_pin == ENFORCE_PIN_YES ? "yes" : "warn";
+        const char *root = in->install_root ?: "/opt/codebolt";
 
         if (in->enforce_pin == ENFORCE_PIN_NO)
                 return note(m, LOG_DEBUG, "[Policy] EnforcePin=no: the installed version is not checked.");
@@ -69,8 +70,9 @@ static int pin_check(const MayStartInput *in, MayStart *m) {
         if (in->installed && in->linked && !streq(in->installed, in->linked) &&
             note(m,
                  LOG_WARNING,
-                 "/opt/codebolt/current points at releases/%s, but %s installed there is %s: an upgrade "
+                 "%s/current points at releases/%s, but %s installed there is %s: an upgrade "
                  "will take it for %s. Reinstall %s there, or install %s as releases/%s.",
+                 root,
                  in->linked,
                  or_unknown(in->package),
                  in->installed,
@@ -89,9 +91,9 @@ static int pin_check(const MayStartInput *in, MayStart *m) {
                 m,
                 in->enforce_pin == ENFORCE_PIN_YES ? LOG_ERR : LOG_WARNING,
                 "%s %s: deployment %s is pinned to %s, but the installed version is %s (%s in "
-                "/opt/codebolt/current → releases/%s). If the change was meant: codebolt-upgrade%s%s pin "
-                "%s; otherwise reinstall %s: npm install -g --prefix /opt/codebolt/releases/%s %s@%s "
-                "as the server's user, with /opt/codebolt/current pointing at releases/%s "
+                "%s/current → releases/%s). If the change was meant: codebolt-upgrade%s%s pin "
+                "%s; otherwise reinstall %s: npm install -g --prefix %s/releases/%s %s@%s "
+                "as the server's user, with %s/current pointing at releases/%s "
                 "([Policy] EnforcePin=%s).",
                 in->enforce_pin == ENFORCE_PIN_YES ? "Refusing to start" : "Starting",
                 or_unknown(in->server_unit),
@@ -99,14 +101,17 @@ static int pin_check(const MayStartInput *in, MayStart *m) {
                 in->pin,
                 or_unknown(installed),
                 or_unknown(in->package),
+                root,
                 or_unknown(in->linked),
                 streq_ptr(in->deployment, "default") || !in->deployment ? "" : " --deployment ",
                 streq_ptr(in->deployment, "default") || !in->deployment ? "" : in->deployment,
                 or_unknown(installed),
                 in->pin,
+                root,
                 in->pin,
                 or_unknown(in->package),
                 in->pin,
+                root,
                 in->pin,
                 level);
 }

@@ -18,8 +18,9 @@ typedef struct MayStartInput {
         const cJSON *current;  /* current.json, NULL when no upgrade is in flight */
         const char *starter;   /* comm of the live process the .starting file names, NULL when none */
         const char *pin;       /* the pin file's version, NULL when there is none */
-        const char *installed; /* "version" of Package='s package.json in /opt/codebolt/current, or NULL */
-        const char *linked;    /* the release /opt/codebolt/current points at, or NULL */
+        const char *installed; /* "version" of Package='s package.json in <install root>/current, or NULL */
+        const char *linked;    /* the release <install root>/current points at, or NULL */
+        const char *install_root; /* [Server] InstallRoot= for the messages; NULL: /opt/codebolt */
         EnforcePin enforce_pin;
         const char *package;     /* [Server] Package=, for the messages */
         const char *deployment;  /* for the messages */

@@ -67,12 +67,40 @@ char *paths_starting_file(const char *deployment) {
         return rooted3("/run/codebolt-upgrade/", deployment, ".starting");
 }
 
+/* the deployment's [Server] InstallRoot=, as written (not rooted); one per process */
+static char *install_root = NULL;
+
+int paths_set_install_root(const char *dir) {
+        char *copy = NULL;
+
+        if (dir && !streq(dir, PATHS_INSTALL_ROOT_DEFAULT)) {
+                copy = strdup(dir);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(install_root);
+        install_root = copy;
+        return 0;
+}
+
+const char *paths_install_root(void) {
+        return install_root ?: PATHS_INSTALL_ROOT_DEFAULT;
+}
+
+char *paths_install_file(const char *path) {
+        return rooted3(paths_install_root(), path, NULL);
+}
+
+char *paths_releases_dir(void) {
+        return paths_install_file("/releases");
+}
+
 char *paths_release_dir(const char *version) {
-        return rooted3("/opt/codebolt/releases/", version, NULL);
+        return rooted3(paths_install_root(), "/releases/", version);
 }
 
 char *paths_current_link(void) {
-        return paths_rooted("/opt/codebolt/current");
+        return paths_install_file("/current");
 }
 
 char *paths_credential(const char *name) {

@@ -20,9 +20,20 @@ char *paths_discard_flag(const char *deployment);
 /* /run/codebolt-upgrade/<deployment>.starting, rooted: the PID of the upgrade's or rollback's helper
  * while it starts the server, so that `codebolt-upgrade server-may-start` lets that one start through */
 char *paths_starting_file(const char *deployment);
-/* /opt/codebolt/releases/<version>, rooted */
+#define PATHS_INSTALL_ROOT_DEFAULT "/opt/codebolt"
+/* Where the deployment's releases live ([Server] InstallRoot=, as written, not rooted): set once
+ * after the configuration is loaded (helper_config_load()); NULL restores the default. Each
+ * deployment has its own, so two servers on one host never share a current link. */
+int paths_set_install_root(const char *dir);
+/* the install root as written (for messages): PATHS_INSTALL_ROOT_DEFAULT unless set */
+const char *paths_install_root(void);
+/* <install root> + path (path starts with /), rooted */
+char *paths_install_file(const char *path);
+/* <install root>/releases, rooted */
+char *paths_releases_dir(void);
+/* <install root>/releases/<version>, rooted */
 char *paths_release_dir(const char *version);
-/* /opt/codebolt/current, rooted */
+/* <install root>/current, rooted */
 char *paths_current_link(void);
 /* /etc/codebolt-upgrade/credentials/<name>, rooted */
 char *paths_credential(const char *name);

@@ -408,9 +408,8 @@ static int plan_releases(RetentionPlan *p, const RetentionInput *in) {
                                 RETENTION_RELEASE,
                                 false,
                                 v,
-                                "what runs is not known (/opt/codebolt/current is not a release link): "
-                                "every "
-                                "release stays");
+                                "what runs is not known (the current link of the install root is not "
+                                "a release link): every release stays");
                 else if (streq(v, in->running))
                         r = plan_add(p, RETENTION_RELEASE, false, v, "it runs");
                 else if (streq_ptr(v, in->pinned))

@@ -51,9 +51,9 @@ typedef struct RetentionInput {
         const cJSON *current;   /* current.json, or NULL when nothing is in flight */
         const char *db_name;    /* [Database] Name= */
         char *const *databases; /* every database of the cluster, NULL-terminated (NULL: none) */
-        char *const *releases;  /* the directory names under /opt/codebolt/releases (NULL: none) */
+        char *const *releases;  /* the directory names under <install root>/releases (NULL: none) */
         char *const *backups;   /* the backup directories on disk, as the ledger names them (NULL: none) */
-        const char *running;    /* the version /opt/codebolt/current points at, or NULL: unknown */
+        const char *running;    /* the version <install root>/current points at, or NULL: unknown */
         const char *pinned;     /* the pin, or NULL */
         unsigned keep;          /* [Backup] Keep= */
 } RetentionInput;

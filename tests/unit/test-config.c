@@ -120,6 +120,7 @@ static void assert_defaults(const Config *c) {
 
         ck_assert_str_eq(c->deployment, "default");
         ck_assert_str_eq(c->server_unit, "codebolt.service");
+        ck_assert_str_eq(c->install_root, "/opt/codebolt");
         ck_assert_ptr_null(c->server_user);
         ck_assert_str_eq(c->package, "@codebolt/server");
         ck_assert_ptr_null(c->registry);
@@ -228,6 +229,7 @@ START_TEST(test_load_deployment) {
         ck_assert_str_eq(c.deployment, "staging");
         ck_assert_uint_eq(c.port, 3457); /* the deployment file comes last */
         ck_assert_str_eq(c.server_unit, "codebolt-staging.service");
+        ck_assert_str_eq(c.install_root, "/opt/codebolt-staging"); /* normalized: no trailing / */
         ck_assert_str_eq(c.db_name, "codebolt_staging");
         ck_assert_int_eq(c.role, ROLE_STAGING);
         ck_assert_str_eq(c.export_ledger, "/var/lib/codebolt-upgrade/public/staging-ledger.json");

@@ -235,6 +235,24 @@ START_TEST(test_named_deployment) {
 }
 END_TEST
 
+/* a second deployment's refusal names its own install root, not /opt/codebolt */
+START_TEST(test_named_install_root) {
+        _cleanup_(maystart_done) MayStart m = {};
+        MayStartInput in = input(NULL, NULL, "1.4.0", "1.5.0", "1.4.0", ENFORCE_PIN_YES);
+        const char *text;
+
+        in.deployment = "beta";
+        in.install_root = "/opt/codebolt-beta";
+        ck_assert_int_eq(maystart_decide(&in, &m), 0);
+        ck_assert(!m.start);
+        text = note_at(&m, LOG_ERR);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_ptr_nonnull(strstr(text, "npm install -g --prefix /opt/codebolt-beta/releases/1.4.0 "));
+        ck_assert_ptr_nonnull(strstr(text, "codebolt-upgrade --deployment beta pin 1.5.0"));
+        ck_assert_ptr_null(strstr(text, "/opt/codebolt/"));
+}
+END_TEST
+
 static void write_starting(const char *deployment, const char *content) {
         _cleanup_free_ char *path = paths_starting_file(deployment),
                             *dir = paths_rooted("/run/codebolt-upgrade");
@@ -286,6 +304,7 @@ static Suite *maystart_suite(void) {
         tcase_add_test(tc, test_pinned_to_hand_install);
         tcase_add_test(tc, test_installed_unknown);
         tcase_add_test(tc, test_named_deployment);
+        tcase_add_test(tc, test_named_install_root);
         tcase_add_test(tc, test_read_starter);
         suite_add_tcase(s, tc);
         return s;

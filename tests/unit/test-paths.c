@@ -143,6 +143,18 @@ START_TEST(test_each_path) {
         assert_rooted(paths_starting_file("staging"), "/run/codebolt-upgrade/staging.starting");
         assert_rooted(paths_release_dir("1.5.0-rc.1"), "/opt/codebolt/releases/1.5.0-rc.1");
         assert_rooted(paths_current_link(), "/opt/codebolt/current");
+
+        /* a second deployment on the host has its own install root; NULL restores the default */
+        ck_assert_int_eq(paths_set_install_root("/opt/codebolt-beta"), 0);
+        ck_assert_str_eq(paths_install_root(), "/opt/codebolt-beta");
+        assert_rooted(paths_releases_dir(), "/opt/codebolt-beta/releases");
+        assert_rooted(paths_release_dir("1.5.0"), "/opt/codebolt-beta/releases/1.5.0");
+        assert_rooted(paths_current_link(), "/opt/codebolt-beta/current");
+        assert_rooted(
+                paths_install_file("/current/bin/codebolt"), "/opt/codebolt-beta/current/bin/codebolt");
+        ck_assert_int_eq(paths_set_install_root(NULL), 0);
+        ck_assert_str_eq(paths_install_root(), "/opt/codebolt");
+        assert_rooted(paths_current_link(), "/opt/codebolt/current");
         assert_rooted(paths_credential("db-password"), "/etc/codebolt-upgrade/credentials/db-password");
         assert_rooted(paths_hook_dir("pre-upgrade"), "/etc/codebolt-upgrade/hooks/pre-upgrade.d");
         assert_rooted(paths_vendor_hook_dir("smoke"), "/usr/lib/codebolt-upgrade/hooks/smoke.d");

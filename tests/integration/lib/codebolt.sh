@@ -37,48 +37,56 @@ cbu_wait_http() {
         return 1
 }
 
+# cbu_psql ARGS: psql on the default deployment's database (CBU_DB= names another)
 cbu_psql() {
-        sb runuser -u codebolt -- psql -X -q -A -t -v ON_ERROR_STOP=1 -d codebolt "$@"
+        sb runuser -u codebolt -- psql -X -q -A -t -v ON_ERROR_STOP=1 -d "${CBU_DB:-codebolt}" "$@"
 }
 
-# cbu_deploy VERSION: a running Codebolt VERSION with seeded data, as the guide's operator has it
+# cbu_deploy VERSION [NAME PORT]: a running Codebolt VERSION with seeded data, as the guide's operator
+# has it. With NAME, a second deployment beside the default one (DESIGN §5; deploy the default first):
+# server unit codebolt-NAME.service on PORT, database codebolt_NAME, stores under /var/lib/codebolt-NAME,
+# releases under /opt/codebolt-NAME, backups in /backups/codebolt-NAME, all named in
+# /etc/codebolt-upgrade/deployments/NAME.conf.
 cbu_deploy() {
-        local version=$1
+        local version=$1 name=${2:-} port=${3:-$CBU_PORT}
+        local suffix=${name:+-$name} db=codebolt${name:+_$name}
+        local unit=codebolt$suffix.service data=/var/lib/codebolt$suffix root=/opt/codebolt$suffix \
+                etc=/etc/codebolt$suffix
         sb sh -c 'id -u codebolt >/dev/null 2>&1 || useradd --system --home-dir /var/lib/codebolt --shell /usr/sbin/nologin codebolt'
         sb runuser -u postgres -- psql -X -q -c "CREATE ROLE codebolt LOGIN" 2>/dev/null || true
-        sb runuser -u postgres -- createdb -O codebolt codebolt
+        sb runuser -u postgres -- createdb -O codebolt "$db"
 
         # the stores: a few git repositories in shadow-git, files in the others
         local s
         for s in shadow-git vectordb kg capabilities; do
-                sb install -d -o codebolt -g codebolt -m 0750 "/var/lib/codebolt/$s"
+                sb install -d -o codebolt -g codebolt -m 0750 "$data/$s"
         done
         for s in alpha beta gamma; do
-                sb runuser -u codebolt -- git -c init.defaultBranch=main init -q "/var/lib/codebolt/shadow-git/$s"
-                sb runuser -u codebolt -- sh -c "cd /var/lib/codebolt/shadow-git/$s && echo '# $s' >README.md && git add README.md && git -c user.name=seed -c user.email=seed@localhost commit -qm 'seed $s'"
+                sb runuser -u codebolt -- git -c init.defaultBranch=main init -q "$data/shadow-git/$s"
+                sb runuser -u codebolt -- sh -c "cd $data/shadow-git/$s && echo '# $s' >README.md && git add README.md && git -c user.name=seed -c user.email=seed@localhost commit -qm 'seed $s'"
         done
-        sb runuser -u codebolt -- sh -c 'head -c 65536 /dev/urandom >/var/lib/codebolt/vectordb/index.bin; echo "{\"nodes\":3}" >/var/lib/codebolt/kg/graph.json; echo "[]" >/var/lib/codebolt/capabilities/installed.json'
-        sb install -d -m 0755 /etc/codebolt
-        sb sh -c "printf 'port: $CBU_PORT\ndatabase: codebolt\n' >/etc/codebolt/codebolt-server.yaml; echo mk-2026-0001 >/etc/codebolt/master-key-id"
+        sb runuser -u codebolt -- sh -c "head -c 65536 /dev/urandom >$data/vectordb/index.bin; echo '{\"nodes\":3}' >$data/kg/graph.json; echo '[]' >$data/capabilities/installed.json"
+        sb install -d -m 0755 "$etc"
+        sb sh -c "printf 'port: $port\ndatabase: $db\n' >$etc/codebolt-server.yaml; echo mk-2026-0001 >$etc/master-key-id"
 
-        # the release layout this project manages: /opt/codebolt/releases/<version>, /opt/codebolt/current
-        sb install -d -m 0755 /opt/codebolt/releases
-        sb install -d -o codebolt -g codebolt -m 0755 "/opt/codebolt/releases/$version"
+        # the release layout this project manages: <root>/releases/<version>, <root>/current
+        sb install -d -m 0755 "$root/releases"
+        sb install -d -o codebolt -g codebolt -m 0755 "$root/releases/$version"
         sb runuser -u codebolt -- env HOME=/tmp/npm-home npm install -g --no-audit --no-fund --loglevel=warn \
-                --prefix "/opt/codebolt/releases/$version" --registry "http://127.0.0.1:$CBU_REGISTRY_PORT/" \
+                --prefix "$root/releases/$version" --registry "http://127.0.0.1:$CBU_REGISTRY_PORT/" \
                 "@codebolt/server@$version" >/dev/null
-        sb ln -sfn "releases/$version" /opt/codebolt/current
+        sb ln -sfn "releases/$version" "$root/current"
 
-        sb tee /etc/systemd/system/codebolt.service >/dev/null <<UNIT
+        sb tee "/etc/systemd/system/$unit" >/dev/null <<UNIT
 [Unit]
-Description=Codebolt server
+Description=Codebolt server${name:+ ($name)}
 After=network.target postgresql.service
 
 [Service]
 Type=exec
 User=codebolt
-Environment=CODEBOLT_PORT=$CBU_PORT CODEBOLT_DB=codebolt CODEBOLT_DATA=/var/lib/codebolt CODEBOLT_RUN_SECONDS=${CBU_RUN_SECONDS:-3}
-ExecStart=/opt/codebolt/current/bin/codebolt-server
+Environment=CODEBOLT_PORT=$port CODEBOLT_DB=$db CODEBOLT_DATA=$data CODEBOLT_RUN_SECONDS=${CBU_RUN_SECONDS:-3}
+ExecStart=$root/current/bin/codebolt-server
 Restart=on-failure
 RestartSec=2
 KillMode=mixed
@@ -88,21 +96,44 @@ TimeoutStopSec=300
 WantedBy=multi-user.target
 UNIT
 
-        # codebolt-upgrade's own configuration: the local registry, the smoke-test password
-        sb install -d -m 0755 /etc/codebolt-upgrade
-        sb tee /etc/codebolt-upgrade/upgrade.conf >/dev/null <<CONF
+        if [ -z "$name" ]; then
+                # codebolt-upgrade's own configuration: the local registry, the smoke-test password
+                sb install -d -m 0755 /etc/codebolt-upgrade
+                sb tee /etc/codebolt-upgrade/upgrade.conf >/dev/null <<CONF
 [Server]
 Registry=http://127.0.0.1:$CBU_REGISTRY_PORT/
 CONF
-        sb install -d -m 0700 /etc/codebolt-upgrade/credentials
-        sb sh -c 'umask 077; printf smoke-secret >/etc/codebolt-upgrade/credentials/smoke-password'
+                sb install -d -m 0700 /etc/codebolt-upgrade/credentials
+                sb sh -c 'umask 077; printf smoke-secret >/etc/codebolt-upgrade/credentials/smoke-password'
+        else
+                # everything that differs from the default deployment; the rest comes from upgrade.conf
+                sb install -d -m 0755 /etc/codebolt-upgrade/deployments
+                sb tee "/etc/codebolt-upgrade/deployments/$name.conf" >/dev/null <<CONF
+[Server]
+Unit=$unit
+Port=$port
+InstallRoot=$root
+
+[Database]
+Name=$db
+
+[Storage]
+Paths=
+Paths=$data/shadow-git $data/vectordb $data/kg $data/capabilities
+Config=$etc/codebolt-server.yaml
+MasterKeyId=$etc/master-key-id
+
+[Backup]
+Directory=/backups/codebolt$suffix
+CONF
+        fi
 
         sb systemctl daemon-reload
-        sb systemctl enable --quiet codebolt.service
-        sb systemctl start codebolt.service
-        cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 60 || fail "Codebolt $version did not become healthy"
-        cbu_psql -f "$CBU_FIXTURES/seed.sql" >/dev/null
-        sb_log "Codebolt $version is running with seeded data"
+        sb systemctl enable --quiet "$unit"
+        sb systemctl start "$unit"
+        cbu_wait_http "http://127.0.0.1:$port/health" 60 || fail "Codebolt $version${name:+ ($name)} did not become healthy"
+        CBU_DB=$db cbu_psql -f "$CBU_FIXTURES/seed.sql" >/dev/null
+        sb_log "Codebolt $version${name:+ (deployment $name, port $port)} is running with seeded data"
 }
 
 # cbu_scribble_stores VERSION: what a failed release may do to the stores as it starts — add, change and
