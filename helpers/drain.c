@@ -185,7 +185,7 @@ static int runs_in_flight(Helper *h, const char *url, const char *token, usec_t 
 static int wait_for_runs(Helper *h, const char *token) {
         _cleanup_free_ char *url = helper_server_url(h, "/api/admin/runs?state=running");
         usec_t deadline = helper_deadline(h->config.timeout_drain), now;
-        unsigned n, shown = UINT_MAX;
+        unsigned n = 0, shown = UINT_MAX;
         int r;
 
         if (!url)

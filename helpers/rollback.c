@@ -802,7 +802,7 @@ static usec_t add_timeouts(usec_t a, usec_t b) {
 static int stop_server(Rollback *rb) {
         _cleanup_free_ char *result = NULL, *error = NULL, *active = NULL, *sub = NULL;
         const char *unit = rb->h->config.server_unit;
-        sd_bus *bus;
+        sd_bus *bus = NULL;
         int r;
 
         r = rb_bus(rb, &bus);
@@ -842,7 +842,7 @@ static int undo_drain(Rollback *rb) {
         _cleanup_free_ char *active = NULL, *sub = NULL, *url = NULL, *result = NULL, *error = NULL;
         const char *unit = rb->h->config.server_unit;
         long status = 0;
-        sd_bus *bus;
+        sd_bus *bus = NULL;
         int r;
 
         r = rb_bus(rb, &bus);
