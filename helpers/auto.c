@@ -4,8 +4,9 @@
  * published release above the running one that Track= allows, never a major, never a prerelease or a
  * deprecated version), skips the versions that failed here and, on production, those that have not
  * baked on staging, then starts codebolt-upgrade[-<name>]@<version>.service over D-Bus and waits for
- * it. Exit 0: the upgrade succeeded, or there was nothing to do; 1: it failed (the ledger says how) or
- * no target could be chosen; 2: bad usage or configuration. */
+ * it. `codebolt-upgrade hold` pauses it: a held deployment's run does nothing and says since when.
+ * Exit 0: the upgrade succeeded, or there was nothing to do (or on hold); 1: it failed (the ledger says how)
+ * or no target could be chosen; 2: bad usage or configuration. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -342,12 +343,33 @@ int main(int argc, char *argv[]) {
                 r = 0;
                 goto finish;
         }
+        r = helper_hold_read(config.deployment, &since, &reason);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the hold of deployment %s: %m", config.deployment);
+                r = 1;
+                goto finish;
+        }
+        if (r > 0) {
+                log_notice(
+                        "Unattended upgrades of deployment %s are on hold since %s%s%s%s: nothing done "
+                        "(codebolt-upgrade%s%s unhold resumes them).",
+                        config.deployment,
+                        strna(since),
+                        reason ? " (" : "",
+                        strempty(reason),
+                        reason ? ")" : "",
+                        streq(config.deployment, "default") ? "" : " --deployment ",
+                        streq(config.deployment, "default") ? "" : config.deployment);
+                r = 0;
+                goto finish;
+        }
         r = release_current_version(&running);
         if (r < 0) {
                 log_error_errno(
                         r,
-                        "Cannot tell which version deployment %s runs (/opt/codebolt/current): %m",
-                        config.deployment);
+                        "Cannot tell which version deployment %s runs (%s/current): %m",
+                        config.deployment,
+                        paths_install_root());
                 r = 1;
                 goto finish;
         }

@@ -83,6 +83,25 @@ static int take_state_lock(const Config *c, int *ret_fd) {
         return 0;
 }
 
+/* one line when `codebolt-upgrade hold` paused the unattended upgrades */
+static void show_hold(const Config *c) {
+        _cleanup_free_ char *since = NULL, *reason = NULL;
+        int r;
+
+        r = helper_hold_read(c->deployment, &since, &reason);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read the hold of deployment %s: %m", c->deployment);
+        if (r <= 0)
+                return;
+        printf("Auto:      on hold since %s%s%s%s (codebolt-upgrade%s%s unhold resumes it)\n",
+               since ?: "?",
+               reason ? " (" : "",
+               strempty(reason),
+               reason ? ")" : "",
+               streq(c->deployment, "default") ? "" : " --deployment ",
+               streq(c->deployment, "default") ? "" : c->deployment);
+}
+
 static int show_running(const Config *c) {
         _cleanup_free_ char *running = NULL, *pin = NULL, *pin_path = paths_state_file(c->deployment, "pin"),
                             *state = server_state(c);
@@ -92,10 +111,13 @@ static int show_running(const Config *c) {
         (void)release_current_version(&running);
         (void)state_read_string(pin_path, &pin);
         printf("Installed: %s (pin: %s)\n",
-               running ?: "unknown: /opt/codebolt/current is not a release link",
+               running ?: "unknown: the current link is not a release link",
                pin ?: "none");
+        if (!running)
+                printf("           (%s/current should point at releases/<version>)\n", paths_install_root());
         if (state)
                 printf("Server:    %s is %s\n", c->server_unit, state);
+        show_hold(c);
         return 0;
 }
 
@@ -657,6 +679,78 @@ static int verb_satisfies(const char *version, const char *range) {
         return r > 0 ? 0 : 1;
 }
 
+/* `hold [REASON]`: pause the unattended upgrades of the deployment (its auto timer's runs do nothing
+ * until `unhold`); a hand `systemctl start codebolt-upgrade@…` is not affected */
+static int verb_hold(const Config *c, const char *reason) {
+        _cleanup_free_ char *path = paths_state_file(c->deployment, "hold.json"),
+                            *dir = paths_state_dir(c->deployment), *since = NULL, *old_reason = NULL,
+                            *now = current_timestamp();
+        _cleanup_json_ cJSON *hold = cJSON_CreateObject();
+        _cleanup_close_ int lock_fd = -EBADF;
+        int r;
+
+        if (!path || !dir || !now || !hold)
+                return log_oom();
+        if (reason && (strlen(reason) > 200 || strpbrk(reason, "\n\r")))
+                return log_error_errno(
+                        EINVAL, "The reason for the hold must be one line of at most 200 characters.");
+        r = take_state_lock(c, &lock_fd);
+        if (r < 0)
+                return r;
+        r = helper_hold_read(c->deployment, &since, &old_reason);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        if (r > 0 && streq_ptr(reason, old_reason)) {
+                printf("Unattended upgrades of deployment %s are on hold already (since %s): nothing "
+                       "changed.\n",
+                       c->deployment,
+                       since ?: "?");
+                return 0;
+        }
+        if (!cJSON_AddStringToObject(hold, "since", r > 0 && since ? since : now) ||
+            (reason && !cJSON_AddStringToObject(hold, "reason", reason)))
+                return log_oom();
+        r = paths_mkdir_p(dir, 0700);
+        if (r >= 0)
+                r = state_write_json_atomic(path, hold, 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", path);
+        printf("Unattended upgrades of deployment %s are on hold%s%s%s: the auto timer's runs do nothing "
+               "until codebolt-upgrade%s%s unhold. Upgrades started by hand are not affected.\n",
+               c->deployment,
+               reason ? " (" : "",
+               strempty(reason),
+               reason ? ")" : "",
+               streq(c->deployment, "default") ? "" : " --deployment ",
+               streq(c->deployment, "default") ? "" : c->deployment);
+        return 0;
+}
+
+/* `unhold`: resume the unattended upgrades */
+static int verb_unhold(const Config *c) {
+        _cleanup_free_ char *path = paths_state_file(c->deployment, "hold.json");
+        _cleanup_close_ int lock_fd = -EBADF;
+        int r;
+
+        if (!path)
+                return log_oom();
+        r = take_state_lock(c, &lock_fd);
+        if (r < 0)
+                return r;
+        r = state_unlink(path);
+        if (r == -ENOENT) {
+                printf("Unattended upgrades of deployment %s are not on hold: nothing changed.\n",
+                       c->deployment);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove %s: %m", path);
+        printf("Unattended upgrades of deployment %s resumed: the next run of its auto timer upgrades as "
+               "configured.\n",
+               c->deployment);
+        return 0;
+}
+
 /* `pin <version>`: set the pin by hand, under the state lock; never while an upgrade is in flight */
 static int verb_pin(const Config *c, const char *version) {
         _cleanup_free_ char *path = paths_state_file(c->deployment, "pin"),
@@ -820,6 +914,8 @@ static void help(void) {
                "               breaking migration was applied) discards what was written since, and\n"
                "               needs --discard-since\n"
                "  pin VERSION  pin the deployment to VERSION by hand (not while an upgrade is in flight)\n"
+               "  hold [REASON]  pause the unattended upgrades (the auto timer's runs do nothing)\n"
+               "  unhold       resume them\n"
                "  server-may-start\n"
                "               the server unit's ExecCondition=: exit 0 when the server may start, 1\n"
                "               when this start must be skipped (an upgrade in flight, the pin)\n"
@@ -918,6 +1014,10 @@ int main(int argc, char *argv[]) {
                 r = verb_pin(&config, argv[optind + 1]);
         else if (streq(verb, "clean"))
                 r = verb_clean(&config);
+        else if (streq(verb, "hold") && optind + 2 >= argc)
+                r = verb_hold(&config, argv[optind + 1]);
+        else if (streq(verb, "unhold") && optind + 1 == argc)
+                r = verb_unhold(&config);
         else {
                 log_error("Unknown command '%s'; see codebolt-upgrade --help.", verb);
                 config_done(&config);

@@ -693,6 +693,28 @@ static void usage(const char *name, const char *phase) {
                 phase);
 }
 
+int helper_hold_read(const char *deployment, char **ret_since, char **ret_reason) {
+        _cleanup_free_ char *path = paths_state_file(deployment, "hold.json");
+        _cleanup_json_ cJSON *hold = NULL;
+        const char *since, *reason;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = state_read_json(path, &hold);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        since = json_get_string(hold, "since");
+        reason = json_get_string(hold, "reason");
+        if (ret_since && since && !(*ret_since = strdup(since)))
+                return -ENOMEM;
+        if (ret_reason && reason && !(*ret_reason = strdup(reason)))
+                return -ENOMEM;
+        return 1;
+}
+
 int helper_config_load(const char *deployment, Config *ret, const char *consequence) {
         ConfigError cerr = {};
         int r;

@@ -5,6 +5,8 @@
 #   1. it picks 1.5.4, the newest minor; 1.5.4 fails its smoke test and is rolled back;
 #   2. started again it skips 1.5.4, saying so, and upgrades to 1.5.0, pinned;
 #   3. started a third time it does nothing and says so. 2.0.0 (a major) is never touched.
+# Before 2, `codebolt-upgrade hold` makes a run do nothing until `unhold`; after 3, with Role=production
+# and 1.5.4 cleared, it skips 1.5.4 because 1.5.4 baked only 2 h on staging.
 # The generator emits the timer and the service once Schedule= is set, and enables the timer.
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
@@ -70,6 +72,21 @@ grep -qF 'the upgrade to 1.5.4 ended rolled-back' <<<"$out" ||
         fail "the auto service ended before the rollback of 1.5.4"
 [ "$(cbu_health_version)" = 1.4.0 ] || fail "/health does not report 1.4.0 after the rollback of 1.5.4"
 
+# on hold: the run does nothing and says since when; status shows it; unhold resumes
+entries=$(sb cat "$CBU_STATE/ledger.json" | jq length)
+sb codebolt-upgrade hold "release freeze" || fail "codebolt-upgrade hold failed"
+sb codebolt-upgrade status | grep -q '^Auto: *on hold since .* (release freeze)' ||
+        fail "codebolt-upgrade status does not show the hold: $(sb codebolt-upgrade status)"
+sb_log "systemctl start codebolt-upgrade-auto.service (on hold)"
+sb systemctl start codebolt-upgrade-auto.service || fail "the auto run on hold failed: $(auto_journal)"
+out=$(auto_journal)
+grep -q 'Unattended upgrades of deployment default are on hold since .* (release freeze): nothing done' <<<"$out" ||
+        fail "the auto run on hold does not say so: $out"
+[ "$(sb cat "$CBU_STATE/ledger.json" | jq length)" = "$entries" ] || fail "the auto run on hold changed the ledger"
+[ -z "$(sb systemctl show -P InvocationID codebolt-upgrade@1.5.0.service)" ] || fail "the auto run on hold started an upgrade"
+sb codebolt-upgrade unhold | grep -qF 'resumed' || fail "codebolt-upgrade unhold does not say it resumed"
+sb codebolt-upgrade status | grep -q '^Auto:' && fail "codebolt-upgrade status still shows a hold after unhold"
+
 # 2. 1.5.4 skipped, saying why; 1.5.0 upgraded and pinned
 sb_log "systemctl start codebolt-upgrade-auto.service (2)"
 sb systemctl start codebolt-upgrade-auto.service || fail "the second auto run failed: $(auto_journal)"
@@ -93,6 +110,24 @@ grep -qF 'deployment default runs 1.5.0, the newest allowed by Track=minor: noth
         fail "the third auto run does not say there is nothing to do: $out"
 [ "$(sb cat "$CBU_STATE/ledger.json" | jq length)" = "$entries" ] || fail "the third auto run changed the ledger"
 [ "$(cbu_health_version)" = 1.5.0 ] || fail "/health does not report 1.5.0 after the third auto run"
+
+# production follows staging: 1.5.4 allowed again here, but it baked only 2 h of BakeTime=24h on staging
+sb codebolt-upgrade clear 1.5.4 >/dev/null || fail "codebolt-upgrade clear 1.5.4 failed"
+stamp=$(date -u -d '2 hours ago' +%Y-%m-%dT%H:%M:%SZ)
+sb sh -c "cat >/etc/codebolt-upgrade/staging-ledger.json" <<EOF
+[{"id": "s1", "from": "1.5.0", "to": "1.5.4", "result": "succeeded", "finished": "$stamp", "watch": "ok"}]
+EOF
+sb install -d /etc/codebolt-upgrade/upgrade.conf.d
+sb sh -c 'printf "[Policy]\nRole=production\nStagingLedger=/etc/codebolt-upgrade/staging-ledger.json\n" >/etc/codebolt-upgrade/upgrade.conf.d/60-production.conf'
+sb_log "systemctl start codebolt-upgrade-auto.service (production, 1.5.4 not baked on staging)"
+sb systemctl start codebolt-upgrade-auto.service || fail "the production auto run failed: $(auto_journal)"
+out=$(auto_journal)
+grep -qF 'skipping 1.5.4: the staging gate does not pass: 1.5.4 succeeded on staging 2h ago; BakeTime= is 24h: 22h to go' <<<"$out" ||
+        fail "the production auto run does not say it skips 1.5.4 for the staging gate: $out"
+grep -qF 'deployment default runs 1.5.0, the newest allowed by Track=minor: nothing to do' <<<"$out" ||
+        fail "the production auto run does not say there is nothing to do: $out"
+[ "$(sb cat "$CBU_STATE/ledger.json" | jq length)" = "$entries" ] || fail "the production auto run changed the ledger"
+[ "$(cbu_health_version)" = 1.5.0 ] || fail "/health does not report 1.5.0 after the production auto run"
 
 # 2.0.0, a major, was never touched
 [ "$(cbu_ledger_for 2.0.0 | jq length)" = 0 ] || fail "the ledger has an entry for 2.0.0"
