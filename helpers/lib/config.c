@@ -558,6 +558,43 @@ static int parse_unsigned(const char *value, unsigned min, unsigned max, unsigne
         return 0;
 }
 
+static int parse_percent(const char *value, void *field) {
+        return parse_unsigned(value, 1, 100, field);
+}
+
+int config_parse_size(const char *s, uint64_t *ret) {
+        static const char suffixes[] = "KMGT";
+        uint64_t v = 0, factor = 1;
+        const char *c = s, *p;
+
+        if (!s || !*s || strlen(s) > 24)
+                return -EINVAL;
+        for (; *c >= '0' && *c <= '9'; c++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t)(*c - '0');
+        }
+        if (c == s)
+                return -EINVAL;
+        if (*c && (p = strchr(suffixes, *c))) {
+                for (const char *i = suffixes; i <= p; i++)
+                        factor *= 1024;
+                c++;
+        }
+        if (*c == 'B')
+                c++;
+        if (*c)
+                return -EINVAL;
+        if (v > UINT64_MAX / factor)
+                return -ERANGE;
+        *ret = v * factor;
+        return 0;
+}
+
+static int parse_size_field(const char *value, void *field) {
+        return config_parse_size(value, field);
+}
+
 static int parse_port(const char *value, void *field) {
         return parse_unsigned(value, 1, 65535, field);
 }
@@ -737,6 +774,30 @@ static const ConfigKey config_keys[] = {
             watch_interval,
             "expected a time span above 0 like 5min"),
         KEY("Watch", "AutoRollback", parse_bool_field, FIELD_VALUE, watch_auto_rollback, EXPECT_BOOL),
+        KEY("Watch",
+            "BaselineWindow",
+            parse_interval,
+            FIELD_VALUE,
+            watch_baseline_window,
+            "expected a time span above 0 like 1h"),
+        KEY("Watch",
+            "SuccessDrop",
+            parse_percent,
+            FIELD_VALUE,
+            watch_success_drop,
+            "expected percentage points from 1 to 100"),
+        KEY("Watch",
+            "MaxLag",
+            parse_interval,
+            FIELD_VALUE,
+            watch_max_lag,
+            "expected a time span above 0 like 60s"),
+        KEY("Watch",
+            "MemoryGrowth",
+            parse_size_field,
+            FIELD_VALUE,
+            watch_memory_growth,
+            "expected a size per day like 256M"),
 
         KEY("Auto", "Schedule", parse_string, FIELD_STRING, auto_schedule, EXPECT_TEXT),
         KEY("Auto", "Track", parse_auto_track, FIELD_VALUE, auto_track, "expected one of patch|minor"),
@@ -883,6 +944,10 @@ int config_init_defaults(Config *ret) {
                 .watch_period = 48 * USEC_PER_HOUR,
                 .watch_interval = 5 * USEC_PER_MINUTE,
                 .watch_auto_rollback = false,
+                .watch_baseline_window = USEC_PER_HOUR,
+                .watch_success_drop = 10,
+                .watch_max_lag = 60 * USEC_PER_SEC,
+                .watch_memory_growth = UINT64_C(256) * 1024 * 1024,
                 .auto_track = TRACK_PATCH,
                 .auto_randomized_delay = 0,
                 .notify_announce_lead = 0,

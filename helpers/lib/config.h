@@ -99,6 +99,10 @@ typedef struct Config {
         usec_t watch_period;   /* 48h */
         usec_t watch_interval; /* 5min */
         bool watch_auto_rollback;
+        usec_t watch_baseline_window; /* 1h: the errors before the upgrade are counted over this */
+        unsigned watch_success_drop;  /* 10: percentage points of agent run success rate */
+        usec_t watch_max_lag;         /* 60s: event-log ingestion lag */
+        uint64_t watch_memory_growth; /* 256M: bytes per day the memory trend may project */
 
         /* [Auto] */
         char *auto_schedule;
@@ -155,6 +159,8 @@ bool config_deployment_name_is_valid(const char *name);
 int config_parse_timespan(const char *s, usec_t *ret);
 /* yes/no, true/false, on/off, 1/0 (and y/n, t/f), case-insensitive */
 int config_parse_bool(const char *s, bool *ret);
+/* a size as systemd writes it: bytes, or with K, M, G, T (1024-based, optionally followed by B) */
+int config_parse_size(const char *s, uint64_t *ret);
 
 /* the configuration words of the enums, as written in upgrade.conf; NULL for an unknown value */
 const char *config_snapshot_mode_to_string(SnapshotMode m);

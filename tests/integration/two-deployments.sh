@@ -91,6 +91,9 @@ history=$(sb codebolt-upgrade --deployment beta history --json)
 jq -e 'length == 1 and .[0].from == "1.4.0" and .[0].to == "1.5.0" and .[0].result == "succeeded"' <<<"$history" >/dev/null ||
         fail "beta's ledger is not one succeeded 1.4.0 → 1.5.0: $history"
 [ "$(cbu_ledger_for 1.5.0 | jq length)" = 0 ] || fail "the default deployment's ledger has beta's upgrade"
+[ "$(sb jq length /var/lib/codebolt-upgrade/public/beta-ledger.json)" = 1 ] ||
+        fail "beta's exported ledger does not hold its upgrade"
+sb test ! -e /var/lib/codebolt-upgrade/public/ledger.json || fail "beta's upgrade wrote the default deployment's export"
 backup=$(jq -r '.[0].backup' <<<"$history")
 [[ "$backup" == /backups/codebolt-beta/* ]] || fail "beta's backup is $backup, not under /backups/codebolt-beta"
 sb test -f "$backup/manifest.json" || fail "beta's backup $backup has no manifest"

@@ -51,6 +51,34 @@ START_TEST(test_parse_bool) {
 }
 END_TEST
 
+START_TEST(test_parse_size) {
+        static const struct {
+                const char *s;
+                uint64_t bytes;
+        } good[] = {
+                { "0", 0 },
+                { "512", 512 },
+                { "64K", 64 << 10 },
+                { "256M", UINT64_C(256) << 20 },
+                { "256MB", UINT64_C(256) << 20 },
+                { "2G", UINT64_C(2) << 30 },
+                { "1T", UINT64_C(1) << 40 },
+                { "7B", 7 },
+        };
+        static const char *const bad[] = {
+                "", "M", "-1", "1.5G", "10X", "10 M", "10MiB", "1GG", "99999999999999999999", "20000000T"
+        };
+        uint64_t v;
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                ck_assert_msg(config_parse_size(good[i].s, &v) == 0, "%s", good[i].s);
+                ck_assert_msg(v == good[i].bytes, "%s", good[i].s);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(config_parse_size(bad[i], &v) < 0, "'%s' accepted", bad[i]);
+}
+END_TEST
+
 START_TEST(test_parse_timespan) {
         static const struct {
                 const char *s;
@@ -156,6 +184,10 @@ static void assert_defaults(const Config *c) {
         ck_assert_str_eq(c->error_pattern, "^(error|fatal|panic)\\b");
         ck_assert(c->watch_period == HOUR(48));
         ck_assert(c->watch_interval == MIN(5));
+        ck_assert(c->watch_baseline_window == HOUR(1));
+        ck_assert_uint_eq(c->watch_success_drop, 10);
+        ck_assert(c->watch_max_lag == 60 * USEC_PER_SEC);
+        ck_assert(c->watch_memory_growth == UINT64_C(256) << 20);
         ck_assert(!c->watch_auto_rollback);
         ck_assert_ptr_null(c->auto_schedule);
         ck_assert_ptr_null(c->notify_url);
@@ -488,6 +520,7 @@ static Suite *config_suite(void) {
 
         tcase_add_test(tc, test_parse_bool);
         tcase_add_test(tc, test_parse_timespan);
+        tcase_add_test(tc, test_parse_size);
         tcase_add_test(tc, test_defaults);
         tcase_add_test(tc, test_load_no_files);
         tcase_add_test(tc, test_load_layers);

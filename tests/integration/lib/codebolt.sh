@@ -45,8 +45,8 @@ cbu_psql() {
 # cbu_deploy VERSION [NAME PORT]: a running Codebolt VERSION with seeded data, as the guide's operator
 # has it. With NAME, a second deployment beside the default one (DESIGN §5; deploy the default first):
 # server unit codebolt-NAME.service on PORT, database codebolt_NAME, stores under /var/lib/codebolt-NAME,
-# releases under /opt/codebolt-NAME, backups in /backups/codebolt-NAME, all named in
-# /etc/codebolt-upgrade/deployments/NAME.conf.
+# releases under /opt/codebolt-NAME, backups in /backups/codebolt-NAME, ledger exported to
+# /var/lib/codebolt-upgrade/public/NAME-ledger.json, all named in /etc/codebolt-upgrade/deployments/NAME.conf.
 cbu_deploy() {
         local version=$1 name=${2:-} port=${3:-$CBU_PORT}
         local suffix=${name:+-$name} db=codebolt${name:+_$name}
@@ -125,6 +125,9 @@ MasterKeyId=$etc/master-key-id
 
 [Backup]
 Directory=/backups/codebolt$suffix
+
+[Policy]
+ExportLedger=/var/lib/codebolt-upgrade/public/$name-ledger.json
 CONF
         fi
 
