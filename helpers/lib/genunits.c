@@ -205,7 +205,10 @@ int genunits_derive_unit(
                         strncmp(p, "Description=", 12) == 0 && len > 12 && p[len - 1] != '\\') {
                         put_renamed(m.f, p, len, deployment);
                         fprintf(m.f, " (deployment %s)\n", deployment);
-                } else {
+                } else if (strncmp(p, "Documentation=", 14) == 0)
+                        /* the template's page (man:codebolt-upgrade@.service(8)) is this unit's too */
+                        fprintf(m.f, "%.*s\n", (int)len, p);
+                else {
                         put_renamed(m.f, p, len, deployment);
                         fputc('\n', m.f);
                 }

@@ -14,8 +14,9 @@ static const char *const results[] = {
 };
 
 /* what another host may read: nothing that names a secret, a credential or a local account */
-static const char *const public_keys[] = { "id",       "from",       "to",   "result", "phase", "started",
-                                           "finished", "migrations", "tree", "smoke",  "watch" };
+static const char *const public_keys[] = { "id",    "from",    "to",       "result",
+                                           "phase", "started", "finished", "migrations",
+                                           "tree",  "smoke",   "watch",    "tool_version" };
 
 bool ledger_result_is_valid(const char *result) {
         for (size_t i = 0; i < ELEMENTSOF(results); i++)
@@ -74,6 +75,10 @@ int ledger_append(const char *deployment, cJSON *entry) {
         _cleanup_json_ cJSON *owned = entry, *ledger = NULL;
         int r;
 
+        /* which codebolt-upgrade wrote it: a post-mortem reads an entry with the rules it was made by */
+        if (!cJSON_HasObjectItem(owned, "tool_version") &&
+            !cJSON_AddStringToObject(owned, "tool_version", PACKAGE_VERSION))
+                return -ENOMEM;
         r = ledger_load(deployment, &ledger);
         if (r < 0)
                 return r;

@@ -6,10 +6,12 @@
 #include <cjson/cJSON.h>
 
 /* An entry: id, from, to, result (succeeded|refused|aborted|rolled-back|restored|held), phase,
- * started, finished, backup, snapshot, migrations, tree, smoke, watch, message. */
+ * started, finished, backup, snapshot, migrations, tree, smoke, watch, message, tool_version (the
+ * PACKAGE_VERSION of the codebolt-upgrade that wrote it). */
 
 int ledger_load(const char *deployment, cJSON **ret); /* an array; empty when there is no ledger yet */
-/* appends entry (taking ownership) and writes the ledger atomically; the caller holds the lock */
+/* appends entry (taking ownership), with tool_version set to PACKAGE_VERSION unless it has one, and
+ * writes the ledger atomically; the caller holds the lock */
 int ledger_append(const char *deployment, cJSON *entry);
 /* writes the whole ledger atomically; the caller holds the lock */
 int ledger_save(const char *deployment, const cJSON *ledger);

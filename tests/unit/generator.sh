@@ -62,7 +62,9 @@ verify_units() {
         for f in "$sysdir"/*.service "$sysdir"/*.timer; do
                 u=$(basename "$f")
                 case "$u" in *@.service) u=${u%@.service}@1.5.0.service ;; esac
-                msg=$(systemd-analyze verify --root="$vroot" "$u" 2>&1) || fail "$case: systemd-analyze verify $u failed: $msg"
+                # --man=no: the host's man has not got this build's pages (tests/unit/man.sh checks that
+                # every Documentation=man: of the templates is one of them)
+                msg=$(systemd-analyze verify --man=no --root="$vroot" "$u" 2>&1) || fail "$case: systemd-analyze verify $u failed: $msg"
                 [ -z "$msg" ] || fail "$case: systemd-analyze verify $u printed: $msg"
         done
 }

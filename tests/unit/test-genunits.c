@@ -92,6 +92,7 @@ static const char template[] =
         "\n"
         "[Unit]\n"
         "Description=Upgrade Codebolt to %i\n"
+        "Documentation=man:codebolt-upgrade@.service(8) file:///usr/share/doc/codebolt-upgrade/README.md\n"
         "OnFailure=codebolt-rollback@%i.service\n"
         "# codebolt-upgrade@ in a comment, but not xcodebolt-upgrade@ or a-codebolt-rollback@\n"
         "After=codebolt-upgrade@%i.service codebolt-upgrade-recover.service\n"
@@ -119,6 +120,9 @@ START_TEST(test_derive_unit) {
                 "[Unit]\n"
                 "SourcePath=/etc/codebolt-upgrade/deployments/eu.conf\n"
                 "Description=Upgrade Codebolt to %i (deployment eu)\n"
+                /* the template's page keeps its name: it documents the deployment's unit too */
+                "Documentation=man:codebolt-upgrade@.service(8) "
+                "file:///usr/share/doc/codebolt-upgrade/README.md\n"
                 "OnFailure=codebolt-rollback-eu@%i.service\n"
                 "# codebolt-upgrade-eu@ in a comment, but not xcodebolt-upgrade@ or "
                 "a-codebolt-rollback@\n"

@@ -73,6 +73,26 @@ START_TEST(test_append_order) {
 }
 END_TEST
 
+/* every entry says which codebolt-upgrade wrote it: the build's version (meson's project(version:)),
+ * unless the caller set one (an entry carried over keeps its own) */
+START_TEST(test_append_tool_version) {
+        _cleanup_json_ cJSON *l = NULL;
+        cJSON *kept = entry("b", "1.5.1", "succeeded");
+
+        ck_assert_str_ne(PACKAGE_VERSION, "");
+        ck_assert_int_eq(ledger_append("version", entry("a", "1.5.0", "refused")), 0);
+        cJSON_AddStringToObject(kept, "tool_version", "0.0.1");
+        ck_assert_int_eq(ledger_append("version", kept), 0);
+
+        ck_assert_int_eq(ledger_load("version", &l), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(l), 2);
+        ck_assert_str_eq(json_get_string(cJSON_GetArrayItem(l, 0), "tool_version"), PACKAGE_VERSION);
+        ck_assert_str_eq(json_get_string(cJSON_GetArrayItem(l, 1), "tool_version"), "0.0.1");
+        /* set once, not appended twice */
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetArrayItem(l, 0)), 5);
+}
+END_TEST
+
 START_TEST(test_not_an_array) {
         _cleanup_free_ char *dir = paths_state_dir("object"),
                             *path = paths_state_file("object", "ledger.json"), *content = NULL;
@@ -226,6 +246,7 @@ static cJSON *full_entry(void) {
         cJSON_AddStringToObject(e, "finished", "2026-11-26T11:04:02Z");
         cJSON_AddStringToObject(e, "backup", "/var/backups/codebolt/staging/0f1e2d3c");
         cJSON_AddStringToObject(e, "snapshot", "codebolt_pre_0f1e2d3c");
+        cJSON_AddStringToObject(e, "tool_version", "0.1.0");
         cJSON_AddStringToObject(e, "message", "password authentication failed for user \"codebolt\"");
         cJSON_AddStringToObject(e, "credential", "/etc/codebolt-upgrade/credentials/db-password");
         cJSON_AddBoolToObject(e, "cleared", false);
@@ -243,7 +264,7 @@ static cJSON *full_entry(void) {
 START_TEST(test_export) {
         static const char *const public_keys[] = { "id",    "from",    "to",       "result",
                                                    "phase", "started", "finished", "migrations",
-                                                   "tree",  "smoke",   "watch" };
+                                                   "tree",  "smoke",   "watch",    "tool_version" };
         _cleanup_json_ cJSON *l = cJSON_CreateArray(), *pub = NULL;
         _cleanup_free_ char *dir = paths_rooted("/srv/export/public"),
                             *path = paths_rooted("/srv/export/public/ledger.json");
@@ -335,6 +356,7 @@ static Suite *ledger_suite(void) {
 
         tcase_add_test(tc, test_load_missing);
         tcase_add_test(tc, test_append_order);
+        tcase_add_test(tc, test_append_tool_version);
         tcase_add_test(tc, test_not_an_array);
         tcase_add_test(tc, test_last);
         tcase_add_test(tc, test_version_failed);
