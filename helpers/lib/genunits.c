@@ -16,6 +16,8 @@
 #define DROPIN_NAME "50-codebolt-upgrade.conf"
 /* the server's stop waits for the drain, plus this for the exit after it */
 #define STOP_MARGIN_USEC (30 * USEC_PER_SEC)
+/* the watch timer's setting that is [Watch] Interval=: the time from one sample to the next */
+#define INTERVAL_KEY "OnUnitActiveSec="
 
 /* an open_memstream() whose buffer is handed out by memstream_finish() */
 typedef struct MemStream {
@@ -139,7 +141,11 @@ int genunits_server_dropin(const Config *c, const char *source, char **ret) {
 
 /* the shipped unit names a template mentions, with the deployment's names in their place */
 static void put_renamed(FILE *f, const char *line, size_t len, const char *deployment) {
-        static const char *const bases[] = { "codebolt-upgrade@", "codebolt-rollback@" };
+        /* each starts at a name's start (the boundary below) and ends in "@": codebolt-upgrade@ is not
+         * a part of codebolt-upgrade-watch@, which keeps its whole name */
+        static const char *const bases[] = { "codebolt-upgrade@",
+                                             "codebolt-rollback@",
+                                             "codebolt-upgrade-watch@" };
         size_t i = 0;
 
         while (i < len) {
@@ -163,15 +169,30 @@ static void put_renamed(FILE *f, const char *line, size_t len, const char *deplo
         }
 }
 
-int genunits_derive_unit(
+static bool line_is(const char *p, size_t len, const char *s) {
+        return len == strlen(s) && strncmp(p, s, len) == 0;
+}
+
+static bool line_has_key(const char *p, size_t len, const char *key) {
+        size_t l = strlen(key);
+
+        return len >= l && strncmp(p, key, l) == 0;
+}
+
+/* A template turned into deployment's unit: a service (interval NULL) gets Environment= in [Service],
+ * a timer its interval as OnUnitActiveSec= in [Timer]. -EINVAL without [Unit] or without that section
+ * (and for a timer, without OnUnitActiveSec= in it). */
+static int derive(
         const char *template_text,
         const char *template_path,
         const char *deployment,
         const char *source,
+        const char *interval,
         char **ret) {
         _cleanup_memstream_ MemStream m = {};
-        bool leading = true, seen_unit = false, seen_service = false;
-        const char *section = NULL;
+        const char *own = interval ? "[Timer]" : "[Service]";
+        enum { SECTION_NONE, SECTION_UNIT, SECTION_OWN, SECTION_OTHER } section = SECTION_NONE;
+        bool leading = true, seen_unit = false, seen_own = false, seen_interval = false;
 
         if (memstream_open(&m) < 0)
                 return -ENOMEM;
@@ -193,16 +214,26 @@ int genunits_derive_unit(
                 leading = false;
 
                 if (len > 0 && *p == '[')
-                        section = p;
-                if (section == p && strncmp(p, "[Unit]", len) == 0 && len == strlen("[Unit]")) {
+                        section = line_is(p, len, "[Unit]") ? SECTION_UNIT
+                                  : line_is(p, len, own)    ? SECTION_OWN
+                                                            : SECTION_OTHER;
+
+                if (section == SECTION_UNIT && line_is(p, len, "[Unit]")) {
                         fprintf(m.f, "[Unit]\nSourcePath=%s\n", source);
                         seen_unit = true;
-                } else if (section == p && strncmp(p, "[Service]", len) == 0 && len == strlen("[Service]")) {
-                        fprintf(m.f, "[Service]\nEnvironment=CODEBOLT_DEPLOYMENT=%s\n", deployment);
-                        seen_service = true;
+                } else if (section == SECTION_OWN && line_is(p, len, own)) {
+                        /* a timer has no Environment=: the service it starts, found by name, has */
+                        if (interval)
+                                fputs("[Timer]\n", m.f);
+                        else
+                                fprintf(m.f, "[Service]\nEnvironment=CODEBOLT_DEPLOYMENT=%s\n", deployment);
+                        seen_own = true;
+                } else if (section == SECTION_OWN && interval && line_has_key(p, len, INTERVAL_KEY)) {
+                        fprintf(m.f, INTERVAL_KEY "%s\n", interval);
+                        seen_interval = true;
                 } else if (
-                        section && strncmp(section, "[Unit]\n", 7) == 0 &&
-                        strncmp(p, "Description=", 12) == 0 && len > 12 && p[len - 1] != '\\') {
+                        section == SECTION_UNIT && strncmp(p, "Description=", 12) == 0 && len > 12 &&
+                        p[len - 1] != '\\') {
                         put_renamed(m.f, p, len, deployment);
                         fprintf(m.f, " (deployment %s)\n", deployment);
                 } else if (strncmp(p, "Documentation=", 14) == 0)
@@ -214,9 +245,91 @@ int genunits_derive_unit(
                 }
                 p = *eol ? eol + 1 : eol;
         }
-        if (!seen_unit || !seen_service)
+        if (!seen_unit || !seen_own || (interval && !seen_interval))
                 return -EINVAL;
         return memstream_finish(&m, ret);
+}
+
+int genunits_derive_unit(
+        const char *template_text,
+        const char *template_path,
+        const char *deployment,
+        const char *source,
+        char **ret) {
+        return derive(template_text, template_path, deployment, source, NULL, ret);
+}
+
+int genunits_derive_timer(
+        const char *template_text,
+        const char *template_path,
+        const char *deployment,
+        const char *source,
+        usec_t interval,
+        char **ret) {
+        _cleanup_free_ char *s = NULL;
+
+        if (genunits_format_timespan(interval, &s) < 0)
+                return -ENOMEM;
+        return derive(template_text, template_path, deployment, source, s, ret);
+}
+
+/* a [Timer] setting that adds to the list of triggers, which an empty assignment to any of them empties */
+static bool is_trigger(const char *p, size_t len) {
+        static const char *const keys[] = { "OnActiveSec=",     "OnBootSec=",         "OnStartupSec=",
+                                            "OnUnitActiveSec=", "OnUnitInactiveSec=", "OnCalendar=" };
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (line_has_key(p, len, keys[i]))
+                        return true;
+        return false;
+}
+
+int genunits_watch_dropin(const char *template_text, const Config *c, const char *source, char **ret) {
+        _cleanup_free_ char *interval = NULL, *others = NULL, *template_interval = NULL;
+        _cleanup_memstream_ MemStream m = {}, o = {};
+        bool in_timer = false;
+        usec_t t;
+        int r;
+
+        /* the template's other triggers, which the reset below empties too, and its interval */
+        if (memstream_open(&o) < 0)
+                return -ENOMEM;
+        for (const char *p = template_text, *eol; *p; p = *eol ? eol + 1 : eol) {
+                size_t len;
+
+                eol = strchrnul(p, '\n');
+                len = eol - p;
+                if (len > 0 && *p == '[')
+                        in_timer = line_is(p, len, "[Timer]");
+                else if (in_timer && line_has_key(p, len, INTERVAL_KEY)) {
+                        free(template_interval);
+                        template_interval = strndup(p + strlen(INTERVAL_KEY), len - strlen(INTERVAL_KEY));
+                        if (!template_interval)
+                                return -ENOMEM;
+                } else if (in_timer && is_trigger(p, len))
+                        fprintf(o.f, "%.*s\n", (int)len, p);
+        }
+        if (memstream_finish(&o, &others) < 0)
+                return -ENOMEM;
+        if (!template_interval || config_parse_timespan(template_interval, &t) < 0)
+                return -EINVAL;
+        if (t == c->watch_interval)
+                return 0;
+
+        if (genunits_format_timespan(c->watch_interval, &interval) < 0 || memstream_open(&m) < 0)
+                return -ENOMEM;
+        fputs(GENUNITS_HEADER, m.f);
+        fprintf(m.f, "# [Watch] Interval= of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fputs("[Unit]\n", m.f);
+        fprintf(m.f, "SourcePath=%s\n", source);
+        fputs("\n[Timer]\n", m.f);
+        /* an empty OnActiveSec= empties the whole list of triggers (an empty OnUnitActiveSec= too): one
+         * reset, then the template's other triggers and the interval */
+        fputs("OnActiveSec=\n", m.f);
+        fputs(others, m.f);
+        fprintf(m.f, INTERVAL_KEY "%s\n", interval);
+        r = memstream_finish(&m, ret);
+        return r < 0 ? r : 1;
 }
 
 static int auto_unit_names(const Config *c, char **ret_timer, char **ret_service) {
@@ -383,12 +496,34 @@ static int add_config_warning(GenUnits *u, const char *deployment, const ConfigE
         return add_skip(u, "deployment %s: %s; skipped", deployment, e->message ?: strerror(-error));
 }
 
+/* the installed templates an extra deployment's units are derived from */
+typedef enum Template {
+        TEMPLATE_UPGRADE,
+        TEMPLATE_ROLLBACK,
+        TEMPLATE_WATCH_SERVICE,
+        TEMPLATE_WATCH_TIMER,
+        _TEMPLATE_MAX,
+} Template;
+
+static const struct {
+        const char *name;   /* in UNITDIR */
+        const char *base;   /* of the deployment's unit name (genunits_unit_name()) */
+        const char *suffix; /* likewise */
+} templates[_TEMPLATE_MAX] = {
+        [TEMPLATE_UPGRADE] = { "codebolt-upgrade@.service", "codebolt-upgrade", "@.service" },
+        [TEMPLATE_ROLLBACK] = { "codebolt-rollback@.service", "codebolt-rollback", "@.service" },
+        [TEMPLATE_WATCH_SERVICE] = { "codebolt-upgrade-watch@.service",
+                                     "codebolt-upgrade-watch",
+                                     "@.service" },
+        [TEMPLATE_WATCH_TIMER] = { "codebolt-upgrade-watch@.timer", "codebolt-upgrade-watch", "@.timer" },
+};
+
 typedef struct Build {
         const char *root; /* "" or the root without a trailing slash */
         bool have_auto;   /* LIBEXECDIR/auto is installed */
         bool templates_read;
-        char *templates[2];
-        int template_errors[2];
+        char *templates[_TEMPLATE_MAX];
+        int template_errors[_TEMPLATE_MAX];
         /* the server units taken so far, and by which deployment: two deployments naming the same
          * server would fight over it */
         char **claimed_units;
@@ -396,14 +531,11 @@ typedef struct Build {
 } Build;
 
 static void build_done(Build *b) {
-        free(b->templates[0]);
-        free(b->templates[1]);
+        for (size_t i = 0; i < _TEMPLATE_MAX; i++)
+                free(b->templates[i]);
         strv_free(b->claimed_units);
         strv_free(b->claimed_by);
 }
-
-static const char *const template_names[2] = { "codebolt-upgrade@.service", "codebolt-rollback@.service" };
-static const char *const template_bases[2] = { "codebolt-upgrade", "codebolt-rollback" };
 
 static int add_auto(GenUnits *u, const Config *c, const char *source) {
         _cleanup_free_ char *timer = NULL, *service = NULL, *timer_text = NULL, *service_text = NULL,
@@ -435,11 +567,11 @@ static int add_auto(GenUnits *u, const Config *c, const char *source) {
 static int read_templates(Build *b) {
         if (b->templates_read)
                 return 0;
-        for (size_t i = 0; i < ELEMENTSOF(template_names); i++) {
+        for (size_t i = 0; i < _TEMPLATE_MAX; i++) {
                 _cleanup_free_ char *path = NULL;
                 int r;
 
-                if (asprintf(&path, "%s" UNITDIR "/%s", b->root, template_names[i]) < 0)
+                if (asprintf(&path, "%s" UNITDIR "/%s", b->root, templates[i].name) < 0)
                         return -ENOMEM;
                 r = state_read_file(path, &b->templates[i], NULL);
                 if (r == -ENOMEM)
@@ -450,6 +582,63 @@ static int read_templates(Build *b) {
         return 0;
 }
 
+/* Deployment c's unit from template t, added to u: 0; or 1 and *ret_why, what is wrong with the
+ * template (the caller's warning adds what that costs) */
+static int add_derived_unit(
+        GenUnits *u, Build *b, Template t, const Config *c, const char *source, char **ret_why) {
+        _cleanup_free_ char *name = NULL, *text = NULL, *template_path = NULL;
+        bool timer = t == TEMPLATE_WATCH_TIMER;
+        int r;
+
+        if (!b->templates[t])
+                return asprintf(ret_why, "cannot be read (%s)", strerror(-b->template_errors[t])) < 0
+                               ? -ENOMEM
+                               : 1;
+        if (asprintf(&template_path, UNITDIR "/%s", templates[t].name) < 0)
+                return -ENOMEM;
+        r = genunits_unit_name(templates[t].base, c->deployment, templates[t].suffix, &name);
+        if (r < 0)
+                return r;
+        if (timer)
+                r = genunits_derive_timer(
+                        b->templates[t], template_path, c->deployment, source, c->watch_interval, &text);
+        else
+                r = genunits_derive_unit(b->templates[t], template_path, c->deployment, source, &text);
+        if (r == -EINVAL) {
+                *ret_why =
+                        strdup(timer ? "no [Unit] or no [Timer] section with " INTERVAL_KEY
+                                     : "no [Unit] or no [Service] section");
+                return *ret_why ? 1 : -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        return add_file(u, TAKE_PTR(name), TAKE_PTR(text), NULL);
+}
+
+/* moves every file of from to the end of to's */
+static int move_files(GenUnits *to, GenUnits *from) {
+        for (size_t i = 0; i < from->n_files; i++) {
+                GenFile f = from->files[i];
+                int r;
+
+                from->files[i] = (GenFile){};
+                r = add_file(to, f.path, f.content, f.symlink);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int copy_warnings(GenUnits *to, const GenUnits *from) {
+        STRV_FOREACH (w, from->warnings) {
+                int r = strv_push(&to->warnings, *w);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* an extra deployment's upgrade and rollback units, from the installed templates */
 static int add_derived_units(GenUnits *u, Build *b, const Config *c, const char *source) {
         int r;
@@ -457,38 +646,77 @@ static int add_derived_units(GenUnits *u, Build *b, const Config *c, const char 
         r = read_templates(b);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < ELEMENTSOF(template_names); i++) {
-                _cleanup_free_ char *name = NULL, *text = NULL, *template_path = NULL;
+        for (Template t = TEMPLATE_UPGRADE; t <= TEMPLATE_ROLLBACK; t++) {
+                _cleanup_free_ char *why = NULL;
 
-                if (asprintf(&template_path, UNITDIR "/%s", template_names[i]) < 0)
-                        return -ENOMEM;
-                if (!b->templates[i])
+                r = add_derived_unit(u, b, t, c, source, &why);
+                if (r < 0)
+                        return r;
+                if (r > 0)
                         return add_skip(
                                 u,
-                                "%s" UNITDIR "/%s: cannot be read (%s); deployment %s skipped",
+                                "%s" UNITDIR "/%s: %s; deployment %s skipped",
                                 b->root,
-                                template_names[i],
-                                strerror(-b->template_errors[i]),
+                                templates[t].name,
+                                why,
                                 c->deployment);
-                r = genunits_unit_name(template_bases[i], c->deployment, "@.service", &name);
-                if (r < 0)
-                        return r;
-                r = genunits_derive_unit(b->templates[i], template_path, c->deployment, source, &text);
-                if (r == -EINVAL)
-                        return add_skip(
-                                u,
-                                "%s" UNITDIR "/%s: no [Unit] or no [Service] section; deployment "
-                                "%s skipped",
-                                b->root,
-                                template_names[i],
-                                c->deployment);
-                if (r < 0)
-                        return r;
-                r = add_file(u, TAKE_PTR(name), TAKE_PTR(text), NULL);
-                if (r < 0)
-                        return r;
         }
         return 0;
+}
+
+/* An extra deployment's watch service and timer, both or (with a warning) neither: an install older
+ * than the watch has no templates for them, and the deployment's upgrades work without */
+static int add_watch_units(GenUnits *u, Build *b, const Config *c, const char *source) {
+        _cleanup_(genunits_done) GenUnits watch = {};
+        int r;
+
+        r = read_templates(b);
+        if (r < 0)
+                return r;
+        for (Template t = TEMPLATE_WATCH_SERVICE; t <= TEMPLATE_WATCH_TIMER; t++) {
+                _cleanup_free_ char *why = NULL;
+
+                r = add_derived_unit(&watch, b, t, c, source, &why);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return add_warning(
+                                u,
+                                "%s" UNITDIR "/%s: %s; no watch units for deployment %s",
+                                b->root,
+                                templates[t].name,
+                                why,
+                                c->deployment);
+        }
+        return move_files(u, &watch);
+}
+
+/* the default deployment's [Watch] Interval= on the shipped timer, when it is not the template's
+ * already; without the template (an install older than the watch) there is no timer to set */
+static int add_watch_dropin(GenUnits *u, Build *b, const Config *c, const char *source) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        r = read_templates(b);
+        if (r < 0)
+                return r;
+        if (!b->templates[TEMPLATE_WATCH_TIMER])
+                return 0;
+        r = genunits_watch_dropin(b->templates[TEMPLATE_WATCH_TIMER], c, source, &text);
+        if (r == -EINVAL)
+                return add_warning(
+                        u,
+                        "%s" UNITDIR "/%s: no " INTERVAL_KEY " in [Timer]; [Watch] Interval= of deployment "
+                        "%s not applied",
+                        b->root,
+                        templates[TEMPLATE_WATCH_TIMER].name,
+                        c->deployment);
+        if (r <= 0)
+                return r;
+        path = strdup("codebolt-upgrade-watch@.timer.d/" DROPIN_NAME);
+        if (!path)
+                return -ENOMEM;
+        return add_file(u, TAKE_PTR(path), TAKE_PTR(text), NULL);
 }
 
 /* all the files of one deployment into u (0), or none and a warning that says why (1) */
@@ -523,14 +751,16 @@ static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *
                 if (r < 0)
                         return r;
                 if (r > 0) {
-                        STRV_FOREACH (w, mine.warnings) {
-                                r = strv_push(&u->warnings, *w);
-                                if (r < 0)
-                                        return r;
-                        }
-                        return 1;
+                        r = copy_warnings(u, &mine);
+                        return r < 0 ? r : 1;
                 }
         }
+
+        /* the default deployment's watch is the shipped timer, perhaps with a drop-in */
+        r = is_default(c->deployment) ? add_watch_dropin(&mine, b, c, source)
+                                      : add_watch_units(&mine, b, c, source);
+        if (r < 0)
+                return r;
 
         if (c->auto_schedule && b->have_auto) {
                 r = add_auto(&mine, c, source);
@@ -538,7 +768,7 @@ static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *
                         return r;
         } else if (c->auto_schedule) {
                 r = add_warning(
-                        u,
+                        &mine,
                         "%s: Auto.Schedule: " LIBEXECDIR "/auto is not installed: no timer for "
                         "deployment %s",
                         source,
@@ -547,14 +777,12 @@ static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *
                         return r;
         }
 
-        for (size_t i = 0; i < mine.n_files; i++) {
-                GenFile f = mine.files[i];
-
-                mine.files[i] = (GenFile){};
-                r = add_file(u, f.path, f.content, f.symlink);
-                if (r < 0)
-                        return r;
-        }
+        r = move_files(u, &mine);
+        if (r < 0)
+                return r;
+        r = copy_warnings(u, &mine);
+        if (r < 0)
+                return r;
 
         r = strv_push(&b->claimed_units, c->server_unit);
         if (r < 0)

@@ -25,9 +25,10 @@ typedef struct GenUnits {
 void genunits_done(GenUnits *u);
 
 /* Everything the generator writes for the configuration under root (NULL: $CODEBOLT_UPGRADE_ROOT, as
- * config_load()), reading only the configuration, the installed upgrade and rollback templates
+ * config_load()), reading only the configuration, the installed upgrade, rollback and watch templates
  * (UNITDIR) and whether LIBEXECDIR/auto is installed. A broken deployment is left out with a warning
- * naming its file, line and key; it never drops another deployment. Fails only on -ENOMEM. */
+ * naming its file, line and key; it never drops another deployment. A watch template that cannot be
+ * used costs only the extra deployments' watch units, with a warning. Fails only on -ENOMEM. */
 int genunits_build(const char *root, GenUnits *ret);
 
 /* a timespan as systemd reads it back: "infinity", "0", "90s" or "10min 30s" (d h min s ms us) */
@@ -39,9 +40,10 @@ int genunits_server_dropin(const Config *c, const char *source, char **ret);
 /* The installed template text (codebolt-upgrade@.service or codebolt-rollback@.service) turned into
  * deployment's own unit: the generator's header instead of the template's leading comments,
  * SourcePath= and the deployment in Description= ([Unit]), Environment=CODEBOLT_DEPLOYMENT=
- * ([Service]), and every codebolt-upgrade@ / codebolt-rollback@ it names (OnFailure=, After=) renamed
- * to codebolt-upgrade-<deployment>@ / codebolt-rollback-<deployment>@. template_path is only named in
- * the header. -EINVAL when the template has no [Unit] or no [Service] section. */
+ * ([Service]), and every codebolt-upgrade@ / codebolt-rollback@ / codebolt-upgrade-watch@ it names
+ * (OnFailure=, After=) renamed to codebolt-upgrade-<deployment>@ / codebolt-rollback-<deployment>@ /
+ * codebolt-upgrade-watch-<deployment>@. template_path is only named in the header. -EINVAL when the
+ * template has no [Unit] or no [Service] section. */
 int genunits_derive_unit(
         const char *template_text,
         const char *template_path,
@@ -49,10 +51,29 @@ int genunits_derive_unit(
         const char *source,
         char **ret);
 
+/* The installed codebolt-upgrade-watch@.timer turned into deployment's own timer, as
+ * genunits_derive_unit() does for a service, but with no Environment= (a timer has none: its service,
+ * found by name, carries it) and with interval ([Watch] Interval=) as [Timer] OnUnitActiveSec= in
+ * place of the template's; its other triggers stay. -EINVAL when the template has no [Unit] or no
+ * [Timer] section, or no OnUnitActiveSec= in it. */
+int genunits_derive_timer(
+        const char *template_text,
+        const char *template_path,
+        const char *deployment,
+        const char *source,
+        usec_t interval,
+        char **ret);
+
+/* The drop-in codebolt-upgrade-watch@.timer.d/50-codebolt-upgrade.conf that sets c's [Watch]
+ * Interval= on the shipped timer whose text is template_text: its triggers reset, then the template's
+ * others again and OnUnitActiveSec= with the interval. 1 and the text; 0 (ret untouched) when the
+ * template's OnUnitActiveSec= is the interval already; -EINVAL when it has none (or not a time span). */
+int genunits_watch_dropin(const char *template_text, const Config *c, const char *source, char **ret);
+
 /* the unattended upgrade's timer and the service it starts (LIBEXECDIR/auto), for c's [Auto] */
 int genunits_auto_timer(const Config *c, const char *source, char **ret);
 int genunits_auto_service(const Config *c, const char *source, char **ret);
 
 /* "codebolt-upgrade@.service" for "default", else "codebolt-upgrade-<deployment>@.service"; base is
- * "codebolt-upgrade" or "codebolt-rollback" */
+ * "codebolt-upgrade", "codebolt-rollback", "codebolt-upgrade-watch" or "codebolt-upgrade-auto" */
 int genunits_unit_name(const char *base, const char *deployment, const char *suffix, char **ret);

@@ -6,9 +6,9 @@
 # operator has it) and compares what it writes, byte for byte, with FIXTURES/<case>/expected/ and
 # what it logs with FIXTURES/<case>/log. In the expected files @bindir@, @libexecdir@, @docdir@ and
 # @unitdir@ stand for the build's paths, @root@ in the log for the throwaway root. Each root gets the
-# built upgrade and rollback templates in UNITDIR, as installed; a case whose `options` says `auto`
-# also gets LIBEXECDIR/auto. Then every generated unit must pass `systemd-analyze verify --root`
-# without a word (it never boots anything: it loads the units in a test manager).
+# built upgrade, rollback and watch templates in UNITDIR, as installed; a case whose `options` says
+# `auto` also gets LIBEXECDIR/auto. Then every generated unit must pass `systemd-analyze verify
+# --root` without a word (it never boots anything: it loads the units in a test manager).
 #
 # CBU_GENERATOR_UPDATE=1 rewrites expected/ and log from what the generator does now (review the diff).
 set -euo pipefail
@@ -32,7 +32,8 @@ unsubst() {
 }
 
 # every unit the generator wrote loads cleanly: verify them in a root of their own with stub targets,
-# a stub for each server unit a drop-in extends, and a stub for every program an Exec line names
+# the built template a drop-in extends (the watch timer's, with its service) or else a stub server unit,
+# and a stub for every program an Exec line names
 verify_units() {
         shopt -s nullglob
         local out=$1 vroot=$2 sysdir f u bin msg
@@ -46,10 +47,15 @@ verify_units() {
                 printf '[Unit]\nDescription=stub\n' >"$sysdir/$u"
         done
         cp -a "$out/." "$sysdir/"
-        for f in "$out"/*.service.d; do
+        for f in "$out"/*.d; do
                 [ -d "$f" ] || continue
                 u=$(basename "$f" .d)
-                printf '[Service]\nExecStart=%s/codebolt-upgrade status\n' "$bindir" >"$sysdir/$u"
+                if [ -f "$units/$u" ]; then
+                        cp "$units/$u" "$sysdir/"
+                        case "$u" in *.timer) cp "$units/${u%.timer}.service" "$sysdir/" ;; esac
+                else
+                        printf '[Service]\nExecStart=%s/codebolt-upgrade status\n' "$bindir" >"$sysdir/$u"
+                fi
         done
         mkdir -p "$vroot$bindir" "$vroot$libexecdir"
         printf '#!/bin/sh\n' >"$vroot$bindir/codebolt-upgrade"
@@ -61,7 +67,7 @@ verify_units() {
         done
         for f in "$sysdir"/*.service "$sysdir"/*.timer; do
                 u=$(basename "$f")
-                case "$u" in *@.service) u=${u%@.service}@1.5.0.service ;; esac
+                case "$u" in *@.service | *@.timer) u=${u%@.*}@1.5.0.${u##*.} ;; esac
                 # --man=no: the host's man has not got this build's pages (tests/unit/man.sh checks that
                 # every Documentation=man: of the templates is one of them)
                 msg=$(systemd-analyze verify --man=no --root="$vroot" "$u" 2>&1) || fail "$case: systemd-analyze verify $u failed: $msg"
@@ -76,7 +82,8 @@ for dir in "$fixtures"/*/; do
         for top in etc usr run; do
                 [ -d "$dir/$top" ] && cp -a "$dir/$top" "$root/"
         done
-        cp "$units/codebolt-upgrade@.service" "$units/codebolt-rollback@.service" "$root$unitdir/"
+        cp "$units/codebolt-upgrade@.service" "$units/codebolt-rollback@.service" \
+                "$units/codebolt-upgrade-watch@.service" "$units/codebolt-upgrade-watch@.timer" "$root$unitdir/"
         if [ -f "$dir/options" ] && grep -qx auto "$dir/options"; then
                 mkdir -p "$root$libexecdir"
                 printf '#!/bin/sh\n' >"$root$libexecdir/auto"

@@ -148,6 +148,133 @@ START_TEST(test_derive_unit_needs_sections) {
 }
 END_TEST
 
+static const char timer_template[] =
+        "# SPDX-License-Identifier: LGPL-2.1-or-later\n"
+        "# The watch of the default deployment: a sample at once, then every 5min.\n"
+        "\n"
+        "[Unit]\n"
+        "Description=Watch Codebolt after the upgrade to %i\n"
+        "Documentation=man:codebolt-upgrade@.service(8)\n"
+        "# codebolt-upgrade-watch@ and codebolt-upgrade@, not codebolt-upgrade-watch-x@\n"
+        "After=codebolt-upgrade@%i.service\n"
+        "\n"
+        "[Timer]\n"
+        "OnActiveSec=0\n"
+        "OnUnitActiveSec=5min\n"
+        "AccuracySec=1s\n"
+        "Unit=codebolt-upgrade-watch@%i.service\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n";
+
+START_TEST(test_derive_timer) {
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(
+                genunits_derive_timer(
+                        timer_template,
+                        "/usr/lib/systemd/system/w@.timer",
+                        "eu",
+                        "/etc/codebolt-upgrade/deployments/eu.conf",
+                        90 * USEC_PER_SEC,
+                        &s),
+                0);
+        ck_assert_str_eq(
+                s,
+                GENUNITS_HEADER
+                "# /usr/lib/systemd/system/w@.timer for Codebolt deployment eu (DESIGN §6).\n"
+                "\n"
+                "[Unit]\n"
+                "SourcePath=/etc/codebolt-upgrade/deployments/eu.conf\n"
+                "Description=Watch Codebolt after the upgrade to %i (deployment eu)\n"
+                "Documentation=man:codebolt-upgrade@.service(8)\n"
+                "# codebolt-upgrade-watch-eu@ and codebolt-upgrade-eu@, not codebolt-upgrade-watch-x@\n"
+                "After=codebolt-upgrade-eu@%i.service\n"
+                "\n"
+                /* the deployment's interval in place of the template's, its first sample as the
+                 * template has it; no Environment=: the service the timer starts carries it */
+                "[Timer]\n"
+                "OnActiveSec=0\n"
+                "OnUnitActiveSec=1min 30s\n"
+                "AccuracySec=1s\n"
+                "Unit=codebolt-upgrade-watch-eu@%i.service\n"
+                "\n"
+                "[Install]\n"
+                "WantedBy=timers.target\n");
+}
+END_TEST
+
+START_TEST(test_derive_timer_needs_sections) {
+        _cleanup_free_ char *s = NULL;
+
+        /* a service template is not a timer's, nor the other way round */
+        ck_assert_int_eq(genunits_derive_timer(template, "/t", "eu", "/s", USEC_PER_SEC, &s), -EINVAL);
+        ck_assert_ptr_null(s);
+        ck_assert_int_eq(genunits_derive_unit(timer_template, "/t", "eu", "/s", &s), -EINVAL);
+        ck_assert_ptr_null(s);
+        ck_assert_int_eq(
+                genunits_derive_timer("[Timer]\nOnUnitActiveSec=1s\n", "/t", "eu", "/s", 1, &s), -EINVAL);
+        ck_assert_ptr_null(s);
+        /* no interval to set: not a watch timer */
+        ck_assert_int_eq(
+                genunits_derive_timer(
+                        "[Unit]\nOnUnitActiveSec=1s\n[Timer]\nOnActiveSec=1s\n", "/t", "eu", "/s", 1, &s),
+                -EINVAL);
+        ck_assert_ptr_null(s);
+        /* [Service] in a timer template is not its own section: copied as it is */
+        ck_assert_int_eq(
+                genunits_derive_timer(
+                        "[Unit]\n[Service]\n[Timer]\nOnUnitActiveSec=1s", "/t", "eu", "/s", 1, &s),
+                0);
+        ck_assert_ptr_nonnull(strstr(s, "\n[Service]\n[Timer]\nOnUnitActiveSec=1us\n"));
+        ck_assert_ptr_null(strstr(s, "Environment="));
+}
+END_TEST
+
+START_TEST(test_watch_dropin) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        /* the template's interval already: nothing to write */
+        ck_assert_int_eq(genunits_watch_dropin(timer_template, &c, "/s", &s), 0);
+        ck_assert_ptr_null(s);
+        c.watch_interval = 300 * USEC_PER_SEC;
+        ck_assert_int_eq(genunits_watch_dropin("[Timer]\nOnUnitActiveSec=5min\n", &c, "/s", &s), 0);
+        ck_assert_int_eq(genunits_watch_dropin("[Timer]\nOnUnitActiveSec=300\n", &c, "/s", &s), 0);
+        ck_assert_ptr_null(s);
+
+        c.watch_interval = 150 * USEC_PER_SEC;
+        ck_assert_int_eq(
+                genunits_watch_dropin(timer_template, &c, "/etc/codebolt-upgrade/upgrade.conf", &s), 1);
+        /* one reset only: an empty OnUnitActiveSec= would empty OnActiveSec= too; the template's
+         * first sample is set again */
+        ck_assert_str_eq(
+                s,
+                GENUNITS_HEADER "# [Watch] Interval= of Codebolt deployment default (DESIGN §6).\n"
+                                "\n"
+                                "[Unit]\n"
+                                "SourcePath=/etc/codebolt-upgrade/upgrade.conf\n"
+                                "\n"
+                                "[Timer]\n"
+                                "OnActiveSec=\n"
+                                "OnActiveSec=0\n"
+                                "OnUnitActiveSec=2min 30s\n");
+}
+END_TEST
+
+START_TEST(test_watch_dropin_needs_interval) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *s = NULL;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        ck_assert_int_eq(genunits_watch_dropin("[Timer]\nOnActiveSec=5min\n", &c, "/s", &s), -EINVAL);
+        ck_assert_int_eq(genunits_watch_dropin("[Unit]\nOnUnitActiveSec=5min\n", &c, "/s", &s), -EINVAL);
+        ck_assert_int_eq(genunits_watch_dropin("[Timer]\nOnUnitActiveSec=soon\n", &c, "/s", &s), -EINVAL);
+        ck_assert_ptr_null(s);
+}
+END_TEST
+
 START_TEST(test_unit_name) {
         _cleanup_free_ char *a = NULL, *b = NULL;
 
@@ -155,6 +282,9 @@ START_TEST(test_unit_name) {
         ck_assert_str_eq(a, "codebolt-upgrade@.service");
         ck_assert_int_eq(genunits_unit_name("codebolt-upgrade-auto", "eu", ".timer", &b), 0);
         ck_assert_str_eq(b, "codebolt-upgrade-auto-eu.timer");
+        free(b);
+        ck_assert_int_eq(genunits_unit_name("codebolt-upgrade-watch", "eu", "@.timer", &b), 0);
+        ck_assert_str_eq(b, "codebolt-upgrade-watch-eu@.timer");
 }
 END_TEST
 
@@ -201,11 +331,18 @@ static void put(const char *dir, const char *path, const char *content) {
         ck_assert_int_eq(fclose(f), 0);
 }
 
-static void put_templates(const char *dir) {
+/* the upgrade and rollback templates: an install older than the watch */
+static void put_old_templates(const char *dir) {
         put(dir, UNITDIR "/codebolt-upgrade@.service", template);
         put(dir,
             UNITDIR "/codebolt-rollback@.service",
             "[Unit]\nAfter=codebolt-upgrade@%i.service\n[Service]\n");
+}
+
+static void put_templates(const char *dir) {
+        put_old_templates(dir);
+        put(dir, UNITDIR "/codebolt-upgrade-watch@.service", "[Unit]\n[Service]\nExecStart=/w %i\n");
+        put(dir, UNITDIR "/codebolt-upgrade-watch@.timer", timer_template);
 }
 
 static const GenFile *find(const GenUnits *u, const char *path) {
@@ -249,10 +386,13 @@ START_TEST(test_build_broken_beside_good) {
         ck_assert_ptr_nonnull(find(&u, "codebolt-a.service.d/50-codebolt-upgrade.conf"));
         ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-a@.service"));
         ck_assert_ptr_nonnull(find(&u, "codebolt-rollback-a@.service"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-watch-a@.service"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-watch-a@.timer"));
         ck_assert_ptr_nonnull(find(&u, "codebolt-c.service.d/50-codebolt-upgrade.conf"));
         ck_assert_ptr_null(find(&u, "codebolt-b.service.d/50-codebolt-upgrade.conf"));
         ck_assert_ptr_null(find(&u, "codebolt-upgrade-b@.service"));
-        ck_assert_uint_eq(u.n_files, 7);
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-watch-b@.timer"));
+        ck_assert_uint_eq(u.n_files, 11);
 
         ck_assert_uint_eq(n_warnings(&u), 1);
         ck_assert_ptr_nonnull(
@@ -295,6 +435,86 @@ START_TEST(test_build_missing_template) {
 }
 END_TEST
 
+/* the default interval writes nothing for the default deployment; an extra deployment's timer always
+ * carries its own interval, the inherited one too */
+START_TEST(test_build_watch) {
+        _cleanup_free_ char *dir = make_root("watch");
+        _cleanup_(genunits_done) GenUnits plain = {}, u = {};
+        const GenFile *f;
+
+        put_templates(dir);
+        put(dir, "/etc/codebolt-upgrade/deployments/a.conf", "[Server]\nUnit=codebolt-a.service\n");
+        ck_assert_int_eq(genunits_build(dir, &plain), 0);
+        ck_assert_ptr_null(plain.warnings);
+        ck_assert_ptr_null(find(&plain, "codebolt-upgrade-watch@.timer.d/50-codebolt-upgrade.conf"));
+        f = find(&plain, "codebolt-upgrade-watch-a@.timer");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(strstr(f->content, "\n[Timer]\nOnActiveSec=0\nOnUnitActiveSec=5min\n"));
+        f = find(&plain, "codebolt-upgrade-watch-a@.service");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(strstr(f->content, "\n[Service]\nEnvironment=CODEBOLT_DEPLOYMENT=a\n"));
+        ck_assert_uint_eq(plain.n_files, 6);
+
+        put(dir, "/etc/codebolt-upgrade/upgrade.conf", "[Watch]\nInterval=10min\n");
+        put(dir,
+            "/etc/codebolt-upgrade/deployments/b.conf",
+            "[Server]\nUnit=codebolt-b.service\n[Watch]\nInterval=1h\n");
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+        ck_assert_ptr_null(u.warnings);
+        f = find(&u, "codebolt-upgrade-watch@.timer.d/50-codebolt-upgrade.conf");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(strstr(f->content, "\nSourcePath=/etc/codebolt-upgrade/upgrade.conf\n"));
+        ck_assert_ptr_nonnull(
+                strstr(f->content, "\n[Timer]\nOnActiveSec=\nOnActiveSec=0\nOnUnitActiveSec=10min\n"));
+        ck_assert_ptr_nonnull(
+                strstr(find(&u, "codebolt-upgrade-watch-a@.timer")->content, "\nOnUnitActiveSec=10min\n"));
+        ck_assert_ptr_nonnull(
+                strstr(find(&u, "codebolt-upgrade-watch-b@.timer")->content, "\nOnUnitActiveSec=1h\n"));
+        /* an extra deployment's own timer needs no drop-in */
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-watch-a@.timer.d/50-codebolt-upgrade.conf"));
+        ck_assert_uint_eq(u.n_files, 12);
+}
+END_TEST
+
+/* an install older than the watch: the deployments keep their upgrades, without a watch */
+START_TEST(test_build_missing_watch_template) {
+        _cleanup_free_ char *dir = make_root("nowatch");
+        _cleanup_(genunits_done) GenUnits u = {}, broken = {};
+
+        put_old_templates(dir);
+        put(dir, "/etc/codebolt-upgrade/deployments/a.conf", "[Server]\nUnit=codebolt-a.service\n");
+        put(dir, "/etc/codebolt-upgrade/deployments/b.conf", "[Server]\nUnit=codebolt-b.service\n");
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-a@.service"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-rollback-b@.service"));
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-watch-a@.service"));
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-watch-a@.timer"));
+        ck_assert_uint_eq(u.n_files, 7);
+        ck_assert_uint_eq(n_warnings(&u), 2);
+        ck_assert_ptr_nonnull(strstr(
+                u.warnings[0],
+                UNITDIR "/codebolt-upgrade-watch@.service: cannot be read (No such file or directory); no "
+                        "watch units for deployment a"));
+        ck_assert_ptr_nonnull(strstr(u.warnings[1], "no watch units for deployment b"));
+
+        /* the service without the timer is no use: neither is written */
+        put(dir, UNITDIR "/codebolt-upgrade-watch@.service", "[Unit]\n[Service]\n");
+        put(dir, UNITDIR "/codebolt-upgrade-watch@.timer", "[Unit]\nDescription=no [Timer]\n");
+        ck_assert_int_eq(genunits_build(dir, &broken), 0);
+        ck_assert_ptr_null(find(&broken, "codebolt-upgrade-watch-a@.service"));
+        ck_assert_uint_eq(broken.n_files, 7);
+        ck_assert_uint_eq(n_warnings(&broken), 3);
+        ck_assert_ptr_nonnull(strstr(
+                broken.warnings[0],
+                UNITDIR "/codebolt-upgrade-watch@.timer: no OnUnitActiveSec= in [Timer]; [Watch] Interval= "
+                        "of deployment default not applied"));
+        ck_assert_ptr_nonnull(
+                strstr(broken.warnings[1],
+                       UNITDIR "/codebolt-upgrade-watch@.timer: no [Unit] or no [Timer] section with "
+                               "OnUnitActiveSec=; no watch units for deployment a"));
+}
+END_TEST
+
 START_TEST(test_build_auto) {
         _cleanup_free_ char *dir = make_root("auto"), *helper = NULL;
         _cleanup_(genunits_done) GenUnits u = {}, without = {};
@@ -330,12 +550,18 @@ static Suite *genunits_suite(void) {
         tcase_add_test(tc, test_server_dropin_infinity);
         tcase_add_test(tc, test_derive_unit);
         tcase_add_test(tc, test_derive_unit_needs_sections);
+        tcase_add_test(tc, test_derive_timer);
+        tcase_add_test(tc, test_derive_timer_needs_sections);
+        tcase_add_test(tc, test_watch_dropin);
+        tcase_add_test(tc, test_watch_dropin_needs_interval);
         tcase_add_test(tc, test_unit_name);
         tcase_add_test(tc, test_auto_units);
         tcase_add_test(tc, test_build_none);
         tcase_add_test(tc, test_build_broken_beside_good);
         tcase_add_test(tc, test_build_shared_broken);
         tcase_add_test(tc, test_build_missing_template);
+        tcase_add_test(tc, test_build_missing_watch_template);
+        tcase_add_test(tc, test_build_watch);
         tcase_add_test(tc, test_build_auto);
         suite_add_tcase(s, tc);
         return s;
