@@ -9,6 +9,7 @@ packages=(
         libsystemd-dev libpq-dev libcjson-dev libcurl4-openssl-dev libinih-dev libssl-dev
         systemd systemd-journal-remote dbus util-linux iproute2 curl jq rsync git
         postgresql postgresql-client nodejs npm
+        debhelper lintian rpm rpmlint
 )
 
 missing=()

@@ -84,5 +84,16 @@ else
         [ -z "$extra" ] || fail "codebolt-upgrade.conf(5) documents keys the parser does not know:" $extra
 fi
 
+# the shipped upgrade.conf (data/upgrade.conf.in) shows every key, commented out, in its section
+shipped=$(dirname "$config_c")/../../data/upgrade.conf.in
+listed=$(awk '/^\[[A-Za-z]+\]/ { s = substr($0, 2, length($0) - 2); next }
+        s != "" && match($0, /^#[A-Za-z]+=/) { print s "." substr($0, 2, RLENGTH - 2) }' "$shipped" | LC_ALL=C sort -u)
+missing=$(LC_ALL=C comm -23 <(echo "$parsed") <(echo "$listed"))
+extra=$(LC_ALL=C comm -13 <(echo "$parsed") <(echo "$listed"))
+# shellcheck disable=SC2086
+[ -z "$missing" ] || fail "data/upgrade.conf.in does not show:" $missing
+# shellcheck disable=SC2086
+[ -z "$extra" ] || fail "data/upgrade.conf.in shows keys the parser does not know:" $extra
+
 [ "$failed" = 0 ] && echo "man: $# pages render without a warning; every unit's pages exist"
 exit "$failed"
