@@ -21,6 +21,7 @@
 #include "pg.h"
 #include "spawn.h"
 #include "state.h"
+#include "watchstate.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -562,6 +563,57 @@ static int announce(Helper *h, const char *from) {
         return 0;
 }
 
+/* a count of the baseline as text, in a static buffer per key slot */
+static const char *count_or_unknown(const cJSON *b, const char *key) {
+        static char buf[4][24];
+        static unsigned slot;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, key);
+        char *s = buf[slot++ % 4];
+
+        if (!cJSON_IsNumber(v))
+                return "unknown";
+        snprintf(s, sizeof(buf[0]), "%.0f", v->valuedouble);
+        return s;
+}
+
+static int set_baseline(cJSON *current, void *userdata) {
+        cJSON *copy = cJSON_Duplicate(userdata, true);
+
+        cJSON_DeleteItemFromObjectCaseSensitive(current, "baseline");
+        if (!copy || !cJSON_AddItemToObject(current, "baseline", copy))
+                return cJSON_Delete(copy), -ENOMEM;
+        return 0;
+}
+
+/* What the watch after the upgrade compares with (watchstate.h), read from the version still running.
+ * A signal that cannot be read is left out: the watch then has nothing to compare it with. */
+static int take_baseline(Helper *h) {
+        _cleanup_json_ cJSON *b = NULL;
+        const cJSON *memory;
+        int r;
+
+        log_status(
+                "backup: taking the watch's baseline from %s",
+                strempty(json_get_string(h->current, "from")));
+        r = watch_capture_baseline(&h->config, &b);
+        if (r < 0)
+                return log_oom();
+        memory = cJSON_GetObjectItemCaseSensitive(b, "memory_max");
+        log_info(
+                "Baseline for the watch: %s errors in %.0f s of %s's journal; agent runs %s succeeded, %s "
+                "failed; "
+                "memory %s%.1f MiB (%s).",
+                count_or_unknown(b, "errors"),
+                (double)(h->config.watch_baseline_window / USEC_PER_SEC),
+                h->config.server_unit,
+                count_or_unknown(b, "runs_succeeded"),
+                count_or_unknown(b, "runs_failed"),
+                cJSON_IsNumber(memory) ? "" : "unknown, ",
+                cJSON_IsNumber(memory) ? memory->valuedouble / (1024.0 * 1024.0) : 0.0,
+                json_get_string(b, "memory_source") ?: "no reading");
+        return helper_update_current(h, set_baseline, b);
+}
+
 static int run(Helper *h) {
         _cleanup_free_ char *base = NULL, *name = NULL, *final = NULL, *dump = NULL, *created = NULL,
                             *error = NULL, *mismatch = NULL, *size_all = NULL, *size_dump = NULL;
@@ -588,6 +640,9 @@ static int run(Helper *h) {
         upgrade_id = strdup(json_get_string(h->current, "id") ?: "");
         if (!from || !upgrade_id)
                 return log_oom();
+        r = take_baseline(h);
+        if (r < 0)
+                return r;
 
         base = paths_rooted(h->config.backup_directory);
         if (!base)

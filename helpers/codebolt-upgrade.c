@@ -21,6 +21,7 @@
 #include "macro.h"
 #include "maystart.h"
 #include "paths.h"
+#include "watchstate.h"
 #include "plan.h"
 #include "release.h"
 #include "retention.h"
@@ -224,9 +225,13 @@ static int show_held(const Config *c, const cJSON *current) {
 }
 
 static int verb_status(const Config *c) {
-        _cleanup_json_ cJSON *current = NULL, *ledger = NULL;
+        _cleanup_json_ cJSON *current = NULL, *ledger = NULL, *watch = NULL;
         const cJSON *last;
         int r;
+
+        r = watch_load(c->deployment, &watch);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to read watch.json of deployment %s: %m", c->deployment);
 
         r = current_load(c->deployment, &current);
         if (r < 0 && r != -ENOENT)
@@ -243,7 +248,9 @@ static int verb_status(const Config *c) {
                     !cJSON_AddItemToObject(
                             o, "in_flight", current ? cJSON_Duplicate(current, true) : cJSON_CreateNull()) ||
                     !cJSON_AddItemToObject(
-                            o, "last", last ? cJSON_Duplicate(last, true) : cJSON_CreateNull()))
+                            o, "last", last ? cJSON_Duplicate(last, true) : cJSON_CreateNull()) ||
+                    !cJSON_AddItemToObject(
+                            o, "watch", watch ? cJSON_Duplicate(watch, true) : cJSON_CreateNull()))
                         return log_oom();
                 s = cJSON_Print(o);
                 if (!s)
@@ -261,7 +268,7 @@ static int verb_status(const Config *c) {
                 const char *instance = str_or(current, "instance", "?");
                 printf("In flight: %s %s → %s, phase %s (started %s, last update %s)\n",
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "late"))
-                               ? "rollback by hand of the upgrade"
+                               ? "late rollback (after it succeeded) of the upgrade"
                                : "upgrade",
                        str_or(current, "from", "?"),
                        str_or(current, "to", "?"),
@@ -317,6 +324,8 @@ static int verb_status(const Config *c) {
                 printf("  Migrations:\n");
                 print_migrations(cJSON_GetObjectItemCaseSensitive(last, "migrations"));
         }
+        if (watch)
+                watch_print_status(c, watch);
         return 0;
 }
 

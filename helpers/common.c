@@ -640,7 +640,8 @@ int helper_run_hooks(Helper *h, const char *stage, const cJSON *current, const c
 
 /* a phase of the upgrade unit itself, not the rollback or one of its --rollback helpers */
 static bool helper_is_upgrade_phase(const Helper *h) {
-        return !h->for_rollback && !streq(h->phase, "rollback");
+        /* the rollback and the watch after a success run for an upgrade, not as one of its phases */
+        return !h->for_rollback && !streq(h->phase, "rollback") && !streq(h->phase, "watch");
 }
 
 /* "CODEBOLT_UPGRADE_FROM=<from>" when current.json says, else NULL */

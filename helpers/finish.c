@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include "bus.h"
 #include "checks.h"
 #include "common.h"
 #include "current.h"
@@ -18,10 +19,12 @@
 #include "retention.h"
 #include "spawn.h"
 #include "state.h"
+#include "watchstate.h"
 
 /* the keys of current.json that the ledger keeps */
-static const char *const carried[] = { "id",       "from",       "to",         "started", "backup",
-                                       "snapshot", "final_dump", "migrations", "tree",    "stopped_at" };
+static const char *const carried[] = { "id",     "from",       "to",         "started",
+                                       "backup", "snapshot",   "final_dump", "migrations",
+                                       "tree",   "stopped_at", "baseline" };
 
 static int make_entry(const cJSON *current, cJSON **ret) {
         _cleanup_json_ cJSON *e = cJSON_CreateObject();
@@ -44,7 +47,7 @@ static int make_entry(const cJSON *current, cJSON **ret) {
         if (!cJSON_AddStringToObject(e, "result", "succeeded") ||
             !cJSON_AddStringToObject(e, "phase", "finish") || !cJSON_AddStringToObject(e, "finished", now) ||
             !cJSON_AddStringToObject(e, "smoke", "passed") ||
-            !cJSON_AddStringToObject(e, "watch", "pending"))
+            !cJSON_AddStringToObject(e, "watch", "running"))
                 return -ENOMEM;
         *ret = TAKE_PTR(e);
         return 0;
@@ -164,6 +167,96 @@ static void prune_retention(Helper *h) {
         helper_unlock(h);
 }
 
+static bool applied_breaking(const cJSON *current) {
+        const cJSON *m;
+
+        cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(current, "migrations"))
+                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")))
+                        return true;
+        return false;
+}
+
+/* The watch after this upgrade (watchstate.h), under the state lock: a watch still running for an
+ * earlier upgrade ends (its verdict so far goes to its ledger entry), and watch.json starts anew with
+ * the baseline backup took. */
+static int arm_watch(Helper *h) {
+        _cleanup_json_ cJSON *old = NULL, *w = cJSON_CreateObject();
+        _cleanup_free_ char *now = current_timestamp(),
+                            *period = checks_format_duration(h->config.watch_period),
+                            *interval = checks_format_duration(h->config.watch_interval), *why = NULL;
+        const cJSON *baseline = cJSON_GetObjectItemCaseSensitive(h->current, "baseline");
+
+        if (!w || !now || !period || !interval)
+                return -ENOMEM;
+        if (watch_load(h->config.deployment, &old) >= 0 &&
+            streq_ptr(json_get_string(old, "state"), "running") &&
+            !streq_ptr(json_get_string(old, "id"), json_get_string(h->current, "id"))) {
+                if (asprintf(&why, "the upgrade to %s took its place", h->version) < 0)
+                        return -ENOMEM;
+                (void)watch_end(&h->config, old, why);
+        }
+        if (!cJSON_AddStringToObject(w, "version", h->version) ||
+            !cJSON_AddStringToObject(w, "instance", h->instance) ||
+            !cJSON_AddStringToObject(w, "id", strempty(json_get_string(h->current, "id"))) ||
+            !cJSON_AddStringToObject(w, "from", strempty(json_get_string(h->current, "from"))) ||
+            !cJSON_AddBoolToObject(w, "breaking", applied_breaking(h->current)) ||
+            !cJSON_AddStringToObject(w, "started", now) ||
+            !cJSON_AddNumberToObject(w, "period_seconds", (double)(h->config.watch_period / USEC_PER_SEC)) ||
+            !cJSON_AddNumberToObject(
+                    w, "interval_seconds", (double)(h->config.watch_interval / USEC_PER_SEC)) ||
+            !cJSON_AddStringToObject(w, "period", period) ||
+            !cJSON_AddStringToObject(w, "interval", interval) ||
+            !cJSON_AddStringToObject(w, "elapsed", "0") || !cJSON_AddStringToObject(w, "state", "running") ||
+            !cJSON_AddItemToObject(
+                    w, "baseline", baseline ? cJSON_Duplicate(baseline, true) : cJSON_CreateObject()) ||
+            !cJSON_AddArrayToObject(w, "samples"))
+                return -ENOMEM;
+        return watch_save(h->config.deployment, w);
+}
+
+/* enabled, the timer starts again at boot: a reboot does not end the watch */
+static void start_watch_timer(Helper *h) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *timer = NULL, *result = NULL, *error = NULL, *period = NULL, *interval = NULL;
+        int r;
+
+        if (watch_unit_name(h->config.deployment, h->instance, ".timer", &timer) < 0) {
+                log_oom();
+                return;
+        }
+        r = bus_open_system(&bus);
+        if (r >= 0)
+                r = watch_timer_enable(bus, h->config.deployment, timer, true);
+        if (r >= 0)
+                r = bus_start_unit(bus, timer, USEC_INFINITY, &result, &error);
+        if (r >= 0)
+                r = bus_job_result_to_errno(result);
+        if (r < 0) {
+                log_warning_errno(
+                        r,
+                        "Failed to start the watch (%s): %s. The upgrade itself succeeded.",
+                        timer,
+                        error ?: strerror(-r));
+                if (helper_lock(h) >= 0) {
+                        (void)watch_ledger_set(
+                                &h->config,
+                                json_get_string(h->current, "id"),
+                                "not watched",
+                                error ?: strerror(-r));
+                        helper_unlock(h);
+                }
+                return;
+        }
+        period = checks_format_duration(h->config.watch_period);
+        interval = checks_format_duration(h->config.watch_interval);
+        log_info(
+                "Watching %s for %s, every %s (%s): codebolt-upgrade status shows it.",
+                h->version,
+                strempty(period),
+                strempty(interval),
+                timer);
+}
+
 static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
         _cleanup_free_ char *export_path = NULL, *from_field = NULL, *message = NULL;
@@ -196,11 +289,19 @@ static int run(Helper *h) {
         if (r < 0)
                 log_warning_errno(r, "Failed to export the ledger to %s: %m", strempty(export_path));
 
+        r = arm_watch(h);
+        if (r < 0)
+                log_warning_errno(
+                        r,
+                        "Failed to write watch.json of deployment %s: no watch after this upgrade: %m",
+                        h->config.deployment);
+
         r = current_remove(h->config.deployment);
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to remove current.json of deployment %s: %m", h->config.deployment);
         helper_unlock(h);
+        start_watch_timer(h);
 
         /* drain's shutdown inhibitor ends with its holder; the pid is checked by name, never a reused one */
         pid = cJSON_GetObjectItemCaseSensitive(h->current, "inhibitor_pid");

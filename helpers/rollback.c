@@ -1780,8 +1780,9 @@ static int finish_minor(Rollback *rb) {
 
         if ((rb->late ? asprintf(
                                 &message,
-                                "rolled back by hand after it succeeded; switched and pinned back to %s, "
+                                "rolled back after it succeeded, %s; switched and pinned back to %s, "
                                 "which started and passed its smoke test",
+                                json_get_string(rb->current, "late_reason") ?: "by hand",
                                 strempty(rb->from))
                       : asprintf(
                                 &message,
@@ -2042,6 +2043,23 @@ static bool take_discard_flag(const Helper *h) {
         return yes;
 }
 
+/* The watch's automatic rollback leaves "<version>\n<why>" in the reason flag file for the run it
+ * starts; taken (removed) by the first run, like the discard flag. NULL when there is none for us. */
+static char *take_reason_flag(const Helper *h) {
+        _cleanup_free_ char *path = paths_rollback_reason_flag(h->config.deployment), *s = NULL;
+        char *nl, *why = NULL;
+
+        if (!path)
+                return NULL;
+        if (state_read_file(path, &s, NULL) >= 0 && (nl = strchr(s, '\n')) &&
+            (*nl = 0, streq(s, h->version)))
+                why = strdup(nl + 1);
+        (void)unlink(path);
+        if (why)
+                why[strcspn(why, "\n")] = 0;
+        return why;
+}
+
 /* current.json for the late rollback, made from the upgrade's ledger entry: the same keys an upgrade
  * in flight has, so the rollback table, a resumed run and the boot recovery treat it like any other */
 static int late_current(Rollback *rb, const cJSON *entry, bool keep_snapshot, cJSON **ret) {
@@ -2111,7 +2129,7 @@ static int refuse_late_restore(Rollback *rb, const cJSON *entry, const char *rea
 static int begin_late_rollback(Rollback *rb) {
         Helper *h = rb->h;
         _cleanup_json_ cJSON *ledger = NULL, *c = NULL;
-        _cleanup_free_ char *running = NULL, *reason = NULL, *failed_id = NULL;
+        _cleanup_free_ char *running = NULL, *reason = NULL, *failed_id = NULL, *why = NULL;
         const char *snapshot;
         bool keep_snapshot = false;
         const cJSON *entry;
@@ -2169,6 +2187,9 @@ static int begin_late_rollback(Rollback *rb) {
         r = late_current(rb, entry, keep_snapshot, &c);
         if (r < 0)
                 return rb_oom(rb);
+        why = take_reason_flag(h);
+        if (why && current_set_string(c, "late_reason", why) < 0)
+                return rb_oom(rb);
         r = current_create(h->config.deployment, c);
         if (r == -EEXIST)
                 return log_error_errno(
@@ -2180,9 +2201,10 @@ static int begin_late_rollback(Rollback *rb) {
                 return log_error_errno(
                         r, "Failed to create current.json of deployment %s: %m", h->config.deployment);
         log_notice(
-                "Rolling back the upgrade %s → %s by hand, after it succeeded (%s): %s.",
+                "Rolling back the upgrade %s → %s %s, after it succeeded (%s): %s.",
                 rb->from,
                 h->version,
+                why ? why : "by hand",
                 strempty(json_get_string(entry, "finished")),
                 reason ? "a full restore, as asked with --discard-since"
                        : "a minor rollback, the data stays");

@@ -434,3 +434,50 @@ int bus_logind_inhibit(
         *ret_fd = copy;
         return 0;
 }
+
+int bus_unit_get_memory_current(sd_bus *bus, const char *unit, uint64_t *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        uint64_t v;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = bus_unit_get_path(bus, unit, &path);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property_trivial(
+                bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "MemoryCurrent", &error, 't', &v);
+        if (r < 0)
+                return r;
+        if (v == UINT64_MAX)
+                return -ENODATA;
+        *ret = v;
+        return 0;
+}
+
+/* EnableUnitFiles(as, b runtime, b force) or DisableUnitFiles(as, b runtime); the changes are not read */
+static int unit_files(sd_bus *bus, const char *method, const char *unit, bool enable) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &call, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, method);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(call, "as", 1, unit);
+        if (r < 0)
+                return r;
+        r = enable ? sd_bus_message_append(call, "bb", 0, 1) : sd_bus_message_append(call, "b", 0);
+        if (r < 0)
+                return r;
+        return sd_bus_call(bus, call, 0, &error, &reply);
+}
+
+int bus_enable_unit_file(sd_bus *bus, const char *unit) {
+        return unit_files(bus, "EnableUnitFiles", unit, true);
+}
+
+int bus_disable_unit_file(sd_bus *bus, const char *unit) {
+        return unit_files(bus, "DisableUnitFiles", unit, false);
+}

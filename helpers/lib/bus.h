@@ -53,3 +53,9 @@ int bus_logind_inhibit(
 /* an id128 as D-Bus carries it (ay): 16 bytes as 32 lowercase hex chars, none or all zero as "";
  * -EBADMSG for any other length */
 int bus_invocation_id_to_hex(const void *bytes, size_t size, char **ret);
+/* Service.MemoryCurrent in bytes; -ENODATA when systemd does not account the unit's memory */
+int bus_unit_get_memory_current(sd_bus *bus, const char *unit, uint64_t *ret);
+/* systemctl enable / disable of one unit file (not at runtime: it lasts over a reboot), as its
+ * [Install] section says; a template instance enables as that instance */
+int bus_enable_unit_file(sd_bus *bus, const char *unit);
+int bus_disable_unit_file(sd_bus *bus, const char *unit);

@@ -577,3 +577,102 @@ int journal_entry_is_error(const JournalEntry *e, const regex_t *error_pattern) 
                 return 1;
         return 0;
 }
+
+static int count_errors(
+        sd_journal *j,
+        const char *unit,
+        usec_t since,
+        const char *after_cursor,
+        const regex_t *error_pattern,
+        uint64_t *ret_count,
+        char **ret_cursor) {
+        _cleanup_free_ char *last = NULL;
+        uint64_t n = 0;
+        int r;
+
+        r = add_match_pair(j, "_SYSTEMD_UNIT", unit);
+        if (r < 0)
+                return r;
+        if (after_cursor) {
+                r = sd_journal_seek_cursor(j, after_cursor);
+                if (r < 0)
+                        return r;
+                /* the entry the cursor names was counted by the call that returned it */
+                r = sd_journal_next(j);
+                if (r > 0 && sd_journal_test_cursor(j, after_cursor) <= 0)
+                        r = sd_journal_previous(j);
+                if (r < 0)
+                        return r;
+        } else {
+                r = sd_journal_seek_realtime_usec(j, since);
+                if (r < 0)
+                        return r;
+        }
+        for (;;) {
+                _cleanup_free_ char *message = NULL, *priority = NULL;
+                JournalEntry e = { .priority = LOG_INFO };
+
+                r = sd_journal_next(j);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = entry_field_optional(j, "MESSAGE", &message);
+                if (r < 0)
+                        return r;
+                r = entry_field_optional(j, "PRIORITY", &priority);
+                if (r < 0)
+                        return r;
+                if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
+                        e.priority = priority[0] - '0';
+                e.message = message;
+                if (journal_entry_is_error(&e, error_pattern) > 0)
+                        n++;
+                free(last);
+                last = NULL;
+                r = sd_journal_get_cursor(j, &last);
+                if (r < 0)
+                        return r;
+        }
+        *ret_count = n;
+        if (ret_cursor)
+                *ret_cursor = TAKE_PTR(last);
+        return 0;
+}
+
+int journal_count_errors_system(
+        const char *unit,
+        usec_t since,
+        const char *after_cursor,
+        const regex_t *error_pattern,
+        uint64_t *ret_count,
+        char **ret_cursor) {
+        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
+        int r;
+
+        if (!unit || !ret_count)
+                return -EINVAL;
+        r = sd_journal_open(&j, SD_JOURNAL_SYSTEM);
+        if (r < 0)
+                return r;
+        return count_errors(j, unit, since, after_cursor, error_pattern, ret_count, ret_cursor);
+}
+
+int journal_count_errors_files(
+        char **paths,
+        const char *unit,
+        usec_t since,
+        const char *after_cursor,
+        const regex_t *error_pattern,
+        uint64_t *ret_count,
+        char **ret_cursor) {
+        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
+        int r;
+
+        if (!paths || !*paths || !unit || !ret_count)
+                return -EINVAL;
+        r = sd_journal_open_files(&j, (const char **)paths, 0);
+        if (r < 0)
+                return r;
+        return count_errors(j, unit, since, after_cursor, error_pattern, ret_count, ret_cursor);
+}

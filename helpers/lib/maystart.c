@@ -36,7 +36,7 @@ bool maystart_starter_is_helper(const char *comm) {
         return streq_ptr(comm, MAYSTART_STARTER_MIGRATE_WATCH) || streq_ptr(comm, MAYSTART_STARTER_ROLLBACK);
 }
 
-/* "the upgrade 1.4.0 → 1.5.0" or "the rollback by hand of the upgrade 1.4.0 → 1.5.0" */
+/* "the upgrade 1.4.0 → 1.5.0" or "the late rollback of the upgrade 1.4.0 → 1.5.0" (after it succeeded) */
 static char *upgrade_label(const cJSON *current) {
         char *s;
 
@@ -44,7 +44,7 @@ static char *upgrade_label(const cJSON *current) {
                     &s,
                     "%s %s → %s",
                     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "late"))
-                            ? "the rollback by hand of the upgrade"
+                            ? "the late rollback of the upgrade"
                             : "the upgrade",
                     or_unknown(json_get_string(current, "from")),
                     or_unknown(json_get_string(current, "to"))) < 0)

@@ -63,6 +63,10 @@ char *paths_discard_flag(const char *deployment) {
         return rooted3("/run/codebolt-upgrade/", deployment, ".discard-since");
 }
 
+char *paths_rollback_reason_flag(const char *deployment) {
+        return rooted3("/run/codebolt-upgrade/", deployment, ".rollback-reason");
+}
+
 char *paths_starting_file(const char *deployment) {
         return rooted3("/run/codebolt-upgrade/", deployment, ".starting");
 }

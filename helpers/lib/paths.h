@@ -17,6 +17,9 @@ char *paths_lock_file(const char *deployment);
 /* /run/codebolt-upgrade/<deployment>.discard-since, rooted: `codebolt-upgrade rollback --discard-since`
  * writes the version there for the rollback unit it starts (a late restore discards data) */
 char *paths_discard_flag(const char *deployment);
+/* /run/codebolt-upgrade/<deployment>.rollback-reason, rooted: the watch writes "<version>\n<why>" there
+ * for the late rollback it starts ([Watch] AutoRollback=yes), which puts the why in the ledger */
+char *paths_rollback_reason_flag(const char *deployment);
 /* /run/codebolt-upgrade/<deployment>.starting, rooted: the PID of the upgrade's or rollback's helper
  * while it starts the server, so that `codebolt-upgrade server-may-start` lets that one start through */
 char *paths_starting_file(const char *deployment);

@@ -44,7 +44,7 @@ sb systemctl start codebolt-rollback@1.5.0.service || fail "the rollback by hand
 cbu_expect_old 1.4.0 1.5.0 rolled-back "$digests" "$hmax"
 [ "$(cbu_psql -c "SELECT count(*) FROM history WHERE entry LIKE 'agent written-on-1.5.0 %'")" = 2 ] ||
         fail "the rows written on 1.5.0 are gone after a minor rollback"
-cbu_ledger_for 1.5.0 | jq -e 'last | .late == true and (.message | test("by hand after it succeeded"))' >/dev/null ||
+cbu_ledger_for 1.5.0 | jq -e 'last | .late == true and (.message | test("rolled back after it succeeded, by hand"))' >/dev/null ||
         fail "the ledger does not say 1.5.0 was rolled back by hand: $(cbu_ledger_for 1.5.0 | jq -c last)"
 sb_journal_has codebolt-rollback@1.5.0.service 'Rolled back: deployment default runs 1.4.0 again' ||
         fail "the rollback by hand logged no 'rolled back' event"

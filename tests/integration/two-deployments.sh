@@ -98,6 +98,15 @@ backup=$(jq -r '.[0].backup' <<<"$history")
 [[ "$backup" == /backups/codebolt-beta/* ]] || fail "beta's backup is $backup, not under /backups/codebolt-beta"
 sb test -f "$backup/manifest.json" || fail "beta's backup $backup has no manifest"
 sb sh -c 'ls /backups/codebolt 2>/dev/null' | grep -q . && fail "beta's upgrade wrote a backup under /backups/codebolt"
+# beta's watch runs from its generated timer, enabled for the next boot through its own wants link
+[ "$(sb systemctl is-active codebolt-upgrade-watch-beta@1.5.0.timer || true)" = active ] || fail "beta's watch timer is not active"
+sb test -L /etc/systemd/system/timers.target.wants/codebolt-upgrade-watch-beta@1.5.0.timer ||
+        fail "beta's watch timer is not enabled (no timers.target.wants link)"
+[ "$(jq -r ".[0].watch" <<<"$history")" = running ] || fail "beta's ledger says its watch is $(jq -r '.[0].watch' <<<"$history")"
+# each deployment's state is root's alone; the public export can be served
+[ "$(sb stat -c %a "$BETA_STATE")" = 700 ] || fail "$BETA_STATE is mode $(sb stat -c %a "$BETA_STATE"), not 700"
+[ "$(sb stat -c %a /var/lib/codebolt-upgrade)" = 755 ] || fail "/var/lib/codebolt-upgrade is not 755"
+[ "$(sb stat -c %a /var/lib/codebolt-upgrade/public/beta-ledger.json)" = 644 ] || fail "beta's export is not 644"
 status=$(sb codebolt-upgrade --deployment beta status)
 grep -qF 'Last:     1.4.0 → 1.5.0 succeeded' <<<"$status" || fail "codebolt-upgrade --deployment beta status says: $status"
 grep -qF 'Installed: 1.5.0' <<<"$status" || fail "codebolt-upgrade --deployment beta status says: $status"

@@ -618,6 +618,43 @@ static void check_error_cases(const regex_t *re) {
         }
 }
 
+/* the errors of the unit's own output, from a time or after a cursor: crash.export has one "Error:" line
+ * of codebolt.service (info priority: found by the pattern only) and none of PID 1's lines count */
+START_TEST(test_count_errors) {
+        _cleanup_(test_journal_done) TestJournal t = {};
+        _cleanup_free_ char *cursor = NULL, *again = NULL, *none = NULL;
+        char *paths[2] = {};
+        uint64_t n = 99;
+        regex_t re;
+
+        test_journal_make(&t, "crash.export");
+        paths[0] = t.file;
+        ck_assert_int_eq(journal_compile_error_pattern(DEFAULT_PATTERN, &re), 0);
+
+        ck_assert_int_eq(journal_count_errors_files(paths, UNIT, 0, NULL, &re, &n, &cursor), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_ptr_nonnull(cursor);
+
+        /* nothing new after the last entry read */
+        ck_assert_int_eq(journal_count_errors_files(paths, UNIT, 0, cursor, &re, &n, &again), 0);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_ptr_null(again);
+
+        /* by priority alone it is no error; from a time after every entry there is nothing */
+        ck_assert_int_eq(journal_count_errors_files(paths, UNIT, 0, NULL, NULL, &n, NULL), 0);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(
+                journal_count_errors_files(paths, UNIT, UINT64_C(4102444800000000), NULL, &re, &n, &none),
+                0);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_ptr_null(none);
+        /* another unit's output is not counted */
+        ck_assert_int_eq(journal_count_errors_files(paths, "other.service", 0, NULL, &re, &n, NULL), 0);
+        ck_assert_uint_eq(n, 0);
+        regfree(&re);
+}
+END_TEST
+
 START_TEST(test_error_matcher) {
         regex_t re;
 
@@ -700,6 +737,7 @@ static Suite *journal_suite(void) {
         tcase_set_timeout(tc, 30);
         tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
         tcase_add_test(tc, test_watch_invocation);
+        tcase_add_test(tc, test_count_errors);
         tcase_add_test(tc, test_watch_old_invocation);
         tcase_add_test(tc, test_watch_uuid_form);
         tcase_add_test(tc, test_watch_no_such_invocation);

@@ -317,3 +317,42 @@ after:  $(echo $out)"
         out=$(cbu_git_fsck) || fail "git fsck: $out"
         sb test ! -e "$CBU_STATE/current.json" || fail "current.json remains after the rollback of $to"
 }
+
+# --- the post-upgrade watch (issue 7) ---
+
+# cbu_traffic [PORT]: steady agent runs against the server on PORT (a run a second, each taking
+# CODEBOLT_RUN_SECONDS), through upgrades and restarts, as a transient unit (gone after a reboot)
+cbu_traffic() {
+        local port=${1:-$CBU_PORT}
+        sb systemd-run --quiet --unit="codebolt-test-traffic-$port" --property=Type=exec \
+                /usr/bin/node "$CBU_FIXTURES/traffic/traffic.js" --port "$port" --every 1
+}
+
+# cbu_watch_conf PERIOD INTERVAL [MORE...]: a short watch for the default deployment ([Watch] lines in
+# upgrade.conf.d, MORE as further Key=value lines), then daemon-reload for the generator's timer drop-in
+cbu_watch_conf() {
+        local period=$1 interval=$2 line
+        shift 2
+        sb install -d /etc/codebolt-upgrade/upgrade.conf.d
+        {
+                printf '[Watch]\nPeriod=%s\nInterval=%s\n' "$period" "$interval"
+                for line in "$@"; do printf '%s\n' "$line"; done
+        } | sb tee /etc/codebolt-upgrade/upgrade.conf.d/50-watch.conf >/dev/null
+        sb systemctl daemon-reload
+}
+
+# cbu_wait_degraded SIGNAL SECONDS: until the default deployment's watch.json has SIGNAL degraded; prints
+# the watch's sample count then
+cbu_wait_degraded() {
+        local i w
+        for i in $(seq $(($2 * 2))); do
+                w=$(sb cat "$CBU_STATE/watch.json" 2>/dev/null) || w='{}'
+                if jq -e --arg s "$1" '.degraded[$s]' <<<"$w" >/dev/null 2>&1; then
+                        jq '.samples | length' <<<"$w"
+                        return 0
+                fi
+                sleep 0.5
+        done
+        echo "not degraded: $(jq -c '{state, elapsed, degraded, samples: (.samples | length)}' <<<"$w")"
+        return 1
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* watchstate.h: the post-upgrade watch (issue 7, DESIGN §3 finish arms it): the baseline the upgrade takes
+ * from the version still running, the readings of the server, watch.json in the deployment's state
+ * directory, the verdict (watchrules.h) and what `codebolt-upgrade status` shows of it.
+ *
+ * watch.json: {"version", "instance", "id" (the upgrade's), "from", "breaking" (a breaking migration was
+ * applied: the automatic rollback would be a restore, so there is none), "started" (ISO, finish's time),
+ * "period_seconds", "interval_seconds", "baseline": {...}, "cursor" (the journal cursor after the last
+ * error counted), "errors" (errors counted since "started"), "samples": [{"t" (seconds since started),
+ * "errors", "succeeded", "failed", "lag", "memory"}], "state": "running"|"ended", "degraded":
+ * {"<signal>": {"since", "detail"}}, "auto_rollback", "verdict", "ended", "end_reason"}. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "watchrules.h"
+
+/* one reading of the server; WATCH_UNKNOWN and NaN where it said nothing */
+typedef struct WatchReading {
+        uint64_t errors_total; /* codebolt_errors_total */
+        uint64_t runs_succeeded, runs_failed;
+        double lag;
+        uint64_t memory;
+        const char *memory_source; /* "MemoryCurrent" or "process_resident_memory_bytes" (static) */
+} WatchReading;
+
+/* /metrics and the server unit's MemoryCurrent (bus may be NULL: then only the metric); never fails but
+ * on -ENOMEM, a signal that cannot be read stays unknown */
+int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret);
+
+/* The baseline, from the version still running (backup takes it before the downtime): the errors in its
+ * journal over [Watch] BaselineWindow=, its agent run counters, lag, and the highest of a few memory
+ * readings. A JSON object for current.json and the ledger; unknown signals are left out. */
+int watch_capture_baseline(const Config *c, cJSON **ret);
+
+/* codebolt-upgrade-watch[-<name>]@<instance>.timer / .service */
+int watch_unit_name(const char *deployment, const char *instance, const char *suffix, char **ret);
+
+/* Enable (or disable) the watch timer so that a boot starts it again (or not): a shipped template's
+ * instance as systemctl enable does; an extra deployment's timer is generated, which systemd refuses
+ * to enable, so its timers.target.wants link in /etc is made (removed) here. */
+int watch_timer_enable(sd_bus *bus, const char *deployment, const char *timer, bool enable);
+
+int watch_load(const char *deployment, cJSON **ret); /* -ENOENT when no watch was ever armed */
+int watch_save(const char *deployment, const cJSON *w);
+
+/* WatchParams from [Watch] */
+void watch_params(const Config *c, WatchParams *ret);
+/* the verdicts over watch.json's samples */
+int watch_evaluate(const Config *c, const cJSON *w, WatchVerdicts *ret);
+/* one line: what the signal's verdict is and its numbers, e.g. "errors degraded: 12 in 1min (0.0/min
+ * before); degraded above 5 in 1min" */
+char *watch_describe(const WatchVerdicts *v, WatchSignal s);
+
+/* Set the upgrade's ledger entry (by its id) "watch" to verdict, with "watch_detail" when detail is not
+ * NULL, and write the public export. The caller holds the state lock. */
+int watch_ledger_set(const Config *c, const char *upgrade_id, const char *verdict, const char *detail);
+
+/* End the watch w (running): its verdict so far to the ledger and watch.json ("state": "ended", the
+ * reason), then disable and stop its timer. The caller holds the state lock. */
+int watch_end(const Config *c, cJSON *w, const char *reason);
+
+/* `codebolt-upgrade status`: the watch, per signal its verdict, numbers and a sparkline */
+void watch_print_status(const Config *c, const cJSON *w);
