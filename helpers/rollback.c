@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <systemd/sd-bus.h>
 
 #include "backup-manifest.h"
@@ -16,6 +17,7 @@
 #include "hash.h"
 #include "hooks.h"
 #include "http.h"
+#include "journal.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
@@ -888,10 +890,25 @@ static int undo_drain(Rollback *rb) {
                         unit,
                         result,
                         unit);
+        /* the job is done once the process runs; the drain is undone once the server answers again */
+        for (usec_t until = helper_deadline(rb->h->config.timeout_ready);;) {
+                if (http_get_json(url, NULL, HEALTH_TIMEOUT, &status, NULL, NULL) >= 0 && status == 200)
+                        break;
+                if (now_monotonic() >= until || helper_cancelled) {
+                        log_warning(
+                                "%s was restarted but does not answer /health with 200 within [Timeouts] "
+                                "Ready=: see journalctl -u %s.",
+                                unit,
+                                unit);
+                        break;
+                }
+                (void)usleep(USEC_PER_SEC / 4);
+        }
         r = rb_relock(rb);
         if (r < 0)
                 return r;
-        log_notice("Restarted %s: it takes agent runs again.", unit);
+        if (status == 200)
+                log_notice("Restarted %s: it answers /health and takes agent runs again.", unit);
         return 0;
 }
 
