@@ -338,10 +338,10 @@ int bus_unit_get_string(
         return get_string(bus, path, interface, property, ret);
 }
 
-int bus_unit_get_main_pid(sd_bus *bus, const char *unit, uint32_t *ret) {
+/* a Service property of a basic D-Bus type (type: 'u', 't', …) into *ret */
+static int service_property(sd_bus *bus, const char *unit, const char *property, char type, void *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
-        uint32_t pid;
         int r;
 
         if (!ret)
@@ -349,12 +349,12 @@ int bus_unit_get_main_pid(sd_bus *bus, const char *unit, uint32_t *ret) {
         r = bus_unit_get_path(bus, unit, &path);
         if (r < 0)
                 return r;
-        r = sd_bus_get_property_trivial(
-                bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "MainPID", &error, 'u', &pid);
-        if (r < 0)
-                return r;
-        *ret = pid;
-        return 0;
+        return sd_bus_get_property_trivial(
+                bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, property, &error, type, ret);
+}
+
+int bus_unit_get_main_pid(sd_bus *bus, const char *unit, uint32_t *ret) {
+        return service_property(bus, unit, "MainPID", 'u', ret);
 }
 
 static int properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -436,18 +436,12 @@ int bus_logind_inhibit(
 }
 
 int bus_unit_get_memory_current(sd_bus *bus, const char *unit, uint64_t *ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL;
         uint64_t v;
         int r;
 
         if (!ret)
                 return -EINVAL;
-        r = bus_unit_get_path(bus, unit, &path);
-        if (r < 0)
-                return r;
-        r = sd_bus_get_property_trivial(
-                bus, SYSTEMD_DEST, path, SYSTEMD_SERVICE, "MemoryCurrent", &error, 't', &v);
+        r = service_property(bus, unit, "MemoryCurrent", 't', &v);
         if (r < 0)
                 return r;
         if (v == UINT64_MAX)

@@ -647,15 +647,8 @@ int journal_count_errors_system(
         const regex_t *error_pattern,
         uint64_t *ret_count,
         char **ret_cursor) {
-        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
-        int r;
-
-        if (!unit || !ret_count)
-                return -EINVAL;
-        r = sd_journal_open(&j, SD_JOURNAL_SYSTEM);
-        if (r < 0)
-                return r;
-        return count_errors(j, unit, since, after_cursor, error_pattern, ret_count, ret_cursor);
+        return journal_count_errors_files(
+                NULL, unit, since, after_cursor, error_pattern, ret_count, ret_cursor);
 }
 
 int journal_count_errors_files(
@@ -669,9 +662,11 @@ int journal_count_errors_files(
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         int r;
 
-        if (!paths || !*paths || !unit || !ret_count)
+        if ((paths && !*paths) || !unit || !ret_count)
                 return -EINVAL;
-        r = sd_journal_open_files(&j, (const char **)paths, 0);
+        /* no paths: the system journal (journal_count_errors_system()) */
+        r = paths ? sd_journal_open_files(&j, (const char **)paths, 0)
+                  : sd_journal_open(&j, SD_JOURNAL_SYSTEM);
         if (r < 0)
                 return r;
         return count_errors(j, unit, since, after_cursor, error_pattern, ret_count, ret_cursor);

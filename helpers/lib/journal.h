@@ -96,7 +96,7 @@ int journal_count_errors_system(
         const regex_t *error_pattern,
         uint64_t *ret_count,
         char **ret_cursor);
-/* the same over the given journal files (tests) */
+/* the same over the given journal files (tests); NULL: the system journal */
 int journal_count_errors_files(
         char **paths,
         const char *unit,
