@@ -75,7 +75,7 @@ grep -qF 'the upgrade to 1.5.4 ended rolled-back' <<<"$out" ||
 # on hold: the run does nothing and says since when; status shows it; unhold resumes
 entries=$(sb cat "$CBU_STATE/ledger.json" | jq length)
 sb codebolt-upgrade hold "release freeze" || fail "codebolt-upgrade hold failed"
-sb codebolt-upgrade status | grep -q '^Auto: *on hold since .* (release freeze)' ||
+grep -q '^Auto: *on hold since .* (release freeze)' <<<"$(sb codebolt-upgrade status)" ||
         fail "codebolt-upgrade status does not show the hold: $(sb codebolt-upgrade status)"
 sb_log "systemctl start codebolt-upgrade-auto.service (on hold)"
 sb systemctl start codebolt-upgrade-auto.service || fail "the auto run on hold failed: $(auto_journal)"
@@ -85,7 +85,7 @@ grep -q 'Unattended upgrades of deployment default are on hold since .* (release
 [ "$(sb cat "$CBU_STATE/ledger.json" | jq length)" = "$entries" ] || fail "the auto run on hold changed the ledger"
 [ -z "$(sb systemctl show -P InvocationID codebolt-upgrade@1.5.0.service)" ] || fail "the auto run on hold started an upgrade"
 sb codebolt-upgrade unhold | grep -qF 'resumed' || fail "codebolt-upgrade unhold does not say it resumed"
-sb codebolt-upgrade status | grep -q '^Auto:' && fail "codebolt-upgrade status still shows a hold after unhold"
+grep -q '^Auto:' <<<"$(sb codebolt-upgrade status)" && fail "codebolt-upgrade status still shows a hold after unhold"
 
 # 2. 1.5.4 skipped, saying why; 1.5.0 upgraded and pinned
 sb_log "systemctl start codebolt-upgrade-auto.service (2)"

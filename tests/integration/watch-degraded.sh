@@ -23,6 +23,11 @@ sb sh -c 'printf "\n[Policy]\nRole=production\nStagingLedger=/var/lib/codebolt-u
 # the faults begin 25 s after ready: after the upgrade's own smoke test
 sb install -d /etc/systemd/system/codebolt.service.d
 sb sh -c 'printf "[Service]\nEnvironment=CODEBOLT_FAULT_DELAY=25\n" >/etc/systemd/system/codebolt.service.d/fault-delay.conf'
+# a webhook receiver for the watch's events
+sb systemd-run --quiet --unit=codebolt-test-webhook --property=Type=exec \
+        /usr/bin/node "$CBU_FIXTURES/webhook/receiver.js" --port 8089 --out /var/tmp/webhook.jsonl
+cbu_wait_http http://127.0.0.1:8089/ 30 || fail "the webhook receiver did not answer"
+sb sh -c 'printf "\n[Notify]\nURL=http://127.0.0.1:8089/hook\n" >>/etc/codebolt-upgrade/upgrade.conf'
 cbu_watch_conf 3min "${INTERVAL}s" AutoRollback=yes
 grep -q 'OnUnitActiveUSec.*10s' <<<"$(sb systemctl show -P TimersMonotonic codebolt-upgrade-watch@1.5.10.timer)" ||
         fail "the watch timer does not fire every ${INTERVAL}s: $(sb systemctl show -P TimersMonotonic codebolt-upgrade-watch@1.5.10.timer)"
@@ -42,7 +47,9 @@ DEGRADED_ID=4c31bc9882ad4262b0d42ed74c11ec54
 sb_log "systemctl start codebolt-upgrade@1.5.10 (leaks memory; AutoRollback=yes)"
 sb systemctl start codebolt-upgrade@1.5.10.service || fail "the upgrade to 1.5.10 failed: its leak is for the watch to find"
 [ "$(sb systemctl is-enabled codebolt-upgrade-watch@1.5.10.timer || true)" = enabled ] || fail "finish did not enable the watch timer"
-n=$(cbu_wait_degraded memory 120) || fail "1.5.10's leak was not flagged: $n"
+out=$(cbu_wait_degraded memory 120) || fail "1.5.10's leak was not flagged: $out"
+read -r n t <<<"$out"
+sb_log "1.5.10's memory flagged at sample $n, ${t}s into the watch"
 [ "$n" -le 4 ] || fail "1.5.10's leak was flagged only at sample $n, not within three intervals"
 result=$(cbu_wait_rollback 1.5.10) || fail "no rollback of 1.5.10 after the watch flagged it: $result"
 [ "$result" = rolled-back ] || fail "the automatic rollback of 1.5.10 ended '$result', not rolled-back (a minor rollback)"
@@ -51,6 +58,9 @@ entry=$(cbu_ledger_for 1.5.10 | jq -c 'map(select(.result == "rolled-back")) | l
 jq -e '.message | test("by the watch \\(\\[Watch\\] AutoRollback=yes\\): memory degraded")' <<<"$entry" >/dev/null ||
         fail "the ledger does not say the watch rolled 1.5.10 back for its memory: $entry"
 jq -e 'has("failed_database") | not' <<<"$entry" >/dev/null || fail "the automatic rollback restored the database: $entry"
+hooks=$(sb cat /var/tmp/webhook.jsonl)
+jq -se 'map(select(.body.event == "watch-degraded" and .body.signal == "memory" and .body.version == "1.5.10")) | length == 1' <<<"$hooks" >/dev/null ||
+        fail "the webhook did not get one watch-degraded event for 1.5.10's memory: $hooks"
 upgrade=$(cbu_ledger_for 1.5.10 | jq -c 'map(select(.result == "succeeded")) | last')
 [ "$(jq -r .watch <<<"$upgrade")" = degraded ] || fail "the ledger's watch verdict for 1.5.10 is not degraded: $upgrade"
 grep -q 'Codebolt 1.5.10 is degraded after the upgrade from 1.4.0: memory degraded' <<<"$(journal_event "$DEGRADED_ID")" ||
@@ -67,7 +77,9 @@ done
 cbu_watch_conf 3min "${INTERVAL}s"
 sb_log "systemctl start codebolt-upgrade@1.5.11 (agent runs fail from 25 s after ready)"
 sb systemctl start codebolt-upgrade@1.5.11.service || fail "the upgrade to 1.5.11 failed"
-n=$(cbu_wait_degraded runs 150) || fail "1.5.11's failing runs were not flagged: $n"
+out=$(cbu_wait_degraded runs 150) || fail "1.5.11's failing runs were not flagged: $out"
+read -r n t <<<"$out"
+sb_log "1.5.11's runs flagged at sample $n, ${t}s into the watch (the failures begin 25 s after ready)"
 [ "$n" -le $((25 / INTERVAL + 4)) ] || fail "1.5.11's failing runs were flagged only at sample $n"
 [ "$(cbu_health_version)" = 1.5.11 ] || fail "1.5.11 was rolled back with AutoRollback=no"
 status=$(sb codebolt-upgrade status)
@@ -92,7 +104,9 @@ old=$(cbu_ledger_for 1.5.11 | jq -c 'map(select(.result == "succeeded")) | last'
 [ "$(sb systemctl is-enabled codebolt-upgrade-watch@1.5.11.timer || true)" = disabled ] || fail "1.5.11's watch timer is still enabled"
 sb_journal_has codebolt-upgrade@1.5.12.service 'The watch after the upgrade to 1.5.11 ended (the upgrade to 1.5.12 took its place): degraded' ||
         fail "no journal line says the upgrade to 1.5.12 ended 1.5.11's watch"
-n=$(cbu_wait_degraded errors 150) || fail "1.5.12's errors were not flagged: $n"
+out=$(cbu_wait_degraded errors 150) || fail "1.5.12's errors were not flagged: $out"
+read -r n t <<<"$out"
+sb_log "1.5.12's errors flagged at sample $n, ${t}s into the watch (the errors begin 25 s after ready)"
 [ "$n" -le $((25 / INTERVAL + 4)) ] || fail "1.5.12's errors were flagged only at sample $n"
 grep -q 'Codebolt 1.5.12 is degraded after the upgrade from 1.5.11: errors degraded' <<<"$(journal_event "$DEGRADED_ID")" ||
         fail "no catalog event names the errors of 1.5.12"

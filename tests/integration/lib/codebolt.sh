@@ -342,13 +342,13 @@ cbu_watch_conf() {
 }
 
 # cbu_wait_degraded SIGNAL SECONDS: until the default deployment's watch.json has SIGNAL degraded; prints
-# the watch's sample count then
+# the watch's sample count then, and the time of that sample into the watch in seconds
 cbu_wait_degraded() {
         local i w
         for i in $(seq $(($2 * 2))); do
                 w=$(sb cat "$CBU_STATE/watch.json" 2>/dev/null) || w='{}'
                 if jq -e --arg s "$1" '.degraded[$s]' <<<"$w" >/dev/null 2>&1; then
-                        jq '.samples | length' <<<"$w"
+                        jq -r '"\(.samples | length) \(.samples | last | .t | floor)"' <<<"$w"
                         return 0
                 fi
                 sleep 0.5
