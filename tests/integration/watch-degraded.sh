@@ -28,7 +28,8 @@ sb systemd-run --quiet --unit=codebolt-test-webhook --property=Type=exec \
         /usr/bin/node "$CBU_FIXTURES/webhook/receiver.js" --port 8089 --out /var/tmp/webhook.jsonl
 cbu_wait_http http://127.0.0.1:8089/ 30 || fail "the webhook receiver did not answer"
 sb sh -c 'printf "\n[Notify]\nURL=http://127.0.0.1:8089/hook\n" >>/etc/codebolt-upgrade/upgrade.conf'
-cbu_watch_conf 3min "${INTERVAL}s" AutoRollback=yes
+# MemoryGrowth= scaled to the 3-minute watch, as in watch-healthy
+cbu_watch_conf 3min "${INTERVAL}s" AutoRollback=yes MemoryGrowth=5G
 grep -q 'OnUnitActiveUSec.*10s' <<<"$(sb systemctl show -P TimersMonotonic codebolt-upgrade-watch@1.5.10.timer)" ||
         fail "the watch timer does not fire every ${INTERVAL}s: $(sb systemctl show -P TimersMonotonic codebolt-upgrade-watch@1.5.10.timer)"
 sb systemctl restart codebolt.service
@@ -74,7 +75,7 @@ done
         fail "1.5.10's watch timer is still enabled after the rollback"
 
 # 2. failing agent runs
-cbu_watch_conf 3min "${INTERVAL}s"
+cbu_watch_conf 3min "${INTERVAL}s" MemoryGrowth=5G
 sb_log "systemctl start codebolt-upgrade@1.5.11 (agent runs fail from 25 s after ready)"
 sb systemctl start codebolt-upgrade@1.5.11.service || fail "the upgrade to 1.5.11 failed"
 out=$(cbu_wait_degraded runs 150) || fail "1.5.11's failing runs were not flagged: $out"
