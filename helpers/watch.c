@@ -27,11 +27,6 @@
 #include "unitname.h"
 #include "watchstate.h"
 
-static int set_string(cJSON *o, const char *key, const char *value) {
-        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-        return cJSON_AddStringToObject(o, key, value) ? 0 : -ENOMEM;
-}
-
 static int add_count(cJSON *o, const char *key, uint64_t v) {
         if (v == WATCH_UNKNOWN)
                 return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
@@ -43,27 +38,15 @@ static int count_errors(Helper *h, cJSON *w, usec_t started, uint64_t *ret) {
         _cleanup_free_ char *cursor = NULL;
         const cJSON *total = cJSON_GetObjectItemCaseSensitive(w, "errors");
         uint64_t n = 0, before = cJSON_IsNumber(total) ? (uint64_t)total->valuedouble : 0;
-        regex_t re;
-        bool have_re = false;
         int r;
 
-        if (h->config.error_pattern && *h->config.error_pattern)
-                have_re = journal_compile_error_pattern(h->config.error_pattern, &re) >= 0;
-        r = journal_count_errors_system(
-                h->config.server_unit,
-                started,
-                json_get_string(w, "cursor"),
-                have_re ? &re : NULL,
-                &n,
-                &cursor);
-        if (have_re)
-                regfree(&re);
+        r = watch_count_errors(&h->config, started, json_get_string(w, "cursor"), &n, &cursor);
         if (r < 0)
                 return log_warning_errno(
                         r,
                         "Cannot read the journal of %s: errors unknown in this sample: %m",
                         h->config.server_unit);
-        if (cursor && set_string(w, "cursor", cursor) < 0)
+        if (cursor && current_set_string(w, "cursor", cursor) < 0)
                 return -ENOMEM;
         cJSON_DeleteItemFromObjectCaseSensitive(w, "errors");
         if (!cJSON_AddNumberToObject(w, "errors", (double)(before + n)))
@@ -130,7 +113,7 @@ static int auto_rollback(Helper *h, cJSON *w, const char *why) {
                         h->version,
                         unit,
                         h->version);
-                return set_string(
+                return current_set_string(
                         w,
                         "auto_rollback",
                         "not done: a breaking migration was applied (only a restore could go back)");
@@ -142,7 +125,7 @@ static int auto_rollback(Helper *h, cJSON *w, const char *why) {
                 r = state_write_string_atomic(flag, text, 0600);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", flag);
-        if (set_string(w, "auto_rollback", "started") < 0)
+        if (current_set_string(w, "auto_rollback", "started") < 0)
                 return -ENOMEM;
         r = watch_save(h->config.deployment, w);
         if (r < 0)
@@ -177,7 +160,7 @@ static int auto_rollback(Helper *h, cJSON *w, const char *why) {
         r = helper_lock(h);
         if (r < 0)
                 return r;
-        return set_string(w, "auto_rollback", note);
+        return current_set_string(w, "auto_rollback", note);
 }
 
 /* act on each signal that is degraded now and was not before */
@@ -253,20 +236,12 @@ static int run(Helper *h) {
         r = watch_load(h->config.deployment, &w);
         if (r == -ENOENT || (r >= 0 && (!streq_ptr(json_get_string(w, "instance"), h->instance) ||
                                         streq_ptr(json_get_string(w, "state"), "ended")))) {
-                _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-                _cleanup_free_ char *timer = NULL, *result = NULL;
                 log_notice(
                         "No watch of the upgrade to %s is running on deployment %s (it ended, or a newer "
-                        "upgrade "
-                        "took its place): disarming its timer.",
+                        "upgrade took its place): disarming its timer.",
                         h->version,
                         h->config.deployment);
-                if (watch_unit_name(h->config.deployment, h->instance, ".timer", &timer) < 0)
-                        return log_oom();
-                if (bus_open_system(&bus) >= 0) {
-                        (void)watch_timer_enable(bus, h->config.deployment, timer, false);
-                        (void)bus_stop_unit(bus, timer, USEC_INFINITY, &result, NULL);
-                }
+                watch_disarm(h->config.deployment, h->instance);
                 return 0;
         }
         if (r < 0)
@@ -303,7 +278,7 @@ static int run(Helper *h) {
         if (r < 0)
                 return log_oom();
         elapsed_s = checks_format_duration((now - started) / USEC_PER_SEC * USEC_PER_SEC);
-        if (!elapsed_s || set_string(w, "elapsed", elapsed_s) < 0)
+        if (!elapsed_s || current_set_string(w, "elapsed", elapsed_s) < 0)
                 return log_oom();
 
         n_degraded = watch_evaluate(&h->config, w, &v);

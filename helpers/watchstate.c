@@ -74,6 +74,22 @@ int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret) {
         return 0;
 }
 
+int watch_count_errors(
+        const Config *c, usec_t since, const char *after_cursor, uint64_t *ret, char **ret_cursor) {
+        regex_t re;
+        bool have_re = false;
+        int r;
+
+        /* config_load() compiled ErrorPattern= already: it does not fail here */
+        if (c->error_pattern && *c->error_pattern)
+                have_re = journal_compile_error_pattern(c->error_pattern, &re) >= 0;
+        r = journal_count_errors_system(
+                c->server_unit, since, after_cursor, have_re ? &re : NULL, ret, ret_cursor);
+        if (have_re)
+                regfree(&re);
+        return r;
+}
+
 static int add_count(cJSON *o, const char *key, uint64_t v) {
         if (v == WATCH_UNKNOWN)
                 return 0;
@@ -88,28 +104,11 @@ int watch_capture_baseline(const Config *c, cJSON **ret) {
         uint64_t errors = WATCH_UNKNOWN, memory_max = WATCH_UNKNOWN;
         const char *memory_source = NULL;
         double lag = NAN;
-        regex_t re;
-        bool have_re = false;
         int r;
 
         if (!b || !now)
                 return -ENOMEM;
-        if (c->error_pattern && *c->error_pattern) {
-                r = journal_compile_error_pattern(c->error_pattern, &re);
-                if (r < 0)
-                        log_warning("[Smoke] ErrorPattern= does not compile: the baseline counts errors by "
-                                    "priority only.");
-                have_re = r >= 0;
-        }
-        r = journal_count_errors_system(
-                c->server_unit,
-                now_realtime() - c->watch_baseline_window,
-                NULL,
-                have_re ? &re : NULL,
-                &errors,
-                NULL);
-        if (have_re)
-                regfree(&re);
+        r = watch_count_errors(c, now_realtime() - c->watch_baseline_window, NULL, &errors, NULL);
         if (r < 0) {
                 log_warning_errno(
                         r,
@@ -388,14 +387,9 @@ int watch_ledger_set(const Config *c, const char *upgrade_id, const char *verdic
                         found = e;
         if (!found)
                 return -ENOENT;
-        cJSON_DeleteItemFromObjectCaseSensitive(found, "watch");
-        if (!cJSON_AddStringToObject(found, "watch", verdict))
+        if (current_set_string(found, "watch", verdict) < 0 ||
+            (detail && current_set_string(found, "watch_detail", detail) < 0))
                 return -ENOMEM;
-        if (detail) {
-                cJSON_DeleteItemFromObjectCaseSensitive(found, "watch_detail");
-                if (!cJSON_AddStringToObject(found, "watch_detail", detail))
-                        return -ENOMEM;
-        }
         r = ledger_save(c->deployment, ledger);
         if (r < 0)
                 return r;
@@ -408,20 +402,34 @@ int watch_ledger_set(const Config *c, const char *upgrade_id, const char *verdic
         return 0;
 }
 
-static int set_string(cJSON *o, const char *key, const char *value) {
-        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-        return cJSON_AddStringToObject(o, key, value) ? 0 : -ENOMEM;
+void watch_disarm(const char *deployment, const char *instance) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *timer = NULL, *result = NULL, *error = NULL;
+        int r;
+
+        if (watch_unit_name(deployment, instance, ".timer", &timer) < 0) {
+                log_oom();
+                return;
+        }
+        r = bus_open_system(&bus);
+        if (r >= 0) {
+                r = watch_timer_enable(bus, deployment, timer, false);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to disable %s: %m", timer);
+                r = bus_stop_unit(bus, timer, USEC_INFINITY, &result, &error);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to stop %s: %s", timer, error ?: strerror(-r));
 }
 
 int watch_end(const Config *c, cJSON *w, const char *reason) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *now = current_timestamp(), *timer = NULL, *result = NULL, *error = NULL,
-                            *detail = NULL;
+        _cleanup_free_ char *now = current_timestamp(), *detail = NULL;
         const char *instance = json_get_string(w, "instance"), *verdict;
         WatchVerdicts v = {};
         int r;
 
-        if (!now || !instance || watch_unit_name(c->deployment, instance, ".timer", &timer) < 0)
+        if (!now || !instance)
                 return -ENOMEM;
         r = watch_evaluate(c, w, &v);
         verdict = r > 0 || cJSON_GetObjectItemCaseSensitive(w, "degraded") ? "degraded" : "ok";
@@ -430,8 +438,8 @@ int watch_end(const Config *c, cJSON *w, const char *reason) {
             asprintf(&detail, "no regression in %s of watching", strempty(json_get_string(w, "elapsed"))) <
                     0)
                 return -ENOMEM;
-        if (set_string(w, "state", "ended") < 0 || set_string(w, "verdict", verdict) < 0 ||
-            set_string(w, "ended", now) < 0 || set_string(w, "end_reason", reason) < 0)
+        if (current_set_string(w, "state", "ended") < 0 || current_set_string(w, "verdict", verdict) < 0 ||
+            current_set_string(w, "ended", now) < 0 || current_set_string(w, "end_reason", reason) < 0)
                 return -ENOMEM;
         r = watch_save(c->deployment, w);
         if (r < 0)
@@ -455,16 +463,7 @@ int watch_end(const Config *c, cJSON *w, const char *reason) {
                         verdict);
         }
 
-        /* never started again at boot, and no further sample */
-        r = bus_open_system(&bus);
-        if (r >= 0) {
-                r = watch_timer_enable(bus, c->deployment, timer, false);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to disable %s: %m", timer);
-                r = bus_stop_unit(bus, timer, USEC_INFINITY, &result, &error);
-        }
-        if (r < 0)
-                log_warning_errno(r, "Failed to stop %s: %s", timer, error ?: strerror(-r));
+        watch_disarm(c->deployment, instance);
         return 0;
 }
 

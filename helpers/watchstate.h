@@ -35,6 +35,11 @@ int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret);
  * readings. A JSON object for current.json and the ledger; unknown signals are left out. */
 int watch_capture_baseline(const Config *c, cJSON **ret);
 
+/* the errors (journal_entry_is_error() with [Smoke] ErrorPattern=) in the server unit's journal after
+ * after_cursor, or from since (CLOCK_REALTIME usec); see journal_count_errors_system() */
+int watch_count_errors(
+        const Config *c, usec_t since, const char *after_cursor, uint64_t *ret, char **ret_cursor);
+
 /* codebolt-upgrade-watch[-<name>]@<instance>.timer / .service */
 int watch_unit_name(const char *deployment, const char *instance, const char *suffix, char **ret);
 
@@ -61,6 +66,10 @@ int watch_ledger_set(const Config *c, const char *upgrade_id, const char *verdic
 /* End the watch w (running): its verdict so far to the ledger and watch.json ("state": "ended", the
  * reason), then disable and stop its timer. The caller holds the state lock. */
 int watch_end(const Config *c, cJSON *w, const char *reason);
+
+/* disable and stop the watch timer of that upgrade: no further sample, and none after a boot; failures
+ * are warnings */
+void watch_disarm(const char *deployment, const char *instance);
 
 /* `codebolt-upgrade status`: the watch, per signal its verdict, numbers and a sparkline */
 void watch_print_status(const Config *c, const cJSON *w);
