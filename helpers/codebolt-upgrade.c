@@ -370,7 +370,7 @@ static int verb_history(const Config *c) {
 
 static int verb_clear(const Config *c, const char *version) {
         _cleanup_json_ cJSON *ledger = NULL, *current = NULL;
-        _cleanup_free_ char *now = current_timestamp(), *export_path = NULL, *instance = NULL, *unit = NULL;
+        _cleanup_free_ char *now = current_timestamp(), *instance = NULL, *unit = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
@@ -422,12 +422,7 @@ static int verb_clear(const Config *c, const char *version) {
         r = ledger_save(c->deployment, ledger);
         if (r < 0)
                 return log_error_errno(r, "Failed to write the ledger of deployment %s: %m", c->deployment);
-        export_path = paths_rooted(c->export_ledger);
-        if (!export_path)
-                return log_oom();
-        r = ledger_export(ledger, export_path);
-        if (r < 0)
-                log_warning_errno(r, "Failed to export the ledger to %s: %m", export_path);
+        helper_export_ledger(c, ledger);
 
         if (unitname_instance_for_version(version, &instance) < 0 ||
             !(unit = deployment_unit(c, "upgrade", instance)))

@@ -694,6 +694,19 @@ static void usage(const char *name, const char *phase) {
                 phase);
 }
 
+void helper_export_ledger(const Config *c, const cJSON *ledger) {
+        _cleanup_free_ char *path = paths_rooted(c->export_ledger);
+        int r;
+
+        if (!path) {
+                log_warning("Out of memory: the ledger is not exported.");
+                return;
+        }
+        r = ledger_export(ledger, path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to export the ledger to %s: %m", path);
+}
+
 int helper_hold_read(const char *deployment, char **ret_since, char **ret_reason) {
         _cleanup_free_ char *path = paths_state_file(deployment, "hold.json");
         _cleanup_json_ cJSON *hold = NULL;

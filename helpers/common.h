@@ -103,6 +103,10 @@ int helper_retention_size(const Config *c, const RetentionItem *item, uint64_t *
 /* DROP DATABASE (as OSUser=), or rm -rf --one-file-system of the release; phase for the journal */
 int helper_retention_remove(const Config *c, const RetentionItem *item, const char *phase, char **ret_error);
 
+/* Write ledger to [Policy] ExportLedger= (the copy another host's staging gate reads). A failure is one
+ * warning: the export serves another host, the ledger itself is written. */
+void helper_export_ledger(const Config *c, const cJSON *ledger);
+
 /* hold.json in the deployment's state dir: `codebolt-upgrade hold` paused the unattended (timer)
  * upgrades. 1 with *ret_since and *ret_reason (either may be NULL) when held, 0 when not, <0 on error. */
 int helper_hold_read(const char *deployment, char **ret_since, char **ret_reason);

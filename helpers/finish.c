@@ -259,7 +259,7 @@ static void start_watch_timer(Helper *h) {
 
 static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
-        _cleanup_free_ char *export_path = NULL, *from_field = NULL, *message = NULL;
+        _cleanup_free_ char *from_field = NULL, *message = NULL;
         const cJSON *pid;
         int r;
 
@@ -278,16 +278,12 @@ static int run(Helper *h) {
                 return log_error_errno(
                         r, "Failed to write the ledger of deployment %s: %m", h->config.deployment);
 
-        r = ledger_load(h->config.deployment, &ledger);
-        if (r >= 0) {
-                export_path = paths_rooted(h->config.export_ledger);
-                if (!export_path)
-                        return log_oom();
-                r = ledger_export(ledger, export_path);
-        }
         /* the export serves another host's staging gate; the upgrade itself is complete */
-        if (r < 0)
-                log_warning_errno(r, "Failed to export the ledger to %s: %m", strempty(export_path));
+        r = ledger_load(h->config.deployment, &ledger);
+        if (r >= 0)
+                helper_export_ledger(&h->config, ledger);
+        else
+                log_warning_errno(r, "Failed to read the ledger back for its export: %m");
 
         r = arm_watch(h);
         if (r < 0)

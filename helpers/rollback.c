@@ -213,7 +213,7 @@ static const char *const carried[] = {
 static int write_ledger(
         Helper *h, const cJSON *current, const char *result, const char *phase, const char *message) {
         _cleanup_json_ cJSON *e = cJSON_CreateObject(), *ledger = NULL;
-        _cleanup_free_ char *now = current_timestamp(), *from = NULL, *export_path = NULL;
+        _cleanup_free_ char *now = current_timestamp(), *from = NULL;
         const char *f = json_get_string(current, "from");
         int r;
 
@@ -236,10 +236,8 @@ static int write_ledger(
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to write the ledger of deployment %s: %m", h->config.deployment);
-        if (ledger_load(h->config.deployment, &ledger) >= 0 &&
-            (export_path = paths_rooted(h->config.export_ledger)))
-                if (ledger_export(ledger, export_path) < 0)
-                        log_warning("Failed to export the ledger to %s.", export_path);
+        if (ledger_load(h->config.deployment, &ledger) >= 0)
+                helper_export_ledger(&h->config, ledger);
         return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "bus.h"
 #include "checks.h"
+#include "common.h"
 #include "current.h"
 #include "http.h"
 #include "journal.h"
@@ -374,7 +375,6 @@ char *watch_describe(const WatchVerdicts *vs, WatchSignal s) {
 
 int watch_ledger_set(const Config *c, const char *upgrade_id, const char *verdict, const char *detail) {
         _cleanup_json_ cJSON *ledger = NULL;
-        _cleanup_free_ char *export_path = NULL;
         cJSON *e, *found = NULL;
         int r;
 
@@ -393,12 +393,7 @@ int watch_ledger_set(const Config *c, const char *upgrade_id, const char *verdic
         r = ledger_save(c->deployment, ledger);
         if (r < 0)
                 return r;
-        export_path = paths_rooted(c->export_ledger);
-        if (!export_path)
-                return -ENOMEM;
-        r = ledger_export(ledger, export_path);
-        if (r < 0)
-                log_warning_errno(r, "Failed to export the ledger to %s: %m", export_path);
+        helper_export_ledger(c, ledger);
         return 0;
 }
 
