@@ -167,15 +167,6 @@ static void prune_retention(Helper *h) {
         helper_unlock(h);
 }
 
-static bool applied_breaking(const cJSON *current) {
-        const cJSON *m;
-
-        cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(current, "migrations"))
-                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")))
-                        return true;
-        return false;
-}
-
 /* The watch after this upgrade (watchstate.h), under the state lock: a watch still running for an
  * earlier upgrade ends (its verdict so far goes to its ledger entry), and watch.json starts anew with
  * the baseline backup took. */
@@ -183,10 +174,11 @@ static int arm_watch(Helper *h) {
         _cleanup_json_ cJSON *old = NULL, *w = cJSON_CreateObject();
         _cleanup_free_ char *now = current_timestamp(),
                             *period = checks_format_duration(h->config.watch_period),
-                            *interval = checks_format_duration(h->config.watch_interval), *why = NULL;
+                            *interval = checks_format_duration(h->config.watch_interval), *why = NULL,
+                            *restore = NULL;
         const cJSON *baseline = cJSON_GetObjectItemCaseSensitive(h->current, "baseline");
 
-        if (!w || !now || !period || !interval)
+        if (!w || !now || !period || !interval || current_restore_reason(h->current, &restore) < 0)
                 return -ENOMEM;
         if (watch_load(h->config.deployment, &old) >= 0 &&
             streq_ptr(json_get_string(old, "state"), "running") &&
@@ -199,7 +191,7 @@ static int arm_watch(Helper *h) {
             !cJSON_AddStringToObject(w, "instance", h->instance) ||
             !cJSON_AddStringToObject(w, "id", strempty(json_get_string(h->current, "id"))) ||
             !cJSON_AddStringToObject(w, "from", strempty(json_get_string(h->current, "from"))) ||
-            !cJSON_AddBoolToObject(w, "breaking", applied_breaking(h->current)) ||
+            (restore && !cJSON_AddStringToObject(w, "restore_reason", restore)) ||
             !cJSON_AddStringToObject(w, "started", now) ||
             !cJSON_AddNumberToObject(w, "period_seconds", (double)(h->config.watch_period / USEC_PER_SEC)) ||
             !cJSON_AddNumberToObject(

@@ -623,33 +623,6 @@ static int hold(Rollback *rb) {
 
 /* ---- deciding ---- */
 
-/* a migration failed, a breaking one applied, or one may have been cut off mid-flight */
-static int restore_reason(const cJSON *current, char **ret) {
-        const cJSON *m;
-        char *s = NULL;
-        int r = 0;
-
-        cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(current, "migrations")) {
-                const char *id = strempty(json_get_string(m, "id")), *state = json_get_string(m, "state");
-
-                if (streq_ptr(state, "failed"))
-                        r = asprintf(&s, "migration %s failed", id);
-                else if (streq_ptr(state, "applying"))
-                        r = asprintf(&s, "migration %s may have been cut off mid-flight", id);
-                else if (
-                        streq_ptr(state, "applied") &&
-                        !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")))
-                        r = asprintf(&s, "breaking migration %s was applied", id);
-                else
-                        continue;
-                if (r < 0)
-                        return -ENOMEM;
-                break;
-        }
-        *ret = s;
-        return 0;
-}
-
 static int load_facts(Rollback *rb) {
         const cJSON *c = rb->current;
 
@@ -658,7 +631,7 @@ static int load_facts(Rollback *rb) {
             rb_strdup(&rb->snapshot, json_get_string(c, "snapshot")) < 0 ||
             rb_strdup(&rb->final_dump, json_get_string(c, "final_dump")) < 0 ||
             rb_strdup(&rb->failed_db, json_get_string(c, "failed_database")) < 0 ||
-            restore_reason(c, &rb->restore_reason) < 0)
+            current_restore_reason(c, &rb->restore_reason) < 0)
                 return -ENOMEM;
         rb->late = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "late"));
         return 0;
@@ -2084,7 +2057,7 @@ static int late_current(Rollback *rb, const cJSON *entry, bool keep_snapshot, cJ
         _cleanup_free_ char *unit = deployment_unit(rb->h, "rollback"), *now = current_timestamp(),
                             *reason = NULL, *release = paths_release_dir(rb->h->version);
 
-        if (!c || !unit || !now || !release || restore_reason(entry, &reason) < 0)
+        if (!c || !unit || !now || !release || current_restore_reason(entry, &reason) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < ELEMENTSOF(copied); i++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, copied[i]);
@@ -2172,7 +2145,7 @@ static int begin_late_rollback(Rollback *rb) {
                         running ?: "no release (the current link is not a release link)");
         if (rb_strdup(&rb->from, json_get_string(entry, "from")) < 0 ||
             rb_strdup(&rb->backup, json_get_string(entry, "backup")) < 0 ||
-            restore_reason(entry, &reason) < 0)
+            current_restore_reason(entry, &reason) < 0)
                 return rb_oom(rb);
         if (!rb->from || !rb->backup)
                 return log_error_errno(

@@ -93,6 +93,7 @@ static int take_sample(Helper *h, cJSON *w, usec_t started, usec_t now) {
 /* the automatic rollback: a minor late rollback of this upgrade, once; never a restore */
 static int auto_rollback(Helper *h, cJSON *w, const char *why) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        const char *why_restore;
         _cleanup_free_ char *unit = NULL, *flag = paths_rollback_reason_flag(h->config.deployment),
                             *text = NULL, *result = NULL, *error = NULL, *note = NULL,
                             *rundir = paths_rooted("/run/codebolt-upgrade");
@@ -101,22 +102,21 @@ static int auto_rollback(Helper *h, cJSON *w, const char *why) {
         if (!flag || !rundir ||
             unitname_deployment_unit("rollback", h->config.deployment, h->instance, &unit) < 0)
                 return -ENOMEM;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "breaking"))) {
+        /* finish recorded why going back would be a restore, if it would */
+        why_restore = json_get_string(w, "restore_reason");
+        if (why_restore) {
                 log_warning(
-                        "[Watch] AutoRollback=yes, but the upgrade to %s applied a breaking migration: "
-                        "going back "
-                        "would be a restore, which discards what was written since, and the watch never "
-                        "does "
+                        "[Watch] AutoRollback=yes, but going back from the upgrade to %s would be a "
+                        "restore (%s), which discards what was written since, and the watch never does "
                         "that. Decide by hand: systemctl start %s (codebolt-upgrade rollback %s "
-                        "--discard-since "
-                        "for the restore).",
+                        "--discard-since for the restore).",
                         h->version,
+                        why_restore,
                         unit,
                         h->version);
-                return current_set_string(
-                        w,
-                        "auto_rollback",
-                        "not done: a breaking migration was applied (only a restore could go back)");
+                if (asprintf(&note, "not done: only a restore could go back (%s)", why_restore) < 0)
+                        return -ENOMEM;
+                return current_set_string(w, "auto_rollback", note);
         }
         if (asprintf(&text, "%s\nby the watch ([Watch] AutoRollback=yes): %s\n", h->version, why) < 0)
                 return -ENOMEM;

@@ -3,11 +3,11 @@
  * from the version still running, the readings of the server, watch.json in the deployment's state
  * directory, the verdict (watchrules.h) and what `codebolt-upgrade status` shows of it.
  *
- * watch.json: {"version", "instance", "id" (the upgrade's), "from", "breaking" (a breaking migration was
- * applied: the automatic rollback would be a restore, so there is none), "started" (ISO, finish's time),
- * "period_seconds", "interval_seconds", "baseline": {...}, "cursor" (the journal cursor after the last
- * error counted), "errors" (errors counted since "started"), "samples": [{"t" (seconds since started),
- * "errors", "succeeded", "failed", "lag", "memory"}], "state": "running"|"ended", "degraded":
+ * watch.json: {"version", "instance", "id" (the upgrade's), "from", "restore_reason" (only when going back
+ * would be a restore, current_restore_reason(): then there is no automatic rollback), "started" (ISO,
+ * finish's time), "period_seconds", "interval_seconds", "baseline": {...}, "cursor" (the journal cursor
+ * after the last error counted), "errors" (errors counted since "started"), "samples": [{"t" (seconds since
+ * started), "errors", "succeeded", "failed", "lag", "memory"}], "state": "running"|"ended", "degraded":
  * {"<signal>": {"since", "detail"}}, "auto_rollback", "verdict", "ended", "end_reason"}. */
 #pragma once
 

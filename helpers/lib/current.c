@@ -189,3 +189,29 @@ int current_set_migration(cJSON *j, const char *id, bool breaking, const cJSON *
         TAKE_PTR(n);
         return 0;
 }
+
+int current_restore_reason(const cJSON *current, char **ret) {
+        const cJSON *m;
+        char *s = NULL;
+        int r = 0;
+
+        cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(current, "migrations")) {
+                const char *id = strempty(json_get_string(m, "id")), *state = json_get_string(m, "state");
+
+                if (streq_ptr(state, "failed"))
+                        r = asprintf(&s, "migration %s failed", id);
+                else if (streq_ptr(state, "applying"))
+                        r = asprintf(&s, "migration %s may have been cut off mid-flight", id);
+                else if (
+                        streq_ptr(state, "applied") &&
+                        !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")))
+                        r = asprintf(&s, "breaking migration %s was applied", id);
+                else
+                        continue;
+                if (r < 0)
+                        return -ENOMEM;
+                break;
+        }
+        *ret = s;
+        return 0;
+}

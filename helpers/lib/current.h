@@ -33,6 +33,11 @@ int current_set_phase(cJSON *j, const char *phase);  /* "phase" = phase */
 int current_phase_done(cJSON *j, const char *phase); /* appends to "phases" */
 bool current_phase_is_done(const cJSON *j, const char *phase);
 /* add a migration, or update the state of the one with that id */
+/* Why going back from this upgrade (current.json, or its ledger entry) would be a full restore: a
+ * migration failed, a breaking one was applied (a migration not marked non-breaking counts as
+ * breaking), or one may have been cut off mid-flight. *ret is that reason, or NULL when a minor
+ * rollback keeps the data. The rollback table and the watch's automatic rollback decide by it. */
+int current_restore_reason(const cJSON *current, char **ret);
 int current_set_migration(cJSON *j, const char *id, bool breaking, const cJSON *drops, const char *state);
 
 /* "2026-11-26T10:57:13Z" for now; malloc'd */
