@@ -358,8 +358,7 @@ int main(int argc, char *argv[]) {
                         reason ? " (" : "",
                         strempty(reason),
                         reason ? ")" : "",
-                        streq(config.deployment, "default") ? "" : " --deployment ",
-                        streq(config.deployment, "default") ? "" : config.deployment);
+                        UNITNAME_DEPLOYMENT_OPTION(config.deployment));
                 r = 0;
                 goto finish;
         }

@@ -99,8 +99,7 @@ static void show_hold(const Config *c) {
                reason ? " (" : "",
                strempty(reason),
                reason ? ")" : "",
-               streq(c->deployment, "default") ? "" : " --deployment ",
-               streq(c->deployment, "default") ? "" : c->deployment);
+               UNITNAME_DEPLOYMENT_OPTION(c->deployment));
 }
 
 static int show_running(const Config *c) {
@@ -725,8 +724,7 @@ static int verb_hold(const Config *c, const char *reason) {
                reason ? " (" : "",
                strempty(reason),
                reason ? ")" : "",
-               streq(c->deployment, "default") ? "" : " --deployment ",
-               streq(c->deployment, "default") ? "" : c->deployment);
+               UNITNAME_DEPLOYMENT_OPTION(c->deployment));
         return 0;
 }
 

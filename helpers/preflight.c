@@ -84,8 +84,7 @@ static int refuse_in_flight(Helper *h, const cJSON *inflight) {
                 strempty(json_get_string(inflight, "to")),
                 strempty(json_get_string(inflight, "unit")),
                 strempty(json_get_string(inflight, "phase")),
-                streq(h->config.deployment, "default") ? "" : " --deployment ",
-                streq(h->config.deployment, "default") ? "" : h->config.deployment);
+                UNITNAME_DEPLOYMENT_OPTION(h->config.deployment));
 }
 
 static int open_upgrade(Helper *h, const char *from) {

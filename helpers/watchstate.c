@@ -21,6 +21,7 @@
 #include "paths.h"
 #include "promtext.h"
 #include "state.h"
+#include "unitname.h"
 #include "watchstate.h"
 
 static usec_t now_realtime(void) {
@@ -153,7 +154,7 @@ int watch_capture_baseline(const Config *c, cJSON **ret) {
 }
 
 int watch_unit_name(const char *deployment, const char *instance, const char *suffix, char **ret) {
-        bool named = deployment && !streq(deployment, "default");
+        bool named = unitname_is_named_deployment(deployment);
 
         if (asprintf(
                     ret,

@@ -9,6 +9,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "maystart.h"
+#include "unitname.h"
 #include "paths.h"
 #include "state.h"
 
@@ -103,8 +104,7 @@ static int pin_check(const MayStartInput *in, MayStart *m) {
                 or_unknown(in->package),
                 root,
                 or_unknown(in->linked),
-                streq_ptr(in->deployment, "default") || !in->deployment ? "" : " --deployment ",
-                streq_ptr(in->deployment, "default") || !in->deployment ? "" : in->deployment,
+                UNITNAME_DEPLOYMENT_OPTION(in->deployment),
                 or_unknown(installed),
                 in->pin,
                 root,
@@ -161,8 +161,7 @@ int maystart_decide(const MayStartInput *in, MayStart *ret) {
                          label,
                          or_unknown(in->deployment),
                          phase,
-                         streq_ptr(in->deployment, "default") || !in->deployment ? "" : " --deployment ",
-                         streq_ptr(in->deployment, "default") || !in->deployment ? "" : in->deployment) < 0)
+                         UNITNAME_DEPLOYMENT_OPTION(in->deployment)) < 0)
                         return -ENOMEM;
                 *ret = m;
                 m = (MayStart){};

@@ -100,7 +100,7 @@ int unitname_escape(const char *s, char **ret) {
 }
 
 int unitname_deployment_unit(const char *kind, const char *deployment, const char *instance, char **ret) {
-        bool named = deployment && !streq(deployment, "default");
+        bool named = unitname_is_named_deployment(deployment);
 
         if (asprintf(
                     ret,

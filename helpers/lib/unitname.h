@@ -2,6 +2,9 @@
 /* unitname.h: systemd's unit-name escaping of an instance string */
 #pragma once
 
+#include <stdbool.h>
+#include <string.h>
+
 /* Decode the \xNN escapes of an instance string as %i passes it (systemd keeps the escapes raw in %i).
  * Unlike systemd's unit_name_unescape() and %I, '-' stays '-' (it is not turned into '/'), so the
  * instances "1.5.0-rc.1" and "1.5.0\x2drc.1" name the same version. A backslash not followed by 'x' and two
@@ -12,6 +15,16 @@ int unitname_unescape(const char *s, char **ret);
  * '.' and every byte outside [A-Za-z0-9:_.] becomes \xNN (so '-' becomes \x2d). unitname_unescape()
  * reverses it for every string without '/'. */
 int unitname_escape(const char *s, char **ret);
+
+/* a deployment other than the default one (NULL and "default" are the default) */
+static inline bool unitname_is_named_deployment(const char *deployment) {
+        return deployment && strcmp(deployment, "default") != 0;
+}
+/* Two printf arguments for "%s%s": " --deployment <name>" for a named deployment, nothing for the
+ * default one; "codebolt-upgrade%s%s status" then reads as the command an operator types. */
+#define UNITNAME_DEPLOYMENT_OPTION(deployment)                              \
+        (unitname_is_named_deployment(deployment) ? " --deployment " : ""), \
+                (unitname_is_named_deployment(deployment) ? (deployment) : "")
 
 /* DESIGN §6: "codebolt-<kind>@<instance>.service" for the default deployment (deployment NULL or
  * "default"), "codebolt-<kind>-<deployment>@<instance>.service" for another; kind is "upgrade" or
