@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 
 #include "backup-manifest.h"
+#include "beneath.h"
 #include "common.h"
 #include "current.h"
 #include "json-util.h"
@@ -26,27 +27,15 @@
 #define NPM_TIMEOUT (15 * 60 * USEC_PER_SEC)
 #define NPM_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SERVER_BIN "bin/codebolt-server"
-/* the tree recorded by stage, kept in the release for a later attempt that finds it installed */
-#define TREE_FILE ".codebolt-upgrade-tree.json"
+/* npm's resolution of the tree, below the staging directory */
+#define LOCK_FILE ".resolve/package-lock.json"
+/* in the state directory: staged-<version>.json, what the stage of that release verified */
+#define STAGED_RECORD "staged-"
 
 static void closedirp(DIR **d) {
         if (*d)
                 closedir(*d);
 }
-
-/* the staging directory, removed on every way out but the rename */
-static void remove_treep(char **path) {
-        int r;
-
-        if (!*path)
-                return;
-        r = backup_manifest_remove_tree(*path);
-        if (r < 0 && r != -ENOENT)
-                log_warning_errno(r, "Failed to remove %s: %m", *path);
-        free(*path);
-        *path = NULL;
-}
-#define _cleanup_remove_tree_ _cleanup_(remove_treep)
 
 /* "@scope/name" or "name": it becomes a path below lib/node_modules, so nothing that climbs out */
 static bool package_name_ok(const char *p) {
@@ -84,55 +73,28 @@ static int lookup_user(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
         return 0;
 }
 
-/* a directory, or a file holding data, made by us (root) and handed to the user */
-static int make_owned(const char *path, const char *data, mode_t mode, uid_t uid, gid_t gid) {
-        _cleanup_close_ int fd = -EBADF;
-
-        if (!data) {
-                if (mkdir(path, mode) < 0)
-                        return -errno;
-                fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        } else
-                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0)
-                return -errno;
-        if (fchmod(fd, mode) < 0 || fchown(fd, uid, gid) < 0)
-                return -errno;
-        for (size_t l = data ? strlen(data) : 0, done = 0; done < l;) {
-                ssize_t n = write(fd, data + done, l - done);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                done += (size_t)n;
-        }
-        return 0;
-}
-
 /* for the checks below: *ret_why says what is wrong, in words for the one log line of the caller */
 #define WHY(...) (asprintf(ret_why, __VA_ARGS__) < 0 ? -ENOMEM : -EBADMSG)
 
 /* the release directory holds package@version and its server binary; *ret_why says what is wrong */
-static int release_check(const char *dir, const char *package, const char *version, char **ret_why) {
+static int release_check(int dir_fd, const char *package, const char *version, char **ret_why) {
         _cleanup_json_ cJSON *pkg = NULL;
-        _cleanup_free_ char *bin = NULL;
+        _cleanup_close_ int bin = -EBADF;
         const char *v;
         struct stat st;
         int r;
 
-        r = release_package_json(dir, package, &pkg);
+        r = release_package_json_at(dir_fd, package, &pkg);
         if (r < 0)
                 return WHY("lib/node_modules/%s/package.json cannot be read: %s", package, strerror(-r));
         v = json_get_string(pkg, "version");
         if (!streq_ptr(v, version))
                 return WHY("lib/node_modules/%s/package.json says version %s", package, v ?: "(none)");
 
-        if (asprintf(&bin, "%s/" SERVER_BIN, dir) < 0)
-                return -ENOMEM;
-        /* bin/ holds symlinks into lib/node_modules: follow them */
-        if (stat(bin, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-                return WHY("%s is missing or not an executable file", SERVER_BIN);
+        /* bin/ holds symlinks into lib/node_modules: followed, as long as they stay in the release */
+        bin = beneath_open(dir_fd, SERVER_BIN, O_PATH, 0, BENEATH_FOLLOW);
+        if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return WHY("%s is missing or not an executable file inside the release", SERVER_BIN);
         return 0;
 }
 
@@ -145,32 +107,37 @@ static const char *lock_key_name(const char *key) {
         return p;
 }
 
-/* a file the user's npm wrote: a regular file, not a link to somewhere else */
-static int read_user_json(const char *path, cJSON **ret) {
-        struct stat st;
+/* npm writes the tree as the server's user: how far root follows it */
+#define WALK_MAX_DEPTH 64
+#define WALK_MAX_PACKAGES 100000
 
-        if (lstat(path, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        return state_read_json(path, ret);
-}
+typedef struct InstalledWalk {
+        int lib_fd;
+        cJSON *installed;
+        size_t n;
+} InstalledWalk;
 
-/* Every package npm placed below <lib>/<rel> ("node_modules", "node_modules/a/node_modules", …):
- * {"node_modules/a": {"name", "version"}, …}, the keys a package-lock.json uses. */
-static int installed_walk(const char *lib, const char *rel, cJSON *installed) {
-        _cleanup_free_ char *dir = NULL;
+/* Every package npm placed below lib/<rel> ("node_modules", "node_modules/a/node_modules", …):
+ * {"node_modules/a": {"name", "version"}, …}, the keys a package-lock.json uses. Everything is
+ * opened below lib/ by fd, never through a link (beneath.h): the tree is the server user's. */
+static int installed_walk(InstalledWalk *w, const char *rel, unsigned depth) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
-        int r;
+        int fd, r;
 
-        if (asprintf(&dir, "%s/%s", lib, rel) < 0) {
-                dir = NULL;
-                return -ENOMEM;
+        if (depth > WALK_MAX_DEPTH)
+                return -E2BIG;
+        fd = beneath_open(w->lib_fd, rel, O_RDONLY | O_DIRECTORY, 0, 0);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return fd;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return r;
         }
-        d = opendir(dir);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
 
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *key = NULL, *path = NULL, *nested = NULL;
@@ -185,33 +152,30 @@ static int installed_walk(const char *lib, const char *rel, cJSON *installed) {
                         key = NULL;
                         return -ENOMEM;
                 }
-                if (asprintf(&path, "%s/%s", lib, key) < 0) {
-                        path = NULL;
-                        return -ENOMEM;
-                }
                 /* links ("npm link") are not installed packages */
-                if (lstat(path, &st) < 0)
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
                 if (!S_ISDIR(st.st_mode))
                         continue;
 
                 if (de->d_name[0] == '@') {
-                        r = installed_walk(lib, key, installed);
+                        r = installed_walk(w, key, depth + 1);
                         if (r < 0)
                                 return r;
                         continue;
                 }
 
-                free(path);
-                if (asprintf(&path, "%s/%s/package.json", lib, key) < 0) {
+                if (++w->n > WALK_MAX_PACKAGES)
+                        return -E2BIG;
+                if (asprintf(&path, "%s/package.json", key) < 0) {
                         path = NULL;
                         return -ENOMEM;
                 }
-                r = read_user_json(path, &pkg);
+                r = beneath_read_json(w->lib_fd, path, RELEASE_JSON_MAX, &pkg);
                 if (r < 0)
                         return r;
                 entry = cJSON_CreateObject();
-                if (!entry || !cJSON_AddItemToObject(installed, key, entry)) {
+                if (!entry || !cJSON_AddItemToObject(w->installed, key, entry)) {
                         cJSON_Delete(entry);
                         return -ENOMEM;
                 }
@@ -224,11 +188,31 @@ static int installed_walk(const char *lib, const char *rel, cJSON *installed) {
                         nested = NULL;
                         return -ENOMEM;
                 }
-                r = installed_walk(lib, nested, installed);
+                r = installed_walk(w, nested, depth + 1);
                 if (r < 0)
                         return r;
         }
         return errno > 0 ? -errno : 0;
+}
+
+/* what npm placed in the release at release_fd, as installed_walk() gives it */
+static int installed_packages(int release_fd, cJSON **ret) {
+        _cleanup_close_ int lib = -EBADF;
+        _cleanup_json_ cJSON *installed = cJSON_CreateObject();
+        InstalledWalk w = {};
+        int r;
+
+        if (!installed)
+                return -ENOMEM;
+        lib = beneath_open(release_fd, "lib", O_RDONLY | O_DIRECTORY, 0, 0);
+        if (lib < 0)
+                return lib;
+        w = (InstalledWalk){ .lib_fd = lib, .installed = installed };
+        r = installed_walk(&w, "node_modules", 0);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(installed);
+        return 0;
 }
 
 static int add_tree_entry(cJSON *tree, const char *name, const char *version, const char *integrity) {
@@ -255,38 +239,33 @@ static int add_tree_entry(cJSON *tree, const char *name, const char *version, co
  * package the install placed must be the one resolved at that place, every resolved package that is
  * not optional must be placed, and the result is {"name@version": "integrity" or null, …}. */
 static int build_tree(
-        const char *staging,
-        const char *lock_path,
-        const char *package,
-        const char *version,
-        cJSON **ret,
-        char **ret_why) {
-
+        int staging_fd, const char *package, const char *version, cJSON **ret, char **ret_why) {
         _cleanup_json_ cJSON *lock = NULL, *installed = NULL, *tree = NULL;
-        _cleanup_free_ char *lib = NULL, *top = NULL;
+        _cleanup_free_ char *top = NULL;
         const cJSON *packages, *m, *self;
         int r;
 
-        if (asprintf(&lib, "%s/lib", staging) < 0 || asprintf(&top, "node_modules/%s", package) < 0)
+        if (asprintf(&top, "node_modules/%s", package) < 0)
                 return -ENOMEM;
 
-        r = read_user_json(lock_path, &lock);
+        r = beneath_read_json(staging_fd, LOCK_FILE, RELEASE_JSON_MAX, &lock);
         if (r < 0)
-                return WHY("%s cannot be read: %s", lock_path, strerror(-r));
+                return WHY("%s cannot be read: %s", LOCK_FILE, strerror(-r));
         packages = cJSON_GetObjectItemCaseSensitive(lock, "packages");
         if (!cJSON_IsObject(packages))
-                return WHY("%s has no \"packages\" (lockfile version 2 or later)", lock_path);
+                return WHY("%s has no \"packages\" (lockfile version 2 or later)", LOCK_FILE);
         self = cJSON_GetObjectItemCaseSensitive(packages, top);
         if (!streq_ptr(json_get_string(self, "version"), version) || !json_get_string(self, "integrity"))
                 return WHY("npm resolved no %s@%s with an integrity", package, version);
 
-        installed = cJSON_CreateObject();
         tree = cJSON_CreateObject();
-        if (!installed || !tree)
+        if (!tree)
                 return -ENOMEM;
-        r = installed_walk(lib, "node_modules", installed);
+        r = installed_packages(staging_fd, &installed);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
-                return WHY("the packages in %s/node_modules cannot be read: %s", lib, strerror(-r));
+                return WHY("the packages in lib/node_modules cannot be read: %s", strerror(-r));
 
         cJSON_ArrayForEach (m, installed) {
                 const cJSON *resolved = cJSON_GetObjectItemCaseSensitive(packages, m->string);
@@ -324,35 +303,109 @@ static int build_tree(
         return 0;
 }
 
-/* a release found in place: the tree its stage recorded, else what is installed, integrity unknown */
-static int existing_tree(const char *release, const char *tree_file, cJSON **ret) {
-        _cleanup_json_ cJSON *installed = NULL, *tree = NULL;
-        _cleanup_free_ char *lib = NULL;
+/* "dev:inode" of a directory: which one a record of a stage is about */
+static int inode_id(int fd, char **ret) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (asprintf(ret, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* What a stage verified, kept in root's state directory, not in the release (the server user's): the
+ * release's directory and its tree. Only a release with such a record counts as staged earlier. */
+static char *record_path(const Helper *h) {
+        _cleanup_free_ char *name = NULL;
+
+        if (asprintf(&name, STAGED_RECORD "%s.json", h->version) < 0)
+                return NULL;
+        return paths_state_file(h->config.deployment, name);
+}
+
+static int record_write(const Helper *h, int release_fd, const cJSON *tree) {
+        _cleanup_free_ char *path = record_path(h), *inode = NULL;
+        _cleanup_json_ cJSON *j = cJSON_CreateObject();
+        cJSON *t = cJSON_Duplicate(tree, true);
+        int r;
+
+        if (!path || !j || !t || !cJSON_AddItemToObject(j, "tree", t)) {
+                cJSON_Delete(t);
+                return -ENOMEM;
+        }
+        r = inode_id(release_fd, &inode);
+        if (r < 0)
+                return r;
+        if (!cJSON_AddStringToObject(j, "package", h->config.package) ||
+            !cJSON_AddStringToObject(j, "version", h->version) ||
+            !cJSON_AddStringToObject(j, "inode", inode))
+                return -ENOMEM;
+        return state_write_json_atomic(path, j, 0600);
+}
+
+/* An existing release counts as staged earlier only when this host's record says a stage verified
+ * this very directory, and it still holds what that stage verified: the package at the version, its
+ * server binary, and exactly the packages of the recorded tree. Anything else, say why. */
+static int staged_earlier(const Helper *h, int release_fd, cJSON **ret_tree, char **ret_why) {
+        _cleanup_free_ char *path = record_path(h), *inode = NULL;
+        _cleanup_json_ cJSON *record = NULL, *installed = NULL, *tree = NULL;
         const cJSON *m;
         int r;
 
-        r = read_user_json(tree_file, &tree);
-        if (r >= 0 && cJSON_IsObject(tree)) {
-                *ret = TAKE_PTR(tree);
-                return 0;
-        }
-
-        if (asprintf(&lib, "%s/lib", release) < 0)
+        if (!path)
                 return -ENOMEM;
-        installed = cJSON_CreateObject();
-        tree = cJSON_CreateObject();
-        if (!installed || !tree)
-                return -ENOMEM;
-        r = installed_walk(lib, "node_modules", installed);
+        r = state_read_json(path, &record);
+        if (r == -ENOENT)
+                return WHY("codebolt-upgrade did not stage it (there is no %s)", path);
+        if (r < 0)
+                return WHY("the record of its stage, %s, cannot be read: %s", path, strerror(-r));
+        r = inode_id(release_fd, &inode);
         if (r < 0)
                 return r;
+        if (!streq_ptr(json_get_string(record, "inode"), inode) ||
+            !streq_ptr(json_get_string(record, "package"), h->config.package))
+                return WHY(
+                        "it is not the directory that codebolt-upgrade staged (%s records another)", path);
+        tree = cJSON_DetachItemFromObjectCaseSensitive(record, "tree");
+        if (!cJSON_IsObject(tree))
+                return WHY("%s has no tree", path);
+
+        r = release_check(release_fd, h->config.package, h->version, ret_why);
+        if (r < 0)
+                return r;
+        r = installed_packages(release_fd, &installed);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return WHY("the packages in lib/node_modules cannot be read: %s", strerror(-r));
         cJSON_ArrayForEach (m, installed) {
-                r = add_tree_entry(tree, json_get_string(m, "name"), json_get_string(m, "version"), NULL);
-                if (r < 0)
-                        return r;
+                _cleanup_free_ char *key = NULL;
+
+                if (asprintf(&key, "%s@%s", json_get_string(m, "name"), json_get_string(m, "version")) < 0)
+                        return -ENOMEM;
+                if (!cJSON_HasObjectItem(tree, key))
+                        return WHY("lib/%s holds %s, which its stage did not install", m->string, key);
         }
-        *ret = TAKE_PTR(tree);
-        return 1;
+        cJSON_ArrayForEach (m, tree) {
+                bool found = false;
+                const cJSON *i;
+
+                cJSON_ArrayForEach (i, installed) {
+                        const char *name = json_get_string(i, "name"), *v = json_get_string(i, "version");
+                        size_t l = strlen(name);
+
+                        if (strncmp(m->string, name, l) == 0 && m->string[l] == '@' &&
+                            streq(m->string + l + 1, v)) {
+                                found = true;
+                                break;
+                        }
+                }
+                if (!found)
+                        return WHY("%s, which its stage installed, is no longer there", m->string);
+        }
+        *ret_tree = TAKE_PTR(tree);
+        return 0;
 }
 
 typedef struct Staged {
@@ -385,19 +438,10 @@ static int update_staged(cJSON *current, void *userdata) {
         return 0;
 }
 
-static int fsync_dir(const char *path) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0 || fsync(fd) < 0)
-                return -errno;
-        return 0;
-}
-
 typedef enum NpmMode {
         NPM_RESOLVE, /* the lockfile only, into <staging>/.resolve */
         NPM_INSTALL, /* the global install into <staging> */
 } NpmMode;
-
 /* npm as the user, with only the environment npm needs, within the stage's deadline */
 static int npm_run(
         Helper *h,
@@ -490,20 +534,22 @@ static int npm_run(
 
 /* NpmConfig= is root's file (registry tokens): npm runs as the user, so it gets a copy in its own
  * HOME, which goes away with the install. Package install scripts could read it, as they could read
- * a userconfig the user may read: that is npm's model, not a new exposure. */
-static int copy_npmrc(const char *src, const char *dst, uid_t uid, gid_t gid) {
+ * a userconfig the user may read: that is npm's model, not a new exposure. The copy is made in the
+ * HOME directory this stage made, by fd: the user cannot redirect it (beneath.h). */
+static int copy_npmrc(const char *src, int home_fd, const char *home, uid_t uid, gid_t gid) {
         _cleanup_free_ char *rooted = paths_rooted(src), *data = NULL;
+        size_t size;
         int r;
 
         if (!rooted)
                 return log_oom();
-        r = state_read_file(rooted, &data, NULL);
+        r = state_read_file(rooted, &data, &size);
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to read the npm config %s ([Server] NpmConfig=): %m", rooted);
-        r = make_owned(dst, data, 0600, uid, gid);
+        r = beneath_write_owned(home_fd, ".npmrc", data, size, 0600, uid, gid);
         if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", dst);
+                return log_error_errno(r, "Failed to write %s/.npmrc: %m", home);
         return 0;
 }
 
@@ -513,15 +559,89 @@ static int record(Helper *h, const char *release, const cJSON *tree, bool existe
         return helper_update_current(h, update_staged, &s);
 }
 
+/* InstallRoot= and its releases/ must be root's and writable by no one else: otherwise the server's
+ * user could put a release, or a link, where root installs one. Returns an fd of releases/. */
+static int open_releases(const char *user, int *ret_fd) {
+        _cleanup_free_ char *root = paths_rooted(paths_install_root()), *releases = paths_releases_dir();
+        _cleanup_close_ int root_fd = -EBADF, releases_fd = -EBADF;
+        struct stat st;
+        int r;
+
+        if (!root || !releases)
+                return log_oom();
+        r = paths_mkdir_p(releases, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", releases);
+
+        root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return log_error_errno(errno, "Failed to open %s ([Server] InstallRoot=): %m", root);
+        if (fstat(root_fd, &st) < 0)
+                return log_error_errno(errno, "Failed to look at %s: %m", root);
+        if (!beneath_dir_is_roots(&st))
+                return log_error_errno(
+                        EPERM,
+                        "%s ([Server] InstallRoot=) is owned by uid %u with mode %04o: it must be root's "
+                        "and "
+                        "writable by no one else, or %s could replace what root installs there. Refusing to "
+                        "stage. Fix it with: chown root:root %s && chmod go-w %s",
+                        root,
+                        (unsigned)st.st_uid,
+                        (unsigned)(st.st_mode & 07777),
+                        user,
+                        root,
+                        root);
+
+        releases_fd = openat(root_fd, "releases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (releases_fd < 0)
+                return log_error_errno(errno, "Failed to open %s (not a directory?): %m", releases);
+        if (fstat(releases_fd, &st) < 0)
+                return log_error_errno(errno, "Failed to look at %s: %m", releases);
+        if (!beneath_dir_is_roots(&st))
+                return log_error_errno(
+                        EPERM,
+                        "%s is owned by uid %u with mode %04o: it must be root's and writable by no one "
+                        "else, or %s could plant a release or a link there. Refusing to stage. Fix it "
+                        "with: chown root:root %s && chmod go-w %s",
+                        releases,
+                        (unsigned)st.st_uid,
+                        (unsigned)(st.st_mode & 07777),
+                        user,
+                        releases,
+                        releases);
+
+        *ret_fd = TAKE_FD(releases_fd);
+        return 0;
+}
+
+/* releases/.<version>.staging, removed on every way out but the rename into place */
+typedef struct Staging {
+        int releases_fd;
+        char *name;
+} Staging;
+
+static void staging_remove(Staging *s) {
+        int r;
+
+        if (!s->name)
+                return;
+        r = backup_manifest_remove_tree_at(s->releases_fd, s->name);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to remove releases/%s: %m", s->name);
+        free(s->name);
+        s->name = NULL;
+}
+
 static int run(Helper *h) {
-        _cleanup_free_ char *user = NULL, *releases = NULL, *final = NULL, *staging_path = NULL,
-                            *npmrc = NULL, *why = NULL, *tree_file = NULL, *lock = NULL;
-        _cleanup_remove_tree_ char *home = NULL, *cache = NULL, *resolve = NULL;
-        _cleanup_remove_tree_ char *staging = NULL;
+        static const char *const npm_work[] = { ".home", ".npm-cache", ".resolve" };
+        _cleanup_free_ char *user = NULL, *releases = NULL, *final = NULL, *staging = NULL, *home = NULL,
+                            *npmrc = NULL, *why = NULL;
+        _cleanup_close_ int releases_fd = -EBADF, release_fd = -EBADF, staging_fd = -EBADF, home_fd = -EBADF,
+                            dir_fd = -EBADF;
+        _cleanup_(staging_remove) Staging s = { .releases_fd = -EBADF };
         _cleanup_json_ cJSON *tree = NULL;
         const char *package = h->config.package;
         usec_t deadline = helper_deadline(NPM_TIMEOUT);
-        struct stat st;
         uid_t uid = (uid_t)-1; /* set by lookup_user(); the compiler cannot tell */
         gid_t gid = (gid_t)-1;
         int r;
@@ -544,80 +664,87 @@ static int run(Helper *h) {
 
         releases = paths_releases_dir();
         final = paths_release_dir(h->version);
-        if (!releases || !final || asprintf(&staging_path, "%s/.%s.staging", releases, h->version) < 0)
+        if (!releases || !final)
                 return log_oom();
-
-        r = paths_mkdir_p(releases, 0755);
+        r = open_releases(user, &releases_fd);
         if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", releases);
+                return r;
 
         /* an earlier attempt may have staged it completely: then it is as good as a new install */
-        if (lstat(final, &st) >= 0) {
-                r = release_check(final, package, h->version, &why);
+        release_fd = openat(releases_fd, h->version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (release_fd >= 0) {
+                r = staged_earlier(h, release_fd, &tree, &why);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
                         return log_error_errno(
                                 r,
-                                "%s exists but is not a complete %s@%s (%s): refusing to replace it. Remove "
-                                "it by hand if it is not in use.",
+                                "%s exists, but it does not count as staged: %s. Refusing to use or replace "
+                                "it: if it is not in use, remove it by hand (rm -rf %s) and start the "
+                                "upgrade "
+                                "again.",
                                 final,
-                                package,
-                                h->version,
-                                why);
-                if (asprintf(&tree_file, "%s/" TREE_FILE, final) < 0)
-                        return log_oom();
-                r = existing_tree(final, tree_file, &tree);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to read the packages installed in %s: %m", final);
-                if (r > 0)
-                        log_notice(
-                                "%s was not staged by codebolt-upgrade: its packages are recorded without "
-                                "integrity.",
+                                why,
                                 final);
                 r = record(h, final, tree, true);
                 if (r < 0)
                         return r;
-                log_info("%s already holds %s@%s (staged earlier): using it.", final, package, h->version);
+                log_info(
+                        "%s already holds %s@%s, staged earlier and checked against that stage's record: "
+                        "using it.",
+                        final,
+                        package,
+                        h->version);
                 return 0;
         } else if (errno != ENOENT)
-                return log_error_errno(errno, "Failed to look at %s: %m", final);
+                return log_error_errno(errno, "Failed to open %s (not a directory?): %m", final);
 
         log_status("stage: installing %s@%s as %s", package, h->version, user);
 
-        r = backup_manifest_remove_tree(staging_path);
-        if (r >= 0)
-                log_info("Removed %s, left by an earlier attempt.", staging_path);
-        else if (r != -ENOENT)
-                return log_error_errno(r, "Failed to remove the leftover %s: %m", staging_path);
-
-        r = make_owned(staging_path, NULL, 0755, uid, gid);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", staging_path);
-        staging = TAKE_PTR(staging_path);
-
-        /* npm's HOME (with the npmrc copy), cache and resolution are not part of the release: each goes
-         * on every way out */
-        if (asprintf(&home, "%s/.home", staging) < 0 || asprintf(&cache, "%s/.npm-cache", staging) < 0 ||
-            asprintf(&resolve, "%s/.resolve", staging) < 0 ||
-            asprintf(&lock, "%s/package-lock.json", resolve) < 0)
+        s.releases_fd = releases_fd;
+        if (asprintf(&s.name, ".%s.staging", h->version) < 0) {
+                s.name = NULL;
                 return log_oom();
-        r = make_owned(home, NULL, 0700, uid, gid);
+        }
+        if (asprintf(&staging, "%s/%s", releases, s.name) < 0) {
+                staging = NULL;
+                return log_oom();
+        }
+        if (asprintf(&home, "%s/.home", staging) < 0) {
+                home = NULL;
+                return log_oom();
+        }
+        r = backup_manifest_remove_tree_at(releases_fd, s.name);
         if (r >= 0)
-                r = make_owned(cache, NULL, 0700, uid, gid);
+                log_info("Removed %s, left by an earlier attempt.", staging);
+        else if (r != -ENOENT)
+                return log_error_errno(r, "Failed to remove the leftover %s: %m", staging);
+
+        /* Inside the staging directory everything is done by fd: it is the user's, who may replace any
+         * entry in it with a link at any moment. npm's HOME (with the npmrc copy), cache and resolution
+         * are not part of the release: they go before the rename, and with the rest on any failure. */
+        staging_fd = beneath_mkdir_owned(releases_fd, s.name, 0755, uid, gid);
+        if (staging_fd < 0)
+                return log_error_errno(staging_fd, "Failed to create %s: %m", staging);
+        home_fd = beneath_mkdir_owned(staging_fd, ".home", 0700, uid, gid);
+        r = home_fd;
         if (r >= 0)
-                r = make_owned(resolve, NULL, 0700, uid, gid);
+                r = dir_fd = beneath_mkdir_owned(staging_fd, ".npm-cache", 0700, uid, gid);
+        if (r >= 0) {
+                close(TAKE_FD(dir_fd));
+                r = dir_fd = beneath_mkdir_owned(staging_fd, ".resolve", 0700, uid, gid);
+        }
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to create npm's HOME, cache and work directory in %s: %m", staging);
         if (h->config.npm_config) {
-                if (asprintf(&npmrc, "%s/.npmrc", home) < 0)
-                        return log_oom();
-                r = copy_npmrc(h->config.npm_config, npmrc, uid, gid);
+                r = copy_npmrc(h->config.npm_config, home_fd, home, uid, gid);
                 if (r < 0)
                         return r;
         }
 
+        if (h->config.npm_config && asprintf(&npmrc, "%s/.npmrc", home) < 0)
+                return log_oom();
         r = npm_run(h, NPM_RESOLVE, user, staging, npmrc, deadline);
         if (r < 0)
                 return r;
@@ -626,7 +753,7 @@ static int run(Helper *h) {
                 return r;
 
         log_status("stage: verifying %s@%s in %s", package, h->version, staging);
-        r = release_check(staging, package, h->version, &why);
+        r = release_check(staging_fd, package, h->version, &why);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
@@ -637,34 +764,38 @@ static int run(Helper *h) {
                         package,
                         h->version,
                         why);
-        r = build_tree(staging, lock, package, h->version, &tree, &why);
+        r = build_tree(staging_fd, package, h->version, &tree, &why);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
                 return log_error_errno(
-                        r, "npm succeeded, but what it installed cannot be verified: %s.", why);
+                        r,
+                        "npm succeeded, but what it installed in %s cannot be verified: %s.",
+                        staging,
+                        why);
 
-        remove_treep(&home);
-        remove_treep(&cache);
-        remove_treep(&resolve);
-        if (asprintf(&tree_file, "%s/" TREE_FILE, staging) < 0)
-                return log_oom();
-        r = state_write_json_atomic(tree_file, tree, 0644);
+        for (size_t i = 0; i < ELEMENTSOF(npm_work); i++) {
+                r = backup_manifest_remove_tree_at(staging_fd, npm_work[i]);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "Failed to remove %s/%s: %m", staging, npm_work[i]);
+        }
+
+        /* recorded first: from here an abort must remove the release, and only what this stage
+         * verified may later count as staged earlier */
+        r = record_write(h, staging_fd, tree);
         if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", tree_file);
-
-        /* recorded first: from here an abort must remove the release */
+                return log_error_errno(
+                        r, "Failed to record the stage of %s in the state directory: %m", final);
         r = record(h, final, tree, false);
         if (r < 0)
                 return r;
 
         /* one step, so a release directory is complete or absent */
-        if (syscall(SYS_renameat2, AT_FDCWD, staging, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+        if (syscall(SYS_renameat2, releases_fd, s.name, releases_fd, h->version, RENAME_NOREPLACE) < 0)
                 return log_error_errno(errno, "Failed to rename %s to %s: %m", staging, final);
-        free(TAKE_PTR(staging));
-        r = fsync_dir(releases);
-        if (r < 0)
-                return log_error_errno(r, "Failed to sync %s: %m", releases);
+        free(TAKE_PTR(s.name));
+        if (fsync(releases_fd) < 0)
+                return log_error_errno(errno, "Failed to sync %s: %m", releases);
 
         log_info(
                 "Staged %s@%s in %s as %s (%d packages, integrity verified by npm and recorded); the "

@@ -596,7 +596,6 @@ int backup_manifest_remove_tree(const char *path) {
         _cleanup_free_ char *copy = NULL;
         _cleanup_close_ int parent_fd = -EBADF;
         const char *base, *parent;
-        struct stat st;
         char *slash;
 
         assert(path);
@@ -622,9 +621,15 @@ int backup_manifest_remove_tree(const char *path) {
         parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (parent_fd < 0)
                 return -errno;
-        if (fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return backup_manifest_remove_tree_at(parent_fd, base);
+}
+
+int backup_manifest_remove_tree_at(int dir_fd, const char *name) {
+        struct stat st;
+
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        return remove_at(parent_fd, base, st.st_dev);
+        return remove_at(dir_fd, name, st.st_dev);
 }
 
 /* ---- filling the backup ---- */

@@ -85,6 +85,9 @@ int backup_manifest_replace_prefix(cJSON *files, const char *prefix, const cJSON
 /* rm -rf path: never follows a symlink (one at path itself is removed, not its target) and never leaves
  * path's file system. -ENOENT when path does not exist. */
 int backup_manifest_remove_tree(const char *path);
+/* the same for the entry name in dir_fd (a tree another user may write: nothing is looked up by a
+ * path string below dir_fd) */
+int backup_manifest_remove_tree_at(int dir_fd, const char *name);
 
 /* pg_dump -Fc --no-password of t->dbname (on t->conninfo) as t->os_user, its stdout into fd (opened by
  * the caller, so the child needs no access to the backup directory). Returns spawn_run()'s result;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "beneath.h"
 #include "json-util.h"
 #include "macro.h"
 #include "paths.h"
@@ -84,10 +85,20 @@ int release_switch(const char *version) {
         return fsync_parent(link);
 }
 
-int release_package_json(const char *release_dir, const char *package, cJSON **ret) {
+int release_package_json_at(int release_fd, const char *package, cJSON **ret) {
         _cleanup_free_ char *path = NULL;
 
-        if (asprintf(&path, "%s/lib/node_modules/%s/package.json", release_dir, package) < 0)
+        if (asprintf(&path, "lib/node_modules/%s/package.json", package) < 0)
                 return -ENOMEM;
-        return state_read_json(path, ret);
+        return beneath_read_json(release_fd, path, RELEASE_JSON_MAX, ret);
+}
+
+int release_package_json(const char *release_dir, const char *package, cJSON **ret) {
+        /* the release directory itself is root's to name (releases/ is root's, current is root's
+         * link); what is inside it is the server user's */
+        _cleanup_close_ int fd = open(release_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        return release_package_json_at(fd, package, ret);
 }

@@ -12,5 +12,10 @@ int release_current_version(char **ret);
  * -ENOENT when that release is not installed */
 int release_switch(const char *version);
 
-/* the package.json of <package> inside a release directory */
+/* a JSON file npm wrote in a release (a package.json, the resolved lockfile) is at most this big */
+#define RELEASE_JSON_MAX ((size_t)64 * 1024 * 1024)
+
+/* The package.json of <package> inside a release directory. The release is the server user's: the
+ * file is read below the directory without following a link (beneath.h), and must be a regular file. */
 int release_package_json(const char *release_dir, const char *package, cJSON **ret);
+int release_package_json_at(int release_fd, const char *package, cJSON **ret);
