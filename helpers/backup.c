@@ -341,7 +341,7 @@ static int row_counts(const PgTarget *t, cJSON **ret) {
 
 static int trial_restore(Helper *h, const char *dump, const cJSON *properties, Counts *counts) {
         _cleanup_(scratch_done) Scratch s = {};
-        _cleanup_free_ char *sql = NULL, *error = NULL, *conninfo = NULL;
+        _cleanup_free_ char *sql = NULL, *error = NULL;
         _cleanup_close_ int fd = -EBADF;
         PgTarget target;
         int status = 0, r;
@@ -379,27 +379,11 @@ static int trial_restore(Helper *h, const char *dump, const cJSON *properties, C
                         error ?: "");
         s.created = true;
 
-        r = backup_manifest_conninfo(h->config.db_connection, s.name, &conninfo);
-        if (r < 0)
-                return log_error_errno(r, "Failed to build the connection string for %s: %m", s.name);
-
         /* the dump reaches pg_restore through stdin: the OS user cannot open the root-only backup */
         fd = open(dump, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", dump);
-        char *argv[] = { (char *)"pg_restore",
-                         (char *)"--no-owner",
-                         (char *)"--exit-on-error",
-                         (char *)"--no-password",
-                         (char *)"-d",
-                         conninfo,
-                         NULL };
-        SpawnOptions o = {
-                .run_as = h->config.db_os_user,
-                .stdin_fd = fd,
-                .log_identifier = "pg_restore",
-        };
-        r = spawn_run(argv, &o, &status);
+        r = backup_manifest_pg_restore(&target, fd, false, &status);
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to run pg_restore as %s: %m", strempty(h->config.db_os_user));

@@ -1282,8 +1282,7 @@ static int check_snapshot(Rollback *rb) {
 /* Snapshot=dump or none: the dump restored into a fresh <db>_restore_<id> from template0 with the
  * recorded owner and properties, and checked against the manifest's row counts */
 static int restore_dump(Rollback *rb, const PgTarget *admin) {
-        _cleanup_free_ char *dump = NULL, *sql = NULL, *q = NULL, *error = NULL, *conninfo = NULL,
-                            *why = NULL;
+        _cleanup_free_ char *dump = NULL, *sql = NULL, *q = NULL, *error = NULL, *why = NULL;
         _cleanup_json_ cJSON *counts = NULL;
         _cleanup_close_ int fd = -EBADF;
         const cJSON *expected, *at_least = NULL;
@@ -1337,25 +1336,16 @@ static int restore_dump(Rollback *rb, const PgTarget *admin) {
                         name,
                         error ?: strerror(-r));
 
-        r = backup_manifest_conninfo(rb->h->config.db_connection, name, &conninfo);
+        r = helper_pg_target(rb->h, name, &target);
         if (r < 0)
-                return rb_fail(rb, r, "Failed to build the connection string for %s: %m", name);
+                return rb_oom(rb);
         /* the dump reaches pg_restore through stdin: the OS user cannot open the root-only backup */
         fd = open(dump, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return rb_fail(rb, errno, "Failed to open %s: %m", dump);
         /* ownership as recorded in the dump (not --no-owner): the server's role must own its tables
          * again, as it did, and not the role that restores */
-        char *argv[] = { (char *)"pg_restore",
-                         (char *)"--exit-on-error",
-                         (char *)"--no-password",
-                         (char *)"-d",
-                         conninfo,
-                         NULL };
-        SpawnOptions o = { .run_as = rb->h->config.db_os_user,
-                           .stdin_fd = fd,
-                           .log_identifier = "pg_restore" };
-        r = spawn_run(argv, &o, &status);
+        r = backup_manifest_pg_restore(&target, fd, true, &status);
         if (r < 0)
                 return rb_fail(
                         rb, r, "Failed to run pg_restore as %s: %m", strempty(rb->h->config.db_os_user));
@@ -1368,8 +1358,6 @@ static int restore_dump(Rollback *rb, const PgTarget *admin) {
                         name,
                         status);
 
-        if (helper_pg_target(rb->h, name, &target) < 0)
-                return rb_oom(rb);
         free(error);
         error = NULL;
         r = pg_table_row_counts(&target, &counts, &error);

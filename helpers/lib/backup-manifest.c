@@ -634,15 +634,44 @@ int backup_manifest_remove_tree_at(int dir_fd, const char *name) {
 
 /* ---- filling the backup ---- */
 
+/* the connection string of a client program (pg_dump, pg_restore) for t->dbname, and the password file
+ * it reads as its fd 3 (-EBADF: none) */
+static int client_connection(const PgTarget *t, char **ret_conninfo, int *ret_passfd) {
+        _cleanup_free_ char *conninfo = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = backup_manifest_conninfo(t->conninfo, t->dbname, &conninfo);
+        if (r < 0)
+                return r;
+        r = pg_passfile_memfd(t, &fd, NULL);
+        if (r < 0)
+                return r;
+        if (fd >= 0) {
+                /* after the caller's own options, so that it wins */
+                char *s;
+
+                if (asprintf(&s, "%s passfile=/proc/self/fd/3", conninfo) < 0)
+                        return -ENOMEM;
+                free(conninfo);
+                conninfo = s;
+        }
+
+        *ret_conninfo = TAKE_PTR(conninfo);
+        *ret_passfd = TAKE_FD(fd);
+        return 0;
+}
+
 int backup_manifest_pg_dump(const PgTarget *t, int fd, int *ret_status) {
         _cleanup_free_ char *conninfo = NULL;
+        _cleanup_close_ int passfd = -EBADF;
         int r;
 
         assert(t);
         assert(t->dbname);
         assert(fd > STDERR_FILENO);
 
-        r = backup_manifest_conninfo(t->conninfo, t->dbname, &conninfo);
+        r = client_connection(t, &conninfo, &passfd);
         if (r < 0)
                 return r;
 
@@ -651,7 +680,40 @@ int backup_manifest_pg_dump(const PgTarget *t, int fd, int *ret_status) {
         SpawnOptions o = {
                 .run_as = t->os_user,
                 .stdout_fd = fd,
+                .fd3 = passfd,
                 .log_identifier = "pg_dump",
+        };
+        return spawn_run(argv, &o, ret_status);
+}
+
+int backup_manifest_pg_restore(const PgTarget *t, int dump_fd, bool with_owner, int *ret_status) {
+        _cleanup_free_ char *conninfo = NULL;
+        _cleanup_close_ int passfd = -EBADF;
+        size_t n = 0;
+        int r;
+
+        assert(t);
+        assert(t->dbname);
+        assert(dump_fd > STDERR_FILENO);
+
+        r = client_connection(t, &conninfo, &passfd);
+        if (r < 0)
+                return r;
+
+        char *argv[7];
+        argv[n++] = (char *)"pg_restore";
+        if (!with_owner)
+                argv[n++] = (char *)"--no-owner";
+        argv[n++] = (char *)"--exit-on-error";
+        argv[n++] = (char *)"--no-password";
+        argv[n++] = (char *)"-d";
+        argv[n++] = conninfo;
+        argv[n] = NULL;
+        SpawnOptions o = {
+                .run_as = t->os_user,
+                .stdin_fd = dump_fd,
+                .fd3 = passfd,
+                .log_identifier = "pg_restore",
         };
         return spawn_run(argv, &o, ret_status);
 }

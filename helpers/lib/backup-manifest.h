@@ -90,9 +90,15 @@ int backup_manifest_remove_tree(const char *path);
 int backup_manifest_remove_tree_at(int dir_fd, const char *name);
 
 /* pg_dump -Fc --no-password of t->dbname (on t->conninfo) as t->os_user, its stdout into fd (opened by
- * the caller, so the child needs no access to the backup directory). Returns spawn_run()'s result;
- * *ret_status = pg_dump's exit status. */
+ * the caller, so the child needs no access to the backup directory). Both this and pg_restore get
+ * t->password_file's password as a password file on a descriptor (pg_passfile_memfd()). Returns
+ * spawn_run()'s result; *ret_status = pg_dump's exit status. */
 int backup_manifest_pg_dump(const PgTarget *t, int fd, int *ret_status);
+
+/* pg_restore --exit-on-error --no-password into t->dbname (on t->conninfo) as t->os_user, the dump read
+ * from dump_fd (opened by the caller: the OS user cannot open the root-only backup); with_owner false:
+ * --no-owner. Returns spawn_run()'s result; *ret_status = pg_restore's exit status. */
+int backup_manifest_pg_restore(const PgTarget *t, int dump_fd, bool with_owner, int *ret_status);
 
 /* rsync -a --delete src/ dst/ (src a directory) or rsync -a src dst (a file), creating dst's parent
  * (0700) first. *ret_status = rsync's exit status (24, "some files vanished", is left to the caller). */

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -863,5 +864,75 @@ int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, c
                 return errmsg_set(ret_error, -EPROTO, "database session answered without properties");
 
         *ret = TAKE_PTR(props);
+        return 0;
+}
+
+/* ---- a password file for client programs ---- */
+
+int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error) {
+        _cleanup_(erase_freep) char *password = NULL, *line = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        size_t n = 0;
+        int r;
+
+        assert(t);
+        assert(ret_fd);
+
+        if (!t->password_file) {
+                *ret_fd = -EBADF;
+                return 0;
+        }
+
+        if (t->os_user) {
+                struct passwd *pw = getpwnam(t->os_user);
+
+                if (!pw)
+                        return errmsg_set(ret_error, -ESRCH, "unknown user %s", t->os_user);
+                uid = pw->pw_uid;
+                gid = pw->pw_gid;
+        }
+
+        r = read_credential(t->password_file, &password, ret_error);
+        if (r < 0)
+                return r;
+        /* one line "host:port:database:user:password", in which ':' and '\' are escaped */
+        if (strpbrk(password, "\r\n"))
+                return errmsg_set(
+                        ret_error,
+                        -EINVAL,
+                        "credential file %s holds a line break, which a libpq password file cannot carry",
+                        t->password_file);
+        line = calloc(1, strlen("*:*:*:*:") + 2 * strlen(password) + 2);
+        if (!line)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        n = stpcpy(line, "*:*:*:*:") - line;
+        for (const char *p = password; *p; p++) {
+                if (*p == ':' || *p == '\\')
+                        line[n++] = '\\';
+                line[n++] = *p;
+        }
+        line[n++] = '\n';
+        line[n] = 0;
+
+        /* in memory only, so that no file on a disk ever holds it; libpq ignores a password file that is
+         * not a regular file or that has group or other permission bits, and the client opens it again
+         * (/proc/self/fd/N) as os_user */
+        fd = memfd_create("codebolt-upgrade-passfile", MFD_CLOEXEC);
+        if (fd < 0)
+                return errmsg_set(ret_error, -errno, "cannot create a password file: %s", strerror(errno));
+        r = write_all(fd, line, n);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot write the password file: %s", strerror(-r));
+        if (fchmod(fd, 0600) < 0 || fchown(fd, uid, gid) < 0)
+                return errmsg_set(
+                        ret_error,
+                        -errno,
+                        "cannot give the password file to %s: %s",
+                        strempty(t->os_user),
+                        strerror(errno));
+
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }

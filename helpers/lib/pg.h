@@ -62,3 +62,10 @@ char *pg_quote_identifier(const char *s);
 /* 0 when path is a regular file owned by root with no group or other permission bits (libpq's rule for
  * passfiles), -EPERM when it is not, -errno when it cannot be examined (-ENOENT: missing) */
 int pg_check_credential_file(const char *path);
+
+/* t->password_file's password as a libpq password file ("*:*:*:*:password") for a client program
+ * (pg_dump, pg_restore) run as t->os_user, which reads it through the descriptor (spawn's fd3 and
+ * passfile=/proc/self/fd/3): the password never goes in its argv or environment, nor in a file on a
+ * disk. The file lives in memory, owned by t->os_user with mode 0600 as libpq requires.
+ * *ret_fd = the descriptor (close-on-exec), or -EBADF when t has no password file. */
+int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error);

@@ -307,6 +307,7 @@ typedef struct ChildSetup {
         const char *cwd;
         const Credentials *creds;
         int stdin_fd, stdout_fd, stderr_fd;
+        int fd3; /* < 0: none; else above 3, so that its dup2() onto 3 is never a no-op */
 } ChildSetup;
 
 static int start_posix_spawn(const ChildSetup *c, pid_t *ret_pid) {
@@ -339,10 +340,13 @@ static int start_posix_spawn(const ChildSetup *c, pid_t *ret_pid) {
             (r = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
             (r = posix_spawnattr_setsigdefault(attr, &all)) != 0)
                 return -r;
+        /* after those onto 0-2, whose sources may be 3 */
+        if (c->fd3 >= 0 && (r = posix_spawn_file_actions_adddup2(fa, c->fd3, 3)) != 0)
+                return -r;
 #ifdef __GLIBC__
 #if __GLIBC_PREREQ(2, 34)
         /* after the dup2()s, which need our pipe ends: ours are close-on-exec, the caller's may not be */
-        r = posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
+        r = posix_spawn_file_actions_addclosefrom_np(fa, c->fd3 >= 0 ? 4 : STDERR_FILENO + 1);
         if (r != 0)
                 return -r;
 #endif
@@ -376,6 +380,14 @@ static _noreturn_ void child_exec(const ChildSetup *c, int errfd) {
         if (dup2(c->stdin_fd, STDIN_FILENO) < 0 || dup2(c->stdout_fd, STDOUT_FILENO) < 0 ||
             dup2(c->stderr_fd, STDERR_FILENO) < 0)
                 goto fail;
+        /* our own error pipe must not be the one replaced */
+        if (c->fd3 >= 0 && errfd == 3) {
+                errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 4);
+                if (errfd < 0)
+                        _exit(127);
+        }
+        if (c->fd3 >= 0 && dup2(c->fd3, 3) < 0)
+                goto fail;
 
         /* groups first, the uid last: after it nothing else may be changed */
         if (setgroups(cr->n_groups, cr->groups) < 0)
@@ -390,7 +402,7 @@ static _noreturn_ void child_exec(const ChildSetup *c, int errfd) {
                 goto fail;
 
         /* errfd is close-on-exec already */
-        (void)syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+        (void)syscall(SYS_close_range, c->fd3 >= 0 ? 4 : STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC);
 
         execve(c->path, c->argv, c->envp);
 
@@ -615,7 +627,8 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
         _cleanup_(credentials_done) Credentials creds = {};
         _cleanup_strv_free_ char **own_env = NULL;
         _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int in_r = -EBADF, null_fd = -EBADF, out_w = -EBADF, err_w = -EBADF, pidfd = -EBADF;
+        _cleanup_close_ int in_r = -EBADF, null_fd = -EBADF, out_w = -EBADF, err_w = -EBADF, pidfd = -EBADF,
+                            fd3 = -EBADF;
         _cleanup_(stream_done) Stream out = { .fd = -EBADF, .priority = LOG_INFO };
         _cleanup_(stream_done) Stream err = { .fd = -EBADF, .priority = LOG_WARNING };
         _cleanup_close_ int in_w = -EBADF;
@@ -658,8 +671,15 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
                 .phase = opts->phase,
         };
 
-        if ((opts->stdin_fd > 0 && opts->stdin_data) || (opts->stdout_fd > 0 && opts->ret_stdout))
+        if ((opts->stdin_fd > 0 && opts->stdin_data) || (opts->stdout_fd > 0 && opts->ret_stdout) ||
+            (opts->fd3 > 0 && opts->fd3 <= STDERR_FILENO))
                 return -EINVAL;
+
+        if (opts->fd3 > 0) {
+                fd3 = fcntl(opts->fd3, F_DUPFD_CLOEXEC, 4);
+                if (fd3 < 0)
+                        return -errno;
+        }
 
         /* stdin: the caller's fd, the data through a pipe, else /dev/null (never our own stdin) */
         if (opts->stdin_fd > 0) {
@@ -714,6 +734,7 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
                 .stdin_fd = opts->stdin_fd > 0 ? opts->stdin_fd : (in_r >= 0 ? in_r : null_fd),
                 .stdout_fd = opts->stdout_fd > 0 ? opts->stdout_fd : out_w,
                 .stderr_fd = err_w,
+                .fd3 = fd3,
         };
         r = creds.drop ? start_fork_exec(&cs, &pid) : start_posix_spawn(&cs, &pid);
         if (r < 0)
@@ -724,6 +745,7 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
         close_fd(&null_fd);
         close_fd(&out_w);
         close_fd(&err_w);
+        close_fd(&fd3);
 
         in = (Input){
                 .fd = TAKE_FD(in_w),

@@ -30,6 +30,9 @@ typedef struct SpawnOptions {
                                      * the channel for secrets, which never go in argv, env or logs */
         int stdin_fd;               /* > 0: the child's stdin is this fd (instead of stdin_data) */
         int stdout_fd;              /* > 0: the child's stdout goes to this fd (not captured, not logged) */
+        int fd3;                    /* > 2: the child gets this fd as its fd 3, the channel for a secret
+                                     * its program opens by name (libpq's passfile=/proc/self/fd/3)
+                                     * when stdin is taken */
         int *ret_signal;            /* non-NULL: the signal that ended the child, 0 when it exited
                                      * (128+signal in the status cannot tell "exit 143" from SIGTERM);
                                      * written only when spawn_run() returns 0 */
@@ -44,9 +47,9 @@ void spawn_set_cancel_flag(volatile sig_atomic_t *flag);
 
 /* Run argv[0] (a path, or a name looked up in the child's PATH) with argv, never through a shell.
  * The child gets its own process group (a timeout or a cancel signals the whole group), default
- * signal dispositions, no inherited descriptors but 0-2. Its stdout (unless captured) and stderr are
- * forwarded line by line to the journal (stdout at PRIORITY=6, stderr at 4), or to stderr prefixed
- * with the identifier when not under systemd.
+ * signal dispositions, no inherited descriptors but 0-2 (and 3 with fd3). Its stdout (unless
+ * captured) and stderr are forwarded line by line to the journal (stdout at PRIORITY=6, stderr at 4),
+ * or to stderr prefixed with the identifier when not under systemd.
  *
  * Returns 0 and *ret_status = the exit code (0..255) or 128+signal when the child ran to its end;
  * with ret_status NULL, a non-zero status is -EPROTO. -ENOENT/-EACCES/… when it could not be

@@ -19,6 +19,7 @@
 
 #include "json-util.h"
 #include "pg.h"
+#include "spawn.h"
 
 #define ROLE_PASSWORD "correct horse battery staple"
 #define SERVER_START_TRIES 5
@@ -587,6 +588,67 @@ START_TEST(test_password_file) {
 }
 END_TEST
 
+/* what pg_dump and pg_restore get: libpq's password file format with ':' and '\' escaped, in memory,
+ * postgres's with mode 0600; a client run as postgres logs in with it as its fd 3, and not without */
+START_TEST(test_passfile_memfd) {
+        _cleanup_(unlink_freep) char *good = credential_file(ROLE_PASSWORD "\n"),
+                                     *odd = credential_file("a:b\\c"), *broken = credential_file("a\nb\n");
+        _cleanup_free_ char *conninfo = NULL, *psql = NULL, *out = NULL, *out2 = NULL, *err = NULL,
+                            *expected = NULL;
+        struct passwd *pw = getpwnam("postgres");
+        PgTarget t = { .os_user = "postgres" };
+        char buf[64] = {};
+        int fd = 0, status = -1;
+        struct stat st;
+
+        ck_assert_ptr_nonnull(pw);
+        ck_assert_int_eq(pg_passfile_memfd(&t, &fd, NULL), 0);
+        ck_assert_int_eq(fd, -EBADF);
+
+        t.password_file = odd;
+        ck_assert_int_eq(pg_passfile_memfd(&t, &fd, NULL), 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+        ck_assert_int_eq(st.st_mode & 07777, 0600);
+        ck_assert_int_eq(st.st_uid, pw->pw_uid);
+        ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        ck_assert_int_gt(pread(fd, buf, sizeof(buf) - 1, 0), 0);
+        ck_assert_str_eq(buf, "*:*:*:*:a\\:b\\\\c\n");
+        close(fd);
+
+        /* a password file has no way to carry a line break */
+        t.password_file = broken;
+        ck_assert_int_eq(pg_passfile_memfd(&t, &fd, &err), -EINVAL);
+        ck_assert_msg(strstr(err, "line break"), "%s", err);
+
+        t.password_file = good;
+        ck_assert_int_eq(pg_passfile_memfd(&t, &fd, NULL), 0);
+        ck_assert_int_ge(
+                asprintf(
+                        &conninfo,
+                        "host=127.0.0.1 port=%s user=%s dbname=%s passfile=/proc/self/fd/3",
+                        cluster_port,
+                        scratch_role,
+                        scratch_db),
+                0);
+        ck_assert_int_ge(asprintf(&psql, "%s/psql", server_bindir), 0);
+        ck_assert_int_ge(asprintf(&expected, "%s\n", scratch_role), 0);
+        char *argv[] = { psql,         (char *)"-X", (char *)"-w", (char *)"-tA",
+                         (char *)"-d", conninfo,     (char *)"-c", (char *)"SELECT current_user",
+                         NULL };
+        SpawnOptions o = { .run_as = "postgres", .fd3 = fd, .ret_stdout = &out };
+        ck_assert_int_eq(spawn_run(argv, &o, &status), 0);
+        ck_assert_int_eq(status, 0);
+        ck_assert_str_eq(out, expected);
+
+        o = (SpawnOptions){ .run_as = "postgres", .ret_stdout = &out2 };
+        ck_assert_int_eq(spawn_run(argv, &o, &status), 0);
+        ck_assert_int_ne(status, 0);
+        close(fd);
+}
+END_TEST
+
 static pid_t test_pid = 0;
 static char *atexit_marker = NULL;
 
@@ -785,6 +847,7 @@ static Suite *pg_suite(void) {
         tcase_add_test(db, test_missing_database);
         tcase_add_test(db, test_bad_conninfo);
         tcase_add_test(db, test_password_file);
+        tcase_add_test(db, test_passfile_memfd);
         tcase_add_test(db, test_child_leaves_parent_alone);
         tcase_add_test(db, test_row_counts);
         tcase_add_test(db, test_row_counts_error);

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -399,6 +400,40 @@ START_TEST(test_run_as_nobody) {
 }
 END_TEST
 
+/* fd3: the child reads the caller's descriptor as its fd 3 and gets nothing else beyond 0-2, on both
+ * start paths (posix_spawn as we are, fork and exec with run_as) */
+START_TEST(test_fd3) {
+        static const SpawnOptions as_root = {}, as_nobody = { .run_as = "nobody" };
+        const SpawnOptions *paths[] = { &as_root, &as_nobody };
+
+        ck_assert_msg(
+                geteuid() == 0, "run_as needs root: run the unit tests as root (not skipped on purpose)");
+
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                _cleanup_free_ char *out = NULL, *ls = NULL;
+                int fd = memfd_create("test-fd3", MFD_CLOEXEC), leak = open("/dev/null", O_RDONLY);
+                SpawnOptions o = *paths[i];
+
+                ck_assert_int_ge(fd, 3);
+                ck_assert_int_ge(leak, 3);
+                ck_assert_int_eq(write(fd, "secret\n", 7), 7);
+                ck_assert_int_eq(fchmod(fd, 0644), 0);
+                o.fd3 = fd;
+                out = run_capture(ARGV("/bin/cat", "/proc/self/fd/3"), &o, NULL);
+                ck_assert_str_eq(out, "secret\n");
+                /* ls's own directory fd is 4 */
+                ls = run_capture(ARGV("/bin/ls", "/proc/self/fd"), &o, NULL);
+                ck_assert_str_eq(ls, "0\n1\n2\n3\n4\n");
+                close(fd);
+                close(leak);
+        }
+
+        /* 0-2 are the child's own */
+        SpawnOptions bad = { .fd3 = STDERR_FILENO };
+        ck_assert_int_eq(spawn_run(ARGV("/bin/true"), &bad, NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_run_as_numeric_and_errors) {
         SpawnOptions o = { .uid = 65534, .gid = 65534 };
         _cleanup_free_ char *ids = NULL, *env = NULL;
@@ -451,6 +486,7 @@ static Suite *spawn_suite(void) {
         tcase_add_test(tc, test_cancel_with_sa_restart);
         tcase_add_test(tc, test_run_as_nobody);
         tcase_add_test(tc, test_run_as_numeric_and_errors);
+        tcase_add_test(tc, test_fd3);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);
         return s;
