@@ -10,6 +10,7 @@ packages=(
         systemd systemd-journal-remote dbus util-linux iproute2 curl jq rsync git
         postgresql postgresql-client nodejs npm
         debhelper lintian rpm rpmlint
+        clang libclang-rt-dev
 )
 
 missing=()

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # run-tests.sh: the whole test suite on a Debian 12 machine, as root: installs what it needs, builds
 # with sanitizers, checks formatting, runs the Check unit tests and every integration scenario (each
-# boots systemd in its own sandbox), and ends with one "N passed, N failed" line from meson's results.
+# boots systemd in its own sandbox), then each fuzz target of tests/fuzz for about 20 s (a clang build
+# in build-fuzz/), and ends with one "N passed, N failed" line from meson's results of both builds.
 set -uo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CBU_BUILD:-$src/build}
@@ -10,12 +11,30 @@ build=${CBU_BUILD:-$src/build}
 [ "$(id -u)" = 0 ] || { echo "run-tests.sh: run as root (the scenarios boot systemd in sandboxes)" >&2; exit 2; }
 "$src/tools/deps.sh" || exit 2
 "$src/tools/build.sh" "$build" || { echo "run-tests.sh: the build failed" >&2; exit 2; }
+# the fuzz targets (tests/fuzz) in a clang build of their own, when the whole suite runs; without
+# clang that build fails, and so does the run
+fuzz_build=${CBU_FUZZ_BUILD:-$src/build-fuzz}
+fuzz_build_failed=0
+if [ $# -eq 0 ]; then
+        rm -f "$fuzz_build/meson-logs/testlog.json"
+        "$src/tools/build-fuzz.sh" "$fuzz_build" || {
+                echo "run-tests.sh: the fuzz build failed" >&2
+                fuzz_build_failed=1
+        }
+fi
 
 rc=0
 # two at a time: each scenario's sandbox has its own network namespace, so they do not collide
 meson test -C "$build" --no-rebuild --print-errorlogs --num-processes "${CBU_JOBS:-2}" "$@" || rc=$?
+# each fuzz target for about 20 s, two at a time
+if [ $# -eq 0 ] && [ "$fuzz_build_failed" = 0 ]; then
+        meson test -C "$fuzz_build" --no-rebuild --print-errorlogs --num-processes 2 --suite fuzz || rc=$?
+fi
+[ "$fuzz_build_failed" = 0 ] || rc=1
 
 log="$build/meson-logs/testlog.json"
+logs=("$log")
+[ -s "$fuzz_build/meson-logs/testlog.json" ] && logs+=("$fuzz_build/meson-logs/testlog.json")
 # the fault matrix with what this run showed, when it ran everything
 if [ $# -eq 0 ] && [ -s "$log" ]; then
         "$src/tools/reliability.sh" "$build" "$src/docs/reliability.md" ||
@@ -26,11 +45,12 @@ if [ ! -s "$log" ]; then
         echo "0 passed, 1 failed"
         exit 1
 fi
-jq -rs '
+jq -rs --argjson fuzz_build_failed "$fuzz_build_failed" '
         (map(select(.result == "OK" or .result == "EXPECTEDFAIL")) | length) as $passed |
         (map(select(.result == "SKIP")) | length) as $skipped |
-        (length - $passed - $skipped) as $failed |
+        (length - $passed - $skipped + $fuzz_build_failed) as $failed |
         (map(select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP") | "  failed: \(.name) (\(.result))") | .[]),
+        (if $fuzz_build_failed > 0 then "  failed: the fuzz build (tools/build-fuzz.sh)" else empty end),
         "\($passed) passed, \($failed) failed" + (if $skipped > 0 then ", \($skipped) skipped" else "" end)
-' "$log"
+' "${logs[@]}"
 exit "$rc"

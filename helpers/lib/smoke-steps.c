@@ -350,7 +350,9 @@ int smoke_save(const cJSON *answer, const cJSON *save, cJSON *vars, const char *
                 copy = cJSON_Duplicate(v, true);
                 if (!copy)
                         return -ENOMEM;
-                if (cJSON_HasObjectItem(vars, s->string)) {
+                /* case-sensitive, as the substitution reads them: cJSON_HasObjectItem() would take
+                 * "Token" for "token" and the replace below would then find nothing */
+                if (cJSON_GetObjectItemCaseSensitive(vars, s->string)) {
                         if (!cJSON_ReplaceItemInObjectCaseSensitive(vars, s->string, copy)) {
                                 cJSON_Delete(copy);
                                 return -ENOMEM;
@@ -399,7 +401,7 @@ static int check_references(ParseContext *c, const char *key, const char *templa
 
                 if (!n)
                         return -ENOMEM;
-                if (!cJSON_HasObjectItem(c->defined, n))
+                if (!cJSON_GetObjectItemCaseSensitive(c->defined, n))
                         return step_error(
                                 c,
                                 "%s uses ${%s}, which is neither predefined nor saved by an earlier step",
@@ -425,8 +427,9 @@ static int check_json_references(ParseContext *c, const char *key, const cJSON *
         return 0;
 }
 
+/* names are case-sensitive here as in the substitution: ${Password} is not ${password} */
 static int define(cJSON *defined, const char *name) {
-        if (cJSON_HasObjectItem(defined, name))
+        if (cJSON_GetObjectItemCaseSensitive(defined, name))
                 return 0;
         return cJSON_AddTrueToObject(defined, name) ? 0 : -ENOMEM;
 }

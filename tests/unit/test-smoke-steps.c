@@ -123,6 +123,10 @@ START_TEST(test_parse_references) {
                 "{\"steps\":[{\"path\":\"/\",\"body\":{\"a\":[\"${nope}\"]}}]}", "body uses ${nope}");
         assert_parse_fails("{\"steps\":[{\"path\":\"/p/${x\"}]}", "malformed");
         assert_parse_fails("{\"steps\":[{\"path\":\"/p/${}\"}]}", "malformed");
+        /* names are case-sensitive, as the substitution looks them up: ${Password} is not ${password} */
+        assert_parse_fails("{\"steps\":[{\"path\":\"/\",\"body\":\"${Password}\"}]}", "${Password}");
+        assert_parse_fails(
+                "{\"steps\":[{\"path\":\"/\",\"save\":{\"id\":\"id\"}},{\"path\":\"/${ID}\"}]}", "${ID}");
 
         ck_assert_int_eq(
                 smoke_steps_parse(
@@ -134,6 +138,17 @@ START_TEST(test_parse_references) {
                         NULL),
                 0);
         ck_assert_uint_eq(s.n_steps, 2);
+        smoke_steps_done(&s);
+
+        /* a saved "User" is a variable of its own beside the predefined "user" */
+        ck_assert_int_eq(
+                smoke_steps_parse(
+                        "{\"steps\":[{\"path\":\"/a\",\"save\":{\"User\":\"id\"}},"
+                        "{\"path\":\"/b/${User}/${user}\"}]}",
+                        predefined,
+                        &s,
+                        NULL),
+                0);
 }
 END_TEST
 
@@ -290,6 +305,12 @@ START_TEST(test_save) {
         ck_assert_int_eq(cJSON_GetObjectItem(vars, "project")->valueint, 5);
         ck_assert_str_eq(json_get_string(vars, "pname"), "w");
         ck_assert_str_eq(json_get_string(vars, "user"), "smoke");
+
+        /* "Project" is another variable than "project": both are kept */
+        _cleanup_json_ cJSON *save_case = parse("{\"Project\":\"0.name\"}");
+        ck_assert_int_eq(smoke_save(answer, save_case, vars, NULL), 0);
+        ck_assert_str_eq(json_get_string(vars, "Project"), "w");
+        ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(vars, "project")->valueint, 5);
 
         ck_assert_int_eq(smoke_save(answer, save_bad, vars, &path), -ENOENT);
         ck_assert_str_eq(path, "runId");
