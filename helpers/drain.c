@@ -2,6 +2,7 @@
 /* drain.c: inhibit shutdown, take no new runs, wait for those in flight, stop the server */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 
 #include "backup-manifest.h"
 #include "bus.h"
+#include "checks.h"
 #include "common.h"
 #include "current.h"
 #include "hash.h"
@@ -160,7 +162,7 @@ static int request_drain(Helper *h, const char *token) {
 static int runs_in_flight(Helper *h, const char *url, const char *token, usec_t deadline, unsigned *ret) {
         _cleanup_json_ cJSON *answer = NULL;
         _cleanup_free_ char *error = NULL;
-        const cJSON *count;
+        uint32_t count;
         long status = 0;
         int r;
 
@@ -171,14 +173,29 @@ static int runs_in_flight(Helper *h, const char *url, const char *token, usec_t 
                         "Failed to count the agent runs in flight (GET %s): %s",
                         url,
                         error ?: strerror(-r));
-        count = cJSON_GetObjectItemCaseSensitive(answer, "count");
-        if (status != 200 || !cJSON_IsNumber(count) || count->valuedouble < 0)
+        if (status != 200)
                 return log_error_errno(
                         EPROTO,
-                        "Counting the agent runs in flight (GET %s) answered HTTP %ld without a count.",
+                        "Counting the agent runs in flight (GET %s) answered HTTP %ld, expected 200.",
                         url,
                         status);
-        *ret = (unsigned)count->valuedouble;
+        /* a count it cannot read is an error, never 0: that would stop the server under running work */
+        r = checks_runs_in_flight(answer, &count);
+        if (r == -ERANGE)
+                return log_error_errno(
+                        r,
+                        "Counting the agent runs in flight (GET %s) answered a malformed count: out of "
+                        "range "
+                        "(0 to %" PRIu32 ").",
+                        url,
+                        UINT32_MAX);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Counting the agent runs in flight (GET %s) answered without a count: \"count\" is "
+                        "missing or not a whole number.",
+                        url);
+        *ret = count;
         return 0;
 }
 

@@ -2,6 +2,7 @@
 /* finish: write the ledger and its public export, close the upgrade, prune beyond retention */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -252,7 +253,7 @@ static void start_watch_timer(Helper *h) {
 static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
         _cleanup_free_ char *from_field = NULL, *message = NULL;
-        const cJSON *pid;
+        int64_t pid;
         int r;
 
         log_status("finish: recording the upgrade to %s", h->version);
@@ -292,9 +293,9 @@ static int run(Helper *h) {
         start_watch_timer(h);
 
         /* drain's shutdown inhibitor ends with its holder; the pid is checked by name, never a reused one */
-        pid = cJSON_GetObjectItemCaseSensitive(h->current, "inhibitor_pid");
-        if (cJSON_IsNumber(pid) && pid->valueint > 1 && process_is_inhibitor((pid_t)pid->valueint))
-                (void)kill((pid_t)pid->valueint, SIGTERM);
+        if (json_get_int64_range(h->current, "inhibitor_pid", 2, INT_MAX, &pid) >= 0 &&
+            process_is_inhibitor((pid_t)pid))
+                (void)kill((pid_t)pid, SIGTERM);
 
         if (asprintf(
                     &from_field, "CODEBOLT_UPGRADE_FROM=%s", strempty(json_get_string(h->current, "from"))) <

@@ -2,6 +2,7 @@
 /* plan.c: the metadata, the path and the gates of an upgrade, checked before anything is touched */
 #define _GNU_SOURCE
 #include <ftw.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -24,6 +25,9 @@
 #define GATE_MAX 10
 #define COMMAND_TIMEOUT (60 * USEC_PER_SEC)
 #define HTTP_TIMEOUT (30 * USEC_PER_SEC)
+/* the upgrade path through the release metadata: milliseconds for any document within the version cap;
+ * the deadline bounds a search gone wrong, since the upgrade unit itself has no start timeout */
+#define PATH_TIMEOUT (10 * USEC_PER_SEC)
 
 void plan_done(Plan *p) {
         if (!p)
@@ -239,9 +243,32 @@ static int gate_path(Plan *p, const SemVer *from) {
                         p->target->upgrade_from);
         }
 
-        r = metadata_plan_path(&p->metadata, from, p->to, &p->path);
+        r = metadata_plan_path_until(&p->metadata, from, p->to, helper_deadline(PATH_TIMEOUT), &p->path);
         if (r == -ENOMEM)
                 return r;
+        if (r == -ETIME)
+                return gate(
+                        p,
+                        "path",
+                        CHECK_FAIL,
+                        "searching the %zu versions of %s for an upgrade path from %s to %s took longer "
+                        "than "
+                        "%llu s",
+                        p->metadata.n,
+                        p->metadata.source,
+                        p->from,
+                        p->to,
+                        (unsigned long long)(PATH_TIMEOUT / USEC_PER_SEC));
+        if (r == -EINVAL)
+                return gate(
+                        p,
+                        "path",
+                        CHECK_FAIL,
+                        "%s upgrades directly only from '%s', and the search for a chain of versions in %s "
+                        "met an upgradeFrom that is not a valid range",
+                        p->to,
+                        p->target->upgrade_from,
+                        p->metadata.source);
         if (r < 0)
                 return gate(
                         p,
@@ -393,6 +420,16 @@ static int gate_clients(Helper *h, Plan *p) {
 
         if (!p->target)
                 return gate(p, "clients", CHECK_SKIPPED, "no release metadata for %s", p->to);
+        if (p->target->min_client_protocol == METADATA_MALFORMED)
+                return gate(
+                        p,
+                        "clients",
+                        CHECK_FAIL,
+                        "%s's codebolt.minClientProtocol in %s is malformed: not a whole number from 0 to "
+                        "%" PRId64,
+                        p->to,
+                        p->metadata.source,
+                        INT64_MAX);
         if (p->target->min_client_protocol < 0)
                 return gate(p, "clients", CHECK_SKIPPED, "%s declares no minClientProtocol", p->to);
         /* a server that does not run has no client connected */

@@ -2,6 +2,8 @@
 /* rollback: decide from current.json alone what undoes a failed upgrade, do the least that is safe */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -288,11 +290,11 @@ static bool process_is_inhibitor(pid_t pid) {
 /* drain's holder usually died with the upgrade unit's control group; the pid is checked by name,
  * never a reused one */
 static void end_inhibitor(const cJSON *current) {
-        const cJSON *pid = cJSON_GetObjectItemCaseSensitive(current, "inhibitor_pid");
+        int64_t pid;
 
-        if (cJSON_IsNumber(pid) && pid->valueint > 1 && process_is_inhibitor((pid_t)pid->valueint) &&
-            kill((pid_t)pid->valueint, SIGTERM) >= 0)
-                log_info("Released the shutdown inhibitor (holder pid %d).", pid->valueint);
+        if (json_get_int64_range(current, "inhibitor_pid", 2, INT_MAX, &pid) >= 0 &&
+            process_is_inhibitor((pid_t)pid) && kill((pid_t)pid, SIGTERM) >= 0)
+                log_info("Released the shutdown inhibitor (holder pid %" PRId64 ").", pid);
 }
 
 /* ---- the end: a result in the ledger, or held ---- */
@@ -710,13 +712,24 @@ static Action action_from_string(const char *s) {
         return _ACTION_MAX;
 }
 
+/* the attempts current.json counts: 0 when none; a count that is no whole number in range is taken as
+ * exhausted, never as none (and n + 1 stays an int) */
+static int attempts_of(const cJSON *current, const char *key) {
+        int64_t n;
+        int r;
+
+        r = json_get_int64_range(current, key, 0, INT_MAX - 1, &n);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? INT_MAX - 1 : (int)n;
+}
+
 /* Decide once, from current.json alone, and record it: a resumed rollback (phase "rollback") goes on
  * with the first run's decision, counting the attempts. */
 static int decide(Rollback *rb) {
-        const cJSON *attempts = cJSON_GetObjectItemCaseSensitive(rb->current, "rollback_attempts");
         const char *recorded = json_get_string(rb->current, "rollback_action");
         _cleanup_free_ char *now = current_timestamp();
-        int n = cJSON_IsNumber(attempts) ? attempts->valueint : 0;
+        int n = attempts_of(rb->current, "rollback_attempts");
 
         if (!now || load_facts(rb) < 0)
                 return rb_oom(rb);
@@ -1915,8 +1928,7 @@ static int do_restore(Rollback *rb) {
  * the check, start and test what was put back. Returns 1 when the run is complete, 0 to go on with the
  * table, <0 on failure. */
 static int recover_preamble(Rollback *rb) {
-        const cJSON *attempts = cJSON_GetObjectItemCaseSensitive(rb->current, "recover_attempts");
-        int n = cJSON_IsNumber(attempts) ? attempts->valueint : 0, r;
+        int n = attempts_of(rb->current, "recover_attempts"), r;
         _cleanup_free_ char *recovered = NULL;
 
         if (arg_mode == MODE_ROLLBACK)

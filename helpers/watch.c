@@ -36,9 +36,13 @@ static int add_count(cJSON *o, const char *key, uint64_t v) {
 /* the errors of the server's journal since the last sample (since the watch began, the first time) */
 static int count_errors(Helper *h, cJSON *w, usec_t started, uint64_t *ret) {
         _cleanup_free_ char *cursor = NULL;
-        const cJSON *total = cJSON_GetObjectItemCaseSensitive(w, "errors");
-        uint64_t n = 0, before = cJSON_IsNumber(total) ? (uint64_t)total->valuedouble : 0;
+        uint64_t n = 0, before = 0;
+        int64_t total;
         int r;
+
+        /* the running total this helper wrote: a value no count can be starts again from 0 */
+        if (json_get_int64_range(w, "errors", 0, INT64_C(1) << 53, &total) >= 0)
+                before = (uint64_t)total;
 
         r = watch_count_errors(&h->config, started, json_get_string(w, "cursor"), &n, &cursor);
         if (r < 0)
@@ -224,7 +228,7 @@ static int report_degraded(Helper *h, cJSON *w, const WatchVerdicts *v, char **r
 static int run(Helper *h) {
         _cleanup_json_ cJSON *w = NULL, *current = NULL;
         _cleanup_free_ char *running = NULL, *elapsed_s = NULL, *first = NULL;
-        const cJSON *period_j;
+        int64_t period_s;
         usec_t started, now, period;
         struct timespec ts;
         WatchVerdicts v = {};
@@ -270,9 +274,18 @@ static int run(Helper *h) {
         now = (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
         if (now < started)
                 now = started;
-        period_j = cJSON_GetObjectItemCaseSensitive(w, "period_seconds");
-        period = cJSON_IsNumber(period_j) ? (usec_t)period_j->valuedouble * USEC_PER_SEC
-                                          : h->config.watch_period;
+        r = json_get_int64_range(
+                w, "period_seconds", 0, (int64_t)(USEC_INFINITY / USEC_PER_SEC) - 1, &period_s);
+        if (r == -ENOENT)
+                period = h->config.watch_period;
+        else if (r < 0)
+                return log_error_errno(
+                        r,
+                        "watch.json of deployment %s has a malformed period_seconds: not a whole number of "
+                        "seconds in range.",
+                        h->config.deployment);
+        else
+                period = (usec_t)period_s * USEC_PER_SEC;
 
         r = take_sample(h, w, started, now);
         if (r < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* watchstate.c: the post-upgrade watch's baseline, readings, state file, ledger verdict and status */
 #define _GNU_SOURCE
+#include <float.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -31,12 +32,18 @@ static usec_t now_realtime(void) {
         return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
 }
 
+/* the counts a double still holds exactly */
+#define MAX_COUNT (INT64_C(1) << 53)
+
+/* a count from /metrics; a negative, fractional, infinite or huge one is malformed: unknown, which no
+ * rule takes for a good reading */
 static uint64_t metric_count(const char *text, const char *name, const char *labels) {
+        int64_t n;
         double v;
 
-        if (promtext_value(text, name, labels, &v) < 0 || !isfinite(v) || v < 0 || v >= 9007199254740992.0)
+        if (promtext_value(text, name, labels, &v) < 0 || json_number_to_int64(v, 0, MAX_COUNT, &n) < 0)
                 return WATCH_UNKNOWN;
-        return (uint64_t)v;
+        return (uint64_t)n;
 }
 
 int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret) {
@@ -60,9 +67,10 @@ int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret) {
                 r.runs_succeeded =
                         metric_count(resp.body, "codebolt_agent_runs_total", "result=\"succeeded\"");
                 r.runs_failed = metric_count(resp.body, "codebolt_agent_runs_total", "result=\"failed\"");
-                if (promtext_value(resp.body, "codebolt_event_ingest_lag_seconds", NULL, &v) >= 0 &&
-                    isfinite(v))
-                        r.lag = v;
+                /* +Inf seconds is behind beyond any MaxLag=: the largest double keeps it so through
+                 * watch.json, where JSON has no infinity; a negative lag or NaN is malformed: unknown */
+                if (promtext_value(resp.body, "codebolt_event_ingest_lag_seconds", NULL, &v) >= 0 && v >= 0)
+                        r.lag = fmin(v, DBL_MAX);
                 r.memory = metric_count(resp.body, "process_resident_memory_bytes", NULL);
                 if (r.memory != WATCH_UNKNOWN)
                         r.memory_source = "process_resident_memory_bytes";
@@ -225,9 +233,9 @@ void watch_params(const Config *c, WatchParams *ret) {
 }
 
 static uint64_t json_count(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        int64_t n;
 
-        return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : WATCH_UNKNOWN;
+        return json_get_int64_range(o, key, 0, MAX_COUNT, &n) >= 0 ? (uint64_t)n : WATCH_UNKNOWN;
 }
 
 static double json_double(const cJSON *o, const char *key) {
@@ -259,7 +267,8 @@ int watch_evaluate(const Config *c, const cJSON *w, WatchVerdicts *ret) {
                 return -ENOMEM;
         cJSON_ArrayForEach (s, samples) {
                 double t = json_double(s, "t");
-                if (!isfinite(t) || t < 0)
+                /* a time beyond usec_t is no sample time either */
+                if (!isfinite(t) || t < 0 || t >= (double)(USEC_INFINITY / USEC_PER_SEC))
                         continue;
                 v[n++] = (WatchSample){
                         .usec = (usec_t)(t * USEC_PER_SEC),
@@ -498,12 +507,17 @@ void watch_print_status(const Config *c, const cJSON *w) {
                 /* errors and failed runs per interval, the others as read */
                 cJSON_ArrayForEach (s, samples) {
                         double x = json_double(s, keys[k]);
-                        if ((k == WATCH_ERRORS || k == WATCH_RUNS) && isfinite(x)) {
-                                double d = previous == WATCH_UNKNOWN || x < (double)previous
-                                                   ? 0
-                                                   : x - (double)previous;
-                                previous = (uint64_t)x;
-                                x = d;
+                        if (k == WATCH_ERRORS || k == WATCH_RUNS) {
+                                uint64_t count = json_count(s, keys[k]);
+
+                                if (count == WATCH_UNKNOWN)
+                                        x = NAN;
+                                else {
+                                        x = previous == WATCH_UNKNOWN || count < previous
+                                                    ? 0
+                                                    : (double)(count - previous);
+                                        previous = count;
+                                }
                         }
                         series[i++] = x;
                 }

@@ -2,6 +2,7 @@
 /* checks.c: the rules of the gates before an upgrade */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,13 +84,15 @@ int checks_clients_below(const cJSON *clients, int64_t min, char **ret_list, siz
         size_t n = 0;
 
         cJSON_ArrayForEach (c, clients) {
-                const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "protocol");
                 _cleanup_free_ char *item = NULL, *proto = NULL;
+                int64_t p;
+                int r;
 
-                if (cJSON_IsNumber(p) && p->valuedouble >= (double)min)
+                r = json_get_int64_range(c, "protocol", 0, INT64_MAX, &p);
+                if (r >= 0 && p >= min)
                         continue;
-                if (cJSON_IsNumber(p) ? asprintf(&proto, "protocol %.0f", p->valuedouble) < 0
-                                      : !(proto = strdup("no protocol given")))
+                if (r >= 0 ? asprintf(&proto, "protocol %" PRId64, p) < 0
+                           : !(proto = strdup(r == -ENOENT ? "no protocol given" : "a malformed protocol")))
                         return -ENOMEM;
                 if (asprintf(
                             &item,
@@ -104,6 +107,19 @@ int checks_clients_below(const cJSON *clients, int64_t min, char **ret_list, siz
         }
         *ret_list = TAKE_PTR(list);
         *ret_n = n;
+        return 0;
+}
+
+int checks_runs_in_flight(const cJSON *answer, uint32_t *ret) {
+        int64_t n;
+        int r;
+
+        r = json_get_int64_range(answer, "count", 0, UINT32_MAX, &n);
+        if (r == -ENOENT)
+                return -EBADMSG;
+        if (r < 0)
+                return r;
+        *ret = (uint32_t)n;
         return 0;
 }
 

@@ -28,8 +28,14 @@ int checks_pg_version(long num, char **ret);
 
 /* The clients of GET /api/admin/clients ([{"id","kind","version","protocol"}]) whose protocol is below
  * min: "id (kind version, protocol N)" joined with ", " in *ret_list (NULL when none), their number in
- * *ret_n. A client without a numeric protocol counts as below: it cannot be shown to speak it. */
+ * *ret_n. A client without a protocol, or with one that is not a whole number from 0 to INT64_MAX (1e300,
+ * 6.5), counts as below: it cannot be shown to speak it. */
 int checks_clients_below(const cJSON *clients, int64_t min, char **ret_list, size_t *ret_n);
+
+/* The count of GET /api/admin/runs?state=running ({"count": N}): -EBADMSG when there is no count or it
+ * is not a whole number (NaN, 1.5, "3"), -ERANGE when it is negative or above UINT32_MAX. Never 0 for a
+ * count it cannot read: the drain would stop the server under running work. */
+int checks_runs_in_flight(const cJSON *answer, uint32_t *ret);
 
 /* The lines "<name> <version> <status>" of `codebolt tool list --status` (or `capability list`):
  * *ret_blocking the incompatible items that allow does not name ("name version", joined with ", "),

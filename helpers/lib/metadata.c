@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "journal.h"
 #include "json-util.h"
 #include "macro.h"
 #include "metadata.h"
@@ -20,17 +21,26 @@
 void metadata_done(Metadata *m) {
         if (!m)
                 return;
-        for (size_t i = 0; i < m->n; i++)
+        for (size_t i = 0; i < m->n; i++) {
                 semver_done(&m->releases[i].v);
+                semver_range_free(m->releases[i].upgrade_from_range);
+        }
         free(m->releases);
         cJSON_Delete(m->doc);
         free(m->source);
         *m = (Metadata){};
 }
 
-static int64_t int_or(const cJSON *o, const char *key) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(n) && n->valuedouble >= 0 ? (int64_t)n->valuedouble : -1;
+/* a protocol number: -1 when not declared, METADATA_MALFORMED when declared as anything but a whole
+ * number from 0 to INT64_MAX */
+static int64_t protocol_of(const cJSON *o, const char *key) {
+        int64_t v;
+        int r;
+
+        r = json_get_int64_range(o, key, 0, INT64_MAX, &v);
+        if (r == -ENOENT)
+                return -1;
+        return r < 0 ? METADATA_MALFORMED : v;
 }
 
 static int release_compare(const void *a, const void *b) {
@@ -47,6 +57,18 @@ int metadata_parse(cJSON *doc, Metadata *ret, char **ret_error) {
                 if (ret_error)
                         *ret_error = strdup("the document has no \"versions\" object");
                 return -EBADMSG;
+        }
+        /* every version costs the path search and the gates: a bound keeps a hostile document from
+         * holding the upgrade for minutes */
+        if (cJSON_GetArraySize(versions) > METADATA_MAX_VERSIONS) {
+                if (ret_error &&
+                    asprintf(
+                            ret_error,
+                            "the document lists %d versions, more than the %d this tool considers",
+                            cJSON_GetArraySize(versions),
+                            METADATA_MAX_VERSIONS) < 0)
+                        *ret_error = NULL;
+                return -E2BIG;
         }
         m.releases = calloc((size_t)cJSON_GetArraySize(versions) + 1, sizeof(Release));
         if (!m.releases)
@@ -73,8 +95,19 @@ int metadata_parse(cJSON *doc, Metadata *ret, char **ret_error) {
                 r->node = json_get_string(engines, "node");
                 r->postgres = json_get_string(block, "postgres");
                 r->upgrade_from = json_get_string(block, "upgradeFrom");
-                r->protocol = int_or(block, "protocol");
-                r->min_client_protocol = int_or(block, "minClientProtocol");
+                /* parsed once here, not for every pair the path search tries; a malformed one stays NULL
+                 * and is reported when a search needs it */
+                if (r->upgrade_from) {
+                        k = semver_range_parse(r->upgrade_from, &r->upgrade_from_range);
+                        if (k == -ENOMEM) {
+                                m.doc = TAKE_PTR(owned);
+                                m.n = n + 1;
+                                metadata_done(&m);
+                                return k;
+                        }
+                }
+                r->protocol = protocol_of(block, "protocol");
+                r->min_client_protocol = protocol_of(block, "minClientProtocol");
                 r->rolling = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(block, "rolling"));
                 r->deprecated = (cJSON_IsString(deprecated) && deprecated->valuestring[0]) ||
                                 cJSON_IsTrue(deprecated);
@@ -123,6 +156,7 @@ int metadata_url(const Config *c, char **ret) {
 }
 
 static int parse_body(const char *body, const char *source, Metadata *ret, char **ret_error) {
+        _cleanup_free_ char *error = NULL;
         cJSON *doc = cJSON_Parse(body);
         int r;
 
@@ -131,9 +165,12 @@ static int parse_body(const char *body, const char *source, Metadata *ret, char 
                         *ret_error = NULL;
                 return -EBADMSG;
         }
-        r = metadata_parse(doc, ret, ret_error);
-        if (r < 0)
+        r = metadata_parse(doc, ret, ret_error ? &error : NULL);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "%s: %s", source, error ?: strerror(-r)) < 0)
+                        *ret_error = NULL;
                 return r;
+        }
         ret->source = strdup(source);
         if (!ret->source) {
                 metadata_done(ret);
@@ -229,6 +266,8 @@ int metadata_step_allowed(const Release *to, const SemVer *from) {
                 return 0;
         if (!to->upgrade_from)
                 return 1;
+        if (to->upgrade_from_range)
+                return semver_range_match(to->upgrade_from_range, from);
         return semver_range_satisfies(to->upgrade_from, from);
 }
 
@@ -237,12 +276,57 @@ static bool may_stop_at(const Release *r) {
         return !r->v.prerelease && !r->deprecated;
 }
 
-int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, char ***ret) {
+/* the first index in [lo, hi) at which pred (false, then true along ascending versions) holds; hi when
+ * nowhere */
+static size_t first_where(
+        const Metadata *m,
+        size_t lo,
+        size_t hi,
+        const SemVerRange *range,
+        size_t set,
+        bool (*pred)(const SemVerRange *r, size_t set, const SemVer *v),
+        bool want) {
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (pred(range, set, &m->releases[mid].v) == want)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return lo;
+}
+
+/* the first release at or after i not yet reached by the search and allowed as a stop (next[] skips the
+ * others, shortening the chains it walks) */
+static size_t next_open(size_t *next, size_t i) {
+        size_t root = i;
+
+        while (next[root] != root)
+                root = next[root];
+        while (next[i] != root) {
+                size_t up = next[i];
+                next[i] = root;
+                i = up;
+        }
+        return root;
+}
+
+static int compare_size(const void *a, const void *b) {
+        size_t x = *(const size_t *)a, y = *(const size_t *)b;
+        return (x > y) - (x < y);
+}
+
+/* how many releases the search takes between looks at the clock */
+#define DEADLINE_EVERY 256
+
+int metadata_plan_path_until(
+        const Metadata *m, const SemVer *from, const char *to, usec_t deadline, char ***ret) {
         _cleanup_free_ int *dist = NULL;
-        _cleanup_free_ size_t *queue = NULL;
+        _cleanup_free_ size_t *queue = NULL, *next = NULL, *same = NULL, *bucket = NULL, *start = NULL;
         _cleanup_strv_free_ char **path = NULL;
         const Release *target = metadata_find(m, to);
-        size_t t, head = 0, tail = 0, cur = SIZE_MAX;
+        size_t t, head = 0, tail = 0, cur = SIZE_MAX, above_from = 0;
         int best = -1, r;
 
         if (!target)
@@ -250,28 +334,58 @@ int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, ch
         t = (size_t)(target - m->releases);
         dist = malloc(m->n * sizeof(int));
         queue = malloc(m->n * sizeof(size_t));
-        if (!dist || !queue)
+        next = malloc((m->n + 1) * sizeof(size_t));
+        same = malloc(m->n * sizeof(size_t));
+        if (!dist || !queue || !next || !same)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n; i++)
-                dist[i] = -1;
 
-        /* breadth first, backwards from the target: dist[i] is the number of steps from release i to it */
+        /* same[i]: the first release of i's precedence (builds differ only in metadata): a step goes
+         * strictly up, so from i only the releases before same[i] can lead to i */
+        for (size_t i = 0; i < m->n; i++) {
+                dist[i] = -1;
+                same[i] = i > 0 && semver_compare(&m->releases[i - 1].v, &m->releases[i].v) == 0
+                                  ? same[i - 1]
+                                  : i;
+                if (semver_compare(&m->releases[i].v, from) <= 0)
+                        above_from = i + 1;
+        }
+        /* the releases the search may still reach: above `from`, allowed as a stop, not the target */
+        for (size_t i = 0; i <= m->n; i++)
+                next[i] =
+                        i < m->n && (i < above_from || i == t || !may_stop_at(&m->releases[i])) ? i + 1 : i;
+
+        /* breadth first, backwards from the target: dist[i] is the number of steps from release i to it.
+         * The releases one step below x are, for each of its upgradeFrom's comparator sets, one run of the
+         * sorted list: found by binary search, and each release is reached once. Those x reaches are queued
+         * in ascending order, so the queue (and so which error a malformed range gives) is the one a scan
+         * of every pair would build. */
         dist[t] = 0;
         queue[tail++] = t;
         while (head < tail) {
-                size_t x = queue[head++];
-                for (size_t y = 0; y < x; y++) {
-                        if (dist[y] >= 0 || !may_stop_at(&m->releases[y]) ||
-                            semver_compare(&m->releases[y].v, from) <= 0)
-                                continue;
-                        r = metadata_step_allowed(&m->releases[x], &m->releases[y].v);
-                        if (r < 0)
-                                return r;
-                        if (r > 0) {
+                size_t x = queue[head++], end = same[x], first = tail;
+                const SemVerRange *range = m->releases[x].upgrade_from_range;
+                size_t sets = range ? semver_range_n_sets(range) : 1;
+
+                if (deadline != USEC_INFINITY && head % DEADLINE_EVERY == 1 && now_monotonic() >= deadline)
+                        return -ETIME;
+                if (next_open(next, above_from) >= end)
+                        continue;
+                if (m->releases[x].upgrade_from && !range)
+                        return -EINVAL;
+                for (size_t s = 0; s < sets; s++) {
+                        size_t lo = above_from, hi = end;
+
+                        if (range) {
+                                lo = first_where(m, lo, hi, range, s, semver_range_set_above_lower, true);
+                                hi = first_where(m, lo, hi, range, s, semver_range_set_below_upper, false);
+                        }
+                        for (size_t y = next_open(next, lo); y < hi; y = next_open(next, y)) {
                                 dist[y] = dist[x] + 1;
                                 queue[tail++] = y;
+                                next[y] = y + 1;
                         }
                 }
+                qsort(queue + first, tail - first, sizeof(size_t), compare_size);
         }
 
         /* forwards from `from`: the fewest steps, and each time the highest release one step closer */
@@ -286,21 +400,38 @@ int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, ch
         }
         if (best < 0)
                 return -ENOLINK;
+
+        /* the releases of each distance, highest first: bucket[start[d] .. start[d + 1]) */
+        bucket = malloc(m->n * sizeof(size_t));
+        start = calloc((size_t)best + 2, sizeof(size_t));
+        if (!bucket || !start)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n; i++)
+                if (dist[i] >= 0 && dist[i] <= best)
+                        start[dist[i] + 1]++;
+        for (int d = 0; d <= best; d++)
+                start[d + 1] += start[d];
+        for (size_t i = m->n; i-- > 0;)
+                if (dist[i] >= 0 && dist[i] <= best)
+                        bucket[start[dist[i]]++] = i;
+        /* each start[d] now points past its bucket: move it back to the bucket's beginning */
+        for (int d = best; d > 0; d--)
+                start[d] = start[d - 1];
+        start[0] = 0;
+
         path = calloc((size_t)best + 2, sizeof(char *));
         if (!path)
                 return -ENOMEM;
         for (int k = 0; k <= best; k++) {
                 const SemVer *at = cur == SIZE_MAX ? from : &m->releases[cur].v;
-                size_t pick = SIZE_MAX;
+                size_t pick = SIZE_MAX, d = (size_t)(best - k);
 
-                for (size_t i = m->n; pick == SIZE_MAX && i-- > 0;) {
-                        if (dist[i] != best - k)
-                                continue;
-                        r = metadata_step_allowed(&m->releases[i], at);
+                for (size_t j = start[d]; pick == SIZE_MAX && j < start[d + 1]; j++) {
+                        r = metadata_step_allowed(&m->releases[bucket[j]], at);
                         if (r < 0)
                                 return r;
                         if (r > 0)
-                                pick = i;
+                                pick = bucket[j];
                 }
                 if (pick == SIZE_MAX)
                         return -ENOLINK; /* not reached: every dist[] was set through such a step */
@@ -311,6 +442,10 @@ int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, ch
         }
         *ret = TAKE_PTR(path);
         return 0;
+}
+
+int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, char ***ret) {
+        return metadata_plan_path_until(m, from, to, USEC_INFINITY, ret);
 }
 
 const char *metadata_dist_tag(const Metadata *m, const char *tag) {

@@ -11,15 +11,21 @@
 #include "config.h"
 #include "semver.h"
 
+/* a number declared as something other than a whole number from 0 to INT64_MAX (a string, 1.5, -1,
+ * 1e300): never taken for "not declared" */
+#define METADATA_MALFORMED INT64_C(-2)
+
 /* what one published version declares; the strings and migrations point into Metadata.doc */
 typedef struct Release {
         const char *version;
         SemVer v;
-        const char *node;            /* engines.node; NULL: any */
-        const char *postgres;        /* codebolt.postgres; NULL: any */
-        const char *upgrade_from;    /* codebolt.upgradeFrom; NULL: directly from any older version */
-        int64_t protocol;            /* codebolt.protocol; -1 when not declared */
-        int64_t min_client_protocol; /* codebolt.minClientProtocol; -1 when not declared */
+        const char *node;                /* engines.node; NULL: any */
+        const char *postgres;            /* codebolt.postgres; NULL: any */
+        const char *upgrade_from;        /* codebolt.upgradeFrom; NULL: directly from any older version */
+        SemVerRange *upgrade_from_range; /* upgrade_from parsed; NULL when absent or malformed */
+        int64_t protocol;                /* codebolt.protocol; -1 when not declared, METADATA_MALFORMED */
+        int64_t min_client_protocol; /* codebolt.minClientProtocol; -1 when not declared, METADATA_MALFORMED
+                                      */
         bool rolling;                /* codebolt.rolling */
         bool deprecated;             /* npm's "deprecated": never chosen as a step of a path */
         const cJSON *migrations;     /* codebolt.migrations: [{"id","breaking","drops"}], or NULL */
@@ -35,9 +41,13 @@ typedef struct Metadata {
 
 void metadata_done(Metadata *m);
 
+/* the most versions a document may list: the path search and every gate stay well under a second */
+#define METADATA_MAX_VERSIONS 20000
+
 /* Read a registry document: {"versions": {"<version>": <package.json>, …}}. Takes ownership of doc. A
  * version key that is not an exact version, or whose entry is not an object, is left out. -EBADMSG
- * (with *ret_error) when there is no "versions" object. */
+ * (with *ret_error) when there is no "versions" object; -E2BIG (with *ret_error) when it lists more than
+ * METADATA_MAX_VERSIONS versions. */
 int metadata_parse(cJSON *doc, Metadata *ret, char **ret_error);
 /* the release with exactly that version string, or NULL */
 const Release *metadata_find(const Metadata *m, const char *version);
@@ -76,6 +86,9 @@ int metadata_step_allowed(const Release *to, const SemVer *from);
  * the one to stop at). *ret: the versions after `from`, ending with `to`, NULL-terminated. -ENOENT when
  * `to` is not published, -ENOLINK when no chain exists, -EINVAL for a malformed upgradeFrom on the way. */
 int metadata_plan_path(const Metadata *m, const SemVer *from, const char *to, char ***ret);
+/* the same, giving up with -ETIME once CLOCK_MONOTONIC passes deadline (usec; USEC_INFINITY: never) */
+int metadata_plan_path_until(
+        const Metadata *m, const SemVer *from, const char *to, usec_t deadline, char ***ret);
 
 /* the version the registry document's "dist-tags" names for tag, or NULL */
 const char *metadata_dist_tag(const Metadata *m, const char *tag);

@@ -576,10 +576,11 @@ static int session_run(
         }
 
         if (cJSON_IsFalse(ok)) {
-                const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "errno");
                 const char *msg = json_get_string(reply, "error");
+                int64_t e;
 
-                r = cJSON_IsNumber(e) && e->valueint > 0 ? -e->valueint : -EIO;
+                /* an errno, or EIO for anything that is not one */
+                r = json_get_int64_range(reply, "errno", 1, 4095, &e) >= 0 ? -(int)e : -EIO;
                 return errmsg_set(ret_error, r, "%s", msg ?: strerror(-r));
         }
 

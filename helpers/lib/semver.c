@@ -415,47 +415,50 @@ typedef enum Op {
         OP_CARET,
 } Op;
 
-/* one comparator set being tested against a version */
-typedef struct SetEval {
-        const Version *v;
-        bool all;         /* every comparator so far holds */
-        bool pre_allowed; /* some comparator carries a prerelease on v's major.minor.patch */
-        bool any;         /* no comparator at all: the set is * */
-} SetEval;
+/* one comparator: v op b */
+typedef struct Comparator {
+        Op op; /* OP_EQ, OP_LT, OP_LE, OP_GT or OP_GE */
+        Version b;
+} Comparator;
+
+struct SemVerRange {
+        char *text;    /* the range; the comparators' prereleases point into it */
+        Comparator *c; /* every comparator, set after set */
+        size_t n, n_alloc;
+        size_t *set_end; /* set i is c[set_end[i-1] (0 for i = 0) .. set_end[i]) */
+        size_t n_sets, n_sets_alloc;
+        bool oom;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(SemVerRange *, semver_range_free);
 
 static char prerelease_zero[] = "0";
 
-static void emit_comparator(SetEval *e, Op op, const Version *b) {
-        int c;
-        bool ok;
+static void emit_comparator(SemVerRange *e, Op op, const Version *b) {
+        if (e->oom)
+                return;
+        if (e->n == e->n_alloc) {
+                size_t k = e->n_alloc ? e->n_alloc * 2 : 8;
+                Comparator *c = reallocarray(e->c, k, sizeof(Comparator));
 
-        e->any = false;
-        c = version_compare(e->v, b);
-        switch (op) {
-        case OP_LT:
-                ok = c < 0;
-                break;
-        case OP_LE:
-                ok = c <= 0;
-                break;
-        case OP_GT:
-                ok = c > 0;
-                break;
-        case OP_GE:
-                ok = c >= 0;
-                break;
-        default:
-                ok = c == 0;
-                break;
+                if (!c) {
+                        e->oom = true;
+                        return;
+                }
+                e->c = c;
+                e->n_alloc = k;
         }
-        if (!ok)
-                e->all = false;
-        if (b->pre_len > 0 && memcmp(b->num, e->v->num, sizeof(b->num)) == 0)
-                e->pre_allowed = true;
+        e->c[e->n++] = (Comparator){ .op = op == OP_NONE ? OP_EQ : op, .b = *b };
 }
 
 static void emit(
-        SetEval *e, Op op, uint64_t major, uint64_t minor, uint64_t patch, const char *pre, size_t pre_len) {
+        SemVerRange *e,
+        Op op,
+        uint64_t major,
+        uint64_t minor,
+        uint64_t patch,
+        const char *pre,
+        size_t pre_len) {
         Version b = { .num = { major, minor, patch }, .pre = pre, .pre_len = pre_len };
 
         /* npm turns >=0.0.0 into *, which matters for how || treats * */
@@ -466,7 +469,7 @@ static void emit(
 
 /* a comparator on a version written out in full: npm drops only a >=0.0.0 spelt so or built by itself, so
  * >=v0.0.0 and >=0.0.0+build stay comparators (and no prerelease of 0.0.0 passes them) */
-static void emit_exact(SetEval *e, Op op, const Partial *p) {
+static void emit_exact(SemVerRange *e, Op op, const Partial *p) {
         Version b = { .num = { p->num[0], p->num[1], p->num[2] }, .pre = p->pre, .pre_len = p->pre_len };
 
         if (p->decorated)
@@ -476,7 +479,7 @@ static void emit_exact(SetEval *e, Op op, const Partial *p) {
 }
 
 /* <X.0.0-0 or the like: an upper bound that no prerelease of the bound itself passes */
-static void emit_below(SetEval *e, uint64_t major, uint64_t minor, uint64_t patch) {
+static void emit_below(SemVerRange *e, uint64_t major, uint64_t minor, uint64_t patch) {
         emit(e, OP_LT, major, minor, patch, prerelease_zero, 1);
 }
 
@@ -487,7 +490,7 @@ static int inc(uint64_t x, uint64_t *ret) {
         return 0;
 }
 
-static int emit_primitive(SetEval *e, Op op, const Partial *p) {
+static int emit_primitive(SemVerRange *e, Op op, const Partial *p) {
         uint64_t M = p->num[0], m = p->num[1];
 
         if (p->nx == 3) {
@@ -534,7 +537,7 @@ static int emit_primitive(SetEval *e, Op op, const Partial *p) {
         }
 }
 
-static int emit_tilde(SetEval *e, const Partial *p) {
+static int emit_tilde(SemVerRange *e, const Partial *p) {
         uint64_t next;
 
         switch (p->nx) {
@@ -555,7 +558,7 @@ static int emit_tilde(SetEval *e, const Partial *p) {
         }
 }
 
-static int emit_caret(SetEval *e, const Partial *p) {
+static int emit_caret(SemVerRange *e, const Partial *p) {
         uint64_t M = p->num[0], m = p->num[1], next;
 
         switch (p->nx) {
@@ -599,7 +602,7 @@ static int emit_caret(SetEval *e, const Partial *p) {
         }
 }
 
-static int emit_hyphen(SetEval *e, const Partial *from, const Partial *to) {
+static int emit_hyphen(SemVerRange *e, const Partial *from, const Partial *to) {
         uint64_t next;
 
         if (from->nx == 3)
@@ -666,8 +669,8 @@ static size_t parse_op(const char *w, size_t n, Op *ret) {
         return 0;
 }
 
-/* one comparator set (no ||): fills *e */
-static int eval_set(const char *s, size_t n, SetEval *e) {
+/* one comparator set (no ||): appends its comparators to *e */
+static int parse_set(const char *s, size_t n, SemVerRange *e) {
         const char *w[3], *word;
         size_t wl[3], l, i = 0, count = 0;
         Partial a, b;
@@ -714,37 +717,148 @@ static int eval_set(const char *s, size_t n, SetEval *e) {
         return 0;
 }
 
-int semver_range_satisfies(const char *range, const SemVer *v) {
-        Version ver;
-        bool any_set = false, match = false;
+SemVerRange *semver_range_free(SemVerRange *r) {
+        if (!r)
+                return NULL;
+        free(r->text);
+        free(r->c);
+        free(r->set_end);
+        free(r);
+        return NULL;
+}
+
+int semver_range_parse(const char *range, SemVerRange **ret) {
+        _cleanup_(semver_range_freep) SemVerRange *e = NULL;
         const char *s;
 
-        if (!range || !v)
+        if (!range)
                 return -EINVAL;
-        ver = version_of(v);
+        e = calloc(1, sizeof(SemVerRange));
+        if (!e)
+                return -ENOMEM;
+        e->text = strdup(range);
+        if (!e->text)
+                return -ENOMEM;
 
-        /* every alternative is checked, so a malformed range fails however v compares */
-        for (s = range;;) {
+        /* every alternative is parsed, so a malformed range fails however a version compares */
+        for (s = e->text;;) {
                 const char *end = strstr(s, "||");
                 size_t n = end ? (size_t)(end - s) : strlen(s);
-                SetEval e = { .v = &ver, .all = true, .any = true };
                 int r;
 
-                r = eval_set(s, n, &e);
+                r = parse_set(s, n, e);
+                if (e->oom)
+                        return -ENOMEM;
                 if (r < 0)
                         return r;
-                if (e.any)
-                        any_set = true;
-                if (e.all && (ver.pre_len == 0 || e.pre_allowed))
-                        match = true;
+                if (e->n_sets == e->n_sets_alloc) {
+                        size_t k = e->n_sets_alloc ? e->n_sets_alloc * 2 : 4;
+                        size_t *ends = reallocarray(e->set_end, k, sizeof(size_t));
+
+                        if (!ends)
+                                return -ENOMEM;
+                        e->set_end = ends;
+                        e->n_sets_alloc = k;
+                }
+                e->set_end[e->n_sets++] = e->n;
 
                 if (!end)
                         break;
                 s = end + 2;
+        }
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+static bool comparator_holds(const Comparator *c, const Version *v) {
+        int k = version_compare(v, &c->b);
+
+        switch (c->op) {
+        case OP_LT:
+                return k < 0;
+        case OP_LE:
+                return k <= 0;
+        case OP_GT:
+                return k > 0;
+        case OP_GE:
+                return k >= 0;
+        default:
+                return k == 0;
+        }
+}
+
+static size_t set_begin(const SemVerRange *r, size_t set) {
+        return set == 0 ? 0 : r->set_end[set - 1];
+}
+
+int semver_range_match(const SemVerRange *r, const SemVer *v) {
+        Version ver = version_of(v);
+        bool any_set = false, match = false;
+
+        for (size_t s = 0; s < r->n_sets; s++) {
+                bool all = true, pre_allowed = false;
+
+                if (set_begin(r, s) == r->set_end[s])
+                        any_set = true;
+                for (size_t i = set_begin(r, s); i < r->set_end[s]; i++) {
+                        const Comparator *c = &r->c[i];
+
+                        if (!comparator_holds(c, &ver))
+                                all = false;
+                        if (c->b.pre_len > 0 && memcmp(c->b.num, ver.num, sizeof(ver.num)) == 0)
+                                pre_allowed = true;
+                }
+                if (all && (ver.pre_len == 0 || pre_allowed))
+                        match = true;
         }
 
         /* npm reduces a range with a * alternative to *, which no prerelease satisfies */
         if (any_set)
                 return ver.pre_len == 0;
         return match;
+}
+
+size_t semver_range_n_sets(const SemVerRange *r) {
+        return r->n_sets;
+}
+
+/* an = comparator bounds from both sides: v >= b below, v <= b above */
+bool semver_range_set_above_lower(const SemVerRange *r, size_t set, const SemVer *v) {
+        Version ver = version_of(v);
+
+        for (size_t i = set_begin(r, set); i < r->set_end[set]; i++) {
+                const Comparator *c = &r->c[i];
+
+                if (c->op == OP_LT || c->op == OP_LE)
+                        continue;
+                if (c->op == OP_GT ? version_compare(&ver, &c->b) <= 0 : version_compare(&ver, &c->b) < 0)
+                        return false;
+        }
+        return true;
+}
+
+bool semver_range_set_below_upper(const SemVerRange *r, size_t set, const SemVer *v) {
+        Version ver = version_of(v);
+
+        for (size_t i = set_begin(r, set); i < r->set_end[set]; i++) {
+                const Comparator *c = &r->c[i];
+
+                if (c->op == OP_GT || c->op == OP_GE)
+                        continue;
+                if (c->op == OP_LT ? version_compare(&ver, &c->b) >= 0 : version_compare(&ver, &c->b) > 0)
+                        return false;
+        }
+        return true;
+}
+
+int semver_range_satisfies(const char *range, const SemVer *v) {
+        _cleanup_(semver_range_freep) SemVerRange *r = NULL;
+        int k;
+
+        if (!range || !v)
+                return -EINVAL;
+        k = semver_range_parse(range, &r);
+        if (k < 0)
+                return k;
+        return semver_range_match(r, v);
 }

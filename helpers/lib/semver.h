@@ -2,6 +2,8 @@
 /* semver.h: exact SemVer 2.0.0 versions, their precedence, and npm's range subset */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* the longest version string accepted anywhere (unit instance, CLI, metadata) */
@@ -37,5 +39,24 @@ const char *semver_why_invalid(const char *s);
  * sets and ||. A prerelease version only satisfies a comparator set in which some comparator carries a
  * prerelease on the same major.minor.patch (npm's rule, includePrerelease off). An empty range (or an empty
  * || alternative) means *, as in npm. Returns 1 when v satisfies range, 0 when not, -EINVAL when range is
- * malformed (anywhere, even after an alternative that matched) or a bound it implies overflows uint64_t. */
+ * malformed (anywhere, even after an alternative that matched) or a bound it implies overflows uint64_t,
+ * -ENOMEM. */
 int semver_range_satisfies(const char *range, const SemVer *v);
+
+/* A range parsed once, for testing many versions against it (semver_range_satisfies() parses it each
+ * time). It keeps its own copy of the text. */
+typedef struct SemVerRange SemVerRange;
+
+/* -EINVAL when range is malformed (as semver_range_satisfies() says), -ENOMEM */
+int semver_range_parse(const char *range, SemVerRange **ret);
+SemVerRange *semver_range_free(SemVerRange *r);
+/* 1 when v satisfies r, 0 when not: what semver_range_satisfies() answers */
+int semver_range_match(const SemVerRange *r, const SemVer *v);
+
+/* The comparator sets of r (its || alternatives) one by one, for searching a sorted list of versions
+ * without a prerelease: such a version satisfies r when, for some set, it is both above the set's lower
+ * bounds (>, >=, =) and below its upper bounds (<, <=, =). Along ascending versions, "above" goes from
+ * false to true once and "below" from true to false once, so each set admits one run of the list. */
+size_t semver_range_n_sets(const SemVerRange *r);
+bool semver_range_set_above_lower(const SemVerRange *r, size_t set, const SemVer *v);
+bool semver_range_set_below_upper(const SemVerRange *r, size_t set, const SemVer *v);

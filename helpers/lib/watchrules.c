@@ -516,11 +516,14 @@ int watchrules_sparkline(const double *v, size_t n, size_t width, char *buf, siz
                 double sum = 0;
 
                 for (size_t i = from; i < to; i++)
-                        if (isfinite(v[i])) {
-                                sum += v[i];
+                        if (isfinite(v[i]))
                                 m++;
-                        }
-                cell[c] = m > 0 ? sum / m : NAN;
+                /* the mean as a sum of shares: a sum of values near DBL_MAX (a lag read from /metrics)
+                 * would overflow to infinity */
+                for (size_t i = from; i < to; i++)
+                        if (isfinite(v[i]))
+                                sum += v[i] / (double)m;
+                cell[c] = m > 0 ? sum : NAN;
                 if (m > 0) {
                         lo = fmin(lo, cell[c]);
                         hi = fmax(hi, cell[c]);
@@ -534,8 +537,12 @@ int watchrules_sparkline(const double *v, size_t n, size_t width, char *buf, siz
         for (size_t c = 0; c < cells; c++) {
                 const char *s = " ";
 
-                if (!isnan(cell[c]))
-                        s = blocks[hi > lo ? (size_t)lround((cell[c] - lo) / (hi - lo) * 7) : 0];
+                /* halves, so that hi - lo stays finite for any finite lo and hi; the index is clamped
+                 * rather than trusted, since it picks an array element */
+                if (!isnan(cell[c])) {
+                        double at = hi > lo ? (cell[c] / 2 - lo / 2) / (hi / 2 - lo / 2) * 7 : 0;
+                        s = blocks[at >= 0 && at <= 7 ? (size_t)lround(at) : at > 7 ? 7 : 0];
+                }
                 memcpy(buf + len, s, strlen(s));
                 len += strlen(s);
         }

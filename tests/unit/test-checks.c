@@ -72,6 +72,63 @@ START_TEST(test_clients_below) {
 }
 END_TEST
 
+START_TEST(test_clients_malformed_protocol) {
+        /* a protocol no client speaks is malformed, never above the minimum */
+        _cleanup_json_ cJSON *clients = cJSON_Parse(
+                "[{\"id\": \"huge\", \"kind\": \"cli\", \"version\": \"9\", \"protocol\": 1e300},"
+                " {\"id\": \"half\", \"kind\": \"cli\", \"version\": \"9\", \"protocol\": 7.5},"
+                " {\"id\": \"text\", \"kind\": \"cli\", \"version\": \"9\", \"protocol\": \"7\"},"
+                " {\"id\": \"ok\", \"kind\": \"cli\", \"version\": \"9\", \"protocol\": 7}]");
+        _cleanup_free_ char *list = NULL;
+        size_t n;
+
+        ck_assert_int_eq(checks_clients_below(clients, 6, &list, &n), 0);
+        ck_assert_uint_eq(n, 3);
+        ck_assert_str_eq(
+                list,
+                "huge (cli 9, a malformed protocol), half (cli 9, a malformed protocol), text (cli 9, a "
+                "malformed protocol)");
+}
+END_TEST
+
+START_TEST(test_runs_in_flight) {
+        static const struct {
+                const char *json;
+                int r;
+                uint32_t n;
+        } cases[] = {
+                { "{\"count\": 0}", 0, 0 },
+                { "{\"count\": 2}", 0, 2 },
+                { "{\"count\": 4294967295}", 0, UINT32_MAX },
+                /* what a cast to unsigned read as 0 runs, or as some other count */
+                { "{\"count\": 4294967296}", -ERANGE, 0 },
+                { "{\"count\": 1e300}", -ERANGE, 0 },
+                { "{\"count\": -1}", -ERANGE, 0 },
+                { "{\"count\": -0.5}", -EBADMSG, 0 },
+                { "{\"count\": 0.5}", -EBADMSG, 0 },
+                { "{\"count\": \"2\"}", -EBADMSG, 0 },
+                { "{\"count\": null}", -EBADMSG, 0 },
+                { "{}", -EBADMSG, 0 },
+                { "[]", -EBADMSG, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_json_ cJSON *answer = cJSON_Parse(cases[i].json);
+                uint32_t n = 12345;
+                int r;
+
+                ck_assert_ptr_nonnull(answer);
+                r = checks_runs_in_flight(answer, &n);
+                ck_assert_msg(r == cases[i].r, "%s: %d", cases[i].json, r);
+                ck_assert_uint_eq(n, r == 0 ? cases[i].n : 12345);
+        }
+        /* 1e400 parses as infinity */
+        _cleanup_json_ cJSON *inf = cJSON_Parse("{\"count\": 1e400}");
+        uint32_t n;
+        ck_assert_int_eq(checks_runs_in_flight(inf, &n), -EBADMSG);
+}
+END_TEST
+
 START_TEST(test_incompatible) {
         static const char output[] = "shell 1.0.0 ok\n"
                                      "git 2.1.0 incompatible\n"
@@ -203,6 +260,8 @@ static Suite *checks_suite(void) {
         tcase_add_test(tc, test_node_version);
         tcase_add_test(tc, test_pg_version);
         tcase_add_test(tc, test_clients_below);
+        tcase_add_test(tc, test_clients_malformed_protocol);
+        tcase_add_test(tc, test_runs_in_flight);
         tcase_add_test(tc, test_incompatible);
         tcase_add_test(tc, test_bytes);
         tcase_add_test(tc, test_duration_and_time);

@@ -2,6 +2,8 @@
 /* test-metadata.c: metadata module: the registry document, classification, upgrade paths, the cache */
 #define _GNU_SOURCE
 #include <check.h>
+#include <inttypes.h>
+#include <stdlib.h>
 
 #include "test-root.h"
 #include "json-util.h"
@@ -233,6 +235,362 @@ START_TEST(test_path_impossible) {
 }
 END_TEST
 
+/* the path search as a scan of every pair, kept as the reference the faster search must agree with */
+static int reference_plan_path(const Metadata *m, const SemVer *from, const char *to, char ***ret) {
+        _cleanup_free_ int *dist = NULL;
+        _cleanup_free_ size_t *queue = NULL;
+        _cleanup_strv_free_ char **path = NULL;
+        const Release *target = metadata_find(m, to);
+        size_t t, head = 0, tail = 0, cur = SIZE_MAX;
+        int best = -1, r;
+
+        if (!target)
+                return -ENOENT;
+        t = (size_t)(target - m->releases);
+        dist = malloc(m->n * sizeof(int));
+        queue = malloc(m->n * sizeof(size_t));
+        ck_assert(dist && queue);
+        for (size_t i = 0; i < m->n; i++)
+                dist[i] = -1;
+        dist[t] = 0;
+        queue[tail++] = t;
+        while (head < tail) {
+                size_t x = queue[head++];
+                for (size_t y = 0; y < x; y++) {
+                        const Release *ry = &m->releases[y];
+                        if (dist[y] >= 0 || ry->v.prerelease || ry->deprecated ||
+                            semver_compare(&ry->v, from) <= 0)
+                                continue;
+                        r = metadata_step_allowed(&m->releases[x], &ry->v);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                dist[y] = dist[x] + 1;
+                                queue[tail++] = y;
+                        }
+                }
+        }
+        for (size_t i = 0; i < m->n; i++) {
+                if (dist[i] < 0 || (best >= 0 && dist[i] >= best))
+                        continue;
+                r = metadata_step_allowed(&m->releases[i], from);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        best = dist[i];
+        }
+        if (best < 0)
+                return -ENOLINK;
+        path = calloc((size_t)best + 2, sizeof(char *));
+        for (int k = 0; k <= best; k++) {
+                const SemVer *at = cur == SIZE_MAX ? from : &m->releases[cur].v;
+                size_t pick = SIZE_MAX;
+
+                for (size_t i = m->n; pick == SIZE_MAX && i-- > 0;) {
+                        if (dist[i] != best - k)
+                                continue;
+                        r = metadata_step_allowed(&m->releases[i], at);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                pick = i;
+                }
+                ck_assert(pick != SIZE_MAX);
+                path[k] = strdup(m->releases[pick].version);
+                cur = pick;
+        }
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
+static const char *random_version(unsigned *seed) {
+        static char buf[4][64];
+        static unsigned slot;
+        char *b = buf[slot++ % ELEMENTSOF(buf)];
+        static const char *const pre[] = { "", "", "", "", "-rc.1", "-0", "-beta" };
+        static const char *const build[] = { "", "", "", "", "", "+b1", "+b2" };
+
+        snprintf(
+                b,
+                sizeof(buf[0]),
+                "%u.%u.%u%s%s",
+                (unsigned)rand_r(seed) % 4,
+                (unsigned)rand_r(seed) % 4,
+                (unsigned)rand_r(seed) % 3,
+                pre[(unsigned)rand_r(seed) % ELEMENTSOF(pre)],
+                build[(unsigned)rand_r(seed) % ELEMENTSOF(build)]);
+        return b;
+}
+
+/* an upgradeFrom of npm's forms, "-" for none, now and then a malformed one */
+static char *random_range(unsigned *seed) {
+        static const char *const forms[] = {
+                "-",
+                "-",
+                ">=%s",
+                "<%s",
+                ">%s <=%s",
+                "^%s",
+                "~%s",
+                "%s - %s",
+                "%.1s.x",
+                "%s || %s",
+                "*",
+                "",
+                "=%s",
+                "<=%s",
+                ">%s",
+                "%.1s",
+                ">=%s <%s || %s",
+                "%s ||",
+                "<<%s",
+                ">=%s <%s",
+                "%.3s.x || >%s",
+                ">=%s",
+                ">=%s",
+                ">=%s <%s",
+                ">%s || >%s",
+                "^%.1s || ^%s",
+        };
+        const char *f = forms[(unsigned)rand_r(seed) % ELEMENTSOF(forms)];
+        char *s = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&s, &size);
+
+        /* each %s a random version, %.1s and %.3s its first characters */
+        for (const char *c = f; *c; c++) {
+                if (*c != '%') {
+                        fputc(*c, out);
+                        continue;
+                }
+                if (c[1] == '.') {
+                        fprintf(out, "%.*s", c[2] - '0', random_version(seed));
+                        c += 3;
+                } else {
+                        fputs(random_version(seed), out);
+                        c++;
+                }
+        }
+        fclose(out);
+        if ((unsigned)rand_r(seed) % 50 == 0 && s[0] && s[1])
+                s[0] = '<', s[1] = '<';
+        return s;
+}
+
+static char *joined(int r, char **path) {
+        char *s = NULL;
+        size_t size = 0;
+        FILE *out;
+
+        if (r < 0) {
+                ck_assert_int_ge(asprintf(&s, "error %d", r), 0);
+                return s;
+        }
+        out = open_memstream(&s, &size);
+        STRV_FOREACH (p, path)
+                fprintf(out, "%s%s", p == path ? "" : " ", *p);
+        fclose(out);
+        return s;
+}
+
+START_TEST(test_path_same_as_pairwise) {
+        unsigned seed = 12345;
+
+        /* random documents, with prereleases, builds of one precedence, deprecated releases, every range
+         * form and a malformed range now and then: the same path, or the same error, as the scan of every
+         * pair */
+        for (unsigned doc = 0; doc < 1500; doc++) {
+                _cleanup_(metadata_done) Metadata m = {};
+                cJSON *d = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(d, "versions");
+                unsigned n = 1 + (unsigned)rand_r(&seed) % 24;
+
+                for (unsigned i = 0; i < n; i++) {
+                        const char *v = random_version(&seed);
+                        _cleanup_free_ char *range = random_range(&seed);
+                        cJSON *e, *block;
+
+                        if (cJSON_GetObjectItemCaseSensitive(versions, v))
+                                continue;
+                        e = cJSON_AddObjectToObject(versions, v);
+                        if ((unsigned)rand_r(&seed) % 8 == 0)
+                                cJSON_AddStringToObject(e, "deprecated", "no");
+                        block = cJSON_AddObjectToObject(e, "codebolt");
+                        if (!streq(range, "-"))
+                                cJSON_AddStringToObject(block, "upgradeFrom", range);
+                }
+                ck_assert_int_eq(metadata_parse(d, &m, NULL), 0);
+                for (unsigned q = 0; q < 8 && m.n > 0; q++) {
+                        _cleanup_strv_free_ char **got = NULL, **want = NULL;
+                        _cleanup_free_ char *g = NULL, *w = NULL;
+                        const char *to = m.releases[(unsigned)rand_r(&seed) % m.n].version;
+                        SemVer from = {};
+                        int rg, rw;
+
+                        SemVer tv = m.releases[0].v;
+
+                        /* mostly an upgrade, which is where paths are */
+                        for (unsigned tries = 0; tries < 8; tries++) {
+                                semver_done(&from);
+                                ck_assert_int_eq(semver_parse(random_version(&seed), &from), 0);
+                                for (size_t i = 0; i < m.n; i++)
+                                        if (streq(m.releases[i].version, to))
+                                                tv = m.releases[i].v;
+                                if (semver_compare(&from, &tv) < 0)
+                                        break;
+                        }
+                        rg = metadata_plan_path(&m, &from, to, &got);
+                        rw = reference_plan_path(&m, &from, to, &want);
+                        g = joined(rg, got);
+                        w = joined(rw, want);
+                        ck_assert_msg(
+                                streq(g, w),
+                                "document %u, to %s: got '%s', the pairwise scan '%s'",
+                                doc,
+                                to,
+                                g,
+                                w);
+                        semver_done(&from);
+                }
+        }
+}
+END_TEST
+
+/* a document of n versions 1.0.0 … 1.0.<n-1>, version i upgradeable only from the two below it */
+static Metadata ladder_of(unsigned n) {
+        cJSON *doc = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(doc, "versions");
+        Metadata m = {};
+
+        ck_assert_ptr_nonnull(versions);
+        for (unsigned i = 0; i < n; i++) {
+                char v[32], range[64];
+                cJSON *block;
+
+                snprintf(v, sizeof(v), "1.0.%u", i);
+                snprintf(range, sizeof(range), ">=1.0.%u <1.0.%u", i < 2 ? 0 : i - 2, i);
+                block = cJSON_AddObjectToObject(cJSON_AddObjectToObject(versions, v), "codebolt");
+                ck_assert_ptr_nonnull(block);
+                if (i > 0)
+                        ck_assert_ptr_nonnull(cJSON_AddStringToObject(block, "upgradeFrom", range));
+        }
+        ck_assert_int_eq(metadata_parse(doc, &m, NULL), 0);
+        ck_assert_uint_eq(m.n, n);
+        return m;
+}
+
+START_TEST(test_path_largest_document) {
+        _cleanup_(metadata_done) Metadata m = ladder_of(METADATA_MAX_VERSIONS);
+        _cleanup_strv_free_ char **path = NULL;
+        _cleanup_free_ char *want = NULL;
+        size_t size = 0, k = 0;
+        SemVer from = {};
+        FILE *f;
+
+        /* the whole ladder, two rungs at a time (the higher rung each time), 1.0.19999 last: every
+         * release is reached by the search, and a scan of every pair would try 200 million of them */
+        f = open_memstream(&want, &size);
+        for (unsigned i = 2; i < METADATA_MAX_VERSIONS; i += 2)
+                fprintf(f, "1.0.%u ", i);
+        fprintf(f, "1.0.%u", METADATA_MAX_VERSIONS - 1);
+        fclose(f);
+        ck_assert_int_eq(semver_parse("1.0.0", &from), 0);
+        ck_assert_int_eq(metadata_plan_path(&m, &from, "1.0.19999", &path), 0);
+        semver_done(&from);
+        {
+                _cleanup_free_ char *got = joined(0, path);
+                ck_assert_str_eq(got, want);
+        }
+        STRV_FOREACH (p, path)
+                k++;
+        ck_assert_uint_eq(k, METADATA_MAX_VERSIONS / 2);
+}
+END_TEST
+
+START_TEST(test_path_deadline) {
+        _cleanup_(metadata_done) Metadata m = ladder_of(64);
+        _cleanup_strv_free_ char **path = NULL;
+        SemVer from = {};
+
+        /* a deadline already passed: the search gives up instead of running on */
+        ck_assert_int_eq(semver_parse("1.0.0", &from), 0);
+        ck_assert_int_eq(metadata_plan_path_until(&m, &from, "1.0.63", 1, &path), -ETIME);
+        ck_assert_ptr_null(path);
+        ck_assert_int_eq(metadata_plan_path_until(&m, &from, "1.0.63", USEC_INFINITY, &path), 0);
+        semver_done(&from);
+}
+END_TEST
+
+START_TEST(test_too_many_versions) {
+        _cleanup_free_ char *error = NULL, *file = strdup("/srv/huge-metadata.json"), *rooted = NULL,
+                            *body = NULL, *srv = paths_rooted("/srv");
+        cJSON *doc = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(doc, "versions");
+        Config c = { .deployment = (char *)"huge", .package = (char *)"@codebolt/server" };
+        Metadata m = {};
+
+        for (unsigned i = 0; i <= METADATA_MAX_VERSIONS; i++) {
+                char v[32];
+                snprintf(v, sizeof(v), "1.0.%u", i);
+                ck_assert_ptr_nonnull(cJSON_AddObjectToObject(versions, v));
+        }
+        body = cJSON_PrintUnformatted(doc);
+        ck_assert_int_eq(metadata_parse(doc, &m, &error), -E2BIG);
+        ck_assert_ptr_nonnull(strstr(error, "20001 versions"));
+
+        /* through ReleaseMetadata=: the message names the file too */
+        free(error);
+        error = NULL;
+        rooted = paths_rooted(file);
+        ck_assert_int_eq(paths_mkdir_p(srv, 0755), 0);
+        ck_assert_int_eq(state_write_string_atomic(rooted, body, 0644), 0);
+        c.release_metadata = file;
+        ck_assert_int_eq(metadata_load(&c, &m, &error), -E2BIG);
+        ck_assert_ptr_nonnull(strstr(error, rooted));
+        ck_assert_ptr_nonnull(strstr(error, "20001 versions"));
+}
+END_TEST
+
+START_TEST(test_protocol_numbers) {
+        static const struct {
+                const char *json;
+                int64_t want;
+        } cases[] = {
+                { "6", 6 },
+                { "0", 0 },
+                { "9007199254740992", INT64_C(9007199254740992) },
+                /* never "not declared": each would skip the clients gate */
+                { "1e300", METADATA_MALFORMED },
+                { "-1e300", METADATA_MALFORMED },
+                { "1e19", METADATA_MALFORMED },
+                { "9223372036854775808", METADATA_MALFORMED },
+                { "-1", METADATA_MALFORMED },
+                { "6.5", METADATA_MALFORMED },
+                { "\"6\"", METADATA_MALFORMED },
+                { "true", METADATA_MALFORMED },
+                { "null", -1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(metadata_done) Metadata m = {};
+                _cleanup_free_ char *text = NULL;
+
+                ck_assert_int_ge(
+                        asprintf(
+                                &text,
+                                "{\"versions\": {\"1.5.0\": {\"codebolt\": {\"protocol\": %s, "
+                                "\"minClientProtocol\": %s}}}}",
+                                cases[i].json,
+                                cases[i].json),
+                        0);
+                ck_assert_int_eq(metadata_parse(cJSON_Parse(text), &m, NULL), 0);
+                ck_assert_msg(
+                        m.releases[0].min_client_protocol == cases[i].want,
+                        "minClientProtocol %s: %" PRId64,
+                        cases[i].json,
+                        m.releases[0].min_client_protocol);
+                ck_assert_msg(m.releases[0].protocol == cases[i].want, "protocol %s", cases[i].json);
+        }
+}
+END_TEST
+
 START_TEST(test_url) {
         Config c = { .deployment = (char *)"default", .package = (char *)"@codebolt/server" };
         _cleanup_free_ char *a = NULL, *b = NULL, *d = NULL, *e = NULL;
@@ -428,11 +786,22 @@ static Suite *metadata_suite(void) {
         tcase_add_test(tc, test_path_two_steps);
         tcase_add_test(tc, test_path_shortest_then_highest);
         tcase_add_test(tc, test_path_impossible);
+        tcase_add_test(tc, test_path_deadline);
+        tcase_add_test(tc, test_protocol_numbers);
         tcase_add_test(tc, test_url);
         tcase_add_test(tc, test_load_and_cache);
         tcase_add_test(tc, test_pick_auto_track);
         tcase_add_test(tc, test_pick_auto_skips);
         tcase_add_test(tc, test_pick_auto_channel);
+        suite_add_tcase(s, tc);
+
+        /* the largest documents: well under a second each without sanitizers; the timeout leaves room for a
+         * sanitizer build on a loaded machine (a scan of every pair takes many minutes) */
+        tc = tcase_create("large");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_path_same_as_pairwise);
+        tcase_add_test(tc, test_path_largest_document);
+        tcase_add_test(tc, test_too_many_versions);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -2,6 +2,7 @@
 /* test-watchrules.c: watchrules module: the verdicts of the post-upgrade watch on recorded series */
 #define _GNU_SOURCE
 #include <check.h>
+#include <float.h>
 #include <math.h>
 
 #include "macro.h"
@@ -801,6 +802,18 @@ START_TEST(test_sparkline) {
         ck_assert_str_eq(buf, "");
         ck_assert_int_eq(watchrules_sparkline(ramp, 8, 8, buf, 24), -ENOBUFS);
         ck_assert_int_eq(watchrules_sparkline(ramp, 8, 8, buf, 25), 24);
+
+        /* lags near the largest double, as /metrics may give them: the sums of a cell and the spread of
+         * the cells stay finite (an overflow to infinity made the index NaN, then a read far outside
+         * the blocks) */
+        const double huge[] = { DBL_MAX, DBL_MAX, 0, 0 }, wide[] = { -DBL_MAX, DBL_MAX },
+                     mixed[] = { 1e308, -1e308, 1e308, 0, 5, -DBL_MAX };
+        ck_assert_int_eq(watchrules_sparkline(huge, 4, 2, buf, sizeof(buf)), 6);
+        ck_assert_str_eq(buf, "█▁");
+        ck_assert_int_eq(watchrules_sparkline(wide, 2, 2, buf, sizeof(buf)), 6);
+        ck_assert_str_eq(buf, "▁█");
+        ck_assert_int_eq(watchrules_sparkline(mixed, 6, 6, buf, sizeof(buf)), 18);
+        ck_assert_str_eq(buf, "█▃█▅▅▁");
 }
 END_TEST
 
