@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common.c: what every phase helper does the same way: arguments, config, the lock, current.json */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@
 #include "semver.h"
 #include "spawn.h"
 #include "state.h"
+#include "trust.h"
 #include "unitname.h"
 
 /* a webhook that does not answer in this time is given up: the upgrade does not wait for it */
@@ -200,37 +202,66 @@ char *helper_server_url(const Helper *h, const char *path) {
         return url;
 }
 
-int helper_read_credential(const char *name, char **ret) {
-        _cleanup_free_ char *path = paths_credential(name), *s = NULL;
+/* a password or a token: far less than this */
+#define HELPER_CREDENTIAL_MAX ((size_t)64 * 1024)
+
+static void erase_freep(char **p) {
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+int helper_read_credential(const char *name, char **ret, char **ret_why) {
+        _cleanup_free_ char *path = paths_credential(name), *why = NULL;
+        _cleanup_(erase_freep) char *buf = NULL;
+        size_t size, start = 0;
+        char *s;
         int r;
 
         if (!path)
                 return -ENOMEM;
-        r = pg_check_credential_file(path);
-        if (r < 0)
+        /* the secret's directories too: whoever may write one could swap the file for theirs */
+        r = trust_read_root_file(path, TRUST_PRIVATE, HELPER_CREDENTIAL_MAX, &buf, &size, &why);
+        if (r < 0) {
+                if (ret_why)
+                        *ret_why = TAKE_PTR(why);
                 return r;
-        r = state_read_string(path, &s);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(s);
+        }
+        if (strlen(buf) != size) {
+                if (ret_why && asprintf(ret_why, "%s contains a NUL byte", path) < 0)
+                        *ret_why = NULL;
+                return -EBADMSG;
+        }
+        while (size > 0 && isspace((unsigned char)buf[size - 1]))
+                size--;
+        while (start < size && isspace((unsigned char)buf[start]))
+                start++;
+        s = strndup(buf + start, size - start);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
         return 0;
 }
 
 int helper_login(Helper *h, char **ret_token) {
-        _cleanup_free_ char *password = NULL, *url = NULL, *error = NULL, *path = NULL;
+        _cleanup_free_ char *password = NULL, *url = NULL, *error = NULL, *path = NULL, *why = NULL;
         _cleanup_json_ cJSON *body = NULL, *answer = NULL;
         long status = 0;
         const char *token;
         int r;
 
-        r = helper_read_credential(h->config.smoke_password_credential, &password);
+        r = helper_read_credential(h->config.smoke_password_credential, &password, &why);
+        if (r == -ENOMEM)
+                return log_oom();
         if (r < 0) {
                 path = paths_credential(h->config.smoke_password_credential);
                 return log_error_errno(
                         r,
                         "Failed to read the smoke-test password %s (it must exist, be owned by root and "
-                        "have mode 0600): %m",
-                        strempty(path));
+                        "have mode 0600): %s",
+                        strempty(path),
+                        why ?: strerror(-r));
         }
 
         body = cJSON_CreateObject();
@@ -526,16 +557,19 @@ void helper_notify(Helper *h, const char *event, const cJSON *fields) {
         /* a missing token file means no Authorization header; one with the wrong owner or mode is
          * refused as every credential is */
         if (h->config.notify_token_credential) {
-                r = helper_read_credential(h->config.notify_token_credential, &token);
+                _cleanup_free_ char *why = NULL;
+
+                r = helper_read_credential(h->config.notify_token_credential, &token, &why);
                 if (r < 0 && r != -ENOENT) {
                         _cleanup_free_ char *path = paths_credential(h->config.notify_token_credential);
                         log_warning_errno(
                                 r,
                                 "Not sending the %s notification to %s: cannot use the token file %s (it "
-                                "must be owned by root and have mode 0600): %m",
+                                "must be owned by root and have mode 0600): %s",
                                 event,
                                 where,
-                                strempty(path));
+                                strempty(path),
+                                why ?: strerror(-r));
                         return;
                 }
         }
@@ -566,7 +600,7 @@ typedef struct HookRun {
 
 static void hook_report(const Hook *hook, const HookResult *result, void *userdata) {
         const HookRun *run = userdata;
-        _cleanup_free_ char *how = NULL;
+        _cleanup_free_ char *how = NULL, *output = NULL;
 
         switch (hook->kind) {
         case HOOK_MASKED:
@@ -594,17 +628,20 @@ static void hook_report(const Hook *hook, const HookResult *result, void *userda
         }
 
         how = hook_result_to_string(result, run->ctx->timeout);
+        /* a refused hook never ran, so it said nothing */
+        if (result->status != HOOK_REFUSED &&
+            asprintf(&output, " Its output: journalctl -t %s.d/%s", run->ctx->stage, hook->name) < 0)
+                output = NULL;
         log_full(
                 run->fatal ? LOG_ERR : LOG_WARNING,
                 0,
-                "Hook %s %s%s. Its output: journalctl -t %s.d/%s",
+                "Hook %s %s%s.%s",
                 hook->path,
                 how ?: "failed",
                 streq(run->ctx->stage, HOOKS_PRE_UPGRADE) ? ": refusing the upgrade"
                 : run->fatal                              ? ": the smoke test fails"
                                                           : "",
-                run->ctx->stage,
-                hook->name);
+                strempty(output));
 }
 
 int helper_run_hooks(Helper *h, const char *stage, const cJSON *current, const char *result) {

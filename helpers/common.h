@@ -69,8 +69,10 @@ int helper_login(Helper *h, char **ret_token);
 int helper_pg_target(const Helper *h, const char *dbname, PgTarget *ret);
 /* the same from a Config, where there is no Helper (the codebolt-upgrade command) */
 int helper_pg_target_config(const Config *c, const char *dbname, PgTarget *ret);
-/* read a credential file (root-owned, 0600, else refused), trimmed of the final newline */
-int helper_read_credential(const char *name, char **ret);
+/* read a credential file, trimmed of whitespace: it and every directory on its path must be root's
+ * alone (trust_open_root_file() with TRUST_PRIVATE: the file root-owned with mode 0600), else -EPERM;
+ * *ret_why (may be NULL) then says what is wrong and the fix */
+int helper_read_credential(const char *name, char **ret, char **ret_why);
 
 /* The [Notify] URL= webhook: POST event with fields (NULL: none) plus deployment, version, from (when
  * current.json knows it) and phase; with the TokenCredential= file as bearer token when that file

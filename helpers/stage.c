@@ -19,6 +19,7 @@
 #include "release.h"
 #include "spawn.h"
 #include "state.h"
+#include "trust.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -26,6 +27,7 @@
 
 #define NPM_TIMEOUT (15 * 60 * USEC_PER_SEC)
 #define NPM_PATH "/usr/local/bin:/usr/bin:/bin"
+#define NPMRC_MAX ((size_t)1024 * 1024)
 #define SERVER_BIN "bin/codebolt-server"
 /* npm's resolution of the tree, below the staging directory */
 #define LOCK_FILE ".resolve/package-lock.json"
@@ -537,16 +539,22 @@ static int npm_run(
  * a userconfig the user may read: that is npm's model, not a new exposure. The copy is made in the
  * HOME directory this stage made, by fd: the user cannot redirect it (beneath.h). */
 static int copy_npmrc(const char *src, int home_fd, const char *home, uid_t uid, gid_t gid) {
-        _cleanup_free_ char *rooted = paths_rooted(src), *data = NULL;
+        _cleanup_free_ char *rooted = paths_rooted(src), *data = NULL, *why = NULL;
         size_t size;
         int r;
 
         if (!rooted)
                 return log_oom();
-        r = state_read_file(rooted, &data, &size);
+        /* it holds registry tokens and steers what npm installs: root's alone, like a hook */
+        r = trust_read_root_file(rooted, 0, NPMRC_MAX, &data, &size, &why);
+        if (r == -ENOMEM)
+                return log_oom();
         if (r < 0)
                 return log_error_errno(
-                        r, "Failed to read the npm config %s ([Server] NpmConfig=): %m", rooted);
+                        r,
+                        "Cannot use the npm config %s ([Server] NpmConfig=): %s",
+                        rooted,
+                        why ?: strerror(-r));
         r = beneath_write_owned(home_fd, ".npmrc", data, size, 0600, uid, gid);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s/.npmrc: %m", home);

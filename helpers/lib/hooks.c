@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "spawn.h"
+#include "trust.h"
 
 /* systemd's default for services: a site hook may well live in /usr/local */
 #define HOOKS_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -25,9 +26,15 @@ void hook_list_done(HookList *l) {
         *l = (HookList){};
 }
 
+void hook_result_done(HookResult *r) {
+        free(r->why);
+        *r = (HookResult){};
+}
+
 void hook_failure_done(HookFailure *f) {
         free(f->hook.name);
         free(f->hook.path);
+        hook_result_done(&f->result);
         *f = (HookFailure){};
 }
 
@@ -212,12 +219,22 @@ static int hook_env(const HookContext *ctx, char ***ret) {
 
 int hooks_run_one(const Hook *hook, const HookContext *ctx, HookResult *ret_result) {
         _cleanup_strv_free_ char **env = NULL;
-        _cleanup_free_ char *identifier = NULL;
+        _cleanup_free_ char *identifier = NULL, *why = NULL;
+        _cleanup_close_ int fd = -EBADF;
         char *argv[] = { hook->path, NULL };
         int status = 0, sig = 0, r;
         HookResult res = {};
 
         assert(hook->kind == HOOK_EXECUTABLE);
+        /* it runs as root: whoever may change it, or a directory on its way, could run anything */
+        fd = trust_open_root_file(hook->path, 0, &why);
+        if (fd == -ENOMEM)
+                return -ENOMEM;
+        if (fd < 0) {
+                *ret_result = (HookResult){ .status = HOOK_REFUSED, .code = fd, .why = TAKE_PTR(why) };
+                return 1;
+        }
+
         r = hook_env(ctx, &env);
         if (r < 0)
                 return r;
@@ -231,6 +248,8 @@ int hooks_run_one(const Hook *hook, const HookContext *ctx, HookResult *ret_resu
                 .phase = ctx->phase,
                 .timeout = ctx->timeout == USEC_INFINITY ? 0 : ctx->timeout,
                 .ret_signal = &sig,
+                /* the file judged above, whatever its name points at by now */
+                .exec_fd = fd,
         };
         r = spawn_run(argv, &o, &status);
         if (r == -ECANCELED || r == -ENOMEM)
@@ -285,6 +304,9 @@ char *hook_result_to_string(const HookResult *r, usec_t timeout) {
                         return NULL;
                 k = asprintf(&s, "ran past its timeout of %s ([Timeouts] Hook=) and was killed", t);
                 break;
+        case HOOK_REFUSED:
+                k = asprintf(&s, "was refused: %s", r->why ?: strerror(-r->code));
+                break;
         case HOOK_NOT_STARTED:
                 k = asprintf(
                         &s,
@@ -308,7 +330,7 @@ int hooks_run(const HookContext *ctx, HookReport report, void *userdata, HookFai
 
         for (size_t i = 0; i < l.n; i++) {
                 const Hook *hook = &l.hooks[i];
-                HookResult res = {};
+                _cleanup_(hook_result_done) HookResult res = {};
 
                 if (report)
                         report(hook, NULL, userdata);
@@ -328,6 +350,7 @@ int hooks_run(const HookContext *ctx, HookReport report, void *userdata, HookFai
                                              .path = strdup(hook->path),
                                              .kind = hook->kind };
                         first.result = res;
+                        res.why = NULL;
                         if (!first.hook.name || !first.hook.path)
                                 return -ENOMEM;
                         failed = true;

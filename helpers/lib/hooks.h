@@ -73,21 +73,30 @@ typedef enum HookStatus {
         HOOK_KILLED,      /* killed by signal code */
         HOOK_TIMED_OUT,   /* ran past the timeout and was killed (SIGTERM, SIGKILL 5 s later) */
         HOOK_NOT_STARTED, /* could not be executed: code is -errno (-ENOEXEC: no #! line, …) */
+        HOOK_REFUSED,     /* not run: the hook, or a directory on its path, is not root's alone
+                           * (trust_open_root_file()); code is -errno, why says what and the fix */
 } HookStatus;
 
 typedef struct HookResult {
         HookStatus status;
         int code;
+        char *why; /* HOOK_REFUSED: owned, released with hook_result_done() */
 } HookResult;
 
+void hook_result_done(HookResult *r);
+
 /* "exited with status 3", "was killed by signal SIGSEGV", "ran past its timeout of 300 s and was
- * killed", "could not be executed: Exec format error"; NULL on OOM */
+ * killed", "could not be executed: Exec format error", "was refused: <why>"; NULL on OOM */
 char *hook_result_to_string(const HookResult *r, usec_t timeout);
 
-/* Run one HOOK_EXECUTABLE hook and wait for it. Its stdout (priority info) and stderr (warning) go to
- * the journal line by line under SYSLOG_IDENTIFIER=<stage>.d/<name> and the phase. Returns 0 when it
- * passed, 1 when it failed (how in *ret_result, also written on 0), -ECANCELED when the spawn cancel
- * flag (spawn_set_cancel_flag()) was raised, -ENOMEM. */
+/* Run one HOOK_EXECUTABLE hook and wait for it. As it runs as root, it is run only when it is root's
+ * alone: the file and every directory on its path (those of a symlink's target too) owned by root and
+ * not writable by group or other, else HOOK_REFUSED; what runs is the very file judged (executed
+ * through the fd the check opened; a #! script is then handed to its interpreter as /dev/fd/<n>). Its stdout
+ * (priority info) and stderr (warning) go to the journal line by line under
+ * SYSLOG_IDENTIFIER=<stage>.d/<name> and the phase. Returns 0 when it passed, 1 when it failed (how in
+ * *ret_result, also written on 0), -ECANCELED when the spawn cancel flag (spawn_set_cancel_flag()) was
+ * raised, -ENOMEM. */
 int hooks_run_one(const Hook *hook, const HookContext *ctx, HookResult *ret_result);
 
 /* Told about every entry of the list in order, so the caller can log it: masked and skipped ones once
@@ -101,8 +110,8 @@ typedef struct HookFailure {
 
 void hook_failure_done(HookFailure *f);
 
-/* List ctx->stage's hooks and run the executable ones in order; a failure stops the run unless
- * ctx->keep_going. Returns 0 when none failed, 1 when one did (the first failure in *ret_failure,
- * released with hook_failure_done(); may be NULL), -errno when the hooks could not be listed, on
- * -ECANCELED or -ENOMEM. */
+/* List ctx->stage's hooks and run the executable ones in order; a failure (a refused hook is one)
+ * stops the run unless ctx->keep_going. Returns 0 when none failed, 1 when one did (the first failure in
+ * *ret_failure, released with hook_failure_done(); may be NULL), -errno when the hooks could not be listed,
+ * on -ECANCELED or -ENOMEM. */
 int hooks_run(const HookContext *ctx, HookReport report, void *userdata, HookFailure *ret_failure);

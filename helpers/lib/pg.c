@@ -20,6 +20,7 @@
 #include "json-util.h"
 #include "pg.h"
 #include "state.h"
+#include "trust.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
 #define _cleanup_pgconn_ _cleanup_(PQfinishp)
@@ -170,13 +171,7 @@ static int result_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **re
 }
 
 static int check_credential_stat(const struct stat *st) {
-        if (!S_ISREG(st->st_mode))
-                return -EPERM;
-        if (st->st_uid != 0)
-                return -EPERM;
-        if (st->st_mode & (S_IRWXG | S_IRWXO))
-                return -EPERM;
-        return 0;
+        return trust_check_stat(st, TRUST_PRIVATE);
 }
 
 int pg_check_credential_file(const char *path) {

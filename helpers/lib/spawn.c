@@ -307,7 +307,8 @@ typedef struct ChildSetup {
         const char *cwd;
         const Credentials *creds;
         int stdin_fd, stdout_fd, stderr_fd;
-        int fd3; /* < 0: none; else above 3, so that its dup2() onto 3 is never a no-op */
+        int fd3;     /* < 0: none; else above 3, so that its dup2() onto 3 is never a no-op */
+        int exec_fd; /* -EBADF: execute path */
 } ChildSetup;
 
 static int start_posix_spawn(const ChildSetup *c, pid_t *ret_pid) {
@@ -390,11 +391,9 @@ static _noreturn_ void child_exec(const ChildSetup *c, int errfd) {
                 goto fail;
 
         /* groups first, the uid last: after it nothing else may be changed */
-        if (setgroups(cr->n_groups, cr->groups) < 0)
-                goto fail;
-        if (setresgid(cr->gid, cr->gid, cr->gid) < 0)
-                goto fail;
-        if (setresuid(cr->uid, cr->uid, cr->uid) < 0)
+        if (cr->drop &&
+            (setgroups(cr->n_groups, cr->groups) < 0 || setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
+             setresuid(cr->uid, cr->uid, cr->uid) < 0))
                 goto fail;
 
         /* entered as the user, so a directory the user may not enter fails as it would for them */
@@ -404,7 +403,13 @@ static _noreturn_ void child_exec(const ChildSetup *c, int errfd) {
         /* errfd is close-on-exec already */
         (void)syscall(SYS_close_range, c->fd3 >= 0 ? 4 : STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC);
 
-        execve(c->path, c->argv, c->envp);
+        if (c->exec_fd >= 0) {
+                /* a #! script's interpreter opens /dev/fd/<exec_fd>: it must survive the exec */
+                if (fcntl(c->exec_fd, F_SETFD, 0) < 0)
+                        goto fail;
+                (void)syscall(SYS_execveat, c->exec_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
+        } else
+                execve(c->path, c->argv, c->envp);
 
 fail:
         e = errno;
@@ -412,7 +417,7 @@ fail:
         _exit(127);
 }
 
-/* posix_spawn() cannot change credentials: fork(), drop them, execve() */
+/* posix_spawn() cannot change credentials nor execute an fd: fork(), drop them, execve() */
 static int start_fork_exec(const ChildSetup *c, pid_t *ret_pid) {
         _cleanup_close_ int err_r = -EBADF, err_w = -EBADF;
         _cleanup_(kill_and_reapp) pid_t pid = 0;
@@ -661,9 +666,15 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
                 envp = own_env;
         }
 
-        r = find_executable(argv[0], envp, &path);
-        if (r < 0)
-                return r;
+        if (opts->exec_fd > 0) {
+                /* the child's dup2()s onto 0-2 (and onto 3, for fd3) would replace it */
+                if (opts->exec_fd <= STDERR_FILENO || opts->fd3 > 0)
+                        return -EINVAL;
+        } else {
+                r = find_executable(argv[0], envp, &path);
+                if (r < 0)
+                        return r;
+        }
 
         slash = strrchr(argv[0], '/');
         fwd = (Forward){
@@ -735,8 +746,9 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
                 .stdout_fd = opts->stdout_fd > 0 ? opts->stdout_fd : out_w,
                 .stderr_fd = err_w,
                 .fd3 = fd3,
+                .exec_fd = opts->exec_fd > 0 ? opts->exec_fd : -EBADF,
         };
-        r = creds.drop ? start_fork_exec(&cs, &pid) : start_posix_spawn(&cs, &pid);
+        r = creds.drop || cs.exec_fd >= 0 ? start_fork_exec(&cs, &pid) : start_posix_spawn(&cs, &pid);
         if (r < 0)
                 return r;
 

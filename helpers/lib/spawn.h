@@ -36,6 +36,10 @@ typedef struct SpawnOptions {
         int *ret_signal;            /* non-NULL: the signal that ended the child, 0 when it exited
                                      * (128+signal in the status cannot tell "exit 143" from SIGTERM);
                                      * written only when spawn_run() returns 0 */
+        int exec_fd;                /* > 0: execute this fd (O_PATH is enough) instead of looking
+                                     * argv[0] up, which is then only the name the child is given; a
+                                     * #! script then reads itself as /dev/fd/<n>, so the fd stays
+                                     * open in the child and /dev/fd must exist */
 } SpawnOptions;
 
 /* While spawn_run() waits, a non-zero *flag (set by the caller's SIGTERM handler) terminates the

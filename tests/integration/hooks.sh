@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The stage hooks, as a site uses them. The shipped pre-upgrade.d/10-dpkg-lock refuses while apt holds
 # dpkg's lock; masked from /etc, a failing site hook in /etc refuses instead, its output in the journal:
-# the server keeps running untouched, no backup, ledger `refused`. Masked in turn, the upgrade goes on:
+# the server keeps running untouched, no backup, ledger `refused`. So does a site hook the server user
+# owns, which never runs: root runs only what root alone can change. Masked in turn, the upgrade goes on:
 # a failing smoke.d hook rolls it back (rollback.d sees the result); without it the next upgrade
 # succeeds, and post-upgrade.d sees the whole context, a failing one changing nothing.
 # matrix: preflight | a pre-upgrade.d hook fails (the shipped dpkg-lock check; a site hook) | old (refused)
+# matrix: preflight | a pre-upgrade.d hook is owned by the server user | old (refused)
 # matrix: smoke | a smoke.d hook fails | old (rolled-back)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
@@ -72,12 +74,26 @@ out=$(sb journalctl -b --no-pager -o cat -t pre-upgrade.d/50-site-check)
 grep -qF 'change freeze' <<<"$out" || fail "the site hook's output is not under its own identifier: $out"
 sb systemctl stop hk-apt.service
 
-# 3. masked too, the upgrade goes on; a failing smoke.d hook fails smoke and the upgrade is rolled back
+# 3. masked too, a hook that would pass but belongs to the server user: refused, not run
 sb ln -sf /dev/null "$SITE/pre-upgrade.d/50-site-check"
+hook pre-upgrade.d/40-server-owned 'touch /var/tmp/server-owned.ran'
+sb chown codebolt: "$SITE/pre-upgrade.d/40-server-owned"
+sb_log "systemctl start codebolt-upgrade@1.5.0 with a site hook owned by codebolt"
+refused 1.5.0 2 "a hook owned by the server user"
+sb test ! -e /var/tmp/server-owned.ran || fail "the hook owned by codebolt ran"
+out=$(cbu_invocation_journal codebolt-upgrade@1.5.0.service)
+hook_path=$SITE/pre-upgrade.d/40-server-owned
+grep -qF "Hook $hook_path was refused: $hook_path is owned by uid $(sb id -u codebolt) with mode 0755" <<<"$out" ||
+        fail "the refusal does not name the hook and its owner: $out"
+grep -qF "(chown root:root $hook_path; chmod go-w $hook_path): refusing the upgrade" <<<"$out" ||
+        fail "the refusal does not say the fix: $out"
+sb rm "$hook_path"
+
+# 4. the upgrade goes on; a failing smoke.d hook fails smoke and the upgrade is rolled back
 hook smoke.d/50-site-smoke 'echo "site smoke check: the SSO login page answers 502" >&2; exit 1'
 sb_log "systemctl start codebolt-upgrade@1.5.0 with a failing smoke.d hook"
 sb systemctl start codebolt-upgrade@1.5.0.service 2>/dev/null && fail "the upgrade to 1.5.0 succeeded with a failing smoke.d hook"
-result=$(cbu_wait_rollback 1.5.0 2) || fail "the rollback of 1.5.0 did not end: $result"
+result=$(cbu_wait_rollback 1.5.0 3) || fail "the rollback of 1.5.0 did not end: $result"
 [ "$result" = rolled-back ] || fail "the failing smoke.d hook ended the upgrade '$result', not rolled-back"
 entry=$(cbu_ledger_for 1.5.0 | jq -c last)
 [ "$(jq -r .phase <<<"$entry")" = smoke ] || fail "the ledger does not say 1.5.0 failed in smoke: $entry"
@@ -95,7 +111,7 @@ CODEBOLT_UPGRADE_TO=1.5.0"
 [ "$(grep ^CODEBOLT_ <<<"$env")" = "$expected" ] || fail "rollback.d's environment is not the rollback's context:
 $env"
 
-# 4. without it the next upgrade succeeds; post-upgrade.d gets the context, and a failing one before it
+# 5. without it the next upgrade succeeds; post-upgrade.d gets the context, and a failing one before it
 # is a warning only
 sb rm "$SITE/smoke.d/50-site-smoke"
 hook post-upgrade.d/40-fails 'echo "the wiki page could not be updated" >&2; exit 1'

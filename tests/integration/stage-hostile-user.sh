@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The server's user owns the staging tree that root works in during `stage`, and may do anything in
 # it at any moment. Here it tries, as an attacker would:
-#   1. releases/ (or the install root) made its own or group-writable: stage refuses, naming the fix;
+#   1. releases/ (or the install root) made its own or group-writable, or an NpmConfig= file of its
+#      own: stage refuses, naming the fix;
 #   2. a process of the server's user swaps npm's HOME for a link to /root in a tight loop while root
 #      stages (and copies the NpmConfig= file with its token into that HOME), over many tries: no file
 #      outside the staging tree changes, /root included;
@@ -21,7 +22,7 @@ cbu_deploy 1.4.0
 
 LIBEXEC=/usr/libexec/codebolt-upgrade
 STAGING=/opt/codebolt/releases/.1.5.0.staging
-TRIES=${CBU_RACE_TRIES:-25}
+TRIES=${CBU_RACE_TRIES:-30}
 server_id=$(sb systemctl show -P InvocationID codebolt.service)
 
 # stage_by_hand: the stage helper as the upgrade unit runs it, its messages on stdout
@@ -54,10 +55,18 @@ grep -qF "/opt/codebolt ([Server] InstallRoot=) is owned by uid 0 with mode 0775
 sb chmod g-w /opt/codebolt
 sb test ! -e "$STAGING" || fail "a refused stage left $STAGING"
 
+# the NpmConfig= file holds registry tokens and steers npm: like a hook, it must be root's alone
+sb install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
+sb install -m 0600 -o codebolt -g codebolt /dev/null /etc/codebolt-upgrade/npmrc-of-codebolt
+sb sh -c 'printf "[Server]\nNpmConfig=/etc/codebolt-upgrade/npmrc-of-codebolt\n" >/etc/codebolt-upgrade/upgrade.conf.d/50-npmrc.conf'
+out=$(stage_by_hand) && fail "stage used an NpmConfig= file the server's user owns: $out"
+grep -qF "Cannot use the npm config /etc/codebolt-upgrade/npmrc-of-codebolt ([Server] NpmConfig=)" <<<"$out" ||
+        fail "the refusal of an NpmConfig= file owned by codebolt does not name it: $out"
+sb rm /etc/codebolt-upgrade/upgrade.conf.d/50-npmrc.conf
+
 # 2. the race. npm is pointed at a registry path that answers 404, so it fails at once, and the
 # NpmConfig= file holds a registry token: each try creates the staging tree, npm's HOME and the
 # token's copy in it.
-sb install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
 sb sh -c 'umask 077; printf "//127.0.0.1:4873/:_authToken=race-token-0123456789\n" >/etc/codebolt-upgrade/npmrc'
 sb sh -c "printf '[Server]\nNpmConfig=/etc/codebolt-upgrade/npmrc\nRegistry=http://127.0.0.1:$CBU_REGISTRY_PORT/no-such-registry/\n' >/etc/codebolt-upgrade/upgrade.conf.d/50-race.conf"
 # root's own npm config, if this machine has one, would stop the write it aims at (O_EXCL): the
@@ -68,7 +77,8 @@ sleep 1.1 # every write below is newer than the marker, at a coarse timestamp gr
 
 # the attacker, as the server's user: it exchanges npm's HOME with a link to /root, over and over, so
 # that root may find a directory when it makes and opens HOME and the link when it writes the token's
-# copy into it (lib/race-swap.c); it counts its exchanges, so the test knows it really raced
+# copy into it, from the moment HOME exists or, every other try, once root has handed it over
+# (lib/race-swap.c); it counts its exchanges, so the test knows it really raced
 sb systemd-run --quiet --unit=race-swapper --uid=codebolt --gid=codebolt --property=Type=exec \
         "$CBU_BUILD_DIR/tests/integration/race-swap" "$STAGING" .home /root /tmp/race-count
 
@@ -90,7 +100,8 @@ changed=$(written_since /var/tmp/race-marker | grep -vxE "$STAGING(/.*)?|/opt/co
 [ -z "$changed" ] || fail "files outside the staging tree changed during the race: $changed"
 ! sb grep -rqsF race-token /etc/codebolt-upgrade/upgrade.conf.d /var/lib/codebolt-upgrade /opt/codebolt/releases ||
         fail "the registry token of the race was found outside its file"
-sb test ! -e "$STAGING" || fail "the last try left $STAGING"
+# (the last try may leave $STAGING behind: the racer keeps adding to it while root removes it; it is
+# the user's own tree, and the next stage removes it first)
 sb rm /etc/codebolt-upgrade/upgrade.conf.d/50-race.conf
 
 # 3. a real stage records what it verified; a package added since makes the release not count

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-hooks.c: hooks module: listing (union, masking, order, skips), the environment, failures, timeout */
+/* test-hooks.c: hooks module: listing (union, masking, order, skips), the environment, failures, timeout,
+ * the refusal of a hook that is not root's alone */
 #define _GNU_SOURCE
 #include <check.h>
 #include <fcntl.h>
@@ -428,6 +429,158 @@ START_TEST(test_run_none_or_all_pass) {
 }
 END_TEST
 
+/* the uid of nobody, whom a hook may never belong to */
+#define NOBODY 65534
+
+/* a hook that leaves a mark when it runs, at dir/name */
+static char *put_marking(const char *dir, const char *name, const char *mark) {
+        _cleanup_free_ char *text = NULL;
+        char *path;
+        FILE *f;
+
+        ck_assert_int_ge(asprintf(&text, "#!/bin/sh\necho ran >%s\n", mark), 0);
+        ck_assert_int_ge(asprintf(&path, "%s/%s", dir, name), 0);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_eq(chmod(path, 0755), 0);
+        return path;
+}
+
+/* a directory of this test under the root, root's own and 0755 unless chmod'ed after */
+static char *scratch_dir(const char *name) {
+        char *d = scratch(name);
+
+        ck_assert_int_eq(paths_mkdir_p(d, 0755), 0);
+        ck_assert_int_eq(chmod(d, 0755), 0);
+        return d;
+}
+
+/* the only hook of stage is refused (never run: no mark), for a reason naming culprit and each of
+ * wants */
+static void assert_refused(
+        const char *stage, const char *mark, const char *culprit, const char *const *wants) {
+        _cleanup_free_ char *s = NULL;
+        HookContext ctx = context(stage);
+        HookResult res = {};
+        HookList l = {};
+
+        ck_assert_int_eq(hooks_list(stage, &l), 0);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_int_eq(l.hooks[0].kind, HOOK_EXECUTABLE);
+        ck_assert_int_eq(hooks_run_one(&l.hooks[0], &ctx, &res), 1);
+        ck_assert_int_eq(res.status, HOOK_REFUSED);
+        ck_assert_int_eq(res.code, -EPERM);
+        ck_assert_int_eq(access(mark, F_OK), -1);
+        s = hook_result_to_string(&res, ctx.timeout);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_msg(strstr(s, culprit), "'%s' does not name %s", s, culprit);
+        for (const char *const *w = wants; *w; w++)
+                ck_assert_msg(strstr(s, *w), "'%s' does not say '%s'", s, *w);
+        hook_result_done(&res);
+        hook_list_done(&l);
+}
+
+START_TEST(test_refuse_owned_by_other) {
+        _cleanup_free_ char *mark = scratch("other.mark"), *dir = stage_dir(true, "t-other"), *hook = NULL;
+
+        hook = put_marking(dir, "10-other", mark);
+        ck_assert_int_eq(chown(hook, NOBODY, NOBODY), 0);
+        assert_refused(
+                "t-other",
+                mark,
+                hook,
+                (const char *const[]){ "uid 65534", "chown root:root", "chmod go-w", NULL });
+}
+END_TEST
+
+START_TEST(test_refuse_group_writable) {
+        _cleanup_free_ char *mark = scratch("gw.mark"), *dir = stage_dir(true, "t-gw"), *hook = NULL;
+
+        hook = put_marking(dir, "10-gw", mark);
+        ck_assert_int_eq(chmod(hook, 0775), 0);
+        assert_refused("t-gw", mark, hook, (const char *const[]){ "mode 0775", "chmod go-w", NULL });
+}
+END_TEST
+
+START_TEST(test_refuse_in_group_writable_dir) {
+        _cleanup_free_ char *mark = scratch("gwdir.mark"), *dir = stage_dir(false, "t-gwdir"), *hook = NULL,
+                            *culprit = NULL;
+
+        hook = put_marking(dir, "10-hook", mark);
+        ck_assert_int_eq(chmod(dir, 0775), 0);
+        ck_assert_int_ge(asprintf(&culprit, "directory %s ", dir), 0);
+        assert_refused("t-gwdir", mark, culprit, (const char *const[]){ "mode 0775", "chmod go-w", NULL });
+}
+END_TEST
+
+START_TEST(test_refuse_symlink_to_other) {
+        _cleanup_free_ char *mark = scratch("linkother.mark"), *targets = scratch_dir("targets-other"),
+                            *target = NULL;
+
+        /* the link is root's, in a good directory: its target is what runs, and is nobody's */
+        target = put_marking(targets, "hook", mark);
+        ck_assert_int_eq(chown(target, NOBODY, NOBODY), 0);
+        put_link(true, "t-linkother", "10-link", target);
+        assert_refused("t-linkother", mark, target, (const char *const[]){ "uid 65534", NULL });
+}
+END_TEST
+
+START_TEST(test_refuse_symlink_into_world_writable) {
+        _cleanup_free_ char *mark = scratch("linkww.mark"), *ww = scratch_dir("world-writable"),
+                            *target = NULL, *culprit = NULL;
+
+        /* a good file, but anyone may replace it: sticky or not, /tmp-style is not root's alone */
+        target = put_marking(ww, "hook", mark);
+        ck_assert_int_eq(chmod(ww, 01777), 0);
+        put_link(true, "t-linkww", "10-link", target);
+        ck_assert_int_ge(asprintf(&culprit, "directory %s ", ww), 0);
+        assert_refused("t-linkww", mark, culprit, (const char *const[]){ "mode 1777", "chmod go-w", NULL });
+}
+END_TEST
+
+START_TEST(test_good_hooks_run) {
+        _cleanup_free_ char *mark = scratch("good.mark"), *mark2 = scratch("goodlink.mark"),
+                            *dir = stage_dir(true, "t-good"), *targets = scratch_dir("targets-good"),
+                            *hook = NULL, *target = NULL, *got = NULL;
+        HookContext ctx = context("t-good");
+        HookFailure failure = {};
+
+        /* root's, 0755, in root's 0755 directories: runs, and so does a link to one such */
+        hook = put_marking(dir, "10-plain", mark);
+        target = put_marking(targets, "hook", mark2);
+        put_link(true, "t-good", "20-link", target);
+        ck_assert_int_eq(hooks_run(&ctx, NULL, NULL, &failure), 0);
+        got = read_file(mark);
+        ck_assert_str_eq(got, "ran");
+        free(got);
+        got = read_file(mark2);
+        ck_assert_str_eq(got, "ran");
+}
+END_TEST
+
+START_TEST(test_refused_stops_the_run) {
+        _cleanup_free_ char *mark = scratch("stop1.mark"), *mark2 = scratch("stop2.mark"),
+                            *dir = stage_dir(true, "t-stop"), *hook = NULL, *s = NULL;
+        HookContext ctx = context("t-stop");
+        HookFailure failure = {};
+
+        /* a refused hook is a failing one: pre-upgrade.d stops there and reports it */
+        hook = put_marking(dir, "10-other", mark);
+        ck_assert_int_eq(chown(hook, NOBODY, NOBODY), 0);
+        free(put_marking(dir, "20-after", mark2));
+        ck_assert_int_eq(hooks_run(&ctx, NULL, NULL, &failure), 1);
+        ck_assert_str_eq(failure.hook.name, "10-other");
+        ck_assert_int_eq(failure.result.status, HOOK_REFUSED);
+        s = hook_result_to_string(&failure.result, ctx.timeout);
+        ck_assert_ptr_nonnull(strstr(s, "uid 65534"));
+        ck_assert_int_eq(access(mark, F_OK), -1);
+        ck_assert_int_eq(access(mark2, F_OK), -1);
+        hook_failure_done(&failure);
+}
+END_TEST
+
 static Suite *hooks_suite(void) {
         Suite *s = suite_create("hooks");
         TCase *tc = tcase_create("core");
@@ -443,6 +596,13 @@ static Suite *hooks_suite(void) {
         tcase_add_test(tc, test_run_stops_at_failure);
         tcase_add_test(tc, test_run_keep_going);
         tcase_add_test(tc, test_run_none_or_all_pass);
+        tcase_add_test(tc, test_refuse_owned_by_other);
+        tcase_add_test(tc, test_refuse_group_writable);
+        tcase_add_test(tc, test_refuse_in_group_writable_dir);
+        tcase_add_test(tc, test_refuse_symlink_to_other);
+        tcase_add_test(tc, test_refuse_symlink_into_world_writable);
+        tcase_add_test(tc, test_good_hooks_run);
+        tcase_add_test(tc, test_refused_stops_the_run);
         /* generous: the machine is shared and the sanitizers are slow */
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-spawn.c: spawn module: status, capture, exact env, no shell, timeout, cancel, run_as */
+/* test-spawn.c: spawn module: status, capture, exact env, no shell, timeout, cancel, run_as, exec_fd */
 #define _GNU_SOURCE
 #include <check.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "macro.h"
 #include "spawn.h"
 
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
@@ -461,6 +462,52 @@ START_TEST(test_run_as_numeric_and_errors) {
 }
 END_TEST
 
+static void write_script(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_eq(chmod(path, 0755), 0);
+}
+
+START_TEST(test_exec_fd) {
+        char dir[] = "/tmp/test-spawn-execfd.XXXXXX";
+        _cleanup_free_ char *script = NULL, *other = NULL, *a = NULL, *b = NULL, *want = NULL;
+        _cleanup_close_ int fd = -EBADF, echo = -EBADF;
+        SpawnOptions o = {};
+        int status;
+
+        /* what runs is the file opened, not what its name means by now; a #! script included */
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        ck_assert_int_ge(asprintf(&script, "%s/hook", dir), 0);
+        ck_assert_int_ge(asprintf(&other, "%s/other", dir), 0);
+        write_script(script, "#!/bin/sh\necho \"opened as $0\"\n");
+        fd = open(script, O_PATH | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        write_script(other, "#!/bin/sh\necho swapped\n");
+        ck_assert_int_eq(rename(other, script), 0);
+
+        o.exec_fd = fd;
+        a = run_capture(ARGV(script), &o, NULL);
+        ck_assert_int_ge(asprintf(&want, "opened as /dev/fd/%d\n", fd), 0);
+        ck_assert_str_eq(a, want);
+
+        echo = open("/bin/echo", O_PATH | O_CLOEXEC);
+        ck_assert_int_ge(echo, 0);
+        o.exec_fd = echo;
+        b = run_capture(ARGV("echo", "hi"), &o, NULL);
+        ck_assert_str_eq(b, "hi\n");
+
+        /* 0-2 are the child's stdio */
+        o.exec_fd = 2;
+        ck_assert_int_eq(spawn_run(ARGV("echo"), &o, &status), -EINVAL);
+
+        unlink(script);
+        rmdir(dir);
+}
+END_TEST
+
 static Suite *spawn_suite(void) {
         Suite *s = suite_create("spawn");
         TCase *tc = tcase_create("core");
@@ -487,6 +534,7 @@ static Suite *spawn_suite(void) {
         tcase_add_test(tc, test_run_as_nobody);
         tcase_add_test(tc, test_run_as_numeric_and_errors);
         tcase_add_test(tc, test_fd3);
+        tcase_add_test(tc, test_exec_fd);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);
         return s;
