@@ -136,8 +136,15 @@ int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **re
         assert(ret);
 
         if (conninfo && *conninfo) {
+                _cleanup_free_ char *secret = NULL;
                 char *err = NULL;
 
+                /* the result becomes an argument (pg_dump -d), which every local user can read */
+                r = pg_conninfo_find_secret(conninfo, &secret);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return -EPERM;
                 opts = PQconninfoParse(conninfo, &err);
                 if (!opts) {
                         r = err ? -EINVAL : -ENOMEM;
@@ -153,8 +160,6 @@ int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **re
         for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
                 if (!o->val || streq(o->keyword, "dbname"))
                         continue;
-                if (streq(o->keyword, "password"))
-                        return -EPERM;
                 fprintf(f, "%s=", o->keyword);
                 r = fputs_conninfo_value(f, o->val);
                 if (r < 0)
