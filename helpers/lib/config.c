@@ -928,6 +928,7 @@ void config_done(Config *c) {
         free(c->smoke_password_credential);
         free(c->error_pattern);
         free(c->auto_schedule);
+        free(c->auto_schedule_file);
         free(c->auto_channel);
         free(c->notify_url);
         free(c->notify_token_credential);
@@ -1061,6 +1062,7 @@ static void error_fill(
 typedef struct Parser {
         Config *config;
         const Config *defaults;
+        const char *path;
         FILE *f;
         char *line; /* getline()'s buffer */
         size_t line_size;
@@ -1215,6 +1217,20 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                 return 0;
         }
 
+        /* a bad Schedule= costs only the timer, which the generator leaves out naming this line */
+        if (k->offset == offsetof(Config, auto_schedule)) {
+                free(p->config->auto_schedule_file);
+                p->config->auto_schedule_file = NULL;
+                p->config->auto_schedule_line = 0;
+                if (p->config->auto_schedule) {
+                        p->config->auto_schedule_file = strdup(p->path);
+                        if (!p->config->auto_schedule_file) {
+                                parser_fail(p, -ENOMEM, key, NULL);
+                                return 0;
+                        }
+                        p->config->auto_schedule_line = p->lineno;
+                }
+        }
         return 1;
 }
 
@@ -1242,7 +1258,7 @@ static int strv_push(char ***l, const char *s) {
 static int config_apply_file(
         Config *c, const Config *defaults, const char *path, bool required, bool skip_dirs, ConfigError *e) {
         _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_(parser_done) Parser p = { .config = c, .defaults = defaults };
+        _cleanup_(parser_done) Parser p = { .config = c, .defaults = defaults, .path = path };
         struct stat st;
         int r;
 
