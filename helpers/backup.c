@@ -157,7 +157,8 @@ static int dump_database(const PgTarget *t, const char *path, uint64_t *ret_size
         if (r == -EPERM)
                 return log_error_errno(
                         r,
-                        "[Database] Connection= carries a password: keep secrets in PasswordCredential=.");
+                        "[Database] Connection= carries a secret (password=, sslpassword=): it would "
+                        "be visible in pg_dump's command line; keep secrets in PasswordCredential=.");
         if (r < 0)
                 return log_error_errno(r, "Failed to run pg_dump as %s: %m", strempty(t->os_user));
         if (status != 0)

@@ -11,6 +11,7 @@
 
 #include "backup-manifest.h"
 #include "bus.h"
+#include "cescape.h"
 #include "common.h"
 #include "current.h"
 #include "hooks.h"
@@ -772,12 +773,16 @@ int helper_config_load(const char *deployment, Config *ret, const char *conseque
 
         r = config_load(NULL, deployment, ret, &cerr);
         if (r < 0) {
+                /* a drop-in's name comes from a directory listing and may hold a newline: escaped, it
+                 * cannot forge a line of the log */
+                _cleanup_free_ char *file = cescape(strempty(cerr.file)), *key = cescape(strempty(cerr.key));
+
                 log_error_errno(
                         r,
                         "%s:%u: %s%s%s%s%s",
-                        strempty(cerr.file),
+                        strempty(file),
                         cerr.line,
-                        strempty(cerr.key),
+                        strempty(key),
                         cerr.key ? ": " : "",
                         strempty(cerr.message),
                         consequence ? ": " : "",

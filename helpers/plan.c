@@ -318,6 +318,13 @@ static int gate_node(Plan *p) {
                 r = checks_node_version(out, &version);
         if (r == -ENOMEM)
                 return r;
+        if (r == -EFBIG)
+                return gate(
+                        p,
+                        "node",
+                        CHECK_FAIL,
+                        "cannot tell the Node.js version: node --version printed more than %d MiB",
+                        SPAWN_CAPTURE_MAX_MIB);
         if (r < 0)
                 return gate(
                         p,
@@ -549,6 +556,15 @@ static int gate_tools(Helper *h, Plan *p) {
         }
         if (r == -ENOMEM)
                 return r;
+        if (r == -EFBIG)
+                return gate(
+                        p,
+                        "tools",
+                        CHECK_FAIL,
+                        "`%s %s list --status` printed more than %d MiB: ended and refused",
+                        cli,
+                        kind,
+                        SPAWN_CAPTURE_MAX_MIB);
         if (r < 0)
                 return gate(
                         p,

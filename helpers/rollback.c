@@ -1567,6 +1567,14 @@ static int store_matches_copy(Rollback *rb, const char *copy, const char *live) 
                          NULL };
         SpawnOptions o = { .log_identifier = "rsync", .ret_stdout = &out };
         r = spawn_run(argv, &o, &status);
+        if (r == -EFBIG)
+                return rb_fail(
+                        rb,
+                        EBADMSG,
+                        "store %s still differs from the backup's copy after the restore (rsync --dry-run "
+                        "listed more than %d MiB of changes)",
+                        live,
+                        SPAWN_CAPTURE_MAX_MIB);
         if (r < 0)
                 return rb_fail(rb, r, "Failed to run rsync --dry-run for %s: %m", live);
         if (status != 0)

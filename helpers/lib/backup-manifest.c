@@ -136,8 +136,15 @@ int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **re
         assert(ret);
 
         if (conninfo && *conninfo) {
+                _cleanup_free_ char *secret = NULL;
                 char *err = NULL;
 
+                /* the result becomes an argument (pg_dump -d), which every local user can read */
+                r = pg_conninfo_find_secret(conninfo, &secret);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return -EPERM;
                 opts = PQconninfoParse(conninfo, &err);
                 if (!opts) {
                         r = err ? -EINVAL : -ENOMEM;
@@ -153,8 +160,6 @@ int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **re
         for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
                 if (!o->val || streq(o->keyword, "dbname"))
                         continue;
-                if (streq(o->keyword, "password"))
-                        return -EPERM;
                 fprintf(f, "%s=", o->keyword);
                 r = fputs_conninfo_value(f, o->val);
                 if (r < 0)
@@ -764,27 +769,34 @@ int backup_manifest_rsync(const char *src, const char *dst, bool directory, int 
 }
 
 int backup_manifest_pg_restore_list(const char *path, unsigned *ret_entries, int *ret_status) {
-        _cleanup_free_ char *out = NULL;
+        _cleanup_fclose_ FILE *listing = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
         unsigned entries = 0;
+        ssize_t n;
         int status = 0, r;
 
         assert(path);
         assert(ret_entries);
         assert(ret_status);
 
+        /* a file rather than a capture: a big schema's listing may pass what a capture may hold */
+        listing = tmpfile();
+        if (!listing)
+                return -errno;
         char *argv[] = { (char *)"pg_restore", (char *)"--list", (char *)path, NULL };
-        SpawnOptions o = { .ret_stdout = &out, .log_identifier = "pg_restore" };
+        SpawnOptions o = { .stdout_fd = fileno(listing), .log_identifier = "pg_restore" };
         r = spawn_run(argv, &o, &status);
         if (r < 0)
                 return r;
 
         /* lines starting with ';' are the listing's comments, the others its entries */
-        for (const char *l = out; status == 0 && l && *l;) {
-                size_t n = strcspn(l, "\n");
-                if (n > 0 && *l != ';')
+        rewind(listing);
+        while (status == 0 && (n = getline(&line, &size, listing)) >= 0)
+                if (n > 0 && line[0] != '\n' && line[0] != ';')
                         entries++;
-                l += n + (l[n] ? 1 : 0);
-        }
+        if (ferror(listing))
+                return -EIO;
         *ret_entries = entries;
         *ret_status = status;
         return 0;

@@ -42,8 +42,9 @@ int backup_manifest_copy_path(const char *backup, const char *kind, const char *
 int backup_manifest_db_name(const char *db, const char *kind, const char *id, size_t id_max, char **ret);
 
 /* The conninfo for a command-line tool (pg_dump -d, pg_restore -d): conninfo (NULL: the local socket)
- * with dbname set to dbname; keyword='value' form, quoted. A password in conninfo is refused (-EPERM):
- * DESIGN §5 keeps secrets out of argv. -EINVAL when conninfo does not parse. */
+ * with dbname set to dbname; keyword='value' form, quoted. A secret in conninfo (a password, an
+ * sslpassword: pg_conninfo_find_secret()) is refused (-EPERM): argv is readable by every local user.
+ * -EINVAL when conninfo does not parse. */
 int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **ret);
 
 /* CREATE DATABASE name TEMPLATE template0 with the encoding, collation, ctype and locale provider of

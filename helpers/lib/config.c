@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <ini.h>
 #include <limits.h>
-#include <libpq-fe.h>
 #include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,8 +12,11 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "errmsg.h"
+#include "journal.h"
 #include "macro.h"
 #include "paths.h"
+#include "pg.h"
 
 #define USEC_PER_MSEC ((usec_t)1000ULL)
 #define USEC_PER_MINUTE (60ULL * USEC_PER_SEC)
@@ -253,6 +255,8 @@ bool config_deployment_name_is_valid(const char *name) {
 /* ---- one parser per kind of key: each writes its field only on success ---- */
 
 typedef int (*ParseFn)(const char *value, void *field);
+/* a parser whose refusal says more than the key's expected text: *ret_why is added to it */
+typedef int (*ParseWhyFn)(const char *value, void *field, char **ret_why);
 
 static bool has_control(const char *s) {
         for (; *s; s++)
@@ -406,33 +410,45 @@ static int parse_db_name(const char *value, void *field) {
         return set_string(field, value);
 }
 
-/* libpq's conninfo (key=value or URI), which must not carry a password: secrets live in credentials */
-static int parse_conninfo(const char *value, void *field) {
-        PQconninfoOption *options;
-        char *error = NULL;
-        bool password = false;
+/* libpq's conninfo (key=value or URI), which must not carry a secret: it reaches pg_dump's and
+ * pg_restore's command line, and secrets live in credential files */
+static int parse_conninfo(const char *value, void *field, char **ret_why) {
+        _cleanup_free_ char *secret = NULL;
+        int r;
 
-        options = PQconninfoParse(value, &error);
-        if (!options) {
-                if (error)
-                        PQfreemem(error);
-                return error ? -EINVAL : -ENOMEM;
-        }
-        for (PQconninfoOption *o = options; o->keyword; o++)
-                if (streq(o->keyword, "password") && o->val)
-                        password = true;
-        PQconninfoFree(options);
-        if (password)
-                return -EINVAL;
+        r = pg_conninfo_find_secret(value, &secret);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return errmsg_set(
+                        ret_why,
+                        -EPERM,
+                        "it sets %s%s, which libpq marks secret: pg_dump and pg_restore get the connection "
+                        "string as an argument (-d), readable by every local user in /proc/<pid>/cmdline. "
+                        "Secrets go in credential files instead: the database password in the file "
+                        "[Database] PasswordCredential= names, owned by root with mode 0600 under "
+                        "/etc/codebolt-upgrade/credentials/",
+                        secret,
+                        streq(secret, "password") && (startswith(value, "postgresql://") ||
+                                                      startswith(value, "postgres://"))
+                                ? " (the user:password@ of the URI, or ?password=)"
+                                : "=");
         return set_string(field, value);
 }
 
-/* the pattern matched against journal lines, case-insensitively */
-static int parse_regex(const char *value, void *field) {
+/* the pattern matched against journal lines, case-insensitively; bounded before regcomp() sees it */
+static int parse_regex(const char *value, void *field, char **ret_why) {
         regex_t re;
+        int r;
 
-        if (has_control(value) || regcomp(&re, value, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+        if (has_control(value))
                 return -EINVAL;
+        r = journal_error_pattern_check(value, ret_why);
+        if (r < 0)
+                return r;
+        r = journal_compile_error_pattern(value, &re);
+        if (r < 0)
+                return r;
         regfree(&re);
         return set_string(field, value);
 }
@@ -630,6 +646,7 @@ typedef struct ConfigKey {
         const char *section;
         const char *name;
         ParseFn parse;
+        ParseWhyFn parse_why; /* instead of parse */
         FieldKind kind;
         size_t offset;
         size_t size;
@@ -640,6 +657,12 @@ typedef struct ConfigKey {
         {                                                                                               \
                 .section = sec, .name = key, .parse = fn, .kind = k, .offset = offsetof(Config, field), \
                 .size = sizeof(((Config *)NULL)->field), .expected = exp,                               \
+        }
+
+#define KEY_WHY(sec, key, fn, k, field, exp)                                                                \
+        {                                                                                                   \
+                .section = sec, .name = key, .parse_why = fn, .kind = k, .offset = offsetof(Config, field), \
+                .size = sizeof(((Config *)NULL)->field), .expected = exp,                                   \
         }
 
 #define EXPECT_BOOL "expected yes/no"
@@ -682,13 +705,14 @@ static const ConfigKey config_keys[] = {
             FIELD_STRING,
             db_name,
             "expected a database name of letters, digits and _ (at most 63, not starting with a digit)"),
-        KEY("Database",
-            "Connection",
-            parse_conninfo,
-            FIELD_STRING,
-            db_connection,
-            "expected a libpq connection string without a password (the password goes in the file "
-            "PasswordCredential= names)"),
+        KEY_WHY("Database",
+                "Connection",
+                parse_conninfo,
+                FIELD_STRING,
+                db_connection,
+                "expected a libpq connection string without a password or other secret (the password goes "
+                "in the file "
+                "PasswordCredential= names)"),
         KEY("Database", "OSUser", parse_user, FIELD_STRING, db_os_user, EXPECT_USER),
         KEY("Database",
             "PasswordCredential",
@@ -759,12 +783,12 @@ static const ConfigKey config_keys[] = {
             FIELD_STRING,
             smoke_password_credential,
             EXPECT_CREDENTIAL),
-        KEY("Smoke",
-            "ErrorPattern",
-            parse_regex,
-            FIELD_STRING,
-            error_pattern,
-            "expected an extended regular expression (regex(7))"),
+        KEY_WHY("Smoke",
+                "ErrorPattern",
+                parse_regex,
+                FIELD_STRING,
+                error_pattern,
+                "expected an extended regular expression (regex(7))"),
 
         KEY("Watch", "Period", parse_timespan_field, FIELD_VALUE, watch_period, EXPECT_TIMESPAN),
         KEY("Watch",
@@ -904,6 +928,7 @@ void config_done(Config *c) {
         free(c->smoke_password_credential);
         free(c->error_pattern);
         free(c->auto_schedule);
+        free(c->auto_schedule_file);
         free(c->auto_channel);
         free(c->notify_url);
         free(c->notify_token_credential);
@@ -1037,6 +1062,7 @@ static void error_fill(
 typedef struct Parser {
         Config *config;
         const Config *defaults;
+        const char *path;
         FILE *f;
         char *line; /* getline()'s buffer */
         size_t line_size;
@@ -1150,7 +1176,7 @@ static char *parser_read_line(char *str, int num, void *stream) {
 
 static int parser_handle(void *user, const char *section, const char *name, const char *value) {
         Parser *p = user;
-        _cleanup_free_ char *key = NULL;
+        _cleanup_free_ char *key = NULL, *why = NULL;
         const ConfigKey *k;
         int r;
 
@@ -1174,6 +1200,8 @@ static int parser_handle(void *user, const char *section, const char *name, cons
 
         if (!*value)
                 r = key_reset(k, p->config, p->defaults);
+        else if (k->parse_why)
+                r = k->parse_why(value, (uint8_t *)p->config + k->offset, &why);
         else
                 r = k->parse(value, (uint8_t *)p->config + k->offset);
         if (r == -ENOMEM) {
@@ -1181,8 +1209,27 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                 return 0;
         }
         if (r < 0) {
-                parser_fail(p, -EINVAL, key, k->expected);
+                _cleanup_free_ char *message = NULL;
+
+                if (why && asprintf(&message, "%s: %s", k->expected, why) < 0)
+                        message = NULL;
+                parser_fail(p, -EINVAL, key, message ?: k->expected);
                 return 0;
+        }
+
+        /* a bad Schedule= costs only the timer, which the generator leaves out naming this line */
+        if (k->offset == offsetof(Config, auto_schedule)) {
+                free(p->config->auto_schedule_file);
+                p->config->auto_schedule_file = NULL;
+                p->config->auto_schedule_line = 0;
+                if (p->config->auto_schedule) {
+                        p->config->auto_schedule_file = strdup(p->path);
+                        if (!p->config->auto_schedule_file) {
+                                parser_fail(p, -ENOMEM, key, NULL);
+                                return 0;
+                        }
+                        p->config->auto_schedule_line = p->lineno;
+                }
         }
         return 1;
 }
@@ -1211,7 +1258,7 @@ static int strv_push(char ***l, const char *s) {
 static int config_apply_file(
         Config *c, const Config *defaults, const char *path, bool required, bool skip_dirs, ConfigError *e) {
         _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_(parser_done) Parser p = { .config = c, .defaults = defaults };
+        _cleanup_(parser_done) Parser p = { .config = c, .defaults = defaults, .path = path };
         struct stat st;
         int r;
 

@@ -105,7 +105,9 @@ typedef struct Config {
         uint64_t watch_memory_growth; /* 256M: bytes per day the memory trend may project */
 
         /* [Auto] */
-        char *auto_schedule;
+        char *auto_schedule;      /* as written: the generator checks it before it becomes OnCalendar= */
+        char *auto_schedule_file; /* the file and line that set auto_schedule (NULL, 0: the default) */
+        unsigned auto_schedule_line;
         AutoTrack auto_track;
         char *auto_channel;
         usec_t auto_randomized_delay;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "calendar.h"
+#include "cescape.h"
 #include "genunits.h"
 #include "macro.h"
 #include "paths.h"
@@ -349,6 +351,12 @@ int genunits_auto_timer(const Config *c, const char *source, char **ret) {
         _cleanup_free_ char *service = NULL, *delay = NULL;
         _cleanup_memstream_ MemStream m = {};
 
+        int r;
+
+        /* written raw, a trailing backslash would swallow the next line of the unit */
+        r = calendar_spec_check(strempty(c->auto_schedule), NULL);
+        if (r < 0)
+                return r;
         if (auto_unit_names(c, NULL, &service) < 0 ||
             genunits_format_timespan(c->auto_randomized_delay, &delay) < 0 || memstream_open(&m) < 0)
                 return -ENOMEM;
@@ -467,30 +475,37 @@ static int add_skip(GenUnits *u, const char *fmt, ...) {
 }
 
 static int add_config_warning(GenUnits *u, const char *deployment, const ConfigError *e, int error) {
-        if (e->file && e->line > 0 && e->key)
+        /* a drop-in's name comes from a directory listing, a key from the file: neither may break the
+         * kernel log's lines */
+        _cleanup_free_ char *file = e->file ? cescape(e->file) : NULL,
+                            *key = e->key ? cescape(e->key) : NULL;
+
+        if ((e->file && !file) || (e->key && !key))
+                return -ENOMEM;
+        if (file && e->line > 0 && key)
                 return add_skip(
                         u,
                         "%s:%u: %s: %s; deployment %s skipped",
-                        e->file,
+                        file,
                         e->line,
-                        e->key,
+                        key,
                         strempty(e->message),
                         deployment);
-        if (e->file && e->line > 0)
+        if (file && e->line > 0)
                 return add_skip(
                         u,
                         "%s:%u: %s; deployment %s skipped",
-                        e->file,
+                        file,
                         e->line,
                         strempty(e->message),
                         deployment);
-        if (e->file)
+        if (file)
                 return add_skip(
                         u,
                         "%s: %s%s%s; deployment %s skipped",
-                        e->file,
-                        e->key ? e->key : "",
-                        e->key ? ": " : "",
+                        file,
+                        key ? key : "",
+                        key ? ": " : "",
                         e->message ?: strerror(-error),
                         deployment);
         return add_skip(u, "deployment %s: %s; skipped", deployment, e->message ?: strerror(-error));
@@ -722,7 +737,8 @@ static int add_watch_dropin(GenUnits *u, Build *b, const Config *c, const char *
 /* all the files of one deployment into u (0), or none and a warning that says why (1) */
 static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *source) {
         _cleanup_(genunits_done) GenUnits mine = {};
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL, *why = NULL;
+        bool bad_schedule = false;
         int r;
 
         for (size_t i = 0; b->claimed_units && b->claimed_units[i]; i++)
@@ -762,7 +778,30 @@ static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *
         if (r < 0)
                 return r;
 
-        if (c->auto_schedule && b->have_auto) {
+        if (c->auto_schedule) {
+                r = calendar_spec_check(c->auto_schedule, &why);
+                if (r == -ENOMEM)
+                        return r;
+                bad_schedule = r < 0;
+        }
+        if (bad_schedule) {
+                /* the unit file would not load, or mean something else: the timer alone is left out */
+                _cleanup_free_ char *file = cescape(c->auto_schedule_file ?: source);
+
+                if (!file)
+                        return -ENOMEM;
+                r = add_warning(
+                        &mine,
+                        "%s:%u: Auto.Schedule: not a calendar event systemd can use (systemd.time(7)): %s; "
+                        "no "
+                        "timer for deployment %s",
+                        file,
+                        c->auto_schedule_line,
+                        why ?: "malformed",
+                        c->deployment);
+                if (r < 0)
+                        return r;
+        } else if (c->auto_schedule && b->have_auto) {
                 r = add_auto(&mine, c, source);
                 if (r < 0)
                         return r;
@@ -856,12 +895,17 @@ int genunits_build(const char *root, GenUnits *ret) {
         }
         STRV_FOREACH (d, deployments) {
                 if (!config_deployment_name_is_valid(*d) || streq(*d, "default")) {
+                        /* the name is anything a file name can be, a newline included */
+                        _cleanup_free_ char *name = cescape(*d);
+
+                        if (!name)
+                                return -ENOMEM;
                         r = add_warning(
                                 &u,
                                 "%s" DEPLOYMENTS_DIR "/%s.conf: not a valid deployment name (letters, "
                                 "digits, _ and -; not \"default\"); skipped",
                                 rootdir,
-                                *d);
+                                name);
                         if (r < 0)
                                 return r;
                         continue;

@@ -339,6 +339,24 @@ static bool conninfo_has(const PQconninfoOption *opts, const char *keyword) {
         return false;
 }
 
+int pg_conninfo_find_secret(const char *conninfo, char **ret_keyword) {
+        _cleanup_conninfo_ PQconninfoOption *opts = NULL;
+        _cleanup_pqfree_ char *err = NULL;
+
+        assert(conninfo);
+        assert(ret_keyword);
+
+        opts = PQconninfoParse(conninfo, &err);
+        if (!opts)
+                return err ? -EINVAL : -ENOMEM;
+        for (const PQconninfoOption *o = opts; o->keyword; o++)
+                if (o->val && o->dispchar && strchr(o->dispchar, '*')) {
+                        *ret_keyword = strdup(o->keyword);
+                        return *ret_keyword ? 1 : -ENOMEM;
+                }
+        return 0;
+}
+
 static void notice_ignore(void *arg, const char *message) {
         /* the library never logs; notices are not errors */
 }

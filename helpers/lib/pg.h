@@ -55,6 +55,12 @@ int pg_table_row_counts(const PgTarget *t, cJSON **ret_object, char **ret_error)
  * does not exist. */
 int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, char **ret_error);
 
+/* Whether conninfo (key=value pairs, or a postgresql:// URI with user:password@ and ?query) sets an
+ * option libpq marks secret: dispchar "*" in its option table, the one PQconndefaults() shows
+ * (password, sslpassword, and whatever a later libpq adds). 1 with *ret_keyword the first one set, 0
+ * when none is, -EINVAL when conninfo does not parse, -ENOMEM. */
+int pg_conninfo_find_secret(const char *conninfo, char **ret_keyword);
+
 /* "a""b" style quoting for an identifier built into SQL without a connection (CREATE DATABASE …
  * TEMPLATE …); NULL on OOM */
 char *pg_quote_identifier(const char *s);

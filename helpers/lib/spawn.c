@@ -28,6 +28,8 @@
 /* a longer line is forwarded in pieces */
 #define SPAWN_LINE_MAX ((size_t)64 * 1024)
 #define SPAWN_READ_CHUNK ((size_t)16 * 1024)
+#define SPAWN_STR_(x) #x
+#define SPAWN_STR(x) SPAWN_STR_(x)
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -469,6 +471,7 @@ typedef struct Stream {
         bool capture;
         char *buf;
         size_t size, allocated;
+        size_t forwarded; /* bytes put into the log so far */
 } Stream;
 
 static void stream_done(Stream *s) {
@@ -501,11 +504,25 @@ static void stream_emit(Stream *s, const Forward *f, bool eof) {
                 else
                         break;
 
-                /* the buffer always has room for a terminating NUL */
-                char saved = s->buf[start + l];
-                s->buf[start + l] = 0;
-                (void)log_forward(s->priority, f->identifier, f->phase, s->buf + start);
-                s->buf[start + l] = saved;
+                /* a child that prints without end must not fill the journal: past the budget its
+                 * lines are read and dropped, after one note */
+                if (s->forwarded <= SPAWN_CAPTURE_MAX) {
+                        /* the buffer always has room for a terminating NUL */
+                        char saved = s->buf[start + l];
+                        s->buf[start + l] = 0;
+                        if (s->forwarded + l <= SPAWN_CAPTURE_MAX)
+                                (void)log_forward(s->priority, f->identifier, f->phase, s->buf + start);
+                        else
+                                (void)log_forward(
+                                        s->priority,
+                                        f->identifier,
+                                        f->phase,
+                                        "(more than " SPAWN_STR(
+                                                SPAWN_CAPTURE_MAX_MIB) " MiB of output: the "
+                                                                       "rest is not logged)");
+                        s->buf[start + l] = saved;
+                        s->forwarded += l + 1;
+                }
 
                 start += l + (nl ? 1 : 0);
         }
@@ -545,6 +562,9 @@ static int stream_read(Stream *s, const Forward *f) {
                         return 0;
                 }
                 s->size += (size_t)n;
+                /* the caller would hold all of it in memory */
+                if (s->capture && s->size > SPAWN_CAPTURE_MAX)
+                        return -EFBIG;
                 stream_emit(s, f, false);
         }
         return 0;

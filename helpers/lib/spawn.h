@@ -12,6 +12,12 @@
 #include "config.h"
 #include "macro.h" /* usec_t */
 
+/* A child's captured stdout may hold this much: more, and it is ended and spawn_run() fails with
+ * -EFBIG (say "printed more than SPAWN_CAPTURE_MAX_MIB MiB"). A forwarded stream (stderr, or stdout
+ * when not captured) may put this much into the log; the rest is read and dropped, with a note. */
+#define SPAWN_CAPTURE_MAX_MIB 16
+#define SPAWN_CAPTURE_MAX ((size_t)SPAWN_CAPTURE_MAX_MIB * 1024 * 1024)
+
 typedef struct SpawnOptions {
         char **env;         /* the child's whole environment (NULL: PATH=/usr/sbin:/usr/bin:/sbin:/bin,
                              * LANG=C.UTF-8, plus HOME, USER and LOGNAME of run_as when set) */
@@ -57,6 +63,7 @@ void spawn_set_cancel_flag(volatile sig_atomic_t *flag);
  *
  * Returns 0 and *ret_status = the exit code (0..255) or 128+signal when the child ran to its end;
  * with ret_status NULL, a non-zero status is -EPROTO. -ENOENT/-EACCES/… when it could not be
- * started, -ESRCH when run_as is unknown, -ETIME on timeout, -ECANCELED when cancelled.
+ * started, -ESRCH when run_as is unknown, -ETIME on timeout, -ECANCELED when cancelled, -EFBIG when
+ * the captured stdout passed SPAWN_CAPTURE_MAX (the child's process group is killed).
  * SIGCHLD must not be ignored by the caller (the child would be reaped behind our back). */
 int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status);

@@ -92,14 +92,18 @@ done
 sb touch /tmp/race-count.stop
 for i in $(seq 50); do sb test -s /tmp/race-count && break; sleep 0.2; done
 read -r swaps polls < <(sb cat /tmp/race-count) || fail "the swapper left no count"
+for i in $(seq 50); do [ "$(sb systemctl show -P ActiveState race-swapper.service)" != active ] && break; sleep 0.2; done
+[ "$(sb systemctl show -P Result race-swapper.service)" = success ] || fail "the swapper did not end cleanly"
 sb_log "the swapper swapped .home $swaps times in $polls polls"
 [ "$swaps" -ge "$TRIES" ] || fail "the swapper swapped only $swaps times in $TRIES tries: it did not race"
 
 # nothing outside the staging tree changed; what an upgrade in flight writes is listed
 changed=$(written_since /var/tmp/race-marker | grep -vxE "$STAGING(/.*)?|/opt/codebolt/releases|/var/lib/codebolt-upgrade/default(/current.json)?|/var/log/journal(/.*)?|/var/lib/(postgresql|codebolt|systemd)(/.*)?|/var/tmp(/race-marker)?|/var|/var/lib|/opt|/opt/codebolt" || true)
 [ -z "$changed" ] || fail "files outside the staging tree changed during the race: $changed"
-! sb grep -rqsF race-token /etc/codebolt-upgrade/upgrade.conf.d /var/lib/codebolt-upgrade /opt/codebolt/releases ||
-        fail "the registry token of the race was found outside its file"
+# the token's copies are in the staging tree (where the racer moved npm's HOME), and nowhere else
+leaked=$(sb grep -rlsF --exclude-dir="$(basename "$STAGING")" race-token /etc/codebolt-upgrade/upgrade.conf.d \
+        /var/lib/codebolt-upgrade /opt/codebolt || true)
+[ -z "$leaked" ] || fail "the registry token of the race was found outside its file and the staging tree: $leaked"
 # (the last try may leave $STAGING behind: the racer keeps adding to it while root removes it; it is
 # the user's own tree, and the next stage removes it first)
 sb rm /etc/codebolt-upgrade/upgrade.conf.d/50-race.conf

@@ -58,8 +58,9 @@ for unit in "$units"/*.in; do
         grep -q '^Documentation=man:' "$unit" || fail "$(basename "$unit"): no Documentation=man: page"
 done
 
-# the keys of config.c's table, KEY("Section", "Name", …), against the page's "[Section] SECTION"
-# headers and the "*Name=*" terms under them (a term is the line before an indented block: .RS)
+# the keys of config.c's table, KEY("Section", "Name", …) or KEY_WHY(…), against the page's
+# "[Section] SECTION" headers and the "*Name=*" terms under them (a term is the line before an
+# indented block: .RS)
 conf5=
 for page in "$@"; do
         [ "$(basename "$page")" = codebolt-upgrade.conf.5 ] && conf5=$page
@@ -67,8 +68,8 @@ done
 if [ -z "$conf5" ]; then
         fail "codebolt-upgrade.conf.5 is not among the pages"
 else
-        parsed=$(tr -d '\n\t ' <"$config_c" | grep -oE 'KEY\("[A-Za-z]+","[A-Za-z]+"' |
-                sed -E 's/KEY\("([A-Za-z]+)","([A-Za-z]+)"/\1.\2/' | LC_ALL=C sort)
+        parsed=$(tr -d '\n\t ' <"$config_c" | grep -oE 'KEY(_WHY)?\("[A-Za-z]+","[A-Za-z]+"' |
+                sed -E 's/KEY(_WHY)?\("([A-Za-z]+)","([A-Za-z]+)"/\2.\3/' | LC_ALL=C sort)
         documented=$(awk '/^\.SH \[[A-Za-z]+\] SECTION/ { s = $2; gsub(/[][]/, "", s); next }
                 /^\.SH/ { s = "" }
                 /^\.RS/ && term != "" { print term }

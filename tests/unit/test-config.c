@@ -3,11 +3,15 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "macro.h"
+#include "paths.h"
+#include "test-tmpdir.h"
 
 #define TREE(name) FIXTURES "/config/" name
 #define MIN(n) ((usec_t)(n)*60 * USEC_PER_SEC)
@@ -473,6 +477,46 @@ static const struct {
           "Database.PasswordCredential",
           "credential name" },
         { "error-long-line", "etc/codebolt-upgrade/upgrade.conf", 2, NULL, "line longer than" },
+        { "error-sslpassword",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Database.Connection",
+          "it sets sslpassword=, which libpq marks secret" },
+        { "error-uri-password",
+          "etc/codebolt-upgrade/upgrade.conf",
+          3,
+          "Database.Connection",
+          "it sets password (the user:password@ of the URI" },
+        { "error-uri-sslpassword",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Database.Connection",
+          "it sets sslpassword=" },
+        { "error-regex-repeat",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Smoke.ErrorPattern",
+          "regular expression (regex(7)): a repetition operator right after another at character 3" },
+        { "error-regex-count",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Smoke.ErrorPattern",
+          "a repetition count above 255 at character 17" },
+        { "error-regex-unroll",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Smoke.ErrorPattern",
+          "its repetitions unroll to more than 512 positions" },
+        { "error-regex-nesting",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Smoke.ErrorPattern",
+          "parentheses nested deeper than 16 (at character 17)" },
+        { "error-regex-backref",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Smoke.ErrorPattern",
+          "a back-reference (\\1)" },
 };
 
 START_TEST(test_errors) {
@@ -500,6 +544,84 @@ START_TEST(test_errors) {
                 strempty(e.message));
         config_error_done(&e);
         ck_assert_ptr_null(e.file);
+}
+END_TEST
+
+/* the message says why a secret may not be in Connection= and where it goes, and never repeats it */
+START_TEST(test_connection_secret_message) {
+        _cleanup_(config_error_done) ConfigError e = {};
+        Config c = {};
+
+        ck_assert_int_eq(config_load(TREE("error-sslpassword"), NULL, &c, &e), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "sslpassword"));
+        ck_assert_ptr_nonnull(strstr(e.message, "/proc/<pid>/cmdline"));
+        ck_assert_ptr_nonnull(strstr(e.message, "pg_dump"));
+        ck_assert_ptr_nonnull(strstr(e.message, "[Database] PasswordCredential="));
+        ck_assert_ptr_nonnull(strstr(e.message, "mode 0600 under /etc/codebolt-upgrade/credentials/"));
+        ck_assert_ptr_null(strstr(e.message, "hunter2"));
+}
+END_TEST
+
+static char *conf_root(const char *base, const char *name, const char *conninfo) {
+        _cleanup_free_ char *dir = NULL, *file = NULL;
+        char *root;
+        FILE *f;
+
+        ck_assert_int_ge(asprintf(&root, "%s/%s", base, name), 0);
+        ck_assert_int_ge(asprintf(&dir, "%s/etc/codebolt-upgrade", root), 0);
+        ck_assert_int_ge(asprintf(&file, "%s/upgrade.conf", dir), 0);
+        ck_assert_int_eq(paths_mkdir_p(dir, 0755), 0);
+        f = fopen(file, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "[Database]\nConnection=%s\n", conninfo);
+        ck_assert_int_eq(fclose(f), 0);
+        return root;
+}
+
+/* every option this libpq marks secret, in both forms, without a list of them here to go stale; and
+ * the ordinary options still pass */
+START_TEST(test_connection_secrets_from_libpq) {
+        _cleanup_rm_rf_ char *base = strdup("/var/tmp/test-config.XXXXXX");
+        PQconninfoOption *defaults = PQconndefaults();
+        size_t secrets = 0;
+
+        ck_assert_ptr_nonnull(base);
+        ck_assert_ptr_nonnull(mkdtemp(base));
+        ck_assert_ptr_nonnull(defaults);
+        for (PQconninfoOption *o = defaults; o->keyword; o++) {
+                _cleanup_free_ char *kv = NULL, *uri = NULL, *want = NULL;
+                bool secret = o->dispchar && strchr(o->dispchar, '*');
+                const char *forms[2];
+
+                if (!secret && !strstr("host port user sslmode passfile application_name", o->keyword))
+                        continue;
+                ck_assert_int_ge(asprintf(&kv, "host=db %s=s3cret", o->keyword), 0);
+                ck_assert_int_ge(asprintf(&uri, "postgresql://db/codebolt?%s=s3cret", o->keyword), 0);
+                ck_assert_int_ge(asprintf(&want, "it sets %s", o->keyword), 0);
+                forms[0] = kv;
+                forms[1] = uri;
+                for (size_t i = 0; i < ELEMENTSOF(forms); i++) {
+                        _cleanup_free_ char *root = conf_root(base, o->keyword, forms[i]);
+                        _cleanup_(config_error_done) ConfigError e = {};
+                        Config c = {};
+                        int r = config_load(root, NULL, &c, &e);
+
+                        if (!secret) {
+                                ck_assert_msg(r == 0, "%s refused: %s", forms[i], strempty(e.message));
+                                config_done(&c);
+                                continue;
+                        }
+                        ck_assert_msg(r == -EINVAL, "%s accepted", forms[i]);
+                        ck_assert_str_eq(e.key, "Database.Connection");
+                        ck_assert_uint_eq(e.line, 2);
+                        ck_assert_msg(strstr(e.message, want), "%s: %s", forms[i], e.message);
+                        ck_assert_ptr_null(strstr(e.message, "s3cret"));
+                }
+                secrets += secret;
+        }
+        PQconninfoFree(defaults);
+        /* password and sslpassword at least */
+        ck_assert_uint_ge(secrets, 2);
 }
 END_TEST
 
@@ -536,6 +658,8 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_bom);
         tcase_add_loop_test(tc, test_errors, 0, ELEMENTSOF(errors));
         tcase_add_test(tc, test_enum_strings);
+        tcase_add_test(tc, test_connection_secret_message);
+        tcase_add_test(tc, test_connection_secrets_from_libpq);
         suite_add_tcase(s, tc);
         return s;
 }

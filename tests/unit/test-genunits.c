@@ -308,6 +308,23 @@ START_TEST(test_auto_units) {
 }
 END_TEST
 
+/* a trailing backslash would continue OnCalendar= into RandomizedDelaySec=: no timer text at all */
+START_TEST(test_auto_timer_bad_schedule) {
+        static const char *const bad[] = { "Sun 02:00\\", "daily\\", "25:00", "Sun 02:00 %n", "someday" };
+        _cleanup_(config_done) Config c = {};
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *timer = NULL;
+
+                free(c.auto_schedule);
+                c.auto_schedule = strdup(bad[i]);
+                ck_assert_msg(genunits_auto_timer(&c, "/s.conf", &timer) == -EINVAL, "'%s' written", bad[i]);
+                ck_assert_ptr_null(timer);
+        }
+}
+END_TEST
+
 /* ---- the whole build, against a root of the test's own ---- */
 
 static char *make_root(const char *name) {
@@ -540,6 +557,75 @@ START_TEST(test_build_auto) {
 }
 END_TEST
 
+/* a bad Schedule= costs its deployment the timer alone, with file:line and key */
+START_TEST(test_build_auto_bad_schedule) {
+        _cleanup_free_ char *dir = make_root("autobad"), *helper = NULL;
+        _cleanup_(genunits_done) GenUnits u = {};
+
+        put_templates(dir);
+        put(dir, LIBEXECDIR "/auto", "#!/bin/sh\n");
+        ck_assert_int_ge(asprintf(&helper, "%s" LIBEXECDIR "/auto", dir), 0);
+        ck_assert_int_eq(chmod(helper, 0755), 0);
+        put(dir, "/etc/codebolt-upgrade/upgrade.conf", "[Auto]\nSchedule=daily\n");
+        put(dir,
+            "/etc/codebolt-upgrade/deployments/night.conf",
+            "[Server]\nUnit=codebolt-night.service\n\n[Auto]\nSchedule=Mon..Fri 03:00\\\n");
+        put(dir,
+            "/etc/codebolt-upgrade/deployments/late.conf",
+            "[Server]\nUnit=codebolt-late.service\n[Auto]\nSchedule=Mon 24:00\n");
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-auto.timer"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-night@.service"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-night.service.d/50-codebolt-upgrade.conf"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-watch-night@.timer"));
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-auto-night.timer"));
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-auto-night.service"));
+        ck_assert_ptr_null(find(&u, "timers.target.wants/codebolt-upgrade-auto-night.timer"));
+        ck_assert_ptr_nonnull(find(&u, "codebolt-upgrade-late@.service"));
+        ck_assert_ptr_null(find(&u, "codebolt-upgrade-auto-late.timer"));
+
+        ck_assert_uint_eq(n_warnings(&u), 2);
+        /* deployments in strcmp() order: late, then night */
+        ck_assert_ptr_nonnull(
+                strstr(u.warnings[0],
+                       "/etc/codebolt-upgrade/deployments/late.conf:4: Auto.Schedule: not a calendar"));
+        ck_assert_ptr_nonnull(strstr(u.warnings[0], "hour"));
+        ck_assert_ptr_nonnull(
+                strstr(u.warnings[1], "/etc/codebolt-upgrade/deployments/night.conf:5: Auto.Schedule: "));
+        ck_assert_ptr_nonnull(strstr(u.warnings[1], "'\\'"));
+        ck_assert_ptr_nonnull(strstr(u.warnings[1], "no timer for deployment night"));
+}
+END_TEST
+
+/* names from a directory listing reach the kernel log escaped: a newline cannot forge a line */
+START_TEST(test_build_escapes_names) {
+        _cleanup_free_ char *dir = make_root("escape");
+        _cleanup_(genunits_done) GenUnits u = {}, dropin = {};
+
+        put_templates(dir);
+        put(dir,
+            "/etc/codebolt-upgrade/deployments/evil\n<0>forged.conf",
+            "[Server]\nUnit=codebolt-e.service\n");
+        put(dir, "/etc/codebolt-upgrade/deployments/tab\there.conf", "");
+        ck_assert_int_eq(genunits_build(dir, &u), 0);
+        ck_assert_uint_eq(n_warnings(&u), 2);
+        STRV_FOREACH (w, u.warnings)
+                ck_assert_msg(!strpbrk(*w, "\n\t"), "raw control character in: %s", *w);
+        ck_assert_ptr_nonnull(
+                strstr(u.warnings[0], "/deployments/evil\\n<0>forged.conf: not a valid deployment"));
+        ck_assert_ptr_nonnull(strstr(u.warnings[1], "/deployments/tab\\there.conf: not a valid deployment"));
+
+        /* a broken drop-in's path in the message of the load that failed */
+        put(dir, "/etc/codebolt-upgrade/upgrade.conf.d/x\x1b[2J.conf", "[Server]\nNope\x1b=1\n");
+        ck_assert_int_eq(genunits_build(dir, &dropin), 0);
+        ck_assert_uint_ge(n_warnings(&dropin), 1);
+        ck_assert_msg(!strchr(dropin.warnings[0], '\x1b'), "raw escape in: %s", dropin.warnings[0]);
+        ck_assert_ptr_nonnull(strstr(
+                dropin.warnings[0], "/upgrade.conf.d/x\\x1b[2J.conf:2: Server.Nope\\x1b: unknown key"));
+}
+END_TEST
+
 static Suite *genunits_suite(void) {
         Suite *s = suite_create("genunits");
         TCase *tc = tcase_create("core");
@@ -563,6 +649,9 @@ static Suite *genunits_suite(void) {
         tcase_add_test(tc, test_build_missing_watch_template);
         tcase_add_test(tc, test_build_watch);
         tcase_add_test(tc, test_build_auto);
+        tcase_add_test(tc, test_auto_timer_bad_schedule);
+        tcase_add_test(tc, test_build_auto_bad_schedule);
+        tcase_add_test(tc, test_build_escapes_names);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -162,6 +162,62 @@ START_TEST(test_capture_large) {
 }
 END_TEST
 
+/* 16 MiB: the bound is written out here, so a change to it shows in the test */
+#define CAP ((size_t)16 * 1024 * 1024)
+
+/* exactly the cap is fine */
+START_TEST(test_capture_at_cap) {
+        _cleanup_free_ char *out = NULL, *cmd = NULL;
+
+        ck_assert_int_ge(asprintf(&cmd, "head -c %zu /dev/zero | tr '\\0' x", CAP), 0);
+        out = run_capture(ARGV("/bin/sh", "-c", cmd), NULL, NULL);
+        ck_assert_uint_eq(strlen(out), CAP);
+}
+END_TEST
+
+/* a child that prints without end: refused past the cap, and ended at once rather than waited for */
+START_TEST(test_capture_over_cap) {
+        _cleanup_free_ char *out = NULL, *cmd = NULL;
+        SpawnOptions o = { .ret_stdout = &out };
+        usec_t start = now_usec();
+        int status = -1;
+
+        ck_assert_int_ge(asprintf(&cmd, "head -c %zu /dev/zero | tr '\\0' x; exec sleep 60", CAP + 1), 0);
+        ck_assert_int_eq(spawn_run(ARGV("/bin/sh", "-c", cmd), &o, &status), -EFBIG);
+        ck_assert_ptr_null(out);
+        ck_assert_int_eq(status, -1);
+        ck_assert_uint_lt(now_usec() - start, 30 * USEC_PER_SEC);
+
+        /* the same for one that never stops */
+        start = now_usec();
+        ck_assert_int_eq(spawn_run(ARGV("/usr/bin/yes", "codebolt"), &o, &status), -EFBIG);
+        ck_assert_uint_lt(now_usec() - start, 30 * USEC_PER_SEC);
+}
+END_TEST
+
+/* a forwarded stream is never held, and puts at most the cap into the log, then says it stopped */
+START_TEST(test_forward_over_cap) {
+        _cleanup_free_ char *log = NULL, *cmd = NULL;
+        SpawnOptions o = { .log_identifier = "chatty" };
+        int status = -1;
+
+        ck_assert_int_ge(
+                asprintf(
+                        &cmd,
+                        "head -c %zu /dev/zero | tr '\\0' x | fold -w 1000 >&2; echo done >&2",
+                        CAP + CAP / 2),
+                0);
+        capture_begin();
+        ck_assert_int_eq(spawn_run(ARGV("/bin/sh", "-c", cmd), &o, &status), 0);
+        log = capture_end();
+        ck_assert_int_eq(status, 0);
+        ck_assert_ptr_nonnull(strstr(log, "chatty: (more than 16 MiB of output: the rest is not logged)\n"));
+        ck_assert_ptr_null(strstr(log, "chatty: done"));
+        ck_assert_uint_lt(strlen(log), CAP + CAP / 16);
+        ck_assert_uint_gt(strlen(log), CAP - CAP / 16);
+}
+END_TEST
+
 START_TEST(test_env_exact) {
         SpawnOptions o = { .env = ARGV("FOO=bar", "X=1 2 $HOME", "EMPTY=") };
         _cleanup_free_ char *exact = NULL, *def = NULL, *none = NULL;
@@ -518,6 +574,9 @@ static Suite *spawn_suite(void) {
         tcase_add_test(tc, test_not_found);
         tcase_add_test(tc, test_capture);
         tcase_add_test(tc, test_capture_large);
+        tcase_add_test(tc, test_capture_at_cap);
+        tcase_add_test(tc, test_capture_over_cap);
+        tcase_add_test(tc, test_forward_over_cap);
         tcase_add_test(tc, test_env_exact);
         tcase_add_test(tc, test_path_lookup);
         tcase_add_test(tc, test_no_shell);

@@ -54,6 +54,9 @@ int main(int argc, char *argv[]) {
                 else if (errno == ENOENT)
                         (void)symlink(argv[3], link);
         }
+        free(path);
+        free(link);
+        free(stop);
         f = fopen(argv[4], "we");
         if (!f)
                 return 1;
