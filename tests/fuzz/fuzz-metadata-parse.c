@@ -37,7 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(upgrade_kind_to_string(metadata_classify(&m.releases[0].v, &rel->v)));
                 r = metadata_step_allowed(rel, &m.releases[0].v);
                 FUZZ_CHECK(r == 0 || r == 1 || r == -EINVAL);
-                FUZZ_CHECK(rel->protocol >= -1 && rel->min_client_protocol >= -1);
+                /* -1 not declared, METADATA_MALFORMED out of range or not an integer: never a wrapped value
+                 */
+                FUZZ_CHECK(
+                        rel->protocol >= METADATA_MALFORMED &&
+                        rel->min_client_protocol >= METADATA_MALFORMED);
         }
         if (m.n > 0) {
                 FUZZ_CHECK(metadata_find(&m, m.releases[m.n - 1].version));
