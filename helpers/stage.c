@@ -516,7 +516,11 @@ static int npm_run(
                 .timeout = deadline - now,
                 .log_identifier = "npm",
         };
+        /* npm's usual modes for the release (0755/0644), not the unit's UMask=0077: root's helpers that
+         * hold no capability over the server's files (the check after a recovery) read package.json */
+        mode_t old_umask = umask(0022);
         r = spawn_run((char *const *)argv, &o, &status);
+        umask(old_umask);
         if (r == -ETIME)
                 return log_error_errno(r, "npm %s %s as %s did not finish within 15 min.", what, spec, user);
         if (r == -ECANCELED)

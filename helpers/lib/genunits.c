@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "state.h"
+#include "unit-sandbox.h"
 
 #define ETC_CONF "/etc/codebolt-upgrade/upgrade.conf"
 #define DEPLOYMENTS_DIR "/etc/codebolt-upgrade/deployments"
@@ -392,6 +393,14 @@ int genunits_auto_service(const Config *c, const char *source, char **ret) {
         fputs("TimeoutStartSec=infinity\n", m.f);
         fputs("SyslogIdentifier=codebolt-upgrade-auto\n", m.f);
         fputs("ExecStart=" LIBEXECDIR "/auto\n", m.f);
+        /* the shipped watch's sandbox (units/sandbox/), narrower still: the picker writes only the
+         * release metadata it caches in the state directory, and writes nothing under /home */
+        fputs(UNIT_SANDBOX_BASE UNIT_SANDBOX_OBSERVER UNIT_SANDBOX_ALONE, m.f);
+        fputs("# the picker writes only the release metadata it caches in the state directory\n", m.f);
+        fputs("StateDirectory=codebolt-upgrade\n", m.f);
+        fputs("StateDirectoryMode=0755\n", m.f);
+        fputs("ProtectSystem=strict\n", m.f);
+        fputs("ProtectHome=read-only\n", m.f);
         return memstream_finish(&m, ret);
 }
 

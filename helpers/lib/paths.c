@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* paths.c: every file path, taken under $CODEBOLT_UPGRADE_ROOT */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "paths.h"
@@ -119,8 +121,22 @@ char *paths_vendor_hook_dir(const char *stage) {
         return rooted3("/usr/lib/codebolt-upgrade/hooks/", stage, ".d");
 }
 
+/* mkdir() with exactly mode, whatever the umask (the units run with UMask=0077, and some of these
+ * directories must be entered by others): 0 made, -EEXIST there already, or -errno */
+static int mkdir_mode(const char *p, unsigned mode) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (mkdir(p, mode) < 0)
+                return -errno;
+        fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fchmod(fd, mode) < 0)
+                return -errno;
+        return 0;
+}
+
 int paths_mkdir_p(const char *path, unsigned mode) {
         _cleanup_free_ char *p = strdup(path);
+        int r;
 
         if (!p)
                 return -ENOMEM;
@@ -129,15 +145,17 @@ int paths_mkdir_p(const char *path, unsigned mode) {
                 if (*s != '/')
                         continue;
                 *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
+                r = mkdir_mode(p, mode);
+                if (r < 0 && r != -EEXIST)
+                        return r;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0) {
+        r = mkdir_mode(p, mode);
+        if (r < 0) {
                 struct stat st;
 
-                if (errno != EEXIST)
-                        return -errno;
+                if (r != -EEXIST)
+                        return r;
                 /* like mkdir -p: something else already there is not the directory asked for */
                 if (stat(p, &st) < 0)
                         return -errno;

@@ -38,12 +38,12 @@ refused() {
         sb test ! -e /backups/codebolt || [ -z "$(sb ls -A /backups/codebolt)" ] || fail "$3: a backup was taken"
         sb test ! -e "$CBU_STATE/current.json" || fail "$3: current.json was left behind"
         # a refusal is no rollback: rollback.d is not run
-        sb test ! -e /var/tmp/rollback.env || fail "$3: rollback.d ran for a refusal"
+        sb test ! -e /var/lib/cbu-test-rollback.env || fail "$3: rollback.d ran for a refusal"
 }
 
 # rollback.d and post-upgrade.d record what they were given
-hook rollback.d/50-record 'env | LC_ALL=C sort >/var/tmp/rollback.env'
-hook post-upgrade.d/50-record 'env | LC_ALL=C sort >/var/tmp/post-upgrade.env'
+hook rollback.d/50-record 'env | LC_ALL=C sort >/var/lib/cbu-test-rollback.env'
+hook post-upgrade.d/50-record 'env | LC_ALL=C sort >/var/lib/cbu-test-post-upgrade.env'
 
 # 1. apt holds dpkg's lock: the shipped hook refuses, naming the holder
 sb systemd-run --quiet --unit=hk-apt --property=Type=exec /usr/bin/python3 -c \
@@ -100,7 +100,7 @@ entry=$(cbu_ledger_for 1.5.0 | jq -c last)
 sb_journal_has codebolt-upgrade@1.5.0.service 'site smoke check: the SSO login page answers 502' ||
         fail "the smoke.d hook's output is not in the journal"
 [ "$(cbu_health_version)" = 1.4.0 ] || fail "/health does not report 1.4.0 after the rollback"
-env=$(sb cat /var/tmp/rollback.env) || fail "rollback.d did not run after the rollback"
+env=$(sb cat /var/lib/cbu-test-rollback.env) || fail "rollback.d did not run after the rollback"
 expected="CODEBOLT_UPGRADE_BACKUP=$(jq -r .backup <<<"$entry")
 CODEBOLT_UPGRADE_DEPLOYMENT=default
 CODEBOLT_UPGRADE_FROM=1.4.0
@@ -124,7 +124,7 @@ entry=$(jq -c last <<<"$entry")
 # (a oneshot that succeeded has no InvocationID left to select by: it ran once)
 out=$(sb_journal codebolt-upgrade@1.5.0-rc.1.service)
 grep -qF "post-upgrade.d/40-fails exited with status 1" <<<"$out" || fail "the failing post-upgrade.d hook is not reported: $out"
-env=$(sb cat /var/tmp/post-upgrade.env) || fail "post-upgrade.d/50-record did not run after the failing 40-fails"
+env=$(sb cat /var/lib/cbu-test-post-upgrade.env) || fail "post-upgrade.d/50-record did not run after the failing 40-fails"
 expected="CODEBOLT_UPGRADE_BACKUP=$(jq -r .backup <<<"$entry")
 CODEBOLT_UPGRADE_DEPLOYMENT=default
 CODEBOLT_UPGRADE_FROM=1.4.0

@@ -199,6 +199,21 @@ START_TEST(test_mkdir_p_shapes) {
 }
 END_TEST
 
+/* the units run with UMask=0077: a directory others must enter (the releases the server's user runs,
+ * the ledger's public export) still gets the mode asked for */
+START_TEST(test_mkdir_p_umask) {
+        _cleanup_free_ char *base = path_in(root, "umask"), *pub = path_in(base, "a/public");
+        mode_t old = umask(077);
+
+        ck_assert_int_eq(paths_mkdir_p(pub, 0755), 0);
+        umask(old);
+        ck_assert_uint_eq(mode_of(base), 0755);
+        ck_assert_uint_eq(mode_of(pub), 0755);
+
+        rm_rf(base);
+}
+END_TEST
+
 START_TEST(test_mkdir_p_errors) {
         _cleanup_free_ char *base = path_in(root, "errors"), *file = path_in(base, "file"),
                             *below = path_in(file, "sub/dir");
@@ -228,6 +243,7 @@ static Suite *paths_suite(void) {
         tcase_add_test(tc, test_each_path);
         tcase_add_test(tc, test_mkdir_p_nested);
         tcase_add_test(tc, test_mkdir_p_shapes);
+        tcase_add_test(tc, test_mkdir_p_umask);
         tcase_add_test(tc, test_mkdir_p_errors);
         suite_add_tcase(s, tc);
         return s;
