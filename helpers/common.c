@@ -216,8 +216,7 @@ static void erase_freep(char **p) {
 int helper_read_credential(const char *name, char **ret, char **ret_why) {
         _cleanup_free_ char *path = paths_credential(name), *why = NULL;
         _cleanup_(erase_freep) char *buf = NULL;
-        size_t size, start = 0;
-        char *s;
+        size_t size;
         int r;
 
         if (!path)
@@ -229,20 +228,10 @@ int helper_read_credential(const char *name, char **ret, char **ret_why) {
                         *ret_why = TAKE_PTR(why);
                 return r;
         }
-        if (strlen(buf) != size) {
-                if (ret_why && asprintf(ret_why, "%s contains a NUL byte", path) < 0)
-                        *ret_why = NULL;
-                return -EBADMSG;
-        }
-        while (size > 0 && isspace((unsigned char)buf[size - 1]))
-                size--;
-        while (start < size && isspace((unsigned char)buf[start]))
-                start++;
-        s = strndup(buf + start, size - start);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
+        r = state_string_from_buffer(buf, size, ret);
+        if (r == -EBADMSG && ret_why && asprintf(ret_why, "%s contains a NUL byte", path) < 0)
+                *ret_why = NULL;
+        return r;
 }
 
 int helper_login(Helper *h, char **ret_token) {

@@ -7,6 +7,8 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <systemd/sd-id128.h>
 
 #include "backup-manifest.h"
 #include "beneath.h"
@@ -305,15 +307,49 @@ static int build_tree(
         return 0;
 }
 
-/* "dev:inode" of a directory: which one a record of a stage is about */
-static int inode_id(int fd, char **ret) {
+/* Which directory a record of a stage is about: a random id in an extended attribute of the trusted
+ * namespace, which only root (CAP_SYS_ADMIN) may set, read or remove. The server's user can neither
+ * put it on a directory of its own nor carry it over in a copy, and it stays across a reboot, where a
+ * directory's inode number may not (overlayfs). On a file system without such attributes, the
+ * directory's device and inode numbers stand in. */
+#define STAGE_MARK_XATTR "trusted.codebolt-upgrade.stage"
+
+static int inode_mark(int fd, char **ret) {
         struct stat st;
 
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (asprintf(ret, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino) < 0)
+        if (asprintf(ret, "inode %llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino) <
+            0)
                 return -ENOMEM;
         return 0;
+}
+
+static int stage_mark_set(int fd, char **ret) {
+        char s[SD_ID128_STRING_MAX];
+        sd_id128_t id;
+        int r;
+
+        r = sd_id128_randomize(&id);
+        if (r < 0)
+                return r;
+        sd_id128_to_string(id, s);
+        if (fsetxattr(fd, STAGE_MARK_XATTR, s, strlen(s), 0) < 0)
+                return errno == EOPNOTSUPP ? inode_mark(fd, ret) : -errno;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* -ENODATA when the directory carries no mark */
+static int stage_mark_get(int fd, char **ret) {
+        char s[SD_ID128_STRING_MAX] = {};
+        ssize_t n;
+
+        n = fgetxattr(fd, STAGE_MARK_XATTR, s, sizeof(s) - 1);
+        if (n < 0)
+                return errno == EOPNOTSUPP ? inode_mark(fd, ret) : errno == ERANGE ? -ENODATA : -errno;
+        *ret = strndup(s, (size_t)n);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* What a stage verified, kept in root's state directory, not in the release (the server user's): the
@@ -327,7 +363,7 @@ static char *record_path(const Helper *h) {
 }
 
 static int record_write(const Helper *h, int release_fd, const cJSON *tree) {
-        _cleanup_free_ char *path = record_path(h), *inode = NULL;
+        _cleanup_free_ char *path = record_path(h), *mark = NULL;
         _cleanup_json_ cJSON *j = cJSON_CreateObject();
         cJSON *t = cJSON_Duplicate(tree, true);
         int r;
@@ -336,12 +372,11 @@ static int record_write(const Helper *h, int release_fd, const cJSON *tree) {
                 cJSON_Delete(t);
                 return -ENOMEM;
         }
-        r = inode_id(release_fd, &inode);
+        r = stage_mark_set(release_fd, &mark);
         if (r < 0)
                 return r;
         if (!cJSON_AddStringToObject(j, "package", h->config.package) ||
-            !cJSON_AddStringToObject(j, "version", h->version) ||
-            !cJSON_AddStringToObject(j, "inode", inode))
+            !cJSON_AddStringToObject(j, "version", h->version) || !cJSON_AddStringToObject(j, "mark", mark))
                 return -ENOMEM;
         return state_write_json_atomic(path, j, 0600);
 }
@@ -350,7 +385,7 @@ static int record_write(const Helper *h, int release_fd, const cJSON *tree) {
  * this very directory, and it still holds what that stage verified: the package at the version, its
  * server binary, and exactly the packages of the recorded tree. Anything else, say why. */
 static int staged_earlier(const Helper *h, int release_fd, cJSON **ret_tree, char **ret_why) {
-        _cleanup_free_ char *path = record_path(h), *inode = NULL;
+        _cleanup_free_ char *path = record_path(h), *mark = NULL;
         _cleanup_json_ cJSON *record = NULL, *installed = NULL, *tree = NULL;
         const cJSON *m;
         int r;
@@ -362,10 +397,10 @@ static int staged_earlier(const Helper *h, int release_fd, cJSON **ret_tree, cha
                 return WHY("codebolt-upgrade did not stage it (there is no %s)", path);
         if (r < 0)
                 return WHY("the record of its stage, %s, cannot be read: %s", path, strerror(-r));
-        r = inode_id(release_fd, &inode);
-        if (r < 0)
-                return r;
-        if (!streq_ptr(json_get_string(record, "inode"), inode) ||
+        r = stage_mark_get(release_fd, &mark);
+        if (r < 0 && r != -ENODATA)
+                return WHY("its mark cannot be read: %s", strerror(-r));
+        if (r == -ENODATA || !streq_ptr(json_get_string(record, "mark"), mark) ||
             !streq_ptr(json_get_string(record, "package"), h->config.package))
                 return WHY(
                         "it is not the directory that codebolt-upgrade staged (%s records another)", path);
@@ -571,12 +606,33 @@ static int record(Helper *h, const char *release, const cJSON *tree, bool existe
         return helper_update_current(h, update_staged, &s);
 }
 
+/* what open_releases() opened must be root's and writable by no one else */
+static int check_roots(int fd, const char *path, const char *what, const char *user) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to look at %s: %m", path);
+        if (!beneath_dir_is_roots(&st))
+                return log_error_errno(
+                        EPERM,
+                        "%s%s is owned by uid %u with mode %04o: it must be root's and writable by no one "
+                        "else, or %s could put a release or a link where root installs one. Refusing to "
+                        "stage. Fix it with: chown root:root %s && chmod go-w %s",
+                        path,
+                        what,
+                        (unsigned)st.st_uid,
+                        (unsigned)(st.st_mode & 07777),
+                        user,
+                        path,
+                        path);
+        return 0;
+}
+
 /* InstallRoot= and its releases/ must be root's and writable by no one else: otherwise the server's
  * user could put a release, or a link, where root installs one. Returns an fd of releases/. */
 static int open_releases(const char *user, int *ret_fd) {
         _cleanup_free_ char *root = paths_rooted(paths_install_root()), *releases = paths_releases_dir();
         _cleanup_close_ int root_fd = -EBADF, releases_fd = -EBADF;
-        struct stat st;
         int r;
 
         if (!root || !releases)
@@ -588,39 +644,15 @@ static int open_releases(const char *user, int *ret_fd) {
         root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return log_error_errno(errno, "Failed to open %s ([Server] InstallRoot=): %m", root);
-        if (fstat(root_fd, &st) < 0)
-                return log_error_errno(errno, "Failed to look at %s: %m", root);
-        if (!beneath_dir_is_roots(&st))
-                return log_error_errno(
-                        EPERM,
-                        "%s ([Server] InstallRoot=) is owned by uid %u with mode %04o: it must be root's "
-                        "and "
-                        "writable by no one else, or %s could replace what root installs there. Refusing to "
-                        "stage. Fix it with: chown root:root %s && chmod go-w %s",
-                        root,
-                        (unsigned)st.st_uid,
-                        (unsigned)(st.st_mode & 07777),
-                        user,
-                        root,
-                        root);
-
+        r = check_roots(root_fd, root, " ([Server] InstallRoot=)", user);
+        if (r < 0)
+                return r;
         releases_fd = openat(root_fd, "releases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (releases_fd < 0)
                 return log_error_errno(errno, "Failed to open %s (not a directory?): %m", releases);
-        if (fstat(releases_fd, &st) < 0)
-                return log_error_errno(errno, "Failed to look at %s: %m", releases);
-        if (!beneath_dir_is_roots(&st))
-                return log_error_errno(
-                        EPERM,
-                        "%s is owned by uid %u with mode %04o: it must be root's and writable by no one "
-                        "else, or %s could plant a release or a link there. Refusing to stage. Fix it "
-                        "with: chown root:root %s && chmod go-w %s",
-                        releases,
-                        (unsigned)st.st_uid,
-                        (unsigned)(st.st_mode & 07777),
-                        user,
-                        releases,
-                        releases);
+        r = check_roots(releases_fd, releases, "", user);
+        if (r < 0)
+                return r;
 
         *ret_fd = TAKE_FD(releases_fd);
         return 0;

@@ -194,17 +194,12 @@ int beneath_read_file(
 int beneath_read_json(int dir_fd, const char *path, size_t max, cJSON **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size;
-        cJSON *j;
         int r;
 
         r = beneath_read_file(dir_fd, path, max, 0, &buf, &size);
         if (r < 0)
                 return r;
-        j = cJSON_ParseWithLength(buf, size);
-        if (!j)
-                return -EBADMSG;
-        *ret = j;
-        return 0;
+        return state_parse_json(buf, size, ret);
 }
 
 int beneath_mkdir_owned(int dir_fd, const char *name, mode_t mode, uid_t uid, gid_t gid) {

@@ -264,7 +264,6 @@ int state_read_file(const char *path, char **ret, size_t *ret_size) {
 
 int state_read_json(const char *path, cJSON **ret) {
         _cleanup_free_ char *buf = NULL;
-        cJSON *j;
         size_t size;
         int r;
 
@@ -273,19 +272,21 @@ int state_read_json(const char *path, cJSON **ret) {
         r = state_read_file(path, &buf, &size);
         if (r < 0)
                 return r;
+        return state_parse_json(buf, size, ret);
+}
 
-        j = cJSON_ParseWithLength(buf, size);
+int state_parse_json(const char *buf, size_t size, cJSON **ret) {
+        cJSON *j = cJSON_ParseWithLength(buf, size);
+
         if (!j)
                 return -EBADMSG;
-
         *ret = j;
         return 0;
 }
 
 int state_read_string(const char *path, char **ret) {
         _cleanup_free_ char *buf = NULL;
-        size_t size, start = 0;
-        char *s;
+        size_t size;
         int r;
 
         assert(ret);
@@ -293,14 +294,19 @@ int state_read_string(const char *path, char **ret) {
         r = state_read_file(path, &buf, &size);
         if (r < 0)
                 return r;
+        return state_string_from_buffer(buf, size, ret);
+}
+
+int state_string_from_buffer(const char *buf, size_t size, char **ret) {
+        size_t start = 0;
+        char *s;
+
         if (strlen(buf) != size)
                 return -EBADMSG;
-
         while (size > 0 && isspace((unsigned char)buf[size - 1]))
                 size--;
         while (start < size && isspace((unsigned char)buf[start]))
                 start++;
-
         s = strndup(buf + start, size - start);
         if (!s)
                 return -ENOMEM;

@@ -31,6 +31,10 @@ int state_read_fd(int fd, size_t size_hint, size_t max, char **ret, size_t *ret_
 /* Read a small text file with leading and trailing whitespace removed; -EBADMSG when it holds a
  * NUL byte. */
 int state_read_string(const char *path, char **ret);
+/* what state_read_string() makes of a file's size bytes (NUL-terminated): -EBADMSG on a NUL inside */
+int state_string_from_buffer(const char *buf, size_t size, char **ret);
+/* size bytes of JSON: -EBADMSG when they are not JSON */
+int state_parse_json(const char *buf, size_t size, cJSON **ret);
 
 /* Remove path and make the removal durable: -ENOENT when it did not exist. */
 int state_unlink(const char *path);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # An operator names something that is not an exact version: every attempt fails in preflight with a
 # message naming the rule, the server keeps running the old version untouched, and no backup is taken.
-# matrix: preflight | not an exact version (latest, ^1.5.0, 1.5, v1.5.0, shell characters, /, 200 and 300 characters) | old (refused)
+# matrix: preflight | not an exact version (latest, ^1.5.0, 1.5, v1.5.0, shell characters, /, 150, 200 and 300 characters) | old (refused)
 # matrix: preflight | the version is not published in the registry | old (refused)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
@@ -13,6 +13,7 @@ cbu_registry
 cbu_deploy 1.4.0
 
 server_id=$(sb systemctl show -P InvocationID codebolt.service)
+long150=1.5.0-$(printf 'a%.0s' $(seq 144))
 long200=1.5.0-$(printf 'a%.0s' $(seq 194))
 long300=1.5.0-$(printf 'a%.0s' $(seq 294))
 
@@ -24,7 +25,7 @@ cases=(
         "v1.5.0|leading 'v'"
         '1.5.0;rm -rf /|only [0-9A-Za-z.+-]'
         '1.5.0$(reboot)|only [0-9A-Za-z.+-]'
-        "$long200|longer than 128 characters"
+        "$long150|longer than 128 characters"
 )
 
 check_untouched() {
@@ -56,6 +57,13 @@ unit='codebolt-upgrade@1.5.0\x2fevil.service'
 sb systemctl start "$unit" 2>/dev/null && fail "'1.5.0/evil' was accepted"
 sb_journal_has "$unit" 'only [0-9A-Za-z.+-]' || fail "the refusal of '1.5.0/evil' does not name the rule"
 check_untouched "1.5.0/evil"
+
+# a 200-character version makes a unit name that systemd starts but cannot give a private /tmp (the
+# directory's name, which holds the unit's, would pass 255 characters): the unit fails before any
+# helper runs ('resources'), and nothing is touched
+unit=$(sb systemd-escape --template=codebolt-upgrade@.service -- "$long200")
+sb systemctl start "$unit" 2>/dev/null && fail "a 200-character version was accepted"
+check_untouched "a 200-character version"
 
 # systemd itself refuses unit names over 255 characters, so a 300-character version never reaches the
 # unit; the preflight helper refuses it on its own as well
