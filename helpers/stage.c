@@ -386,7 +386,7 @@ static int record_write(const Helper *h, int release_fd, const cJSON *tree) {
  * server binary, and exactly the packages of the recorded tree. Anything else, say why. */
 static int staged_earlier(const Helper *h, int release_fd, cJSON **ret_tree, char **ret_why) {
         _cleanup_free_ char *path = record_path(h), *mark = NULL;
-        _cleanup_json_ cJSON *record = NULL, *installed = NULL, *tree = NULL;
+        _cleanup_json_ cJSON *record = NULL, *installed = NULL, *tree = NULL, *present = NULL;
         const cJSON *m;
         int r;
 
@@ -416,31 +416,27 @@ static int staged_earlier(const Helper *h, int release_fd, cJSON **ret_tree, cha
                 return r;
         if (r < 0)
                 return WHY("the packages in lib/node_modules cannot be read: %s", strerror(-r));
+        /* the same "name@version" keys as the recorded tree, compared both ways */
+        present = cJSON_CreateObject();
+        if (!present)
+                return -ENOMEM;
         cJSON_ArrayForEach (m, installed) {
+                const char *name = json_get_string(m, "name"), *v = json_get_string(m, "version");
                 _cleanup_free_ char *key = NULL;
 
-                if (asprintf(&key, "%s@%s", json_get_string(m, "name"), json_get_string(m, "version")) < 0)
+                if (asprintf(&key, "%s@%s", name, v) < 0) {
+                        key = NULL;
                         return -ENOMEM;
+                }
                 if (!cJSON_HasObjectItem(tree, key))
                         return WHY("lib/%s holds %s, which its stage did not install", m->string, key);
+                r = add_tree_entry(present, name, v, NULL);
+                if (r < 0)
+                        return r;
         }
-        cJSON_ArrayForEach (m, tree) {
-                bool found = false;
-                const cJSON *i;
-
-                cJSON_ArrayForEach (i, installed) {
-                        const char *name = json_get_string(i, "name"), *v = json_get_string(i, "version");
-                        size_t l = strlen(name);
-
-                        if (strncmp(m->string, name, l) == 0 && m->string[l] == '@' &&
-                            streq(m->string + l + 1, v)) {
-                                found = true;
-                                break;
-                        }
-                }
-                if (!found)
+        cJSON_ArrayForEach (m, tree)
+                if (!cJSON_HasObjectItem(present, m->string))
                         return WHY("%s, which its stage installed, is no longer there", m->string);
-        }
         *ret_tree = TAKE_PTR(tree);
         return 0;
 }
