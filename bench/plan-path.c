@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "json-util.h"
+#include "metadata-ladder.h"
 #include "metadata.h"
 
 static double now_ms(void) {
@@ -21,26 +22,6 @@ static double now_ms(void) {
 static int compare_double(const void *a, const void *b) {
         double x = *(const double *)a, y = *(const double *)b;
         return (x > y) - (x < y);
-}
-
-static cJSON *ladder(unsigned n) {
-        cJSON *doc = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(doc, "versions");
-
-        if (!versions)
-                return NULL;
-        for (unsigned i = 0; i < n; i++) {
-                char v[32], range[64];
-                cJSON *block;
-
-                snprintf(v, sizeof(v), "1.0.%u", i);
-                snprintf(range, sizeof(range), ">=1.0.%u <1.0.%u", i < 2 ? 0 : i - 2, i);
-                block = cJSON_AddObjectToObject(cJSON_AddObjectToObject(versions, v), "codebolt");
-                if (!block || (i > 0 && !cJSON_AddStringToObject(block, "upgradeFrom", range))) {
-                        cJSON_Delete(doc);
-                        return NULL;
-                }
-        }
-        return doc;
 }
 
 int main(int argc, char *argv[]) {
@@ -56,7 +37,7 @@ int main(int argc, char *argv[]) {
         }
         snprintf(target, sizeof(target), "1.0.%u", n - 1);
         for (unsigned r = 0; r < runs; r++) {
-                cJSON *doc = ladder(n);
+                cJSON *doc = metadata_ladder(n);
                 Metadata m = {};
                 SemVer from = {};
                 char **path = NULL;

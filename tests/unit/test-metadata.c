@@ -7,6 +7,7 @@
 
 #include "test-root.h"
 #include "json-util.h"
+#include "metadata-ladder.h"
 #include "metadata.h"
 #include "paths.h"
 #include "state.h"
@@ -457,21 +458,10 @@ END_TEST
 
 /* a document of n versions 1.0.0 … 1.0.<n-1>, version i upgradeable only from the two below it */
 static Metadata ladder_of(unsigned n) {
-        cJSON *doc = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(doc, "versions");
+        cJSON *doc = metadata_ladder(n);
         Metadata m = {};
 
-        ck_assert_ptr_nonnull(versions);
-        for (unsigned i = 0; i < n; i++) {
-                char v[32], range[64];
-                cJSON *block;
-
-                snprintf(v, sizeof(v), "1.0.%u", i);
-                snprintf(range, sizeof(range), ">=1.0.%u <1.0.%u", i < 2 ? 0 : i - 2, i);
-                block = cJSON_AddObjectToObject(cJSON_AddObjectToObject(versions, v), "codebolt");
-                ck_assert_ptr_nonnull(block);
-                if (i > 0)
-                        ck_assert_ptr_nonnull(cJSON_AddStringToObject(block, "upgradeFrom", range));
-        }
+        ck_assert_ptr_nonnull(doc);
         ck_assert_int_eq(metadata_parse(doc, &m, NULL), 0);
         ck_assert_uint_eq(m.n, n);
         return m;
