@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* codebolt-upgrade-generator: the units of every deployment, from the configuration (DESIGN §6) */
+/* codebolt-upgrade-generator: the units of every deployment, from the configuration (docs/architecture.md,
+ * "Units and names") */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdarg.h>

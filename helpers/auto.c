@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* auto: the unattended upgrade (codebolt-upgrade-auto[-<name>].service, started by its timer; DESIGN §1,
- * §5 [Auto]). Picks the target ([Auto] Channel=: the exact version that dist-tag names; else the newest
- * published release above the running one that Track= allows, never a major, never a prerelease or a
- * deprecated version), skips the versions that failed here and, on production, those that have not
- * baked on staging, then starts codebolt-upgrade[-<name>]@<version>.service over D-Bus and waits for
- * it. `codebolt-upgrade hold` pauses it: a held deployment's run does nothing and says since when.
+/* auto: the unattended upgrade (codebolt-upgrade-auto[-<name>].service, started by its timer;
+ * docs/architecture.md, "Commands", §5 [Auto]). Picks the target ([Auto] Channel=: the exact version that
+ * dist-tag names; else the newest published release above the running one that Track= allows, never a major,
+ * never a prerelease or a deprecated version), skips the versions that failed here and, on production, those
+ * that have not baked on staging, then starts codebolt-upgrade[-<name>]@<version>.service over D-Bus and
+ * waits for it. `codebolt-upgrade hold` pauses it: a held deployment's run does nothing and says since when.
  * Exit 0: the upgrade succeeded, or there was nothing to do (or on hold); 1: it failed (the ledger says how)
  * or no target could be chosen; 2: bad usage or configuration. */
 #define _GNU_SOURCE

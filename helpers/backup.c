@@ -635,7 +635,7 @@ static int run(Helper *h) {
         if (stat(base, &st) < 0) {
                 if (errno != ENOENT)
                         return log_error_errno(errno, "Failed to look at the backup directory %s: %m", base);
-                /* created on first use, never by the package (DESIGN §5) */
+                /* created on first use, never by the package (docs/architecture.md, "Configuration") */
                 r = paths_mkdir_p(base, 0700);
                 if (r < 0)
                         return log_error_errno(r, "Failed to create the backup directory %s: %m", base);

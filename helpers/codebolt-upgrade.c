@@ -73,7 +73,7 @@ static int require_exact_version(const char *version) {
         return 0;
 }
 
-/* the deployment's state lock (DESIGN §4), waited for */
+/* the deployment's state lock (docs/architecture.md, "State on disk"), waited for */
 static int take_state_lock(const Config *c, int *ret_fd) {
         int r;
 
@@ -452,7 +452,8 @@ static void print_unit_messages(const char *unit, uint64_t since) {
         sd_journal_close(j);
 }
 
-/* a late rollback by hand (DESIGN §3): start the rollback unit, wait for it, and say what it did. With
+/* a late rollback by hand (docs/architecture.md, "Late rollback"): start the rollback unit, wait for it, and
+ * say what it did. With
  * --discard-since the unit may do a full restore, which discards what was written since the upgrade. */
 static int verb_rollback(const Config *c, const char *version) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -628,7 +629,8 @@ static int verb_clean(const Config *c) {
         return failed > 0 ? -EIO : 0;
 }
 
-/* every gate of an upgrade to version, read-only (DESIGN §1 `plan`): exit 0 when it would proceed */
+/* every gate of an upgrade to version, read-only (docs/architecture.md, "Commands": `plan`): exit 0 when it
+ * would proceed */
 static int verb_plan(Config *c, const char *version) {
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ char *from = NULL, *v = strdup(version);
@@ -826,9 +828,9 @@ static int verb_pin(const Config *c, const char *version) {
         return 0;
 }
 
-/* `server-may-start`, the server unit's ExecCondition=: 0 start, 1 skip this start (DESIGN §3). Fast,
- * no network, no D-Bus. Its messages go to the server unit's journal. A config that does not load still
- * refuses a start while an upgrade is in flight; it only skips the pin check. */
+/* `server-may-start`, the server unit's ExecCondition=: 0 start, 1 skip this start (docs/architecture.md,
+ * "Phases"). Fast, no network, no D-Bus. Its messages go to the server unit's journal. A config that does
+ * not load still refuses a start while an upgrade is in flight; it only skips the pin check. */
 static int verb_server_may_start(const char *deployment) {
         _cleanup_(maystart_done) MayStart decision = {};
         _cleanup_json_ cJSON *current = NULL, *pkg = NULL;

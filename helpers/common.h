@@ -21,7 +21,7 @@ typedef enum HelperFlags {
 } HelperFlags;
 
 typedef struct Helper {
-        const char *phase; /* "stage", "backup", … (DESIGN §4 phase names) */
+        const char *phase; /* "stage", "backup", … (docs/architecture.md, "Phases") */
         char *instance;    /* %i as the unit gave it, still escaped */
         char *version;     /* the target version, unescaped and validated */
         char *upgrade_id;  /* $INVOCATION_ID of the upgrade unit, or NULL when run by hand */
@@ -33,7 +33,8 @@ typedef struct Helper {
         char **argv;
 } Helper;
 
-/* set by the SIGTERM/SIGINT handler: a helper that receives SIGTERM exits non-zero (DESIGN §3) */
+/* set by the SIGTERM/SIGINT handler: a helper that receives SIGTERM exits non-zero (docs/architecture.md,
+ * "Phases") */
 extern volatile sig_atomic_t helper_cancelled;
 
 /* The whole life of a phase helper: `<helper> [--rollback] [options] <instance>`. With --rollback the
@@ -49,7 +50,7 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
 /* config_load() that logs a failure as "file:line: key: message" (and ": consequence" when given) */
 int helper_config_load(const char *deployment, Config *ret, const char *consequence);
 
-/* the flock of DESIGN §4 around every read-modify-write of the state */
+/* the state lock (docs/architecture.md, "State on disk") around every read-modify-write of the state */
 int helper_lock(Helper *h);
 void helper_unlock(Helper *h);
 

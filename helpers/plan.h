@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* plan.h: everything checked before an upgrade touches anything (DESIGN §3 preflight), read-only: the
- * release metadata, the kind of upgrade and its path, and the gates. preflight refuses on a failed gate;
- * `codebolt-upgrade plan` shows them all. */
+/* plan.h: everything checked before an upgrade touches anything (docs/architecture.md, "Phases": preflight),
+ * read-only: the release metadata, the kind of upgrade and its path, and the gates. preflight refuses on a
+ * failed gate; `codebolt-upgrade plan` shows them all. */
 #pragma once
 
 #include <stdbool.h>

@@ -152,7 +152,7 @@ static int run(Helper *h) {
         if (r < 0)
                 return log_error_errno(r, "Failed to read %s/current: %m", paths_install_root());
 
-        /* every gate, read-only: a refusal here changed nothing (DESIGN §3) */
+        /* every gate, read-only: a refusal here changed nothing (docs/architecture.md, "Phases") */
         log_status("preflight: checking the gates of %s → %s", from, h->version);
         r = plan_make(h, from, &plan);
         if (r < 0)

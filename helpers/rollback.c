@@ -59,7 +59,7 @@ static enum {
         MODE_RECOVER_CHECK,
 } arg_mode = MODE_ROLLBACK;
 
-/* recovery attempts at boot before the upgrade is held (DESIGN §3) */
+/* recovery attempts at boot before the upgrade is held (docs/architecture.md, "Recovery after a crash") */
 #define RECOVER_ATTEMPTS_MAX 3
 
 static const char *const action_names[_ACTION_MAX] = {
@@ -98,7 +98,7 @@ typedef struct Rollback {
         bool stores_done;    /* … and all of them verified */
         bool old_runs;       /* the old release runs (its smoke test failed) */
         bool old_failed;     /* the old release did not come up, or failed its smoke test */
-        bool late;           /* by hand, after the upgrade succeeded (DESIGN §3, late rollback) */
+        bool late; /* by hand, after the upgrade succeeded (docs/architecture.md, "Late rollback") */
 } Rollback;
 
 static void rollback_done(Rollback *rb) {
@@ -584,7 +584,8 @@ static int hold(Rollback *rb) {
         if (!rb->why && !(rb->why = strdup("an unexpected error (see above)")))
                 return log_oom();
         /* held means stopped or on the old release: a server left on the failed one would run its
-         * migrations again at every Restart=. At boot the server is left as it is (DESIGN §3). */
+         * migrations again at every Restart=. At boot the server is left as it is (docs/architecture.md,
+         * "Recovery after a crash"). */
         if (!rb->old_runs && arg_mode != MODE_RECOVER && stop_server(rb) < 0)
                 log_warning(
                         "Failed to stop %s: stop it by hand before anything else.",
@@ -2005,7 +2006,7 @@ static int recover_preamble(Rollback *rb) {
         return 0;
 }
 
-/* ---- a late rollback: by hand, after the upgrade succeeded (DESIGN §3) ---- */
+/* ---- a late rollback: by hand, after the upgrade succeeded (docs/architecture.md, "Late rollback") ---- */
 
 /* "codebolt-<kind>@1.5.0.service", or "codebolt-<kind>-<name>@…" for an extra deployment */
 static char *deployment_unit(const Helper *h, const char *kind) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* watchstate.h: the post-upgrade watch (issue 7, DESIGN §3 finish arms it): the baseline the upgrade takes
- * from the version still running, the readings of the server, watch.json in the deployment's state
- * directory, the verdict (watchrules.h) and what `codebolt-upgrade status` shows of it.
+/* watchstate.h: the post-upgrade watch (docs/architecture.md, "Phases": finish arms it): the baseline the
+ * upgrade takes from the version still running, the readings of the server, watch.json in the deployment's
+ * state directory, the verdict (watchrules.h) and what `codebolt-upgrade status` shows of it.
  *
  * watch.json: {"version", "instance", "id" (the upgrade's), "from", "restore_reason" (only when going back
  * would be a restore, current_restore_reason(): then there is no automatic rollback), "started" (ISO,

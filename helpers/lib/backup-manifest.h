@@ -10,7 +10,7 @@
 
 #include "pg.h"
 
-/* Layout of one backup (DESIGN §3 backup, tests/integration/upgrade-happy-path.sh):
+/* Layout of one backup (docs/architecture.md, "Phases": backup, tests/integration/upgrade-happy-path.sh):
  *   <Directory>/<YYYYmmddTHHMMSSZ>-<from>-to-<to>/
  *     database.dump              pg_dump -Fc, taken while the server serves
  *     database-final.dump        Snapshot=dump only: the second dump, taken after the stop

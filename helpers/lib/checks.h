@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* checks.h: the rules of the gates preflight and `codebolt-upgrade plan` apply before anything is
- * touched (DESIGN §3). Pure: the facts (command output, the server's answers, a staging ledger) are
- * gathered by the caller. */
+ * touched (docs/architecture.md, "Phases"). Pure: the facts (command output, the server's answers, a staging
+ * ledger) are gathered by the caller. */
 #pragma once
 
 #include <stdbool.h>

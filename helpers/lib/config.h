@@ -128,7 +128,7 @@ typedef struct ConfigError {
 
 void config_error_done(ConfigError *e);
 
-/* Fill *c with the defaults of DESIGN §5 (deployment "default"). */
+/* Fill *c with the defaults documented in codebolt-upgrade.conf(5) (deployment "default"). */
 int config_init_defaults(Config *c);
 
 /* Load the layers for deployment (NULL, "" or "default" for the default one), all under root

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* current.c: current.json, the upgrade in flight (DESIGN §4) */
+/* current.c: current.json, the upgrade in flight (docs/architecture.md, "State on disk") */
 #define _GNU_SOURCE
 #include <time.h>
 

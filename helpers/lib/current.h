@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* current.h: current.json, the upgrade in flight (DESIGN §4) */
+/* current.h: current.json, the upgrade in flight (docs/architecture.md, "State on disk") */
 #pragma once
 
 #include <stdbool.h>

@@ -120,7 +120,9 @@ int genunits_server_dropin(const Config *c, const char *source, char **ret) {
                 return -ENOMEM;
 
         fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f, "# The server of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fprintf(m.f,
+                "# The server of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
+                c->deployment);
         fputs("[Unit]\n", m.f);
         fprintf(m.f, "SourcePath=%s\n", source);
         /* the recovery puts back an interrupted upgrade before the server runs on its data; the check
@@ -200,7 +202,10 @@ static int derive(
         if (memstream_open(&m) < 0)
                 return -ENOMEM;
         fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f, "# %s for Codebolt deployment %s (DESIGN §6).\n", template_path, deployment);
+        fprintf(m.f,
+                "# %s for Codebolt deployment %s (codebolt-upgrade-generator(8)).\n",
+                template_path,
+                deployment);
 
         for (const char *p = template_text; *p;) {
                 const char *eol = strchrnul(p, '\n');
@@ -322,7 +327,9 @@ int genunits_watch_dropin(const char *template_text, const Config *c, const char
         if (genunits_format_timespan(c->watch_interval, &interval) < 0 || memstream_open(&m) < 0)
                 return -ENOMEM;
         fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f, "# [Watch] Interval= of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fprintf(m.f,
+                "# [Watch] Interval= of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
+                c->deployment);
         fputs("[Unit]\n", m.f);
         fprintf(m.f, "SourcePath=%s\n", source);
         fputs("\n[Timer]\n", m.f);
@@ -362,7 +369,9 @@ int genunits_auto_timer(const Config *c, const char *source, char **ret) {
             genunits_format_timespan(c->auto_randomized_delay, &delay) < 0 || memstream_open(&m) < 0)
                 return -ENOMEM;
         fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f, "# [Auto] Schedule= of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fprintf(m.f,
+                "# [Auto] Schedule= of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
+                c->deployment);
         fputs("[Unit]\n", m.f);
         fprintf(m.f, "SourcePath=%s\n", source);
         fprintf(m.f, "Description=Unattended upgrades of Codebolt deployment %s\n", c->deployment);
@@ -380,7 +389,9 @@ int genunits_auto_service(const Config *c, const char *source, char **ret) {
         if (memstream_open(&m) < 0)
                 return -ENOMEM;
         fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f, "# The unattended upgrade of Codebolt deployment %s (DESIGN §6).\n\n", c->deployment);
+        fprintf(m.f,
+                "# The unattended upgrade of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
+                c->deployment);
         fputs("[Unit]\n", m.f);
         fprintf(m.f, "SourcePath=%s\n", source);
         fprintf(m.f, "Description=Unattended upgrade of Codebolt deployment %s\n", c->deployment);

@@ -8,7 +8,7 @@
 
 #include "config.h" /* usec_t */
 
-/* The stages (DESIGN §4); the directories are <stage>.d under
+/* The stages (docs/architecture.md, "State on disk"); the directories are <stage>.d under
  *   /usr/lib/codebolt-upgrade/hooks/   what the package ships
  *   /etc/codebolt-upgrade/hooks/       the site's: a file here masks one of the same name above, and a
  *                                      symlink to /dev/null masks it without replacing it

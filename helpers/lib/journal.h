@@ -52,9 +52,9 @@ static inline void journal_watch_freep(JournalWatch **w) {
 
 usec_t now_monotonic(void);
 
-/* The server's log lines that migrate-watch acts on (DESIGN §7). A line must start with its marker
- * (leading blanks allowed); anything else, including a marker further into the line and a malformed
- * marker line, is LINE_OTHER. */
+/* The server's log lines that migrate-watch acts on (docs/architecture.md, "The server contract"). A line
+ * must start with its marker (leading blanks allowed); anything else, including a marker further into the
+ * line and a malformed marker line, is LINE_OTHER. */
 typedef enum ServerLineKind {
         LINE_OTHER,
         LINE_MIGRATION_APPLYING, /* migrations: applying <id> */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ledger.c: ledger.json, every upgrade ever attempted, and its public export (DESIGN §4) */
+/* ledger.c: ledger.json, every upgrade ever attempted, and its public export (docs/architecture.md, "State
+ * on disk") */
 #define _GNU_SOURCE
 #include <libgen.h>
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ledger.h: ledger.json, every upgrade ever attempted, and its public export (DESIGN §4) */
+/* ledger.h: ledger.json, every upgrade ever attempted, and its public export (docs/architecture.md, "State
+ * on disk") */
 #pragma once
 
 #include <stdbool.h>
@@ -26,7 +27,8 @@ const cJSON *ledger_last_for_version(const cJSON *ledger, const char *version);
 const cJSON *ledger_last(const cJSON *ledger);
 /* the newest entry with to == version that changed something (any result but "refused"), or NULL */
 const cJSON *ledger_last_change_for_version(const cJSON *ledger, const char *version);
-/* a failed version: its last upgrade here ended rolled-back, restored or held (DESIGN §3) */
+/* a failed version: its last upgrade here ended rolled-back, restored or held (docs/architecture.md,
+ * "Phases") */
 bool ledger_version_failed(const cJSON *ledger, const char *version);
 /* the entry that makes version failed (its result says how), or NULL */
 const cJSON *ledger_version_failure(const cJSON *ledger, const char *version);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* maystart.c: whether the server unit may start now (`codebolt-upgrade server-may-start`, DESIGN §3) */
+/* maystart.c: whether the server unit may start now (`codebolt-upgrade server-may-start`,
+ * docs/architecture.md, "Phases") */
 #define _GNU_SOURCE
 #include <assert.h>
 #include <stdarg.h>

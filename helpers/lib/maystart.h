@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* maystart.h: whether the server unit may start now (`codebolt-upgrade server-may-start`, DESIGN §3) */
+/* maystart.h: whether the server unit may start now (`codebolt-upgrade server-may-start`,
+ * docs/architecture.md, "Phases") */
 #pragma once
 
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* metadata.h: release metadata (DESIGN §7): the registry's document for the package, or ReleaseMetadata=
- * (a file or URL of the same shape), what each published version declares, how an upgrade between two
- * versions is classified, and the chain of versions it must go through */
+/* metadata.h: release metadata (docs/architecture.md, "The server contract"): the registry's document for
+ * the package, or ReleaseMetadata= (a file or URL of the same shape), what each published version declares,
+ * how an upgrade between two versions is classified, and the chain of versions it must go through */
 #pragma once
 
 #include <stdbool.h>
@@ -93,10 +93,10 @@ int metadata_plan_path_until(
 /* the version the registry document's "dist-tags" names for tag, or NULL */
 const char *metadata_dist_tag(const Metadata *m, const char *tag);
 
-/* The target of an unattended upgrade ([Auto], DESIGN §1): a version above `running` with the same
- * major (never a major unattended), and with TRACK_PATCH the same minor too. Without channel: the newest
- * such release that is neither a prerelease nor deprecated and for which failed() (optional) returns
- * false; failed() is asked newest first, so it may log each version it rejects. With channel (a
+/* The target of an unattended upgrade ([Auto], docs/architecture.md, "Commands"): a version above `running`
+ * with the same major (never a major unattended), and with TRACK_PATCH the same minor too. Without channel:
+ * the newest such release that is neither a prerelease nor deprecated and for which failed() (optional)
+ * returns false; failed() is asked newest first, so it may log each version it rejects. With channel (a
  * dist-tag): exactly the version the tag names, when it is allowed and not failed(). Returns 1 and
  * *ret, or 0 (*ret = NULL) when nothing newer is allowed: the tag names the running version or one
  * below it, or every candidate failed. With a channel: -ENOENT when the document has no such tag,

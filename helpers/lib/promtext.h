@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* promtext.h: samples read out of the Prometheus text exposition format (GET /metrics, DESIGN §7) for
- * the post-upgrade watch (issue 7). Pure; reads the NUL-terminated text in place, allocates nothing.
+/* promtext.h: samples read out of the Prometheus text exposition format (GET /metrics, docs/architecture.md,
+ * "The server contract") for the post-upgrade watch. Pure; reads the NUL-terminated text in place, allocates
+ * nothing.
  *
  * The format (version 0.0.4), one sample a line:  name[{label="value",...}] value [timestamp]
  * - lines end in \n or \r\n; blank lines and lines whose first non-blank character is '#' (# HELP,

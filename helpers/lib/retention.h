@@ -9,7 +9,7 @@
 
 /*
  * Decisions only: nothing here lists, drops or removes anything; the caller gathers the input and acts
- * on the plan. The rules (DESIGN §3: "never one a rollback may still need"):
+ * on the plan. The rules (docs/architecture.md, "Retention": "never one a rollback may still need"):
  *
  * Databases. Only a name of exactly the form <db>_<kind>_<id> (backup_manifest_db_name()) is looked at:
  * kind pre, failed, restore or verify, id one or more of [a-z0-9], 63 characters at most. <db> itself,

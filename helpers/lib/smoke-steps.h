@@ -9,7 +9,7 @@
 
 #include "config.h" /* usec_t */
 
-/* The steps file ([Smoke] Steps=, DESIGN §3 smoke):
+/* The steps file ([Smoke] Steps=, docs/architecture.md, "Phases": smoke):
  *
  *   {"steps": [{"name": "log in", "method": "POST", "path": "/api/auth/login",
  *               "body": {"username": "${user}", "password": "${password}"},

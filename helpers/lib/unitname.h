@@ -26,9 +26,9 @@ static inline bool unitname_is_named_deployment(const char *deployment) {
         (unitname_is_named_deployment(deployment) ? " --deployment " : ""), \
                 (unitname_is_named_deployment(deployment) ? (deployment) : "")
 
-/* DESIGN §6: "codebolt-<kind>@<instance>.service" for the default deployment (deployment NULL or
- * "default"), "codebolt-<kind>-<deployment>@<instance>.service" for another; kind is "upgrade" or
- * "rollback" */
+/* docs/architecture.md, "Units and names": "codebolt-<kind>@<instance>.service" for the default deployment
+ * (deployment NULL or "default"), "codebolt-<kind>-<deployment>@<instance>.service" for another; kind is
+ * "upgrade" or "rollback" */
 int unitname_deployment_unit(const char *kind, const char *deployment, const char *instance, char **ret);
 /* the instance for an exact version as an operator types it: the version itself, escaped only where a
  * unit name needs it (the '+' of build metadata) */

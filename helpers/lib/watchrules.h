@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* watchrules.h: the verdicts of the post-upgrade watch (issue 7). Pure: the caller reads the journal,
+/* watchrules.h: the verdicts of the post-upgrade watch. Pure: the caller reads the journal,
  * /metrics and MemoryCurrent; this takes the numbers and says, per signal, ok or degraded and why.
  *
  * Time is usec since the watch began (the new version's start, the end of the upgrade); samples come in

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Retention with [Backup] Keep=1 (DESIGN §3 finish, `codebolt-upgrade clean`).
+# Retention with [Backup] Keep=1 (docs/architecture.md, "Phases": finish, `codebolt-upgrade clean`).
 # 1.4.0 → 1.5.0 succeeds; → 1.5.1 fails a migration and is restored (its failed database is kept);
 # → 1.5.4 fails its smoke test and is rolled back; → 1.5.6 succeeds. finish prunes on its own the
 # snapshots and releases no rollback needs (1.5.0's snapshot, 1.5.4's, releases 1.4.0, 1.5.1, 1.5.4)

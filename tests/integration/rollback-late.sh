@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A rollback by hand after the upgrade succeeded (DESIGN §3, late rollback).
+# A rollback by hand after the upgrade succeeded (docs/architecture.md, "Late rollback").
 # 1.4.0 → 1.5.0 succeeds and agent runs write on 1.5.0; `systemctl start codebolt-rollback@1.5.0` is a
 # minor rollback (1.5.0 applied no breaking migration): 1.4.0 runs again and everything written since
 # is kept. Then 1.4.0 → 1.5.0 → 1.6.0, whose migration is breaking, and more runs write on 1.6.0: the

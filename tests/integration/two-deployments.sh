@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Two deployments on one host (DESIGN §5): the default one (codebolt.service on port 3456, database
+# Two deployments on one host (docs/architecture.md, "Configuration"): the default one (codebolt.service on port 3456, database
 # codebolt, releases under /opt/codebolt) and "beta" from deployments/beta.conf (codebolt-beta.service
 # on 3457, database codebolt_beta, releases under /opt/codebolt-beta), both at 1.4.0.
 #   1. `systemctl start codebolt-upgrade-beta@1.5.0` (a generated unit) upgrades beta only: the default

@@ -60,7 +60,7 @@ dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/codebolt-up
         fail "the .deb does not mark /etc/codebolt-upgrade/upgrade.conf as a conffile"
 rpm -qp --configfiles "$rpm" | grep -qx /etc/codebolt-upgrade/upgrade.conf ||
         fail "the .rpm does not mark /etc/codebolt-upgrade/upgrade.conf as %config"
-# the backup directory is the first backup's to make, never the package's (DESIGN §5)
+# the backup directory is the first backup's to make, never the package's (docs/architecture.md, "Configuration")
 if grep -q '/backups' <<<"$deb_files$rpm_files"; then fail "a package ships the backup directory"; fi
 # never a restart of the upgrade template by an RPM upgrade
 if rpm -qp --scripts "$rpm" | grep -E 'try-restart|restart' | grep -q 'codebolt-upgrade@'; then

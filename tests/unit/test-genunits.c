@@ -57,7 +57,7 @@ START_TEST(test_server_dropin) {
         ck_assert_str_eq(
                 s,
                 GENUNITS_HEADER
-                "# The server of Codebolt deployment default (DESIGN §6).\n"
+                "# The server of Codebolt deployment default (codebolt-upgrade-generator(8)).\n"
                 "\n"
                 "[Unit]\n"
                 "SourcePath=/etc/codebolt-upgrade/upgrade.conf\n"
@@ -115,7 +115,8 @@ START_TEST(test_derive_unit) {
         ck_assert_str_eq(
                 s,
                 GENUNITS_HEADER
-                "# /usr/lib/systemd/system/t@.service for Codebolt deployment eu (DESIGN §6).\n"
+                "# /usr/lib/systemd/system/t@.service for Codebolt deployment eu "
+                "(codebolt-upgrade-generator(8)).\n"
                 "\n"
                 "[Unit]\n"
                 "SourcePath=/etc/codebolt-upgrade/deployments/eu.conf\n"
@@ -182,7 +183,8 @@ START_TEST(test_derive_timer) {
         ck_assert_str_eq(
                 s,
                 GENUNITS_HEADER
-                "# /usr/lib/systemd/system/w@.timer for Codebolt deployment eu (DESIGN §6).\n"
+                "# /usr/lib/systemd/system/w@.timer for Codebolt deployment eu "
+                "(codebolt-upgrade-generator(8)).\n"
                 "\n"
                 "[Unit]\n"
                 "SourcePath=/etc/codebolt-upgrade/deployments/eu.conf\n"
@@ -251,15 +253,16 @@ START_TEST(test_watch_dropin) {
          * first sample is set again */
         ck_assert_str_eq(
                 s,
-                GENUNITS_HEADER "# [Watch] Interval= of Codebolt deployment default (DESIGN §6).\n"
-                                "\n"
-                                "[Unit]\n"
-                                "SourcePath=/etc/codebolt-upgrade/upgrade.conf\n"
-                                "\n"
-                                "[Timer]\n"
-                                "OnActiveSec=\n"
-                                "OnActiveSec=0\n"
-                                "OnUnitActiveSec=2min 30s\n");
+                GENUNITS_HEADER
+                "# [Watch] Interval= of Codebolt deployment default (codebolt-upgrade-generator(8)).\n"
+                "\n"
+                "[Unit]\n"
+                "SourcePath=/etc/codebolt-upgrade/upgrade.conf\n"
+                "\n"
+                "[Timer]\n"
+                "OnActiveSec=\n"
+                "OnActiveSec=0\n"
+                "OnUnitActiveSec=2min 30s\n");
 }
 END_TEST
 

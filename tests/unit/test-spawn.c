@@ -426,7 +426,7 @@ START_TEST(test_cancel_with_sa_restart) {
 }
 END_TEST
 
-/* Never skipped: the unit tests run as root (DESIGN §8), and a non-root run must fail here rather
+/* Never skipped: the unit tests run as root (HACKING.md, "Tests"), and a non-root run must fail here rather
  * than count an unchecked privilege drop as passed. */
 START_TEST(test_run_as_nobody) {
         SpawnOptions o = { .run_as = "nobody" };

@@ -58,7 +58,7 @@ cbu_psql() {
 }
 
 # cbu_deploy VERSION [NAME PORT]: a running Codebolt VERSION with seeded data, as the guide's operator
-# has it. With NAME, a second deployment beside the default one (DESIGN §5; deploy the default first):
+# has it. With NAME, a second deployment beside the default one (docs/architecture.md, "Configuration"; deploy the default first):
 # server unit codebolt-NAME.service on PORT, database codebolt_NAME, stores under /var/lib/codebolt-NAME,
 # releases under /opt/codebolt-NAME, backups in /backups/codebolt-NAME, ledger exported to
 # /var/lib/codebolt-upgrade/public/NAME-ledger.json, all named in /etc/codebolt-upgrade/deployments/NAME.conf.
@@ -209,7 +209,7 @@ cbu_row_counts() {
         cbu_psql -c "SELECT 'users:' || count(*) FROM users UNION ALL SELECT 'projects:' || count(*) FROM projects UNION ALL SELECT 'history:' || count(*) FROM history UNION ALL SELECT 'memory:' || count(*) FROM memory"
 }
 
-# --- the outcomes of a failed upgrade (issue 3): new, old, held ---
+# --- the outcomes of a failed upgrade: new, old, held ---
 
 CBU_STATE=/var/lib/codebolt-upgrade/default
 
@@ -333,7 +333,7 @@ after:  $(echo $out)"
         sb test ! -e "$CBU_STATE/current.json" || fail "current.json remains after the rollback of $to"
 }
 
-# --- the post-upgrade watch (issue 7) ---
+# --- the post-upgrade watch ---
 
 # cbu_traffic [PORT]: steady agent runs against the server on PORT (a run a second, each taking
 # CODEBOLT_RUN_SECONDS), through upgrades and restarts, as a transient unit (gone after a reboot)

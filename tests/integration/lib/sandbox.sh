@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # sandbox.sh: boot a real systemd as PID 1 on an overlay of the host root, and drive it the way an
-# operator would. Sourced by every scenario. DESIGN.md §8.
+# operator would. Sourced by every scenario. HACKING.md, "Tests".
 #
 #   sandbox_boot             boot; sets SB_PID (PID 1 as the host sees it) and SB_DIR; tears down on exit
 #   sb CMD...                run CMD inside the sandbox (all namespaces, its root, its cwd /)
