@@ -410,50 +410,77 @@ static int strv_from_json(const cJSON *v, const char *name, char ***ret, char **
         return 0;
 }
 
-static int migration_from_json(const cJSON *o, CurrentMigration *ret, char **ret_error) {
-        _cleanup_(migration_done) CurrentMigration m = {};
+/* Call member() on each member of object o, in order; a member it does not know (it returns 1) is kept
+ * in *extra. not_object is the error when o is no object. */
+static int object_walk(
+        const cJSON *o,
+        const char *not_object,
+        int (*member)(void *userdata, const cJSON *v, char **ret_error),
+        void *userdata,
+        cJSON **extra,
+        char **ret_error) {
         const cJSON *v;
         int r;
 
         if (!cJSON_IsObject(o))
-                return errmsg_set(ret_error, -EBADMSG, "\"migrations\" holds an item that is not an object");
+                return errmsg_set(ret_error, -EBADMSG, "%s", not_object);
         cJSON_ArrayForEach (v, o) {
-                const char *name = v->string;
-
-                if (streq(name, "id") || streq(name, "state")) {
-                        char **s = streq(name, "id") ? &m.id : &m.state;
-                        if (*s)
-                                continue; /* the first of a repeated member, as a lookup finds it */
-                        if (!cJSON_IsString(v))
-                                return errmsg_set(
-                                        ret_error, -EBADMSG, "\"migrations\": \"%s\" is not a string", name);
-                        if (!(*s = strdup(v->valuestring)))
-                                return -ENOMEM;
-                } else if (streq(name, "breaking")) {
-                        if (m.has_breaking)
-                                continue;
-                        if (!cJSON_IsBool(v))
-                                return errmsg_set(
-                                        ret_error,
-                                        -EBADMSG,
-                                        "\"migrations\": \"breaking\" is not true or false");
-                        m.breaking = cJSON_IsTrue(v);
-                        m.has_breaking = true;
-                } else if (streq(name, "drops")) {
-                        if (m.drops)
-                                continue;
-                        if (!cJSON_IsArray(v))
-                                return errmsg_set(
-                                        ret_error, -EBADMSG, "\"migrations\": \"drops\" is not a list");
-                        r = strv_from_json(v, "drops", &m.drops, ret_error);
-                        if (r < 0)
-                                return r;
-                } else {
-                        r = extra_add(&m.extra, v);
-                        if (r < 0)
-                                return r;
-                }
+                r = member(userdata, v, ret_error);
+                if (r > 0)
+                        r = extra_add(extra, v);
+                if (r < 0)
+                        return r;
         }
+        return 0;
+}
+
+/* a repeated member: the first counts, as a lookup finds it */
+static int migration_member(void *userdata, const cJSON *v, char **ret_error) {
+        CurrentMigration *m = userdata;
+        const char *name = v->string;
+
+        if (streq(name, "id") || streq(name, "state")) {
+                char **s = streq(name, "id") ? &m->id : &m->state;
+                if (*s)
+                        return 0;
+                if (!cJSON_IsString(v))
+                        return errmsg_set(
+                                ret_error, -EBADMSG, "\"migrations\": \"%s\" is not a string", name);
+                return (*s = strdup(v->valuestring)) ? 0 : -ENOMEM;
+        }
+        if (streq(name, "breaking")) {
+                if (m->has_breaking)
+                        return 0;
+                if (!cJSON_IsBool(v))
+                        return errmsg_set(
+                                ret_error, -EBADMSG, "\"migrations\": \"breaking\" is not true or false");
+                m->breaking = cJSON_IsTrue(v);
+                m->has_breaking = true;
+                return 0;
+        }
+        if (streq(name, "drops")) {
+                if (m->drops)
+                        return 0;
+                if (!cJSON_IsArray(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"migrations\": \"drops\" is not a list");
+                return strv_from_json(v, "drops", &m->drops, ret_error);
+        }
+        return 1;
+}
+
+static int migration_from_json(const cJSON *o, CurrentMigration *ret, char **ret_error) {
+        _cleanup_(migration_done) CurrentMigration m = {};
+        int r;
+
+        r = object_walk(
+                o,
+                "\"migrations\" holds an item that is not an object",
+                migration_member,
+                &m,
+                &m.extra,
+                ret_error);
+        if (r < 0)
+                return r;
         *ret = m;
         m = (CurrentMigration){};
         return 0;
@@ -540,28 +567,27 @@ static const Field *field_by_name(const char *name, CurrentKey *ret_key) {
         return NULL;
 }
 
+/* a repeated key: the first counts, as a lookup finds it */
+static int current_member(void *userdata, const cJSON *v, char **ret_error) {
+        Current *c = userdata;
+        CurrentKey k;
+        const Field *f = field_by_name(v->string, &k);
+
+        if (!f)
+                return 1;
+        if (c->present & CURRENT_KEY_BIT(k))
+                return 0;
+        c->present |= CURRENT_KEY_BIT(k);
+        return field_from_json(c, f, v, ret_error);
+}
+
 int current_from_json(const cJSON *j, Current *ret, char **ret_error) {
         _cleanup_(current_done) Current c = {};
-        const cJSON *v;
         int r;
 
-        if (!cJSON_IsObject(j))
-                return errmsg_set(ret_error, -EBADMSG, "not a JSON object");
-        cJSON_ArrayForEach (v, j) {
-                CurrentKey k;
-                const Field *f = field_by_name(v->string, &k);
-
-                if (!f)
-                        r = extra_add(&c.extra, v);
-                else if (c.present & CURRENT_KEY_BIT(k))
-                        continue; /* the first of a repeated key, as a lookup finds it */
-                else {
-                        c.present |= CURRENT_KEY_BIT(k);
-                        r = field_from_json(&c, f, v, ret_error);
-                }
-                if (r < 0)
-                        return r;
-        }
+        r = object_walk(j, "not a JSON object", current_member, &c, &c.extra, ret_error);
+        if (r < 0)
+                return r;
         *ret = c;
         c = (Current){};
         return 0;

@@ -120,39 +120,6 @@ START_TEST(test_remove) {
 }
 END_TEST
 
-/* going back is a restore when a migration failed, one not marked non-breaking was applied, or one was
- * mid-flight; a minor rollback otherwise */
-START_TEST(test_restore_reason) {
-        static const struct {
-                const char *json, *reason;
-        } cases[] = {
-                { "{}", NULL },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":false}]}", NULL },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":true}]}",
-                  "breaking migration a was applied" },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\"}]}",
-                  "breaking migration a was applied" },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":false},"
-                  "{\"id\":\"b\",\"state\":\"failed\",\"breaking\":false}]}",
-                  "migration b failed" },
-                { "{\"migrations\":[{\"id\":\"c\",\"state\":\"applying\",\"breaking\":false}]}",
-                  "migration c may have been cut off mid-flight" },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_json_ cJSON *j = cJSON_Parse(cases[i].json);
-                _cleanup_free_ char *reason = NULL;
-
-                ck_assert_ptr_nonnull(j);
-                ck_assert_int_eq(current_restore_reason(j, &reason), 0);
-                if (cases[i].reason)
-                        ck_assert_str_eq(reason, cases[i].reason);
-                else
-                        ck_assert_ptr_null(reason);
-        }
-}
-END_TEST
-
 START_TEST(test_modes) {
         _cleanup_json_ cJSON *j = sample("1.5.0");
         _cleanup_free_ char *dir = paths_state_dir("modes"),
@@ -569,8 +536,9 @@ START_TEST(test_typed_set_migration) {
 }
 END_TEST
 
-/* the same rows as test_restore_reason, through the typed migrations */
-START_TEST(test_typed_restore_reason) {
+/* going back is a restore when a migration failed, one not marked non-breaking was applied, or one was
+ * mid-flight; a minor rollback otherwise: the same rows through the cJSON and the typed API */
+START_TEST(test_restore_reason) {
         static const struct {
                 const char *json, *reason;
         } cases[] = {
@@ -679,7 +647,6 @@ static Suite *current_suite(void) {
         tcase_add_test(tc, test_typed_repeated_key);
         tcase_add_test(tc, test_typed_phases);
         tcase_add_test(tc, test_typed_set_migration);
-        tcase_add_test(tc, test_typed_restore_reason);
         tcase_add_test(tc, test_typed_load_save);
         suite_add_tcase(s, tc);
         return s;
