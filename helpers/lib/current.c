@@ -689,15 +689,15 @@ static cJSON *field_to_json(const Current *c, const Field *f, bool present, bool
         return NULL;
 }
 
-int current_to_json(const Current *c, cJSON **ret) {
-        _cleanup_json_ cJSON *o = cJSON_CreateObject();
-
-        if (!o)
-                return -ENOMEM;
+/* the known keys of c that are in keys into o */
+static int add_fields(cJSON *o, const Current *c, uint64_t keys) {
         for (size_t k = 0; k < _CURRENT_KEY_MAX; k++) {
                 bool skip;
-                cJSON *v = field_to_json(c, &fields[k], c->present & CURRENT_KEY_BIT(k), &skip);
+                cJSON *v;
 
+                if (!(keys & CURRENT_KEY_BIT(k)))
+                        continue;
+                v = field_to_json(c, &fields[k], c->present & CURRENT_KEY_BIT(k), &skip);
                 if (skip) {
                         cJSON_Delete(v);
                         continue;
@@ -705,7 +705,22 @@ int current_to_json(const Current *c, cJSON **ret) {
                 if (add_item(o, fields[k].name, v) < 0)
                         return -ENOMEM;
         }
-        if (add_extra(o, c->extra) < 0)
+        return 0;
+}
+
+int current_to_json_keys(const Current *c, uint64_t keys, cJSON **ret) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || add_fields(o, c, keys) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int current_to_json(const Current *c, cJSON **ret) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || add_fields(o, c, UINT64_MAX) < 0 || add_extra(o, c->extra) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;

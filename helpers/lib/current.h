@@ -219,6 +219,10 @@ int current_from_json(const cJSON *j, Current *ret, char **ret_error);
 /* The document for c: the known keys in CurrentKey order (see Current for which are written), then
  * c->extra's members. */
 int current_to_json(const Current *c, cJSON **ret);
+/* Only the keys whose CURRENT_KEY_BIT()s are in keys, as current_to_json() would write them (an absent
+ * one stays absent), without the extra members: what a ledger entry carries of current.json
+ * (finish.c make_entry(), rollback.c write_ledger()). */
+int current_to_json_keys(const Current *c, uint64_t keys, cJSON **ret);
 
 /* current_load() and current_from_json(): -ENOENT when none is in flight */
 int current_load_typed(const char *deployment, Current *ret, char **ret_error);

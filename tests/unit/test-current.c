@@ -381,6 +381,32 @@ START_TEST(test_typed_preflight) {
 END_TEST
 
 /* a struct filled in by a program writes what it set, and nothing else */
+/* what a ledger entry carries: the chosen keys as they are, an absent one absent, no extra */
+START_TEST(test_typed_keys) {
+        _cleanup_json_ cJSON *full = fixture("full.json"), *pre = fixture("preflight.json"), *e = NULL,
+                             *f = NULL;
+        _cleanup_(current_done) Current c = {}, p = {};
+        const uint64_t carried = CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CURRENT_SNAPSHOT) |
+                                 CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE) |
+                                 CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS);
+
+        ck_assert_int_eq(current_from_json(full, &c, NULL), 0);
+        ck_assert_int_eq(current_to_json_keys(&c, carried, &e), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(e), 5);
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e, "snapshot")));
+        ck_assert(cJSON_Compare(
+                cJSON_GetObjectItemCaseSensitive(e, "migrations"),
+                cJSON_GetObjectItemCaseSensitive(full, "migrations"),
+                true));
+        ck_assert(!cJSON_HasObjectItem(e, "future_key"));
+
+        ck_assert_int_eq(current_from_json(pre, &p, NULL), 0);
+        ck_assert_int_eq(current_to_json_keys(&p, carried, &f), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(f), 2); /* id and migrations: [] */
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(f, "migrations")), 0);
+}
+END_TEST
+
 START_TEST(test_typed_absent) {
         _cleanup_(current_done) Current c = {};
         _cleanup_json_ cJSON *j = NULL, *empty = NULL;
@@ -641,6 +667,7 @@ static Suite *current_suite(void) {
         tcase_add_test(tc, test_timestamp);
         tcase_add_test(tc, test_typed_full);
         tcase_add_test(tc, test_typed_preflight);
+        tcase_add_test(tc, test_typed_keys);
         tcase_add_test(tc, test_typed_absent);
         tcase_add_test(tc, test_typed_wrong_types);
         tcase_add_test(tc, test_typed_counts);
