@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* current.c: current.json, the upgrade in flight (docs/architecture.md, "State on disk") */
 #define _GNU_SOURCE
+#include <assert.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "current.h"
+#include "errmsg.h"
 #include "json-util.h"
 #include "macro.h"
 #include "paths.h"
@@ -190,27 +195,643 @@ int current_set_migration(cJSON *j, const char *id, bool breaking, const cJSON *
         return 0;
 }
 
+/* the reason migration id in state makes going back a full restore: 1 and *ret, or 0 when it does not */
+static int migration_restore_reason(const char *id, const char *state, bool non_breaking, char **ret) {
+        int r;
+
+        id = strempty(id);
+        if (streq_ptr(state, "failed"))
+                r = asprintf(ret, "migration %s failed", id);
+        else if (streq_ptr(state, "applying"))
+                r = asprintf(ret, "migration %s may have been cut off mid-flight", id);
+        else if (streq_ptr(state, "applied") && !non_breaking)
+                r = asprintf(ret, "breaking migration %s was applied", id);
+        else
+                return 0;
+        return r < 0 ? -ENOMEM : 1;
+}
+
 int current_restore_reason(const cJSON *current, char **ret) {
         const cJSON *m;
         char *s = NULL;
-        int r = 0;
 
         cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(current, "migrations")) {
-                const char *id = strempty(json_get_string(m, "id")), *state = json_get_string(m, "state");
-
-                if (streq_ptr(state, "failed"))
-                        r = asprintf(&s, "migration %s failed", id);
-                else if (streq_ptr(state, "applying"))
-                        r = asprintf(&s, "migration %s may have been cut off mid-flight", id);
-                else if (
-                        streq_ptr(state, "applied") &&
-                        !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")))
-                        r = asprintf(&s, "breaking migration %s was applied", id);
-                else
-                        continue;
+                int r = migration_restore_reason(
+                        json_get_string(m, "id"),
+                        json_get_string(m, "state"),
+                        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")),
+                        &s);
                 if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* ---- the typed API ---- */
+
+typedef enum FieldType {
+        FIELD_STRING,
+        FIELD_BOOL,
+        FIELD_COUNT, /* int, a count of attempts */
+        FIELD_PID,
+        FIELD_ROWS, /* double, NAN for null */
+        FIELD_STRV,
+        FIELD_MIGRATIONS,
+        FIELD_DOCUMENT, /* an object passed through */
+} FieldType;
+
+typedef struct Field {
+        const char *name;
+        FieldType type;
+        size_t offset;
+} Field;
+
+#define FIELD(key, name, type, member) [key] = { name, type, offsetof(Current, member) }
+
+static const Field fields[_CURRENT_KEY_MAX] = {
+        FIELD(CURRENT_ID, "id", FIELD_STRING, id),
+        FIELD(CURRENT_UNIT, "unit", FIELD_STRING, unit),
+        FIELD(CURRENT_INSTANCE, "instance", FIELD_STRING, instance),
+        FIELD(CURRENT_DEPLOYMENT, "deployment", FIELD_STRING, deployment),
+        FIELD(CURRENT_FROM, "from", FIELD_STRING, from),
+        FIELD(CURRENT_TO, "to", FIELD_STRING, to),
+        FIELD(CURRENT_PHASE, "phase", FIELD_STRING, phase),
+        FIELD(CURRENT_PHASES, "phases", FIELD_STRV, phases),
+        FIELD(CURRENT_STARTED, "started", FIELD_STRING, started),
+        FIELD(CURRENT_UPDATED, "updated", FIELD_STRING, updated),
+        FIELD(CURRENT_SERVER_STOPPED, "server_stopped", FIELD_BOOL, server_stopped),
+        FIELD(CURRENT_SWITCHED, "switched", FIELD_BOOL, switched),
+        FIELD(CURRENT_MIGRATIONS, "migrations", FIELD_MIGRATIONS, migrations),
+        FIELD(CURRENT_ATTEMPTS, "attempts", FIELD_COUNT, attempts),
+        FIELD(CURRENT_STAGED_RELEASE, "staged_release", FIELD_STRING, staged_release),
+        FIELD(CURRENT_STAGED_RELEASE_EXISTED, "staged_release_existed", FIELD_BOOL, staged_release_existed),
+        FIELD(CURRENT_TREE, "tree", FIELD_DOCUMENT, tree),
+        FIELD(CURRENT_BACKUP, "backup", FIELD_STRING, backup),
+        FIELD(CURRENT_BASELINE, "baseline", FIELD_DOCUMENT, baseline),
+        FIELD(CURRENT_INHIBITOR_PID, "inhibitor_pid", FIELD_PID, inhibitor_pid),
+        FIELD(CURRENT_STOPPED_AT, "stopped_at", FIELD_STRING, stopped_at),
+        FIELD(CURRENT_SNAPSHOT, "snapshot", FIELD_STRING, snapshot),
+        FIELD(CURRENT_FINAL_DUMP, "final_dump", FIELD_STRING, final_dump),
+        FIELD(CURRENT_SERVER_INVOCATION, "server_invocation", FIELD_STRING, server_invocation),
+        FIELD(CURRENT_ROLLBACK_FROM_PHASE, "rollback_from_phase", FIELD_STRING, rollback_from_phase),
+        FIELD(CURRENT_ROLLBACK_ACTION, "rollback_action", FIELD_STRING, rollback_action),
+        FIELD(CURRENT_ROLLBACK_STARTED, "rollback_started", FIELD_STRING, rollback_started),
+        FIELD(CURRENT_ROLLBACK_ATTEMPTS, "rollback_attempts", FIELD_COUNT, rollback_attempts),
+        FIELD(CURRENT_ROLLBACK_RESULT, "rollback_result", FIELD_STRING, rollback_result),
+        FIELD(CURRENT_ROLLBACK_SWITCHED_BACK, "rollback_switched_back", FIELD_BOOL, rollback_switched_back),
+        FIELD(CURRENT_FAILED_DATABASE, "failed_database", FIELD_STRING, failed_database),
+        FIELD(CURRENT_DISCARDED_ROWS, "discarded_rows", FIELD_ROWS, discarded_rows),
+        FIELD(CURRENT_STORES_RESTORED, "stores_restored", FIELD_BOOL, stores_restored),
+        FIELD(CURRENT_HELD, "held", FIELD_BOOL, held),
+        FIELD(CURRENT_HELD_REASON, "held_reason", FIELD_STRING, held_reason),
+        FIELD(CURRENT_HELD_INSTRUCTIONS, "held_instructions", FIELD_STRING, held_instructions),
+        FIELD(CURRENT_RECOVER_ATTEMPTS, "recover_attempts", FIELD_COUNT, recover_attempts),
+        FIELD(CURRENT_RECOVERED, "recovered", FIELD_STRING, recovered),
+        FIELD(CURRENT_RESTORE_REASON, "restore_reason", FIELD_STRING, restore_reason),
+        FIELD(CURRENT_LATE, "late", FIELD_BOOL, late),
+        FIELD(CURRENT_UPGRADE_FINISHED, "upgrade_finished", FIELD_STRING, upgrade_finished),
+        FIELD(CURRENT_LATE_REASON, "late_reason", FIELD_STRING, late_reason),
+};
+
+static void *field_of(Current *c, const Field *f) {
+        return (uint8_t *)c + f->offset;
+}
+
+static const void *field_of_const(const Current *c, const Field *f) {
+        return (const uint8_t *)c + f->offset;
+}
+
+static size_t strv_size(char *const *l) {
+        size_t n = 0;
+
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+/* a copy of l; an empty list for NULL */
+static char **strv_dup(char *const *l) {
+        size_t n = strv_size(l);
+        _cleanup_strv_free_ char **copy = calloc(n + 1, sizeof(char *));
+
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!(copy[i] = strdup(l[i])))
+                        return NULL;
+        return TAKE_PTR(copy);
+}
+
+static int strv_push(char ***l, const char *s) {
+        size_t n = strv_size(*l);
+        _cleanup_free_ char *copy = strdup(s);
+        char **grown;
+
+        if (!copy)
+                return -ENOMEM;
+        grown = realloc(*l, (n + 2) * sizeof(char *));
+        if (!grown)
+                return -ENOMEM;
+        grown[n] = TAKE_PTR(copy);
+        grown[n + 1] = NULL;
+        *l = grown;
+        return 0;
+}
+
+static void migration_done(CurrentMigration *m) {
+        free(m->id);
+        strv_free(m->drops);
+        free(m->state);
+        cJSON_Delete(m->extra);
+        *m = (CurrentMigration){};
+}
+
+static void migrations_free(CurrentMigration *l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                migration_done(&l[i]);
+        free(l);
+}
+
+void current_done(Current *c) {
+        if (!c)
+                return;
+        for (size_t k = 0; k < _CURRENT_KEY_MAX; k++) {
+                void *p = field_of(c, &fields[k]);
+
+                switch (fields[k].type) {
+                case FIELD_STRING:
+                        free(*(char **)p);
+                        break;
+                case FIELD_STRV:
+                        strv_free(*(char ***)p);
+                        break;
+                case FIELD_DOCUMENT:
+                        cJSON_Delete(*(cJSON **)p);
+                        break;
+                default:
+                        break;
+                }
+        }
+        migrations_free(c->migrations, c->n_migrations);
+        cJSON_Delete(c->extra);
+        *c = (Current){};
+}
+
+/* keep v under its name in *extra, made on first use */
+static int extra_add(cJSON **extra, const cJSON *v) {
+        cJSON *copy;
+
+        if (!*extra && !(*extra = cJSON_CreateObject()))
+                return -ENOMEM;
+        copy = cJSON_Duplicate(v, true);
+        if (!copy || !cJSON_AddItemToObject(*extra, v->string, copy))
+                return cJSON_Delete(copy), -ENOMEM;
+        return 0;
+}
+
+static int strv_from_json(const cJSON *v, const char *name, char ***ret, char **ret_error) {
+        _cleanup_strv_free_ char **l = calloc(cJSON_GetArraySize(v) + 1, sizeof(char *));
+        const cJSON *s;
+        size_t i = 0;
+
+        if (!l)
+                return -ENOMEM;
+        cJSON_ArrayForEach (s, v) {
+                if (!cJSON_IsString(s))
+                        return errmsg_set(
+                                ret_error, -EBADMSG, "\"%s\" holds an item that is not a string", name);
+                if (!(l[i++] = strdup(s->valuestring)))
                         return -ENOMEM;
-                break;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Call member() on each member of object o, in order; a member it does not know (it returns 1) is kept
+ * in *extra. not_object is the error when o is no object. */
+static int object_walk(
+        const cJSON *o,
+        const char *not_object,
+        int (*member)(void *userdata, const cJSON *v, char **ret_error),
+        void *userdata,
+        cJSON **extra,
+        char **ret_error) {
+        const cJSON *v;
+        int r;
+
+        if (!cJSON_IsObject(o))
+                return errmsg_set(ret_error, -EBADMSG, "%s", not_object);
+        cJSON_ArrayForEach (v, o) {
+                r = member(userdata, v, ret_error);
+                if (r > 0)
+                        r = extra_add(extra, v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* a repeated member: the first counts, as a lookup finds it */
+static int migration_member(void *userdata, const cJSON *v, char **ret_error) {
+        CurrentMigration *m = userdata;
+        const char *name = v->string;
+
+        if (streq(name, "id") || streq(name, "state")) {
+                char **s = streq(name, "id") ? &m->id : &m->state;
+                if (*s)
+                        return 0;
+                if (!cJSON_IsString(v))
+                        return errmsg_set(
+                                ret_error, -EBADMSG, "\"migrations\": \"%s\" is not a string", name);
+                return (*s = strdup(v->valuestring)) ? 0 : -ENOMEM;
+        }
+        if (streq(name, "breaking")) {
+                if (m->has_breaking)
+                        return 0;
+                if (!cJSON_IsBool(v))
+                        return errmsg_set(
+                                ret_error, -EBADMSG, "\"migrations\": \"breaking\" is not true or false");
+                m->breaking = cJSON_IsTrue(v);
+                m->has_breaking = true;
+                return 0;
+        }
+        if (streq(name, "drops")) {
+                if (m->drops)
+                        return 0;
+                if (!cJSON_IsArray(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"migrations\": \"drops\" is not a list");
+                return strv_from_json(v, "drops", &m->drops, ret_error);
+        }
+        return 1;
+}
+
+static int migration_from_json(const cJSON *o, CurrentMigration *ret, char **ret_error) {
+        _cleanup_(migration_done) CurrentMigration m = {};
+        int r;
+
+        r = object_walk(
+                o,
+                "\"migrations\" holds an item that is not an object",
+                migration_member,
+                &m,
+                &m.extra,
+                ret_error);
+        if (r < 0)
+                return r;
+        *ret = m;
+        m = (CurrentMigration){};
+        return 0;
+}
+
+static int migrations_from_json(const cJSON *v, Current *c, char **ret_error) {
+        const cJSON *o;
+        int r;
+
+        if (!cJSON_IsArray(v))
+                return errmsg_set(ret_error, -EBADMSG, "\"migrations\" is not a list");
+        c->migrations = calloc(cJSON_GetArraySize(v) + 1, sizeof(CurrentMigration));
+        if (!c->migrations)
+                return -ENOMEM;
+        cJSON_ArrayForEach (o, v) {
+                r = migration_from_json(o, &c->migrations[c->n_migrations], ret_error);
+                if (r < 0)
+                        return r;
+                c->n_migrations++;
+        }
+        return 0;
+}
+
+static int field_from_json(Current *c, const Field *f, const cJSON *v, char **ret_error) {
+        void *p = field_of(c, f);
+        int64_t n;
+        int r;
+
+        switch (f->type) {
+        case FIELD_STRING:
+                if (cJSON_IsNull(v))
+                        return 0;
+                if (!cJSON_IsString(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"%s\" is not a string", f->name);
+                return (*(char **)p = strdup(v->valuestring)) ? 0 : -ENOMEM;
+        case FIELD_BOOL:
+                if (!cJSON_IsBool(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"%s\" is not true or false", f->name);
+                *(bool *)p = cJSON_IsTrue(v);
+                return 0;
+        case FIELD_COUNT:
+                if (!cJSON_IsNumber(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"%s\" is not a number", f->name);
+                /* no whole count in range: exhausted, never none */
+                *(int *)p =
+                        json_number_to_int64(v->valuedouble, 0, INT_MAX - 1, &n) < 0 ? INT_MAX - 1 : (int)n;
+                return 0;
+        case FIELD_PID:
+                if (!cJSON_IsNumber(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"%s\" is not a number", f->name);
+                r = json_number_to_int64(v->valuedouble, 0, INT_MAX, &n);
+                if (r < 0)
+                        return errmsg_set(ret_error, r, "\"%s\" is not a process id", f->name);
+                *(pid_t *)p = (pid_t)n;
+                return 0;
+        case FIELD_ROWS:
+                if (!cJSON_IsNumber(v) && !cJSON_IsNull(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"%s\" is not a number or null", f->name);
+                *(double *)p = cJSON_IsNull(v) ? NAN : v->valuedouble;
+                return 0;
+        case FIELD_STRV:
+                if (!cJSON_IsArray(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"%s\" is not a list", f->name);
+                return strv_from_json(v, f->name, p, ret_error);
+        case FIELD_MIGRATIONS:
+                return migrations_from_json(v, c, ret_error);
+        case FIELD_DOCUMENT:
+                if (cJSON_IsNull(v))
+                        return 0;
+                if (!cJSON_IsObject(v))
+                        return errmsg_set(ret_error, -EBADMSG, "\"%s\" is not an object", f->name);
+                return (*(cJSON **)p = cJSON_Duplicate(v, true)) ? 0 : -ENOMEM;
+        }
+        assert(false);
+        return -EINVAL;
+}
+
+static const Field *field_by_name(const char *name, CurrentKey *ret_key) {
+        for (size_t k = 0; k < _CURRENT_KEY_MAX; k++)
+                if (streq(fields[k].name, name)) {
+                        *ret_key = (CurrentKey)k;
+                        return &fields[k];
+                }
+        return NULL;
+}
+
+/* a repeated key: the first counts, as a lookup finds it */
+static int current_member(void *userdata, const cJSON *v, char **ret_error) {
+        Current *c = userdata;
+        CurrentKey k;
+        const Field *f = field_by_name(v->string, &k);
+
+        if (!f)
+                return 1;
+        if (c->present & CURRENT_KEY_BIT(k))
+                return 0;
+        c->present |= CURRENT_KEY_BIT(k);
+        return field_from_json(c, f, v, ret_error);
+}
+
+int current_from_json(const cJSON *j, Current *ret, char **ret_error) {
+        _cleanup_(current_done) Current c = {};
+        int r;
+
+        r = object_walk(j, "not a JSON object", current_member, &c, &c.extra, ret_error);
+        if (r < 0)
+                return r;
+        *ret = c;
+        c = (Current){};
+        return 0;
+}
+
+static cJSON *strv_to_json(char *const *l) {
+        _cleanup_json_ cJSON *a = cJSON_CreateArray();
+
+        if (!a)
+                return NULL;
+        for (size_t i = 0; l && l[i]; i++) {
+                cJSON *s = cJSON_CreateString(l[i]);
+                if (!s || !cJSON_AddItemToArray(a, s))
+                        return cJSON_Delete(s), NULL;
+        }
+        return TAKE_PTR(a);
+}
+
+/* add v under name to o, taking it (NULL: out of memory) */
+static int add_item(cJSON *o, const char *name, cJSON *v) {
+        if (!v || !cJSON_AddItemToObject(o, name, v))
+                return cJSON_Delete(v), -ENOMEM;
+        return 0;
+}
+
+/* the extra members of a document, after its known ones */
+static int add_extra(cJSON *o, const cJSON *extra) {
+        const cJSON *v;
+
+        cJSON_ArrayForEach (v, extra)
+                if (add_item(o, v->string, cJSON_Duplicate(v, true)) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+static cJSON *migration_to_json(const CurrentMigration *m) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || (m->id && add_item(o, "id", cJSON_CreateString(m->id)) < 0) ||
+            (m->has_breaking && add_item(o, "breaking", cJSON_CreateBool(m->breaking)) < 0) ||
+            (m->drops && add_item(o, "drops", strv_to_json(m->drops)) < 0) ||
+            (m->state && add_item(o, "state", cJSON_CreateString(m->state)) < 0) ||
+            add_extra(o, m->extra) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static cJSON *migrations_to_json(const Current *c) {
+        _cleanup_json_ cJSON *a = cJSON_CreateArray();
+
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < c->n_migrations; i++) {
+                cJSON *m = migration_to_json(&c->migrations[i]);
+                if (!m || !cJSON_AddItemToArray(a, m))
+                        return cJSON_Delete(m), NULL;
+        }
+        return TAKE_PTR(a);
+}
+
+/* the value of field f of c, or NULL with *ret_skip set when the key is not written */
+static cJSON *field_to_json(const Current *c, const Field *f, bool present, bool *ret_skip) {
+        const void *p = field_of_const(c, f);
+
+        *ret_skip = false;
+        switch (f->type) {
+        case FIELD_STRING: {
+                const char *s = *(char *const *)p;
+                *ret_skip = !s && !present;
+                return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+        }
+        case FIELD_BOOL:
+                *ret_skip = !*(const bool *)p && !present;
+                return cJSON_CreateBool(*(const bool *)p);
+        case FIELD_COUNT:
+                *ret_skip = *(const int *)p == 0 && !present;
+                return cJSON_CreateNumber(*(const int *)p);
+        case FIELD_PID:
+                *ret_skip = *(const pid_t *)p == 0 && !present;
+                return cJSON_CreateNumber(*(const pid_t *)p);
+        case FIELD_ROWS: {
+                double d = *(const double *)p;
+                *ret_skip = d == 0 && !present; /* NAN != 0: null is written */
+                return isnan(d) ? cJSON_CreateNull() : cJSON_CreateNumber(d);
+        }
+        case FIELD_STRV:
+                *ret_skip = !*(char **const *)p && !present;
+                return strv_to_json(*(char **const *)p);
+        case FIELD_MIGRATIONS:
+                *ret_skip = c->n_migrations == 0 && !present;
+                return migrations_to_json(c);
+        case FIELD_DOCUMENT: {
+                const cJSON *d = *(cJSON *const *)p;
+                *ret_skip = !d && !present;
+                return d ? cJSON_Duplicate(d, true) : cJSON_CreateNull();
+        }
+        }
+        assert(false);
+        return NULL;
+}
+
+/* the known keys of c that are in keys into o */
+static int add_fields(cJSON *o, const Current *c, uint64_t keys) {
+        for (size_t k = 0; k < _CURRENT_KEY_MAX; k++) {
+                bool skip;
+                cJSON *v;
+
+                if (!(keys & CURRENT_KEY_BIT(k)))
+                        continue;
+                v = field_to_json(c, &fields[k], c->present & CURRENT_KEY_BIT(k), &skip);
+                if (skip) {
+                        cJSON_Delete(v);
+                        continue;
+                }
+                if (add_item(o, fields[k].name, v) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int current_to_json_keys(const Current *c, uint64_t keys, cJSON **ret) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || add_fields(o, c, keys) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int current_to_json(const Current *c, cJSON **ret) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || add_fields(o, c, UINT64_MAX) < 0 || add_extra(o, c->extra) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int current_load_typed(const char *deployment, Current *ret, char **ret_error) {
+        _cleanup_json_ cJSON *j = NULL;
+        int r;
+
+        r = current_load(deployment, &j);
+        if (r < 0)
+                return r;
+        return current_from_json(j, ret, ret_error);
+}
+
+int current_create_typed(const char *deployment, const Current *c) {
+        _cleanup_json_ cJSON *j = NULL;
+        int r;
+
+        r = current_to_json(c, &j);
+        if (r < 0)
+                return r;
+        return current_create(deployment, j);
+}
+
+int current_save_typed(const char *deployment, Current *c) {
+        _cleanup_json_ cJSON *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        char *now = current_timestamp();
+        int r;
+
+        if (!now)
+                return -ENOMEM;
+        free(c->updated);
+        c->updated = now;
+        r = current_to_json(c, &j);
+        if (r < 0)
+                return r;
+        r = current_path(deployment, &path);
+        if (r < 0)
+                return r;
+        return state_write_json_atomic(path, j, CURRENT_MODE);
+}
+
+int current_set_phase_typed(Current *c, const char *phase) {
+        char *s = strdup(phase);
+
+        if (!s)
+                return -ENOMEM;
+        free(c->phase);
+        c->phase = s;
+        return 0;
+}
+
+bool current_phase_is_done_typed(const Current *c, const char *phase) {
+        STRV_FOREACH (p, c->phases)
+                if (streq(*p, phase))
+                        return true;
+        return false;
+}
+
+int current_phase_done_typed(Current *c, const char *phase) {
+        if (current_phase_is_done_typed(c, phase))
+                return 0;
+        return strv_push(&c->phases, phase);
+}
+
+int current_set_migration_typed(
+        Current *c, const char *id, bool breaking, char *const *drops, const char *state) {
+        _cleanup_(migration_done) CurrentMigration n = {};
+        CurrentMigration *grown;
+        char *s;
+
+        for (size_t i = 0; i < c->n_migrations; i++)
+                if (streq_ptr(c->migrations[i].id, id)) {
+                        s = state ? strdup(state) : NULL;
+                        if (state && !s)
+                                return -ENOMEM;
+                        free(c->migrations[i].state);
+                        c->migrations[i].state = s;
+                        return 0;
+                }
+
+        n = (CurrentMigration){
+                .id = strdup(id),
+                .breaking = breaking,
+                .has_breaking = true,
+                .drops = strv_dup(drops),
+                .state = state ? strdup(state) : NULL,
+        };
+        if (!n.id || !n.drops || (state && !n.state))
+                return -ENOMEM;
+        grown = realloc(c->migrations, (c->n_migrations + 1) * sizeof(CurrentMigration));
+        if (!grown)
+                return -ENOMEM;
+        c->migrations = grown;
+        c->migrations[c->n_migrations++] = n;
+        n = (CurrentMigration){};
+        return 0;
+}
+
+int current_restore_reason_typed(const Current *c, char **ret) {
+        char *s = NULL;
+
+        for (size_t i = 0; i < c->n_migrations; i++) {
+                const CurrentMigration *m = &c->migrations[i];
+                int r = migration_restore_reason(m->id, m->state, m->has_breaking && !m->breaking, &s);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        break;
         }
         *ret = s;
         return 0;

@@ -3,42 +3,268 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
-/* Keys, a contract between the phases, the rollback and `status`:
- *   id                 the upgrade unit's invocation id
- *   unit, instance     "codebolt-upgrade@1.5.0.service" and "1.5.0" as %i gave it (still escaped)
- *   from, to           versions
- *   phase              the phase running or last reached; phases: the phases that completed, in order
- *   started, updated   ISO 8601 UTC
- *   staged_release     path of the installed release; tree: {"name@version": "integrity", ...}
- *   backup             the backup directory; snapshot: the snapshot database name (or null)
- *   server_stopped     true from the moment the stop is requested
- *   switched           true once the pin and /opt/codebolt/current point at `to`
- *   server_invocation  the server's invocation id started by migrate-watch
- *   migrations         [{"id", "breaking", "drops": [...], "state": "applying"|"applied"|"failed"}]
- *   attempts           recovery attempts
- */
+/* The keys of current.json: a contract between the phases, the rollback, the recovery and `status`.
+ * "late" rollback: rollback.c's late_current() makes a current.json from the upgrade's ledger entry.
+ *
+ * | key                    | JSON type            | written by                         | read by |
+ * |------------------------|----------------------|------------------------------------|-----------------------------------------|
+ * | id                     | string               | preflight; rollback (late)         | common, backup,
+ * snapshot, finish, rollback, lib/retention | | unit                   | string               | preflight;
+ * rollback (late)         | common, preflight, recover, rollback    | | instance               | string
+ * (escaped %i)  | preflight; rollback (late)         | common, recover, rollback, codebolt-upgrade | |
+ * deployment             | string               | preflight; rollback (late)         | (status --json only)
+ * | | from                   | string               | preflight; rollback (late)         | common, backup,
+ * switch, migrate-watch, finish, rollback, codebolt-upgrade, lib/maystart, lib/retention | | to | string |
+ * preflight; rollback (late)         | common, preflight, recover, auto, watch, rollback, codebolt-upgrade,
+ * lib/maystart, lib/retention | | phase                  | string               | preflight, common (each
+ * phase), rollback | preflight, recover, auto, watch, rollback, codebolt-upgrade, lib/maystart | | phases |
+ * array of strings     | preflight, common (each phase)     | switch, rollback                        | |
+ * started                | string (ISO 8601)    | preflight; rollback (late)         | finish, rollback,
+ * codebolt-upgrade      | | updated                | string (ISO 8601)    | every save | codebolt-upgrade |
+ * | server_stopped         | bool                 | preflight (false), drain (true)    | snapshot, switch,
+ * rollback, codebolt-upgrade | | switched               | bool                 | preflight (false), switch
+ * (true)   | (status --json only)                    | | migrations             | array of objects     |
+ * preflight ([]), migrate-watch      | smoke, finish, rollback, codebolt-upgrade | | attempts | number |
+ * preflight (0); rollback (late, 0)  | (status --json only)                    | | staged_release         |
+ * string (path)        | stage; rollback (late)             | migrate-watch, smoke, rollback          | |
+ * staged_release_existed | bool                 | stage                              | rollback | | tree |
+ * object               | stage                              | finish, rollback (copied to the ledger) | |
+ * backup                 | string (path)        | backup                             | common, drain,
+ * snapshot, smoke, finish, rollback, codebolt-upgrade | | baseline               | object               |
+ * backup                             | finish (ledger, watch.json)             | | inhibitor_pid          |
+ * number               | drain                              | finish, rollback                        | |
+ * stopped_at             | string (ISO 8601)    | drain                              | finish | | snapshot
+ * | string or null       | snapshot; rollback (late)          | finish, rollback, codebolt-upgrade,
+ * lib/retention | | final_dump             | string (path)        | snapshot (Snapshot=dump)           |
+ * finish, rollback                        | | server_invocation      | string               | migrate-watch
+ * | smoke, rollback                         | | rollback_from_phase    | string or null       | rollback |
+ * rollback, codebolt-upgrade              | | rollback_action        | string               | rollback |
+ * rollback                                | | rollback_started       | string (ISO 8601)    | rollback |
+ * rollback                                | | rollback_attempts      | number               | rollback |
+ * rollback                                | | rollback_result        | string               | rollback |
+ * rollback                                | | rollback_switched_back | bool                 | rollback |
+ * (status --json only)                    | | failed_database        | string               | rollback |
+ * rollback, codebolt-upgrade, lib/retention | | discarded_rows         | number or null       | rollback |
+ * rollback (carried to the ledger)        | | stores_restored        | bool                 | rollback |
+ * rollback                                | | held                   | bool                 | rollback |
+ * rollback, codebolt-upgrade, lib/maystart, lib/retention | | held_reason            | string | rollback |
+ * rollback, codebolt-upgrade              | | held_instructions      | string or null       | rollback |
+ * codebolt-upgrade                        | | recover_attempts       | number               | rollback
+ * (recover mode)            | rollback                                | | recovered              | string (a
+ * result)    | rollback (recover mode)            | rollback, lib/maystart                  | |
+ * restore_reason         | string               | rollback (recover mode)            | rollback | | late |
+ * bool                 | rollback (late)                    | rollback, codebolt-upgrade, lib/maystart | |
+ * upgrade_finished       | string (ISO 8601)    | rollback (late)                    | (status --json only)
+ * | | late_reason            | string               | rollback (late)                    | rollback |
+ *
+ * "common" is helpers/common.c (helper_check_current, helper_notify, helper_run_hooks, the phase marks);
+ * "codebolt-upgrade" reads it for status, clear, clean and server-may-start; status --json prints the
+ * document as it is. A ledger entry is made from it (finish's and rollback's "carried" keys) and has
+ * the same shape for those keys, so current_from_json() reads a ledger entry too (its own keys land in
+ * "extra"). Not current.json keys, though near: "tables_at_stop" is the backup manifest's (snapshot
+ * writes it there); "watch", "cursor", "auto_rollback" are watch.json's or the ledger's. */
+
+/* ---- the typed API ---- */
+
+/* One migration of "migrations": {"id", "breaking", "drops": [...], "state"}, written by migrate-watch
+ * (current_set_migration) and copied into the ledger. */
+typedef struct CurrentMigration {
+        char *id;
+        bool breaking;     /* "breaking"; when has_breaking is false the entry does not say, which */
+        bool has_breaking; /* counts as breaking (current_restore_reason) */
+        char **drops;      /* "drops": the tables or columns it drops; NULL when the key is absent */
+        char *state;       /* "applying", "applied", "failed" (or "pending") */
+        cJSON *extra;      /* members of the entry this version does not know, kept for the next save */
+} CurrentMigration;
+
+/* The keys of current.json, in the order current_to_json() writes them; a bit each in Current.present. */
+typedef enum CurrentKey {
+        CURRENT_ID,
+        CURRENT_UNIT,
+        CURRENT_INSTANCE,
+        CURRENT_DEPLOYMENT,
+        CURRENT_FROM,
+        CURRENT_TO,
+        CURRENT_PHASE,
+        CURRENT_PHASES,
+        CURRENT_STARTED,
+        CURRENT_UPDATED,
+        CURRENT_SERVER_STOPPED,
+        CURRENT_SWITCHED,
+        CURRENT_MIGRATIONS,
+        CURRENT_ATTEMPTS,
+        CURRENT_STAGED_RELEASE,
+        CURRENT_STAGED_RELEASE_EXISTED,
+        CURRENT_TREE,
+        CURRENT_BACKUP,
+        CURRENT_BASELINE,
+        CURRENT_INHIBITOR_PID,
+        CURRENT_STOPPED_AT,
+        CURRENT_SNAPSHOT,
+        CURRENT_FINAL_DUMP,
+        CURRENT_SERVER_INVOCATION,
+        CURRENT_ROLLBACK_FROM_PHASE,
+        CURRENT_ROLLBACK_ACTION,
+        CURRENT_ROLLBACK_STARTED,
+        CURRENT_ROLLBACK_ATTEMPTS,
+        CURRENT_ROLLBACK_RESULT,
+        CURRENT_ROLLBACK_SWITCHED_BACK,
+        CURRENT_FAILED_DATABASE,
+        CURRENT_DISCARDED_ROWS,
+        CURRENT_STORES_RESTORED,
+        CURRENT_HELD,
+        CURRENT_HELD_REASON,
+        CURRENT_HELD_INSTRUCTIONS,
+        CURRENT_RECOVER_ATTEMPTS,
+        CURRENT_RECOVERED,
+        CURRENT_RESTORE_REASON,
+        CURRENT_LATE,
+        CURRENT_UPGRADE_FINISHED,
+        CURRENT_LATE_REASON,
+        _CURRENT_KEY_MAX,
+} CurrentKey;
+
+#define CURRENT_KEY_BIT(k) (UINT64_C(1) << (k))
+
+/* current.json as a struct, one field per key (the table above).
+ *
+ * Absent keys stay absent: a key is written when its field holds something other than the zero value
+ * (NULL, false, 0, no migration) or when its bit is set in `present`, which current_from_json() sets
+ * for every key it found. A set bit over the zero value writes null for a string or a document ("snapshot":
+ * null when Snapshot= took no database), false, 0, or [] — so "switched": false stays in the file and an
+ * absent "staged_release_existed" is not written as false. Readers need not look at `present`: a string
+ * that is null or absent is NULL either way, as json_get_string() gave it. */
+typedef struct Current {
+        /* preflight makes these (the late rollback from the ledger entry) */
+        char *id;         /* the upgrade unit's invocation id; rollback (late): the upgrade's */
+        char *unit;       /* "codebolt-upgrade@1.5.0.service" (rollback (late): its own unit) */
+        char *instance;   /* "1.5.0" as %i gave it, still escaped: the rollback compares it as is */
+        char *deployment; /* the deployment; no reader but status --json */
+        char *from;       /* the version upgraded from */
+        char *to;         /* the version upgraded to */
+        char *phase; /* the phase running or last reached; common.c marks it, the rollback sets "rollback" */
+        char **phases;       /* the phases that completed, in order (strv); preflight and common.c append */
+        char *started;       /* ISO 8601 UTC, when preflight made the file */
+        char *updated;       /* ISO 8601 UTC, refreshed by every save */
+        bool server_stopped; /* drain: true from the moment the stop is requested; snapshot, switch,
+                              * the rollback table read it */
+        bool switched;       /* switch: the pin and /opt/codebolt/current point at `to` */
+        CurrentMigration *migrations; /* migrate-watch, as each is seen; smoke, finish, rollback read them */
+        size_t n_migrations;
+        int attempts; /* preflight writes 0; nothing reads it (the recovery counts recover_attempts) */
+
+        /* stage */
+        char *staged_release;        /* the installed release's directory; migrate-watch, smoke, rollback */
+        bool staged_release_existed; /* an earlier attempt's release: the rollback's abort keeps it */
+        cJSON *tree; /* {"name@version": "integrity", ...}: opaque here, owned, carried to the ledger */
+
+        /* backup */
+        char *backup;    /* the verified backup directory; drain, snapshot, smoke, finish, rollback */
+        cJSON *baseline; /* the watch's baseline (watchstate.h): opaque here, owned; finish reads it */
+
+        /* drain */
+        pid_t inhibitor_pid; /* the shutdown inhibitor's holder; finish and the rollback end it */
+        char *stopped_at;    /* ISO 8601 UTC of the stop; finish computes the downtime from it */
+
+        /* snapshot */
+        char *snapshot;   /* the snapshot database; null (present, NULL) with Snapshot=dump or none */
+        char *final_dump; /* Snapshot=dump: the dump taken after the stop; the rollback restores it */
+
+        /* migrate-watch */
+        char *server_invocation; /* the server's invocation id it started; smoke, rollback */
+
+        /* the rollback (rollback.c), all read back by itself on a resumed run */
+        char *rollback_from_phase;   /* the phase the upgrade failed in; status shows it when held */
+        char *rollback_action;       /* what the rollback table decided (rollback.c action_names) */
+        char *rollback_started;      /* ISO 8601 UTC */
+        int rollback_attempts;       /* runs of the rollback; see "Counts" below */
+        char *rollback_result;       /* the ledger result, recorded just before the ledger entry */
+        bool rollback_switched_back; /* the pin and link point at `from` again; no reader but status */
+        char *failed_database;       /* <db>_failed_<id>; status, lib/retention keep it */
+        double discarded_rows;       /* rows written since the stop that a restore discards; NAN writes
+                                      * null (not counted); carried to the ledger */
+        bool stores_restored;        /* every store was put back from the backup and verified */
+        bool held;                   /* the rollback stopped short; lib/maystart, lib/retention, status */
+        char *held_reason;           /* why, one line; status */
+        char *held_instructions;     /* the steps to finish by hand (null when there are none); status */
+        int recover_attempts;        /* boot recoveries; see "Counts" below */
+        char *recovered;             /* recovery at boot: the result it put in place; lib/maystart */
+        char *restore_reason;        /* recovery at boot: why it was a full restore */
+        bool late;                   /* a late rollback (after a success); status, lib/maystart */
+        char *upgrade_finished;      /* late: when the upgrade rolled back had finished */
+        char *late_reason;           /* late: why, as given on the command line */
+
+        uint64_t present; /* CURRENT_KEY_BIT()s of the keys to write even at their zero value */
+        cJSON *extra;     /* members this version does not know (an older or newer writer's, or a ledger
+                           * entry's own): kept and written back after the known ones */
+} Current;
+
+/* Counts ("attempts", "rollback_attempts", "recover_attempts"): a number that is no whole count in
+ * [0, INT_MAX - 1] is read as INT_MAX - 1, exhausted, never as none (as the rollback read them before);
+ * anything but a number is refused. "inhibitor_pid" must be a whole number in [0, INT_MAX]. */
+
+/* Free what c owns and zero it; c itself is the caller's (a stack Current, _cleanup_(current_done)). */
+void current_done(Current *c);
+
+/* Read a current.json document (or a ledger entry) into *ret. A known key of the wrong type fails with
+ * -EBADMSG (-ERANGE for a pid out of range) and, when ret_error is not NULL, a message naming the key;
+ * unknown keys go to ret->extra. *ret is written only on success. */
+int current_from_json(const cJSON *j, Current *ret, char **ret_error);
+
+/* The document for c: the known keys in CurrentKey order (see Current for which are written), then
+ * c->extra's members. */
+int current_to_json(const Current *c, cJSON **ret);
+/* Only the keys whose CURRENT_KEY_BIT()s are in keys, as current_to_json() would write them (an absent
+ * one stays absent), without the extra members: what a ledger entry carries of current.json
+ * (finish.c make_entry(), rollback.c write_ledger()). */
+int current_to_json_keys(const Current *c, uint64_t keys, cJSON **ret);
+
+/* current_load() and current_from_json(): -ENOENT when none is in flight */
+int current_load_typed(const char *deployment, Current *ret, char **ret_error);
+/* -EEXIST when one is in flight */
+int current_create_typed(const char *deployment, const Current *c);
+/* sets c->updated to now, then writes c atomically */
+int current_save_typed(const char *deployment, Current *c);
+
+/* c->phase = phase */
+int current_set_phase_typed(Current *c, const char *phase);
+/* append phase to c->phases unless it is there */
+int current_phase_done_typed(Current *c, const char *phase);
+bool current_phase_is_done_typed(const Current *c, const char *phase);
+/* add a migration (drops copied; NULL: none), or update the state of the one with that id */
+int current_set_migration_typed(
+        Current *c, const char *id, bool breaking, char *const *drops, const char *state);
+/* current_restore_reason() on the typed migrations (an entry that does not say counts as breaking) */
+int current_restore_reason_typed(const Current *c, char **ret);
+
+/* ---- both APIs ---- */
+
+int current_remove(const char *deployment);
+/* move a held upgrade's current.json aside as <name> in the state directory, for the post-mortem */
+int current_set_aside(const char *deployment, const char *name);
+/* "2026-11-26T10:57:13Z" for now; malloc'd */
+char *current_timestamp(void);
+
+/* ---- the cJSON API: being replaced by the typed API above (the programs move to it, then it goes) ---- */
 
 int current_load(const char *deployment, cJSON **ret);      /* -ENOENT when none is in flight */
 int current_create(const char *deployment, const cJSON *j); /* -EEXIST when one is in flight */
 int current_save(const char *deployment, cJSON *j);         /* refreshes "updated" */
-int current_remove(const char *deployment);
-/* move a held upgrade's current.json aside as <name> in the state directory, for the post-mortem */
-int current_set_aside(const char *deployment, const char *name);
 
 int current_set_string(cJSON *j, const char *key, const char *value); /* NULL value stores null */
 int current_set_bool(cJSON *j, const char *key, bool value);
 int current_set_phase(cJSON *j, const char *phase);  /* "phase" = phase */
 int current_phase_done(cJSON *j, const char *phase); /* appends to "phases" */
 bool current_phase_is_done(const cJSON *j, const char *phase);
-/* add a migration, or update the state of the one with that id */
 /* Why going back from this upgrade (current.json, or its ledger entry) would be a full restore: a
  * migration failed, a breaking one was applied (a migration not marked non-breaking counts as
  * breaking), or one may have been cut off mid-flight. *ret is that reason, or NULL when a minor
  * rollback keeps the data. The rollback table and the watch's automatic rollback decide by it. */
 int current_restore_reason(const cJSON *current, char **ret);
+/* add a migration, or update the state of the one with that id */
 int current_set_migration(cJSON *j, const char *id, bool breaking, const cJSON *drops, const char *state);
-
-/* "2026-11-26T10:57:13Z" for now; malloc'd */
-char *current_timestamp(void);

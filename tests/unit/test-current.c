@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <ftw.h>
+#include <limits.h>
+#include <math.h>
 #include <regex.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -11,6 +13,7 @@
 #include "current.h"
 #include "json-util.h"
 #include "paths.h"
+#include "state.h"
 
 static cJSON *sample(const char *to) {
         cJSON *j = cJSON_CreateObject();
@@ -114,39 +117,6 @@ START_TEST(test_remove) {
 
         /* gone: the next upgrade may start */
         ck_assert_int_eq(current_create("remove", j), 0);
-}
-END_TEST
-
-/* going back is a restore when a migration failed, one not marked non-breaking was applied, or one was
- * mid-flight; a minor rollback otherwise */
-START_TEST(test_restore_reason) {
-        static const struct {
-                const char *json, *reason;
-        } cases[] = {
-                { "{}", NULL },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":false}]}", NULL },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":true}]}",
-                  "breaking migration a was applied" },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\"}]}",
-                  "breaking migration a was applied" },
-                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":false},"
-                  "{\"id\":\"b\",\"state\":\"failed\",\"breaking\":false}]}",
-                  "migration b failed" },
-                { "{\"migrations\":[{\"id\":\"c\",\"state\":\"applying\",\"breaking\":false}]}",
-                  "migration c may have been cut off mid-flight" },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_json_ cJSON *j = cJSON_Parse(cases[i].json);
-                _cleanup_free_ char *reason = NULL;
-
-                ck_assert_ptr_nonnull(j);
-                ck_assert_int_eq(current_restore_reason(j, &reason), 0);
-                if (cases[i].reason)
-                        ck_assert_str_eq(reason, cases[i].reason);
-                else
-                        ck_assert_ptr_null(reason);
-        }
 }
 END_TEST
 
@@ -315,6 +285,371 @@ START_TEST(test_timestamp) {
 }
 END_TEST
 
+/* ---- the typed API ---- */
+
+static cJSON *fixture(const char *name) {
+        _cleanup_free_ char *path = NULL;
+        cJSON *j = NULL;
+
+        ck_assert_int_ge(asprintf(&path, "%s/current/%s", FIXTURES, name), 0);
+        ck_assert_int_eq(state_read_json(path, &j), 0);
+        return j;
+}
+
+static void assert_round_trip(const cJSON *j) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_json_ cJSON *back = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        ck_assert_int_eq(current_from_json(j, &c, &error), 0);
+        ck_assert_ptr_null(error);
+        ck_assert_int_eq(current_to_json(&c, &back), 0);
+        ck_assert(cJSON_Compare(j, back, true));
+        ck_assert_int_eq(cJSON_GetArraySize(back), cJSON_GetArraySize(j));
+}
+
+START_TEST(test_typed_full) {
+        _cleanup_json_ cJSON *j = fixture("full.json"), *back = NULL;
+        _cleanup_(current_done) Current c = {};
+
+        /* the fixture has every key, and one more */
+        ck_assert_int_eq(cJSON_GetArraySize(j), _CURRENT_KEY_MAX + 1);
+        assert_round_trip(j);
+
+        ck_assert_int_eq(current_from_json(j, &c, NULL), 0);
+        ck_assert_str_eq(c.id, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+        ck_assert_str_eq(c.instance, "1.5.0\\x2drc.1");
+        ck_assert_str_eq(c.to, "1.5.0-rc.1");
+        ck_assert_ptr_nonnull(c.phases);
+        ck_assert_str_eq(c.phases[5], "switch");
+        ck_assert_ptr_null(c.phases[6]);
+        ck_assert(c.server_stopped && c.switched && !c.staged_release_existed && c.held && c.late);
+        ck_assert_int_eq(c.inhibitor_pid, 4242);
+        ck_assert_int_eq(c.rollback_attempts, 2);
+        ck_assert_int_eq(c.recover_attempts, 3);
+        ck_assert(c.discarded_rows == 17);
+        /* null and absent read the same: NULL */
+        ck_assert_ptr_null(c.snapshot);
+        ck_assert_ptr_null(c.held_instructions);
+        ck_assert(c.present & CURRENT_KEY_BIT(CURRENT_SNAPSHOT));
+        ck_assert(cJSON_IsObject(c.tree));
+        ck_assert_str_eq(json_get_string(c.baseline, "memory_source"), "MemoryPeak");
+
+        ck_assert_int_eq(c.n_migrations, 3);
+        ck_assert_str_eq(c.migrations[0].id, "20261101-runs");
+        ck_assert(c.migrations[0].breaking && c.migrations[0].has_breaking);
+        ck_assert_str_eq(c.migrations[0].drops[0], "runs.legacy_status");
+        ck_assert_ptr_nonnull(c.migrations[1].drops);
+        ck_assert_ptr_null(c.migrations[1].drops[0]);
+        ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(c.migrations[1].extra, "took_ms"));
+        ck_assert(!c.migrations[2].has_breaking);
+        ck_assert_ptr_null(c.migrations[2].drops);
+
+        /* the unknown key survives, and only it is extra */
+        ck_assert_int_eq(cJSON_GetArraySize(c.extra), 1);
+        ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(c.extra, "future_key"));
+
+        /* what a save adds to what it read: nothing */
+        ck_assert_int_eq(current_to_json(&c, &back), 0);
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(back, "snapshot")));
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(back, "held_instructions")));
+        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(back, "staged_release_existed")));
+        ck_assert(!cJSON_HasObjectItem(
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(back, "migrations"), 2), "breaking"));
+}
+END_TEST
+
+START_TEST(test_typed_preflight) {
+        _cleanup_json_ cJSON *j = fixture("preflight.json"), *back = NULL;
+        _cleanup_(current_done) Current c = {};
+
+        assert_round_trip(j);
+
+        /* the zero values preflight writes stay written, the keys it does not write stay absent */
+        ck_assert_int_eq(current_from_json(j, &c, NULL), 0);
+        ck_assert_int_eq(current_to_json(&c, &back), 0);
+        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(back, "server_stopped")));
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(back, "phases")), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(back, "migrations")), 0);
+        ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(back, "attempts")));
+        ck_assert(!cJSON_HasObjectItem(back, "snapshot"));
+        ck_assert(!cJSON_HasObjectItem(back, "staged_release_existed"));
+        ck_assert(!cJSON_HasObjectItem(back, "inhibitor_pid"));
+        ck_assert(!cJSON_HasObjectItem(back, "discarded_rows"));
+        ck_assert_ptr_null(c.extra);
+}
+END_TEST
+
+/* a struct filled in by a program writes what it set, and nothing else */
+/* what a ledger entry carries: the chosen keys as they are, an absent one absent, no extra */
+START_TEST(test_typed_keys) {
+        _cleanup_json_ cJSON *full = fixture("full.json"), *pre = fixture("preflight.json"), *e = NULL,
+                             *f = NULL;
+        _cleanup_(current_done) Current c = {}, p = {};
+        const uint64_t carried = CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CURRENT_SNAPSHOT) |
+                                 CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE) |
+                                 CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS);
+
+        ck_assert_int_eq(current_from_json(full, &c, NULL), 0);
+        ck_assert_int_eq(current_to_json_keys(&c, carried, &e), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(e), 5);
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e, "snapshot")));
+        ck_assert(cJSON_Compare(
+                cJSON_GetObjectItemCaseSensitive(e, "migrations"),
+                cJSON_GetObjectItemCaseSensitive(full, "migrations"),
+                true));
+        ck_assert(!cJSON_HasObjectItem(e, "future_key"));
+
+        ck_assert_int_eq(current_from_json(pre, &p, NULL), 0);
+        ck_assert_int_eq(current_to_json_keys(&p, carried, &f), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(f), 2); /* id and migrations: [] */
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(f, "migrations")), 0);
+}
+END_TEST
+
+START_TEST(test_typed_absent) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_json_ cJSON *j = NULL, *empty = NULL;
+
+        ck_assert_int_eq(current_to_json(&c, &empty), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(empty), 0);
+
+        c.to = strdup("1.5.0");
+        c.switched = true;
+        c.discarded_rows = NAN; /* not counted: null */
+        c.present |= CURRENT_KEY_BIT(CURRENT_SNAPSHOT) | CURRENT_KEY_BIT(CURRENT_ROLLBACK_ATTEMPTS);
+        ck_assert_int_eq(current_to_json(&c, &j), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(j), 5);
+        ck_assert_str_eq(json_get_string(j, "to"), "1.5.0");
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "switched")));
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "discarded_rows")));
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "snapshot")));
+        ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(j, "rollback_attempts")->valueint, 0);
+}
+END_TEST
+
+START_TEST(test_typed_wrong_types) {
+        static const struct {
+                const char *json, *error;
+                int r;
+        } cases[] = {
+                { "[]", "not a JSON object", -EBADMSG },
+                { "{\"to\":1}", "\"to\" is not a string", -EBADMSG },
+                { "{\"server_stopped\":\"yes\"}", "\"server_stopped\" is not true or false", -EBADMSG },
+                { "{\"held\":null}", "\"held\" is not true or false", -EBADMSG },
+                { "{\"phases\":\"stage\"}", "\"phases\" is not a list", -EBADMSG },
+                { "{\"phases\":[\"stage\",2]}", "\"phases\" holds an item that is not a string", -EBADMSG },
+                { "{\"attempts\":\"1\"}", "\"attempts\" is not a number", -EBADMSG },
+                { "{\"inhibitor_pid\":-1}", "\"inhibitor_pid\" is not a process id", -ERANGE },
+                { "{\"inhibitor_pid\":12.5}", "\"inhibitor_pid\" is not a process id", -EBADMSG },
+                { "{\"discarded_rows\":\"many\"}", "\"discarded_rows\" is not a number or null", -EBADMSG },
+                { "{\"tree\":[]}", "\"tree\" is not an object", -EBADMSG },
+                { "{\"migrations\":{}}", "\"migrations\" is not a list", -EBADMSG },
+                { "{\"migrations\":[1]}", "\"migrations\" holds an item that is not an object", -EBADMSG },
+                { "{\"migrations\":[{\"id\":3}]}", "\"migrations\": \"id\" is not a string", -EBADMSG },
+                { "{\"migrations\":[{\"breaking\":\"no\"}]}",
+                  "\"migrations\": \"breaking\" is not true or false",
+                  -EBADMSG },
+                { "{\"migrations\":[{\"drops\":[true]}]}",
+                  "\"drops\" holds an item that is not a string",
+                  -EBADMSG },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_json_ cJSON *j = cJSON_Parse(cases[i].json);
+                _cleanup_free_ char *error = NULL;
+                Current c = { .id = (char *)"untouched" };
+
+                ck_assert_ptr_nonnull(j);
+                ck_assert_int_eq(current_from_json(j, &c, &error), cases[i].r);
+                ck_assert_str_eq(error, cases[i].error);
+                ck_assert_str_eq(c.id, "untouched"); /* written only on success */
+                ck_assert_int_eq(current_from_json(j, &c, NULL), cases[i].r);
+        }
+}
+END_TEST
+
+/* counts are read as the rollback read them: not a whole count in range is exhausted, never none */
+START_TEST(test_typed_counts) {
+        static const struct {
+                const char *json;
+                int attempts;
+        } cases[] = {
+                { "{\"rollback_attempts\":0}", 0 },
+                { "{\"rollback_attempts\":4}", 4 },
+                { "{\"rollback_attempts\":-1}", INT_MAX - 1 },
+                { "{\"rollback_attempts\":1.5}", INT_MAX - 1 },
+                { "{\"rollback_attempts\":1e300}", INT_MAX - 1 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_json_ cJSON *j = cJSON_Parse(cases[i].json);
+                _cleanup_(current_done) Current c = {};
+
+                ck_assert_int_eq(current_from_json(j, &c, NULL), 0);
+                ck_assert_int_eq(c.rollback_attempts, cases[i].attempts);
+        }
+}
+END_TEST
+
+/* a repeated key: the first, as json_get_string() finds it */
+START_TEST(test_typed_repeated_key) {
+        _cleanup_json_ cJSON *j = cJSON_Parse("{\"to\":\"1.5.0\",\"to\":2}");
+        _cleanup_(current_done) Current c = {};
+
+        ck_assert_int_eq(current_from_json(j, &c, NULL), 0);
+        ck_assert_str_eq(c.to, "1.5.0");
+}
+END_TEST
+
+START_TEST(test_typed_phases) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_json_ cJSON *j = NULL;
+        const cJSON *phases;
+
+        ck_assert(!current_phase_is_done_typed(&c, "preflight"));
+        ck_assert_int_eq(current_set_phase_typed(&c, "preflight"), 0);
+        ck_assert_int_eq(current_phase_done_typed(&c, "preflight"), 0);
+        ck_assert_int_eq(current_phase_done_typed(&c, "stage"), 0);
+        ck_assert_int_eq(current_phase_done_typed(&c, "preflight"), 0); /* once only */
+        ck_assert_int_eq(current_set_phase_typed(&c, "backup"), 0);
+
+        ck_assert(current_phase_is_done_typed(&c, "preflight"));
+        ck_assert(current_phase_is_done_typed(&c, "stage"));
+        ck_assert(!current_phase_is_done_typed(&c, "backup"));
+        ck_assert(!current_phase_is_done_typed(&c, "Stage"));
+        ck_assert_str_eq(c.phase, "backup");
+
+        ck_assert_int_eq(current_to_json(&c, &j), 0);
+        phases = cJSON_GetObjectItemCaseSensitive(j, "phases");
+        ck_assert_int_eq(cJSON_GetArraySize(phases), 2);
+        ck_assert_str_eq(cJSON_GetArrayItem(phases, 0)->valuestring, "preflight");
+        ck_assert_str_eq(cJSON_GetArrayItem(phases, 1)->valuestring, "stage");
+        /* the cJSON API reads what the typed one wrote */
+        ck_assert(current_phase_is_done(j, "stage"));
+        ck_assert_str_eq(json_get_string(j, "phase"), "backup");
+}
+END_TEST
+
+/* the typed migrations write what current_set_migration() writes */
+START_TEST(test_typed_set_migration) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_json_ cJSON *typed = NULL, *untyped = cJSON_CreateObject(), *drops = cJSON_CreateArray();
+        char *drop_list[] = { (char *)"runs.legacy_status", NULL };
+
+        cJSON_AddItemToArray(drops, cJSON_CreateString("runs.legacy_status"));
+        ck_assert_int_eq(current_set_migration_typed(&c, "20261101-runs", true, drop_list, "applying"), 0);
+        ck_assert_int_eq(current_set_migration_typed(&c, "20261102-index", false, NULL, "applying"), 0);
+        ck_assert_int_eq(current_set_migration_typed(&c, "20261101-runs", false, NULL, "applied"), 0);
+        ck_assert_int_eq(current_set_migration_typed(&c, "20261102-index", false, NULL, "failed"), 0);
+
+        ck_assert_int_eq(current_set_migration(untyped, "20261101-runs", true, drops, "applying"), 0);
+        ck_assert_int_eq(current_set_migration(untyped, "20261102-index", false, NULL, "applying"), 0);
+        ck_assert_int_eq(current_set_migration(untyped, "20261101-runs", false, NULL, "applied"), 0);
+        ck_assert_int_eq(current_set_migration(untyped, "20261102-index", false, NULL, "failed"), 0);
+
+        /* the caller keeps its drops: the entry has a copy */
+        drop_list[0] = (char *)"changed";
+
+        ck_assert_int_eq(c.n_migrations, 2);
+        ck_assert_str_eq(c.migrations[0].state, "applied");
+        ck_assert(c.migrations[0].breaking);
+        ck_assert_str_eq(c.migrations[0].drops[0], "runs.legacy_status");
+        ck_assert_str_eq(c.migrations[1].state, "failed");
+
+        ck_assert_int_eq(current_to_json(&c, &typed), 0);
+        ck_assert(cJSON_Compare(typed, untyped, true));
+}
+END_TEST
+
+/* going back is a restore when a migration failed, one not marked non-breaking was applied, or one was
+ * mid-flight; a minor rollback otherwise: the same rows through the cJSON and the typed API */
+START_TEST(test_restore_reason) {
+        static const struct {
+                const char *json, *reason;
+        } cases[] = {
+                { "{}", NULL },
+                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":false}]}", NULL },
+                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"pending\",\"breaking\":true}]}", NULL },
+                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":true}]}",
+                  "breaking migration a was applied" },
+                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\"}]}",
+                  "breaking migration a was applied" },
+                { "{\"migrations\":[{\"state\":\"failed\"}]}", "migration  failed" },
+                { "{\"migrations\":[{\"id\":\"a\",\"state\":\"applied\",\"breaking\":false},"
+                  "{\"id\":\"b\",\"state\":\"failed\",\"breaking\":false}]}",
+                  "migration b failed" },
+                { "{\"migrations\":[{\"id\":\"c\",\"state\":\"applying\",\"breaking\":false}]}",
+                  "migration c may have been cut off mid-flight" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_json_ cJSON *j = cJSON_Parse(cases[i].json);
+                _cleanup_(current_done) Current c = {};
+                _cleanup_free_ char *reason = NULL, *untyped = NULL;
+
+                ck_assert_int_eq(current_from_json(j, &c, NULL), 0);
+                ck_assert_int_eq(current_restore_reason_typed(&c, &reason), 0);
+                ck_assert_int_eq(current_restore_reason(j, &untyped), 0);
+                if (cases[i].reason) {
+                        ck_assert_str_eq(reason, cases[i].reason);
+                        ck_assert_str_eq(untyped, cases[i].reason);
+                } else {
+                        ck_assert_ptr_null(reason);
+                        ck_assert_ptr_null(untyped);
+                }
+        }
+}
+END_TEST
+
+START_TEST(test_typed_load_save) {
+        _cleanup_json_ cJSON *full = fixture("full.json"), *back = NULL;
+        _cleanup_(current_done) Current c = {}, again = {};
+        _cleanup_free_ char *error = NULL;
+
+        ck_assert_int_eq(current_load_typed("typed", &c, NULL), -ENOENT);
+
+        ck_assert_int_eq(current_from_json(full, &c, NULL), 0);
+        ck_assert_int_eq(current_create_typed("typed", &c), 0);
+        ck_assert_int_eq(current_create_typed("typed", &c), -EEXIST);
+        current_done(&c);
+
+        ck_assert_int_eq(current_load_typed("typed", &c, &error), 0);
+        ck_assert_ptr_null(error);
+        ck_assert_int_eq(current_phase_done_typed(&c, "migrate"), 0);
+        free(c.backup);
+        c.backup = strdup("/var/backups/codebolt/other");
+        ck_assert_int_eq(current_save_typed("typed", &c), 0);
+        ck_assert(is_timestamp(c.updated));
+        ck_assert_str_ne(c.updated, "2026-11-26T11:20:01Z");
+
+        /* the file is the fixture with what changed, the unknown key kept */
+        ck_assert_int_eq(current_load("typed", &back), 0);
+        ck_assert_str_eq(json_get_string(back, "backup"), "/var/backups/codebolt/other");
+        ck_assert_str_eq(json_get_string(back, "updated"), c.updated);
+        ck_assert(current_phase_is_done(back, "migrate"));
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(back, "snapshot")));
+        ck_assert(cJSON_Compare(
+                cJSON_GetObjectItemCaseSensitive(back, "future_key"),
+                cJSON_GetObjectItemCaseSensitive(full, "future_key"),
+                true));
+        ck_assert_int_eq(cJSON_GetArraySize(back), cJSON_GetArraySize(full));
+        cJSON_DeleteItemFromObjectCaseSensitive(back, "backup");
+        cJSON_DeleteItemFromObjectCaseSensitive(back, "updated");
+        cJSON_DeleteItemFromObjectCaseSensitive(back, "phases");
+        cJSON_DeleteItemFromObjectCaseSensitive(full, "backup");
+        cJSON_DeleteItemFromObjectCaseSensitive(full, "updated");
+        cJSON_DeleteItemFromObjectCaseSensitive(full, "phases");
+        ck_assert(cJSON_Compare(back, full, true));
+
+        /* a document the typed API refuses: the key is named */
+        ck_assert_int_eq(current_set_string(back, "held", "yes"), 0);
+        ck_assert_int_eq(current_save("typed", back), 0);
+        ck_assert_int_eq(current_load_typed("typed", &again, &error), -EBADMSG);
+        ck_assert_str_eq(error, "\"held\" is not true or false");
+}
+END_TEST
+
 static Suite *current_suite(void) {
         Suite *s = suite_create("current");
         TCase *tc = tcase_create("core");
@@ -330,6 +665,16 @@ static Suite *current_suite(void) {
         tcase_add_test(tc, test_phase_done_survives_save);
         tcase_add_test(tc, test_set_migration);
         tcase_add_test(tc, test_timestamp);
+        tcase_add_test(tc, test_typed_full);
+        tcase_add_test(tc, test_typed_preflight);
+        tcase_add_test(tc, test_typed_keys);
+        tcase_add_test(tc, test_typed_absent);
+        tcase_add_test(tc, test_typed_wrong_types);
+        tcase_add_test(tc, test_typed_counts);
+        tcase_add_test(tc, test_typed_repeated_key);
+        tcase_add_test(tc, test_typed_phases);
+        tcase_add_test(tc, test_typed_set_migration);
+        tcase_add_test(tc, test_typed_load_save);
         suite_add_tcase(s, tc);
         return s;
 }
