@@ -16,7 +16,7 @@ bool arg_discard_since = false;
 bool arg_dry_run = false;
 const char *arg_deployment = NULL;
 
-/* needs no configuration, and a wrong call of it gets its usage line, not "Unknown command" */
+/* needs no configuration: it runs even when the configuration does not load */
 #define CLI_VERB_NO_CONFIG VERB_PROGRAM_FLAG(0)
 
 static const Verb verbs[] = {
@@ -36,11 +36,13 @@ static const Verb verbs[] = {
         {},
 };
 
-/* the usage line of a verb that needs no configuration, for a call with the wrong arguments */
+/* the usage line a wrong call of verb gets, or NULL: such a call is an unknown command */
 static const char *usage_of(const char *verb) {
         if (streq(verb, "satisfies"))
                 return "codebolt-upgrade satisfies VERSION RANGE";
-        return "codebolt-upgrade [--deployment NAME] server-may-start";
+        if (streq(verb, "server-may-start"))
+                return "codebolt-upgrade [--deployment NAME] server-may-start";
+        return NULL;
 }
 
 static void help(void) {
@@ -92,8 +94,10 @@ static int run(int argc, char *argv[]) {
         if (!no_config)
                 config_done(&config);
         if (r < 0) {
-                if (no_config)
-                        log_error("Usage: %s", usage_of(argv[0]));
+                const char *usage = verb ? usage_of(verb->name) : NULL;
+
+                if (usage)
+                        log_error("Usage: %s", usage);
                 else
                         log_error("Unknown command '%s'; see codebolt-upgrade --help.", argv[0]);
                 return 2;
