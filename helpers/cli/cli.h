@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cli.h: what the verbs of codebolt-upgrade share: the parsed options, the state lock and the loads */
+#pragma once
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+#include "config.h"
+
+/* the options main.c parses, read by the verbs */
+extern bool arg_json;
+extern bool arg_discard_since;
+extern bool arg_dry_run;
+extern const char *arg_deployment;
+
+/* a string member of o, or fallback when it is missing or empty */
+const char *cli_str_or(const cJSON *o, const char *key, const char *fallback);
+
+/* 0 when version is an exact version; else -EINVAL, with the rule it breaks logged */
+int cli_require_exact_version(const char *version);
+
+/* "codebolt-<kind>[-<deployment>]@<instance>.service", or NULL when out of memory */
+char *cli_deployment_unit(const Config *c, const char *kind, const char *instance);
+
+/* current.json of the deployment into *ret_current, NULL when no upgrade is in flight; other failures
+ * logged */
+int cli_load_current(const Config *c, cJSON **ret_current);
+
+/* the ledger of the deployment into *ret_ledger; a failure logged */
+int cli_load_ledger(const Config *c, cJSON **ret_ledger);
+
+/* The prologue of every verb that changes the state: the deployment's state lock (docs/architecture.md,
+ * "State on disk"), waited for, into *ret_lock_fd; then, under it and in this order, the ledger when
+ * ret_ledger is not NULL and current.json when ret_current is not NULL (cli_load_ledger(),
+ * cli_load_current()). Each failure logged once. */
+int cli_lock_and_load(const Config *c, int *ret_lock_fd, cJSON **ret_ledger, cJSON **ret_current);
+
+/* the verbs, each as Verb.dispatch (verbs.h) is called: argv[0] is the verb; userdata the loaded Config,
+ * NULL for the verbs that need none. <0: failed, logged (exit 1); else the exit code. */
+int verb_status(int argc, char *argv[], void *userdata);
+int verb_history(int argc, char *argv[], void *userdata);
+int verb_clear(int argc, char *argv[], void *userdata);
+int verb_rollback(int argc, char *argv[], void *userdata);
+int verb_clean(int argc, char *argv[], void *userdata);
+int verb_pin(int argc, char *argv[], void *userdata);
+int verb_hold(int argc, char *argv[], void *userdata);
+int verb_unhold(int argc, char *argv[], void *userdata);
+int verb_plan(int argc, char *argv[], void *userdata);
+int verb_satisfies(int argc, char *argv[], void *userdata);
+int verb_server_may_start(int argc, char *argv[], void *userdata);
