@@ -15,6 +15,7 @@
 #include "current.h"
 #include "hash.h"
 #include "http.h"
+#include "inhibitor.h"
 #include "journal.h"
 #include "json-util.h"
 #include "log.h"
@@ -26,7 +27,6 @@
 /* one request never waits longer than this, and near the deadline never less than that */
 #define REQUEST_TIMEOUT_MAX (30 * USEC_PER_SEC)
 #define REQUEST_TIMEOUT_MIN (5 * USEC_PER_SEC)
-/* the holder's name in ps and /proc/<pid>/comm, so finish can tell it from a recycled pid */
 
 static void sleep_until(usec_t until) {
         struct timespec ts = {
@@ -57,7 +57,7 @@ _noreturn_ static void inhibitor_holder(int fd) {
         sigset_t all;
         int null;
 
-        (void)prctl(PR_SET_NAME, HELPER_INHIBITOR_NAME);
+        (void)prctl(PR_SET_NAME, INHIBITOR_NAME);
 
         /* drain's SIGTERM handler only sets a flag: the holder must die of the signal */
         sigemptyset(&sa.sa_mask);
