@@ -55,29 +55,12 @@ typedef struct Scratch {
         bool created;
 } Scratch;
 
-static int drop_database(const PgTarget *admin, const char *name, int server_version, char **ret_error) {
-        _cleanup_free_ char *q = pg_quote_identifier(name), *sql = NULL;
-
-        if (!q)
-                return -ENOMEM;
-        /* WITH (FORCE) (13+): a restore's session may still be on its way out */
-        if (asprintf(
-                    &sql,
-                    "DROP DATABASE IF EXISTS %s%s",
-                    q,
-                    server_version >= 130000 ? " WITH (FORCE)" : "") < 0) {
-                sql = NULL;
-                return -ENOMEM;
-        }
-        return pg_exec(admin, sql, ret_error);
-}
-
 static void scratch_done(Scratch *s) {
         _cleanup_free_ char *error = NULL;
         int r;
 
         if (s->created) {
-                r = drop_database(&s->admin, s->name, s->server_version, &error);
+                r = pg_drop_database(&s->admin, s->name, s->server_version, &error);
                 if (r < 0)
                         log_warning_errno(
                                 r,
@@ -342,10 +325,9 @@ static int row_counts(const PgTarget *t, cJSON **ret) {
 
 static int trial_restore(Helper *h, const char *dump, const cJSON *properties, Counts *counts) {
         _cleanup_(scratch_done) Scratch s = {};
-        _cleanup_free_ char *sql = NULL, *error = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        PgTarget target;
-        int status = 0, r;
+        _cleanup_(pg_restore_failure_done) PgRestoreFailure f = {};
+        _cleanup_free_ char *error = NULL;
+        int r;
 
         /* the same name for every attempt (one upgrade of a deployment runs at a time): with the
          * invocation id in it, what an attempt killed mid-restore left would stay for good */
@@ -353,8 +335,6 @@ static int trial_restore(Helper *h, const char *dump, const cJSON *properties, C
         if (r < 0)
                 return log_error_errno(r, "Cannot name a scratch database after %s: %m", h->config.db_name);
         r = helper_pg_target(h, "postgres", &s.admin);
-        if (r >= 0)
-                r = helper_pg_target(h, s.name, &target);
         if (r < 0)
                 return log_oom();
         r = server_version(&s.admin, &s.server_version);
@@ -363,46 +343,46 @@ static int trial_restore(Helper *h, const char *dump, const cJSON *properties, C
 
         log_status("backup: verifying (trial restore into %s)", s.name);
 
-        /* a leftover is from an earlier attempt, killed or cut off mid-restore */
-        r = drop_database(&s.admin, s.name, s.server_version, &error);
+        /* owned by the restoring role (no PG_RESTORE_OWNER): the scratch database is ours alone */
+        r = pg_restore_dump(&s.admin, dump, s.name, properties, s.server_version, 0, &counts->restored, &f);
+        /* created, so dropped on every way out from here */
+        s.created = r >= 0 || f.step >= PG_RESTORE_STEP_OPEN;
         if (r < 0)
-                return log_error_errno(
-                        r, "Failed to drop the leftover scratch database %s: %s", s.name, error ?: "");
-        r = backup_manifest_create_database_sql(s.name, properties, false, &sql);
-        if (r < 0)
-                return log_oom();
-        r = pg_exec(&s.admin, sql, &error);
-        if (r < 0)
-                return log_error_errno(
-                        r,
-                        "Failed to create the scratch database %s for the trial restore: %s",
-                        s.name,
-                        error ?: "");
-        s.created = true;
-
-        /* the dump reaches pg_restore through stdin: the OS user cannot open the root-only backup */
-        fd = open(dump, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(errno, "Failed to open %s: %m", dump);
-        r = backup_manifest_pg_restore(&target, fd, false, &status);
-        if (r < 0)
-                return log_error_errno(
-                        r, "Failed to run pg_restore as %s: %m", strempty(h->config.db_os_user));
-        if (status != 0)
-                return log_error_errno(
-                        EBADMSG,
-                        "The trial restore of %s into %s failed with exit status %d (pg_restore's messages "
-                        "are above).",
-                        dump,
-                        s.name,
-                        status);
-
-        r = row_counts(&target, &counts->restored);
-        if (r < 0)
-                return r;
+                switch (f.step) {
+                case PG_RESTORE_STEP_DROP:
+                        return log_error_errno(
+                                r,
+                                "Failed to drop the leftover scratch database %s: %s",
+                                s.name,
+                                f.error ?: "");
+                case PG_RESTORE_STEP_SQL:
+                        return log_oom();
+                case PG_RESTORE_STEP_CREATE:
+                        return log_error_errno(
+                                r,
+                                "Failed to create the scratch database %s for the trial restore: %s",
+                                s.name,
+                                f.error ?: "");
+                case PG_RESTORE_STEP_OPEN:
+                        return log_error_errno(r, "Failed to open %s: %m", dump);
+                case PG_RESTORE_STEP_RUN:
+                        return log_error_errno(
+                                r, "Failed to run pg_restore as %s: %m", strempty(h->config.db_os_user));
+                case PG_RESTORE_STEP_EXIT:
+                        return log_error_errno(
+                                r,
+                                "The trial restore of %s into %s failed with exit status %d (pg_restore's "
+                                "messages are above).",
+                                dump,
+                                s.name,
+                                f.exit_status);
+                case PG_RESTORE_STEP_COUNT:
+                        return log_error_errno(
+                                r, "Failed to count the rows of database %s: %s", s.name, f.error ?: "");
+                }
 
         /* dropped here, not only by the cleanup, so a failure to drop is seen before success is declared */
-        r = drop_database(&s.admin, s.name, s.server_version, &error);
+        r = pg_drop_database(&s.admin, s.name, s.server_version, &error);
         if (r < 0)
                 return log_error_errno(r, "Failed to drop the scratch database %s: %s", s.name, error ?: "");
         s.created = false;

@@ -7,11 +7,12 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "inhibitor.h"
 #include "pg.h"
 #include "retention.h"
 
-/* the process name of drain's shutdown-inhibitor holder, which finish and the rollback end */
-#define HELPER_INHIBITOR_NAME "cbu-inhibitor"
+/* the rollback's name for INHIBITOR_NAME (inhibitor.h), until it calls inhibitor_release() */
+#define HELPER_INHIBITOR_NAME INHIBITOR_NAME
 
 typedef enum HelperFlags {
         HELPER_NO_CURRENT = 1 << 0,   /* the helper manages current.json itself (preflight) */

@@ -15,6 +15,7 @@
 #include "current.h"
 #include "hash.h"
 #include "http.h"
+#include "inhibitor.h"
 #include "journal.h"
 #include "json-util.h"
 #include "log.h"
@@ -26,7 +27,6 @@
 /* one request never waits longer than this, and near the deadline never less than that */
 #define REQUEST_TIMEOUT_MAX (30 * USEC_PER_SEC)
 #define REQUEST_TIMEOUT_MIN (5 * USEC_PER_SEC)
-/* the holder's name in ps and /proc/<pid>/comm, so finish can tell it from a recycled pid */
 
 static void sleep_until(usec_t until) {
         struct timespec ts = {
@@ -57,7 +57,7 @@ _noreturn_ static void inhibitor_holder(int fd) {
         sigset_t all;
         int null;
 
-        (void)prctl(PR_SET_NAME, HELPER_INHIBITOR_NAME);
+        (void)prctl(PR_SET_NAME, INHIBITOR_NAME);
 
         /* drain's SIGTERM handler only sets a flag: the holder must die of the signal */
         sigemptyset(&sa.sa_mask);
@@ -299,7 +299,9 @@ static int verify_backup_again(Helper *h) {
 /* ---- (d) stop the server ---- */
 
 static int stop_server(Helper *h, sd_bus *bus) {
-        _cleanup_free_ char *result = NULL, *error = NULL, *active = NULL, *sub = NULL, *stopped_at = NULL;
+        _cleanup_(bus_stop_failure_done) BusStopFailure f = {};
+        _cleanup_free_ char *stopped_at = NULL;
+        const char *unit = h->config.server_unit;
         int r;
 
         log_status("drain: stopping %s", h->config.server_unit);
@@ -316,36 +318,29 @@ static int stop_server(Helper *h, sd_bus *bus) {
         if (r < 0)
                 return r;
 
-        r = bus_stop_unit(
-                bus, h->config.server_unit, helper_deadline(h->config.timeout_drain), &result, &error);
+        r = bus_stop_unit_verified(bus, unit, helper_deadline(h->config.timeout_drain), 0, &f);
         if (helper_cancelled)
                 return log_error_errno(
-                        ECANCELED,
-                        "Stopped by signal %d while stopping %s.",
-                        (int)helper_cancelled,
-                        h->config.server_unit);
+                        ECANCELED, "Stopped by signal %d while stopping %s.", (int)helper_cancelled, unit);
         if (r < 0)
-                return log_error_errno(
-                        r, "Failed to stop %s: %s", h->config.server_unit, error ?: strerror(-r));
-        if (!streq(result, "done"))
-                return log_error_errno(
-                        bus_job_result_to_errno(result) ?: EIO,
-                        "Stopping %s ended with job result '%s'.",
-                        h->config.server_unit,
-                        result);
-
-        r = bus_unit_get_state(bus, h->config.server_unit, &active, &sub);
-        if (r < 0)
-                return log_error_errno(
-                        r, "Failed to read the state of %s after stopping it: %m", h->config.server_unit);
-        if (!streq(active, "inactive"))
-                return log_error_errno(
-                        EBUSY,
-                        "%s is %s (%s) after its stop job, not inactive.",
-                        h->config.server_unit,
-                        active,
-                        sub);
-        log_info("%s stopped.", h->config.server_unit);
+                switch (f.step) {
+                case BUS_STOP_STEP_JOB:
+                        return log_error_errno(r, "Failed to stop %s: %s", unit, f.error ?: strerror(-r));
+                case BUS_STOP_STEP_JOB_RESULT:
+                        return log_error_errno(
+                                r, "Stopping %s ended with job result '%s'.", unit, f.job_result);
+                case BUS_STOP_STEP_READ_STATE:
+                        return log_error_errno(
+                                r, "Failed to read the state of %s after stopping it: %m", unit);
+                case BUS_STOP_STEP_NOT_STOPPED:
+                        return log_error_errno(
+                                r,
+                                "%s is %s (%s) after its stop job, not inactive.",
+                                unit,
+                                f.active_state,
+                                f.sub_state);
+                }
+        log_info("%s stopped.", unit);
         return 0;
 }
 

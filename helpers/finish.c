@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <limits.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include "bus.h"
@@ -11,6 +10,7 @@
 #include "common.h"
 #include "current.h"
 #include "hooks.h"
+#include "inhibitor.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
@@ -52,14 +52,6 @@ static int make_entry(const cJSON *current, cJSON **ret) {
                 return -ENOMEM;
         *ret = TAKE_PTR(e);
         return 0;
-}
-
-static bool process_is_inhibitor(pid_t pid) {
-        _cleanup_free_ char *path = NULL, *comm = NULL;
-
-        if (asprintf(&path, "/proc/%d/comm", (int)pid) < 0)
-                return false;
-        return state_read_string(path, &comm) >= 0 && streq(comm, HELPER_INHIBITOR_NAME);
 }
 
 static int name_compare(const void *a, const void *b) {
@@ -292,10 +284,9 @@ static int run(Helper *h) {
         helper_unlock(h);
         start_watch_timer(h);
 
-        /* drain's shutdown inhibitor ends with its holder; the pid is checked by name, never a reused one */
-        if (json_get_int64_range(h->current, "inhibitor_pid", 2, INT_MAX, &pid) >= 0 &&
-            process_is_inhibitor((pid_t)pid))
-                (void)kill((pid_t)pid, SIGTERM);
+        /* drain's shutdown inhibitor ends with its holder */
+        if (json_get_int64_range(h->current, "inhibitor_pid", 2, INT_MAX, &pid) >= 0)
+                (void)inhibitor_release((pid_t)pid);
 
         if (asprintf(
                     &from_field, "CODEBOLT_UPGRADE_FROM=%s", strempty(json_get_string(h->current, "from"))) <

@@ -177,6 +177,57 @@ int bus_restart_unit(sd_bus *bus, const char *unit, usec_t deadline, char **ret_
         return unit_job(bus, "RestartUnit", unit, deadline, ret_result, ret_error);
 }
 
+void bus_stop_failure_done(BusStopFailure *f) {
+        if (!f)
+                return;
+        free(f->error);
+        free(f->job_result);
+        free(f->active_state);
+        free(f->sub_state);
+        *f = (BusStopFailure){};
+}
+
+/* hand f (owned) to *ret_failure, and return r */
+static int stop_fail(BusStopFailure *ret_failure, int r, BusStopFailure f) {
+        if (ret_failure)
+                *ret_failure = f;
+        else
+                bus_stop_failure_done(&f);
+        return r;
+}
+
+int bus_stop_unit_verified(
+        sd_bus *bus, const char *unit, usec_t deadline, BusStopFlags flags, BusStopFailure *ret_failure) {
+        _cleanup_free_ char *result = NULL, *error = NULL, *active = NULL, *sub = NULL;
+        int r;
+
+        r = bus_stop_unit(bus, unit, deadline, &result, &error);
+        if (r < 0)
+                return stop_fail(
+                        ret_failure,
+                        r,
+                        (BusStopFailure){ .step = BUS_STOP_STEP_JOB, .error = TAKE_PTR(error) });
+        if (!streq(result, "done")) {
+                r = bus_job_result_to_errno(result);
+                return stop_fail(
+                        ret_failure,
+                        r < 0 ? r : -EIO,
+                        (BusStopFailure){ .step = BUS_STOP_STEP_JOB_RESULT,
+                                          .job_result = TAKE_PTR(result) });
+        }
+        r = bus_unit_get_state(bus, unit, &active, &sub);
+        if (r < 0)
+                return stop_fail(ret_failure, r, (BusStopFailure){ .step = BUS_STOP_STEP_READ_STATE });
+        if (!streq(active, "inactive") && !((flags & BUS_STOP_FAILED_IS_STOPPED) && streq(active, "failed")))
+                return stop_fail(
+                        ret_failure,
+                        -EBUSY,
+                        (BusStopFailure){ .step = BUS_STOP_STEP_NOT_STOPPED,
+                                          .active_state = TAKE_PTR(active),
+                                          .sub_state = TAKE_PTR(sub) });
+        return 0;
+}
+
 int bus_job_result_to_errno(const char *result) {
         static const struct {
                 const char *result;

@@ -21,6 +21,38 @@ int bus_start_unit(sd_bus *bus, const char *unit, usec_t deadline, char **ret_re
 int bus_stop_unit(sd_bus *bus, const char *unit, usec_t deadline, char **ret_result, char **ret_error);
 int bus_restart_unit(sd_bus *bus, const char *unit, usec_t deadline, char **ret_result, char **ret_error);
 
+typedef enum BusStopFlags {
+        BUS_STOP_FAILED_IS_STOPPED = 1 << 0, /* ActiveState "failed" after the job counts as stopped too */
+} BusStopFlags;
+
+/* the step of bus_stop_unit_verified() that failed */
+typedef enum BusStopStep {
+        BUS_STOP_STEP_JOB,         /* the stop job was not queued or not over by the deadline: error */
+        BUS_STOP_STEP_JOB_RESULT,  /* the job ended with a result other than "done": job_result */
+        BUS_STOP_STEP_READ_STATE,  /* the unit's state could not be read after the job */
+        BUS_STOP_STEP_NOT_STOPPED, /* the unit is still active_state (sub_state) after the job */
+} BusStopStep;
+
+/* what bus_stop_unit_verified() tells of a failure, for the caller's one log line; the strings not
+ * named by the step are NULL */
+typedef struct BusStopFailure {
+        BusStopStep step;
+        char *error;                    /* BUS_STOP_STEP_JOB: as bus_stop_unit()'s ret_error, may be NULL */
+        char *job_result;               /* BUS_STOP_STEP_JOB_RESULT */
+        char *active_state, *sub_state; /* BUS_STOP_STEP_NOT_STOPPED */
+} BusStopFailure;
+
+/* frees the strings of a BusStopFailure (for _cleanup_) */
+void bus_stop_failure_done(BusStopFailure *f);
+
+/* Stop the unit and make sure it stopped: bus_stop_unit() with deadline, the job's result "done", and
+ * then ActiveState "inactive" (or "failed" with BUS_STOP_FAILED_IS_STOPPED). On failure, returns the
+ * step's -errno: bus_stop_unit()'s, bus_job_result_to_errno() (-EIO when that says 0, as for
+ * "skipped"), bus_unit_get_state()'s, or -EBUSY when the unit is not stopped; and fills *ret_failure
+ * (optional; untouched on success). */
+int bus_stop_unit_verified(
+        sd_bus *bus, const char *unit, usec_t deadline, BusStopFlags flags, BusStopFailure *ret_failure);
+
 /* 0 for "done" and "skipped", else a distinct -errno: canceled/collected -ECANCELED, timeout -ETIMEDOUT
  * (not -ETIME: that is our own deadline), failed -EIO, dependency -ENOLINK, invalid -ENOEXEC, assert
  * -EPROTO, unsupported -EOPNOTSUPP, once -ESTALE; -EBADMSG for a result this code does not know. */

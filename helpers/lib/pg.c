@@ -16,6 +16,7 @@
 
 #include <libpq-fe.h>
 
+#include "backup-manifest.h"
 #include "errmsg.h"
 #include "json-util.h"
 #include "pg.h"
@@ -948,5 +949,103 @@ int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error) {
                         strerror(errno));
 
         *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* ---- restoring a dump ---- */
+
+int pg_drop_database(const PgTarget *admin, const char *name, int server_version, char **ret_error) {
+        _cleanup_free_ char *q = NULL, *sql = NULL;
+
+        assert(admin);
+        assert(name);
+
+        q = pg_quote_identifier(name);
+        if (!q || asprintf(
+                          &sql,
+                          "DROP DATABASE IF EXISTS %s%s",
+                          q,
+                          server_version >= 130000 ? " WITH (FORCE)" : "") < 0)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        return pg_exec(admin, sql, ret_error);
+}
+
+void pg_restore_failure_done(PgRestoreFailure *f) {
+        if (!f)
+                return;
+        free(f->error);
+        *f = (PgRestoreFailure){};
+}
+
+/* hand f (owned) to *ret_failure, and return r */
+static int restore_fail(PgRestoreFailure *ret_failure, int r, PgRestoreFailure f) {
+        if (ret_failure)
+                *ret_failure = f;
+        else
+                pg_restore_failure_done(&f);
+        return r;
+}
+
+int pg_restore_dump(
+        const PgTarget *admin,
+        const char *dump,
+        const char *dbname,
+        const cJSON *properties,
+        int server_version,
+        PgRestoreFlags flags,
+        cJSON **ret_counts,
+        PgRestoreFailure *ret_failure) {
+
+        bool with_owner = flags & PG_RESTORE_OWNER;
+        _cleanup_free_ char *sql = NULL, *error = NULL;
+        _cleanup_json_ cJSON *counts = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        PgTarget target;
+        int status = 0, r;
+
+        assert(admin);
+        assert(dump);
+        assert(dbname);
+
+        /* a leftover is an earlier attempt's, killed or cut off mid-restore */
+        r = pg_drop_database(admin, dbname, server_version, &error);
+        if (r < 0)
+                return restore_fail(
+                        ret_failure,
+                        r,
+                        (PgRestoreFailure){ .step = PG_RESTORE_STEP_DROP, .error = TAKE_PTR(error) });
+        r = backup_manifest_create_database_sql(dbname, properties, with_owner, &sql);
+        if (r < 0)
+                return restore_fail(ret_failure, r, (PgRestoreFailure){ .step = PG_RESTORE_STEP_SQL });
+        r = pg_exec(admin, sql, &error);
+        if (r < 0)
+                return restore_fail(
+                        ret_failure,
+                        r,
+                        (PgRestoreFailure){ .step = PG_RESTORE_STEP_CREATE, .error = TAKE_PTR(error) });
+
+        fd = open(dump, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return restore_fail(ret_failure, -errno, (PgRestoreFailure){ .step = PG_RESTORE_STEP_OPEN });
+        target = *admin;
+        target.dbname = dbname;
+        r = backup_manifest_pg_restore(&target, fd, with_owner, &status);
+        if (r < 0)
+                return restore_fail(ret_failure, r, (PgRestoreFailure){ .step = PG_RESTORE_STEP_RUN });
+        if (status != 0)
+                return restore_fail(
+                        ret_failure,
+                        -EBADMSG,
+                        (PgRestoreFailure){ .step = PG_RESTORE_STEP_EXIT, .exit_status = status });
+
+        r = pg_table_row_counts(&target, &counts, &error);
+        if (r < 0)
+                return restore_fail(
+                        ret_failure,
+                        r,
+                        (PgRestoreFailure){ .step = PG_RESTORE_STEP_COUNT, .error = TAKE_PTR(error) });
+
+        if (ret_counts)
+                *ret_counts = TAKE_PTR(counts);
         return 0;
 }

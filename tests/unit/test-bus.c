@@ -98,6 +98,8 @@ typedef struct FakeUnit {
         unsigned job_delay_ms;
         bool loaded;
         bool job_ends_before_reply;
+        const char *stopped_active, *stopped_sub; /* the state after a stop job; NULL: inactive, dead */
+        bool gone_after_stop; /* unloaded by a stop job: its state cannot be read any more */
 } FakeUnit;
 
 static FakeUnit fake_units[] = {
@@ -107,6 +109,37 @@ static FakeUnit fake_units[] = {
         { "slow.service", "inactive", "dead", {}, 0, 0, "root", NULL, 0, true },
         { "inactive.service", "inactive", "dead", {}, 0, 0, "nobody", "done", 0, false },
         { "quick.service", "inactive", "dead", {}, 0, 0, "root", "done", 0, true, true },
+        /* for bus_stop_unit_verified(): a stop job "done" that leaves the unit running, or failed, or
+         * gone */
+        { .name = "stubborn.service",
+          .active_state = "active",
+          .sub_state = "running",
+          .user = "root",
+          .job_result = "done",
+          .loaded = true,
+          .stopped_active = "active",
+          .stopped_sub = "running" },
+        { .name = "crashed.service",
+          .active_state = "active",
+          .sub_state = "running",
+          .user = "root",
+          .job_result = "done",
+          .loaded = true,
+          .stopped_active = "failed",
+          .stopped_sub = "failed" },
+        { .name = "vanishing.service",
+          .active_state = "active",
+          .sub_state = "running",
+          .user = "root",
+          .job_result = "done",
+          .loaded = true,
+          .gone_after_stop = true },
+        { .name = "skipping.service",
+          .active_state = "inactive",
+          .sub_state = "dead",
+          .user = "root",
+          .job_result = "skipped",
+          .loaded = true },
 };
 
 typedef struct FakeJob {
@@ -226,9 +259,11 @@ static int fake_job(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
 
         if (streq(method, "StopUnit")) {
-                u->active_state = "inactive";
-                u->sub_state = "dead";
+                u->active_state = u->stopped_active ?: "inactive";
+                u->sub_state = u->stopped_sub ?: "dead";
                 u->main_pid = 0;
+                if (u->gone_after_stop)
+                        u->name = "gone.service";
         } else {
                 u->active_state = "active";
                 u->sub_state = "running";
@@ -796,6 +831,107 @@ START_TEST(test_inhibit) {
 }
 END_TEST
 
+static void assert_failure_empty(const BusStopFailure *f) {
+        ck_assert_ptr_null(f->error);
+        ck_assert_ptr_null(f->job_result);
+        ck_assert_ptr_null(f->active_state);
+        ck_assert_ptr_null(f->sub_state);
+}
+
+START_TEST(test_stop_verified) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = client();
+        _cleanup_free_ char *result = NULL;
+        BusStopFailure f = { .step = BUS_STOP_STEP_NOT_STOPPED };
+
+        ck_assert_int_eq(bus_start_unit(bus, "codebolt.service", SOON, &result, NULL), 0);
+        assert_state(bus, "codebolt.service", "active", "running");
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "codebolt.service", SOON, 0, &f), 0);
+        assert_state(bus, "codebolt.service", "inactive", "dead");
+        /* untouched on success */
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_NOT_STOPPED);
+        assert_failure_empty(&f);
+
+        /* already stopped: the stop job is "done" all the same */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "codebolt.service", SOON, 0, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_stop_verified_job) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = client();
+        _cleanup_(bus_stop_failure_done) BusStopFailure f = {};
+        usec_t start = now_monotonic();
+
+        /* not over by the deadline */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "slow.service", start + 300 * 1000, 0, &f), -ETIME);
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_JOB);
+        ck_assert_ptr_nonnull(f.error);
+        ck_assert_ptr_nonnull(strstr(f.error, "slow.service"));
+        ck_assert_ptr_null(f.job_result);
+        ck_assert_ptr_null(f.active_state);
+        bus_stop_failure_done(&f);
+
+        /* never queued */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "missing.service", SOON, 0, &f), -ENOENT);
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_JOB);
+        ck_assert_str_eq(f.error, "Unit missing.service not found.");
+        bus_stop_failure_done(&f);
+        assert_failure_empty(&f);
+
+        /* without ret_failure nothing leaks */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "missing.service", SOON, 0, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_stop_verified_job_result) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = client();
+        _cleanup_(bus_stop_failure_done) BusStopFailure f = {};
+
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "failing.service", SOON, 0, &f), -EIO);
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_JOB_RESULT);
+        ck_assert_str_eq(f.job_result, "failed");
+        ck_assert_ptr_null(f.error);
+        bus_stop_failure_done(&f);
+
+        /* "skipped" is no error for bus_job_result_to_errno(), but it is no stop either */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "skipping.service", SOON, 0, &f), -EIO);
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_JOB_RESULT);
+        ck_assert_str_eq(f.job_result, "skipped");
+}
+END_TEST
+
+START_TEST(test_stop_verified_state) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = client();
+        _cleanup_(bus_stop_failure_done) BusStopFailure f = {};
+
+        /* the job is done, the unit runs on */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "stubborn.service", SOON, 0, &f), -EBUSY);
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_NOT_STOPPED);
+        ck_assert_str_eq(f.active_state, "active");
+        ck_assert_str_eq(f.sub_state, "running");
+        bus_stop_failure_done(&f);
+        ck_assert_int_eq(
+                bus_stop_unit_verified(bus, "stubborn.service", SOON, BUS_STOP_FAILED_IS_STOPPED, &f),
+                -EBUSY);
+        ck_assert_str_eq(f.active_state, "active");
+        bus_stop_failure_done(&f);
+
+        /* failed is stopped only when the caller says so */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "crashed.service", SOON, 0, &f), -EBUSY);
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_NOT_STOPPED);
+        ck_assert_str_eq(f.active_state, "failed");
+        ck_assert_str_eq(f.sub_state, "failed");
+        bus_stop_failure_done(&f);
+        ck_assert_int_eq(
+                bus_stop_unit_verified(bus, "crashed.service", SOON, BUS_STOP_FAILED_IS_STOPPED, &f), 0);
+        assert_failure_empty(&f);
+
+        /* a state that cannot be read after the job */
+        ck_assert_int_eq(bus_stop_unit_verified(bus, "vanishing.service", SOON, 0, &f), -ENOENT);
+        ck_assert_int_eq(f.step, BUS_STOP_STEP_READ_STATE);
+        assert_failure_empty(&f);
+}
+END_TEST
+
 static Suite *bus_suite(void) {
         Suite *s = suite_create("bus");
         TCase *tc;
@@ -818,6 +954,10 @@ static Suite *bus_suite(void) {
         tcase_add_test(tc, test_inactive_unit);
         tcase_add_test(tc, test_watch_properties);
         tcase_add_test(tc, test_inhibit);
+        tcase_add_test(tc, test_stop_verified);
+        tcase_add_test(tc, test_stop_verified_job);
+        tcase_add_test(tc, test_stop_verified_job_result);
+        tcase_add_test(tc, test_stop_verified_state);
         suite_add_tcase(s, tc);
 
         return s;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "backup-manifest.h"
 #include "json-util.h"
 #include "pg.h"
 #include "spawn.h"
@@ -775,6 +776,219 @@ START_TEST(test_database_properties_missing) {
 }
 END_TEST
 
+/* ---- restoring a dump ---- */
+
+/* the private server for client programs (pg_dump, pg_restore), which spawn starts without PGHOST */
+static PgTarget client_target(char **conninfo, const char *dbname) {
+        if (!*conninfo)
+                ck_assert_int_ge(asprintf(conninfo, "host=%s port=%s", server_dir, cluster_port), 0);
+        return (PgTarget){ .os_user = "postgres", .conninfo = *conninfo, .dbname = dbname };
+}
+
+/* pg_dump -Fc of dbname into a root-only file */
+static char *dump_database(const char *dbname) {
+        _cleanup_free_ char *conninfo = NULL;
+        PgTarget t = client_target(&conninfo, dbname);
+        char *path = strdup("/tmp/test-pg-dump.XXXXXX");
+        int fd, status = -1;
+
+        ck_assert_ptr_nonnull(path);
+        fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(backup_manifest_pg_dump(&t, fd, &status), 0);
+        ck_assert_int_eq(status, 0);
+        close(fd);
+        return path;
+}
+
+static int server_version_num(void) {
+        int v = 0;
+
+        ck_assert_int_eq(backup_manifest_pg_server_version(&admin, &v, NULL), 0);
+        return v;
+}
+
+static bool database_exists(const char *name) {
+        const char *params[] = { name };
+        _cleanup_json_ cJSON *rows = NULL;
+
+        ck_assert_int_eq(
+                pg_query(
+                        &admin,
+                        "SELECT 1 AS x FROM pg_catalog.pg_database WHERE datname = $1",
+                        params,
+                        1,
+                        &rows,
+                        NULL),
+                0);
+        return cJSON_GetArraySize(rows) == 1;
+}
+
+static char *table_owner(const char *dbname, const char *table) {
+        const char *params[] = { table };
+        PgTarget t = { .os_user = "postgres", .dbname = dbname };
+        _cleanup_json_ cJSON *rows = NULL;
+        char *owner;
+
+        ck_assert_int_eq(
+                pg_query(
+                        &t,
+                        "SELECT tableowner AS o FROM pg_catalog.pg_tables WHERE schemaname = 'public' AND "
+                        "tablename = $1",
+                        params,
+                        1,
+                        &rows,
+                        NULL),
+                0);
+        owner = strdup(strempty(row_string(rows, 0, "o")));
+        ck_assert_ptr_nonnull(owner);
+        return owner;
+}
+
+START_TEST(test_drop_database) {
+        int v = server_version_num();
+        _cleanup_free_ char *err = NULL;
+
+        exec_or_die(&admin, "CREATE DATABASE \"cbu drop me\"");
+        ck_assert(database_exists("cbu drop me"));
+        ck_assert_int_eq(pg_drop_database(&admin, "cbu drop me", v, &err), 0);
+        ck_assert(!database_exists("cbu drop me"));
+        /* IF EXISTS */
+        ck_assert_int_eq(pg_drop_database(&admin, "cbu drop me", v, &err), 0);
+        /* before 13 without WITH (FORCE), which 12 would not parse */
+        ck_assert_int_eq(pg_drop_database(&admin, "cbu drop me", 120000, &err), 0);
+        ck_assert_ptr_null(err);
+}
+END_TEST
+
+/* the trial restore: a leftover of the same name goes, the rows are those of the source, all owned by
+ * the role that restores */
+START_TEST(test_restore_dump_trial) {
+        _cleanup_(unlink_freep) char *dump = dump_database(scratch_db);
+        _cleanup_json_ cJSON *props = NULL, *expected = NULL, *counts = NULL;
+        _cleanup_free_ char *err = NULL, *conninfo = NULL, *owner = NULL;
+        PgRestoreFailure f = { .step = PG_RESTORE_STEP_COUNT };
+        PgTarget a = client_target(&conninfo, "postgres"),
+                 left = { .os_user = "postgres", .dbname = "cbu_trial" }, source = scratch();
+
+        ck_assert_int_eq(pg_database_properties(&admin, scratch_db, &props, &err), 0);
+        ck_assert_int_eq(pg_table_row_counts(&source, &expected, &err), 0);
+
+        exec_or_die(&admin, "CREATE DATABASE cbu_trial");
+        exec_or_die(&left, "CREATE TABLE public.leftover (x int)");
+
+        ck_assert_int_eq(
+                pg_restore_dump(&a, dump, "cbu_trial", props, server_version_num(), 0, &counts, &f), 0);
+        ck_assert_msg(cJSON_Compare(counts, expected, true), "%s", cJSON_PrintUnformatted(counts));
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(counts, "public.leftover"));
+        /* untouched on success */
+        ck_assert_int_eq(f.step, PG_RESTORE_STEP_COUNT);
+        ck_assert_ptr_null(f.error);
+
+        owner = table_owner("cbu_trial", "alpha");
+        ck_assert_str_eq(owner, "postgres");
+
+        /* again over itself, without ret_counts */
+        ck_assert_int_eq(
+                pg_restore_dump(&a, dump, "cbu_trial", props, server_version_num(), 0, NULL, NULL), 0);
+        ck_assert_int_eq(pg_drop_database(&admin, "cbu_trial", server_version_num(), NULL), 0);
+}
+END_TEST
+
+/* the real restore: the database and its tables belong to the recorded owner again */
+START_TEST(test_restore_dump_owner) {
+        _cleanup_(unlink_freep) char *dump = NULL;
+        _cleanup_json_ cJSON *props = NULL, *restored = NULL, *counts = NULL;
+        _cleanup_free_ char *err = NULL, *sql = NULL, *conninfo = NULL, *owned = NULL, *unowned = NULL;
+        PgTarget a = client_target(&conninfo, "postgres"),
+                 src = { .os_user = "postgres", .dbname = "cbu_owned_src" };
+        int v = server_version_num();
+
+        ck_assert_int_ge(asprintf(&sql, "CREATE DATABASE cbu_owned_src OWNER %s", scratch_role), 0);
+        exec_or_die(&admin, sql);
+        free(sql);
+        ck_assert_int_ge(
+                asprintf(
+                        &sql,
+                        "CREATE TABLE public.owned (id int); INSERT INTO public.owned VALUES (1), (2);"
+                        " ALTER TABLE public.owned OWNER TO %s",
+                        scratch_role),
+                0);
+        exec_or_die(&src, sql);
+        dump = dump_database("cbu_owned_src");
+        ck_assert_int_eq(pg_database_properties(&admin, "cbu_owned_src", &props, &err), 0);
+
+        ck_assert_int_eq(
+                pg_restore_dump(&a, dump, "cbu_owned", props, v, PG_RESTORE_OWNER, &counts, NULL), 0);
+        ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(counts, "public.owned")->valueint, 2);
+        ck_assert_int_eq(pg_database_properties(&admin, "cbu_owned", &restored, &err), 0);
+        ck_assert_str_eq(json_get_string(restored, "owner"), scratch_role);
+        owned = table_owner("cbu_owned", "owned");
+        ck_assert_str_eq(owned, scratch_role);
+
+        cJSON_Delete(restored);
+        restored = NULL;
+        ck_assert_int_eq(pg_restore_dump(&a, dump, "cbu_unowned", props, v, 0, NULL, NULL), 0);
+        ck_assert_int_eq(pg_database_properties(&admin, "cbu_unowned", &restored, &err), 0);
+        ck_assert_str_eq(json_get_string(restored, "owner"), "postgres");
+        unowned = table_owner("cbu_unowned", "owned");
+        ck_assert_str_eq(unowned, "postgres");
+}
+END_TEST
+
+/* each step's failure, and whether the database exists after it */
+START_TEST(test_restore_dump_failures) {
+        _cleanup_(unlink_freep) char *dump = dump_database(scratch_db),
+                                     *junk = credential_file("not a dump");
+        _cleanup_(pg_restore_failure_done) PgRestoreFailure f = {};
+        _cleanup_json_ cJSON *props = NULL, *bad_owner = NULL;
+        _cleanup_free_ char *err = NULL, *conninfo = NULL;
+        PgTarget a = client_target(&conninfo, "postgres"), gone = a;
+        cJSON *counts = (cJSON *)0x1;
+        int v = server_version_num();
+
+        ck_assert_int_eq(pg_database_properties(&admin, scratch_db, &props, &err), 0);
+
+        /* the leftover cannot be dropped: no session on admin */
+        gone.dbname = "cbu_no_such_database";
+        ck_assert_int_eq(pg_restore_dump(&gone, dump, "cbu_fail", props, v, 0, &counts, &f), -ECONNREFUSED);
+        ck_assert_int_eq(f.step, PG_RESTORE_STEP_DROP);
+        ck_assert_ptr_nonnull(f.error);
+        ck_assert_ptr_eq(counts, (cJSON *)0x1);
+        pg_restore_failure_done(&f);
+
+        /* CREATE DATABASE refused: the recorded owner does not exist here */
+        bad_owner = cJSON_Duplicate(props, true);
+        ck_assert_ptr_nonnull(bad_owner);
+        ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(
+                bad_owner, "owner", cJSON_CreateString("cbu_no_such_role")));
+        ck_assert_int_lt(
+                pg_restore_dump(&a, dump, "cbu_fail", bad_owner, v, PG_RESTORE_OWNER, &counts, &f), 0);
+        ck_assert_int_eq(f.step, PG_RESTORE_STEP_CREATE);
+        ck_assert_msg(strstr(strempty(f.error), "cbu_no_such_role"), "%s", strempty(f.error));
+        ck_assert(!database_exists("cbu_fail"));
+        pg_restore_failure_done(&f);
+
+        /* no dump: the database exists, empty, for the caller to drop */
+        ck_assert_int_eq(
+                pg_restore_dump(&a, "/nonexistent/database.dump", "cbu_fail", props, v, 0, &counts, &f),
+                -ENOENT);
+        ck_assert_int_eq(f.step, PG_RESTORE_STEP_OPEN);
+        ck_assert(database_exists("cbu_fail"));
+        pg_restore_failure_done(&f);
+
+        /* pg_restore cannot read it */
+        ck_assert_int_eq(pg_restore_dump(&a, junk, "cbu_fail", props, v, 0, &counts, &f), -EBADMSG);
+        ck_assert_int_eq(f.step, PG_RESTORE_STEP_EXIT);
+        ck_assert_int_ne(f.exit_status, 0);
+        ck_assert_ptr_null(f.error);
+        ck_assert(database_exists("cbu_fail"));
+        ck_assert_ptr_eq(counts, (cJSON *)0x1);
+
+        ck_assert_int_eq(pg_drop_database(&admin, "cbu_fail", v, NULL), 0);
+}
+END_TEST
+
 /* ---- no database needed ---- */
 
 START_TEST(test_quote_identifier) {
@@ -853,6 +1067,10 @@ static Suite *pg_suite(void) {
         tcase_add_test(db, test_row_counts_error);
         tcase_add_test(db, test_database_properties);
         tcase_add_test(db, test_database_properties_missing);
+        tcase_add_test(db, test_drop_database);
+        tcase_add_test(db, test_restore_dump_trial);
+        tcase_add_test(db, test_restore_dump_owner);
+        tcase_add_test(db, test_restore_dump_failures);
         suite_add_tcase(s, db);
 
         tcase_add_test(plain, test_quote_identifier);
