@@ -18,6 +18,7 @@
 #include "release.h"
 #include "smoke-steps.h"
 #include "state.h"
+#include "time-util.h"
 #include "trust.h"
 
 /* one request never waits longer than this, even when Smoke= leaves more, and never less than that */
@@ -51,17 +52,6 @@ static void vars_freep(cJSON **vars) {
 static void regfreep(regex_t **re) {
         if (*re)
                 regfree(*re);
-}
-
-/* sleep until the monotonic time `until`; a signal (SIGTERM) cuts it short */
-static void sleep_until(usec_t until) {
-        struct timespec ts = {
-                .tv_sec = (time_t)(until / USEC_PER_SEC),
-                .tv_nsec = (long)(until % USEC_PER_SEC) * 1000,
-        };
-
-        if (!helper_cancelled)
-                (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
 /* ---- (a) the HTTP steps ---- */
@@ -255,7 +245,9 @@ static int run_step(
                                 step->until->child->string,
                                 progress ? progress : "absent");
                 }
-                sleep_until(deadline - now > step->interval ? now + step->interval : deadline);
+                /* a signal (SIGTERM) cuts the sleep short */
+                if (!helper_cancelled)
+                        sleep_until(deadline - now > step->interval ? now + step->interval : deadline);
         }
 }
 

@@ -22,15 +22,9 @@
 #include "paths.h"
 #include "promtext.h"
 #include "state.h"
+#include "time-util.h"
 #include "unitname.h"
 #include "watchstate.h"
-
-static usec_t now_realtime(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
 
 /* the counts a double still holds exactly */
 #define MAX_COUNT (INT64_C(1) << 53)

@@ -17,14 +17,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "pg.h"
-
-#define USEC_PER_MSEC ((usec_t)1000ULL)
-#define USEC_PER_MINUTE (60ULL * USEC_PER_SEC)
-#define USEC_PER_HOUR (60ULL * USEC_PER_MINUTE)
-#define USEC_PER_DAY (24ULL * USEC_PER_HOUR)
-#define USEC_PER_WEEK (7ULL * USEC_PER_DAY)
-#define USEC_PER_MONTH (2629800ULL * USEC_PER_SEC) /* 30.44 days, as systemd */
-#define USEC_PER_YEAR (31557600ULL * USEC_PER_SEC) /* 365.25 days, as systemd */
+#include "time-util.h"
 
 #define VENDOR_CONF "/usr/lib/codebolt-upgrade/upgrade.conf"
 #define ETC_DIR "/etc/codebolt-upgrade"

@@ -5,9 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef uint64_t usec_t;
-#define USEC_PER_SEC ((usec_t)1000000ULL)
-#define USEC_INFINITY ((usec_t)UINT64_MAX)
+#include "time-util.h"
 
 typedef enum SnapshotMode {
         SNAPSHOT_TEMPLATE,
