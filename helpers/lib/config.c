@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "pg.h"
+#include "strv.h"
 #include "time-util.h"
 
 #define VENDOR_CONF "/usr/lib/codebolt-upgrade/upgrade.conf"
@@ -1225,26 +1226,6 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                 }
         }
         return 1;
-}
-
-static int strv_push(char ***l, const char *s) {
-        size_t n = 0;
-        char **grown, *copy;
-
-        for (char **i = *l; i && *i; i++)
-                n++;
-        copy = strdup(s);
-        if (!copy)
-                return -ENOMEM;
-        grown = realloc(*l, (n + 2) * sizeof(char *));
-        if (!grown) {
-                free(copy);
-                return -ENOMEM;
-        }
-        grown[n] = copy;
-        grown[n + 1] = NULL;
-        *l = grown;
-        return 0;
 }
 
 /* apply one file; a missing one is skipped unless required; a directory is skipped when skip_dirs */

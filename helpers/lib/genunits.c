@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "state.h"
+#include "strv.h"
 #include "unit-sandbox.h"
 
 #define ETC_CONF "/etc/codebolt-upgrade/upgrade.conf"
@@ -440,25 +441,6 @@ static int add_file(GenUnits *u, char *path, char *content, char *symlink) {
         }
         u->files = files;
         u->files[u->n_files++] = (GenFile){ .path = path, .content = content, .symlink = symlink };
-        return 0;
-}
-
-static int strv_push(char ***l, const char *s) {
-        size_t n = 0;
-        char **nl, *copy = strdup(s);
-
-        if (!copy)
-                return -ENOMEM;
-        STRV_FOREACH (i, *l)
-                n++;
-        nl = realloc(*l, (n + 2) * sizeof(char *));
-        if (!nl) {
-                free(copy);
-                return -ENOMEM;
-        }
-        nl[n] = copy;
-        nl[n + 1] = NULL;
-        *l = nl;
         return 0;
 }
 

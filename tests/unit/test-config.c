@@ -11,19 +11,12 @@
 #include "config.h"
 #include "macro.h"
 #include "paths.h"
+#include "strv.h"
 #include "test-tmpdir.h"
 
 #define TREE(name) FIXTURES "/config/" name
 #define MIN(n) ((usec_t)(n)*60 * USEC_PER_SEC)
 #define HOUR(n) ((usec_t)(n)*3600 * USEC_PER_SEC)
-
-static size_t strv_length(char **l) {
-        size_t n = 0;
-
-        while (l && l[n])
-                n++;
-        return n;
-}
 
 static void assert_strv(char **l, const char *const *expect, size_t n) {
         ck_assert_msg(strv_length(l) == n, "%zu entries, expected %zu", strv_length(l), n);
