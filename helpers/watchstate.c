@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "checks.h"
 #include "common.h"
+#include "config.h"
 #include "current.h"
 #include "http.h"
 #include "journal.h"
@@ -155,26 +156,12 @@ int watch_capture_baseline(const Config *c, cJSON **ret) {
         return 0;
 }
 
-int watch_unit_name(const char *deployment, const char *instance, const char *suffix, char **ret) {
-        bool named = unitname_is_named_deployment(deployment);
-
-        if (asprintf(
-                    ret,
-                    "codebolt-upgrade-watch%s%s@%s%s",
-                    named ? "-" : "",
-                    named ? deployment : "",
-                    instance,
-                    suffix) < 0)
-                return -ENOMEM;
-        return 0;
-}
-
 int watch_timer_enable(sd_bus *bus, const char *deployment, const char *timer, bool enable) {
         _cleanup_free_ char *link = NULL, *target = NULL, *template = NULL;
         const char *at;
         int r;
 
-        if (!deployment || streq(deployment, "default"))
+        if (config_deployment_is_default(deployment))
                 return enable ? bus_enable_unit_file(bus, timer) : bus_disable_unit_file(bus, timer);
 
         /* codebolt-upgrade-watch-<name>@X.timer is the generator's (in /run): systemd refuses to enable a
@@ -406,7 +393,7 @@ void watch_disarm(const char *deployment, const char *instance) {
         _cleanup_free_ char *timer = NULL, *result = NULL, *error = NULL;
         int r;
 
-        if (watch_unit_name(deployment, instance, ".timer", &timer) < 0) {
+        if (unitname_deployment_name("codebolt-upgrade-watch", deployment, instance, ".timer", &timer) < 0) {
                 log_oom();
                 return;
         }

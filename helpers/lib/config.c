@@ -236,6 +236,10 @@ const char *config_auto_track_to_string(AutoTrack t) {
         return table_lookup(auto_track_table, ELEMENTSOF(auto_track_table), t);
 }
 
+bool config_deployment_is_default(const char *deployment) {
+        return !deployment || streq(deployment, "default");
+}
+
 bool config_deployment_name_is_valid(const char *name) {
         size_t n;
 
@@ -1370,7 +1374,8 @@ int config_load(const char *root, const char *deployment, Config *ret, ConfigErr
         bool is_default;
         int r;
 
-        is_default = !deployment || !*deployment || streq(deployment, "default");
+        /* an empty name loads the default deployment too */
+        is_default = (deployment && !*deployment) || config_deployment_is_default(deployment);
         if (!is_default && !config_deployment_name_is_valid(deployment)) {
                 error_fill(
                         ret_error, NULL, 0, NULL, "invalid deployment name: use letters, digits, _ and -");

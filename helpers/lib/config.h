@@ -153,6 +153,10 @@ int config_list_deployments(const char *root, char ***ret);
  * [A-Za-z0-9_-], starting with a letter or digit, at most 64 characters */
 bool config_deployment_name_is_valid(const char *name);
 
+/* whether deployment names the default deployment: NULL or "default" (every other name has its
+ * deployments/<name>.conf, its own unit names and CODEBOLT_DEPLOYMENT=) */
+bool config_deployment_is_default(const char *deployment);
+
 /* "90s", "5min", "24h", "2d", "1h 30min", "1.5h", "infinity"; a bare number is seconds. Units as
  * systemd.time(7): us usec ms msec s sec second(s) m min minute(s) h hr hour(s) d day(s) w week(s)
  * M month(s) y year(s). -EINVAL when malformed, -ERANGE when it overflows. */

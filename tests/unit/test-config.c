@@ -315,6 +315,12 @@ START_TEST(test_deployment_names) {
                 ck_assert_msg(!config_deployment_name_is_valid(bad[i]), "'%s' should be invalid", bad[i]);
         ck_assert(!config_deployment_name_is_valid(NULL));
 
+        /* the default deployment: NULL or "default", nothing else */
+        ck_assert(config_deployment_is_default(NULL));
+        ck_assert(config_deployment_is_default("default"));
+        ck_assert(!config_deployment_is_default("eu"));
+        ck_assert(!config_deployment_is_default("Default"));
+
         ck_assert_int_eq(config_load(TREE("layered"), "../../../etc/passwd", &c, &e), -EINVAL);
         ck_assert_ptr_nonnull(e.message);
         config_error_done(&e);
