@@ -33,14 +33,6 @@
 
 static const char *const predefined_variables[] = { "user", "password", NULL };
 
-/* the smoke-test password must not outlive its use in memory either */
-static void erase_freep(char **p) {
-        if (*p) {
-                explicit_bzero(*p, strlen(*p));
-                free(*p);
-        }
-}
-
 static void vars_freep(cJSON **vars) {
         cJSON *password = cJSON_GetObjectItemCaseSensitive(*vars, "password");
 
@@ -254,7 +246,7 @@ static int run_step(
 static int smoke_http(Helper *h) {
         _cleanup_(smoke_steps_done) SmokeSteps steps = {};
         _cleanup_(vars_freep) cJSON *vars = NULL;
-        _cleanup_(erase_freep) char *password = NULL;
+        _cleanup_erase_free_ char *password = NULL;
         _cleanup_free_ char *path = NULL, *text = NULL, *error = NULL, *credential_path = NULL,
                             *untrusted = NULL;
         bool needs_password = false;
@@ -290,7 +282,7 @@ static int smoke_http(Helper *h) {
         if (needs_password) {
                 _cleanup_free_ char *why = NULL;
 
-                r = helper_read_credential(h->config.smoke_password_credential, &password, &why);
+                r = trust_read_credential(h->config.smoke_password_credential, &password, &why);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0) {
