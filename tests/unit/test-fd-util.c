@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "fd-util.h"
+#include "test-run.h"
 
 START_TEST(test_write_all_large) {
         /* more than a pipe holds, so the writes are short and the reader drains in between */
@@ -81,16 +82,10 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("fd-util");
         TCase *tc = tcase_create("fd-util");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_write_all_large);
         tcase_add_test(tc, test_write_all_error);
         tcase_add_test(tc, test_closedir_cleanup);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(s);
 }

@@ -3,6 +3,7 @@
 #include <check.h>
 
 #include "strv.h"
+#include "test-run.h"
 
 START_TEST(test_push_and_length) {
         _cleanup_strv_free_ char **l = NULL;
@@ -54,16 +55,10 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("strv");
         TCase *tc = tcase_create("strv");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_push_and_length);
         tcase_add_test(tc, test_contains);
         tcase_add_test(tc, test_foreach);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(s);
 }

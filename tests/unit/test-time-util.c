@@ -3,6 +3,7 @@
 #include <check.h>
 
 #include "macro.h"
+#include "test-run.h"
 #include "time-util.h"
 
 START_TEST(test_units) {
@@ -60,17 +61,11 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("time-util");
         TCase *tc = tcase_create("time-util");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_units);
         tcase_add_test(tc, test_timespec_roundtrip);
         tcase_add_test(tc, test_clocks);
         tcase_add_test(tc, test_sleep_until);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(s);
 }
