@@ -11,12 +11,10 @@
 #include "json-util.h"
 #include "metadata-ladder.h"
 #include "metadata.h"
+#include "time-util.h"
 
 static double now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+        return (double)now_monotonic() / (double)USEC_PER_MSEC;
 }
 
 static int compare_double(const void *a, const void *b) {

@@ -29,6 +29,7 @@
 #include "paths.h"
 #include "release.h"
 #include "semver.h"
+#include "time-util.h"
 #include "unitname.h"
 
 static inline const char *strna(const char *s) {
@@ -102,7 +103,6 @@ static int pick_target(const Config *c, const char *running, char **ret) {
         _cleanup_free_ char *error = NULL;
         const char *track = config_auto_track_to_string(c->auto_track);
         const Release *target = NULL;
-        struct timespec ts;
         AutoContext a = { .config = c };
         SemVer v = {};
         int r;
@@ -132,12 +132,11 @@ static int pick_target(const Config *c, const char *running, char **ret) {
                         return r;
                 }
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
         a = (AutoContext){
                 .config = c,
                 .ledger = ledger,
                 .staging_ledger = staging,
-                .now = (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000,
+                .now = now_realtime(),
         };
 
         r = metadata_pick_auto(&m, &v, c->auto_track, c->auto_channel, auto_rejects, &a, &target);

@@ -13,6 +13,7 @@
 #include "checks.h"
 #include "common.h"
 #include "current.h"
+#include "fd-util.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
@@ -89,14 +90,9 @@ static int fsync_path(const char *path) {
         return 0;
 }
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 /* failed attempts of this same upgrade leave "<stamp>-<from>-to-<to>.partial" behind: garbage */
 static int remove_leftover_partials(const char *base, const char *from, const char *to) {
-        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         _cleanup_free_ char *suffix = NULL;
         struct dirent *de;
 

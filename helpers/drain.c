@@ -21,23 +21,13 @@
 #include "log.h"
 #include "macro.h"
 #include "state.h"
+#include "time-util.h"
 
 /* how often the runs in flight are counted */
 #define DRAIN_POLL_INTERVAL USEC_PER_SEC
 /* one request never waits longer than this, and near the deadline never less than that */
 #define REQUEST_TIMEOUT_MAX (30 * USEC_PER_SEC)
 #define REQUEST_TIMEOUT_MIN (5 * USEC_PER_SEC)
-
-static void sleep_until(usec_t until) {
-        struct timespec ts = {
-                .tv_sec = (time_t)(until / USEC_PER_SEC),
-                .tv_nsec = (long)(until % USEC_PER_SEC) * 1000,
-        };
-
-        /* a signal (SIGTERM) cuts it short */
-        if (!helper_cancelled)
-                (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
 
 /* what is left until deadline, within bounds: the count at the deadline itself still gets its answer */
 static usec_t request_timeout(usec_t deadline) {
@@ -237,7 +227,10 @@ static int wait_for_runs(Helper *h, const char *token) {
                                 n == 1 ? "" : "s",
                                 (unsigned long long)(h->config.timeout_drain / USEC_PER_SEC));
                 /* the last count comes at the deadline itself */
-                sleep_until(deadline - now > DRAIN_POLL_INTERVAL ? now + DRAIN_POLL_INTERVAL : deadline);
+                /* a signal (SIGTERM) cuts the sleep short */
+                if (!helper_cancelled)
+                        sleep_until(
+                                deadline - now > DRAIN_POLL_INTERVAL ? now + DRAIN_POLL_INTERVAL : deadline);
         }
         log_info("No agent run in flight any more.");
         return 0;

@@ -20,6 +20,7 @@
 #include "retention.h"
 #include "spawn.h"
 #include "state.h"
+#include "unitname.h"
 #include "watchstate.h"
 
 /* the keys of current.json that the ledger keeps */
@@ -205,7 +206,8 @@ static void start_watch_timer(Helper *h) {
         _cleanup_free_ char *timer = NULL, *result = NULL, *error = NULL, *period = NULL, *interval = NULL;
         int r;
 
-        if (watch_unit_name(h->config.deployment, h->instance, ".timer", &timer) < 0) {
+        if (unitname_deployment_name(
+                    "codebolt-upgrade-watch", h->config.deployment, h->instance, ".timer", &timer) < 0) {
                 log_oom();
                 return;
         }

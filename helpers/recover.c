@@ -55,7 +55,7 @@ static int recover_deployment(const char *deployment, const char *mode) {
                         "current.json of deployment %s names no upgrade unit instance.",
                         deployment);
 
-        if (!streq(deployment, "default")) {
+        if (!config_deployment_is_default(deployment)) {
                 if (asprintf(&env_deployment, "CODEBOLT_DEPLOYMENT=%s", deployment) < 0)
                         return log_oom();
                 env[n++] = env_deployment;

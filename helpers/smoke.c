@@ -18,6 +18,7 @@
 #include "release.h"
 #include "smoke-steps.h"
 #include "state.h"
+#include "time-util.h"
 #include "trust.h"
 
 /* one request never waits longer than this, even when Smoke= leaves more, and never less than that */
@@ -32,14 +33,6 @@
 
 static const char *const predefined_variables[] = { "user", "password", NULL };
 
-/* the smoke-test password must not outlive its use in memory either */
-static void erase_freep(char **p) {
-        if (*p) {
-                explicit_bzero(*p, strlen(*p));
-                free(*p);
-        }
-}
-
 static void vars_freep(cJSON **vars) {
         cJSON *password = cJSON_GetObjectItemCaseSensitive(*vars, "password");
 
@@ -51,17 +44,6 @@ static void vars_freep(cJSON **vars) {
 static void regfreep(regex_t **re) {
         if (*re)
                 regfree(*re);
-}
-
-/* sleep until the monotonic time `until`; a signal (SIGTERM) cuts it short */
-static void sleep_until(usec_t until) {
-        struct timespec ts = {
-                .tv_sec = (time_t)(until / USEC_PER_SEC),
-                .tv_nsec = (long)(until % USEC_PER_SEC) * 1000,
-        };
-
-        if (!helper_cancelled)
-                (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
 /* ---- (a) the HTTP steps ---- */
@@ -255,14 +237,16 @@ static int run_step(
                                 step->until->child->string,
                                 progress ? progress : "absent");
                 }
-                sleep_until(deadline - now > step->interval ? now + step->interval : deadline);
+                /* a signal (SIGTERM) cuts the sleep short */
+                if (!helper_cancelled)
+                        sleep_until(deadline - now > step->interval ? now + step->interval : deadline);
         }
 }
 
 static int smoke_http(Helper *h) {
         _cleanup_(smoke_steps_done) SmokeSteps steps = {};
         _cleanup_(vars_freep) cJSON *vars = NULL;
-        _cleanup_(erase_freep) char *password = NULL;
+        _cleanup_erase_free_ char *password = NULL;
         _cleanup_free_ char *path = NULL, *text = NULL, *error = NULL, *credential_path = NULL,
                             *untrusted = NULL;
         bool needs_password = false;
@@ -298,7 +282,7 @@ static int smoke_http(Helper *h) {
         if (needs_password) {
                 _cleanup_free_ char *why = NULL;
 
-                r = helper_read_credential(h->config.smoke_password_credential, &password, &why);
+                r = trust_read_credential(h->config.smoke_password_credential, &password, &why);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0) {

@@ -14,6 +14,7 @@
 #include "beneath.h"
 #include "common.h"
 #include "current.h"
+#include "fd-util.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -35,11 +36,6 @@
 #define LOCK_FILE ".resolve/package-lock.json"
 /* in the state directory: staged-<version>.json, what the stage of that release verified */
 #define STAGED_RECORD "staged-"
-
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
 
 /* "@scope/name" or "name": it becomes a path below lib/node_modules, so nothing that climbs out */
 static bool package_name_ok(const char *p) {
@@ -125,7 +121,7 @@ typedef struct InstalledWalk {
  * {"node_modules/a": {"name", "version"}, …}, the keys a package-lock.json uses. Everything is
  * opened below lib/ by fd, never through a link (beneath.h): the tree is the server user's. */
 static int installed_walk(InstalledWalk *w, const char *rel, unsigned depth) {
-        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int fd, r;
 

@@ -24,6 +24,7 @@
 #include "paths.h"
 #include "release.h"
 #include "state.h"
+#include "time-util.h"
 #include "unitname.h"
 #include "watchstate.h"
 
@@ -230,7 +231,6 @@ static int run(Helper *h) {
         _cleanup_free_ char *running = NULL, *elapsed_s = NULL, *first = NULL;
         int64_t period_s;
         usec_t started, now, period;
-        struct timespec ts;
         WatchVerdicts v = {};
         int r, n_degraded;
 
@@ -270,8 +270,7 @@ static int run(Helper *h) {
                         EBADMSG,
                         "watch.json of deployment %s has no valid start time.",
                         h->config.deployment);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now = (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+        now = now_realtime();
         if (now < started)
                 now = started;
         r = json_get_int64_range(

@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "checks.h"
 #include "common.h"
+#include "config.h"
 #include "current.h"
 #include "http.h"
 #include "journal.h"
@@ -22,15 +23,9 @@
 #include "paths.h"
 #include "promtext.h"
 #include "state.h"
+#include "time-util.h"
 #include "unitname.h"
 #include "watchstate.h"
-
-static usec_t now_realtime(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
 
 /* the counts a double still holds exactly */
 #define MAX_COUNT (INT64_C(1) << 53)
@@ -161,26 +156,12 @@ int watch_capture_baseline(const Config *c, cJSON **ret) {
         return 0;
 }
 
-int watch_unit_name(const char *deployment, const char *instance, const char *suffix, char **ret) {
-        bool named = unitname_is_named_deployment(deployment);
-
-        if (asprintf(
-                    ret,
-                    "codebolt-upgrade-watch%s%s@%s%s",
-                    named ? "-" : "",
-                    named ? deployment : "",
-                    instance,
-                    suffix) < 0)
-                return -ENOMEM;
-        return 0;
-}
-
 int watch_timer_enable(sd_bus *bus, const char *deployment, const char *timer, bool enable) {
         _cleanup_free_ char *link = NULL, *target = NULL, *template = NULL;
         const char *at;
         int r;
 
-        if (!deployment || streq(deployment, "default"))
+        if (config_deployment_is_default(deployment))
                 return enable ? bus_enable_unit_file(bus, timer) : bus_disable_unit_file(bus, timer);
 
         /* codebolt-upgrade-watch-<name>@X.timer is the generator's (in /run): systemd refuses to enable a
@@ -412,7 +393,7 @@ void watch_disarm(const char *deployment, const char *instance) {
         _cleanup_free_ char *timer = NULL, *result = NULL, *error = NULL;
         int r;
 
-        if (watch_unit_name(deployment, instance, ".timer", &timer) < 0) {
+        if (unitname_deployment_name("codebolt-upgrade-watch", deployment, instance, ".timer", &timer) < 0) {
                 log_oom();
                 return;
         }

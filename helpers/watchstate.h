@@ -40,9 +40,6 @@ int watch_capture_baseline(const Config *c, cJSON **ret);
 int watch_count_errors(
         const Config *c, usec_t since, const char *after_cursor, uint64_t *ret, char **ret_cursor);
 
-/* codebolt-upgrade-watch[-<name>]@<instance>.timer / .service */
-int watch_unit_name(const char *deployment, const char *instance, const char *suffix, char **ret);
-
 /* Enable (or disable) the watch timer so that a boot starts it again (or not): a shipped template's
  * instance as systemctl enable does; an extra deployment's timer is generated, which systemd refuses
  * to enable, so its timers.target.wants link in /etc is made (removed) here. */

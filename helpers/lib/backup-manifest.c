@@ -11,17 +11,12 @@
 #include <sys/stat.h>
 
 #include "backup-manifest.h"
+#include "fd-util.h"
 #include "hash.h"
 #include "json-util.h"
 #include "macro.h"
 #include "paths.h"
 #include "spawn.h"
-
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-#define _cleanup_closedir_ _cleanup_(closedirp)
 
 static void conninfo_freep(PQconninfoOption **o) {
         if (*o)

@@ -7,7 +7,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "config.h"
+#include "time-util.h"
 
 int bus_open_system(sd_bus **ret);
 

@@ -13,6 +13,7 @@
 #include "ledger.h"
 #include "macro.h"
 #include "semver.h"
+#include "strv.h"
 
 #define MIB ((uint64_t)1024 * 1024)
 
@@ -121,13 +122,6 @@ int checks_runs_in_flight(const cJSON *answer, uint32_t *ret) {
                 return r;
         *ret = (uint32_t)n;
         return 0;
-}
-
-static bool strv_contains(char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
 }
 
 int checks_incompatible(const char *output, char *const *allow, char **ret_blocking, char **ret_allowed) {

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 
-#include "config.h"
+#include "time-util.h"
 
 typedef enum CheckResult {
         CHECK_PASS,

@@ -17,14 +17,8 @@
 #include "macro.h"
 #include "paths.h"
 #include "pg.h"
-
-#define USEC_PER_MSEC ((usec_t)1000ULL)
-#define USEC_PER_MINUTE (60ULL * USEC_PER_SEC)
-#define USEC_PER_HOUR (60ULL * USEC_PER_MINUTE)
-#define USEC_PER_DAY (24ULL * USEC_PER_HOUR)
-#define USEC_PER_WEEK (7ULL * USEC_PER_DAY)
-#define USEC_PER_MONTH (2629800ULL * USEC_PER_SEC) /* 30.44 days, as systemd */
-#define USEC_PER_YEAR (31557600ULL * USEC_PER_SEC) /* 365.25 days, as systemd */
+#include "strv.h"
+#include "time-util.h"
 
 #define VENDOR_CONF "/usr/lib/codebolt-upgrade/upgrade.conf"
 #define ETC_DIR "/etc/codebolt-upgrade"
@@ -240,6 +234,10 @@ const char *config_rollback_policy_to_string(RollbackPolicy p) {
 
 const char *config_auto_track_to_string(AutoTrack t) {
         return table_lookup(auto_track_table, ELEMENTSOF(auto_track_table), t);
+}
+
+bool config_deployment_is_default(const char *deployment) {
+        return !deployment || streq(deployment, "default");
 }
 
 bool config_deployment_name_is_valid(const char *name) {
@@ -1234,26 +1232,6 @@ static int parser_handle(void *user, const char *section, const char *name, cons
         return 1;
 }
 
-static int strv_push(char ***l, const char *s) {
-        size_t n = 0;
-        char **grown, *copy;
-
-        for (char **i = *l; i && *i; i++)
-                n++;
-        copy = strdup(s);
-        if (!copy)
-                return -ENOMEM;
-        grown = realloc(*l, (n + 2) * sizeof(char *));
-        if (!grown) {
-                free(copy);
-                return -ENOMEM;
-        }
-        grown[n] = copy;
-        grown[n + 1] = NULL;
-        *l = grown;
-        return 0;
-}
-
 /* apply one file; a missing one is skipped unless required; a directory is skipped when skip_dirs */
 static int config_apply_file(
         Config *c, const Config *defaults, const char *path, bool required, bool skip_dirs, ConfigError *e) {
@@ -1396,7 +1374,8 @@ int config_load(const char *root, const char *deployment, Config *ret, ConfigErr
         bool is_default;
         int r;
 
-        is_default = !deployment || !*deployment || streq(deployment, "default");
+        /* an empty name loads the default deployment too */
+        is_default = (deployment && !*deployment) || config_deployment_is_default(deployment);
         if (!is_default && !config_deployment_name_is_valid(deployment)) {
                 error_fill(
                         ret_error, NULL, 0, NULL, "invalid deployment name: use letters, digits, _ and -");

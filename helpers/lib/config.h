@@ -5,9 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef uint64_t usec_t;
-#define USEC_PER_SEC ((usec_t)1000000ULL)
-#define USEC_INFINITY ((usec_t)UINT64_MAX)
+#include "time-util.h"
 
 typedef enum SnapshotMode {
         SNAPSHOT_TEMPLATE,
@@ -154,6 +152,10 @@ int config_list_deployments(const char *root, char ***ret);
 /* a deployment name usable in deployments/<name>.conf and codebolt-upgrade-<name>@.service:
  * [A-Za-z0-9_-], starting with a letter or digit, at most 64 characters */
 bool config_deployment_name_is_valid(const char *name);
+
+/* whether deployment names the default deployment: NULL or "default" (every other name has its
+ * deployments/<name>.conf, its own unit names and CODEBOLT_DEPLOYMENT=) */
+bool config_deployment_is_default(const char *deployment);
 
 /* "90s", "5min", "24h", "2d", "1h 30min", "1.5h", "infinity"; a bare number is seconds. Units as
  * systemd.time(7): us usec ms msec s sec second(s) m min minute(s) h hr hour(s) d day(s) w week(s)

@@ -12,7 +12,9 @@
 #include "macro.h"
 #include "paths.h"
 #include "state.h"
+#include "strv.h"
 #include "unit-sandbox.h"
+#include "unitname.h"
 
 #define ETC_CONF "/etc/codebolt-upgrade/upgrade.conf"
 #define DEPLOYMENTS_DIR "/etc/codebolt-upgrade/deployments"
@@ -58,20 +60,6 @@ static void memstream_done(MemStream *m) {
         m->buf = NULL;
 }
 #define _cleanup_memstream_ _cleanup_(memstream_done)
-
-static bool is_default(const char *deployment) {
-        return !deployment || streq(deployment, "default");
-}
-
-int genunits_unit_name(const char *base, const char *deployment, const char *suffix, char **ret) {
-        char *s;
-
-        if (is_default(deployment) ? asprintf(&s, "%s%s", base, suffix) < 0
-                                   : asprintf(&s, "%s-%s%s", base, deployment, suffix) < 0)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
 
 int genunits_format_timespan(usec_t t, char **ret) {
         static const struct {
@@ -345,8 +333,8 @@ int genunits_watch_dropin(const char *template_text, const Config *c, const char
 static int auto_unit_names(const Config *c, char **ret_timer, char **ret_service) {
         _cleanup_free_ char *timer = NULL, *service = NULL;
 
-        if (genunits_unit_name("codebolt-upgrade-auto", c->deployment, ".timer", &timer) < 0 ||
-            genunits_unit_name("codebolt-upgrade-auto", c->deployment, ".service", &service) < 0)
+        if (unitname_deployment_name("codebolt-upgrade-auto", c->deployment, NULL, ".timer", &timer) < 0 ||
+            unitname_deployment_name("codebolt-upgrade-auto", c->deployment, NULL, ".service", &service) < 0)
                 return -ENOMEM;
         if (ret_timer)
                 *ret_timer = TAKE_PTR(timer);
@@ -398,7 +386,7 @@ int genunits_auto_service(const Config *c, const char *source, char **ret) {
         fputs("After=network-online.target postgresql.service\n", m.f);
         fputs("Wants=network-online.target\n", m.f);
         fputs("\n[Service]\n", m.f);
-        if (!is_default(c->deployment))
+        if (!config_deployment_is_default(c->deployment))
                 fprintf(m.f, "Environment=CODEBOLT_DEPLOYMENT=%s\n", c->deployment);
         fputs("Type=oneshot\n", m.f);
         fputs("TimeoutStartSec=infinity\n", m.f);
@@ -440,25 +428,6 @@ static int add_file(GenUnits *u, char *path, char *content, char *symlink) {
         }
         u->files = files;
         u->files[u->n_files++] = (GenFile){ .path = path, .content = content, .symlink = symlink };
-        return 0;
-}
-
-static int strv_push(char ***l, const char *s) {
-        size_t n = 0;
-        char **nl, *copy = strdup(s);
-
-        if (!copy)
-                return -ENOMEM;
-        STRV_FOREACH (i, *l)
-                n++;
-        nl = realloc(*l, (n + 2) * sizeof(char *));
-        if (!nl) {
-                free(copy);
-                return -ENOMEM;
-        }
-        nl[n] = copy;
-        nl[n + 1] = NULL;
-        *l = nl;
         return 0;
 }
 
@@ -542,7 +511,7 @@ typedef enum Template {
 
 static const struct {
         const char *name;   /* in UNITDIR */
-        const char *base;   /* of the deployment's unit name (genunits_unit_name()) */
+        const char *base;   /* of the deployment's unit name (unitname_deployment_name()) */
         const char *suffix; /* likewise */
 } templates[_TEMPLATE_MAX] = {
         [TEMPLATE_UPGRADE] = { "codebolt-upgrade@.service", "codebolt-upgrade", "@.service" },
@@ -631,7 +600,7 @@ static int add_derived_unit(
                                : 1;
         if (asprintf(&template_path, UNITDIR "/%s", templates[t].name) < 0)
                 return -ENOMEM;
-        r = genunits_unit_name(templates[t].base, c->deployment, templates[t].suffix, &name);
+        r = unitname_deployment_name(templates[t].base, c->deployment, NULL, templates[t].suffix, &name);
         if (r < 0)
                 return r;
         if (timer)
@@ -781,7 +750,7 @@ static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *
         if (r < 0)
                 return r;
 
-        if (!is_default(c->deployment)) {
+        if (!config_deployment_is_default(c->deployment)) {
                 /* a template that cannot be used skips the deployment: its warning is all it leaves */
                 r = add_derived_units(&mine, b, c, source);
                 if (r < 0)
@@ -793,8 +762,8 @@ static int build_deployment(GenUnits *u, Build *b, const Config *c, const char *
         }
 
         /* the default deployment's watch is the shipped timer, perhaps with a drop-in */
-        r = is_default(c->deployment) ? add_watch_dropin(&mine, b, c, source)
-                                      : add_watch_units(&mine, b, c, source);
+        r = config_deployment_is_default(c->deployment) ? add_watch_dropin(&mine, b, c, source)
+                                                        : add_watch_units(&mine, b, c, source);
         if (r < 0)
                 return r;
 
@@ -855,7 +824,7 @@ static int build_one(GenUnits *u, Build *b, const char *deployment) {
         _cleanup_free_ char *source = NULL;
         int r;
 
-        if (is_default(deployment))
+        if (config_deployment_is_default(deployment))
                 source = strdup(ETC_CONF);
         else if (asprintf(&source, DEPLOYMENTS_DIR "/%s.conf", deployment) < 0)
                 source = NULL;
@@ -914,7 +883,7 @@ int genunits_build(const char *root, GenUnits *ret) {
                         return r;
         }
         STRV_FOREACH (d, deployments) {
-                if (!config_deployment_name_is_valid(*d) || streq(*d, "default")) {
+                if (!config_deployment_name_is_valid(*d) || config_deployment_is_default(*d)) {
                         /* the name is anything a file name can be, a newline included */
                         _cleanup_free_ char *name = cescape(*d);
 

@@ -73,7 +73,3 @@ int genunits_watch_dropin(const char *template_text, const Config *c, const char
 /* the unattended upgrade's timer and the service it starts (LIBEXECDIR/auto), for c's [Auto] */
 int genunits_auto_timer(const Config *c, const char *source, char **ret);
 int genunits_auto_service(const Config *c, const char *source, char **ret);
-
-/* "codebolt-upgrade@.service" for "default", else "codebolt-upgrade-<deployment>@.service"; base is
- * "codebolt-upgrade", "codebolt-rollback", "codebolt-upgrade-watch" or "codebolt-upgrade-auto" */
-int genunits_unit_name(const char *base, const char *deployment, const char *suffix, char **ret);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "fd-util.h"
 #include "hooks.h"
 #include "macro.h"
 #include "paths.h"
@@ -85,13 +86,8 @@ static void entries_done(Entries *l) {
         free(l->e);
 }
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 static int entries_add_dir(Entries *l, const char *dir, int prio) {
-        _cleanup_(closedirp) DIR *d = opendir(dir);
+        _cleanup_closedir_ DIR *d = opendir(dir);
 
         if (!d)
                 return errno == ENOENT ? 0 : -errno;

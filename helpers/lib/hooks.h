@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h" /* usec_t */
+#include "time-util.h"
 
 /* The stages (docs/architecture.md, "State on disk"); the directories are <stage>.d under
  *   /usr/lib/codebolt-upgrade/hooks/   what the package ships

@@ -6,8 +6,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
 #include "macro.h"
+#include "time-util.h"
 
 /* the largest body we accept; more is -EFBIG */
 #define HTTP_BODY_MAX ((size_t)64U * 1024U * 1024U)

@@ -29,14 +29,6 @@ void journal_entry_done(JournalEntry *e) {
         *e = (JournalEntry){ .priority = LOG_INFO };
 }
 
-usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        /* CLOCK_MONOTONIC cannot fail with a valid timespec */
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 JournalWatch *journal_watch_free(JournalWatch *w) {
         if (!w)
                 return NULL;

@@ -4,8 +4,8 @@
 
 #include <regex.h>
 
-#include "config.h"
 #include "macro.h"
+#include "time-util.h"
 
 /* one journal entry, owned */
 typedef struct JournalEntry {
@@ -49,8 +49,6 @@ static inline void journal_watch_freep(JournalWatch **w) {
         journal_watch_free(*w);
 }
 #define _cleanup_journal_watch_ _cleanup_(journal_watch_freep)
-
-usec_t now_monotonic(void);
 
 /* The server's log lines that migrate-watch acts on (docs/architecture.md, "The server contract"). A line
  * must start with its marker (leading blanks allowed); anything else, including a marker further into the

@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
+#include "fd-util.h"
 #include "log.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
@@ -126,31 +127,18 @@ int log_get_max_level(void) {
         return log_max_level;
 }
 
-static void write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return;
-                }
-                p += k;
-                n -= (size_t)k;
-        }
-}
-
 static void emit_stderr(const char *identifier, const char *message) {
         _cleanup_free_ char *line = NULL;
 
         /* one write, so lines of concurrent writers do not interleave */
         if (asprintf(&line, "%s: %s\n", identifier, message) < 0) {
-                write_all(STDERR_FILENO, identifier, strlen(identifier));
-                write_all(STDERR_FILENO, ": ", 2);
-                write_all(STDERR_FILENO, message, strlen(message));
-                write_all(STDERR_FILENO, "\n", 1);
+                (void)write_all(STDERR_FILENO, identifier, strlen(identifier));
+                (void)write_all(STDERR_FILENO, ": ", 2);
+                (void)write_all(STDERR_FILENO, message, strlen(message));
+                (void)write_all(STDERR_FILENO, "\n", 1);
                 return;
         }
-        write_all(STDERR_FILENO, line, strlen(line));
+        (void)write_all(STDERR_FILENO, line, strlen(line));
 }
 
 static void free_iov(struct iovec *iov, size_t n) {

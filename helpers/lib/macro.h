@@ -42,6 +42,15 @@ static inline void freep(void *p) {
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+/* a secret (a password, a token) must not outlive its use in memory: zeroed, then freed */
+static inline void erase_and_freep(char **p) {
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
+}
+#define _cleanup_erase_free_ _cleanup_(erase_and_freep)
+
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;

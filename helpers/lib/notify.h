@@ -4,7 +4,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
+#include "time-util.h"
 
 /* Events: "started", "failed", "rolled-back", "restored", "held", "succeeded", and "downtime" (the
  * backup's announcement that the server is about to stop). */

@@ -18,6 +18,7 @@
 
 #include "backup-manifest.h"
 #include "errmsg.h"
+#include "fd-util.h"
 #include "json-util.h"
 #include "pg.h"
 #include "state.h"
@@ -467,21 +468,6 @@ static int session_child_run(
                 return r;
 
         return fn(conn, userdata, ret, ret_error);
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t)k;
-        }
-        return 0;
 }
 
 _noreturn_ static void session_child(

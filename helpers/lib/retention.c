@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "retention.h"
 #include "semver.h"
+#include "strv.h"
 
 /* the <kind> words of backup_manifest_db_name() as snapshot.c, rollback.c and backup.c use them */
 static const struct {
@@ -148,13 +149,6 @@ static bool entry_failed(const cJSON *e) {
         const char *result = json_get_string(e, "result");
         return streq_ptr(result, "rolled-back") || streq_ptr(result, "restored") ||
                streq_ptr(result, "held");
-}
-
-static bool strv_contains(char *const *l, const char *s) {
-        for (char *const *i = l; s && i && *i; i++)
-                if (streq(*i, s))
-                        return true;
-        return false;
 }
 
 /* "1.4.0 → 1.5.0 (succeeded, finished 2026-11-26T10:57:13Z)" */

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h" /* usec_t */
+#include "time-util.h"
 
 /* The steps file ([Smoke] Steps=, docs/architecture.md, "Phases": smoke):
  *

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "macro.h"
 #include "spawn.h"
+#include "time-util.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
 #define SPAWN_KILL_GRACE_USEC (5 * USEC_PER_SEC)
@@ -43,13 +44,6 @@ void spawn_set_cancel_flag(volatile sig_atomic_t *flag) {
 
 static bool cancel_requested(void) {
         return cancel_flag && *cancel_flag;
-}
-
-static usec_t now_usec(void) {
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
 }
 
 /* what the child becomes: resolved in the parent, since after fork() only async-signal-safe calls
@@ -790,13 +784,13 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
                 pidfd = -EBADF; /* old kernel: look with WNOHANG instead */
 
         if (opts->timeout > 0 && opts->timeout != USEC_INFINITY)
-                deadline = now_usec() + opts->timeout;
+                deadline = now_monotonic() + opts->timeout;
 
         for (;;) {
                 Stream *streams[] = { &out, &err }, *ps[2];
                 struct pollfd p[4];
                 int np = 0, ns = 0, in_idx = -1, timeout_ms = -1;
-                usec_t n = now_usec();
+                usec_t n = now_monotonic();
 
                 if (reason == 0 && (cancel_requested() || (deadline > 0 && n >= deadline))) {
                         reason = cancel_requested() ? -ECANCELED : -ETIME;

@@ -9,8 +9,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "macro.h" /* usec_t */
+#include "macro.h"
+#include "time-util.h"
 
 /* A child's captured stdout may hold this much: more, and it is ended and spawn_run() fails with
  * -EFBIG (say "printed more than SPAWN_CAPTURE_MAX_MIB MiB"). A forwarded stream (stderr, or stdout

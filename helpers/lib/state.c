@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "fd-util.h"
 #include "json-util.h"
 #include "macro.h"
 #include "state.h"
@@ -58,22 +59,6 @@ static int fsync_directory_of(const char *path) {
                 return -errno;
         if (fsync(fd) < 0)
                 return -errno;
-        return 0;
-}
-
-static int write_all(int fd, const void *data, size_t size) {
-        const char *p = data;
-
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                size -= (size_t)n;
-        }
         return 0;
 }
 

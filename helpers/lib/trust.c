@@ -325,3 +325,24 @@ int trust_read_root_file(
                 return errmsg_set(ret_why, r, "%s: %s", path, strerror(-r));
         return 0;
 }
+
+int trust_read_credential(const char *name, char **ret, char **ret_why) {
+        _cleanup_free_ char *path = paths_credential(name), *why = NULL;
+        _cleanup_erase_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        /* the secret's directories too: whoever may write one could swap the file for theirs */
+        r = trust_read_root_file(path, TRUST_PRIVATE, TRUST_CREDENTIAL_MAX, &buf, &size, &why);
+        if (r < 0) {
+                if (ret_why)
+                        *ret_why = TAKE_PTR(why);
+                return r;
+        }
+        r = state_string_from_buffer(buf, size, ret);
+        if (r == -EBADMSG && ret_why && asprintf(ret_why, "%s contains a NUL byte", path) < 0)
+                *ret_why = NULL;
+        return r;
+}

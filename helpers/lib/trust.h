@@ -35,6 +35,16 @@ int trust_open_root_file(const char *path, TrustFlags flags, char **ret_why);
 /* trust_open_root_file(), then 0 or its error */
 int trust_check_root_file(const char *path, TrustFlags flags, char **ret_why);
 
+/* the most a credential holds: a password or a token is far less */
+#define TRUST_CREDENTIAL_MAX ((size_t)64 * 1024)
+
+/* Read the credential name (/etc/codebolt-upgrade/credentials/<name>, rooted) with
+ * trust_read_root_file(…, TRUST_PRIVATE, TRUST_CREDENTIAL_MAX, …): root's alone, mode 0600, and so are
+ * its directories. *ret is the content as one string (state_string_from_buffer(): -EBADMSG for a NUL
+ * byte). On failure *ret_why (may be NULL) says why when it can: the file or directory at fault and the
+ * fix, or that it contains a NUL byte. */
+int trust_read_credential(const char *name, char **ret, char **ret_why);
+
 /* trust_open_root_file(), then its whole content (NUL-terminated, at most max bytes, else -EFBIG)
  * read through the fd that was judged */
 int trust_read_root_file(

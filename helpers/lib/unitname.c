@@ -99,20 +99,33 @@ int unitname_escape(const char *s, char **ret) {
         return 0;
 }
 
-int unitname_deployment_unit(const char *kind, const char *deployment, const char *instance, char **ret) {
-        bool named = unitname_is_named_deployment(deployment);
+int unitname_deployment_name(
+        const char *base, const char *deployment, const char *instance, const char *suffix, char **ret) {
+        bool named = !config_deployment_is_default(deployment);
 
         if (asprintf(
                     ret,
-                    "codebolt-%s%s%s@%s.service",
-                    kind,
+                    "%s%s%s%s%s%s",
+                    base,
                     named ? "-" : "",
                     named ? deployment : "",
-                    instance) < 0) {
+                    instance ? "@" : "",
+                    strempty(instance),
+                    suffix) < 0) {
                 *ret = NULL;
                 return -ENOMEM;
         }
         return 0;
+}
+
+int unitname_deployment_unit(const char *kind, const char *deployment, const char *instance, char **ret) {
+        _cleanup_free_ char *base = NULL;
+
+        if (asprintf(&base, "codebolt-%s", kind) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return unitname_deployment_name(base, deployment, instance, ".service", ret);
 }
 
 int unitname_instance_for_version(const char *version, char **ret) {

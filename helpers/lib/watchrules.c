@@ -6,12 +6,10 @@
 #include <string.h>
 
 #include "macro.h"
+#include "time-util.h"
 #include "watchrules.h"
 
 #define MIB (1024.0 * 1024.0)
-#define USEC_PER_MINUTE (60.0 * USEC_PER_SEC)
-#define USEC_PER_DAY (86400.0 * USEC_PER_SEC)
-#define HOUR_USEC (3600 * USEC_PER_SEC)
 #define MAX_EXACT ((uint64_t)1 << 53) /* counts a double still holds exactly */
 
 static uint64_t u64_max(uint64_t a, uint64_t b) {
@@ -50,7 +48,7 @@ void watchrules_params_default(WatchParams *ret) {
                 .memory_alpha = 0.005,
                 .min_memory_samples = 4,
                 .memory_margin = 0.05,
-                .memory_settle = HOUR_USEC,
+                .memory_settle = USEC_PER_HOUR,
         };
 }
 
@@ -311,7 +309,7 @@ static int judge_errors(
         verdict_init(v);
         if (b->window == 0 || b->errors == WATCH_UNKNOWN)
                 return 0;
-        v->baseline = (double)b->errors / ((double)b->window / USEC_PER_MINUTE);
+        v->baseline = (double)b->errors / ((double)b->window / (double)USEC_PER_MINUTE);
 
         cum = calloc(n > 0 ? n : 1, sizeof(uint64_t));
         if (!cum)
@@ -348,11 +346,11 @@ static int judge_errors(
         if (window > 0) {
                 uint64_t bound;
 
-                v->value = (double)k / ((double)window / USEC_PER_MINUTE);
+                v->value = (double)k / ((double)window / (double)USEC_PER_MINUTE);
                 (void)errors_degraded(k, window, b->errors, b->window, p, &v->p);
                 if (watchrules_error_bound(b, window, p, &bound) >= 0) {
                         v->bound = bound;
-                        v->threshold = (double)bound / ((double)window / USEC_PER_MINUTE);
+                        v->threshold = (double)bound / ((double)window / (double)USEC_PER_MINUTE);
                 }
         }
         return 0;
@@ -429,7 +427,7 @@ static void judge_memory(
                 if (s[i].memory == WATCH_UNKNOWN)
                         continue;
                 x = (double)s[i].memory;
-                fit_add(&f, (double)s[i].usec / USEC_PER_DAY, x);
+                fit_add(&f, (double)s[i].usec / (double)USEC_PER_DAY, x);
                 if (s[i].usec <= p->memory_settle)
                         settle_peak = isnan(settle_peak) ? x : fmax(settle_peak, x);
                 else if (!isnan(settle_peak))

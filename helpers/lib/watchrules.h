@@ -59,7 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "time-util.h"
 
 #define WATCH_UNKNOWN UINT64_MAX /* as MemoryCurrent says "not set" */
 

@@ -2,6 +2,7 @@
 /* test-bus.c: id formatting, job results, and the job/property/inhibit calls against a stand-in for
  * systemd and logind on a private dbus-daemon (never the system bus, never a real systemd) */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <check.h>
 #include <fcntl.h>
 #include <ftw.h>

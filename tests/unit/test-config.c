@@ -11,19 +11,12 @@
 #include "config.h"
 #include "macro.h"
 #include "paths.h"
+#include "strv.h"
 #include "test-tmpdir.h"
 
 #define TREE(name) FIXTURES "/config/" name
 #define MIN(n) ((usec_t)(n)*60 * USEC_PER_SEC)
 #define HOUR(n) ((usec_t)(n)*3600 * USEC_PER_SEC)
-
-static size_t strv_length(char **l) {
-        size_t n = 0;
-
-        while (l && l[n])
-                n++;
-        return n;
-}
 
 static void assert_strv(char **l, const char *const *expect, size_t n) {
         ck_assert_msg(strv_length(l) == n, "%zu entries, expected %zu", strv_length(l), n);
@@ -321,6 +314,12 @@ START_TEST(test_deployment_names) {
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 ck_assert_msg(!config_deployment_name_is_valid(bad[i]), "'%s' should be invalid", bad[i]);
         ck_assert(!config_deployment_name_is_valid(NULL));
+
+        /* the default deployment: NULL or "default", nothing else */
+        ck_assert(config_deployment_is_default(NULL));
+        ck_assert(config_deployment_is_default("default"));
+        ck_assert(!config_deployment_is_default("eu"));
+        ck_assert(!config_deployment_is_default("Default"));
 
         ck_assert_int_eq(config_load(TREE("layered"), "../../../etc/passwd", &c, &e), -EINVAL);
         ck_assert_ptr_nonnull(e.message);

@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "test-root.h"
+#include "unitname.h"
 
 static void check_timespan(usec_t t, const char *want) {
         _cleanup_free_ char *s = NULL;
@@ -281,12 +282,12 @@ END_TEST
 START_TEST(test_unit_name) {
         _cleanup_free_ char *a = NULL, *b = NULL;
 
-        ck_assert_int_eq(genunits_unit_name("codebolt-upgrade", "default", "@.service", &a), 0);
+        ck_assert_int_eq(unitname_deployment_name("codebolt-upgrade", "default", NULL, "@.service", &a), 0);
         ck_assert_str_eq(a, "codebolt-upgrade@.service");
-        ck_assert_int_eq(genunits_unit_name("codebolt-upgrade-auto", "eu", ".timer", &b), 0);
+        ck_assert_int_eq(unitname_deployment_name("codebolt-upgrade-auto", "eu", NULL, ".timer", &b), 0);
         ck_assert_str_eq(b, "codebolt-upgrade-auto-eu.timer");
         free(b);
-        ck_assert_int_eq(genunits_unit_name("codebolt-upgrade-watch", "eu", "@.timer", &b), 0);
+        ck_assert_int_eq(unitname_deployment_name("codebolt-upgrade-watch", "eu", NULL, "@.timer", &b), 0);
         ck_assert_str_eq(b, "codebolt-upgrade-watch-eu@.timer");
 }
 END_TEST

@@ -58,6 +58,39 @@ static void assert_refused(const char *path, TrustFlags flags, int r, const char
                 ck_assert_msg(strstr(why, *w), "'%s' does not say '%s'", why, *w);
 }
 
+START_TEST(test_credential) {
+        _cleanup_free_ char *e = dir("etc", 0755), *c = dir("etc/codebolt-upgrade", 0755),
+                            *d = dir("etc/codebolt-upgrade/credentials", 0700),
+                            *f = file("etc/codebolt-upgrade/credentials/db-password", "s3cret", 0600),
+                            *text = NULL, *why = NULL;
+        int fd;
+
+        ck_assert_int_eq(trust_read_credential("db-password", &text, &why), 0);
+        ck_assert_str_eq(text, "s3cret");
+        ck_assert_ptr_null(why);
+
+        ck_assert_int_eq(trust_read_credential("missing", &text, NULL), -ENOENT);
+
+        /* a secret others may read is refused, and the reason names the file */
+        ck_assert_int_eq(chmod(f, 0640), 0);
+        ck_assert_int_eq(trust_read_credential("db-password", &text, &why), -EPERM);
+        ck_assert_ptr_nonnull(why);
+        ck_assert_msg(strstr(why, "db-password"), "'%s' does not name the file", why);
+        free(why);
+        why = NULL;
+
+        /* a NUL byte would cut the secret short */
+        ck_assert_int_eq(chmod(f, 0600), 0);
+        fd = open(f, O_WRONLY | O_APPEND | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "\0x", 2), 2);
+        close(fd);
+        ck_assert_int_eq(trust_read_credential("db-password", &text, &why), -EBADMSG);
+        ck_assert_ptr_nonnull(why);
+        ck_assert_msg(strstr(why, "contains a NUL byte"), "'%s'", why);
+}
+END_TEST
+
 START_TEST(test_good) {
         _cleanup_free_ char *d = dir("good", 0755), *f = file("good/file", "hello\n", 0644), *text = NULL,
                             *why = NULL;
@@ -221,6 +254,7 @@ static Suite *trust_suite(void) {
         tcase_add_test(tc, test_symlinks);
         tcase_add_test(tc, test_above_root);
         tcase_add_test(tc, test_fd_is_what_was_judged);
+        tcase_add_test(tc, test_credential);
         suite_add_tcase(s, tc);
         return s;
 }

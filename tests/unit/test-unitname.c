@@ -184,6 +184,36 @@ START_TEST(test_same_version) {
 }
 END_TEST
 
+START_TEST(test_deployment_name) {
+        static const struct {
+                const char *base, *deployment, *instance, *suffix, *want;
+        } cases[] = {
+                { "codebolt-upgrade-watch", NULL, "1.5.0", ".timer", "codebolt-upgrade-watch@1.5.0.timer" },
+                { "codebolt-upgrade-watch",
+                  "eu",
+                  "1.5.0",
+                  ".service",
+                  "codebolt-upgrade-watch-eu@1.5.0.service" },
+                { "codebolt-upgrade-auto", "default", NULL, ".timer", "codebolt-upgrade-auto.timer" },
+                { "codebolt-upgrade-auto", "eu", NULL, ".service", "codebolt-upgrade-auto-eu.service" },
+                { "codebolt-rollback", "eu", NULL, "@.service", "codebolt-rollback-eu@.service" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *unit = NULL;
+                ck_assert_int_eq(
+                        unitname_deployment_name(
+                                cases[i].base,
+                                cases[i].deployment,
+                                cases[i].instance,
+                                cases[i].suffix,
+                                &unit),
+                        0);
+                ck_assert_str_eq(unit, cases[i].want);
+        }
+}
+END_TEST
+
 START_TEST(test_deployment_unit) {
         static const struct {
                 const char *kind, *deployment, *instance, *want;
@@ -226,6 +256,7 @@ static Suite *unitname_suite(void) {
         tcase_add_test(tc, test_unescape);
         tcase_add_test(tc, test_unescape_malformed);
         tcase_add_test(tc, test_same_version);
+        tcase_add_test(tc, test_deployment_name);
         tcase_add_test(tc, test_deployment_unit);
         tcase_add_test(tc, test_instance_for_version);
         suite_add_tcase(s, tc);

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fd-util.h: file descriptors and directory streams (closep/_cleanup_close_ and fclosep/_cleanup_fclose_
+ * are in macro.h, beside the other cleanup helpers) */
+#pragma once
+
+#include <dirent.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/* closedir() for _cleanup_closedir_: a NULL stream is left alone */
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
+
+/* Write all size bytes of data to fd, again after EINTR and a short write. 0, or -errno of the write
+ * that failed (some bytes may be written by then). */
+int write_all(int fd, const void *data, size_t size);

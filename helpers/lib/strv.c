@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* strv.c: NULL-terminated string vectors */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strv.h"
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+bool strv_contains(char *const *l, const char *s) {
+        for (; s && l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+int strv_push(char ***l, const char *s) {
+        size_t n = strv_length(*l);
+        _cleanup_free_ char *copy = strdup(s);
+        char **grown;
+
+        if (!copy)
+                return -ENOMEM;
+        grown = realloc(*l, (n + 2) * sizeof(char *));
+        if (!grown)
+                return -ENOMEM;
+        grown[n] = TAKE_PTR(copy);
+        grown[n + 1] = NULL;
+        *l = grown;
+        return 0;
+}

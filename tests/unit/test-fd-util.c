@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-fd-util.c: write_all() through a pipe, and the closedir cleanup */
+#define _GNU_SOURCE
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "fd-util.h"
+#include "test-run.h"
+
+START_TEST(test_write_all_large) {
+        /* more than a pipe holds, so the writes are short and the reader drains in between */
+        size_t size = 1024 * 1024, got = 0;
+        _cleanup_free_ char *data = malloc(size), *back = malloc(size);
+        int p[2], status;
+        pid_t pid;
+
+        ck_assert_ptr_nonnull(data);
+        ck_assert_ptr_nonnull(back);
+        for (size_t i = 0; i < size; i++)
+                data[i] = (char)(i * 7);
+        ck_assert_int_eq(pipe(p), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                close(p[0]);
+                _exit(write_all(p[1], data, size) == 0 ? 0 : 1);
+        }
+        close(p[1]);
+        for (;;) {
+                ssize_t n = read(p[0], back + got, size - got);
+
+                ck_assert_int_ge(n, 0);
+                if (n == 0)
+                        break;
+                got += (size_t)n;
+        }
+        close(p[0]);
+        ck_assert_uint_eq(got, size);
+        ck_assert_int_eq(memcmp(data, back, size), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+START_TEST(test_write_all_error) {
+        int p[2];
+
+        ck_assert_int_eq(write_all(-1, "x", 1), -EBADF);
+        /* nothing to write is no write at all, even on a bad fd */
+        ck_assert_int_eq(write_all(-1, "", 0), 0);
+        /* a pipe nobody reads: EPIPE, not a signal */
+        signal(SIGPIPE, SIG_IGN);
+        ck_assert_int_eq(pipe(p), 0);
+        close(p[0]);
+        ck_assert_int_eq(write_all(p[1], "abc", 3), -EPIPE);
+        close(p[1]);
+}
+END_TEST
+
+START_TEST(test_closedir_cleanup) {
+        int before, after;
+
+        before = fcntl(0, F_DUPFD, 0);
+        ck_assert_int_ge(before, 0);
+        close(before);
+        {
+                _cleanup_closedir_ DIR *d = opendir("/");
+                _cleanup_closedir_ DIR *none = NULL;
+
+                ck_assert_ptr_nonnull(d);
+                ck_assert_ptr_null(none);
+        }
+        /* the stream's fd is free again: the lowest free fd is the same */
+        after = fcntl(0, F_DUPFD, 0);
+        ck_assert_int_eq(after, before);
+        close(after);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("fd-util");
+        TCase *tc = tcase_create("fd-util");
+
+        tcase_add_test(tc, test_write_all_large);
+        tcase_add_test(tc, test_write_all_error);
+        tcase_add_test(tc, test_closedir_cleanup);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-strv.c: NULL-terminated string vectors */
+#include <check.h>
+
+#include "strv.h"
+#include "test-run.h"
+
+START_TEST(test_push_and_length) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *s = "two";
+
+        ck_assert_uint_eq(strv_length(NULL), 0);
+        ck_assert_int_eq(strv_push(&l, "one"), 0);
+        ck_assert_int_eq(strv_push(&l, s), 0);
+        ck_assert_int_eq(strv_push(&l, ""), 0);
+        ck_assert_uint_eq(strv_length(l), 3);
+        ck_assert_str_eq(l[0], "one");
+        /* a copy, not the caller's string */
+        ck_assert_str_eq(l[1], "two");
+        ck_assert_ptr_ne(l[1], s);
+        ck_assert_str_eq(l[2], "");
+        ck_assert_ptr_null(l[3]);
+}
+END_TEST
+
+START_TEST(test_contains) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        ck_assert(!strv_contains(NULL, "a"));
+        ck_assert_int_eq(strv_push(&l, "a"), 0);
+        ck_assert_int_eq(strv_push(&l, "bc"), 0);
+        ck_assert(strv_contains(l, "a"));
+        ck_assert(strv_contains(l, "bc"));
+        ck_assert(!strv_contains(l, "b"));
+        ck_assert(!strv_contains(l, ""));
+        ck_assert(!strv_contains(l, NULL));
+}
+END_TEST
+
+START_TEST(test_foreach) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        STRV_FOREACH (s, l)
+                n++;
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(strv_push(&l, "x"), 0);
+        ck_assert_int_eq(strv_push(&l, "y"), 0);
+        STRV_FOREACH (s, l)
+                n++;
+        ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("strv");
+        TCase *tc = tcase_create("strv");
+
+        tcase_add_test(tc, test_push_and_length);
+        tcase_add_test(tc, test_contains);
+        tcase_add_test(tc, test_foreach);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}
