@@ -23,15 +23,20 @@ static const char *const phase_names[_ROLLBACK_PHASE_MAX] = {
         [ROLLBACK_PHASE_FINISH] = "finish",
 };
 
+/* the index of s in names[n], or -EINVAL */
+static int name_index(const char *const *names, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(s, names[i]))
+                        return (int)i;
+        return -EINVAL;
+}
+
 const char *rollback_action_to_string(RollbackAction a) {
         return a >= 0 && a < _ROLLBACK_ACTION_MAX ? action_names[a] : NULL;
 }
 
 RollbackAction rollback_action_from_string(const char *s) {
-        for (size_t i = 0; i < _ROLLBACK_ACTION_MAX; i++)
-                if (streq_ptr(s, action_names[i]))
-                        return (RollbackAction)i;
-        return _ROLLBACK_ACTION_INVALID;
+        return (RollbackAction)name_index(action_names, _ROLLBACK_ACTION_MAX, s);
 }
 
 const char *rollback_phase_to_string(RollbackPhase p) {
@@ -39,10 +44,7 @@ const char *rollback_phase_to_string(RollbackPhase p) {
 }
 
 RollbackPhase rollback_phase_from_string(const char *s) {
-        for (size_t i = 0; i < _ROLLBACK_PHASE_MAX; i++)
-                if (streq_ptr(s, phase_names[i]))
-                        return (RollbackPhase)i;
-        return _ROLLBACK_PHASE_INVALID;
+        return (RollbackPhase)name_index(phase_names, _ROLLBACK_PHASE_MAX, s);
 }
 
 static bool phase_done(unsigned phases_done, RollbackPhase p) {
