@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* backup-check.c: the backup: verified again before anything is dropped, and the row counts a restore brings
- * back */
+/* backup-check.c: the backup verified again before anything is dropped; the rows a restore brings back */
 #define _GNU_SOURCE
 #include <math.h>
 

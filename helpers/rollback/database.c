@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* database.c: the database of a full restore: the swap of <db> for the restore point, resumable from the
- * catalog */
+/* database.c: the full restore's swap of <db> for the restore point, resumed from the catalog */
 #define _GNU_SOURCE
 #include <time.h>
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* recover.c: the boot recovery's part before the rollback table (codebolt-upgrade-recover.service and its
- * check) */
+/* recover.c: the boot recovery's part before the rollback table, and the check after the start */
 #define _GNU_SOURCE
 #include <assert.h>
 

@@ -48,7 +48,7 @@ typedef struct Rollback {
         bool late; /* by hand, after the upgrade succeeded (docs/architecture.md, "Late rollback") */
 } Rollback;
 
-/* ---- state.c: bookkeeping ---- */
+/* ---- bookkeeping.c ---- */
 
 /* free what rb holds (the _cleanup_ of run()'s Rollback) */
 void rollback_done(Rollback *rb);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* state.c: bookkeeping: the Rollback of this run, its first failure, current.json under the lock */
+/* bookkeeping.c: the Rollback of this run, its first failure, current.json under the lock */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <math.h>
