@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* backup-check.c: the backup verified again before anything is dropped; the rows a restore brings back */
+#define _GNU_SOURCE
+#include <math.h>
+
+#include "backup-manifest.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "pg.h"
+#include "state.h"
+#include "rollback.h"
+
+static cJSON *object_or_empty(const cJSON *o, const char *key, cJSON **owned) {
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+
+        if (cJSON_IsObject(m))
+                return m;
+        *owned = cJSON_CreateObject();
+        return *owned;
+}
+
+/* before anything is dropped: the backup is still exactly what its manifest says */
+int verify_backup(Rollback *rb) {
+        _cleanup_free_ char *path = NULL, *bad = NULL;
+        _cleanup_json_ cJSON *files = NULL, *links = NULL, *no_links = NULL;
+        const cJSON *want_files, *want_links;
+        BackupTreeStats stats = {};
+        int r;
+
+        if (!rb->backup)
+                return rb_fail(rb, ENOENT, "current.json names no backup to restore from");
+        log_status("rollback: verifying the backup %s", rb->backup);
+
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, rb->backup) < 0)
+                return rb_oom(rb);
+        r = state_read_json(path, &rb->manifest);
+        if (r < 0)
+                return rb_fail(rb, r, "Failed to read the backup's manifest %s: %m", path);
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb->manifest, "verified")))
+                return rb_fail(
+                        rb,
+                        EBADMSG,
+                        "the backup %s is not marked verified: refusing to restore from it",
+                        rb->backup);
+        want_files = cJSON_GetObjectItemCaseSensitive(rb->manifest, "files");
+        want_links = object_or_empty(rb->manifest, "symlinks", &no_links);
+        if (!cJSON_IsObject(want_files) || !want_links)
+                return rb_fail(rb, EBADMSG, "the backup manifest %s lists no files", path);
+
+        r = backup_manifest_hash_tree(rb->backup, NULL, BACKUP_HASH_SKIP_MANIFEST, &files, &links, &stats);
+        if (r < 0)
+                return rb_fail(rb, r, "Failed to compute the checksums of the backup %s: %m", rb->backup);
+        r = backup_manifest_compare(want_files, files, &bad);
+        if (r == -EBADMSG)
+                return rb_fail(
+                        rb,
+                        r,
+                        "the backup file %s/%s is missing, extra or changed since it was verified: refusing "
+                        "to restore from it",
+                        rb->backup,
+                        strempty(bad));
+        if (r >= 0)
+                r = backup_manifest_compare(want_links, links, &bad);
+        if (r == -EBADMSG)
+                return rb_fail(
+                        rb,
+                        r,
+                        "the backup's symlink %s/%s differs from its manifest: refusing to restore from it",
+                        rb->backup,
+                        strempty(bad));
+        if (r < 0)
+                return rb_fail(rb, r, "Failed to compare the backup's checksums: %m");
+        log_info(
+                "Backup %s verified again: %llu files match their checksums.",
+                rb->backup,
+                (unsigned long long)stats.files);
+        return 0;
+}
+
+/* the row counts the restore brings back: those at the stop (snapshot, final dump), else the backup's */
+const cJSON *restored_counts(Rollback *rb, bool *ret_at_stop) {
+        const cJSON *at_stop = cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_at_stop");
+        bool use_stop = (rb->snapshot || rb->final_dump) && cJSON_IsObject(at_stop);
+
+        if (ret_at_stop)
+                *ret_at_stop = use_stop;
+        return use_stop ? at_stop : cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables");
+}
+
+/* 0 when actual holds exactly expected's tables and counts (at_least: tables whose expected count is
+ * only a lower bound); 1 and *ret_why when not */
+int counts_differ(const cJSON *expected, const cJSON *actual, const cJSON *at_least, char **ret_why) {
+        const cJSON *m;
+
+        cJSON_ArrayForEach (m, expected) {
+                const cJSON *a = cJSON_GetObjectItemCaseSensitive(actual, m->string);
+                bool lower = false;
+                const cJSON *l;
+
+                cJSON_ArrayForEach (l, at_least)
+                        if (cJSON_IsString(l) && streq(l->valuestring, m->string))
+                                lower = true;
+                if (!cJSON_IsNumber(a))
+                        return asprintf(ret_why, "table %s is missing", m->string) < 0 ? -ENOMEM : 1;
+                if (!cJSON_IsNumber(m) ||
+                    (lower ? a->valuedouble < m->valuedouble : a->valuedouble != m->valuedouble))
+                        return asprintf(
+                                       ret_why,
+                                       "table %s holds %.0f rows, expected %s%.0f",
+                                       m->string,
+                                       a->valuedouble,
+                                       lower ? "at least " : "",
+                                       cJSON_IsNumber(m) ? m->valuedouble : -1) < 0
+                                       ? -ENOMEM
+                                       : 1;
+        }
+        cJSON_ArrayForEach (m, actual)
+                if (!cJSON_GetObjectItemCaseSensitive(expected, m->string))
+                        return asprintf(ret_why, "table %s is extra", m->string) < 0 ? -ENOMEM : 1;
+        return 0;
+}
+
+/* the rows the live database has beyond what the restore brings back; NAN when they cannot be counted */
+double count_discarded(Rollback *rb) {
+        _cleanup_json_ cJSON *live = NULL;
+        _cleanup_free_ char *error = NULL;
+        const cJSON *restored = restored_counts(rb, NULL), *m;
+        double discarded = 0;
+        PgTarget target;
+        int r;
+
+        if (helper_pg_target(rb->h, rb->h->config.db_name, &target) < 0)
+                return NAN;
+        r = pg_table_row_counts(&target, &live, &error);
+        if (r < 0) {
+                log_warning_errno(
+                        r,
+                        "Failed to count the rows of database %s (%s): how many rows a restore discards is "
+                        "not known.",
+                        rb->h->config.db_name,
+                        error ?: strerror(-r));
+                return NAN;
+        }
+        cJSON_ArrayForEach (m, live) {
+                const cJSON *was = cJSON_GetObjectItemCaseSensitive(restored, m->string);
+                double d = m->valuedouble - (cJSON_IsNumber(was) ? was->valuedouble : 0);
+                if (d > 0)
+                        discarded += d;
+        }
+        return discarded;
+}
+
+/* what the restore throws away, recorded before anything is dropped */
+int record_discarded(Rollback *rb) {
+        double discarded;
+        bool at_stop;
+        int r;
+
+        if (cJSON_GetObjectItemCaseSensitive(rb->current, "discarded_rows"))
+                return 0; /* counted by an earlier attempt, before anything was dropped */
+
+        (void)restored_counts(rb, &at_stop);
+        discarded = count_discarded(rb);
+        if (rb_set_number(rb, "discarded_rows", discarded) < 0)
+                return rb_oom(rb);
+        r = rb_save(rb);
+        if (r < 0)
+                return r;
+        if (!isnan(discarded))
+                log_notice(
+                        "%.0f rows written since the upgrade %s are discarded by the restore (the failed "
+                        "database is kept for the post-mortem).",
+                        discarded,
+                        at_stop ? "stopped the server" : "took its backup (Snapshot=none)");
+        return 0;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* rollback.h: what the files of the rollback program share (docs/architecture.md, "Rollback") */
+#pragma once
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include <systemd/sd-bus.h>
+
+#include "common.h"
+#include "macro.h"
+#include "pg.h"
+#include "rollback-table.h"
+
+/* how this run was started (main.c sets it from the command line) */
+extern RollbackRun arg_mode;
+
+/* where the database swap of a full restore stands, as the catalog shows it */
+typedef enum DbState {
+        DB_UNTOUCHED,    /* <db> is still the failed upgrade's database */
+        DB_RENAMED_AWAY, /* <db> is renamed to <db>_failed_<id>, the restore point not yet to <db> */
+        DB_SWAPPED,      /* <db> is the restored copy */
+} DbState;
+
+typedef struct Rollback {
+        Helper *h;
+        cJSON *current; /* current.json as last read or written under the lock */
+        sd_bus *bus;
+        RollbackAction action;
+        char *why; /* the first failure: the held line and "held_reason" */
+
+        /* copies of what current.json says, which outlive a reload of it */
+        char *from;
+        char *failed_phase; /* the phase the upgrade failed in */
+        char *backup;
+        char *snapshot; /* the snapshot database, or NULL */
+        char *final_dump;
+        char *restore_reason; /* why a full restore is needed, or NULL */
+
+        cJSON *manifest; /* the backup's, once verified */
+        DbState db;
+        bool db_in_play;     /* a full restore reached the database */
+        char *failed_db;     /* <db>_failed_<id> */
+        char *source_db;     /* the snapshot, or <db>_restore_<id> */
+        bool stores_touched; /* some store was overwritten from the backup … */
+        bool stores_done;    /* … and all of them verified */
+        bool old_runs;       /* the old release runs (its smoke test failed) */
+        bool old_failed;     /* the old release did not come up, or failed its smoke test */
+        bool late; /* by hand, after the upgrade succeeded (docs/architecture.md, "Late rollback") */
+} Rollback;
+
+/* ---- bookkeeping.c ---- */
+
+/* free what rb holds (the _cleanup_ of run()'s Rollback) */
+void rollback_done(Rollback *rb);
+/* Log a failure of a step (one line) and keep the first one as the reason the rollback is held.
+ * Returns -abs(error). */
+_printf_(3, 4) int rb_fail(Rollback *rb, int error, const char *fmt, ...);
+/* rb_fail() for an allocation that failed */
+int rb_oom(Rollback *rb);
+/* replace *dst by a copy of src (NULL stays NULL); -ENOMEM, not logged */
+int rb_strdup(char **dst, const char *src);
+/* write rb->current; a failure is logged through rb_fail() */
+int rb_save(Rollback *rb);
+/* set key in rb->current to value (NAN stores null); -ENOMEM, not logged */
+int rb_set_number(Rollback *rb, const char *key, double value);
+/* after the lock was let go: take it again and read current.json anew (logged through rb_fail()) */
+int rb_relock(Rollback *rb);
+/* the attempts current.json counts under key: 0 when none, INT_MAX - 1 when no whole number in range */
+int attempts_of(const cJSON *current, const char *key);
+/* "FIELD=value" for log_event(), or NULL (a field left out) */
+char *event_field(const char *field, const char *value);
+
+/* ---- conclude.c: the end ---- */
+
+/* append this upgrade's entry with result to the ledger and export it; logs its failure */
+int write_ledger(
+        Helper *h, const cJSON *current, const char *result, const char *phase, const char *message);
+/* the ledger already has this upgrade's entry with that result */
+bool ledger_has_entry(const char *deployment, const cJSON *current, const char *result);
+/* the webhook, with the lock let go for it; never fails */
+void rollback_notify(Rollback *rb, const char *event, const char *detail);
+/* rollback.d once the result is known (none for "refused"); a failing hook is a warning only */
+void run_rollback_hooks(Rollback *rb, const char *result);
+/* record result: "rollback_result", then the ledger, then current.json goes, then the hooks; logs */
+int conclude(Rollback *rb, const char *result, const char *message);
+
+/* ---- inhibitor.c ---- */
+
+/* end drain's shutdown inhibitor named in current.json, if that pid still is one; logs */
+void end_inhibitor(const cJSON *current);
+
+/* ---- hold.c ---- */
+
+/* stop trying: log the critical held entry with what is left to do by hand, record held in
+ * current.json and the ledger; returns 1 (the exit status) */
+int hold(Rollback *rb);
+
+/* ---- decide.c ---- */
+
+/* copy from, backup, snapshot, final_dump, failed_database, the restore reason and late from
+ * rb->current into rb; -ENOMEM, not logged */
+int load_facts(Rollback *rb);
+/* take the table's verdict v on rb->current and record it (a resumed rollback goes on with the
+ * recorded one); sets rb->action and rb->failed_phase; failures through rb_fail() */
+int decide(Rollback *rb, const RollbackVerdict *v);
+/* fill facts from rb->current for this run (strings borrowed from rb->current; *ret_restore_reason
+ * owns the restore reason facts points to); -ENOMEM, not logged */
+int rollback_facts_from_current(const Rollback *rb, RollbackFacts *ret, char **ret_restore_reason);
+
+/* ---- server.c: the server unit over D-Bus ---- */
+
+/* stop the server unit and wait until it is inactive or failed; logged through rb_fail() */
+int stop_server(Rollback *rb);
+/* restart a server the drain told to take no new runs, and wait for /health; through rb_fail() */
+int undo_drain(Rollback *rb);
+
+/* ---- switch-back.c ---- */
+
+/* pin rb->from and point the current link back at it, recorded in current.json; through rb_fail() */
+int switch_back(Rollback *rb);
+
+/* ---- phase-helpers.c ---- */
+
+/* run the phase helper name with --rollback and this instance; *ret_status its exit status */
+int run_phase_helper(Rollback *rb, const char *name, int *ret_status);
+/* start the old release (migrate-watch --rollback), then smoke-test it; the lock is taken again after */
+int start_and_smoke(Rollback *rb);
+
+/* ---- backup-check.c ---- */
+
+/* the backup is still exactly what its manifest says; loads rb->manifest; through rb_fail() */
+int verify_backup(Rollback *rb);
+/* the row counts the restore brings back: those at the stop (snapshot, final dump), else the backup's */
+const cJSON *restored_counts(Rollback *rb, bool *ret_at_stop);
+/* 0 when actual holds exactly expected's tables and counts (at_least: lower bounds); 1 and *ret_why
+ * when not; -ENOMEM */
+int counts_differ(const cJSON *expected, const cJSON *actual, const cJSON *at_least, char **ret_why);
+/* the rows the live database has beyond what the restore brings back; NAN when not known (warned) */
+double count_discarded(Rollback *rb);
+/* count and record "discarded_rows" once, before anything is dropped; through rb_fail() */
+int record_discarded(Rollback *rb);
+
+/* ---- database.c ---- */
+
+/* <db>_failed_<id> and the restore database's name (NULL with a snapshot); -errno, not logged */
+int compute_db_names(const Rollback *rb, char **ret_failed, char **ret_source);
+/* whether database name exists; rb NULL: a failure is returned, not logged */
+int database_exists(Rollback *rb, const PgTarget *admin, const char *name, bool *ret);
+/* swap <db> for the restore point, keeping the failed one as <db>_failed_<id>; through rb_fail() */
+int restore_database(Rollback *rb);
+
+/* ---- restore-dump.c ---- */
+
+/* restore the dump into a fresh rb->source_db and check its row counts; through rb_fail() */
+int restore_dump(Rollback *rb, const PgTarget *admin);
+
+/* ---- stores.c ---- */
+
+/* put back every store and config file of the manifest and verify them; through rb_fail() */
+int restore_stores(Rollback *rb);
+
+/* ---- actions.c: the table's actions ---- */
+
+/* failed before the server stopped: undo the drain, remove the staged release, record "aborted" */
+int do_abort(Rollback *rb);
+/* stop the server, switch and pin back, start and smoke-test the old release */
+int do_minor(Rollback *rb);
+/* verify the backup, stop the server, restore the database and the stores, then as do_minor() */
+int do_restore(Rollback *rb);
+/* record "rolled-back" once the old release passed its smoke test */
+int finish_minor(Rollback *rb);
+/* record "restored" once the old release passed its smoke test on the restored data */
+int finish_restore(Rollback *rb);
+
+/* ---- recover.c ---- */
+
+/* the boot recovery before the table: 1 when the run is complete, 0 to go on, <0 on failure */
+int recover_preamble(Rollback *rb, const RollbackVerdict *v);
+
+/* ---- late.c ---- */
+
+/* "codebolt-<kind>@<instance>.service" of this deployment, or NULL */
+char *deployment_unit(const Helper *h, const char *kind);
+/* no current.json: 1 with rb->current made when a late rollback begins, 0 when there is nothing to
+ * roll back, <0 (logged) when it is refused */
+int begin_late_rollback(Rollback *rb);
+/* no upgrade of ours in flight: a refusal in preflight is recorded, else nothing to do; logs */
+int nothing_to_roll_back(Rollback *rb);
