@@ -11,7 +11,9 @@
 
 #include "backup-manifest.h"
 #include "bus.h"
-#include "common.h"
+#include "helper.h"
+#include "hold-file.h"
+#include "prune.h"
 #include "config.h"
 #include "current.h"
 #include "json-util.h"
@@ -633,11 +635,9 @@ static int verb_clean(const Config *c) {
  * would proceed */
 static int verb_plan(Config *c, const char *version) {
         _cleanup_(plan_done) Plan plan = {};
-        _cleanup_free_ char *from = NULL, *v = strdup(version);
+        _cleanup_free_ char *from = NULL;
         int r;
 
-        if (!v)
-                return log_oom();
         r = require_exact_version(version);
         if (r < 0)
                 return r;
@@ -649,9 +649,7 @@ static int verb_plan(Config *c, const char *version) {
                         "releases/<version> (%m).",
                         paths_install_root());
 
-        /* the gates are the helpers' own: they run with a Helper, as preflight's would */
-        Helper h = { .phase = "plan", .instance = v, .version = v, .config = *c, .lock_fd = -EBADF };
-        r = plan_make(&h, from, &plan);
+        r = plan_make(c, from, version, &plan);
         if (r < 0)
                 return log_oom();
         if (arg_json) {

@@ -14,7 +14,12 @@
 
 #include "backup-manifest.h"
 #include "bus.h"
-#include "common.h"
+#include "credentials.h"
+#include "events.h"
+#include "helper.h"
+#include "prune.h"
+#include "server.h"
+#include "starting.h"
 #include "current.h"
 #include "hash.h"
 #include "hooks.h"

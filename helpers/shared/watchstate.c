@@ -10,7 +10,7 @@
 
 #include "bus.h"
 #include "checks.h"
-#include "common.h"
+#include "prune.h"
 #include "current.h"
 #include "http.h"
 #include "journal.h"
