@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* helper.c: what every phase helper does the same way: arguments, config, signals, lock, current.json */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <time.h>
 
 #include "cescape.h"
