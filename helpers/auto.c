@@ -16,7 +16,8 @@
 #include <systemd/sd-bus.h>
 
 #include "bus.h"
-#include "common.h"
+#include "helper.h"
+#include "hold-file.h"
 #include "checks.h"
 #include "config.h"
 #include "current.h"

@@ -11,7 +11,9 @@
 
 #include "backup-manifest.h"
 #include "checks.h"
-#include "common.h"
+#include "credentials.h"
+#include "events.h"
+#include "helper.h"
 #include "current.h"
 #include "fd-util.h"
 #include "json-util.h"

@@ -11,7 +11,9 @@
 #include "backup-manifest.h"
 #include "bus.h"
 #include "checks.h"
-#include "common.h"
+#include "credentials.h"
+#include "helper.h"
+#include "server.h"
 #include "current.h"
 #include "hash.h"
 #include "http.h"
@@ -339,7 +341,7 @@ static int stop_server(Helper *h, sd_bus *bus) {
 
 static int run(Helper *h) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *token = NULL, *active = NULL, *sub = NULL;
+        _cleanup_free_ char *token = NULL, *active = NULL, *sub = NULL, *login_error = NULL;
         int r;
 
         r = bus_open_system(&bus);
@@ -361,9 +363,9 @@ static int run(Helper *h) {
 
         if (streq(active, "active")) {
                 log_status("drain: asking the server to take no new agent runs");
-                r = helper_login(h, &token);
+                r = helper_login(&h->config, &token, &login_error);
                 if (r < 0)
-                        return r;
+                        return login_error ? log_error_errno(r, "%s", login_error) : log_oom();
                 r = request_drain(h, token);
                 if (r < 0)
                         return r;

@@ -7,7 +7,9 @@
 
 #include "bus.h"
 #include "checks.h"
-#include "common.h"
+#include "events.h"
+#include "helper.h"
+#include "prune.h"
 #include "current.h"
 #include "hooks.h"
 #include "inhibitor.h"

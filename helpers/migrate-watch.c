@@ -7,7 +7,8 @@
 #include <time.h>
 
 #include "bus.h"
-#include "common.h"
+#include "helper.h"
+#include "starting.h"
 #include "current.h"
 #include "journal.h"
 #include "json-util.h"

@@ -2,7 +2,8 @@
 /* preflight: validate the version, refuse what must not run, and open the upgrade (current.json) */
 #define _GNU_SOURCE
 
-#include "common.h"
+#include "events.h"
+#include "helper.h"
 #include "current.h"
 #include "hooks.h"
 #include "json-util.h"
@@ -154,7 +155,7 @@ static int run(Helper *h) {
 
         /* every gate, read-only: a refusal here changed nothing (docs/architecture.md, "Phases") */
         log_status("preflight: checking the gates of %s → %s", from, h->version);
-        r = plan_make(h, from, &plan);
+        r = plan_make(&h->config, from, h->version, &plan);
         if (r < 0)
                 return log_oom();
         plan_log(&plan);

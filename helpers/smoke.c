@@ -6,7 +6,10 @@
 #include <time.h>
 
 #include "bus.h"
-#include "common.h"
+#include "credentials.h"
+#include "events.h"
+#include "helper.h"
+#include "server.h"
 #include "hooks.h"
 #include "http.h"
 #include "journal.h"

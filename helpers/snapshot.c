@@ -8,7 +8,8 @@
 #include <time.h>
 
 #include "backup-manifest.h"
-#include "common.h"
+#include "credentials.h"
+#include "helper.h"
 #include "current.h"
 #include "hash.h"
 #include "json-util.h"

@@ -12,7 +12,8 @@
 
 #include "backup-manifest.h"
 #include "beneath.h"
-#include "common.h"
+#include "helper.h"
+#include "server.h"
 #include "current.h"
 #include "fd-util.h"
 #include "json-util.h"
@@ -671,7 +672,7 @@ static void staging_remove(Staging *s) {
 static int run(Helper *h) {
         static const char *const npm_work[] = { ".home", ".npm-cache", ".resolve" };
         _cleanup_free_ char *user = NULL, *releases = NULL, *final = NULL, *staging = NULL, *home = NULL,
-                            *npmrc = NULL, *why = NULL;
+                            *npmrc = NULL, *why = NULL, *user_error = NULL;
         _cleanup_close_ int releases_fd = -EBADF, release_fd = -EBADF, staging_fd = -EBADF, home_fd = -EBADF,
                             dir_fd = -EBADF;
         _cleanup_(staging_remove) Staging s = { .releases_fd = -EBADF };
@@ -685,9 +686,9 @@ static int run(Helper *h) {
         if (!package_name_ok(package))
                 return log_error_errno(EINVAL, "[Server] Package=%s is not an npm package name.", package);
 
-        r = helper_server_user(h, &user);
+        r = helper_server_user(&h->config, &user, &user_error);
         if (r < 0)
-                return r;
+                return user_error ? log_error_errno(r, "%s", user_error) : log_oom();
         r = lookup_user(user, &uid, &gid);
         if (r < 0)
                 return log_error_errno(r, "Failed to look up the server's user %s: %m", user);

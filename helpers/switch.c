@@ -2,7 +2,7 @@
 /* switch: move the pin and /opt/codebolt/current to the staged release, each with one rename(2) */
 #define _GNU_SOURCE
 
-#include "common.h"
+#include "helper.h"
 #include "current.h"
 #include "json-util.h"
 #include "log.h"

@@ -13,7 +13,8 @@
 
 #include "bus.h"
 #include "checks.h"
-#include "common.h"
+#include "events.h"
+#include "helper.h"
 #include "current.h"
 #include "journal.h"
 #include "json-util.h"

@@ -7,7 +7,8 @@
 
 #include "backup-manifest.h"
 #include "cli.h"
-#include "common.h"
+#include "hold-file.h"
+#include "prune.h"
 #include "current.h"
 #include "json-util.h"
 #include "log.h"

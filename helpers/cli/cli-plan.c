@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 
 #include "cli.h"
-#include "common.h"
+#include "helper.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -16,14 +16,12 @@
 /* every gate of an upgrade to version, read-only (docs/architecture.md, "Commands": `plan`): exit 0 when it
  * would proceed */
 int verb_plan(int argc, char *argv[], void *userdata) {
-        Config *c = userdata;
+        const Config *c = userdata;
         const char *version = argv[1];
         _cleanup_(plan_done) Plan plan = {};
-        _cleanup_free_ char *from = NULL, *v = strdup(version);
+        _cleanup_free_ char *from = NULL;
         int r;
 
-        if (!v)
-                return log_oom();
         r = cli_require_exact_version(version);
         if (r < 0)
                 return r;
@@ -35,9 +33,7 @@ int verb_plan(int argc, char *argv[], void *userdata) {
                         "releases/<version> (%m).",
                         paths_install_root());
 
-        /* the gates are the helpers' own: they run with a Helper, as preflight's would */
-        Helper h = { .phase = "plan", .instance = v, .version = v, .config = *c, .lock_fd = -EBADF };
-        r = plan_make(&h, from, &plan);
+        r = plan_make(c, from, version, &plan);
         if (r < 0)
                 return log_oom();
         if (arg_json) {

@@ -12,7 +12,7 @@
 
 #include "bus.h"
 #include "cli.h"
-#include "common.h"
+#include "prune.h"
 #include "current.h"
 #include "json-util.h"
 #include "ledger.h"

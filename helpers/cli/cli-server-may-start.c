@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "common.h"
+#include "helper.h"
 #include "current.h"
 #include "json-util.h"
 #include "log.h"

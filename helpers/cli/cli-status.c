@@ -6,7 +6,7 @@
 
 #include "bus.h"
 #include "cli.h"
-#include "common.h"
+#include "hold-file.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"

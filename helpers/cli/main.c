@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "common.h"
+#include "helper.h"
 #include "config.h"
 #include "log.h"
 #include "macro.h"

@@ -10,6 +10,7 @@
 #include "pg.h"
 #include "state.h"
 #include "rollback.h"
+#include "credentials.h"
 
 static cJSON *object_or_empty(const cJSON *o, const char *key, cJSON **owned) {
         cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);

@@ -10,6 +10,8 @@
 #include "macro.h"
 #include "release.h"
 #include "rollback.h"
+#include "events.h"
+#include "prune.h"
 
 /* what the ledger keeps of current.json, besides id, from, to, started */
 static const char *const carried[] = {

@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "pg.h"
 #include "rollback.h"
+#include "credentials.h"
 
 /* a rename of the database waits this often for a session that reconnects between the terminate and
  * the ALTER DATABASE */

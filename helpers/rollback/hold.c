@@ -15,6 +15,7 @@
 #include "release.h"
 #include "state.h"
 #include "rollback.h"
+#include "credentials.h"
 
 static bool pin_says(const char *deployment, const char *version) {
         _cleanup_free_ char *pin = paths_state_file(deployment, "pin"), *s = NULL;

@@ -17,6 +17,7 @@
 #include "state.h"
 #include "unitname.h"
 #include "rollback.h"
+#include "credentials.h"
 
 /* "codebolt-<kind>@1.5.0.service", or "codebolt-<kind>-<name>@…" for an extra deployment */
 char *deployment_unit(const Helper *h, const char *kind) {

@@ -9,6 +9,7 @@
 #include "macro.h"
 #include "pg.h"
 #include "rollback.h"
+#include "credentials.h"
 
 /* Snapshot=dump or none: the dump restored into a fresh <db>_restore_<id> from template0 with the
  * recorded owner and properties, and checked against the manifest's row counts */

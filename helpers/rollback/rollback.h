@@ -6,7 +6,7 @@
 #include <cjson/cJSON.h>
 #include <systemd/sd-bus.h>
 
-#include "common.h"
+#include "helper.h"
 #include "macro.h"
 #include "pg.h"
 #include "rollback-table.h"

@@ -10,6 +10,8 @@
 #include "log.h"
 #include "macro.h"
 #include "rollback.h"
+#include "server.h"
+#include "starting.h"
 
 /* how long /health may take when deciding whether a drain needs undoing */
 #define HEALTH_TIMEOUT (10 * USEC_PER_SEC)

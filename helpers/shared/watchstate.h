@@ -45,7 +45,9 @@ int watch_count_errors(
  * to enable, so its timers.target.wants link in /etc is made (removed) here. */
 int watch_timer_enable(sd_bus *bus, const char *deployment, const char *timer, bool enable);
 
-int watch_load(const char *deployment, cJSON **ret); /* -ENOENT when no watch was ever armed */
+/* read watch.json of the deployment; -ENOENT when no watch was ever armed */
+int watch_load(const char *deployment, cJSON **ret);
+/* write watch.json of the deployment (atomically, mode 0600) */
 int watch_save(const char *deployment, const cJSON *w);
 
 /* WatchParams from [Watch] */

@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "checks.h"
-#include "common.h"
+#include "config.h"
 #include "metadata.h"
 
 typedef struct Gate {
@@ -32,18 +32,21 @@ typedef struct Plan {
         bool proceed; /* no gate failed */
 } Plan;
 
+/* free what plan_make() made; p is empty after (NULL is fine) */
 void plan_done(Plan *p);
 
-/* Run every check for the upgrade of h->config's deployment from `from` (the running version) to
- * h->version. Nothing is changed but the metadata cache. Returns <0 only on out-of-memory: a check
- * that cannot be made is a failed gate saying why. */
-int plan_make(Helper *h, const char *from, Plan *ret);
+/* Run every check for the upgrade of c's deployment from `from` (the running version) to `to`; the
+ * state it reads (the ledger, the release metadata, the running release) it loads from c. Nothing is
+ * changed but the metadata cache. Does not log. Returns <0 only on out-of-memory: a check that cannot
+ * be made is a failed gate saying why. */
+int plan_make(const Config *c, const char *from, const char *to, Plan *ret);
 
 /* the first failed gate, or NULL */
 const Gate *plan_first_failure(const Plan *p);
 
 /* a journal line per gate (failures at LOG_ERR) */
 void plan_log(const Plan *p);
-/* for `codebolt-upgrade plan` */
+/* the plan as `codebolt-upgrade plan` prints it */
 void plan_print(const Plan *p, FILE *f);
+/* the plan as `codebolt-upgrade plan --json` prints it; NULL when out of memory */
 cJSON *plan_to_json(const Plan *p);

@@ -10,8 +10,8 @@
 
 #include "bus.h"
 #include "checks.h"
-#include "common.h"
 #include "config.h"
+#include "prune.h"
 #include "current.h"
 #include "http.h"
 #include "journal.h"

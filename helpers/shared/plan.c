@@ -11,6 +11,8 @@
 #include "backup-manifest.h"
 #include "bus.h"
 #include "hooks.h"
+#include "credentials.h"
+#include "helper.h"
 #include "http.h"
 #include "json-util.h"
 #include "ledger.h"
@@ -20,6 +22,7 @@
 #include "unitname.h"
 #include "plan.h"
 #include "release.h"
+#include "server.h"
 #include "spawn.h"
 
 #define GATE_MAX 10
@@ -66,12 +69,12 @@ _printf_(4, 5) static int gate(Plan *p, const char *name, CheckResult result, co
 
 /* ---- what this host says ---- */
 
-static int gate_failed_here(Helper *h, Plan *p) {
+static int gate_failed_here(const Config *c, Plan *p) {
         _cleanup_json_ cJSON *ledger = NULL;
         const cJSON *failure;
         int r;
 
-        r = ledger_load(h->config.deployment, &ledger);
+        r = ledger_load(c->deployment, &ledger);
         if (r < 0)
                 return gate(p, "failed-here", CHECK_FAIL, "cannot read the ledger: %s", strerror(-r));
         failure = ledger_version_failure(ledger, p->to);
@@ -87,16 +90,15 @@ static int gate_failed_here(Helper *h, Plan *p) {
         return gate(p, "failed-here", CHECK_PASS, "%s is not marked failed on this host", p->to);
 }
 
-static int gate_kind(Helper *h, Plan *p, const SemVer *from, const SemVer *to) {
+static int gate_kind(const Config *c, Plan *p, const SemVer *from, const SemVer *to) {
         p->kind = metadata_classify(from, to);
         switch (p->kind) {
         case UPGRADE_SAME:
-                return gate(
-                        p, "kind", CHECK_FAIL, "deployment %s runs %s already", h->config.deployment, p->to);
+                return gate(p, "kind", CHECK_FAIL, "deployment %s runs %s already", c->deployment, p->to);
         case UPGRADE_DOWNGRADE: {
                 _cleanup_free_ char *instance = NULL, *unit = NULL;
                 if (unitname_instance_for_version(p->from, &instance) < 0 ||
-                    unitname_deployment_unit("rollback", h->config.deployment, instance, &unit) < 0)
+                    unitname_deployment_unit("rollback", c->deployment, instance, &unit) < 0)
                         return -ENOMEM;
                 return gate(
                         p,
@@ -108,7 +110,7 @@ static int gate_kind(Helper *h, Plan *p, const SemVer *from, const SemVer *to) {
                         unit);
         }
         case UPGRADE_MAJOR:
-                if (!h->config.allow_major)
+                if (!c->allow_major)
                         return gate(
                                 p,
                                 "kind",
@@ -138,7 +140,7 @@ static int gate_kind(Helper *h, Plan *p, const SemVer *from, const SemVer *to) {
 
 /* the target's migrations that the running release does not declare (its metadata, or else its
  * installed package.json) */
-static int new_migrations(Helper *h, Plan *p) {
+static int new_migrations(const Config *c, Plan *p) {
         _cleanup_json_ cJSON *installed = NULL;
         _cleanup_free_ char *dir = NULL;
         const Release *from = metadata_find(&p->metadata, p->from);
@@ -148,7 +150,7 @@ static int new_migrations(Helper *h, Plan *p) {
                 dir = paths_release_dir(p->from);
                 if (!dir)
                         return -ENOMEM;
-                if (release_package_json(dir, h->config.package, &installed) >= 0)
+                if (release_package_json(dir, c->package, &installed) >= 0)
                         known = cJSON_GetObjectItemCaseSensitive(
                                 cJSON_GetObjectItemCaseSensitive(installed, "codebolt"), "migrations");
         }
@@ -172,11 +174,11 @@ static int new_migrations(Helper *h, Plan *p) {
         return 0;
 }
 
-static int gate_published(Helper *h, Plan *p) {
+static int gate_published(const Config *c, Plan *p) {
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = metadata_load(&h->config, &p->metadata, &error);
+        r = metadata_load(c, &p->metadata, &error);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -190,7 +192,7 @@ static int gate_published(Helper *h, Plan *p) {
         if (!p->target)
                 return gate(
                         p, "published", CHECK_FAIL, "%s is not published in %s", p->to, p->metadata.source);
-        r = new_migrations(h, p);
+        r = new_migrations(c, p);
         if (r < 0)
                 return r;
         if (p->target->deprecated)
@@ -357,7 +359,7 @@ static int gate_node(Plan *p) {
                 p, "node", CHECK_PASS, "Node.js %s satisfies engines.node '%s'", version, p->target->node);
 }
 
-static int gate_postgres(Helper *h, Plan *p) {
+static int gate_postgres(const Config *c, Plan *p) {
         _cleanup_json_ cJSON *rows = NULL;
         _cleanup_free_ char *error = NULL, *version = NULL;
         const char *num;
@@ -369,7 +371,7 @@ static int gate_postgres(Helper *h, Plan *p) {
                 return gate(p, "postgres", CHECK_SKIPPED, "no release metadata for %s", p->to);
         if (!p->target->postgres)
                 return gate(p, "postgres", CHECK_SKIPPED, "%s declares no codebolt.postgres", p->to);
-        if (helper_pg_target(h, h->config.db_name, &t) < 0)
+        if (helper_pg_target_config(c, c->db_name, &t) < 0)
                 return -ENOMEM;
         r = pg_query(&t, "SHOW server_version_num", NULL, 0, &rows, &error);
         if (r < 0)
@@ -416,10 +418,10 @@ static int gate_postgres(Helper *h, Plan *p) {
                 p->target->postgres);
 }
 
-static int gate_clients(Helper *h, Plan *p) {
+static int gate_clients(const Config *c, Plan *p) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *token = NULL, *url = NULL, *error = NULL, *below = NULL, *active = NULL,
-                            *sub = NULL;
+                            *sub = NULL, *login_error = NULL;
         _cleanup_json_ cJSON *clients = NULL;
         long status = 0;
         size_t n = 0;
@@ -440,17 +442,16 @@ static int gate_clients(Helper *h, Plan *p) {
         if (p->target->min_client_protocol < 0)
                 return gate(p, "clients", CHECK_SKIPPED, "%s declares no minClientProtocol", p->to);
         /* a server that does not run has no client connected */
-        if (bus_open_system(&bus) >= 0 &&
-            bus_unit_get_state(bus, h->config.server_unit, &active, &sub) >= 0 && !streq(active, "active") &&
-            !streq(active, "reloading"))
+        if (bus_open_system(&bus) >= 0 && bus_unit_get_state(bus, c->server_unit, &active, &sub) >= 0 &&
+            !streq(active, "active") && !streq(active, "reloading"))
                 return gate(
                         p,
                         "clients",
                         CHECK_SKIPPED,
                         "%s is %s: no client is connected to it",
-                        h->config.server_unit,
+                        c->server_unit,
                         active);
-        r = helper_login(h, &token);
+        r = helper_login(c, &token, &login_error);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -460,8 +461,8 @@ static int gate_clients(Helper *h, Plan *p) {
                         CHECK_FAIL,
                         "cannot ask the server which clients are connected: logging in as the smoke-test "
                         "user failed (%s)",
-                        strerror(-r));
-        url = helper_server_url(h, "/api/admin/clients");
+                        login_error ?: strerror(-r));
+        url = helper_server_url_config(c, "/api/admin/clients");
         if (!url)
                 return -ENOMEM;
         r = http_get_json(url, token, HTTP_TIMEOUT, &status, &clients, &error);
@@ -522,9 +523,10 @@ static int list_status(const char *cli, const char *user, const char *kind, char
         return r;
 }
 
-static int gate_tools(Helper *h, Plan *p) {
+static int gate_tools(const Config *c, Plan *p) {
         _cleanup_free_ char *cli = paths_install_file("/current/bin/codebolt"), *user = NULL, *tools = NULL,
-                            *caps = NULL, *block_t = NULL, *allow_t = NULL, *block_c = NULL, *allow_c = NULL;
+                            *caps = NULL, *block_t = NULL, *allow_t = NULL, *block_c = NULL, *allow_c = NULL,
+                            *user_error = NULL;
         const char *kind = "tool";
         int r;
 
@@ -532,7 +534,9 @@ static int gate_tools(Helper *h, Plan *p) {
                 return -ENOMEM;
         if (access(cli, X_OK) < 0)
                 return gate(p, "tools", CHECK_SKIPPED, "the running release has no admin CLI %s", cli);
-        r = helper_server_user(h, &user);
+        r = helper_server_user(c, &user, &user_error);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 return gate(
                         p,
@@ -540,7 +544,7 @@ static int gate_tools(Helper *h, Plan *p) {
                         CHECK_FAIL,
                         "cannot tell the server's user to run %s as: %s",
                         cli,
-                        strerror(-r));
+                        user_error ?: strerror(-r));
         r = list_status(cli, user, "tool", &tools);
         if (r >= 0) {
                 kind = "capability";
@@ -548,11 +552,11 @@ static int gate_tools(Helper *h, Plan *p) {
         }
         if (r >= 0) {
                 kind = "tool";
-                r = checks_incompatible(tools, h->config.allow_incompatible, &block_t, &allow_t);
+                r = checks_incompatible(tools, c->allow_incompatible, &block_t, &allow_t);
         }
         if (r >= 0) {
                 kind = "capability";
-                r = checks_incompatible(caps, h->config.allow_incompatible, &block_c, &allow_c);
+                r = checks_incompatible(caps, c->allow_incompatible, &block_c, &allow_c);
         }
         if (r == -ENOMEM)
                 return r;
@@ -647,17 +651,17 @@ static int free_bytes(const char *path, char **ret_where, uint64_t *ret) {
         return 0;
 }
 
-static int gate_space(Helper *h, Plan *p) {
-        _cleanup_free_ char *dir = paths_rooted(h->config.backup_directory), *where = NULL, *error = NULL,
+static int gate_space(const Config *c, Plan *p) {
+        _cleanup_free_ char *dir = paths_rooted(c->backup_directory), *where = NULL, *error = NULL,
                             *need_s = NULL, *free_s = NULL;
         _cleanup_json_ cJSON *rows = NULL;
-        const char *params[] = { h->config.db_name };
+        const char *params[] = { c->db_name };
         uint64_t db = 0, need, avail = 0;
         const char *size;
         PgTarget t;
         int r;
 
-        if (!dir || helper_pg_target(h, "postgres", &t) < 0)
+        if (!dir || helper_pg_target_config(c, "postgres", &t) < 0)
                 return -ENOMEM;
         r = pg_query(&t, "SELECT pg_database_size($1) AS size", params, 1, &rows, &error);
         if (r < 0)
@@ -666,11 +670,11 @@ static int gate_space(Helper *h, Plan *p) {
                         "space",
                         CHECK_FAIL,
                         "cannot ask PostgreSQL the size of database %s: %s",
-                        h->config.db_name,
+                        c->db_name,
                         error ?: strerror(-r));
         size = json_get_string(cJSON_GetArrayItem(rows, 0), "size");
         db = size ? strtoull(size, NULL, 10) : 0;
-        need = checks_backup_bytes(db, store_bytes(&h->config));
+        need = checks_backup_bytes(db, store_bytes(c));
         r = free_bytes(dir, &where, &avail);
         if (r == -ENOMEM)
                 return r;
@@ -689,7 +693,7 @@ static int gate_space(Helper *h, Plan *p) {
                         "the backup needs about %s (database %s and the stores, with margin), but %s has "
                         "only %s free",
                         need_s,
-                        h->config.db_name,
+                        c->db_name,
                         where,
                         free_s);
         return gate(
@@ -698,23 +702,22 @@ static int gate_space(Helper *h, Plan *p) {
 
 /* ---- production follows staging ---- */
 
-static int gate_staging(Helper *h, Plan *p) {
+static int gate_staging(const Config *c, Plan *p) {
         _cleanup_free_ char *url = NULL, *body = NULL, *error = NULL, *reason = NULL;
         _cleanup_json_ cJSON *ledger = NULL;
         struct timespec ts;
         int r;
 
-        if (h->config.role != ROLE_PRODUCTION)
+        if (c->role != ROLE_PRODUCTION)
                 return gate(p, "staging", CHECK_SKIPPED, "[Policy] Role= is not production");
-        if (!h->config.staging_ledger)
+        if (!c->staging_ledger)
                 return gate(
                         p,
                         "staging",
                         CHECK_FAIL,
                         "[Policy] Role=production needs StagingLedger= (the staging host's exported "
                         "ledger)");
-        url = h->config.staging_ledger[0] == '/' ? paths_rooted(h->config.staging_ledger)
-                                                 : strdup(h->config.staging_ledger);
+        url = c->staging_ledger[0] == '/' ? paths_rooted(c->staging_ledger) : strdup(c->staging_ledger);
         if (!url)
                 return -ENOMEM;
         r = http_fetch_file(url, &body, NULL, &error);
@@ -733,7 +736,7 @@ static int gate_staging(Helper *h, Plan *p) {
         r = checks_staging(
                 ledger,
                 p->to,
-                h->config.bake_time,
+                c->bake_time,
                 (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000,
                 &reason);
         if (r < 0)
@@ -741,18 +744,18 @@ static int gate_staging(Helper *h, Plan *p) {
         return gate(p, "staging", (CheckResult)r, "%s (%s)", reason, url);
 }
 
-int plan_make(Helper *h, const char *from, Plan *ret) {
+int plan_make(const Config *c, const char *from, const char *to, Plan *ret) {
         _cleanup_(plan_done) Plan p = { .proceed = true };
         SemVer vfrom = {}, vto = {};
         int r;
 
         p.from = strdup(from);
-        p.to = strdup(h->version);
+        p.to = strdup(to);
         p.gates = calloc(GATE_MAX, sizeof(Gate));
         if (!p.from || !p.to || !p.gates)
                 return -ENOMEM;
 
-        r = gate_failed_here(h, &p);
+        r = gate_failed_here(c, &p);
         if (r >= 0 && semver_parse(from, &vfrom) < 0)
                 r =
                         gate(&p,
@@ -760,24 +763,24 @@ int plan_make(Helper *h, const char *from, Plan *ret) {
                              CHECK_FAIL,
                              "the running release '%s' is not named by an exact version",
                              from);
-        else if (r >= 0 && (r = semver_parse(h->version, &vto)) >= 0)
-                r = gate_kind(h, &p, &vfrom, &vto);
+        else if (r >= 0 && (r = semver_parse(to, &vto)) >= 0)
+                r = gate_kind(c, &p, &vfrom, &vto);
         if (r >= 0)
-                r = gate_published(h, &p);
+                r = gate_published(c, &p);
         if (r >= 0 && vfrom.major + vfrom.minor + vfrom.patch + (vfrom.prerelease != NULL) > 0)
                 r = gate_path(&p, &vfrom);
         if (r >= 0)
                 r = gate_node(&p);
         if (r >= 0)
-                r = gate_postgres(h, &p);
+                r = gate_postgres(c, &p);
         if (r >= 0)
-                r = gate_clients(h, &p);
+                r = gate_clients(c, &p);
         if (r >= 0)
-                r = gate_tools(h, &p);
+                r = gate_tools(c, &p);
         if (r >= 0)
-                r = gate_space(h, &p);
+                r = gate_space(c, &p);
         if (r >= 0)
-                r = gate_staging(h, &p);
+                r = gate_staging(c, &p);
         semver_done(&vfrom);
         semver_done(&vto);
         if (r < 0)

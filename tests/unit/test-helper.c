@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-helper.c: the helper layer's pieces that need no systemd: credentials and their trust rules, the
+ * login's refusal, the server's URL and user, the database target, hold.json, deadlines */
+#define _GNU_SOURCE
+#include <check.h>
+#include <time.h>
+
+#include "test-root.h"
+#include "credentials.h"
+#include "helper.h"
+#include "hold-file.h"
+#include "macro.h"
+#include "paths.h"
+#include "server.h"
+#include "state.h"
+
+#define NOBODY 65534
+
+/* the credential name under the root's credential directory, with text and mode (and owner) */
+static void credential(const char *name, const char *text, mode_t mode, uid_t owner) {
+        _cleanup_free_ char *dir = paths_credential(""), *path = paths_credential(name);
+
+        ck_assert_int_eq(paths_mkdir_p(dir, 0755), 0);
+        ck_assert_int_eq(state_write_string_atomic(path, text, mode), 0);
+        ck_assert_int_eq(chmod(path, mode), 0);
+        ck_assert_int_eq(chown(path, owner, 0), 0);
+}
+
+START_TEST(test_read_credential) {
+        _cleanup_free_ char *s = NULL, *why = NULL;
+
+        credential("good", "  s3cret\n", 0600, 0);
+        ck_assert_int_eq(helper_read_credential("good", &s, &why), 0);
+        /* trimmed of whitespace */
+        ck_assert_str_eq(s, "s3cret");
+        ck_assert_ptr_null(why);
+}
+END_TEST
+
+START_TEST(test_read_credential_refused) {
+        _cleanup_free_ char *s = NULL, *why = NULL, *why2 = NULL, *why3 = NULL;
+
+        /* anyone may read it */
+        credential("loose", "s3cret\n", 0644, 0);
+        ck_assert_int_eq(helper_read_credential("loose", &s, &why), -EPERM);
+        ck_assert_ptr_null(s);
+        ck_assert_ptr_nonnull(why);
+
+        /* not root's */
+        credential("theirs", "s3cret\n", 0600, NOBODY);
+        ck_assert_int_eq(helper_read_credential("theirs", &s, &why2), -EPERM);
+        ck_assert_ptr_nonnull(why2);
+
+        /* missing: -ENOENT (the webhook token is optional, the smoke password is not) */
+        ck_assert_int_lt(helper_read_credential("missing", &s, &why3), 0);
+        ck_assert_int_eq(helper_read_credential("missing", &s, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_login_refused) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *token = NULL, *error = NULL, *loose = NULL, *path = NULL;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        free(c.smoke_password_credential);
+        c.smoke_password_credential = strdup("no-such-password");
+        ck_assert_ptr_nonnull(c.smoke_password_credential);
+
+        /* the password cannot be read: nothing is sent, and the message names the file */
+        ck_assert_int_eq(helper_login(&c, &token, &error), -ENOENT);
+        ck_assert_ptr_null(token);
+        path = paths_credential("no-such-password");
+        ck_assert_ptr_nonnull(error);
+        ck_assert_msg(strstr(error, "Failed to read the smoke-test password"), "%s", error);
+        ck_assert_msg(strstr(error, path), "%s", error);
+
+        /* one anyone may read: refused, and the secret is not in the message */
+        credential("loose-password", "hunter2-secret\n", 0644, 0);
+        free(c.smoke_password_credential);
+        c.smoke_password_credential = strdup("loose-password");
+        ck_assert_int_eq(helper_login(&c, &token, &loose), -EPERM);
+        ck_assert_ptr_nonnull(loose);
+        ck_assert_msg(!strstr(loose, "hunter2"), "%s", loose);
+}
+END_TEST
+
+START_TEST(test_server) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *url = NULL, *user = NULL, *error = NULL, *h_url = NULL;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        c.port = 8123;
+        url = helper_server_url_config(&c, "/api/auth/login");
+        ck_assert_str_eq(url, "http://127.0.0.1:8123/api/auth/login");
+
+        /* a Helper's is its config's */
+        Helper h = { .config = c, .lock_fd = -EBADF };
+        h_url = helper_server_url(&h, "/health");
+        ck_assert_str_eq(h_url, "http://127.0.0.1:8123/health");
+
+        /* [Server] User= wins: no D-Bus asked */
+        free(c.server_user);
+        c.server_user = strdup("codebolt");
+        ck_assert_int_eq(helper_server_user(&c, &user, &error), 0);
+        ck_assert_str_eq(user, "codebolt");
+        ck_assert_ptr_null(error);
+}
+END_TEST
+
+START_TEST(test_pg_target) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *password = NULL;
+        PgTarget t;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        free(c.db_password_credential);
+        c.db_password_credential = strdup("db-password");
+        password = paths_credential("db-password");
+
+        /* no password file: peer authentication, no password parameter */
+        ck_assert_int_eq(helper_pg_target_config(&c, "codebolt", &t), 0);
+        ck_assert_str_eq(t.dbname, "codebolt");
+        ck_assert_ptr_eq(t.os_user, c.db_os_user);
+        ck_assert_ptr_eq(t.conninfo, c.db_connection);
+        ck_assert_ptr_null(t.password_file);
+
+        credential("db-password", "pw\n", 0600, 0);
+        ck_assert_int_eq(helper_pg_target_config(&c, "postgres", &t), 0);
+        ck_assert_str_eq(t.dbname, "postgres");
+        ck_assert_str_eq(t.password_file, password);
+}
+END_TEST
+
+START_TEST(test_hold_read) {
+        _cleanup_free_ char *since = NULL, *reason = NULL, *state = paths_state_dir("held"),
+                            *path = paths_state_file("held", "hold.json");
+        char *none = NULL;
+
+        ck_assert_int_eq(helper_hold_read("held", &none, &none), 0);
+        ck_assert_ptr_null(none);
+
+        ck_assert_int_eq(paths_mkdir_p(state, 0700), 0);
+        ck_assert_int_eq(
+                state_write_string_atomic(
+                        path, "{\"since\": \"2026-01-01T00:00:00Z\", \"reason\": \"freeze\"}", 0644),
+                0);
+        ck_assert_int_eq(helper_hold_read("held", &since, &reason), 1);
+        ck_assert_str_eq(since, "2026-01-01T00:00:00Z");
+        ck_assert_str_eq(reason, "freeze");
+        /* either may be NULL */
+        ck_assert_int_eq(helper_hold_read("held", NULL, NULL), 1);
+
+        /* not JSON: an error, not "not held" */
+        ck_assert_int_eq(state_write_string_atomic(path, "held!", 0644), 0);
+        ck_assert_int_lt(helper_hold_read("held", NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_deadline) {
+        struct timespec ts;
+        usec_t now, d;
+
+        ck_assert(helper_deadline(USEC_INFINITY) == USEC_INFINITY);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+        d = helper_deadline(10 * USEC_PER_SEC);
+        ck_assert(d >= now + 10 * USEC_PER_SEC);
+        ck_assert(d < now + 20 * USEC_PER_SEC);
+}
+END_TEST
+
+static Suite *helper_suite(void) {
+        Suite *s = suite_create("helper");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_read_credential);
+        tcase_add_test(tc, test_read_credential_refused);
+        tcase_add_test(tc, test_login_refused);
+        tcase_add_test(tc, test_server);
+        tcase_add_test(tc, test_pg_target);
+        tcase_add_test(tc, test_hold_read);
+        tcase_add_test(tc, test_deadline);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        if (geteuid() != 0) {
+                fprintf(stderr,
+                        "test-helper needs root (credentials must be root's, one is chowned to nobody)\n");
+                return EXIT_FAILURE;
+        }
+        return run_suite_in_root(helper_suite(), "test-helper");
+}
