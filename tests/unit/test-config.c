@@ -11,7 +11,7 @@
 #include "config.h"
 #include "macro.h"
 #include "paths.h"
-#include "test-tmpdir.h"
+#include "test-util.h"
 
 #define TREE(name) FIXTURES "/config/" name
 #define MIN(n) ((usec_t)(n)*60 * USEC_PER_SEC)
