@@ -127,8 +127,8 @@ gate_catch backup 'ls -d /backups/codebolt/*.partial >/dev/null 2>&1' STOP >/dev
 sb systemctl stop postgresql@15-main.service
 sb pkill -CONT -x backup
 cbu_expect_aborted 1.5.0 6 backup "PostgreSQL unreachable"
-sb_phase_logged "$cursor" backup "pg_dump of database" ||
-        fail "the backup's failure does not name pg_dump: $(sb_journal_since "$cursor" CODEBOLT_UPGRADE_PHASE=backup | tail -n 5)"
+sb_phase_logged "$cursor" backup "failed in phase backup: Failed to count the rows of database codebolt: connection to server" ||
+        fail "the backup's failure does not say PostgreSQL went away: $(sb_journal_since "$cursor" CODEBOLT_UPGRADE_PHASE=backup | tail -n 5)"
 sb systemctl start postgresql@15-main.service
 untouched "PostgreSQL unreachable"
 cbu_observe postgres-backup 1.4.0 1.5.0
