@@ -6,8 +6,10 @@
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${1:-$src/build}
-if [ ! -f "$dir/build.ninja" ]; then
-        meson setup "$dir" "$src" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
-                -Dwerror=true -Db_sanitize=address,undefined >/dev/null
-fi
+# --reconfigure on an existing build: the tools the tests need (npm, scdoc, clang-format, shellcheck …)
+# are looked for at configure time, and one installed since must be seen, not stand in as missing
+reconfigure=()
+[ ! -f "$dir/build.ninja" ] || reconfigure=(--reconfigure)
+meson setup "${reconfigure[@]}" "$dir" "$src" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
+        -Dwerror=true -Db_sanitize=address,undefined >/dev/null
 ninja -C "$dir" >/dev/null

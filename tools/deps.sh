@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-        build-essential meson ninja-build pkg-config check clang-format scdoc
+        build-essential meson ninja-build pkg-config check clang-format scdoc shellcheck
         man-db groff-base bash-completion
         libsystemd-dev libpq-dev libcjson-dev libcurl4-openssl-dev libinih-dev libssl-dev
         systemd systemd-journal-remote dbus util-linux iproute2 curl jq rsync git

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# reliability.sh BUILD OUT: the fault matrix (the "# matrix:" lines of each integration scenario) with
-# what the last test run in BUILD showed for each cell, as Markdown in OUT.
+# reliability.sh BUILD OUT: the fault matrix (the "# matrix[CELL]:" lines of each integration scenario)
+# with what the last test run in BUILD observed for each cell (the scenario's "observed: CELL OUTCOME"
+# lines, in testlog.json), as Markdown in OUT. A cell whose observation is missing or differs from the
+# outcome asserted is marked so.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$1
@@ -9,6 +11,44 @@ out=$2
 log="$build/meson-logs/testlog.json"
 [ -s "$log" ] || { echo "reliability.sh: no test results in $log" >&2; exit 1; }
 
+# the ledger's results: when the detail of an outcome names one, the observation must name the same
+results=" refused aborted rolled-back restored succeeded held "
+
+# outcome_class OUTCOME / outcome_detail OUTCOME: "old" and "restored" of "old (restored when started again)"
+outcome_class() {
+        local o=${1%%[ (]*}
+        echo "${o%,}"
+}
+outcome_detail() {
+        local d
+        case "$1" in *"("*) ;; *) return 0 ;; esac
+        d=${1#*(}
+        d=${d%%[ ,;:)]*}
+        echo "$d"
+}
+
+# shown ASSERTED OBSERVED: the "shown" cell: the observation, or what is wrong with it
+shown() {
+        local a=$1 o=$2 ad od
+        [ -n "$o" ] || { echo "**not observed**"; return; }
+        ad=$(outcome_detail "$a")
+        od=$(outcome_detail "$o")
+        if [ "$(outcome_class "$a")" != "$(outcome_class "$o")" ] ||
+                { [[ "$results" == *" $ad "* ]] && [ "$ad" != "$od" ]; }; then
+                echo "**MISMATCH**: $o"
+        else
+                echo "$o"
+        fi
+}
+
+# trim TEXT: without leading and trailing blanks
+trim() {
+        local t=$1
+        t=${t#"${t%%[![:space:]]*}"}
+        echo "${t%"${t##*[![:space:]]}"}"
+}
+
+mismatches=0 unobserved=0
 {
         echo "# Reliability: the fault matrix"
         echo
@@ -17,22 +57,44 @@ log="$build/meson-logs/testlog.json"
         echo "sandbox, injects the fault and asserts exactly the outcome given: **new** (upgraded, smoke passed,"
         echo "ledger \`succeeded\`), **old** (the previous version, every seeded row and store byte as before, the"
         echo "ledger says what happened) or **held** (stopped or on the old version, backup intact, status says so,"
-        echo "a critical journal entry). \"shown\" is what the run observed: the asserted outcome when the scenario"
-        echo "passed, FAILED otherwise."
+        echo "a critical journal entry). \"observed\" is what the run saw after the cell's checks passed: the version"
+        echo "the server answers as (new, old, or held when neither) and the ledger's result, printed by the scenario"
+        echo "itself; **MISMATCH** when it differs from the outcome asserted, **not observed** when the scenario"
+        echo "printed nothing for the cell (it failed before, or does not report it), FAILED when the scenario failed."
         echo
-        echo "| phase | fault | outcome asserted | shown | scenario |"
+        echo "| phase | fault | outcome asserted | observed | scenario |"
         echo "| --- | --- | --- | --- | --- |"
         for f in "$src"/tests/integration/*.sh; do
                 name=$(basename "$f" .sh)
-                result=$(jq -r --arg n "$name" 'select(.name | endswith(" / " + $n) or . == $n) | .result' "$log" | tail -n 1)
-                case "$result" in
-                OK) shown=yes ;;
-                "") shown="not run" ;;
-                *) shown="FAILED ($result)" ;;
-                esac
-                { grep '^# matrix: ' "$f" || true; } | sed 's/^# matrix: //' | while IFS='|' read -r phase fault outcome; do
-                        printf '| %s | %s | %s | %s | `%s` |\n' "$(echo $phase)" "$(echo $fault)" "$(echo $outcome)" \
-                                "$([ "$shown" = yes ] && echo "$(echo $outcome)" || echo "$shown")" "$name"
-                done
+                entry=$(jq -c --arg n "$name" 'select(.name | endswith(" / " + $n) or . == $n)' "$log" | tail -n 1)
+                result=$(jq -r '.result // empty' <<<"${entry:-null}")
+                stdout=$(jq -r '.stdout // empty' <<<"${entry:-null}")
+                while IFS= read -r line; do
+                        [[ "$line" =~ ^#\ matrix(\[([A-Za-z0-9_-]+)\])?:\ (.*)$ ]] || continue
+                        cell=${BASH_REMATCH[2]}
+                        IFS='|' read -r phase fault outcome <<<"${BASH_REMATCH[3]}"
+                        phase=$(trim "$phase") fault=$(trim "$fault") outcome=$(trim "$outcome")
+                        seen=
+                        if [ -n "$cell" ]; then
+                                seen=$(sed -n "s/^observed: $cell //p" <<<"$stdout" | tail -n 1)
+                        fi
+                        case "$result" in
+                        "") show="not run" ;;
+                        OK) show=$(shown "$outcome" "$seen") ;;
+                        *) show="FAILED ($result)${seen:+; observed $seen}" ;;
+                        esac
+                        case "$show" in
+                        "**MISMATCH"*) mismatches=$((mismatches + 1)) ;;
+                        "**not observed**") unobserved=$((unobserved + 1)) ;;
+                        esac
+                        # shellcheck disable=SC2016 # the backquotes are Markdown's, printed as they are
+                        printf '| %s | %s | %s | %s | `%s` |\n' "$phase" "$fault" "$outcome" "$show" "$name"
+                done <"$f"
         done
 } >"$out"
+[ "$unobserved" = 0 ] || echo "reliability.sh: $unobserved cells of passing scenarios have no observation (see $out)" >&2
+# a passing scenario that saw another outcome than its matrix line asserts contradicts itself
+if [ "$mismatches" -gt 0 ]; then
+        echo "reliability.sh: $mismatches cells observed otherwise than asserted (see $out)" >&2
+        exit 1
+fi

@@ -14,13 +14,28 @@ build=${CBU_BUILD:-$src/build}
 # the fuzz targets (tests/fuzz) in a clang build of their own, when the whole suite runs; without
 # clang that build fails, and so does the run
 fuzz_build=${CBU_FUZZ_BUILD:-$src/build-fuzz}
+log="$build/meson-logs/testlog.json"
+fuzz_log="$fuzz_build/meson-logs/testlog.json"
+# no result of an earlier run may stand in for this one's: meson writes no log when nothing ran
+rm -f "$log" "$fuzz_log"
 fuzz_build_failed=0
 if [ $# -eq 0 ]; then
-        rm -f "$fuzz_build/meson-logs/testlog.json"
         "$src/tools/build-fuzz.sh" "$fuzz_build" || {
                 echo "run-tests.sh: the fuzz build failed" >&2
                 fuzz_build_failed=1
         }
+fi
+
+# the tests this selection defines, to compare with the number that ran
+defined=$(meson test -C "$build" --no-rebuild --list "$@" 2>/dev/null | grep -c ' / ')
+if [ "$defined" = 0 ]; then
+        echo "run-tests.sh: no test matches: $*" >&2
+        echo "0 passed, 1 failed"
+        exit 1
+fi
+if [ $# -eq 0 ] && [ "$fuzz_build_failed" = 0 ]; then
+        fuzz_defined=$(meson test -C "$fuzz_build" --no-rebuild --list --suite fuzz 2>/dev/null | grep -c ' / ')
+        defined=$((defined + fuzz_defined))
 fi
 
 rc=0
@@ -32,25 +47,36 @@ if [ $# -eq 0 ] && [ "$fuzz_build_failed" = 0 ]; then
 fi
 [ "$fuzz_build_failed" = 0 ] || rc=1
 
-log="$build/meson-logs/testlog.json"
-logs=("$log")
-[ -s "$fuzz_build/meson-logs/testlog.json" ] && logs+=("$fuzz_build/meson-logs/testlog.json")
-# the fault matrix with what this run showed, when it ran everything
-if [ $# -eq 0 ] && [ -s "$log" ]; then
-        "$src/tools/reliability.sh" "$build" "$src/docs/reliability.md" ||
-                echo "run-tests.sh: could not write docs/reliability.md" >&2
-fi
 if [ ! -s "$log" ]; then
         echo "run-tests.sh: meson wrote no results" >&2
         echo "0 passed, 1 failed"
         exit 1
 fi
-jq -rs --argjson fuzz_build_failed "$fuzz_build_failed" '
+logs=("$log")
+[ ! -s "$fuzz_log" ] || logs+=("$fuzz_log")
+ran=$(cat "${logs[@]}" | jq -s length)
+# a test that did not run (meson interrupted, a fuzz log missing) is a failure, not a smaller total
+missing=0
+if [ "$ran" != "$defined" ]; then
+        echo "run-tests.sh: $defined tests are defined for this selection, $ran ran" >&2
+        missing=$((defined > ran ? defined - ran : 1))
+        rc=1
+fi
+
+# the fault matrix with what this run showed, when it ran everything
+if [ $# -eq 0 ] && [ "$missing" = 0 ]; then
+        "$src/tools/reliability.sh" "$build" "$src/docs/reliability.md" || {
+                echo "run-tests.sh: could not write docs/reliability.md" >&2
+                rc=1
+        }
+fi
+jq -rs --argjson fuzz_build_failed "$fuzz_build_failed" --argjson missing "$missing" '
         (map(select(.result == "OK" or .result == "EXPECTEDFAIL")) | length) as $passed |
         (map(select(.result == "SKIP")) | length) as $skipped |
-        (length - $passed - $skipped + $fuzz_build_failed) as $failed |
+        (length - $passed - $skipped + $fuzz_build_failed + $missing) as $failed |
         (map(select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP") | "  failed: \(.name) (\(.result))") | .[]),
         (if $fuzz_build_failed > 0 then "  failed: the fuzz build (tools/build-fuzz.sh)" else empty end),
+        (if $missing > 0 then "  failed: \($missing) defined tests that did not run" else empty end),
         "\($passed) passed, \($failed) failed" + (if $skipped > 0 then ", \($skipped) skipped" else "" end)
 ' "${logs[@]}"
 exit "$rc"

@@ -105,7 +105,7 @@ $(diff <(echo "$before") <(echo "$(databases) $(releases)"))"
 # 6. clean: a database in use is not dropped (exit 1, naming it); once free, it is
 sb systemd-run --quiet --unit=cbu-session-holder --uid=postgres \
         psql -X -q -d "$verify_c" -c "SELECT pg_sleep(600)"
-for i in $(seq 100); do
+for _ in $(seq 100); do
         [ "$(sb runuser -u postgres -- psql -X -tAc "SELECT count(*) FROM pg_stat_activity WHERE datname = '$verify_c'")" -gt 0 ] && break
         sleep 0.2
 done
@@ -120,7 +120,7 @@ has_db "$verify_c" || fail "clean dropped $verify_c while a session was on it"
 # the backend sleeps on after its client is gone: end it as an operator would
 sb systemctl stop cbu-session-holder.service
 sb runuser -u postgres -- psql -X -q -tAc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$verify_c'" >/dev/null
-for i in $(seq 100); do
+for _ in $(seq 100); do
         [ "$(sb runuser -u postgres -- psql -X -tAc "SELECT count(*) FROM pg_stat_activity WHERE datname = '$verify_c'")" = 0 ] && break
         sleep 0.2
 done

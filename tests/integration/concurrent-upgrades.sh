@@ -20,7 +20,7 @@ cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' >/dev/
 
 first='codebolt-upgrade@1.5.0-rc.1.service'
 sb systemctl start --no-block "$first"
-for i in $(seq 150); do
+for _ in $(seq 150); do
         sb test -e /var/lib/codebolt-upgrade/default/current.json && break
         sleep 0.2
 done
@@ -38,7 +38,7 @@ for second in 'codebolt-upgrade@1.5.0\x2drc.1.service' codebolt-upgrade@1.5.0.se
 done
 
 # the first upgrade goes on to its end
-for i in $(seq 300); do
+for _ in $(seq 300); do
         state=$(sb systemctl show -P ActiveState "$first")
         [ "$state" = activating ] || break
         sleep 0.5

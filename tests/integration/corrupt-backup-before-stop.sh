@@ -22,6 +22,7 @@ sb systemctl start --no-block codebolt-upgrade@1.5.0.service
 gate_wait drain >/dev/null || fail "the upgrade never reached drain"
 backup=$(sb jq -r .backup "$CBU_STATE/current.json")
 sb jq -e '.verified == true' "$backup/manifest.json" >/dev/null || fail "the backup was not verified before drain"
+# shellcheck disable=SC2016 # perl's variables, for perl
 sb perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!"; seek($f, 100, 0); read($f, my $c, 1);
         seek($f, 100, 0); print $f chr(ord($c) ^ 0x20); close($f) or die' "$backup/database.dump"
 sb_log "flipped a byte of $backup/database.dump; letting drain go on"

@@ -25,6 +25,7 @@ backup=$(sb jq -r .backup "$CBU_STATE/current.json")
 snapshot=$(sb jq -r .snapshot "$CBU_STATE/current.json")
 flipped=$backup/stores/var/lib/codebolt/vectordb/index.bin
 flip() {
+        # shellcheck disable=SC2016 # perl's variables, for perl
         sb perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!"; seek($f, 4096, 0); read($f, my $c, 1);
                 seek($f, 4096, 0); print $f chr(ord($c) ^ 0x20); close($f) or die' "$flipped"
 }
@@ -49,7 +50,7 @@ grep -q 'codebolt_failed_' <<<"$(databases)" && fail "a database was renamed to 
 
 # the server is stopped or runs 1.4.0, never 1.5.1: also not a moment later, through its own Restart=
 # (RestartSec=2 in the deployment's unit)
-starts=$(cbu_starts_within 6 'codebolt-server 1.5.1 starting')
+starts=$(cbu_starts_within 6 'codebolt-server 1.5.1 starting') || fail "cannot count the server's starts"
 state=$(sb systemctl show -P ActiveState,SubState codebolt.service | paste -sd/)
 case $state in
 inactive/* | failed/*) ;;
@@ -61,6 +62,7 @@ esac
 
 # the backup is intact: with the byte flipped back, every checksum holds and the dump restores
 flip
+# shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
 sb sh -c 'cd "$1" && jq -r ".files | to_entries[] | \"\(.value)  \(.key)\"" manifest.json | sha256sum --check --strict --quiet' sh "$backup" ||
         fail "the backup $backup no longer matches its manifest"
 sb jq -e '.verified == true' "$backup/manifest.json" >/dev/null || fail "the backup is no longer marked verified"
@@ -68,7 +70,7 @@ sb pg_restore --list "$backup/database.dump" >/dev/null || fail "pg_restore --li
 
 # a critical journal entry (PRIORITY=2) naming the flipped file; the catalog's held event
 crit=$(sb journalctl -b --no-pager -o cat PRIORITY=2 -u codebolt-rollback@1.5.1.service)
-grep -qF 'is held' <<<"$crit" && grep -qF "$flipped" <<<"$crit" ||
+{ grep -qF 'is held' <<<"$crit" && grep -qF "$flipped" <<<"$crit"; } ||
         fail "no critical journal entry saying the rollback is held because of $flipped: $crit"
 explained=$(sb journalctl -b --no-pager -x -u codebolt-rollback@1.5.1.service)
 grep -qF 'Subject: Codebolt upgrade to 1.5.1 is held: finish by hand' <<<"$explained" ||

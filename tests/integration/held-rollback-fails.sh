@@ -40,7 +40,7 @@ sb_journal_has codebolt.service 'fatal: database codebolt needs codebolt-server 
 
 # the server is stopped, and stays stopped: its Restart= does not bring 1.4.0 (or 1.5.7) back in a loop
 # (RestartSec=2 in the deployment's unit)
-starts=$(cbu_starts_within 6 'codebolt-server .* starting')
+starts=$(cbu_starts_within 6 'codebolt-server .* starting') || fail "cannot count the server's starts"
 state=$(sb systemctl show -P ActiveState,SubState codebolt.service | paste -sd/)
 case $state in
 inactive/* | failed/*) ;;
@@ -60,6 +60,7 @@ grep -q 'codebolt_failed_' <<<"$(databases)" && fail "a database was renamed to 
         fail "the database no longer holds 1.5.7's migration"
 
 # the backup is intact: every checksum of its manifest holds, it is still marked verified, the dump reads
+# shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
 sb sh -c 'cd "$1" && jq -r ".files | to_entries[] | \"\(.value)  \(.key)\"" manifest.json | sha256sum --check --strict --quiet' sh "$backup" ||
         fail "the backup $backup no longer matches its manifest"
 sb jq -e '.verified == true' "$backup/manifest.json" >/dev/null || fail "the backup is no longer marked verified"

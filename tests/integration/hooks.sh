@@ -22,6 +22,7 @@ server_id=$(sb systemctl show -P InvocationID codebolt.service)
 
 # hook NAME SCRIPT: an executable site hook (NAME is <stage>.d/<file>)
 hook() {
+        # shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
         sb sh -c 'printf "#!/bin/sh\n%s\n" "$2" >"$1" && chmod 0755 "$1"' sh "$SITE/$1" "$2"
 }
 
@@ -48,7 +49,7 @@ hook post-upgrade.d/50-record 'env | LC_ALL=C sort >/var/lib/cbu-test-post-upgra
 # 1. apt holds dpkg's lock: the shipped hook refuses, naming the holder
 sb systemd-run --quiet --unit=hk-apt --property=Type=exec /usr/bin/python3 -c \
         'import fcntl, time; f = open("/var/lib/dpkg/lock-frontend", "r+"); fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(3600)'
-for i in $(seq 100); do
+for _ in $(seq 100); do
         sb lslocks --noheadings --raw --output PATH | grep -qx /var/lib/dpkg/lock-frontend && break
         sleep 0.2
 done
@@ -62,6 +63,7 @@ grep -qF "/usr/lib/codebolt-upgrade/hooks/pre-upgrade.d/10-dpkg-lock exited with
 
 # 2. the site masks the shipped hook (the lock is still held) and adds a check of its own, which fails
 sb ln -s /dev/null "$SITE/pre-upgrade.d/10-dpkg-lock"
+# shellcheck disable=SC2016 # the hook's own variables, expanded when the hook runs
 hook pre-upgrade.d/50-site-check 'echo "change freeze until Friday ($CODEBOLT_UPGRADE_FROM -> $CODEBOLT_UPGRADE_TO)"; exit 3'
 sb_log "systemctl start codebolt-upgrade@1.5.0 with a failing site hook"
 refused 1.5.0 1 "a failing site hook"

@@ -63,6 +63,7 @@ expect_untouched "kill -9 in preflight" refused
 
 # stage, while npm installs the version into the staging directory
 cell_start 1.5.0
+# shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
 pid=$(gate_catch stage 'pgrep -P "$pid" >/dev/null && [ -d /opt/codebolt/releases/.1.5.0.staging ]' KILL) ||
         fail "stage never ran npm"
 sb_log "kill -9 of stage while npm installs (pid $pid)"

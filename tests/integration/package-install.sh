@@ -17,7 +17,7 @@ sb test ! -e /var/lib/codebolt-upgrade || fail "/var/lib/codebolt-upgrade exists
 bash "$SB_SRC/tests/packaging/ensure-packages.sh" "$CBU_BUILD_DIR/packages" deb "$(sb_root)/var/tmp/packages" ||
         fail "no package to install: tools/build-packages.sh failed (its log is in $CBU_BUILD_DIR/packages)"
 debs=("$(sb_root)"/var/tmp/packages/codebolt-upgrade_*.deb)
-[ ${#debs[@]} = 1 ] && [ -f "${debs[0]}" ] || fail "not exactly one codebolt-upgrade .deb: ${debs[*]}"
+{ [ ${#debs[@]} = 1 ] && [ -f "${debs[0]}" ]; } || fail "not exactly one codebolt-upgrade .deb: ${debs[*]}"
 deb=packages/$(basename "${debs[0]}")
 
 # apt-get as an operator runs it, here with no network and no package lists at all: every dependency is
@@ -28,10 +28,12 @@ sb_apt() {
 }
 sb_log "apt-get install /var/tmp/$deb"
 out=$(sb_apt install "/var/tmp/$deb") || fail "apt-get install /var/tmp/$deb failed: $out"
+# shellcheck disable=SC2016 # dpkg-query's format, for dpkg-query
 [ "$(sb dpkg-query -W -f='${Status}' codebolt-upgrade)" = "install ok installed" ] ||
         fail "codebolt-upgrade is not installed after apt-get install: $out"
 
 # what the package put in place: the conffile, the state directory (tmpfiles.d), not the backup directory
+# shellcheck disable=SC2016 # dpkg-query's format, for dpkg-query
 conffiles=$(sb dpkg-query -W -f='${Conffiles}\n' codebolt-upgrade)
 grep -q '^ /etc/codebolt-upgrade/upgrade.conf ' <<<"$conffiles" ||
         fail "/etc/codebolt-upgrade/upgrade.conf is not a conffile of the package: $conffiles"
@@ -96,6 +98,7 @@ expect_kept() {
 
 sb_log "apt-get remove codebolt-upgrade"
 out=$(sb_apt remove codebolt-upgrade) || fail "apt-get remove failed: $out"
+# shellcheck disable=SC2016 # dpkg-query's format, for dpkg-query
 [ "$(sb dpkg-query -W -f='${Status}' codebolt-upgrade)" = "deinstall ok config-files" ] ||
         fail "codebolt-upgrade is not removed with its configuration kept: $(sb dpkg-query -W -f='${Status}' codebolt-upgrade)"
 for f in /usr/bin/codebolt-upgrade /usr/libexec/codebolt-upgrade /lib/systemd/system-generators/codebolt-upgrade-generator; do
@@ -108,6 +111,7 @@ sb test ! -e "$dropin" || fail "$dropin is still there after apt-get remove"
 
 sb_log "apt-get purge codebolt-upgrade"
 out=$(sb_apt purge codebolt-upgrade) || fail "apt-get purge failed: $out"
+# shellcheck disable=SC2016 # dpkg-query's format, for dpkg-query
 if sb dpkg-query -W -f='${Status}' codebolt-upgrade 2>/dev/null | grep -q 'config-files\|installed'; then
         fail "codebolt-upgrade is still known to dpkg after apt-get purge"
 fi

@@ -38,8 +38,8 @@ power_cut_and_boot() {
 # cell_result WHAT: the result the recovery wrote for the cell's upgrade, once it is resolved: the ledger
 # has a new entry, no upgrade is in flight and the check after the server's start has run
 cell_result() {
-        local i entries state
-        for i in $(seq 600); do
+        local entries state
+        for _ in $(seq 600); do
                 entries=$(cbu_ledger_for "$cell_version")
                 state=$(sb systemctl show -P ActiveState codebolt-upgrade-recover-check.service)
                 if [ "$(jq length <<<"$entries")" -gt "$cell_entries" ] && [ "$state" != activating ] &&
@@ -57,7 +57,7 @@ recovered_before_server() {
         local recover_start server_start
         recover_start=$(sb systemctl show -P ExecMainStartTimestampMonotonic codebolt-upgrade-recover.service)
         server_start=$(sb systemctl show -P ExecMainStartTimestampMonotonic codebolt.service)
-        [ "$recover_start" -gt 0 ] && [ "$recover_start" -lt "$server_start" ] ||
+        { [ "$recover_start" -gt 0 ] && [ "$recover_start" -lt "$server_start" ]; } ||
                 fail "$1: the recovery did not run before the server started"
 }
 
@@ -91,6 +91,7 @@ cell_expect_unchanged "power cut in preflight"
 
 # stage, while npm installs the version into the staging directory
 cell_start 1.5.0
+# shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
 pid=$(gate_catch stage 'pgrep -P "$pid" >/dev/null && [ -d /opt/codebolt/releases/.1.5.0.staging ]' STOP) ||
         fail "stage never ran npm"
 power_cut_and_boot "power cut while stage runs npm (pid $pid)"
@@ -123,7 +124,7 @@ expect_aborted "power cut in drain"
 # the server takes runs again, and they finish
 run=$(cbu_api "$(cbu_token)" POST /api/agents/run '{"project":1,"agent":"after"}' | jq -r .runId) ||
         fail "power cut in drain: the server takes no new runs after the boot"
-for i in $(seq 150); do
+for _ in $(seq 150); do
         status=$(cbu_api "$(cbu_token)" GET "/api/runs/$run" | jq -r .status)
         [ "$status" = succeeded ] && break
         sleep 0.4

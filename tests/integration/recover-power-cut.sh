@@ -28,7 +28,7 @@ stores_before=$(sb sh -c 'cd /var/lib/codebolt && find . -type f -print0 | sort 
 
 # 1.5.6 takes 8 s over each migration: cut the power while the first one is applying
 sb systemctl start --no-block codebolt-upgrade@1.5.6.service
-for i in $(seq 300); do
+for _ in $(seq 300); do
         state=$(sb jq -r '[.migrations[]? | select(.state == "applying")] | length' /var/lib/codebolt-upgrade/default/current.json 2>/dev/null || true)
         [ "${state:-0}" -ge 1 ] && break
         sleep 0.2
@@ -38,7 +38,7 @@ sandbox_power_cut
 sandbox_boot_again
 
 # the recovery ran before the server, and the check after it
-for i in $(seq 300); do
+for _ in $(seq 300); do
         result=$(sb jq -r '[.[] | select(.to == "1.5.6")] | last | .result // empty' /var/lib/codebolt-upgrade/default/ledger.json 2>/dev/null || true)
         [ -n "$result" ] && break
         sleep 0.5
@@ -47,7 +47,7 @@ done
 sb test ! -e /var/lib/codebolt-upgrade/default/current.json || fail "current.json remains after the recovery"
 recover_start=$(sb systemctl show -P ExecMainStartTimestampMonotonic codebolt-upgrade-recover.service)
 server_start=$(sb systemctl show -P ExecMainStartTimestampMonotonic codebolt.service)
-[ "$recover_start" -gt 0 ] && [ "$recover_start" -lt "$server_start" ] || fail "the recovery did not run before the server started"
+{ [ "$recover_start" -gt 0 ] && [ "$recover_start" -lt "$server_start" ]; } || fail "the recovery did not run before the server started"
 
 # outcome old: the old version, every seeded row, every store byte, clean git repositories
 [ "$(cbu_health_version)" = 1.4.0 ] || fail "the server does not run 1.4.0 after the recovery"

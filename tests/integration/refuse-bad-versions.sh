@@ -18,6 +18,7 @@ long200=1.5.0-$(printf 'a%.0s' $(seq 194))
 long300=1.5.0-$(printf 'a%.0s' $(seq 294))
 
 # version | the words the refusal must contain
+# shellcheck disable=SC2016 # hostile version strings, meant literally
 cases=(
         "latest|is a tag, not a version"
         "^1.5.0|range"
@@ -76,7 +77,7 @@ check_untouched "a 300-character version"
 # an exact version the registry does not publish is refused in preflight, from the release metadata,
 # before anything is staged
 sb systemctl start codebolt-upgrade@1.9.9.service 2>/dev/null && fail "1.9.9, which the registry lacks, was accepted"
-for i in $(seq 100); do
+for _ in $(seq 100); do
         result=$(sb jq -r '[.[] | select(.to == "1.9.9")] | last | .result // empty' /var/lib/codebolt-upgrade/default/ledger.json 2>/dev/null || true)
         [ -n "$result" ] && [ "$(sb systemctl is-active codebolt-rollback@1.9.9.service)" != activating ] && break
         sleep 0.2

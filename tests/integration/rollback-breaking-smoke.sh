@@ -18,7 +18,7 @@ cbu_deploy 1.4.0
 # an operator's own writes before the upgrade: an agent run, which adds a history row
 token=$(cbu_token)
 run=$(cbu_api "$token" POST /api/agents/run '{"project":"billing","agent":"release-notes"}' | jq -r .runId)
-[ -n "$run" ] && [ "$run" != null ] || fail "could not start an agent run before the upgrade"
+{ [ -n "$run" ] && [ "$run" != null ]; } || fail "could not start an agent run before the upgrade"
 for _ in $(seq 120); do
         st=$(cbu_api "$token" GET "/api/runs/$run" | jq -r .status)
         case $st in succeeded | failed) break ;; esac

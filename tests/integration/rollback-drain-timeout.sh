@@ -19,7 +19,7 @@ sb sh -c 'printf "[Timeouts]\nDrain=3s\n" >/etc/codebolt-upgrade/upgrade.conf.d/
 
 token=$(cbu_token)
 run=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
-[ -n "$run" ] && [ "$run" != null ] || fail "could not start an agent run before the upgrade"
+{ [ -n "$run" ] && [ "$run" != null ]; } || fail "could not start an agent run before the upgrade"
 
 sb_log "systemctl start codebolt-upgrade@1.5.0 (Drain=3s, a run in flight)"
 sb systemctl start codebolt-upgrade@1.5.0.service 2>/dev/null && fail "the upgrade succeeded past Drain=3s"

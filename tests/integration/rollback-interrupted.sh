@@ -8,8 +8,8 @@
 # codebolt-rollback@1.5.1` finishes the swap and the rest; then the machine loses power at the same
 # point, and the recovery at the next boot finishes it before the server starts.
 SB_DISK=1
-# matrix: rollback | kill -9 of the rollback helper mid-restore | old (restored when started again)
-# matrix: rollback | a crash of the whole machine mid-restore | old (restored at boot)
+# matrix[kill-rollback]: rollback | kill -9 of the rollback helper mid-restore | old (restored when started again)
+# matrix[power-cut-rollback]: rollback | a crash of the whole machine mid-restore | old (restored at boot)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -41,16 +41,17 @@ cbu_pg() {
 # does); then on until the rollback's restore has renamed codebolt away and waits to rename the snapshot
 # to codebolt. Sets snapshot.
 start_held_restore() {
-        local i held
+        local held
         gate_arm switch
         cell_start 1.5.1
         gate_wait switch >/dev/null || fail "the upgrade to 1.5.1 never reached the switch"
         snapshot=$(sb jq -r '.snapshot // empty' "$CBU_STATE/current.json")
         [ -n "$snapshot" ] || fail "current.json names no snapshot at the switch"
+        # shellcheck disable=SC2016 # the script runs in the test session's shell, which expands it
         sb systemd-run --quiet --collect --unit=cbu-test-snapshot-lock --property=Type=exec --uid=postgres /bin/sh -c \
                 '{ printf "BEGIN;\nCOMMENT ON DATABASE \"%s\" IS NULL;\n" "$1"; exec sleep infinity; } | psql -X -q -d postgres' \
                 sh "$snapshot"
-        for i in $(seq 150); do
+        for _ in $(seq 150); do
                 held=$(cbu_pg -c "SELECT count(*) FROM pg_locks WHERE locktype = 'object' AND granted
                         AND classid = 'pg_database'::regclass AND mode = 'ShareUpdateExclusiveLock'
                         AND objid = (SELECT oid FROM pg_database WHERE datname = '$snapshot')")
@@ -63,6 +64,7 @@ start_held_restore() {
 }
 
 # the rollback's rename of the snapshot to codebolt, waiting for the test's lock (shell test for gate_catch)
+# shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
 RENAME_WAITS='[ "$(runuser -u postgres -- psql -X -A -t -d postgres -c "SELECT count(*) FROM pg_stat_activity
         WHERE wait_event_type = '"'Lock'"' AND query LIKE '"'ALTER DATABASE % RENAME TO %'"'")" = 1 ] &&
         jq -e .failed_database /var/lib/codebolt-upgrade/default/current.json >/dev/null'
@@ -83,7 +85,7 @@ expect_half_swapped() {
 start_held_restore
 pid=$(gate_catch rollback "$RENAME_WAITS" KILL) || fail "the rollback never reached the rename of the snapshot"
 sb_log "kill -9 of the rollback while its restore waits to rename the snapshot to codebolt (pid $pid)"
-for i in $(seq 150); do
+for _ in $(seq 150); do
         state=$(sb systemctl show -P ActiveState codebolt-rollback@1.5.1.service)
         [ "$state" = failed ] && break
         sleep 0.2
@@ -121,7 +123,9 @@ grep -qF 'Resuming the interrupted rollback of the upgrade to 1.5.1 (attempt 2):
         fail "kill -9 of the rollback: the second run does not say it resumes"
 grep -qF 'by an earlier attempt: finishing the swap.' <<<"$out" ||
         fail "kill -9 of the rollback: the second run did not finish the half-done swap"
+cell_expect_new_entry "kill -9 of the rollback" restored
 cell_expect_old "kill -9 of the rollback" restored
+cbu_observe kill-rollback "$CELL_FROM" 1.5.1
 
 # 2. the machine loses power between the renames (the rollback frozen there); the boot recovers
 start_held_restore
@@ -129,7 +133,7 @@ pid=$(gate_catch rollback "$RENAME_WAITS" STOP) || fail "the rollback never reac
 sb_log "power cut while the rollback's restore waits to rename the snapshot to codebolt (pid $pid frozen)"
 sandbox_power_cut
 sandbox_boot_again
-for i in $(seq 600); do
+for _ in $(seq 600); do
         entries=$(cbu_ledger_for 1.5.1)
         state=$(sb systemctl show -P ActiveState codebolt-upgrade-recover-check.service)
         [ "$(jq length <<<"$entries")" -gt "$cell_entries" ] && [ "$state" != activating ] &&
@@ -140,9 +144,11 @@ result=$(jq -r 'last | .result' <<<"$entries")
 [ "$result" = restored ] || fail "power cut in the rollback: the recovery ended '$result', not restored (in flight: $(sb jq -c '{phase, recovered, held_reason}' "$CBU_STATE/current.json" 2>&1))"
 recover_start=$(sb systemctl show -P ExecMainStartTimestampMonotonic codebolt-upgrade-recover.service)
 server_start=$(sb systemctl show -P ExecMainStartTimestampMonotonic codebolt.service)
-[ "$recover_start" -gt 0 ] && [ "$recover_start" -lt "$server_start" ] ||
+{ [ "$recover_start" -gt 0 ] && [ "$recover_start" -lt "$server_start" ]; } ||
         fail "power cut in the rollback: the recovery did not run before the server started"
 sb_journal_has codebolt-upgrade-recover.service 'by an earlier attempt: finishing the swap.' ||
         fail "power cut in the rollback: the recovery did not finish the half-done swap"
+cell_expect_new_entry "power cut in the rollback" restored
 cell_expect_old "power cut in the rollback" restored
+cbu_observe power-cut-rollback "$CELL_FROM" 1.5.1
 sb_log "PASS"

@@ -18,13 +18,13 @@ cbu_deploy 1.4.0
 
 # write_runs AGENT N: N agent runs through the API (each writes a run and a history row), waited for
 write_runs() {
-        local token id ids=() i status
+        local token id ids=() status
         token=$(cbu_token)
-        for i in $(seq "$2"); do
+        for _ in $(seq "$2"); do
                 ids+=("$(cbu_api "$token" POST /api/agents/run "{\"project\":1,\"agent\":\"$1\"}" | jq -r .runId)")
         done
         for id in "${ids[@]}"; do
-                for i in $(seq 100); do
+                for _ in $(seq 100); do
                         status=$(cbu_api "$token" GET "/api/runs/$id" | jq -r .status)
                         [ "$status" = succeeded ] && break
                         sleep 0.3
@@ -77,7 +77,7 @@ refusal=$(sb_journal codebolt-rollback@1.6.0.service | grep -F 'is a full restor
 would_lose=${BASH_REMATCH[1]}
 sb_log "refused: $refusal"
 [ "$would_lose" -ge 6 ] || fail "the refusal counts $would_lose rows written since the stop; the 3 runs alone wrote 6"
-[[ "$refusal" =~ "codebolt-upgrade rollback 1.6.0 --discard-since" ]] || fail "the refusal does not say how to do it anyway: $refusal"
+[[ "$refusal" == *"codebolt-upgrade rollback 1.6.0 --discard-since"* ]] || fail "the refusal does not say how to do it anyway: $refusal"
 [ "$(sb systemctl show -P InvocationID codebolt.service)" = "$server_id" ] || fail "the refused rollback touched the server"
 [ "$(cbu_health_version)" = 1.6.0 ] || fail "the server does not run 1.6.0 after the refused rollback"
 [ "$(sb cat "$CBU_STATE/ledger.json")" = "$ledger_before" ] || fail "the refused rollback wrote the ledger"

@@ -6,7 +6,7 @@
 # EnforcePin=warn starts it with a warning; `codebolt-upgrade pin 1.5.0`, or reinstalling 1.4.0, fixes
 # it. (b) While an upgrade holds the server stopped, a hand `systemctl start` and `restart` are refused,
 # `codebolt-upgrade pin` is refused, and the upgrade still ends succeeded.
-# matrix: snapshot | a hand systemctl start and restart of the server while the upgrade holds it stopped | new (both refused by the start condition)
+# matrix[hand-start]: snapshot | a hand systemctl start and restart of the server while the upgrade holds it stopped | new (both refused by the start condition)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -100,13 +100,18 @@ sb systemctl start --no-block codebolt-upgrade@1.5.0.service
 gate_wait snapshot >/dev/null || fail "the upgrade did not reach its snapshot"
 [ "$(sb systemctl is-active codebolt.service)" != active ] || fail "the drain did not stop codebolt.service"
 
+# refused by the start condition, nothing else: inactive with the result exec-condition
+refused_by_condition() {
+        local state
+        state=$(sb systemctl show -P ActiveState codebolt.service)/$(sb systemctl show -P Result codebolt.service)
+        [ "$state" = inactive/exec-condition ] ||
+                fail "a hand systemctl $1 in the middle of the upgrade was not refused by the start condition ($state)"
+}
 c=$(cursor)
 server start || true
-[ "$(sb systemctl is-active codebolt.service)" != active ] ||
-        fail "a hand systemctl start ran codebolt.service in the middle of the upgrade"
+refused_by_condition start
 server restart || true
-[ "$(sb systemctl is-active codebolt.service)" != active ] ||
-        fail "a hand systemctl restart ran codebolt.service in the middle of the upgrade"
+refused_by_condition restart
 out=$(server_journal_since "$c")
 grep -F 'Refusing to start codebolt.service' <<<"$out" | grep -F '1.4.0 → 1.5.0' | grep -F 'phase drain' |
         grep -qF 'codebolt-upgrade status' || fail "the server's journal does not say why the start was refused: $out"
@@ -115,7 +120,7 @@ grep -qF 'in flight' <<<"$out" || fail "the refused pin does not name the upgrad
 [ "$(sb cat "$CBU_STATE/pin")" = 1.4.0 ] || fail "the pin changed during the upgrade"
 
 gate_release snapshot
-for i in $(seq 600); do
+for _ in $(seq 600); do
         state=$(sb systemctl show -P ActiveState codebolt-upgrade@1.5.0.service)
         [ "$state" = activating ] || break
         sleep 0.5
@@ -125,6 +130,8 @@ entry=$(cbu_ledger_for 1.5.0 | jq -c last)
 [ "$(cbu_health_version)" = 1.5.0 ] || fail "/health does not report 1.5.0 after the upgrade"
 [ "$(sb cat "$CBU_STATE/pin")" = 1.5.0 ] || fail "the pin is not 1.5.0 after the upgrade"
 sb_journal_has codebolt.service 'as its migrate-watch asks' || fail "the upgrade's own start was not let through"
+
+cbu_observe hand-start 1.4.0 1.5.0
 
 # and after it, a plain restart passes the pin check
 server restart

@@ -134,9 +134,9 @@ cbu_expect_old 1.4.0 1.5.1 restored "$digests" "$hmax"
 [ "$(sb systemctl show -P InvocationID codebolt-beta.service)" = "$beta_id" ] ||
         fail "codebolt-beta.service was restarted by the default deployment's upgrade and restore"
 expect_served "$SB_DIR/beta-health" 1.5.0 "deployment beta during the default deployment's upgrade and restore"
-[ "$(beta_rows)" = "$rows_before" ] || fail "beta's rows changed: before $(echo $rows_before), after $(echo $(beta_rows))"
+[ "$(beta_rows)" = "$rows_before" ] || fail "beta's rows changed: before $(tr -s "[:space:]" " " <<<"$rows_before"), after $(beta_rows | tr -s "[:space:]" " ")"
 [ "$(beta_databases)" = "$dbs_before" ] ||
-        fail "the default deployment's restore touched beta's databases: before $(echo $dbs_before), after $(echo $(beta_databases))"
+        fail "the default deployment's restore touched beta's databases: before $(tr -s "[:space:]" " " <<<"$dbs_before"), after $(beta_databases | tr -s "[:space:]" " ")"
 [ "$(sb readlink /opt/codebolt-beta/current)" = releases/1.5.0 ] || fail "the restore moved /opt/codebolt-beta/current"
 [ "$(sb cat "$BETA_STATE/pin")" = 1.5.0 ] || fail "the restore changed beta's pin"
 [ "$(sb codebolt-upgrade --deployment beta history --json | jq length)" = 1 ] || fail "beta's ledger changed"

@@ -29,7 +29,7 @@ sb sh -c 'umask 077; printf hook-secret >/etc/codebolt-upgrade/credentials/webho
 token=$(cbu_token)
 run1=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
 run2=$(cbu_api "$token" POST /api/agents/run '{"project":2,"agent":"long-task"}' | jq -r .runId)
-[ -n "$run1" ] && [ "$run1" != null ] || fail "could not start an agent run before the upgrade"
+{ [ -n "$run1" ] && [ "$run1" != null ]; } || fail "could not start an agent run before the upgrade"
 
 # watch what `systemctl status` shows while the upgrade runs
 : >"$SB_DIR/status-texts"
@@ -157,7 +157,7 @@ jq -se '[.[] | select(.body.event == "announce")][0].body |
 # AnnounceLead=3s: the drain began at least 3 s after the announcement
 announced=$(sb journalctl -b -o json --no-pager -u codebolt-upgrade@1.5.0.service | jq -rs '[.[] | select(.MESSAGE | test("will stop for the upgrade"))][0].__REALTIME_TIMESTAMP')
 drained=$(sb journalctl -b -o json --no-pager -u codebolt-upgrade@1.5.0.service | jq -rs '[.[] | select(.MESSAGE | test("^drain: "))][0].__REALTIME_TIMESTAMP')
-[ -n "$announced" ] && [ -n "$drained" ] && [ "$((drained - announced))" -ge 3000000 ] ||
+{ [ -n "$announced" ] && [ -n "$drained" ] && [ "$((drained - announced))" -ge 3000000 ]; } ||
         fail "the drain did not wait AnnounceLead=3s after the announcement ($announced, $drained)"
 # the ledger records the downtime, which the next announcement goes by
 jq -e 'last | .downtime_seconds | type == "number" and . >= 0' <<<"$ledger" >/dev/null ||

@@ -34,7 +34,7 @@ grep -q 'OnUnitActiveUSec.*10s' <<<"$(sb systemctl show -P TimersMonotonic codeb
         fail "the watch timer does not fire every ${INTERVAL}s: $(sb systemctl show -P TimersMonotonic codebolt-upgrade-watch@1.5.10.timer)"
 sb systemctl restart codebolt.service
 cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 60 || fail "codebolt.service did not come back"
-cbu_traffic
+cbu_traffic "$CBU_PORT"
 sleep 12 # agent runs for the baseline
 
 # journal_event ID: the MESSAGE= of the journal's entries with that MESSAGE_ID (this boot)
@@ -66,7 +66,7 @@ upgrade=$(cbu_ledger_for 1.5.10 | jq -c 'map(select(.result == "succeeded")) | l
 [ "$(jq -r .watch <<<"$upgrade")" = degraded ] || fail "the ledger's watch verdict for 1.5.10 is not degraded: $upgrade"
 grep -q 'Codebolt 1.5.10 is degraded after the upgrade from 1.4.0: memory degraded' <<<"$(journal_event "$DEGRADED_ID")" ||
         fail "no catalog event names the memory of 1.5.10: $(journal_event "$DEGRADED_ID")"
-for i in $(seq 40); do
+for _ in $(seq 40); do
         [ "$(sb jq -r .state "$CBU_STATE/watch.json")" = ended ] && break
         sleep 0.5
 done

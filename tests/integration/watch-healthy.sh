@@ -16,7 +16,7 @@ cbu_deploy 1.4.0
 # MiB) projects to GB a day, so MemoryGrowth= is scaled too; watch-degraded's leak (4 MiB/s) projects
 # to about 330 GB a day and is flagged with the same setting
 cbu_watch_conf 3min 10s MemoryGrowth=5G
-cbu_traffic
+cbu_traffic "$CBU_PORT"
 sleep 12 # agent runs for the baseline
 
 sb_log "systemctl start codebolt-upgrade@1.5.13"
@@ -34,11 +34,11 @@ before=$(sb jq '.samples | length' "$CBU_STATE/watch.json")
 sandbox_power_cut
 sandbox_boot_again
 cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 90 || fail "codebolt.service did not come back after the boot"
-cbu_traffic
+cbu_traffic "$CBU_PORT"
 [ "$(sb systemctl is-active codebolt-upgrade-watch@1.5.13.timer || true)" = active ] || fail "the watch timer did not come back after the boot"
 
 # until the period is over (from the upgrade, not the boot)
-for i in $(seq 400); do
+for _ in $(seq 400); do
         [ "$(sb jq -r .state "$CBU_STATE/watch.json" 2>/dev/null)" = ended ] && break
         sleep 0.5
 done

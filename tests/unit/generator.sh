@@ -1,18 +1,28 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# generator.sh GENERATOR UNITS_BUILD_DIR UNITDIR BINDIR LIBEXECDIR DOCDIR FIXTURES
+# generator.sh [--update] GENERATOR UNITS_BUILD_DIR UNITDIR BINDIR LIBEXECDIR DOCDIR FIXTURES
 #
 # Runs the real codebolt-upgrade-generator against each fixture root in FIXTURES/<case>/ (etc/… as an
 # operator has it) and compares what it writes, byte for byte, with FIXTURES/<case>/expected/ and
-# what it logs with FIXTURES/<case>/log. In the expected files @bindir@, @libexecdir@, @docdir@ and
-# @unitdir@ stand for the build's paths, @root@ in the log for the throwaway root. Each root gets the
+# what it logs with FIXTURES/<case>/log. In the expected files and the log @bindir@, @libexecdir@,
+# @docdir@ and @unitdir@ stand for the build's paths, @root@ in the log for the throwaway root. Each root gets the
 # built upgrade, rollback and watch templates in UNITDIR, as installed; a case whose `options` says
 # `auto` also gets LIBEXECDIR/auto. Then every generated unit must pass `systemd-analyze verify
 # --root` without a word (it never boots anything: it loads the units in a test manager).
 #
-# CBU_GENERATOR_UPDATE=1 rewrites expected/ and log from what the generator does now (review the diff).
+# --update rewrites expected/ and log from what the generator does now (review the diff); only
+# `ninja -C BUILD update-generator-fixtures` passes it, never the test suite.
 set -euo pipefail
 
+update=0
+if [ "${1:-}" = --update ]; then
+        update=1
+        shift
+elif [ -n "${CBU_GENERATOR_UPDATE+set}" ]; then
+        # the test never rewrites what it checks: an update asked for here would pass without one
+        echo "FAIL: CBU_GENERATOR_UPDATE is not read by the test; run: ninja -C BUILD update-generator-fixtures" >&2
+        exit 1
+fi
 generator=$1 units=$2 unitdir=$3 bindir=$4 libexecdir=$5 docdir=$6 fixtures=$7
 tmp=$(mktemp -d /var/tmp/cbu-generator-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -23,7 +33,7 @@ fail() {
         failed=1
 }
 
-# the expected text with the build's paths, or the reverse for CBU_GENERATOR_UPDATE
+# the expected text with the build's paths, or the reverse for --update
 subst() {
         sed -e "s|@bindir@|$bindir|g; s|@libexecdir@|$libexecdir|g; s|@docdir@|$docdir|g; s|@unitdir@|$unitdir|g"
 }
@@ -38,7 +48,7 @@ verify_units() {
         shopt -s nullglob
         local out=$1 vroot=$2 sysdir f u bin msg
         command -v systemd-analyze >/dev/null || {
-                echo "systemd-analyze not found: units not verified" >&2
+                fail "$case: systemd-analyze not found: the units cannot be verified (tools/deps.sh installs systemd)"
                 return 0
         }
         sysdir=$vroot/etc/systemd/system
@@ -60,11 +70,11 @@ verify_units() {
         mkdir -p "$vroot$bindir" "$vroot$libexecdir"
         printf '#!/bin/sh\n' >"$vroot$bindir/codebolt-upgrade"
         chmod +x "$vroot$bindir/codebolt-upgrade"
-        for bin in $(cat "$sysdir"/*.service "$sysdir"/*.service.d/*.conf 2>/dev/null |
-                sed -nE 's/^Exec[A-Za-z]*=[-@:+!]*([^ ]+).*/\1/p' | sort -u); do
+        while IFS= read -r bin; do
                 mkdir -p "$vroot$(dirname "$bin")"
                 [ -e "$vroot$bin" ] || { printf '#!/bin/sh\n' >"$vroot$bin" && chmod +x "$vroot$bin"; }
-        done
+        done < <(cat "$sysdir"/*.service "$sysdir"/*.service.d/*.conf 2>/dev/null |
+                sed -nE 's/^Exec[A-Za-z]*=[-@:+!]*([^ ]+).*/\1/p' | sort -u)
         for f in "$sysdir"/*.service "$sysdir"/*.timer; do
                 u=$(basename "$f")
                 case "$u" in *@.service | *@.timer) u=${u%@.*}@1.5.0.${u##*.} ;; esac
@@ -99,13 +109,13 @@ for dir in "$fixtures"/*/; do
         [ "$rc" != 124 ] || fail "$case: the generator did not finish within 10 s"
         [ "$rc" = 0 ] || fail "$case: the generator exited $rc"
 
-        if [ "${CBU_GENERATOR_UPDATE:-0}" = 1 ]; then
+        if [ "$update" = 1 ]; then
                 rm -rf "$dir/expected"
                 cp -a "$out" "$dir/expected"
                 find "$dir/expected" -type f -print0 | while IFS= read -r -d '' f; do
                         unsubst <"$f" >"$f.tmp" && mv "$f.tmp" "$f"
                 done
-                cp "$tmp/$case/log" "$dir/log"
+                unsubst <"$tmp/$case/log" >"$dir/log"
                 echo "updated $case"
                 continue
         fi
@@ -118,8 +128,9 @@ for dir in "$fixtures"/*/; do
         diff -r --no-dereference "$want" "$out" >"$tmp/$case/diff" ||
                 fail "$case: the output differs from expected/:"$'\n'"$(cat "$tmp/$case/diff")"
         if [ -f "$dir/log" ]; then
-                cmp -s "$dir/log" "$tmp/$case/log" ||
-                        fail "$case: the log differs:"$'\n'"$(diff "$dir/log" "$tmp/$case/log" || true)"
+                subst <"$dir/log" >"$tmp/$case/want-log"
+                cmp -s "$tmp/$case/want-log" "$tmp/$case/log" ||
+                        fail "$case: the log differs:"$'\n'"$(diff "$tmp/$case/want-log" "$tmp/$case/log" || true)"
         elif [ -s "$tmp/$case/log" ]; then
                 fail "$case: unexpected messages: $(cat "$tmp/$case/log")"
         fi

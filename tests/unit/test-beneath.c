@@ -8,7 +8,7 @@
 #include "beneath.h"
 #include "json-util.h"
 #include "macro.h"
-#include "test-tmpdir.h"
+#include "test-util.h"
 
 /* a tree: <dir>/tree/{a/b/file, a/link-up -> ../a/b, abs -> /etc, out -> ../outside, fifo}, and
  * <dir>/outside/secret; *ret_fd is tree/ */

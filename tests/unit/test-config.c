@@ -12,7 +12,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "strv.h"
-#include "test-tmpdir.h"
+#include "test-util.h"
 
 #define TREE(name) FIXTURES "/config/" name
 #define MIN(n) ((usec_t)(n)*60 * USEC_PER_SEC)

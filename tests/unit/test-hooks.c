@@ -14,6 +14,7 @@
 #include "paths.h"
 #include "spawn.h"
 #include "state.h"
+#include "test-util.h"
 
 /* each test has a stage of its own, so its directories are its own */
 static char *stage_dir(bool site, const char *stage) {
@@ -235,36 +236,6 @@ START_TEST(test_run_env) {
 }
 END_TEST
 
-/* stderr of the test into a file, for what the hooks' output was logged as */
-static int saved_stderr = -1;
-static FILE *capture_file = NULL;
-
-static void capture_begin(void) {
-        capture_file = tmpfile();
-        ck_assert_ptr_nonnull(capture_file);
-        saved_stderr = dup(STDERR_FILENO);
-        ck_assert_int_ge(saved_stderr, 0);
-        ck_assert_int_eq(dup2(fileno(capture_file), STDERR_FILENO), STDERR_FILENO);
-}
-
-static char *capture_end(void) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-        int c;
-
-        ck_assert_int_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-        close(saved_stderr);
-        rewind(capture_file);
-        f = open_memstream(&buf, &size);
-        ck_assert_ptr_nonnull(f);
-        while ((c = fgetc(capture_file)) != EOF)
-                fputc(c, f);
-        fclose(f);
-        fclose(capture_file);
-        return buf;
-}
-
 START_TEST(test_run_failures) {
         _cleanup_free_ char *out = scratch("fail.out"), *log = NULL;
         char *s;
@@ -284,9 +255,9 @@ START_TEST(test_run_failures) {
         ck_assert_uint_eq(l.n, 4);
 
         /* the output is logged under the hook's own identifier */
-        capture_begin();
+        test_capture_begin();
         ck_assert_int_eq(hooks_run_one(&l.hooks[0], &ctx, &res), 1);
-        log = capture_end();
+        log = test_capture_end();
         ck_assert_int_eq(res.status, HOOK_EXITED);
         ck_assert_int_eq(res.code, 3);
         ck_assert_ptr_nonnull(strstr(log, "t-fail.d/10-exit: dpkg is busy\n"));

@@ -14,129 +14,44 @@
 
 #include "http.h"
 #include "json-util.h"
+#include "test-util.h"
 #include "time-util.h"
 
 #define TOKEN "s3cr3t-t0ken"
 #define SHORT (5 * USEC_PER_SEC)
 
-static pid_t server_pid = 0;
-static int server_port = 0;
-
 /* ---- the canned server ---- */
 
-typedef struct Request {
-        char *method;
-        char *path;
-        char *authorization;
-        char *content_type;
-        char *body;
-} Request;
-
-static char *header_value(const char *head, const char *name) {
-        size_t l = strlen(name);
-
-        for (const char *line = strstr(head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
-                const char *p = line + 2, *e;
-
-                if (strncasecmp(p, name, l) != 0 || p[l] != ':')
-                        continue;
-                p += l + 1;
-                p += strspn(p, " ");
-                e = strstr(p, "\r\n");
-                return strndup(p, e ? (size_t)(e - p) : strlen(p));
-        }
-        return NULL;
-}
-
-static int read_request(int fd, Request *ret) {
-        _cleanup_free_ char *buf = NULL, *length = NULL;
-        size_t size = 0, allocated = 0, want = 0;
-        char *end = NULL;
-
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 2) {
-                        allocated = allocated ? allocated * 2 : 4096;
-                        buf = realloc(buf, allocated);
-                        if (!buf)
-                                return -ENOMEM;
-                }
-                if (end && size >= want)
-                        break;
-
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n <= 0)
-                        return -EIO;
-                size += (size_t)n;
-                buf[size] = 0;
-
-                if (!end) {
-                        end = strstr(buf, "\r\n\r\n");
-                        if (!end)
-                                continue;
-                        *end = 0;
-                        length = header_value(buf, "Content-Length");
-                        want = (size_t)(end - buf) + 4 + (length ? strtoul(length, NULL, 10) : 0);
-                }
-                if (size >= want)
-                        break;
-        }
-
-        *ret = (Request){
-                .method = strndup(buf, strcspn(buf, " ")),
-                .authorization = header_value(buf, "Authorization"),
-                .content_type = header_value(buf, "Content-Type"),
-                .body = strndup(end + 4, want - (size_t)(end + 4 - buf)),
-        };
-        ret->path =
-                strchr(buf, ' ') ? strndup(strchr(buf, ' ') + 1, strcspn(strchr(buf, ' ') + 1, " ")) : NULL;
-        return 0;
-}
-
-static void respond(int fd, int status, const char *reason, const char *type, const char *body) {
-        dprintf(fd,
-                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                status,
-                reason,
-                type,
-                strlen(body),
-                body);
-}
-
-static void serve(int fd) {
-        Request q = {};
-
-        if (read_request(fd, &q) < 0 || !q.path)
-                return;
-
-        if (streq(q.path, "/json"))
-                respond(fd,
+static void serve(int fd, const TestHttpRequest *q) {
+        if (streq(q->path, "/json"))
+                test_http_respond(
+                        fd,
                         200,
                         "OK",
                         "application/json",
                         "{\"status\":\"ok\",\"version\":\"1.5.0\",\"protocol\":7}");
-        else if (streq(q.path, "/unauthorized"))
-                respond(fd, 401, "Unauthorized", "application/json", "{\"error\":\"bad credentials\"}");
-        else if (streq(q.path, "/unavailable"))
-                respond(fd, 503, "Service Unavailable", "text/plain", "starting\n");
-        else if (streq(q.path, "/notjson"))
-                respond(fd, 200, "OK", "text/plain", "hello, world\n");
-        else if (streq(q.path, "/empty"))
+        else if (streq(q->path, "/unauthorized"))
+                test_http_respond(
+                        fd, 401, "Unauthorized", "application/json", "{\"error\":\"bad credentials\"}");
+        else if (streq(q->path, "/unavailable"))
+                test_http_respond(fd, 503, "Service Unavailable", "text/plain", "starting\n");
+        else if (streq(q->path, "/notjson"))
+                test_http_respond(fd, 200, "OK", "text/plain", "hello, world\n");
+        else if (streq(q->path, "/empty"))
                 dprintf(fd, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
-        else if (streq(q.path, "/missing"))
-                respond(fd, 404, "Not Found", "text/plain", "no such thing\n");
-        else if (streq(q.path, "/redirect"))
+        else if (streq(q->path, "/missing"))
+                test_http_respond(fd, 404, "Not Found", "text/plain", "no such thing\n");
+        else if (streq(q->path, "/redirect"))
                 dprintf(fd,
                         "HTTP/1.1 302 Found\r\nLocation: /json\r\nContent-Length: 0\r\n"
                         "Connection: close\r\n\r\n");
-        else if (streq(q.path, "/hang"))
+        else if (streq(q->path, "/hang"))
                 sleep(60);
-        else if (streq(q.path, "/big"))
+        else if (streq(q->path, "/big"))
                 dprintf(fd,
                         "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                         HTTP_BODY_MAX + 1);
-        else if (streq(q.path, "/big-stream")) {
+        else if (streq(q->path, "/big-stream")) {
                 _cleanup_free_ char *chunk = malloc(1024 * 1024);
 
                 memset(chunk, 'x', 1024 * 1024);
@@ -144,97 +59,38 @@ static void serve(int fd) {
                 for (size_t i = 0; i <= HTTP_BODY_MAX / (1024 * 1024); i++)
                         if (write(fd, chunk, 1024 * 1024) < 0)
                                 break;
-        } else if (streq(q.path, "/echo")) {
+        } else if (streq(q->path, "/echo")) {
                 _cleanup_json_ cJSON *o = cJSON_CreateObject();
                 _cleanup_free_ char *s = NULL;
 
-                cJSON_AddStringToObject(o, "method", q.method);
-                if (q.authorization)
-                        cJSON_AddStringToObject(o, "authorization", q.authorization);
+                cJSON_AddStringToObject(o, "method", q->method);
+                if (q->authorization)
+                        cJSON_AddStringToObject(o, "authorization", q->authorization);
                 else
                         cJSON_AddNullToObject(o, "authorization");
-                if (q.content_type)
-                        cJSON_AddStringToObject(o, "content_type", q.content_type);
+                if (q->content_type)
+                        cJSON_AddStringToObject(o, "content_type", q->content_type);
                 else
                         cJSON_AddNullToObject(o, "content_type");
-                cJSON_AddStringToObject(o, "body", q.body);
+                cJSON_AddStringToObject(o, "body", q->body);
                 s = cJSON_PrintUnformatted(o);
-                respond(fd, 200, "OK", "application/json", s);
+                test_http_respond(fd, 200, "OK", "application/json", s);
         } else
-                respond(fd, 404, "Not Found", "text/plain", "unknown path\n");
-}
-
-_noreturn_ static void server_run(int lfd) {
-        /* keep nothing of the test runner's: Check's message file among others, whose shared offset
-         * the runner reads from */
-        if (dup2(lfd, 3) < 0)
-                _exit(EXIT_FAILURE);
-        lfd = 3;
-        (void)close_range(4, ~0U, 0);
-        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-        (void)signal(SIGCHLD, SIG_IGN); /* reap the connection handlers */
-        (void)signal(SIGPIPE, SIG_IGN);
-
-        for (;;) {
-                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-                pid_t pid;
-
-                if (fd < 0)
-                        continue;
-                pid = fork();
-                if (pid == 0) {
-                        serve(fd);
-                        shutdown(fd, SHUT_WR);
-                        _exit(EXIT_SUCCESS);
-                }
-                close(fd);
-        }
+                test_http_respond(fd, 404, "Not Found", "text/plain", "unknown path\n");
 }
 
 static void server_start(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof(sa);
-        int fd;
-
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ck_assert_int_eq(listen(fd, 64), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
-        server_port = ntohs(sa.sin_port);
-
-        fflush(NULL);
-        server_pid = fork();
-        ck_assert_int_ge(server_pid, 0);
-        if (server_pid == 0) {
-                (void)setpgid(0, 0);
-                server_run(fd);
-        }
-        (void)setpgid(server_pid, server_pid);
-        close(fd);
+        test_http_server_start(serve);
 }
 
 static void server_stop(void) {
-        if (server_pid <= 0)
-                return;
-        /* the server and any handler still hanging */
-        (void)kill(-server_pid, SIGKILL);
-        (void)kill(server_pid, SIGKILL);
-        (void)waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-}
-
-static char *url(const char *path) {
-        char *s;
-
-        ck_assert_int_ge(asprintf(&s, "http://127.0.0.1:%d%s", server_port, path), 0);
-        return s;
+        test_http_server_stop();
 }
 
 /* ---- the tests ---- */
 
 START_TEST(test_get_json) {
-        _cleanup_free_ char *u = url("/json"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/json"), *err = NULL;
         _cleanup_json_ cJSON *j = NULL;
         long status = 0;
 
@@ -247,7 +103,7 @@ START_TEST(test_get_json) {
 END_TEST
 
 START_TEST(test_status_401_is_not_an_error) {
-        _cleanup_free_ char *u = url("/unauthorized"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/unauthorized"), *err = NULL;
         _cleanup_json_ cJSON *j = NULL;
         long status = 0;
 
@@ -259,7 +115,7 @@ START_TEST(test_status_401_is_not_an_error) {
 END_TEST
 
 START_TEST(test_status_503_text_body) {
-        _cleanup_free_ char *u = url("/unavailable"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/unavailable"), *err = NULL;
         cJSON *j = (cJSON *)0x1;
         long status = 0;
 
@@ -270,7 +126,7 @@ START_TEST(test_status_503_text_body) {
 END_TEST
 
 START_TEST(test_request_raw) {
-        _cleanup_free_ char *u = url("/unavailable"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/unavailable"), *err = NULL;
         _cleanup_http_response_ HttpResponse r = {};
 
         ck_assert_int_eq(http_request("GET", u, NULL, NULL, SHORT, &r, &err), 0);
@@ -281,7 +137,7 @@ START_TEST(test_request_raw) {
 END_TEST
 
 START_TEST(test_empty_body) {
-        _cleanup_free_ char *u = url("/empty"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/empty"), *err = NULL;
         _cleanup_http_response_ HttpResponse r = {};
         cJSON *j = (cJSON *)0x1;
         long status = 0;
@@ -298,7 +154,7 @@ START_TEST(test_empty_body) {
 END_TEST
 
 START_TEST(test_not_json) {
-        _cleanup_free_ char *u = url("/notjson"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/notjson"), *err = NULL;
         cJSON *j = (cJSON *)0x1;
         long status = -1;
 
@@ -311,7 +167,7 @@ START_TEST(test_not_json) {
 END_TEST
 
 START_TEST(test_bearer_sent) {
-        _cleanup_free_ char *u = url("/echo");
+        _cleanup_free_ char *u = test_http_url("/echo");
         _cleanup_json_ cJSON *with = NULL, *without = NULL;
         long status = 0;
 
@@ -326,7 +182,7 @@ START_TEST(test_bearer_sent) {
 END_TEST
 
 START_TEST(test_bearer_with_newline_refused) {
-        _cleanup_free_ char *u = url("/echo"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/echo"), *err = NULL;
         _cleanup_http_response_ HttpResponse r = {};
 
         ck_assert_int_eq(http_request("GET", u, "abc\r\nX-Evil: 1", NULL, SHORT, &r, &err), -EINVAL);
@@ -336,7 +192,7 @@ START_TEST(test_bearer_with_newline_refused) {
 END_TEST
 
 START_TEST(test_post_body_sent) {
-        _cleanup_free_ char *u = url("/echo"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/echo"), *err = NULL;
         _cleanup_json_ cJSON *body = cJSON_CreateObject(), *echo = NULL, *sent = NULL, *empty = NULL;
         long status = 0;
 
@@ -361,7 +217,7 @@ START_TEST(test_post_body_sent) {
 END_TEST
 
 START_TEST(test_other_methods) {
-        _cleanup_free_ char *u = url("/echo"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/echo"), *err = NULL;
         _cleanup_http_response_ HttpResponse put = {}, del = {}, bad = {};
         _cleanup_json_ cJSON *j1 = NULL, *j2 = NULL;
 
@@ -380,7 +236,7 @@ START_TEST(test_other_methods) {
 END_TEST
 
 START_TEST(test_no_redirect_for_api) {
-        _cleanup_free_ char *u = url("/redirect");
+        _cleanup_free_ char *u = test_http_url("/redirect");
         long status = 0;
 
         ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, NULL, NULL), 0);
@@ -389,7 +245,7 @@ START_TEST(test_no_redirect_for_api) {
 END_TEST
 
 START_TEST(test_timeout) {
-        _cleanup_free_ char *u = url("/hang"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/hang"), *err = NULL;
         long status = 0;
         usec_t start = now_monotonic();
 
@@ -422,7 +278,7 @@ START_TEST(test_connection_refused) {
 END_TEST
 
 START_TEST(test_body_too_big) {
-        _cleanup_free_ char *u1 = url("/big"), *u2 = url("/big-stream"), *err = NULL;
+        _cleanup_free_ char *u1 = test_http_url("/big"), *u2 = test_http_url("/big-stream"), *err = NULL;
         _cleanup_http_response_ HttpResponse r = {};
 
         ck_assert_int_eq(http_request("GET", u1, NULL, NULL, SHORT, &r, &err), -EFBIG);
@@ -474,7 +330,7 @@ START_TEST(test_fetch_local_path) {
 END_TEST
 
 START_TEST(test_fetch_missing) {
-        _cleanup_free_ char *body = NULL, *err = NULL, *u = url("/missing");
+        _cleanup_free_ char *body = NULL, *err = NULL, *u = test_http_url("/missing");
 
         ck_assert_int_eq(
                 http_fetch_file("file://" FIXTURES "/http/nonexistent.json", &body, NULL, &err), -ENOENT);
@@ -487,7 +343,8 @@ START_TEST(test_fetch_missing) {
 END_TEST
 
 START_TEST(test_fetch_http) {
-        _cleanup_free_ char *body = NULL, *body2 = NULL, *u = url("/json"), *r = url("/redirect");
+        _cleanup_free_ char *body = NULL, *body2 = NULL, *u = test_http_url("/json"),
+                            *r = test_http_url("/redirect");
         _cleanup_json_ cJSON *j = NULL;
         size_t size = 0;
 

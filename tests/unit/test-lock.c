@@ -6,9 +6,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 
-#include "test-tmpdir.h"
+#include "test-util.h"
 #include "lock.h"
 #include "macro.h"
 
@@ -61,34 +60,62 @@ START_TEST(test_exclusive) {
 }
 END_TEST
 
+/* the process PID waits in flock() (a "->" line of /proc/locks names the blocked waiter) */
+static bool blocked_in_flock(pid_t pid) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/locks", "re");
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+
+        ck_assert_ptr_nonnull(f);
+        while (getline(&line, &n, f) > 0) {
+                int id, p;
+                char type[16];
+
+                if (sscanf(line, "%d: -> %15s ADVISORY WRITE %d", &id, type, &p) == 3 &&
+                    streq(type, "FLOCK") && p == pid)
+                        return true;
+        }
+        return false;
+}
+
 START_TEST(test_wait) {
         _cleanup_rm_rf_ char *dir = make_tmpdir();
         _cleanup_free_ char *path = NULL;
-        int fd = -1, status;
-        struct timespec a, b;
+        int fd = -1, status, events[2];
+        char order[3] = {};
         pid_t pid;
 
         ck_assert_int_ge(asprintf(&path, "%s/x.lock", dir), 0);
         ck_assert_int_eq(lock_acquire(path, false, &fd), 0);
 
-        clock_gettime(CLOCK_MONOTONIC, &a);
+        /* what happens, in order: 'R' when we release, 'A' when the waiter has the lock */
+        ck_assert_int_eq(pipe2(events, O_CLOEXEC), 0);
         pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
                 int cfd = -1;
+
                 close(fd); /* the inherited descriptor would keep our lock alive */
-                _exit(lock_acquire(path, true, &cfd) < 0 ? 1 : 0);
+                if (lock_acquire(path, true, &cfd) < 0)
+                        _exit(EXIT_FAILURE);
+                _exit(write(events[1], "A", 1) == 1 ? EXIT_SUCCESS : EXIT_FAILURE);
         }
 
-        /* the waiter blocks until we let go */
-        usleep(300 * 1000);
-        ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+        /* the waiter is blocked on our lock before we let go (a bounded wait for it to get there) */
+        for (int i = 0; i < 10000 && !blocked_in_flock(pid); i++) {
+                ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+                usleep(1000);
+        }
+        ck_assert_msg(blocked_in_flock(pid), "the waiter never blocked on the lock");
+        ck_assert_int_eq(write(events[1], "R", 1), 1);
         close(fd);
 
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        clock_gettime(CLOCK_MONOTONIC, &b);
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        ck_assert_int_ge((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000, 300);
+        close(events[1]);
+        ck_assert_int_eq(read(events[0], order, 2), 2);
+        close(events[0]);
+        ck_assert_str_eq(order, "RA");
 }
 END_TEST
 

@@ -3,51 +3,24 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include "log.h"
+#include "test-util.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
-/* ---- stderr captured through a pipe ---- */
+static int write_one(const char *path, const char *text) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 
-static int saved_stderr = -1;
-static int capture_r = -1;
-
-static void capture_begin(void) {
-        int p[2];
-
-        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-        saved_stderr = dup(STDERR_FILENO);
-        ck_assert_int_ge(saved_stderr, 0);
-        ck_assert_int_eq(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
-        close(p[1]);
-        capture_r = p[0];
-}
-
-static char *capture_end(void) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-
-        ck_assert_int_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-        close(saved_stderr);
-
-        f = open_memstream(&buf, &size);
-        ck_assert_ptr_nonnull(f);
-        for (;;) {
-                char chunk[4096];
-                ssize_t n = read(capture_r, chunk, sizeof(chunk));
-                ck_assert_int_ge(n, 0);
-                if (n == 0)
-                        break;
-                fwrite(chunk, 1, (size_t)n, f);
-        }
-        fclose(f);
-        close(capture_r);
-        return buf;
+        if (fd < 0)
+                return -errno;
+        return write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
 }
 
 static void setup_stderr(void) {
@@ -62,7 +35,7 @@ START_TEST(test_errno_format_and_return) {
         int r;
 
         setup_stderr();
-        capture_begin();
+        test_capture_begin();
         errno = EAGAIN;
         r = log_error_errno(-ENOENT, "Failed to open %s: %m", "current.json");
         ck_assert_int_eq(errno, EAGAIN); /* left alone */
@@ -71,7 +44,7 @@ START_TEST(test_errno_format_and_return) {
         ck_assert_int_eq(log_warning_errno(EACCES, "Cannot read: %m"), -EACCES);
         ck_assert_int_eq(log_info("plain %d", 42), 0);
         ck_assert_int_eq(log_error("refusing %s", "latest"), 0);
-        out = capture_end();
+        out = test_capture_end();
 
         ck_assert_str_eq(
                 out,
@@ -87,9 +60,9 @@ START_TEST(test_return_pattern) {
         int r = -EBUSY;
 
         setup_stderr();
-        capture_begin();
+        test_capture_begin();
         r = log_error_errno(r, "Failed to take the lock: %m");
-        free(capture_end());
+        free(test_capture_end());
         ck_assert_int_eq(r, -EBUSY);
 }
 END_TEST
@@ -99,21 +72,21 @@ START_TEST(test_max_level) {
 
         setup_stderr();
         ck_assert_int_eq(log_get_max_level(), LOG_INFO);
-        capture_begin();
+        test_capture_begin();
         ck_assert_int_eq(log_debug("hidden"), 0);
         ck_assert_int_eq(log_debug_errno(-EIO, "hidden too: %m"), -EIO); /* dropped, still returns */
         log_set_max_level(LOG_DEBUG);
         log_debug("shown");
-        out = capture_end();
+        out = test_capture_end();
         ck_assert_str_eq(out, "tid: shown\n");
 
         setenv("CODEBOLT_UPGRADE_LOG_LEVEL", "warning", 1);
         log_setup("tid", NULL);
         ck_assert_int_eq(log_get_max_level(), LOG_WARNING);
-        capture_begin();
+        test_capture_begin();
         log_notice("hidden");
         log_warning("shown");
-        out2 = capture_end();
+        out2 = test_capture_end();
         ck_assert_str_eq(out2, "tid: shown\n");
 }
 END_TEST
@@ -128,9 +101,9 @@ START_TEST(test_long_message) {
         big[20000] = 0;
 
         setup_stderr();
-        capture_begin();
+        test_capture_begin();
         log_info("%s", big);
-        out = capture_end();
+        out = test_capture_end();
         ck_assert_int_ge(asprintf(&expected, "tid: %s\n", big), 0);
         ck_assert_str_eq(out, expected);
 }
@@ -141,9 +114,9 @@ START_TEST(test_default_identifier) {
 
         setenv("CODEBOLT_UPGRADE_LOG", "stderr", 1);
         log_setup(NULL, NULL);
-        capture_begin();
+        test_capture_begin();
         log_info("hello");
-        out = capture_end();
+        out = test_capture_end();
         ck_assert_int_ge(asprintf(&expected, "%s: hello\n", program_invocation_short_name), 0);
         ck_assert_str_eq(out, expected);
 }
@@ -153,9 +126,9 @@ START_TEST(test_forward) {
         _cleanup_free_ char *out = NULL;
 
         setup_stderr();
-        capture_begin();
+        test_capture_begin();
         ck_assert_int_eq(log_forward(LOG_WARNING, "npm", NULL, "npm warn deprecated"), 0);
-        out = capture_end();
+        out = test_capture_end();
         ck_assert_str_eq(out, "npm: npm warn deprecated\n");
 }
 END_TEST
@@ -204,19 +177,71 @@ START_TEST(test_target_choice) {
 }
 END_TEST
 
+/* in a mount namespace of its own, /run/systemd/journal under an empty tmpfs: the journal's socket is
+ * gone for this process only (a user namespace too when not root) */
+static int hide_journal_socket(void) {
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+
+        if (unshare(CLONE_NEWNS) < 0) {
+                _cleanup_free_ char *map = NULL;
+
+                if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+                        return -errno;
+                if (write_one("/proc/self/setgroups", "deny") < 0 ||
+                    asprintf(&map, "0 %u 1", (unsigned)uid) < 0 || write_one("/proc/self/uid_map", map) < 0)
+                        return -EPERM;
+                free(map);
+                map = NULL;
+                if (asprintf(&map, "0 %u 1", (unsigned)gid) < 0 || write_one("/proc/self/gid_map", map) < 0)
+                        return -EPERM;
+        }
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return -errno;
+        if (access("/run/systemd/journal", F_OK) >= 0 &&
+            mount("tmpfs", "/run/systemd/journal", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+                return -errno;
+        return 0;
+}
+
 START_TEST(test_journal_missing_falls_back) {
-        _cleanup_free_ char *out = NULL;
+        int status, r;
+        pid_t pid;
 
-        /* forced to the journal where there is none: the message still goes somewhere */
-        if (access(JOURNAL_SOCKET, F_OK) >= 0)
-                return; /* a real journal: the message went there, nothing to see on stderr */
+        /* forced to the journal where there is none: the message still goes somewhere. In a child, whose
+         * exit code says which step failed */
+        fflush(NULL);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                _cleanup_free_ char *out = NULL;
 
-        setenv("CODEBOLT_UPGRADE_LOG", "journal", 1);
-        log_setup("tid", "backup");
-        capture_begin();
-        ck_assert_int_eq(log_error_errno(-EIO, "disk: %m"), -EIO);
-        out = capture_end();
-        ck_assert_str_eq(out, "tid: disk: Input/output error\n");
+                r = hide_journal_socket();
+                if (r < 0) {
+                        fprintf(stderr, "cannot hide the journal socket: %s\n", strerror(-r));
+                        _exit(2);
+                }
+                if (access(JOURNAL_SOCKET, F_OK) >= 0)
+                        _exit(3);
+                setenv("CODEBOLT_UPGRADE_LOG", "journal", 1);
+                log_setup("tid", "backup");
+                test_capture_begin();
+                r = log_error_errno(-EIO, "disk: %m");
+                out = test_capture_end();
+                if (r != -EIO)
+                        _exit(4);
+                if (!streq(out, "tid: disk: Input/output error\n")) {
+                        fprintf(stderr, "stderr had: '%s'\n", out);
+                        _exit(5);
+                }
+                _exit(EXIT_SUCCESS);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(
+                WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the fallback child failed (exit %d; 2: the socket could not be hidden, 3: it is still "
+                "there, 4: a wrong return value, 5: not the message on stderr)",
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 END_TEST
 
@@ -236,9 +261,9 @@ START_TEST(test_status) {
 
         setup_stderr();
         setenv("NOTIFY_SOCKET", sa.sun_path, 1);
-        capture_begin();
+        test_capture_begin();
         ck_assert_int_eq(log_status("Applying migration %d of %d\nnext", 3, 7), 0);
-        out = capture_end();
+        out = test_capture_end();
         ck_assert_str_eq(out, "tid: Applying migration 3 of 7\nnext\n");
 
         n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
@@ -248,9 +273,9 @@ START_TEST(test_status) {
 
         /* without a service manager: still logged, no error */
         unsetenv("NOTIFY_SOCKET");
-        capture_begin();
+        test_capture_begin();
         ck_assert_int_eq(log_status("done"), 0);
-        free(capture_end());
+        free(test_capture_end());
 
         close(fd);
         unlink(sa.sun_path);

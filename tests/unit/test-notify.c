@@ -13,223 +13,37 @@
 
 #include "json-util.h"
 #include "notify.h"
+#include "test-util.h"
 
 #define TOKEN "hook-s3cr3t"
 #define SHORT (5 * USEC_PER_SEC)
 
-static pid_t server_pid = 0;
-static int server_port = 0;
-static char *server_dir = NULL;    /* a temporary directory for the record */
-static char *server_record = NULL; /* one JSON line per request the server answered */
-
 /* ---- the recording server ---- */
 
-static char *header_value(const char *head, const char *name) {
-        size_t l = strlen(name);
+/* the server records each request before it answers: the client has the record once notify_send()
+ * returns */
+static void serve(int fd, const TestHttpRequest *q) {
+        _cleanup_free_ char *echo = NULL;
 
-        for (const char *line = strstr(head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
-                const char *p = line + 2, *e;
-
-                if (strncasecmp(p, name, l) != 0 || p[l] != ':')
-                        continue;
-                p += l + 1;
-                p += strspn(p, " ");
-                e = strstr(p, "\r\n");
-                return strndup(p, e ? (size_t)(e - p) : strlen(p));
-        }
-        return NULL;
-}
-
-/* the whole request: the head, and Content-Length bytes of body */
-static int read_request(int fd, char **ret_head, char **ret_body) {
-        _cleanup_free_ char *buf = NULL, *length = NULL;
-        size_t size = 0, allocated = 0, head = 0 /* 0: the blank line not seen yet */, want = 0;
-
-        while (head == 0 || size < want) {
-                ssize_t n;
-
-                if (allocated - size < 2) {
-                        char *p;
-
-                        allocated = allocated ? allocated * 2 : 4096;
-                        p = realloc(buf, allocated);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n <= 0)
-                        return -EIO;
-                size += (size_t)n;
-                buf[size] = 0;
-
-                if (head == 0) {
-                        char *e = strstr(buf, "\r\n\r\n");
-
-                        if (!e)
-                                continue;
-                        head = (size_t)(e - buf);
-                        length = header_value(buf, "Content-Length");
-                        want = head + 4 + (length ? strtoul(length, NULL, 10) : 0);
-                }
-        }
-
-        *ret_body = strndup(buf + head + 4, want - head - 4);
-        *ret_head = strndup(buf, head);
-        return *ret_body && *ret_head ? 0 : -ENOMEM;
-}
-
-static void add_string_or_null(cJSON *o, const char *key, const char *value) {
-        if (value)
-                cJSON_AddStringToObject(o, key, value);
-        else
-                cJSON_AddNullToObject(o, key);
-}
-
-/* append {"method", "path", "authorization", "content_type", "body"} to the record */
-static void record(const char *head, const char *body) {
-        _cleanup_json_ cJSON *o = cJSON_CreateObject();
-        _cleanup_free_ char *method = strndup(head, strcspn(head, " ")), *path = NULL, *line = NULL,
-                            *authorization = header_value(head, "Authorization"),
-                            *content_type = header_value(head, "Content-Type");
-        const char *p = strchr(head, ' ');
-        _cleanup_close_ int fd = -EBADF;
-
-        if (p)
-                path = strndup(p + 1, strcspn(p + 1, " "));
-        add_string_or_null(o, "method", method);
-        add_string_or_null(o, "path", path);
-        add_string_or_null(o, "authorization", authorization);
-        add_string_or_null(o, "content_type", content_type);
-        add_string_or_null(o, "body", body);
-        line = cJSON_PrintUnformatted(o);
-
-        fd = open(server_record, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0 && line)
-                dprintf(fd, "%s\n", line);
-}
-
-static void respond(int fd, int status, const char *reason, const char *body) {
-        dprintf(fd,
-                "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: "
-                "close\r\n\r\n%s",
-                status,
-                reason,
-                strlen(body),
-                body);
-}
-
-static void serve(int fd) {
-        _cleanup_free_ char *head = NULL, *body = NULL, *authorization = NULL, *echo = NULL;
-
-        if (read_request(fd, &head, &body) < 0)
-                return;
-        /* recorded before the answer: the client has the record once notify_send() returns */
-        record(head, body);
-
-        if (strstr(head, " /hook "))
+        if (streq(q->path, "/hook"))
                 dprintf(fd, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
-        else if (strstr(head, " /text "))
-                respond(fd, 200, "OK", "ok\n");
-        else if (strstr(head, " /fail ")) {
+        else if (streq(q->path, "/text"))
+                test_http_respond(fd, 200, "OK", "text/plain", "ok\n");
+        else if (streq(q->path, "/fail")) {
                 /* a careless receiver that echoes the request's credentials in its error page */
-                authorization = header_value(head, "Authorization");
-                if (asprintf(&echo, "internal error for %s\n", strempty(authorization)) < 0)
+                if (asprintf(&echo, "internal error for %s\n", strempty(q->authorization)) < 0)
                         return;
-                respond(fd, 500, "Internal Server Error", echo);
+                test_http_respond(fd, 500, "Internal Server Error", "text/plain", echo);
         } else
-                respond(fd, 404, "Not Found", "unknown path\n");
-}
-
-_noreturn_ static void server_run(int lfd) {
-        /* keep nothing of the test runner's but the listening socket: Check's message file among
-         * others, whose shared offset the runner reads from */
-        if (dup2(lfd, 3) < 0)
-                _exit(EXIT_FAILURE);
-        lfd = 3;
-        (void)close_range(4, ~0U, 0);
-        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-        (void)signal(SIGPIPE, SIG_IGN);
-
-        /* one request at a time: the record stays in order */
-        for (;;) {
-                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-                if (fd < 0)
-                        continue;
-                serve(fd);
-                (void)shutdown(fd, SHUT_WR);
-                close(fd);
-        }
+                test_http_respond(fd, 404, "Not Found", "text/plain", "unknown path\n");
 }
 
 static void server_start(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof(sa);
-        char template[] = "/tmp/test-notify.XXXXXX";
-        int fd;
-
-        ck_assert_ptr_nonnull(mkdtemp(template));
-        server_dir = strdup(template);
-        ck_assert_ptr_nonnull(server_dir);
-        ck_assert_int_ge(asprintf(&server_record, "%s/record.jsonl", server_dir), 0);
-
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ck_assert_int_eq(listen(fd, 16), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
-        server_port = ntohs(sa.sin_port);
-
-        fflush(NULL);
-        server_pid = fork();
-        ck_assert_int_ge(server_pid, 0);
-        if (server_pid == 0)
-                server_run(fd);
-        close(fd);
+        test_http_server_start(serve);
 }
 
 static void server_stop(void) {
-        if (server_pid > 0) {
-                (void)kill(server_pid, SIGKILL);
-                (void)waitpid(server_pid, NULL, 0);
-                server_pid = 0;
-        }
-        if (server_record) {
-                (void)unlink(server_record);
-                free(server_record);
-                server_record = NULL;
-        }
-        if (server_dir) {
-                (void)rmdir(server_dir);
-                free(server_dir);
-                server_dir = NULL;
-        }
-}
-
-static char *url(const char *path) {
-        char *s;
-
-        ck_assert_int_ge(asprintf(&s, "http://127.0.0.1:%d%s", server_port, path), 0);
-        return s;
-}
-
-/* the record as an array of requests */
-static cJSON *records(void) {
-        _cleanup_fclose_ FILE *f = fopen(server_record, "re");
-        _cleanup_free_ char *line = NULL;
-        cJSON *a = cJSON_CreateArray();
-        size_t n = 0;
-
-        ck_assert_ptr_nonnull(a);
-        if (!f)
-                return a;
-        while (getline(&line, &n, f) > 0) {
-                cJSON *o = cJSON_Parse(line);
-                ck_assert_ptr_nonnull(o);
-                cJSON_AddItemToArray(a, o);
-        }
-        return a;
+        test_http_server_stop();
 }
 
 /* "2026-11-26T10:57:13Z" */
@@ -338,7 +152,7 @@ END_TEST
 /* ---- sending ---- */
 
 START_TEST(test_send_with_token) {
-        _cleanup_free_ char *u = url("/hook"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/hook"), *err = NULL;
         _cleanup_json_ cJSON *fields = cJSON_Parse("{\"version\":\"1.5.0\",\"from\":\"1.4.0\"}"),
                              *all = NULL, *body = NULL;
         const cJSON *q;
@@ -346,7 +160,7 @@ START_TEST(test_send_with_token) {
         ck_assert_int_eq(notify_send(u, TOKEN, "succeeded", fields, SHORT, &err), 0);
         ck_assert_ptr_null(err);
 
-        all = records();
+        all = test_http_records();
         ck_assert_int_eq(cJSON_GetArraySize(all), 1);
         q = cJSON_GetArrayItem(all, 0);
         ck_assert_str_eq(json_get_string(q, "method"), "POST");
@@ -365,14 +179,14 @@ START_TEST(test_send_with_token) {
 END_TEST
 
 START_TEST(test_send_without_token) {
-        _cleanup_free_ char *u = url("/hook"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/hook"), *err = NULL;
         _cleanup_json_ cJSON *all = NULL, *body = NULL;
         const cJSON *q;
 
         ck_assert_int_eq(notify_send(u, NULL, "downtime", NULL, SHORT, &err), 0);
         ck_assert_ptr_null(err);
 
-        all = records();
+        all = test_http_records();
         ck_assert_int_eq(cJSON_GetArraySize(all), 1);
         q = cJSON_GetArrayItem(all, 0);
         ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(q, "authorization")));
@@ -382,7 +196,7 @@ START_TEST(test_send_without_token) {
 END_TEST
 
 START_TEST(test_send_text_answer) {
-        _cleanup_free_ char *u = url("/text"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/text"), *err = NULL;
 
         /* chat webhooks answer 200 "ok": any 2xx is success, JSON or not */
         ck_assert_int_eq(notify_send(u, TOKEN, "started", NULL, SHORT, &err), 0);
@@ -391,7 +205,7 @@ START_TEST(test_send_text_answer) {
 END_TEST
 
 START_TEST(test_send_500) {
-        _cleanup_free_ char *u = url("/fail"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/fail"), *err = NULL;
         _cleanup_json_ cJSON *all = NULL;
 
         ck_assert_int_eq(notify_send(u, TOKEN, "failed", NULL, SHORT, &err), -EREMOTEIO);
@@ -400,13 +214,13 @@ START_TEST(test_send_500) {
         /* the receiver echoed the token in its answer; the error leaves it out */
         ck_assert_ptr_null(strstr(err, TOKEN));
 
-        all = records();
+        all = test_http_records();
         ck_assert_int_eq(cJSON_GetArraySize(all), 1);
 }
 END_TEST
 
 START_TEST(test_send_404) {
-        _cleanup_free_ char *u = url("/nowhere"), *err = NULL;
+        _cleanup_free_ char *u = test_http_url("/nowhere"), *err = NULL;
 
         ck_assert_int_eq(notify_send(u, NULL, "held", NULL, SHORT, &err), -EREMOTEIO);
         ck_assert_ptr_nonnull(strstr(err, "404"));
@@ -415,12 +229,12 @@ END_TEST
 
 START_TEST(test_send_in_order) {
         static const char *const events[] = { "started", "downtime", "succeeded" };
-        _cleanup_free_ char *u = url("/hook");
+        _cleanup_free_ char *u = test_http_url("/hook");
         _cleanup_json_ cJSON *all = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(events); i++)
                 ck_assert_int_eq(notify_send(u, TOKEN, events[i], NULL, SHORT, NULL), 0);
-        all = records();
+        all = test_http_records();
         ck_assert_int_eq(cJSON_GetArraySize(all), 3);
         for (size_t i = 0; i < ELEMENTSOF(events); i++) {
                 _cleanup_json_ cJSON *body =

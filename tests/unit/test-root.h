@@ -4,13 +4,11 @@
 #pragma once
 
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "test-tmpdir.h"
+#include "test-util.h"
 
 /* the root of the whole run; each test uses a deployment or a path of its own below it */
 static char *root = NULL;

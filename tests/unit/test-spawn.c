@@ -12,41 +12,10 @@
 #include "log.h"
 #include "macro.h"
 #include "spawn.h"
+#include "test-util.h"
 #include "time-util.h"
 
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
-
-/* ---- stderr captured through a temp file (the output may be large) ---- */
-
-static int saved_stderr = -1;
-static FILE *capture_file = NULL;
-
-static void capture_begin(void) {
-        capture_file = tmpfile();
-        ck_assert_ptr_nonnull(capture_file);
-        saved_stderr = dup(STDERR_FILENO);
-        ck_assert_int_ge(saved_stderr, 0);
-        ck_assert_int_eq(dup2(fileno(capture_file), STDERR_FILENO), STDERR_FILENO);
-}
-
-static char *capture_end(void) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-        int c;
-
-        ck_assert_int_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-        close(saved_stderr);
-
-        rewind(capture_file);
-        f = open_memstream(&buf, &size);
-        ck_assert_ptr_nonnull(f);
-        while ((c = fgetc(capture_file)) != EOF)
-                fputc(c, f);
-        fclose(f);
-        fclose(capture_file);
-        return buf;
-}
 
 static void setup(void) {
         setenv("CODEBOLT_UPGRADE_LOG", "stderr", 1);
@@ -201,9 +170,9 @@ START_TEST(test_forward_over_cap) {
                         "head -c %zu /dev/zero | tr '\\0' x | fold -w 1000 >&2; echo done >&2",
                         CAP + CAP / 2),
                 0);
-        capture_begin();
+        test_capture_begin();
         ck_assert_int_eq(spawn_run(ARGV("/bin/sh", "-c", cmd), &o, &status), 0);
-        log = capture_end();
+        log = test_capture_end();
         ck_assert_int_eq(status, 0);
         ck_assert_ptr_nonnull(strstr(log, "chatty: (more than 16 MiB of output: the rest is not logged)\n"));
         ck_assert_ptr_null(strstr(log, "chatty: done"));
@@ -320,7 +289,7 @@ START_TEST(test_forwarding) {
         _cleanup_free_ char *out = NULL;
         int status;
 
-        capture_begin();
+        test_capture_begin();
         ck_assert_int_eq(
                 spawn_run(
                         ARGV("/bin/sh", "-c", "echo out1; echo err1 >&2; echo; printf 'no newline'"),
@@ -328,7 +297,7 @@ START_TEST(test_forwarding) {
                         &status),
                 0);
         ck_assert_int_eq(spawn_run(ARGV("/bin/ls", "/nonexistent-dir"), NULL, &status), 0);
-        out = capture_end();
+        out = test_capture_end();
         ck_assert_int_eq(status, 2);
 
         ck_assert_ptr_nonnull(strstr(out, "npm: out1\n"));

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "test-tmpdir.h"
+#include "test-util.h"
 #include "json-util.h"
 #include "state.h"
 

@@ -100,11 +100,9 @@ START_TEST(test_escape_matches_systemd_escape) {
         const char *s = strings[_i];
         _cleanup_free_ char *ours = NULL, *theirs = NULL;
 
+        /* the comparison is the test: without systemd-escape it fails, it does not pass unchecked */
         theirs = systemd_escape(s);
-        if (!theirs) {
-                fprintf(stderr, "systemd-escape cannot be run, comparison skipped\n");
-                return;
-        }
+        ck_assert_msg(theirs, "systemd-escape cannot be run (tools/deps.sh installs systemd): %m");
         ck_assert_int_eq(unitname_escape(s, &ours), 0);
         ck_assert_msg(streq(ours, theirs), "escape('%s'): ours '%s', systemd-escape '%s'", s, ours, theirs);
 }

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # cells.sh: the cells of the fault matrix one after another on the same deployment, which runs
 # $CELL_FROM (default 1.4.0) before each: what a cell notes before its fault, and the outcome "old"
 # checked against it afterwards. Sourced after codebolt.sh.
@@ -9,9 +10,11 @@
 #                                    and store files, nothing of the version is staged, nothing in flight
 #   cell_expect_old WHAT RESULT      failed after the server stopped: cbu_expect_old with RESULT, then
 #                                    `codebolt-upgrade clear` allows the version again for the next cell
+#   cell_expect_new_entry WHAT RESULT   the cell wrote exactly one ledger entry for the version, RESULT
+#                                    from $CELL_FROM, under an id none of the earlier entries has
 #
-# cell_version, cell_entries (the ledger's entries for it before), cell_hmax, cell_digests, cell_stores
-# and cell_server hold what cell_start noted.
+# cell_version, cell_entries (the number of the ledger's entries for it before), cell_ids (their ids),
+# cell_hmax, cell_digests, cell_stores and cell_server hold what cell_start noted.
 
 CELL_FROM=${CELL_FROM:-1.4.0}
 
@@ -24,9 +27,11 @@ cell_stores_state() {
 cell_start() {
         cell_version=$1
         cell_entries=$(cbu_ledger_for "$1" | jq length)
+        cell_ids=$(cbu_ledger_for "$1" | jq -c 'map(.id)')
         cell_hmax=$(cbu_history_max)
         cell_digests=$(cbu_table_digests "$cell_hmax")
         cell_stores=$(cell_stores_state)
+        # shellcheck disable=SC2034 # for the scenario (kill-each-phase.sh), as the header says
         cell_server=$(sb systemctl show -P InvocationID codebolt.service)
         sb_log "systemctl start --no-block codebolt-upgrade@$1"
         sb systemctl start --no-block "codebolt-upgrade@$1.service"
@@ -58,4 +63,16 @@ cell_expect_unchanged() {
 cell_expect_old() {
         cbu_expect_old "$CELL_FROM" "$cell_version" "$2" "$cell_digests" "$cell_hmax"
         sb codebolt-upgrade clear "$cell_version" >/dev/null || fail "$1: codebolt-upgrade clear $cell_version failed"
+}
+
+cell_expect_new_entry() {
+        local entries entry
+        entries=$(cbu_ledger_for "$cell_version")
+        [ "$(jq length <<<"$entries")" = $((cell_entries + 1)) ] ||
+                fail "$1: the ledger has $(jq length <<<"$entries") entries for $cell_version, not $cell_entries + 1: $entries"
+        entry=$(jq -c last <<<"$entries")
+        jq -e --arg f "$CELL_FROM" --arg r "$2" --argjson ids "$cell_ids" \
+                '.result == $r and .from == $f and (.id | type == "string" or type == "number") and
+                 (.id as $id | $ids | index($id) | not)' <<<"$entry" >/dev/null ||
+                fail "$1: the new ledger entry for $cell_version is not a new '$2' from $CELL_FROM: $entry"
 }

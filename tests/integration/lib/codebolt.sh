@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # codebolt.sh: inside a booted sandbox, lay out a Codebolt deployment the way an operator has one:
 # the local registry, PostgreSQL with a seeded database, the stores, the server unit, codebolt-upgrade
 # installed from the build. Sourced after sandbox.sh.
@@ -44,8 +45,8 @@ cbu_registry() {
 
 # cbu_wait_http URL SECONDS: until URL answers 2xx
 cbu_wait_http() {
-        local i
-        for i in $(seq $(($2 * 5))); do
+        local _
+        for _ in $(seq $(($2 * 5))); do
                 sb curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
                 sleep 0.2
         done
@@ -174,10 +175,11 @@ DROPIN
 # a server back in a loop
 cbu_starts_within() {
         local cursor server
-        cursor=$(sb journalctl -n0 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+        # a journal that cannot be read would count no start: fail instead (the caller checks $?)
+        cursor=$(sb_cursor) || { echo "cannot read the journal's cursor" >&2; return 1; }
         sleep "$1"
-        sb journalctl --sync
-        server=$(sb journalctl --no-pager -o cat --after-cursor "$cursor" -u codebolt.service)
+        server=$(sb_journal_since "$cursor" -u codebolt.service) ||
+                { echo "cannot read codebolt.service's journal" >&2; return 1; }
         grep -c "$2" <<<"$server" || true
 }
 
@@ -241,6 +243,7 @@ cbu_extra_history() {
 # so the live file is the key without "stores"), and holds nothing else: the same entries, types,
 # owners and modes as the backup's copy of it. Prints what differs.
 cbu_stores_match_manifest() {
+        # shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
         sb sh -c '
                 m=$1/manifest.json
                 jq -r ".files | to_entries[] | select(.key | startswith(\"stores/\"))
@@ -280,8 +283,8 @@ cbu_ledger_for() {
 # activating and the ledger holds more than ENTRIES (default 0) entries for VERSION; print the last
 # one's result. VERSION as in the unit name, unescaped.
 cbu_wait_rollback() {
-        local v=$1 seen=${2:-0} i state entries
-        for i in $(seq 600); do
+        local v=$1 seen=${2:-0} state entries
+        for _ in $(seq 600); do
                 state=$(sb systemctl show -P ActiveState "codebolt-rollback@$v.service")
                 entries=$(cbu_ledger_for "$v")
                 if [ "$state" != activating ] && [ "$state" != deactivating ] &&
@@ -318,8 +321,8 @@ cbu_expect_old() {
 
         out=$(cbu_table_digests "$hmax")
         [ "$out" = "$digests" ] || fail "the seeded tables' rows differ after the rollback of $to:
-before: $(echo $digests)
-after:  $(echo $out)"
+before: $(tr '\n' ' ' <<<"$digests")
+after:  $(tr '\n' ' ' <<<"$out")"
         out=$(cbu_extra_history "$hmax")
         [ -z "$out" ] || fail "history has rows no smoke test wrote: $out"
 
@@ -331,6 +334,21 @@ after:  $(echo $out)"
         out=$(cbu_stores_match_manifest "$backup") || fail "the stores differ from the backup's manifest: $out"
         out=$(cbu_git_fsck) || fail "git fsck: $out"
         sb test ! -e "$CBU_STATE/current.json" || fail "current.json remains after the rollback of $to"
+}
+
+# cbu_observe CELL FROM TO: print the outcome of the upgrade FROM → TO as the sandbox shows it now, for
+# the matrix cell CELL (see `observed` in sandbox.sh): "new" when /health reports TO, "old" when it
+# reports FROM, "held" otherwise; then the ledger's last result for TO in parentheses
+cbu_observe() {
+        local cell=$1 from=$2 to=$3 version outcome result
+        version=$(cbu_health_version 2>/dev/null) || version=
+        case "$version" in
+        "$to") outcome=new ;;
+        "$from") outcome=old ;;
+        *) outcome=held ;;
+        esac
+        result=$(cbu_ledger_for "$to" | jq -r 'last | .result // "no ledger entry"')
+        observed "$cell" "$outcome ($result)"
 }
 
 # --- the post-upgrade watch ---
@@ -359,8 +377,8 @@ cbu_watch_conf() {
 # cbu_wait_degraded SIGNAL SECONDS: until the default deployment's watch.json has SIGNAL degraded; prints
 # the watch's sample count then, and the time of that sample into the watch in seconds
 cbu_wait_degraded() {
-        local i w
-        for i in $(seq $(($2 * 2))); do
+        local w
+        for _ in $(seq $(($2 * 2))); do
                 w=$(sb cat "$CBU_STATE/watch.json" 2>/dev/null) || w='{}'
                 if jq -e --arg s "$1" '.degraded[$s]' <<<"$w" >/dev/null 2>&1; then
                         jq -r '"\(.samples | length) \(.samples | last | .t | floor)"' <<<"$w"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # gate.sh: hold a phase helper as its phase starts, once, so that a fault (kill -9, a power cut) lands
 # in a phase too short to catch by polling. Sourced after sandbox.sh, once codebolt-upgrade is installed.
 #
@@ -47,8 +48,8 @@ gate_arm() {
 
 # gate_wait NAME [SECONDS]: the pid the gate holds (default: wait up to 120 s)
 gate_wait() {
-        local name=$1 i pid
-        for i in $(seq $((${2:-120} * 5))); do
+        local name=$1 pid
+        for _ in $(seq $((${2:-120} * 5))); do
                 pid=$(sb cat "$CBU_GATE_DIR/$name.pid" 2>/dev/null || true)
                 if [ -n "$pid" ] && sb kill -0 "$pid" 2>/dev/null; then
                         echo "$pid"
@@ -76,6 +77,7 @@ gate_release() {
 # $pid); with SIGNAL, send it at once from inside the sandbox, so that the fault lands while TEST still
 # holds. Prints the pid.
 gate_catch() {
+        # shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
         sb sh -c '
                 end=$(($(date +%s) + 120))
                 while [ "$(date +%s)" -lt "$end" ]; do

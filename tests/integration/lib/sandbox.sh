@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # sandbox.sh: boot a real systemd as PID 1 on an overlay of the host root, and drive it the way an
 # operator would. Sourced by every scenario. HACKING.md, "Tests".
 #
@@ -6,12 +7,14 @@
 #   sb CMD...                run CMD inside the sandbox (all namespaces, its root, its cwd /)
 #   sb_root                  the sandbox's root as a host path (/proc/PID/root)
 #   fail MSG                 print MSG and the journal, exit 1
+#   observed CELL OUTCOME    the outcome this run observed for the matrix cell CELL (tools/reliability.sh)
 #
 # Never boot systemd on the bare host root: its tmpfiles setup empties the host's /tmp.
 
 set -euo pipefail
 
 SB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # the source tree, for the libraries sourced after this one (codebolt.sh)
 SB_SRC=$(cd "$SB_LIB/../../.." && pwd)
 SB_PID=
 SB_DIR=
@@ -53,11 +56,11 @@ sandbox_teardown() {
 
 # the sandbox's own cgroups on the host, innermost first, once every process in them is gone
 sb_remove_cgroups() {
-        local dir i
+        local dir _
         [ -n "$SB_DIR" ] && [ -f "$SB_DIR/cgroups" ] || return 0
         while read -r dir; do
                 case "$dir" in */cbu-sandbox.*) ;; *) continue ;; esac
-                for i in $(seq 50); do
+                for _ in $(seq 50); do
                         find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
                         [ -d "$dir" ] || break
                         sleep 0.1
@@ -103,7 +106,7 @@ sandbox_power_cut() {
 
 # sandbox_boot_again: boot a new systemd on the same upper layer, after sandbox_power_cut
 sandbox_boot_again() {
-        [ -n "$SB_DIR" ] && [ -z "$SB_PID" ] || fail "sandbox_boot_again without a power cut first"
+        { [ -n "$SB_DIR" ] && [ -z "$SB_PID" ]; } || fail "sandbox_boot_again without a power cut first"
         sb_start
 }
 
@@ -113,8 +116,7 @@ sb_start() {
                 "$SB_LIB/sandbox-init.sh" "$SB_DIR/layers" "$SB_DIR/cgroups" >>"$SB_DIR/init.log" 2>&1 &
         SB_UNSHARE_PID=$!
 
-        local i
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
                 SB_PID=$(pgrep -P "$SB_UNSHARE_PID" || true)
                 [ -n "$SB_PID" ] && [ "$(cat "/proc/$SB_PID/comm" 2>/dev/null)" = systemd ] && break
                 SB_PID=
@@ -123,7 +125,7 @@ sb_start() {
         [ -n "$SB_PID" ] || { cat "$SB_DIR/init.log" >&2; fail "systemd did not start in the sandbox"; }
 
         # the manager's bus socket appears a moment after exec; --wait needs it
-        for i in $(seq 300); do
+        for _ in $(seq 300); do
                 [ -S "/proc/$SB_PID/root/run/systemd/private" ] && break
                 sleep 0.1
         done
@@ -142,6 +144,38 @@ sb_journal() {
         # what was logged a moment ago is in the journal's files before it is read
         sb journalctl --sync
         sb journalctl -b --no-pager -o cat -u "$1"
+}
+
+# sb_cursor: the journal's cursor now, so that a check reads only what a step logged after it
+sb_cursor() {
+        local c
+        sb journalctl --sync
+        c=$(sb journalctl -n0 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+        [ -n "$c" ] || return 1
+        echo "$c"
+}
+
+# sb_journal_since CURSOR [MATCH...]: the messages after CURSOR (journalctl matches and options)
+sb_journal_since() {
+        local c=$1
+        shift
+        sb journalctl --sync
+        sb journalctl --no-pager -o cat --after-cursor "$c" "$@"
+}
+
+# sb_phase_logged CURSOR PHASE TEXT: a message of the upgrade's PHASE (its CODEBOLT_UPGRADE_PHASE field)
+# logged after CURSOR contains TEXT
+sb_phase_logged() {
+        local out
+        out=$(sb_journal_since "$1" CODEBOLT_UPGRADE_PHASE="$2") || return 1
+        grep -qF -- "$3" <<<"$out"
+}
+
+# observed CELL OUTCOME: the outcome the scenario's checks just established for its matrix cell CELL
+# (a "# matrix[CELL]:" line), on the test's stdout, which meson keeps in testlog.json; reached only when
+# those checks passed, since fail exits
+observed() {
+        printf 'observed: %s %s\n' "$1" "$2"
 }
 
 # sb_journal_has UNIT TEXT: the unit's journal has a line containing TEXT
