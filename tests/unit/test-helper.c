@@ -3,6 +3,7 @@
  * login's refusal, the server's URL and user, the database target, hold.json, deadlines */
 #define _GNU_SOURCE
 #include <check.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "test-root.h"
