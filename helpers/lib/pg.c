@@ -21,6 +21,7 @@
 #include "fd-util.h"
 #include "json-util.h"
 #include "pg.h"
+#include "spawn.h"
 #include "state.h"
 #include "trust.h"
 
@@ -213,17 +214,10 @@ char *pg_quote_identifier(const char *s) {
 
 /* ---- the child ---- */
 
-static void erase_freep(char **p) {
-        if (*p) {
-                explicit_bzero(*p, strlen(*p));
-                free(*p);
-        }
-}
-
-/* read while still privileged: the file is root's, mode 0600 */
+/* the file is root's, mode 0600 */
 static int read_credential(const char *path, char **ret, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_(erase_freep) char *buf = NULL;
+        _cleanup_(erase_and_freep) char *buf = NULL;
         size_t size = 0, allocated = 0;
         struct stat st;
         int r;
@@ -289,48 +283,6 @@ static int read_credential(const char *path, char **ret, char **ret_error) {
                 return errmsg_set(ret_error, -EINVAL, "credential file %s contains a NUL byte", path);
 
         *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-static int drop_privileges(const char *user, char **ret_error) {
-        struct passwd *pw;
-        uid_t ruid, euid, suid;
-        gid_t rgid, egid, sgid;
-
-        pw = getpwnam(user);
-        if (!pw)
-                return errmsg_set(ret_error, -ESRCH, "unknown user %s", user);
-
-        if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid) {
-                if (initgroups(pw->pw_name, pw->pw_gid) < 0)
-                        return errmsg_set(
-                                ret_error, -errno, "cannot set groups of %s: %s", user, strerror(errno));
-                if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0)
-                        return errmsg_set(
-                                ret_error,
-                                -errno,
-                                "cannot change to group of %s: %s",
-                                user,
-                                strerror(errno));
-                if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-                        return errmsg_set(
-                                ret_error, -errno, "cannot change to user %s: %s", user, strerror(errno));
-        }
-
-        if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
-                return errmsg_set(ret_error, -errno, "cannot verify the change to user %s", user);
-        if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid || rgid != pw->pw_gid ||
-            egid != pw->pw_gid || sgid != pw->pw_gid)
-                return errmsg_set(ret_error, -EPERM, "privileges were not dropped to user %s", user);
-        if (pw->pw_uid != 0 && setuid(0) >= 0)
-                return errmsg_set(ret_error, -EPERM, "privileges were not dropped to user %s", user);
-
-        if (setenv("HOME", pw->pw_dir, 1) < 0 || setenv("USER", pw->pw_name, 1) < 0 ||
-            setenv("LOGNAME", pw->pw_name, 1) < 0)
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        /* our working directory may be closed to the new user */
-        if (chdir(pw->pw_dir) < 0)
-                (void)chdir("/");
         return 0;
 }
 
@@ -431,9 +383,14 @@ static int session_connect(const PgTarget *t, const char *password, PGconn **ret
 }
 
 static int session_child_run(
-        pid_t parent, const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
+        pid_t parent,
+        const PgTarget *t,
+        const char *password,
+        SessionFn fn,
+        const void *userdata,
+        cJSON **ret,
+        char **ret_error) {
 
-        _cleanup_(erase_freep) char *password = NULL;
         _cleanup_pgconn_ PGconn *conn = NULL;
         sigset_t all;
         int r;
@@ -445,18 +402,6 @@ static int session_child_run(
         (void)signal(SIGCHLD, SIG_DFL);
         (void)sigfillset(&all);
         (void)sigprocmask(SIG_UNBLOCK, &all, NULL);
-
-        if (t->password_file) {
-                r = read_credential(t->password_file, &password, ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        if (t->os_user) {
-                r = drop_privileges(t->os_user, ret_error);
-                if (r < 0)
-                        return r;
-        }
 
         /* set after the change of user, which clears it; then make sure we did not miss the parent */
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -471,7 +416,7 @@ static int session_child_run(
 }
 
 _noreturn_ static void session_child(
-        int fd, pid_t parent, const PgTarget *t, SessionFn fn, const void *userdata) {
+        int fd, pid_t parent, const PgTarget *t, const char *password, SessionFn fn, const void *userdata) {
 
         _cleanup_json_ cJSON *reply = NULL;
         _cleanup_free_ char *s = NULL;
@@ -479,7 +424,7 @@ _noreturn_ static void session_child(
         cJSON *result = NULL;
         int r;
 
-        r = session_child_run(parent, t, fn, userdata, &result, &error);
+        r = session_child_run(parent, t, password, fn, userdata, &result, &error);
 
         reply = cJSON_CreateObject();
         if (!reply)
@@ -503,17 +448,10 @@ _noreturn_ static void session_child(
 
 /* ---- the parent ---- */
 
-static void kill_and_reapp(pid_t *pid) {
-        if (*pid <= 0)
-                return;
-        (void)kill(*pid, SIGKILL);
-        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-}
-
 static int session_run(
         const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
-        _cleanup_(kill_and_reapp) pid_t pid = 0;
+        _cleanup_(spawn_kill_and_reapp) pid_t pid = 0;
+        _cleanup_(erase_and_freep) char *password = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         _cleanup_free_ char *answer = NULL;
         _cleanup_json_ cJSON *reply = NULL;
@@ -530,12 +468,20 @@ static int session_run(
         rfd = fds[0];
         wfd = fds[1];
 
-        pid = fork();
-        if (pid < 0)
-                return errmsg_set(
-                        ret_error, -errno, "cannot fork the database session: %s", strerror(errno));
-        if (pid == 0)
-                session_child(wfd, parent, t, fn, userdata);
+        /* read while still privileged: the file is root's, mode 0600 */
+        if (t->password_file) {
+                r = read_credential(t->password_file, &password, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        r = spawn_fork_as(t->os_user, &pid);
+        if (r == -ESRCH)
+                return errmsg_set(ret_error, r, "unknown user %s", t->os_user);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot fork the database session: %s", strerror(-r));
+        if (r == 0)
+                session_child(wfd, parent, t, password, fn, userdata);
 
         /* only the child may hold the write end, or we would never see EOF */
         close(TAKE_FD(wfd));
@@ -544,19 +490,12 @@ static int session_run(
         if (r < 0)
                 return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
 
-        while (waitpid(pid, &status, 0) < 0) {
-                if (errno == ECHILD) {
-                        /* the caller ignores SIGCHLD: the child is reaped already; judge by the answer */
-                        status = 0;
-                        break;
-                }
-                if (errno != EINTR)
-                        return errmsg_set(
-                                ret_error,
-                                -errno,
-                                "cannot wait for the database session: %s",
-                                strerror(errno));
-        }
+        r = spawn_reap(pid, &status);
+        if (r == -ECHILD)
+                /* the caller ignores SIGCHLD: the child is reaped already; judge by the answer */
+                status = 0;
+        else if (r < 0)
+                return errmsg_set(ret_error, r, "cannot wait for the database session: %s", strerror(-r));
         pid = 0;
 
         reply = size > 0 ? cJSON_ParseWithLength(answer, size) : NULL;
@@ -871,7 +810,7 @@ int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, c
 /* ---- a password file for client programs ---- */
 
 int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error) {
-        _cleanup_(erase_freep) char *password = NULL, *line = NULL;
+        _cleanup_(erase_and_freep) char *password = NULL, *line = NULL;
         _cleanup_close_ int fd = -EBADF;
         uid_t uid = 0;
         gid_t gid = 0;
