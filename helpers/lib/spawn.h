@@ -48,11 +48,11 @@ typedef struct SpawnOptions {
                                      * open in the child and /dev/fd must exist */
 } SpawnOptions;
 
-/* While spawn_run() waits, a non-zero *flag (set by the caller's SIGTERM handler) terminates the
- * child (SIGTERM, SIGKILL after 5 s) and makes spawn_run() return -ECANCELED. NULL: none. */
 /* append one formatted "NAME=value" to the NULL-terminated environment *env of *n entries */
 int spawn_env_push(char ***env, size_t *n, const char *fmt, ...) _printf_(3, 4);
 
+/* While spawn_run() waits, a non-zero *flag (set by the caller's SIGTERM handler) terminates the
+ * child (SIGTERM, SIGKILL after 5 s) and makes spawn_run() return -ECANCELED. NULL: none. */
 void spawn_set_cancel_flag(volatile sig_atomic_t *flag);
 
 /* Run argv[0] (a path, or a name looked up in the child's PATH) with argv, never through a shell.
