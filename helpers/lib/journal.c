@@ -47,6 +47,17 @@ static int add_match_pair(sd_journal *j, const char *field, const char *value) {
         return sd_journal_add_match(j, m, 0);
 }
 
+/* unit_field=unit AND id_field=id: one run of a unit, by its own fields or by systemd's about it */
+static int add_match_run(
+        sd_journal *j, const char *unit_field, const char *unit, const char *id_field, const char *id) {
+        int r;
+
+        r = add_match_pair(j, unit_field, unit);
+        if (r < 0)
+                return r;
+        return add_match_pair(j, id_field, id);
+}
+
 static int watch_check_args(
         const char *unit, const char *invocation_id, sd_id128_t *ret_id, JournalWatch **ret) {
         sd_id128_t id;
@@ -79,19 +90,13 @@ static int watch_new(sd_journal **journal, const char *unit, sd_id128_t id, Jour
         w->journal = TAKE_PTR(*journal);
 
         /* (_SYSTEMD_UNIT=u AND _SYSTEMD_INVOCATION_ID=id) OR (UNIT=u AND INVOCATION_ID=id AND _PID=1) */
-        r = add_match_pair(w->journal, "_SYSTEMD_UNIT", w->unit);
-        if (r < 0)
-                return r;
-        r = add_match_pair(w->journal, "_SYSTEMD_INVOCATION_ID", w->invocation_id);
+        r = add_match_run(w->journal, "_SYSTEMD_UNIT", w->unit, "_SYSTEMD_INVOCATION_ID", w->invocation_id);
         if (r < 0)
                 return r;
         r = sd_journal_add_disjunction(w->journal);
         if (r < 0)
                 return r;
-        r = add_match_pair(w->journal, "UNIT", w->unit);
-        if (r < 0)
-                return r;
-        r = add_match_pair(w->journal, "INVOCATION_ID", w->invocation_id);
+        r = add_match_run(w->journal, "UNIT", w->unit, "INVOCATION_ID", w->invocation_id);
         if (r < 0)
                 return r;
         r = sd_journal_add_match(w->journal, "_PID=1", 0);
