@@ -204,21 +204,34 @@ static int entry_field_optional(sd_journal *j, const char *field, char **ret) {
         return r;
 }
 
+/* the entry's MESSAGE (NULL when it has none) and PRIORITY (*ret_priority left alone when it has none
+ * or one that is not 0-7) */
+static int entry_message_priority(sd_journal *j, char **ret_message, int *ret_priority) {
+        _cleanup_free_ char *message = NULL, *priority = NULL;
+        int r;
+
+        r = entry_field_optional(j, "MESSAGE", &message);
+        if (r < 0)
+                return r;
+        r = entry_field_optional(j, "PRIORITY", &priority);
+        if (r < 0)
+                return r;
+        if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
+                *ret_priority = priority[0] - '0';
+        *ret_message = TAKE_PTR(message);
+        return 0;
+}
+
 static int read_entry(JournalWatch *w, JournalEntry *ret) {
-        _cleanup_free_ char *message = NULL, *priority = NULL, *sunit = NULL, *sid = NULL, *unit = NULL,
-                            *id = NULL, *cursor = NULL;
+        _cleanup_free_ char *message = NULL, *sunit = NULL, *sid = NULL, *unit = NULL, *id = NULL,
+                            *cursor = NULL;
         int prio = LOG_INFO;
         uint64_t realtime;
         int r;
 
-        r = entry_field_optional(w->journal, "MESSAGE", &message);
+        r = entry_message_priority(w->journal, &message, &prio);
         if (r < 0)
                 return r;
-        r = entry_field_optional(w->journal, "PRIORITY", &priority);
-        if (r < 0)
-                return r;
-        if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
-                prio = priority[0] - '0';
 
         r = entry_field_optional(w->journal, "_SYSTEMD_UNIT", &sunit);
         if (r < 0)
@@ -782,7 +795,7 @@ static int count_errors(
                         return r;
         }
         for (;;) {
-                _cleanup_free_ char *message = NULL, *priority = NULL;
+                _cleanup_free_ char *message = NULL;
                 JournalEntry e = { .priority = LOG_INFO };
 
                 r = sd_journal_next(j);
@@ -790,14 +803,9 @@ static int count_errors(
                         return r;
                 if (r == 0)
                         break;
-                r = entry_field_optional(j, "MESSAGE", &message);
+                r = entry_message_priority(j, &message, &e.priority);
                 if (r < 0)
                         return r;
-                r = entry_field_optional(j, "PRIORITY", &priority);
-                if (r < 0)
-                        return r;
-                if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
-                        e.priority = priority[0] - '0';
                 e.message = message;
                 if (journal_entry_is_error(&e, error_pattern) > 0)
                         n++;
