@@ -78,7 +78,7 @@ static int server_version(const PgTarget *t, int *ret) {
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = backup_manifest_pg_server_version(t, ret, &error);
+        r = pg_server_version(t, ret, &error);
         if (r < 0)
                 return log_error_errno(r, "Failed to ask PostgreSQL for its version: %s", error ?: "");
         return 0;
@@ -134,7 +134,7 @@ static int dump_database(const PgTarget *t, const char *path, uint64_t *ret_size
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
-        r = backup_manifest_pg_dump(t, fd, &status);
+        r = pg_dump_run(t, fd, &status);
         if (r == -EPERM)
                 return log_error_errno(
                         r,
@@ -260,7 +260,7 @@ static int check_dump_listing(const char *path) {
         unsigned entries = 0;
         int status = 0, r;
 
-        r = backup_manifest_pg_restore_list(path, &entries, &status);
+        r = pg_restore_list(path, &entries, &status);
         if (r < 0)
                 return log_error_errno(r, "Failed to run pg_restore --list %s: %m", path);
         if (status != 0)

@@ -75,7 +75,7 @@ static int snapshot_template(Helper *h, const char *id, char **ret_name) {
         r = helper_pg_target(h, "postgres", &admin);
         if (r < 0)
                 return log_oom();
-        r = backup_manifest_pg_server_version(&admin, &version, &error);
+        r = pg_server_version(&admin, &version, &error);
         if (r < 0)
                 return log_error_errno(r, "Failed to ask PostgreSQL for its version: %s", error ?: "");
 
@@ -159,7 +159,7 @@ static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
-        r = backup_manifest_pg_dump(&target, fd, &status);
+        r = pg_dump_run(&target, fd, &status);
         if (r < 0)
                 return log_error_errno(r, "Failed to run pg_dump as %s: %m", strempty(target.os_user));
         if (status != 0)
@@ -173,7 +173,7 @@ static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
         if (close(TAKE_FD(fd)) < 0)
                 return log_error_errno(errno, "Failed to write %s: %m", path);
 
-        r = backup_manifest_pg_restore_list(path, &entries, &status);
+        r = pg_restore_list(path, &entries, &status);
         if (r < 0)
                 return log_error_errno(r, "Failed to run pg_restore --list %s: %m", path);
         if (status != 0 || entries == 0)

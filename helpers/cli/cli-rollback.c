@@ -21,6 +21,7 @@
 #include "paths.h"
 #include "state.h"
 #include "unitname.h"
+#include "time-util.h"
 
 int verb_clear(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
@@ -114,7 +115,6 @@ int verb_rollback(int argc, char *argv[], void *userdata) {
         _cleanup_free_ char *instance = NULL, *unit = NULL, *flag = NULL, *result = NULL, *error = NULL;
         _cleanup_json_ cJSON *ledger = NULL;
         const cJSON *entry;
-        struct timespec ts;
         uint64_t since;
         int r;
 
@@ -145,8 +145,7 @@ int verb_rollback(int argc, char *argv[], void *userdata) {
                 return log_error_errno(r, "Failed to connect to the system bus: %m");
         }
         printf("Starting %s and waiting for it…\n", unit);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        since = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        since = now_realtime();
         r = bus_start_unit(bus, unit, USEC_INFINITY, &result, &error);
         /* taken by the unit when it ran; never left for a later start */
         if (flag)

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -17,11 +16,6 @@
 #include "macro.h"
 #include "paths.h"
 #include "spawn.h"
-
-static void conninfo_freep(PQconninfoOption **o) {
-        if (*o)
-                PQconninfoFree(*o);
-}
 
 int backup_manifest_dir_name(time_t t, const char *from, const char *to, char **ret) {
         char stamp[sizeof("YYYYmmddTHHMMSSZ")];
@@ -105,157 +99,6 @@ int backup_manifest_db_name(const char *db, const char *kind, const char *id, si
                 return -ENAMETOOLONG;
         }
         *ret = s;
-        return 0;
-}
-
-/* 'value' for a conninfo string: backslash and single quote escaped */
-static int fputs_conninfo_value(FILE *f, const char *v) {
-        fputc('\'', f);
-        for (const char *p = v; *p; p++) {
-                if (*p == '\\' || *p == '\'')
-                        fputc('\\', f);
-                fputc(*p, f);
-        }
-        fputc('\'', f);
-        return ferror(f) ? -ENOMEM : 0;
-}
-
-int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **ret) {
-        _cleanup_(conninfo_freep) PQconninfoOption *opts = NULL;
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        size_t size = 0;
-        int r;
-
-        assert(dbname);
-        assert(ret);
-
-        if (conninfo && *conninfo) {
-                _cleanup_free_ char *secret = NULL;
-                char *err = NULL;
-
-                /* the result becomes an argument (pg_dump -d), which every local user can read */
-                r = pg_conninfo_find_secret(conninfo, &secret);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        return -EPERM;
-                opts = PQconninfoParse(conninfo, &err);
-                if (!opts) {
-                        r = err ? -EINVAL : -ENOMEM;
-                        PQfreemem(err);
-                        return r;
-                }
-        }
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-
-        for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
-                if (!o->val || streq(o->keyword, "dbname"))
-                        continue;
-                fprintf(f, "%s=", o->keyword);
-                r = fputs_conninfo_value(f, o->val);
-                if (r < 0)
-                        return r;
-                fputc(' ', f);
-        }
-        fputs("dbname=", f);
-        r = fputs_conninfo_value(f, dbname);
-        if (r < 0)
-                return r;
-        if (fclose(TAKE_PTR(f)) != 0)
-                return -ENOMEM;
-
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-/* a SQL string literal; E'' with doubled backslashes when there is a backslash, so it reads the same
- * whatever standard_conforming_strings says */
-static void fputs_sql_literal(FILE *f, const char *v) {
-        bool backslash = strchr(v, '\\');
-
-        fputs(backslash ? "E'" : "'", f);
-        for (const char *p = v; *p; p++) {
-                if (*p == '\'' || (backslash && *p == '\\'))
-                        fputc(*p, f);
-                fputc(*p, f);
-        }
-        fputc('\'', f);
-}
-
-static int fputs_sql_identifier(FILE *f, const char *v) {
-        _cleanup_free_ char *q = pg_quote_identifier(v);
-
-        if (!q)
-                return -ENOMEM;
-        fputs(q, f);
-        return 0;
-}
-
-int backup_manifest_create_database_sql(
-        const char *name, const cJSON *properties, bool with_owner, char **ret) {
-
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        const char *encoding, *collate, *ctype, *provider, *locale, *owner;
-        size_t size = 0;
-        int r;
-
-        assert(name);
-        assert(ret);
-
-        encoding = json_get_string(properties, "encoding");
-        collate = json_get_string(properties, "lc_collate");
-        ctype = json_get_string(properties, "lc_ctype");
-        provider = json_get_string(properties, "locale_provider");
-        locale = json_get_string(properties, "icu_locale");
-        owner = json_get_string(properties, "owner");
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-
-        fputs("CREATE DATABASE ", f);
-        r = fputs_sql_identifier(f, name);
-        if (r < 0)
-                return r;
-        /* template0: a restore into a copy of template1 meets whatever a site added to template1 */
-        fputs(" TEMPLATE template0", f);
-        if (encoding) {
-                fputs(" ENCODING ", f);
-                fputs_sql_literal(f, encoding);
-        }
-        if (collate) {
-                fputs(" LC_COLLATE ", f);
-                fputs_sql_literal(f, collate);
-        }
-        if (ctype) {
-                fputs(" LC_CTYPE ", f);
-                fputs_sql_literal(f, ctype);
-        }
-        /* only non-libc providers are named, so the statement also works before PostgreSQL 15 */
-        if (provider && locale && streq(provider, "icu")) {
-                fputs(" LOCALE_PROVIDER icu ICU_LOCALE ", f);
-                fputs_sql_literal(f, locale);
-        } else if (provider && locale && streq(provider, "builtin")) {
-                fputs(" LOCALE_PROVIDER builtin BUILTIN_LOCALE ", f);
-                fputs_sql_literal(f, locale);
-        }
-        if (with_owner && owner) {
-                fputs(" OWNER ", f);
-                r = fputs_sql_identifier(f, owner);
-                if (r < 0)
-                        return r;
-        }
-        if (ferror(f))
-                return -ENOMEM;
-        if (fclose(TAKE_PTR(f)) != 0)
-                return -ENOMEM;
-
-        *ret = TAKE_PTR(buf);
         return 0;
 }
 
@@ -634,90 +477,6 @@ int backup_manifest_remove_tree_at(int dir_fd, const char *name) {
 
 /* ---- filling the backup ---- */
 
-/* the connection string of a client program (pg_dump, pg_restore) for t->dbname, and the password file
- * it reads as its fd 3 (-EBADF: none) */
-static int client_connection(const PgTarget *t, char **ret_conninfo, int *ret_passfd) {
-        _cleanup_free_ char *conninfo = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        r = backup_manifest_conninfo(t->conninfo, t->dbname, &conninfo);
-        if (r < 0)
-                return r;
-        r = pg_passfile_memfd(t, &fd, NULL);
-        if (r < 0)
-                return r;
-        if (fd >= 0) {
-                /* after the caller's own options, so that it wins */
-                char *s;
-
-                if (asprintf(&s, "%s passfile=/proc/self/fd/3", conninfo) < 0)
-                        return -ENOMEM;
-                free(conninfo);
-                conninfo = s;
-        }
-
-        *ret_conninfo = TAKE_PTR(conninfo);
-        *ret_passfd = TAKE_FD(fd);
-        return 0;
-}
-
-int backup_manifest_pg_dump(const PgTarget *t, int fd, int *ret_status) {
-        _cleanup_free_ char *conninfo = NULL;
-        _cleanup_close_ int passfd = -EBADF;
-        int r;
-
-        assert(t);
-        assert(t->dbname);
-        assert(fd > STDERR_FILENO);
-
-        r = client_connection(t, &conninfo, &passfd);
-        if (r < 0)
-                return r;
-
-        char *argv[] = { (char *)"pg_dump", (char *)"-Fc", (char *)"--no-password",
-                         (char *)"-d",      conninfo,      NULL };
-        SpawnOptions o = {
-                .run_as = t->os_user,
-                .stdout_fd = fd,
-                .fd3 = passfd,
-                .log_identifier = "pg_dump",
-        };
-        return spawn_run(argv, &o, ret_status);
-}
-
-int backup_manifest_pg_restore(const PgTarget *t, int dump_fd, bool with_owner, int *ret_status) {
-        _cleanup_free_ char *conninfo = NULL;
-        _cleanup_close_ int passfd = -EBADF;
-        size_t n = 0;
-        int r;
-
-        assert(t);
-        assert(t->dbname);
-        assert(dump_fd > STDERR_FILENO);
-
-        r = client_connection(t, &conninfo, &passfd);
-        if (r < 0)
-                return r;
-
-        char *argv[7];
-        argv[n++] = (char *)"pg_restore";
-        if (!with_owner)
-                argv[n++] = (char *)"--no-owner";
-        argv[n++] = (char *)"--exit-on-error";
-        argv[n++] = (char *)"--no-password";
-        argv[n++] = (char *)"-d";
-        argv[n++] = conninfo;
-        argv[n] = NULL;
-        SpawnOptions o = {
-                .run_as = t->os_user,
-                .stdin_fd = dump_fd,
-                .fd3 = passfd,
-                .log_identifier = "pg_restore",
-        };
-        return spawn_run(argv, &o, ret_status);
-}
-
 static char *strjoin2(const char *a, const char *b) {
         size_t la = strlen(a), lb = strlen(b);
         char *s = malloc(la + lb + 1);
@@ -761,57 +520,6 @@ int backup_manifest_rsync(const char *src, const char *dst, bool directory, int 
         char *argv_file[] = { (char *)"rsync", (char *)"-a", s, d, NULL };
         SpawnOptions o = { .log_identifier = "rsync" };
         return spawn_run(directory ? argv_dir : argv_file, &o, ret_status);
-}
-
-int backup_manifest_pg_restore_list(const char *path, unsigned *ret_entries, int *ret_status) {
-        _cleanup_fclose_ FILE *listing = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t size = 0;
-        unsigned entries = 0;
-        ssize_t n;
-        int status = 0, r;
-
-        assert(path);
-        assert(ret_entries);
-        assert(ret_status);
-
-        /* a file rather than a capture: a big schema's listing may pass what a capture may hold */
-        listing = tmpfile();
-        if (!listing)
-                return -errno;
-        char *argv[] = { (char *)"pg_restore", (char *)"--list", (char *)path, NULL };
-        SpawnOptions o = { .stdout_fd = fileno(listing), .log_identifier = "pg_restore" };
-        r = spawn_run(argv, &o, &status);
-        if (r < 0)
-                return r;
-
-        /* lines starting with ';' are the listing's comments, the others its entries */
-        rewind(listing);
-        while (status == 0 && (n = getline(&line, &size, listing)) >= 0)
-                if (n > 0 && line[0] != '\n' && line[0] != ';')
-                        entries++;
-        if (ferror(listing))
-                return -EIO;
-        *ret_entries = entries;
-        *ret_status = status;
-        return 0;
-}
-
-int backup_manifest_pg_server_version(const PgTarget *t, int *ret, char **ret_error) {
-        _cleanup_json_ cJSON *rows = NULL;
-        const char *v;
-        int r;
-
-        assert(ret);
-
-        r = pg_query(t, "SELECT current_setting('server_version_num') AS v", NULL, 0, &rows, ret_error);
-        if (r < 0)
-                return r;
-        v = json_get_string(cJSON_GetArrayItem(rows, 0), "v");
-        if (!v || atoi(v) <= 0)
-                return -EBADMSG;
-        *ret = atoi(v);
-        return 0;
 }
 
 char *backup_manifest_format_bytes(uint64_t b) {

@@ -41,17 +41,6 @@ int backup_manifest_copy_path(const char *backup, const char *kind, const char *
  * truncated by PostgreSQL (a truncated name could equal another database's, even <db> itself) */
 int backup_manifest_db_name(const char *db, const char *kind, const char *id, size_t id_max, char **ret);
 
-/* The conninfo for a command-line tool (pg_dump -d, pg_restore -d): conninfo (NULL: the local socket)
- * with dbname set to dbname; keyword='value' form, quoted. A secret in conninfo (a password, an
- * sslpassword: pg_conninfo_find_secret()) is refused (-EPERM): argv is readable by every local user.
- * -EINVAL when conninfo does not parse. */
-int backup_manifest_conninfo(const char *conninfo, const char *dbname, char **ret);
-
-/* CREATE DATABASE name TEMPLATE template0 with the encoding, collation, ctype and locale provider of
- * properties (what pg_database_properties() returns), and OWNER when with_owner; quoted. */
-int backup_manifest_create_database_sql(
-        const char *name, const cJSON *properties, bool with_owner, char **ret);
-
 typedef struct BackupTreeStats {
         uint64_t files;    /* regular files hashed */
         uint64_t bytes;    /* their total size */
@@ -90,27 +79,9 @@ int backup_manifest_remove_tree(const char *path);
  * path string below dir_fd) */
 int backup_manifest_remove_tree_at(int dir_fd, const char *name);
 
-/* pg_dump -Fc --no-password of t->dbname (on t->conninfo) as t->os_user, its stdout into fd (opened by
- * the caller, so the child needs no access to the backup directory). Both this and pg_restore get
- * t->password_file's password as a password file on a descriptor (pg_passfile_memfd()). Returns
- * spawn_run()'s result; *ret_status = pg_dump's exit status. */
-int backup_manifest_pg_dump(const PgTarget *t, int fd, int *ret_status);
-
-/* pg_restore --exit-on-error --no-password into t->dbname (on t->conninfo) as t->os_user, the dump read
- * from dump_fd (opened by the caller: the OS user cannot open the root-only backup); with_owner false:
- * --no-owner. Returns spawn_run()'s result; *ret_status = pg_restore's exit status. */
-int backup_manifest_pg_restore(const PgTarget *t, int dump_fd, bool with_owner, int *ret_status);
-
 /* rsync -a --delete src/ dst/ (src a directory) or rsync -a src dst (a file), creating dst's parent
  * (0700) first. *ret_status = rsync's exit status (24, "some files vanished", is left to the caller). */
 int backup_manifest_rsync(const char *src, const char *dst, bool directory, int *ret_status);
-
-/* pg_restore --list path, run as we are (it only reads the file): *ret_entries = the entries listed
- * (lines not starting with ';'), *ret_status = pg_restore's exit status */
-int backup_manifest_pg_restore_list(const char *path, unsigned *ret_entries, int *ret_status);
-
-/* server_version_num, e.g. 150004 */
-int backup_manifest_pg_server_version(const PgTarget *t, int *ret, char **ret_error);
 
 /* "512 B", "1.5 KiB", "12.3 GiB"; NULL on OOM */
 char *backup_manifest_format_bytes(uint64_t bytes);
@@ -129,3 +100,17 @@ int backup_manifest_resolve_counts(
         cJSON **ret_tables,
         cJSON **ret_changed,
         char **ret_why);
+
+/* being replaced: the names the rollback still calls (helpers/rollback/restore-dump.c); the functions
+ * are pg.c's */
+static inline int backup_manifest_create_database_sql(
+        const char *name, const cJSON *properties, bool with_owner, char **ret) {
+        return pg_create_database_sql(name, properties, with_owner, ret);
+}
+static inline int backup_manifest_pg_restore(
+        const PgTarget *t, int dump_fd, bool with_owner, int *ret_status) {
+        return pg_restore_run(t, dump_fd, with_owner, ret_status);
+}
+static inline int backup_manifest_pg_server_version(const PgTarget *t, int *ret, char **ret_error) {
+        return pg_server_version(t, ret, ret_error);
+}

@@ -9,6 +9,7 @@
 
 #include "time-util.h"
 
+/* a connection to the system bus (sd_bus_open_system()); -errno when there is none */
 int bus_open_system(sd_bus **ret);
 
 /* StartUnit/StopUnit/RestartUnit with mode "replace", and wait for that job's JobRemoved (the match is

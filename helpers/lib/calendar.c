@@ -83,6 +83,10 @@ static long long shown(const Field *f, long long v) {
 
 /* One field: '*' or a ','-list of N[..M][/R], up to its end. end_of_month: the day counts from the end
  * of the month, where systemd allows only the last 28. */
+static int not_a_list(const Field *f, const char *text, char **ret_why) {
+        return errmsg_set(ret_why, -EINVAL, "the %s '%s' is not '*' or a list of numbers", f->name, text);
+}
+
 static int check_field(const char *s, size_t len, const Field *f, bool end_of_month, char **ret_why) {
         _cleanup_free_ char *text = strndup(s, len);
         long long to = f->to - (end_of_month ? 3 : 0);
@@ -106,12 +110,7 @@ static int check_field(const char *s, size_t len, const Field *f, bool end_of_mo
                 long long start, stop = -1, repeat = 0;
 
                 if (parse_number(&p, f, &start) < 0)
-                        return errmsg_set(
-                                ret_why,
-                                -EINVAL,
-                                "the %s '%s' is not '*' or a list of numbers",
-                                f->name,
-                                text);
+                        return not_a_list(f, text, ret_why);
                 if (p[0] == '.' && p[1] == '.') {
                         p += 2;
                         if (parse_number(&p, f, &stop) < 0)
@@ -130,12 +129,7 @@ static int check_field(const char *s, size_t len, const Field *f, bool end_of_mo
                                         text);
                 }
                 if (*p != 0 && *p != ',')
-                        return errmsg_set(
-                                ret_why,
-                                -EINVAL,
-                                "the %s '%s' is not '*' or a list of numbers",
-                                f->name,
-                                text);
+                        return not_a_list(f, text, ret_why);
 
                 start = fix_year(f, start);
                 stop = fix_year(f, stop);

@@ -124,6 +124,7 @@ typedef struct ConfigError {
         char *message;
 } ConfigError;
 
+/* frees the fields of a ConfigError (for _cleanup_) */
 void config_error_done(ConfigError *e);
 
 /* Fill *c with the defaults documented in codebolt-upgrade.conf(5) (deployment "default"). */
@@ -142,6 +143,7 @@ int config_init_defaults(Config *c);
  * when memory ran out); *ret is written only on success and released with config_done(). */
 int config_load(const char *root, const char *deployment, Config *ret, ConfigError *ret_error);
 
+/* frees everything a Config holds (for _cleanup_); *c is left zeroed for another config_load() */
 void config_done(Config *c);
 
 /* The names of the extra deployments: every deployments/<name>.conf under root (NULL as for

@@ -244,6 +244,7 @@ int current_restore_reason_typed(const Current *c, char **ret);
 
 /* ---- both APIs ---- */
 
+/* remove the deployment's current.json durably (the upgrade is over); -ENOENT when there is none */
 int current_remove(const char *deployment);
 /* move a held upgrade's current.json aside as <name> in the state directory, for the post-mortem */
 int current_set_aside(const char *deployment, const char *name);

@@ -98,6 +98,14 @@ static usec_t usec_add(usec_t a, usec_t b) {
         return a == USEC_INFINITY || b == USEC_INFINITY || a > USEC_INFINITY - 1 - b ? USEC_INFINITY : a + b;
 }
 
+/* the generated file's head: the generator's line, what the file is, and its [Unit] SourcePath= */
+static void put_unit_head(FILE *f, const char *what, const char *deployment, const char *source) {
+        fputs(GENUNITS_HEADER, f);
+        fprintf(f, "# %s of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n", what, deployment);
+        fputs("[Unit]\n", f);
+        fprintf(f, "SourcePath=%s\n", source);
+}
+
 int genunits_server_dropin(const Config *c, const char *source, char **ret) {
         _cleanup_free_ char *stop = NULL, *start = NULL;
         _cleanup_memstream_ MemStream m = {};
@@ -107,12 +115,7 @@ int genunits_server_dropin(const Config *c, const char *source, char **ret) {
             memstream_open(&m) < 0)
                 return -ENOMEM;
 
-        fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f,
-                "# The server of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
-                c->deployment);
-        fputs("[Unit]\n", m.f);
-        fprintf(m.f, "SourcePath=%s\n", source);
+        put_unit_head(m.f, "The server", c->deployment, source);
         /* the recovery puts back an interrupted upgrade before the server runs on its data; the check
          * smoke-tests the server once it is up */
         fputs("Wants=codebolt-upgrade-recover.service codebolt-upgrade-recover-check.service\n", m.f);
@@ -314,12 +317,7 @@ int genunits_watch_dropin(const char *template_text, const Config *c, const char
 
         if (genunits_format_timespan(c->watch_interval, &interval) < 0 || memstream_open(&m) < 0)
                 return -ENOMEM;
-        fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f,
-                "# [Watch] Interval= of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
-                c->deployment);
-        fputs("[Unit]\n", m.f);
-        fprintf(m.f, "SourcePath=%s\n", source);
+        put_unit_head(m.f, "[Watch] Interval=", c->deployment, source);
         fputs("\n[Timer]\n", m.f);
         /* an empty OnActiveSec= empties the whole list of triggers (an empty OnUnitActiveSec= too): one
          * reset, then the template's other triggers and the interval */
@@ -356,12 +354,7 @@ int genunits_auto_timer(const Config *c, const char *source, char **ret) {
         if (auto_unit_names(c, NULL, &service) < 0 ||
             genunits_format_timespan(c->auto_randomized_delay, &delay) < 0 || memstream_open(&m) < 0)
                 return -ENOMEM;
-        fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f,
-                "# [Auto] Schedule= of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
-                c->deployment);
-        fputs("[Unit]\n", m.f);
-        fprintf(m.f, "SourcePath=%s\n", source);
+        put_unit_head(m.f, "[Auto] Schedule=", c->deployment, source);
         fprintf(m.f, "Description=Unattended upgrades of Codebolt deployment %s\n", c->deployment);
         fputs("\n[Timer]\n", m.f);
         fprintf(m.f, "OnCalendar=%s\n", strempty(c->auto_schedule));
@@ -376,12 +369,7 @@ int genunits_auto_service(const Config *c, const char *source, char **ret) {
 
         if (memstream_open(&m) < 0)
                 return -ENOMEM;
-        fputs(GENUNITS_HEADER, m.f);
-        fprintf(m.f,
-                "# The unattended upgrade of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n",
-                c->deployment);
-        fputs("[Unit]\n", m.f);
-        fprintf(m.f, "SourcePath=%s\n", source);
+        put_unit_head(m.f, "The unattended upgrade", c->deployment, source);
         fprintf(m.f, "Description=Unattended upgrade of Codebolt deployment %s\n", c->deployment);
         fputs("After=network-online.target postgresql.service\n", m.f);
         fputs("Wants=network-online.target\n", m.f);

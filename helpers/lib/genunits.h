@@ -22,6 +22,7 @@ typedef struct GenUnits {
         char **warnings; /* one log line each: what was skipped and why; NULL when none */
 } GenUnits;
 
+/* frees the files and warnings of a GenUnits (for _cleanup_) */
 void genunits_done(GenUnits *u);
 
 /* Everything the generator writes for the configuration under root (NULL: $CODEBOLT_UPGRADE_ROOT, as

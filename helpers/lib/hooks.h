@@ -36,6 +36,7 @@ typedef struct HookList {
         size_t n;
 } HookList;
 
+/* frees the hooks of a HookList (for _cleanup_) */
 void hook_list_done(HookList *l);
 
 /* Every entry of the stage's two directories, by name, /etc masking /usr/lib. Dotfiles and backups
@@ -83,6 +84,7 @@ typedef struct HookResult {
         char *why; /* HOOK_REFUSED: owned, released with hook_result_done() */
 } HookResult;
 
+/* frees the why of a HookResult (for _cleanup_) */
 void hook_result_done(HookResult *r);
 
 /* "exited with status 3", "was killed by signal SIGSEGV", "ran past its timeout of 300 s and was
@@ -108,6 +110,7 @@ typedef struct HookFailure {
         HookResult result;
 } HookFailure;
 
+/* frees the copied hook and the result of a HookFailure (for _cleanup_) */
 void hook_failure_done(HookFailure *f);
 
 /* List ctx->stage's hooks and run the executable ones in order; a failure (a refused hook is one)

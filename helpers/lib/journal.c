@@ -47,6 +47,17 @@ static int add_match_pair(sd_journal *j, const char *field, const char *value) {
         return sd_journal_add_match(j, m, 0);
 }
 
+/* unit_field=unit AND id_field=id: one run of a unit, by its own fields or by systemd's about it */
+static int add_match_run(
+        sd_journal *j, const char *unit_field, const char *unit, const char *id_field, const char *id) {
+        int r;
+
+        r = add_match_pair(j, unit_field, unit);
+        if (r < 0)
+                return r;
+        return add_match_pair(j, id_field, id);
+}
+
 static int watch_check_args(
         const char *unit, const char *invocation_id, sd_id128_t *ret_id, JournalWatch **ret) {
         sd_id128_t id;
@@ -79,19 +90,13 @@ static int watch_new(sd_journal **journal, const char *unit, sd_id128_t id, Jour
         w->journal = TAKE_PTR(*journal);
 
         /* (_SYSTEMD_UNIT=u AND _SYSTEMD_INVOCATION_ID=id) OR (UNIT=u AND INVOCATION_ID=id AND _PID=1) */
-        r = add_match_pair(w->journal, "_SYSTEMD_UNIT", w->unit);
-        if (r < 0)
-                return r;
-        r = add_match_pair(w->journal, "_SYSTEMD_INVOCATION_ID", w->invocation_id);
+        r = add_match_run(w->journal, "_SYSTEMD_UNIT", w->unit, "_SYSTEMD_INVOCATION_ID", w->invocation_id);
         if (r < 0)
                 return r;
         r = sd_journal_add_disjunction(w->journal);
         if (r < 0)
                 return r;
-        r = add_match_pair(w->journal, "UNIT", w->unit);
-        if (r < 0)
-                return r;
-        r = add_match_pair(w->journal, "INVOCATION_ID", w->invocation_id);
+        r = add_match_run(w->journal, "UNIT", w->unit, "INVOCATION_ID", w->invocation_id);
         if (r < 0)
                 return r;
         r = sd_journal_add_match(w->journal, "_PID=1", 0);
@@ -199,21 +204,34 @@ static int entry_field_optional(sd_journal *j, const char *field, char **ret) {
         return r;
 }
 
+/* the entry's MESSAGE (NULL when it has none) and PRIORITY (*ret_priority left alone when it has none
+ * or one that is not 0-7) */
+static int entry_message_priority(sd_journal *j, char **ret_message, int *ret_priority) {
+        _cleanup_free_ char *message = NULL, *priority = NULL;
+        int r;
+
+        r = entry_field_optional(j, "MESSAGE", &message);
+        if (r < 0)
+                return r;
+        r = entry_field_optional(j, "PRIORITY", &priority);
+        if (r < 0)
+                return r;
+        if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
+                *ret_priority = priority[0] - '0';
+        *ret_message = TAKE_PTR(message);
+        return 0;
+}
+
 static int read_entry(JournalWatch *w, JournalEntry *ret) {
-        _cleanup_free_ char *message = NULL, *priority = NULL, *sunit = NULL, *sid = NULL, *unit = NULL,
-                            *id = NULL, *cursor = NULL;
+        _cleanup_free_ char *message = NULL, *sunit = NULL, *sid = NULL, *unit = NULL, *id = NULL,
+                            *cursor = NULL;
         int prio = LOG_INFO;
         uint64_t realtime;
         int r;
 
-        r = entry_field_optional(w->journal, "MESSAGE", &message);
+        r = entry_message_priority(w->journal, &message, &prio);
         if (r < 0)
                 return r;
-        r = entry_field_optional(w->journal, "PRIORITY", &priority);
-        if (r < 0)
-                return r;
-        if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
-                prio = priority[0] - '0';
 
         r = entry_field_optional(w->journal, "_SYSTEMD_UNIT", &sunit);
         if (r < 0)
@@ -777,7 +795,7 @@ static int count_errors(
                         return r;
         }
         for (;;) {
-                _cleanup_free_ char *message = NULL, *priority = NULL;
+                _cleanup_free_ char *message = NULL;
                 JournalEntry e = { .priority = LOG_INFO };
 
                 r = sd_journal_next(j);
@@ -785,14 +803,9 @@ static int count_errors(
                         return r;
                 if (r == 0)
                         break;
-                r = entry_field_optional(j, "MESSAGE", &message);
+                r = entry_message_priority(j, &message, &e.priority);
                 if (r < 0)
                         return r;
-                r = entry_field_optional(j, "PRIORITY", &priority);
-                if (r < 0)
-                        return r;
-                if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
-                        e.priority = priority[0] - '0';
                 e.message = message;
                 if (journal_entry_is_error(&e, error_pattern) > 0)
                         n++;

@@ -17,6 +17,7 @@ typedef struct JournalEntry {
         char *cursor;
 } JournalEntry;
 
+/* frees the strings of a JournalEntry (for _cleanup_) */
 void journal_entry_done(JournalEntry *e);
 
 typedef struct JournalWatch JournalWatch;
@@ -44,6 +45,7 @@ int journal_watch_process(JournalWatch *w);
  * never): sd_journal_get_timeout(), which is finite for journals on network file systems. */
 int journal_watch_get_timeout(JournalWatch *w, usec_t *ret);
 
+/* closes the journal and frees w (NULL: nothing); returns NULL. The ...p form for _cleanup_ */
 JournalWatch *journal_watch_free(JournalWatch *w);
 static inline void journal_watch_freep(JournalWatch **w) {
         journal_watch_free(*w);

@@ -294,19 +294,27 @@ int log_full(int priority, int error, const char *fmt, ...) {
         return r;
 }
 
+/* vasprintf() that leaves errno as it was (fmt may hold %m); NULL on OOM */
+static char *format_keep_errno(const char *fmt, va_list ap) {
+        int saved_errno = errno;
+        char *s;
+
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        errno = saved_errno;
+        return s;
+}
+
 int log_event(int priority, const char *message_id, char *const *fields, const char *fmt, ...) {
         _cleanup_free_ char *message = NULL;
         int saved_errno = errno;
         va_list ap;
-        int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&message, fmt, ap);
+        message = format_keep_errno(fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                errno = saved_errno;
+        if (!message)
                 return -ENOMEM;
-        }
         emit_full(priority, 0, identifier_or_default(), log_phase, message_id, fields, message);
         errno = saved_errno;
         return 0;
@@ -328,12 +336,10 @@ int log_status(const char *fmt, ...) {
         int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&message, fmt, ap);
+        message = format_keep_errno(fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                errno = saved_errno;
+        if (!message)
                 return -ENOMEM;
-        }
 
         log_full(LOG_INFO, 0, "%s", message);
 

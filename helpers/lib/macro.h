@@ -37,6 +37,7 @@
                         func(*p);               \
         }
 
+/* free() for _cleanup_free_: takes a pointer to any pointer */
 static inline void freep(void *p) {
         free(*(void **)p);
 }
@@ -51,6 +52,7 @@ static inline void erase_and_freep(char **p) {
 }
 #define _cleanup_erase_free_ _cleanup_(erase_and_freep)
 
+/* close() for _cleanup_close_: a negative fd is left alone, errno is kept */
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
@@ -60,6 +62,7 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+/* fclose() for _cleanup_fclose_: a NULL stream is left alone */
 static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
@@ -79,14 +82,17 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 
 #define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
 
+/* -errno, or -EIO when a failed call did not set errno */
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
 
+/* s, or "" for NULL */
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }
 
+/* strcmp() == 0 where either may be NULL (equal when both are) */
 static inline int streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;
@@ -94,6 +100,7 @@ static inline int streq_ptr(const char *a, const char *b) {
 }
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
+/* what follows prefix in s, or NULL when s does not start with it */
 static inline const char *startswith(const char *s, const char *prefix) {
         size_t l = strlen(prefix);
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;

@@ -39,6 +39,7 @@ typedef struct Metadata {
         char *source; /* where it came from: a URL, a path, or "<path> (cached …)" */
 } Metadata;
 
+/* frees the releases and source of a Metadata (for _cleanup_) */
 void metadata_done(Metadata *m);
 
 /* the most versions a document may list: the path search and every gate stay well under a second */
@@ -73,6 +74,8 @@ typedef enum UpgradeKind {
         _UPGRADE_KIND_MAX,
 } UpgradeKind;
 
+/* what kind of step from → to is (same, patch, minor, major, downgrade), and that kind's name (NULL when out
+ * of range) */
 UpgradeKind metadata_classify(const SemVer *from, const SemVer *to);
 const char *upgrade_kind_to_string(UpgradeKind k);
 

@@ -16,11 +16,11 @@
 
 #include <libpq-fe.h>
 
-#include "backup-manifest.h"
 #include "errmsg.h"
 #include "fd-util.h"
 #include "json-util.h"
 #include "pg.h"
+#include "spawn.h"
 #include "state.h"
 #include "trust.h"
 
@@ -213,17 +213,10 @@ char *pg_quote_identifier(const char *s) {
 
 /* ---- the child ---- */
 
-static void erase_freep(char **p) {
-        if (*p) {
-                explicit_bzero(*p, strlen(*p));
-                free(*p);
-        }
-}
-
-/* read while still privileged: the file is root's, mode 0600 */
+/* the file is root's, mode 0600 */
 static int read_credential(const char *path, char **ret, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_(erase_freep) char *buf = NULL;
+        _cleanup_(erase_and_freep) char *buf = NULL;
         size_t size = 0, allocated = 0;
         struct stat st;
         int r;
@@ -289,48 +282,6 @@ static int read_credential(const char *path, char **ret, char **ret_error) {
                 return errmsg_set(ret_error, -EINVAL, "credential file %s contains a NUL byte", path);
 
         *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-static int drop_privileges(const char *user, char **ret_error) {
-        struct passwd *pw;
-        uid_t ruid, euid, suid;
-        gid_t rgid, egid, sgid;
-
-        pw = getpwnam(user);
-        if (!pw)
-                return errmsg_set(ret_error, -ESRCH, "unknown user %s", user);
-
-        if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getgid() != pw->pw_gid) {
-                if (initgroups(pw->pw_name, pw->pw_gid) < 0)
-                        return errmsg_set(
-                                ret_error, -errno, "cannot set groups of %s: %s", user, strerror(errno));
-                if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0)
-                        return errmsg_set(
-                                ret_error,
-                                -errno,
-                                "cannot change to group of %s: %s",
-                                user,
-                                strerror(errno));
-                if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-                        return errmsg_set(
-                                ret_error, -errno, "cannot change to user %s: %s", user, strerror(errno));
-        }
-
-        if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
-                return errmsg_set(ret_error, -errno, "cannot verify the change to user %s", user);
-        if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid || rgid != pw->pw_gid ||
-            egid != pw->pw_gid || sgid != pw->pw_gid)
-                return errmsg_set(ret_error, -EPERM, "privileges were not dropped to user %s", user);
-        if (pw->pw_uid != 0 && setuid(0) >= 0)
-                return errmsg_set(ret_error, -EPERM, "privileges were not dropped to user %s", user);
-
-        if (setenv("HOME", pw->pw_dir, 1) < 0 || setenv("USER", pw->pw_name, 1) < 0 ||
-            setenv("LOGNAME", pw->pw_name, 1) < 0)
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        /* our working directory may be closed to the new user */
-        if (chdir(pw->pw_dir) < 0)
-                (void)chdir("/");
         return 0;
 }
 
@@ -431,9 +382,14 @@ static int session_connect(const PgTarget *t, const char *password, PGconn **ret
 }
 
 static int session_child_run(
-        pid_t parent, const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
+        pid_t parent,
+        const PgTarget *t,
+        const char *password,
+        SessionFn fn,
+        const void *userdata,
+        cJSON **ret,
+        char **ret_error) {
 
-        _cleanup_(erase_freep) char *password = NULL;
         _cleanup_pgconn_ PGconn *conn = NULL;
         sigset_t all;
         int r;
@@ -445,18 +401,6 @@ static int session_child_run(
         (void)signal(SIGCHLD, SIG_DFL);
         (void)sigfillset(&all);
         (void)sigprocmask(SIG_UNBLOCK, &all, NULL);
-
-        if (t->password_file) {
-                r = read_credential(t->password_file, &password, ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        if (t->os_user) {
-                r = drop_privileges(t->os_user, ret_error);
-                if (r < 0)
-                        return r;
-        }
 
         /* set after the change of user, which clears it; then make sure we did not miss the parent */
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -471,7 +415,7 @@ static int session_child_run(
 }
 
 _noreturn_ static void session_child(
-        int fd, pid_t parent, const PgTarget *t, SessionFn fn, const void *userdata) {
+        int fd, pid_t parent, const PgTarget *t, const char *password, SessionFn fn, const void *userdata) {
 
         _cleanup_json_ cJSON *reply = NULL;
         _cleanup_free_ char *s = NULL;
@@ -479,7 +423,7 @@ _noreturn_ static void session_child(
         cJSON *result = NULL;
         int r;
 
-        r = session_child_run(parent, t, fn, userdata, &result, &error);
+        r = session_child_run(parent, t, password, fn, userdata, &result, &error);
 
         reply = cJSON_CreateObject();
         if (!reply)
@@ -503,17 +447,10 @@ _noreturn_ static void session_child(
 
 /* ---- the parent ---- */
 
-static void kill_and_reapp(pid_t *pid) {
-        if (*pid <= 0)
-                return;
-        (void)kill(*pid, SIGKILL);
-        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-}
-
 static int session_run(
         const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
-        _cleanup_(kill_and_reapp) pid_t pid = 0;
+        _cleanup_(spawn_kill_and_reapp) pid_t pid = 0;
+        _cleanup_(erase_and_freep) char *password = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         _cleanup_free_ char *answer = NULL;
         _cleanup_json_ cJSON *reply = NULL;
@@ -530,12 +467,20 @@ static int session_run(
         rfd = fds[0];
         wfd = fds[1];
 
-        pid = fork();
-        if (pid < 0)
-                return errmsg_set(
-                        ret_error, -errno, "cannot fork the database session: %s", strerror(errno));
-        if (pid == 0)
-                session_child(wfd, parent, t, fn, userdata);
+        /* read while still privileged: the file is root's, mode 0600 */
+        if (t->password_file) {
+                r = read_credential(t->password_file, &password, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        r = spawn_fork_as(t->os_user, &pid);
+        if (r == -ESRCH)
+                return errmsg_set(ret_error, r, "unknown user %s", t->os_user);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot fork the database session: %s", strerror(-r));
+        if (r == 0)
+                session_child(wfd, parent, t, password, fn, userdata);
 
         /* only the child may hold the write end, or we would never see EOF */
         close(TAKE_FD(wfd));
@@ -544,19 +489,12 @@ static int session_run(
         if (r < 0)
                 return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
 
-        while (waitpid(pid, &status, 0) < 0) {
-                if (errno == ECHILD) {
-                        /* the caller ignores SIGCHLD: the child is reaped already; judge by the answer */
-                        status = 0;
-                        break;
-                }
-                if (errno != EINTR)
-                        return errmsg_set(
-                                ret_error,
-                                -errno,
-                                "cannot wait for the database session: %s",
-                                strerror(errno));
-        }
+        r = spawn_reap(pid, &status);
+        if (r == -ECHILD)
+                /* the caller ignores SIGCHLD: the child is reaped already; judge by the answer */
+                status = 0;
+        else if (r < 0)
+                return errmsg_set(ret_error, r, "cannot wait for the database session: %s", strerror(-r));
         pid = 0;
 
         reply = size > 0 ? cJSON_ParseWithLength(answer, size) : NULL;
@@ -871,7 +809,7 @@ int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, c
 /* ---- a password file for client programs ---- */
 
 int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error) {
-        _cleanup_(erase_freep) char *password = NULL, *line = NULL;
+        _cleanup_(erase_and_freep) char *password = NULL, *line = NULL;
         _cleanup_close_ int fd = -EBADF;
         uid_t uid = 0;
         gid_t gid = 0;
@@ -938,6 +876,293 @@ int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error) {
         return 0;
 }
 
+/* ---- client programs: pg_dump, pg_restore ---- */
+
+/* 'value' for a conninfo string: backslash and single quote escaped */
+static int fputs_conninfo_value(FILE *f, const char *v) {
+        fputc('\'', f);
+        for (const char *p = v; *p; p++) {
+                if (*p == '\\' || *p == '\'')
+                        fputc('\\', f);
+                fputc(*p, f);
+        }
+        fputc('\'', f);
+        return ferror(f) ? -ENOMEM : 0;
+}
+
+int pg_client_conninfo(const char *conninfo, const char *dbname, char **ret) {
+        _cleanup_conninfo_ PQconninfoOption *opts = NULL;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        int r;
+
+        assert(dbname);
+        assert(ret);
+
+        if (conninfo && *conninfo) {
+                _cleanup_free_ char *secret = NULL;
+                char *err = NULL;
+
+                /* the result becomes an argument (pg_dump -d), which every local user can read */
+                r = pg_conninfo_find_secret(conninfo, &secret);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return -EPERM;
+                opts = PQconninfoParse(conninfo, &err);
+                if (!opts) {
+                        r = err ? -EINVAL : -ENOMEM;
+                        PQfreemem(err);
+                        return r;
+                }
+        }
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
+                if (!o->val || streq(o->keyword, "dbname"))
+                        continue;
+                fprintf(f, "%s=", o->keyword);
+                r = fputs_conninfo_value(f, o->val);
+                if (r < 0)
+                        return r;
+                fputc(' ', f);
+        }
+        fputs("dbname=", f);
+        r = fputs_conninfo_value(f, dbname);
+        if (r < 0)
+                return r;
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* a SQL string literal; E'' with doubled backslashes when there is a backslash, so it reads the same
+ * whatever standard_conforming_strings says */
+static void fputs_sql_literal(FILE *f, const char *v) {
+        bool backslash = strchr(v, '\\');
+
+        fputs(backslash ? "E'" : "'", f);
+        for (const char *p = v; *p; p++) {
+                if (*p == '\'' || (backslash && *p == '\\'))
+                        fputc(*p, f);
+                fputc(*p, f);
+        }
+        fputc('\'', f);
+}
+
+static int fputs_sql_identifier(FILE *f, const char *v) {
+        _cleanup_free_ char *q = pg_quote_identifier(v);
+
+        if (!q)
+                return -ENOMEM;
+        fputs(q, f);
+        return 0;
+}
+
+int pg_create_database_sql(const char *name, const cJSON *properties, bool with_owner, char **ret) {
+
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        const char *encoding, *collate, *ctype, *provider, *locale, *owner;
+        size_t size = 0;
+        int r;
+
+        assert(name);
+        assert(ret);
+
+        encoding = json_get_string(properties, "encoding");
+        collate = json_get_string(properties, "lc_collate");
+        ctype = json_get_string(properties, "lc_ctype");
+        provider = json_get_string(properties, "locale_provider");
+        locale = json_get_string(properties, "icu_locale");
+        owner = json_get_string(properties, "owner");
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        fputs("CREATE DATABASE ", f);
+        r = fputs_sql_identifier(f, name);
+        if (r < 0)
+                return r;
+        /* template0: a restore into a copy of template1 meets whatever a site added to template1 */
+        fputs(" TEMPLATE template0", f);
+        if (encoding) {
+                fputs(" ENCODING ", f);
+                fputs_sql_literal(f, encoding);
+        }
+        if (collate) {
+                fputs(" LC_COLLATE ", f);
+                fputs_sql_literal(f, collate);
+        }
+        if (ctype) {
+                fputs(" LC_CTYPE ", f);
+                fputs_sql_literal(f, ctype);
+        }
+        /* only non-libc providers are named, so the statement also works before PostgreSQL 15 */
+        if (provider && locale && streq(provider, "icu")) {
+                fputs(" LOCALE_PROVIDER icu ICU_LOCALE ", f);
+                fputs_sql_literal(f, locale);
+        } else if (provider && locale && streq(provider, "builtin")) {
+                fputs(" LOCALE_PROVIDER builtin BUILTIN_LOCALE ", f);
+                fputs_sql_literal(f, locale);
+        }
+        if (with_owner && owner) {
+                fputs(" OWNER ", f);
+                r = fputs_sql_identifier(f, owner);
+                if (r < 0)
+                        return r;
+        }
+        if (ferror(f))
+                return -ENOMEM;
+        if (fclose(TAKE_PTR(f)) != 0)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* the connection string of a client program (pg_dump, pg_restore) for t->dbname, and the password file
+ * it reads as its fd 3 (-EBADF: none) */
+static int client_connection(const PgTarget *t, char **ret_conninfo, int *ret_passfd) {
+        _cleanup_free_ char *conninfo = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = pg_client_conninfo(t->conninfo, t->dbname, &conninfo);
+        if (r < 0)
+                return r;
+        r = pg_passfile_memfd(t, &fd, NULL);
+        if (r < 0)
+                return r;
+        if (fd >= 0) {
+                /* after the caller's own options, so that it wins */
+                char *s;
+
+                if (asprintf(&s, "%s passfile=/proc/self/fd/3", conninfo) < 0)
+                        return -ENOMEM;
+                free(conninfo);
+                conninfo = s;
+        }
+
+        *ret_conninfo = TAKE_PTR(conninfo);
+        *ret_passfd = TAKE_FD(fd);
+        return 0;
+}
+
+int pg_dump_run(const PgTarget *t, int fd, int *ret_status) {
+        _cleanup_free_ char *conninfo = NULL;
+        _cleanup_close_ int passfd = -EBADF;
+        int r;
+
+        assert(t);
+        assert(t->dbname);
+        assert(fd > STDERR_FILENO);
+
+        r = client_connection(t, &conninfo, &passfd);
+        if (r < 0)
+                return r;
+
+        char *argv[] = { (char *)"pg_dump", (char *)"-Fc", (char *)"--no-password",
+                         (char *)"-d",      conninfo,      NULL };
+        SpawnOptions o = {
+                .run_as = t->os_user,
+                .stdout_fd = fd,
+                .fd3 = passfd,
+                .log_identifier = "pg_dump",
+        };
+        return spawn_run(argv, &o, ret_status);
+}
+
+int pg_restore_run(const PgTarget *t, int dump_fd, bool with_owner, int *ret_status) {
+        _cleanup_free_ char *conninfo = NULL;
+        _cleanup_close_ int passfd = -EBADF;
+        size_t n = 0;
+        int r;
+
+        assert(t);
+        assert(t->dbname);
+        assert(dump_fd > STDERR_FILENO);
+
+        r = client_connection(t, &conninfo, &passfd);
+        if (r < 0)
+                return r;
+
+        char *argv[7];
+        argv[n++] = (char *)"pg_restore";
+        if (!with_owner)
+                argv[n++] = (char *)"--no-owner";
+        argv[n++] = (char *)"--exit-on-error";
+        argv[n++] = (char *)"--no-password";
+        argv[n++] = (char *)"-d";
+        argv[n++] = conninfo;
+        argv[n] = NULL;
+        SpawnOptions o = {
+                .run_as = t->os_user,
+                .stdin_fd = dump_fd,
+                .fd3 = passfd,
+                .log_identifier = "pg_restore",
+        };
+        return spawn_run(argv, &o, ret_status);
+}
+
+int pg_restore_list(const char *path, unsigned *ret_entries, int *ret_status) {
+        _cleanup_fclose_ FILE *listing = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        unsigned entries = 0;
+        ssize_t n;
+        int status = 0, r;
+
+        assert(path);
+        assert(ret_entries);
+        assert(ret_status);
+
+        /* a file rather than a capture: a big schema's listing may pass what a capture may hold */
+        listing = tmpfile();
+        if (!listing)
+                return -errno;
+        char *argv[] = { (char *)"pg_restore", (char *)"--list", (char *)path, NULL };
+        SpawnOptions o = { .stdout_fd = fileno(listing), .log_identifier = "pg_restore" };
+        r = spawn_run(argv, &o, &status);
+        if (r < 0)
+                return r;
+
+        /* lines starting with ';' are the listing's comments, the others its entries */
+        rewind(listing);
+        while (status == 0 && (n = getline(&line, &size, listing)) >= 0)
+                if (n > 0 && line[0] != '\n' && line[0] != ';')
+                        entries++;
+        if (ferror(listing))
+                return -EIO;
+        *ret_entries = entries;
+        *ret_status = status;
+        return 0;
+}
+
+int pg_server_version(const PgTarget *t, int *ret, char **ret_error) {
+        _cleanup_json_ cJSON *rows = NULL;
+        const char *v;
+        int r;
+
+        assert(ret);
+
+        r = pg_query(t, "SELECT current_setting('server_version_num') AS v", NULL, 0, &rows, ret_error);
+        if (r < 0)
+                return r;
+        v = json_get_string(cJSON_GetArrayItem(rows, 0), "v");
+        if (!v || atoi(v) <= 0)
+                return -EBADMSG;
+        *ret = atoi(v);
+        return 0;
+}
+
 /* ---- restoring a dump ---- */
 
 int pg_drop_database(const PgTarget *admin, const char *name, int server_version, char **ret_error) {
@@ -1000,7 +1225,7 @@ int pg_restore_dump(
                         ret_failure,
                         r,
                         (PgRestoreFailure){ .step = PG_RESTORE_STEP_DROP, .error = TAKE_PTR(error) });
-        r = backup_manifest_create_database_sql(dbname, properties, with_owner, &sql);
+        r = pg_create_database_sql(dbname, properties, with_owner, &sql);
         if (r < 0)
                 return restore_fail(ret_failure, r, (PgRestoreFailure){ .step = PG_RESTORE_STEP_SQL });
         r = pg_exec(admin, sql, &error);
@@ -1015,7 +1240,7 @@ int pg_restore_dump(
                 return restore_fail(ret_failure, -errno, (PgRestoreFailure){ .step = PG_RESTORE_STEP_OPEN });
         target = *admin;
         target.dbname = dbname;
-        r = backup_manifest_pg_restore(&target, fd, with_owner, &status);
+        r = pg_restore_run(&target, fd, with_owner, &status);
         if (r < 0)
                 return restore_fail(ret_failure, r, (PgRestoreFailure){ .step = PG_RESTORE_STEP_RUN });
         if (status != 0)

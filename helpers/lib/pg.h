@@ -2,6 +2,7 @@
 /* pg.h: libpq sessions run in a child process dropped to the database OS user */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -98,7 +99,7 @@ void pg_restore_failure_done(PgRestoreFailure *f);
  * locale of properties (what pg_database_properties() returned for the dumped database), pg_restore
  * --exit-on-error runs as admin->os_user on admin's connection with the dump on its stdin (opened here:
  * the OS user cannot open a root-only backup), and the restored rows are counted. admin is a target on
- * another database (postgres); server_version as backup_manifest_pg_server_version() tells. The
+ * another database (postgres); server_version as pg_server_version() tells. The
  * database is left in place, also on failure from PG_RESTORE_STEP_OPEN on: dropping it is the caller's.
  * *ret_counts (optional) = pg_table_row_counts() of the restored database. On failure, returns the
  * step's -errno and fills *ret_failure (optional; untouched on success). */
@@ -126,3 +127,31 @@ int pg_check_credential_file(const char *path);
  * disk. The file lives in memory, owned by t->os_user with mode 0600 as libpq requires.
  * *ret_fd = the descriptor (close-on-exec), or -EBADF when t has no password file. */
 int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error);
+
+/* The conninfo for a command-line tool (pg_dump -d, pg_restore -d): conninfo (NULL: the local socket)
+ * with dbname set to dbname; keyword='value' form, quoted. A secret in conninfo (a password, an
+ * sslpassword: pg_conninfo_find_secret()) is refused (-EPERM): argv is readable by every local user.
+ * -EINVAL when conninfo does not parse. */
+int pg_client_conninfo(const char *conninfo, const char *dbname, char **ret);
+
+/* CREATE DATABASE name TEMPLATE template0 with the encoding, collation, ctype and locale provider of
+ * properties (what pg_database_properties() returns), and OWNER when with_owner; quoted. */
+int pg_create_database_sql(const char *name, const cJSON *properties, bool with_owner, char **ret);
+
+/* pg_dump -Fc --no-password of t->dbname (on t->conninfo) as t->os_user, its stdout into fd (opened by
+ * the caller, so the child needs no access to the backup directory). Both this and pg_restore get
+ * t->password_file's password as a password file on a descriptor (pg_passfile_memfd()). Returns
+ * spawn_run()'s result; *ret_status = pg_dump's exit status. */
+int pg_dump_run(const PgTarget *t, int fd, int *ret_status);
+
+/* pg_restore --exit-on-error --no-password into t->dbname (on t->conninfo) as t->os_user, the dump read
+ * from dump_fd (opened by the caller: the OS user cannot open the root-only backup); with_owner false:
+ * --no-owner. Returns spawn_run()'s result; *ret_status = pg_restore's exit status. */
+int pg_restore_run(const PgTarget *t, int dump_fd, bool with_owner, int *ret_status);
+
+/* pg_restore --list path, run as we are (it only reads the file): *ret_entries = the entries listed
+ * (lines not starting with ';'), *ret_status = pg_restore's exit status */
+int pg_restore_list(const char *path, unsigned *ret_entries, int *ret_status);
+
+/* server_version_num, e.g. 150004 */
+int pg_server_version(const PgTarget *t, int *ret, char **ret_error);

@@ -558,6 +558,28 @@ static int emit_tilde(SemVerRange *e, const Partial *p) {
         }
 }
 
+/* < the next version that changes the left-most non-zero of M.m(.patch, when with_patch; else of M.m,
+ * where a 0.0 bumps the minor) */
+static int emit_below_next_leftmost(
+        SemVerRange *e, uint64_t M, uint64_t m, uint64_t patch, bool with_patch) {
+        uint64_t next;
+
+        if (M == 0 && m == 0 && with_patch) {
+                if (inc(patch, &next))
+                        return -EINVAL;
+                emit_below(e, 0, 0, next);
+        } else if (M == 0) {
+                if (inc(m, &next))
+                        return -EINVAL;
+                emit_below(e, 0, next, 0);
+        } else {
+                if (inc(M, &next))
+                        return -EINVAL;
+                emit_below(e, next, 0, 0);
+        }
+        return 0;
+}
+
 static int emit_caret(SemVerRange *e, const Partial *p) {
         uint64_t M = p->num[0], m = p->num[1], next;
 
@@ -572,33 +594,11 @@ static int emit_caret(SemVerRange *e, const Partial *p) {
                 return 0;
         case 2:
                 emit(e, OP_GE, M, m, 0, NULL, 0);
-                if (M == 0) {
-                        if (inc(m, &next))
-                                return -EINVAL;
-                        emit_below(e, 0, next, 0);
-                } else {
-                        if (inc(M, &next))
-                                return -EINVAL;
-                        emit_below(e, next, 0, 0);
-                }
-                return 0;
+                return emit_below_next_leftmost(e, M, m, 0, false);
         default:
                 /* the left-most non-zero number may not change */
                 emit(e, OP_GE, M, m, p->num[2], p->pre, p->pre_len);
-                if (M == 0 && m == 0) {
-                        if (inc(p->num[2], &next))
-                                return -EINVAL;
-                        emit_below(e, 0, 0, next);
-                } else if (M == 0) {
-                        if (inc(m, &next))
-                                return -EINVAL;
-                        emit_below(e, 0, next, 0);
-                } else {
-                        if (inc(M, &next))
-                                return -EINVAL;
-                        emit_below(e, next, 0, 0);
-                }
-                return 0;
+                return emit_below_next_leftmost(e, M, m, p->num[2], true);
         }
 }
 

@@ -274,15 +274,28 @@ static void kill_group(pid_t pid, int sig) {
                 (void)kill(pid, sig);
 }
 
+int spawn_reap(pid_t pid, int *ret_status) {
+        int status;
+
+        assert(pid > 0);
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (ret_status)
+                *ret_status = status;
+        return 0;
+}
+
 /* on every error path after the start: no child is left behind, running or a zombie */
-static void kill_and_reapp(pid_t *pid) {
+void spawn_kill_and_reapp(pid_t *pid) {
         int saved = errno;
 
         if (*pid <= 0)
                 return;
         kill_group(*pid, SIGKILL);
-        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-                ;
+        (void)spawn_reap(*pid, NULL);
+        *pid = 0;
         errno = saved;
 }
 
@@ -357,6 +370,30 @@ static int start_posix_spawn(const ChildSetup *c, pid_t *ret_pid) {
         return 0;
 }
 
+/* after fork(), async-signal-safe: groups first, the uid last (after it nothing else may be changed),
+ * then make sure there is no way back; nothing to change when we already are that user */
+static int credentials_apply(const Credentials *cr) {
+        uid_t ruid, euid, suid;
+        gid_t rgid, egid, sgid;
+
+        if (!cr->drop)
+                return 0;
+
+        if (getuid() != cr->uid || geteuid() != cr->uid || getgid() != cr->gid)
+                if (setgroups(cr->n_groups, cr->groups) < 0 || setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
+                    setresuid(cr->uid, cr->uid, cr->uid) < 0)
+                        return -errno;
+
+        if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
+                return -errno;
+        if (ruid != cr->uid || euid != cr->uid || suid != cr->uid || rgid != cr->gid || egid != cr->gid ||
+            sgid != cr->gid)
+                return -EPERM;
+        if (cr->uid != 0 && setuid(0) >= 0)
+                return -EPERM;
+        return 0;
+}
+
 /* after fork(): async-signal-safe calls only */
 static _noreturn_ void child_exec(const ChildSetup *c, int errfd) {
         const Credentials *cr = c->creds;
@@ -386,11 +423,11 @@ static _noreturn_ void child_exec(const ChildSetup *c, int errfd) {
         if (c->fd3 >= 0 && dup2(c->fd3, 3) < 0)
                 goto fail;
 
-        /* groups first, the uid last: after it nothing else may be changed */
-        if (cr->drop &&
-            (setgroups(cr->n_groups, cr->groups) < 0 || setresgid(cr->gid, cr->gid, cr->gid) < 0 ||
-             setresuid(cr->uid, cr->uid, cr->uid) < 0))
+        e = credentials_apply(cr);
+        if (e < 0) {
+                errno = -e;
                 goto fail;
+        }
 
         /* entered as the user, so a directory the user may not enter fails as it would for them */
         if (chdir(c->cwd) < 0)
@@ -416,7 +453,7 @@ fail:
 /* posix_spawn() cannot change credentials nor execute an fd: fork(), drop them, execve() */
 static int start_fork_exec(const ChildSetup *c, pid_t *ret_pid) {
         _cleanup_close_ int err_r = -EBADF, err_w = -EBADF;
-        _cleanup_(kill_and_reapp) pid_t pid = 0;
+        _cleanup_(spawn_kill_and_reapp) pid_t pid = 0;
         int fds[2], e = 0;
         ssize_t n;
         int r;
@@ -448,14 +485,47 @@ static int start_fork_exec(const ChildSetup *c, pid_t *ret_pid) {
         if (n < 0)
                 return -errno;
         if (n == sizeof(e)) {
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
+                (void)spawn_reap(pid, NULL);
                 pid = 0;
                 return e > 0 ? -e : -EIO;
         }
 
         *ret_pid = pid;
         pid = 0;
+        return 0;
+}
+
+int spawn_fork_as(const char *run_as, pid_t *ret_pid) {
+        _cleanup_(credentials_done) Credentials creds = {};
+        pid_t pid;
+        int r;
+
+        assert(ret_pid);
+
+        if (run_as) {
+                r = credentials_lookup(run_as, &creds);
+                if (r < 0)
+                        return r;
+        }
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid > 0) {
+                *ret_pid = pid;
+                return 1;
+        }
+
+        if (credentials_apply(&creds) < 0)
+                _exit(SPAWN_EXIT_CREDENTIALS);
+        if (creds.drop) {
+                if (setenv("HOME", creds.home, 1) < 0 || setenv("USER", creds.user, 1) < 0 ||
+                    setenv("LOGNAME", creds.user, 1) < 0)
+                        _exit(SPAWN_EXIT_CREDENTIALS);
+                /* our working directory may be closed to the new user */
+                if (chdir(creds.home) < 0)
+                        (void)chdir("/");
+        }
         return 0;
 }
 
@@ -651,7 +721,7 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status) {
         _cleanup_(stream_done) Stream out = { .fd = -EBADF, .priority = LOG_INFO };
         _cleanup_(stream_done) Stream err = { .fd = -EBADF, .priority = LOG_WARNING };
         _cleanup_close_ int in_w = -EBADF;
-        _cleanup_(kill_and_reapp) pid_t pid = 0;
+        _cleanup_(spawn_kill_and_reapp) pid_t pid = 0;
         _cleanup_(input_done) Input in = { .fd = -EBADF };
         char *const *envp;
         const char *slash;

@@ -48,11 +48,11 @@ typedef struct SpawnOptions {
                                      * open in the child and /dev/fd must exist */
 } SpawnOptions;
 
-/* While spawn_run() waits, a non-zero *flag (set by the caller's SIGTERM handler) terminates the
- * child (SIGTERM, SIGKILL after 5 s) and makes spawn_run() return -ECANCELED. NULL: none. */
 /* append one formatted "NAME=value" to the NULL-terminated environment *env of *n entries */
 int spawn_env_push(char ***env, size_t *n, const char *fmt, ...) _printf_(3, 4);
 
+/* While spawn_run() waits, a non-zero *flag (set by the caller's SIGTERM handler) terminates the
+ * child (SIGTERM, SIGKILL after 5 s) and makes spawn_run() return -ECANCELED. NULL: none. */
 void spawn_set_cancel_flag(volatile sig_atomic_t *flag);
 
 /* Run argv[0] (a path, or a name looked up in the child's PATH) with argv, never through a shell.
@@ -67,3 +67,23 @@ void spawn_set_cancel_flag(volatile sig_atomic_t *flag);
  * the captured stdout passed SPAWN_CAPTURE_MAX (the child's process group is killed).
  * SIGCHLD must not be ignored by the caller (the child would be reaped behind our back). */
 int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status);
+
+/* The exit status of a spawn_fork_as() child that could not become its user. */
+#define SPAWN_EXIT_CREDENTIALS 127
+
+/* Fork a child that goes on running this program as the user run_as (NULL: as we are). The user
+ * is looked up before the fork (-ESRCH when unknown); the child takes its groups (initgroups'
+ * list), gid and uid unless it already is that user, makes sure there is no way back to root,
+ * gets HOME, USER and LOGNAME of the user and enters the home (else /); a child that cannot do
+ * all that exits with SPAWN_EXIT_CREDENTIALS. Returns 1 in the parent with *ret_pid, 0 in the
+ * child, -errno when no child was made. The child may call anything only when the caller is
+ * single-threaded. */
+int spawn_fork_as(const char *run_as, pid_t *ret_pid);
+
+/* Wait for the child pid, through EINTR: 0 and *ret_status (as waitpid() gives it; NULL: not
+ * wanted), or -ECHILD when it was reaped already (SIGCHLD ignored) and other -errno. */
+int spawn_reap(pid_t pid, int *ret_status);
+
+/* For _cleanup_: SIGKILL the child *pid (its process group when it leads one) and reap it; then
+ * *pid = 0. Nothing when *pid ≤ 0. errno is kept. */
+void spawn_kill_and_reapp(pid_t *pid);

@@ -11,48 +11,17 @@
 #include "macro.h"
 #include "paths.h"
 #include "server.h"
-#include "state.h"
 #include "trust.h"
 
-/* a password or a token: far less than this */
-#define HELPER_CREDENTIAL_MAX ((size_t)64 * 1024)
-
-static void erase_freep(char **p) {
-        if (*p) {
-                explicit_bzero(*p, strlen(*p));
-                free(*p);
-        }
-}
-
-int helper_read_credential(const char *name, char **ret, char **ret_why) {
-        _cleanup_free_ char *path = paths_credential(name), *why = NULL;
-        _cleanup_(erase_freep) char *buf = NULL;
-        size_t size;
-        int r;
-
-        if (!path)
-                return -ENOMEM;
-        /* the secret's directories too: whoever may write one could swap the file for theirs */
-        r = trust_read_root_file(path, TRUST_PRIVATE, HELPER_CREDENTIAL_MAX, &buf, &size, &why);
-        if (r < 0) {
-                if (ret_why)
-                        *ret_why = TAKE_PTR(why);
-                return r;
-        }
-        r = state_string_from_buffer(buf, size, ret);
-        if (r == -EBADMSG && ret_why && asprintf(ret_why, "%s contains a NUL byte", path) < 0)
-                *ret_why = NULL;
-        return r;
-}
-
 int helper_login(const Config *c, char **ret_token, char **ret_error) {
-        _cleanup_free_ char *password = NULL, *url = NULL, *error = NULL, *path = NULL, *why = NULL;
+        _cleanup_erase_free_ char *password = NULL;
+        _cleanup_free_ char *url = NULL, *error = NULL, *path = NULL, *why = NULL;
         _cleanup_json_ cJSON *body = NULL, *answer = NULL;
         long status = 0;
         const char *token;
         int r;
 
-        r = helper_read_credential(c->smoke_password_credential, &password, &why);
+        r = trust_read_credential(c->smoke_password_credential, &password, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {

@@ -7,11 +7,6 @@
 #include "helper.h"
 #include "pg.h"
 
-/* Read a credential file, trimmed of whitespace: it and every directory on its path must be root's
- * alone (trust_open_root_file() with TRUST_PRIVATE: the file root-owned with mode 0600), else -EPERM;
- * *ret_why (may be NULL) then says what is wrong and the fix. Does not log. */
-int helper_read_credential(const char *name, char **ret, char **ret_why);
-
 /* Log in to the server as the smoke-test user ([Smoke] User=, PasswordCredential=); the token is
  * malloc'd. Does not log: on failure other than -ENOMEM, *ret_error (may be NULL) is the whole message
  * for the caller's log line, naming the password file or the URL (never the password). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "credentials.h"
+#include "trust.h"
 #include "events.h"
 #include "hooks.h"
 #include "json-util.h"
@@ -51,7 +52,7 @@ void helper_notify(Helper *h, const char *event, const cJSON *fields) {
         if (h->config.notify_token_credential) {
                 _cleanup_free_ char *why = NULL;
 
-                r = helper_read_credential(h->config.notify_token_credential, &token, &why);
+                r = trust_read_credential(h->config.notify_token_credential, &token, &why);
                 if (r < 0 && r != -ENOENT) {
                         _cleanup_free_ char *path = paths_credential(h->config.notify_token_credential);
                         log_warning_errno(

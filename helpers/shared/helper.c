@@ -16,6 +16,7 @@
 #include "semver.h"
 #include "spawn.h"
 #include "unitname.h"
+#include "time-util.h"
 
 volatile sig_atomic_t helper_cancelled = 0;
 
@@ -33,12 +34,9 @@ static void helper_done(Helper *h) {
 }
 
 usec_t helper_deadline(usec_t timeout) {
-        struct timespec ts;
-
         if (timeout == USEC_INFINITY)
                 return USEC_INFINITY;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000 + timeout;
+        return now_monotonic() + timeout;
 }
 
 int helper_lock(Helper *h) {

@@ -24,6 +24,7 @@
 #include "release.h"
 #include "server.h"
 #include "spawn.h"
+#include "time-util.h"
 
 #define GATE_MAX 10
 #define COMMAND_TIMEOUT (60 * USEC_PER_SEC)
@@ -705,7 +706,6 @@ static int gate_space(const Config *c, Plan *p) {
 static int gate_staging(const Config *c, Plan *p) {
         _cleanup_free_ char *url = NULL, *body = NULL, *error = NULL, *reason = NULL;
         _cleanup_json_ cJSON *ledger = NULL;
-        struct timespec ts;
         int r;
 
         if (c->role != ROLE_PRODUCTION)
@@ -732,13 +732,7 @@ static int gate_staging(const Config *c, Plan *p) {
         ledger = cJSON_Parse(body);
         if (!cJSON_IsArray(ledger))
                 return gate(p, "staging", CHECK_FAIL, "the staging ledger %s is not a JSON array", url);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        r = checks_staging(
-                ledger,
-                p->to,
-                c->bake_time,
-                (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000,
-                &reason);
+        r = checks_staging(ledger, p->to, c->bake_time, now_realtime(), &reason);
         if (r < 0)
                 return r;
         return gate(p, "staging", (CheckResult)r, "%s (%s)", reason, url);

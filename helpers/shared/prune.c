@@ -10,6 +10,7 @@
 #include "credentials.h"
 #include "current.h"
 #include "errmsg.h"
+#include "fd-util.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
@@ -19,26 +20,13 @@
 #include "release.h"
 #include "spawn.h"
 #include "state.h"
-
-static int strv_push(char ***l, size_t *n, const char *s) {
-        char **grown = realloc(*l, (*n + 2) * sizeof(char *));
-
-        if (!grown)
-                return -ENOMEM;
-        *l = grown;
-        grown[*n] = strdup(s);
-        if (!grown[*n])
-                return -ENOMEM;
-        grown[++*n] = NULL;
-        return 0;
-}
+#include "strv.h"
 
 /* the directories in dir (none when it is missing), as dir/name when with_path; names holding skip
  * (NULL: none) are left out */
 static int list_directories(const char *dir, bool with_path, const char *skip, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        DIR *d = opendir(dir);
-        size_t n = 0;
+        _cleanup_closedir_ DIR *d = opendir(dir);
         int r = 0;
 
         if (!d)
@@ -56,9 +44,8 @@ static int list_directories(const char *dir, bool with_path, const char *skip, c
                         r = -ENOMEM;
                         break;
                 }
-                r = strv_push(&l, &n, path ?: de->d_name);
+                r = strv_push(&l, path ?: de->d_name);
         }
-        closedir(d);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
@@ -70,7 +57,6 @@ static int list_databases(const Config *c, char ***ret, char **ret_error) {
         _cleanup_strv_free_ char **l = NULL;
         const cJSON *row;
         PgTarget admin;
-        size_t n = 0;
         int r;
 
         r = helper_pg_target_config(c, "postgres", &admin);
@@ -81,7 +67,7 @@ static int list_databases(const Config *c, char ***ret, char **ret_error) {
                 return r;
         cJSON_ArrayForEach (row, rows) {
                 const char *name = json_get_string(row, "datname");
-                if (name && (r = strv_push(&l, &n, name)) < 0)
+                if (name && (r = strv_push(&l, name)) < 0)
                         return r;
         }
         *ret = TAKE_PTR(l);

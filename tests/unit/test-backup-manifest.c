@@ -126,72 +126,6 @@ START_TEST(test_db_name) {
 }
 END_TEST
 
-START_TEST(test_conninfo) {
-        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
-        char *e = NULL;
-
-        ck_assert_int_eq(backup_manifest_conninfo(NULL, "codebolt", &a), 0);
-        ck_assert_str_eq(a, "dbname='codebolt'");
-        /* the configured dbname is replaced, everything else kept and quoted */
-        ck_assert_int_eq(
-                backup_manifest_conninfo(
-                        "host=db.example port=5433 dbname=other sslmode=require", "codebolt_verify_1", &b),
-                0);
-        ck_assert_ptr_nonnull(strstr(b, "host='db.example' "));
-        ck_assert_ptr_nonnull(strstr(b, "port='5433' "));
-        ck_assert_ptr_nonnull(strstr(b, "sslmode='require' "));
-        ck_assert_ptr_null(strstr(b, "other"));
-        ck_assert_ptr_nonnull(strstr(b, "dbname='codebolt_verify_1'"));
-        ck_assert_int_eq(
-                backup_manifest_conninfo("postgresql://cb@db.example:5433/other", "codebolt", &c), 0);
-        ck_assert_ptr_nonnull(strstr(c, "user='cb'"));
-        ck_assert_ptr_nonnull(strstr(c, "host='db.example'"));
-        ck_assert_ptr_null(strstr(c, "other"));
-        /* quotes and backslashes survive */
-        ck_assert_int_eq(backup_manifest_conninfo("application_name='it\\'s'", "we'ird\\db", &d), 0);
-        ck_assert_ptr_nonnull(strstr(d, "application_name='it\\'s'"));
-        ck_assert_ptr_nonnull(strstr(d, "dbname='we\\'ird\\\\db'"));
-
-        /* secrets never go to argv */
-        ck_assert_int_eq(backup_manifest_conninfo("host=h password=secret", "codebolt", &e), -EPERM);
-        ck_assert_int_eq(backup_manifest_conninfo("host='unterminated", "codebolt", &e), -EINVAL);
-        ck_assert_ptr_null(e);
-}
-END_TEST
-
-START_TEST(test_create_database_sql) {
-        _cleanup_json_ cJSON *props = cJSON_Parse("{\"owner\": \"code\\\"bolt\", \"encoding\": \"UTF8\", "
-                                                  "\"lc_collate\": \"C.UTF-8\", \"lc_ctype\": \"it's\","
-                                                  " \"locale_provider\": \"libc\", \"icu_locale\": null}");
-        _cleanup_json_ cJSON *icu = cJSON_Parse(
-                "{\"encoding\": \"UTF8\", \"lc_collate\": \"en_US.UTF-8\", \"lc_ctype\": \"en_US.UTF-8\","
-                " \"locale_provider\": \"icu\", \"icu_locale\": \"und\\\\x\"}");
-        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
-
-        ck_assert_ptr_nonnull(props);
-        ck_assert_ptr_nonnull(icu);
-
-        ck_assert_int_eq(backup_manifest_create_database_sql("codebolt_verify_1", props, false, &a), 0);
-        ck_assert_str_eq(
-                a,
-                "CREATE DATABASE \"codebolt_verify_1\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE "
-                "'C.UTF-8' LC_CTYPE 'it''s'");
-        ck_assert_int_eq(backup_manifest_create_database_sql("x", props, true, &b), 0);
-        ck_assert_str_eq(
-                b,
-                "CREATE DATABASE \"x\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE "
-                "'it''s' OWNER \"code\"\"bolt\"");
-        ck_assert_int_eq(backup_manifest_create_database_sql("x", icu, false, &c), 0);
-        ck_assert_str_eq(
-                c,
-                "CREATE DATABASE \"x\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'en_US.UTF-8' LC_CTYPE "
-                "'en_US.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE E'und\\\\x'");
-        /* no properties: the server's defaults */
-        ck_assert_int_eq(backup_manifest_create_database_sql("y", NULL, true, &d), 0);
-        ck_assert_str_eq(d, "CREATE DATABASE \"y\" TEMPLATE template0");
-}
-END_TEST
-
 START_TEST(test_hash_tree) {
         _cleanup_free_ char *dir = make_tmpdir(), *outside = make_tmpdir();
         _cleanup_json_ cJSON *files = NULL, *links = NULL, *prefixed = NULL, *all = NULL;
@@ -411,8 +345,6 @@ static Suite *backup_manifest_suite(void) {
         tcase_add_test(tc, test_dir_name);
         tcase_add_test(tc, test_copy_path);
         tcase_add_test(tc, test_db_name);
-        tcase_add_test(tc, test_conninfo);
-        tcase_add_test(tc, test_create_database_sql);
         tcase_add_test(tc, test_hash_tree);
         tcase_add_test(tc, test_compare);
         tcase_add_test(tc, test_replace_prefix);

@@ -8,6 +8,7 @@
 
 #include "test-root.h"
 #include "credentials.h"
+#include "trust.h"
 #include "helper.h"
 #include "hold-file.h"
 #include "macro.h"
@@ -31,7 +32,7 @@ START_TEST(test_read_credential) {
         _cleanup_free_ char *s = NULL, *why = NULL;
 
         credential("good", "  s3cret\n", 0600, 0);
-        ck_assert_int_eq(helper_read_credential("good", &s, &why), 0);
+        ck_assert_int_eq(trust_read_credential("good", &s, &why), 0);
         /* trimmed of whitespace */
         ck_assert_str_eq(s, "s3cret");
         ck_assert_ptr_null(why);
@@ -43,18 +44,18 @@ START_TEST(test_read_credential_refused) {
 
         /* anyone may read it */
         credential("loose", "s3cret\n", 0644, 0);
-        ck_assert_int_eq(helper_read_credential("loose", &s, &why), -EPERM);
+        ck_assert_int_eq(trust_read_credential("loose", &s, &why), -EPERM);
         ck_assert_ptr_null(s);
         ck_assert_ptr_nonnull(why);
 
         /* not root's */
         credential("theirs", "s3cret\n", 0600, NOBODY);
-        ck_assert_int_eq(helper_read_credential("theirs", &s, &why2), -EPERM);
+        ck_assert_int_eq(trust_read_credential("theirs", &s, &why2), -EPERM);
         ck_assert_ptr_nonnull(why2);
 
         /* missing: -ENOENT (the webhook token is optional, the smoke password is not) */
-        ck_assert_int_lt(helper_read_credential("missing", &s, &why3), 0);
-        ck_assert_int_eq(helper_read_credential("missing", &s, NULL), -ENOENT);
+        ck_assert_int_lt(trust_read_credential("missing", &s, &why3), 0);
+        ck_assert_int_eq(trust_read_credential("missing", &s, NULL), -ENOENT);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "log.h"
@@ -527,6 +528,82 @@ START_TEST(test_exec_fd) {
 }
 END_TEST
 
+/* spawn_fork_as(): the child runs on in this program as the user, with the user's groups alone, the
+ * user's HOME, USER and LOGNAME, in the home (else /), and no way back to root */
+START_TEST(test_fork_as_nobody) {
+        pid_t pid = 0;
+        int status = -1, r;
+
+        ck_assert_msg(
+                geteuid() == 0, "run_as needs root: run the unit tests as root (not skipped on purpose)");
+
+        r = spawn_fork_as("nobody", &pid);
+        if (r == 0) {
+                gid_t groups[4];
+                int n = getgroups(4, groups);
+
+                if (getuid() != 65534 || geteuid() != 65534 || getgid() != 65534 || getegid() != 65534)
+                        _exit(10);
+                if (n != 1 || groups[0] != 65534)
+                        _exit(11);
+                if (!streq_ptr(getenv("HOME"), "/nonexistent") || !streq_ptr(getenv("USER"), "nobody") ||
+                    !streq_ptr(getenv("LOGNAME"), "nobody"))
+                        _exit(12);
+                if (setuid(0) >= 0)
+                        _exit(13);
+                _exit(0);
+        }
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_gt(pid, 0);
+        ck_assert_int_eq(spawn_reap(pid, &status), 0);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        /* reaped: nothing is left to wait for */
+        ck_assert_int_eq(spawn_reap(pid, NULL), -ECHILD);
+}
+END_TEST
+
+START_TEST(test_fork_as_self_and_unknown) {
+        pid_t pid = 0;
+        int status = -1, r;
+
+        ck_assert_int_eq(spawn_fork_as("no-such-user-cbu", &pid), -ESRCH);
+        ck_assert_int_eq(pid, 0);
+
+        /* NULL: the child stays who we are */
+        r = spawn_fork_as(NULL, &pid);
+        if (r == 0)
+                _exit(getuid() == 0 && geteuid() == 0 ? 7 : 8);
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(spawn_reap(pid, &status), 0);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 7);
+}
+END_TEST
+
+START_TEST(test_kill_and_reap) {
+        pid_t pid = 0, was;
+        int r;
+
+        r = spawn_fork_as(NULL, &pid);
+        if (r == 0) {
+                for (;;)
+                        pause();
+        }
+        ck_assert_int_eq(r, 1);
+        was = pid;
+        errno = EAGAIN;
+        spawn_kill_and_reapp(&pid);
+        ck_assert_int_eq(pid, 0);
+        ck_assert_int_eq(errno, EAGAIN);
+        /* no zombie left behind */
+        ck_assert_int_eq(spawn_reap(was, NULL), -ECHILD);
+        /* and nothing to do a second time */
+        spawn_kill_and_reapp(&pid);
+        ck_assert_int_eq(pid, 0);
+}
+END_TEST
+
 static Suite *spawn_suite(void) {
         Suite *s = suite_create("spawn");
         TCase *tc = tcase_create("core");
@@ -557,6 +634,9 @@ static Suite *spawn_suite(void) {
         tcase_add_test(tc, test_run_as_numeric_and_errors);
         tcase_add_test(tc, test_fd3);
         tcase_add_test(tc, test_exec_fd);
+        tcase_add_test(tc, test_fork_as_nobody);
+        tcase_add_test(tc, test_fork_as_self_and_unknown);
+        tcase_add_test(tc, test_kill_and_reap);
         tcase_set_timeout(tc, 60);
         suite_add_tcase(s, tc);
         return s;
