@@ -60,9 +60,10 @@ int rb_strdup(char **dst, const char *src) {
         return *dst ? 0 : -ENOMEM;
 }
 
-/* the counts: a value that is no number reads as exhausted, as one out of range does */
-static bool is_count(const char *key) {
-        return streq(key, "attempts") || streq(key, "rollback_attempts") || streq(key, "recover_attempts");
+/* the counts: a value that is no number reads as exhausted, as one out of range does (null: none) */
+static bool is_count(const cJSON *v) {
+        return !cJSON_IsNull(v) && (streq(v->string, "attempts") || streq(v->string, "rollback_attempts") ||
+                                    streq(v->string, "recover_attempts"));
 }
 
 /* The typed read refuses the whole file for one key of the wrong type; the rollback must still roll
@@ -88,7 +89,7 @@ static int drop_unreadable_keys(const char *deployment, cJSON *j, bool *ret_migr
                         return r;
                 if (r >= 0)
                         continue;
-                if (is_count(m->string)) {
+                if (is_count(m)) {
                         log_warning(
                                 "Failed to read current.json of deployment %s: %s; the rollback takes "
                                 "it as exhausted.",
