@@ -95,8 +95,13 @@ static int drop_unreadable_keys(const char *deployment, cJSON *j, bool *ret_migr
                                 "it as exhausted.",
                                 deployment,
                                 error ?: m->string);
-                        if (!cJSON_ReplaceItemViaPointer(j, m, cJSON_CreateNumber(INT_MAX - 1)))
+                        /* the replacement needs the key: cJSON_ReplaceItemViaPointer() does not copy it */
+                        cJSON *n = cJSON_CreateNumber(INT_MAX - 1);
+                        if (!n || !(n->string = strdup(m->string)) ||
+                            !cJSON_ReplaceItemViaPointer(j, m, n)) {
+                                cJSON_Delete(n);
                                 return -ENOMEM;
+                        }
                         continue;
                 }
                 log_warning(
