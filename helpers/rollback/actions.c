@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* actions.c: the table's actions: abort, minor rollback, full restore, and how each one ends */
 #define _GNU_SOURCE
+#include <math.h>
 
 #include "current.h"
-#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "message-ids.h"
@@ -24,11 +24,10 @@ int do_abort(Rollback *rb) {
         }
 
         /* read after the drain: undoing it reloads current.json */
-        staged = json_get_string(rb->current, "staged_release");
+        staged = rb->current.staged_release;
         (void)release_current_version(&running);
         /* a release an earlier attempt staged, or the running one, is not this attempt's to remove */
-        if (staged && !streq_ptr(running, rb->h->version) &&
-            !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb->current, "staged_release_existed"))) {
+        if (staged && !streq_ptr(running, rb->h->version) && !rb->current.staged_release_existed) {
                 char *argv[] = {
                         (char *)"rm", (char *)"-rf", (char *)"--one-file-system", (char *)staged, NULL
                 };
@@ -59,23 +58,24 @@ int finish_minor(Rollback *rb) {
         _cleanup_free_ char *message = NULL, *from = NULL;
         int r;
 
-        if ((rb->late ? asprintf(
-                                &message,
-                                "rolled back after it succeeded, %s; switched and pinned back to %s, "
-                                "which started and passed its smoke test",
-                                json_get_string(rb->current, "late_reason") ?: "by hand",
-                                strempty(rb->from))
-                      : asprintf(
-                                &message,
-                                "failed in phase %s; switched and pinned back to %s, which started and "
-                                "passed its smoke test",
-                                strempty(rb->failed_phase),
-                                strempty(rb->from))) < 0)
+        if ((rb->current.late
+                     ? asprintf(
+                               &message,
+                               "rolled back after it succeeded, %s; switched and pinned back to %s, "
+                               "which started and passed its smoke test",
+                               rb->current.late_reason ?: "by hand",
+                               strempty(rb->current.from))
+                     : asprintf(
+                               &message,
+                               "failed in phase %s; switched and pinned back to %s, which started and "
+                               "passed its smoke test",
+                               strempty(rb->failed_phase),
+                               strempty(rb->current.from))) < 0)
                 return rb_oom(rb);
         r = conclude(rb, "rolled-back", message);
         if (r < 0)
                 return r;
-        from = event_field("CODEBOLT_UPGRADE_FROM", rb->from);
+        from = event_field("CODEBOLT_UPGRADE_FROM", rb->current.from);
         char *fields[] = { from, NULL };
         log_event(
                 LOG_NOTICE,
@@ -83,18 +83,18 @@ int finish_minor(Rollback *rb) {
                 from ? fields : NULL,
                 "Rolled back: deployment %s runs %s again; %s is marked failed.",
                 rb->h->config.deployment,
-                strempty(rb->from),
+                strempty(rb->current.from),
                 rb->h->version);
         rollback_notify(rb, "rolled-back", NULL);
-        log_status("rollback: %s is running (rolled back from %s)", strempty(rb->from), rb->h->version);
+        log_status(
+                "rollback: %s is running (rolled back from %s)", strempty(rb->current.from), rb->h->version);
         return 0;
 }
 
 /* at boot everything is back in place before the server starts: the check after its start concludes */
 static int mark_recovered(Rollback *rb, const char *result) {
-        if (current_set_string(rb->current, "recovered", result) < 0 ||
-            (rb->restore_reason &&
-             current_set_string(rb->current, "restore_reason", rb->restore_reason) < 0))
+        if (rb_strdup(&rb->current.recovered, result) < 0 ||
+            (rb->restore_reason && rb_strdup(&rb->current.restore_reason, rb->restore_reason) < 0))
                 return rb_oom(rb);
         log_notice(
                 "Recovered deployment %s from the interrupted upgrade to %s: %s is back in place; the "
@@ -102,7 +102,7 @@ static int mark_recovered(Rollback *rb, const char *result) {
                 "starts next, then codebolt-upgrade-recover-check.service tests it.",
                 rb->h->config.deployment,
                 rb->h->version,
-                strempty(rb->from));
+                strempty(rb->current.from));
         return rb_save(rb);
 }
 
@@ -126,13 +126,13 @@ static int back_on_old_release(Rollback *rb, const char *result) {
 int do_minor(Rollback *rb) {
         int r;
 
-        if (!rb->late)
+        if (!rb->current.late)
                 log_notice(
                         "Rolling back the upgrade to %s (failed in phase %s) to %s: a minor rollback, the "
                         "data stays.",
                         rb->h->version,
                         strempty(rb->failed_phase),
-                        strempty(rb->from));
+                        strempty(rb->current.from));
         /* at boot the server cannot run yet: its start waits for the recovery, and a stop would cancel it */
         r = arg_mode == ROLLBACK_RUN_UNIT ? stop_server(rb) : 0;
         if (r < 0)
@@ -143,27 +143,28 @@ int do_minor(Rollback *rb) {
 /* the old release started and passed its smoke test on the restored data: record it */
 int finish_restore(Rollback *rb) {
         _cleanup_free_ char *message = NULL, *rows = NULL, *from = NULL, *rows_field = NULL;
-        const cJSON *discarded;
+        /* counted (an earlier attempt may have counted it), and known */
+        bool counted = (rb->current.present & CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS)) &&
+                       !isnan(rb->current.discarded_rows);
         int r;
 
-        discarded = cJSON_GetObjectItemCaseSensitive(rb->current, "discarded_rows");
-        if (!rb->failed_db && rb_strdup(&rb->failed_db, json_get_string(rb->current, "failed_database")) < 0)
+        if (!rb->failed_db && rb_strdup(&rb->failed_db, rb->current.failed_database) < 0)
                 return rb_oom(rb);
         if (asprintf(
                     &message,
                     "%s%s; database and stores restored, %s started and passed its smoke test; the "
                     "replaced database is kept as %s",
-                    rb->late ? "rolled back by hand after it succeeded: " : "",
-                    rb->restore_reason ?: json_get_string(rb->current, "restore_reason") ?: "[Policy] Rollback=restore-always",
-                    rb->from,
+                    rb->current.late ? "rolled back by hand after it succeeded: " : "",
+                    rb->restore_reason ?: rb->current.restore_reason ?: "[Policy] Rollback=restore-always",
+                    rb->current.from,
                     strempty(rb->failed_db)) < 0)
                 return rb_oom(rb);
         r = conclude(rb, "restored", message);
         if (r < 0)
                 return r;
-        if (cJSON_IsNumber(discarded) && asprintf(&rows, "%.0f", discarded->valuedouble) < 0)
+        if (counted && asprintf(&rows, "%.0f", rb->current.discarded_rows) < 0)
                 rows = NULL;
-        from = event_field("CODEBOLT_UPGRADE_FROM", rb->from);
+        from = event_field("CODEBOLT_UPGRADE_FROM", rb->current.from);
         rows_field = event_field("CODEBOLT_UPGRADE_DISCARDED_ROWS", rows ?: "not known");
         char *fields[] = { from, rows_field, NULL };
         log_event(
@@ -173,11 +174,11 @@ int finish_restore(Rollback *rb) {
                 "Restored: deployment %s runs %s again on the data of the stop (%s rows written since "
                 "were discarded; the failed database is kept as %s).",
                 rb->h->config.deployment,
-                rb->from,
+                rb->current.from,
                 rows ?: "an unknown number of",
                 strempty(rb->failed_db));
         rollback_notify(rb, "restored", rows);
-        log_status("rollback: %s is running (restored from before %s)", rb->from, rb->h->version);
+        log_status("rollback: %s is running (restored from before %s)", rb->current.from, rb->h->version);
         return 0;
 }
 
@@ -189,9 +190,9 @@ int do_restore(Rollback *rb) {
         log_notice(
                 "Restoring deployment %s to %s: %s.",
                 rb->h->config.deployment,
-                strempty(rb->from),
+                strempty(rb->current.from),
                 rb->restore_reason ?: "[Policy] Rollback=restore-always");
-        if (!rb->from)
+        if (!rb->current.from)
                 return rb_fail(rb, EINVAL, "current.json records no version to go back to");
 
         /* (a) the backup first: a mismatch holds with nothing touched */
@@ -202,7 +203,7 @@ int do_restore(Rollback *rb) {
                 r = record_discarded(rb);
         if (r >= 0)
                 r = restore_database(rb);
-        if (r >= 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb->current, "stores_restored"))) {
+        if (r >= 0 && rb->current.stores_restored) {
                 log_notice("The stores were put back and verified by an earlier attempt: not copying them "
                            "again.");
                 rb->stores_done = true;

@@ -29,11 +29,11 @@ int verify_backup(Rollback *rb) {
         BackupTreeStats stats = {};
         int r;
 
-        if (!rb->backup)
+        if (!rb->current.backup)
                 return rb_fail(rb, ENOENT, "current.json names no backup to restore from");
-        log_status("rollback: verifying the backup %s", rb->backup);
+        log_status("rollback: verifying the backup %s", rb->current.backup);
 
-        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, rb->backup) < 0)
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, rb->current.backup) < 0)
                 return rb_oom(rb);
         r = state_read_json(path, &rb->manifest);
         if (r < 0)
@@ -43,15 +43,17 @@ int verify_backup(Rollback *rb) {
                         rb,
                         EBADMSG,
                         "the backup %s is not marked verified: refusing to restore from it",
-                        rb->backup);
+                        rb->current.backup);
         want_files = cJSON_GetObjectItemCaseSensitive(rb->manifest, "files");
         want_links = object_or_empty(rb->manifest, "symlinks", &no_links);
         if (!cJSON_IsObject(want_files) || !want_links)
                 return rb_fail(rb, EBADMSG, "the backup manifest %s lists no files", path);
 
-        r = backup_manifest_hash_tree(rb->backup, NULL, BACKUP_HASH_SKIP_MANIFEST, &files, &links, &stats);
+        r = backup_manifest_hash_tree(
+                rb->current.backup, NULL, BACKUP_HASH_SKIP_MANIFEST, &files, &links, &stats);
         if (r < 0)
-                return rb_fail(rb, r, "Failed to compute the checksums of the backup %s: %m", rb->backup);
+                return rb_fail(
+                        rb, r, "Failed to compute the checksums of the backup %s: %m", rb->current.backup);
         r = backup_manifest_compare(want_files, files, &bad);
         if (r == -EBADMSG)
                 return rb_fail(
@@ -59,7 +61,7 @@ int verify_backup(Rollback *rb) {
                         r,
                         "the backup file %s/%s is missing, extra or changed since it was verified: refusing "
                         "to restore from it",
-                        rb->backup,
+                        rb->current.backup,
                         strempty(bad));
         if (r >= 0)
                 r = backup_manifest_compare(want_links, links, &bad);
@@ -68,13 +70,13 @@ int verify_backup(Rollback *rb) {
                         rb,
                         r,
                         "the backup's symlink %s/%s differs from its manifest: refusing to restore from it",
-                        rb->backup,
+                        rb->current.backup,
                         strempty(bad));
         if (r < 0)
                 return rb_fail(rb, r, "Failed to compare the backup's checksums: %m");
         log_info(
                 "Backup %s verified again: %llu files match their checksums.",
-                rb->backup,
+                rb->current.backup,
                 (unsigned long long)stats.files);
         return 0;
 }
@@ -82,7 +84,7 @@ int verify_backup(Rollback *rb) {
 /* the row counts the restore brings back: those at the stop (snapshot, final dump), else the backup's */
 const cJSON *restored_counts(Rollback *rb, bool *ret_at_stop) {
         const cJSON *at_stop = cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_at_stop");
-        bool use_stop = (rb->snapshot || rb->final_dump) && cJSON_IsObject(at_stop);
+        bool use_stop = (rb->current.snapshot || rb->current.final_dump) && cJSON_IsObject(at_stop);
 
         if (ret_at_stop)
                 *ret_at_stop = use_stop;
@@ -158,13 +160,14 @@ int record_discarded(Rollback *rb) {
         bool at_stop;
         int r;
 
-        if (cJSON_GetObjectItemCaseSensitive(rb->current, "discarded_rows"))
+        if (rb->current.present & CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS))
                 return 0; /* counted by an earlier attempt, before anything was dropped */
 
         (void)restored_counts(rb, &at_stop);
         discarded = count_discarded(rb);
-        if (rb_set_number(rb, "discarded_rows", discarded) < 0)
-                return rb_oom(rb);
+        /* NAN (not counted) is written as null: counted once, whatever it gave */
+        rb->current.discarded_rows = discarded;
+        rb->current.present |= CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS);
         r = rb_save(rb);
         if (r < 0)
                 return r;

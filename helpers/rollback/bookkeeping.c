@@ -10,17 +10,15 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "paths.h"
+#include "state.h"
 #include "rollback.h"
 
 void rollback_done(Rollback *rb) {
-        cJSON_Delete(rb->current);
+        current_done(&rb->current);
         sd_bus_flush_close_unref(rb->bus);
         free(rb->why);
-        free(rb->from);
         free(rb->failed_phase);
-        free(rb->backup);
-        free(rb->snapshot);
-        free(rb->final_dump);
         free(rb->restore_reason);
         cJSON_Delete(rb->manifest);
         free(rb->failed_db);
@@ -62,32 +60,112 @@ int rb_strdup(char **dst, const char *src) {
         return *dst ? 0 : -ENOMEM;
 }
 
-int rb_save(Rollback *rb) {
-        int r;
+/* the counts: a value that is no number reads as exhausted, as one out of range does (null: none) */
+static bool is_count(const cJSON *v) {
+        return !cJSON_IsNull(v) && (streq(v->string, "attempts") || streq(v->string, "rollback_attempts") ||
+                                    streq(v->string, "recover_attempts"));
+}
 
-        r = current_save(rb->h->config.deployment, rb->current);
-        if (r < 0)
-                return rb_fail(rb, r, "Failed to write current.json: %m");
+/* The typed read refuses the whole file for one key of the wrong type; the rollback must still roll
+ * back or hold, so each key the typed read refuses is read as absent, as before the typed read. */
+static int drop_unreadable_keys(const char *deployment, cJSON *j, bool *ret_migrations) {
+        cJSON *m, *next;
+        bool migrations = false;
+
+        for (m = j->child; m; m = next) {
+                _cleanup_(current_done) Current probe = {};
+                _cleanup_json_ cJSON *one = cJSON_CreateObject();
+                _cleanup_free_ char *error = NULL;
+                cJSON *copy = cJSON_Duplicate(m, true);
+                int r;
+
+                next = m->next;
+                if (!one || !copy || !cJSON_AddItemToObject(one, m->string, copy)) {
+                        cJSON_Delete(copy);
+                        return -ENOMEM;
+                }
+                r = current_from_json(one, &probe, &error);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0)
+                        continue;
+                if (is_count(m)) {
+                        log_warning(
+                                "Failed to read current.json of deployment %s: %s; the rollback takes "
+                                "it as exhausted.",
+                                deployment,
+                                error ?: m->string);
+                        /* the replacement needs the key: cJSON_ReplaceItemViaPointer() does not copy it */
+                        cJSON *n = cJSON_CreateNumber(INT_MAX - 1);
+                        if (!n || !(n->string = strdup(m->string)) ||
+                            !cJSON_ReplaceItemViaPointer(j, m, n)) {
+                                cJSON_Delete(n);
+                                return -ENOMEM;
+                        }
+                        continue;
+                }
+                log_warning(
+                        "Failed to read current.json of deployment %s: %s; the rollback reads it as "
+                        "absent.",
+                        deployment,
+                        error ?: m->string);
+                if (streq(m->string, "migrations"))
+                        migrations = true;
+                cJSON_Delete(cJSON_DetachItemViaPointer(j, m));
+        }
+        *ret_migrations = migrations;
         return 0;
 }
 
-int rb_set_number(Rollback *rb, const char *key, double value) {
-        cJSON *n = isnan(value) ? cJSON_CreateNull() : cJSON_CreateNumber(value);
+int rb_load_current(Rollback *rb) {
+        const char *deployment = rb->h->config.deployment;
+        _cleanup_free_ char *path = paths_state_file(deployment, "current.json");
+        _cleanup_(current_done) Current c = {};
+        _cleanup_json_ cJSON *j = NULL;
+        bool migrations = false;
+        int r;
 
-        if (!n)
+        if (!path)
                 return -ENOMEM;
-        cJSON_DeleteItemFromObjectCaseSensitive(rb->current, key);
-        if (!cJSON_AddItemToObject(rb->current, key, n)) {
-                cJSON_Delete(n);
-                return -ENOMEM;
+        r = state_read_json(path, &j);
+        if (r < 0)
+                return r;
+        /* not even an object: no key of it can be read (it belongs to no upgrade) */
+        if (!cJSON_IsObject(j)) {
+                cJSON_Delete(j);
+                j = cJSON_CreateObject();
+                if (!j)
+                        return -ENOMEM;
         }
+        r = current_from_json(j, &c, NULL);
+        if (r == -EBADMSG || r == -ERANGE) {
+                r = drop_unreadable_keys(deployment, j, &migrations);
+                if (r >= 0)
+                        r = current_from_json(j, &c, NULL);
+        }
+        if (r < 0)
+                return r;
+        current_done(&rb->current);
+        rb->current = c;
+        c = (Current){};
+        rb->migrations_unreadable = migrations;
+        return 0;
+}
+
+int rb_save(Rollback *rb) {
+        int r;
+
+        r = current_save_typed(rb->h->config.deployment, &rb->current);
+        if (r < 0)
+                return rb_fail(rb, r, "Failed to write current.json: %m");
         return 0;
 }
 
 /* after the lock was let go (migrate-watch and smoke take it for every change they make): take it
  * again and read current.json anew */
 int rb_relock(Rollback *rb) {
-        _cleanup_json_ cJSON *c = NULL;
+        _cleanup_(current_done) Current old = {};
+        bool migrations = rb->migrations_unreadable;
         int r;
 
         r = helper_lock(rb->h);
@@ -97,34 +175,33 @@ int rb_relock(Rollback *rb) {
                         r,
                         "Failed to take the state lock of deployment %s: %m",
                         rb->h->config.deployment);
-        r = current_load(rb->h->config.deployment, &c);
-        if (r < 0)
-                return rb_fail(rb, r, "Failed to read current.json again: %m");
-        if (!streq_ptr(json_get_string(c, "instance"), rb->h->instance))
+        /* the one read before stays rb->current until the new one is known to be this upgrade's */
+        old = rb->current;
+        rb->current = (Current){};
+        r = rb_load_current(rb);
+        if (r >= 0 && !streq_ptr(rb->current.instance, rb->h->instance)) {
+                _cleanup_free_ char *unit = TAKE_PTR(rb->current.unit);
+
+                current_done(&rb->current);
+                rb->current = old;
+                old = (Current){};
                 return rb_fail(
                         rb,
                         ESTALE,
                         "current.json now belongs to another upgrade (%s): stopping.",
-                        strempty(json_get_string(c, "unit")));
+                        strempty(unit));
+        }
+        if (r < 0) {
+                rb->current = old;
+                old = (Current){};
+                return rb_fail(rb, r, "Failed to read current.json again: %m");
+        }
+        rb->migrations_unreadable = rb->migrations_unreadable || migrations;
         /* the phase helpers run for the rollback mark their own phase on entry */
-        r = current_set_phase(c, "rollback");
+        r = current_set_phase_typed(&rb->current, "rollback");
         if (r < 0)
                 return rb_oom(rb);
-        cJSON_Delete(rb->current);
-        rb->current = TAKE_PTR(c);
         return 0;
-}
-
-/* the attempts current.json counts: 0 when none; a count that is no whole number in range is taken as
- * exhausted, never as none (and n + 1 stays an int) */
-int attempts_of(const cJSON *current, const char *key) {
-        int64_t n;
-        int r;
-
-        r = json_get_int64_range(current, key, 0, INT_MAX - 1, &n);
-        if (r == -ENOENT)
-                return 0;
-        return r < 0 ? INT_MAX - 1 : (int)n;
 }
 
 /* "FIELD=value" for log_event(), or NULL (a field left out) */

@@ -14,32 +14,35 @@
 #include "prune.h"
 
 /* what the ledger keeps of current.json, besides id, from, to, started */
-static const char *const carried[] = {
-        "backup",         "snapshot",          "migrations",  "tree", "failed_database",
-        "discarded_rows", "rollback_attempts", "held_reason", "late",
-};
+#define CARRIED                                                                               \
+        (CURRENT_KEY_BIT(CURRENT_BACKUP) | CURRENT_KEY_BIT(CURRENT_SNAPSHOT) |                \
+         CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE) |                \
+         CURRENT_KEY_BIT(CURRENT_FAILED_DATABASE) | CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS) | \
+         CURRENT_KEY_BIT(CURRENT_ROLLBACK_ATTEMPTS) | CURRENT_KEY_BIT(CURRENT_HELD_REASON) |  \
+         CURRENT_KEY_BIT(CURRENT_LATE))
 
 int write_ledger(
-        Helper *h, const cJSON *current, const char *result, const char *phase, const char *message) {
-        _cleanup_json_ cJSON *e = cJSON_CreateObject(), *ledger = NULL;
+        Helper *h, const Current *current, const char *result, const char *phase, const char *message) {
+        _cleanup_json_ cJSON *e = cJSON_CreateObject(), *ledger = NULL, *carried = NULL;
         _cleanup_free_ char *now = current_timestamp(), *from = NULL;
-        const char *f = json_get_string(current, "from");
+        const char *f = current ? current->from : NULL;
+        const cJSON *v;
         int r;
 
         if (!f && release_current_version(&from) >= 0)
                 f = from;
-        if (!e || !now || !cJSON_AddStringToObject(e, "id", strempty(json_get_string(current, "id"))) ||
+        if (!e || !now || !cJSON_AddStringToObject(e, "id", strempty(current ? current->id : NULL)) ||
             !cJSON_AddStringToObject(e, "from", strempty(f)) ||
             !cJSON_AddStringToObject(e, "to", h->version) || !cJSON_AddStringToObject(e, "result", result) ||
             !cJSON_AddStringToObject(e, "phase", phase) ||
-            !cJSON_AddStringToObject(e, "started", json_get_string(current, "started") ?: now) ||
+            !cJSON_AddStringToObject(e, "started", (current ? current->started : NULL) ?: now) ||
             !cJSON_AddStringToObject(e, "finished", now) || !cJSON_AddStringToObject(e, "message", message))
                 return log_oom();
-        for (size_t i = 0; i < ELEMENTSOF(carried); i++) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(current, carried[i]);
-                if (v && !cJSON_AddItemToObject(e, carried[i], cJSON_Duplicate(v, true)))
+        if (current && current_to_json_keys(current, CARRIED, &carried) < 0)
+                return log_oom();
+        cJSON_ArrayForEach (v, carried)
+                if (!cJSON_AddItemToObject(e, v->string, cJSON_Duplicate(v, true)))
                         return log_oom();
-        }
 
         r = ledger_append(h->config.deployment, TAKE_PTR(e));
         if (r < 0)
@@ -52,16 +55,16 @@ int write_ledger(
 
 /* the ledger already has this upgrade's entry with that result (a re-run after a crash between the
  * ledger and the removal of current.json, or of a held rollback) */
-bool ledger_has_entry(const char *deployment, const cJSON *current, const char *result) {
+bool ledger_has_entry(const char *deployment, const Current *current, const char *result) {
         _cleanup_json_ cJSON *ledger = NULL;
         const cJSON *e;
 
         if (ledger_load(deployment, &ledger) < 0)
                 return false;
         cJSON_ArrayForEach (e, ledger)
-                if (streq_ptr(json_get_string(e, "to"), json_get_string(current, "to")) &&
-                    streq_ptr(json_get_string(e, "id"), strempty(json_get_string(current, "id"))) &&
-                    streq_ptr(json_get_string(e, "started"), json_get_string(current, "started")) &&
+                if (streq_ptr(json_get_string(e, "to"), current->to) &&
+                    streq_ptr(json_get_string(e, "id"), strempty(current->id)) &&
+                    streq_ptr(json_get_string(e, "started"), current->started) &&
                     streq_ptr(json_get_string(e, "result"), result))
                         return true;
         return false;
@@ -72,7 +75,7 @@ void rollback_notify(Rollback *rb, const char *event, const char *detail) {
         _cleanup_json_ cJSON *fields = cJSON_CreateObject();
         bool relock = rb->h->lock_fd >= 0;
 
-        if (!fields || !cJSON_AddStringToObject(fields, "from", strempty(rb->from)) ||
+        if (!fields || !cJSON_AddStringToObject(fields, "from", strempty(rb->current.from)) ||
             !cJSON_AddStringToObject(fields, "failed_phase", strempty(rb->failed_phase)))
                 return;
         if (detail &&
@@ -87,8 +90,14 @@ void rollback_notify(Rollback *rb, const char *event, const char *detail) {
 /* rollback.d, once the result is known (a refusal changed nothing: no rollback, no hooks); a failing
  * hook is a warning only */
 void run_rollback_hooks(Rollback *rb, const char *result) {
-        if (!streq(result, "refused"))
-                (void)helper_run_hooks(rb->h, HOOKS_ROLLBACK, rb->current, result);
+        _cleanup_json_ cJSON *current = NULL;
+
+        if (streq(result, "refused"))
+                return;
+        /* helper_run_hooks() still takes current.json as a document */
+        if (current_to_json(&rb->current, &current) < 0)
+                current = NULL;
+        (void)helper_run_hooks(rb->h, HOOKS_ROLLBACK, current, result);
 }
 
 /* The ledger first, then current.json goes: a crash in between leaves "rollback_result", and the
@@ -96,15 +105,15 @@ void run_rollback_hooks(Rollback *rb, const char *result) {
 int conclude(Rollback *rb, const char *result, const char *message) {
         int r;
 
-        if (!streq_ptr(json_get_string(rb->current, "rollback_result"), result)) {
-                if (current_set_string(rb->current, "rollback_result", result) < 0)
+        if (!streq_ptr(rb->current.rollback_result, result)) {
+                if (rb_strdup(&rb->current.rollback_result, result) < 0)
                         return log_oom();
-                r = current_save(rb->h->config.deployment, rb->current);
+                r = current_save_typed(rb->h->config.deployment, &rb->current);
                 if (r < 0)
                         return log_error_errno(r, "Failed to write current.json: %m");
         }
-        if (!ledger_has_entry(rb->h->config.deployment, rb->current, result)) {
-                r = write_ledger(rb->h, rb->current, result, strempty(rb->failed_phase), message);
+        if (!ledger_has_entry(rb->h->config.deployment, &rb->current, result)) {
+                r = write_ledger(rb->h, &rb->current, result, strempty(rb->failed_phase), message);
                 if (r < 0)
                         return r;
         }

@@ -20,13 +20,13 @@
 /* <db>_failed_<id> and the restore database's name (NULL with a snapshot): the upgrade's invocation
  * id, or, run by hand, the time this rollback first started */
 int compute_db_names(const Rollback *rb, char **ret_failed, char **ret_source) {
-        const char *db = rb->h->config.db_name, *id = json_get_string(rb->current, "id");
+        const char *db = rb->h->config.db_name, *id = rb->current.id;
         _cleanup_free_ char *digits = NULL, *failed = NULL, *source = NULL;
         size_t id_max = 12;
         int r;
 
         if (!id || !*id) {
-                const char *started = strempty(json_get_string(rb->current, "rollback_started"));
+                const char *started = strempty(rb->current.rollback_started);
                 size_t n = 0;
 
                 digits = calloc(strlen(started) + 1, 1);
@@ -39,7 +39,7 @@ int compute_db_names(const Rollback *rb, char **ret_failed, char **ret_source) {
                 id_max = 14;
         }
         r = backup_manifest_db_name(db, "failed", id, id_max, &failed);
-        if (r >= 0 && !rb->snapshot)
+        if (r >= 0 && !rb->current.snapshot)
                 r = backup_manifest_db_name(db, "restore", id, id_max, &source);
         if (r < 0)
                 return r;
@@ -135,9 +135,9 @@ static int check_snapshot(Rollback *rb) {
                         EBADMSG,
                         "the backup manifest has no row counts at the stop (tables_at_stop): the "
                         "snapshot %s cannot be checked",
-                        rb->snapshot);
-        log_status("rollback: checking the snapshot %s", rb->snapshot);
-        if (helper_pg_target(rb->h, rb->snapshot, &target) < 0)
+                        rb->current.snapshot);
+        log_status("rollback: checking the snapshot %s", rb->current.snapshot);
+        if (helper_pg_target(rb->h, rb->current.snapshot, &target) < 0)
                 return rb_oom(rb);
         r = pg_table_row_counts(&target, &counts, &error);
         if (r < 0)
@@ -145,7 +145,7 @@ static int check_snapshot(Rollback *rb) {
                         rb,
                         r,
                         "Failed to count the rows of the snapshot %s: %s",
-                        rb->snapshot,
+                        rb->current.snapshot,
                         error ?: strerror(-r));
         r = counts_differ(expected, counts, NULL, &why);
         if (r < 0)
@@ -156,11 +156,11 @@ static int check_snapshot(Rollback *rb) {
                         EBADMSG,
                         "the snapshot %s does not hold what the database held at the stop (%s): "
                         "refusing to restore it",
-                        rb->snapshot,
+                        rb->current.snapshot,
                         why);
         log_info(
                 "Snapshot %s holds the %d tables of the stop with their rows.",
-                rb->snapshot,
+                rb->current.snapshot,
                 cJSON_GetArraySize(expected));
         return 0;
 }
@@ -179,14 +179,14 @@ static int database_names(Rollback *rb) {
         if (!rb->failed_db)
                 rb->failed_db = TAKE_PTR(failed);
         free(rb->source_db);
-        rb->source_db = rb->snapshot ? strdup(rb->snapshot) : TAKE_PTR(source);
+        rb->source_db = rb->current.snapshot ? strdup(rb->current.snapshot) : TAKE_PTR(source);
         return rb->source_db ? 0 : rb_oom(rb);
 }
 
 static int record_failed_database(Rollback *rb) {
-        if (streq_ptr(json_get_string(rb->current, "failed_database"), rb->failed_db))
+        if (streq_ptr(rb->current.failed_database, rb->failed_db))
                 return 0;
-        if (current_set_string(rb->current, "failed_database", rb->failed_db) < 0)
+        if (rb_strdup(&rb->current.failed_database, rb->failed_db) < 0)
                 return rb_oom(rb);
         return rb_save(rb);
 }
@@ -215,14 +215,14 @@ int restore_database(Rollback *rb) {
 
         if (has_db && !has_failed) {
                 rb->db = DB_UNTOUCHED;
-                if (rb->snapshot) {
+                if (rb->current.snapshot) {
                         if (!has_source)
                                 return rb_fail(
                                         rb,
                                         ENOENT,
                                         "the snapshot %s named in current.json does not exist: there "
                                         "is no restore point",
-                                        rb->snapshot);
+                                        rb->current.snapshot);
                         r = check_snapshot(rb);
                 } else
                         r = restore_dump(rb, &admin);

@@ -42,7 +42,7 @@ static void probe_database(Rollback *rb) {
         if (!rb->failed_db)
                 rb->failed_db = TAKE_PTR(failed);
         if (!rb->source_db)
-                rb->source_db = rb->snapshot ? strdup(rb->snapshot) : TAKE_PTR(source);
+                rb->source_db = rb->current.snapshot ? strdup(rb->current.snapshot) : TAKE_PTR(source);
 }
 
 /* best effort, for the held line: the server unit is running or starting */
@@ -58,10 +58,8 @@ static bool server_is_up(Rollback *rb) {
 
 /* a migration of the upgrade was applied, or may have been (the data is not the old release's any more) */
 static bool migrated(const Rollback *rb) {
-        const cJSON *m;
-
-        cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(rb->current, "migrations"))
-                if (!streq_ptr(json_get_string(m, "state"), "pending"))
+        for (size_t i = 0; i < rb->current.n_migrations; i++)
+                if (!streq_ptr(rb->current.migrations[i].state, "pending"))
                         return true;
         return false;
 }
@@ -75,7 +73,8 @@ static char *backup_database_owner(const Rollback *rb) {
         if (rb->manifest)
                 owner = json_get_string(cJSON_GetObjectItemCaseSensitive(rb->manifest, "database"), "owner");
         else {
-                if (!rb->backup || asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, rb->backup) < 0 ||
+                if (!rb->current.backup ||
+                    asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, rb->current.backup) < 0 ||
                     state_read_json(path, &manifest) < 0)
                         return NULL;
                 owner = json_get_string(cJSON_GetObjectItemCaseSensitive(manifest, "database"), "owner");
@@ -104,19 +103,23 @@ static char *held_instructions(Rollback *rb) {
 
         /* the release and the pin */
         (void)release_current_version(&running);
-        if (!rb->from)
+        if (!rb->current.from)
                 fprintf(f, "current.json names no version to go back to; ");
-        else if (streq_ptr(running, rb->from) && pin_says(rb->h->config.deployment, rb->from))
-                fprintf(f, "%s/current and the pin already name %s; ", paths_install_root(), rb->from);
+        else if (
+                streq_ptr(running, rb->current.from) && pin_says(rb->h->config.deployment, rb->current.from))
+                fprintf(f,
+                        "%s/current and the pin already name %s; ",
+                        paths_install_root(),
+                        rb->current.from);
         else
                 fprintf(f,
                         "point %s/current back at %s (ln -sfn releases/%s %s/current) "
                         "and pin it (echo %s >%s); ",
                         paths_install_root(),
-                        rb->from,
-                        rb->from,
+                        rb->current.from,
+                        rb->current.from,
                         paths_install_root(),
-                        rb->from,
+                        rb->current.from,
                         pin);
 
         /* the database: a full restore is needed when the table said so, and also when the old release
@@ -136,23 +139,23 @@ static char *held_instructions(Rollback *rb) {
                 if (!rb->restore_reason && rb->action != ROLLBACK_ACTION_RESTORE)
                         fprintf(f,
                                 ", but %s may not run on the data %s's migrations changed",
-                                strempty(rb->from),
+                                strempty(rb->current.from),
                                 rb->h->version);
-                if (rb->snapshot)
+                if (rb->current.snapshot)
                         fprintf(f,
                                 " (a full restore is needed: as %s, ALTER DATABASE \"%s\" RENAME TO "
                                 "\"%s\"; ALTER DATABASE \"%s\" RENAME TO \"%s\"%s); ",
                                 rb->h->config.db_os_user,
                                 db,
                                 failed_name ?: "<db>_failed_<id>",
-                                rb->snapshot,
+                                rb->current.snapshot,
                                 db,
                                 strempty(owner_step));
                 else
                         fprintf(f,
                                 " (a full restore is needed from %s/%s); ",
-                                strempty(rb->backup),
-                                rb->final_dump ? BACKUP_MANIFEST_FINAL_DUMP : BACKUP_MANIFEST_DUMP);
+                                strempty(rb->current.backup),
+                                rb->current.final_dump ? BACKUP_MANIFEST_FINAL_DUMP : BACKUP_MANIFEST_DUMP);
         } else if (rb->db == DB_RENAMED_AWAY)
                 fprintf(f,
                         "the database swap is half done: %s is renamed to %s, finish it as %s with ALTER "
@@ -175,12 +178,12 @@ static char *held_instructions(Rollback *rb) {
                 fprintf(f,
                         "the stores are partly put back: rsync -a --delete %s/stores<store>/ <store>/ for "
                         "each store; ",
-                        strempty(rb->backup));
+                        strempty(rb->current.backup));
         else if (need_restore && !rb->stores_done)
                 fprintf(f,
                         "the stores were not put back: once the backup is sound, rsync -a --delete "
                         "%s/stores<store>/ <store>/ for each store; ",
-                        strempty(rb->backup));
+                        strempty(rb->current.backup));
 
         /* the server */
         if (rb->old_runs)
@@ -188,7 +191,7 @@ static char *held_instructions(Rollback *rb) {
                         "%s runs %s but failed its smoke test: look into it (journalctl -u %s), or stop "
                         "it; ",
                         unit,
-                        strempty(rb->from),
+                        strempty(rb->current.from),
                         unit);
         else
                 fprintf(f, "then: systemctl start %s; ", unit);
@@ -216,7 +219,7 @@ int hold(Rollback *rb) {
                         rb->h->config.server_unit);
         probe_database(rb);
         steps = held_instructions(rb);
-        from = event_field("CODEBOLT_UPGRADE_FROM", rb->from);
+        from = event_field("CODEBOLT_UPGRADE_FROM", rb->current.from);
         reason = event_field("CODEBOLT_UPGRADE_REASON", rb->why);
         char *fields[] = { reason, from, NULL };
         log_event(
@@ -224,7 +227,7 @@ int hold(Rollback *rb) {
                 MESSAGE_HELD,
                 reason ? fields : NULL,
                 "The rollback of the upgrade %s → %s is held: %s. To finish by hand: %s.",
-                strempty(rb->from),
+                strempty(rb->current.from),
                 rb->h->version,
                 rb->why,
                 steps ?: "see codebolt-upgrade status");
@@ -233,16 +236,18 @@ int hold(Rollback *rb) {
         r = helper_lock(rb->h);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the state lock to record the held state: %m"), 1;
-        if (current_set_bool(rb->current, "held", true) < 0 ||
-            current_set_string(rb->current, "held_reason", rb->why) < 0 ||
-            current_set_string(rb->current, "held_instructions", steps) < 0 ||
-            current_set_phase(rb->current, "rollback") < 0)
+        rb->current.held = true;
+        /* null when there are no steps to give */
+        rb->current.present |= CURRENT_KEY_BIT(CURRENT_HELD_INSTRUCTIONS);
+        if (rb_strdup(&rb->current.held_reason, rb->why) < 0 ||
+            rb_strdup(&rb->current.held_instructions, steps) < 0 ||
+            current_set_phase_typed(&rb->current, "rollback") < 0)
                 return log_oom(), 1;
-        r = current_save(rb->h->config.deployment, rb->current);
+        r = current_save_typed(rb->h->config.deployment, &rb->current);
         if (r < 0)
                 log_error_errno(r, "Failed to record the held state in current.json: %m");
-        if (!ledger_has_entry(rb->h->config.deployment, rb->current, "held"))
-                (void)write_ledger(rb->h, rb->current, "held", strempty(rb->failed_phase), rb->why);
+        if (!ledger_has_entry(rb->h->config.deployment, &rb->current, "held"))
+                (void)write_ledger(rb->h, &rb->current, "held", strempty(rb->failed_phase), rb->why);
         run_rollback_hooks(rb, "held");
         log_status("rollback: held (%s)", rb->why);
         return 1;

@@ -68,39 +68,52 @@ static char *take_reason_flag(const Helper *h) {
         return why;
 }
 
-/* current.json for the late rollback, made from the upgrade's ledger entry: the same keys an upgrade
- * in flight has, so the rollback table, a resumed run and the boot recovery treat it like any other */
-static int late_current(
-        Rollback *rb, const cJSON *entry, bool keep_snapshot, RollbackAction action, cJSON **ret) {
-        static const char *const copied[] = { "id",         "from",       "to",  "backup",
-                                              "final_dump", "migrations", "tree" };
-        _cleanup_json_ cJSON *c = cJSON_CreateObject();
-        _cleanup_free_ char *unit = deployment_unit(rb->h, "rollback"), *now = current_timestamp(),
-                            *release = paths_release_dir(rb->h->version);
+/* what current.json takes of the upgrade's ledger entry, as it was there */
+#define LATE_COPIED                                                                                  \
+        (CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CURRENT_FROM) | CURRENT_KEY_BIT(CURRENT_TO) | \
+         CURRENT_KEY_BIT(CURRENT_BACKUP) | CURRENT_KEY_BIT(CURRENT_FINAL_DUMP) |                     \
+         CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE))
 
-        if (!c || !unit || !now || !release)
+/* current.json for the late rollback begins with the keys of the upgrade's ledger entry it carries
+ * over (an entry has current.json's shape for them); the rest are the entry's own or stay behind */
+static void late_current_from_entry(Rollback *rb, Current *e) {
+        Current *c = &rb->current;
+
+        current_done(c);
+        c->id = TAKE_PTR(e->id);
+        c->from = TAKE_PTR(e->from);
+        c->to = TAKE_PTR(e->to);
+        c->backup = TAKE_PTR(e->backup);
+        c->final_dump = TAKE_PTR(e->final_dump);
+        c->migrations = TAKE_PTR(e->migrations);
+        c->n_migrations = e->n_migrations;
+        e->n_migrations = 0;
+        c->tree = TAKE_PTR(e->tree);
+        c->present = e->present & LATE_COPIED;
+}
+
+/* the rest of current.json for the late rollback: the same keys an upgrade in flight has, so the
+ * rollback table, a resumed run and the boot recovery treat it like any other */
+static int late_current(Rollback *rb, const cJSON *entry, RollbackAction action) {
+        Current *c = &rb->current;
+        _cleanup_free_ char *now = current_timestamp();
+
+        if (!now || !(c->unit = deployment_unit(rb->h, "rollback")) ||
+            !(c->instance = strdup(rb->h->instance)) ||
+            !(c->staged_release = paths_release_dir(rb->h->version)) ||
+            !(c->deployment = strdup(rb->h->config.deployment)) ||
+            !(c->upgrade_finished = strdup(strempty(json_get_string(entry, "finished")))) ||
+            current_set_phase_typed(c, "rollback") < 0 || !(c->started = strdup(now)) ||
+            !(c->updated = strdup(now)) || !(c->rollback_from_phase = strdup("finish")) ||
+            !(c->rollback_action = strdup(rollback_action_to_string(action))) ||
+            !(c->rollback_started = strdup(now)))
                 return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(copied); i++) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, copied[i]);
-                if (v && !cJSON_AddItemToObject(c, copied[i], cJSON_Duplicate(v, true)))
-                        return -ENOMEM;
-        }
-        if ((keep_snapshot && !cJSON_AddStringToObject(c, "snapshot", json_get_string(entry, "snapshot"))) ||
-            !cJSON_AddStringToObject(c, "unit", unit) ||
-            !cJSON_AddStringToObject(c, "instance", rb->h->instance) ||
-            !cJSON_AddStringToObject(c, "staged_release", release) ||
-            !cJSON_AddStringToObject(c, "deployment", rb->h->config.deployment) ||
-            !cJSON_AddBoolToObject(c, "late", true) ||
-            !cJSON_AddStringToObject(c, "upgrade_finished", strempty(json_get_string(entry, "finished"))) ||
-            !cJSON_AddStringToObject(c, "phase", "rollback") || !cJSON_AddArrayToObject(c, "phases") ||
-            !cJSON_AddStringToObject(c, "started", now) || !cJSON_AddStringToObject(c, "updated", now) ||
-            !cJSON_AddBoolToObject(c, "server_stopped", true) ||
-            !cJSON_AddBoolToObject(c, "switched", true) || !cJSON_AddNumberToObject(c, "attempts", 0) ||
-            !cJSON_AddStringToObject(c, "rollback_from_phase", "finish") ||
-            !cJSON_AddStringToObject(c, "rollback_action", rollback_action_to_string(action)) ||
-            !cJSON_AddStringToObject(c, "rollback_started", now))
-                return -ENOMEM;
-        *ret = TAKE_PTR(c);
+        c->late = true;
+        c->server_stopped = true;
+        c->switched = true;
+        c->attempts = 0;
+        /* "phases": [] and "attempts": 0 are written, as preflight writes them */
+        c->present |= CURRENT_KEY_BIT(CURRENT_PHASES) | CURRENT_KEY_BIT(CURRENT_ATTEMPTS);
         return 0;
 }
 
@@ -110,7 +123,7 @@ static int refuse_late_restore(Rollback *rb, const cJSON *entry, const char *rea
         _cleanup_free_ char *path = NULL, *rows = NULL;
         double discarded = NAN;
 
-        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, strempty(rb->backup)) < 0)
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, strempty(rb->current.backup)) < 0)
                 return rb_oom(rb);
         if (state_read_json(path, &rb->manifest) >= 0)
                 discarded = count_discarded(rb);
@@ -122,7 +135,7 @@ static int refuse_late_restore(Rollback *rb, const cJSON *entry, const char *rea
                 "everything "
                 "written since: %s. Nothing was changed. To do it anyway: codebolt-upgrade rollback %s "
                 "--discard-since",
-                strempty(rb->from),
+                strempty(rb->current.from),
                 rb->h->version,
                 reason,
                 strempty(json_get_string(entry, "started")),
@@ -136,8 +149,9 @@ static int refuse_late_restore(Rollback *rb, const cJSON *entry, const char *rea
  * logged, when a late rollback is refused. */
 int begin_late_rollback(Rollback *rb) {
         Helper *h = rb->h;
-        _cleanup_json_ cJSON *ledger = NULL, *c = NULL;
-        _cleanup_free_ char *running = NULL, *reason = NULL, *failed_id = NULL, *why = NULL;
+        _cleanup_json_ cJSON *ledger = NULL;
+        _cleanup_free_ char *running = NULL, *reason = NULL, *failed_id = NULL, *why = NULL, *error = NULL;
+        _cleanup_(current_done) Current e = {};
         const char *snapshot;
         bool keep_snapshot = false;
         RollbackAction action;
@@ -164,21 +178,29 @@ int begin_late_rollback(Rollback *rb) {
                         h->version,
                         h->config.deployment,
                         running ?: "no release (the current link is not a release link)");
-        if (rb_strdup(&rb->from, json_get_string(entry, "from")) < 0 ||
-            rb_strdup(&rb->backup, json_get_string(entry, "backup")) < 0 ||
-            current_restore_reason(entry, &reason) < 0)
+        r = current_from_json(entry, &e, &error);
+        if (r == -ENOMEM)
                 return rb_oom(rb);
-        if (!rb->from || !rb->backup)
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Failed to read the ledger's entry for the upgrade to %s: %s. Nothing was changed.",
+                        h->version,
+                        error ?: strerror(-r));
+        if (current_restore_reason_typed(&e, &reason) < 0)
+                return rb_oom(rb);
+        snapshot = e.snapshot;
+        late_current_from_entry(rb, &e);
+        if (!rb->current.from || !rb->current.backup)
                 return log_error_errno(
                         EBADMSG,
                         "The ledger's entry for the upgrade to %s names no %s: it cannot be rolled back "
                         "automatically. Nothing was changed.",
                         h->version,
-                        rb->from ? "backup" : "version to go back to");
+                        rb->current.from ? "backup" : "version to go back to");
 
         /* the snapshot is the restore point while it is kept (codebolt-upgrade clean drops it); the
          * backup's dump is the same data */
-        snapshot = json_get_string(entry, "snapshot");
         if (reason && snapshot) {
                 PgTarget admin;
                 if (helper_pg_target(h, "postgres", &admin) < 0)
@@ -186,8 +208,8 @@ int begin_late_rollback(Rollback *rb) {
                 r = database_exists(rb, &admin, snapshot, &keep_snapshot);
                 if (r < 0)
                         return r;
-                if (keep_snapshot && rb_strdup(&rb->snapshot, snapshot) < 0)
-                        return rb_oom(rb);
+                if (keep_snapshot)
+                        rb->current.snapshot = TAKE_PTR(e.snapshot);
         }
 
         /* the discard flag is looked at (and taken) only when a restore is needed */
@@ -195,13 +217,13 @@ int begin_late_rollback(Rollback *rb) {
         if (action == ROLLBACK_ACTION_REFUSE)
                 return refuse_late_restore(rb, entry, reason);
 
-        r = late_current(rb, entry, keep_snapshot, action, &c);
+        r = late_current(rb, entry, action);
         if (r < 0)
                 return rb_oom(rb);
         why = take_reason_flag(h);
-        if (why && current_set_string(c, "late_reason", why) < 0)
+        if (why && rb_strdup(&rb->current.late_reason, why) < 0)
                 return rb_oom(rb);
-        r = current_create(h->config.deployment, c);
+        r = current_create_typed(h->config.deployment, &rb->current);
         if (r == -EEXIST)
                 return log_error_errno(
                         r,
@@ -213,13 +235,12 @@ int begin_late_rollback(Rollback *rb) {
                         r, "Failed to create current.json of deployment %s: %m", h->config.deployment);
         log_notice(
                 "Rolling back the upgrade %s → %s %s, after it succeeded (%s): %s.",
-                rb->from,
+                rb->current.from,
                 h->version,
                 why ? why : "by hand",
                 strempty(json_get_string(entry, "finished")),
                 reason ? "a full restore, as asked with --discard-since"
                        : "a minor rollback, the data stays");
-        rb->current = TAKE_PTR(c);
         return 1;
 }
 

@@ -27,7 +27,7 @@ static int run(Helper *h) {
                 return log_error_errno(
                         r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
 
-        r = current_load(h->config.deployment, &rb.current);
+        r = rb_load_current(&rb);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(
                         r, "Failed to read current.json of deployment %s: %m", h->config.deployment);
@@ -41,7 +41,7 @@ static int run(Helper *h) {
 
         /* the instance string is compared before unescaping: a second upgrade refused because one is in
          * flight never made current.json, so its rollback leaves the first alone */
-        if (!streq_ptr(json_get_string(rb.current, "instance"), h->instance)) {
+        if (!streq_ptr(rb.current.instance, h->instance)) {
                 return nothing_to_roll_back(&rb);
         }
 
@@ -57,17 +57,15 @@ static int run(Helper *h) {
                         "automatically. "
                         "See: codebolt-upgrade status",
                         h->version,
-                        strempty(json_get_string(rb.current, "held_reason")));
-                if (!ledger_has_entry(h->config.deployment, rb.current, "held"))
+                        strempty(rb.current.held_reason));
+                if (!ledger_has_entry(h->config.deployment, &rb.current, "held"))
                         (void)write_ledger(
                                 h,
-                                rb.current,
+                                &rb.current,
                                 "held",
-                                strempty(
-                                        json_get_string(rb.current, "rollback_from_phase")
-                                                ?: json_get_string(rb.current, "phase")),
-                                strempty(json_get_string(rb.current, "held_reason")));
-                end_inhibitor(rb.current);
+                                strempty(rb.current.rollback_from_phase ?: rb.current.phase),
+                                strempty(rb.current.held_reason));
+                end_inhibitor(&rb.current);
                 /* at boot and after it, a held upgrade is reported, not failed again at every start */
                 return arg_mode == ROLLBACK_RUN_UNIT ? 1 : 0;
         }
@@ -81,7 +79,7 @@ static int run(Helper *h) {
                 return r;
 
         /* a crash between the ledger and the removal of current.json: only the removal is left */
-        result = json_get_string(rb.current, "rollback_result");
+        result = rb.current.rollback_result;
         if (result)
                 r = conclude(&rb, result, "rollback finished by a later run");
         else
@@ -106,10 +104,10 @@ static int run(Helper *h) {
                         break;
                 }
 
-        end_inhibitor(rb.current);
+        end_inhibitor(&rb.current);
         /* a failure to write the ledger or remove current.json after the work is done is no hold: the
          * next run only finishes the bookkeeping */
-        if (r >= 0 || rb.action == ROLLBACK_ACTION_REFUSE || json_get_string(rb.current, "rollback_result"))
+        if (r >= 0 || rb.action == ROLLBACK_ACTION_REFUSE || rb.current.rollback_result)
                 return r;
         /* stopped by a signal (a shutdown): current.json says "rollback", the next run resumes */
         if (helper_cancelled && rb.action != ROLLBACK_ACTION_HOLD) {

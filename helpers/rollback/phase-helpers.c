@@ -58,7 +58,7 @@ int start_and_smoke(Rollback *rb) {
         /* they take the lock for every change of current.json */
         helper_unlock(rb->h);
 
-        log_status("rollback: starting %s on %s", unit, rb->from);
+        log_status("rollback: starting %s on %s", unit, rb->current.from);
         r = run_phase_helper(rb, "migrate-watch", &status);
         if (r >= 0 && status != 0) {
                 rb->old_failed = true;
@@ -68,7 +68,7 @@ int start_and_smoke(Rollback *rb) {
                         "%s did not come up on %s after the rollback (migrate-watch --rollback exited "
                         "with status %d; journalctl -u %s says why)",
                         unit,
-                        rb->from,
+                        rb->current.from,
                         status,
                         unit);
         }
@@ -80,7 +80,7 @@ int start_and_smoke(Rollback *rb) {
                 return r;
         }
 
-        log_status("rollback: smoke-testing %s", rb->from);
+        log_status("rollback: smoke-testing %s", rb->current.from);
         r = run_phase_helper(rb, "smoke", &status);
         if (r >= 0 && status != 0) {
                 rb->old_runs = true;
@@ -90,7 +90,7 @@ int start_and_smoke(Rollback *rb) {
                         EIO,
                         "the smoke test of %s failed after the rollback (smoke --rollback exited with "
                         "status %d; its own messages in the journal say why)",
-                        rb->from,
+                        rb->current.from,
                         status);
         }
         if (r < 0) {

@@ -4,7 +4,6 @@
 #include <assert.h>
 
 #include "current.h"
-#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "rollback.h"
@@ -14,7 +13,7 @@
  * the check, start and test what was put back. Returns 1 when the run is complete, 0 to go on with the
  * table, <0 on failure. */
 int recover_preamble(Rollback *rb, const RollbackVerdict *v) {
-        int n = attempts_of(rb->current, "recover_attempts"), r;
+        int n = rb->current.recover_attempts, r;
 
         if (arg_mode == ROLLBACK_RUN_UNIT)
                 return 0;
@@ -45,11 +44,10 @@ int recover_preamble(Rollback *rb, const RollbackVerdict *v) {
                         "The upgrade to %s was already put back (%s): the check after the server starts "
                         "concludes.",
                         rb->h->version,
-                        json_get_string(rb->current, "recovered"));
+                        rb->current.recovered);
                 return 1;
         }
-        if (rb_set_number(rb, "recover_attempts", n + 1) < 0)
-                return rb_oom(rb);
+        rb->current.recover_attempts = n + 1;
         r = rb_save(rb);
         if (r < 0)
                 return r;

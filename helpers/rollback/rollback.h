@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <systemd/sd-bus.h>
 
+#include "current.h"
 #include "helper.h"
 #include "macro.h"
 #include "pg.h"
@@ -23,29 +24,24 @@ typedef enum DbState {
 
 typedef struct Rollback {
         Helper *h;
-        cJSON *current; /* current.json as last read or written under the lock */
+        Current current;            /* current.json as last read or written under the lock */
+        bool migrations_unreadable; /* its "migrations" had to be read as absent: a full restore */
         sd_bus *bus;
         RollbackAction action;
         char *why; /* the first failure: the held line and "held_reason" */
 
-        /* copies of what current.json says, which outlive a reload of it */
-        char *from;
-        char *failed_phase; /* the phase the upgrade failed in */
-        char *backup;
-        char *snapshot; /* the snapshot database, or NULL */
-        char *final_dump;
+        char *failed_phase;   /* the phase the upgrade failed in */
         char *restore_reason; /* why a full restore is needed, or NULL */
 
         cJSON *manifest; /* the backup's, once verified */
         DbState db;
         bool db_in_play;     /* a full restore reached the database */
-        char *failed_db;     /* <db>_failed_<id> */
+        char *failed_db;     /* <db>_failed_<id>: current.json's, or computed (database.c) */
         char *source_db;     /* the snapshot, or <db>_restore_<id> */
         bool stores_touched; /* some store was overwritten from the backup … */
         bool stores_done;    /* … and all of them verified */
         bool old_runs;       /* the old release runs (its smoke test failed) */
         bool old_failed;     /* the old release did not come up, or failed its smoke test */
-        bool late; /* by hand, after the upgrade succeeded (docs/architecture.md, "Late rollback") */
 } Rollback;
 
 /* ---- bookkeeping.c ---- */
@@ -59,14 +55,15 @@ _printf_(3, 4) int rb_fail(Rollback *rb, int error, const char *fmt, ...);
 int rb_oom(Rollback *rb);
 /* replace *dst by a copy of src (NULL stays NULL); -ENOMEM, not logged */
 int rb_strdup(char **dst, const char *src);
+/* Read current.json into rb->current (replacing it) the way the rollback must: a key of the wrong type
+ * is warned about and read as absent (a count as exhausted), never refusing the file, so that a
+ * corrupt current.json is still rolled back or held. -ENOENT when none is in flight; other errors are
+ * returned, not logged. */
+int rb_load_current(Rollback *rb);
 /* write rb->current; a failure is logged through rb_fail() */
 int rb_save(Rollback *rb);
-/* set key in rb->current to value (NAN stores null); -ENOMEM, not logged */
-int rb_set_number(Rollback *rb, const char *key, double value);
 /* after the lock was let go: take it again and read current.json anew (logged through rb_fail()) */
 int rb_relock(Rollback *rb);
-/* the attempts current.json counts under key: 0 when none, INT_MAX - 1 when no whole number in range */
-int attempts_of(const cJSON *current, const char *key);
 /* "FIELD=value" for log_event(), or NULL (a field left out) */
 char *event_field(const char *field, const char *value);
 
@@ -74,9 +71,9 @@ char *event_field(const char *field, const char *value);
 
 /* append this upgrade's entry with result to the ledger and export it; logs its failure */
 int write_ledger(
-        Helper *h, const cJSON *current, const char *result, const char *phase, const char *message);
+        Helper *h, const Current *current, const char *result, const char *phase, const char *message);
 /* the ledger already has this upgrade's entry with that result */
-bool ledger_has_entry(const char *deployment, const cJSON *current, const char *result);
+bool ledger_has_entry(const char *deployment, const Current *current, const char *result);
 /* the webhook, with the lock let go for it; never fails */
 void rollback_notify(Rollback *rb, const char *event, const char *detail);
 /* rollback.d once the result is known (none for "refused"); a failing hook is a warning only */
@@ -87,7 +84,7 @@ int conclude(Rollback *rb, const char *result, const char *message);
 /* ---- inhibitor.c ---- */
 
 /* end drain's shutdown inhibitor named in current.json, if that pid still is one; logs */
-void end_inhibitor(const cJSON *current);
+void end_inhibitor(const Current *current);
 
 /* ---- hold.c ---- */
 
@@ -97,8 +94,8 @@ int hold(Rollback *rb);
 
 /* ---- decide.c ---- */
 
-/* copy from, backup, snapshot, final_dump, failed_database, the restore reason and late from
- * rb->current into rb; -ENOMEM, not logged */
+/* what rb keeps beside rb->current: the restore reason, and failed_database (once computed, it
+ * outlives a reload); -ENOMEM, not logged */
 int load_facts(Rollback *rb);
 /* take the table's verdict v on rb->current and record it (a resumed rollback goes on with the
  * recorded one); sets rb->action and rb->failed_phase; failures through rb_fail() */
@@ -116,7 +113,7 @@ int undo_drain(Rollback *rb);
 
 /* ---- switch-back.c ---- */
 
-/* pin rb->from and point the current link back at it, recorded in current.json; through rb_fail() */
+/* pin rb->current.from and point the current link back at it, recorded in current.json; through rb_fail() */
 int switch_back(Rollback *rb);
 
 /* ---- phase-helpers.c ---- */

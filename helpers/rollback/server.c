@@ -34,7 +34,7 @@ static usec_t add_timeouts(usec_t a, usec_t b) {
 
 /* stop it and wait: the new version may be running, or restarting after a crash (Restart=) */
 int stop_server(Rollback *rb) {
-        _cleanup_free_ char *result = NULL, *error = NULL, *active = NULL, *sub = NULL;
+        _cleanup_(bus_stop_failure_done) BusStopFailure f = {};
         const char *unit = rb->h->config.server_unit;
         sd_bus *bus = NULL;
         int r;
@@ -43,7 +43,8 @@ int stop_server(Rollback *rb) {
         if (r < 0)
                 return r;
         log_status("rollback: stopping %s", unit);
-        r = bus_stop_unit(bus, unit, helper_deadline(rb->h->config.timeout_drain), &result, &error);
+        r = bus_stop_unit_verified(
+                bus, unit, helper_deadline(rb->h->config.timeout_drain), BUS_STOP_FAILED_IS_STOPPED, &f);
         if (helper_cancelled)
                 return rb_fail(
                         rb,
@@ -52,20 +53,23 @@ int stop_server(Rollback *rb) {
                         (int)helper_cancelled,
                         unit);
         if (r < 0)
-                return rb_fail(rb, r, "Failed to stop %s: %s", unit, error ?: strerror(-r));
-        if (!streq(result, "done"))
-                return rb_fail(
-                        rb,
-                        bus_job_result_to_errno(result) ?: EIO,
-                        "Stopping %s ended with job result '%s'.",
-                        unit,
-                        result);
-        r = bus_unit_get_state(bus, unit, &active, &sub);
-        if (r < 0)
-                return rb_fail(rb, r, "Failed to read the state of %s after stopping it: %m", unit);
-        if (!streq(active, "inactive") && !streq(active, "failed"))
-                return rb_fail(
-                        rb, EBUSY, "%s is %s (%s) after its stop job, not stopped.", unit, active, sub);
+                switch (f.step) {
+                case BUS_STOP_STEP_JOB:
+                        return rb_fail(rb, r, "Failed to stop %s: %s", unit, f.error ?: strerror(-r));
+                case BUS_STOP_STEP_JOB_RESULT:
+                        return rb_fail(rb, r, "Stopping %s ended with job result '%s'.", unit, f.job_result);
+                case BUS_STOP_STEP_READ_STATE:
+                        return rb_fail(rb, r, "Failed to read the state of %s after stopping it: %m", unit);
+                case BUS_STOP_STEP_NOT_STOPPED:
+                default:
+                        return rb_fail(
+                                rb,
+                                r,
+                                "%s is %s (%s) after its stop job, not stopped.",
+                                unit,
+                                f.active_state,
+                                f.sub_state);
+                }
         log_info("%s is stopped.", unit);
         return 0;
 }

@@ -85,13 +85,13 @@ static int restore_store(Rollback *rb, const char *store) {
 
         if (!live)
                 return rb_oom(rb);
-        r = backup_manifest_copy_path(rb->backup, BACKUP_MANIFEST_STORES, store, &copy);
+        r = backup_manifest_copy_path(rb->current.backup, BACKUP_MANIFEST_STORES, store, &copy);
         if (r < 0)
                 return rb_fail(rb, r, "The manifest's store %s cannot be put back: %m", store);
         if (stat(copy, &st) < 0 || !S_ISDIR(st.st_mode))
                 return rb_fail(rb, ENOENT, "the backup has no copy of the store %s (%s)", store, copy);
         /* relative to the backup, with a trailing slash so /a/b never takes /a/bc's entries */
-        if (asprintf(&prefix, "%s/", copy + strlen(rb->backup) + 1) < 0)
+        if (asprintf(&prefix, "%s/", copy + strlen(rb->current.backup) + 1) < 0)
                 return rb_oom(rb);
 
         log_status("rollback: putting back %s", store);
@@ -146,11 +146,12 @@ static int restore_config_file(Rollback *rb, const char *path) {
 
         if (!live)
                 return rb_oom(rb);
-        r = backup_manifest_copy_path(rb->backup, BACKUP_MANIFEST_CONFIG, path, &copy);
+        r = backup_manifest_copy_path(rb->current.backup, BACKUP_MANIFEST_CONFIG, path, &copy);
         if (r < 0)
                 return rb_fail(rb, r, "The manifest's config file %s cannot be put back: %m", path);
         want = json_get_string(
-                cJSON_GetObjectItemCaseSensitive(rb->manifest, "files"), copy + strlen(rb->backup) + 1);
+                cJSON_GetObjectItemCaseSensitive(rb->manifest, "files"),
+                copy + strlen(rb->current.backup) + 1);
         if (!want)
                 return rb_fail(rb, ENOENT, "the backup manifest has no checksum of %s", copy);
 
@@ -199,7 +200,6 @@ int restore_stores(Rollback *rb) {
         rb->stores_done = true;
         /* a resumed run must not copy them again: the old release may have written to them since
          * (a run killed while it smoke-tested the restored server), and its rows stay */
-        if (current_set_bool(rb->current, "stores_restored", true) < 0)
-                return rb_oom(rb);
+        rb->current.stores_restored = true;
         return rb_save(rb);
 }

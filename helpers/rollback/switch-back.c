@@ -14,32 +14,34 @@ int switch_back(Rollback *rb) {
         _cleanup_free_ char *pin = paths_state_file(rb->h->config.deployment, "pin"), *content = NULL;
         int r;
 
-        if (!rb->from)
+        if (!rb->current.from)
                 return rb_fail(rb, EINVAL, "current.json records no version to go back to.");
-        if (!pin || asprintf(&content, "%s\n", rb->from) < 0)
+        if (!pin || asprintf(&content, "%s\n", rb->current.from) < 0)
                 return rb_oom(rb);
 
         log_status(
-                "rollback: pinning %s and pointing %s/current back at it", rb->from, paths_install_root());
+                "rollback: pinning %s and pointing %s/current back at it",
+                rb->current.from,
+                paths_install_root());
         r = state_write_string_atomic(pin, content, 0644);
         if (r < 0)
                 return rb_fail(rb, r, "Failed to write the pin %s: %m", pin);
-        r = release_switch(rb->from);
+        r = release_switch(rb->current.from);
         if (r == -ENOENT)
-                return rb_fail(rb, r, "The release %s to go back to is not installed any more.", rb->from);
+                return rb_fail(
+                        rb, r, "The release %s to go back to is not installed any more.", rb->current.from);
         if (r < 0)
                 return rb_fail(
                         rb,
                         r,
                         "Failed to point %s/current at releases/%s: %m",
                         paths_install_root(),
-                        rb->from);
+                        rb->current.from);
 
-        if (current_set_bool(rb->current, "rollback_switched_back", true) < 0)
-                return rb_oom(rb);
+        rb->current.rollback_switched_back = true;
         r = rb_save(rb);
         if (r < 0)
                 return r;
-        log_info("Pinned %s and pointed %s/current back at it.", rb->from, paths_install_root());
+        log_info("Pinned %s and pointed %s/current back at it.", rb->current.from, paths_install_root());
         return 0;
 }
