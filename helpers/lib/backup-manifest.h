@@ -101,16 +101,3 @@ int backup_manifest_resolve_counts(
         cJSON **ret_changed,
         char **ret_why);
 
-/* being replaced: the names the rollback still calls (helpers/rollback/restore-dump.c); the functions
- * are pg.c's */
-static inline int backup_manifest_create_database_sql(
-        const char *name, const cJSON *properties, bool with_owner, char **ret) {
-        return pg_create_database_sql(name, properties, with_owner, ret);
-}
-static inline int backup_manifest_pg_restore(
-        const PgTarget *t, int dump_fd, bool with_owner, int *ret_status) {
-        return pg_restore_run(t, dump_fd, with_owner, ret_status);
-}
-static inline int backup_manifest_pg_server_version(const PgTarget *t, int *ret, char **ret_error) {
-        return pg_server_version(t, ret, ret_error);
-}

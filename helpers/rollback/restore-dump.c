@@ -35,7 +35,7 @@ int restore_dump(Rollback *rb, const PgTarget *admin) {
         if (!at_stop && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb->manifest, "trial_restore")))
                 at_least = cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_changed_during_dump");
 
-        r = backup_manifest_pg_server_version(admin, &version, &error);
+        r = pg_server_version(admin, &version, &error);
         if (r < 0)
                 return rb_fail(rb, r, "Failed to ask PostgreSQL for its version: %s", error ?: strerror(-r));
         log_status("rollback: restoring %s into %s", dump, name);
