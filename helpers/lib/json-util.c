@@ -34,8 +34,7 @@ int json_get_int64_range(const cJSON *o, const char *key, int64_t min, int64_t m
         return json_number_to_int64(v->valuedouble, min, max, ret);
 }
 
-/* takes item, which may be NULL (out of memory) */
-static int json_set_item(cJSON *o, const char *key, cJSON *item) {
+int json_set_item(cJSON *o, const char *key, cJSON *item) {
         if (!item)
                 return -ENOMEM;
         /* case-sensitive, like the replace below: cJSON_HasObjectItem() would match "Phase" for "phase" */
