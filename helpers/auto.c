@@ -319,7 +319,7 @@ static int start_upgrade(const Config *c, const char *running, const char *versi
 
 int main(int argc, char *argv[]) {
         _cleanup_free_ char *running = NULL, *target = NULL, *since = NULL, *reason = NULL;
-        _cleanup_json_ cJSON *current = NULL;
+        _cleanup_(current_done) Current current = {};
         Config config = {};
         int r;
 
@@ -333,13 +333,15 @@ int main(int argc, char *argv[]) {
                 return 2;
         log_set_deployment(config.deployment);
 
-        if (current_load(config.deployment, &current) >= 0) {
+        /* one whose current.json cannot be read (a wrongly typed key) is in flight all the same */
+        r = current_load_typed(config.deployment, &current, NULL);
+        if (r >= 0 || r == -EBADMSG || r == -ERANGE) {
                 log_notice(
                         "An upgrade of deployment %s to %s is in flight (phase %s): no unattended upgrade "
                         "now.",
                         config.deployment,
-                        strna(json_get_string(current, "to")),
-                        strna(json_get_string(current, "phase")));
+                        strna(current.to),
+                        strna(current.phase));
                 r = 0;
                 goto finish;
         }

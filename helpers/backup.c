@@ -539,12 +539,13 @@ static const char *count_or_unknown(const cJSON *b, const char *key) {
         return s;
 }
 
-static int set_baseline(cJSON *current, void *userdata) {
+static int set_baseline(Current *current, void *userdata) {
         cJSON *copy = cJSON_Duplicate(userdata, true);
 
-        cJSON_DeleteItemFromObjectCaseSensitive(current, "baseline");
-        if (!copy || !cJSON_AddItemToObject(current, "baseline", copy))
-                return cJSON_Delete(copy), -ENOMEM;
+        if (!copy)
+                return -ENOMEM;
+        cJSON_Delete(current->baseline);
+        current->baseline = copy;
         return 0;
 }
 
@@ -555,9 +556,7 @@ static int take_baseline(Helper *h) {
         const cJSON *memory;
         int r;
 
-        log_status(
-                "backup: taking the watch's baseline from %s",
-                strempty(json_get_string(h->current, "from")));
+        log_status("backup: taking the watch's baseline from %s", strempty(h->current.from));
         r = watch_capture_baseline(&h->config, &b);
         if (r < 0)
                 return log_oom();
@@ -595,12 +594,12 @@ static int run(Helper *h) {
         time_t now = time(NULL);
         int r;
 
-        if (!json_get_string(h->current, "from"))
+        if (!h->current.from)
                 return log_error_errno(
                         EINVAL,
                         "current.json records no version to upgrade from: preflight did not finish.");
-        from = strdup(json_get_string(h->current, "from"));
-        upgrade_id = strdup(json_get_string(h->current, "id") ?: "");
+        from = strdup(h->current.from);
+        upgrade_id = strdup(strempty(h->current.id));
         if (!from || !upgrade_id)
                 return log_oom();
         r = take_baseline(h);
@@ -765,7 +764,7 @@ static int run(Helper *h) {
         if (r < 0)
                 return log_error_errno(r, "Failed to sync %s: %m", base);
 
-        r = helper_set_current_string(h, "backup", final);
+        r = helper_set_current_string(h, CURRENT_BACKUP, offsetof(Current, backup), final);
         if (r < 0)
                 return r;
 

@@ -73,20 +73,9 @@ _noreturn_ static void inhibitor_holder(int fd) {
                 pause();
 }
 
-static int update_inhibitor_pid(cJSON *current, void *userdata) {
-        cJSON *n = cJSON_CreateNumber((double)*(const pid_t *)userdata);
-
-        if (!n)
-                return -ENOMEM;
-        if (cJSON_HasObjectItem(current, "inhibitor_pid")) {
-                if (!cJSON_ReplaceItemInObjectCaseSensitive(current, "inhibitor_pid", n)) {
-                        cJSON_Delete(n);
-                        return -ENOMEM;
-                }
-        } else if (!cJSON_AddItemToObject(current, "inhibitor_pid", n)) {
-                cJSON_Delete(n);
-                return -ENOMEM;
-        }
+static int update_inhibitor_pid(Current *current, void *userdata) {
+        current->inhibitor_pid = *(const pid_t *)userdata;
+        current->present |= CURRENT_KEY_BIT(CURRENT_INHIBITOR_PID);
         return 0;
 }
 
@@ -250,7 +239,7 @@ static int verify_backup_again(Helper *h) {
         unsigned n = 0;
         int r;
 
-        backup = strdup(strempty(json_get_string(h->current, "backup")));
+        backup = strdup(strempty(h->current.backup));
         if (!backup)
                 return log_oom();
         if (!*backup)
@@ -302,14 +291,14 @@ static int stop_server(Helper *h, sd_bus *bus) {
         log_status("drain: stopping %s", h->config.server_unit);
 
         /* before the request: from here on the rollback must assume the server may be down */
-        r = helper_set_current_bool(h, "server_stopped", true);
+        r = helper_set_current_bool(h, CURRENT_SERVER_STOPPED, offsetof(Current, server_stopped), true);
         if (r < 0)
                 return r;
         stopped_at = current_timestamp();
         if (!stopped_at)
                 return log_oom();
         /* the start of the downtime, which finish records for the next announcement's estimate */
-        r = helper_set_current_string(h, "stopped_at", stopped_at);
+        r = helper_set_current_string(h, CURRENT_STOPPED_AT, offsetof(Current, stopped_at), stopped_at);
         if (r < 0)
                 return r;
 

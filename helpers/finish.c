@@ -26,25 +26,27 @@
 #include "watchstate.h"
 
 /* the keys of current.json that the ledger keeps */
-static const char *const carried[] = { "id",     "from",       "to",         "started",
-                                       "backup", "snapshot",   "final_dump", "migrations",
-                                       "tree",   "stopped_at", "baseline" };
+static const uint64_t carried = CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CURRENT_FROM) |
+                                CURRENT_KEY_BIT(CURRENT_TO) | CURRENT_KEY_BIT(CURRENT_STARTED) |
+                                CURRENT_KEY_BIT(CURRENT_BACKUP) | CURRENT_KEY_BIT(CURRENT_SNAPSHOT) |
+                                CURRENT_KEY_BIT(CURRENT_FINAL_DUMP) | CURRENT_KEY_BIT(CURRENT_MIGRATIONS) |
+                                CURRENT_KEY_BIT(CURRENT_TREE) | CURRENT_KEY_BIT(CURRENT_STOPPED_AT) |
+                                CURRENT_KEY_BIT(CURRENT_BASELINE);
 
-static int make_entry(const cJSON *current, cJSON **ret) {
-        _cleanup_json_ cJSON *e = cJSON_CreateObject();
+static int make_entry(const Current *current, cJSON **ret) {
+        _cleanup_json_ cJSON *e = NULL;
         _cleanup_free_ char *now = current_timestamp();
         usec_t stopped, finished;
+        int r;
 
-        if (!e || !now)
+        if (!now)
                 return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(carried); i++) {
-                const cJSON *v = cJSON_GetObjectItemCaseSensitive(current, carried[i]);
-                if (v && !cJSON_AddItemToObject(e, carried[i], cJSON_Duplicate(v, true)))
-                        return -ENOMEM;
-        }
+        r = current_to_json_keys(current, carried, &e);
+        if (r < 0)
+                return r;
         /* the downtime, from the stop to now (the server passed its smoke test): the next upgrade's
          * announcement estimates from it */
-        if (checks_parse_timestamp(json_get_string(current, "stopped_at"), &stopped) >= 0 &&
+        if (checks_parse_timestamp(current->stopped_at, &stopped) >= 0 &&
             checks_parse_timestamp(now, &finished) >= 0 && finished >= stopped &&
             !cJSON_AddNumberToObject(e, "downtime_seconds", (double)((finished - stopped) / USEC_PER_SEC)))
                 return -ENOMEM;
@@ -66,7 +68,7 @@ static int name_compare(const void *a, const void *b) {
 static void prune_backups(Helper *h) {
         _cleanup_free_ char *base = paths_rooted(h->config.backup_directory);
         _cleanup_strv_free_ char **names = NULL;
-        const char *keep_path = json_get_string(h->current, "backup");
+        const char *keep_path = h->current.backup;
         size_t n = 0, good = 0;
         DIR *d;
 
@@ -172,21 +174,21 @@ static int arm_watch(Helper *h) {
                             *period = checks_format_duration(h->config.watch_period),
                             *interval = checks_format_duration(h->config.watch_interval), *why = NULL,
                             *restore = NULL;
-        const cJSON *baseline = cJSON_GetObjectItemCaseSensitive(h->current, "baseline");
+        const cJSON *baseline = h->current.baseline;
 
-        if (!w || !now || !period || !interval || current_restore_reason(h->current, &restore) < 0)
+        if (!w || !now || !period || !interval || current_restore_reason_typed(&h->current, &restore) < 0)
                 return -ENOMEM;
         if (watch_load(h->config.deployment, &old) >= 0 &&
             streq_ptr(json_get_string(old, "state"), "running") &&
-            !streq_ptr(json_get_string(old, "id"), json_get_string(h->current, "id"))) {
+            !streq_ptr(json_get_string(old, "id"), h->current.id)) {
                 if (asprintf(&why, "the upgrade to %s took its place", h->version) < 0)
                         return -ENOMEM;
                 (void)watch_end(&h->config, old, why);
         }
         if (!cJSON_AddStringToObject(w, "version", h->version) ||
             !cJSON_AddStringToObject(w, "instance", h->instance) ||
-            !cJSON_AddStringToObject(w, "id", strempty(json_get_string(h->current, "id"))) ||
-            !cJSON_AddStringToObject(w, "from", strempty(json_get_string(h->current, "from"))) ||
+            !cJSON_AddStringToObject(w, "id", strempty(h->current.id)) ||
+            !cJSON_AddStringToObject(w, "from", strempty(h->current.from)) ||
             (restore && !cJSON_AddStringToObject(w, "restore_reason", restore)) ||
             !cJSON_AddStringToObject(w, "started", now) ||
             !cJSON_AddNumberToObject(w, "period_seconds", (double)(h->config.watch_period / USEC_PER_SEC)) ||
@@ -228,10 +230,7 @@ static void start_watch_timer(Helper *h) {
                         error ?: strerror(-r));
                 if (helper_lock(h) >= 0) {
                         (void)watch_ledger_set(
-                                &h->config,
-                                json_get_string(h->current, "id"),
-                                "not watched",
-                                error ?: strerror(-r));
+                                &h->config, h->current.id, "not watched", error ?: strerror(-r));
                         helper_unlock(h);
                 }
                 return;
@@ -249,7 +248,6 @@ static void start_watch_timer(Helper *h) {
 static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
         _cleanup_free_ char *from_field = NULL, *message = NULL;
-        int64_t pid;
         int r;
 
         log_status("finish: recording the upgrade to %s", h->version);
@@ -259,7 +257,7 @@ static int run(Helper *h) {
                 return log_error_errno(
                         r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
 
-        r = make_entry(h->current, &entry);
+        r = make_entry(&h->current, &entry);
         if (r < 0)
                 return log_oom();
         r = ledger_append(h->config.deployment, TAKE_PTR(entry));
@@ -289,12 +287,10 @@ static int run(Helper *h) {
         start_watch_timer(h);
 
         /* drain's shutdown inhibitor ends with its holder */
-        if (json_get_int64_range(h->current, "inhibitor_pid", 2, INT_MAX, &pid) >= 0)
-                (void)inhibitor_release((pid_t)pid);
+        if (h->current.inhibitor_pid >= 2)
+                (void)inhibitor_release(h->current.inhibitor_pid);
 
-        if (asprintf(
-                    &from_field, "CODEBOLT_UPGRADE_FROM=%s", strempty(json_get_string(h->current, "from"))) <
-            0)
+        if (asprintf(&from_field, "CODEBOLT_UPGRADE_FROM=%s", strempty(h->current.from)) < 0)
                 return log_oom();
         if (asprintf(
                     &message,
@@ -302,7 +298,7 @@ static int run(Helper *h) {
                     "apps and CLIs.",
                     h->config.deployment,
                     h->version,
-                    strempty(json_get_string(h->current, "from"))) < 0)
+                    strempty(h->current.from)) < 0)
                 return log_oom();
         log_event(LOG_NOTICE, MESSAGE_UPGRADE_SUCCEEDED, (char *[]){ from_field, NULL }, "%s", message);
         log_status("finish: %s is running", h->version);

@@ -16,6 +16,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "release.h"
+#include "strv.h"
 
 /* after the server's unit left, how long the journal may still bring the lines that explain why */
 #define EXIT_GRACE USEC_PER_SEC
@@ -90,8 +91,8 @@ static const cJSON *find_migration(const cJSON *list, const char *id) {
 static int load_release(Watch *w) {
         _cleanup_json_ cJSON *previous = NULL;
         _cleanup_free_ char *previous_dir = NULL;
-        const char *staged = json_get_string(w->h->current, "staged_release");
-        const char *from = json_get_string(w->h->current, "from");
+        const char *staged = w->h->current.staged_release;
+        const char *from = w->h->current.from;
         const cJSON *m;
         int r;
 
@@ -133,26 +134,31 @@ static int load_release(Watch *w) {
 typedef struct MigrationUpdate {
         const char *id;
         bool breaking;
-        const cJSON *drops;
+        char **drops;
         const char *state;
 } MigrationUpdate;
 
-static int update_migration(cJSON *current, void *userdata) {
+static int update_migration(Current *current, void *userdata) {
         const MigrationUpdate *u = userdata;
-        return current_set_migration(current, u->id, u->breaking, u->drops, u->state);
+        return current_set_migration_typed(current, u->id, u->breaking, u->drops, u->state);
 }
 
 static int record_migration(Watch *w, const char *id, const char *state) {
-        const cJSON *m = find_migration(w->known, id);
+        _cleanup_strv_free_ char **drops = NULL;
+        const cJSON *m = find_migration(w->known, id), *d;
         MigrationUpdate u = {
                 .id = id,
                 /* a migration the metadata does not declare may be anything: the rollback must assume
                  * it broke compatibility */
                 .breaking = m ? cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")) : true,
-                .drops = m ? cJSON_GetObjectItemCaseSensitive(m, "drops") : NULL,
                 .state = state,
         };
 
+        /* what smoke checks is gone: the names the metadata lists */
+        cJSON_ArrayForEach (d, cJSON_GetObjectItemCaseSensitive(m, "drops"))
+                if (cJSON_IsString(d) && strv_push(&drops, d->valuestring) < 0)
+                        return log_oom();
+        u.drops = drops;
         return helper_update_current(w->h, update_migration, &u);
 }
 
@@ -624,7 +630,8 @@ static int start_server(Watch *w) {
         if (!*w->invocation)
                 return log_error_errno(ESRCH, "%s has no invocation id after its start.", unit);
 
-        r = helper_set_current_string(w->h, "server_invocation", w->invocation);
+        r = helper_set_current_string(
+                w->h, CURRENT_SERVER_INVOCATION, offsetof(Current, server_invocation), w->invocation);
         if (r < 0)
                 return r;
         log_info("Started %s (invocation %s); following its migrations.", unit, w->invocation);

@@ -21,8 +21,8 @@
  * upgrade is in flight; anything else, a bad version included, goes on to the real preflight, which
  * says what is wrong. Never exits 255: that would fail the unit instead of skipping it. */
 static int skip_if_current(const char *instance) {
-        _cleanup_free_ char *version = NULL, *running = NULL;
-        _cleanup_json_ cJSON *current = NULL;
+        _cleanup_free_ char *version = NULL, *running = NULL, *error = NULL;
+        _cleanup_(current_done) Current current = {};
         ConfigError cerr = {};
         Config config = {};
         SemVer v = {};
@@ -41,11 +41,15 @@ static int skip_if_current(const char *instance) {
                 return 0;
         }
 
-        if (current_load(config.deployment, &current) >= 0)
+        r = current_load_typed(config.deployment, &current, &error);
+        if (r >= 0)
                 log_info(
                         "An upgrade to %s is in flight (phase %s): not skipping.",
-                        strempty(json_get_string(current, "to")),
-                        strempty(json_get_string(current, "phase")));
+                        strempty(current.to),
+                        strempty(current.phase));
+        else if (r == -EBADMSG || r == -ERANGE)
+                /* one is there, if unreadable: the real preflight refuses it */
+                log_info("An upgrade is in flight (%s): not skipping.", error ?: strerror(-r));
         else if (release_current_version(&running) >= 0 && streq(running, version)) {
                 log_info("Deployment %s already runs %s: nothing to do.", config.deployment, version);
                 skip = 1;
@@ -76,60 +80,63 @@ static int refuse_failed_version(Helper *h) {
 }
 
 /* a second upgrade fails at once, naming the one in flight (inflight may be NULL: it just ended) */
-static int refuse_in_flight(Helper *h, const cJSON *inflight) {
+static int refuse_in_flight(Helper *h, const Current *inflight) {
         return log_error_errno(
                 EBUSY,
                 "Refusing: an upgrade of deployment %s to %s is in flight (%s, phase %s). "
                 "Wait for it, or see: codebolt-upgrade%s%s status",
                 h->config.deployment,
-                strempty(json_get_string(inflight, "to")),
-                strempty(json_get_string(inflight, "unit")),
-                strempty(json_get_string(inflight, "phase")),
+                strempty(inflight ? inflight->to : NULL),
+                strempty(inflight ? inflight->unit : NULL),
+                strempty(inflight ? inflight->phase : NULL),
                 UNITNAME_DEPLOYMENT_OPTION(h->config.deployment));
 }
 
 static int open_upgrade(Helper *h, const char *from) {
-        _cleanup_json_ cJSON *c = cJSON_CreateObject(), *inflight = NULL;
-        _cleanup_free_ char *unit = NULL, *now = current_timestamp();
+        _cleanup_(current_done) Current c = {}, inflight = {};
         int r;
 
         /* recover.c tells an interrupted upgrade from one in progress by this unit's state */
-        if (!c || !now || unitname_deployment_unit("upgrade", h->config.deployment, h->instance, &unit) < 0)
+        c.id = strdup(strempty(h->upgrade_id));
+        c.instance = strdup(h->instance);
+        c.deployment = strdup(h->config.deployment);
+        c.from = strdup(from);
+        c.to = strdup(h->version);
+        c.phase = strdup("preflight");
+        c.started = current_timestamp();
+        c.updated = c.started ? strdup(c.started) : NULL;
+        if (!c.id || !c.instance || !c.deployment || !c.from || !c.to || !c.phase || !c.updated ||
+            unitname_deployment_unit("upgrade", h->config.deployment, h->instance, &c.unit) < 0)
                 return log_oom();
-        if (!cJSON_AddStringToObject(c, "id", strempty(h->upgrade_id)) ||
-            !cJSON_AddStringToObject(c, "unit", unit) ||
-            !cJSON_AddStringToObject(c, "instance", h->instance) ||
-            !cJSON_AddStringToObject(c, "deployment", h->config.deployment) ||
-            !cJSON_AddStringToObject(c, "from", from) || !cJSON_AddStringToObject(c, "to", h->version) ||
-            !cJSON_AddStringToObject(c, "phase", "preflight") || !cJSON_AddArrayToObject(c, "phases") ||
-            !cJSON_AddStringToObject(c, "started", now) || !cJSON_AddStringToObject(c, "updated", now) ||
-            !cJSON_AddBoolToObject(c, "server_stopped", false) ||
-            !cJSON_AddBoolToObject(c, "switched", false) || !cJSON_AddArrayToObject(c, "migrations") ||
-            !cJSON_AddNumberToObject(c, "attempts", 0))
-                return log_oom();
+        /* the zero values the file states from the start */
+        c.present = CURRENT_KEY_BIT(CURRENT_PHASES) | CURRENT_KEY_BIT(CURRENT_SERVER_STOPPED) |
+                    CURRENT_KEY_BIT(CURRENT_SWITCHED) | CURRENT_KEY_BIT(CURRENT_MIGRATIONS) |
+                    CURRENT_KEY_BIT(CURRENT_ATTEMPTS);
 
-        r = current_create(h->config.deployment, c);
+        r = current_create_typed(h->config.deployment, &c);
         if (r == -EEXIST) {
-                (void)current_load(h->config.deployment, &inflight);
-                return refuse_in_flight(h, inflight);
+                r = current_load_typed(h->config.deployment, &inflight, NULL);
+                return refuse_in_flight(h, r >= 0 ? &inflight : NULL);
         }
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to create current.json of deployment %s: %m", h->config.deployment);
 
         /* from here on the rollback unit can act on this upgrade */
-        h->current = TAKE_PTR(c);
+        current_done(&h->current);
+        h->current = c;
+        c = (Current){};
         return 0;
 }
 
-static int preflight_done(cJSON *current, void *userdata) {
-        return current_phase_done(current, "preflight");
+static int preflight_done(Current *current, void *userdata) {
+        return current_phase_done_typed(current, "preflight");
 }
 
 static int run(Helper *h) {
         _cleanup_(plan_done) Plan plan = {};
-        _cleanup_free_ char *from = NULL;
-        _cleanup_json_ cJSON *inflight = NULL;
+        _cleanup_free_ char *from = NULL, *error = NULL;
+        _cleanup_(current_done) Current inflight = {};
         const Gate *failed;
         int r;
 
@@ -140,8 +147,17 @@ static int run(Helper *h) {
         if (r < 0)
                 return r;
         /* one in flight refuses at once, before the slower gates */
-        if (current_load(h->config.deployment, &inflight) >= 0)
-                return refuse_in_flight(h, inflight);
+        r = current_load_typed(h->config.deployment, &inflight, &error);
+        if (r >= 0)
+                return refuse_in_flight(h, &inflight);
+        if (r == -EBADMSG || r == -ERANGE)
+                return log_error_errno(
+                        r,
+                        "Refusing: an upgrade of deployment %s is in flight, and its current.json cannot be "
+                        "read: %s. See: codebolt-upgrade%s%s status",
+                        h->config.deployment,
+                        error ?: strerror(-r),
+                        UNITNAME_DEPLOYMENT_OPTION(h->config.deployment));
 
         r = release_current_version(&from);
         if (r == -ENOLINK || r == -ENOENT)

@@ -32,23 +32,52 @@ static int unit_is_working(const char *unit) {
                streq_ptr(active, "deactivating") || streq_ptr(active, "reloading");
 }
 
+/* current.json typed; one with a wrongly typed key is still an upgrade to resolve, so its unit, instance,
+ * to and phase are taken as they are (a key of another type reads as absent, as before the typed API) */
+static int recover_load(const char *deployment, Current *ret) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_json_ cJSON *j = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = current_load_typed(deployment, &c, &error);
+        if (r != -EBADMSG && r != -ERANGE) {
+                if (r >= 0) {
+                        *ret = c;
+                        c = (Current){};
+                }
+                return r;
+        }
+        if (!error || current_load(deployment, &j) < 0)
+                return r; /* not even JSON */
+        log_warning("current.json of deployment %s: %s; resolving it all the same.", deployment, error);
+        const char *unit = json_get_string(j, "unit"), *instance = json_get_string(j, "instance"),
+                   *to = json_get_string(j, "to"), *phase = json_get_string(j, "phase");
+        if ((unit && !(c.unit = strdup(unit))) || (instance && !(c.instance = strdup(instance))) ||
+            (to && !(c.to = strdup(to))) || (phase && !(c.phase = strdup(phase))))
+                return -ENOMEM;
+        *ret = c;
+        c = (Current){};
+        return 0;
+}
+
 /* Recovery of one deployment is `rollback --recover <instance>` (before the server starts: put back
  * the database, stores, release and pin, never start the server) or `rollback --recover-check
  * <instance>` (after it started: smoke test and ledger). Both decide from current.json alone. */
 static int recover_deployment(const char *deployment, const char *mode) {
-        _cleanup_json_ cJSON *current = NULL;
+        _cleanup_(current_done) Current current = {};
         _cleanup_free_ char *env_deployment = NULL, *env_root = NULL;
         const char *instance, *root = getenv("CODEBOLT_UPGRADE_ROOT");
         char *env[5] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LANG=C.UTF-8" };
         size_t n = 2;
         int r, status = 0;
 
-        r = current_load(deployment, &current);
+        r = recover_load(deployment, &current);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return log_error_errno(r, "Failed to read current.json of deployment %s: %m", deployment);
-        instance = json_get_string(current, "instance");
+        instance = current.instance;
         if (!instance)
                 return log_error_errno(
                         EBADMSG,
@@ -68,7 +97,7 @@ static int recover_deployment(const char *deployment, const char *mode) {
 
         /* the server's start pulls this in at any time: an upgrade or rollback that a unit is still
          * working on was not interrupted, and is not ours to touch */
-        r = unit_is_working(json_get_string(current, "unit"));
+        r = unit_is_working(current.unit);
         if (r == 0) {
                 _cleanup_free_ char *rollback_unit = NULL;
                 if (unitname_deployment_unit("rollback", deployment, instance, &rollback_unit) < 0)
@@ -85,15 +114,15 @@ static int recover_deployment(const char *deployment, const char *mode) {
                         "Deployment %s: the upgrade to %s is in progress, not interrupted: nothing to "
                         "recover.",
                         deployment,
-                        strempty(json_get_string(current, "to")));
+                        strempty(current.to));
                 return 0;
         }
 
         log_info(
                 "Deployment %s: the upgrade to %s was interrupted in phase %s; resolving it (%s).",
                 deployment,
-                strempty(json_get_string(current, "to")),
-                strempty(json_get_string(current, "phase")),
+                strempty(current.to),
+                strempty(current.phase),
                 mode);
         char *argv[] = { (char *)LIBEXECDIR "/rollback", (char *)mode, (char *)instance, NULL };
         SpawnOptions o = { .env = env, .phase = "recover", .log_identifier = "rollback" };

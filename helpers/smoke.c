@@ -312,19 +312,36 @@ static int smoke_http(Helper *h) {
 
 /* ---- (b) the data in the database ---- */
 
+static int add_drop(cJSON *drops, const char *name) {
+        cJSON *copy = cJSON_CreateString(name);
+
+        if (!copy || !cJSON_AddItemToArray(drops, copy)) {
+                cJSON_Delete(copy);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* the release metadata's migrations */
 static int add_drops(cJSON *drops, const cJSON *migrations) {
         const cJSON *m, *d;
+        int r;
 
         cJSON_ArrayForEach (m, migrations)
-                cJSON_ArrayForEach (d, cJSON_GetObjectItemCaseSensitive(m, "drops")) {
-                        if (!cJSON_IsString(d))
-                                continue;
-                        cJSON *copy = cJSON_CreateString(d->valuestring);
-                        if (!copy || !cJSON_AddItemToArray(drops, copy)) {
-                                cJSON_Delete(copy);
-                                return -ENOMEM;
-                        }
-                }
+                cJSON_ArrayForEach (d, cJSON_GetObjectItemCaseSensitive(m, "drops"))
+                        if (cJSON_IsString(d) && (r = add_drop(drops, d->valuestring)) < 0)
+                                return r;
+        return 0;
+}
+
+/* the migrations current.json recorded */
+static int add_recorded_drops(cJSON *drops, const Current *current) {
+        int r;
+
+        for (size_t i = 0; i < current->n_migrations; i++)
+                STRV_FOREACH (d, current->migrations[i].drops)
+                        if ((r = add_drop(drops, *d)) < 0)
+                                return r;
         return 0;
 }
 
@@ -332,12 +349,12 @@ static int add_drops(cJSON *drops, const cJSON *migrations) {
  * those migrate-watch recorded (which carry the same declarations) */
 static int collect_drops(Helper *h, cJSON **ret) {
         _cleanup_json_ cJSON *drops = cJSON_CreateArray(), *pkg = NULL;
-        const char *release = json_get_string(h->current, "staged_release");
+        const char *release = h->current.staged_release;
         int r;
 
         if (!drops)
                 return log_oom();
-        r = add_drops(drops, cJSON_GetObjectItemCaseSensitive(h->current, "migrations"));
+        r = add_recorded_drops(drops, &h->current);
         if (r < 0)
                 return log_oom();
 
@@ -382,7 +399,7 @@ static int smoke_tables(Helper *h) {
         _cleanup_json_ cJSON *manifest = NULL, *counts = NULL, *drops = NULL;
         _cleanup_free_ char *manifest_path = NULL, *error = NULL, *lost = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        const char *backup = json_get_string(h->current, "backup");
+        const char *backup = h->current.backup;
         const cJSON *tables, *t;
         size_t lost_size = 0;
         unsigned n_lost = 0, n_checked = 0, n_dropped = 0;
@@ -506,7 +523,7 @@ static int smoke_journal(Helper *h) {
         _cleanup_journal_watch_ JournalWatch *w = NULL;
         _cleanup_(regfreep) regex_t *pattern = NULL;
         _cleanup_free_ char *first = NULL;
-        const char *invocation = json_get_string(h->current, "server_invocation");
+        const char *invocation = h->current.server_invocation;
         const char *unit = h->config.server_unit;
         regex_t re;
         unsigned n_entries = 0, n_errors = 0;

@@ -68,7 +68,7 @@ static int snapshot_template(Helper *h, const char *id, char **ret_name) {
                 return log_error_errno(r, "Cannot name a snapshot of database %s: %m", db);
 
         /* recorded first: a crash after the CREATE still leaves the rollback the name */
-        r = helper_set_current_string(h, "snapshot", name);
+        r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), name);
         if (r < 0)
                 return r;
 
@@ -126,14 +126,19 @@ typedef struct FinalDump {
         const char *path;
 } FinalDump;
 
-static int update_final_dump(cJSON *current, void *userdata) {
+static int update_final_dump(Current *current, void *userdata) {
         const FinalDump *d = userdata;
-        int r;
+        char *path = strdup(d->path);
 
-        r = current_set_string(current, "snapshot", NULL);
-        if (r < 0)
-                return r;
-        return current_set_string(current, "final_dump", d->path);
+        if (!path)
+                return -ENOMEM;
+        /* "snapshot": null, no database was copied */
+        free(current->snapshot);
+        current->snapshot = NULL;
+        current->present |= CURRENT_KEY_BIT(CURRENT_SNAPSHOT);
+        free(current->final_dump);
+        current->final_dump = path;
+        return 0;
 }
 
 static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
@@ -337,19 +342,19 @@ static int run(Helper *h) {
         PgTarget target;
         int r;
 
-        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h->current, "server_stopped")))
+        if (!h->current.server_stopped)
                 return log_error_errno(
                         EBUSY,
                         "Refusing to snapshot: %s is not recorded as stopped (current.json server_stopped "
                         "is not true), so something may still write.",
                         h->config.server_unit);
-        if (!json_get_string(h->current, "backup"))
+        if (!h->current.backup)
                 return log_error_errno(
                         ENOENT,
                         "Refusing to snapshot: current.json names no backup, so there is no copy of the "
                         "stores to bring up to date.");
-        backup = strdup(json_get_string(h->current, "backup"));
-        upgrade_id = strdup(json_get_string(h->current, "id") ?: "");
+        backup = strdup(h->current.backup);
+        upgrade_id = strdup(strempty(h->current.id));
         if (!backup || !upgrade_id)
                 return log_oom();
         id = upgrade_id;
@@ -389,7 +394,7 @@ static int run(Helper *h) {
                 break;
         case SNAPSHOT_NONE:
         default:
-                r = helper_set_current_string(h, "snapshot", NULL);
+                r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), NULL);
                 if (r >= 0)
                         log_warning(
                                 "Snapshot=none: whatever was written to database %s between the backup and "

@@ -444,27 +444,23 @@ typedef struct Staged {
         bool existed;
 } Staged;
 
-static int update_staged(cJSON *current, void *userdata) {
+static int update_staged(Current *current, void *userdata) {
         const Staged *s = userdata;
-        cJSON *tree;
-        int r;
+        char *release = strdup(s->release);
+        cJSON *tree = cJSON_Duplicate(s->tree, true);
 
-        r = current_set_string(current, "staged_release", s->release);
-        if (r < 0)
-                return r;
-        /* an earlier attempt's release is not this attempt's to remove on an abort */
-        r = current_set_bool(current, "staged_release_existed", s->existed);
-        if (r < 0)
-                return r;
-
-        tree = cJSON_Duplicate(s->tree, true);
-        if (!tree)
-                return -ENOMEM;
-        cJSON_DeleteItemFromObjectCaseSensitive(current, "tree");
-        if (!cJSON_AddItemToObject(current, "tree", tree)) {
+        if (!release || !tree) {
+                free(release);
                 cJSON_Delete(tree);
                 return -ENOMEM;
         }
+        free(current->staged_release);
+        current->staged_release = release;
+        /* an earlier attempt's release is not this attempt's to remove on an abort */
+        current->staged_release_existed = s->existed;
+        current->present |= CURRENT_KEY_BIT(CURRENT_STAGED_RELEASE_EXISTED);
+        cJSON_Delete(current->tree);
+        current->tree = tree;
         return 0;
 }
 

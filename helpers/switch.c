@@ -18,12 +18,12 @@ static int run(Helper *h) {
         if (!pin || asprintf(&content, "%s\n", h->version) < 0)
                 return log_oom();
 
-        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h->current, "server_stopped")))
+        if (!h->current.server_stopped)
                 return log_error_errno(
                         EBUSY,
                         "Refusing to switch releases while %s may still run: drain did not stop it.",
                         h->config.server_unit);
-        if (!current_phase_is_done(h->current, "stage"))
+        if (!current_phase_is_done_typed(&h->current, "stage"))
                 return log_error_errno(ENOENT, "Refusing to switch: %s was never staged.", h->version);
 
         log_status("switch: pinning %s and pointing %s/current at it", h->version, paths_install_root());
@@ -40,15 +40,15 @@ static int run(Helper *h) {
                         paths_install_root(),
                         h->version);
 
-        r = helper_set_current_bool(h, "switched", true);
+        r = helper_set_current_bool(h, CURRENT_SWITCHED, offsetof(Current, switched), true);
         if (r < 0)
                 return r;
         log_info(
                 "Switched deployment %s from %s to %s; %s stays installed for a rollback.",
                 h->config.deployment,
-                strempty(json_get_string(h->current, "from")),
+                strempty(h->current.from),
                 h->version,
-                strempty(json_get_string(h->current, "from")));
+                strempty(h->current.from));
         return 0;
 }
 

@@ -52,7 +52,7 @@ static int count_errors(Helper *h, cJSON *w, usec_t started, uint64_t *ret) {
                         r,
                         "Cannot read the journal of %s: errors unknown in this sample: %m",
                         h->config.server_unit);
-        if (cursor && current_set_string(w, "cursor", cursor) < 0)
+        if (cursor && json_set_string(w, "cursor", cursor) < 0)
                 return -ENOMEM;
         cJSON_DeleteItemFromObjectCaseSensitive(w, "errors");
         if (!cJSON_AddNumberToObject(w, "errors", (double)(before + n)))
@@ -122,7 +122,7 @@ static int auto_rollback(Helper *h, cJSON *w, const char *why) {
                         h->version);
                 if (asprintf(&note, "not done: only a restore could go back (%s)", why_restore) < 0)
                         return -ENOMEM;
-                return current_set_string(w, "auto_rollback", note);
+                return json_set_string(w, "auto_rollback", note);
         }
         if (asprintf(&text, "%s\nby the watch ([Watch] AutoRollback=yes): %s\n", h->version, why) < 0)
                 return -ENOMEM;
@@ -131,7 +131,7 @@ static int auto_rollback(Helper *h, cJSON *w, const char *why) {
                 r = state_write_string_atomic(flag, text, 0600);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", flag);
-        if (current_set_string(w, "auto_rollback", "started") < 0)
+        if (json_set_string(w, "auto_rollback", "started") < 0)
                 return -ENOMEM;
         r = watch_save(h->config.deployment, w);
         if (r < 0)
@@ -166,7 +166,7 @@ static int auto_rollback(Helper *h, cJSON *w, const char *why) {
         r = helper_lock(h);
         if (r < 0)
                 return r;
-        return current_set_string(w, "auto_rollback", note);
+        return json_set_string(w, "auto_rollback", note);
 }
 
 /* act on each signal that is degraded now and was not before */
@@ -228,7 +228,8 @@ static int report_degraded(Helper *h, cJSON *w, const WatchVerdicts *v, char **r
 }
 
 static int run(Helper *h) {
-        _cleanup_json_ cJSON *w = NULL, *current = NULL;
+        _cleanup_json_ cJSON *w = NULL;
+        _cleanup_(current_done) Current current = {};
         _cleanup_free_ char *running = NULL, *elapsed_s = NULL, *first = NULL;
         int64_t period_s;
         usec_t started, now, period;
@@ -254,13 +255,15 @@ static int run(Helper *h) {
                         r, "Failed to read watch.json of deployment %s: %m", h->config.deployment);
 
         /* an upgrade or rollback in flight changes the server under us: no sample now */
-        if (current_load(h->config.deployment, &current) >= 0) {
+        /* one whose current.json cannot be read (a wrongly typed key) is in flight all the same */
+        r = current_load_typed(h->config.deployment, &current, NULL);
+        if (r >= 0 || r == -EBADMSG || r == -ERANGE) {
                 log_info(
                         "An upgrade or rollback is in flight on deployment %s (to %s, phase %s): no sample "
                         "now.",
                         h->config.deployment,
-                        strempty(json_get_string(current, "to")),
-                        strempty(json_get_string(current, "phase")));
+                        strempty(current.to),
+                        strempty(current.phase));
                 return 0;
         }
         if (release_current_version(&running) >= 0 && !streq(running, h->version))
@@ -291,7 +294,7 @@ static int run(Helper *h) {
         if (r < 0)
                 return log_oom();
         elapsed_s = checks_format_duration((now - started) / USEC_PER_SEC * USEC_PER_SEC);
-        if (!elapsed_s || current_set_string(w, "elapsed", elapsed_s) < 0)
+        if (!elapsed_s || json_set_string(w, "elapsed", elapsed_s) < 0)
                 return log_oom();
 
         n_degraded = watch_evaluate(&h->config, w, &v);

@@ -209,7 +209,8 @@ int verb_pin(int argc, char *argv[], void *userdata) {
         _cleanup_free_ char *path = paths_state_file(c->deployment, "pin"),
                             *dir = paths_state_dir(c->deployment), *old = NULL, *content = NULL,
                             *linked = NULL, *installed = NULL, *current_dir = NULL;
-        _cleanup_json_ cJSON *current = NULL, *pkg = NULL;
+        _cleanup_json_ cJSON *pkg = NULL;
+        _cleanup_(current_done) Current current = {};
         _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
@@ -223,16 +224,16 @@ int verb_pin(int argc, char *argv[], void *userdata) {
         if (r < 0)
                 return r;
         /* a held upgrade is finished by hand, and its instructions set the pin */
-        if (current && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held")))
+        if (r > 0 && !current.held)
                 return log_error_errno(
                         EBUSY,
                         "Refusing to pin %s: the upgrade %s → %s is in flight on deployment %s (phase %s), "
                         "and it moves the pin itself. See: codebolt-upgrade status",
                         version,
-                        cli_str_or(current, "from", "?"),
-                        cli_str_or(current, "to", "?"),
+                        cli_or(current.from, "?"),
+                        cli_or(current.to, "?"),
                         c->deployment,
-                        cli_str_or(current, "phase", "?"));
+                        cli_or(current.phase, "?"));
 
         r = state_read_string(path, &old);
         if (r < 0 && r != -ENOENT)

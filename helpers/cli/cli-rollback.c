@@ -26,7 +26,8 @@
 int verb_clear(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         const char *version = argv[1];
-        _cleanup_json_ cJSON *ledger = NULL, *current = NULL;
+        _cleanup_json_ cJSON *ledger = NULL;
+        _cleanup_(current_done) Current current = {};
         _cleanup_free_ char *now = current_timestamp(), *instance = NULL, *unit = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         int r;
@@ -42,18 +43,17 @@ int verb_clear(int argc, char *argv[], void *userdata) {
                 return r;
 
         /* a held upgrade of this version is closed: the operator finished it by hand */
-        if (current) {
+        if (r > 0) {
                 _cleanup_free_ char *aside = NULL;
 
-                if (!streq_ptr(json_get_string(current, "to"), version) ||
-                    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held")))
+                if (!streq_ptr(current.to, version) || !current.held)
                         return log_error_errno(
                                 EBUSY,
                                 "An upgrade to %s is in flight on deployment %s (phase %s): clear only "
                                 "closes a held one.",
-                                strempty(json_get_string(current, "to")),
+                                strempty(current.to),
                                 c->deployment,
-                                strempty(json_get_string(current, "phase")));
+                                strempty(current.phase));
                 if (asprintf(&aside, "held-%s-%s.json", version, now) < 0)
                         return log_oom();
                 r = current_set_aside(c->deployment, aside);

@@ -21,8 +21,9 @@
 int verb_server_may_start(int argc, char *argv[], void *userdata) {
         const char *deployment = arg_deployment ?: getenv("CODEBOLT_DEPLOYMENT");
         _cleanup_(maystart_done) MayStart decision = {};
-        _cleanup_json_ cJSON *current = NULL, *pkg = NULL;
-        _cleanup_free_ char *starter = NULL, *pin = NULL, *pin_path = NULL, *linked = NULL,
+        _cleanup_json_ cJSON *pkg = NULL;
+        _cleanup_(current_done) Current current = {};
+        _cleanup_free_ char *starter = NULL, *error = NULL, *pin = NULL, *pin_path = NULL, *linked = NULL,
                             *current_dir = NULL;
         Config c = {};
         int r;
@@ -43,17 +44,19 @@ int verb_server_may_start(int argc, char *argv[], void *userdata) {
         }
         log_set_deployment(c.deployment);
 
-        r = current_load(c.deployment, &current);
+        r = current_load_typed(c.deployment, &current, &error);
         if (r < 0 && r != -ENOENT) {
                 log_error_errno(
                         r,
-                        "Refusing to start %s: current.json of deployment %s cannot be read (%m), so an "
+                        "Refusing to start %s: current.json of deployment %s cannot be read (%s), so an "
                         "upgrade may be in flight. See: codebolt-upgrade status",
                         c.server_unit,
-                        c.deployment);
+                        c.deployment,
+                        error ?: strerror(-r));
                 config_done(&c);
                 return 1;
         }
+        bool in_flight = r >= 0;
         r = maystart_read_starter(c.deployment, &starter);
         if (r < 0)
                 log_warning_errno(r, "Failed to read who starts %s: %m", c.server_unit);
@@ -71,7 +74,7 @@ int verb_server_may_start(int argc, char *argv[], void *userdata) {
         (void)release_package_json(current_dir, c.package, &pkg);
 
         MayStartInput in = {
-                .current = current,
+                .current = in_flight ? &current : NULL,
                 .starter = starter,
                 .pin = pin && *pin ? pin : NULL,
                 .installed = json_get_string(pkg, "version"),

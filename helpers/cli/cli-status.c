@@ -17,14 +17,26 @@
 #include "unitname.h"
 #include "watchstate.h"
 
-static void print_migrations(const cJSON *migrations) {
+static void print_migration(const char *state, const char *id, bool breaking) {
+        printf("    %-9s %s%s\n", cli_or(state, "?"), cli_or(id, "?"), breaking ? " (breaking)" : "");
+}
+
+static void print_migrations(const Current *current) {
+        for (size_t i = 0; i < current->n_migrations; i++) {
+                const CurrentMigration *m = &current->migrations[i];
+                print_migration(m->state, m->id, m->has_breaking && m->breaking);
+        }
+}
+
+/* a ledger entry's */
+static void print_entry_migrations(const cJSON *migrations) {
         const cJSON *m;
 
         cJSON_ArrayForEach (m, migrations)
-                printf("    %-9s %s%s\n",
-                       cli_str_or(m, "state", "?"),
-                       cli_str_or(m, "id", "?"),
-                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")) ? " (breaking)" : "");
+                print_migration(
+                        json_get_string(m, "state"),
+                        json_get_string(m, "id"),
+                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")));
 }
 
 /* the server unit's state over D-Bus ("active (running)"), or NULL when it cannot be asked */
@@ -78,9 +90,9 @@ static int show_running(const Config *c) {
 
 /* the unit that works on the upgrade in flight now (the upgrade's or its rollback's), or NULL when none
  * does: it was interrupted (a kill, a power cut) and waits for a rollback run or the next boot */
-static char *working_unit(const Config *c, const cJSON *current) {
+static char *working_unit(const Config *c, const Current *current) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        const char *instance = cli_str_or(current, "instance", "?");
+        const char *instance = cli_or(current->instance, "?");
         char *units[] = { cli_deployment_unit(c, "upgrade", instance),
                           cli_deployment_unit(c, "rollback", instance) };
         char *found = NULL;
@@ -99,11 +111,11 @@ static char *working_unit(const Config *c, const cJSON *current) {
 }
 
 /* a held upgrade: what happened, what state things are in, and the commands that finish it by hand */
-static int show_held(const Config *c, const cJSON *current) {
-        const char *from = cli_str_or(current, "from", "?"), *to = cli_str_or(current, "to", "?");
-        const char *snapshot = json_get_string(current, "snapshot");
-        const char *failed_db = json_get_string(current, "failed_database");
-        const char *backup = json_get_string(current, "backup");
+static int show_held(const Config *c, const Current *current) {
+        const char *from = cli_or(current->from, "?"), *to = cli_or(current->to, "?");
+        const char *snapshot = current->snapshot;
+        const char *failed_db = current->failed_database;
+        const char *backup = current->backup;
         int step = 1;
 
         printf("HELD:     the upgrade %s → %s failed in phase %s, and its rollback stopped short:\n"
@@ -112,16 +124,16 @@ static int show_held(const Config *c, const cJSON *current) {
                "hand.\n",
                from,
                to,
-               cli_str_or(current, "rollback_from_phase", cli_str_or(current, "phase", "?")),
-               cli_str_or(current, "held_reason", "the reason is in: journalctl -u codebolt-rollback@*"));
+               cli_or(current->rollback_from_phase, cli_or(current->phase, "?")),
+               cli_or(current->held_reason, "the reason is in: journalctl -u codebolt-rollback@*"));
         if (backup)
                 printf("  Backup:   %s (verified before the upgrade stopped the server)\n", backup);
-        if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(current, "migrations")) > 0) {
+        if (current->n_migrations > 0) {
                 printf("  Migrations of %s:\n", to);
-                print_migrations(cJSON_GetObjectItemCaseSensitive(current, "migrations"));
+                print_migrations(current);
         }
-        if (json_get_string(current, "held_instructions")) {
-                printf("\nTo finish by hand:\n%s\n", json_get_string(current, "held_instructions"));
+        if (current->held_instructions) {
+                printf("\nTo finish by hand:\n%s\n", current->held_instructions);
                 printf("Then: codebolt-upgrade clear %s   (closes the held upgrade)\n", to);
                 return 0;
         }
@@ -173,7 +185,10 @@ static int show_held(const Config *c, const cJSON *current) {
 
 int verb_status(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
-        _cleanup_json_ cJSON *current = NULL, *ledger = NULL, *watch = NULL;
+        _cleanup_json_ cJSON *ledger = NULL, *watch = NULL, *document = NULL;
+        _cleanup_(current_done) Current typed = {};
+        _cleanup_free_ char *error = NULL;
+        const Current *current = NULL;
         const cJSON *last;
         int r;
 
@@ -181,9 +196,22 @@ int verb_status(int argc, char *argv[], void *userdata) {
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to read watch.json of deployment %s: %m", c->deployment);
 
-        r = cli_load_current(c, &current);
-        if (r < 0)
-                return r;
+        /* the document as it is for --json; typed for the text */
+        r = current_load(c->deployment, &document);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Failed to read current.json of deployment %s: %m", c->deployment);
+        if (document) {
+                r = current_from_json(document, &typed, &error);
+                if (r >= 0)
+                        current = &typed;
+                else
+                        /* something is in flight all the same: say what is wrong with it, then the rest */
+                        log_error_errno(
+                                r,
+                                "Failed to read current.json of deployment %s: %s",
+                                c->deployment,
+                                error ?: strerror(-r));
+        }
         r = cli_load_ledger(c, &ledger);
         if (r < 0)
                 return r;
@@ -194,7 +222,9 @@ int verb_status(int argc, char *argv[], void *userdata) {
                 _cleanup_free_ char *s = NULL;
                 if (!o || !cJSON_AddStringToObject(o, "deployment", c->deployment) ||
                     !cJSON_AddItemToObject(
-                            o, "in_flight", current ? cJSON_Duplicate(current, true) : cJSON_CreateNull()) ||
+                            o,
+                            "in_flight",
+                            document ? cJSON_Duplicate(document, true) : cJSON_CreateNull()) ||
                     !cJSON_AddItemToObject(
                             o, "last", last ? cJSON_Duplicate(last, true) : cJSON_CreateNull()) ||
                     !cJSON_AddItemToObject(
@@ -209,27 +239,32 @@ int verb_status(int argc, char *argv[], void *userdata) {
 
         printf("Deployment: %s (%s)\n", c->deployment, c->server_unit);
         show_running(c);
-        if (current && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held")))
+        if (document && !current) {
+                _cleanup_free_ char *path = paths_state_file(c->deployment, "current.json");
+                printf("In flight: an upgrade or rollback whose state cannot be read: %s: %s\n",
+                       strempty(path),
+                       error ?: "not a current.json");
+                return 0;
+        }
+        if (current && current->held)
                 return show_held(c, current);
         if (current) {
                 _cleanup_free_ char *working = NULL, *rollback_unit = NULL;
-                const char *instance = cli_str_or(current, "instance", "?");
+                const char *instance = cli_or(current->instance, "?");
                 printf("In flight: %s %s → %s, phase %s (started %s, last update %s)\n",
-                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "late"))
-                               ? "late rollback (after it succeeded) of the upgrade"
-                               : "upgrade",
-                       cli_str_or(current, "from", "?"),
-                       cli_str_or(current, "to", "?"),
-                       cli_str_or(current, "phase", "?"),
-                       cli_str_or(current, "started", "?"),
-                       cli_str_or(current, "updated", "?"));
-                if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "server_stopped")))
+                       current->late ? "late rollback (after it succeeded) of the upgrade" : "upgrade",
+                       cli_or(current->from, "?"),
+                       cli_or(current->to, "?"),
+                       cli_or(current->phase, "?"),
+                       cli_or(current->started, "?"),
+                       cli_or(current->updated, "?"));
+                if (current->server_stopped)
                         printf("          the server was stopped for it\n");
-                if (json_get_string(current, "backup"))
-                        printf("  Backup:   %s\n", json_get_string(current, "backup"));
-                if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(current, "migrations")) > 0) {
+                if (current->backup)
+                        printf("  Backup:   %s\n", current->backup);
+                if (current->n_migrations > 0) {
                         printf("  Migrations:\n");
-                        print_migrations(cJSON_GetObjectItemCaseSensitive(current, "migrations"));
+                        print_migrations(current);
                 }
                 working = working_unit(c, current);
                 rollback_unit = cli_deployment_unit(c, "rollback", instance);
@@ -243,9 +278,9 @@ int verb_status(int argc, char *argv[], void *userdata) {
                                "went down). It is put right at the next boot, or now with:\n"
                                "            systemctl start %s\n"
                                "          (%s; journalctl -u %s says what happened so far)\n",
-                               streq(cli_str_or(current, "phase", ""), "rollback") ? "rollback" : "upgrade",
+                               streq_ptr(current->phase, "rollback") ? "rollback" : "upgrade",
                                rollback_unit,
-                               json_get_string(current, "failed_database")
+                               current->failed_database
                                        ? "the database swap of its restore may be half done: the rollback "
                                          "finishes it"
                                        : "the rollback table decides what to put back",
@@ -270,7 +305,7 @@ int verb_status(int argc, char *argv[], void *userdata) {
                 printf("  Snapshot: database %s\n", json_get_string(last, "snapshot"));
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(last, "migrations")) > 0) {
                 printf("  Migrations:\n");
-                print_migrations(cJSON_GetObjectItemCaseSensitive(last, "migrations"));
+                print_entry_migrations(cJSON_GetObjectItemCaseSensitive(last, "migrations"));
         }
         if (watch)
                 watch_print_status(c, watch);

@@ -16,6 +16,10 @@
 
 const char *cli_str_or(const cJSON *o, const char *key, const char *fallback) {
         const char *s = json_get_string(o, key);
+        return cli_or(s, fallback);
+}
+
+const char *cli_or(const char *s, const char *fallback) {
         return s && *s ? s : fallback;
 }
 
@@ -36,15 +40,19 @@ char *cli_deployment_unit(const Config *c, const char *kind, const char *instanc
         return unitname_deployment_unit(kind, c->deployment, instance, &unit) < 0 ? NULL : unit;
 }
 
-int cli_load_current(const Config *c, cJSON **ret_current) {
-        cJSON *current = NULL;
+int cli_load_current(const Config *c, Current *ret_current) {
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        r = current_load(c->deployment, &current);
-        if (r < 0 && r != -ENOENT)
+        r = current_load_typed(c->deployment, ret_current, &error);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0 && error)
+                return log_error_errno(
+                        r, "Failed to read current.json of deployment %s: %s", c->deployment, error);
+        if (r < 0)
                 return log_error_errno(r, "Failed to read current.json of deployment %s: %m", c->deployment);
-        *ret_current = current;
-        return 0;
+        return 1;
 }
 
 int cli_load_ledger(const Config *c, cJSON **ret_ledger) {
@@ -56,10 +64,11 @@ int cli_load_ledger(const Config *c, cJSON **ret_ledger) {
         return 0;
 }
 
-int cli_lock_and_load(const Config *c, int *ret_lock_fd, cJSON **ret_ledger, cJSON **ret_current) {
-        _cleanup_json_ cJSON *ledger = NULL, *current = NULL;
+int cli_lock_and_load(const Config *c, int *ret_lock_fd, cJSON **ret_ledger, Current *ret_current) {
+        _cleanup_json_ cJSON *ledger = NULL;
+        _cleanup_(current_done) Current current = {};
         _cleanup_close_ int fd = -EBADF;
-        int r;
+        int r, loaded = 0;
 
         assert(ret_lock_fd);
 
@@ -73,15 +82,17 @@ int cli_lock_and_load(const Config *c, int *ret_lock_fd, cJSON **ret_ledger, cJS
                         return r;
         }
         if (ret_current) {
-                r = cli_load_current(c, &current);
-                if (r < 0)
-                        return r;
+                loaded = cli_load_current(c, &current);
+                if (loaded < 0)
+                        return loaded;
         }
 
         *ret_lock_fd = TAKE_FD(fd);
         if (ret_ledger)
                 *ret_ledger = TAKE_PTR(ledger);
-        if (ret_current)
-                *ret_current = TAKE_PTR(current);
-        return 0;
+        if (loaded) {
+                *ret_current = current;
+                current = (Current){};
+        }
+        return loaded;
 }

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "current.h"
 
 /* the options main.c parses, read by the verbs */
 extern bool arg_json;
@@ -15,6 +16,8 @@ extern const char *arg_deployment;
 
 /* a string member of o, or fallback when it is missing or empty */
 const char *cli_str_or(const cJSON *o, const char *key, const char *fallback);
+/* s, or fallback when it is NULL or empty (cli_str_or() for a field of Current) */
+const char *cli_or(const char *s, const char *fallback);
 
 /* 0 when version is an exact version; else -EINVAL, with the rule it breaks logged */
 int cli_require_exact_version(const char *version);
@@ -22,9 +25,9 @@ int cli_require_exact_version(const char *version);
 /* "codebolt-<kind>[-<deployment>]@<instance>.service", or NULL when out of memory */
 char *cli_deployment_unit(const Config *c, const char *kind, const char *instance);
 
-/* current.json of the deployment into *ret_current, NULL when no upgrade is in flight; other failures
- * logged */
-int cli_load_current(const Config *c, cJSON **ret_current);
+/* current.json of the deployment into *ret_current: 1, or 0 when no upgrade is in flight (*ret_current
+ * untouched); other failures logged, a wrongly typed key with the message naming it */
+int cli_load_current(const Config *c, Current *ret_current);
 
 /* the ledger of the deployment into *ret_ledger; a failure logged */
 int cli_load_ledger(const Config *c, cJSON **ret_ledger);
@@ -32,8 +35,8 @@ int cli_load_ledger(const Config *c, cJSON **ret_ledger);
 /* The prologue of every verb that changes the state: the deployment's state lock (docs/architecture.md,
  * "State on disk"), waited for, into *ret_lock_fd; then, under it and in this order, the ledger when
  * ret_ledger is not NULL and current.json when ret_current is not NULL (cli_load_ledger(),
- * cli_load_current()). Each failure logged once. */
-int cli_lock_and_load(const Config *c, int *ret_lock_fd, cJSON **ret_ledger, cJSON **ret_current);
+ * cli_load_current()). Each failure logged once. 1 when current.json was loaded, else 0. */
+int cli_lock_and_load(const Config *c, int *ret_lock_fd, cJSON **ret_ledger, Current *ret_current);
 
 /* the verbs, each as Verb.dispatch (verbs.h) is called: argv[0] is the verb; userdata the loaded Config,
  * NULL for the verbs that need none. <0: failed, logged (exit 1); else the exit code. */

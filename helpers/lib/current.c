@@ -112,21 +112,7 @@ int current_set_aside(const char *deployment, const char *name) {
 }
 
 static int replace_item(cJSON *j, const char *key, cJSON *item) {
-        if (!item)
-                return -ENOMEM;
-        /* case-sensitive, like the replace below: cJSON_HasObjectItem() would match "Phase" for "phase" */
-        if (cJSON_GetObjectItemCaseSensitive(j, key)) {
-                if (!cJSON_ReplaceItemInObjectCaseSensitive(j, key, item)) {
-                        cJSON_Delete(item);
-                        return -ENOMEM;
-                }
-                return 0;
-        }
-        if (!cJSON_AddItemToObject(j, key, item)) {
-                cJSON_Delete(item);
-                return -ENOMEM;
-        }
-        return 0;
+        return json_set_item(j, key, item);
 }
 
 int current_set_string(cJSON *j, const char *key, const char *value) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* json-util.c: numbers out of JSON documents, range-checked before they become integers */
+/* json-util.c: numbers out of JSON documents, range-checked before they become integers; members set */
 #include <errno.h>
 #include <math.h>
 
@@ -32,4 +32,24 @@ int json_get_int64_range(const cJSON *o, const char *key, int64_t min, int64_t m
         if (!cJSON_IsNumber(v))
                 return -EBADMSG;
         return json_number_to_int64(v->valuedouble, min, max, ret);
+}
+
+int json_set_item(cJSON *o, const char *key, cJSON *item) {
+        if (!item)
+                return -ENOMEM;
+        /* case-sensitive, like the replace below: cJSON_HasObjectItem() would match "Phase" for "phase" */
+        if (cJSON_GetObjectItemCaseSensitive(o, key) ? !cJSON_ReplaceItemInObjectCaseSensitive(o, key, item)
+                                                     : !cJSON_AddItemToObject(o, key, item)) {
+                cJSON_Delete(item);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int json_set_string(cJSON *o, const char *key, const char *value) {
+        return json_set_item(o, key, value ? cJSON_CreateString(value) : cJSON_CreateNull());
+}
+
+int json_set_bool(cJSON *o, const char *key, bool value) {
+        return json_set_item(o, key, cJSON_CreateBool(value));
 }

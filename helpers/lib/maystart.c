@@ -39,17 +39,15 @@ bool maystart_starter_is_helper(const char *comm) {
 }
 
 /* "the upgrade 1.4.0 → 1.5.0" or "the late rollback of the upgrade 1.4.0 → 1.5.0" (after it succeeded) */
-static char *upgrade_label(const cJSON *current) {
+static char *upgrade_label(const Current *current) {
         char *s;
 
         if (asprintf(
                     &s,
                     "%s %s → %s",
-                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "late"))
-                            ? "the late rollback of the upgrade"
-                            : "the upgrade",
-                    or_unknown(json_get_string(current, "from")),
-                    or_unknown(json_get_string(current, "to"))) < 0)
+                    current->late ? "the late rollback of the upgrade" : "the upgrade",
+                    or_unknown(current->from),
+                    or_unknown(current->to)) < 0)
                 return NULL;
         return s;
 }
@@ -131,9 +129,9 @@ int maystart_decide(const MayStartInput *in, MayStart *ret) {
                 if (!label)
                         return -ENOMEM;
         }
-        phase = or_unknown(json_get_string(in->current, "phase"));
-        held = in->current && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in->current, "held"));
-        recovered = in->current && json_get_string(in->current, "recovered");
+        phase = or_unknown(in->current ? in->current->phase : NULL);
+        held = in->current && in->current->held;
+        recovered = in->current && in->current->recovered;
 
         /* the start an upgrade or a rollback makes itself: it checked what it starts */
         if (maystart_starter_is_helper(in->starter)) {
@@ -178,7 +176,7 @@ int maystart_decide(const MayStartInput *in, MayStart *ret) {
                  or_unknown(in->server_unit),
                  label,
                  phase,
-                 or_unknown(json_get_string(in->current, "to"))) < 0)
+                 or_unknown(in->current->to)) < 0)
                 return -ENOMEM;
         if (recovered && !held &&
             note(&m,
@@ -186,7 +184,7 @@ int maystart_decide(const MayStartInput *in, MayStart *ret) {
                  "%s was put back at boot (%s): the server starts, then "
                  "codebolt-upgrade-recover-check.service tests it.",
                  label,
-                 json_get_string(in->current, "recovered")) < 0)
+                 in->current->recovered) < 0)
                 return -ENOMEM;
 
         if (pin_check(in, &m) < 0)

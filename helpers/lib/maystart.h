@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "current.h"
+
 #include "config.h"
 
 /* the process names (comm) of the helpers whose start of the server goes through */
@@ -16,11 +18,11 @@
 #define MAYSTART_NOTES_MAX 4
 
 typedef struct MayStartInput {
-        const cJSON *current;  /* current.json, NULL when no upgrade is in flight */
-        const char *starter;   /* comm of the live process the .starting file names, NULL when none */
-        const char *pin;       /* the pin file's version, NULL when there is none */
-        const char *installed; /* "version" of Package='s package.json in <install root>/current, or NULL */
-        const char *linked;    /* the release <install root>/current points at, or NULL */
+        const Current *current; /* current.json, NULL when no upgrade is in flight */
+        const char *starter;    /* comm of the live process the .starting file names, NULL when none */
+        const char *pin;        /* the pin file's version, NULL when there is none */
+        const char *installed;  /* "version" of Package='s package.json in <install root>/current, or NULL */
+        const char *linked;     /* the release <install root>/current points at, or NULL */
         const char *install_root; /* [Server] InstallRoot= for the messages; NULL: /opt/codebolt */
         EnforcePin enforce_pin;
         const char *package;     /* [Server] Package=, for the messages */

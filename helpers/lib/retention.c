@@ -224,7 +224,8 @@ static bool recent_failure(const RetentionInput *in, const cJSON *e, void *userd
 
 static int plan_database(RetentionPlan *p, const RetentionInput *in, const char *name, const Failures *f) {
         _cleanup_free_ char *what = NULL;
-        const cJSON *owner = NULL, *passed = NULL, *c = in->current;
+        const cJSON *owner = NULL, *passed = NULL;
+        const Current *c = in->current;
         const char *id, *word;
         RetentionKind kind;
         size_t i;
@@ -234,21 +235,17 @@ static int plan_database(RetentionPlan *p, const RetentionInput *in, const char 
         kind = db_kinds[i].kind;
         word = db_kinds[i].word;
 
-        if (c && (streq_ptr(json_get_string(c, "snapshot"), name) ||
-                  streq_ptr(json_get_string(c, "failed_database"), name) ||
-                  id_matches(id, json_get_string(c, "id"), 1) || kind == RETENTION_TRIAL ||
-                  streq(word, "restore")))
+        if (c && (streq_ptr(c->snapshot, name) || streq_ptr(c->failed_database, name) ||
+                  id_matches(id, c->id, 1) || kind == RETENTION_TRIAL || streq(word, "restore")))
                 return plan_add(
                         p,
                         kind,
                         false,
                         name,
                         "the %s %s → %s recorded in current.json may need it",
-                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "held"))
-                                ? "held upgrade"
-                                : "upgrade or rollback in flight",
-                        json_get_string(c, "from") ?: "?",
-                        json_get_string(c, "to") ?: "?");
+                        c->held ? "held upgrade" : "upgrade or rollback in flight",
+                        c->from ?: "?",
+                        c->to ?: "?");
 
         switch (kind) {
         case RETENTION_SNAPSHOT: {
@@ -365,7 +362,7 @@ static int plan_releases(RetentionPlan *p, const RetentionInput *in) {
         _cleanup_free_ const char **versions = NULL;
         _cleanup_free_ char *back_what = NULL, *late_what = NULL;
         const cJSON *e, *back = NULL, *late = late_rollback_entry(in);
-        const cJSON *c = in->current;
+        const Current *c = in->current;
         size_t n = 0;
         int r;
 
@@ -408,17 +405,15 @@ static int plan_releases(RetentionPlan *p, const RetentionInput *in) {
                         r = plan_add(p, RETENTION_RELEASE, false, v, "it runs");
                 else if (streq_ptr(v, in->pinned))
                         r = plan_add(p, RETENTION_RELEASE, false, v, "it is pinned");
-                else if (
-                        c &&
-                        (streq_ptr(v, json_get_string(c, "from")) || streq_ptr(v, json_get_string(c, "to"))))
+                else if (c && (streq_ptr(v, c->from) || streq_ptr(v, c->to)))
                         r = plan_add(
                                 p,
                                 RETENTION_RELEASE,
                                 false,
                                 v,
                                 "the upgrade or rollback %s → %s recorded in current.json uses it",
-                                json_get_string(c, "from") ?: "?",
-                                json_get_string(c, "to") ?: "?");
+                                c->from ?: "?",
+                                c->to ?: "?");
                 else if (late && streq_ptr(v, json_get_string(late, "from")))
                         r = plan_add(
                                 p,

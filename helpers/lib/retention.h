@@ -7,6 +7,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "current.h"
+
 /*
  * Decisions only: nothing here lists, drops or removes anything; the caller gathers the input and acts
  * on the plan. The rules (docs/architecture.md, "Retention": "never one a rollback may still need"):
@@ -48,7 +50,7 @@ typedef enum RetentionKind {
 
 typedef struct RetentionInput {
         const cJSON *ledger;    /* ledger.json: an array, oldest first */
-        const cJSON *current;   /* current.json, or NULL when nothing is in flight */
+        const Current *current; /* current.json, or NULL when nothing is in flight */
         const char *db_name;    /* [Database] Name= */
         char *const *databases; /* every database of the cluster, NULL-terminated (NULL: none) */
         char *const *releases;  /* the directory names under <install root>/releases (NULL: none) */

@@ -69,8 +69,7 @@ void helper_notify(Helper *h, const char *event, const cJSON *fields) {
 
         all = fields ? cJSON_Duplicate(fields, true) : cJSON_CreateObject();
         if (!all || notify_field(all, "deployment", h->config.deployment) < 0 ||
-            notify_field(all, "version", h->version) < 0 ||
-            notify_field(all, "from", json_get_string(h->current, "from")) < 0 ||
+            notify_field(all, "version", h->version) < 0 || notify_field(all, "from", h->current.from) < 0 ||
             notify_field(all, "phase", h->phase) < 0) {
                 log_warning("Out of memory: not sending the %s notification to %s.", event, where);
                 return;
@@ -143,9 +142,9 @@ int helper_run_hooks(Helper *h, const char *stage, const cJSON *current, const c
                 .stage = stage,
                 .phase = h->phase,
                 .deployment = h->config.deployment,
-                .from = json_get_string(current ?: h->current, "from"),
+                .from = current ? json_get_string(current, "from") : h->current.from,
                 .to = h->version,
-                .backup = json_get_string(current ?: h->current, "backup"),
+                .backup = current ? json_get_string(current, "backup") : h->current.backup,
                 .result = result,
                 .timeout = h->config.timeout_hook,
                 .keep_going = !fatal,

@@ -26,7 +26,7 @@ static void on_term(int sig) {
 
 static void helper_done(Helper *h) {
         helper_unlock(h);
-        cJSON_Delete(h->current);
+        current_done(&h->current);
         config_done(&h->config);
         free(h->instance);
         free(h->version);
@@ -53,44 +53,47 @@ void helper_unlock(Helper *h) {
 
 /* current.json must be the one this upgrade unit made: its id is our $INVOCATION_ID, or, run by hand,
  * its instance is ours */
-static int helper_check_current(Helper *h, const cJSON *current) {
-        const char *id = json_get_string(current, "id"), *instance = json_get_string(current, "instance");
-
-        if (h->upgrade_id && !h->for_rollback ? streq_ptr(id, h->upgrade_id)
-                                              : streq_ptr(instance, h->instance))
+static int helper_check_current(Helper *h, const Current *current) {
+        if (h->upgrade_id && !h->for_rollback ? streq_ptr(current->id, h->upgrade_id)
+                                              : streq_ptr(current->instance, h->instance))
                 return 0;
         return log_error_errno(
                 ESTALE,
                 "current.json belongs to another upgrade (to %s, %s, id %s), not to this "
                 "one: refusing to act.",
-                strempty(json_get_string(current, "to")),
-                strempty(json_get_string(current, "unit")),
-                strempty(id));
+                strempty(current->to),
+                strempty(current->unit),
+                strempty(current->id));
 }
 
 static int helper_reload_current(Helper *h) {
-        _cleanup_json_ cJSON *c = NULL;
+        _cleanup_(current_done) Current c = {};
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        r = current_load(h->config.deployment, &c);
+        r = current_load_typed(h->config.deployment, &c, &error);
         if (r == -ENOENT)
                 return log_error_errno(
                         r,
                         "No upgrade is in flight for deployment %s (no current.json): preflight did not "
                         "run.",
                         h->config.deployment);
+        if (r < 0 && error)
+                return log_error_errno(
+                        r, "Failed to read current.json of deployment %s: %s", h->config.deployment, error);
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to read current.json of deployment %s: %m", h->config.deployment);
-        r = helper_check_current(h, c);
+        r = helper_check_current(h, &c);
         if (r < 0)
                 return r;
-        cJSON_Delete(h->current);
-        h->current = TAKE_PTR(c);
+        current_done(&h->current);
+        h->current = c;
+        c = (Current){};
         return 0;
 }
 
-int helper_update_current(Helper *h, int (*update)(cJSON *current, void *userdata), void *userdata) {
+int helper_update_current(Helper *h, int (*update)(Current *current, void *userdata), void *userdata) {
         bool locked_here = h->lock_fd < 0;
         int r;
 
@@ -100,12 +103,12 @@ int helper_update_current(Helper *h, int (*update)(cJSON *current, void *userdat
                         r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
         r = helper_reload_current(h);
         if (r >= 0) {
-                r = update(h->current, userdata);
+                r = update(&h->current, userdata);
                 if (r < 0)
                         log_error_errno(r, "Failed to update current.json: %m");
         }
         if (r >= 0) {
-                r = current_save(h->config.deployment, h->current);
+                r = current_save_typed(h->config.deployment, &h->current);
                 if (r < 0)
                         log_error_errno(r, "Failed to write current.json: %m");
         }
@@ -114,36 +117,47 @@ int helper_update_current(Helper *h, int (*update)(cJSON *current, void *userdat
         return r;
 }
 
-typedef struct KeyValue {
-        const char *key;
+typedef struct FieldValue {
+        CurrentKey key;
+        size_t offset;
         const char *string;
         int boolean; /* -1: a string */
-} KeyValue;
+} FieldValue;
 
-static int update_key(cJSON *current, void *userdata) {
-        const KeyValue *kv = userdata;
+static int update_field(Current *current, void *userdata) {
+        const FieldValue *fv = userdata;
+        char *field = (char *)current + fv->offset;
 
-        if (kv->boolean >= 0)
-                return current_set_bool(current, kv->key, kv->boolean);
-        return current_set_string(current, kv->key, kv->string);
+        if (fv->boolean >= 0)
+                *(bool *)(void *)field = fv->boolean;
+        else {
+                char *copy = NULL;
+
+                if (fv->string && !(copy = strdup(fv->string)))
+                        return -ENOMEM;
+                free(*(char **)(void *)field);
+                *(char **)(void *)field = copy;
+        }
+        current->present |= CURRENT_KEY_BIT(fv->key);
+        return 0;
 }
 
-int helper_set_current_string(Helper *h, const char *key, const char *value) {
-        KeyValue kv = { key, value, -1 };
-        return helper_update_current(h, update_key, &kv);
+int helper_set_current_string(Helper *h, CurrentKey key, size_t offset, const char *value) {
+        FieldValue fv = { key, offset, value, -1 };
+        return helper_update_current(h, update_field, &fv);
 }
 
-int helper_set_current_bool(Helper *h, const char *key, bool value) {
-        KeyValue kv = { key, NULL, value };
-        return helper_update_current(h, update_key, &kv);
+int helper_set_current_bool(Helper *h, CurrentKey key, size_t offset, bool value) {
+        FieldValue fv = { key, offset, NULL, value };
+        return helper_update_current(h, update_field, &fv);
 }
 
-static int update_enter(cJSON *current, void *userdata) {
-        return current_set_phase(current, userdata);
+static int update_enter(Current *current, void *userdata) {
+        return current_set_phase_typed(current, userdata);
 }
 
-static int update_leave(cJSON *current, void *userdata) {
-        return current_phase_done(current, userdata);
+static int update_leave(Current *current, void *userdata) {
+        return current_phase_done_typed(current, userdata);
 }
 
 /* a phase of the upgrade unit itself, not the rollback or one of its --rollback helpers */
@@ -154,7 +168,7 @@ static bool helper_is_upgrade_phase(const Helper *h) {
 
 /* "CODEBOLT_UPGRADE_FROM=<from>" when current.json says, else NULL */
 static char *from_field(const Helper *h) {
-        const char *from = json_get_string(h->current, "from");
+        const char *from = h->current.from;
         char *f;
 
         if (!from || asprintf(&f, "CODEBOLT_UPGRADE_FROM=%s", from) < 0)

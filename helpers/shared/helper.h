@@ -4,9 +4,10 @@
 
 #include <signal.h>
 #include <stdbool.h>
-#include <cjson/cJSON.h>
+#include <stddef.h>
 
 #include "config.h"
+#include "current.h"
 
 typedef enum HelperFlags {
         HELPER_NO_CURRENT = 1 << 0,   /* the helper manages current.json itself (preflight) */
@@ -21,7 +22,7 @@ typedef struct Helper {
         char *version;     /* the target version, unescaped and validated */
         char *upgrade_id;  /* $INVOCATION_ID of the upgrade unit, or NULL when run by hand */
         Config config;
-        cJSON *current;    /* current.json, loaded by helper_main unless HELPER_NO_CURRENT */
+        Current current;   /* current.json, loaded by helper_main unless HELPER_NO_CURRENT (else empty) */
         int lock_fd;       /* -EBADF when not held */
         bool for_rollback; /* --rollback: run by the rollback unit for this upgrade (see helper_main) */
         int argc;          /* what is left after the options helper_main knows */
@@ -54,11 +55,12 @@ void helper_unlock(Helper *h);
 
 /* under the lock (taken here when h does not hold it): load current.json again, check it is this
  * upgrade's, let update() change it, save it. Logs its failure. */
-int helper_update_current(Helper *h, int (*update)(cJSON *current, void *userdata), void *userdata);
-/* helper_update_current() setting one string key (NULL: removing it) */
-int helper_set_current_string(Helper *h, const char *key, const char *value);
-/* helper_update_current() setting one bool key */
-int helper_set_current_bool(Helper *h, const char *key, bool value);
+int helper_update_current(Helper *h, int (*update)(Current *current, void *userdata), void *userdata);
+/* helper_update_current() setting the string field of Current at offset (offsetof(Current, backup)) to
+ * a copy of value; the key's present bit is set, so a NULL value writes null */
+int helper_set_current_string(Helper *h, CurrentKey key, size_t offset, const char *value);
+/* helper_update_current() setting the bool field of Current at offset, written even when false */
+int helper_set_current_bool(Helper *h, CurrentKey key, size_t offset, bool value);
 
 /* a deadline this far from now on CLOCK_MONOTONIC (USEC_INFINITY stays infinite) */
 usec_t helper_deadline(usec_t timeout);

@@ -76,7 +76,9 @@ static int list_databases(const Config *c, char ***ret, char **ret_error) {
 
 void helper_retention_done(HelperRetention *r) {
         cJSON_Delete(r->ledger);
-        cJSON_Delete(r->current);
+        if (r->current)
+                current_done(r->current);
+        free(r->current);
         strv_free(r->databases);
         strv_free(r->releases);
         strv_free(r->backups);
@@ -96,8 +98,17 @@ int helper_retention_gather(const Config *c, HelperRetention *ret, char **ret_er
         r = ledger_load(c->deployment, &g.ledger);
         if (r < 0)
                 return errmsg_set(ret_error, r, "cannot read the ledger of deployment %s", c->deployment);
-        r = current_load(c->deployment, &g.current);
-        if (r < 0 && r != -ENOENT)
+        g.current = calloc(1, sizeof(Current));
+        if (!g.current)
+                return -ENOMEM;
+        r = current_load_typed(c->deployment, g.current, &error);
+        if (r == -ENOENT) {
+                free(g.current);
+                g.current = NULL;
+        } else if (r < 0 && error)
+                return errmsg_set(
+                        ret_error, r, "cannot read current.json of deployment %s: %s", c->deployment, error);
+        else if (r < 0)
                 return errmsg_set(ret_error, r, "cannot read current.json of deployment %s", c->deployment);
         r = list_databases(c, &g.databases, &error);
         if (r < 0)

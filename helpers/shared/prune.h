@@ -13,7 +13,8 @@
  * state lock (finish's pruning, `codebolt-upgrade clean`). */
 typedef struct HelperRetention {
         RetentionInput input; /* points into the fields below */
-        cJSON *ledger, *current;
+        cJSON *ledger;
+        Current *current; /* NULL when nothing is in flight */
         char **databases, **releases, **backups;
         char *running, *pinned;
 } HelperRetention;

@@ -378,8 +378,8 @@ int watch_ledger_set(const Config *c, const char *upgrade_id, const char *verdic
                         found = e;
         if (!found)
                 return -ENOENT;
-        if (current_set_string(found, "watch", verdict) < 0 ||
-            (detail && current_set_string(found, "watch_detail", detail) < 0))
+        if (json_set_string(found, "watch", verdict) < 0 ||
+            (detail && json_set_string(found, "watch_detail", detail) < 0))
                 return -ENOMEM;
         r = ledger_save(c->deployment, ledger);
         if (r < 0)
@@ -424,8 +424,8 @@ int watch_end(const Config *c, cJSON *w, const char *reason) {
             asprintf(&detail, "no regression in %s of watching", strempty(json_get_string(w, "elapsed"))) <
                     0)
                 return -ENOMEM;
-        if (current_set_string(w, "state", "ended") < 0 || current_set_string(w, "verdict", verdict) < 0 ||
-            current_set_string(w, "ended", now) < 0 || current_set_string(w, "end_reason", reason) < 0)
+        if (json_set_string(w, "state", "ended") < 0 || json_set_string(w, "verdict", verdict) < 0 ||
+            json_set_string(w, "ended", now) < 0 || json_set_string(w, "end_reason", reason) < 0)
                 return -ENOMEM;
         r = watch_save(c->deployment, w);
         if (r < 0)

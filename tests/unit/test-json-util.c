@@ -69,12 +69,32 @@ START_TEST(test_get_int64_range) {
 }
 END_TEST
 
+START_TEST(test_set) {
+        _cleanup_json_ cJSON *o = cJSON_Parse("{\"a\": 1, \"Phase\": \"x\", \"b\": true}");
+        _cleanup_free_ char *text = NULL;
+
+        ck_assert_ptr_nonnull(o);
+        /* replaced in place, added at the end, case-sensitive */
+        ck_assert_int_eq(json_set_string(o, "a", "one"), 0);
+        ck_assert_int_eq(json_set_string(o, "phase", "y"), 0);
+        ck_assert_int_eq(json_set_bool(o, "b", false), 0);
+        ck_assert_int_eq(json_set_string(o, "none", NULL), 0);
+        ck_assert_int_eq(json_set_bool(o, "c", true), 0);
+        text = cJSON_PrintUnformatted(o);
+        ck_assert_str_eq(
+                text,
+                "{\"a\":\"one\",\"Phase\":\"x\",\"b\":false,\"phase\":\"y\",\"none\":null,\"c\":true}");
+        ck_assert_str_eq(json_get_string(o, "phase"), "y");
+}
+END_TEST
+
 static Suite *json_util_suite(void) {
         Suite *s = suite_create("json-util");
         TCase *tc = tcase_create("core");
 
         tcase_add_test(tc, test_number_to_int64);
         tcase_add_test(tc, test_get_int64_range);
+        tcase_add_test(tc, test_set);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -12,9 +12,10 @@
 #include "state.h"
 
 /* current.json as the phases write it */
-static cJSON *current_of(const char *extra) {
+static Current current_of(const char *extra) {
         _cleanup_free_ char *s = NULL;
-        cJSON *j;
+        _cleanup_json_ cJSON *j = NULL;
+        Current c = {};
 
         ck_assert_int_ge(
                 asprintf(
@@ -26,11 +27,12 @@ static cJSON *current_of(const char *extra) {
                 0);
         j = cJSON_Parse(s);
         ck_assert_ptr_nonnull(j);
-        return j;
+        ck_assert_int_eq(current_from_json(j, &c, NULL), 0);
+        return c;
 }
 
 static MayStartInput input(
-        const cJSON *current,
+        const Current *current,
         const char *starter,
         const char *pin,
         const char *installed,
@@ -80,12 +82,12 @@ START_TEST(test_no_pin) {
 END_TEST
 
 START_TEST(test_in_flight_refused) {
-        _cleanup_json_ cJSON *current = current_of(NULL);
+        _cleanup_(current_done) Current current = current_of(NULL);
         static const char *const others[] = { NULL, "systemctl", "bash", "codebolt-server", "rollbac" };
 
         for (size_t i = 0; i < ELEMENTSOF(others); i++) {
                 _cleanup_(maystart_done) MayStart m = {};
-                MayStartInput in = input(current, others[i], "1.5.0", "1.5.0", "1.5.0", ENFORCE_PIN_NO);
+                MayStartInput in = input(&current, others[i], "1.5.0", "1.5.0", "1.5.0", ENFORCE_PIN_NO);
                 const char *e;
 
                 ck_assert_int_eq(maystart_decide(&in, &m), 0);
@@ -100,13 +102,13 @@ START_TEST(test_in_flight_refused) {
 END_TEST
 
 START_TEST(test_helpers_start_skips_pin) {
-        _cleanup_json_ cJSON *current = current_of(NULL);
+        _cleanup_(current_done) Current current = current_of(NULL);
         static const char *const helpers[] = { "migrate-watch", "rollback" };
 
         for (size_t i = 0; i < ELEMENTSOF(helpers); i++) {
                 _cleanup_(maystart_done) MayStart m = {};
                 /* mid-rollback the pin may still say 1.5.0 while the link is back on 1.4.0 */
-                MayStartInput in = input(current, helpers[i], "1.5.0", "1.4.0", "1.4.0", ENFORCE_PIN_YES);
+                MayStartInput in = input(&current, helpers[i], "1.5.0", "1.4.0", "1.4.0", ENFORCE_PIN_YES);
 
                 ck_assert_int_eq(maystart_decide(&in, &m), 0);
                 ck_assert(m.start);
@@ -116,9 +118,9 @@ START_TEST(test_helpers_start_skips_pin) {
 END_TEST
 
 START_TEST(test_held_warns) {
-        _cleanup_json_ cJSON *current = current_of("\"held\":true");
+        _cleanup_(current_done) Current current = current_of("\"held\":true");
         _cleanup_(maystart_done) MayStart m = {};
-        MayStartInput in = input(current, NULL, "1.4.0", "1.4.0", "1.4.0", ENFORCE_PIN_YES);
+        MayStartInput in = input(&current, NULL, "1.4.0", "1.4.0", "1.4.0", ENFORCE_PIN_YES);
         const char *w;
 
         ck_assert_int_eq(maystart_decide(&in, &m), 0);
@@ -132,9 +134,9 @@ START_TEST(test_held_warns) {
 END_TEST
 
 START_TEST(test_held_still_checks_pin) {
-        _cleanup_json_ cJSON *current = current_of("\"held\":true");
+        _cleanup_(current_done) Current current = current_of("\"held\":true");
         _cleanup_(maystart_done) MayStart m = {};
-        MayStartInput in = input(current, NULL, "1.4.0", "1.5.0", "1.5.0", ENFORCE_PIN_YES);
+        MayStartInput in = input(&current, NULL, "1.4.0", "1.5.0", "1.5.0", ENFORCE_PIN_YES);
 
         ck_assert_int_eq(maystart_decide(&in, &m), 0);
         ck_assert(!m.start);
@@ -143,9 +145,10 @@ START_TEST(test_held_still_checks_pin) {
 END_TEST
 
 START_TEST(test_recovered_starts) {
-        _cleanup_json_ cJSON *current = current_of("\"recovered\":\"rolled-back\",\"phase\":\"recover\"");
+        _cleanup_(current_done) Current current =
+                current_of("\"recovered\":\"rolled-back\",\"phase\":\"recover\"");
         _cleanup_(maystart_done) MayStart m = {};
-        MayStartInput in = input(current, NULL, "1.4.0", "1.4.0", "1.4.0", ENFORCE_PIN_YES);
+        MayStartInput in = input(&current, NULL, "1.4.0", "1.4.0", "1.4.0", ENFORCE_PIN_YES);
 
         ck_assert_int_eq(maystart_decide(&in, &m), 0);
         ck_assert(m.start);
@@ -224,9 +227,9 @@ START_TEST(test_installed_unknown) {
 END_TEST
 
 START_TEST(test_named_deployment) {
-        _cleanup_json_ cJSON *current = current_of(NULL);
+        _cleanup_(current_done) Current current = current_of(NULL);
         _cleanup_(maystart_done) MayStart m = {};
-        MayStartInput in = input(current, NULL, NULL, NULL, NULL, ENFORCE_PIN_YES);
+        MayStartInput in = input(&current, NULL, NULL, NULL, NULL, ENFORCE_PIN_YES);
 
         in.deployment = "staging";
         ck_assert_int_eq(maystart_decide(&in, &m), 0);

@@ -347,14 +347,15 @@ static void each_name(const char *list, const Case *c, const RetentionPlan *p, i
 START_TEST(test_plan) {
         const Case *c = &cases[_i];
         _cleanup_json_ cJSON *ledger = cJSON_Parse(c->ledger);
-        _cleanup_json_ cJSON *current = c->current ? cJSON_Parse(c->current) : NULL;
+        _cleanup_json_ cJSON *current_json = c->current ? cJSON_Parse(c->current) : NULL;
+        _cleanup_(current_done) Current current = {};
         _cleanup_(retention_plan_done) RetentionPlan p = {};
         _cleanup_free_ char *dropped = NULL;
         size_t size = 0;
         FILE *f;
         RetentionInput in = {
                 .ledger = ledger,
-                .current = current,
+                .current = c->current ? &current : NULL,
                 .db_name = c->db ?: "codebolt",
                 .databases = (char *const *)c->databases,
                 .releases = (char *const *)c->releases,
@@ -365,7 +366,8 @@ START_TEST(test_plan) {
         };
 
         ck_assert_ptr_nonnull(ledger);
-        ck_assert(!c->current || current);
+        ck_assert(!c->current || current_json);
+        ck_assert(!c->current || current_from_json(current_json, &current, NULL) == 0);
         ck_assert_int_eq(retention_plan(&in, &p), 0);
 
         f = open_memstream(&dropped, &size);
