@@ -100,4 +100,3 @@ int backup_manifest_resolve_counts(
         cJSON **ret_tables,
         cJSON **ret_changed,
         char **ret_why);
-
