@@ -295,7 +295,7 @@ int log_full(int priority, int error, const char *fmt, ...) {
 }
 
 /* vasprintf() that leaves errno as it was (fmt may hold %m); NULL on OOM */
-static char *format_keep_errno(const char *fmt, va_list ap) {
+_printf_(1, 0) static char *format_keep_errno(const char *fmt, va_list ap) {
         int saved_errno = errno;
         char *s;
 

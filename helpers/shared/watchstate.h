@@ -11,6 +11,7 @@
  * {"<signal>": {"since", "detail"}}, "auto_rollback", "verdict", "ended", "end_reason"}. */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 #include <cjson/cJSON.h>
 

@@ -3,6 +3,7 @@
  * which migrate-watch acts on, and through the default ErrorPattern= the watch counts errors with */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "fuzz.h"

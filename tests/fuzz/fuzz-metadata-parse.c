@@ -3,6 +3,7 @@
  * metadata_parse() and what preflight and auto read out of it */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 
 #include "fuzz.h"
 #include "metadata.h"

@@ -4,6 +4,7 @@
  * by step, and on small documents its length against a plain breadth-first search. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 
 #include "fuzz.h"
 #include "metadata.h"

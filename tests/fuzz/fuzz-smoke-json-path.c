@@ -3,6 +3,7 @@
  * and fail_if of a step built on that path */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 
 #include "fuzz.h"
