@@ -3,27 +3,23 @@
 # While an upgrade is in flight, a second one — another version, or the same version escaped
 # differently — fails at once naming the one in flight; its failure rolls nothing back, and the first
 # upgrade finishes as if nothing had happened.
-# matrix: preflight | a concurrent second upgrade (another version; the same version escaped differently) | second refused, first new
+# matrix[concurrent-second]: preflight | a concurrent second upgrade (another version; the same version escaped differently) | new (succeeded; the second upgrade refused)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
-
-# an agent run long enough to keep the first upgrade in its drain while the others are tried
-CBU_RUN_SECONDS=15
+source "$(dirname "$0")/lib/gate.sh"
 
 sandbox_boot
 cbu_install
 cbu_registry
 cbu_deploy 1.4.0
-
-token=$(cbu_token)
-cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' >/dev/null
+# the first upgrade is held as its stage starts (lib/gate.sh), in flight while the others are tried,
+# however long they take on a loaded machine
+gate_install stage
+gate_arm stage
 
 first='codebolt-upgrade@1.5.0-rc.1.service'
 sb systemctl start --no-block "$first"
-for _ in $(seq 150); do
-        sb test -e /var/lib/codebolt-upgrade/default/current.json && break
-        sleep 0.2
-done
+gate_wait stage >/dev/null || fail "the first upgrade never reached stage"
 sb test -e /var/lib/codebolt-upgrade/default/current.json || fail "the first upgrade never opened current.json"
 
 for second in 'codebolt-upgrade@1.5.0\x2drc.1.service' codebolt-upgrade@1.5.0.service; do
@@ -38,6 +34,7 @@ for second in 'codebolt-upgrade@1.5.0\x2drc.1.service' codebolt-upgrade@1.5.0.se
 done
 
 # the first upgrade goes on to its end
+gate_release stage
 for _ in $(seq 300); do
         state=$(sb systemctl show -P ActiveState "$first")
         [ "$state" = activating ] || break
@@ -55,4 +52,5 @@ ledger=$(sb cat /var/lib/codebolt-upgrade/default/ledger.json)
 for unit in 'codebolt-rollback@1.5.0\x2drc.1.service' codebolt-rollback@1.5.0.service; do
         sb_journal_has "$unit" "made no change" || fail "$unit did not leave the first upgrade alone"
 done
+cbu_observe concurrent-second 1.4.0 1.5.0-rc.1
 sb_log "PASS"

@@ -3,7 +3,7 @@
 # A byte of the backup's dump flips after the backup verified it (a disk fault). drain verifies the dump
 # and the config files once more before it asks the server for anything, finds the flipped byte, and
 # the upgrade ends aborted: the server was never drained or stopped, nothing was switched. Outcome: old.
-# matrix: drain | a corrupt backup (a byte of the dump flipped after it was verified) | old (aborted, caught before the server stops)
+# matrix[corrupt-backup-drain]: drain | a corrupt backup (a byte of the dump flipped after it was verified) | old (aborted, caught before the server stops)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -43,4 +43,5 @@ sb test ! -e "$CBU_STATE/current.json" || fail "current.json remains"
 # it still takes runs
 cbu_api "$(cbu_token)" POST /api/agents/run '{"project":1,"agent":"after"}' >/dev/null ||
         fail "the server takes no new runs after the aborted upgrade"
+cbu_observe corrupt-backup-drain 1.4.0 1.5.0
 sb_log "PASS"

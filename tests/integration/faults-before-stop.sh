@@ -17,12 +17,15 @@ source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
 
+# the agent run of 5., long enough to be in flight when the drain waits: it starts while the drain is
+# held as it starts (lib/gate.sh), however long the phases before it take on a loaded machine
 CBU_RUN_SECONDS=20
 
 sandbox_boot
 cbu_install
 cbu_registry
 cbu_deploy 1.4.0
+gate_install drain
 
 # cbu_expect_aborted VERSION ATTEMPT PHASE WHAT: the ATTEMPT-th upgrade to VERSION ended aborted in
 # PHASE, and the server kept serving 1.4.0 in the same run (drain aside, which restarts it to take runs
@@ -135,9 +138,13 @@ cbu_observe postgres-backup 1.4.0 1.5.0
 
 # 5. kill -9 of the drain helper while it waits for a run in flight: the drain is undone
 token=$(cbu_token)
-run=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
+gate_arm drain
 cursor=$(sb_cursor) || fail "cannot read the journal's cursor"
 sb systemctl start --no-block codebolt-upgrade@1.5.0.service
+gate_wait drain >/dev/null || fail "the upgrade never reached drain"
+run=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
+{ [ -n "$run" ] && [ "$run" != null ]; } || fail "could not start an agent run before the drain"
+gate_release drain
 for _ in $(seq 300); do
         pid=$(sb pgrep -x drain || true)
         [ -n "$pid" ] && sb_phase_logged "$cursor" drain 'drain: waiting for 1 agent run in flight' && break

@@ -4,7 +4,7 @@
 # flipped since it was verified. The rollback checks the backup before it drops anything, finds the
 # flipped byte and holds: nothing dropped or renamed, the server not on 1.5.1, a critical journal
 # entry, and `codebolt-upgrade status` says HELD and what to do by hand. Outcome: held.
-# matrix: rollback | a corrupt backup (a flipped byte) | held
+# matrix[corrupt-backup-rollback]: rollback | a corrupt backup (a flipped byte) | held
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -83,4 +83,5 @@ for want in 'HELD:' "$flipped" 'To finish by hand:' \
         'systemctl start codebolt.service' 'codebolt-upgrade clear 1.5.1'; do
         grep -qF -- "$want" <<<"$status" || fail "codebolt-upgrade status lacks '$want': $status"
 done
+cbu_observe corrupt-backup-rollback 1.4.0 1.5.1
 sb_log "PASS"

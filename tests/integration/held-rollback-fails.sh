@@ -6,7 +6,7 @@
 # come up. The upgrade is held: the server stopped (not restarted by its Restart=), the database and
 # the backup untouched and still verified, a critical journal entry, and `codebolt-upgrade status` says
 # HELD and what to do by hand. Doing what it says brings 1.4.0 back on the data it had. Outcome: held.
-# matrix: rollback | the old version refuses to start after a minor rollback (a mislabelled breaking migration) | held
+# matrix[old-refuses-start]: rollback | the old version refuses to start after a minor rollback (a mislabelled breaking migration) | held
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -83,6 +83,7 @@ for want in 'HELD:' 'did not come up on 1.4.0' 'Nothing more happens on its own'
         'To finish by hand:' 'codebolt-upgrade clear 1.5.7'; do
         grep -qF -- "$want" <<<"$status" || fail "codebolt-upgrade status lacks '$want': $status"
 done
+cbu_observe old-refuses-start 1.4.0 1.5.7
 
 # finish by hand exactly as status says, in its order: stop, the database, the stores, release and pin,
 # start, clear

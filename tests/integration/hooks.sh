@@ -6,9 +6,9 @@
 # owns, which never runs: root runs only what root alone can change. Masked in turn, the upgrade goes on:
 # a failing smoke.d hook rolls it back (rollback.d sees the result); without it the next upgrade
 # succeeds, and post-upgrade.d sees the whole context, a failing one changing nothing.
-# matrix: preflight | a pre-upgrade.d hook fails (the shipped dpkg-lock check; a site hook) | old (refused)
-# matrix: preflight | a pre-upgrade.d hook is owned by the server user | old (refused)
-# matrix: smoke | a smoke.d hook fails | old (rolled-back)
+# matrix[hook-fails]: preflight | a pre-upgrade.d hook fails (the shipped dpkg-lock check; a site hook) | old (refused)
+# matrix[hook-server-owned]: preflight | a pre-upgrade.d hook is owned by the server user | old (refused)
+# matrix[hook-smoke-fails]: smoke | a smoke.d hook fails | old (rolled-back)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -71,6 +71,7 @@ out=$(cbu_invocation_journal codebolt-upgrade@1.5.0.service)
 grep -qF 'change freeze until Friday (1.4.0 -> 1.5.0)' <<<"$out" || fail "the site hook's output is not in the journal: $out"
 grep -qF "$SITE/pre-upgrade.d/50-site-check exited with status 3: refusing the upgrade" <<<"$out" ||
         fail "the refusal does not name the site hook and its status: $out"
+cbu_observe hook-fails 1.4.0 1.5.0
 grep -qF "dpkg's lock" <<<"$out" && fail "the masked 10-dpkg-lock ran: $out"
 out=$(sb journalctl -b --no-pager -o cat -t pre-upgrade.d/50-site-check)
 grep -qF 'change freeze' <<<"$out" || fail "the site hook's output is not under its own identifier: $out"
@@ -89,6 +90,7 @@ grep -qF "Hook $hook_path was refused: $hook_path is owned by uid $(sb id -u cod
         fail "the refusal does not name the hook and its owner: $out"
 grep -qF "(chown root:root $hook_path; chmod go-w $hook_path): refusing the upgrade" <<<"$out" ||
         fail "the refusal does not say the fix: $out"
+cbu_observe hook-server-owned 1.4.0 1.5.0
 sb rm "$hook_path"
 
 # 4. the upgrade goes on; a failing smoke.d hook fails smoke and the upgrade is rolled back
@@ -112,6 +114,7 @@ CODEBOLT_UPGRADE_STAGE=rollback
 CODEBOLT_UPGRADE_TO=1.5.0"
 [ "$(grep ^CODEBOLT_ <<<"$env")" = "$expected" ] || fail "rollback.d's environment is not the rollback's context:
 $env"
+cbu_observe hook-smoke-fails 1.4.0 1.5.0
 
 # 5. without it the next upgrade succeeds; post-upgrade.d gets the context, and a failing one before it
 # is a warning only

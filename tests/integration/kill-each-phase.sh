@@ -5,14 +5,14 @@
 # (lib/gate.sh) and the held process, the upgrade unit's own, is killed there. Before the server stopped
 # nothing is touched and the server is never stopped; after it the rollback puts the old version back,
 # with the data restored when a migration may have been cut off.
-# matrix: preflight | kill -9 of the helper as the phase starts | old (refused)
-# matrix: stage | kill -9 of the helper while npm installs | old (aborted)
-# matrix: backup | kill -9 of the helper while it copies the stores | old (aborted)
-# matrix: snapshot | kill -9 of the helper as the phase starts | old (rolled-back)
-# matrix: switch | kill -9 of the helper as the phase starts | old (rolled-back)
-# matrix: migrations | kill -9 of the helper mid-migration | old (restored)
-# matrix: smoke | kill -9 of the helper while the test agent runs | old (rolled-back)
-# matrix: finish | kill -9 of the helper as the phase starts (smoke passed) | old (rolled-back)
+# matrix[kill-preflight]: preflight | kill -9 of the helper as the phase starts | old (refused)
+# matrix[kill-stage]: stage | kill -9 of the helper while npm installs | old (aborted)
+# matrix[kill-backup]: backup | kill -9 of the helper while it copies the stores | old (aborted)
+# matrix[kill-snapshot]: snapshot | kill -9 of the helper as the phase starts | old (rolled-back)
+# matrix[kill-switch]: switch | kill -9 of the helper as the phase starts | old (rolled-back)
+# matrix[kill-migrations]: migrations | kill -9 of the helper mid-migration | old (restored)
+# matrix[kill-smoke]: smoke | kill -9 of the helper while the test agent runs | old (rolled-back)
+# matrix[kill-finish]: finish | kill -9 of the helper as the phase starts (smoke passed) | old (rolled-back)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -60,6 +60,7 @@ gate_arm preflight
 cell_start 1.5.0
 gate_kill preflight
 expect_untouched "kill -9 in preflight" refused
+cell_observe kill-preflight
 
 # stage, while npm installs the version into the staging directory
 cell_start 1.5.0
@@ -68,6 +69,7 @@ pid=$(gate_catch stage 'pgrep -P "$pid" >/dev/null && [ -d /opt/codebolt/release
         fail "stage never ran npm"
 sb_log "kill -9 of stage while npm installs (pid $pid)"
 expect_untouched "kill -9 in stage" aborted
+cell_observe kill-stage
 
 # backup, once it copies the stores (after the database dump, before the trial restore)
 cell_start 1.5.0
@@ -75,18 +77,21 @@ pid=$(gate_catch backup 'ls -d /backups/codebolt/*.partial/stores >/dev/null 2>&
         fail "backup never copied a store"
 sb_log "kill -9 of backup while it copies the stores (pid $pid)"
 expect_untouched "kill -9 in backup" aborted
+cell_observe kill-backup
 
 # snapshot, as it starts: the server is stopped, nothing of 1.5.0 ran yet
 gate_arm snapshot
 cell_start 1.5.0
 gate_kill snapshot
 expect_rolled_back "kill -9 in snapshot" rolled-back
+cell_observe kill-snapshot
 
 # switch, as it starts
 gate_arm switch
 cell_start 1.5.0
 gate_kill switch
 expect_rolled_back "kill -9 in switch" rolled-back
+cell_observe kill-switch
 
 # migrations: 1.5.6 takes 8 s over each one; migrate-watch dies while the first is applying, so it may
 # have been cut off and the data comes back from the snapshot
@@ -98,6 +103,7 @@ sb_log "kill -9 of migrate-watch mid-migration (pid $pid)"
 expect_rolled_back "kill -9 in migrations" restored
 [ "$(cbu_psql -c "SELECT count(*) FROM schema_migrations WHERE id LIKE '202603%'")" = 0 ] ||
         fail "kill -9 in migrations: 1.5.6's migrations are still in the database after the restore"
+cell_observe kill-migrations
 
 # smoke, while it waits for the smoke-test agent
 cell_start 1.5.0
@@ -106,6 +112,7 @@ pid=$(gate_catch smoke \
         fail "the smoke test never waited for its agent"
 sb_log "kill -9 of smoke while the test agent runs (pid $pid)"
 expect_rolled_back "kill -9 in smoke" rolled-back
+cell_observe kill-smoke
 
 # finish, as it starts: the smoke test passed, nothing is recorded yet. The unit failed, so its rollback
 # applies the table: the server was stopped and no migration is breaking, a minor rollback. (A power cut
@@ -114,6 +121,7 @@ gate_arm finish
 cell_start 1.5.0
 gate_kill finish
 expect_rolled_back "kill -9 in finish" rolled-back
+cell_observe kill-finish
 
 # nothing a killed phase left behind stops the next attempt, which cleans it up
 sb_log "systemctl start codebolt-upgrade@1.5.0"

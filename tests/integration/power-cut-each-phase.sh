@@ -7,14 +7,14 @@
 # to do before the upgrade opened, aborted before the server stopped, the old version rolled back after
 # it, and an upgrade that had passed its smoke test is finished.
 SB_DISK=1
-# matrix: preflight | a crash of the whole machine as the phase starts | old (nothing to recover: the upgrade never opened)
-# matrix: stage | a crash of the whole machine while npm installs | old (aborted at boot)
-# matrix: backup | a crash of the whole machine while it copies the stores | old (aborted at boot)
-# matrix: drain | a crash of the whole machine while it waits for a run in flight | old (aborted at boot)
-# matrix: snapshot | a crash of the whole machine as the phase starts | old (rolled-back at boot)
-# matrix: switch | a crash of the whole machine as the phase starts | old (rolled-back at boot)
-# matrix: smoke | a crash of the whole machine while the test agent runs | old (rolled-back at boot)
-# matrix: finish | a crash of the whole machine as the phase starts (smoke passed) | new (finished at boot)
+# matrix[power-cut-preflight]: preflight | a crash of the whole machine as the phase starts | old (nothing to recover: the upgrade never opened)
+# matrix[power-cut-stage]: stage | a crash of the whole machine while npm installs | old (aborted at boot)
+# matrix[power-cut-backup]: backup | a crash of the whole machine while it copies the stores | old (aborted at boot)
+# matrix[power-cut-drain]: drain | a crash of the whole machine while it waits for a run in flight | old (aborted at boot)
+# matrix[power-cut-snapshot]: snapshot | a crash of the whole machine as the phase starts | old (rolled-back at boot)
+# matrix[power-cut-switch]: switch | a crash of the whole machine as the phase starts | old (rolled-back at boot)
+# matrix[power-cut-smoke]: smoke | a crash of the whole machine while the test agent runs | old (rolled-back at boot)
+# matrix[power-cut-finish]: finish | a crash of the whole machine as the phase starts (smoke passed) | new (finished at boot)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -88,6 +88,7 @@ power_cut_and_boot "power cut as preflight starts (pid $pid held)"
 cell_expect_unchanged "power cut in preflight"
 [ "$(cbu_ledger_for 1.5.0 | jq length)" = "$cell_entries" ] ||
         fail "power cut in preflight: the ledger records an upgrade that never opened: $(cbu_ledger_for 1.5.0)"
+cell_observe power-cut-preflight
 
 # stage, while npm installs the version into the staging directory
 cell_start 1.5.0
@@ -96,6 +97,7 @@ pid=$(gate_catch stage 'pgrep -P "$pid" >/dev/null && [ -d /opt/codebolt/release
         fail "stage never ran npm"
 power_cut_and_boot "power cut while stage runs npm (pid $pid)"
 expect_aborted "power cut in stage"
+cell_observe power-cut-stage
 
 # backup, once it copies the stores (after the database dump, before the trial restore)
 cell_start 1.5.0
@@ -103,6 +105,7 @@ pid=$(gate_catch backup 'ls -d /backups/codebolt/*.partial/stores >/dev/null 2>&
         fail "backup never copied a store"
 power_cut_and_boot "power cut while backup copies the stores (pid $pid)"
 expect_aborted "power cut in backup"
+cell_observe power-cut-backup
 
 # drain, while it waits for an agent run in flight: runs last 120 s on this boot only (a runtime drop-in,
 # gone with the power), so the run is still going when the drain asks the server to take no new ones
@@ -130,6 +133,7 @@ for _ in $(seq 150); do
         sleep 0.4
 done
 [ "$status" = succeeded ] || fail "power cut in drain: a new run after the boot ended '$status', not succeeded"
+cell_observe power-cut-drain
 
 # snapshot, as it starts: the server is stopped, nothing of 1.5.0 ran yet
 gate_arm snapshot
@@ -137,6 +141,7 @@ cell_start 1.5.0
 pid=$(gate_wait snapshot) || fail "the upgrade never reached snapshot"
 power_cut_and_boot "power cut as snapshot starts (pid $pid held)"
 expect_rolled_back "power cut in snapshot"
+cell_observe power-cut-snapshot
 
 # switch, as it starts
 gate_arm switch
@@ -144,6 +149,7 @@ cell_start 1.5.0
 pid=$(gate_wait switch) || fail "the upgrade never reached switch"
 power_cut_and_boot "power cut as switch starts (pid $pid held)"
 expect_rolled_back "power cut in switch"
+cell_observe power-cut-switch
 
 # smoke, while it waits for the smoke-test agent: 1.5.0's migrations are applied, none breaking
 cell_start 1.5.0
@@ -152,6 +158,7 @@ pid=$(gate_catch smoke \
         fail "the smoke test never waited for its agent"
 power_cut_and_boot "power cut while smoke waits for the test agent (pid $pid)"
 expect_rolled_back "power cut in smoke"
+cell_observe power-cut-smoke
 
 # finish, as it starts: the smoke test passed, only the bookkeeping is left, and the recovery does it
 gate_arm finish
@@ -174,6 +181,7 @@ cbu_wait_http "http://127.0.0.1:$CBU_PORT/health" 60 || fail "power cut in finis
 status=$(sb codebolt-upgrade status --json)
 jq -e '.in_flight == null and .last.to == "1.5.0" and .last.result == "succeeded"' <<<"$status" >/dev/null ||
         fail "power cut in finish: codebolt-upgrade status does not say 1.5.0 succeeded: $(sb codebolt-upgrade status)"
+cell_observe power-cut-finish
 
 # what the interrupted phases left behind (a staging directory, a .partial backup, a scratch database) is gone
 leftovers=$(sb sh -c 'ls -d /backups/codebolt/*.partial /opt/codebolt/releases/.*.staging 2>/dev/null' || true)

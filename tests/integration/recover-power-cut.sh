@@ -4,7 +4,7 @@
 # the database, the stores, the release and the pin before the server starts, the server starts on the
 # old version, and the check after it writes the ledger: restored, with every seeded row as before.
 SB_DISK=1
-# matrix: migrations | a crash of the whole machine mid-migration | old (restored at boot)
+# matrix[power-cut-migrations]: migrations | a crash of the whole machine mid-migration | old (restored at boot)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -68,4 +68,5 @@ for repo in alpha beta gamma; do
 done
 sb_journal_has codebolt-upgrade-recover.service "was interrupted in phase migrate" ||
         fail "the recovery does not say what it found"
+cbu_observe power-cut-migrations 1.4.0 1.5.6
 sb_log "PASS"

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # An operator names something that is not an exact version: every attempt fails in preflight with a
 # message naming the rule, the server keeps running the old version untouched, and no backup is taken.
-# matrix: preflight | not an exact version (latest, ^1.5.0, 1.5, v1.5.0, shell characters, /, 150, 200 and 300 characters) | old (refused)
-# matrix: preflight | the version is not published in the registry | old (refused)
+# matrix[bad-version]: preflight | not an exact version (latest, ^1.5.0, 1.5, v1.5.0, shell characters, /, 150, 200 and 300 characters) | old (refused)
+# matrix[unpublished]: preflight | the version is not published in the registry | old (refused)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -86,9 +86,12 @@ done
 sb_journal_has codebolt-upgrade@1.9.9.service "gate published: fail: 1.9.9 is not published in http://127.0.0.1:$CBU_REGISTRY_PORT/@codebolt%2fserver" ||
         fail "the refusal of 1.9.9 does not say it is not published, and where it looked"
 check_untouched "1.9.9 (not in the registry)"
+cbu_observe unpublished 1.4.0 1.9.9
 
 # each refusal is in the ledger as refused, and none of them marks its version failed
 [ "$(sb jq '[.[] | select(.result == "refused")] | length' /var/lib/codebolt-upgrade/default/ledger.json)" -ge 9 ] ||
         fail "the refusals are not in the ledger"
+# every refusal of a version not exact is in the ledger by now; 'latest' stands for them
+cbu_observe bad-version 1.4.0 latest
 
 sb_log "PASS"

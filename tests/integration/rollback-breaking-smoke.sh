@@ -6,7 +6,7 @@
 # written over them as it started), release and pin back to 1.4.0, which runs again on exactly the data
 # it had, the rows an operator wrote before the upgrade included. The ledger and the catalog's
 # "restored" entry say how many rows written since the stop were discarded. Outcome: old.
-# matrix: smoke | the smoke test fails after a breaking migration was applied | old (restored)
+# matrix[breaking-smoke]: smoke | the smoke test fails after a breaking migration was applied | old (restored)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -94,4 +94,5 @@ grep -qF 'Subject: Codebolt restored to 1.4.0 after the failed upgrade to 1.6.1'
         fail "journalctl -x does not show the 'restored' catalog subject"
 grep -qF "Rows written after the server stopped for the upgrade are discarded:" <<<"$explained" ||
         fail "journalctl -x does not explain the rows discarded"
+cbu_observe breaking-smoke 1.4.0 1.6.1
 sb_log "PASS"

@@ -3,7 +3,7 @@
 # 1.4.0 → 1.5.3: the server reports ready, then crashes. No migration of 1.5.3 changes existing data, so
 # the rollback is a minor one: release and pin back to 1.4.0, started, smoke-tested, the data left as
 # it is. Outcome: old.
-# matrix: smoke | the server crashes after ready | old (rolled-back)
+# matrix[crash-after-ready]: smoke | the server crashes after ready | old (rolled-back)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -24,4 +24,5 @@ sb_journal_has codebolt.service 'fatal: event ingester crashed' || fail "1.5.3 d
 cbu_expect_old 1.4.0 1.5.3 rolled-back "$digests" "$hmax"
 dbs=$(sb runuser -u postgres -- psql -X -tAc "SELECT string_agg(datname, ' ') FROM pg_database WHERE datname LIKE 'codebolt\_failed\_%'")
 [ -z "$dbs" ] || fail "a minor rollback replaced the database (kept: $dbs)"
+cbu_observe crash-after-ready 1.4.0 1.5.3
 sb_log "PASS"

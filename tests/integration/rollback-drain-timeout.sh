@@ -3,11 +3,13 @@
 # An agent run is still in flight when the Drain= deadline passes: the upgrade fails before the server
 # stopped. The rollback aborts it: the run finishes, the server keeps serving 1.4.0 and takes runs
 # again, the staged release is removed. Outcome: aborted (nothing changed).
-# matrix: drain | the drain deadline passes with a run in flight | old (aborted)
+# matrix[drain-timeout]: drain | the drain deadline passes with a run in flight | old (aborted)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
+source "$(dirname "$0")/lib/gate.sh"
 
-# an agent run that outlasts the drain deadline
+# an agent run that outlasts the drain deadline: it starts while the drain is held as it starts
+# (lib/gate.sh), however long the phases before it take on a loaded machine
 CBU_RUN_SECONDS=20
 
 sandbox_boot
@@ -16,13 +18,18 @@ cbu_registry
 cbu_deploy 1.4.0
 sb install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
 sb sh -c 'printf "[Timeouts]\nDrain=3s\n" >/etc/codebolt-upgrade/upgrade.conf.d/drain.conf'
+gate_install drain
 
 token=$(cbu_token)
-run=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
-{ [ -n "$run" ] && [ "$run" != null ]; } || fail "could not start an agent run before the upgrade"
-
+gate_arm drain
 sb_log "systemctl start codebolt-upgrade@1.5.0 (Drain=3s, a run in flight)"
-sb systemctl start codebolt-upgrade@1.5.0.service 2>/dev/null && fail "the upgrade succeeded past Drain=3s"
+sb systemctl start codebolt-upgrade@1.5.0.service 2>/dev/null &
+upgrade=$!
+gate_wait drain >/dev/null || fail "the upgrade never reached drain"
+run=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
+{ [ -n "$run" ] && [ "$run" != null ]; } || fail "could not start an agent run before the drain"
+gate_release drain
+wait "$upgrade" && fail "the upgrade succeeded past Drain=3s"
 result=$(cbu_wait_rollback 1.5.0) || fail "the rollback of 1.5.0 did not end: $result"
 [ "$result" = aborted ] || fail "the drain timeout ended '$result', not aborted"
 [ "$(cbu_ledger_for 1.5.0 | jq -r 'last | .phase')" = drain ] || fail "the ledger does not say the drain failed"
@@ -43,4 +50,5 @@ sb test ! -e /opt/codebolt/releases/1.5.0 || fail "the staged release /opt/codeb
 dbs=$(sb runuser -u postgres -- psql -X -tAc "SELECT string_agg(datname, ' ') FROM pg_database WHERE datname LIKE 'codebolt\_%'")
 [ -z "$dbs" ] || fail "the aborted upgrade left databases: $dbs"
 sb test ! -e "$CBU_STATE/current.json" || fail "current.json remains after the abort"
+cbu_observe drain-timeout 1.4.0 1.5.0
 sb_log "PASS"

@@ -4,7 +4,7 @@
 # as it started. The rollback restores: the database from the snapshot, every store from the backup,
 # release and pin back to 1.4.0, which runs again on exactly the data it had. The failed database is
 # kept for the post-mortem. Outcome: old.
-# matrix: migrations | a migration fails after two applied | old (restored)
+# matrix[failed-migration]: migrations | a migration fails after two applied | old (restored)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -44,4 +44,5 @@ applied=$(sb runuser -u postgres -- psql -X -tA -d "$failed_db" -c "SELECT count
 explained=$(sb journalctl -b --no-pager -x -u codebolt-rollback@1.5.1.service)
 grep -qF 'Subject: Codebolt restored to 1.4.0 after the failed upgrade to 1.5.1' <<<"$explained" ||
         fail "journalctl -x does not show the 'restored' catalog subject"
+cbu_observe failed-migration 1.4.0 1.5.1
 sb_log "PASS"

@@ -6,8 +6,8 @@
 # is kept. Then 1.4.0 → 1.5.0 → 1.6.0, whose migration is breaking, and more runs write on 1.6.0: the
 # rollback unit refuses, saying how many rows a restore would discard, and changes nothing; so does
 # `codebolt-upgrade rollback 1.6.0`; with --discard-since it restores 1.5.0's data as at the stop.
-# matrix: after success | a rollback by hand, no breaking migration applied | old (rolled-back, the data written since kept)
-# matrix: after success | a rollback by hand after a breaking migration | old (refused, nothing changed; restored with --discard-since)
+# matrix[late-minor]: after success | a rollback by hand, no breaking migration applied | old (rolled-back, the data written since kept)
+# matrix[late-breaking]: after success | a rollback by hand after a breaking migration | old (restored with --discard-since; without it refused, nothing changed)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -48,6 +48,7 @@ cbu_ledger_for 1.5.0 | jq -e 'last | .late == true and (.message | test("rolled 
         fail "the ledger does not say 1.5.0 was rolled back by hand: $(cbu_ledger_for 1.5.0 | jq -c last)"
 sb_journal_has codebolt-rollback@1.5.0.service 'Rolled back: deployment default runs 1.4.0 again' ||
         fail "the rollback by hand logged no 'rolled back' event"
+cbu_observe late-minor 1.4.0 1.5.0
 
 # a second start by hand has nothing left to roll back, and says so without writing the ledger
 ledger_before=$(sb cat "$CBU_STATE/ledger.json")
@@ -99,4 +100,5 @@ entry=$(cbu_ledger_for 1.6.0 | jq -c last)
 jq -e --argjson n "$would_lose" '.late == true and .discarded_rows == $n' <<<"$entry" >/dev/null ||
         fail "the ledger does not record the $would_lose rows the restore discarded: $entry"
 sb test ! -e /run/codebolt-upgrade/default.discard-since || fail "the --discard-since flag was left for a later start"
+cbu_observe late-breaking 1.5.0 1.6.0
 sb_log "PASS"

@@ -3,7 +3,7 @@
 # 1.4.0 → 1.5.2: the migrations apply but the server never reports ready. migrate-watch gives up at
 # [Timeouts] Ready= (10 s here) and names what it last saw; no migration changed existing data, so the
 # rollback is a minor one. Outcome: old.
-# matrix: migrations | the server never becomes ready | old (rolled-back)
+# matrix[never-ready]: migrations | the server never becomes ready | old (rolled-back)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -26,4 +26,5 @@ result=$(cbu_wait_rollback 1.5.2) || fail "the rollback of 1.5.2 did not end: $r
 sb_journal_has codebolt-upgrade@1.5.2.service 'Ready=' || fail "migrate-watch does not say it gave up at the Ready= deadline"
 
 cbu_expect_old 1.4.0 1.5.2 rolled-back "$digests" "$hmax"
+cbu_observe never-ready 1.4.0 1.5.2
 sb_log "PASS"

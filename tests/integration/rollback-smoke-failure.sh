@@ -3,8 +3,8 @@
 # 1.4.0 → 1.5.4: the smoke test's agent run fails on 1.5.4. A minor rollback puts 1.4.0 back on the same
 # data. Outcome: old. Then the no-retry rule: 1.5.4 is refused at once in preflight, touching nothing,
 # until `codebolt-upgrade clear 1.5.4`; after that it is tried (and rolled back) again.
-# matrix: smoke | the smoke test fails | old (rolled-back)
-# matrix: preflight | the failed version started again | old (refused until cleared)
+# matrix[smoke-fails]: smoke | the smoke test fails | old (rolled-back)
+# matrix[failed-again]: preflight | the failed version started again | old (refused until cleared)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -24,6 +24,7 @@ result=$(cbu_wait_rollback 1.5.4) || fail "the rollback of 1.5.4 did not end: $r
 sb_journal_has codebolt.service 'failed: agent smoke-test gave up' || fail "1.5.4's smoke run did not fail as injected"
 
 cbu_expect_old 1.4.0 1.5.4 rolled-back "$digests" "$hmax"
+cbu_observe smoke-fails 1.4.0 1.5.4
 
 # the same version again: refused at once in preflight, saying how to allow it, touching nothing
 untouched() {
@@ -48,6 +49,7 @@ result=$(cbu_wait_rollback 1.5.4 "$entries") || fail "the rollback of the refuse
 [ "$(untouched)" = "$before" ] || fail "the refused start changed something:
 $(diff <(echo "$before") <(untouched))"
 sb test ! -e "$CBU_STATE/current.json" || fail "the refused start left current.json"
+cbu_observe failed-again 1.4.0 1.5.4
 
 out=$(sb codebolt-upgrade clear 1.5.4) || fail "codebolt-upgrade clear 1.5.4 failed: $out"
 grep -qF '1.5.4 may be tried again' <<<"$out" || fail "codebolt-upgrade clear does not say 1.5.4 may be tried again: $out"

@@ -10,8 +10,8 @@
 #   3. a package added to a release after its stage: that release no longer counts as staged earlier;
 #   4. a release root put in place without a stage: refused, never "staged earlier".
 # Then the upgrade goes through as usual.
-# matrix: stage | the server's user races a link swap into the staging tree | old (aborted)
-# matrix: stage | a release put in releases/ by other means than a stage | old (aborted)
+# matrix[stage-race]: stage | the server's user races a link swap into the staging tree | old (aborted)
+# matrix[stage-planted]: stage | a release put in releases/ by other means than a stage | old (aborted)
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -127,6 +127,7 @@ sb systemctl start codebolt-rollback@1.5.0.service
 result=$(cbu_wait_rollback 1.5.0 0) || fail "the rollback of the upgrade made by hand did not end: $result"
 [ "$result" = aborted ] || fail "the upgrade made by hand ended '$result', not aborted"
 sb test ! -e /var/lib/codebolt-upgrade/default/current.json || fail "current.json was left behind"
+cbu_observe stage-race 1.4.0 1.5.0
 
 # 4. a release put in place by other means than a stage, the way the guide's operator installs one
 sb rm -rf /opt/codebolt/releases/1.5.0
@@ -143,6 +144,7 @@ grep -qF "/opt/codebolt/releases/1.5.0 exists, but it does not count as staged: 
         fail "the refusal does not say the release was not staged: $out"
 [ "$(sb systemctl show -P InvocationID codebolt.service)" = "$server_id" ] || fail "the server was restarted"
 sb test -d /opt/codebolt/releases/1.5.0 || fail "the rollback removed a release that was not the upgrade's"
+cbu_observe stage-planted 1.4.0 1.5.0
 
 # and with it gone, the upgrade stages its own and succeeds
 sb rm -rf /opt/codebolt/releases/1.5.0

@@ -8,7 +8,7 @@
 #      apart.
 #   2. `systemctl start codebolt-upgrade@1.5.1` (a failing migration) restores the default deployment,
 #      while beta keeps serving 1.5.0 on its own data, untouched.
-# matrix: migrations, with a second deployment on the host | a migration fails after two applied | old (restored); the other deployment kept serving
+# matrix[second-deployment]: migrations, with a second deployment on the host | a migration fails after two applied | old (restored); the other deployment kept serving
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
@@ -140,4 +140,5 @@ expect_served "$SB_DIR/beta-health" 1.5.0 "deployment beta during the default de
 [ "$(sb readlink /opt/codebolt-beta/current)" = releases/1.5.0 ] || fail "the restore moved /opt/codebolt-beta/current"
 [ "$(sb cat "$BETA_STATE/pin")" = 1.5.0 ] || fail "the restore changed beta's pin"
 [ "$(sb codebolt-upgrade --deployment beta history --json | jq length)" = 1 ] || fail "beta's ledger changed"
+cbu_observe second-deployment 1.4.0 1.5.1
 sb_log "PASS"

@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # An operator upgrades a seeded Codebolt 1.4.0 to 1.5.0 with `systemctl start codebolt-upgrade@1.5.0`
 # while two agent runs are in flight; then starts the same unit again.
-# matrix: none (two agent runs in flight) | none | new
+# matrix[happy-path]: none (two agent runs in flight) | none | new
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 
-# agent runs long enough to be still in flight when the upgrade reaches the drain
+# agent runs long enough to be still in flight when the upgrade reaches the drain: they start once the
+# backup has announced the stop, AnnounceLead=10s before the drain (however long the phases before it
+# take on a loaded machine)
 CBU_RUN_SECONDS=20
 
 sandbox_boot
@@ -23,13 +25,10 @@ memory_before=$(cbu_psql -c 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM
 sb systemd-run --quiet --unit=codebolt-test-webhook --property=Type=exec \
         /usr/bin/node "$CBU_FIXTURES/webhook/receiver.js" --port 8089 --out /var/tmp/webhook.jsonl
 cbu_wait_http http://127.0.0.1:8089/ 30 || fail "the webhook receiver did not answer"
-sb sh -c 'printf "[Notify]\nURL=http://127.0.0.1:8089/hook\nAnnounceLead=3s\n" >>/etc/codebolt-upgrade/upgrade.conf'
+sb sh -c 'printf "[Notify]\nURL=http://127.0.0.1:8089/hook\nAnnounceLead=10s\n" >>/etc/codebolt-upgrade/upgrade.conf'
 sb sh -c 'umask 077; printf hook-secret >/etc/codebolt-upgrade/credentials/webhook-token'
 
 token=$(cbu_token)
-run1=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
-run2=$(cbu_api "$token" POST /api/agents/run '{"project":2,"agent":"long-task"}' | jq -r .runId)
-{ [ -n "$run1" ] && [ "$run1" != null ]; } || fail "could not start an agent run before the upgrade"
 
 # watch what `systemctl status` shows while the upgrade runs
 : >"$SB_DIR/status-texts"
@@ -42,19 +41,36 @@ run2=$(cbu_api "$token" POST /api/agents/run '{"project":2,"agent":"long-task"}'
 watcher=$!
 
 sb_log "systemctl start codebolt-upgrade@1.5.0"
+sb systemctl start codebolt-upgrade@1.5.0.service &
+upgrade=$!
+# two agent runs, started once the backup announced the stop: in flight when the drain begins
+seen_announce=
+while kill -0 "$upgrade" 2>/dev/null; do
+        if sb systemctl show -P StatusText codebolt-upgrade@1.5.0.service | grep -qF 'backup: announced;'; then
+                seen_announce=1
+                break
+        fi
+        sleep 0.2
+done
+[ -n "$seen_announce" ] || fail "the upgrade ended before the backup announced the stop"
+run1=$(cbu_api "$token" POST /api/agents/run '{"project":1,"agent":"long-task"}' | jq -r .runId)
+run2=$(cbu_api "$token" POST /api/agents/run '{"project":2,"agent":"long-task"}' | jq -r .runId)
+for r in "$run1" "$run2"; do
+        { [ -n "$r" ] && [ "$r" != null ]; } || fail "could not start an agent run before the drain"
+done
 rc=0
-sb systemctl start codebolt-upgrade@1.5.0.service || rc=$?
+wait "$upgrade" || rc=$?
 kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true
 [ "$rc" = 0 ] || fail "systemctl start codebolt-upgrade@1.5.0 exited $rc"
 
 # the server answers as 1.5.0
 [ "$(cbu_health_version)" = 1.5.0 ] || fail "/health does not report 1.5.0 after the upgrade"
 
-# the runs in flight when the upgrade began finished before the server stopped
+# the runs in flight when the drain began finished before the server stopped
 token=$(cbu_token)
 for r in "$run1" "$run2"; do
         st=$(cbu_api "$token" GET "/api/runs/$r" | jq -r .status)
-        [ "$st" = succeeded ] || fail "agent run $r started before the upgrade ended '$st', not succeeded"
+        [ "$st" = succeeded ] || fail "agent run $r started before the drain ended '$st', not succeeded"
 done
 sb_journal_has codebolt-upgrade@1.5.0.service 'drain: waiting for 2 agent runs in flight' ||
         fail "drain did not wait for the two agent runs in flight"
@@ -70,6 +86,7 @@ for m in 20260315_add_foo_index 20260320_partition_event_log; do
                 fail "migration $m is not in the ledger"
 done
 sb test ! -e /var/lib/codebolt-upgrade/default/current.json || fail "current.json remains after a finished upgrade"
+cbu_observe happy-path 1.4.0 1.5.0
 
 # the pin
 [ "$(sb cat /var/lib/codebolt-upgrade/default/pin)" = 1.5.0 ] || fail "the pin does not say 1.5.0"
@@ -147,18 +164,18 @@ for e in started:preflight announce:backup succeeded:finish; do
 done
 [ "$(jq -rs '[.[].body.event] | join(",")' <<<"$hooks")" = started,announce,succeeded ] ||
         fail "the webhook's events are not exactly started, announce, succeeded: $(jq -c .body <<<"$hooks")"
-# the announcement: when the server stops (AnnounceLead=3s from now), for how long at most, and no
+# the announcement: when the server stops (AnnounceLead=10s from now), for how long at most, and no
 # estimate yet (no earlier upgrade here)
 jq -se '[.[] | select(.body.event == "announce")][0].body |
         (.stop_at | test("^[0-9-]{10}T[0-9:]{8}Z$")) and .expected_downtime_seconds == null and
         .max_downtime_seconds == (10 * 60 + 30 * 60 + 5 * 60 + 5 * 60) and
         (.basis | test("no earlier upgrade")) and (.message | test("will stop for the upgrade to 1.5.0 at "))' \
         <<<"$hooks" >/dev/null || fail "the announcement lacks the stop time or the downtime: $(jq -c .body <<<"$hooks")"
-# AnnounceLead=3s: the drain began at least 3 s after the announcement
+# AnnounceLead=10s: the drain began at least 10 s after the announcement
 announced=$(sb journalctl -b -o json --no-pager -u codebolt-upgrade@1.5.0.service | jq -rs '[.[] | select(.MESSAGE | test("will stop for the upgrade"))][0].__REALTIME_TIMESTAMP')
 drained=$(sb journalctl -b -o json --no-pager -u codebolt-upgrade@1.5.0.service | jq -rs '[.[] | select(.MESSAGE | test("^drain: "))][0].__REALTIME_TIMESTAMP')
-{ [ -n "$announced" ] && [ -n "$drained" ] && [ "$((drained - announced))" -ge 3000000 ]; } ||
-        fail "the drain did not wait AnnounceLead=3s after the announcement ($announced, $drained)"
+{ [ -n "$announced" ] && [ -n "$drained" ] && [ "$((drained - announced))" -ge 10000000 ]; } ||
+        fail "the drain did not wait AnnounceLead=10s after the announcement ($announced, $drained)"
 # the ledger records the downtime, which the next announcement goes by
 jq -e 'last | .downtime_seconds | type == "number" and . >= 0' <<<"$ledger" >/dev/null ||
         fail "the ledger does not record the downtime: $(jq -c last <<<"$ledger")"

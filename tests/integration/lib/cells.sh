@@ -12,6 +12,8 @@
 #                                    `codebolt-upgrade clear` allows the version again for the next cell
 #   cell_expect_new_entry WHAT RESULT   the cell wrote exactly one ledger entry for the version, RESULT
 #                                    from $CELL_FROM, under an id none of the earlier entries has
+#   cell_observe CELL                once the cell's checks passed: print the outcome the sandbox shows
+#                                    for the matrix cell CELL (cbu_observe, $CELL_FROM → the version)
 #
 # cell_version, cell_entries (the number of the ledger's entries for it before), cell_ids (their ids),
 # cell_hmax, cell_digests, cell_stores and cell_server hold what cell_start noted.
@@ -75,4 +77,8 @@ cell_expect_new_entry() {
                 '.result == $r and .from == $f and (.id | type == "string" or type == "number") and
                  (.id as $id | $ids | index($id) | not)' <<<"$entry" >/dev/null ||
                 fail "$1: the new ledger entry for $cell_version is not a new '$2' from $CELL_FROM: $entry"
+}
+
+cell_observe() {
+        cbu_observe "$1" "$CELL_FROM" "$cell_version"
 }

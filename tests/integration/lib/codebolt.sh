@@ -337,17 +337,21 @@ after:  $(tr '\n' ' ' <<<"$out")"
 }
 
 # cbu_observe CELL FROM TO: print the outcome of the upgrade FROM → TO as the sandbox shows it now, for
-# the matrix cell CELL (see `observed` in sandbox.sh): "new" when /health reports TO, "old" when it
-# reports FROM, "held" otherwise; then the ledger's last result for TO in parentheses
+# the matrix cell CELL (see `observed` in sandbox.sh): "new" when /health reports TO, "held" when the
+# ledger says the upgrade is held and the server does not answer as TO (stopped or on the old version, as
+# the matrix defines held), "old" when it reports FROM, "held" otherwise; then the ledger's last result
+# for TO in parentheses
 cbu_observe() {
         local cell=$1 from=$2 to=$3 version outcome result
         version=$(cbu_health_version 2>/dev/null) || version=
-        case "$version" in
-        "$to") outcome=new ;;
-        "$from") outcome=old ;;
-        *) outcome=held ;;
-        esac
         result=$(cbu_ledger_for "$to" | jq -r 'last | .result // "no ledger entry"')
+        if [ "$version" = "$to" ]; then
+                outcome=new
+        elif [ "$version" = "$from" ] && [ "$result" != held ]; then
+                outcome=old
+        else
+                outcome=held
+        fi
         observed "$cell" "$outcome ($result)"
 }
 
