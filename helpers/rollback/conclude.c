@@ -108,7 +108,7 @@ int conclude(Rollback *rb, const char *result, const char *message) {
         if (!streq_ptr(rb->current.rollback_result, result)) {
                 if (rb_strdup(&rb->current.rollback_result, result) < 0)
                         return log_oom();
-                r = current_save_typed(rb->h->config.deployment, &rb->current);
+                r = current_save(rb->h->config.deployment, &rb->current);
                 if (r < 0)
                         return log_error_errno(r, "Failed to write current.json: %m");
         }
