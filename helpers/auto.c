@@ -334,7 +334,7 @@ int main(int argc, char *argv[]) {
         log_set_deployment(config.deployment);
 
         /* one whose current.json cannot be read (a wrongly typed key) is in flight all the same */
-        r = current_load_typed(config.deployment, &current, NULL);
+        r = current_load(config.deployment, &current, NULL);
         if (r >= 0 || r == -EBADMSG || r == -ERANGE) {
                 log_notice(
                         "An upgrade of deployment %s to %s is in flight (phase %s): no unattended upgrade "

@@ -176,7 +176,7 @@ static int arm_watch(Helper *h) {
                             *restore = NULL;
         const cJSON *baseline = h->current.baseline;
 
-        if (!w || !now || !period || !interval || current_restore_reason_typed(&h->current, &restore) < 0)
+        if (!w || !now || !period || !interval || current_restore_reason(&h->current, &restore) < 0)
                 return -ENOMEM;
         if (watch_load(h->config.deployment, &old) >= 0 &&
             streq_ptr(json_get_string(old, "state"), "running") &&

@@ -140,7 +140,7 @@ typedef struct MigrationUpdate {
 
 static int update_migration(Current *current, void *userdata) {
         const MigrationUpdate *u = userdata;
-        return current_set_migration_typed(current, u->id, u->breaking, u->drops, u->state);
+        return current_set_migration(current, u->id, u->breaking, u->drops, u->state);
 }
 
 static int record_migration(Watch *w, const char *id, const char *state) {

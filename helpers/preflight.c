@@ -41,7 +41,7 @@ static int skip_if_current(const char *instance) {
                 return 0;
         }
 
-        r = current_load_typed(config.deployment, &current, &error);
+        r = current_load(config.deployment, &current, &error);
         if (r >= 0)
                 log_info(
                         "An upgrade to %s is in flight (phase %s): not skipping.",
@@ -113,9 +113,9 @@ static int open_upgrade(Helper *h, const char *from) {
                     CURRENT_KEY_BIT(CURRENT_SWITCHED) | CURRENT_KEY_BIT(CURRENT_MIGRATIONS) |
                     CURRENT_KEY_BIT(CURRENT_ATTEMPTS);
 
-        r = current_create_typed(h->config.deployment, &c);
+        r = current_create(h->config.deployment, &c);
         if (r == -EEXIST) {
-                r = current_load_typed(h->config.deployment, &inflight, NULL);
+                r = current_load(h->config.deployment, &inflight, NULL);
                 return refuse_in_flight(h, r >= 0 ? &inflight : NULL);
         }
         if (r < 0)
@@ -130,7 +130,7 @@ static int open_upgrade(Helper *h, const char *from) {
 }
 
 static int preflight_done(Current *current, void *userdata) {
-        return current_phase_done_typed(current, "preflight");
+        return current_phase_done(current, "preflight");
 }
 
 static int run(Helper *h) {
@@ -147,7 +147,7 @@ static int run(Helper *h) {
         if (r < 0)
                 return r;
         /* one in flight refuses at once, before the slower gates */
-        r = current_load_typed(h->config.deployment, &inflight, &error);
+        r = current_load(h->config.deployment, &inflight, &error);
         if (r >= 0)
                 return refuse_in_flight(h, &inflight);
         if (r == -EBADMSG || r == -ERANGE)

@@ -40,7 +40,7 @@ static int recover_load(const char *deployment, Current *ret) {
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = current_load_typed(deployment, &c, &error);
+        r = current_load(deployment, &c, &error);
         if (r != -EBADMSG && r != -ERANGE) {
                 if (r >= 0) {
                         *ret = c;
@@ -48,7 +48,7 @@ static int recover_load(const char *deployment, Current *ret) {
                 }
                 return r;
         }
-        if (!error || current_load(deployment, &j) < 0)
+        if (!error || current_read_document(deployment, &j) < 0)
                 return r; /* not even JSON */
         log_warning("current.json of deployment %s: %s; resolving it all the same.", deployment, error);
         const char *unit = json_get_string(j, "unit"), *instance = json_get_string(j, "instance"),

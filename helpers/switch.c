@@ -23,7 +23,7 @@ static int run(Helper *h) {
                         EBUSY,
                         "Refusing to switch releases while %s may still run: drain did not stop it.",
                         h->config.server_unit);
-        if (!current_phase_is_done_typed(&h->current, "stage"))
+        if (!current_phase_is_done(&h->current, "stage"))
                 return log_error_errno(ENOENT, "Refusing to switch: %s was never staged.", h->version);
 
         log_status("switch: pinning %s and pointing %s/current at it", h->version, paths_install_root());

@@ -256,7 +256,7 @@ static int run(Helper *h) {
 
         /* an upgrade or rollback in flight changes the server under us: no sample now */
         /* one whose current.json cannot be read (a wrongly typed key) is in flight all the same */
-        r = current_load_typed(h->config.deployment, &current, NULL);
+        r = current_load(h->config.deployment, &current, NULL);
         if (r >= 0 || r == -EBADMSG || r == -ERANGE) {
                 log_info(
                         "An upgrade or rollback is in flight on deployment %s (to %s, phase %s): no sample "

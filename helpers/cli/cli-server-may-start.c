@@ -44,7 +44,7 @@ int verb_server_may_start(int argc, char *argv[], void *userdata) {
         }
         log_set_deployment(c.deployment);
 
-        r = current_load_typed(c.deployment, &current, &error);
+        r = current_load(c.deployment, &current, &error);
         if (r < 0 && r != -ENOENT) {
                 log_error_errno(
                         r,

@@ -197,7 +197,7 @@ int verb_status(int argc, char *argv[], void *userdata) {
                 log_warning_errno(r, "Failed to read watch.json of deployment %s: %m", c->deployment);
 
         /* the document as it is for --json; typed for the text */
-        r = current_load(c->deployment, &document);
+        r = current_read_document(c->deployment, &document);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to read current.json of deployment %s: %m", c->deployment);
         if (document) {

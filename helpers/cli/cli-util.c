@@ -44,7 +44,7 @@ int cli_load_current(const Config *c, Current *ret_current) {
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = current_load_typed(c->deployment, ret_current, &error);
+        r = current_load(c->deployment, ret_current, &error);
         if (r == -ENOENT)
                 return 0;
         if (r < 0 && error)

@@ -52,39 +52,13 @@ char *current_timestamp(void) {
         return s;
 }
 
-int current_load(const char *deployment, cJSON **ret) {
-        _cleanup_free_ char *path = NULL;
-        int r;
+int current_read_document(const char *deployment, cJSON **ret) {
+        /* a read makes no directory: the rollback of a deployment that has none leaves none */
+        _cleanup_free_ char *path = paths_state_file(deployment, "current.json");
 
-        r = current_path(deployment, &path);
-        if (r < 0)
-                return r;
-        return state_read_json(path, ret);
-}
-
-int current_create(const char *deployment, const cJSON *j) {
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        r = current_path(deployment, &path);
-        if (r < 0)
-                return r;
-        return state_create_json_exclusive(path, j, CURRENT_MODE);
-}
-
-int current_save(const char *deployment, cJSON *j) {
-        _cleanup_free_ char *path = NULL, *now = current_timestamp();
-        int r;
-
-        if (!now)
+        if (!path)
                 return -ENOMEM;
-        r = current_set_string(j, "updated", now);
-        if (r < 0)
-                return r;
-        r = current_path(deployment, &path);
-        if (r < 0)
-                return r;
-        return state_write_json_atomic(path, j, CURRENT_MODE);
+        return state_read_json(path, ret);
 }
 
 int current_remove(const char *deployment) {
@@ -111,76 +85,6 @@ int current_set_aside(const char *deployment, const char *name) {
         return 0;
 }
 
-static int replace_item(cJSON *j, const char *key, cJSON *item) {
-        return json_set_item(j, key, item);
-}
-
-int current_set_string(cJSON *j, const char *key, const char *value) {
-        return replace_item(j, key, value ? cJSON_CreateString(value) : cJSON_CreateNull());
-}
-
-int current_set_bool(cJSON *j, const char *key, bool value) {
-        return replace_item(j, key, cJSON_CreateBool(value));
-}
-
-int current_set_phase(cJSON *j, const char *phase) {
-        return current_set_string(j, "phase", phase);
-}
-
-bool current_phase_is_done(const cJSON *j, const char *phase) {
-        const cJSON *phases = cJSON_GetObjectItemCaseSensitive(j, "phases"), *p;
-
-        cJSON_ArrayForEach (p, phases)
-                if (cJSON_IsString(p) && streq(p->valuestring, phase))
-                        return true;
-        return false;
-}
-
-int current_phase_done(cJSON *j, const char *phase) {
-        cJSON *phases = cJSON_GetObjectItemCaseSensitive(j, "phases");
-
-        if (current_phase_is_done(j, phase))
-                return 0;
-        if (!cJSON_IsArray(phases)) {
-                int r = replace_item(j, "phases", cJSON_CreateArray());
-                if (r < 0)
-                        return r;
-                phases = cJSON_GetObjectItemCaseSensitive(j, "phases");
-        }
-        cJSON *s = cJSON_CreateString(phase);
-        if (!s || !cJSON_AddItemToArray(phases, s)) {
-                cJSON_Delete(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-int current_set_migration(cJSON *j, const char *id, bool breaking, const cJSON *drops, const char *state) {
-        cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "migrations"), *m;
-        int r;
-
-        if (!cJSON_IsArray(list)) {
-                r = replace_item(j, "migrations", cJSON_CreateArray());
-                if (r < 0)
-                        return r;
-                list = cJSON_GetObjectItemCaseSensitive(j, "migrations");
-        }
-
-        cJSON_ArrayForEach (m, list)
-                if (streq_ptr(json_get_string(m, "id"), id))
-                        return current_set_string(m, "state", state);
-
-        _cleanup_json_ cJSON *n = cJSON_CreateObject();
-        if (!n || !cJSON_AddStringToObject(n, "id", id) || !cJSON_AddBoolToObject(n, "breaking", breaking) ||
-            !cJSON_AddItemToObject(n, "drops", drops ? cJSON_Duplicate(drops, true) : cJSON_CreateArray()) ||
-            !cJSON_AddStringToObject(n, "state", state))
-                return -ENOMEM;
-        if (!cJSON_AddItemToArray(list, n))
-                return -ENOMEM;
-        TAKE_PTR(n);
-        return 0;
-}
-
 /* the reason migration id in state makes going back a full restore: 1 and *ret, or 0 when it does not */
 static int migration_restore_reason(const char *id, const char *state, bool non_breaking, char **ret) {
         int r;
@@ -196,27 +100,6 @@ static int migration_restore_reason(const char *id, const char *state, bool non_
                 return 0;
         return r < 0 ? -ENOMEM : 1;
 }
-
-int current_restore_reason(const cJSON *current, char **ret) {
-        const cJSON *m;
-        char *s = NULL;
-
-        cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(current, "migrations")) {
-                int r = migration_restore_reason(
-                        json_get_string(m, "id"),
-                        json_get_string(m, "state"),
-                        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")),
-                        &s);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        break;
-        }
-        *ret = s;
-        return 0;
-}
-
-/* ---- the typed API ---- */
 
 typedef enum FieldType {
         FIELD_STRING,
@@ -712,27 +595,31 @@ int current_to_json(const Current *c, cJSON **ret) {
         return 0;
 }
 
-int current_load_typed(const char *deployment, Current *ret, char **ret_error) {
+int current_load(const char *deployment, Current *ret, char **ret_error) {
         _cleanup_json_ cJSON *j = NULL;
         int r;
 
-        r = current_load(deployment, &j);
+        r = current_read_document(deployment, &j);
         if (r < 0)
                 return r;
         return current_from_json(j, ret, ret_error);
 }
 
-int current_create_typed(const char *deployment, const Current *c) {
+int current_create(const char *deployment, const Current *c) {
         _cleanup_json_ cJSON *j = NULL;
+        _cleanup_free_ char *path = NULL;
         int r;
 
         r = current_to_json(c, &j);
         if (r < 0)
                 return r;
-        return current_create(deployment, j);
+        r = current_path(deployment, &path);
+        if (r < 0)
+                return r;
+        return state_create_json_exclusive(path, j, CURRENT_MODE);
 }
 
-int current_save_typed(const char *deployment, Current *c) {
+int current_save(const char *deployment, Current *c) {
         _cleanup_json_ cJSON *j = NULL;
         _cleanup_free_ char *path = NULL;
         char *now = current_timestamp();
@@ -751,7 +638,7 @@ int current_save_typed(const char *deployment, Current *c) {
         return state_write_json_atomic(path, j, CURRENT_MODE);
 }
 
-int current_set_phase_typed(Current *c, const char *phase) {
+int current_set_phase(Current *c, const char *phase) {
         char *s = strdup(phase);
 
         if (!s)
@@ -761,21 +648,20 @@ int current_set_phase_typed(Current *c, const char *phase) {
         return 0;
 }
 
-bool current_phase_is_done_typed(const Current *c, const char *phase) {
+bool current_phase_is_done(const Current *c, const char *phase) {
         STRV_FOREACH (p, c->phases)
                 if (streq(*p, phase))
                         return true;
         return false;
 }
 
-int current_phase_done_typed(Current *c, const char *phase) {
-        if (current_phase_is_done_typed(c, phase))
+int current_phase_done(Current *c, const char *phase) {
+        if (current_phase_is_done(c, phase))
                 return 0;
         return strv_push(&c->phases, phase);
 }
 
-int current_set_migration_typed(
-        Current *c, const char *id, bool breaking, char *const *drops, const char *state) {
+int current_set_migration(Current *c, const char *id, bool breaking, char *const *drops, const char *state) {
         _cleanup_(migration_done) CurrentMigration n = {};
         CurrentMigration *grown;
         char *s;
@@ -808,7 +694,7 @@ int current_set_migration_typed(
         return 0;
 }
 
-int current_restore_reason_typed(const Current *c, char **ret) {
+int current_restore_reason(const Current *c, char **ret) {
         char *s = NULL;
 
         for (size_t i = 0; i < c->n_migrations; i++) {

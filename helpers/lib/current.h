@@ -9,7 +9,8 @@
 #include <cjson/cJSON.h>
 
 /* The keys of current.json: a contract between the phases, the rollback, the recovery and `status`.
- * "late" rollback: rollback.c's late_current() makes a current.json from the upgrade's ledger entry.
+ * "late" rollback: helpers/rollback/late.c's late_current() makes a current.json from the upgrade's ledger
+ * entry.
  *
  * | key                    | JSON type            | written by                         | read by |
  * |------------------------|----------------------|------------------------------------|-----------------------------------------|
@@ -68,8 +69,6 @@
  * the same shape for those keys, so current_from_json() reads a ledger entry too (its own keys land in
  * "extra"). Not current.json keys, though near: "tables_at_stop" is the backup manifest's (snapshot
  * writes it there); "watch", "cursor", "auto_rollback" are watch.json's or the ledger's. */
-
-/* ---- the typed API ---- */
 
 /* One migration of "migrations": {"id", "breaking", "drops": [...], "state"}, written by migrate-watch
  * (current_set_migration) and copied into the ledger. */
@@ -224,48 +223,35 @@ int current_to_json(const Current *c, cJSON **ret);
  * (finish.c make_entry(), rollback.c write_ledger()). */
 int current_to_json_keys(const Current *c, uint64_t keys, cJSON **ret);
 
-/* current_load() and current_from_json(): -ENOENT when none is in flight */
-int current_load_typed(const char *deployment, Current *ret, char **ret_error);
-/* -EEXIST when one is in flight */
-int current_create_typed(const char *deployment, const Current *c);
-/* sets c->updated to now, then writes c atomically */
-int current_save_typed(const char *deployment, Current *c);
+/* Read the deployment's current.json into *ret: -ENOENT when none is in flight, -EBADMSG (from
+ * current_from_json()) when a known key has the wrong type, with ret_error as there. */
+int current_load(const char *deployment, Current *ret, char **ret_error);
+/* Write c as the deployment's new current.json (mode 0600); -EEXIST when one is in flight. */
+int current_create(const char *deployment, const Current *c);
+/* Set c->updated to now, then write c atomically as the deployment's current.json. */
+int current_save(const char *deployment, Current *c);
 
 /* c->phase = phase */
-int current_set_phase_typed(Current *c, const char *phase);
+int current_set_phase(Current *c, const char *phase);
 /* append phase to c->phases unless it is there */
-int current_phase_done_typed(Current *c, const char *phase);
-bool current_phase_is_done_typed(const Current *c, const char *phase);
+int current_phase_done(Current *c, const char *phase);
+/* whether phase is in c->phases */
+bool current_phase_is_done(const Current *c, const char *phase);
 /* add a migration (drops copied; NULL: none), or update the state of the one with that id */
-int current_set_migration_typed(
-        Current *c, const char *id, bool breaking, char *const *drops, const char *state);
-/* current_restore_reason() on the typed migrations (an entry that does not say counts as breaking) */
-int current_restore_reason_typed(const Current *c, char **ret);
+int current_set_migration(Current *c, const char *id, bool breaking, char *const *drops, const char *state);
+/* Why going back from this upgrade (current.json, or its ledger entry read by current_from_json()) would
+ * be a full restore: a migration failed, a breaking one was applied (an entry that does not say counts
+ * as breaking), or one may have been cut off mid-flight. *ret is that reason, or NULL when a minor
+ * rollback keeps the data. The rollback table and the watch's automatic rollback decide by it. */
+int current_restore_reason(const Current *c, char **ret);
 
-/* ---- both APIs ---- */
-
+/* The deployment's current.json as it is, not checked against the keys above: for display (status
+ * --json prints it) and for reading a corrupt file leniently (the recovery's fallback). -ENOENT when
+ * none is in flight. */
+int current_read_document(const char *deployment, cJSON **ret);
 /* remove the deployment's current.json durably (the upgrade is over); -ENOENT when there is none */
 int current_remove(const char *deployment);
 /* move a held upgrade's current.json aside as <name> in the state directory, for the post-mortem */
 int current_set_aside(const char *deployment, const char *name);
 /* "2026-11-26T10:57:13Z" for now; malloc'd */
 char *current_timestamp(void);
-
-/* ---- the cJSON API: being replaced by the typed API above (the programs move to it, then it goes) ---- */
-
-int current_load(const char *deployment, cJSON **ret);      /* -ENOENT when none is in flight */
-int current_create(const char *deployment, const cJSON *j); /* -EEXIST when one is in flight */
-int current_save(const char *deployment, cJSON *j);         /* refreshes "updated" */
-
-int current_set_string(cJSON *j, const char *key, const char *value); /* NULL value stores null */
-int current_set_bool(cJSON *j, const char *key, bool value);
-int current_set_phase(cJSON *j, const char *phase);  /* "phase" = phase */
-int current_phase_done(cJSON *j, const char *phase); /* appends to "phases" */
-bool current_phase_is_done(const cJSON *j, const char *phase);
-/* Why going back from this upgrade (current.json, or its ledger entry) would be a full restore: a
- * migration failed, a breaking one was applied (a migration not marked non-breaking counts as
- * breaking), or one may have been cut off mid-flight. *ret is that reason, or NULL when a minor
- * rollback keeps the data. The rollback table and the watch's automatic rollback decide by it. */
-int current_restore_reason(const cJSON *current, char **ret);
-/* add a migration, or update the state of the one with that id */
-int current_set_migration(cJSON *j, const char *id, bool breaking, const cJSON *drops, const char *state);

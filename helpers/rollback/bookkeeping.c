@@ -10,8 +10,6 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
-#include "paths.h"
-#include "state.h"
 #include "rollback.h"
 
 void rollback_done(Rollback *rb) {
@@ -119,15 +117,12 @@ static int drop_unreadable_keys(const char *deployment, cJSON *j, bool *ret_migr
 
 int rb_load_current(Rollback *rb) {
         const char *deployment = rb->h->config.deployment;
-        _cleanup_free_ char *path = paths_state_file(deployment, "current.json");
         _cleanup_(current_done) Current c = {};
         _cleanup_json_ cJSON *j = NULL;
         bool migrations = false;
         int r;
 
-        if (!path)
-                return -ENOMEM;
-        r = state_read_json(path, &j);
+        r = current_read_document(deployment, &j);
         if (r < 0)
                 return r;
         /* not even an object: no key of it can be read (it belongs to no upgrade) */
@@ -155,7 +150,7 @@ int rb_load_current(Rollback *rb) {
 int rb_save(Rollback *rb) {
         int r;
 
-        r = current_save_typed(rb->h->config.deployment, &rb->current);
+        r = current_save(rb->h->config.deployment, &rb->current);
         if (r < 0)
                 return rb_fail(rb, r, "Failed to write current.json: %m");
         return 0;
@@ -198,7 +193,7 @@ int rb_relock(Rollback *rb) {
         }
         rb->migrations_unreadable = rb->migrations_unreadable || migrations;
         /* the phase helpers run for the rollback mark their own phase on entry */
-        r = current_set_phase_typed(&rb->current, "rollback");
+        r = current_set_phase(&rb->current, "rollback");
         if (r < 0)
                 return rb_oom(rb);
         return 0;

@@ -90,14 +90,9 @@ void rollback_notify(Rollback *rb, const char *event, const char *detail) {
 /* rollback.d, once the result is known (a refusal changed nothing: no rollback, no hooks); a failing
  * hook is a warning only */
 void run_rollback_hooks(Rollback *rb, const char *result) {
-        _cleanup_json_ cJSON *current = NULL;
-
         if (streq(result, "refused"))
                 return;
-        /* helper_run_hooks() still takes current.json as a document */
-        if (current_to_json(&rb->current, &current) < 0)
-                current = NULL;
-        (void)helper_run_hooks(rb->h, HOOKS_ROLLBACK, current, result);
+        (void)helper_run_hooks(rb->h, HOOKS_ROLLBACK, &rb->current, result);
 }
 
 /* The ledger first, then current.json goes: a crash in between leaves "rollback_result", and the
@@ -108,7 +103,7 @@ int conclude(Rollback *rb, const char *result, const char *message) {
         if (!streq_ptr(rb->current.rollback_result, result)) {
                 if (rb_strdup(&rb->current.rollback_result, result) < 0)
                         return log_oom();
-                r = current_save_typed(rb->h->config.deployment, &rb->current);
+                r = current_save(rb->h->config.deployment, &rb->current);
                 if (r < 0)
                         return log_error_errno(r, "Failed to write current.json: %m");
         }

@@ -12,7 +12,7 @@
 static int restore_reason(const Rollback *rb, char **ret) {
         int r;
 
-        r = current_restore_reason_typed(&rb->current, ret);
+        r = current_restore_reason(&rb->current, ret);
         if (r < 0)
                 return r;
         if (!*ret && rb->migrations_unreadable &&
@@ -38,7 +38,7 @@ int rollback_facts_from_current(const Rollback *rb, RollbackFacts *ret, char **r
         if (restore_reason(rb, &reason) < 0)
                 return -ENOMEM;
         for (RollbackPhase p = 0; p < _ROLLBACK_PHASE_MAX; p++)
-                if (current_phase_is_done_typed(c, rollback_phase_to_string(p)))
+                if (current_phase_is_done(c, rollback_phase_to_string(p)))
                         done |= 1u << p;
         *ret = (RollbackFacts){
                 .run = arg_mode,
@@ -102,7 +102,7 @@ int decide(Rollback *rb, const RollbackVerdict *v) {
                         return rb_oom(rb);
         }
         c->rollback_attempts = n + 1;
-        if (current_set_phase_typed(c, "rollback") < 0)
+        if (current_set_phase(c, "rollback") < 0)
                 return rb_oom(rb);
         return rb_save(rb);
 }

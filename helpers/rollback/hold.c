@@ -241,9 +241,9 @@ int hold(Rollback *rb) {
         rb->current.present |= CURRENT_KEY_BIT(CURRENT_HELD_INSTRUCTIONS);
         if (rb_strdup(&rb->current.held_reason, rb->why) < 0 ||
             rb_strdup(&rb->current.held_instructions, steps) < 0 ||
-            current_set_phase_typed(&rb->current, "rollback") < 0)
+            current_set_phase(&rb->current, "rollback") < 0)
                 return log_oom(), 1;
-        r = current_save_typed(rb->h->config.deployment, &rb->current);
+        r = current_save(rb->h->config.deployment, &rb->current);
         if (r < 0)
                 log_error_errno(r, "Failed to record the held state in current.json: %m");
         if (!ledger_has_entry(rb->h->config.deployment, &rb->current, "held"))

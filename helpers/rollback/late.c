@@ -103,7 +103,7 @@ static int late_current(Rollback *rb, const cJSON *entry, RollbackAction action)
             !(c->staged_release = paths_release_dir(rb->h->version)) ||
             !(c->deployment = strdup(rb->h->config.deployment)) ||
             !(c->upgrade_finished = strdup(strempty(json_get_string(entry, "finished")))) ||
-            current_set_phase_typed(c, "rollback") < 0 || !(c->started = strdup(now)) ||
+            current_set_phase(c, "rollback") < 0 || !(c->started = strdup(now)) ||
             !(c->updated = strdup(now)) || !(c->rollback_from_phase = strdup("finish")) ||
             !(c->rollback_action = strdup(rollback_action_to_string(action))) ||
             !(c->rollback_started = strdup(now)))
@@ -187,7 +187,7 @@ int begin_late_rollback(Rollback *rb) {
                         "Failed to read the ledger's entry for the upgrade to %s: %s. Nothing was changed.",
                         h->version,
                         error ?: strerror(-r));
-        if (current_restore_reason_typed(&e, &reason) < 0)
+        if (current_restore_reason(&e, &reason) < 0)
                 return rb_oom(rb);
         snapshot = e.snapshot;
         late_current_from_entry(rb, &e);
@@ -223,7 +223,7 @@ int begin_late_rollback(Rollback *rb) {
         why = take_reason_flag(h);
         if (why && rb_strdup(&rb->current.late_reason, why) < 0)
                 return rb_oom(rb);
-        r = current_create_typed(h->config.deployment, &rb->current);
+        r = current_create(h->config.deployment, &rb->current);
         if (r == -EEXIST)
                 return log_error_errno(
                         r,

@@ -136,15 +136,15 @@ static void hook_report(const Hook *hook, const HookResult *result, void *userda
                 strempty(output));
 }
 
-int helper_run_hooks(Helper *h, const char *stage, const cJSON *current, const char *result) {
+int helper_run_hooks(Helper *h, const char *stage, const Current *current, const char *result) {
         bool fatal = streq(stage, HOOKS_PRE_UPGRADE) || streq(stage, HOOKS_SMOKE), relock = h->lock_fd >= 0;
         HookContext ctx = {
                 .stage = stage,
                 .phase = h->phase,
                 .deployment = h->config.deployment,
-                .from = current ? json_get_string(current, "from") : h->current.from,
+                .from = (current ?: &h->current)->from,
                 .to = h->version,
-                .backup = current ? json_get_string(current, "backup") : h->current.backup,
+                .backup = (current ?: &h->current)->backup,
                 .result = result,
                 .timeout = h->config.timeout_hook,
                 .keep_going = !fatal,

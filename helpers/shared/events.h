@@ -13,9 +13,9 @@
 void helper_notify(Helper *h, const char *event, const cJSON *fields);
 
 /* Run the stage's hooks (hooks.h: HOOKS_PRE_UPGRADE, …) with this upgrade's context: from and backup
- * from current, the rollback's current.json document (NULL: h->current), result (rollback stage) as
+ * from current, the rollback's Current (NULL: h->current), result (rollback stage) as
  * CODEBOLT_UPGRADE_RESULT, each bounded by [Timeouts] Hook=. Never under the state lock (a hook may run
  * codebolt-upgrade status): one held is let go and taken again after. Logs every hook. A failing pre-upgrade
  * or smoke hook stops the stage and is an error (logged; -EPROTO); in the other stages a failure is a
  * warning, the rest still run, and 0 is returned. */
-int helper_run_hooks(Helper *h, const char *stage, const cJSON *current, const char *result);
+int helper_run_hooks(Helper *h, const char *stage, const Current *current, const char *result);

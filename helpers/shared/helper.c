@@ -71,7 +71,7 @@ static int helper_reload_current(Helper *h) {
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = current_load_typed(h->config.deployment, &c, &error);
+        r = current_load(h->config.deployment, &c, &error);
         if (r == -ENOENT)
                 return log_error_errno(
                         r,
@@ -108,7 +108,7 @@ int helper_update_current(Helper *h, int (*update)(Current *current, void *userd
                         log_error_errno(r, "Failed to update current.json: %m");
         }
         if (r >= 0) {
-                r = current_save_typed(h->config.deployment, &h->current);
+                r = current_save(h->config.deployment, &h->current);
                 if (r < 0)
                         log_error_errno(r, "Failed to write current.json: %m");
         }
@@ -153,11 +153,11 @@ int helper_set_current_bool(Helper *h, CurrentKey key, size_t offset, bool value
 }
 
 static int update_enter(Current *current, void *userdata) {
-        return current_set_phase_typed(current, userdata);
+        return current_set_phase(current, userdata);
 }
 
 static int update_leave(Current *current, void *userdata) {
-        return current_phase_done_typed(current, userdata);
+        return current_phase_done(current, userdata);
 }
 
 /* a phase of the upgrade unit itself, not the rollback or one of its --rollback helpers */

@@ -101,7 +101,7 @@ int helper_retention_gather(const Config *c, HelperRetention *ret, char **ret_er
         g.current = calloc(1, sizeof(Current));
         if (!g.current)
                 return -ENOMEM;
-        r = current_load_typed(c->deployment, g.current, &error);
+        r = current_load(c->deployment, g.current, &error);
         if (r == -ENOENT) {
                 free(g.current);
                 g.current = NULL;

@@ -15,7 +15,7 @@
 #include "paths.h"
 #include "state.h"
 
-static cJSON *sample(const char *to) {
+static cJSON *sample_json(const char *to) {
         cJSON *j = cJSON_CreateObject();
 
         ck_assert_ptr_nonnull(j);
@@ -26,6 +26,13 @@ static cJSON *sample(const char *to) {
         cJSON_AddStringToObject(j, "phase", "preflight");
         cJSON_AddBoolToObject(j, "server_stopped", false);
         return j;
+}
+
+/* the Current that sample_json(to) reads as */
+static void sample(const char *to, Current *ret) {
+        _cleanup_json_ cJSON *j = sample_json(to);
+
+        ck_assert_int_eq(current_from_json(j, ret, NULL), 0);
 }
 
 /* how many members of o are named key (a replaced key must not be there twice) */
@@ -54,49 +61,61 @@ static bool is_timestamp(const char *s) {
 }
 
 START_TEST(test_create_exclusive) {
-        _cleanup_json_ cJSON *first = sample("1.5.0"), *second = sample("1.6.0"), *back = NULL;
+        _cleanup_json_ cJSON *first_json = sample_json("1.5.0"), *document = NULL;
+        _cleanup_(current_done) Current first = {}, second = {}, back = {};
 
-        ck_assert_int_eq(current_create("create", first), 0);
-        ck_assert_int_eq(current_create("create", second), -EEXIST);
+        sample("1.5.0", &first);
+        sample("1.6.0", &second);
+        ck_assert_int_eq(current_create("create", &first), 0);
+        ck_assert_int_eq(current_create("create", &second), -EEXIST);
 
         /* the one in flight is untouched */
-        ck_assert_int_eq(current_load("create", &back), 0);
-        ck_assert(cJSON_Compare(first, back, true));
-        ck_assert_str_eq(json_get_string(back, "to"), "1.5.0");
+        ck_assert_int_eq(current_read_document("create", &document), 0);
+        ck_assert(cJSON_Compare(first_json, document, true));
+        ck_assert_int_eq(current_load("create", &back, NULL), 0);
+        ck_assert_str_eq(back.to, "1.5.0");
 
         /* another deployment has its own */
-        ck_assert_int_eq(current_create("create-other", second), 0);
+        ck_assert_int_eq(current_create("create-other", &second), 0);
 }
 END_TEST
 
 START_TEST(test_load_none) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_free_ char *error = NULL;
         cJSON *j = (cJSON *)0x1;
 
-        ck_assert_int_eq(current_load("none", &j), -ENOENT);
-        ck_assert_ptr_eq(j, (cJSON *)0x1); /* untouched on failure */
+        ck_assert_int_eq(current_load("none", &c, &error), -ENOENT);
+        ck_assert_ptr_null(c.to); /* untouched on failure */
+        ck_assert_ptr_null(error);
+        ck_assert_int_eq(current_read_document("none", &j), -ENOENT);
+        ck_assert_ptr_eq(j, (cJSON *)0x1);
 }
 END_TEST
 
 START_TEST(test_save) {
-        _cleanup_json_ cJSON *j = sample("1.5.0"), *back = NULL, *again = NULL;
-        const char *updated;
+        _cleanup_json_ cJSON *j = sample_json("1.5.0"), *mine = NULL, *again = NULL;
+        _cleanup_(current_done) Current c = {}, back = {};
 
-        ck_assert_int_eq(current_create("save", j), 0);
-        ck_assert_int_eq(current_load("save", &back), 0);
-        ck_assert(!cJSON_HasObjectItem(back, "updated"));
+        sample("1.5.0", &c);
+        ck_assert_int_eq(current_create("save", &c), 0);
+        ck_assert_int_eq(current_load("save", &back, NULL), 0);
+        ck_assert_ptr_null(back.updated);
 
-        ck_assert_int_eq(current_set_phase(back, "stage"), 0);
-        ck_assert_int_eq(current_set_string(back, "updated", "1999-01-01T00:00:00Z"), 0);
-        ck_assert_int_eq(current_save("save", back), 0);
+        ck_assert_int_eq(current_set_phase(&back, "stage"), 0);
+        back.updated = strdup("1999-01-01T00:00:00Z");
+        ck_assert_ptr_nonnull(back.updated);
+        ck_assert_int_eq(current_save("save", &back), 0);
 
-        /* the caller's object carries the new time too */
-        updated = json_get_string(back, "updated");
-        ck_assert(is_timestamp(updated));
-        ck_assert_str_ne(updated, "1999-01-01T00:00:00Z");
-        ck_assert_int_eq(count_key(back, "updated"), 1);
+        /* the caller's Current carries the new time too */
+        ck_assert(is_timestamp(back.updated));
+        ck_assert_str_ne(back.updated, "1999-01-01T00:00:00Z");
 
-        ck_assert_int_eq(current_load("save", &again), 0);
-        ck_assert(cJSON_Compare(back, again, true));
+        ck_assert_int_eq(current_read_document("save", &again), 0);
+        ck_assert_int_eq(count_key(again, "updated"), 1);
+        ck_assert_int_eq(current_to_json(&back, &mine), 0);
+        ck_assert(cJSON_Compare(mine, again, true));
+        ck_assert_str_eq(json_get_string(again, "updated"), back.updated);
         ck_assert_str_eq(json_get_string(again, "phase"), "stage");
         ck_assert_str_eq(json_get_string(again, "from"), "1.4.2");
         ck_assert_str_eq(json_get_string(again, "to"), "1.5.0");
@@ -107,28 +126,29 @@ START_TEST(test_save) {
 END_TEST
 
 START_TEST(test_remove) {
-        _cleanup_json_ cJSON *j = sample("1.5.0");
-        cJSON *back = NULL;
+        _cleanup_(current_done) Current c = {}, back = {};
 
-        ck_assert_int_eq(current_create("remove", j), 0);
+        sample("1.5.0", &c);
+        ck_assert_int_eq(current_create("remove", &c), 0);
         ck_assert_int_eq(current_remove("remove"), 0);
-        ck_assert_int_eq(current_load("remove", &back), -ENOENT);
+        ck_assert_int_eq(current_load("remove", &back, NULL), -ENOENT);
         ck_assert_int_eq(current_remove("remove"), -ENOENT);
 
         /* gone: the next upgrade may start */
-        ck_assert_int_eq(current_create("remove", j), 0);
+        ck_assert_int_eq(current_create("remove", &c), 0);
 }
 END_TEST
 
 START_TEST(test_modes) {
-        _cleanup_json_ cJSON *j = sample("1.5.0");
+        _cleanup_(current_done) Current c = {};
         _cleanup_free_ char *dir = paths_state_dir("modes"),
                             *file = paths_state_file("modes", "current.json");
         struct stat st;
 
+        sample("1.5.0", &c);
         /* not left to the umask */
         umask(0);
-        ck_assert_int_eq(current_create("modes", j), 0);
+        ck_assert_int_eq(current_create("modes", &c), 0);
         ck_assert_int_eq(stat(dir, &st), 0);
         ck_assert(S_ISDIR(st.st_mode));
         ck_assert_int_eq(st.st_mode & 07777, 0700);
@@ -136,132 +156,43 @@ START_TEST(test_modes) {
         ck_assert(S_ISREG(st.st_mode));
         ck_assert_int_eq(st.st_mode & 07777, 0600);
 
-        ck_assert_int_eq(current_save("modes", j), 0);
+        ck_assert_int_eq(current_save("modes", &c), 0);
         ck_assert_int_eq(stat(file, &st), 0);
         ck_assert_int_eq(st.st_mode & 07777, 0600);
 }
 END_TEST
 
-START_TEST(test_set_string_bool) {
-        _cleanup_json_ cJSON *j = sample("1.5.0");
-        int n = cJSON_GetArraySize(j);
+START_TEST(test_set_aside) {
+        _cleanup_json_ cJSON *j = sample_json("1.5.0"), *aside = NULL;
+        _cleanup_(current_done) Current c = {}, back = {};
+        _cleanup_free_ char *path = paths_state_file("aside", "current.json.held");
 
-        /* replace in place, no second member of the same name */
-        ck_assert_int_eq(current_set_string(j, "to", "1.5.1"), 0);
-        ck_assert_str_eq(json_get_string(j, "to"), "1.5.1");
-        ck_assert_int_eq(count_key(j, "to"), 1);
+        sample("1.5.0", &c);
+        ck_assert_int_eq(current_set_aside("aside", "current.json.held"), -ENOENT);
+        ck_assert_int_eq(current_create("aside", &c), 0);
+        ck_assert_int_eq(current_set_aside("aside", "current.json.held"), 0);
 
-        ck_assert_int_eq(current_set_bool(j, "server_stopped", true), 0);
-        ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "server_stopped")));
-        ck_assert_int_eq(count_key(j, "server_stopped"), 1);
-
-        /* a key of another type takes the new one */
-        ck_assert_int_eq(current_set_bool(j, "phase", false), 0);
-        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "phase")));
-        ck_assert_int_eq(current_set_phase(j, "drain"), 0);
-        ck_assert_str_eq(json_get_string(j, "phase"), "drain");
-        ck_assert_int_eq(count_key(j, "phase"), 1);
-        ck_assert_int_eq(cJSON_GetArraySize(j), n);
-
-        /* NULL stores null, over a value or as a new key */
-        ck_assert_int_eq(current_set_string(j, "to", NULL), 0);
-        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "to")));
-        ck_assert_int_eq(current_set_string(j, "snapshot", NULL), 0);
-        ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "snapshot")));
-        ck_assert_int_eq(current_set_bool(j, "switched", false), 0);
-        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "switched")));
-        ck_assert_int_eq(cJSON_GetArraySize(j), n + 2);
-
-        /* keys are case-sensitive: "Phase" is another key, not a failure */
-        ck_assert_int_eq(current_set_string(j, "Phase", "migrate"), 0);
-        ck_assert_int_eq(current_set_bool(j, "Server_Stopped", false), 0);
-        ck_assert_str_eq(json_get_string(j, "phase"), "drain");
-        ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "server_stopped")));
-        ck_assert_int_eq(cJSON_GetArraySize(j), n + 4);
-}
-END_TEST
-
-START_TEST(test_phase_done) {
-        _cleanup_json_ cJSON *j = sample("1.5.0");
-        const cJSON *phases;
-
-        ck_assert(!current_phase_is_done(j, "preflight"));
-        ck_assert_int_eq(current_phase_done(j, "preflight"), 0);
-        ck_assert_int_eq(current_phase_done(j, "stage"), 0);
-        ck_assert_int_eq(current_phase_done(j, "preflight"), 0); /* once only */
-        ck_assert_int_eq(current_phase_done(j, "backup"), 0);
-        ck_assert_int_eq(current_phase_done(j, "stage"), 0);
-
-        phases = cJSON_GetObjectItemCaseSensitive(j, "phases");
-        ck_assert(cJSON_IsArray(phases));
-        ck_assert_int_eq(cJSON_GetArraySize(phases), 3);
-        ck_assert_str_eq(cJSON_GetArrayItem(phases, 0)->valuestring, "preflight");
-        ck_assert_str_eq(cJSON_GetArrayItem(phases, 1)->valuestring, "stage");
-        ck_assert_str_eq(cJSON_GetArrayItem(phases, 2)->valuestring, "backup");
-        ck_assert_int_eq(count_key(j, "phases"), 1);
-
-        ck_assert(current_phase_is_done(j, "preflight"));
-        ck_assert(current_phase_is_done(j, "backup"));
-        ck_assert(!current_phase_is_done(j, "drain"));
-        ck_assert(!current_phase_is_done(j, "Stage"));
-        /* "phase", the one running, is not "phases" */
-        ck_assert_str_eq(json_get_string(j, "phase"), "preflight");
+        /* none in flight any more, the file kept as it was under the new name */
+        ck_assert_int_eq(current_load("aside", &back, NULL), -ENOENT);
+        ck_assert_int_eq(state_read_json(path, &aside), 0);
+        ck_assert(cJSON_Compare(j, aside, true));
+        ck_assert_int_eq(current_create("aside", &c), 0);
 }
 END_TEST
 
 START_TEST(test_phase_done_survives_save) {
-        _cleanup_json_ cJSON *j = sample("1.5.0"), *back = NULL;
+        _cleanup_(current_done) Current c = {}, back = {};
 
-        ck_assert_int_eq(current_create("phases", j), 0);
-        ck_assert_int_eq(current_phase_done(j, "preflight"), 0);
-        ck_assert_int_eq(current_phase_done(j, "stage"), 0);
-        ck_assert_int_eq(current_save("phases", j), 0);
+        sample("1.5.0", &c);
+        ck_assert_int_eq(current_create("phases", &c), 0);
+        ck_assert_int_eq(current_phase_done(&c, "preflight"), 0);
+        ck_assert_int_eq(current_phase_done(&c, "stage"), 0);
+        ck_assert_int_eq(current_save("phases", &c), 0);
 
-        ck_assert_int_eq(current_load("phases", &back), 0);
-        ck_assert(current_phase_is_done(back, "preflight"));
-        ck_assert(current_phase_is_done(back, "stage"));
-        ck_assert(!current_phase_is_done(back, "backup"));
-}
-END_TEST
-
-START_TEST(test_set_migration) {
-        _cleanup_json_ cJSON *j = sample("1.5.0"), *drops = cJSON_CreateArray();
-        const cJSON *list, *m;
-
-        cJSON_AddItemToArray(drops, cJSON_CreateString("runs.legacy_status"));
-        ck_assert_int_eq(current_set_migration(j, "20261101-runs", true, drops, "applying"), 0);
-        ck_assert_int_eq(current_set_migration(j, "20261102-index", false, NULL, "applying"), 0);
-
-        /* the caller keeps its drops: the entry has a copy */
-        cJSON_AddItemToArray(drops, cJSON_CreateString("runs.other"));
-        cJSON_Delete(drops);
-        drops = NULL;
-
-        /* the same id again: only the state moves */
-        ck_assert_int_eq(current_set_migration(j, "20261101-runs", false, NULL, "applied"), 0);
-        ck_assert_int_eq(current_set_migration(j, "20261102-index", false, NULL, "failed"), 0);
-
-        list = cJSON_GetObjectItemCaseSensitive(j, "migrations");
-        ck_assert(cJSON_IsArray(list));
-        ck_assert_int_eq(cJSON_GetArraySize(list), 2);
-
-        m = cJSON_GetArrayItem(list, 0);
-        ck_assert_str_eq(json_get_string(m, "id"), "20261101-runs");
-        ck_assert_str_eq(json_get_string(m, "state"), "applied");
-        ck_assert_int_eq(count_key(m, "state"), 1);
-        ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")));
-        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "drops")), 1);
-        ck_assert_str_eq(
-                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "drops"), 0)->valuestring,
-                "runs.legacy_status");
-
-        m = cJSON_GetArrayItem(list, 1);
-        ck_assert_str_eq(json_get_string(m, "id"), "20261102-index");
-        ck_assert_str_eq(json_get_string(m, "state"), "failed");
-        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")));
-        /* no drops given: an empty list, not a missing key */
-        ck_assert(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(m, "drops")));
-        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "drops")), 0);
+        ck_assert_int_eq(current_load("phases", &back, NULL), 0);
+        ck_assert(current_phase_is_done(&back, "preflight"));
+        ck_assert(current_phase_is_done(&back, "stage"));
+        ck_assert(!current_phase_is_done(&back, "backup"));
 }
 END_TEST
 
@@ -285,8 +216,6 @@ START_TEST(test_timestamp) {
 }
 END_TEST
 
-/* ---- the typed API ---- */
-
 static cJSON *fixture(const char *name) {
         _cleanup_free_ char *path = NULL;
         cJSON *j = NULL;
@@ -308,7 +237,7 @@ static void assert_round_trip(const cJSON *j) {
         ck_assert_int_eq(cJSON_GetArraySize(back), cJSON_GetArraySize(j));
 }
 
-START_TEST(test_typed_full) {
+START_TEST(test_full) {
         _cleanup_json_ cJSON *j = fixture("full.json"), *back = NULL;
         _cleanup_(current_done) Current c = {};
 
@@ -359,7 +288,7 @@ START_TEST(test_typed_full) {
 }
 END_TEST
 
-START_TEST(test_typed_preflight) {
+START_TEST(test_preflight) {
         _cleanup_json_ cJSON *j = fixture("preflight.json"), *back = NULL;
         _cleanup_(current_done) Current c = {};
 
@@ -382,7 +311,7 @@ END_TEST
 
 /* a struct filled in by a program writes what it set, and nothing else */
 /* what a ledger entry carries: the chosen keys as they are, an absent one absent, no extra */
-START_TEST(test_typed_keys) {
+START_TEST(test_keys) {
         _cleanup_json_ cJSON *full = fixture("full.json"), *pre = fixture("preflight.json"), *e = NULL,
                              *f = NULL;
         _cleanup_(current_done) Current c = {}, p = {};
@@ -407,7 +336,7 @@ START_TEST(test_typed_keys) {
 }
 END_TEST
 
-START_TEST(test_typed_absent) {
+START_TEST(test_absent) {
         _cleanup_(current_done) Current c = {};
         _cleanup_json_ cJSON *j = NULL, *empty = NULL;
 
@@ -428,7 +357,7 @@ START_TEST(test_typed_absent) {
 }
 END_TEST
 
-START_TEST(test_typed_wrong_types) {
+START_TEST(test_wrong_types) {
         static const struct {
                 const char *json, *error;
                 int r;
@@ -470,7 +399,7 @@ START_TEST(test_typed_wrong_types) {
 END_TEST
 
 /* counts are read as the rollback read them: not a whole count in range is exhausted, never none */
-START_TEST(test_typed_counts) {
+START_TEST(test_counts) {
         static const struct {
                 const char *json;
                 int attempts;
@@ -493,7 +422,7 @@ START_TEST(test_typed_counts) {
 END_TEST
 
 /* a repeated key: the first, as json_get_string() finds it */
-START_TEST(test_typed_repeated_key) {
+START_TEST(test_repeated_key) {
         _cleanup_json_ cJSON *j = cJSON_Parse("{\"to\":\"1.5.0\",\"to\":2}");
         _cleanup_(current_done) Current c = {};
 
@@ -502,22 +431,22 @@ START_TEST(test_typed_repeated_key) {
 }
 END_TEST
 
-START_TEST(test_typed_phases) {
+START_TEST(test_phases) {
         _cleanup_(current_done) Current c = {};
         _cleanup_json_ cJSON *j = NULL;
         const cJSON *phases;
 
-        ck_assert(!current_phase_is_done_typed(&c, "preflight"));
-        ck_assert_int_eq(current_set_phase_typed(&c, "preflight"), 0);
-        ck_assert_int_eq(current_phase_done_typed(&c, "preflight"), 0);
-        ck_assert_int_eq(current_phase_done_typed(&c, "stage"), 0);
-        ck_assert_int_eq(current_phase_done_typed(&c, "preflight"), 0); /* once only */
-        ck_assert_int_eq(current_set_phase_typed(&c, "backup"), 0);
+        ck_assert(!current_phase_is_done(&c, "preflight"));
+        ck_assert_int_eq(current_set_phase(&c, "preflight"), 0);
+        ck_assert_int_eq(current_phase_done(&c, "preflight"), 0);
+        ck_assert_int_eq(current_phase_done(&c, "stage"), 0);
+        ck_assert_int_eq(current_phase_done(&c, "preflight"), 0); /* once only */
+        ck_assert_int_eq(current_set_phase(&c, "backup"), 0);
 
-        ck_assert(current_phase_is_done_typed(&c, "preflight"));
-        ck_assert(current_phase_is_done_typed(&c, "stage"));
-        ck_assert(!current_phase_is_done_typed(&c, "backup"));
-        ck_assert(!current_phase_is_done_typed(&c, "Stage"));
+        ck_assert(current_phase_is_done(&c, "preflight"));
+        ck_assert(current_phase_is_done(&c, "stage"));
+        ck_assert(!current_phase_is_done(&c, "backup"));
+        ck_assert(!current_phase_is_done(&c, "Stage"));
         ck_assert_str_eq(c.phase, "backup");
 
         ck_assert_int_eq(current_to_json(&c, &j), 0);
@@ -525,31 +454,26 @@ START_TEST(test_typed_phases) {
         ck_assert_int_eq(cJSON_GetArraySize(phases), 2);
         ck_assert_str_eq(cJSON_GetArrayItem(phases, 0)->valuestring, "preflight");
         ck_assert_str_eq(cJSON_GetArrayItem(phases, 1)->valuestring, "stage");
-        /* the cJSON API reads what the typed one wrote */
-        ck_assert(current_phase_is_done(j, "stage"));
+        ck_assert_int_eq(count_key(j, "phases"), 1);
         ck_assert_str_eq(json_get_string(j, "phase"), "backup");
 }
 END_TEST
 
-/* the typed migrations write what current_set_migration() writes */
-START_TEST(test_typed_set_migration) {
+START_TEST(test_set_migration) {
         _cleanup_(current_done) Current c = {};
-        _cleanup_json_ cJSON *typed = NULL, *untyped = cJSON_CreateObject(), *drops = cJSON_CreateArray();
+        _cleanup_json_ cJSON *j = NULL;
         char *drop_list[] = { (char *)"runs.legacy_status", NULL };
+        const cJSON *list, *m;
 
-        cJSON_AddItemToArray(drops, cJSON_CreateString("runs.legacy_status"));
-        ck_assert_int_eq(current_set_migration_typed(&c, "20261101-runs", true, drop_list, "applying"), 0);
-        ck_assert_int_eq(current_set_migration_typed(&c, "20261102-index", false, NULL, "applying"), 0);
-        ck_assert_int_eq(current_set_migration_typed(&c, "20261101-runs", false, NULL, "applied"), 0);
-        ck_assert_int_eq(current_set_migration_typed(&c, "20261102-index", false, NULL, "failed"), 0);
-
-        ck_assert_int_eq(current_set_migration(untyped, "20261101-runs", true, drops, "applying"), 0);
-        ck_assert_int_eq(current_set_migration(untyped, "20261102-index", false, NULL, "applying"), 0);
-        ck_assert_int_eq(current_set_migration(untyped, "20261101-runs", false, NULL, "applied"), 0);
-        ck_assert_int_eq(current_set_migration(untyped, "20261102-index", false, NULL, "failed"), 0);
+        ck_assert_int_eq(current_set_migration(&c, "20261101-runs", true, drop_list, "applying"), 0);
+        ck_assert_int_eq(current_set_migration(&c, "20261102-index", false, NULL, "applying"), 0);
 
         /* the caller keeps its drops: the entry has a copy */
         drop_list[0] = (char *)"changed";
+
+        /* the same id again: only the state moves */
+        ck_assert_int_eq(current_set_migration(&c, "20261101-runs", false, NULL, "applied"), 0);
+        ck_assert_int_eq(current_set_migration(&c, "20261102-index", false, NULL, "failed"), 0);
 
         ck_assert_int_eq(c.n_migrations, 2);
         ck_assert_str_eq(c.migrations[0].state, "applied");
@@ -557,13 +481,33 @@ START_TEST(test_typed_set_migration) {
         ck_assert_str_eq(c.migrations[0].drops[0], "runs.legacy_status");
         ck_assert_str_eq(c.migrations[1].state, "failed");
 
-        ck_assert_int_eq(current_to_json(&c, &typed), 0);
-        ck_assert(cJSON_Compare(typed, untyped, true));
+        ck_assert_int_eq(current_to_json(&c, &j), 0);
+        list = cJSON_GetObjectItemCaseSensitive(j, "migrations");
+        ck_assert(cJSON_IsArray(list));
+        ck_assert_int_eq(cJSON_GetArraySize(list), 2);
+
+        m = cJSON_GetArrayItem(list, 0);
+        ck_assert_str_eq(json_get_string(m, "id"), "20261101-runs");
+        ck_assert_str_eq(json_get_string(m, "state"), "applied");
+        ck_assert_int_eq(count_key(m, "state"), 1);
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "breaking")));
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "drops")), 1);
+        ck_assert_str_eq(
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "drops"), 0)->valuestring,
+                "runs.legacy_status");
+
+        m = cJSON_GetArrayItem(list, 1);
+        ck_assert_str_eq(json_get_string(m, "id"), "20261102-index");
+        ck_assert_str_eq(json_get_string(m, "state"), "failed");
+        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "breaking")));
+        /* no drops given: an empty list, not a missing key */
+        ck_assert(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(m, "drops")));
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "drops")), 0);
 }
 END_TEST
 
 /* going back is a restore when a migration failed, one not marked non-breaking was applied, or one was
- * mid-flight; a minor rollback otherwise: the same rows through the cJSON and the typed API */
+ * mid-flight; a minor rollback otherwise */
 START_TEST(test_restore_reason) {
         static const struct {
                 const char *json, *reason;
@@ -586,48 +530,46 @@ START_TEST(test_restore_reason) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_json_ cJSON *j = cJSON_Parse(cases[i].json);
                 _cleanup_(current_done) Current c = {};
-                _cleanup_free_ char *reason = NULL, *untyped = NULL;
+                _cleanup_free_ char *reason = NULL;
 
                 ck_assert_int_eq(current_from_json(j, &c, NULL), 0);
-                ck_assert_int_eq(current_restore_reason_typed(&c, &reason), 0);
-                ck_assert_int_eq(current_restore_reason(j, &untyped), 0);
-                if (cases[i].reason) {
+                ck_assert_int_eq(current_restore_reason(&c, &reason), 0);
+                if (cases[i].reason)
                         ck_assert_str_eq(reason, cases[i].reason);
-                        ck_assert_str_eq(untyped, cases[i].reason);
-                } else {
+                else
                         ck_assert_ptr_null(reason);
-                        ck_assert_ptr_null(untyped);
-                }
         }
 }
 END_TEST
 
-START_TEST(test_typed_load_save) {
+START_TEST(test_load_save) {
         _cleanup_json_ cJSON *full = fixture("full.json"), *back = NULL;
         _cleanup_(current_done) Current c = {}, again = {};
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *path = paths_state_file("typed", "current.json");
 
-        ck_assert_int_eq(current_load_typed("typed", &c, NULL), -ENOENT);
+        ck_assert_int_eq(current_load("typed", &c, NULL), -ENOENT);
 
         ck_assert_int_eq(current_from_json(full, &c, NULL), 0);
-        ck_assert_int_eq(current_create_typed("typed", &c), 0);
-        ck_assert_int_eq(current_create_typed("typed", &c), -EEXIST);
+        ck_assert_int_eq(current_create("typed", &c), 0);
+        ck_assert_int_eq(current_create("typed", &c), -EEXIST);
         current_done(&c);
 
-        ck_assert_int_eq(current_load_typed("typed", &c, &error), 0);
+        ck_assert_int_eq(current_load("typed", &c, &error), 0);
         ck_assert_ptr_null(error);
-        ck_assert_int_eq(current_phase_done_typed(&c, "migrate"), 0);
+        ck_assert_int_eq(current_phase_done(&c, "migrate"), 0);
         free(c.backup);
         c.backup = strdup("/var/backups/codebolt/other");
-        ck_assert_int_eq(current_save_typed("typed", &c), 0);
+        ck_assert_int_eq(current_save("typed", &c), 0);
         ck_assert(is_timestamp(c.updated));
         ck_assert_str_ne(c.updated, "2026-11-26T11:20:01Z");
 
         /* the file is the fixture with what changed, the unknown key kept */
-        ck_assert_int_eq(current_load("typed", &back), 0);
+        ck_assert_int_eq(current_read_document("typed", &back), 0);
         ck_assert_str_eq(json_get_string(back, "backup"), "/var/backups/codebolt/other");
         ck_assert_str_eq(json_get_string(back, "updated"), c.updated);
-        ck_assert(current_phase_is_done(back, "migrate"));
+        ck_assert_int_eq(current_load("typed", &again, NULL), 0);
+        ck_assert(current_phase_is_done(&again, "migrate"));
+        current_done(&again);
         ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(back, "snapshot")));
         ck_assert(cJSON_Compare(
                 cJSON_GetObjectItemCaseSensitive(back, "future_key"),
@@ -643,9 +585,9 @@ START_TEST(test_typed_load_save) {
         ck_assert(cJSON_Compare(back, full, true));
 
         /* a document the typed API refuses: the key is named */
-        ck_assert_int_eq(current_set_string(back, "held", "yes"), 0);
-        ck_assert_int_eq(current_save("typed", back), 0);
-        ck_assert_int_eq(current_load_typed("typed", &again, &error), -EBADMSG);
+        ck_assert_int_eq(json_set_string(back, "held", "yes"), 0);
+        ck_assert_int_eq(state_write_json_atomic(path, back, 0600), 0);
+        ck_assert_int_eq(current_load("typed", &again, &error), -EBADMSG);
         ck_assert_str_eq(error, "\"held\" is not true or false");
 }
 END_TEST
@@ -659,22 +601,20 @@ static Suite *current_suite(void) {
         tcase_add_test(tc, test_save);
         tcase_add_test(tc, test_remove);
         tcase_add_test(tc, test_modes);
+        tcase_add_test(tc, test_set_aside);
         tcase_add_test(tc, test_restore_reason);
-        tcase_add_test(tc, test_set_string_bool);
-        tcase_add_test(tc, test_phase_done);
         tcase_add_test(tc, test_phase_done_survives_save);
         tcase_add_test(tc, test_set_migration);
         tcase_add_test(tc, test_timestamp);
-        tcase_add_test(tc, test_typed_full);
-        tcase_add_test(tc, test_typed_preflight);
-        tcase_add_test(tc, test_typed_keys);
-        tcase_add_test(tc, test_typed_absent);
-        tcase_add_test(tc, test_typed_wrong_types);
-        tcase_add_test(tc, test_typed_counts);
-        tcase_add_test(tc, test_typed_repeated_key);
-        tcase_add_test(tc, test_typed_phases);
-        tcase_add_test(tc, test_typed_set_migration);
-        tcase_add_test(tc, test_typed_load_save);
+        tcase_add_test(tc, test_full);
+        tcase_add_test(tc, test_preflight);
+        tcase_add_test(tc, test_keys);
+        tcase_add_test(tc, test_absent);
+        tcase_add_test(tc, test_wrong_types);
+        tcase_add_test(tc, test_counts);
+        tcase_add_test(tc, test_repeated_key);
+        tcase_add_test(tc, test_phases);
+        tcase_add_test(tc, test_load_save);
         suite_add_tcase(s, tc);
         return s;
 }
