@@ -63,12 +63,13 @@
  * upgrade_finished       | string (ISO 8601)    | rollback (late)                    | (status --json only)
  * | | late_reason            | string               | rollback (late)                    | rollback |
  *
- * "common" is helpers/common.c (helper_check_current, helper_notify, helper_run_hooks, the phase marks);
- * "codebolt-upgrade" reads it for status, clear, clean and server-may-start; status --json prints the
- * document as it is. A ledger entry is made from it (finish's and rollback's "carried" keys) and has
- * the same shape for those keys, so current_from_json() reads a ledger entry too (its own keys land in
- * "extra"). Not current.json keys, though near: "tables_at_stop" is the backup manifest's (snapshot
- * writes it there); "watch", "cursor", "auto_rollback" are watch.json's or the ledger's. */
+ * "common" is the helper layer, helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
+ * helper_run_hooks, the phase marks); "codebolt-upgrade" reads it for status, clear, clean and
+ * server-may-start; status --json prints the document as it is. A ledger entry is made from it (finish's and
+ * rollback's "carried" keys) and has the same shape for those keys, so current_from_json() reads a ledger
+ * entry too (its own keys land in "extra"). Not current.json keys, though near: "tables_at_stop" is the
+ * backup manifest's (snapshot writes it there); "watch", "cursor", "auto_rollback" are watch.json's or the
+ * ledger's. */
 
 /* One migration of "migrations": {"id", "breaking", "drops": [...], "state"}, written by migrate-watch
  * (current_set_migration) and copied into the ledger. */
@@ -177,9 +178,9 @@ typedef struct Current {
         /* migrate-watch */
         char *server_invocation; /* the server's invocation id it started; smoke, rollback */
 
-        /* the rollback (rollback.c), all read back by itself on a resumed run */
+        /* the rollback (helpers/rollback/), all read back by itself on a resumed run */
         char *rollback_from_phase;   /* the phase the upgrade failed in; status shows it when held */
-        char *rollback_action;       /* what the rollback table decided (rollback.c action_names) */
+        char *rollback_action;       /* what the rollback table decided (rollback_action_to_string()) */
         char *rollback_started;      /* ISO 8601 UTC */
         int rollback_attempts;       /* runs of the rollback; see "Counts" below */
         char *rollback_result;       /* the ledger result, recorded just before the ledger entry */
@@ -220,7 +221,7 @@ int current_from_json(const cJSON *j, Current *ret, char **ret_error);
 int current_to_json(const Current *c, cJSON **ret);
 /* Only the keys whose CURRENT_KEY_BIT()s are in keys, as current_to_json() would write them (an absent
  * one stays absent), without the extra members: what a ledger entry carries of current.json
- * (finish.c make_entry(), rollback.c write_ledger()). */
+ * (finish.c make_entry(), helpers/rollback/conclude.c write_ledger()). */
 int current_to_json_keys(const Current *c, uint64_t keys, cJSON **ret);
 
 /* Read the deployment's current.json into *ret: -ENOENT when none is in flight, -EBADMSG (from

@@ -12,7 +12,7 @@
 #include "semver.h"
 #include "strv.h"
 
-/* the <kind> words of backup_manifest_db_name() as snapshot.c, rollback.c and backup.c use them */
+/* the <kind> words of backup_manifest_db_name() as snapshot.c, the rollback and backup.c use them */
 static const struct {
         const char *word;
         RetentionKind kind;
@@ -169,7 +169,7 @@ static char *describe(const cJSON *e) {
 }
 
 /* the upgrade a late rollback would roll back: the last one to the running version, when it succeeded
- * (rollback.c: ledger_last_change_for_version()); with the running version unknown, the newest
+ * (helpers/rollback/late.c: ledger_last_change_for_version()); with the running version unknown, the newest
  * success */
 static const cJSON *late_rollback_entry(const RetentionInput *in) {
         const cJSON *e, *found = NULL;

@@ -25,8 +25,9 @@
  *     and <db>_verify_* (a run by hand names those after the time, which the state does not keep).
  *  2. Snapshots (<db>_pre_<id>): kept when it is the snapshot of the last upgrade to the running version
  *     and that upgrade succeeded (a late rollback by hand, codebolt-rollback@<running>, restores from
- *     it; rollback.c falls back to the backup's dump once it is gone; with the running version unknown,
- *     the newest success's), and when the backup of its upgrade is still on disk. The rest may go.
+ *     it; the rollback (helpers/rollback/restore-dump.c) falls back to the backup's dump once it is gone;
+ * with the running version unknown, the newest success's), and when the backup of its upgrade is still on
+ * disk. The rest may go.
  *  3. Failed databases (<db>_failed_<id>, and <db>_restore_<id> left by an interrupted restore): kept
  *     when their upgrade is one of the newest Keep= failed upgrades (rolled-back, restored, held: the
  *     post-mortem). The rest may go. Only `clean` drops these (RETENTION_FAILED).
