@@ -8,68 +8,64 @@
 #include <sys/types.h>
 #include <cjson/cJSON.h>
 
+/* clang-format off */
 /* The keys of current.json: a contract between the phases, the rollback, the recovery and `status`.
  * "late" rollback: helpers/rollback/late.c's late_current() makes a current.json from the upgrade's ledger
  * entry.
  *
- * | key                    | JSON type            | written by                         | read by |
- * |------------------------|----------------------|------------------------------------|-----------------------------------------|
- * | id                     | string               | preflight; rollback (late)         | common, backup,
- * snapshot, finish, rollback, lib/retention | | unit                   | string               | preflight;
- * rollback (late)         | common, preflight, recover, rollback    | | instance               | string
- * (escaped %i)  | preflight; rollback (late)         | common, recover, rollback, codebolt-upgrade | |
- * deployment             | string               | preflight; rollback (late)         | (status --json only)
- * | | from                   | string               | preflight; rollback (late)         | common, backup,
- * switch, migrate-watch, finish, rollback, codebolt-upgrade, lib/maystart, lib/retention | | to | string |
- * preflight; rollback (late)         | common, preflight, recover, auto, watch, rollback, codebolt-upgrade,
- * lib/maystart, lib/retention | | phase                  | string               | preflight, common (each
- * phase), rollback | preflight, recover, auto, watch, rollback, codebolt-upgrade, lib/maystart | | phases |
- * array of strings     | preflight, common (each phase)     | switch, rollback                        | |
- * started                | string (ISO 8601)    | preflight; rollback (late)         | finish, rollback,
- * codebolt-upgrade      | | updated                | string (ISO 8601)    | every save | codebolt-upgrade |
- * | server_stopped         | bool                 | preflight (false), drain (true)    | snapshot, switch,
- * rollback, codebolt-upgrade | | switched               | bool                 | preflight (false), switch
- * (true)   | (status --json only)                    | | migrations             | array of objects     |
- * preflight ([]), migrate-watch      | smoke, finish, rollback, codebolt-upgrade | | attempts | number |
- * preflight (0); rollback (late, 0)  | (status --json only)                    | | staged_release         |
- * string (path)        | stage; rollback (late)             | migrate-watch, smoke, rollback          | |
- * staged_release_existed | bool                 | stage                              | rollback | | tree |
- * object               | stage                              | finish, rollback (copied to the ledger) | |
- * backup                 | string (path)        | backup                             | common, drain,
- * snapshot, smoke, finish, rollback, codebolt-upgrade | | baseline               | object               |
- * backup                             | finish (ledger, watch.json)             | | inhibitor_pid          |
- * number               | drain                              | finish, rollback                        | |
- * stopped_at             | string (ISO 8601)    | drain                              | finish | | snapshot
- * | string or null       | snapshot; rollback (late)          | finish, rollback, codebolt-upgrade,
- * lib/retention | | final_dump             | string (path)        | snapshot (Snapshot=dump)           |
- * finish, rollback                        | | server_invocation      | string               | migrate-watch
- * | smoke, rollback                         | | rollback_from_phase    | string or null       | rollback |
- * rollback, codebolt-upgrade              | | rollback_action        | string               | rollback |
- * rollback                                | | rollback_started       | string (ISO 8601)    | rollback |
- * rollback                                | | rollback_attempts      | number               | rollback |
- * rollback                                | | rollback_result        | string               | rollback |
- * rollback                                | | rollback_switched_back | bool                 | rollback |
- * (status --json only)                    | | failed_database        | string               | rollback |
- * rollback, codebolt-upgrade, lib/retention | | discarded_rows         | number or null       | rollback |
- * rollback (carried to the ledger)        | | stores_restored        | bool                 | rollback |
- * rollback                                | | held                   | bool                 | rollback |
- * rollback, codebolt-upgrade, lib/maystart, lib/retention | | held_reason            | string | rollback |
- * rollback, codebolt-upgrade              | | held_instructions      | string or null       | rollback |
- * codebolt-upgrade                        | | recover_attempts       | number               | rollback
- * (recover mode)            | rollback                                | | recovered              | string (a
- * result)    | rollback (recover mode)            | rollback, lib/maystart                  | |
- * restore_reason         | string               | rollback (recover mode)            | rollback | | late |
- * bool                 | rollback (late)                    | rollback, codebolt-upgrade, lib/maystart | |
- * upgrade_finished       | string (ISO 8601)    | rollback (late)                    | (status --json only)
- * | | late_reason            | string               | rollback (late)                    | rollback |
+ * | key                    | JSON type           | written by                                     | read by                                                                                             |
+ * |------------------------|---------------------|------------------------------------------------|-----------------------------------------------------------------------------------------------------|
+ * | id                     | string              | preflight; rollback (late)                     | helper layer, backup, snapshot, finish, rollback, lib/retention                                     |
+ * | unit                   | string              | preflight; rollback (late)                     | helper layer, preflight, recover, rollback                                                          |
+ * | instance               | string (escaped %i) | preflight; rollback (late)                     | helper layer, recover, rollback, the CLI                                                            |
+ * | deployment             | string              | preflight; rollback (late)                     | (status --json only)                                                                                |
+ * | from                   | string              | preflight; rollback (late)                     | helper layer, backup, switch, migrate-watch, finish, rollback, the CLI, lib/maystart, lib/retention |
+ * | to                     | string              | preflight; rollback (late)                     | helper layer, preflight, recover, auto, watch, rollback, the CLI, lib/maystart, lib/retention       |
+ * | phase                  | string              | preflight, helper layer (each phase), rollback | preflight, recover, auto, watch, rollback, the CLI, lib/maystart                                    |
+ * | phases                 | array of strings    | preflight, helper layer (each phase)           | switch, rollback                                                                                    |
+ * | started                | string (ISO 8601)   | preflight; rollback (late)                     | finish, rollback, the CLI                                                                           |
+ * | updated                | string (ISO 8601)   | every save                                     | the CLI                                                                                             |
+ * | server_stopped         | bool                | preflight (false), drain (true)                | snapshot, switch, rollback, the CLI                                                                 |
+ * | switched               | bool                | preflight (false), switch (true)               | (status --json only)                                                                                |
+ * | migrations             | array of objects    | preflight ([]), migrate-watch                  | smoke, finish, rollback, the CLI                                                                    |
+ * | attempts               | number              | preflight (0); rollback (late, 0)              | (status --json only)                                                                                |
+ * | staged_release         | string (path)       | stage; rollback (late)                         | migrate-watch, smoke, rollback                                                                      |
+ * | staged_release_existed | bool                | stage                                          | rollback                                                                                            |
+ * | tree                   | object              | stage                                          | finish, rollback (copied to the ledger)                                                             |
+ * | backup                 | string (path)       | backup                                         | helper layer, drain, snapshot, smoke, finish, rollback, the CLI                                     |
+ * | baseline               | object              | backup                                         | finish (ledger, watch.json)                                                                         |
+ * | inhibitor_pid          | number              | drain                                          | finish, rollback                                                                                    |
+ * | stopped_at             | string (ISO 8601)   | drain                                          | finish                                                                                              |
+ * | snapshot               | string or null      | snapshot; rollback (late)                      | finish, rollback, the CLI, lib/retention                                                            |
+ * | final_dump             | string (path)       | snapshot (Snapshot=dump)                       | finish, rollback                                                                                    |
+ * | server_invocation      | string              | migrate-watch                                  | smoke, rollback                                                                                     |
+ * | rollback_from_phase    | string or null      | rollback                                       | rollback, the CLI                                                                                   |
+ * | rollback_action        | string              | rollback                                       | rollback                                                                                            |
+ * | rollback_started       | string (ISO 8601)   | rollback                                       | rollback                                                                                            |
+ * | rollback_attempts      | number              | rollback                                       | rollback                                                                                            |
+ * | rollback_result        | string              | rollback                                       | rollback                                                                                            |
+ * | rollback_switched_back | bool                | rollback                                       | (status --json only)                                                                                |
+ * | failed_database        | string              | rollback                                       | rollback, the CLI, lib/retention                                                                    |
+ * | discarded_rows         | number or null      | rollback                                       | rollback (carried to the ledger)                                                                    |
+ * | stores_restored        | bool                | rollback                                       | rollback                                                                                            |
+ * | held                   | bool                | rollback                                       | rollback, the CLI, lib/maystart, lib/retention                                                      |
+ * | held_reason            | string              | rollback                                       | rollback, the CLI                                                                                   |
+ * | held_instructions      | string or null      | rollback                                       | the CLI                                                                                             |
+ * | recover_attempts       | number              | rollback (recover mode)                        | rollback                                                                                            |
+ * | recovered              | string (a result)   | rollback (recover mode)                        | rollback, lib/maystart                                                                              |
+ * | restore_reason         | string              | rollback (recover mode)                        | rollback                                                                                            |
+ * | late                   | bool                | rollback (late)                                | rollback, the CLI, lib/maystart                                                                     |
+ * | upgrade_finished       | string (ISO 8601)   | rollback (late)                                | (status --json only)                                                                                |
+ * | late_reason            | string              | rollback (late)                                | rollback                                                                                            |
  *
- * "common" is the helper layer, helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
- * helper_run_hooks, the phase marks); "codebolt-upgrade" reads it for status, clear, clean and
+ * "helper layer" is helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
+ * helper_run_hooks, the phase marks); "the CLI", codebolt-upgrade, reads it for status, clear, clean and
  * server-may-start; status --json prints the document as it is. A ledger entry is made from it (finish's and
  * rollback's "carried" keys) and has the same shape for those keys, so current_from_json() reads a ledger
  * entry too (its own keys land in "extra"). Not current.json keys, though near: "tables_at_stop" is the
  * backup manifest's (snapshot writes it there); "watch", "cursor", "auto_rollback" are watch.json's or the
  * ledger's. */
+/* clang-format on */
 
 /* One migration of "migrations": {"id", "breaking", "drops": [...], "state"}, written by migrate-watch
  * (current_set_migration) and copied into the ledger. */
