@@ -21,7 +21,7 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
-#include "pg.h"
+#include "pg-client.h"
 #include "spawn.h"
 #include "state.h"
 #include "watchstate.h"

@@ -16,7 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
-#include "pg.h"
+#include "pg-client.h"
 #include "state.h"
 
 /* who else is on the database, for the one error line that says why the copy was refused */

@@ -6,7 +6,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
-#include "pg.h"
+#include "pg-client.h"
 #include "rollback.h"
 
 /* Snapshot=dump or none: the dump restored into a fresh <db>_restore_<id> from template0 with the
