@@ -256,13 +256,10 @@ static int read_credential(const char *path, char **ret, char **ret_error) {
                         allocated = a;
                 }
 
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
+                n = read_eintr(fd, buf + size, allocated - size - 1);
+                if (n < 0)
                         return errmsg_set(
-                                ret_error, -errno, "credential file %s: %s", path, strerror(errno));
-                }
+                                ret_error, (int)n, "credential file %s: %s", path, strerror((int)-n));
                 if (n == 0)
                         break;
                 size += (size_t)n;
