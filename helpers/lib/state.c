@@ -157,7 +157,7 @@ static int json_format(const cJSON *j, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int state_write_json_atomic(const char *path, const cJSON *j, mode_t mode) {
+static int write_json(const char *path, const cJSON *j, mode_t mode, bool exclusive) {
         _cleanup_free_ char *text = NULL;
         size_t size;
         int r;
@@ -165,18 +165,15 @@ int state_write_json_atomic(const char *path, const cJSON *j, mode_t mode) {
         r = json_format(j, &text, &size);
         if (r < 0)
                 return r;
-        return write_atomic(path, text, size, mode, false);
+        return write_atomic(path, text, size, mode, exclusive);
+}
+
+int state_write_json_atomic(const char *path, const cJSON *j, mode_t mode) {
+        return write_json(path, j, mode, false);
 }
 
 int state_create_json_exclusive(const char *path, const cJSON *j, mode_t mode) {
-        _cleanup_free_ char *text = NULL;
-        size_t size;
-        int r;
-
-        r = json_format(j, &text, &size);
-        if (r < 0)
-                return r;
-        return write_atomic(path, text, size, mode, true);
+        return write_json(path, j, mode, true);
 }
 
 int state_read_fd(int fd, size_t size_hint, size_t max, char **ret, size_t *ret_size) {
