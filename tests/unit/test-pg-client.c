@@ -225,20 +225,5 @@ static Suite *pg_client_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
-        /* dropping to postgres, peer authentication and the private server need root */
-        if (geteuid() != 0) {
-                fprintf(stderr, "skipped: needs root\n");
-                return 77;
-        }
-
-        sr = srunner_create(pg_client_suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        /* Check skips the unchecked teardown when the setup failed half-way: never leave a server */
-        test_pg_server_stop();
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return test_pg_run_suite(pg_client_suite());
 }

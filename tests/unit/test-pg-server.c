@@ -373,6 +373,25 @@ void test_pg_server_start(void) {
 }
 
 /* the whole server goes, so the scratch database and role need no dropping */
+int test_pg_run_suite(Suite *s) {
+        SRunner *sr;
+        int failed;
+
+        /* dropping to postgres, peer authentication and the private server need root */
+        if (geteuid() != 0) {
+                fprintf(stderr, "skipped: needs root\n");
+                return 77;
+        }
+
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        /* Check skips the unchecked teardown when the setup failed half-way: never leave a server */
+        test_pg_server_stop();
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 void test_pg_server_stop(void) {
         stop_server();
         free(test_pg_bindir);

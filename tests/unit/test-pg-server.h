@@ -3,6 +3,7 @@
  * never the host's cluster */
 #pragma once
 
+#include <check.h>
 #include <stdbool.h>
 
 #include <cjson/cJSON.h>
@@ -27,6 +28,10 @@ void test_pg_server_start(void);
 
 /* stop the server and remove its directory (only in the process that started it); safe to call twice */
 void test_pg_server_stop(void);
+
+/* run the suite s (its tests with the server under test_pg_server_start() as an unchecked fixture),
+ * then make sure the server is gone: the exit code of the test program (77: skipped, not root) */
+int test_pg_run_suite(Suite *s);
 
 /* the scratch database, as the postgres OS user */
 PgTarget test_pg_scratch(void);
