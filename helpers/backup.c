@@ -21,18 +21,15 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
-#include "pg.h"
+#include "pg-client.h"
 #include "spawn.h"
 #include "state.h"
+#include "stores.h"
 #include "watchstate.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
-
-/* rsync: "some files vanished before they could be transferred" — the server still writes; the
- * snapshot phase copies the delta once it stopped */
-#define RSYNC_VANISHED 24
 
 /* the .partial directory: removed on every way out but the rename, so a half-written backup never
  * stays behind looking like one */
@@ -210,7 +207,7 @@ static int check_sources(Helper *h) {
 
 static int copy_store(const char *partial, const char *store, uint64_t *vanished) {
         _cleanup_free_ char *src = paths_rooted(store), *dst = NULL;
-        int status = 0, r;
+        int r;
 
         if (!src)
                 return log_oom();
@@ -218,22 +215,17 @@ static int copy_store(const char *partial, const char *store, uint64_t *vanished
         if (r < 0)
                 return log_error_errno(r, "[Storage] Paths= entry %s cannot be backed up: %m", store);
         log_status("backup: copying %s", store);
-        r = backup_manifest_rsync(src, dst, true, &status);
+        /* files that vanish: the server still writes; the snapshot phase copies the delta once it stopped */
+        r = stores_rsync(src, dst, true);
         if (r < 0)
-                return log_error_errno(r, "Failed to run rsync for %s: %m", src);
-        if (status == RSYNC_VANISHED) {
+                return r;
+        if (r == STORES_RSYNC_VANISHED) {
                 (*vanished)++;
                 log_notice(
                         "Some files of %s vanished while it was copied (the server still runs); the "
                         "snapshot copies the final state after the stop.",
                         src);
-        } else if (status != 0)
-                return log_error_errno(
-                        EPROTO,
-                        "rsync of %s to %s failed with exit status %d (its messages are above).",
-                        src,
-                        dst,
-                        status);
+        }
         return 0;
 }
 
@@ -578,7 +570,7 @@ static int take_baseline(Helper *h) {
 
 static int run(Helper *h) {
         _cleanup_free_ char *base = NULL, *name = NULL, *final = NULL, *dump = NULL, *created = NULL,
-                            *error = NULL, *mismatch = NULL, *size_all = NULL, *size_dump = NULL;
+                            *error = NULL, *size_all = NULL, *size_dump = NULL;
         _cleanup_(remove_partialp) char *partial = NULL;
         _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *check = NULL,
                              *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL;
@@ -700,15 +692,13 @@ static int run(Helper *h) {
         r = backup_manifest_hash_tree(partial, NULL, BACKUP_HASH_SKIP_MANIFEST, &check, NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to verify the checksums of %s: %m", partial);
-        r = backup_manifest_compare(files, check, &mismatch);
-        if (r == -EBADMSG)
-                return log_error_errno(
-                        r,
-                        "Backup file %s/%s changed after it was written: the backup is not reliable.",
-                        partial,
-                        strempty(mismatch));
+        r = stores_compare(
+                files,
+                check,
+                "Backup file %s/%s changed after it was written: the backup is not reliable.",
+                partial);
         if (r < 0)
-                return log_error_errno(r, "Failed to compare checksums: %m");
+                return r;
 
         log_status("backup: verifying the dump (pg_restore --list)");
         r = check_dump_listing(dump);

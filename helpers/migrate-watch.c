@@ -213,12 +213,40 @@ static int fail_with(Watch *w, int error, const char *what) {
                 error, "%s; the last line of its journal: '%s'", what, strempty(w->last_line));
 }
 
+/* the migration in flight (or, when none was announced, the one unannounced names) failed */
+static int fail_migration(Watch *w, const char *unannounced) {
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        if (asprintf(&what, "Migration %s failed", w->in_flight ?: unannounced) < 0)
+                return log_oom();
+        r = finish_in_flight(w, "failed");
+        if (r < 0)
+                return r;
+        return fail_with(w, EIO, what);
+}
+
+/* the migration in flight (if any) is applied; *ret_applied = applied_list() */
+static int finish_applied(Watch *w, char **ret_applied) {
+        char *applied;
+        int r;
+
+        r = finish_in_flight(w, "applied");
+        if (r < 0)
+                return r;
+        applied = applied_list(w);
+        if (!applied)
+                return log_oom();
+        *ret_applied = applied;
+        return 0;
+}
+
 static int on_applying(Watch *w, const char *id) {
         _cleanup_free_ char *applied = NULL;
         unsigned n;
         int r;
 
-        r = finish_in_flight(w, "applied");
+        r = finish_applied(w, &applied);
         if (r < 0)
                 return r;
         w->in_flight = strdup(id);
@@ -238,9 +266,6 @@ static int on_applying(Watch *w, const char *id) {
 
         /* the earlier ones stay on the line: a quick migration would otherwise flash past */
         n = w->n_pending > w->n_applying ? w->n_pending : w->n_applying;
-        applied = applied_list(w);
-        if (!applied)
-                return log_oom();
         if (w->n_pending > 0)
                 log_status(
                         "migrate: applying %s (%u of %u)%s%s",
@@ -260,26 +285,17 @@ static int on_applying(Watch *w, const char *id) {
 }
 
 static int on_summary(Watch *w, const ServerLine *l) {
-        _cleanup_free_ char *applied = NULL, *what = NULL;
+        _cleanup_free_ char *applied = NULL;
         int r;
 
-        if (l->failed > 0) {
-                if (asprintf(&what, "Migration %s failed", w->in_flight ?: "(not announced)") < 0)
-                        return log_oom();
-                r = finish_in_flight(w, "failed");
-                if (r < 0)
-                        return r;
-                return fail_with(w, EIO, what);
-        }
-        r = finish_in_flight(w, "applied");
+        if (l->failed > 0)
+                return fail_migration(w, "(not announced)");
+        r = finish_applied(w, &applied);
         if (r < 0)
                 return r;
 
         w->migrations_over = true;
         set_deadline(w, "Ready=", w->h->config.timeout_ready);
-        applied = applied_list(w);
-        if (!applied)
-                return log_oom();
         log_status(
                 "migrate: %u migration%s applied%s%s; waiting for the server to be ready",
                 l->applied,
@@ -290,15 +306,7 @@ static int on_summary(Watch *w, const ServerLine *l) {
 }
 
 static int on_failed(Watch *w) {
-        _cleanup_free_ char *what = NULL;
-        int r;
-
-        if (asprintf(&what, "Migration %s failed", w->in_flight ?: "(before the first one)") < 0)
-                return log_oom();
-        r = finish_in_flight(w, "failed");
-        if (r < 0)
-                return r;
-        return fail_with(w, EIO, what);
+        return fail_migration(w, "(before the first one)");
 }
 
 static int on_ready(Watch *w, const ServerLine *l) {
@@ -306,16 +314,13 @@ static int on_ready(Watch *w, const ServerLine *l) {
         unsigned n;
         int r;
 
-        r = finish_in_flight(w, "applied");
+        r = finish_applied(w, &applied);
         if (r < 0)
                 return r;
         n = (unsigned)cJSON_GetArraySize(w->applied);
         if (l->port != w->h->config.port)
                 log_warning(
                         "The server listens on :%u, not on [Server] Port=%u.", l->port, w->h->config.port);
-        applied = applied_list(w);
-        if (!applied)
-                return log_oom();
         log_status(
                 "migrate: server ready on :%u after %u migration%s%s%s",
                 l->port,

@@ -16,8 +16,9 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
-#include "pg.h"
+#include "pg-client.h"
 #include "state.h"
+#include "stores.h"
 
 /* who else is on the database, for the one error line that says why the copy was refused */
 static char *sessions_on(const PgTarget *admin, const char *db) {
@@ -203,11 +204,11 @@ static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
  * store, file by file, and put its checksums into the manifest */
 static int refresh_store(
         const char *backup, const char *store, cJSON *files, cJSON *symlinks, BackupTreeStats *total) {
-        _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL, *bad = NULL;
+        _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL;
         _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy = NULL, *copy_links = NULL;
         BackupTreeStats stats = {};
         struct stat st;
-        int status = 0, r;
+        int r;
 
         if (!src)
                 return log_oom();
@@ -225,16 +226,9 @@ static int refresh_store(
                 return log_error_errno(ENOTDIR, "Store %s ([Storage] Paths=) is not a directory.", src);
 
         log_status("snapshot: copying %s (the changes since the backup)", store);
-        r = backup_manifest_rsync(src, dst, true, &status);
+        r = stores_rsync(src, dst, false);
         if (r < 0)
-                return log_error_errno(r, "Failed to run rsync for %s: %m", src);
-        if (status != 0)
-                return log_error_errno(
-                        EPROTO,
-                        "rsync of %s to %s failed with exit status %d (its messages are above).",
-                        src,
-                        dst,
-                        status);
+                return r;
 
         /* the server is stopped: the store is what a restore must bring back, so the copy must equal it */
         r = backup_manifest_hash_tree(src, prefix, 0, &live, &live_links, NULL);
@@ -243,24 +237,21 @@ static int refresh_store(
         r = backup_manifest_hash_tree(dst, prefix, 0, &copy, &copy_links, &stats);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the checksums of %s: %m", dst);
-        r = backup_manifest_compare(live, copy, &bad);
-        if (r == -EBADMSG)
-                return log_error_errno(
-                        r,
-                        "The backup's copy of %s differs from it at %s after rsync: something still writes "
-                        "to the store.",
-                        src,
-                        strempty(bad));
-        if (r >= 0)
-                r = backup_manifest_compare(live_links, copy_links, &bad);
-        if (r == -EBADMSG)
-                return log_error_errno(
-                        r,
-                        "The backup's copy of %s differs from it at the symlink %s after rsync.",
-                        src,
-                        strempty(bad));
+        r = stores_compare(
+                live,
+                copy,
+                "The backup's copy of %s differs from it at %s after rsync: something still writes to the "
+                "store.",
+                src);
         if (r < 0)
-                return log_error_errno(r, "Failed to compare checksums: %m");
+                return r;
+        r = stores_compare(
+                live_links,
+                copy_links,
+                "The backup's copy of %s differs from it at the symlink %s after rsync.",
+                src);
+        if (r < 0)
+                return r;
 
         r = backup_manifest_replace_prefix(files, prefix, copy);
         if (r >= 0)

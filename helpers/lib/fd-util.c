@@ -21,3 +21,12 @@ int write_all(int fd, const void *data, size_t size) {
         }
         return 0;
 }
+
+ssize_t read_eintr(int fd, void *buf, size_t size) {
+        for (;;) {
+                ssize_t n = read(fd, buf, size);
+
+                if (n >= 0 || errno != EINTR)
+                        return n < 0 ? -errno : n;
+        }
+}

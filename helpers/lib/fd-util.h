@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -18,3 +19,7 @@ static inline void closedirp(DIR **d) {
 /* Write all size bytes of data to fd, again after EINTR and a short write. 0, or -errno of the write
  * that failed (some bytes may be written by then). */
 int write_all(int fd, const void *data, size_t size);
+
+/* read() of up to size bytes into buf, again after EINTR: the bytes read (0 at the end of the file), or
+ * -errno */
+ssize_t read_eintr(int fd, void *buf, size_t size);

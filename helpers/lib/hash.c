@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 
+#include "fd-util.h"
 #include "hash.h"
 #include "macro.h"
 
@@ -79,12 +80,9 @@ int hash_sha256_fd(int fd, char **ret_hex) {
                 return -ENOMEM;
 
         for (;;) {
-                ssize_t n = read(fd, buf, bufsize);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                ssize_t n = read_eintr(fd, buf, bufsize);
+                if (n < 0)
+                        return (int)n;
                 if (n == 0)
                         break;
                 if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)

@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "errmsg.h"
+#include "fd-util.h"
 #include "json-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
@@ -444,12 +445,9 @@ static int read_local(const char *path, char **ret_body, size_t *ret_size, char 
                         b.allocated = a;
                 }
 
-                n = read(fd, b.data + b.size, b.allocated - b.size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return errmsg_set(ret_error, -errno, "%s: %s", path, strerror(errno));
-                }
+                n = read_eintr(fd, b.data + b.size, b.allocated - b.size - 1);
+                if (n < 0)
+                        return errmsg_set(ret_error, (int)n, "%s: %s", path, strerror((int)-n));
                 if (n == 0)
                         break;
                 b.size += (size_t)n;

@@ -204,16 +204,30 @@ static int entry_field_optional(sd_journal *j, const char *field, char **ret) {
         return r;
 }
 
+/* two fields of the current entry, as entry_field() or (optional) entry_field_optional() */
+static int entry_field_pair(
+        sd_journal *j, bool optional, const char *field_a, char **ret_a, const char *field_b, char **ret_b) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        int r;
+
+        r = optional ? entry_field_optional(j, field_a, &a) : entry_field(j, field_a, &a);
+        if (r < 0)
+                return r;
+        r = optional ? entry_field_optional(j, field_b, &b) : entry_field(j, field_b, &b);
+        if (r < 0)
+                return r;
+        *ret_a = TAKE_PTR(a);
+        *ret_b = TAKE_PTR(b);
+        return 0;
+}
+
 /* the entry's MESSAGE (NULL when it has none) and PRIORITY (*ret_priority left alone when it has none
  * or one that is not 0-7) */
 static int entry_message_priority(sd_journal *j, char **ret_message, int *ret_priority) {
         _cleanup_free_ char *message = NULL, *priority = NULL;
         int r;
 
-        r = entry_field_optional(j, "MESSAGE", &message);
-        if (r < 0)
-                return r;
-        r = entry_field_optional(j, "PRIORITY", &priority);
+        r = entry_field_pair(j, true, "MESSAGE", &message, "PRIORITY", &priority);
         if (r < 0)
                 return r;
         if (priority && priority[0] >= '0' && priority[0] <= '7' && priority[1] == 0)
@@ -233,10 +247,7 @@ static int read_entry(JournalWatch *w, JournalEntry *ret) {
         if (r < 0)
                 return r;
 
-        r = entry_field_optional(w->journal, "_SYSTEMD_UNIT", &sunit);
-        if (r < 0)
-                return r;
-        r = entry_field_optional(w->journal, "_SYSTEMD_INVOCATION_ID", &sid);
+        r = entry_field_pair(w->journal, true, "_SYSTEMD_UNIT", &sunit, "_SYSTEMD_INVOCATION_ID", &sid);
         if (r < 0)
                 return r;
         if (streq_ptr(sunit, w->unit) && streq_ptr(sid, w->invocation_id)) {
@@ -245,10 +256,7 @@ static int read_entry(JournalWatch *w, JournalEntry *ret) {
                 id = TAKE_PTR(sid);
         } else {
                 /* systemd's message about the unit (the other half of the match) */
-                r = entry_field(w->journal, "UNIT", &unit);
-                if (r < 0)
-                        return r;
-                r = entry_field(w->journal, "INVOCATION_ID", &id);
+                r = entry_field_pair(w->journal, false, "UNIT", &unit, "INVOCATION_ID", &id);
                 if (r < 0)
                         return r;
         }

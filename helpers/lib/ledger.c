@@ -10,6 +10,8 @@
 #include "paths.h"
 #include "state.h"
 
+#define LEDGER_FILE "ledger.json"
+
 static const char *const results[] = {
         "succeeded", "refused", "aborted", "rolled-back", "restored", "held"
 };
@@ -27,7 +29,7 @@ bool ledger_result_is_valid(const char *result) {
 }
 
 static int ledger_path(const char *deployment, char **ret) {
-        char *p = paths_state_file(deployment, "ledger.json");
+        char *p = paths_state_file(deployment, LEDGER_FILE);
 
         if (!p)
                 return -ENOMEM;
@@ -58,15 +60,10 @@ int ledger_load(const char *deployment, cJSON **ret) {
 }
 
 int ledger_save(const char *deployment, const cJSON *ledger) {
-        _cleanup_free_ char *path = NULL, *dir = paths_state_dir(deployment);
+        _cleanup_free_ char *path = NULL;
         int r;
 
-        if (!dir)
-                return -ENOMEM;
-        r = paths_mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        r = ledger_path(deployment, &path);
+        r = paths_state_file_mkdir(deployment, LEDGER_FILE, &path);
         if (r < 0)
                 return r;
         return state_write_json_atomic(path, ledger, 0600);

@@ -186,44 +186,48 @@ static const char *own_unit(void) {
         return unit[0] ? unit : NULL;
 }
 
-static int emit_journal(
-        int priority,
-        int error,
-        const char *identifier,
-        const char *phase,
-        const char *message_id,
-        char *const *fields,
-        const char *message) {
+/* one message and what goes with it to the journal */
+typedef struct LogRecord {
+        int priority;
+        int error;
+        const char *identifier;
+        const char *phase;
+        const char *message_id; /* or NULL */
+        char *const *fields;    /* more FIELD=value, or NULL */
+        const char *message;
+} LogRecord;
+
+static int emit_journal(const LogRecord *m) {
         _cleanup_free_ struct iovec *iov = NULL;
         size_t n = 0, n_fields = 0;
         char num[16];
         bool ok;
         int r;
 
-        for (char *const *f = fields; f && *f; f++)
+        for (char *const *f = m->fields; f && *f; f++)
                 n_fields++;
         iov = calloc(9 + n_fields, sizeof(struct iovec));
         if (!iov)
                 return -ENOMEM;
 
-        snprintf(num, sizeof(num), "%d", priority & LOG_PRIMASK);
-        ok = add_field(iov, &n, "MESSAGE", message) && add_field(iov, &n, "PRIORITY", num) &&
-             add_field(iov, &n, "SYSLOG_IDENTIFIER", identifier);
-        if (ok && phase)
-                ok = add_field(iov, &n, "CODEBOLT_UPGRADE_PHASE", phase);
+        snprintf(num, sizeof(num), "%d", m->priority & LOG_PRIMASK);
+        ok = add_field(iov, &n, "MESSAGE", m->message) && add_field(iov, &n, "PRIORITY", num) &&
+             add_field(iov, &n, "SYSLOG_IDENTIFIER", m->identifier);
+        if (ok && m->phase)
+                ok = add_field(iov, &n, "CODEBOLT_UPGRADE_PHASE", m->phase);
         if (ok && log_deployment)
                 ok = add_field(iov, &n, "CODEBOLT_UPGRADE_DEPLOYMENT", log_deployment);
         if (ok && log_version)
                 ok = add_field(iov, &n, "CODEBOLT_UPGRADE_VERSION", log_version);
-        if (ok && message_id)
-                ok = add_field(iov, &n, "MESSAGE_ID", message_id);
+        if (ok && m->message_id)
+                ok = add_field(iov, &n, "MESSAGE_ID", m->message_id);
         if (ok && own_unit())
                 ok = add_field(iov, &n, "OBJECT_SYSTEMD_UNIT", own_unit());
-        if (ok && error != 0) {
-                snprintf(num, sizeof(num), "%d", error);
+        if (ok && m->error != 0) {
+                snprintf(num, sizeof(num), "%d", m->error);
                 ok = add_field(iov, &n, "ERRNO", num);
         }
-        for (char *const *f = fields; ok && f && *f; f++) {
+        for (char *const *f = m->fields; ok && f && *f; f++) {
                 char *s = strdup(*f);
                 if (!s)
                         ok = false;
@@ -235,25 +239,23 @@ static int emit_journal(
         return r;
 }
 
-static void emit_full(
-        int priority,
-        int error,
-        const char *identifier,
-        const char *phase,
-        const char *message_id,
-        char *const *fields,
-        const char *message) {
-        if ((priority & LOG_PRIMASK) <= LOG_ERR)
-                set_string(&log_last_error_message, message);
-        if (log_get_target() == LOG_TARGET_JOURNAL && journal_present &&
-            emit_journal(priority, error, identifier, phase, message_id, fields, message) >= 0)
+static void emit_full(const LogRecord *m) {
+        if ((m->priority & LOG_PRIMASK) <= LOG_ERR)
+                set_string(&log_last_error_message, m->message);
+        if (log_get_target() == LOG_TARGET_JOURNAL && journal_present && emit_journal(m) >= 0)
                 return;
         /* no journal after all (forced, but absent or failing): never lose the message */
-        emit_stderr(identifier, message);
+        emit_stderr(m->identifier, m->message);
 }
 
 static void emit(int priority, int error, const char *identifier, const char *phase, const char *message) {
-        emit_full(priority, error, identifier, phase, NULL, NULL, message);
+        emit_full(&(LogRecord){
+                .priority = priority,
+                .error = error,
+                .identifier = identifier,
+                .phase = phase,
+                .message = message,
+        });
 }
 
 const char *log_last_error(void) {
@@ -315,7 +317,14 @@ int log_event(int priority, const char *message_id, char *const *fields, const c
         va_end(ap);
         if (!message)
                 return -ENOMEM;
-        emit_full(priority, 0, identifier_or_default(), log_phase, message_id, fields, message);
+        emit_full(&(LogRecord){
+                .priority = priority,
+                .identifier = identifier_or_default(),
+                .phase = log_phase,
+                .message_id = message_id,
+                .fields = fields,
+                .message = message,
+        });
         errno = saved_errno;
         return 0;
 }

@@ -14,6 +14,11 @@
 #define _noreturn_ __attribute__((noreturn))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 
+/* around a call that passes on a format its caller gave (checked there by _printf_(n, 0)) */
+#define DISABLE_WARNING_FORMAT_NONLITERAL \
+        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wformat-nonliteral\"")
+#define REENABLE_WARNING _Pragma("GCC diagnostic pop")
+
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
 /* hand a pointer out of a cleanup scope */

@@ -57,6 +57,22 @@ char *paths_state_file(const char *deployment, const char *name) {
         return p;
 }
 
+int paths_state_file_mkdir(const char *deployment, const char *name, char **ret) {
+        _cleanup_free_ char *dir = paths_state_dir(deployment);
+        char *p;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = paths_mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        if (asprintf(&p, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
 char *paths_lock_file(const char *deployment) {
         return rooted3("/run/codebolt-upgrade/", deployment, ".lock");
 }

@@ -12,6 +12,9 @@ char *paths_rooted(const char *path);
 char *paths_state_dir(const char *deployment);
 /* /var/lib/codebolt-upgrade/<deployment>/<name>, rooted */
 char *paths_state_file(const char *deployment, const char *name);
+/* paths_state_file() in *ret, once the state directory exists (made 0700 when it does not): for a
+ * file about to be written */
+int paths_state_file_mkdir(const char *deployment, const char *name, char **ret);
 /* /run/codebolt-upgrade/<deployment>.lock, rooted */
 char *paths_lock_file(const char *deployment);
 /* /run/codebolt-upgrade/<deployment>.discard-since, rooted: `codebolt-upgrade rollback --discard-since`

@@ -116,6 +116,9 @@ _printf_(5, 6) static int plan_add(
         return 0;
 }
 
+/* plan_add() of something that stays */
+#define plan_keep(p, kind, name, ...) plan_add(p, kind, false, name, __VA_ARGS__)
+
 /* the fewest letters and digits of an id that tie a database to a ledger entry: backup.c names its trial
  * restore after 8, the others take 12 or more */
 #define ID_MIN 8
@@ -237,10 +240,9 @@ static int plan_database(RetentionPlan *p, const RetentionInput *in, const char 
 
         if (c && (streq_ptr(c->snapshot, name) || streq_ptr(c->failed_database, name) ||
                   id_matches(id, c->id, 1) || kind == RETENTION_TRIAL || streq(word, "restore")))
-                return plan_add(
+                return plan_keep(
                         p,
                         kind,
-                        false,
                         name,
                         "the %s %s → %s recorded in current.json may need it",
                         c->held ? "held upgrade" : "upgrade or rollback in flight",
@@ -253,10 +255,9 @@ static int plan_database(RetentionPlan *p, const RetentionInput *in, const char 
 
                 if (needed && belongs(needed, name, id)) {
                         what = describe(needed);
-                        return what ? plan_add(
+                        return what ? plan_keep(
                                               p,
                                               kind,
-                                              false,
                                               name,
                                               "the restore point of the upgrade %s that runs now: a late "
                                               "rollback (codebolt-rollback@%s) restores from it",
@@ -267,10 +268,9 @@ static int plan_database(RetentionPlan *p, const RetentionInput *in, const char 
                 owner = newest_owner(in, name, id, backup_kept, NULL, &passed);
                 if (passed) {
                         what = describe(passed);
-                        return what ? plan_add(
+                        return what ? plan_keep(
                                               p,
                                               kind,
-                                              false,
                                               name,
                                               "the backup %s of its upgrade %s is still kept",
                                               json_get_string(passed, "backup"),
@@ -283,10 +283,9 @@ static int plan_database(RetentionPlan *p, const RetentionInput *in, const char 
                 owner = newest_owner(in, name, id, recent_failure, (void *)f, &passed);
                 if (passed) {
                         what = describe(passed);
-                        return what ? plan_add(
+                        return what ? plan_keep(
                                               p,
                                               kind,
-                                              false,
                                               name,
                                               "the post-mortem of the failed upgrade %s, one of the newest "
                                               "Keep=%u failed upgrades",
@@ -304,10 +303,9 @@ static int plan_database(RetentionPlan *p, const RetentionInput *in, const char 
         }
 
         if (!owner)
-                return plan_add(
+                return plan_keep(
                         p,
                         kind,
-                        false,
                         name,
                         "no upgrade in the ledger of this deployment made it (made by hand, or another "
                         "deployment's): left alone");
@@ -394,50 +392,41 @@ static int plan_releases(RetentionPlan *p, const RetentionInput *in) {
                 const char *v = versions[i];
 
                 if (!in->running)
-                        r = plan_add(
+                        r = plan_keep(
                                 p,
                                 RETENTION_RELEASE,
-                                false,
                                 v,
                                 "what runs is not known (the current link of the install root is not "
                                 "a release link): every release stays");
                 else if (streq(v, in->running))
-                        r = plan_add(p, RETENTION_RELEASE, false, v, "it runs");
+                        r = plan_keep(p, RETENTION_RELEASE, v, "it runs");
                 else if (streq_ptr(v, in->pinned))
-                        r = plan_add(p, RETENTION_RELEASE, false, v, "it is pinned");
+                        r = plan_keep(p, RETENTION_RELEASE, v, "it is pinned");
                 else if (c && (streq_ptr(v, c->from) || streq_ptr(v, c->to)))
-                        r = plan_add(
+                        r = plan_keep(
                                 p,
                                 RETENTION_RELEASE,
-                                false,
                                 v,
                                 "the upgrade or rollback %s → %s recorded in current.json uses it",
                                 c->from ?: "?",
                                 c->to ?: "?");
                 else if (late && streq_ptr(v, json_get_string(late, "from")))
-                        r = plan_add(
+                        r = plan_keep(
                                 p,
                                 RETENTION_RELEASE,
-                                false,
                                 v,
                                 "a late rollback of the upgrade %s switches back to it",
                                 late_what);
                 else if (back && streq_ptr(v, json_get_string(back, "from")))
-                        r = plan_add(
+                        r = plan_keep(
                                 p,
                                 RETENTION_RELEASE,
-                                false,
                                 v,
                                 "the previous version of the last success, %s",
                                 back_what);
                 else if (i < in->keep)
-                        r = plan_add(
-                                p,
-                                RETENTION_RELEASE,
-                                false,
-                                v,
-                                "one of the newest Keep=%u releases",
-                                in->keep);
+                        r = plan_keep(
+                                p, RETENTION_RELEASE, v, "one of the newest Keep=%u releases", in->keep);
                 else
                         r = plan_add(
                                 p,

@@ -157,7 +157,7 @@ static int json_format(const cJSON *j, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int state_write_json_atomic(const char *path, const cJSON *j, mode_t mode) {
+static int write_json(const char *path, const cJSON *j, mode_t mode, bool exclusive) {
         _cleanup_free_ char *text = NULL;
         size_t size;
         int r;
@@ -165,18 +165,15 @@ int state_write_json_atomic(const char *path, const cJSON *j, mode_t mode) {
         r = json_format(j, &text, &size);
         if (r < 0)
                 return r;
-        return write_atomic(path, text, size, mode, false);
+        return write_atomic(path, text, size, mode, exclusive);
+}
+
+int state_write_json_atomic(const char *path, const cJSON *j, mode_t mode) {
+        return write_json(path, j, mode, false);
 }
 
 int state_create_json_exclusive(const char *path, const cJSON *j, mode_t mode) {
-        _cleanup_free_ char *text = NULL;
-        size_t size;
-        int r;
-
-        r = json_format(j, &text, &size);
-        if (r < 0)
-                return r;
-        return write_atomic(path, text, size, mode, true);
+        return write_json(path, j, mode, true);
 }
 
 int state_read_fd(int fd, size_t size_hint, size_t max, char **ret, size_t *ret_size) {
@@ -209,12 +206,9 @@ int state_read_fd(int fd, size_t size_hint, size_t max, char **ret, size_t *ret_
                         allocated = want;
                 }
 
-                n = read(fd, buf + size, allocated - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                n = read_eintr(fd, buf + size, allocated - size - 1);
+                if (n < 0)
+                        return (int)n;
                 if (n == 0)
                         break;
                 size += (size_t)n;
@@ -247,18 +241,23 @@ int state_read_file(const char *path, char **ret, size_t *ret_size) {
         return state_read_fd(fd, (size_t)st.st_size, STATE_FILE_MAX, ret, ret_size);
 }
 
-int state_read_json(const char *path, cJSON **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
-        int r;
+/* name(path, ret): state_read_file() of path, then parse(buf, size, ret) of what it read */
+#define DEFINE_STATE_READ(name, type, parse)            \
+        int name(const char *path, type *ret) {         \
+                _cleanup_free_ char *buf = NULL;        \
+                size_t size;                            \
+                int r;                                  \
+                                                        \
+                assert(ret);                            \
+                                                        \
+                r = state_read_file(path, &buf, &size); \
+                if (r < 0)                              \
+                        return r;                       \
+                return parse(buf, size, ret);           \
+        }
 
-        assert(ret);
-
-        r = state_read_file(path, &buf, &size);
-        if (r < 0)
-                return r;
-        return state_parse_json(buf, size, ret);
-}
+DEFINE_STATE_READ(state_read_json, cJSON *, state_parse_json);
+DEFINE_STATE_READ(state_read_string, char *, state_string_from_buffer);
 
 int state_parse_json(const char *buf, size_t size, cJSON **ret) {
         cJSON *j = cJSON_ParseWithLength(buf, size);
@@ -267,19 +266,6 @@ int state_parse_json(const char *buf, size_t size, cJSON **ret) {
                 return -EBADMSG;
         *ret = j;
         return 0;
-}
-
-int state_read_string(const char *path, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
-        int r;
-
-        assert(ret);
-
-        r = state_read_file(path, &buf, &size);
-        if (r < 0)
-                return r;
-        return state_string_from_buffer(buf, size, ret);
 }
 
 int state_string_from_buffer(const char *buf, size_t size, char **ret) {

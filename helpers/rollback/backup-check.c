@@ -2,6 +2,7 @@
 /* backup-check.c: the backup verified again before anything is dropped; the rows a restore brings back */
 #define _GNU_SOURCE
 #include <math.h>
+#include <stdarg.h>
 
 #include "backup-manifest.h"
 #include "json-util.h"
@@ -93,7 +94,7 @@ const cJSON *restored_counts(Rollback *rb, bool *ret_at_stop) {
 
 /* 0 when actual holds exactly expected's tables and counts (at_least: tables whose expected count is
  * only a lower bound); 1 and *ret_why when not */
-int counts_differ(const cJSON *expected, const cJSON *actual, const cJSON *at_least, char **ret_why) {
+static int counts_differ(const cJSON *expected, const cJSON *actual, const cJSON *at_least, char **ret_why) {
         const cJSON *m;
 
         cJSON_ArrayForEach (m, expected) {
@@ -122,6 +123,31 @@ int counts_differ(const cJSON *expected, const cJSON *actual, const cJSON *at_le
                 if (!cJSON_GetObjectItemCaseSensitive(expected, m->string))
                         return asprintf(ret_why, "table %s is extra", m->string) < 0 ? -ENOMEM : 1;
         return 0;
+}
+
+int counts_check(
+        Rollback *rb,
+        const cJSON *expected,
+        const cJSON *actual,
+        const cJSON *at_least,
+        const char *consequence,
+        const char *format,
+        ...) {
+        _cleanup_free_ char *why = NULL, *what = NULL;
+        va_list ap;
+        int r;
+
+        r = counts_differ(expected, actual, at_least, &why);
+        if (r <= 0)
+                return r < 0 ? rb_oom(rb) : 0;
+        va_start(ap, format);
+        r = vasprintf(&what, format, ap);
+        va_end(ap);
+        if (r < 0) {
+                what = NULL;
+                return rb_oom(rb);
+        }
+        return rb_fail(rb, EBADMSG, "%s (%s): %s", what, why, consequence);
 }
 
 /* the rows the live database has beyond what the restore brings back; NAN when they cannot be counted */

@@ -124,7 +124,7 @@ static int rename_database(Rollback *rb, const PgTarget *admin, const char *from
 /* the snapshot holds exactly what the database held when the server stopped */
 static int check_snapshot(Rollback *rb) {
         _cleanup_json_ cJSON *counts = NULL;
-        _cleanup_free_ char *error = NULL, *why = NULL;
+        _cleanup_free_ char *error = NULL;
         const cJSON *expected = cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_at_stop");
         PgTarget target;
         int r;
@@ -147,17 +147,16 @@ static int check_snapshot(Rollback *rb) {
                         "Failed to count the rows of the snapshot %s: %s",
                         rb->current.snapshot,
                         error ?: strerror(-r));
-        r = counts_differ(expected, counts, NULL, &why);
+        r = counts_check(
+                rb,
+                expected,
+                counts,
+                NULL,
+                "refusing to restore it",
+                "the snapshot %s does not hold what the database held at the stop",
+                rb->current.snapshot);
         if (r < 0)
-                return rb_oom(rb);
-        if (r > 0)
-                return rb_fail(
-                        rb,
-                        EBADMSG,
-                        "the snapshot %s does not hold what the database held at the stop (%s): "
-                        "refusing to restore it",
-                        rb->current.snapshot,
-                        why);
+                return r;
         log_info(
                 "Snapshot %s holds the %d tables of the stop with their rows.",
                 rb->current.snapshot,

@@ -6,13 +6,13 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
-#include "pg.h"
+#include "pg-client.h"
 #include "rollback.h"
 
 /* Snapshot=dump or none: the dump restored into a fresh <db>_restore_<id> from template0 with the
  * recorded owner and properties, and checked against the manifest's row counts */
 int restore_dump(Rollback *rb, const PgTarget *admin) {
-        _cleanup_free_ char *dump = NULL, *error = NULL, *why = NULL;
+        _cleanup_free_ char *dump = NULL, *error = NULL;
         _cleanup_(pg_restore_failure_done) PgRestoreFailure f = {};
         _cleanup_json_ cJSON *counts = NULL;
         const cJSON *expected, *at_least = NULL;
@@ -92,18 +92,17 @@ int restore_dump(Rollback *rb, const PgTarget *admin) {
                                 rb, r, "Failed to count the rows of %s: %s", name, f.error ?: strerror(-r));
                 }
 
-        r = counts_differ(expected, counts, at_least, &why);
+        r = counts_check(
+                rb,
+                expected,
+                counts,
+                at_least,
+                "the database was not swapped",
+                "the restore of %s into %s does not hold what the manifest records",
+                dump,
+                name);
         if (r < 0)
-                return rb_oom(rb);
-        if (r > 0)
-                return rb_fail(
-                        rb,
-                        EBADMSG,
-                        "the restore of %s into %s does not hold what the manifest records (%s): "
-                        "the database was not swapped",
-                        dump,
-                        name,
-                        why);
+                return r;
         log_info(
                 "Restored %s into %s: %d tables, row counts as in the manifest.",
                 dump,

@@ -129,9 +129,17 @@ int start_and_smoke(Rollback *rb);
 int verify_backup(Rollback *rb);
 /* the row counts the restore brings back: those at the stop (snapshot, final dump), else the backup's */
 const cJSON *restored_counts(Rollback *rb, bool *ret_at_stop);
-/* 0 when actual holds exactly expected's tables and counts (at_least: lower bounds); 1 and *ret_why
- * when not; -ENOMEM */
-int counts_differ(const cJSON *expected, const cJSON *actual, const cJSON *at_least, char **ret_why);
+/* 0 when actual holds exactly expected's tables and counts (at_least: tables whose expected count is
+ * only a lower bound); else through rb_fail(): EBADMSG with
+ * "<format …> (<why>): <consequence>", or rb_oom() */
+_printf_(6, 7) int counts_check(
+        Rollback *rb,
+        const cJSON *expected,
+        const cJSON *actual,
+        const cJSON *at_least,
+        const char *consequence,
+        const char *format,
+        ...);
 /* the rows the live database has beyond what the restore brings back; NAN when not known (warned) */
 double count_discarded(Rollback *rb);
 /* count and record "discarded_rows" once, before anything is dropped; through rb_fail() */

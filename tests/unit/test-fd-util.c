@@ -59,6 +59,22 @@ START_TEST(test_write_all_error) {
 }
 END_TEST
 
+/* what read() gives, 0 at the end, -errno instead of -1 */
+START_TEST(test_read_eintr) {
+        char buf[8];
+        int p[2];
+
+        ck_assert_int_eq(pipe(p), 0);
+        ck_assert_int_eq(write(p[1], "abc", 3), 3);
+        ck_assert_int_eq(read_eintr(p[0], buf, sizeof(buf)), 3);
+        ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
+        close(p[1]);
+        ck_assert_int_eq(read_eintr(p[0], buf, sizeof(buf)), 0);
+        close(p[0]);
+        ck_assert_int_eq(read_eintr(p[0], buf, sizeof(buf)), -EBADF);
+}
+END_TEST
+
 START_TEST(test_closedir_cleanup) {
         int before, after;
 
@@ -85,6 +101,7 @@ int main(void) {
 
         tcase_add_test(tc, test_write_all_large);
         tcase_add_test(tc, test_write_all_error);
+        tcase_add_test(tc, test_read_eintr);
         tcase_add_test(tc, test_closedir_cleanup);
         suite_add_tcase(s, tc);
         return run_suite(s);

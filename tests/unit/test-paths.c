@@ -184,6 +184,23 @@ START_TEST(test_mkdir_p_nested) {
 }
 END_TEST
 
+/* the state directory is made (0700) for a file about to be written there */
+START_TEST(test_state_file_mkdir) {
+        _cleanup_free_ char *dir = path_in(root, "var/lib/codebolt-upgrade/mkdir-test"),
+                            *want = path_in(dir, "ledger.json"), *got = NULL, *again = NULL;
+
+        umask(022);
+        ck_assert_int_eq(paths_state_file_mkdir("mkdir-test", "ledger.json", &got), 0);
+        ck_assert_str_eq(got, want);
+        ck_assert_uint_eq(mode_of(dir), 0700);
+        /* again: it exists */
+        ck_assert_int_eq(paths_state_file_mkdir("mkdir-test", "ledger.json", &again), 0);
+        ck_assert_str_eq(again, want);
+
+        rm_rf(dir);
+}
+END_TEST
+
 START_TEST(test_mkdir_p_shapes) {
         _cleanup_free_ char *base = path_in(root, "shapes"), *trailing = path_in(base, "x/y/"),
                             *doubled = path_in(base, "p//q"), *y = path_in(base, "x/y"),
@@ -243,6 +260,7 @@ static Suite *paths_suite(void) {
         tcase_add_test(tc, test_each_path);
         tcase_add_test(tc, test_mkdir_p_nested);
         tcase_add_test(tc, test_mkdir_p_shapes);
+        tcase_add_test(tc, test_state_file_mkdir);
         tcase_add_test(tc, test_mkdir_p_umask);
         tcase_add_test(tc, test_mkdir_p_errors);
         suite_add_tcase(s, tc);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stores.c: copying a store into a backup with rsync, and proving the copy by its checksums */
+#include <errno.h>
+
+#include "backup-manifest.h"
+#include "log.h"
+#include "stores.h"
+
+int stores_rsync(const char *src, const char *dst, bool allow_vanished) {
+        int status = 0, r;
+
+        r = backup_manifest_rsync(src, dst, true, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run rsync for %s: %m", src);
+        if (status == 0 || (allow_vanished && status == STORES_RSYNC_VANISHED))
+                return status;
+        return log_error_errno(
+                EPROTO,
+                "rsync of %s to %s failed with exit status %d (its messages are above).",
+                src,
+                dst,
+                status);
+}
+
+int stores_compare(const cJSON *want, const cJSON *got, const char *mismatch_format, const char *name) {
+        _cleanup_free_ char *bad = NULL;
+        int r;
+
+        r = backup_manifest_compare(want, got, &bad);
+        if (r == -EBADMSG) {
+                DISABLE_WARNING_FORMAT_NONLITERAL(void)
+                log_error_errno(r, mismatch_format, name, strempty(bad));
+                REENABLE_WARNING
+                return r;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to compare checksums: %m");
+        return 0;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stores.h: copying a store ([Storage] Paths=) into a backup with rsync, and proving the copy by its
+ * checksums; both log their failure */
+#pragma once
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "macro.h"
+
+/* rsync's exit status "some files vanished before they could be transferred": the server still writes */
+#define STORES_RSYNC_VANISHED 24
+
+/* rsync -a --delete src/ dst/ (backup_manifest_rsync() of a directory). Logs a failure to run it, and an
+ * exit status other than 0 (and STORES_RSYNC_VANISHED unless allow_vanished), and returns -errno
+ * (-EPROTO for the exit status); otherwise returns the exit status: 0, or STORES_RSYNC_VANISHED. */
+int stores_rsync(const char *src, const char *dst, bool allow_vanished);
+
+/* backup_manifest_compare(want, got). A mismatch is logged as mismatch_format (two %s: name, then the
+ * path that differs) and returns -EBADMSG; another failure is logged as such and returns -errno. */
+int stores_compare(const cJSON *want, const cJSON *got, const char *mismatch_format, const char *name)
+        _printf_(3, 0);
