@@ -13,23 +13,12 @@
 #include "macro.h"
 #include "paths.h"
 #include "state.h"
+#include "strv.h"
 
 #define CURRENT_MODE 0600
 
 static int current_path(const char *deployment, char **ret) {
-        _cleanup_free_ char *dir = paths_state_dir(deployment);
-        char *p;
-        int r;
-
-        if (!dir)
-                return -ENOMEM;
-        r = paths_mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        if (asprintf(&p, "%s/current.json", dir) < 0)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+        return paths_state_file_mkdir(deployment, "current.json", ret);
 }
 
 char *current_timestamp(void) {
@@ -173,17 +162,9 @@ static const void *field_of_const(const Current *c, const Field *f) {
         return (const uint8_t *)c + f->offset;
 }
 
-static size_t strv_size(char *const *l) {
-        size_t n = 0;
-
-        while (l && l[n])
-                n++;
-        return n;
-}
-
 /* a copy of l; an empty list for NULL */
 static char **strv_dup(char *const *l) {
-        size_t n = strv_size(l);
+        size_t n = strv_length(l);
         _cleanup_strv_free_ char **copy = calloc(n + 1, sizeof(char *));
 
         if (!copy)
@@ -192,22 +173,6 @@ static char **strv_dup(char *const *l) {
                 if (!(copy[i] = strdup(l[i])))
                         return NULL;
         return TAKE_PTR(copy);
-}
-
-static int strv_push(char ***l, const char *s) {
-        size_t n = strv_size(*l);
-        _cleanup_free_ char *copy = strdup(s);
-        char **grown;
-
-        if (!copy)
-                return -ENOMEM;
-        grown = realloc(*l, (n + 2) * sizeof(char *));
-        if (!grown)
-                return -ENOMEM;
-        grown[n] = TAKE_PTR(copy);
-        grown[n + 1] = NULL;
-        *l = grown;
-        return 0;
 }
 
 static void migration_done(CurrentMigration *m) {
