@@ -570,7 +570,8 @@ int current_load(const char *deployment, Current *ret, char **ret_error) {
         return current_from_json(j, ret, ret_error);
 }
 
-int current_create(const char *deployment, const Current *c) {
+/* current.json from c: created only when none exists (exclusive), else replaced atomically */
+static int current_write(const char *deployment, const Current *c, bool exclusive) {
         _cleanup_json_ cJSON *j = NULL;
         _cleanup_free_ char *path = NULL;
         int r;
@@ -581,26 +582,22 @@ int current_create(const char *deployment, const Current *c) {
         r = current_path(deployment, &path);
         if (r < 0)
                 return r;
-        return state_create_json_exclusive(path, j, CURRENT_MODE);
+        return exclusive ? state_create_json_exclusive(path, j, CURRENT_MODE)
+                         : state_write_json_atomic(path, j, CURRENT_MODE);
+}
+
+int current_create(const char *deployment, const Current *c) {
+        return current_write(deployment, c, true);
 }
 
 int current_save(const char *deployment, Current *c) {
-        _cleanup_json_ cJSON *j = NULL;
-        _cleanup_free_ char *path = NULL;
         char *now = current_timestamp();
-        int r;
 
         if (!now)
                 return -ENOMEM;
         free(c->updated);
         c->updated = now;
-        r = current_to_json(c, &j);
-        if (r < 0)
-                return r;
-        r = current_path(deployment, &path);
-        if (r < 0)
-                return r;
-        return state_write_json_atomic(path, j, CURRENT_MODE);
+        return current_write(deployment, c, false);
 }
 
 int current_set_phase(Current *c, const char *phase) {

@@ -772,18 +772,25 @@ int journal_entry_is_error(const JournalEntry *e, const regex_t *error_pattern) 
         return 0;
 }
 
-static int count_errors(
-        sd_journal *j,
+int journal_count_errors(
+        char **paths,
         const char *unit,
         usec_t since,
         const char *after_cursor,
         const regex_t *error_pattern,
         uint64_t *ret_count,
         char **ret_cursor) {
+        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         _cleanup_free_ char *last = NULL;
         uint64_t n = 0;
         int r;
 
+        if ((paths && !*paths) || !unit || !ret_count)
+                return -EINVAL;
+        r = paths ? sd_journal_open_files(&j, (const char **)paths, 0)
+                  : sd_journal_open(&j, SD_JOURNAL_SYSTEM);
+        if (r < 0)
+                return r;
         r = add_match_pair(j, "_SYSTEMD_UNIT", unit);
         if (r < 0)
                 return r;
@@ -827,36 +834,4 @@ static int count_errors(
         if (ret_cursor)
                 *ret_cursor = TAKE_PTR(last);
         return 0;
-}
-
-int journal_count_errors_system(
-        const char *unit,
-        usec_t since,
-        const char *after_cursor,
-        const regex_t *error_pattern,
-        uint64_t *ret_count,
-        char **ret_cursor) {
-        return journal_count_errors_files(
-                NULL, unit, since, after_cursor, error_pattern, ret_count, ret_cursor);
-}
-
-int journal_count_errors_files(
-        char **paths,
-        const char *unit,
-        usec_t since,
-        const char *after_cursor,
-        const regex_t *error_pattern,
-        uint64_t *ret_count,
-        char **ret_cursor) {
-        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
-        int r;
-
-        if ((paths && !*paths) || !unit || !ret_count)
-                return -EINVAL;
-        /* no paths: the system journal (journal_count_errors_system()) */
-        r = paths ? sd_journal_open_files(&j, (const char **)paths, 0)
-                  : sd_journal_open(&j, SD_JOURNAL_SYSTEM);
-        if (r < 0)
-                return r;
-        return count_errors(j, unit, since, after_cursor, error_pattern, ret_count, ret_cursor);
 }

@@ -101,17 +101,10 @@ int journal_entry_is_error(const JournalEntry *e, const regex_t *error_pattern);
 
 /* Count the errors (journal_entry_is_error()) in the unit's own output (_SYSTEMD_UNIT=, every
  * invocation) from the entry after after_cursor or, when that is NULL, from since (CLOCK_REALTIME usec)
- * to the end of the journal. *ret_cursor (optional) gets the cursor of the last entry read, NULL when
- * there was none: pass it as after_cursor next time to count only what came since. */
-int journal_count_errors_system(
-        const char *unit,
-        usec_t since,
-        const char *after_cursor,
-        const regex_t *error_pattern,
-        uint64_t *ret_count,
-        char **ret_cursor);
-/* the same over the given journal files (tests); NULL: the system journal */
-int journal_count_errors_files(
+ * to the end of the journal: the system journal, or the given journal files (tests) when paths is not
+ * NULL. *ret_cursor (optional) gets the cursor of the last entry read, NULL when there was none: pass
+ * it as after_cursor next time to count only what came since. */
+int journal_count_errors(
         char **paths,
         const char *unit,
         usec_t since,

@@ -88,8 +88,8 @@ int watch_count_errors(
         /* config_load() compiled ErrorPattern= already: it does not fail here */
         if (c->error_pattern && *c->error_pattern)
                 have_re = journal_compile_error_pattern(c->error_pattern, &re) >= 0;
-        r = journal_count_errors_system(
-                c->server_unit, since, after_cursor, have_re ? &re : NULL, ret, ret_cursor);
+        r = journal_count_errors(
+                NULL, c->server_unit, since, after_cursor, have_re ? &re : NULL, ret, ret_cursor);
         if (have_re)
                 regfree(&re);
         return r;

@@ -37,7 +37,7 @@ int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret);
 int watch_capture_baseline(const Config *c, cJSON **ret);
 
 /* the errors (journal_entry_is_error() with [Smoke] ErrorPattern=) in the server unit's journal after
- * after_cursor, or from since (CLOCK_REALTIME usec); see journal_count_errors_system() */
+ * after_cursor, or from since (CLOCK_REALTIME usec); see journal_count_errors() */
 int watch_count_errors(
         const Config *c, usec_t since, const char *after_cursor, uint64_t *ret, char **ret_cursor);
 

@@ -631,25 +631,24 @@ START_TEST(test_count_errors) {
         paths[0] = t.file;
         ck_assert_int_eq(journal_compile_error_pattern(DEFAULT_PATTERN, &re), 0);
 
-        ck_assert_int_eq(journal_count_errors_files(paths, UNIT, 0, NULL, &re, &n, &cursor), 0);
+        ck_assert_int_eq(journal_count_errors(paths, UNIT, 0, NULL, &re, &n, &cursor), 0);
         ck_assert_uint_eq(n, 1);
         ck_assert_ptr_nonnull(cursor);
 
         /* nothing new after the last entry read */
-        ck_assert_int_eq(journal_count_errors_files(paths, UNIT, 0, cursor, &re, &n, &again), 0);
+        ck_assert_int_eq(journal_count_errors(paths, UNIT, 0, cursor, &re, &n, &again), 0);
         ck_assert_uint_eq(n, 0);
         ck_assert_ptr_null(again);
 
         /* by priority alone it is no error; from a time after every entry there is nothing */
-        ck_assert_int_eq(journal_count_errors_files(paths, UNIT, 0, NULL, NULL, &n, NULL), 0);
+        ck_assert_int_eq(journal_count_errors(paths, UNIT, 0, NULL, NULL, &n, NULL), 0);
         ck_assert_uint_eq(n, 0);
         ck_assert_int_eq(
-                journal_count_errors_files(paths, UNIT, UINT64_C(4102444800000000), NULL, &re, &n, &none),
-                0);
+                journal_count_errors(paths, UNIT, UINT64_C(4102444800000000), NULL, &re, &n, &none), 0);
         ck_assert_uint_eq(n, 0);
         ck_assert_ptr_null(none);
         /* another unit's output is not counted */
-        ck_assert_int_eq(journal_count_errors_files(paths, "other.service", 0, NULL, &re, &n, NULL), 0);
+        ck_assert_int_eq(journal_count_errors(paths, "other.service", 0, NULL, &re, &n, NULL), 0);
         ck_assert_uint_eq(n, 0);
         regfree(&re);
 }
