@@ -26,15 +26,19 @@ if [ $# -eq 0 ]; then
         }
 fi
 
-# the tests this selection defines, to compare with the number that ran
-defined=$(meson test -C "$build" --no-rebuild --list "$@" 2>/dev/null | grep -c ' / ')
+# the tests this selection defines, to compare with the number that ran: one line each ("project:suite
+# / name", or the bare name when a --suite is given), after any line of ninja's
+count_listed() {
+        grep -v -c -e '^ninja: ' -e '^No suitable tests defined' -e '^$'
+}
+defined=$(meson test -C "$build" --no-rebuild --list "$@" 2>/dev/null | count_listed)
 if [ "$defined" = 0 ]; then
         echo "run-tests.sh: no test matches: $*" >&2
         echo "0 passed, 1 failed"
         exit 1
 fi
 if [ $# -eq 0 ] && [ "$fuzz_build_failed" = 0 ]; then
-        fuzz_defined=$(meson test -C "$fuzz_build" --no-rebuild --list --suite fuzz 2>/dev/null | grep -c ' / ')
+        fuzz_defined=$(meson test -C "$fuzz_build" --no-rebuild --list --suite fuzz 2>/dev/null | count_listed)
         defined=$((defined + fuzz_defined))
 fi
 
