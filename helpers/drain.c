@@ -127,7 +127,7 @@ static int request_drain(Helper *h, const char *token) {
 
         if (!url)
                 return log_oom();
-        r = http_post_json(url, token, NULL, REQUEST_TIMEOUT_MAX, &status, NULL, &error);
+        r = http_json("POST", url, token, NULL, REQUEST_TIMEOUT_MAX, &status, NULL, &error);
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to ask the server to drain (POST %s): %s", url, error ?: strerror(-r));
@@ -147,7 +147,7 @@ static int runs_in_flight(Helper *h, const char *url, const char *token, usec_t 
         long status = 0;
         int r;
 
-        r = http_get_json(url, token, request_timeout(deadline), &status, &answer, &error);
+        r = http_json("GET", url, token, NULL, request_timeout(deadline), &status, &answer, &error);
         if (r < 0)
                 return log_error_errno(
                         r,

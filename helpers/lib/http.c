@@ -349,11 +349,11 @@ static bool blank(const char *s) {
         return s[strspn(s, " \t\r\n")] == 0;
 }
 
-static int request_json(
+int http_json(
         const char *method,
         const char *url,
         const char *bearer_token,
-        const char *json_body,
+        const cJSON *body,
         usec_t timeout,
         long *ret_status,
         cJSON **ret_json,
@@ -361,9 +361,16 @@ static int request_json(
 
         _cleanup_http_response_ HttpResponse resp = {};
         _cleanup_json_ cJSON *json = NULL;
+        _cleanup_free_ char *s = NULL;
         int r;
 
-        r = http_request(method, url, bearer_token, json_body, timeout, &resp, ret_error);
+        if (body || !(streq(method, "GET") || streq(method, "HEAD"))) {
+                s = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+                if (!s)
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        }
+
+        r = http_request(method, url, bearer_token, s, timeout, &resp, ret_error);
         if (r < 0)
                 return r;
 
@@ -379,35 +386,6 @@ static int request_json(
         if (ret_json)
                 *ret_json = TAKE_PTR(json);
         return 0;
-}
-
-int http_get_json(
-        const char *url,
-        const char *bearer_token,
-        usec_t timeout,
-        long *ret_status,
-        cJSON **ret_json,
-        char **ret_error) {
-
-        return request_json("GET", url, bearer_token, NULL, timeout, ret_status, ret_json, ret_error);
-}
-
-int http_post_json(
-        const char *url,
-        const char *bearer_token,
-        const cJSON *body,
-        usec_t timeout,
-        long *ret_status,
-        cJSON **ret_json,
-        char **ret_error) {
-
-        _cleanup_free_ char *s = NULL;
-
-        s = body ? cJSON_PrintUnformatted(body) : strdup("{}");
-        if (!s)
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-
-        return request_json("POST", url, bearer_token, s, timeout, ret_status, ret_json, ret_error);
 }
 
 static int read_local(const char *path, char **ret_body, size_t *ret_size, char **ret_error) {

@@ -47,19 +47,12 @@ int http_request(
         HttpResponse *ret,
         char **ret_error);
 
-/* GET url and parse the answer as JSON. *ret_json is NULL when the body is empty, or when the status
- * is >= 400 and the body is not JSON (a 503 page from a proxy); a 2xx/3xx body that is not JSON is
- * -EBADMSG. ret_status and ret_json may be NULL. */
-int http_get_json(
-        const char *url,
-        const char *bearer_token,
-        usec_t timeout,
-        long *ret_status,
-        cJSON **ret_json,
-        char **ret_error);
-
-/* POST body (NULL: an empty JSON object) and parse the answer as http_get_json() does */
-int http_post_json(
+/* Send body as JSON (NULL: no body for GET and HEAD, an empty object for any other method) and
+ * parse the answer as JSON. *ret_json is NULL when the body is empty, or when the status is >= 400
+ * and the body is not JSON (a 503 page from a proxy); a 2xx/3xx body that is not JSON is -EBADMSG.
+ * ret_status and ret_json may be NULL. */
+int http_json(
+        const char *method,
         const char *url,
         const char *bearer_token,
         const cJSON *body,

@@ -71,7 +71,7 @@ int notify_send(
         if (!body)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        /* not http_post_json(): a webhook may answer 2xx with any body ("ok"), and that is success */
+        /* not http_json(): a webhook may answer 2xx with any body ("ok"), and that is success */
         r = http_request("POST", url, token, body, timeout, &resp, &error);
         if (r < 0) {
                 /* http already keeps the token out of its messages; this is a second guard */

@@ -96,7 +96,7 @@ int undo_drain(Rollback *rb) {
         url = helper_server_url(rb->h, "/health");
         if (!url)
                 return rb_oom(rb);
-        if (http_get_json(url, NULL, HEALTH_TIMEOUT, &status, NULL, NULL) >= 0 && status == 200) {
+        if (http_json("GET", url, NULL, NULL, HEALTH_TIMEOUT, &status, NULL, NULL) >= 0 && status == 200) {
                 log_info("%s answers /health with 200: it was not draining, nothing to undo.", unit);
                 return 0;
         }
@@ -128,7 +128,8 @@ int undo_drain(Rollback *rb) {
                         unit);
         /* the job is done once the process runs; the drain is undone once the server answers again */
         for (usec_t until = helper_deadline(rb->h->config.timeout_ready);;) {
-                if (http_get_json(url, NULL, HEALTH_TIMEOUT, &status, NULL, NULL) >= 0 && status == 200)
+                if (http_json("GET", url, NULL, NULL, HEALTH_TIMEOUT, &status, NULL, NULL) >= 0 &&
+                    status == 200)
                         break;
                 if (now_monotonic() >= until || helper_cancelled) {
                         log_warning(

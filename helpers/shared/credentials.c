@@ -41,7 +41,7 @@ int helper_login(const Config *c, char **ret_token, char **ret_error) {
             !cJSON_AddStringToObject(body, "password", password))
                 return -ENOMEM;
 
-        r = http_post_json(url, NULL, body, c->timeout_smoke, &status, &answer, &error);
+        r = http_json("POST", url, NULL, body, c->timeout_smoke, &status, &answer, &error);
         if (r < 0)
                 return errmsg_set(
                         ret_error,

@@ -466,7 +466,7 @@ static int gate_clients(const Config *c, Plan *p) {
         url = helper_server_url_config(c, "/api/admin/clients");
         if (!url)
                 return -ENOMEM;
-        r = http_get_json(url, token, HTTP_TIMEOUT, &status, &clients, &error);
+        r = http_json("GET", url, token, NULL, HTTP_TIMEOUT, &status, &clients, &error);
         if (r >= 0 && (status != 200 || !cJSON_IsArray(clients)))
                 r = -EBADMSG;
         if (r < 0)

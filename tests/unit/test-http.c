@@ -94,7 +94,7 @@ START_TEST(test_get_json) {
         _cleanup_json_ cJSON *j = NULL;
         long status = 0;
 
-        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(http_json("GET", u, NULL, NULL, SHORT, &status, &j, &err), 0);
         ck_assert_int_eq(status, 200);
         ck_assert_ptr_null(err);
         ck_assert_str_eq(json_get_string(j, "status"), "ok");
@@ -107,7 +107,7 @@ START_TEST(test_status_401_is_not_an_error) {
         _cleanup_json_ cJSON *j = NULL;
         long status = 0;
 
-        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(http_json("GET", u, TOKEN, NULL, SHORT, &status, &j, &err), 0);
         ck_assert_int_eq(status, 401);
         ck_assert_ptr_null(err);
         ck_assert_str_eq(json_get_string(j, "error"), "bad credentials");
@@ -119,7 +119,7 @@ START_TEST(test_status_503_text_body) {
         cJSON *j = (cJSON *)0x1;
         long status = 0;
 
-        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(http_json("GET", u, NULL, NULL, SHORT, &status, &j, &err), 0);
         ck_assert_int_eq(status, 503);
         ck_assert_ptr_null(j);
 }
@@ -142,7 +142,7 @@ START_TEST(test_empty_body) {
         cJSON *j = (cJSON *)0x1;
         long status = 0;
 
-        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(http_json("GET", u, NULL, NULL, SHORT, &status, &j, &err), 0);
         ck_assert_int_eq(status, 204);
         ck_assert_ptr_null(j);
 
@@ -158,7 +158,7 @@ START_TEST(test_not_json) {
         cJSON *j = (cJSON *)0x1;
         long status = -1;
 
-        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &j, &err), -EBADMSG);
+        ck_assert_int_eq(http_json("GET", u, NULL, NULL, SHORT, &status, &j, &err), -EBADMSG);
         ck_assert_ptr_nonnull(err);
         /* untouched on failure */
         ck_assert_int_eq(status, -1);
@@ -171,12 +171,12 @@ START_TEST(test_bearer_sent) {
         _cleanup_json_ cJSON *with = NULL, *without = NULL;
         long status = 0;
 
-        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, &with, NULL), 0);
+        ck_assert_int_eq(http_json("GET", u, TOKEN, NULL, SHORT, &status, &with, NULL), 0);
         ck_assert_int_eq(status, 200);
         ck_assert_str_eq(json_get_string(with, "method"), "GET");
         ck_assert_str_eq(json_get_string(with, "authorization"), "Bearer " TOKEN);
 
-        ck_assert_int_eq(http_get_json(u, NULL, SHORT, &status, &without, NULL), 0);
+        ck_assert_int_eq(http_json("GET", u, NULL, NULL, SHORT, &status, &without, NULL), 0);
         ck_assert(cJSON_IsNull(cJSON_GetObjectItem(without, "authorization")));
 }
 END_TEST
@@ -199,7 +199,7 @@ START_TEST(test_post_body_sent) {
         cJSON_AddStringToObject(body, "username", "smoke");
         cJSON_AddStringToObject(body, "password", "pw with \"quotes\"");
 
-        ck_assert_int_eq(http_post_json(u, TOKEN, body, SHORT, &status, &echo, &err), 0);
+        ck_assert_int_eq(http_json("POST", u, TOKEN, body, SHORT, &status, &echo, &err), 0);
         ck_assert_int_eq(status, 200);
         ck_assert_str_eq(json_get_string(echo, "method"), "POST");
         ck_assert_str_eq(json_get_string(echo, "authorization"), "Bearer " TOKEN);
@@ -210,7 +210,7 @@ START_TEST(test_post_body_sent) {
 
         cJSON_Delete(echo);
         echo = NULL;
-        ck_assert_int_eq(http_post_json(u, NULL, NULL, SHORT, &status, &echo, &err), 0);
+        ck_assert_int_eq(http_json("POST", u, NULL, NULL, SHORT, &status, &echo, &err), 0);
         ck_assert_str_eq(json_get_string(echo, "body"), "{}");
         ck_assert_ptr_null(err);
 }
@@ -239,7 +239,7 @@ START_TEST(test_no_redirect_for_api) {
         _cleanup_free_ char *u = test_http_url("/redirect");
         long status = 0;
 
-        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, NULL, NULL), 0);
+        ck_assert_int_eq(http_json("GET", u, TOKEN, NULL, SHORT, &status, NULL, NULL), 0);
         ck_assert_int_eq(status, 302);
 }
 END_TEST
@@ -249,7 +249,7 @@ START_TEST(test_timeout) {
         long status = 0;
         usec_t start = now_monotonic();
 
-        ck_assert_int_eq(http_get_json(u, TOKEN, 300 * 1000, &status, NULL, &err), -ETIMEDOUT);
+        ck_assert_int_eq(http_json("GET", u, TOKEN, NULL, 300 * 1000, &status, NULL, &err), -ETIMEDOUT);
         ck_assert_uint_lt(now_monotonic() - start, 5 * USEC_PER_SEC);
         ck_assert_ptr_nonnull(err);
         ck_assert_ptr_null(strstr(err, TOKEN));
@@ -270,7 +270,7 @@ START_TEST(test_connection_refused) {
         ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
         ck_assert_int_ge(asprintf(&u, "http://127.0.0.1:%d/json", ntohs(sa.sin_port)), 0);
 
-        ck_assert_int_eq(http_get_json(u, TOKEN, SHORT, &status, NULL, &err), -ECONNREFUSED);
+        ck_assert_int_eq(http_json("GET", u, TOKEN, NULL, SHORT, &status, NULL, &err), -ECONNREFUSED);
         ck_assert_int_eq(status, -1);
         ck_assert_ptr_nonnull(err);
         ck_assert_ptr_null(strstr(err, TOKEN));
