@@ -241,14 +241,11 @@ static int finish_applied(Watch *w, char **ret_applied) {
         return 0;
 }
 
-static int on_applying(Watch *w, const char *id) {
-        _cleanup_free_ char *applied = NULL;
+/* the handlers below run after finish_applied(): applied is the list so far, "" for none */
+static int on_applying(Watch *w, const char *id, const char *applied) {
         unsigned n;
         int r;
 
-        r = finish_applied(w, &applied);
-        if (r < 0)
-                return r;
         w->in_flight = strdup(id);
         if (!w->in_flight)
                 return log_oom();
@@ -284,16 +281,7 @@ static int on_applying(Watch *w, const char *id) {
         return 0;
 }
 
-static int on_summary(Watch *w, const ServerLine *l) {
-        _cleanup_free_ char *applied = NULL;
-        int r;
-
-        if (l->failed > 0)
-                return fail_migration(w, "(not announced)");
-        r = finish_applied(w, &applied);
-        if (r < 0)
-                return r;
-
+static int on_summary(Watch *w, const ServerLine *l, const char *applied) {
         w->migrations_over = true;
         set_deadline(w, "Ready=", w->h->config.timeout_ready);
         log_status(
@@ -305,18 +293,9 @@ static int on_summary(Watch *w, const ServerLine *l) {
         return 0;
 }
 
-static int on_failed(Watch *w) {
-        return fail_migration(w, "(before the first one)");
-}
-
-static int on_ready(Watch *w, const ServerLine *l) {
-        _cleanup_free_ char *applied = NULL;
+static int on_ready(Watch *w, const ServerLine *l, const char *applied) {
         unsigned n;
-        int r;
 
-        r = finish_applied(w, &applied);
-        if (r < 0)
-                return r;
         n = (unsigned)cJSON_GetArraySize(w->applied);
         if (l->port != w->h->config.port)
                 log_warning(
@@ -334,6 +313,7 @@ static int on_ready(Watch *w, const ServerLine *l) {
 /* one journal entry: WATCH_RUNNING to go on, WATCH_READY, or -errno (logged) */
 static int handle_entry(Watch *w, const JournalEntry *e) {
         _cleanup_(server_line_done) ServerLine l = {};
+        _cleanup_free_ char *applied = NULL;
         int r;
 
         if (!e->message)
@@ -351,20 +331,27 @@ static int handle_entry(Watch *w, const JournalEntry *e) {
         if (r < 0)
                 return log_oom();
 
+        if (l.kind == LINE_MIGRATIONS_FAILED)
+                return fail_migration(w, "(before the first one)");
+        if (l.kind == LINE_MIGRATIONS_SUMMARY && l.failed > 0)
+                return fail_migration(w, "(not announced)");
+        if (l.kind == LINE_OTHER)
+                return WATCH_RUNNING;
+
+        r = finish_applied(w, &applied);
+        if (r < 0)
+                return r;
+
         switch (l.kind) {
         case LINE_MIGRATION_APPLYING:
-                r = on_applying(w, l.migration_id);
+                r = on_applying(w, l.migration_id, applied);
                 break;
         case LINE_MIGRATIONS_SUMMARY:
-                r = on_summary(w, &l);
-                break;
-        case LINE_MIGRATIONS_FAILED:
-                r = on_failed(w);
+                r = on_summary(w, &l, applied);
                 break;
         case LINE_READY:
-                r = on_ready(w, &l);
+                r = on_ready(w, &l, applied);
                 return r < 0 ? r : WATCH_READY;
-        case LINE_OTHER:
         default:
                 r = 0;
         }

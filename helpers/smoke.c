@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <poll.h>
 #include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "bus.h"
@@ -56,6 +58,24 @@ typedef struct StepRun {
         const char *shown_path; /* what the journal may see: never a path holding the password */
         bool secret;            /* the request carries the password: no answer excerpt in the journal */
 } StepRun;
+
+/* logs "Smoke step 'name' (METHOD path)" and then what fmt says; returns -error */
+static int step_error(const StepRun *s, int error, const char *fmt, ...) _printf_(3, 4);
+static int step_error(const StepRun *s, int error, const char *fmt, ...) {
+        _cleanup_free_ char *rest = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        DISABLE_WARNING_FORMAT_NONLITERAL
+        r = vasprintf(&rest, fmt, ap);
+        REENABLE_WARNING
+        va_end(ap);
+        if (r < 0)
+                return log_oom();
+        return log_error_errno(
+                error, "Smoke step '%s' (%s %s)%s", s->step->name, s->step->method, s->shown_path, rest);
+}
 
 static char *body_excerpt(const HttpResponse *resp) {
         char *s;
@@ -134,12 +154,7 @@ static int run_step(
                 if (helper_cancelled)
                         return -ECANCELED;
                 if (!repeat && now >= deadline)
-                        return log_error_errno(
-                                ETIME,
-                                "Smoke step '%s' (%s %s): [Timeouts] Smoke= ran out before it could run.",
-                                step->name,
-                                step->method,
-                                s.shown_path);
+                        return step_error(&s, ETIME, ": [Timeouts] Smoke= ran out before it could run.");
                 /* a repeat at the deadline itself still gets its answer */
                 timeout = deadline > now ? deadline - now : 0;
                 if (timeout < REQUEST_TIMEOUT_MIN)
@@ -149,22 +164,14 @@ static int run_step(
 
                 r = http_request(step->method, url, token, body, timeout, &resp, &error);
                 if (r < 0)
-                        return log_error_errno(
-                                r,
-                                "Smoke step '%s' (%s %s) failed: %s",
-                                step->name,
-                                step->method,
-                                s.shown_path,
-                                error ?: strerror(-r));
+                        return step_error(&s, r, " failed: %s", error ?: strerror(-r));
 
                 if (resp.status != step->expect) {
                         excerpt = s.secret ? NULL : body_excerpt(&resp);
-                        return log_error_errno(
+                        return step_error(
+                                &s,
                                 EPROTO,
-                                "Smoke step '%s' (%s %s) answered HTTP %ld, expected %ld%s%s",
-                                step->name,
-                                step->method,
-                                s.shown_path,
+                                " answered HTTP %ld, expected %ld%s%s",
                                 resp.status,
                                 step->expect,
                                 excerpt ? ": " : ".",
@@ -175,12 +182,10 @@ static int run_step(
                         answer = cJSON_ParseWithLength(resp.body, resp.size);
                         if (!answer && (step->save || step->until || step->fail_if)) {
                                 excerpt = s.secret ? NULL : body_excerpt(&resp);
-                                return log_error_errno(
+                                return step_error(
+                                        &s,
                                         EBADMSG,
-                                        "Smoke step '%s' (%s %s) answered no JSON%s%s",
-                                        step->name,
-                                        step->method,
-                                        s.shown_path,
+                                        " answered no JSON%s%s",
                                         excerpt ? ": " : ".",
                                         strempty(excerpt));
                         }
@@ -188,27 +193,14 @@ static int run_step(
 
                 if (smoke_conditions_any(answer, step->fail_if, &failed_path)) {
                         _cleanup_free_ char *v = smoke_value_to_text(smoke_json_path(answer, failed_path));
-                        return log_error_errno(
-                                EPROTO,
-                                "Smoke step '%s' (%s %s) failed: %s is %s.",
-                                step->name,
-                                step->method,
-                                s.shown_path,
-                                failed_path,
-                                v ? v : "absent");
+                        return step_error(&s, EPROTO, " failed: %s is %s.", failed_path, v ? v : "absent");
                 }
 
                 r = smoke_save(answer, step->save, vars, &failed_path);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
-                        return log_error_errno(
-                                r,
-                                "Smoke step '%s' (%s %s): the answer has no %s to keep.",
-                                step->name,
-                                step->method,
-                                s.shown_path,
-                                failed_path);
+                        return step_error(&s, r, ": the answer has no %s to keep.", failed_path);
 
                 if (!step->until || smoke_conditions_all(answer, step->until))
                         return 0;
@@ -228,13 +220,11 @@ static int run_step(
                 now = now_monotonic();
                 if (now >= deadline) {
                         _cleanup_free_ char *want = cJSON_PrintUnformatted(step->until);
-                        return log_error_errno(
+                        return step_error(
+                                &s,
                                 ETIME,
-                                "Smoke step '%s' (%s %s) did not reach %s within [Timeouts] Smoke=%llus; %s "
+                                " did not reach %s within [Timeouts] Smoke=%llus; %s "
                                 "was %s.",
-                                step->name,
-                                step->method,
-                                s.shown_path,
                                 strempty(want),
                                 (unsigned long long)(h->config.timeout_smoke / USEC_PER_SEC),
                                 step->until->child->string,

@@ -631,55 +631,69 @@ static int copy_warnings(GenUnits *to, const GenUnits *from) {
         return 0;
 }
 
-/* an extra deployment's upgrade and rollback units, from the installed templates */
-static int add_derived_units(GenUnits *u, Build *b, const Config *c, const char *source) {
+/* the units of templates first..last, into u; > 0 when one of them cannot be made, with *ret_missing
+ * and *ret_why saying which and why */
+static int add_derived_range(
+        GenUnits *u,
+        Build *b,
+        const Config *c,
+        const char *source,
+        Template first,
+        Template last,
+        Template *ret_missing,
+        char **ret_why) {
         int r;
 
         r = read_templates(b);
         if (r < 0)
                 return r;
-        for (Template t = TEMPLATE_UPGRADE; t <= TEMPLATE_ROLLBACK; t++) {
-                _cleanup_free_ char *why = NULL;
-
-                r = add_derived_unit(u, b, t, c, source, &why);
-                if (r < 0)
-                        return r;
+        for (Template t = first; t <= last; t++) {
+                r = add_derived_unit(u, b, t, c, source, ret_why);
                 if (r > 0)
-                        return add_skip(
-                                u,
-                                "%s" UNITDIR "/%s: %s; deployment %s skipped",
-                                b->root,
-                                templates[t].name,
-                                why,
-                                c->deployment);
+                        *ret_missing = t;
+                if (r != 0)
+                        return r;
         }
         return 0;
+}
+
+/* an extra deployment's upgrade and rollback units, from the installed templates */
+static int add_derived_units(GenUnits *u, Build *b, const Config *c, const char *source) {
+        _cleanup_free_ char *why = NULL;
+        Template t;
+        int r;
+
+        r = add_derived_range(u, b, c, source, TEMPLATE_UPGRADE, TEMPLATE_ROLLBACK, &t, &why);
+        if (r <= 0)
+                return r;
+        return add_skip(
+                u,
+                "%s" UNITDIR "/%s: %s; deployment %s skipped",
+                b->root,
+                templates[t].name,
+                why,
+                c->deployment);
 }
 
 /* An extra deployment's watch service and timer, both or (with a warning) neither: an install older
  * than the watch has no templates for them, and the deployment's upgrades work without */
 static int add_watch_units(GenUnits *u, Build *b, const Config *c, const char *source) {
         _cleanup_(genunits_done) GenUnits watch = {};
+        _cleanup_free_ char *why = NULL;
+        Template t;
         int r;
 
-        r = read_templates(b);
+        r = add_derived_range(&watch, b, c, source, TEMPLATE_WATCH_SERVICE, TEMPLATE_WATCH_TIMER, &t, &why);
         if (r < 0)
                 return r;
-        for (Template t = TEMPLATE_WATCH_SERVICE; t <= TEMPLATE_WATCH_TIMER; t++) {
-                _cleanup_free_ char *why = NULL;
-
-                r = add_derived_unit(&watch, b, t, c, source, &why);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        return add_warning(
-                                u,
-                                "%s" UNITDIR "/%s: %s; no watch units for deployment %s",
-                                b->root,
-                                templates[t].name,
-                                why,
-                                c->deployment);
-        }
+        if (r > 0)
+                return add_warning(
+                        u,
+                        "%s" UNITDIR "/%s: %s; no watch units for deployment %s",
+                        b->root,
+                        templates[t].name,
+                        why,
+                        c->deployment);
         return move_files(u, &watch);
 }
 
