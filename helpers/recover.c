@@ -32,32 +32,16 @@ static int unit_is_working(const char *unit) {
                streq_ptr(active, "deactivating") || streq_ptr(active, "reloading");
 }
 
-/* current.json typed; one with a wrongly typed key is still an upgrade to resolve, so its unit, instance,
- * to and phase are taken as they are (a key of another type reads as absent, as before the typed API) */
+/* current.json as the rollback reads it: one with a wrongly typed key is still an upgrade to resolve */
 static int recover_load(const char *deployment, Current *ret) {
-        _cleanup_(current_done) Current c = {};
-        _cleanup_json_ cJSON *j = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_strv_free_ char **problems = NULL;
         int r;
 
-        r = current_load(deployment, &c, &error);
-        if (r != -EBADMSG && r != -ERANGE) {
-                if (r >= 0) {
-                        *ret = c;
-                        c = (Current){};
-                }
+        r = current_load_lenient(deployment, ret, NULL, &problems);
+        if (r < 0)
                 return r;
-        }
-        if (!error || current_read_document(deployment, &j) < 0)
-                return r; /* not even JSON */
-        log_warning("current.json of deployment %s: %s; resolving it all the same.", deployment, error);
-        const char *unit = json_get_string(j, "unit"), *instance = json_get_string(j, "instance"),
-                   *to = json_get_string(j, "to"), *phase = json_get_string(j, "phase");
-        if ((unit && !(c.unit = strdup(unit))) || (instance && !(c.instance = strdup(instance))) ||
-            (to && !(c.to = strdup(to))) || (phase && !(c.phase = strdup(phase))))
-                return -ENOMEM;
-        *ret = c;
-        c = (Current){};
+        STRV_FOREACH (p, problems)
+                log_warning("current.json of deployment %s: %s; resolving it all the same.", deployment, *p);
         return 0;
 }
 

@@ -189,27 +189,38 @@ static void migrations_free(CurrentMigration *l, size_t n) {
         free(l);
 }
 
+/* f's value in c back to its zero value, freed */
+static void field_free(Current *c, const Field *f) {
+        void *p = field_of(c, f);
+
+        switch (f->type) {
+        case FIELD_STRING:
+                free(*(char **)p);
+                *(char **)p = NULL;
+                break;
+        case FIELD_STRV:
+                strv_free(*(char ***)p);
+                *(char ***)p = NULL;
+                break;
+        case FIELD_DOCUMENT:
+                cJSON_Delete(*(cJSON **)p);
+                *(cJSON **)p = NULL;
+                break;
+        case FIELD_MIGRATIONS:
+                migrations_free(c->migrations, c->n_migrations);
+                c->migrations = NULL;
+                c->n_migrations = 0;
+                break;
+        default:
+                break;
+        }
+}
+
 void current_done(Current *c) {
         if (!c)
                 return;
-        for (size_t k = 0; k < _CURRENT_KEY_MAX; k++) {
-                void *p = field_of(c, &fields[k]);
-
-                switch (fields[k].type) {
-                case FIELD_STRING:
-                        free(*(char **)p);
-                        break;
-                case FIELD_STRV:
-                        strv_free(*(char ***)p);
-                        break;
-                case FIELD_DOCUMENT:
-                        cJSON_Delete(*(cJSON **)p);
-                        break;
-                default:
-                        break;
-                }
-        }
-        migrations_free(c->migrations, c->n_migrations);
+        for (size_t k = 0; k < _CURRENT_KEY_MAX; k++)
+                field_free(c, &fields[k]);
         cJSON_Delete(c->extra);
         *c = (Current){};
 }
@@ -424,6 +435,68 @@ int current_from_json(const cJSON *j, Current *ret, char **ret_error) {
                 return r;
         *ret = c;
         c = (Current){};
+        return 0;
+}
+
+typedef struct LenientRead {
+        Current *current;
+        uint64_t unreadable;
+        char **problems;
+} LenientRead;
+
+/* current_member(), but a key of the wrong type is read as absent (a count as exhausted) and noted */
+static int lenient_member(void *userdata, const cJSON *v, char **ret_error) {
+        LenientRead *l = userdata;
+        _cleanup_free_ char *error = NULL, *problem = NULL;
+        CurrentKey k;
+        const Field *f = field_by_name(v->string, &k);
+        bool exhausted;
+        int r;
+
+        r = current_member(l->current, v, &error);
+        if (!f || (r != -EBADMSG && r != -ERANGE))
+                return r;
+
+        /* a count that cannot be read must not let one more attempt happen; a null count is none */
+        exhausted = f->type == FIELD_COUNT && !cJSON_IsNull(v);
+        field_free(l->current, f);
+        if (exhausted)
+                *(int *)field_of(l->current, f) = INT_MAX - 1;
+        else
+                l->current->present &= ~CURRENT_KEY_BIT(k);
+        l->unreadable |= CURRENT_KEY_BIT(k);
+
+        if (asprintf(&problem, "%s; read as %s", error ?: f->name, exhausted ? "exhausted" : "absent") < 0)
+                return -ENOMEM;
+        return strv_push(&l->problems, problem);
+}
+
+int current_load_lenient(
+        const char *deployment, Current *ret, uint64_t *ret_unreadable, char ***ret_problems) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_json_ cJSON *j = NULL;
+        LenientRead l = { .current = &c };
+        int r;
+
+        r = current_read_document(deployment, &j);
+        if (r < 0)
+                return r;
+        if (cJSON_IsObject(j))
+                r = object_walk(j, "not a JSON object", lenient_member, &l, &c.extra, NULL);
+        else
+                r = strv_push(&l.problems, "not a JSON object; read as empty");
+        if (r < 0) {
+                strv_free(l.problems);
+                return r;
+        }
+        *ret = c;
+        c = (Current){};
+        if (ret_unreadable)
+                *ret_unreadable = l.unreadable;
+        if (ret_problems)
+                *ret_problems = l.problems;
+        else
+                strv_free(l.problems);
         return 0;
 }
 

@@ -223,6 +223,14 @@ int current_to_json_keys(const Current *c, uint64_t keys, cJSON **ret);
 /* Read the deployment's current.json into *ret: -ENOENT when none is in flight, -EBADMSG (from
  * current_from_json()) when a known key has the wrong type, with ret_error as there. */
 int current_load(const char *deployment, Current *ret, char **ret_error);
+
+/* current.json read as the rollback and the boot recovery need it, which must still roll back or hold
+ * when a key is damaged: a document that is no object reads as empty; a known key of the wrong type
+ * reads as absent, and a count ("attempts", …) that is not null as exhausted. *ret_unreadable gets the
+ * CURRENT_KEY_BIT()s of the keys so read, *ret_problems a line for each, for the caller to log (NULL
+ * for none); both may be NULL. -ENOENT: no file; -EBADMSG: not JSON at all. */
+int current_load_lenient(
+        const char *deployment, Current *ret, uint64_t *ret_unreadable, char ***ret_problems);
 /* Write c as the deployment's new current.json (mode 0600); -EEXIST when one is in flight. */
 int current_create(const char *deployment, const Current *c);
 /* Set c->updated to now, then write c atomically as the deployment's current.json. */

@@ -58,92 +58,22 @@ int rb_strdup(char **dst, const char *src) {
         return *dst ? 0 : -ENOMEM;
 }
 
-/* the counts: a value that is no number reads as exhausted, as one out of range does (null: none) */
-static bool is_count(const cJSON *v) {
-        return !cJSON_IsNull(v) && (streq(v->string, "attempts") || streq(v->string, "rollback_attempts") ||
-                                    streq(v->string, "recover_attempts"));
-}
-
-/* The typed read refuses the whole file for one key of the wrong type; the rollback must still roll
- * back or hold, so each key the typed read refuses is read as absent, as before the typed read. */
-static int drop_unreadable_keys(const char *deployment, cJSON *j, bool *ret_migrations) {
-        cJSON *m, *next;
-        bool migrations = false;
-
-        for (m = j->child; m; m = next) {
-                _cleanup_(current_done) Current probe = {};
-                _cleanup_json_ cJSON *one = cJSON_CreateObject();
-                _cleanup_free_ char *error = NULL;
-                cJSON *copy = cJSON_Duplicate(m, true);
-                int r;
-
-                next = m->next;
-                if (!one || !copy || !cJSON_AddItemToObject(one, m->string, copy)) {
-                        cJSON_Delete(copy);
-                        return -ENOMEM;
-                }
-                r = current_from_json(one, &probe, &error);
-                if (r == -ENOMEM)
-                        return r;
-                if (r >= 0)
-                        continue;
-                if (is_count(m)) {
-                        log_warning(
-                                "Failed to read current.json of deployment %s: %s; the rollback takes "
-                                "it as exhausted.",
-                                deployment,
-                                error ?: m->string);
-                        /* the replacement needs the key: cJSON_ReplaceItemViaPointer() does not copy it */
-                        cJSON *n = cJSON_CreateNumber(INT_MAX - 1);
-                        if (!n || !(n->string = strdup(m->string)) ||
-                            !cJSON_ReplaceItemViaPointer(j, m, n)) {
-                                cJSON_Delete(n);
-                                return -ENOMEM;
-                        }
-                        continue;
-                }
-                log_warning(
-                        "Failed to read current.json of deployment %s: %s; the rollback reads it as "
-                        "absent.",
-                        deployment,
-                        error ?: m->string);
-                if (streq(m->string, "migrations"))
-                        migrations = true;
-                cJSON_Delete(cJSON_DetachItemViaPointer(j, m));
-        }
-        *ret_migrations = migrations;
-        return 0;
-}
-
 int rb_load_current(Rollback *rb) {
         const char *deployment = rb->h->config.deployment;
         _cleanup_(current_done) Current c = {};
-        _cleanup_json_ cJSON *j = NULL;
-        bool migrations = false;
+        _cleanup_strv_free_ char **problems = NULL;
+        uint64_t unreadable = 0;
         int r;
 
-        r = current_read_document(deployment, &j);
+        r = current_load_lenient(deployment, &c, &unreadable, &problems);
         if (r < 0)
                 return r;
-        /* not even an object: no key of it can be read (it belongs to no upgrade) */
-        if (!cJSON_IsObject(j)) {
-                cJSON_Delete(j);
-                j = cJSON_CreateObject();
-                if (!j)
-                        return -ENOMEM;
-        }
-        r = current_from_json(j, &c, NULL);
-        if (r == -EBADMSG || r == -ERANGE) {
-                r = drop_unreadable_keys(deployment, j, &migrations);
-                if (r >= 0)
-                        r = current_from_json(j, &c, NULL);
-        }
-        if (r < 0)
-                return r;
+        STRV_FOREACH (p, problems)
+                log_warning("Failed to read current.json of deployment %s: %s.", deployment, *p);
         current_done(&rb->current);
         rb->current = c;
         c = (Current){};
-        rb->migrations_unreadable = migrations;
+        rb->migrations_unreadable = unreadable & CURRENT_KEY_BIT(CURRENT_MIGRATIONS);
         return 0;
 }
 

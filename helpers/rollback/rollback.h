@@ -55,8 +55,8 @@ _printf_(3, 4) int rb_fail(Rollback *rb, int error, const char *fmt, ...);
 int rb_oom(Rollback *rb);
 /* replace *dst by a copy of src (NULL stays NULL); -ENOMEM, not logged */
 int rb_strdup(char **dst, const char *src);
-/* Read current.json into rb->current (replacing it) the way the rollback must: a key of the wrong type
- * is warned about and read as absent (a count as exhausted), never refusing the file, so that a
+/* Read current.json into rb->current (replacing it) with current_load_lenient(): a key of the wrong
+ * type is warned about and read as absent (a count as exhausted), never refusing the file, so that a
  * corrupt current.json is still rolled back or held. -ENOENT when none is in flight; other errors are
  * returned, not logged. */
 int rb_load_current(Rollback *rb);

@@ -14,6 +14,7 @@
 #include "json-util.h"
 #include "paths.h"
 #include "state.h"
+#include "strv.h"
 
 static cJSON *sample_json(const char *to) {
         cJSON *j = cJSON_CreateObject();
@@ -592,6 +593,64 @@ START_TEST(test_load_save) {
 }
 END_TEST
 
+/* the rollback's and the recovery's read: a damaged key costs that key, never the file */
+START_TEST(test_load_lenient) {
+        _cleanup_(current_done) Current c = {};
+        _cleanup_strv_free_ char **problems = NULL;
+        _cleanup_json_ cJSON *back = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *doc =
+                "{\"instance\": \"1.5.0\", \"to\": \"1.5.0\", \"phase\": \"smoke\", \"held\": \"yes\", "
+                "\"rollback_attempts\": \"many\", \"recover_attempts\": null, \"migrations\": 5, "
+                "\"future_key\": 1}";
+        uint64_t unreadable = 0;
+
+        ck_assert_int_eq(current_load_lenient("lenient", &c, &unreadable, &problems), -ENOENT);
+
+        ck_assert_int_eq(paths_state_file_mkdir("lenient", "current.json", &path), 0);
+        ck_assert_int_eq(state_write_string_atomic(path, doc, 0600), 0);
+        ck_assert_int_eq(current_load_lenient("lenient", &c, &unreadable, &problems), 0);
+        ck_assert_str_eq(c.instance, "1.5.0");
+        ck_assert_str_eq(c.phase, "smoke");
+        ck_assert(!c.held);
+        ck_assert_int_eq(c.rollback_attempts, INT_MAX - 1); /* exhausted: no further try */
+        ck_assert_int_eq(c.recover_attempts, 0);            /* null: none yet */
+        ck_assert_ptr_null(c.migrations);
+        ck_assert_uint_eq(
+                unreadable,
+                CURRENT_KEY_BIT(CURRENT_HELD) | CURRENT_KEY_BIT(CURRENT_ROLLBACK_ATTEMPTS) |
+                        CURRENT_KEY_BIT(CURRENT_RECOVER_ATTEMPTS) | CURRENT_KEY_BIT(CURRENT_MIGRATIONS));
+        ck_assert_uint_eq(strv_length(problems), 4);
+        ck_assert(strv_contains(problems, "\"held\" is not true or false; read as absent"));
+        ck_assert(strv_contains(problems, "\"rollback_attempts\" is not a number; read as exhausted"));
+        ck_assert(strv_contains(problems, "\"migrations\" is not a list; read as absent"));
+
+        /* a save drops what could not be read and keeps what it does not know */
+        ck_assert_int_eq(current_save("lenient", &c), 0);
+        ck_assert_int_eq(current_read_document("lenient", &back), 0);
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(back, "held"));
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(back, "migrations"));
+        ck_assert_double_eq(
+                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(back, "rollback_attempts")),
+                INT_MAX - 1);
+        ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(back, "future_key"));
+        current_done(&c);
+        strv_free(TAKE_PTR(problems));
+
+        /* no object at all: empty, and said */
+        ck_assert_int_eq(state_write_string_atomic(path, "[1, 2]", 0600), 0);
+        ck_assert_int_eq(current_load_lenient("lenient", &c, NULL, &problems), 0);
+        ck_assert_ptr_null(c.instance);
+        ck_assert_uint_eq(strv_length(problems), 1);
+        ck_assert_str_eq(problems[0], "not a JSON object; read as empty");
+        current_done(&c);
+
+        /* not JSON: nothing to read leniently */
+        ck_assert_int_eq(state_write_string_atomic(path, "{\"to\": ", 0600), 0);
+        ck_assert_int_eq(current_load_lenient("lenient", &c, NULL, NULL), -EBADMSG);
+}
+END_TEST
+
 static Suite *current_suite(void) {
         Suite *s = suite_create("current");
         TCase *tc = tcase_create("core");
@@ -615,6 +674,7 @@ static Suite *current_suite(void) {
         tcase_add_test(tc, test_repeated_key);
         tcase_add_test(tc, test_phases);
         tcase_add_test(tc, test_load_save);
+        tcase_add_test(tc, test_load_lenient);
         suite_add_tcase(s, tc);
         return s;
 }
