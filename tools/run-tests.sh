@@ -18,6 +18,16 @@ log="$build/meson-logs/testlog.json"
 fuzz_log="$fuzz_build/meson-logs/testlog.json"
 # no result of an earlier run may stand in for this one's: meson writes no log when nothing ran
 rm -f "$log" "$fuzz_log"
+# the tree this run tests, for docs/reliability.md: the commit, and whether it had changes on top
+run_info="$build/meson-logs/run-info"
+mkdir -p "$build/meson-logs"
+{
+        echo "started=$(date -u +%Y-%m-%dT%H:%MZ)"
+        commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null) || commit="no git"
+        [ "$commit" = "no git" ] || git -C "$src" diff --quiet HEAD -- 2>/dev/null ||
+                commit="$commit with uncommitted changes"
+        echo "commit=$commit"
+} >"$run_info"
 fuzz_build_failed=0
 if [ $# -eq 0 ]; then
         "$src/tools/build-fuzz.sh" "$fuzz_build" || {
