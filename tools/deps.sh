@@ -11,6 +11,7 @@ packages=(
         postgresql postgresql-client nodejs npm
         debhelper lintian rpm rpmlint
         clang libclang-rt-dev
+        etcd-server etcd-client haproxy
 )
 
 missing=()

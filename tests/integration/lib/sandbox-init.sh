@@ -70,9 +70,11 @@ mount --rbind /dev "$root/dev"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
 hostname cbu-sandbox
-# what a bare sandbox has no use for, and what would fail in it (no tty, no clock to set)
+# what a bare sandbox has no use for, and what would fail in it (no tty, no clock to set); etcd and
+# HAProxy are installed for the cluster tests, which start their own instances
 for u in getty@tty1.service console-getty.service systemd-timesyncd.service e2scrub_reap.service apt-daily.timer \
-        apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer; do
+        apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer \
+        etcd.service haproxy.service; do
         ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 # the host's machine id would make journald share a directory name with the host's: give the sandbox its own
