@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -47,31 +46,6 @@ static bool package_name_ok(const char *p) {
         if (!slash)
                 return *p != '@';
         return *p == '@' && slash > p + 1 && slash[1] && slash[1] != '.' && !strchr(slash + 1, '/');
-}
-
-static int lookup_user(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
-        _cleanup_free_ char *buf = NULL;
-        struct passwd pw, *result = NULL;
-        size_t size = 4096;
-        int r;
-
-        for (;;) {
-                char *nb = realloc(buf, size);
-                if (!nb)
-                        return -ENOMEM;
-                buf = nb;
-                r = getpwnam_r(user, &pw, buf, size, &result);
-                if (r != ERANGE)
-                        break;
-                size *= 2;
-        }
-        if (r != 0)
-                return -r;
-        if (!result)
-                return -ESRCH;
-        *ret_uid = pw.pw_uid;
-        *ret_gid = pw.pw_gid;
-        return 0;
 }
 
 /* for the checks below: *ret_why says what is wrong, in words for the one log line of the caller */
@@ -675,7 +649,7 @@ static int run(Helper *h) {
         _cleanup_json_ cJSON *tree = NULL;
         const char *package = h->config.package;
         usec_t deadline = helper_deadline(NPM_TIMEOUT);
-        uid_t uid = (uid_t)-1; /* set by lookup_user(); the compiler cannot tell */
+        uid_t uid = (uid_t)-1; /* set by spawn_lookup_user(); the compiler cannot tell */
         gid_t gid = (gid_t)-1;
         int r;
 
@@ -685,7 +659,7 @@ static int run(Helper *h) {
         r = helper_server_user(&h->config, &user, &user_error);
         if (r < 0)
                 return user_error ? log_error_errno(r, "%s", user_error) : log_oom();
-        r = lookup_user(user, &uid, &gid);
+        r = spawn_lookup_user(user, &uid, &gid);
         if (r < 0)
                 return log_error_errno(r, "Failed to look up the server's user %s: %m", user);
         if (uid == 0)

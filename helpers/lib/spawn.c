@@ -64,13 +64,11 @@ static void credentials_done(Credentials *c) {
         free(c->home);
 }
 
-static int credentials_lookup(const char *name, Credentials *ret) {
+/* name's passwd entry into *pw, its strings in *ret_buf (the caller frees it); -ESRCH when unknown */
+static int passwd_lookup(const char *name, struct passwd *pw, char **ret_buf) {
         _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ gid_t *groups = NULL;
-        _cleanup_free_ char *user = NULL, *home = NULL;
-        struct passwd pw, *result = NULL;
+        struct passwd *result = NULL;
         size_t bufsize = 4096;
-        int n = 16;
         int r;
 
         for (;;) {
@@ -78,7 +76,7 @@ static int credentials_lookup(const char *name, Credentials *ret) {
                 if (!nb)
                         return -ENOMEM;
                 buf = nb;
-                r = getpwnam_r(name, &pw, buf, bufsize, &result);
+                r = getpwnam_r(name, pw, buf, bufsize, &result);
                 if (r != ERANGE)
                         break;
                 bufsize *= 2;
@@ -87,6 +85,34 @@ static int credentials_lookup(const char *name, Credentials *ret) {
                 return -r;
         if (!result)
                 return -ESRCH;
+        *ret_buf = TAKE_PTR(buf);
+        return 0;
+}
+
+int spawn_lookup_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
+        _cleanup_free_ char *buf = NULL;
+        struct passwd pw;
+        int r;
+
+        r = passwd_lookup(name, &pw, &buf);
+        if (r < 0)
+                return r;
+        *ret_uid = pw.pw_uid;
+        *ret_gid = pw.pw_gid;
+        return 0;
+}
+
+static int credentials_lookup(const char *name, Credentials *ret) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ gid_t *groups = NULL;
+        _cleanup_free_ char *user = NULL, *home = NULL;
+        struct passwd pw;
+        int n = 16;
+        int r;
+
+        r = passwd_lookup(name, &pw, &buf);
+        if (r < 0)
+                return r;
 
         for (;;) {
                 gid_t *ng = reallocarray(groups, (size_t)n, sizeof(gid_t));

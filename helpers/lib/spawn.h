@@ -80,6 +80,10 @@ int spawn_run(char *const argv[], const SpawnOptions *opts, int *ret_status);
  * single-threaded. */
 int spawn_fork_as(const char *run_as, pid_t *ret_pid);
 
+/* The uid and gid of user name (getpwnam_r, with a buffer that grows as needed); -ESRCH when there
+ * is no such user, -errno when the lookup failed. */
+int spawn_lookup_user(const char *name, uid_t *ret_uid, gid_t *ret_gid);
+
 /* Wait for the child pid, through EINTR: 0 and *ret_status (as waitpid() gives it; NULL: not
  * wanted), or -ECHILD when it was reaped already (SIGCHLD ignored) and other -errno. */
 int spawn_reap(pid_t pid, int *ret_status);

@@ -2,6 +2,7 @@
 /* test-spawn.c: spawn module: status, capture, exact env, no shell, timeout, cancel, run_as, exec_fd */
 #define _GNU_SOURCE
 #include <check.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -581,6 +582,22 @@ START_TEST(test_fork_as_self_and_unknown) {
 }
 END_TEST
 
+START_TEST(test_lookup_user) {
+        struct passwd *nobody = getpwnam("nobody");
+        uid_t uid = 4242;
+        gid_t gid = 4242;
+
+        ck_assert_int_eq(spawn_lookup_user("root", &uid, &gid), 0);
+        ck_assert_uint_eq(uid, 0);
+        ck_assert_uint_eq(gid, 0);
+        ck_assert_ptr_nonnull(nobody);
+        ck_assert_int_eq(spawn_lookup_user("nobody", &uid, &gid), 0);
+        ck_assert_uint_eq(uid, nobody->pw_uid);
+        ck_assert_uint_eq(gid, nobody->pw_gid);
+        ck_assert_int_eq(spawn_lookup_user("no-such-user-cbu", &uid, &gid), -ESRCH);
+}
+END_TEST
+
 START_TEST(test_kill_and_reap) {
         pid_t pid = 0, was;
         int r;
@@ -610,6 +627,7 @@ static Suite *spawn_suite(void) {
 
         tcase_add_checked_fixture(tc, setup, NULL);
         tcase_add_test(tc, test_env_push);
+        tcase_add_test(tc, test_lookup_user);
         tcase_add_test(tc, test_exit_codes);
         tcase_add_test(tc, test_not_found);
         tcase_add_test(tc, test_capture);
