@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -150,27 +151,6 @@ static int read_names_sorted(DIR *d, char ***ret, size_t *ret_n) {
         return 0;
 }
 
-static int readlinkat_malloc(int dfd, const char *name, char **ret) {
-        size_t size = 256;
-
-        for (;;) {
-                _cleanup_free_ char *buf = malloc(size);
-                ssize_t n;
-
-                if (!buf)
-                        return -ENOMEM;
-                n = readlinkat(dfd, name, buf, size);
-                if (n < 0)
-                        return -errno;
-                if ((size_t)n < size) {
-                        buf[n] = 0;
-                        *ret = TAKE_PTR(buf);
-                        return 0;
-                }
-                size *= 2;
-        }
-}
-
 typedef struct Walk {
         const char *key_prefix;
         BackupHashFlags flags;
@@ -243,7 +223,7 @@ static int walk_dir(int dfd, const char *rel, Walk *w) {
                 } else if (S_ISLNK(st.st_mode)) {
                         _cleanup_free_ char *target = NULL;
 
-                        r = readlinkat_malloc(dirfd(d), name, &target);
+                        r = readlinkat_malloc(dirfd(d), name, PATH_MAX, &target);
                         if (r < 0)
                                 return r;
                         if (w->symlinks && !cJSON_AddStringToObject(w->symlinks, key, target))

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "beneath.h"
+#include "fd-util.h"
 #include "macro.h"
 #include "state.h"
 
@@ -41,26 +42,6 @@ static int walk_push(Walk *w, int fd) {
         return 0;
 }
 
-/* the target of the link name in dir_fd; -EINVAL when name is not a link */
-static int read_link(int dir_fd, const char *name, char **ret) {
-        for (size_t size = 256; size <= BENEATH_MAX_LINK_TARGET; size *= 2) {
-                _cleanup_free_ char *buf = malloc(size);
-                ssize_t n;
-
-                if (!buf)
-                        return -ENOMEM;
-                n = readlinkat(dir_fd, name, buf, size);
-                if (n < 0)
-                        return -errno;
-                if ((size_t)n < size) {
-                        buf[n] = 0;
-                        *ret = TAKE_PTR(buf);
-                        return 0;
-                }
-        }
-        return -ENAMETOOLONG;
-}
-
 /* name in dir_fd turned out not to be what was asked for: is it a link to follow? Then *todo becomes
  * its target followed by rest. */
 static int follow(
@@ -69,7 +50,7 @@ static int follow(
         char *n;
         int r;
 
-        r = read_link(dir_fd, name, &target);
+        r = readlinkat_malloc(dir_fd, name, BENEATH_MAX_LINK_TARGET, &target);
         if (r < 0)
                 return r;
         if (!(bf & BENEATH_FOLLOW) || ++*links > BENEATH_MAX_LINKS)

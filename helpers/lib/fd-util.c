@@ -30,3 +30,23 @@ ssize_t read_eintr(int fd, void *buf, size_t size) {
                         return n < 0 ? -errno : n;
         }
 }
+
+int readlinkat_malloc(int dfd, const char *name, size_t max, char **ret) {
+        for (size_t size = 256;; size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                ssize_t n;
+
+                if (!buf)
+                        return -ENOMEM;
+                n = readlinkat(dfd, name, buf, size);
+                if (n < 0)
+                        return -errno;
+                if ((size_t)n < size) {
+                        buf[n] = 0;
+                        *ret = TAKE_PTR(buf);
+                        return 0;
+                }
+                if (size > max)
+                        return -ENAMETOOLONG;
+        }
+}

@@ -23,3 +23,8 @@ int write_all(int fd, const void *data, size_t size);
 /* read() of up to size bytes into buf, again after EINTR: the bytes read (0 at the end of the file), or
  * -errno */
 ssize_t read_eintr(int fd, void *buf, size_t size);
+
+/* The target of the symbolic link name in dfd (name "": dfd itself, opened with O_PATH|O_NOFOLLOW),
+ * NUL-terminated, in a buffer that grows as needed: -ENAMETOOLONG when it would pass max bytes,
+ * -EINVAL when name is not a link, other -errno of readlinkat(). */
+int readlinkat_malloc(int dfd, const char *name, size_t max, char **ret);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "errmsg.h"
+#include "fd-util.h"
 #include "macro.h"
 #include "paths.h"
 #include "state.h"
@@ -146,27 +147,6 @@ static bool only_slashes(const char *s) {
         return s[strspn(s, "/")] == 0;
 }
 
-/* the symlink fd's target, NUL-terminated */
-static int read_link(int fd, char **ret) {
-        for (size_t size = 256;; size *= 2) {
-                _cleanup_free_ char *buf = malloc(size);
-                ssize_t n;
-
-                if (!buf)
-                        return -ENOMEM;
-                n = readlinkat(fd, "", buf, size);
-                if (n < 0)
-                        return -errno;
-                if ((size_t)n < size) {
-                        buf[n] = 0;
-                        *ret = TAKE_PTR(buf);
-                        return 0;
-                }
-                if (size > PATH_MAX)
-                        return -ENAMETOOLONG;
-        }
-}
-
 /* "/" (the walk restarts there on an absolute path) */
 static int walk_from_slash(int *dirfd, char **cur, Walk *w, char **ret_why) {
         struct stat st;
@@ -253,7 +233,7 @@ int trust_open_root_file(const char *path, TrustFlags flags, char **ret_why) {
                                 w.above_counts = true;
                         if (++links > TRUST_MAX_SYMLINKS)
                                 return errmsg_set(ret_why, -ELOOP, "%s: too many levels of symlinks", path);
-                        r = read_link(fd, &target);
+                        r = readlinkat_malloc(fd, "", PATH_MAX, &target);
                         if (r < 0)
                                 return errmsg_set(ret_why, r, "%s: %s", here, strerror(-r));
                         if (asprintf(&joined, "%s/%s", target, p) < 0)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-fd-util.c: write_all() through a pipe, and the closedir cleanup */
+/* test-fd-util.c: write_all() through a pipe, read_eintr(), the closedir cleanup, readlinkat_malloc() */
 #define _GNU_SOURCE
 #include <check.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 #include "test-run.h"
@@ -103,6 +106,7 @@ int main(void) {
         tcase_add_test(tc, test_write_all_error);
         tcase_add_test(tc, test_read_eintr);
         tcase_add_test(tc, test_closedir_cleanup);
+        tcase_add_test(tc, test_readlinkat_malloc);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
