@@ -84,7 +84,7 @@ grep -q 'Unattended upgrades of deployment default are on hold since .* (release
         fail "the auto run on hold does not say so: $out"
 [ "$(sb cat "$CBU_STATE/ledger.json" | jq length)" = "$entries" ] || fail "the auto run on hold changed the ledger"
 [ -z "$(sb systemctl show -P InvocationID codebolt-upgrade@1.5.0.service)" ] || fail "the auto run on hold started an upgrade"
-sb codebolt-upgrade unhold | grep -qF 'resumed' || fail "codebolt-upgrade unhold does not say it resumed"
+grep -qF 'resumed' <<<"$(sb codebolt-upgrade unhold)" || fail "codebolt-upgrade unhold does not say it resumed"
 grep -q '^Auto:' <<<"$(sb codebolt-upgrade status)" && fail "codebolt-upgrade status still shows a hold after unhold"
 
 # 2. 1.5.4 skipped, saying why; 1.5.0 upgraded and pinned

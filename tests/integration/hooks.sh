@@ -50,7 +50,7 @@ hook post-upgrade.d/50-record 'env | LC_ALL=C sort >/var/lib/cbu-test-post-upgra
 sb systemd-run --quiet --unit=hk-apt --property=Type=exec /usr/bin/python3 -c \
         'import fcntl, time; f = open("/var/lib/dpkg/lock-frontend", "r+"); fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(3600)'
 for _ in $(seq 100); do
-        sb lslocks --noheadings --raw --output PATH | grep -qx /var/lib/dpkg/lock-frontend && break
+        grep -qx /var/lib/dpkg/lock-frontend <<<"$(sb lslocks --noheadings --raw --output PATH)" && break
         sleep 0.2
 done
 sb_log "systemctl start codebolt-upgrade@1.5.0 while dpkg's lock is held"

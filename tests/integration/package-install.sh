@@ -112,7 +112,7 @@ sb test ! -e "$dropin" || fail "$dropin is still there after apt-get remove"
 sb_log "apt-get purge codebolt-upgrade"
 out=$(sb_apt purge codebolt-upgrade) || fail "apt-get purge failed: $out"
 # shellcheck disable=SC2016 # dpkg-query's format, for dpkg-query
-if sb dpkg-query -W -f='${Status}' codebolt-upgrade 2>/dev/null | grep -q 'config-files\|installed'; then
+if grep -q 'config-files\|installed' <<<"$(sb dpkg-query -W -f='${Status}' codebolt-upgrade 2>/dev/null)"; then
         fail "codebolt-upgrade is still known to dpkg after apt-get purge"
 fi
 sb test ! -e /etc/codebolt-upgrade/upgrade.conf || fail "apt-get purge left /etc/codebolt-upgrade/upgrade.conf"

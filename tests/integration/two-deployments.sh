@@ -56,9 +56,9 @@ expect_served() {
 [ "$(beta_version)" = 1.4.0 ] || fail "deployment beta does not run 1.4.0"
 
 # the generator's units for beta: whole upgrade and rollback units, and its server's drop-in
-sb systemctl cat codebolt-upgrade-beta@.service | grep -qx 'Environment=CODEBOLT_DEPLOYMENT=beta' ||
+grep -qx 'Environment=CODEBOLT_DEPLOYMENT=beta' <<<"$(sb systemctl cat codebolt-upgrade-beta@.service)" ||
         fail "codebolt-upgrade-beta@.service is not generated for deployment beta"
-sb systemctl cat codebolt-beta.service | grep -qF 'server-may-start' ||
+grep -qF 'server-may-start' <<<"$(sb systemctl cat codebolt-beta.service)" ||
         fail "codebolt-beta.service has no server-may-start condition from the generator"
 
 # 1. beta upgrades; the default deployment is not stopped
@@ -97,7 +97,7 @@ sb test ! -e /var/lib/codebolt-upgrade/public/ledger.json || fail "beta's upgrad
 backup=$(jq -r '.[0].backup' <<<"$history")
 [[ "$backup" == /backups/codebolt-beta/* ]] || fail "beta's backup is $backup, not under /backups/codebolt-beta"
 sb test -f "$backup/manifest.json" || fail "beta's backup $backup has no manifest"
-sb sh -c 'ls /backups/codebolt 2>/dev/null' | grep -q . && fail "beta's upgrade wrote a backup under /backups/codebolt"
+grep -q . <<<"$(sb sh -c 'ls /backups/codebolt 2>/dev/null')" && fail "beta's upgrade wrote a backup under /backups/codebolt"
 # beta's watch runs from its generated timer, enabled for the next boot through its own wants link
 [ "$(sb systemctl is-active codebolt-upgrade-watch-beta@1.5.0.timer || true)" = active ] || fail "beta's watch timer is not active"
 sb test -L /etc/systemd/system/timers.target.wants/codebolt-upgrade-watch-beta@1.5.0.timer ||

@@ -46,7 +46,7 @@ upgrade=$!
 # two agent runs, started once the backup announced the stop: in flight when the drain begins
 seen_announce=
 while kill -0 "$upgrade" 2>/dev/null; do
-        if sb systemctl show -P StatusText codebolt-upgrade@1.5.0.service | grep -qF 'backup: announced;'; then
+        if grep -qF 'backup: announced;' <<<"$(sb systemctl show -P StatusText codebolt-upgrade@1.5.0.service)"; then
                 seen_announce=1
                 break
         fi
