@@ -22,6 +22,7 @@
 
 #define VENDOR_CONF "/usr/lib/codebolt-upgrade/upgrade.conf"
 #define ETC_DIR "/etc/codebolt-upgrade"
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 /* ---- values ---- */
 
@@ -205,6 +206,12 @@ static const char *const auto_track_table[] = {
         [TRACK_MINOR] = "minor",
 };
 
+static const char *const lb_driver_table[] = {
+        [LB_DRIVER_NONE] = "none",
+        [LB_DRIVER_HAPROXY] = "haproxy",
+        [LB_DRIVER_HEALTH] = "health",
+};
+
 static const char *table_lookup(const char *const *table, size_t n, int i) {
         return i >= 0 && (size_t)i < n ? table[i] : NULL;
 }
@@ -236,18 +243,34 @@ const char *config_auto_track_to_string(AutoTrack t) {
         return table_lookup(auto_track_table, ELEMENTSOF(auto_track_table), t);
 }
 
+const char *config_lb_driver_to_string(LoadBalancerDriver d) {
+        return table_lookup(lb_driver_table, ELEMENTSOF(lb_driver_table), d);
+}
+
 bool config_deployment_is_default(const char *deployment) {
         return !deployment || streq(deployment, "default");
 }
 
-bool config_deployment_name_is_valid(const char *name) {
+/* a letter or digit first, then only allowed, at most max characters */
+static bool is_identifier(const char *s, const char *allowed, size_t max) {
         size_t n;
 
-        if (!name || !isalnum((unsigned char)name[0]))
+        if (!s || !isalnum((unsigned char)s[0]))
                 return false;
-        n = strlen(name);
-        return n <= 64 &&
-               strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+        n = strlen(s);
+        return n <= max && strspn(s, allowed) == n;
+}
+
+bool config_deployment_name_is_valid(const char *name) {
+        return is_identifier(name, ALNUM "_-", 64);
+}
+
+bool config_cluster_id_is_valid(const char *id) {
+        return is_identifier(id, ALNUM "._-", 63);
+}
+
+bool config_cluster_enabled(const Config *c) {
+        return c && c->cluster_name;
 }
 
 /* ---- one parser per kind of key: each writes its field only on success ---- */
@@ -266,8 +289,6 @@ static bool has_control(const char *s) {
 static bool only_chars(const char *s, const char *allowed) {
         return s[strspn(s, allowed)] == 0;
 }
-
-#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 static int set_string(char **field, const char *value) {
         char *copy = strdup(value);
@@ -546,17 +567,27 @@ static int parse_timespan_field(const char *value, void *field) {
         return config_parse_timespan(value, field);
 }
 
-static int parse_interval(const char *value, void *field) {
+/* a finite time span of at least min */
+static int parse_finite_timespan_min(const char *value, usec_t min, usec_t *ret) {
         usec_t t;
         int r;
 
         r = config_parse_timespan(value, &t);
         if (r < 0)
                 return r;
-        if (t == 0 || t == USEC_INFINITY)
+        if (t < min || t == USEC_INFINITY)
                 return -EINVAL;
-        *(usec_t *)field = t;
+        *ret = t;
         return 0;
+}
+
+static int parse_interval(const char *value, void *field) {
+        return parse_finite_timespan_min(value, 1, field);
+}
+
+/* a wait that must end: the roll goes on only after it */
+static int parse_finite_timespan(const char *value, void *field) {
+        return parse_finite_timespan_min(value, 0, field);
 }
 
 static int parse_unsigned(const char *value, unsigned min, unsigned max, unsigned *ret) {
@@ -617,6 +648,87 @@ static int parse_keep(const char *value, void *field) {
         return parse_unsigned(value, 1, UINT_MAX, field);
 }
 
+static int parse_slots(const char *value, void *field) {
+        return parse_unsigned(value, 1, 64, field);
+}
+
+static int parse_cluster_id(const char *value, void *field) {
+        if (!config_cluster_id_is_valid(value))
+                return -EINVAL;
+        return set_string(field, value);
+}
+
+/* HOST:PORT: a host name, an IPv4 address or an [IPv6] address, and a port from 1 to 65535 */
+static bool is_host_port(const char *s) {
+        const char *colon;
+        unsigned port;
+
+        if (s[0] == '[') {
+                const char *end = strchr(s, ']');
+                size_t n = end ? (size_t)(end - s - 1) : 0;
+
+                if (n == 0 || strspn(s + 1, "0123456789abcdefABCDEF:.") != n || end[1] != ':')
+                        return false;
+                colon = end + 1;
+        } else {
+                size_t n = strcspn(s, ":");
+
+                if (n == 0 || n > 253 || strspn(s, ALNUM ".-") != n || s[0] == '.' || s[0] == '-')
+                        return false;
+                colon = s + n;
+                if (*colon != ':')
+                        return false;
+        }
+        return parse_unsigned(colon + 1, 1, 65535, &port) >= 0;
+}
+
+/* http://HOST:PORT or https://HOST:PORT (no user, no path), stored without a trailing / */
+static int normalize_etcd_url(const char *word, char **ret) {
+        const char *rest = startswith(word, "https://") ?: startswith(word, "http://");
+        _cleanup_free_ char *url = NULL;
+        size_t n;
+
+        if (!rest)
+                return -EINVAL;
+        url = strdup(word);
+        if (!url)
+                return -ENOMEM;
+        n = strlen(url);
+        if (n > 0 && url[n - 1] == '/')
+                url[n - 1] = 0;
+        if (!is_host_port(url + (rest - word)))
+                return -EINVAL;
+        *ret = TAKE_PTR(url);
+        return 0;
+}
+
+/* an HAProxy admin socket: an absolute path, or tcp:HOST:PORT */
+static int normalize_lb_socket(const char *word, char **ret) {
+        const char *hostport = startswith(word, "tcp:");
+
+        if (word[0] == '/')
+                return normalize_path(word, ret);
+        if (!hostport || !is_host_port(hostport))
+                return -EINVAL;
+        *ret = strdup(word);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_etcd_urls(const char *value, void *field) {
+        return parse_word_list(value, field, normalize_etcd_url);
+}
+
+static int parse_lb_sockets(const char *value, void *field) {
+        return parse_word_list(value, field, normalize_lb_socket);
+}
+
+/* an HAProxy proxy or server name, with the characters HAProxy allows in one */
+static int parse_haproxy_name(const char *value, void *field) {
+        if (strlen(value) > 128 || !only_chars(value, ALNUM "._:-"))
+                return -EINVAL;
+        return set_string(field, value);
+}
+
 #define DEFINE_PARSE_ENUM(name, type, table)                         \
         static int name(const char *value, void *field) {            \
                 int i = table_find(table, ELEMENTSOF(table), value); \
@@ -631,6 +743,7 @@ DEFINE_PARSE_ENUM(parse_role, PolicyRole, role_table)
 DEFINE_PARSE_ENUM(parse_enforce_pin, EnforcePin, enforce_pin_table)
 DEFINE_PARSE_ENUM(parse_rollback_policy, RollbackPolicy, rollback_policy_table)
 DEFINE_PARSE_ENUM(parse_auto_track, AutoTrack, auto_track_table)
+DEFINE_PARSE_ENUM(parse_lb_driver, LoadBalancerDriver, lb_driver_table)
 
 /* ---- the keys ---- */
 
@@ -665,6 +778,7 @@ typedef struct ConfigKey {
 
 #define EXPECT_BOOL "expected yes/no"
 #define EXPECT_TIMESPAN "expected a time span like 90s, 5min, 24h"
+#define EXPECT_FINITE_TIMESPAN "expected a time span like 10s, 1min (not infinity)"
 #define EXPECT_PATH "expected an absolute path (without . or .. parts)"
 #define EXPECT_PATH_OR_URL "expected an absolute path or an http://, https:// or file:// URL"
 #define EXPECT_URL "expected an http:// or https:// URL"
@@ -772,6 +886,7 @@ static const ConfigKey config_keys[] = {
         KEY("Timeouts", "Ready", parse_timespan_field, FIELD_VALUE, timeout_ready, EXPECT_TIMESPAN),
         KEY("Timeouts", "Smoke", parse_timespan_field, FIELD_VALUE, timeout_smoke, EXPECT_TIMESPAN),
         KEY("Timeouts", "Hook", parse_timespan_field, FIELD_VALUE, timeout_hook, EXPECT_TIMESPAN),
+        KEY("Timeouts", "Slot", parse_timespan_field, FIELD_VALUE, timeout_slot, EXPECT_TIMESPAN),
 
         KEY("Smoke", "Steps", parse_path, FIELD_STRING, smoke_steps, EXPECT_PATH),
         KEY("Smoke", "User", parse_string, FIELD_STRING, smoke_user, EXPECT_TEXT),
@@ -849,6 +964,81 @@ static const ConfigKey config_keys[] = {
             FIELD_VALUE,
             notify_announce_lead,
             EXPECT_TIMESPAN),
+
+        KEY("Cluster",
+            "Name",
+            parse_cluster_id,
+            FIELD_STRING,
+            cluster_name,
+            "expected a cluster name: a letter or digit, then letters, digits, ., _ and - (at most 63)"),
+        KEY("Cluster",
+            "Etcd",
+            parse_etcd_urls,
+            FIELD_LIST,
+            cluster_etcd,
+            "expected http://HOST:PORT or https://HOST:PORT URLs (port 1 to 65535, no user or path) "
+            "separated by spaces"),
+        KEY("Cluster",
+            "HostId",
+            parse_cluster_id,
+            FIELD_STRING,
+            cluster_host_id,
+            "expected a host id: a letter or digit, then letters, digits, ., _ and - (at most 63)"),
+        KEY("Cluster",
+            "Slots",
+            parse_slots,
+            FIELD_VALUE,
+            cluster_slots,
+            "expected a whole number from 1 to 64"),
+        KEY("Cluster",
+            "MinHealthy",
+            parse_finite_timespan,
+            FIELD_VALUE,
+            cluster_min_healthy,
+            EXPECT_FINITE_TIMESPAN),
+        KEY("Cluster", "AutoRevert", parse_bool_field, FIELD_VALUE, cluster_auto_revert, EXPECT_BOOL),
+        KEY("Cluster", "User", parse_user, FIELD_STRING, cluster_user, EXPECT_USER),
+        KEY("Cluster",
+            "PasswordCredential",
+            parse_credential,
+            FIELD_STRING,
+            cluster_password_credential,
+            EXPECT_CREDENTIAL),
+        KEY("Cluster", "EtcdCA", parse_credential, FIELD_STRING, cluster_etcd_ca, EXPECT_CREDENTIAL),
+        KEY("Cluster",
+            "EtcdCertificate",
+            parse_credential,
+            FIELD_STRING,
+            cluster_etcd_certificate,
+            EXPECT_CREDENTIAL),
+        KEY("Cluster", "EtcdKey", parse_credential, FIELD_STRING, cluster_etcd_key, EXPECT_CREDENTIAL),
+
+        KEY("LoadBalancer",
+            "Driver",
+            parse_lb_driver,
+            FIELD_VALUE,
+            lb_driver,
+            "expected one of haproxy|health|none"),
+        KEY("LoadBalancer",
+            "Socket",
+            parse_lb_sockets,
+            FIELD_LIST,
+            lb_sockets,
+            "expected HAProxy admin sockets separated by spaces: absolute paths or tcp:HOST:PORT (port 1 "
+            "to 65535)"),
+        KEY("LoadBalancer",
+            "Backend",
+            parse_haproxy_name,
+            FIELD_STRING,
+            lb_backend,
+            "expected an HAProxy backend name: letters, digits, ., _, : and -"),
+        KEY("LoadBalancer",
+            "Server",
+            parse_haproxy_name,
+            FIELD_STRING,
+            lb_server,
+            "expected an HAProxy server name: letters, digits, ., _, : and -"),
+        KEY("LoadBalancer", "Grace", parse_finite_timespan, FIELD_VALUE, lb_grace, EXPECT_FINITE_TIMESPAN),
 };
 
 static bool section_is_known(const char *section) {
@@ -930,6 +1120,17 @@ void config_done(Config *c) {
         free(c->auto_channel);
         free(c->notify_url);
         free(c->notify_token_credential);
+        free(c->cluster_name);
+        strv_free(c->cluster_etcd);
+        free(c->cluster_host_id);
+        free(c->cluster_user);
+        free(c->cluster_password_credential);
+        free(c->cluster_etcd_ca);
+        free(c->cluster_etcd_certificate);
+        free(c->cluster_etcd_key);
+        strv_free(c->lb_sockets);
+        free(c->lb_backend);
+        free(c->lb_server);
         *c = (Config){};
 }
 
@@ -964,6 +1165,7 @@ int config_init_defaults(Config *ret) {
                 .timeout_ready = 5 * USEC_PER_MINUTE,
                 .timeout_smoke = 5 * USEC_PER_MINUTE,
                 .timeout_hook = 5 * USEC_PER_MINUTE,
+                .timeout_slot = 30 * USEC_PER_MINUTE,
                 .watch_period = 48 * USEC_PER_HOUR,
                 .watch_interval = 5 * USEC_PER_MINUTE,
                 .watch_auto_rollback = false,
@@ -974,6 +1176,11 @@ int config_init_defaults(Config *ret) {
                 .auto_track = TRACK_PATCH,
                 .auto_randomized_delay = 0,
                 .notify_announce_lead = 0,
+                .cluster_slots = 1,
+                .cluster_min_healthy = 30 * USEC_PER_SEC,
+                .cluster_auto_revert = false,
+                .lb_driver = LB_DRIVER_NONE,
+                .lb_grace = 10 * USEC_PER_SEC,
         };
         char **const fields[] = {
                 &c.deployment,
@@ -992,6 +1199,7 @@ int config_init_defaults(Config *ret) {
                 &c.smoke_password_credential,
                 &c.error_pattern,
                 &c.notify_token_credential,
+                &c.cluster_password_credential,
         };
         const char *const values[] = {
                 "default",
@@ -1010,6 +1218,7 @@ int config_init_defaults(Config *ret) {
                 "smoke-password",
                 "^(error|fatal|panic)\\b",
                 "webhook-token",
+                "etcd-password",
         };
         int r;
 
@@ -1057,9 +1266,16 @@ static void error_fill(
 
 /* ---- reading one file with inih ---- */
 
+/* where a key was last assigned, for the rules between keys that config_load() checks at the end */
+typedef struct KeyOrigin {
+        size_t source; /* Config.sources[source - 1]; 0: never assigned */
+        unsigned line;
+} KeyOrigin;
+
 typedef struct Parser {
         Config *config;
         const Config *defaults;
+        KeyOrigin *origins; /* one per config_keys[] */
         const char *path;
         FILE *f;
         char *line; /* getline()'s buffer */
@@ -1214,6 +1430,8 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                 parser_fail(p, -EINVAL, key, message ?: k->expected);
                 return 0;
         }
+        /* this file is the last of Config.sources */
+        p->origins[k - config_keys] = (KeyOrigin){ strv_length(p->config->sources), p->lineno };
 
         /* a bad Schedule= costs only the timer, which the generator leaves out naming this line */
         if (k->offset == offsetof(Config, auto_schedule)) {
@@ -1234,9 +1452,16 @@ static int parser_handle(void *user, const char *section, const char *name, cons
 
 /* apply one file; a missing one is skipped unless required; a directory is skipped when skip_dirs */
 static int config_apply_file(
-        Config *c, const Config *defaults, const char *path, bool required, bool skip_dirs, ConfigError *e) {
+        Config *c,
+        const Config *defaults,
+        KeyOrigin *origins,
+        const char *path,
+        bool required,
+        bool skip_dirs,
+        ConfigError *e) {
         _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_(parser_done) Parser p = { .config = c, .defaults = defaults, .path = path };
+        _cleanup_(parser_done)
+                Parser p = { .config = c, .defaults = defaults, .origins = origins, .path = path };
         struct stat st;
         int r;
 
@@ -1283,6 +1508,57 @@ static int config_apply_file(
         if (r < 0) {
                 error_fill(e, path, 0, NULL, "cannot be read");
                 return r == -2 ? -ENOMEM : -EIO;
+        }
+        return 0;
+}
+
+/* ---- the rules between keys, checked once every layer is read ---- */
+
+/* the first rule broken, naming where the key it blames was last set (each blames a key that is set) */
+static int config_check_rules(const Config *c, const KeyOrigin *origins, ConfigError *e) {
+        const struct {
+                bool broken;
+                const char *section, *name, *message;
+        } rules[] = {
+                { c->cluster_name && !c->cluster_etcd,
+                  "Cluster",
+                  "Name",
+                  "a cluster needs at least one Etcd= URL (an empty Etcd= empties the list)" },
+                { !c->cluster_name && c->cluster_etcd,
+                  "Cluster",
+                  "Etcd",
+                  "Etcd= needs [Cluster] Name=, the cluster whose keys it holds (a host in no cluster sets "
+                  "neither)" },
+                { c->cluster_etcd_certificate && !c->cluster_etcd_key,
+                  "Cluster",
+                  "EtcdCertificate",
+                  "EtcdCertificate= needs EtcdKey=, the client certificate's key (both or neither)" },
+                { c->cluster_etcd_key && !c->cluster_etcd_certificate,
+                  "Cluster",
+                  "EtcdKey",
+                  "EtcdKey= needs EtcdCertificate=, the client certificate (both or neither)" },
+                { c->lb_driver == LB_DRIVER_HAPROXY && !c->lb_sockets,
+                  "LoadBalancer",
+                  "Driver",
+                  "Driver=haproxy needs Socket=, at least one HAProxy admin socket" },
+                { c->lb_driver == LB_DRIVER_HAPROXY && !c->lb_backend,
+                  "LoadBalancer",
+                  "Driver",
+                  "Driver=haproxy needs Backend=, the HAProxy backend this server is in" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
+                const KeyOrigin *o;
+                _cleanup_free_ char *key = NULL;
+
+                if (!rules[i].broken)
+                        continue;
+                o = &origins[key_find(rules[i].section, rules[i].name) - config_keys];
+                if (asprintf(&key, "%s.%s", rules[i].section, rules[i].name) < 0)
+                        return -ENOMEM;
+                error_fill(
+                        e, o->source > 0 ? c->sources[o->source - 1] : NULL, o->line, key, rules[i].message);
+                return -EINVAL;
         }
         return 0;
 }
@@ -1371,6 +1647,7 @@ int config_load(const char *root, const char *deployment, Config *ret, ConfigErr
         _cleanup_(config_done) Config c = {}, defaults = {};
         _cleanup_free_ char *rootdir = NULL, *vendor = NULL, *etc = NULL, *dropins = NULL, *own = NULL;
         _cleanup_strv_free_ char **names = NULL;
+        KeyOrigin origins[ELEMENTSOF(config_keys)] = {};
         bool is_default;
         int r;
 
@@ -1403,10 +1680,10 @@ int config_load(const char *root, const char *deployment, Config *ret, ConfigErr
             asprintf(&dropins, "%s" ETC_DIR "/upgrade.conf.d", rootdir) < 0)
                 return -ENOMEM;
 
-        r = config_apply_file(&c, &defaults, vendor, false, false, ret_error);
+        r = config_apply_file(&c, &defaults, origins, vendor, false, false, ret_error);
         if (r < 0)
                 return r;
-        r = config_apply_file(&c, &defaults, etc, false, false, ret_error);
+        r = config_apply_file(&c, &defaults, origins, etc, false, false, ret_error);
         if (r < 0)
                 return r;
 
@@ -1420,7 +1697,7 @@ int config_load(const char *root, const char *deployment, Config *ret, ConfigErr
 
                 if (asprintf(&path, "%s/%s", dropins, *name) < 0)
                         return -ENOMEM;
-                r = config_apply_file(&c, &defaults, path, false, true, ret_error);
+                r = config_apply_file(&c, &defaults, origins, path, false, true, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -1428,10 +1705,14 @@ int config_load(const char *root, const char *deployment, Config *ret, ConfigErr
         if (!is_default) {
                 if (asprintf(&own, "%s" ETC_DIR "/deployments/%s.conf", rootdir, deployment) < 0)
                         return -ENOMEM;
-                r = config_apply_file(&c, &defaults, own, true, false, ret_error);
+                r = config_apply_file(&c, &defaults, origins, own, true, false, ret_error);
                 if (r < 0)
                         return r;
         }
+
+        r = config_check_rules(&c, origins, ret_error);
+        if (r < 0)
+                return r;
 
         *ret = c;
         c = (Config){};

@@ -37,6 +37,12 @@ typedef enum AutoTrack {
         TRACK_MINOR,
 } AutoTrack;
 
+typedef enum LoadBalancerDriver {
+        LB_DRIVER_NONE,
+        LB_DRIVER_HAPROXY,
+        LB_DRIVER_HEALTH,
+} LoadBalancerDriver;
+
 /* Paths in a Config are as written (absolute, normalized: no //, no trailing /, no . or ..); callers take
  * them under CODEBOLT_UPGRADE_ROOT with paths_rooted(). Strings that are NULL mean "not set". */
 typedef struct Config {
@@ -86,6 +92,7 @@ typedef struct Config {
         usec_t timeout_ready;      /* 5min */
         usec_t timeout_smoke;      /* 5min */
         usec_t timeout_hook;       /* 5min */
+        usec_t timeout_slot;       /* 30min: waiting for a cluster slot */
 
         /* [Smoke] */
         char *smoke_steps;               /* DATADIR/smoke-steps.json */
@@ -114,6 +121,27 @@ typedef struct Config {
         char *notify_url;
         char *notify_token_credential; /* webhook-token */
         usec_t notify_announce_lead;
+
+        /* [Cluster]: the host is in a cluster only with Name= set (config_cluster_enabled()); without it
+         * the other keys are ignored, and config_load() refuses Etcd= */
+        char *cluster_name;                /* NULL: in no cluster */
+        char **cluster_etcd;               /* http(s)://HOST:PORT, without a trailing /; NULL: none */
+        char *cluster_host_id;             /* NULL: the app-specific machine id, computed at run time */
+        unsigned cluster_slots;            /* 1: how many hosts upgrade at once */
+        usec_t cluster_min_healthy;        /* 30s: the soak after a host's upgrade */
+        bool cluster_auto_revert;          /* no */
+        char *cluster_user;                /* the etcd user; NULL: no authentication */
+        char *cluster_password_credential; /* etcd-password */
+        char *cluster_etcd_ca;             /* credential names; NULL: the system's CAs */
+        char *cluster_etcd_certificate;    /* NULL: no client certificate (set with cluster_etcd_key) */
+        char *cluster_etcd_key;
+
+        /* [LoadBalancer] */
+        LoadBalancerDriver lb_driver; /* none */
+        char **lb_sockets; /* HAProxy admin sockets: absolute paths or tcp:HOST:PORT; NULL: none */
+        char *lb_backend;  /* the HAProxy backend; NULL: unset */
+        char *lb_server;   /* the HAProxy server; NULL: the short hostname, resolved at run time */
+        usec_t lb_grace;   /* 10s */
 } Config;
 
 /* The error a failed load reports: the file, the line (0 when none) and the key, for one log line. */
@@ -138,7 +166,10 @@ int config_init_defaults(Config *c);
  *   /etc/codebolt-upgrade/deployments/<name>.conf     only for a deployment other than "default"
  * later files win; a missing file is skipped, except the deployment's own file (-ENOENT: no such
  * deployment). An empty assignment resets a key to its default (Paths= to an empty list). An unknown
- * section or key, a bad value, a line inih cannot read or an inline comment fails the whole load.
+ * section or key, a bad value, a line inih cannot read or an inline comment fails the whole load; so
+ * does a broken rule between keys, checked once every layer is read ([Cluster] Name= and Etcd= both or
+ * neither, EtcdCertificate= and EtcdKey= both or neither, [LoadBalancer] Driver=haproxy with Socket= and
+ * Backend=), naming the file and line that last set the key at fault.
  * On failure returns -errno and, when ret_error is not NULL, fills it (any of its fields may be NULL
  * when memory ran out); *ret is written only on success and released with config_done(). */
 int config_load(const char *root, const char *deployment, Config *ret, ConfigError *ret_error);
@@ -154,6 +185,13 @@ int config_list_deployments(const char *root, char ***ret);
 /* a deployment name usable in deployments/<name>.conf and codebolt-upgrade-<name>@.service:
  * [A-Za-z0-9_-], starting with a letter or digit, at most 64 characters */
 bool config_deployment_name_is_valid(const char *name);
+
+/* a cluster name or host id ([Cluster] Name=, HostId=, the hosts/<id> keys of etcd): a letter or digit,
+ * then letters, digits, ., _ and -, at most 63 characters */
+bool config_cluster_id_is_valid(const char *id);
+
+/* whether the host is in a cluster: [Cluster] Name= is set (config_load() then guarantees an Etcd=) */
+bool config_cluster_enabled(const Config *c);
 
 /* whether deployment names the default deployment: NULL or "default" (every other name has its
  * deployments/<name>.conf, its own unit names and CODEBOLT_DEPLOYMENT=) */
@@ -174,3 +212,4 @@ const char *config_role_to_string(PolicyRole r); /* ROLE_UNSET: NULL */
 const char *config_enforce_pin_to_string(EnforcePin e);
 const char *config_rollback_policy_to_string(RollbackPolicy p);
 const char *config_auto_track_to_string(AutoTrack t);
+const char *config_lb_driver_to_string(LoadBalancerDriver d);

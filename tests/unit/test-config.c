@@ -189,6 +189,26 @@ static void assert_defaults(const Config *c) {
         ck_assert_ptr_null(c->auto_schedule);
         ck_assert_ptr_null(c->notify_url);
         ck_assert_str_eq(c->notify_token_credential, "webhook-token");
+        ck_assert(c->timeout_slot == MIN(30));
+
+        /* in no cluster, behind no load balancer */
+        ck_assert(!config_cluster_enabled(c));
+        ck_assert_ptr_null(c->cluster_name);
+        ck_assert_ptr_null(c->cluster_etcd);
+        ck_assert_ptr_null(c->cluster_host_id);
+        ck_assert_uint_eq(c->cluster_slots, 1);
+        ck_assert(c->cluster_min_healthy == 30 * USEC_PER_SEC);
+        ck_assert(!c->cluster_auto_revert);
+        ck_assert_ptr_null(c->cluster_user);
+        ck_assert_str_eq(c->cluster_password_credential, "etcd-password");
+        ck_assert_ptr_null(c->cluster_etcd_ca);
+        ck_assert_ptr_null(c->cluster_etcd_certificate);
+        ck_assert_ptr_null(c->cluster_etcd_key);
+        ck_assert_int_eq(c->lb_driver, LB_DRIVER_NONE);
+        ck_assert_ptr_null(c->lb_sockets);
+        ck_assert_ptr_null(c->lb_backend);
+        ck_assert_ptr_null(c->lb_server);
+        ck_assert(c->lb_grace == 10 * USEC_PER_SEC);
 }
 
 START_TEST(test_defaults) {
@@ -301,6 +321,20 @@ START_TEST(test_list_deployments) {
 }
 END_TEST
 
+/* valid() takes every good name, and refuses every bad one and NULL */
+static void assert_names(
+        bool (*valid)(const char *),
+        const char *const *good,
+        size_t ngood,
+        const char *const *bad,
+        size_t nbad) {
+        for (size_t i = 0; i < ngood; i++)
+                ck_assert_msg(valid(good[i]), "'%s' should be valid", good[i]);
+        for (size_t i = 0; i < nbad; i++)
+                ck_assert_msg(!valid(bad[i]), "'%s' should be invalid", bad[i]);
+        ck_assert(!valid(NULL));
+}
+
 START_TEST(test_deployment_names) {
         static const char *const good[] = { "staging", "prod-2", "eu_west", "A1" };
         static const char *const bad[] = {
@@ -309,11 +343,7 @@ START_TEST(test_deployment_names) {
         Config c = {};
         ConfigError e = {};
 
-        for (size_t i = 0; i < ELEMENTSOF(good); i++)
-                ck_assert(config_deployment_name_is_valid(good[i]));
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                ck_assert_msg(!config_deployment_name_is_valid(bad[i]), "'%s' should be invalid", bad[i]);
-        ck_assert(!config_deployment_name_is_valid(NULL));
+        assert_names(config_deployment_name_is_valid, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
 
         /* the default deployment: NULL or "default", nothing else */
         ck_assert(config_deployment_is_default(NULL));
@@ -516,6 +546,38 @@ static const struct {
           2,
           "Smoke.ErrorPattern",
           "a back-reference (\\1)" },
+        /* the rules between keys blame the key at fault where it was last set, once every layer is read */
+        { "error-cluster-no-etcd",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Cluster.Name",
+          "a cluster needs at least one Etcd= URL (an empty Etcd= empties the list)" },
+        { "error-etcd-no-name",
+          "etc/codebolt-upgrade/upgrade.conf.d/50-etcd.conf",
+          3,
+          "Cluster.Etcd",
+          "Etcd= needs [Cluster] Name=, the cluster whose keys it holds (a host in no cluster sets "
+          "neither)" },
+        { "error-etcd-certificate",
+          "etc/codebolt-upgrade/upgrade.conf",
+          4,
+          "Cluster.EtcdCertificate",
+          "EtcdCertificate= needs EtcdKey=, the client certificate's key (both or neither)" },
+        { "error-etcd-key",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "Cluster.EtcdKey",
+          "EtcdKey= needs EtcdCertificate=, the client certificate (both or neither)" },
+        { "error-haproxy-socket",
+          "etc/codebolt-upgrade/upgrade.conf",
+          3,
+          "LoadBalancer.Driver",
+          "Driver=haproxy needs Socket=, at least one HAProxy admin socket" },
+        { "error-haproxy-backend",
+          "etc/codebolt-upgrade/upgrade.conf",
+          2,
+          "LoadBalancer.Driver",
+          "Driver=haproxy needs Backend=, the HAProxy backend this server is in" },
 };
 
 START_TEST(test_errors) {
@@ -561,7 +623,8 @@ START_TEST(test_connection_secret_message) {
 }
 END_TEST
 
-static char *conf_root(const char *base, const char *name, const char *conninfo) {
+/* base/name, a root whose /etc/codebolt-upgrade/upgrade.conf holds text */
+static char *conf_root(const char *base, const char *name, const char *text) {
         _cleanup_free_ char *dir = NULL, *file = NULL;
         char *root;
         FILE *f;
@@ -572,7 +635,7 @@ static char *conf_root(const char *base, const char *name, const char *conninfo)
         ck_assert_int_eq(paths_mkdir_p(dir, 0755), 0);
         f = fopen(file, "we");
         ck_assert_ptr_nonnull(f);
-        fprintf(f, "[Database]\nConnection=%s\n", conninfo);
+        fputs(text, f);
         ck_assert_int_eq(fclose(f), 0);
         return root;
 }
@@ -594,8 +657,13 @@ START_TEST(test_connection_secrets_from_libpq) {
 
                 if (!secret && !strstr("host port user sslmode passfile application_name", o->keyword))
                         continue;
-                ck_assert_int_ge(asprintf(&kv, "host=db %s=s3cret", o->keyword), 0);
-                ck_assert_int_ge(asprintf(&uri, "postgresql://db/codebolt?%s=s3cret", o->keyword), 0);
+                ck_assert_int_ge(asprintf(&kv, "[Database]\nConnection=host=db %s=s3cret\n", o->keyword), 0);
+                ck_assert_int_ge(
+                        asprintf(
+                                &uri,
+                                "[Database]\nConnection=postgresql://db/codebolt?%s=s3cret\n",
+                                o->keyword),
+                        0);
                 ck_assert_int_ge(asprintf(&want, "it sets %s", o->keyword), 0);
                 forms[0] = kv;
                 forms[1] = uri;
@@ -624,6 +692,199 @@ START_TEST(test_connection_secrets_from_libpq) {
 }
 END_TEST
 
+START_TEST(test_cluster) {
+        static const char *const etcd[] = {
+                "http://127.0.0.3:2379",
+                "https://etcd-1.example:2379", /* without its trailing / */
+                "https://[fd00::3]:2379",
+        };
+        static const char *const sockets[] = {
+                "/run/haproxy/admin.sock", /* normalized */
+                "tcp:127.0.0.10:9999",
+                "tcp:[::1]:9999",
+        };
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("cluster"), NULL, &c, &e), 0);
+        ck_assert(config_cluster_enabled(&c));
+        ck_assert_str_eq(c.cluster_name, "codebolt-eu.prod_1");
+        assert_strv(c.cluster_etcd, etcd, ELEMENTSOF(etcd));
+        ck_assert_str_eq(c.cluster_host_id, "host-11");
+        ck_assert_uint_eq(c.cluster_slots, 2);
+        ck_assert(c.cluster_min_healthy == 90 * USEC_PER_SEC);
+        ck_assert(c.cluster_auto_revert);
+        ck_assert_str_eq(c.cluster_user, "codebolt-upgrade");
+        ck_assert_str_eq(c.cluster_password_credential, "etcd-eu");
+        ck_assert_str_eq(c.cluster_etcd_ca, "etcd-ca.pem");
+        ck_assert_str_eq(c.cluster_etcd_certificate, "etcd-client.pem");
+        ck_assert_str_eq(c.cluster_etcd_key, "etcd-client.key");
+        ck_assert_int_eq(c.lb_driver, LB_DRIVER_HAPROXY);
+        assert_strv(c.lb_sockets, sockets, ELEMENTSOF(sockets));
+        ck_assert_str_eq(c.lb_backend, "codebolt");
+        ck_assert_str_eq(c.lb_server, "codebolt-11");
+        ck_assert(c.lb_grace == 4 * USEC_PER_SEC);
+        ck_assert(c.timeout_slot == HOUR(2));
+        /* the rest is untouched */
+        ck_assert_uint_eq(c.port, 3456);
+        ck_assert(c.timeout_drain == MIN(10));
+}
+END_TEST
+
+START_TEST(test_cluster_dropin) {
+        static const char *const etcd[] = { "https://etcd-new.example:2379", "http://127.0.0.3:2379" };
+        static const char *const sockets[] = { "tcp:[::1]:9999" };
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("cluster-dropin"), NULL, &c, &e), 0);
+        ck_assert_uint_eq(strv_length(c.sources), 3);
+        ck_assert_str_eq(c.cluster_name, "codebolt");
+        /* an empty Etcd= drops /etc's endpoints, later ones append, duplicates are dropped */
+        assert_strv(c.cluster_etcd, etcd, ELEMENTSOF(etcd));
+        assert_strv(c.lb_sockets, sockets, ELEMENTSOF(sockets));
+        /* an empty assignment restores the default */
+        ck_assert_ptr_null(c.cluster_host_id);
+        ck_assert_uint_eq(c.cluster_slots, 1);
+        ck_assert_int_eq(c.lb_driver, LB_DRIVER_HAPROXY);
+        ck_assert_str_eq(c.lb_backend, "codebolt");
+        ck_assert_ptr_null(c.lb_server);
+}
+END_TEST
+
+/* one host behind a balancer: [LoadBalancer] without [Cluster] */
+START_TEST(test_load_balancer_alone) {
+        _cleanup_(config_done) Config c = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("lb-only"), NULL, &c, &e), 0);
+        ck_assert(!config_cluster_enabled(&c));
+        ck_assert_ptr_null(c.cluster_etcd);
+        ck_assert_int_eq(c.lb_driver, LB_DRIVER_HEALTH);
+        ck_assert(c.lb_grace == 20 * USEC_PER_SEC);
+        ck_assert(!config_cluster_enabled(NULL));
+}
+END_TEST
+
+START_TEST(test_cluster_ids) {
+        static const char *const good[] = {
+                "codebolt",
+                "eu-west.prod_1",
+                "0",
+                "A",
+                "x23456789012345678901234567890123456789012345678901234567890123", /* 63 */
+        };
+        static const char *const bad[] = {
+                "",
+                "-codebolt",
+                ".codebolt",
+                "_codebolt",
+                "code bolt",
+                "a/b",
+                "a:b",
+                "ü",
+                "x234567890123456789012345678901234567890123456789012345678901234", /* 64 */
+        };
+
+        assert_names(config_cluster_id_is_valid, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
+}
+END_TEST
+
+#define EXPECT_CLUSTER_NAME \
+        "expected a cluster name: a letter or digit, then letters, digits, ., _ and - (at most 63)"
+#define EXPECT_HOST_ID "expected a host id: a letter or digit, then letters, digits, ., _ and - (at most 63)"
+#define EXPECT_ETCD                                                                                         \
+        "expected http://HOST:PORT or https://HOST:PORT URLs (port 1 to 65535, no user or path) separated " \
+        "by "                                                                                               \
+        "spaces"
+#define EXPECT_SLOTS "expected a whole number from 1 to 64"
+#define EXPECT_FINITE "expected a time span like 10s, 1min (not infinity)"
+#define EXPECT_CREDENTIAL "expected a credential name: a file name in /etc/codebolt-upgrade/credentials/"
+#define EXPECT_SOCKET                                                                                     \
+        "expected HAProxy admin sockets separated by spaces: absolute paths or tcp:HOST:PORT (port 1 to " \
+        "65535)"
+
+/* each bad value of the cluster keys, alone on line 2 of upgrade.conf, and the exact message */
+static const struct {
+        const char *section, *assignment, *key, *message;
+} cluster_bad[] = {
+        { "Cluster", "Name=-codebolt", "Cluster.Name", EXPECT_CLUSTER_NAME },
+        { "Cluster",
+          "Name=x234567890123456789012345678901234567890123456789012345678901234",
+          "Cluster.Name",
+          EXPECT_CLUSTER_NAME },
+        { "Cluster", "Name=code/bolt", "Cluster.Name", EXPECT_CLUSTER_NAME },
+        { "Cluster", "Etcd=ftp://x", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=ftp://etcd.example:2379", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=etcd.example:2379", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://etcd.example", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://etcd.example:", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://etcd.example:0", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://127.0.0.3:2379 http://etcd.example:65536", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://etcd.example:2379/v3", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://root:s3cret@etcd.example:2379", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://:2379", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://[fd00::3:2379", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://[]:2379", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "Etcd=http://-etcd:2379", "Cluster.Etcd", EXPECT_ETCD },
+        { "Cluster", "HostId=host 11", "Cluster.HostId", EXPECT_HOST_ID },
+        { "Cluster", "HostId=.host", "Cluster.HostId", EXPECT_HOST_ID },
+        { "Cluster", "Slots=0", "Cluster.Slots", EXPECT_SLOTS },
+        { "Cluster", "Slots=65", "Cluster.Slots", EXPECT_SLOTS },
+        { "Cluster", "Slots=-1", "Cluster.Slots", EXPECT_SLOTS },
+        { "Cluster", "Slots=two", "Cluster.Slots", EXPECT_SLOTS },
+        { "Cluster", "MinHealthy=infinity", "Cluster.MinHealthy", EXPECT_FINITE },
+        { "Cluster", "MinHealthy=soon", "Cluster.MinHealthy", EXPECT_FINITE },
+        { "Cluster", "AutoRevert=maybe", "Cluster.AutoRevert", "expected yes/no" },
+        { "Cluster", "User=-root", "Cluster.User", "expected a user name" },
+        { "Cluster", "PasswordCredential=../etcd", "Cluster.PasswordCredential", EXPECT_CREDENTIAL },
+        { "Cluster", "EtcdCA=/etc/ssl/etcd-ca.pem", "Cluster.EtcdCA", EXPECT_CREDENTIAL },
+        { "Cluster", "EtcdCertificate=.client.pem", "Cluster.EtcdCertificate", EXPECT_CREDENTIAL },
+        { "Cluster", "EtcdKey=keys/client.key", "Cluster.EtcdKey", EXPECT_CREDENTIAL },
+        { "LoadBalancer", "Driver=f5", "LoadBalancer.Driver", "expected one of haproxy|health|none" },
+        { "LoadBalancer", "Driver=HAProxy", "LoadBalancer.Driver", "expected one of haproxy|health|none" },
+        { "LoadBalancer", "Socket=relative/path", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer", "Socket=/run/haproxy/../admin.sock", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer", "Socket=tcp:host:99999", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer", "Socket=tcp:host:0", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer", "Socket=tcp:host", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer", "Socket=tcp::9999", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer", "Socket=udp:host:9999", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer", "Socket=ipv4@127.0.0.10:9999", "LoadBalancer.Socket", EXPECT_SOCKET },
+        { "LoadBalancer",
+          "Backend=code/bolt",
+          "LoadBalancer.Backend",
+          "expected an HAProxy backend name: letters, digits, ., _, : and -" },
+        { "LoadBalancer",
+          "Server=codebolt#11",
+          "LoadBalancer.Server",
+          "expected an HAProxy server name: letters, digits, ., _, : and -" },
+        { "LoadBalancer", "Grace=infinity", "LoadBalancer.Grace", EXPECT_FINITE },
+        { "Timeouts", "Slot=soon", "Timeouts.Slot", "expected a time span like 90s, 5min, 24h" },
+};
+
+START_TEST(test_cluster_bad_values) {
+        _cleanup_rm_rf_ char *base = strdup("/var/tmp/test-config.XXXXXX");
+        _cleanup_free_ char *text = NULL, *root = NULL, *file = NULL;
+        _cleanup_(config_error_done) ConfigError e = {};
+        Config c = { .port = 42 };
+
+        ck_assert_ptr_nonnull(base);
+        ck_assert_ptr_nonnull(mkdtemp(base));
+        ck_assert_int_ge(
+                asprintf(&text, "[%s]\n%s\n", cluster_bad[_i].section, cluster_bad[_i].assignment), 0);
+        root = conf_root(base, "root", text);
+        ck_assert_int_ge(asprintf(&file, "%s/etc/codebolt-upgrade/upgrade.conf", root), 0);
+
+        ck_assert_msg(config_load(root, NULL, &c, &e) == -EINVAL, "%s accepted", cluster_bad[_i].assignment);
+        ck_assert_uint_eq(c.port, 42);
+        ck_assert_str_eq(e.file, file);
+        ck_assert_uint_eq(e.line, 2);
+        ck_assert_str_eq(e.key, cluster_bad[_i].key);
+        ck_assert_str_eq(e.message, cluster_bad[_i].message);
+}
+END_TEST
+
 START_TEST(test_enum_strings) {
         ck_assert_str_eq(config_snapshot_mode_to_string(SNAPSHOT_DUMP), "dump");
         ck_assert_ptr_null(config_role_to_string(ROLE_UNSET));
@@ -632,6 +893,9 @@ START_TEST(test_enum_strings) {
         ck_assert_str_eq(config_rollback_policy_to_string(ROLLBACK_RESTORE_ALWAYS), "restore-always");
         ck_assert_str_eq(config_auto_track_to_string(TRACK_MINOR), "minor");
         ck_assert_ptr_null(config_auto_track_to_string((AutoTrack)7));
+        ck_assert_str_eq(config_lb_driver_to_string(LB_DRIVER_NONE), "none");
+        ck_assert_str_eq(config_lb_driver_to_string(LB_DRIVER_HAPROXY), "haproxy");
+        ck_assert_str_eq(config_lb_driver_to_string(LB_DRIVER_HEALTH), "health");
 }
 END_TEST
 
@@ -656,6 +920,11 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_habits);
         tcase_add_test(tc, test_bom);
         tcase_add_loop_test(tc, test_errors, 0, ELEMENTSOF(errors));
+        tcase_add_test(tc, test_cluster);
+        tcase_add_test(tc, test_cluster_dropin);
+        tcase_add_test(tc, test_load_balancer_alone);
+        tcase_add_test(tc, test_cluster_ids);
+        tcase_add_loop_test(tc, test_cluster_bad_values, 0, ELEMENTSOF(cluster_bad));
         tcase_add_test(tc, test_enum_strings);
         tcase_add_test(tc, test_connection_secret_message);
         tcase_add_test(tc, test_connection_secrets_from_libpq);
