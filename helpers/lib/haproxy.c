@@ -18,6 +18,8 @@
 #include "strv.h"
 
 #define TCP_PREFIX "tcp:"
+/* the least time a wait gives one `show stat` */
+#define STAT_TIMEOUT_MIN_USEC (5 * USEC_PER_SEC)
 
 static const char *const state_names[_HAPROXY_STATE_MAX] = {
         [HAPROXY_STATE_READY] = "ready",
@@ -790,6 +792,8 @@ static char *describe_idle(const HaproxyServerStat *s) {
 }
 
 static char *describe_up(const HaproxyServerStat *s) {
+        /* 0: no code (a check that is not HTTP, or one running now) */
+        const char *code = s->check_code && !streq(s->check_code, "0") ? s->check_code : NULL;
         char *t;
 
         if (asprintf(
@@ -797,8 +801,8 @@ static char *describe_up(const HaproxyServerStat *s) {
                     "status %s, last check %s%s%s%s%s%s",
                     s->status,
                     s->check_status ?: "none",
-                    s->check_code ? " " : "",
-                    strempty(s->check_code),
+                    code ? " " : "",
+                    strempty(code),
                     s->last_chk ? " \"" : "",
                     strempty(s->last_chk),
                     s->last_chk ? "\"" : "") < 0)
@@ -838,7 +842,8 @@ static int wait_all(
                         usec_t left;
                         int r;
 
-                        /* one command may end past the deadline, by at most a second */
+                        /* a loaded HAProxy gets a few seconds even at the deadline: the last
+                         * reading may end past it by that much */
                         now = now_monotonic();
                         left = deadline > now ? deadline - now : 0;
                         r = server_stat(
@@ -847,7 +852,7 @@ static int wait_all(
                                 server,
                                 usec_min(
                                         HAPROXY_COMMAND_TIMEOUT_USEC,
-                                        left > USEC_PER_SEC ? left : USEC_PER_SEC),
+                                        left > STAT_TIMEOUT_MIN_USEC ? left : STAT_TIMEOUT_MIN_USEC),
                                 &st,
                                 ret_error);
                         if (r < 0)

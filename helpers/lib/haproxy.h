@@ -113,7 +113,8 @@ bool haproxy_status_is_up(const char *status);
 
 /* Polls `show stat` on every socket every HAPROXY_POLL_INTERVAL_USEC until backend/server has no
  * session open (scur 0) on all of them. 0; -ETIME when the CLOCK_MONOTONIC deadline passes first (the
- * message names the socket and the sessions still open); -ECANCELED as soon as *cancel (when cancel is
+ * message names the socket and the sessions still open; a reading at the deadline is given 5 s, so the
+ * call may end that much after it); -ECANCELED as soon as *cancel (when cancel is
  * not NULL) is non-zero; haproxy_server_stat()'s errors at once. */
 int haproxy_wait_idle(
         char *const *sockets,
