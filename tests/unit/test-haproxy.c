@@ -64,29 +64,32 @@ static void dir_remove(const char *name) {
         ck_assert_int_eq(unlink(p), 0);
 }
 
-/* a port of 127.0.0.1 that nobody listens on (free until someone takes it) */
-static int free_port(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof(sa);
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
-        return ntohs(sa.sin_port);
-}
-
-/* a listening socket on a free port of 127.0.0.1 */
-static int listen_any(int *ret_port) {
+/* a socket bound to a free port of 127.0.0.1 */
+static int bind_loopback(int *ret_port) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t l = sizeof(sa);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ck_assert_int_eq(listen(fd, 64), 0);
         ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
         *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+/* a port of 127.0.0.1 that nobody listens on (free until someone takes it) */
+static int free_port(void) {
+        int port;
+        _cleanup_close_ int fd = bind_loopback(&port);
+
+        return port;
+}
+
+/* a listening socket on a free port of 127.0.0.1 */
+static int listen_any(int *ret_port) {
+        int fd = bind_loopback(ret_port);
+
+        ck_assert_int_eq(listen(fd, 64), 0);
         return fd;
 }
 
