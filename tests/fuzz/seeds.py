@@ -140,6 +140,23 @@ def json_paths():
     return pairs
 
 
+def show_stat_seeds():
+    """each row of the recorded `show stat` answers (tests/fixtures/haproxy/), as `backend/server\ncsv`,
+    with the answer whole, with its columns in reverse order, and with CRLF line ends"""
+    out = []
+    for f in sorted((fixtures / 'haproxy').glob('*.csv')):
+        text = f.read_bytes()
+        lines = text.split(b'\n')
+        header = lines[0].removeprefix(b'# ').split(b',')
+        rows = [line.split(b',') for line in lines[1:] if line]
+        reversed_text = b'\n'.join([b'# ' + b','.join(reversed(header))] +
+                                   [b','.join(reversed(r)) for r in rows if b'"' not in b','.join(r)]) + b'\n'
+        for r in rows:
+            name = r[0] + b'/' + r[1] + b'\n'
+            out += [name + text, name + reversed_text, name + text.replace(b'\n', b'\r\n')]
+    return out
+
+
 if target in ('metadata_parse', 'metadata_plan_path'):
     seeds = [json.dumps(d, indent=2) for d in registry_documents()]
     if target == 'metadata_plan_path':
@@ -180,6 +197,8 @@ elif target == 'journal_classify_line':
     seeds = journal_messages()
 elif target == 'checks_incompatible':
     seeds = tool_lists()
+elif target == 'haproxy_stat':
+    seeds = show_stat_seeds()
 else:
     sys.exit(f'seeds.py: no seeds for {target}')
 
