@@ -98,6 +98,49 @@ START_TEST(test_closedir_cleanup) {
 }
 END_TEST
 
+START_TEST(test_readlinkat_malloc) {
+        char dir[] = "/tmp/test-fd-util.XXXXXX";
+        _cleanup_free_ char *target = NULL, *long_target = NULL, *self = NULL;
+        _cleanup_close_ int dfd = -EBADF, lfd = -EBADF;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        dfd = open(dir, O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dfd, 0);
+
+        ck_assert_int_eq(symlinkat("some/where", dfd, "short"), 0);
+        ck_assert_int_eq(readlinkat_malloc(dfd, "short", PATH_MAX, &target), 0);
+        ck_assert_str_eq(target, "some/where");
+
+        /* a target longer than the first buffer: the buffer grows */
+        long_target = malloc(1001);
+        ck_assert_ptr_nonnull(long_target);
+        memset(long_target, 'x', 1000);
+        long_target[1000] = 0;
+        ck_assert_int_eq(symlinkat(long_target, dfd, "long"), 0);
+        free(target);
+        target = NULL;
+        ck_assert_int_eq(readlinkat_malloc(dfd, "long", PATH_MAX, &target), 0);
+        ck_assert_str_eq(target, long_target);
+        ck_assert_int_eq(readlinkat_malloc(dfd, "long", 300, &self), -ENAMETOOLONG);
+        ck_assert_ptr_null(self);
+
+        /* the link itself through an O_PATH descriptor */
+        lfd = openat(dfd, "short", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        ck_assert_int_ge(lfd, 0);
+        ck_assert_int_eq(readlinkat_malloc(lfd, "", PATH_MAX, &self), 0);
+        ck_assert_str_eq(self, "some/where");
+
+        ck_assert_int_eq(mkdirat(dfd, "plain", 0700), 0);
+        ck_assert_int_eq(readlinkat_malloc(dfd, "plain", PATH_MAX, &target), -EINVAL);
+        ck_assert_int_eq(readlinkat_malloc(dfd, "absent", PATH_MAX, &target), -ENOENT);
+
+        ck_assert_int_eq(unlinkat(dfd, "short", 0), 0);
+        ck_assert_int_eq(unlinkat(dfd, "long", 0), 0);
+        ck_assert_int_eq(unlinkat(dfd, "plain", AT_REMOVEDIR), 0);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("fd-util");
         TCase *tc = tcase_create("fd-util");
