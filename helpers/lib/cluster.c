@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <systemd/sd-id128.h>
 
@@ -323,8 +324,15 @@ static int get_hosts(
         return 0;
 }
 
-/* the members of o that are not among known (NULL-terminated), copied; NULL when there are none */
-static int get_extra(const cJSON *o, const char *const *known, cJSON **ret) {
+/* the name of the i-th entry of a table of keys whose entries, `stride` bytes each, start with their name:
+ * a plain list of names, or the StringField tables below */
+static const char *key_name(const void *table, size_t stride, size_t i) {
+        return *(const char *const *)((const uint8_t *)table + i * stride);
+}
+
+/* the members of o whose names are not among the n keys of known (key_name()), copied; NULL when there are
+ * none */
+static int get_extra(const cJSON *o, const void *known, size_t n, size_t stride, cJSON **ret) {
         _cleanup_json_ cJSON *extra = NULL;
         const cJSON *v;
 
@@ -332,8 +340,8 @@ static int get_extra(const cJSON *o, const char *const *known, cJSON **ret) {
                 bool is_known = false;
                 cJSON *copy;
 
-                for (const char *const *k = known; *k; k++)
-                        is_known = is_known || streq(*k, v->string);
+                for (size_t i = 0; i < n; i++)
+                        is_known = is_known || streq(key_name(known, stride, i), v->string);
                 if (is_known)
                         continue;
                 if (!extra && !(extra = cJSON_CreateObject()))
@@ -373,6 +381,15 @@ static int parse_value(
                 return errmsg_set(ret_error, -EBADMSG, "%s: not JSON", doc);
         return from_json(j, ret, ret_error);
 }
+
+/* cluster_<kind>_parse(): parse_value() with cluster_<kind>_from_json() */
+#define DEFINE_PARSE(kind, type, doc)                                                             \
+        static int kind##_from_json_void(const cJSON *j, void *ret, char **ret_error) {           \
+                return cluster_##kind##_from_json(j, ret, ret_error);                             \
+        }                                                                                         \
+        int cluster_##kind##_parse(const char *value, size_t size, type *ret, char **ret_error) { \
+                return parse_value(value, size, doc, kind##_from_json_void, ret, ret_error);      \
+        }
 
 /* ---- writing documents ---- */
 
@@ -440,10 +457,58 @@ static int copy_json(const cJSON *j, cJSON **ret) {
         return 0;
 }
 
+/* a document of strings only (hosts/<id>, members/<id>): each field a char * at offset in the struct */
+typedef struct StringField {
+        const char *name;
+        size_t offset;
+        bool version; /* an exact version, not just a non-empty string */
+} StringField;
+
+/* fields of j into doc (the caller frees them on failure), the rest into *extra */
+static int strings_from_json(
+        const cJSON *j,
+        const char *doc,
+        const StringField *fields,
+        size_t n,
+        void *p,
+        cJSON **extra,
+        char **ret_error) {
+        int r;
+
+        r = check_object(j, doc, ret_error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char **s = (char **)((uint8_t *)p + fields[i].offset);
+
+                r = fields[i].version ? get_version(j, doc, fields[i].name, s, ret_error)
+                                      : get_string(j, doc, fields[i].name, false, s, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return get_extra(j, fields, n, sizeof(StringField), extra);
+}
+
+static int strings_to_json(
+        const void *p, const StringField *fields, size_t n, const cJSON *extra, cJSON **ret) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (add_string(o, fields[i].name, *(char *const *)((const uint8_t *)p + fields[i].offset)) <
+                    0)
+                        return -ENOMEM;
+        if (add_extra(o, extra) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 /* ---- roll ---- */
 
-static const char *const roll_keys[] = { "id",     "from",   "to",      "mode", "state", "upgraded",
-                                         "failed", "canary", "started", "by",   NULL };
+static const char *const roll_keys[] = { "id",       "from",   "to",     "mode",    "state",
+                                         "upgraded", "failed", "canary", "started", "by" };
 
 void cluster_roll_done(ClusterRoll *r) {
         if (!r)
@@ -482,7 +547,7 @@ int cluster_roll_from_json(const cJSON *j, ClusterRoll *ret, char **ret_error) {
             (k = get_string(j, "roll", "canary", true, &r.canary, ret_error)) < 0 ||
             (k = get_string(j, "roll", "started", false, &r.started, ret_error)) < 0 ||
             (k = get_string(j, "roll", "by", false, &r.by, ret_error)) < 0 ||
-            (k = get_extra(j, roll_keys, &r.extra)) < 0)
+            (k = get_extra(j, roll_keys, ELEMENTSOF(roll_keys), sizeof(char *), &r.extra)) < 0)
                 return k;
         if (r.canary && !cluster_host_id_is_valid(r.canary))
                 return errmsg_set(
@@ -494,13 +559,7 @@ int cluster_roll_from_json(const cJSON *j, ClusterRoll *ret, char **ret_error) {
         return 0;
 }
 
-static int roll_from_json_void(const cJSON *j, void *ret, char **ret_error) {
-        return cluster_roll_from_json(j, ret, ret_error);
-}
-
-int cluster_roll_parse(const char *value, size_t size, ClusterRoll *ret, char **ret_error) {
-        return parse_value(value, size, "roll", roll_from_json_void, ret, ret_error);
-}
+DEFINE_PARSE(roll, ClusterRoll, "roll")
 
 int cluster_roll_to_json(const ClusterRoll *r, cJSON **ret) {
         _cleanup_json_ cJSON *o = cJSON_CreateObject();
@@ -532,7 +591,7 @@ int cluster_roll_copy(const ClusterRoll *r, ClusterRoll *ret) {
 
 /* ---- sem ---- */
 
-static const char *const sem_keys[] = { "total_slots", "holders", NULL };
+static const char *const sem_keys[] = { "total_slots", "holders" };
 
 void cluster_sem_done(ClusterSem *s) {
         if (!s)
@@ -567,20 +626,14 @@ int cluster_sem_from_json(const cJSON *j, ClusterSem *ret, char **ret_error) {
                         CLUSTER_SLOTS_MAX);
         s.total_slots = (uint64_t)n;
         if ((r = get_hosts(j, "sem", "holders", true, &s.holders, ret_error)) < 0 ||
-            (r = get_extra(j, sem_keys, &s.extra)) < 0)
+            (r = get_extra(j, sem_keys, ELEMENTSOF(sem_keys), sizeof(char *), &s.extra)) < 0)
                 return r;
         *ret = s;
         s = (ClusterSem){};
         return 0;
 }
 
-static int sem_from_json_void(const cJSON *j, void *ret, char **ret_error) {
-        return cluster_sem_from_json(j, ret, ret_error);
-}
-
-int cluster_sem_parse(const char *value, size_t size, ClusterSem *ret, char **ret_error) {
-        return parse_value(value, size, "sem", sem_from_json_void, ret, ret_error);
-}
+DEFINE_PARSE(sem, ClusterSem, "sem")
 
 int cluster_sem_to_json(const ClusterSem *s, cJSON **ret) {
         _cleanup_json_ cJSON *o = cJSON_CreateObject();
@@ -604,7 +657,7 @@ int cluster_sem_copy(const ClusterSem *s, ClusterSem *ret) {
 
 /* ---- migrator ---- */
 
-static const char *const migrator_keys[] = { "host", "roll", "state", NULL };
+static const char *const migrator_keys[] = { "host", "roll", "state" };
 
 void cluster_migrator_done(ClusterMigrator *m) {
         if (!m)
@@ -634,7 +687,7 @@ int cluster_migrator_from_json(const cJSON *j, ClusterMigrator *ret, char **ret_
                      ELEMENTSOF(migrator_state_names),
                      &state,
                      ret_error)) < 0 ||
-            (r = get_extra(j, migrator_keys, &m.extra)) < 0)
+            (r = get_extra(j, migrator_keys, ELEMENTSOF(migrator_keys), sizeof(char *), &m.extra)) < 0)
                 return r;
         m.state = state;
         *ret = m;
@@ -642,13 +695,7 @@ int cluster_migrator_from_json(const cJSON *j, ClusterMigrator *ret, char **ret_
         return 0;
 }
 
-static int migrator_from_json_void(const cJSON *j, void *ret, char **ret_error) {
-        return cluster_migrator_from_json(j, ret, ret_error);
-}
-
-int cluster_migrator_parse(const char *value, size_t size, ClusterMigrator *ret, char **ret_error) {
-        return parse_value(value, size, "migrator", migrator_from_json_void, ret, ret_error);
-}
+DEFINE_PARSE(migrator, ClusterMigrator, "migrator")
 
 int cluster_migrator_to_json(const ClusterMigrator *m, cJSON **ret) {
         _cleanup_json_ cJSON *o = cJSON_CreateObject();
@@ -663,8 +710,6 @@ int cluster_migrator_to_json(const ClusterMigrator *m, cJSON **ret) {
 
 /* ---- hosts/<id> ---- */
 
-static const char *const host_keys[] = { "version", "phase", "unit", "updated", NULL };
-
 void cluster_host_done(ClusterHost *h) {
         if (!h)
                 return;
@@ -676,44 +721,32 @@ void cluster_host_done(ClusterHost *h) {
         *h = (ClusterHost){};
 }
 
+static const StringField host_fields[] = {
+        { "version", offsetof(ClusterHost, version), true },
+        { "phase", offsetof(ClusterHost, phase), false },
+        { "unit", offsetof(ClusterHost, unit), false },
+        { "updated", offsetof(ClusterHost, updated), false },
+};
+
 int cluster_host_from_json(const cJSON *j, ClusterHost *ret, char **ret_error) {
         _cleanup_(cluster_host_done) ClusterHost h = {};
         int r;
 
-        if ((r = check_object(j, "heartbeat", ret_error)) < 0 ||
-            (r = get_version(j, "heartbeat", "version", &h.version, ret_error)) < 0 ||
-            (r = get_string(j, "heartbeat", "phase", false, &h.phase, ret_error)) < 0 ||
-            (r = get_string(j, "heartbeat", "unit", false, &h.unit, ret_error)) < 0 ||
-            (r = get_string(j, "heartbeat", "updated", false, &h.updated, ret_error)) < 0 ||
-            (r = get_extra(j, host_keys, &h.extra)) < 0)
+        r = strings_from_json(j, "heartbeat", host_fields, ELEMENTSOF(host_fields), &h, &h.extra, ret_error);
+        if (r < 0)
                 return r;
         *ret = h;
         h = (ClusterHost){};
         return 0;
 }
 
-static int host_from_json_void(const cJSON *j, void *ret, char **ret_error) {
-        return cluster_host_from_json(j, ret, ret_error);
-}
-
-int cluster_host_parse(const char *value, size_t size, ClusterHost *ret, char **ret_error) {
-        return parse_value(value, size, "heartbeat", host_from_json_void, ret, ret_error);
-}
+DEFINE_PARSE(host, ClusterHost, "heartbeat")
 
 int cluster_host_to_json(const ClusterHost *h, cJSON **ret) {
-        _cleanup_json_ cJSON *o = cJSON_CreateObject();
-
-        if (!o || add_string(o, "version", h->version) < 0 || add_string(o, "phase", h->phase) < 0 ||
-            add_string(o, "unit", h->unit) < 0 || add_string(o, "updated", h->updated) < 0 ||
-            add_extra(o, h->extra) < 0)
-                return -ENOMEM;
-        *ret = TAKE_PTR(o);
-        return 0;
+        return strings_to_json(h, host_fields, ELEMENTSOF(host_fields), h->extra, ret);
 }
 
 /* ---- members/<id> ---- */
-
-static const char *const member_keys[] = { "hostname", "server", "version", NULL };
 
 void cluster_member_done(ClusterMember *m) {
         if (!m)
@@ -725,37 +758,29 @@ void cluster_member_done(ClusterMember *m) {
         *m = (ClusterMember){};
 }
 
+static const StringField member_fields[] = {
+        { "hostname", offsetof(ClusterMember, hostname), false },
+        { "server", offsetof(ClusterMember, server), false },
+        { "version", offsetof(ClusterMember, version), true },
+};
+
 int cluster_member_from_json(const cJSON *j, ClusterMember *ret, char **ret_error) {
         _cleanup_(cluster_member_done) ClusterMember m = {};
         int r;
 
-        if ((r = check_object(j, "member", ret_error)) < 0 ||
-            (r = get_string(j, "member", "hostname", false, &m.hostname, ret_error)) < 0 ||
-            (r = get_string(j, "member", "server", false, &m.server, ret_error)) < 0 ||
-            (r = get_version(j, "member", "version", &m.version, ret_error)) < 0 ||
-            (r = get_extra(j, member_keys, &m.extra)) < 0)
+        r = strings_from_json(
+                j, "member", member_fields, ELEMENTSOF(member_fields), &m, &m.extra, ret_error);
+        if (r < 0)
                 return r;
         *ret = m;
         m = (ClusterMember){};
         return 0;
 }
 
-static int member_from_json_void(const cJSON *j, void *ret, char **ret_error) {
-        return cluster_member_from_json(j, ret, ret_error);
-}
-
-int cluster_member_parse(const char *value, size_t size, ClusterMember *ret, char **ret_error) {
-        return parse_value(value, size, "member", member_from_json_void, ret, ret_error);
-}
+DEFINE_PARSE(member, ClusterMember, "member")
 
 int cluster_member_to_json(const ClusterMember *m, cJSON **ret) {
-        _cleanup_json_ cJSON *o = cJSON_CreateObject();
-
-        if (!o || add_string(o, "hostname", m->hostname) < 0 || add_string(o, "server", m->server) < 0 ||
-            add_string(o, "version", m->version) < 0 || add_extra(o, m->extra) < 0)
-                return -ENOMEM;
-        *ret = TAKE_PTR(o);
-        return 0;
+        return strings_to_json(m, member_fields, ELEMENTSOF(member_fields), m->extra, ret);
 }
 
 /* ---- the semaphore ---- */
