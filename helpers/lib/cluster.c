@@ -1142,6 +1142,21 @@ int cluster_roll_may_start(
         }
 }
 
+int cluster_roll_may_replace(const ClusterRoll *roll, char **ret_refusal) {
+        if (!roll || roll_state_in(roll, STATE_BIT(CLUSTER_ROLL_DONE) | STATE_BIT(CLUSTER_ROLL_ABORTED)))
+                return 1;
+        return errmsg_set(
+                ret_refusal,
+                0,
+                "the roll to %s (started %s by %s) is %s: %s",
+                strempty(roll->to),
+                strempty(roll->started),
+                strempty(roll->by),
+                roll_state(roll),
+                roll->state == CLUSTER_ROLL_ABORTING ? "wait until its hosts reverted"
+                                                     : "abort it first with codebolt-upgrade cluster abort");
+}
+
 int cluster_roll_may_revert(const ClusterRoll *roll, const char *host, char **ret_refusal) {
         if (!roll)
                 return errmsg_set(ret_refusal, 0, "no roll is under way in the cluster");

@@ -246,6 +246,10 @@ int cluster_roll_abort(const ClusterRoll *roll, ClusterRoll *ret, char **ret_err
  * version, paused, aborting, done, aborted, already upgraded or failed here. -ENOMEM. */
 int cluster_roll_may_start(
         const ClusterRoll *roll, const char *host, const char *version, char **ret_refusal);
+/* May cluster start put a new roll in place of roll (NULL: none)? 1 when there is none or it ended (done,
+ * aborted); 0 with *ret_refusal (optional) naming the roll under way, its state, who started it and when,
+ * and what to do. -ENOMEM. */
+int cluster_roll_may_replace(const ClusterRoll *roll, char **ret_refusal);
 /* May host revert its part? 1 yes: roll is aborting and host is in upgraded; 0 no, with *ret_refusal */
 int cluster_roll_may_revert(const ClusterRoll *roll, const char *host, char **ret_refusal);
 

@@ -92,6 +92,10 @@ static void fuzz_roll(const char *value, size_t size) {
         FUZZ_CHECK(r == 1 ? !error : r == 0 && error);
         free(error);
         error = NULL;
+        r = cluster_roll_may_replace(&roll, &error);
+        FUZZ_CHECK(r == 1 ? !error : r == 0 && error);
+        free(error);
+        error = NULL;
         r = cluster_roll_may_revert(&roll, "h1", &error);
         FUZZ_CHECK(r == 1 ? !error : r == 0 && error);
 }

@@ -883,6 +883,42 @@ START_TEST(test_roll_may_start_none) {
 }
 END_TEST
 
+START_TEST(test_roll_may_replace) {
+        static const struct {
+                ClusterRollState state;
+                const char *refusal;
+        } cases[] = {
+                { CLUSTER_ROLL_ROLLING,
+                  "the roll to 1.5.0 (started 2026-12-06T11:00:00Z by root@host-a) is rolling: abort it "
+                  "first with "
+                  "codebolt-upgrade cluster abort" },
+                { CLUSTER_ROLL_PAUSED,
+                  "the roll to 1.5.0 (started 2026-12-06T11:00:00Z by root@host-a) is paused: abort it "
+                  "first with "
+                  "codebolt-upgrade cluster abort" },
+                { CLUSTER_ROLL_ABORTING,
+                  "the roll to 1.5.0 (started 2026-12-06T11:00:00Z by root@host-a) is aborting: wait until "
+                  "its hosts "
+                  "reverted" },
+                { CLUSTER_ROLL_DONE, NULL },
+                { CLUSTER_ROLL_ABORTED, NULL },
+        };
+
+        ck_assert_int_eq(cluster_roll_may_replace(NULL, NULL), 1);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(cluster_roll_done) ClusterRoll r = {};
+                _cleanup_free_ char *refusal = NULL;
+
+                roll_of(cases[i].state, "[]", "[]", &r);
+                ck_assert_int_eq(cluster_roll_may_replace(&r, &refusal), !cases[i].refusal);
+                if (cases[i].refusal)
+                        ck_assert_str_eq(refusal, cases[i].refusal);
+                else
+                        ck_assert_ptr_null(refusal);
+        }
+}
+END_TEST
+
 START_TEST(test_roll_may_revert) {
         _cleanup_(cluster_roll_done) ClusterRoll r = {};
         _cleanup_free_ char *refusal = NULL;
@@ -1051,6 +1087,7 @@ static Suite *cluster_suite(void) {
         tcase_add_test(tc, test_roll_abort);
         tcase_add_loop_test(tc, test_roll_may_start, 0, ELEMENTSOF(may_start));
         tcase_add_test(tc, test_roll_may_start_none);
+        tcase_add_test(tc, test_roll_may_replace);
         tcase_add_test(tc, test_roll_may_revert);
         tcase_add_loop_test(tc, test_rolling_allowed, 0, ELEMENTSOF(rolling));
         suite_add_tcase(s, tc);
