@@ -237,6 +237,23 @@ START_TEST(test_roll_repeated_hosts) {
 }
 END_TEST
 
+/* unknown keys are kept as they are, repeats too (an object holding a repeated key is written back
+ * unchanged); a repeated unknown key at the top is written once, with its first value */
+START_TEST(test_roll_extra_repeated) {
+        _cleanup_json_ cJSON *j = fixture("roll.json"), *out = NULL;
+        _cleanup_(cluster_roll_done) ClusterRoll r = {};
+        _cleanup_free_ char *text = NULL;
+
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "note", json("{\"a\": 1, \"a\": 2}"));
+        cJSON_AddNumberToObject(j, "x", 1);
+        cJSON_AddNumberToObject(j, "x", 2);
+        ck_assert_int_eq(cluster_roll_from_json(j, &r, NULL), 0);
+        ck_assert_int_eq(cluster_roll_to_json(&r, &out), 0);
+        text = cJSON_PrintUnformatted(out);
+        ck_assert_ptr_nonnull(strstr(text, ",\"note\":{\"a\":1,\"a\":2},\"x\":1}"));
+}
+END_TEST
+
 /* a key of the roll fixture replaced (value) or removed (value NULL), and the error it must give */
 static const struct {
         const char *key, *value, *error;
@@ -1063,6 +1080,7 @@ static Suite *cluster_suite(void) {
         tcase_add_test(tc, test_roll_round_trip);
         tcase_add_test(tc, test_roll_canary_optional);
         tcase_add_test(tc, test_roll_repeated_hosts);
+        tcase_add_test(tc, test_roll_extra_repeated);
         tcase_add_loop_test(tc, test_roll_malformed, 0, ELEMENTSOF(bad_rolls));
         tcase_add_test(tc, test_parse);
         tcase_add_test(tc, test_sem_round_trip);
