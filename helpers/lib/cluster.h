@@ -193,9 +193,10 @@ typedef enum ClusterSemVerdict {
 
 /* Take a slot for host in sem (NULL: the key is absent, a fresh semaphore). total_slots follows slots
  * ([Cluster] Slots=, 1 to CLUSTER_SLOTS_MAX) when the host takes a slot; current holders are never
- * dropped, even beyond it. *ret: the semaphore to write back (a copy of sem when nothing changed). On
- * CLUSTER_SEM_BUSY *ret_holders (optional) is "h2" or "h2, h3", for STATUS= "waiting for the cluster
- * slot: held by h2". Returns the verdict (≥ 0), -EINVAL for an invalid host id or slots, -ENOMEM. */
+ * dropped, even beyond it; a busy or re-entrant take leaves total_slots as it was. *ret: the semaphore
+ * to write back (a copy of sem when nothing changed). *ret_holders (optional): on CLUSTER_SEM_BUSY the
+ * holders, "h2" or "h2, h3", for STATUS= "waiting for the cluster slot: held by h2"; NULL otherwise.
+ * Returns the verdict (≥ 0), -EINVAL for an invalid host id or slots, -ENOMEM. */
 int cluster_sem_take(
         const ClusterSem *sem, const char *host, uint64_t slots, ClusterSem *ret, char **ret_holders);
 /* Let host's slot go: CLUSTER_SEM_RELEASED, or CLUSTER_SEM_NOT_HELD (also for sem NULL). *ret as above;
