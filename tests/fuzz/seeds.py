@@ -122,6 +122,23 @@ def tool_lists():
     return outputs
 
 
+def cluster_documents():
+    """the cluster's etcd values (tests/fixtures/cluster/<kind>.json), each as `kind\\nvalue`, and the
+    roll in every state and mode"""
+    out = []
+    for f in sorted((fixtures / 'cluster').glob('*.json')):
+        out.append(f'{f.stem}\n{f.read_text()}')
+    roll = json.loads((fixtures / 'cluster' / 'roll.json').read_text())
+    for state in ('rolling', 'paused', 'aborting', 'done', 'aborted'):
+        for mode in ('rolling', 'coordinated'):
+            for upgraded in ([], ['h1'], ['h1', 'h2']):
+                out.append('roll\n' + json.dumps({**roll, 'state': state, 'mode': mode, 'upgraded': upgraded,
+                                                  'failed': ['h2'] if state == 'paused' else []}))
+    for slots, holders in ((1, []), (1, ['h1']), (2, ['h1', 'fuzz-host']), (1, ['h1', 'h2', 'h3'])):
+        out.append('sem\n' + json.dumps({'total_slots': slots, 'holders': holders}))
+    return out
+
+
 def json_paths():
     """the save, until and fail_if paths of the shipped steps file, each in an answer that holds it,
     and a few paths into the fixture documents"""
@@ -199,6 +216,8 @@ elif target == 'checks_incompatible':
     seeds = tool_lists()
 elif target == 'haproxy_stat':
     seeds = show_stat_seeds()
+elif target == 'cluster_docs':
+    seeds = cluster_documents()
 else:
     sys.exit(f'seeds.py: no seeds for {target}')
 
