@@ -284,24 +284,25 @@ cluster_up() {
                 --listen-client-urls http://127.0.0.3:2379 --advertise-client-urls http://127.0.0.3:2379 \
                 --listen-peer-urls http://127.0.0.3:2380 --initial-advertise-peer-urls http://127.0.0.3:2380 \
                 --initial-cluster cluster=http://127.0.0.3:2380
-        for i in $(seq 0 "$CL_HOSTS"); do
-                cl_wait_running "$i"
-        done
-        sb_log "$((CL_HOSTS + 1)) sandboxes are up in the network namespace $CL_NETNS"
+        # each sandbox is laid out as soon as it runs, while the others boot: the database in sandbox 0, a
+        # host in each other
+        cl_wait_running 0
         cl_wait_net 30 curl -fsS -o /dev/null "http://127.0.0.1:$CBU_REGISTRY_PORT/@codebolt%2fserver" ||
                 fail "the local registry did not answer"
-        cl_wait_net 30 curl -fsS -o /dev/null -X POST -d '{"key":"Zm9v"}' http://127.0.0.3:2379/v3/kv/range ||
-                fail "etcd did not answer on 127.0.0.3:2379"
-        cl_database
-
-        # the hosts are laid out side by side
+        cl_database >>"$CL_DIR/database.log" 2>&1 &
+        pids+=("$!")
         for i in $(seq "$CL_HOSTS"); do
+                cl_wait_running "$i"
                 cl_host "$i" "$version" >>"$CL_DIR/host$i.log" 2>&1 &
                 pids+=("$!")
         done
+        sb_log "$((CL_HOSTS + 1)) sandboxes are up in the network namespace $CL_NETNS"
+        cl_wait_net 30 curl -fsS -o /dev/null -X POST -d '{"key":"Zm9v"}' http://127.0.0.3:2379/v3/kv/range ||
+                fail "etcd did not answer on 127.0.0.3:2379"
         for pid in "${pids[@]}"; do
-                wait "$pid" || fail "a host could not be laid out: $(cat "$CL_DIR"/host*.log)"
+                wait "$pid" || fail "the database or a host could not be laid out: $(cat "$CL_DIR"/*.log)"
         done
+        sb_log "the database and the hosts are laid out"
         # every server starts at the same moment on the empty database: one of them migrates it
         for i in $(seq "$CL_HOSTS"); do
                 cl "$i" systemctl start --no-block codebolt.service
