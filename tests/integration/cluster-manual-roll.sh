@@ -20,6 +20,10 @@ for m in 20260101_initial 20260201_memory_kind; do
 done
 digests_before=$(cl_db cbu_table_digests)
 
+for i in 1 2 3; do
+        [ "$(cl "$i" hostname)" = "cb$i" ] || fail "host $i is named '$(cl "$i" hostname)', not cb$i (HAProxy's name for it)"
+done
+
 # a token from one server is good on every other (through HAProxy, round robin)
 token=$(cl_net curl -fsS --max-time 5 -H 'Content-Type: application/json' \
         -d '{"username":"smoke","password":"smoke-secret"}' http://127.0.0.10:8080/api/auth/login | jq -r .token)

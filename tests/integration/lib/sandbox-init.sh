@@ -70,6 +70,8 @@ mount --rbind /dev "$root/dev"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
 hostname "${CBU_SB_HOSTNAME:-cbu-sandbox}"
+# systemd sets the hostname from /etc/hostname at boot: a named sandbox keeps its name
+[ -z "${CBU_SB_HOSTNAME:-}" ] || echo "$CBU_SB_HOSTNAME" >"$root/etc/hostname"
 # what a bare sandbox has no use for, and what would fail in it (no tty, no clock to set); etcd and
 # HAProxy are installed for the cluster tests, which start their own instances; CBU_SB_MASK names more
 # shellcheck disable=SC2086 # CBU_SB_MASK: a list of unit names
