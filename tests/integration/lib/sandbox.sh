@@ -9,6 +9,10 @@
 #   fail MSG                 print MSG and the journal, exit 1
 #   observed CELL OUTCOME    the outcome this run observed for the matrix cell CELL (tools/reliability.sh)
 #
+# Opt-in, for several sandboxes side by side (lib/cluster.sh): SB_NETNS=NAME joins the named network
+# namespace /run/netns/NAME instead of making one; CBU_SB_HOSTNAME names the sandbox's host; CBU_SB_MASK
+# lists more units to mask in it. sb_spawn and sb_wait_running are sb_start's two halves.
+#
 # Never boot systemd on the bare host root: its tmpfiles setup empties the host's /tmp.
 
 set -euo pipefail
@@ -111,11 +115,26 @@ sandbox_boot_again() {
 }
 
 sb_start() {
+        sb_spawn
+        sb_wait_running
+}
+
+# sb_spawn: start sandbox-init.sh in new namespaces; sets SB_UNSHARE_PID
+sb_spawn() {
+        local join=() net=--net
+        if [ -n "${SB_NETNS:-}" ]; then
+                join=(nsenter "--net=/run/netns/$SB_NETNS")
+                net=
+        fi
         # SB_DISK=1: the layers live in $SB_DIR on disk, not on a tmpfs that dies with the sandbox
-        CBU_SB_DISK=${SB_DISK:-0} unshare --pid --fork --mount --uts --net --ipc --propagation private \
+        # shellcheck disable=SC2086 # $net: one option or none
+        CBU_SB_DISK=${SB_DISK:-0} "${join[@]}" unshare --pid --fork --mount --uts $net --ipc --propagation private \
                 "$SB_LIB/sandbox-init.sh" "$SB_DIR/layers" "$SB_DIR/cgroups" >>"$SB_DIR/init.log" 2>&1 &
         SB_UNSHARE_PID=$!
+}
 
+# sb_wait_running: until the systemd that sb_spawn started is running; sets SB_PID
+sb_wait_running() {
         for _ in $(seq 100); do
                 SB_PID=$(pgrep -P "$SB_UNSHARE_PID" || true)
                 [ -n "$SB_PID" ] && [ "$(cat "/proc/$SB_PID/comm" 2>/dev/null)" = systemd ] && break
