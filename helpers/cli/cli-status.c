@@ -171,9 +171,10 @@ static int show_held(const Config *c, const Current *current) {
                paths_install_root(),
                from,
                c->deployment);
-        printf("  %d. systemctl start %s, and check it: curl http://127.0.0.1:%u/health\n",
+        printf("  %d. systemctl start %s, and check it: curl http://%s:%u/health\n",
                step++,
                c->server_unit,
+               config_server_address(c),
                c->port);
         printf("  %d. codebolt-upgrade clear %s   (closes the held upgrade; %s stays marked failed until "
                "then)\n",

@@ -269,6 +269,10 @@ bool config_cluster_id_is_valid(const char *id) {
         return is_identifier(id, ALNUM "._-", 63);
 }
 
+const char *config_server_address(const Config *c) {
+        return c->server_address ?: "127.0.0.1";
+}
+
 bool config_cluster_enabled(const Config *c) {
         return c && c->cluster_name;
 }
@@ -682,6 +686,35 @@ static bool is_host_port(const char *s) {
         return parse_unsigned(colon + 1, 1, 65535, &port) >= 0;
 }
 
+/* [Server] Address=: a host name, an IPv4 address, or an IPv6 address with or without brackets,
+ * stored as a URL takes it ("[::1]") */
+static int parse_address(const char *value, void *field) {
+        _cleanup_free_ char *host = NULL;
+        size_t n = strlen(value);
+
+        if (strchr(value, ':')) {
+                const char *a = value[0] == '[' ? value + 1 : value;
+                size_t m = value[0] == '[' ? n - 2 : n;
+
+                if (value[0] == '[' && (n < 3 || value[n - 1] != ']'))
+                        return -EINVAL;
+                if (m == 0 || m > 45 || strspn(a, "0123456789abcdefABCDEF:.") != m)
+                        return -EINVAL;
+                if (asprintf(&host, "[%.*s]", (int)m, a) < 0)
+                        return -ENOMEM;
+        } else {
+                if (n == 0 || n > 253 || strspn(value, ALNUM ".-") != n || value[0] == '.' ||
+                    value[0] == '-')
+                        return -EINVAL;
+                host = strdup(value);
+                if (!host)
+                        return -ENOMEM;
+        }
+        free(*(char **)field);
+        *(char **)field = TAKE_PTR(host);
+        return 0;
+}
+
 /* http://HOST:PORT or https://HOST:PORT (no user, no path), stored without a trailing / */
 static int normalize_etcd_url(const char *word, char **ret) {
         const char *rest = startswith(word, "https://") ?: startswith(word, "http://");
@@ -809,6 +842,12 @@ static const ConfigKey config_keys[] = {
             release_metadata,
             EXPECT_PATH_OR_URL),
         KEY("Server", "Port", parse_port, FIELD_VALUE, port, "expected a port number from 1 to 65535"),
+        KEY("Server",
+            "Address",
+            parse_address,
+            FIELD_STRING,
+            server_address,
+            "expected a host name, an IPv4 address or an IPv6 address"),
         KEY("Server", "InstallRoot", parse_path, FIELD_STRING, install_root, EXPECT_PATH),
 
         KEY("Database",
@@ -1100,6 +1139,7 @@ void config_done(Config *c) {
         free(c->npm_config);
         free(c->release_metadata);
         free(c->install_root);
+        free(c->server_address);
         free(c->db_name);
         free(c->db_connection);
         free(c->db_os_user);

@@ -57,6 +57,7 @@ typedef struct Config {
         char *npm_config;       /* NULL or an npmrc path */
         char *release_metadata; /* NULL: the registry's document; else a file path or URL */
         unsigned port;          /* 3456 */
+        char *server_address;   /* NULL: 127.0.0.1 (config_server_address()); an IPv6 one in [] */
         char *install_root;     /* /opt/codebolt: releases/<version> and the current link */
 
         /* [Database] */
@@ -189,6 +190,10 @@ bool config_deployment_name_is_valid(const char *name);
 /* a cluster name or host id ([Cluster] Name=, HostId=, the hosts/<id> keys of etcd): a letter or digit,
  * then letters, digits, ., _ and -, at most 63 characters */
 bool config_cluster_id_is_valid(const char *id);
+
+/* the address the server answers on, for the URLs of /health, the drain and the smoke test:
+ * [Server] Address=, 127.0.0.1 when unset; an IPv6 address comes in brackets ("[::1]") */
+const char *config_server_address(const Config *c);
 
 /* whether the host is in a cluster: [Cluster] Name= is set (config_load() then guarantees an Etcd=) */
 bool config_cluster_enabled(const Config *c);

@@ -45,7 +45,7 @@ int helper_server_user(const Config *c, char **ret, char **ret_error) {
 char *helper_server_url_config(const Config *c, const char *path) {
         char *url;
 
-        if (asprintf(&url, "http://127.0.0.1:%u%s", c->port, path) < 0)
+        if (asprintf(&url, "http://%s:%u%s", config_server_address(c), c->port, path) < 0)
                 return NULL;
         return url;
 }

@@ -12,6 +12,7 @@
 #include "checks.h"
 #include "config.h"
 #include "prune.h"
+#include "server.h"
 #include "current.h"
 #include "http.h"
 #include "journal.h"
@@ -54,7 +55,8 @@ int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret) {
         uint64_t memory;
         double v;
 
-        if (asprintf(&url, "http://127.0.0.1:%u/metrics", c->port) < 0)
+        url = helper_server_url_config(c, "/metrics");
+        if (!url)
                 return -ENOMEM;
         if (http_request("GET", url, NULL, NULL, 10 * USEC_PER_SEC, &resp, NULL) >= 0 &&
             resp.status == 200) {

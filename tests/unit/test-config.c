@@ -766,6 +766,38 @@ START_TEST(test_load_balancer_alone) {
 }
 END_TEST
 
+/* [Server] Address=: where the server answers, as the URLs take it */
+START_TEST(test_server_address) {
+        static const struct {
+                const char *value, *stored;
+        } good[] = {
+                { "127.0.0.11", "127.0.0.11" },
+                { "codebolt-1.example", "codebolt-1.example" },
+                { "::1", "[::1]" },
+                { "[fd00::11]", "[fd00::11]" },
+        };
+        _cleanup_rm_rf_ char *base = strdup("/var/tmp/test-config.XXXXXX");
+        _cleanup_(config_done) Config defaults = {};
+
+        ck_assert_ptr_nonnull(base);
+        ck_assert_ptr_nonnull(mkdtemp(base));
+        ck_assert_int_eq(config_init_defaults(&defaults), 0);
+        ck_assert_str_eq(config_server_address(&defaults), "127.0.0.1");
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ char *text = NULL, *root = NULL, *name = NULL;
+                _cleanup_(config_error_done) ConfigError e = {};
+                _cleanup_(config_done) Config c = {};
+
+                ck_assert_int_ge(asprintf(&text, "[Server]\nAddress=%s\n", good[i].value), 0);
+                ck_assert_int_ge(asprintf(&name, "root%zu", i), 0);
+                root = conf_root(base, name, text);
+                ck_assert_int_eq(config_load(root, NULL, &c, &e), 0);
+                ck_assert_str_eq(config_server_address(&c), good[i].stored);
+        }
+}
+END_TEST
+
 START_TEST(test_cluster_ids) {
         static const char *const good[] = {
                 "codebolt",
@@ -798,6 +830,7 @@ END_TEST
         "by "                                                                                               \
         "spaces"
 #define EXPECT_SLOTS "expected a whole number from 1 to 64"
+#define EXPECT_ADDRESS "expected a host name, an IPv4 address or an IPv6 address"
 #define EXPECT_FINITE "expected a time span like 10s, 1min (not infinity)"
 #define EXPECT_CREDENTIAL "expected a credential name: a file name in /etc/codebolt-upgrade/credentials/"
 #define EXPECT_SOCKET                                                                                     \
@@ -808,6 +841,10 @@ END_TEST
 static const struct {
         const char *section, *assignment, *key, *message;
 } cluster_bad[] = {
+        { "Server", "Address=-host", "Server.Address", EXPECT_ADDRESS },
+        { "Server", "Address=[::1", "Server.Address", EXPECT_ADDRESS },
+        { "Server", "Address=fe80::1%eth0", "Server.Address", EXPECT_ADDRESS },
+        { "Server", "Address=host name", "Server.Address", EXPECT_ADDRESS },
         { "Cluster", "Name=-codebolt", "Cluster.Name", EXPECT_CLUSTER_NAME },
         { "Cluster",
           "Name=x234567890123456789012345678901234567890123456789012345678901234",
@@ -925,6 +962,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_load_balancer_alone);
         tcase_add_test(tc, test_cluster_ids);
         tcase_add_loop_test(tc, test_cluster_bad_values, 0, ELEMENTSOF(cluster_bad));
+        tcase_add_test(tc, test_server_address);
         tcase_add_test(tc, test_enum_strings);
         tcase_add_test(tc, test_connection_secret_message);
         tcase_add_test(tc, test_connection_secrets_from_libpq);
