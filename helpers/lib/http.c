@@ -34,7 +34,9 @@ typedef struct Buffer {
         CURL *curl;
         HttpStreamFunc on_data;
         void *userdata;
-        int stopped; /* what on_data returned when it ended the transfer */
+        int stopped;          /* what on_data returned when it ended the transfer */
+        usec_t first_byte_by; /* CLOCK_MONOTONIC; 0: no such limit */
+        bool silent;          /* ended for no first byte by then */
 } Buffer;
 
 /* one request as the public functions describe it */
@@ -114,6 +116,18 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
+/* ends the transfer when the body has not started by b->first_byte_by */
+static int progress_cb(
+        void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+        Buffer *b = userdata;
+
+        if (b->size == 0 && now_monotonic() >= b->first_byte_by) {
+                b->silent = true;
+                return 1;
+        }
+        return 0;
+}
+
 static int curl_code_to_errno(CURLcode c, long os_errno, const Buffer *b) {
         switch (c) {
         case CURLE_OK:
@@ -170,7 +184,7 @@ static int curl_code_to_errno(CURLcode c, long os_errno, const Buffer *b) {
         case CURLE_SSL_INVALIDCERTSTATUS:
                 return -EPROTO;
         case CURLE_ABORTED_BY_CALLBACK:
-                return -ECANCELED;
+                return b->silent ? -ETIMEDOUT : -ECANCELED;
         default:
                 return -EIO;
         }
@@ -284,6 +298,12 @@ static CURLcode setup(CURL *curl, const Request *q, struct curl_slist *headers, 
         if (o) {
                 if (o->connect_timeout > 0)
                         SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(o->connect_timeout));
+                if (o->first_byte_timeout > 0) {
+                        body->first_byte_by = now_monotonic() + o->first_byte_timeout;
+                        SETOPT(curl, CURLOPT_NOPROGRESS, 0L);
+                        SETOPT(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+                        SETOPT(curl, CURLOPT_XFERINFODATA, body);
+                }
                 if (o->ca)
                         SETOPT(curl, CURLOPT_CAINFO, o->ca);
                 if (o->certificate) {

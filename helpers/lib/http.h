@@ -73,6 +73,9 @@ typedef struct HttpOptions {
          * whatever the reason, is -EHOSTUNREACH, so that a caller can tell "not sent" from a timeout
          * after the request went out (-ETIMEDOUT): only the latter may have had an effect. */
         usec_t connect_timeout;
+        /* the time from the start to the first byte of the body (0: none): a server that took the
+         * request and went silent is given up on early in a long transfer; -ETIMEDOUT */
+        usec_t first_byte_timeout;
 } HttpOptions;
 
 /* http_request() with the options o (NULL: none): a raw Authorization header, TLS files, a connect

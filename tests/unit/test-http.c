@@ -491,6 +491,26 @@ START_TEST(test_timeout_after_connecting) {
 }
 END_TEST
 
+START_TEST(test_first_byte_timeout) {
+        _cleanup_free_ char *u = test_http_url("/hang"), *s = test_http_url("/stream"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+        HttpOptions o = { .first_byte_timeout = 300 * 1000 };
+        Lines l = { .stop_at = 3 };
+        usec_t start = now_monotonic();
+
+        /* silent: given up on long before the transfer's own timeout */
+        ck_assert_int_eq(
+                http_request_stream("POST", u, &o, "{}", 60 * USEC_PER_SEC, count_lines, &l, &r, &err),
+                -ETIMEDOUT);
+        ck_assert_uint_lt(now_monotonic() - start, 10 * USEC_PER_SEC);
+        ck_assert_int_eq(l.lines, 0);
+
+        /* a body that started: the limit is over */
+        ck_assert_int_eq(
+                http_request_stream("POST", s, &o, "{}", 60 * USEC_PER_SEC, count_lines, &l, &r, &err), 7);
+}
+END_TEST
+
 static Suite *http_suite(void) {
         Suite *s = suite_create("http");
         TCase *server = tcase_create("server"), *local = tcase_create("local");
@@ -519,6 +539,7 @@ static Suite *http_suite(void) {
         tcase_add_test(server, test_stream_timeout_and_end);
         tcase_add_test(server, test_connect_timeout_refused);
         tcase_add_test(server, test_timeout_after_connecting);
+        tcase_add_test(server, test_first_byte_timeout);
         suite_add_tcase(s, server);
 
         tcase_add_test(local, test_api_refuses_file_urls);
