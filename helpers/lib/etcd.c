@@ -632,18 +632,17 @@ static int call(
         for (unsigned attempt = 0;; attempt++) {
                 _cleanup_http_response_ HttpResponse resp = {};
                 const char *endpoint;
-                bool had_token;
 
                 r = ensure_token(c, ret_error);
                 if (r < 0)
                         return r;
-                had_token = c->token;
 
                 r = post(c, path, s, c->token, repeatable, &resp, &endpoint, ret_error);
                 if (r < 0)
                         return r;
                 r = answer_error(&resp, endpoint, path, ret_error);
-                if (r == -EACCES && c->user && had_token && attempt == 0) {
+                /* a stale token, or a cluster that turned authentication on since */
+                if (r == -EACCES && c->user && attempt == 0) {
                         token_drop(c);
                         continue;
                 }
@@ -1209,8 +1208,8 @@ int etcd_watch(
                                 *ret_revision = w.revision;
                         return 1;
                 }
-                if (r > 0 && w.error == -EACCES && c->user && c->token && !auth_renewed) {
-                        /* the token expired: once more with a new one, on the same endpoint */
+                if (r > 0 && w.error == -EACCES && c->user && !auth_renewed) {
+                        /* a stale token: once more with a new one, on the same endpoint */
                         token_drop(c);
                         auth_renewed = true;
                         continue;

@@ -117,5 +117,5 @@ int etcd_parse_range(const char *body, size_t size, EtcdKv **ret, size_t *ret_n,
 /* txn: *ret_succeeded false when "succeeded" is absent or false */
 int etcd_parse_txn(const char *body, size_t size, bool *ret_succeeded);
 /* an etcd error object: -EREMOTEIO/-ENOENT/-EACCES/-EPERM (as above) with *ret_message (optional: its
- * message on one line); 0 when the body is no error (also when it is no JSON at all) */
+ * message on one line); 0 when the body is no error (also when it is no JSON at all); -ENOMEM */
 int etcd_parse_error(const char *body, size_t size, char **ret_message);
