@@ -180,6 +180,10 @@ elif target == 'journal_classify_line':
     seeds = journal_messages()
 elif target == 'checks_incompatible':
     seeds = tool_lists()
+elif target == 'etcd_parse':
+    # the gateway's answers as recorded from etcd 3.4, and each line of a recorded watch stream
+    for f in sorted((fixtures / 'etcd').iterdir()):
+        seeds.extend(f.read_bytes().splitlines(keepends=True) if f.suffix == '.jsonl' else [f.read_bytes()])
 else:
     sys.exit(f'seeds.py: no seeds for {target}')
 

@@ -255,6 +255,75 @@ START_TEST(test_parse_error) {
 }
 END_TEST
 
+/* a recorded answer of etcd 3.4 (tests/fixtures/etcd/) */
+static char *fixture(const char *name, size_t *ret_size) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        char *s = NULL;
+        size_t n = 0;
+        ssize_t l;
+
+        ck_assert_int_ge(asprintf(&path, "%s/etcd/%s", FIXTURES, name), 0);
+        f = fopen(path, "re");
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        l = getdelim(&s, &n, 0, f);
+        ck_assert_int_gt(l, 0);
+        *ret_size = (size_t)l;
+        return s;
+}
+
+START_TEST(test_parse_recorded) {
+        static const struct {
+                const char *name;
+                int error;
+        } errors[] = {
+                { "error-lease.json", -ENOENT },    { "error-token.json", -EACCES },
+                { "error-no-user.json", -EACCES },  { "error-base64.json", -EREMOTEIO },
+                { "error-stream.json", -ENOENT },   { "range.json", 0 },
+                { "txn-failed.json", 0 },           { "lease-grant.json", 0 },
+                { "lease-keepalive-gone.json", 0 }, { "authenticate.json", 0 },
+        };
+        _cleanup_free_ char *prefix = NULL, *none = NULL, *ok = NULL, *failed = NULL;
+        EtcdKv *kvs = NULL;
+        size_t size, n = 0;
+        int64_t rev = 0;
+        bool s = false;
+
+        prefix = fixture("range-prefix.json", &size);
+        ck_assert_int_eq(etcd_parse_range(prefix, size, &kvs, &n, &rev), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_int_eq(rev, 7);
+        ck_assert_str_eq(kvs[0].key, "/codebolt-upgrade/prod/hosts/aa");
+        ck_assert_str_eq(kvs[0].value, "{\"version\":\"1.5.0\"}");
+        ck_assert_int_eq(kvs[0].lease, INT64_C(4111120478086866963));
+        ck_assert_str_eq(kvs[1].key, "/codebolt-upgrade/prod/hosts/bb");
+        ck_assert_int_eq(kvs[1].version, 2);
+        etcd_kvs_free(kvs, n);
+
+        none = fixture("range-none.json", &size);
+        ck_assert_int_eq(etcd_parse_range(none, size, &kvs, &n, NULL), 0);
+        ck_assert_uint_eq(n, 0);
+
+        ok = fixture("txn-succeeded.json", &size);
+        ck_assert_int_eq(etcd_parse_txn(ok, size, &s), 0);
+        ck_assert(s);
+        failed = fixture("txn-failed.json", &size);
+        ck_assert_int_eq(etcd_parse_txn(failed, size, &s), 0);
+        ck_assert(!s);
+
+        for (size_t i = 0; i < ELEMENTSOF(errors); i++) {
+                _cleanup_free_ char *body = fixture(errors[i].name, &size), *m = NULL;
+
+                ck_assert_msg(
+                        etcd_parse_error(body, size, &m) == errors[i].error,
+                        "%s: not %d",
+                        errors[i].name,
+                        errors[i].error);
+                ck_assert(!m == !errors[i].error);
+        }
+}
+END_TEST
+
 START_TEST(test_client_new_invalid) {
         _cleanup_free_ char *err = NULL;
         EtcdClient *c = (EtcdClient *)0x1;
@@ -801,6 +870,20 @@ START_TEST(test_auth_token_renewed) {
 }
 END_TEST
 
+START_TEST(test_auth_enabled_later) {
+        _cleanup_etcd_client_ EtcdClient *c = NULL;
+
+        /* authentication off when the client first came: it works without a token */
+        test_etcdctl(&server, "root:" ROOT_PASSWORD, "auth", "disable", NULL);
+        c = client_full(NULL, NULL, "root", ROOT_PASSWORD);
+        ASSERT_OK(etcd_put(c, "/t/later/k", "v", 0, &_err));
+        /* and on again: it fetches one */
+        test_etcdctl(&server, NULL, "auth", "enable", NULL);
+        ASSERT_OK(etcd_put(c, "/t/later/k", "w", 0, &_err));
+        ck_assert_int_eq(etcd_put_if_version(c, "/t/later/k", "x", 2, 0, NULL), 1);
+}
+END_TEST
+
 static Suite *etcd_suite(void) {
         Suite *s = suite_create("etcd");
         TCase *parse = tcase_create("parse"), *kv = tcase_create("kv"), *auth = tcase_create("auth");
@@ -811,6 +894,7 @@ static Suite *etcd_suite(void) {
         tcase_add_test(parse, test_parse_range_bad);
         tcase_add_test(parse, test_parse_txn);
         tcase_add_test(parse, test_parse_error);
+        tcase_add_test(parse, test_parse_recorded);
         tcase_add_test(parse, test_client_new_invalid);
         suite_add_tcase(s, parse);
 
@@ -837,6 +921,7 @@ static Suite *etcd_suite(void) {
         tcase_add_test(auth, test_auth);
         tcase_add_test(auth, test_auth_refused);
         tcase_add_test(auth, test_auth_token_renewed);
+        tcase_add_test(auth, test_auth_enabled_later);
         suite_add_tcase(s, auth);
 
         return s;
