@@ -947,8 +947,26 @@ int etcd_delete_if_version(EtcdClient *c, const char *key, int64_t version, char
         return txn_if_version(c, key, version, "request_delete_range", delete_request(key), ret_error);
 }
 
+/* POST {name: value} to a lease endpoint (each may be repeated: a grant only leaves a lease that
+ * expires unused, a keepalive or a revoke is the same again); *ret: the answer */
+static int lease_call(
+        EtcdClient *c,
+        const char *path,
+        const char *name,
+        int64_t value,
+        cJSON **ret,
+        const char **ret_endpoint,
+        char **ret_error) {
+
+        _cleanup_json_ cJSON *req = cJSON_CreateObject();
+
+        if (!req || add_int64(req, name, value) < 0)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        return call_object(c, path, req, true, ret, ret_endpoint, ret_error);
+}
+
 int etcd_lease_grant(EtcdClient *c, int64_t ttl, int64_t *ret_id, char **ret_error) {
-        _cleanup_json_ cJSON *req = cJSON_CreateObject(), *j = NULL;
+        _cleanup_json_ cJSON *j = NULL;
         const char *endpoint, *path = "/v3/lease/grant", *error;
         int64_t id;
         int r;
@@ -958,10 +976,7 @@ int etcd_lease_grant(EtcdClient *c, int64_t ttl, int64_t *ret_id, char **ret_err
 
         if (ttl <= 0)
                 return errmsg_set(ret_error, -EINVAL, "a lease needs a TTL above 0");
-        if (!req || add_int64(req, "TTL", ttl) < 0)
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        /* repeated, a grant only leaves a lease that expires unused */
-        r = call_object(c, path, req, true, &j, &endpoint, ret_error);
+        r = lease_call(c, path, "TTL", ttl, &j, &endpoint, ret_error);
         if (r < 0)
                 return r;
 
@@ -978,7 +993,7 @@ int etcd_lease_grant(EtcdClient *c, int64_t ttl, int64_t *ret_id, char **ret_err
 }
 
 int etcd_lease_keepalive(EtcdClient *c, int64_t id, int64_t *ret_ttl, char **ret_error) {
-        _cleanup_json_ cJSON *req = cJSON_CreateObject(), *j = NULL;
+        _cleanup_json_ cJSON *j = NULL;
         const char *endpoint, *path = "/v3/lease/keepalive";
         const cJSON *result;
         int64_t ttl;
@@ -986,9 +1001,7 @@ int etcd_lease_keepalive(EtcdClient *c, int64_t id, int64_t *ret_ttl, char **ret
 
         assert(c);
 
-        if (!req || add_int64(req, "ID", id) < 0)
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        r = call_object(c, path, req, true, &j, &endpoint, ret_error);
+        r = lease_call(c, path, "ID", id, &j, &endpoint, ret_error);
         if (r < 0)
                 return r;
 
@@ -1010,13 +1023,18 @@ int etcd_lease_keepalive(EtcdClient *c, int64_t id, int64_t *ret_ttl, char **ret
 }
 
 int etcd_lease_revoke(EtcdClient *c, int64_t id, char **ret_error) {
-        _cleanup_json_ cJSON *req = cJSON_CreateObject();
+        _cleanup_json_ cJSON *j = NULL;
+        const char *endpoint, *path = "/v3/lease/revoke";
+        int r;
 
         assert(c);
 
-        if (!req || add_int64(req, "ID", id) < 0)
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        return call_plain(c, "/v3/lease/revoke", req, true, ret_error);
+        r = lease_call(c, path, "ID", id, &j, &endpoint, ret_error);
+        if (r < 0)
+                return r;
+        if (parse_header(j, NULL) < 0)
+                return bad_answer(ret_error, -EBADMSG, endpoint, path);
+        return 0;
 }
 
 /* ---- watch ---- */
@@ -1118,8 +1136,8 @@ static int watch_on_data(const HttpResponse *sofar, void *userdata) {
         }
 }
 
-/* one watch on one endpoint until deadline: 1 over (w says how), 0 timed out after etcd confirmed it,
- * -errno for a transport failure (with *ret_error) */
+/* one watch on one endpoint until deadline: 1 over (w says how), 0 timed out (etcd confirmed the watch,
+ * or the deadline passed while it was connected), -errno for a transport failure (with *ret_error) */
 static int watch_endpoint(
         EtcdClient *c, const char *endpoint, const char *body, usec_t deadline, Watch *w, char **ret_error) {
 
@@ -1142,7 +1160,8 @@ static int watch_endpoint(
         r = http_request_stream("POST", url, &o, body, left, watch_on_data, w, &resp, ret_error);
         if (r > 0)
                 return 1;
-        if (r == -ETIMEDOUT && w->created)
+        /* confirmed and quiet, or the caller's time is up (a slow confirmation is no failure) */
+        if (r == -ETIMEDOUT && (w->created || (deadline != USEC_INFINITY && now_monotonic() >= deadline)))
                 return 0;
         if (r < 0)
                 return r;

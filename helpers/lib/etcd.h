@@ -100,8 +100,8 @@ int etcd_lease_revoke(EtcdClient *c, int64_t id, char **ret_error);
  * now on), or timeout passes (USEC_INFINITY: never): 1 changed (*ret_revision, optional: the revision
  * of the change), 0 timed out. One streaming POST /v3/watch, read until the first event; a
  * start_revision already compacted away counts as a change (*ret_revision: the compaction's revision:
- * read the key again). Endpoints are tried in turn within the timeout, each connected within the
- * client's timeout; none that answered is -EHOSTUNREACH. */
+ * read the key again). Endpoints are tried in turn within the timeout: one that does not confirm the
+ * watch within the client's timeout is left for the next; none that answered is -EHOSTUNREACH. */
 int etcd_watch(
         EtcdClient *c,
         const char *key,
