@@ -59,18 +59,85 @@ static char *log_text(const TestEtcd *e) {
         return s;
 }
 
+/* dir/NAME */
+static char *dir_file(const TestEtcd *e, const char *name) {
+        char *p;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", e->dir, name), 0);
+        return p;
+}
+
+static void run_or_die(char **argv) {
+        char *env[] = { (char *)"PATH=/usr/bin:/bin", NULL };
+        int status = -1;
+
+        ck_assert_int_eq(
+                spawn_run(argv, &(SpawnOptions){ .env = env, .timeout = 60 * USEC_PER_SEC }, &status), 0);
+        ck_assert_msg(status == 0, "%s %s failed with status %d", argv[0], argv[1], status);
+}
+
+/* NAME.pem and NAME.key: a P-256 key and a certificate for 127.0.0.1, signed by ca.pem (or the
+ * self-signed CA itself, for "ca") */
+static void make_certificate(const TestEtcd *e, const char *name) {
+        _cleanup_free_ char *key = NULL, *pem = NULL, *ca = dir_file(e, "ca.pem"),
+                            *ca_key = dir_file(e, "ca.key"), *subject = NULL;
+        bool is_ca = streq(name, "ca");
+
+        ck_assert_int_ge(asprintf(&key, "%s/%s.key", e->dir, name), 0);
+        ck_assert_int_ge(asprintf(&pem, "%s/%s.pem", e->dir, name), 0);
+        ck_assert_int_ge(asprintf(&subject, "/CN=test-etcd-%s", name), 0);
+
+        char *argv[] = { (char *)"/usr/bin/openssl",
+                         (char *)"req",
+                         (char *)"-x509",
+                         (char *)"-newkey",
+                         (char *)"ec",
+                         (char *)"-pkeyopt",
+                         (char *)"ec_paramgen_curve:prime256v1",
+                         (char *)"-nodes",
+                         (char *)"-days",
+                         (char *)"2",
+                         (char *)"-keyout",
+                         key,
+                         (char *)"-out",
+                         pem,
+                         (char *)"-subj",
+                         subject,
+                         /* the CA ends here (NULL); a leaf is signed by it, for this address, for
+                          * both ends of a TLS link */
+                         is_ca ? NULL : (char *)"-CA",
+                         ca,
+                         (char *)"-CAkey",
+                         ca_key,
+                         (char *)"-addext",
+                         (char *)"subjectAltName=IP:127.0.0.1",
+                         (char *)"-addext",
+                         (char *)"basicConstraints=critical,CA:FALSE",
+                         (char *)"-addext",
+                         (char *)"extendedKeyUsage=serverAuth,clientAuth",
+                         NULL };
+
+        ck_assert_msg(access(argv[0], X_OK) == 0, "no openssl: %s is missing", argv[0]);
+        run_or_die(argv);
+}
+
 static pid_t spawn_etcd(const TestEtcd *e, int client_port, int peer_port) {
-        _cleanup_free_ char *data = NULL, *log = NULL, *client = NULL, *peer = NULL, *cluster = NULL;
+        _cleanup_free_ char *data = NULL, *log = NULL, *client = NULL, *peer = NULL, *cluster = NULL,
+                            *server_cert = NULL, *server_key = NULL;
         pid_t parent = getpid(), pid;
         int fd;
 
         ck_assert_int_ge(asprintf(&data, "%s/data", e->dir), 0);
         ck_assert_int_ge(asprintf(&log, "%s/etcd.log", e->dir), 0);
-        ck_assert_int_ge(asprintf(&client, "http://127.0.0.1:%d", client_port), 0);
+        ck_assert_int_ge(asprintf(&client, "%s://127.0.0.1:%d", e->ca ? "https" : "http", client_port), 0);
         ck_assert_int_ge(asprintf(&peer, "http://127.0.0.1:%d", peer_port), 0);
         ck_assert_int_ge(asprintf(&cluster, "test=%s", peer), 0);
         fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
         ck_assert_msg(fd >= 0, "%s: %s", log, strerror(errno));
+        if (e->ca) {
+                server_cert = dir_file(e, "server.pem");
+                server_key = dir_file(e, "server.key");
+        }
 
         const char *argv[] = { TEST_ETCD_BINARY,
                                "--name=test",
@@ -88,6 +155,14 @@ static pid_t spawn_etcd(const TestEtcd *e, int client_port, int peer_port) {
                                cluster,
                                "--logger=zap",
                                "--log-outputs=stderr",
+                               /* with TLS: the server's certificate, and clients need one of the CA */
+                               e->ca ? "--cert-file" : NULL,
+                               server_cert,
+                               "--key-file",
+                               server_key,
+                               "--trusted-ca-file",
+                               e->ca,
+                               "--client-cert-auth",
                                NULL };
 
         fflush(NULL);
@@ -116,8 +191,10 @@ static bool healthy(const TestEtcd *e) {
         _cleanup_free_ char *url = NULL;
         _cleanup_http_response_ HttpResponse r = {};
 
+        HttpOptions o = { .ca = e->ca, .certificate = e->certificate, .key = e->key };
+
         ck_assert_int_ge(asprintf(&url, "%s/health", e->url), 0);
-        return http_request("GET", url, NULL, NULL, 2 * USEC_PER_SEC, &r, NULL) >= 0 && r.status == 200 &&
+        return http_request_with("GET", url, &o, NULL, 2 * USEC_PER_SEC, &r, NULL) >= 0 && r.status == 200 &&
                strstr(r.body, "\"health\":\"true\"");
 }
 
@@ -130,7 +207,7 @@ static bool start_once(TestEtcd *e) {
         close(client_fd);
         close(peer_fd);
         free(e->url);
-        ck_assert_int_ge(asprintf(&e->url, "http://127.0.0.1:%d", client_port), 0);
+        ck_assert_int_ge(asprintf(&e->url, "%s://127.0.0.1:%d", e->ca ? "https" : "http", client_port), 0);
         e->port = client_port;
         e->pid = spawn_etcd(e, client_port, peer_port);
 
@@ -154,7 +231,7 @@ static bool start_once(TestEtcd *e) {
         return true;
 }
 
-void test_etcd_start(TestEtcd *e) {
+static void start(TestEtcd *e, bool tls) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
         bool started = false;
 
@@ -165,9 +242,26 @@ void test_etcd_start(TestEtcd *e) {
         ck_assert_int_ge(asprintf(&e->dir, "%s/test-etcd.XXXXXX", base), 0);
         ck_assert_ptr_nonnull(mkdtemp(e->dir));
 
+        if (tls) {
+                make_certificate(e, "ca");
+                make_certificate(e, "server");
+                make_certificate(e, "client");
+                e->ca = dir_file(e, "ca.pem");
+                e->certificate = dir_file(e, "client.pem");
+                e->key = dir_file(e, "client.key");
+        }
+
         for (int i = 0; i < START_TRIES && !started; i++)
                 started = start_once(e);
         ck_assert_msg(started, "etcd could not bind free ports in %d tries", START_TRIES);
+}
+
+void test_etcd_start(TestEtcd *e) {
+        start(e, false);
+}
+
+void test_etcd_start_tls(TestEtcd *e) {
+        start(e, true);
 }
 
 void test_etcd_stop(TestEtcd *e) {
@@ -185,13 +279,17 @@ void test_etcd_stop(TestEtcd *e) {
                 e->dir = NULL;
         }
         free(e->url);
-        e->url = NULL;
+        free(e->ca);
+        free(e->certificate);
+        free(e->key);
+        e->url = e->ca = e->certificate = e->key = NULL;
         e->owner = 0;
 }
 
 void test_etcdctl(const TestEtcd *e, const char *user, ...) {
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *endpoints = NULL, *user_arg = NULL, *command = NULL;
+        _cleanup_free_ char *cacert = NULL, *cert = NULL, *key = NULL;
         char *env[] = { (char *)"ETCDCTL_API=3", (char *)"PATH=/usr/bin:/bin", NULL };
         int status = -1;
         va_list ap;
@@ -200,6 +298,14 @@ void test_etcdctl(const TestEtcd *e, const char *user, ...) {
         ck_assert_int_eq(strv_push(&argv, TEST_ETCDCTL_BINARY), 0);
         ck_assert_int_eq(strv_push(&argv, endpoints), 0);
         ck_assert_int_eq(strv_push(&argv, "--dial-timeout=10s"), 0);
+        if (e->ca) {
+                ck_assert_int_ge(asprintf(&cacert, "--cacert=%s", e->ca), 0);
+                ck_assert_int_ge(asprintf(&cert, "--cert=%s", e->certificate), 0);
+                ck_assert_int_ge(asprintf(&key, "--key=%s", e->key), 0);
+                ck_assert_int_eq(strv_push(&argv, cacert), 0);
+                ck_assert_int_eq(strv_push(&argv, cert), 0);
+                ck_assert_int_eq(strv_push(&argv, key), 0);
+        }
         if (user) {
                 ck_assert_int_ge(asprintf(&user_arg, "--user=%s", user), 0);
                 ck_assert_int_eq(strv_push(&argv, user_arg), 0);

@@ -15,8 +15,13 @@ typedef struct TestEtcd {
         pid_t pid;   /* the etcd process; 0: not running */
         pid_t owner; /* the process that started it, the only one that stops it */
         char *dir;   /* the scratch directory: data/, etcd.log */
-        char *url;   /* "http://127.0.0.1:PORT", its client URL */
+        char *url;   /* "http://127.0.0.1:PORT" (https:// with TLS), its client URL */
         int port;
+        /* with TLS (else NULL), PEM files under dir: the CA that signed etcd's certificate and the
+         * client's, and a client certificate and its key, which etcd requires */
+        char *ca;
+        char *certificate;
+        char *key;
 } TestEtcd;
 
 /* Start etcd and wait until it answers /health (a missing binary, a failed start or no answer in
@@ -24,6 +29,10 @@ typedef struct TestEtcd {
  * between the choice and etcd's bind is chosen again. It dies with the process that started it. For
  * an unchecked Check fixture (one etcd per TCase: give each test keys of its own). */
 void test_etcd_start(TestEtcd *e);
+
+/* test_etcd_start() serving https only, to clients with a certificate of its CA (made for the test
+ * with openssl in dir: e->ca, e->certificate, e->key) */
+void test_etcd_start_tls(TestEtcd *e);
 
 /* Kill that etcd (only the pid it started, only from the process that started it) and remove its
  * directory; safe to call twice, and on a TestEtcd never started. */

@@ -884,9 +884,53 @@ START_TEST(test_auth_enabled_later) {
 }
 END_TEST
 
+/* ---- TLS with client certificates ---- */
+
+static void tls_server_start(void) {
+        test_etcd_start_tls(&server);
+}
+
+static EtcdClient *tls_client(const char *ca, const char *certificate, const char *key) {
+        char *endpoints[] = { server.url, NULL };
+        EtcdClient *c = NULL;
+
+        ck_assert_int_eq(
+                etcd_client_new(
+                        &(EtcdOptions){ .endpoints = endpoints,
+                                        .ca = ca,
+                                        .certificate = certificate,
+                                        .key = key,
+                                        .timeout = 10 * USEC_PER_SEC },
+                        &c,
+                        NULL),
+                0);
+        return c;
+}
+
+START_TEST(test_tls) {
+        _cleanup_etcd_client_ EtcdClient *c = tls_client(server.ca, server.certificate, server.key),
+                                         *no_certificate = tls_client(server.ca, NULL, NULL),
+                                         *no_ca = tls_client(NULL, server.certificate, server.key);
+        _cleanup_(etcd_kv_done) EtcdKv kv = {};
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert(startswith(server.url, "https://"));
+        ASSERT_OK(etcd_put(c, "/t/tls/k", "v", 0, &_err));
+        ASSERT_OK(etcd_get(c, "/t/tls/k", &kv, NULL, &_err));
+        ck_assert_str_eq(kv.value, "v");
+        ASSERT_OK(etcd_watch(c, "/t/tls/k", false, kv.mod_revision, 30 * USEC_PER_SEC, NULL, &_err));
+
+        /* etcd wants a client certificate of its CA; we want etcd's certificate to be of ours */
+        ck_assert_int_lt(etcd_get(no_certificate, "/t/tls/k", NULL, NULL, &err), 0);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(etcd_get(no_ca, "/t/tls/k", NULL, NULL, NULL), -EPROTO);
+}
+END_TEST
+
 static Suite *etcd_suite(void) {
         Suite *s = suite_create("etcd");
-        TCase *parse = tcase_create("parse"), *kv = tcase_create("kv"), *auth = tcase_create("auth");
+        TCase *parse = tcase_create("parse"), *kv = tcase_create("kv"), *auth = tcase_create("auth"),
+              *tls = tcase_create("tls");
 
         tcase_add_test(parse, test_parse_range);
         tcase_add_test(parse, test_parse_range_none);
@@ -923,6 +967,11 @@ static Suite *etcd_suite(void) {
         tcase_add_test(auth, test_auth_token_renewed);
         tcase_add_test(auth, test_auth_enabled_later);
         suite_add_tcase(s, auth);
+
+        tcase_add_unchecked_fixture(tls, tls_server_start, server_stop);
+        tcase_set_timeout(tls, 90);
+        tcase_add_test(tls, test_tls);
+        suite_add_tcase(s, tls);
 
         return s;
 }
