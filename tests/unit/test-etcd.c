@@ -679,6 +679,26 @@ START_TEST(test_watch_woken) {
 }
 END_TEST
 
+START_TEST(test_watch_waiting) {
+        _cleanup_etcd_client_ EtcdClient *c = client();
+        _cleanup_(etcd_kv_done) EtcdKv kv = {};
+        Watcher w = { .key = "/t/watch-late/k", .start = revision(c) + 1, .timeout = 60 * USEC_PER_SEC };
+        pthread_t t;
+
+        ck_assert_int_eq(pthread_create(&t, NULL, watch, &w), 0);
+        /* no synchronisation: the pause only makes it likely that the put finds the watch waiting on
+         * its stream (the start revision makes the test hold either way) */
+        usleep(500 * 1000);
+        ASSERT_OK(etcd_put(c, "/t/watch-late/k", "v", 0, &_err));
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+
+        ASSERT_OK(etcd_get(c, "/t/watch-late/k", &kv, NULL, &_err));
+        ck_assert_msg(w.r == 1, "watch: %d %s", w.r, strempty(w.message));
+        ck_assert_int_eq(w.revision, kv.mod_revision);
+        free(w.message);
+}
+END_TEST
+
 START_TEST(test_watch_timeout) {
         _cleanup_etcd_client_ EtcdClient *c = client();
         _cleanup_free_ char *err = NULL;
@@ -953,6 +973,7 @@ static Suite *etcd_suite(void) {
         tcase_add_test(kv, test_delete);
         tcase_add_test(kv, test_leases);
         tcase_add_test(kv, test_watch_woken);
+        tcase_add_test(kv, test_watch_waiting);
         tcase_add_test(kv, test_watch_timeout);
         tcase_add_test(kv, test_watch_compacted);
         tcase_add_test(kv, test_failover);
