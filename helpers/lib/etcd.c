@@ -14,6 +14,7 @@
 #include "strv.h"
 
 #define ETCD_TIMEOUT_DEFAULT (5 * USEC_PER_SEC)
+#define ERROR_MESSAGE_MAX 1024
 
 struct EtcdClient {
         char **endpoints; /* without a trailing slash */
@@ -323,14 +324,17 @@ static int error_to_errno(int64_t code, const char *message) {
         return -EREMOTEIO;
 }
 
-/* a copy of a server's message fit for one line of a log */
+/* a copy of a server's message fit for one line of a log (cut at ERROR_MESSAGE_MAX bytes) */
 static char *one_line(const char *s) {
         char *c = strdup(s);
 
-        if (c)
-                for (char *p = c; *p; p++)
-                        if ((unsigned char)*p < ' ' || *p == 0x7f)
-                                *p = ' ';
+        if (!c)
+                return NULL;
+        if (strlen(c) > ERROR_MESSAGE_MAX)
+                c[ERROR_MESSAGE_MAX] = 0;
+        for (char *p = c; *p; p++)
+                if ((unsigned char)*p < ' ' || *p == 0x7f)
+                        *p = ' ';
         return c;
 }
 
@@ -860,30 +864,55 @@ int etcd_put(EtcdClient *c, const char *key, const char *value, int64_t lease, c
         return call_plain(c, "/v3/kv/put", req, true, ret_error);
 }
 
-/* one txn: when the key's version is `version`, then the request `op` ({"request_put": …} or
- * {"request_delete_range": …}); 1 done, 0 compare failed. Never repeated after a lost answer. */
+/* o[name] = [item]; takes item (NULL: out of memory) */
+static int add_single(cJSON *o, const char *name, cJSON *item) {
+        cJSON *a = item ? cJSON_AddArrayToObject(o, name) : NULL;
+
+        if (!a || !cJSON_AddItemToArray(a, item)) {
+                cJSON_Delete(item);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* {name: item}; takes item (NULL: out of memory) */
+static cJSON *wrap(const char *name, cJSON *item) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject(), *i = item;
+
+        if (!o || !i || !cJSON_AddItemToObject(o, name, i))
+                return NULL;
+        i = NULL;
+        return TAKE_PTR(o);
+}
+
+/* the compare "the key's version is version" */
+static cJSON *version_equal(const char *key, int64_t version) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || add_base64(o, "key", key, strlen(key)) < 0 ||
+            !cJSON_AddStringToObject(o, "target", "VERSION") ||
+            !cJSON_AddStringToObject(o, "result", "EQUAL") || add_int64(o, "version", version) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* one txn: when the key's version is `version`, then the request `op` ("request_put" or
+ * "request_delete_range"; takes request); 1 done, 0 compare failed. Never repeated after a lost
+ * answer. */
 static int txn_if_version(
         EtcdClient *c, const char *key, int64_t version, const char *op, cJSON *request, char **ret_error) {
-        _cleanup_json_ cJSON *req = cJSON_CreateObject(), *owned = request;
+        _cleanup_json_ cJSON *req = cJSON_CreateObject();
         _cleanup_http_response_ HttpResponse resp = {};
-        cJSON *compare, *cmp, *success, *then;
         const char *endpoint, *path = "/v3/kv/txn";
         bool succeeded;
         int r;
 
-        if (!req || !request)
+        if (!req) {
+                cJSON_Delete(request);
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        compare = cJSON_AddArrayToObject(req, "compare");
-        cmp = cJSON_CreateObject();
-        if (!compare || !cmp || !cJSON_AddItemToArray(compare, cmp) ||
-            add_base64(cmp, "key", key, strlen(key)) < 0 ||
-            !cJSON_AddStringToObject(cmp, "target", "VERSION") ||
-            !cJSON_AddStringToObject(cmp, "result", "EQUAL") || add_int64(cmp, "version", version) < 0)
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        success = cJSON_AddArrayToObject(req, "success");
-        then = cJSON_CreateObject();
-        if (!success || !then || !cJSON_AddItemToArray(success, then) ||
-            !cJSON_AddItemToObject(then, op, TAKE_PTR(owned)))
+        }
+        if (add_single(req, "success", wrap(op, request)) < 0 ||
+            add_single(req, "compare", version_equal(key, version)) < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         r = call(c, path, req, false, &resp, &endpoint, ret_error);

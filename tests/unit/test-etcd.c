@@ -235,6 +235,12 @@ START_TEST(test_parse_error) {
         ck_assert_int_eq(parse_error("{\"error\":{},\"code\":\"x\"}", &m7), -EREMOTEIO);
         ck_assert_str_eq(m7, "etcd error (code 0)");
 
+        /* a long message is cut */
+        _cleanup_free_ char *long_body = NULL, *m8 = NULL;
+        ck_assert_int_ge(asprintf(&long_body, "{\"error\":\"%05000d\",\"code\":2}", 0), 0);
+        ck_assert_int_eq(parse_error(long_body, &m8), -EREMOTEIO);
+        ck_assert_uint_eq(strlen(m8), 1024);
+
         /* no error */
         static const char *const none[] = {
                 "",
