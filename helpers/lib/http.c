@@ -24,14 +24,33 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
 #define HTTP_FETCH_TIMEOUT (60 * USEC_PER_SEC)
 #define HTTP_FETCH_MAX_REDIRECTS 5L
 
-/* a growing, always NUL-terminated body */
+/* a growing, always NUL-terminated body; with on_data, shown to it after each arrival */
 typedef struct Buffer {
         char *data;
         size_t size;
         size_t allocated;
         bool too_big;
         bool oom;
+        CURL *curl;
+        HttpStreamFunc on_data;
+        void *userdata;
+        int stopped;          /* what on_data returned when it ended the transfer */
+        usec_t first_byte_by; /* CLOCK_MONOTONIC; 0: no such limit */
+        bool silent;          /* ended for no first byte by then */
 } Buffer;
+
+/* one request as the public functions describe it */
+typedef struct Request {
+        const char *method;
+        const char *url;
+        const char *bearer_token;
+        const HttpOptions *options; /* NULL: none */
+        const char *json_body;
+        usec_t timeout;
+        bool fetch;
+        HttpStreamFunc on_data;
+        void *userdata;
+} Request;
 
 static void buffer_done(Buffer *b) {
         free(b->data);
@@ -82,7 +101,31 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         memcpy(b->data + b->size, ptr, n);
         b->size += n;
         b->data[b->size] = 0;
+
+        if (b->on_data) {
+                HttpResponse sofar = { .body = b->data, .size = b->size };
+                int r;
+
+                (void)curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &sofar.status);
+                r = b->on_data(&sofar, b->userdata);
+                if (r != 0) {
+                        b->stopped = r;
+                        return 0;
+                }
+        }
         return n;
+}
+
+/* ends the transfer when the body has not started by b->first_byte_by */
+static int progress_cb(
+        void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+        Buffer *b = userdata;
+
+        if (b->size == 0 && now_monotonic() >= b->first_byte_by) {
+                b->silent = true;
+                return 1;
+        }
+        return 0;
 }
 
 static int curl_code_to_errno(CURLcode c, long os_errno, const Buffer *b) {
@@ -109,6 +152,8 @@ static int curl_code_to_errno(CURLcode c, long os_errno, const Buffer *b) {
         case CURLE_FILESIZE_EXCEEDED:
                 return -EFBIG;
         case CURLE_WRITE_ERROR:
+                if (b->stopped < 0)
+                        return b->stopped;
                 if (b->too_big)
                         return -EFBIG;
                 if (b->oom)
@@ -139,18 +184,22 @@ static int curl_code_to_errno(CURLcode c, long os_errno, const Buffer *b) {
         case CURLE_SSL_INVALIDCERTSTATUS:
                 return -EPROTO;
         case CURLE_ABORTED_BY_CALLBACK:
-                return -ECANCELED;
+                return b->silent ? -ETIMEDOUT : -ECANCELED;
         default:
                 return -EIO;
         }
 }
 
-/* curl's message, unless it somehow carries the token: then only the generic text for the code */
-static int set_curl_error(
-        char **ret_error, int r, CURLcode c, const char *errbuf, const char *bearer_token) {
+static bool contains_secret(const char *msg, const char *secret) {
+        return secret && *secret && strstr(msg, secret);
+}
+
+/* curl's message, unless it somehow carries a secret: then only the generic text for the code */
+static int set_curl_error(char **ret_error, int r, CURLcode c, const char *errbuf, const Request *q) {
         const char *msg = errbuf && *errbuf ? errbuf : curl_easy_strerror(c);
 
-        if (bearer_token && *bearer_token && strstr(msg, bearer_token))
+        if (contains_secret(msg, q->bearer_token) ||
+            (q->options && contains_secret(msg, q->options->authorization)))
                 msg = curl_easy_strerror(c);
         return errmsg_set(ret_error, r, "%s", msg);
 }
@@ -182,10 +231,21 @@ static int headers_add(struct curl_slist **l, const char *header) {
         return 0;
 }
 
-static int request_headers(bool fetch, bool has_body, struct curl_slist **ret) {
+static int request_headers(const Request *q, struct curl_slist **ret) {
         _cleanup_curl_slist_ struct curl_slist *l = NULL;
+        bool has_body = q->json_body;
 
-        if (!fetch) {
+        if (q->options && q->options->authorization) {
+                _cleanup_erase_free_ char *h = NULL;
+
+                if (asprintf(&h, "Authorization: %s", q->options->authorization) < 0)
+                        return -ENOMEM;
+                /* libcurl keeps its own copy */
+                if (headers_add(&l, h) < 0)
+                        return -ENOMEM;
+        }
+
+        if (!q->fetch) {
                 if (headers_add(&l, "Accept: application/json") < 0)
                         return -ENOMEM;
                 if (has_body && headers_add(&l, "Content-Type: application/json") < 0)
@@ -206,25 +266,16 @@ static int request_headers(bool fetch, bool has_body, struct curl_slist **ret) {
                         return _c;                              \
         } while (0)
 
-static CURLcode setup(
-        CURL *curl,
-        const char *method,
-        const char *url,
-        const char *bearer_token,
-        const char *json_body,
-        usec_t timeout,
-        bool fetch,
-        struct curl_slist *headers,
-        char *errbuf,
-        Buffer *body) {
+static CURLcode setup(CURL *curl, const Request *q, struct curl_slist *headers, char *errbuf, Buffer *body) {
+        const HttpOptions *o = q->options;
 
         SETOPT(curl, CURLOPT_ERRORBUFFER, errbuf);
-        SETOPT(curl, CURLOPT_URL, url);
-        SETOPT(curl, CURLOPT_PROTOCOLS_STR, fetch ? "file,http,https" : "http,https");
+        SETOPT(curl, CURLOPT_URL, q->url);
+        SETOPT(curl, CURLOPT_PROTOCOLS_STR, q->fetch ? "file,http,https" : "http,https");
         SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
         SETOPT(curl, CURLOPT_NOPROGRESS, 1L);
         SETOPT(curl, CURLOPT_USERAGENT, "codebolt-upgrade/" PACKAGE_VERSION);
-        SETOPT(curl, CURLOPT_TIMEOUT_MS, timeout_ms(timeout));
+        SETOPT(curl, CURLOPT_TIMEOUT_MS, timeout_ms(q->timeout));
         SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_BODY_MAX);
         SETOPT(curl, CURLOPT_WRITEFUNCTION, write_cb);
         SETOPT(curl, CURLOPT_WRITEDATA, body);
@@ -232,28 +283,47 @@ static CURLcode setup(
                 SETOPT(curl, CURLOPT_HTTPHEADER, headers);
 
         /* only metadata fetches follow redirects: an API call with a token goes where it was sent */
-        if (fetch) {
+        if (q->fetch) {
                 SETOPT(curl, CURLOPT_FOLLOWLOCATION, 1L);
                 SETOPT(curl, CURLOPT_MAXREDIRS, HTTP_FETCH_MAX_REDIRECTS);
                 SETOPT(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         } else
                 SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
 
-        if (bearer_token) {
+        if (q->bearer_token) {
                 SETOPT(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-                SETOPT(curl, CURLOPT_XOAUTH2_BEARER, bearer_token);
+                SETOPT(curl, CURLOPT_XOAUTH2_BEARER, q->bearer_token);
         }
 
-        if (streq(method, "GET"))
+        if (o) {
+                if (o->connect_timeout > 0)
+                        SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(o->connect_timeout));
+                if (o->first_byte_timeout > 0) {
+                        body->first_byte_by = now_monotonic() + o->first_byte_timeout;
+                        SETOPT(curl, CURLOPT_NOPROGRESS, 0L);
+                        SETOPT(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+                        SETOPT(curl, CURLOPT_XFERINFODATA, body);
+                }
+                if (o->ca)
+                        SETOPT(curl, CURLOPT_CAINFO, o->ca);
+                if (o->certificate) {
+                        SETOPT(curl, CURLOPT_SSLCERT, o->certificate);
+                        SETOPT(curl, CURLOPT_SSLKEY, o->key);
+                }
+        }
+
+        if (streq(q->method, "GET"))
                 SETOPT(curl, CURLOPT_HTTPGET, 1L);
-        else if (streq(method, "HEAD"))
+        else if (streq(q->method, "HEAD"))
                 SETOPT(curl, CURLOPT_NOBODY, 1L);
         else {
-                if (!streq(method, "POST"))
-                        SETOPT(curl, CURLOPT_CUSTOMREQUEST, method);
-                if (json_body || streq(method, "POST")) {
-                        SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(strempty(json_body)));
-                        SETOPT(curl, CURLOPT_POSTFIELDS, strempty(json_body));
+                if (!streq(q->method, "POST"))
+                        SETOPT(curl, CURLOPT_CUSTOMREQUEST, q->method);
+                if (q->json_body || streq(q->method, "POST")) {
+                        SETOPT(curl,
+                               CURLOPT_POSTFIELDSIZE_LARGE,
+                               (curl_off_t)strlen(strempty(q->json_body)));
+                        SETOPT(curl, CURLOPT_POSTFIELDS, strempty(q->json_body));
                 }
         }
 
@@ -262,36 +332,43 @@ static CURLcode setup(
 
 #undef SETOPT
 
-static int perform(
-        const char *method,
-        const char *url,
-        const char *bearer_token,
-        const char *json_body,
-        usec_t timeout,
-        bool fetch,
-        HttpResponse *ret,
-        char **ret_error) {
+static int options_check(const HttpOptions *o, char **ret_error) {
+        if (!o)
+                return 0;
+        if (o->authorization && strpbrk(o->authorization, "\r\n"))
+                return errmsg_set(ret_error, -EINVAL, "authorization contains a line break");
+        if (!o->certificate != !o->key)
+                return errmsg_set(
+                        ret_error, -EINVAL, "a client certificate needs its key, and a key its certificate");
+        return 0;
+}
 
+/* 0, or the positive value on_data ended the transfer with; *ret filled in both cases */
+static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
         _cleanup_curl_ CURL *curl = NULL;
         _cleanup_curl_slist_ struct curl_slist *headers = NULL;
         /* libcurl's API fixes the error buffer's size; it lives on the heap all the same */
         _cleanup_free_ char *errbuf = NULL;
-        _cleanup_(buffer_done) Buffer body = {};
+        _cleanup_(buffer_done) Buffer body = { .on_data = q->on_data, .userdata = q->userdata };
+        const char *bearer_token = q->bearer_token && *q->bearer_token ? q->bearer_token : NULL;
+        Request req = *q;
         long status = 0, os_errno = 0;
+        curl_off_t connected = 0;
         CURLcode c;
         int r;
 
-        assert(url);
-        assert(ret);
+        assert(q->url);
 
-        if (bearer_token && !*bearer_token)
-                bearer_token = NULL;
-        if (!method_valid(method))
+        req.bearer_token = bearer_token;
+        if (!method_valid(q->method))
                 return errmsg_set(ret_error, -EINVAL, "invalid HTTP method");
         if (bearer_token && strpbrk(bearer_token, "\r\n"))
                 return errmsg_set(ret_error, -EINVAL, "bearer token contains a line break");
-        if (json_body && (streq(method, "GET") || streq(method, "HEAD")))
-                return errmsg_set(ret_error, -EINVAL, "a %s request carries no body", method);
+        if (q->json_body && (streq(q->method, "GET") || streq(q->method, "HEAD")))
+                return errmsg_set(ret_error, -EINVAL, "a %s request carries no body", q->method);
+        r = options_check(q->options, ret_error);
+        if (r < 0)
+                return r;
 
         (void)pthread_once(&global_once, global_init);
         if (global_result != CURLE_OK)
@@ -299,13 +376,14 @@ static int perform(
 
         curl = curl_easy_init();
         errbuf = calloc(1, CURL_ERROR_SIZE);
-        if (!curl || !errbuf || request_headers(fetch, json_body, &headers) < 0)
+        if (!curl || !errbuf || request_headers(&req, &headers) < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        body.curl = curl;
 
-        c = setup(curl, method, url, bearer_token, json_body, timeout, fetch, headers, errbuf, &body);
+        c = setup(curl, &req, headers, errbuf, &body);
         if (c == CURLE_OK)
                 c = curl_easy_perform(curl);
-        if (c != CURLE_OK) {
+        if (c != CURLE_OK && !(c == CURLE_WRITE_ERROR && body.stopped > 0)) {
                 (void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
                 r = curl_code_to_errno(c, os_errno, &body);
                 if (r == -EFBIG)
@@ -314,7 +392,14 @@ static int perform(
                                 r,
                                 "response body larger than %zu MiB",
                                 HTTP_BODY_MAX / 1024 / 1024);
-                return set_curl_error(ret_error, r, c, errbuf, bearer_token);
+                if (r == body.stopped)
+                        return r;
+                /* with a connect timeout, "never connected" is told apart from a timeout after sending */
+                if (q->options && q->options->connect_timeout > 0 && r == -ETIMEDOUT &&
+                    curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+                    connected == 0)
+                        r = -EHOSTUNREACH;
+                return set_curl_error(ret_error, r, c, errbuf, &req);
         }
 
         (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -325,12 +410,13 @@ static int perform(
                         return errmsg_set(ret_error, -ENOMEM, "out of memory");
         }
 
-        *ret = (HttpResponse){
-                .status = status,
-                .body = TAKE_PTR(body.data),
-                .size = body.size,
-        };
-        return 0;
+        if (ret)
+                *ret = (HttpResponse){
+                        .status = status,
+                        .body = TAKE_PTR(body.data),
+                        .size = body.size,
+                };
+        return body.stopped;
 }
 
 int http_request(
@@ -342,7 +428,59 @@ int http_request(
         HttpResponse *ret,
         char **ret_error) {
 
-        return perform(method, url, bearer_token, json_body, timeout, false, ret, ret_error);
+        assert(ret);
+        return perform(
+                &(Request){ .method = method,
+                            .url = url,
+                            .bearer_token = bearer_token,
+                            .json_body = json_body,
+                            .timeout = timeout },
+                ret,
+                ret_error);
+}
+
+int http_request_with(
+        const char *method,
+        const char *url,
+        const HttpOptions *o,
+        const char *json_body,
+        usec_t timeout,
+        HttpResponse *ret,
+        char **ret_error) {
+
+        assert(ret);
+        return perform(
+                &(Request){ .method = method,
+                            .url = url,
+                            .options = o,
+                            .json_body = json_body,
+                            .timeout = timeout },
+                ret,
+                ret_error);
+}
+
+int http_request_stream(
+        const char *method,
+        const char *url,
+        const HttpOptions *o,
+        const char *json_body,
+        usec_t timeout,
+        HttpStreamFunc on_data,
+        void *userdata,
+        HttpResponse *ret,
+        char **ret_error) {
+
+        assert(on_data);
+        return perform(
+                &(Request){ .method = method,
+                            .url = url,
+                            .options = o,
+                            .json_body = json_body,
+                            .timeout = timeout,
+                            .on_data = on_data,
+                            .userdata = userdata },
+                ret,
+                ret_error);
 }
 
 static bool blank(const char *s) {
@@ -469,7 +607,10 @@ int http_fetch_file(const char *url, char **ret_body, size_t *ret_size, char **r
         if (url[0] == '/')
                 return read_local(url, ret_body, ret_size, ret_error);
 
-        r = perform("GET", url, NULL, NULL, HTTP_FETCH_TIMEOUT, true, &resp, ret_error);
+        r = perform(
+                &(Request){ .method = "GET", .url = url, .timeout = HTTP_FETCH_TIMEOUT, .fetch = true },
+                &resp,
+                ret_error);
         if (r < 0)
                 return r;
 

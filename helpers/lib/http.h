@@ -61,6 +61,54 @@ int http_json(
         cJSON **ret_json,
         char **ret_error);
 
+/* What http_request_with() and http_request_stream() take beyond the conventions above. */
+typedef struct HttpOptions {
+        /* sent as "Authorization: <value>" as it is (etcd's gateway takes its token bare); NULL: none;
+         * never part of an error message; CR or LF in it is -EINVAL */
+        const char *authorization;
+        const char *ca;          /* a PEM file of the CAs to trust for https (NULL: the system's) */
+        const char *certificate; /* a client certificate and its key (PEM files), both or neither */
+        const char *key;
+        /* the time to connect (0: libcurl's default). A connection that was never made within it,
+         * whatever the reason, is -EHOSTUNREACH, so that a caller can tell "not sent" from a timeout
+         * after the request went out (-ETIMEDOUT): only the latter may have had an effect. */
+        usec_t connect_timeout;
+        /* the time from the start to the first byte of the body (0: none): a server that took the
+         * request and went silent is given up on early in a long transfer; -ETIMEDOUT */
+        usec_t first_byte_timeout;
+} HttpOptions;
+
+/* http_request() with the options o (NULL: none): a raw Authorization header, TLS files, a connect
+ * timeout. Only http:// and https:// URLs. */
+int http_request_with(
+        const char *method,
+        const char *url,
+        const HttpOptions *o,
+        const char *json_body,
+        usec_t timeout,
+        HttpResponse *ret,
+        char **ret_error);
+
+/* Called each time more of a streamed body arrived: sofar holds the status and everything received
+ * until now (NUL-terminated). 0 reads on; a positive value ends the transfer there, and a negative one
+ * fails it, either returned by http_request_stream() (a negative one without *ret_error). */
+typedef int (*HttpStreamFunc)(const HttpResponse *sofar, void *userdata);
+
+/* http_request_with() for a long or endless answer (a watch): on_data sees the body as it arrives.
+ * Returns on_data's positive value when it ended the transfer, 0 when the server ended the body, each
+ * with *ret (optional) holding what was received; or -errno (-ETIMEDOUT when timeout passed first,
+ * whatever on_data saw). */
+int http_request_stream(
+        const char *method,
+        const char *url,
+        const HttpOptions *o,
+        const char *json_body,
+        usec_t timeout,
+        HttpStreamFunc on_data,
+        void *userdata,
+        HttpResponse *ret,
+        char **ret_error);
+
 /* The whole document at url: file://, http:// or https://, or an absolute local path. Follows up to
  * 5 redirects (to http/https only). An HTTP status >= 400 is a failure here: 404/410 → -ENOENT,
  * 401/403 → -EACCES, others → -EREMOTEIO. A missing local file is -ENOENT. Timeout: 60 s.

@@ -218,6 +218,10 @@ elif target == 'haproxy_stat':
     seeds = show_stat_seeds()
 elif target == 'cluster_docs':
     seeds = cluster_documents()
+elif target == 'etcd_parse':
+    # the gateway's answers as recorded from etcd 3.4, and each line of a recorded watch stream
+    for f in sorted((fixtures / 'etcd').iterdir()):
+        seeds.extend(f.read_bytes().splitlines(keepends=True) if f.suffix == '.jsonl' else [f.read_bytes()])
 else:
     sys.exit(f'seeds.py: no seeds for {target}')
 

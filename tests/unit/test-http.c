@@ -59,6 +59,14 @@ static void serve(int fd, const TestHttpRequest *q) {
                 for (size_t i = 0; i <= HTTP_BODY_MAX / (1024 * 1024); i++)
                         if (write(fd, chunk, 1024 * 1024) < 0)
                                 break;
+        } else if (streq(q->path, "/stream")) {
+                /* two lines, then one more after a pause, then silence until the client gives up */
+                dprintf(fd,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
+                dprintf(fd, "{\"n\":1}\n{\"n\":2}\n");
+                usleep(200 * 1000);
+                dprintf(fd, "{\"n\":3}\n");
+                sleep(60);
         } else if (streq(q->path, "/echo")) {
                 _cleanup_json_ cJSON *o = cJSON_CreateObject();
                 _cleanup_free_ char *s = NULL;
@@ -261,6 +269,8 @@ START_TEST(test_connection_refused) {
         socklen_t l = sizeof(sa);
         _cleanup_free_ char *u = NULL, *err = NULL;
         _cleanup_close_ int fd = -EBADF;
+        _cleanup_http_response_ HttpResponse r = {};
+        HttpOptions o = { .authorization = TOKEN, .connect_timeout = SHORT };
         long status = -1;
 
         /* bound but never listening: connect() is refused, and no one can take the port meanwhile */
@@ -274,6 +284,11 @@ START_TEST(test_connection_refused) {
         ck_assert_int_eq(status, -1);
         ck_assert_ptr_nonnull(err);
         ck_assert_ptr_null(strstr(err, TOKEN));
+
+        /* refused stays refused with a connect timeout (only a connection never made in time is
+         * -EHOSTUNREACH) */
+        ck_assert_int_eq(http_request_with("POST", u, &o, "{}", SHORT, &r, NULL), -ECONNREFUSED);
+        ck_assert_ptr_null(r.body);
 }
 END_TEST
 
@@ -377,6 +392,113 @@ START_TEST(test_response_done) {
 }
 END_TEST
 
+START_TEST(test_authorization_raw) {
+        _cleanup_free_ char *u = test_http_url("/echo"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {}, bad = {};
+        _cleanup_json_ cJSON *j = NULL;
+        HttpOptions o = { .authorization = TOKEN, .connect_timeout = SHORT };
+
+        ck_assert_int_eq(http_request_with("POST", u, &o, "{}", SHORT, &r, &err), 0);
+        ck_assert_int_eq(r.status, 200);
+        j = cJSON_Parse(r.body);
+        /* as it is, without "Bearer" */
+        ck_assert_str_eq(json_get_string(j, "authorization"), TOKEN);
+        ck_assert_str_eq(json_get_string(j, "body"), "{}");
+
+        o.authorization = "abc\r\nX-Evil: 1";
+        ck_assert_int_eq(http_request_with("POST", u, &o, "{}", SHORT, &bad, &err), -EINVAL);
+        ck_assert_ptr_null(strstr(err, "Evil"));
+
+        /* a certificate without its key */
+        o = (HttpOptions){ .certificate = "/nonexistent.pem" };
+        ck_assert_int_eq(http_request_with("POST", u, &o, "{}", SHORT, &bad, NULL), -EINVAL);
+        ck_assert_ptr_null(bad.body);
+}
+END_TEST
+
+typedef struct Lines {
+        size_t seen;
+        int stop_at;
+        int lines;
+} Lines;
+
+static int count_lines(const HttpResponse *sofar, void *userdata) {
+        Lines *l = userdata;
+
+        ck_assert_int_eq(sofar->status, 200);
+        ck_assert_uint_eq(strlen(sofar->body), sofar->size);
+        for (; l->seen < sofar->size; l->seen++)
+                if (sofar->body[l->seen] == '\n' && ++l->lines == l->stop_at)
+                        return 7;
+        return 0;
+}
+
+START_TEST(test_stream_stop) {
+        _cleanup_free_ char *u = test_http_url("/stream"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+        Lines l = { .stop_at = 3 };
+        usec_t start = now_monotonic();
+
+        /* the third line arrives later, in a read of its own: the callback ends the transfer there */
+        ck_assert_int_eq(http_request_stream("POST", u, NULL, "{}", SHORT, count_lines, &l, &r, &err), 7);
+        ck_assert_uint_lt(now_monotonic() - start, 4 * USEC_PER_SEC);
+        ck_assert_int_eq(l.lines, 3);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+}
+END_TEST
+
+START_TEST(test_stream_timeout_and_end) {
+        _cleanup_free_ char *u = test_http_url("/stream"), *j = test_http_url("/json"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+        Lines l = { .stop_at = 100 };
+
+        /* the stream goes silent: the timeout, with what arrived seen by the callback */
+        ck_assert_int_eq(
+                http_request_stream("POST", u, NULL, "{}", 1 * USEC_PER_SEC, count_lines, &l, &r, &err),
+                -ETIMEDOUT);
+        ck_assert_int_eq(l.lines, 3);
+        ck_assert_ptr_null(r.body);
+
+        /* a body that ends: 0, and the whole of it */
+        l = (Lines){ .stop_at = 100 };
+        ck_assert_int_eq(http_request_stream("GET", j, NULL, NULL, SHORT, count_lines, &l, &r, &err), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_ptr_nonnull(strstr(r.body, "1.5.0"));
+}
+END_TEST
+
+START_TEST(test_timeout_after_connecting) {
+        _cleanup_free_ char *u = test_http_url("/hang"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+        HttpOptions o = { .authorization = TOKEN, .connect_timeout = SHORT };
+
+        /* connected, sent, no answer: a timeout, not an unreachable host */
+        ck_assert_int_eq(http_request_with("POST", u, &o, "{}", 300 * 1000, &r, &err), -ETIMEDOUT);
+        ck_assert_ptr_null(strstr(err, TOKEN));
+}
+END_TEST
+
+START_TEST(test_first_byte_timeout) {
+        _cleanup_free_ char *u = test_http_url("/hang"), *s = test_http_url("/stream"), *err = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+        HttpOptions o = { .first_byte_timeout = 300 * 1000 };
+        Lines l = { .stop_at = 3 };
+        usec_t start = now_monotonic();
+
+        /* silent: given up on long before the transfer's own timeout */
+        ck_assert_int_eq(
+                http_request_stream("POST", u, &o, "{}", 60 * USEC_PER_SEC, count_lines, &l, &r, &err),
+                -ETIMEDOUT);
+        ck_assert_uint_lt(now_monotonic() - start, 10 * USEC_PER_SEC);
+        ck_assert_int_eq(l.lines, 0);
+
+        /* a body that started: the limit is over */
+        ck_assert_int_eq(
+                http_request_stream("POST", s, &o, "{}", 60 * USEC_PER_SEC, count_lines, &l, &r, &err), 7);
+}
+END_TEST
+
 static Suite *http_suite(void) {
         Suite *s = suite_create("http");
         TCase *server = tcase_create("server"), *local = tcase_create("local");
@@ -400,6 +522,11 @@ static Suite *http_suite(void) {
         tcase_add_test(server, test_body_too_big);
         tcase_add_test(server, test_fetch_missing);
         tcase_add_test(server, test_fetch_http);
+        tcase_add_test(server, test_authorization_raw);
+        tcase_add_test(server, test_stream_stop);
+        tcase_add_test(server, test_stream_timeout_and_end);
+        tcase_add_test(server, test_timeout_after_connecting);
+        tcase_add_test(server, test_first_byte_timeout);
         suite_add_tcase(s, server);
 
         tcase_add_test(local, test_api_refuses_file_urls);
