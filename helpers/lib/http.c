@@ -449,14 +449,7 @@ int http_request_with(
         char **ret_error) {
 
         assert(ret);
-        return perform(
-                &(Request){ .method = method,
-                            .url = url,
-                            .options = o,
-                            .json_body = json_body,
-                            .timeout = timeout },
-                ret,
-                ret_error);
+        return http_request_stream(method, url, o, json_body, timeout, NULL, NULL, ret, ret_error);
 }
 
 int http_request_stream(
@@ -470,7 +463,6 @@ int http_request_stream(
         HttpResponse *ret,
         char **ret_error) {
 
-        assert(on_data);
         return perform(
                 &(Request){ .method = method,
                             .url = url,

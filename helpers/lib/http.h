@@ -94,7 +94,8 @@ int http_request_with(
  * fails it, either returned by http_request_stream() (a negative one without *ret_error). */
 typedef int (*HttpStreamFunc)(const HttpResponse *sofar, void *userdata);
 
-/* http_request_with() for a long or endless answer (a watch): on_data sees the body as it arrives.
+/* http_request_with() for a long or endless answer (a watch): on_data sees the body as it arrives
+ * (NULL: nobody looks before the end, as in http_request_with()).
  * Returns on_data's positive value when it ended the transfer, 0 when the server ended the body, each
  * with *ret (optional) holding what was received; or -errno (-ETIMEDOUT when timeout passed first,
  * whatever on_data saw). */
