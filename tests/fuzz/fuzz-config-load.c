@@ -61,5 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(c.port > 0 && c.port <= 65535);
         FUZZ_CHECK(config_snapshot_mode_to_string(c.snapshot));
         FUZZ_CHECK(config_rollback_policy_to_string(c.rollback));
+        /* the cluster's keys: what config_check_rules() promises every reader */
+        FUZZ_CHECK(config_cluster_enabled(&c) == (c.cluster_etcd != NULL));
+        FUZZ_CHECK(config_lb_driver_to_string(c.lb_driver));
+        FUZZ_CHECK(c.cluster_slots >= 1 && c.cluster_slots <= 64);
+        FUZZ_CHECK(c.lb_driver != LB_DRIVER_HAPROXY || (c.lb_sockets && c.lb_backend));
+        FUZZ_CHECK(!c.cluster_etcd_certificate == !c.cluster_etcd_key);
+        FUZZ_CHECK(config_server_address(&c)[0] != 0);
         return 0;
 }
