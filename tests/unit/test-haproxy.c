@@ -289,11 +289,10 @@ static void setup(void) {
         for (size_t i = 0; i < 2; i++) {
                 _cleanup_free_ char *error = NULL;
                 char *sockets[] = { unix_socket, NULL };
+                HaproxyServer target = { .sockets = sockets, .backend = "be", .server = backend_name[i] };
 
                 ck_assert_msg(
-                        haproxy_wait_up(
-                                sockets, "be", backend_name[i], now_monotonic() + WAIT_USEC, NULL, &error) ==
-                                0,
+                        haproxy_wait_up(&target, now_monotonic() + WAIT_USEC, NULL, &error) == 0,
                         "%s",
                         error);
         }
@@ -463,6 +462,7 @@ static void set_state(const char *socket, const char *server, HaproxyState state
 START_TEST(test_drain_keeps_open_sessions) {
         _cleanup_free_ char *error = NULL, *held = NULL;
         char *sockets[] = { unix_socket, NULL };
+        HaproxyServer be_a = { .sockets = sockets, .backend = "be", .server = "a" };
         int hold;
 
         /* a request that stays open on be/a until the test releases it */
@@ -476,8 +476,7 @@ START_TEST(test_drain_keeps_open_sessions) {
         wait_for("a", "DRAIN", 1);
 
         ck_assert_int_eq(
-                haproxy_wait_idle(sockets, "be", "a", now_monotonic() + 300 * USEC_PER_MSEC, NULL, &error),
-                -ETIME);
+                haproxy_wait_idle(&be_a, now_monotonic() + 300 * USEC_PER_MSEC, NULL, &error), -ETIME);
         ck_assert_msg(
                 strstr(error, "be/a did not become idle in time: 1 session still open on HAProxy socket") &&
                         strstr(error, unix_socket),
@@ -487,10 +486,7 @@ START_TEST(test_drain_keeps_open_sessions) {
         dir_touch("release");
         held = client_answer(hold);
         ck_assert_str_eq(held, "a");
-        ck_assert_msg(
-                haproxy_wait_idle(sockets, "be", "a", now_monotonic() + WAIT_USEC, NULL, &error) == 0,
-                "%s",
-                error);
+        ck_assert_msg(haproxy_wait_idle(&be_a, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         wait_for("a", "DRAIN", 0);
 
         set_state(unix_socket, "a", HAPROXY_STATE_MAINT);
@@ -498,10 +494,7 @@ START_TEST(test_drain_keeps_open_sessions) {
         assert_answers("/", "b", 4);
 
         set_state(tcp_socket, "a", HAPROXY_STATE_READY);
-        ck_assert_msg(
-                haproxy_wait_up(sockets, "be", "a", now_monotonic() + WAIT_USEC, NULL, &error) == 0,
-                "%s",
-                error);
+        ck_assert_msg(haproxy_wait_up(&be_a, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         assert_status("a", "UP");
         assert_both_answer();
 }
@@ -510,34 +503,24 @@ END_TEST
 START_TEST(test_drain_undrain) {
         _cleanup_free_ char *error = NULL, *held = NULL;
         char *sockets[] = { unix_socket, tcp_socket, NULL };
+        HaproxyServer be_a = { .sockets = sockets, .backend = "be", .server = "a" };
         int hold;
 
-        ck_assert_msg(
-                haproxy_drain(sockets, "be", "a", now_monotonic() + WAIT_USEC, NULL, &error) == 0,
-                "%s",
-                error);
+        ck_assert_msg(haproxy_drain(&be_a, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         assert_status("a", "MAINT");
         assert_answers("/", "b", 4);
-        ck_assert_msg(
-                haproxy_undrain(sockets, "be", "a", now_monotonic() + WAIT_USEC, NULL, &error) == 0,
-                "%s",
-                error);
+        ck_assert_msg(haproxy_undrain(&be_a, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         assert_status("a", "UP");
         assert_both_answer();
 
         /* a session that outlives the bound: the server is left draining, undrain takes it back */
         hold = client_send("/hold");
         wait_for("a", "UP", 1);
-        ck_assert_int_eq(
-                haproxy_drain(sockets, "be", "a", now_monotonic() + 500 * USEC_PER_MSEC, NULL, &error),
-                -ETIME);
+        ck_assert_int_eq(haproxy_drain(&be_a, now_monotonic() + 500 * USEC_PER_MSEC, NULL, &error), -ETIME);
         ck_assert_msg(strstr(error, "1 session still open"), "%s", error);
         assert_status("a", "DRAIN");
         assert_answers("/", "b", 2);
-        ck_assert_msg(
-                haproxy_undrain(sockets, "be", "a", now_monotonic() + WAIT_USEC, NULL, &error) == 0,
-                "%s",
-                error);
+        ck_assert_msg(haproxy_undrain(&be_a, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         assert_status("a", "UP");
         dir_touch("release");
         held = client_answer(hold);
@@ -548,6 +531,7 @@ END_TEST
 START_TEST(test_health_check_fails) {
         _cleanup_free_ char *error = NULL;
         char *sockets[] = { tcp_socket, NULL };
+        HaproxyServer be_b = { .sockets = sockets, .backend = "be", .server = "b" };
         HaproxyServerStat s = {};
 
         dir_touch("sick-b");
@@ -561,8 +545,7 @@ START_TEST(test_health_check_fails) {
         assert_answers("/", "a", 4);
 
         ck_assert_int_eq(
-                haproxy_wait_up(sockets, "be", "b", now_monotonic() + 300 * USEC_PER_MSEC, NULL, &error),
-                -ETIME);
+                haproxy_wait_up(&be_b, now_monotonic() + 300 * USEC_PER_MSEC, NULL, &error), -ETIME);
         /* the code and text of the check, unless one was running at that moment */
         ck_assert_msg(
                 strstr(error, "be/b did not come UP in time: status DOWN, last check L7STS") &&
@@ -571,10 +554,7 @@ START_TEST(test_health_check_fails) {
                 error);
 
         dir_remove("sick-b");
-        ck_assert_msg(
-                haproxy_wait_up(sockets, "be", "b", now_monotonic() + WAIT_USEC, NULL, &error) == 0,
-                "%s",
-                error);
+        ck_assert_msg(haproxy_wait_up(&be_b, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         assert_status("b", "UP");
 }
 END_TEST
@@ -714,14 +694,14 @@ START_TEST(test_set_all) {
         _cleanup_free_ char *error = NULL, *closed = NULL, *missing = dir_path("missing.sock");
         char *sockets[] = { unix_socket, NULL, tcp_socket, missing, NULL };
         char *none[] = { NULL };
+        HaproxyServer be_a = { .sockets = sockets, .backend = "be", .server = "a" },
+                      nowhere = { .sockets = none, .backend = "be", .server = "a" };
 
         ck_assert_int_ge(asprintf(&closed, "tcp:127.0.0.1:%d", free_port()), 0);
         sockets[1] = closed;
 
         /* every socket is tried; the ones that failed are named */
-        ck_assert_int_eq(
-                haproxy_set_server_state_all(sockets, "be", "a", HAPROXY_STATE_DRAIN, &error),
-                -ECONNREFUSED);
+        ck_assert_int_eq(haproxy_set_server_state_all(&be_a, HAPROXY_STATE_DRAIN, &error), -ECONNREFUSED);
         ck_assert_msg(
                 strstr(error, closed) && strstr(error, "missing.sock") && !strstr(error, "admin.sock") &&
                         !strstr(error, tcp_socket),
@@ -731,28 +711,24 @@ START_TEST(test_set_all) {
         assert_status("a", "DRAIN");
 
         sockets[1] = NULL;
-        ck_assert_msg(
-                haproxy_set_server_state_all(sockets, "be", "a", HAPROXY_STATE_READY, &error) == 0,
-                "%s",
-                error);
+        ck_assert_msg(haproxy_set_server_state_all(&be_a, HAPROXY_STATE_READY, &error) == 0, "%s", error);
         assert_status("a", "UP");
 
-        ck_assert_int_eq(
-                haproxy_set_server_state_all(none, "be", "a", HAPROXY_STATE_READY, &error), -EINVAL);
-        ck_assert_int_eq(
-                haproxy_wait_up(none, "be", "a", now_monotonic() + WAIT_USEC, NULL, &error), -EINVAL);
+        ck_assert_int_eq(haproxy_set_server_state_all(&nowhere, HAPROXY_STATE_READY, &error), -EINVAL);
+        ck_assert_int_eq(haproxy_wait_up(&nowhere, now_monotonic() + WAIT_USEC, NULL, &error), -EINVAL);
 }
 END_TEST
 
 START_TEST(test_cancel) {
         _cleanup_free_ char *error = NULL;
         char *sockets[] = { unix_socket, NULL };
+        HaproxyServer be_a = { .sockets = sockets, .backend = "be", .server = "a" },
+                      be_zz = { .sockets = sockets, .backend = "be", .server = "zz" };
         volatile sig_atomic_t cancel = SIGTERM;
         usec_t start = now_monotonic();
 
-        ck_assert_int_eq(
-                haproxy_wait_up(sockets, "be", "zz", start + WAIT_USEC, &cancel, &error), -ECANCELED);
-        ck_assert_int_eq(haproxy_drain(sockets, "be", "a", start + WAIT_USEC, &cancel, &error), -ECANCELED);
+        ck_assert_int_eq(haproxy_wait_up(&be_zz, start + WAIT_USEC, &cancel, &error), -ECANCELED);
+        ck_assert_int_eq(haproxy_drain(&be_a, start + WAIT_USEC, &cancel, &error), -ECANCELED);
         ck_assert_msg(strstr(error, "cancelled waiting for be/a to become idle"), "%s", error);
         ck_assert_uint_lt(now_monotonic() - start, WAIT_USEC);
         assert_status("a", "DRAIN");
