@@ -457,10 +457,19 @@ static void set_state(const char *socket, const char *server, HaproxyState state
         ck_assert_ptr_null(error);
 }
 
+/* lets the request that client_send("/hold") left open on be/a end, and reads its answer */
+static void release_hold(int hold) {
+        _cleanup_free_ char *held = NULL;
+
+        dir_touch("release");
+        held = client_answer(hold);
+        ck_assert_str_eq(held, "a");
+}
+
 /* ---- against HAProxy ---- */
 
 START_TEST(test_drain_keeps_open_sessions) {
-        _cleanup_free_ char *error = NULL, *held = NULL;
+        _cleanup_free_ char *error = NULL;
         char *sockets[] = { unix_socket, NULL };
         HaproxyServer be_a = { .sockets = sockets, .backend = "be", .server = "a" };
         int hold;
@@ -483,9 +492,7 @@ START_TEST(test_drain_keeps_open_sessions) {
                 "%s",
                 error);
 
-        dir_touch("release");
-        held = client_answer(hold);
-        ck_assert_str_eq(held, "a");
+        release_hold(hold);
         ck_assert_msg(haproxy_wait_idle(&be_a, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         wait_for("a", "DRAIN", 0);
 
@@ -501,7 +508,7 @@ START_TEST(test_drain_keeps_open_sessions) {
 END_TEST
 
 START_TEST(test_drain_undrain) {
-        _cleanup_free_ char *error = NULL, *held = NULL;
+        _cleanup_free_ char *error = NULL;
         char *sockets[] = { unix_socket, tcp_socket, NULL };
         HaproxyServer be_a = { .sockets = sockets, .backend = "be", .server = "a" };
         int hold;
@@ -522,9 +529,7 @@ START_TEST(test_drain_undrain) {
         assert_answers("/", "b", 2);
         ck_assert_msg(haproxy_undrain(&be_a, now_monotonic() + WAIT_USEC, NULL, &error) == 0, "%s", error);
         assert_status("a", "UP");
-        dir_touch("release");
-        held = client_answer(hold);
-        ck_assert_str_eq(held, "a");
+        release_hold(hold);
 }
 END_TEST
 
@@ -561,7 +566,7 @@ END_TEST
 
 /* be/a draining an open session and be/b failing its check, read out of the whole `show stat` */
 START_TEST(test_show_stat_live) {
-        _cleanup_free_ char *answer = NULL, *error = NULL, *held = NULL;
+        _cleanup_free_ char *answer = NULL, *error = NULL;
         const char *capture = getenv("CBU_HAPROXY_CAPTURE");
         HaproxyServerStat s = {};
         size_t size;
@@ -617,9 +622,7 @@ START_TEST(test_show_stat_live) {
         ck_assert_str_eq(s.status, "OPEN");
         haproxy_server_stat_done(&s);
 
-        dir_touch("release");
-        held = client_answer(hold);
-        ck_assert_str_eq(held, "a");
+        release_hold(hold);
 }
 END_TEST
 
@@ -922,10 +925,10 @@ static char *read_fixture(const char *name, size_t *ret_size) {
         return text;
 }
 
-/* parses text as a whole for backend/server: the result, and *ret when it is 0 */
-static int parse(const char *text, const char *backend, const char *server, HaproxyServerStat *ret) {
+/* parses text as a whole for be/a: the result, and *ret when it is 0 */
+static int parse(const char *text, HaproxyServerStat *ret) {
         HaproxyServerStat s = { .scur = 12345 };
-        int r = haproxy_parse_stat(text, strlen(text), backend, server, &s);
+        int r = haproxy_parse_stat(text, strlen(text), "be", "a", &s);
 
         if (r < 0) {
                 /* nothing written on failure */
@@ -936,6 +939,25 @@ static int parse(const char *text, const char *backend, const char *server, Hapr
         else
                 haproxy_server_stat_done(&s);
         return r;
+}
+
+/* a row as the parser should read it; NULL: no such text */
+typedef struct Row {
+        uint64_t scur;
+        const char *status, *check_status, *check_code, *last_chk;
+} Row;
+
+/* text parsed as a whole has a row be/a, and it is want, field by field */
+static void assert_row(const char *text, Row want) {
+        HaproxyServerStat s = {};
+
+        ck_assert_msg(parse(text, &s) == 0, "%s", text);
+        ck_assert_uint_eq(s.scur, want.scur);
+        ck_assert_pstr_eq(s.status, want.status);
+        ck_assert_pstr_eq(s.check_status, want.check_status);
+        ck_assert_pstr_eq(s.check_code, want.check_code);
+        ck_assert_pstr_eq(s.last_chk, want.last_chk);
+        haproxy_server_stat_done(&s);
 }
 
 START_TEST(test_parse_recorded) {
@@ -980,113 +1002,66 @@ START_TEST(test_parse_recorded) {
 END_TEST
 
 START_TEST(test_parse_columns) {
-        HaproxyServerStat s = {};
-
         /* found by name, in any order, with others between */
-        ck_assert_int_eq(
-                parse("# status,x,scur,svname,last_chk,pxname,check_code,check_status\n"
-                      "DOWN,1,7,a,Connection refused,be,,L4CON\n",
-                      "be",
-                      "a",
-                      &s),
-                0);
-        ck_assert_uint_eq(s.scur, 7);
-        ck_assert_str_eq(s.status, "DOWN");
-        ck_assert_str_eq(s.check_status, "L4CON");
-        ck_assert_ptr_null(s.check_code);
-        ck_assert_str_eq(s.last_chk, "Connection refused");
-        haproxy_server_stat_done(&s);
+        assert_row(
+                "# status,x,scur,svname,last_chk,pxname,check_code,check_status\n"
+                "DOWN,1,7,a,Connection refused,be,,L4CON\n",
+                (Row){ .scur = 7,
+                       .status = "DOWN",
+                       .check_status = "L4CON",
+                       .last_chk = "Connection refused" });
 
         /* the optional columns missing; "#pxname" without the space; no newline at the end */
-        ck_assert_int_eq(parse("#pxname,svname,scur,status\nbe,a,0,UP 1/2", "be", "a", &s), 0);
-        ck_assert_str_eq(s.status, "UP 1/2");
-        ck_assert_ptr_null(s.check_status);
-        ck_assert_ptr_null(s.last_chk);
-        haproxy_server_stat_done(&s);
+        assert_row("#pxname,svname,scur,status\nbe,a,0,UP 1/2", (Row){ .status = "UP 1/2" });
 
         /* a check running now: its "* " is not part of the status */
-        ck_assert_int_eq(
-                parse("# pxname,svname,scur,status,check_status\nbe,a,0,UP,* L4CON\n", "be", "a", &s), 0);
-        ck_assert_str_eq(s.check_status, "L4CON");
-        haproxy_server_stat_done(&s);
-        ck_assert_int_eq(
-                parse("# pxname,svname,scur,status,check_status\nbe,a,0,UP,* \n", "be", "a", &s), 0);
-        ck_assert_ptr_null(s.check_status);
-        haproxy_server_stat_done(&s);
+        assert_row(
+                "# pxname,svname,scur,status,check_status\nbe,a,0,UP,* L4CON\n",
+                (Row){ .status = "UP", .check_status = "L4CON" });
+        assert_row("# pxname,svname,scur,status,check_status\nbe,a,0,UP,* \n", (Row){ .status = "UP" });
 
         /* a required column missing */
-        ck_assert_int_eq(parse("# pxname,svname,status\nbe,a,UP\n", "be", "a", NULL), -EBADMSG);
-        ck_assert_int_eq(parse("# pxname,svname,scur\nbe,a,0\n", "be", "a", NULL), -EBADMSG);
-        ck_assert_int_eq(parse("# svname,scur,status\na,0,UP\n", "be", "a", NULL), -EBADMSG);
+        ck_assert_int_eq(parse("# pxname,svname,status\nbe,a,UP\n", NULL), -EBADMSG);
+        ck_assert_int_eq(parse("# pxname,svname,scur\nbe,a,0\n", NULL), -EBADMSG);
+        ck_assert_int_eq(parse("# svname,scur,status\na,0,UP\n", NULL), -EBADMSG);
         /* names match in full only */
-        ck_assert_int_eq(parse("# pxname,svname,scurx,status,scur\nbe,a,5,UP,3\n", "be", "a", &s), 0);
-        ck_assert_uint_eq(s.scur, 3);
-        haproxy_server_stat_done(&s);
+        assert_row("# pxname,svname,scurx,status,scur\nbe,a,5,UP,3\n", (Row){ .scur = 3, .status = "UP" });
         /* the first of two columns of one name */
-        ck_assert_int_eq(parse("# pxname,svname,scur,status,scur\nbe,a,5,UP,3\n", "be", "a", &s), 0);
-        ck_assert_uint_eq(s.scur, 5);
-        haproxy_server_stat_done(&s);
+        assert_row("# pxname,svname,scur,status,scur\nbe,a,5,UP,3\n", (Row){ .scur = 5, .status = "UP" });
         /* the first matching row */
-        ck_assert_int_eq(parse("# pxname,svname,scur,status\nbe,a,1,UP\nbe,a,2,DOWN\n", "be", "a", &s), 0);
-        ck_assert_uint_eq(s.scur, 1);
-        haproxy_server_stat_done(&s);
+        assert_row(
+                "# pxname,svname,scur,status\nbe,a,1,UP\nbe,a,2,DOWN\n", (Row){ .scur = 1, .status = "UP" });
 }
 END_TEST
 
 START_TEST(test_parse_fields) {
-        HaproxyServerStat s = {};
-
         /* quoted fields: commas and doubled quotes inside, a quoted name */
-        ck_assert_int_eq(
-                parse("# pxname,svname,scur,status,last_chk,check_status\n"
-                      "\"be\",\"a\",2,\"UP 1/2\",\"a, \"\"b\"\"\",\"\"\n",
-                      "be",
-                      "a",
-                      &s),
-                0);
-        ck_assert_uint_eq(s.scur, 2);
-        ck_assert_str_eq(s.status, "UP 1/2");
-        ck_assert_str_eq(s.last_chk, "a, \"b\"");
-        ck_assert_ptr_null(s.check_status);
-        haproxy_server_stat_done(&s);
+        assert_row(
+                "# pxname,svname,scur,status,last_chk,check_status\n"
+                "\"be\",\"a\",2,\"UP 1/2\",\"a, \"\"b\"\"\",\"\"\n",
+                (Row){ .scur = 2, .status = "UP 1/2", .last_chk = "a, \"b\"" });
 
         /* a quoted field of another row holding a newline and commas does not end its row */
-        ck_assert_int_eq(
-                parse("# pxname,svname,scur,status,last_chk\n"
-                      "be,x,0,DOWN,\"be,a,9,UP,\nbe,a,9,UP\"\n"
-                      "be,a,4,MAINT,\n",
-                      "be",
-                      "a",
-                      &s),
-                0);
-        ck_assert_uint_eq(s.scur, 4);
-        ck_assert_str_eq(s.status, "MAINT");
-        ck_assert_ptr_null(s.last_chk);
-        haproxy_server_stat_done(&s);
+        assert_row(
+                "# pxname,svname,scur,status,last_chk\n"
+                "be,x,0,DOWN,\"be,a,9,UP,\nbe,a,9,UP\"\n"
+                "be,a,4,MAINT,\n",
+                (Row){ .scur = 4, .status = "MAINT" });
 
         /* CRLF line ends, blank lines, a short row of another server */
-        ck_assert_int_eq(
-                parse("# pxname,svname,scur,status,check_status\r\n\r\nbe\r\nbe,a,0,no check,\r\n",
-                      "be",
-                      "a",
-                      &s),
-                0);
-        ck_assert_str_eq(s.status, "no check");
-        ck_assert_ptr_null(s.check_status);
-        haproxy_server_stat_done(&s);
-        ck_assert_int_eq(
-                parse("# pxname,svname,scur,status\r\n\"be\",\"a\",1,\"UP\"\r\n", "be", "a", &s), 0);
-        ck_assert_str_eq(s.status, "UP");
-        haproxy_server_stat_done(&s);
+        assert_row(
+                "# pxname,svname,scur,status,check_status\r\n\r\nbe\r\nbe,a,0,no check,\r\n",
+                (Row){ .status = "no check" });
+        assert_row(
+                "# pxname,svname,scur,status\r\n\"be\",\"a\",1,\"UP\"\r\n",
+                (Row){ .scur = 1, .status = "UP" });
 
         /* scur at the limits */
+        assert_row(
+                "# pxname,svname,scur,status\nbe,a,18446744073709551615,UP\n",
+                (Row){ .scur = UINT64_MAX, .status = "UP" });
         ck_assert_int_eq(
-                parse("# pxname,svname,scur,status\nbe,a,18446744073709551615,UP\n", "be", "a", &s), 0);
-        ck_assert_uint_eq(s.scur, UINT64_MAX);
-        haproxy_server_stat_done(&s);
-        ck_assert_int_eq(
-                parse("# pxname,svname,scur,status\nbe,a,18446744073709551616,UP\n", "be", "a", NULL),
-                -EBADMSG);
+                parse("# pxname,svname,scur,status\nbe,a,18446744073709551616,UP\n", NULL), -EBADMSG);
 }
 END_TEST
 
@@ -1113,15 +1088,14 @@ START_TEST(test_parse_garbage) {
         HaproxyServerStat s = {};
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                ck_assert_msg(parse(bad[i], "be", "a", NULL) == -EBADMSG, "%s", bad[i]);
+                ck_assert_msg(parse(bad[i], NULL) == -EBADMSG, "%s", bad[i]);
 
         /* only the header, or no row of the server */
-        ck_assert_int_eq(parse("# pxname,svname,scur,status\n", "be", "a", NULL), -ENOENT);
+        ck_assert_int_eq(parse("# pxname,svname,scur,status\n", NULL), -ENOENT);
         ck_assert_int_eq(
-                parse("# pxname,svname,scur,status\nbe,ab,1,UP\nbex,a,1,UP\nbe,,1,UP\n", "be", "a", NULL),
-                -ENOENT);
+                parse("# pxname,svname,scur,status\nbe,ab,1,UP\nbex,a,1,UP\nbe,,1,UP\n", NULL), -ENOENT);
         /* a bad scur in another row is not looked at */
-        ck_assert_int_eq(parse("# pxname,svname,scur,status\nbe,b,x,\nbe,a,3,UP\n", "be", "a", NULL), 0);
+        ck_assert_int_eq(parse("# pxname,svname,scur,status\nbe,b,x,\nbe,a,3,UP\n", NULL), 0);
 
         /* a NUL byte is a byte of the text, not its end */
         static const char nul[] = "# pxname,svname,scur,status\nbe,a\0,1,UP\nbe,a,2,DOWN\n";
