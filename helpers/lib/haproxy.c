@@ -442,29 +442,27 @@ int haproxy_set_server_state(
                 text);
 }
 
-int haproxy_set_server_state_all(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        HaproxyState state,
-        char **ret_error) {
+int haproxy_set_server_state_all(const HaproxyServer *srv, HaproxyState state, char **ret_error) {
         _cleanup_free_ char *all = NULL;
         size_t all_size = 0;
         _cleanup_fclose_ FILE *f = NULL;
         int first = 0;
 
-        if (strv_length(sockets) == 0)
-                return errmsg_set(ret_error, -EINVAL, "no HAProxy socket to set %s/%s on", backend, server);
+        assert(srv);
+
+        if (strv_length(srv->sockets) == 0)
+                return errmsg_set(
+                        ret_error, -EINVAL, "no HAProxy socket to set %s/%s on", srv->backend, srv->server);
 
         f = open_memstream(&all, &all_size);
         if (!f)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        STRV_FOREACH (s, (char **)sockets) {
+        STRV_FOREACH (s, (char **)srv->sockets) {
                 _cleanup_free_ char *error = NULL;
                 int r;
 
-                r = haproxy_set_server_state(*s, backend, server, state, &error);
+                r = haproxy_set_server_state(*s, srv->backend, srv->server, state, &error);
                 if (r >= 0)
                         continue;
                 fprintf(f, "%s%s", first < 0 ? "; " : "", error ?: strerror(-r));
@@ -811,17 +809,18 @@ static char *describe_up(const HaproxyServerStat *s) {
 }
 
 static int wait_all(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
+        const HaproxyServer *srv,
         usec_t deadline,
         const volatile sig_atomic_t *cancel,
         bool (*done)(const HaproxyServerStat *s),
         char *(*describe)(const HaproxyServerStat *s),
         const char *what,
         char **ret_error) {
-        if (strv_length(sockets) == 0)
-                return errmsg_set(ret_error, -EINVAL, "no HAProxy socket to read %s/%s on", backend, server);
+        assert(srv);
+
+        if (strv_length(srv->sockets) == 0)
+                return errmsg_set(
+                        ret_error, -EINVAL, "no HAProxy socket to read %s/%s on", srv->backend, srv->server);
 
         for (;;) {
                 _cleanup_free_ char *pending = NULL;
@@ -833,11 +832,11 @@ static int wait_all(
                                 ret_error,
                                 -ECANCELED,
                                 "cancelled waiting for %s/%s to %s",
-                                backend,
-                                server,
+                                srv->backend,
+                                srv->server,
                                 what);
 
-                STRV_FOREACH (s, (char **)sockets) {
+                STRV_FOREACH (s, (char **)srv->sockets) {
                         _cleanup_server_stat_ HaproxyServerStat st = {};
                         usec_t left;
                         int r;
@@ -848,8 +847,8 @@ static int wait_all(
                         left = deadline > now ? deadline - now : 0;
                         r = server_stat(
                                 *s,
-                                backend,
-                                server,
+                                srv->backend,
+                                srv->server,
                                 usec_min(
                                         HAPROXY_COMMAND_TIMEOUT_USEC,
                                         left > STAT_TIMEOUT_MIN_USEC ? left : STAT_TIMEOUT_MIN_USEC),
@@ -872,8 +871,8 @@ static int wait_all(
                                 ret_error,
                                 -ETIME,
                                 "%s/%s did not %s in time: %s on HAProxy socket %s",
-                                backend,
-                                server,
+                                srv->backend,
+                                srv->server,
                                 what,
                                 pending ?: "out of memory",
                                 pending_socket);
@@ -883,64 +882,34 @@ static int wait_all(
 }
 
 int haproxy_wait_idle(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error) {
-        return wait_all(
-                sockets,
-                backend,
-                server,
-                deadline,
-                cancel,
-                stat_idle,
-                describe_idle,
-                "become idle",
-                ret_error);
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error) {
+        return wait_all(srv, deadline, cancel, stat_idle, describe_idle, "become idle", ret_error);
 }
 
 int haproxy_wait_up(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error) {
-        return wait_all(
-                sockets, backend, server, deadline, cancel, stat_up, describe_up, "come UP", ret_error);
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error) {
+        return wait_all(srv, deadline, cancel, stat_up, describe_up, "come UP", ret_error);
 }
 
 int haproxy_drain(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error) {
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error) {
         int r;
 
-        r = haproxy_set_server_state_all(sockets, backend, server, HAPROXY_STATE_DRAIN, ret_error);
+        r = haproxy_set_server_state_all(srv, HAPROXY_STATE_DRAIN, ret_error);
         if (r < 0)
                 return r;
-        r = haproxy_wait_idle(sockets, backend, server, deadline, cancel, ret_error);
+        r = haproxy_wait_idle(srv, deadline, cancel, ret_error);
         if (r < 0)
                 return r;
-        return haproxy_set_server_state_all(sockets, backend, server, HAPROXY_STATE_MAINT, ret_error);
+        return haproxy_set_server_state_all(srv, HAPROXY_STATE_MAINT, ret_error);
 }
 
 int haproxy_undrain(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error) {
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error) {
         int r;
 
-        r = haproxy_set_server_state_all(sockets, backend, server, HAPROXY_STATE_READY, ret_error);
+        r = haproxy_set_server_state_all(srv, HAPROXY_STATE_READY, ret_error);
         if (r < 0)
                 return r;
-        return haproxy_wait_up(sockets, backend, server, deadline, cancel, ret_error);
+        return haproxy_wait_up(srv, deadline, cancel, ret_error);
 }

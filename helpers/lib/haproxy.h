@@ -44,6 +44,14 @@ typedef struct HaproxyServerStat {
         char *last_chk;     /* its text: the HTTP reason, "Connection refused" …; NULL: none */
 } HaproxyServerStat;
 
+/* a server in the load balancer, as the calls on every HAProxy of a site name it: backend/server
+ * behind each of the admin sockets (the strings are borrowed) */
+typedef struct HaproxyServer {
+        char *const *sockets; /* NULL-terminated: one socket per HAProxy process */
+        const char *backend;
+        const char *server;
+} HaproxyServer;
+
 /* frees the strings of *s and zeroes it (a zeroed struct is left alone) */
 void haproxy_server_stat_done(HaproxyServerStat *s);
 
@@ -79,11 +87,10 @@ int haproxy_command(
 int haproxy_set_server_state(
         const char *socket, const char *backend, const char *server, HaproxyState state, char **ret_error);
 
-/* haproxy_set_server_state() on every socket of the NULL-terminated sockets, each tried even when
- * one before failed. 0 when all took it; else the error of the first that failed, and a message
- * naming every one that failed ("; " between them). -EINVAL when sockets is empty. */
-int haproxy_set_server_state_all(
-        char *const *sockets, const char *backend, const char *server, HaproxyState state, char **ret_error);
+/* haproxy_set_server_state() of srv's backend/server on every socket of srv, each tried even when one
+ * before failed. 0 when all took it; else the error of the first that failed, and a message naming
+ * every one that failed ("; " between them). -EINVAL when srv has no socket. */
+int haproxy_set_server_state_all(const HaproxyServer *srv, HaproxyState state, char **ret_error);
 
 /* Reads the row of backend/server out of a `show stat` answer (csv, size bytes, no NUL needed). The
  * first line is the header, "# pxname,svname,…": the columns are found by their names, in any order;
@@ -111,46 +118,27 @@ int haproxy_server_stat(
  * without a health check, up as soon as it is ready). "UP 1/2" (a check failing) is not. */
 bool haproxy_status_is_up(const char *status);
 
-/* Polls `show stat` on every socket every HAPROXY_POLL_INTERVAL_USEC until backend/server has no
- * session open (scur 0) on all of them. 0; -ETIME when the CLOCK_MONOTONIC deadline passes first (the
- * message names the socket and the sessions still open; a reading at the deadline is given 5 s, so the
- * call may end that much after it); -ECANCELED as soon as *cancel (when cancel is
- * not NULL) is non-zero; haproxy_server_stat()'s errors at once. */
+/* Polls `show stat` on every socket of srv every HAPROXY_POLL_INTERVAL_USEC until its backend/server
+ * has no session open (scur 0) on all of them. 0; -ETIME when the CLOCK_MONOTONIC
+ * deadline passes first (the message names the socket and the sessions still open; a reading at the
+ * deadline is given 5 s, so the call may end that much after it); -ECANCELED as soon as *cancel (when
+ * cancel is not NULL) is non-zero; -EINVAL when srv has no socket; haproxy_server_stat()'s errors at
+ * once. */
 int haproxy_wait_idle(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error);
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error);
 
-/* As haproxy_wait_idle(), until backend/server's status is up (haproxy_status_is_up()) on every
- * socket: HAProxy's own health check passed. The -ETIME message names the status and the last check. */
+/* As haproxy_wait_idle(), until srv's status is up (haproxy_status_is_up()) on every socket:
+ * HAProxy's own health check passed. The -ETIME message names the status and the last check. */
 int haproxy_wait_up(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error);
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error);
 
-/* Takes backend/server out of the load balancer: `state drain` on every socket (no new sessions;
- * open ones go on), haproxy_wait_idle() until deadline, then `state maint`. On an error or -ETIME the
- * server is left draining (taking no new sessions): haproxy_undrain() takes it back. */
+/* Takes srv out of the load balancer: `state drain` on every socket (no new sessions; open ones go
+ * on), haproxy_wait_idle() until deadline, then `state maint`. On an error or -ETIME the server is left
+ * draining (taking no new sessions): haproxy_undrain() takes it back. */
 int haproxy_drain(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error);
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error);
 
-/* Gives backend/server back to the load balancer: `state ready` on every socket, then haproxy_wait_up()
- * until deadline. */
+/* Gives srv back to the load balancer: `state ready` on every socket, then haproxy_wait_up() until
+ * deadline. */
 int haproxy_undrain(
-        char *const *sockets,
-        const char *backend,
-        const char *server,
-        usec_t deadline,
-        const volatile sig_atomic_t *cancel,
-        char **ret_error);
+        const HaproxyServer *srv, usec_t deadline, const volatile sig_atomic_t *cancel, char **ret_error);

@@ -198,26 +198,11 @@ Registry=http://127.0.0.1:$CBU_REGISTRY_PORT/
 [Database]
 Connection=host=127.0.0.1 port=5432
 CONF
-        cl "$i" tee /etc/systemd/system/codebolt.service >/dev/null <<UNIT
-[Unit]
-Description=Codebolt server (cluster host cb$i)
-After=network.target
-
-[Service]
-Type=exec
-User=codebolt
-Environment=CODEBOLT_HOST=$(cl_addr "$i") CODEBOLT_PORT=$CL_PORT CODEBOLT_DB=codebolt CODEBOLT_DATA=/var/lib/codebolt
-Environment=CODEBOLT_TOKEN_SECRET=$CL_TOKEN_SECRET CODEBOLT_RUN_SECONDS=${CBU_RUN_SECONDS:-3}
-Environment=PGHOST=127.0.0.1 PGPORT=5432
-ExecStart=/opt/codebolt/current/bin/codebolt-server
-Restart=on-failure
-RestartSec=2
-KillMode=mixed
-TimeoutStopSec=300
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+        cbu_server_unit "Codebolt server (cluster host cb$i)" network.target /opt/codebolt \
+                "CODEBOLT_HOST=$(cl_addr "$i") CODEBOLT_PORT=$CL_PORT CODEBOLT_DB=codebolt CODEBOLT_DATA=/var/lib/codebolt" \
+                "CODEBOLT_TOKEN_SECRET=$CL_TOKEN_SECRET CODEBOLT_RUN_SECONDS=${CBU_RUN_SECONDS:-3}" \
+                "PGHOST=127.0.0.1 PGPORT=5432" |
+                cl "$i" tee /etc/systemd/system/codebolt.service >/dev/null
         cl "$i" systemctl daemon-reload
         cl "$i" systemctl enable --quiet codebolt.service
 }

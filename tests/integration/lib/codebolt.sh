@@ -58,6 +58,32 @@ cbu_psql() {
         sb runuser -u codebolt -- psql -X -q -A -t -v ON_ERROR_STOP=1 -d "${CBU_DB:-codebolt}" "$@"
 }
 
+# cbu_server_unit DESCRIPTION AFTER ROOT ENVIRONMENT...: prints the unit of a Codebolt server as the
+# guide has it: ROOT/current/bin/codebolt-server run as codebolt after the units AFTER, one Environment=
+# line for each ENVIRONMENT
+cbu_server_unit() {
+        local description=$1 after=$2 root=$3
+        shift 3
+        cat <<UNIT
+[Unit]
+Description=$description
+After=$after
+
+[Service]
+Type=exec
+User=codebolt
+$(printf 'Environment=%s\n' "$@")
+ExecStart=$root/current/bin/codebolt-server
+Restart=on-failure
+RestartSec=2
+KillMode=mixed
+TimeoutStopSec=300
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
 # cbu_deploy VERSION [NAME PORT]: a running Codebolt VERSION with seeded data, as the guide's operator
 # has it. With NAME, a second deployment beside the default one (docs/architecture.md, "Configuration"; deploy the default first):
 # server unit codebolt-NAME.service on PORT, database codebolt_NAME, stores under /var/lib/codebolt-NAME,
@@ -93,24 +119,9 @@ cbu_deploy() {
                 "@codebolt/server@$version" >/dev/null
         sb ln -sfn "releases/$version" "$root/current"
 
-        sb tee "/etc/systemd/system/$unit" >/dev/null <<UNIT
-[Unit]
-Description=Codebolt server${name:+ ($name)}
-After=network.target postgresql.service
-
-[Service]
-Type=exec
-User=codebolt
-Environment=CODEBOLT_PORT=$port CODEBOLT_DB=$db CODEBOLT_DATA=$data CODEBOLT_RUN_SECONDS=${CBU_RUN_SECONDS:-3}
-ExecStart=$root/current/bin/codebolt-server
-Restart=on-failure
-RestartSec=2
-KillMode=mixed
-TimeoutStopSec=300
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+        cbu_server_unit "Codebolt server${name:+ ($name)}" "network.target postgresql.service" "$root" \
+                "CODEBOLT_PORT=$port CODEBOLT_DB=$db CODEBOLT_DATA=$data CODEBOLT_RUN_SECONDS=${CBU_RUN_SECONDS:-3}" |
+                sb tee "/etc/systemd/system/$unit" >/dev/null
 
         if [ -z "$name" ]; then
                 # codebolt-upgrade's own configuration: the local registry, the smoke-test password
