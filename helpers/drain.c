@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "balancer.h"
 #include "backup-manifest.h"
 #include "bus.h"
 #include "checks.h"
@@ -351,6 +352,10 @@ static int run(Helper *h) {
                 return log_error_errno(r, "Failed to read the state of %s: %m", h->config.server_unit);
 
         if (streq(active, "active")) {
+                /* the balancer first: no new session reaches the server while it drains */
+                r = balancer_take_out(h);
+                if (r < 0)
+                        return r;
                 log_status("drain: asking the server to take no new agent runs");
                 r = helper_login(&h->config, &token, &login_error);
                 if (r < 0)
@@ -359,6 +364,9 @@ static int run(Helper *h) {
                 if (r < 0)
                         return r;
                 r = wait_for_runs(h, token);
+                if (r < 0)
+                        return r;
+                r = balancer_wait_grace(&h->config);
                 if (r < 0)
                         return r;
         } else

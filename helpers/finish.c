@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "balancer.h"
 #include "bus.h"
 #include "checks.h"
 #include "events.h"
@@ -249,6 +250,13 @@ static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
         _cleanup_free_ char *from_field = NULL, *message = NULL;
         int r;
+
+        /* the new version passed its smoke test: the balancer may send it sessions again */
+        if (h->current.lb_drained) {
+                r = balancer_take_back(&h->config);
+                if (r < 0)
+                        return r;
+        }
 
         log_status("finish: recording the upgrade to %s", h->version);
 

@@ -152,6 +152,7 @@ static const Field fields[_CURRENT_KEY_MAX] = {
         FIELD(CURRENT_LATE, "late", FIELD_BOOL, late),
         FIELD(CURRENT_UPGRADE_FINISHED, "upgrade_finished", FIELD_STRING, upgrade_finished),
         FIELD(CURRENT_LATE_REASON, "late_reason", FIELD_STRING, late_reason),
+        FIELD(CURRENT_LB_DRAINED, "lb_drained", FIELD_BOOL, lb_drained),
 };
 
 static void *field_of(Current *c, const Field *f) {

@@ -57,6 +57,7 @@
  * | late                   | bool                | rollback (late)                                | rollback, the CLI, lib/maystart                                                                     |
  * | upgrade_finished       | string (ISO 8601)   | rollback (late)                                | (status --json only)                                                                                |
  * | late_reason            | string              | rollback (late)                                | rollback                                                                                            |
+ * | lb_drained             | bool                | drain                                          | finish, rollback                                                                                    |
  *
  * "helper layer" is helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
  * helper_run_hooks, the phase marks); "the CLI", codebolt-upgrade, reads it for status, clear, clean and
@@ -122,6 +123,7 @@ typedef enum CurrentKey {
         CURRENT_LATE,
         CURRENT_UPGRADE_FINISHED,
         CURRENT_LATE_REASON,
+        CURRENT_LB_DRAINED,
         _CURRENT_KEY_MAX,
 } CurrentKey;
 
@@ -194,6 +196,8 @@ typedef struct Current {
         bool late;                   /* a late rollback (after a success); status, lib/maystart */
         char *upgrade_finished;      /* late: when the upgrade rolled back had finished */
         char *late_reason;           /* late: why, as given on the command line */
+        bool lb_drained;             /* drain took the server out of [LoadBalancer]: finish and the
+                                      * rollback give it back */
 
         uint64_t present; /* CURRENT_KEY_BIT()s of the keys to write even at their zero value */
         cJSON *extra;     /* members this version does not know (an older or newer writer's, or a ledger

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <math.h>
 
+#include "balancer.h"
 #include "current.h"
 #include "log.h"
 #include "macro.h"
@@ -21,6 +22,13 @@ int do_abort(Rollback *rb) {
                 r = undo_drain(rb);
                 if (r < 0)
                         return r;
+                /* the server still runs the old version: the balancer may send it sessions again */
+                if (rb->current.lb_drained) {
+                        r = balancer_take_back(&rb->h->config);
+                        if (r < 0)
+                                return rb_fail(
+                                        rb, r, "The server is not back in the load balancer (see above).");
+                }
         }
 
         /* read after the drain: undoing it reloads current.json */

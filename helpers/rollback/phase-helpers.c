@@ -2,6 +2,7 @@
 /* phase-helpers.c: migrate-watch --rollback and smoke --rollback: start the old release and smoke-test it */
 #define _GNU_SOURCE
 
+#include "balancer.h"
 #include "log.h"
 #include "macro.h"
 #include "spawn.h"
@@ -92,6 +93,12 @@ int start_and_smoke(Rollback *rb) {
                         "status %d; its own messages in the journal say why)",
                         rb->current.from,
                         status);
+        }
+        /* the old version serves again: the balancer may send it sessions (drain took it out) */
+        if (r >= 0 && rb->current.lb_drained) {
+                r = balancer_take_back(&rb->h->config);
+                if (r < 0)
+                        r = rb_fail(rb, r, "The server is not back in the load balancer (see above).");
         }
         if (r < 0) {
                 (void)rb_relock(rb);

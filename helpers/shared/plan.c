@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "balancer.h"
 #include "backup-manifest.h"
 #include "bus.h"
 #include "hooks.h"
@@ -26,7 +27,7 @@
 #include "spawn.h"
 #include "time-util.h"
 
-#define GATE_MAX 10
+#define GATE_MAX 11
 #define COMMAND_TIMEOUT (60 * USEC_PER_SEC)
 #define HTTP_TIMEOUT (30 * USEC_PER_SEC)
 /* the upgrade path through the release metadata: milliseconds for any document within the version cap;
@@ -703,6 +704,32 @@ static int gate_space(const Config *c, Plan *p) {
 
 /* ---- production follows staging ---- */
 
+/* with [LoadBalancer] Driver=haproxy: every admin socket answers for this server, so that the drain
+ * can take it out (and the rollback give it back) */
+static int gate_balancer(const Config *c, Plan *p) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (c->lb_driver != LB_DRIVER_HAPROXY)
+                return gate(
+                        p,
+                        "balancer",
+                        CHECK_SKIPPED,
+                        "[LoadBalancer] Driver=%s",
+                        config_lb_driver_to_string(c->lb_driver));
+        r = balancer_check(c, &error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(
+                        p,
+                        "balancer",
+                        CHECK_FAIL,
+                        "the load balancer cannot be driven: %s",
+                        error ?: strerror(-r));
+        return gate(p, "balancer", CHECK_PASS, "every admin socket answers for backend %s", c->lb_backend);
+}
+
 static int gate_staging(const Config *c, Plan *p) {
         _cleanup_free_ char *url = NULL, *body = NULL, *error = NULL, *reason = NULL;
         _cleanup_json_ cJSON *ledger = NULL;
@@ -773,6 +800,8 @@ int plan_make(const Config *c, const char *from, const char *to, Plan *ret) {
                 r = gate_tools(c, &p);
         if (r >= 0)
                 r = gate_space(c, &p);
+        if (r >= 0)
+                r = gate_balancer(c, &p);
         if (r >= 0)
                 r = gate_staging(c, &p);
         semver_done(&vfrom);

@@ -11,6 +11,7 @@
 #include "metadata-ladder.h"
 #include "paths.h"
 #include "plan.h"
+#include "strv.h"
 #include "state.h"
 
 /* 1.4.0 → 1.5.0 is direct, 1.3.0 → 1.5.0 goes through 1.4.0, 2.0.0 is a major; none declares
@@ -20,8 +21,9 @@
         " \"1.5.0\": {\"codebolt\": {\"upgradeFrom\": \">=1.4.0\", \"migrations\": [{\"id\": \"m1\"," \
         " \"breaking\": false}]}}, \"2.0.0\": {}}}"
 
-static const char *const gate_names[] = { "failed-here", "kind",    "published", "path",  "node",
-                                          "postgres",    "clients", "tools",     "space", "staging" };
+static const char *const gate_names[] = { "failed-here", "kind",     "published", "path",
+                                          "node",        "postgres", "clients",   "tools",
+                                          "space",       "balancer", "staging" };
 
 /* a Config of its own deployment, reading doc (NULL: METADATA) from a file under the root; the database
  * is a port nobody listens on */
@@ -81,6 +83,29 @@ START_TEST(test_gate_names) {
         ck_assert_uint_eq(p.n_gates, ELEMENTSOF(gate_names));
         for (size_t i = 0; i < ELEMENTSOF(gate_names); i++)
                 ck_assert_str_eq(p.gates[i].name, gate_names[i]);
+}
+END_TEST
+
+/* [LoadBalancer] Driver=haproxy: an admin socket that does not answer refuses, naming it; skipped
+ * without a balancer */
+START_TEST(test_balancer_gate) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_(plan_done) Plan p = {}, q = {};
+
+        plan_config(&c, "balancer", NULL);
+        ck_assert_int_eq(plan_make(&c, "1.4.0", "1.5.0", &p), 0);
+        assert_gate(&p, "balancer", CHECK_SKIPPED, "Driver=none");
+
+        c.lb_driver = LB_DRIVER_HAPROXY;
+        ck_assert_int_eq(strv_push(&c.lb_sockets, "tcp:127.0.0.1:1"), 0);
+        c.lb_backend = strdup("codebolt");
+        c.lb_server = strdup("cb1");
+        ck_assert_ptr_nonnull(c.lb_sockets);
+        ck_assert_ptr_nonnull(c.lb_backend);
+        ck_assert_ptr_nonnull(c.lb_server);
+        ck_assert_int_eq(plan_make(&c, "1.4.0", "1.5.0", &q), 0);
+        assert_gate(&q, "balancer", CHECK_FAIL, "tcp:127.0.0.1:1");
+        ck_assert(!q.proceed);
 }
 END_TEST
 
@@ -231,6 +256,7 @@ static Suite *plan_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_gate_names);
         tcase_add_test(tc, test_minor_path);
+        tcase_add_test(tc, test_balancer_gate);
         tcase_add_test(tc, test_path_through);
         tcase_add_test(tc, test_major_refused);
         tcase_add_test(tc, test_failed_here);
