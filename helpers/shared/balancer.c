@@ -72,9 +72,7 @@ int balancer_take_out(Helper *h) {
 
         log_status("drain: taking %s/%s out of the load balancer", c->lb_backend, server);
         r = haproxy_drain(
-                c->lb_sockets,
-                c->lb_backend,
-                server,
+                &(HaproxyServer){ .sockets = c->lb_sockets, .backend = c->lb_backend, .server = server },
                 helper_deadline(c->timeout_drain),
                 &helper_cancelled,
                 &error);
@@ -127,9 +125,7 @@ int balancer_take_back(const Config *c) {
                 c->lb_backend,
                 server);
         r = haproxy_undrain(
-                c->lb_sockets,
-                c->lb_backend,
-                server,
+                &(HaproxyServer){ .sockets = c->lb_sockets, .backend = c->lb_backend, .server = server },
                 helper_deadline(c->timeout_ready),
                 &helper_cancelled,
                 &error);
