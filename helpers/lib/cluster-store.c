@@ -260,7 +260,7 @@ int cluster_store_get_roll(ClusterStore *s, ClusterRoll *ret, int64_t *ret_versi
                 return r;
         r = store_get(s, key, &kv, ret_error);
         if (r == -ENOENT)
-                return errmsg_set(ret_error, r, "No roll in cluster %s", s->cluster);
+                return errmsg_set(ret_error, r, "there is no roll in cluster %s", s->cluster);
         if (r < 0)
                 return r;
         r = cluster_roll_parse(kv.value, kv.value_size, &roll, &error);
@@ -331,7 +331,7 @@ static int roll_change_step(const EtcdKv *kv, void *userdata, char **ret_value, 
         int r;
 
         if (!kv)
-                return errmsg_set(ret_error, -ENOENT, "No roll in cluster %s", c->cluster);
+                return errmsg_set(ret_error, -ENOENT, "there is no roll in cluster %s", c->cluster);
         r = read_roll(kv, &old, ret_error);
         if (r < 0)
                 return r;
