@@ -418,7 +418,7 @@ static int roll_change(const Config *c, ClusterRollOp op) {
         r = open_store(c, &s);
         if (r < 0)
                 return r;
-        r = cluster_store_roll_change(s, op, &roll, &error);
+        r = cluster_store_roll_change(s, op, NULL, &roll, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
         printf("Roll %s to %s %s %s.\n",
@@ -506,6 +506,8 @@ static int cluster_join(int argc, char *argv[], void *userdata) {
 
 static int cluster_leave(int argc, char *argv[], void *userdata) {
         _cleanup_cluster_store_ ClusterStore *s = NULL;
+        _cleanup_(cluster_roll_done) ClusterRoll roll = {};
+        _cleanup_strv_free_ char **members = NULL;
         _cleanup_free_ char *error = NULL;
         int r;
 
@@ -515,10 +517,21 @@ static int cluster_leave(int argc, char *argv[], void *userdata) {
         r = cluster_store_leave(s, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
-        if (r > 0)
-                printf("%s left cluster %s.\n", s->host_id, s->cluster);
-        else
+        if (r == 0) {
                 printf("%s was no member of cluster %s.\n", s->host_id, s->cluster);
+                return 0;
+        }
+        printf("%s left cluster %s.\n", s->host_id, s->cluster);
+
+        /* the member list shrank: a rolling roll that waited only for this host is done */
+        r = cluster_store_member_ids(s, &members, &error);
+        if (r >= 0)
+                r = cluster_store_roll_change(s, CLUSTER_ROLL_OP_COMPLETE, members, &roll, &error);
+        if (r > 0)
+                printf("Every member left is upgraded: roll %s to %s is done.\n", roll.id, roll.to);
+        if (r < 0 && r != -ENOENT && r != -EPERM)
+                log_warning_errno(
+                        r, "Left, but could not tell whether the roll is done now: %s.", strempty(error));
         return 0;
 }
 

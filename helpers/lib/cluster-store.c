@@ -223,12 +223,13 @@ static int key_of(ClusterStore *s, ClusterKey what, const char *id, char **ret, 
 
 /* a document as etcd stores it: compact JSON */
 static int json_value(cJSON *j, char **ret) {
-        _cleanup_json_ cJSON *owned = j;
         char *v;
 
         if (!j)
                 return -ENOMEM;
+        /* j is taken: it goes once printed */
         v = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
         if (!v)
                 return -ENOMEM;
         *ret = v;
@@ -321,6 +322,7 @@ int cluster_store_roll_start(ClusterStore *s, const ClusterRoll *roll, char **re
 
 typedef struct RollChange {
         ClusterRollOp op;
+        char *const *members;
         ClusterRoll result;
         const char *cluster;
 } RollChange;
@@ -345,6 +347,9 @@ static int roll_change_step(const EtcdKv *kv, void *userdata, char **ret_value, 
         case CLUSTER_ROLL_OP_ABORT:
                 r = cluster_roll_abort(&old, &new, ret_error);
                 break;
+        case CLUSTER_ROLL_OP_COMPLETE:
+                r = cluster_roll_complete(&old, c->members, &new, ret_error);
+                break;
         default:
                 return -EINVAL;
         }
@@ -361,9 +366,10 @@ static int roll_change_step(const EtcdKv *kv, void *userdata, char **ret_value, 
         return r;
 }
 
-int cluster_store_roll_change(ClusterStore *s, ClusterRollOp op, ClusterRoll *ret, char **ret_error) {
+int cluster_store_roll_change(
+        ClusterStore *s, ClusterRollOp op, char *const *members, ClusterRoll *ret, char **ret_error) {
         _cleanup_free_ char *key = NULL;
-        RollChange c = { .op = op, .cluster = s->cluster };
+        RollChange c = { .op = op, .members = members, .cluster = s->cluster };
         int r;
 
         assert(op >= 0 && op < _CLUSTER_ROLL_OP_MAX);
@@ -483,6 +489,41 @@ int cluster_store_leave(ClusterStore *s, char **ret_error) {
         return 1;
 }
 
+/* every hosts/ or members/ key of the cluster */
+static int store_list(ClusterStore *s, ClusterKey what, EtcdKv **ret, size_t *ret_n, char **ret_error) {
+        _cleanup_free_ char *prefix = NULL, *error = NULL;
+        int r;
+
+        r = key_of(s, what, NULL, &prefix, ret_error);
+        if (r < 0)
+                return r;
+        r = etcd_get_prefix(s->etcd, prefix, ret, ret_n, NULL, &error);
+        if (r < 0)
+                return store_failed(s, r, "read", prefix, error, ret_error);
+        return 0;
+}
+
+int cluster_store_member_ids(ClusterStore *s, char ***ret, char **ret_error) {
+        _cleanup_strv_free_ char **ids = NULL;
+        EtcdKv *kvs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_list(s, CLUSTER_KEY_MEMBER, &kvs, &n, ret_error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const char *id = cluster_key_host_id(s->cluster, CLUSTER_KEY_MEMBER, kvs[i].key);
+                if (id)
+                        r = strv_push(&ids, id);
+        }
+        etcd_kvs_free(kvs, n);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ids);
+        return 0;
+}
+
 void cluster_snapshot_done(ClusterSnapshot *s) {
         if (!s)
                 return;
@@ -532,17 +573,14 @@ static int snapshot_get(ClusterStore *s, ClusterKey what, EtcdKv *ret, char **re
 }
 
 static int snapshot_list(ClusterStore *s, ClusterKey what, ClusterSnapshot *snap, char **ret_error) {
-        _cleanup_free_ char *prefix = NULL, *error = NULL;
+        _cleanup_free_ char *error = NULL;
         EtcdKv *kvs = NULL;
         size_t n = 0;
         int r;
 
-        r = key_of(s, what, NULL, &prefix, ret_error);
+        r = store_list(s, what, &kvs, &n, ret_error);
         if (r < 0)
                 return r;
-        r = etcd_get_prefix(s->etcd, prefix, &kvs, &n, NULL, &error);
-        if (r < 0)
-                return store_failed(s, r, "read", prefix, error, ret_error);
         for (size_t i = 0; i < n && r >= 0; i++) {
                 const char *id = cluster_key_host_id(s->cluster, what, kvs[i].key);
                 ClusterSnapshotHost *h;

@@ -56,13 +56,16 @@ typedef enum ClusterRollOp {
         CLUSTER_ROLL_OP_PAUSE,
         CLUSTER_ROLL_OP_RESUME,
         CLUSTER_ROLL_OP_ABORT,
+        CLUSTER_ROLL_OP_COMPLETE, /* rolling → done once every member is upgraded (after a leave) */
         _CLUSTER_ROLL_OP_MAX,
 } ClusterRollOp;
 
-/* cluster pause|resume|abort: cluster_roll_pause()/resume()/abort() by CAS. 1 changed, 0 the roll
- * already said it, -ENOENT no roll, -EPERM refused (the rule's sentence). *ret (optional): the roll as it
- * stands after. */
-int cluster_store_roll_change(ClusterStore *s, ClusterRollOp op, ClusterRoll *ret, char **ret_error);
+/* cluster pause|resume|abort: cluster_roll_pause()/resume()/abort() by CAS; CLUSTER_ROLL_OP_COMPLETE:
+ * cluster_roll_complete() with members (a strv; ignored by the other ops). 1 changed, 0 the roll already
+ * said it (or, for COMPLETE, some member is not upgraded yet), -ENOENT no roll, -EPERM refused (the rule's
+ * sentence). *ret (optional): the roll as it stands after. */
+int cluster_store_roll_change(
+        ClusterStore *s, ClusterRollOp op, char *const *members, ClusterRoll *ret, char **ret_error);
 
 /* Take a slot for host (NULL: this host) of a semaphore of slots: cluster_sem_take() by CAS; returns its
  * verdict (GRANTED, HELD or BUSY, with *ret_holders, optional, on BUSY). */
@@ -73,8 +76,12 @@ int cluster_store_sem_release(ClusterStore *s, const char *host, char **ret_erro
 
 /* cluster join: put members/<this host> (unconditionally: a rejoin updates it) */
 int cluster_store_join(ClusterStore *s, const ClusterMember *m, char **ret_error);
-/* cluster leave: delete members/<this host> (1 deleted, 0 it was no member) */
+/* cluster leave: delete members/<this host> (1 deleted, 0 it was no member); the caller then gives a
+ * rolling roll its chance to be done (CLUSTER_ROLL_OP_COMPLETE with cluster_store_member_ids()) */
 int cluster_store_leave(ClusterStore *s, char **ret_error);
+
+/* the ids of every members/<id> key (strv; NULL when none) */
+int cluster_store_member_ids(ClusterStore *s, char ***ret, char **ret_error);
 
 typedef struct ClusterSnapshotHost {
         char *id;

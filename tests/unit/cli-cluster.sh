@@ -59,8 +59,22 @@ etcdctl() { ETCDCTL_API=3 /usr/bin/etcdctl --endpoints "$url" "$@" >/dev/null; }
 host=$root/host
 mkdir -p "$host/etc/codebolt-upgrade" "$host/opt/codebolt/releases/1.4.0"
 ln -s releases/1.4.0 "$host/opt/codebolt/current"
-printf '[Cluster]\nName=test\nEtcd=%s\nHostId=h1\n\n[LoadBalancer]\nServer=web-1\n' "$url" \
-        >"$host/etc/codebolt-upgrade/upgrade.conf"
+printf '[Server]\nReleaseMetadata=/metadata.json\n\n[Cluster]\nName=test\nEtcd=%s\nHostId=h1\n\n[LoadBalancer]\nServer=web-1\n' \
+        "$url" >"$host/etc/codebolt-upgrade/upgrade.conf"
+# 1.5.0 may roll; 1.6.0 does not declare codebolt.rolling; 2.0.0 is a major
+cat >"$host/metadata.json" <<'EOF'
+{
+  "name": "@codebolt/server",
+  "dist-tags": { "latest": "2.0.0" },
+  "versions": {
+    "1.4.0": { "version": "1.4.0" },
+    "1.5.0": { "version": "1.5.0", "codebolt": { "rolling": true, "upgradeFrom": ">=1.4.0",
+               "migrations": [ { "id": "0042_add_index", "breaking": false } ] } },
+    "1.6.0": { "version": "1.6.0", "codebolt": { "upgradeFrom": ">=1.4.0" } },
+    "2.0.0": { "version": "2.0.0", "codebolt": { "rolling": true, "upgradeFrom": ">=1.4.0" } }
+  }
+}
+EOF
 export CODEBOLT_UPGRADE_ROOT=$host CODEBOLT_UPGRADE_LOG=stderr
 unset CODEBOLT_DEPLOYMENT
 
@@ -84,6 +98,11 @@ run 2 "*no host has joined cluster test*" cluster start 1.5.0 --coordinated
 run 0 "*joined cluster test as h1 (server web-1, version 1.4.0)*" cluster join
 run 0 "*h1 (this)*1.4.0*none*" cluster status
 run 2 "*no roll*" cluster pause
+# the rolling rule, from the plan: which rule refuses, and what to do
+run 2 "*Refused:*--coordinated*" cluster start 2.0.0
+run 2 "*Refused:*--coordinated*" cluster start 1.6.0
+run 0 "*1.4.0 → 1.5.0 (rolling) started*" cluster start 1.5.0
+run 0 "*is now aborted*" cluster abort
 run 0 "*1.4.0 → 1.5.0 (coordinated) started in cluster test*systemctl start codebolt-upgrade@1.5.0*" \
         cluster start 1.5.0 --coordinated
 run 2 "*Refused: the roll to 1.5.0*cluster abort*" cluster start 1.6.0 --coordinated

@@ -141,7 +141,7 @@ START_TEST(test_roll_lifecycle) {
         int64_t version = 0;
 
         ck_assert_int_eq(cluster_store_get_roll(s, NULL, NULL, &err), -ENOENT);
-        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_PAUSE, NULL, NULL), -ENOENT);
+        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_PAUSE, NULL, NULL, NULL), -ENOENT);
         ck_assert_int_eq(cluster_store_roll_start(s, &r1, NULL), 1);
         /* the same roll again: it is there */
         ck_assert_int_eq(cluster_store_roll_start(s, &r1, NULL), 0);
@@ -158,20 +158,20 @@ START_TEST(test_roll_lifecycle) {
         ck_assert_str_eq(got.to, "1.5.0");
         ck_assert_int_eq(version, 1);
 
-        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_PAUSE, &after, NULL), 1);
+        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_PAUSE, NULL, &after, NULL), 1);
         ck_assert_int_eq(after.state, CLUSTER_ROLL_PAUSED);
         cluster_roll_done(&after);
-        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_PAUSE, NULL, NULL), 0);
-        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_RESUME, &after, NULL), 1);
+        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_PAUSE, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_RESUME, NULL, &after, NULL), 1);
         ck_assert_int_eq(after.state, CLUSTER_ROLL_ROLLING);
         cluster_roll_done(&after);
         /* nobody upgraded: straight to aborted */
-        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_ABORT, &after, NULL), 1);
+        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_ABORT, NULL, &after, NULL), 1);
         ck_assert_int_eq(after.state, CLUSTER_ROLL_ABORTED);
         /* an ended roll refuses resume with the rule's sentence, and may be replaced */
         free(err);
         err = NULL;
-        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_RESUME, NULL, &err), -EPERM);
+        ck_assert_int_eq(cluster_store_roll_change(s, CLUSTER_ROLL_OP_RESUME, NULL, NULL, &err), -EPERM);
         ck_assert_msg(err && strstr(err, "aborted"), "%s", strempty(err));
         ck_assert_int_eq(cluster_store_roll_start(s, &r2, NULL), 1);
 }
@@ -238,6 +238,33 @@ START_TEST(test_join_leave_snapshot) {
         ASSERT_OK(cluster_store_snapshot(s1, &snap, &_err));
         ck_assert_int_eq(snap.n_hosts, 3); /* h2 still beats */
         ck_assert(!snap.hosts[1].has_member);
+}
+END_TEST
+
+/* h2 leaves while h1 is the only one upgraded: the roll is done */
+START_TEST(test_leave_completes) {
+        _cleanup_cluster_store_ ClusterStore *s1 = store("done", "h1"), *s2 = store("done", "h2");
+        _cleanup_(cluster_roll_done) ClusterRoll after = {};
+        _cleanup_strv_free_ char **ids = NULL;
+        ClusterMember m = { .hostname = (char *)"x", .server = (char *)"s", .version = (char *)"1.4.0" };
+        char *upgraded[] = { (char *)"h1", NULL };
+        ClusterRoll r = new_roll("r", "1.5.0");
+
+        r.upgraded = upgraded;
+        ASSERT_OK(cluster_store_join(s1, &m, &_err));
+        ASSERT_OK(cluster_store_join(s2, &m, &_err));
+        ASSERT_OK(cluster_store_roll_start(s1, &r, &_err));
+        ASSERT_OK(cluster_store_member_ids(s1, &ids, &_err));
+        ck_assert_int_eq(strv_length(ids), 2);
+        ck_assert_int_eq(cluster_store_roll_change(s1, CLUSTER_ROLL_OP_COMPLETE, ids, NULL, NULL), 0);
+        strv_free(ids);
+        ids = NULL;
+
+        ck_assert_int_eq(cluster_store_leave(s2, NULL), 1);
+        ASSERT_OK(cluster_store_member_ids(s1, &ids, &_err));
+        ck_assert_int_eq(strv_length(ids), 1);
+        ck_assert_int_eq(cluster_store_roll_change(s1, CLUSTER_ROLL_OP_COMPLETE, ids, &after, NULL), 1);
+        ck_assert_int_eq(after.state, CLUSTER_ROLL_DONE);
 }
 END_TEST
 
@@ -316,6 +343,7 @@ static Suite *cluster_store_suite(void) {
         tcase_add_test(kv, test_sem_take_release_unlock);
         tcase_add_test(kv, test_roll_lifecycle);
         tcase_add_test(kv, test_join_leave_snapshot);
+        tcase_add_test(kv, test_leave_completes);
         tcase_add_test(kv, test_unreachable);
         suite_add_tcase(s, kv);
         return s;
