@@ -68,15 +68,16 @@ static int64_t heartbeat_age(const ClusterSnapshotHost *h, usec_t now) {
         return t > now ? 0 : (int64_t)((now - t) / USEC_PER_SEC);
 }
 
-static void print_heartbeat(const ClusterSnapshotHost *h, usec_t now) {
+/* "none", "stale (<updated>)" or "12s ago"; NULL when out of memory */
+static char *heartbeat_string(const ClusterSnapshotHost *h, usec_t now) {
         int64_t age = heartbeat_age(h, now);
+        char *t = NULL;
 
         if (!h->has_heartbeat)
-                printf("none");
-        else if (age < 0 || age > HEARTBEAT_STALE_SEC)
-                printf("stale (%s)", h->heartbeat.updated);
-        else
-                printf("%llds ago", (long long)age);
+                return strdup("none");
+        if (age < 0 || age > HEARTBEAT_STALE_SEC)
+                return asprintf(&t, "stale (%s)", h->heartbeat.updated) < 0 ? NULL : t;
+        return asprintf(&t, "%llds ago", (long long)age) < 0 ? NULL : t;
 }
 
 static char *strv_join_or(char *const *l, const char *none) {
@@ -144,7 +145,7 @@ static int print_status(const ClusterStore *s, const ClusterSnapshot *snap) {
                "HOSTNAME");
         for (size_t i = 0; i < snap->n_hosts; i++) {
                 const ClusterSnapshotHost *h = &snap->hosts[i];
-                _cleanup_free_ char *id = NULL;
+                _cleanup_free_ char *id = NULL, *heartbeat = heartbeat_string(h, now);
 
                 if (asprintf(
                             &id,
@@ -153,13 +154,15 @@ static int print_status(const ClusterStore *s, const ClusterSnapshot *snap) {
                             streq(h->id, s->host_id) ? " (this)" : "",
                             h->has_member ? "" : " (no member)") < 0)
                         return log_oom();
-                printf("%-34s %-12s %-10s %-5s ",
+                if (!heartbeat)
+                        return log_oom();
+                printf("%-34s %-12s %-10s %-5s %-20s %s\n",
                        id,
                        h->has_heartbeat ? h->heartbeat.version : h->member.version,
                        h->has_heartbeat ? h->heartbeat.phase : "-",
-                       cluster_sem_holds(snap->has_sem ? &snap->sem : NULL, h->id) ? "yes" : "-");
-                print_heartbeat(h, now);
-                printf("  %s\n", h->has_member ? h->member.hostname : "-");
+                       cluster_sem_holds(snap->has_sem ? &snap->sem : NULL, h->id) ? "yes" : "-",
+                       heartbeat,
+                       h->has_member ? h->member.hostname : "-");
         }
         return 0;
 }
