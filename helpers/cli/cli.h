@@ -12,6 +12,8 @@
 extern bool arg_json;
 extern bool arg_discard_since;
 extern bool arg_dry_run;
+extern bool arg_coordinated;
+extern bool arg_auto_revert;
 extern const char *arg_deployment;
 
 /* a string member of o, or fallback when it is missing or empty */
@@ -51,3 +53,5 @@ int verb_unhold(int argc, char *argv[], void *userdata);
 int verb_plan(int argc, char *argv[], void *userdata);
 int verb_satisfies(int argc, char *argv[], void *userdata);
 int verb_server_may_start(int argc, char *argv[], void *userdata);
+/* `cluster SUBVERB …`: exit 2 on a host in no cluster and for a refusal */
+int verb_cluster(int argc, char *argv[], void *userdata);

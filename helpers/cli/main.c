@@ -14,6 +14,8 @@
 bool arg_json = false;
 bool arg_discard_since = false;
 bool arg_dry_run = false;
+bool arg_coordinated = false;
+bool arg_auto_revert = false;
 const char *arg_deployment = NULL;
 
 /* needs no configuration: it runs even when the configuration does not load */
@@ -33,6 +35,7 @@ static const Verb verbs[] = {
         /* the server's start condition: a config error does not stop it */
         { "server-may-start", 1, 1, CLI_VERB_NO_CONFIG, verb_server_may_start },
         { "clean", 1, VERB_ANY, 0, verb_clean },
+        { "cluster", 2, VERB_ANY, 0, verb_cluster },
         {},
 };
 
@@ -40,6 +43,9 @@ static const Verb verbs[] = {
 static const char *usage_of(const char *verb) {
         if (streq(verb, "satisfies"))
                 return "codebolt-upgrade satisfies VERSION RANGE";
+        if (streq(verb, "cluster"))
+                return "codebolt-upgrade cluster status|start VERSION|pause|resume|abort|unlock "
+                       "HOST|join|leave";
         if (streq(verb, "server-may-start"))
                 return "codebolt-upgrade [--deployment NAME] server-may-start";
         return NULL;
@@ -70,7 +76,17 @@ static void help(void) {
                "  clean [--dry-run]\n"
                "               drop the failed databases, snapshots and releases beyond retention\n"
                "               ([Backup] Keep=), after listing each with the reason and its size; never\n"
-               "               one a rollback may still need; --dry-run only lists\n\n"
+               "               one a rollback may still need; --dry-run only lists\n"
+               "  cluster status [--json]\n"
+               "               the cluster's roll, and every member's version, phase, slot and heartbeat\n"
+               "  cluster start VERSION [--coordinated] [--auto-revert]\n"
+               "               start a roll of the cluster to VERSION, after its gates\n"
+               "  cluster pause|resume|abort\n"
+               "               steer the roll under way\n"
+               "  cluster unlock HOST\n"
+               "               release the slot HOST holds (a host that crashed holding it)\n"
+               "  cluster join|leave\n"
+               "               make this host a member of its cluster, or no longer one\n\n"
                "Options:\n"
                "  --json             machine-readable output\n"
                "  --deployment NAME  a deployment of /etc/codebolt-upgrade/deployments/NAME.conf\n"
@@ -110,7 +126,9 @@ int main(int argc, char *argv[]) {
                 { "json", no_argument, NULL, 'j' },
                 { "deployment", required_argument, NULL, 'd' },
                 { "discard-since", no_argument, NULL, 'D' },
-                { "dry-run", no_argument, NULL, 'n' }, /* clean */
+                { "dry-run", no_argument, NULL, 'n' },     /* clean */
+                { "coordinated", no_argument, NULL, 'C' }, /* cluster start */
+                { "auto-revert", no_argument, NULL, 'A' }, /* cluster start */
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -133,6 +151,12 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'n':
                         arg_dry_run = true;
+                        break;
+                case 'C':
+                        arg_coordinated = true;
+                        break;
+                case 'A':
+                        arg_auto_revert = true;
                         break;
                 case 'h':
                         help();
