@@ -398,8 +398,8 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         if (r < 0)
                 return refused_or_failed(r, error);
         printf("Roll %s: %s → %s (%s%s) started in cluster %s.\n"
-               "Nothing upgrades yet by itself: on each member, systemctl start codebolt-upgrade@%s; its "
-               "preflight checks this roll and the hosts take turns through the slot.\n",
+               "The upgrade units do not read the roll yet: upgrade the members one at a time with "
+               "systemctl start codebolt-upgrade@%s.\n",
                id,
                from,
                version,

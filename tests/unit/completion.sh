@@ -48,9 +48,14 @@ expect() {
 }
 
 checks() {
-        expect 'clean clear history hold pin plan rollback satisfies server-may-start status unhold' \
+        expect 'clean clear cluster history hold pin plan rollback satisfies server-may-start status unhold' \
                 codebolt-upgrade ''
-        expect 'clean clear' codebolt-upgrade cl
+        expect 'clean clear cluster' codebolt-upgrade cl
+        expect 'abort join leave pause resume start status unlock' codebolt-upgrade cluster ''
+        expect '1.4.0 1.4.2 1.5.0 2.0.0-rc.1' codebolt-upgrade cluster start ''
+        expect '' codebolt-upgrade cluster start 1.5.0 ''
+        expect '--auto-revert --coordinated --deployment' codebolt-upgrade cluster start 1.5.0 --
+        expect '--deployment --json' codebolt-upgrade cluster status --
         expect 'pin plan' codebolt-upgrade --deployment eu p
         expect '--deployment --help --json --version' codebolt-upgrade --
         expect '1.4.0 1.4.2 1.5.0 2.0.0-rc.1' codebolt-upgrade plan ''
