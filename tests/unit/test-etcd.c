@@ -261,21 +261,9 @@ START_TEST(test_parse_error) {
 }
 END_TEST
 
-/* a recorded answer of etcd 3.4 (tests/fixtures/etcd/) */
+/* a recorded answer (tests/fixtures/etcd/) */
 static char *fixture(const char *name, size_t *ret_size) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        char *s = NULL;
-        size_t n = 0;
-        ssize_t l;
-
-        ck_assert_int_ge(asprintf(&path, "%s/etcd/%s", FIXTURES, name), 0);
-        f = fopen(path, "re");
-        ck_assert_msg(f, "%s: %s", path, strerror(errno));
-        l = getdelim(&s, &n, 0, f);
-        ck_assert_int_gt(l, 0);
-        *ret_size = (size_t)l;
-        return s;
+        return test_read_fixture(FIXTURES, "etcd", name, ret_size);
 }
 
 START_TEST(test_parse_recorded) {

@@ -909,20 +909,9 @@ START_TEST(test_names_and_states) {
 }
 END_TEST
 
+/* a recorded answer (tests/fixtures/haproxy/) */
 static char *read_fixture(const char *name, size_t *ret_size) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        char *text = NULL;
-        size_t n = 0;
-        ssize_t l;
-
-        ck_assert_int_ge(asprintf(&path, "%s/haproxy/%s", FIXTURES, name), 0);
-        f = fopen(path, "re");
-        ck_assert_msg(f, "%s: %s", path, strerror(errno));
-        l = getdelim(&text, &n, 0, f);
-        ck_assert_int_gt(l, 0);
-        *ret_size = (size_t)l;
-        return text;
+        return test_read_fixture(FIXTURES, "haproxy", name, ret_size);
 }
 
 /* parses text as a whole for be/a: the result, and *ret when it is 0 */

@@ -282,3 +282,19 @@ cJSON *test_http_records(void) {
         }
         return a;
 }
+
+char *test_read_fixture(const char *fixtures, const char *dir, const char *name, size_t *ret_size) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        char *text = NULL;
+        size_t n = 0;
+        ssize_t l;
+
+        ck_assert_int_ge(asprintf(&path, "%s/%s/%s", fixtures, dir, name), 0);
+        f = fopen(path, "re");
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        l = getdelim(&text, &n, 0, f);
+        ck_assert_int_gt(l, 0);
+        *ret_size = (size_t)l;
+        return text;
+}

@@ -13,6 +13,10 @@ void test_capture_begin(void);
 /* stderr back where it was; returns what was written to it since test_capture_begin() (free it) */
 char *test_capture_end(void);
 
+/* The whole file FIXTURES/dir/name (fixtures: the FIXTURES directory the test was built with), read
+ * into a NUL-terminated buffer; *ret_size its length. Fails the test when it cannot be read or is empty. */
+char *test_read_fixture(const char *fixtures, const char *dir, const char *name, size_t *ret_size);
+
 /* rm -rf DIR, never following a symlink */
 void rm_rf(const char *dir);
 
