@@ -275,7 +275,8 @@ static int cluster_status(int argc, char *argv[], void *userdata) {
 
 /* ---- start ---- */
 
-/* the rolling rule (DESIGN §12) for from → to, from the plan: 0 allowed, 2 refused (logged) */
+/* the rolling rule (docs/architecture.md, "Clusters") for from → to, from the plan: 0 allowed, 2 refused
+ * (logged) */
 static int rolling_gate(const Config *c, const char *from, const char *to) {
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ char *refusal = NULL;

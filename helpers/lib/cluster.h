@@ -25,7 +25,7 @@ bool cluster_name_is_valid(const char *s);
 /* whether s is a valid host id (the same rule as a cluster name); NULL is not */
 bool cluster_host_id_is_valid(const char *s);
 
-/* the keys under /codebolt-upgrade/<cluster>/ (DESIGN §12) */
+/* the keys under /codebolt-upgrade/<cluster>/ (docs/architecture.md, "Clusters") */
 typedef enum ClusterKey {
         CLUSTER_KEY_ROLL,     /* roll */
         CLUSTER_KEY_SEM,      /* sem */
@@ -256,11 +256,11 @@ int cluster_roll_may_revert(const ClusterRoll *roll, const char *host, char **re
 
 /* ---- rolling or coordinated ---- */
 
-/* Whether an upgrade from → to may be rolled host by host (DESIGN §12): to is a patch or minor of from's
- * major, one hop (path, metadata_plan_path()'s chain, is exactly { to's version }), every migration on the
- * path ([{"id", "breaking"}, …] as plan.h's Plan.migrations; one without "breaking": false counts as
- * breaking) is non-breaking, and to declares codebolt.rolling. 1 allowed; 0 refused with the first rule
- * that refuses in *ret_refusal (optional), one sentence ending in what to do ("20260501_rewrite_history
+/* Whether an upgrade from → to may be rolled host by host (docs/architecture.md, "Clusters"): to is a patch
+ * or minor of from's major, one hop (path, metadata_plan_path()'s chain, is exactly { to's version }), every
+ * migration on the path ([{"id", "breaking"}, …] as plan.h's Plan.migrations; one without "breaking": false
+ * counts as breaking) is non-breaking, and to declares codebolt.rolling. 1 allowed; 0 refused with the first
+ * rule that refuses in *ret_refusal (optional), one sentence ending in what to do ("20260501_rewrite_history
  * is breaking: use cluster start --coordinated"); -ENOMEM. */
 int cluster_rolling_allowed(
         const SemVer *from,

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
-# cluster.sh: the world of the cluster scenarios (DESIGN.md §12, "Tests"): one network namespace made for
+# cluster.sh: the world of the cluster scenarios (HACKING.md, "Tests"): one network namespace made for
 # the test; in it PostgreSQL in a sandbox of its own serving every host over TCP (127.0.0.1:5432), etcd
 # (127.0.0.3:2379), HAProxy (frontend 127.0.0.10:8080, admin socket 127.0.0.10:9999, backend `codebolt`,
 # servers cb1…cbN), the local npm registry (127.0.0.1:4873), and N Codebolt hosts: host i is a systemd
