@@ -6,6 +6,7 @@
 #include <systemd/sd-id128.h>
 #include <unistd.h>
 
+#include "balancer.h"
 #include "checks.h"
 #include "cli.h"
 #include "cluster-store.h"
@@ -470,13 +471,6 @@ static int cluster_unlock(int argc, char *argv[], void *userdata) {
         return 0;
 }
 
-/* the name the load balancer knows this host's server by: [LoadBalancer] Server=, else the short
- * hostname (as cluster.h documents members/<id>'s "server") */
-static int lb_server_name(const Config *c, const char *hostname, char **ret) {
-        *ret = c->lb_server ? strdup(c->lb_server) : strndup(hostname, strcspn(hostname, "."));
-        return *ret ? 0 : -ENOMEM;
-}
-
 static int cluster_join(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         _cleanup_cluster_store_ ClusterStore *s = NULL;
@@ -490,8 +484,10 @@ static int cluster_join(int argc, char *argv[], void *userdata) {
                 return r;
         if (gethostname(hostname, sizeof(hostname) - 1) < 0)
                 return log_error_errno(errno, "Failed to read the hostname: %m");
-        if (lb_server_name(c, hostname, &server) < 0)
-                return log_oom();
+        /* members/<id>'s "server": the name the load balancer knows this host's server by */
+        r = balancer_server_name(c, &server);
+        if (r < 0)
+                return log_error_errno(r, "Failed to tell this host's name in the load balancer: %m");
         r = open_store(c, &s);
         if (r < 0)
                 return r;
