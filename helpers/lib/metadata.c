@@ -43,8 +43,12 @@ static int64_t protocol_of(const cJSON *o, const char *key) {
         return r < 0 ? METADATA_MALFORMED : v;
 }
 
+/* by precedence, then by the version string: a version listed twice then sits next to itself */
 static int release_compare(const void *a, const void *b) {
-        return semver_compare(&((const Release *)a)->v, &((const Release *)b)->v);
+        const Release *x = a, *y = b;
+        int c = semver_compare(&x->v, &y->v);
+
+        return c != 0 ? c : strcmp(x->version, y->version);
 }
 
 int metadata_parse(cJSON *doc, Metadata *ret, char **ret_error) {
@@ -118,6 +122,18 @@ int metadata_parse(cJSON *doc, Metadata *ret, char **ret_error) {
         qsort(m.releases, n, sizeof(Release), release_compare);
         m.n = n;
         m.doc = TAKE_PTR(owned);
+        /* JSON lets a key repeat; two blocks for one version would let the plan and the stage read
+         * different ones */
+        for (size_t i = 1; i < n; i++)
+                if (streq(m.releases[i - 1].version, m.releases[i].version)) {
+                        if (ret_error && asprintf(
+                                                 ret_error,
+                                                 "the document lists version %s twice",
+                                                 m.releases[i].version) < 0)
+                                *ret_error = NULL;
+                        metadata_done(&m);
+                        return -EBADMSG;
+                }
         *ret = m;
         return 0;
 }

@@ -123,6 +123,28 @@ START_TEST(test_parse_bad) {
 }
 END_TEST
 
+/* a version whose key repeats (cJSON keeps both) is refused, whichever block would have won */
+START_TEST(test_parse_duplicate_version) {
+        _cleanup_free_ char *error = NULL;
+        Metadata m = {};
+
+        ck_assert_int_eq(
+                metadata_parse(
+                        cJSON_Parse("{\"versions\": {\"1.0.0\": {}, \"1.1.0+b\": {}, \"1.1.0+a\": {},"
+                                    " \"1.0.0\": {\"codebolt\": {\"upgradeFrom\": \">=0.9\"}}}}"),
+                        &m,
+                        &error),
+                -EBADMSG);
+        ck_assert_str_eq(error, "the document lists version 1.0.0 twice");
+        /* builds of one precedence are different versions */
+        ck_assert_int_eq(
+                metadata_parse(cJSON_Parse("{\"versions\": {\"1.1.0+b\": {}, \"1.1.0+a\": {}}}"), &m, NULL),
+                0);
+        ck_assert_int_eq(m.n, 2);
+        metadata_done(&m);
+}
+END_TEST
+
 START_TEST(test_classify) {
         static const struct {
                 const char *from, *to;
@@ -770,6 +792,7 @@ static Suite *metadata_suite(void) {
 
         tcase_add_test(tc, test_parse);
         tcase_add_test(tc, test_parse_bad);
+        tcase_add_test(tc, test_parse_duplicate_version);
         tcase_add_test(tc, test_classify);
         tcase_add_test(tc, test_path_direct);
         tcase_add_test(tc, test_path_one_step);
