@@ -21,6 +21,7 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
+#include "roll.h"
 #include "pg-client.h"
 #include "spawn.h"
 #include "state.h"
@@ -594,6 +595,10 @@ static int run(Helper *h) {
         upgrade_id = strdup(strempty(h->current.id));
         if (!from || !upgrade_id)
                 return log_oom();
+        /* a host of a rolling cluster upgrade waits for its turn here, after staging in parallel */
+        r = roll_take_slot(h);
+        if (r < 0)
+                return r;
         r = take_baseline(h);
         if (r < 0)
                 return r;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "balancer.h"
+#include "roll.h"
 #include "bus.h"
 #include "checks.h"
 #include "events.h"
@@ -32,9 +33,10 @@ static const uint64_t carried = CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CU
                                 CURRENT_KEY_BIT(CURRENT_BACKUP) | CURRENT_KEY_BIT(CURRENT_SNAPSHOT) |
                                 CURRENT_KEY_BIT(CURRENT_FINAL_DUMP) | CURRENT_KEY_BIT(CURRENT_MIGRATIONS) |
                                 CURRENT_KEY_BIT(CURRENT_TREE) | CURRENT_KEY_BIT(CURRENT_STOPPED_AT) |
-                                CURRENT_KEY_BIT(CURRENT_BASELINE);
+                                CURRENT_KEY_BIT(CURRENT_BASELINE) | CURRENT_KEY_BIT(CURRENT_CLUSTER_ROLL);
 
-static int make_entry(const Current *current, cJSON **ret) {
+/* place: this host's place in its cluster roll (1, 2, …), 0 when none or unknown */
+static int make_entry(const Current *current, int place, cJSON **ret) {
         _cleanup_json_ cJSON *e = NULL;
         _cleanup_free_ char *now = current_timestamp();
         usec_t stopped, finished;
@@ -55,6 +57,8 @@ static int make_entry(const Current *current, cJSON **ret) {
             !cJSON_AddStringToObject(e, "phase", "finish") || !cJSON_AddStringToObject(e, "finished", now) ||
             !cJSON_AddStringToObject(e, "smoke", "passed") ||
             !cJSON_AddStringToObject(e, "watch", "running"))
+                return -ENOMEM;
+        if (place > 0 && !cJSON_AddNumberToObject(e, "cluster_place", place))
                 return -ENOMEM;
         *ret = TAKE_PTR(e);
         return 0;
@@ -249,7 +253,7 @@ static void start_watch_timer(Helper *h) {
 static int run(Helper *h) {
         _cleanup_json_ cJSON *entry = NULL, *ledger = NULL, *succeeded = NULL;
         _cleanup_free_ char *from_field = NULL, *message = NULL;
-        int r;
+        int place, r;
 
         /* the new version passed its smoke test: the balancer may send it sessions again */
         if (h->current.lb_drained) {
@@ -257,6 +261,17 @@ static int run(Helper *h) {
                 if (r < 0)
                         return r;
         }
+        /* a host of a cluster roll proves itself under load before the next one goes (not when the boot
+         * recovery finishes it: the server starts after) */
+        r = h->for_rollback ? 0 : roll_soak(h);
+        if (r < 0) {
+                /* the rollback stops this server: out of the balancer first, as drain had it */
+                if (h->current.lb_drained)
+                        (void)balancer_take_out(h);
+                return r;
+        }
+        /* the roll counts this host as upgraded and the next one may take the slot */
+        place = roll_record(&h->config, &h->current, ROLL_RECORD_UPGRADED);
 
         log_status("finish: recording the upgrade to %s", h->version);
 
@@ -265,7 +280,7 @@ static int run(Helper *h) {
                 return log_error_errno(
                         r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
 
-        r = make_entry(&h->current, &entry);
+        r = make_entry(&h->current, place, &entry);
         if (r < 0)
                 return log_oom();
         r = ledger_append(h->config.deployment, TAKE_PTR(entry));

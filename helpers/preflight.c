@@ -14,6 +14,7 @@
 #include "paths.h"
 #include "plan.h"
 #include "release.h"
+#include "roll.h"
 #include "semver.h"
 #include "unitname.h"
 
@@ -92,7 +93,7 @@ static int refuse_in_flight(Helper *h, const Current *inflight) {
                 UNITNAME_DEPLOYMENT_OPTION(h->config.deployment));
 }
 
-static int open_upgrade(Helper *h, const char *from) {
+static int open_upgrade(Helper *h, const char *from, const char *roll_id) {
         _cleanup_(current_done) Current c = {}, inflight = {};
         int r;
 
@@ -103,6 +104,8 @@ static int open_upgrade(Helper *h, const char *from) {
         c.from = strdup(from);
         c.to = strdup(h->version);
         c.phase = strdup("preflight");
+        if (roll_id && !(c.cluster_roll = strdup(roll_id)))
+                return log_oom();
         c.started = current_timestamp();
         c.updated = c.started ? strdup(c.started) : NULL;
         if (!c.id || !c.instance || !c.deployment || !c.from || !c.to || !c.phase || !c.updated ||
@@ -135,7 +138,7 @@ static int preflight_done(Current *current, void *userdata) {
 
 static int run(Helper *h) {
         _cleanup_(plan_done) Plan plan = {};
-        _cleanup_free_ char *from = NULL, *error = NULL;
+        _cleanup_free_ char *from = NULL, *error = NULL, *roll_id = NULL;
         _cleanup_(current_done) Current inflight = {};
         const Gate *failed;
         int r;
@@ -193,11 +196,16 @@ static int run(Helper *h) {
                 from,
                 h->version);
 
+        /* in a cluster, the roll must ask for this version: still read-only */
+        r = roll_preflight(h, from, &plan, &roll_id);
+        if (r < 0)
+                return r;
+
         r = helper_lock(h);
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
-        r = open_upgrade(h, from);
+        r = open_upgrade(h, from, roll_id);
         if (r < 0)
                 return r;
         /* the site's checks last, with the upgrade in flight (no second one meanwhile): a failure leaves

@@ -319,6 +319,39 @@ static int set_member(cJSON *o, const char *key, cJSON *value) {
         return 0;
 }
 
+/* the database's part of the restore point, as Snapshot= says; *ret_name the snapshot database, if any */
+static int snapshot_database(Helper *h, const char *id, const char *backup, cJSON *files, char **ret_name) {
+        const char *db = h->config.db_name;
+        int r;
+
+        /* in a rolling cluster upgrade the other hosts keep writing to the database: a restore point
+         * of it would throw their writes away, and the rollback there is minor */
+        if (h->current.cluster_roll) {
+                r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), NULL);
+                if (r >= 0)
+                        log_info(
+                                "Rolling cluster upgrade: no snapshot of database %s (the other hosts write "
+                                "to it).",
+                                db);
+                return r;
+        }
+        switch (h->config.snapshot) {
+        case SNAPSHOT_TEMPLATE:
+                return snapshot_template(h, id, ret_name);
+        case SNAPSHOT_DUMP:
+                return snapshot_dump(h, backup, files);
+        case SNAPSHOT_NONE:
+        default:
+                r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), NULL);
+                if (r >= 0)
+                        log_warning(
+                                "Snapshot=none: whatever was written to database %s between the backup and "
+                                "the stop is not protected; a full restore would lose it.",
+                                db);
+                return r;
+        }
+}
+
 static int run(Helper *h) {
         _cleanup_free_ char *manifest_path = NULL, *snapshot = NULL, *error = NULL, *refreshed = NULL,
                             *size = NULL;
@@ -375,24 +408,7 @@ static int run(Helper *h) {
         if (!files || !symlinks)
                 return log_oom();
 
-        /* the database */
-        switch (h->config.snapshot) {
-        case SNAPSHOT_TEMPLATE:
-                r = snapshot_template(h, id, &snapshot);
-                break;
-        case SNAPSHOT_DUMP:
-                r = snapshot_dump(h, backup, files);
-                break;
-        case SNAPSHOT_NONE:
-        default:
-                r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), NULL);
-                if (r >= 0)
-                        log_warning(
-                                "Snapshot=none: whatever was written to database %s between the backup and "
-                                "the stop is not protected; a full restore would lose it.",
-                                db);
-                break;
-        }
+        r = snapshot_database(h, id, backup, files, &snapshot);
         if (r < 0)
                 return r;
 

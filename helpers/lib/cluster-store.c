@@ -384,6 +384,207 @@ int cluster_store_roll_change(
         return r;
 }
 
+typedef struct RollHost {
+        ClusterRollHostOp op;
+        const char *roll_id;
+        const char *host;
+        char *const *members;
+        bool auto_revert;
+        ClusterRoll result;
+        const char *cluster;
+} RollHost;
+
+static int roll_host_step(const EtcdKv *kv, void *userdata, char **ret_value, char **ret_error) {
+        RollHost *c = userdata;
+        _cleanup_(cluster_roll_done) ClusterRoll old = {}, new = {};
+        int r;
+
+        if (!kv)
+                return errmsg_set(ret_error, -ENOENT, "there is no roll in cluster %s", c->cluster);
+        r = read_roll(kv, &old, ret_error);
+        if (r < 0)
+                return r;
+        if (!streq(old.id, c->roll_id))
+                return errmsg_set(
+                        ret_error,
+                        -ESTALE,
+                        "the roll in cluster %s is %s (to %s), no longer %s",
+                        c->cluster,
+                        old.id,
+                        old.to,
+                        c->roll_id);
+        switch (c->op) {
+        case CLUSTER_ROLL_HOST_UPGRADED:
+                r = cluster_roll_host_upgraded(&old, c->host, c->members, &new, ret_error);
+                break;
+        case CLUSTER_ROLL_HOST_FAILED:
+                r = cluster_roll_host_failed(&old, c->host, c->auto_revert, &new, ret_error);
+                break;
+        case CLUSTER_ROLL_HOST_REVERTED:
+                r = cluster_roll_host_reverted(&old, c->host, &new, ret_error);
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                int k = roll_value(&new, ret_value);
+                if (k < 0)
+                        return k;
+        }
+        cluster_roll_done(&c->result);
+        c->result = new;
+        new = (ClusterRoll){};
+        return r;
+}
+
+int cluster_store_roll_host(
+        ClusterStore *s,
+        ClusterRollHostOp op,
+        const char *roll_id,
+        char *const *members,
+        bool auto_revert,
+        ClusterRoll *ret,
+        char **ret_error) {
+        _cleanup_free_ char *key = NULL;
+        RollHost c = { .op = op,
+                       .roll_id = roll_id,
+                       .host = s->host_id,
+                       .members = members,
+                       .auto_revert = auto_revert,
+                       .cluster = s->cluster };
+        int r;
+
+        assert(op >= 0 && op < _CLUSTER_ROLL_HOST_OP_MAX);
+        assert(roll_id);
+        r = key_of(s, CLUSTER_KEY_ROLL, NULL, &key, ret_error);
+        if (r < 0)
+                return r;
+        r = cluster_store_update(s, key, roll_host_step, &c, ret_error);
+        if (r >= 0 && ret)
+                *ret = c.result;
+        else
+                cluster_roll_done(&c.result);
+        return r;
+}
+
+typedef struct MigratorClaim {
+        const char *roll_id;
+        const char *host;
+        ClusterMigratorState state; /* _INVALID: claim */
+        bool ours;
+} MigratorClaim;
+
+static int migrator_step(const EtcdKv *kv, void *userdata, char **ret_value, char **ret_error) {
+        MigratorClaim *c = userdata;
+        _cleanup_(cluster_migrator_done) ClusterMigrator old = {};
+        _cleanup_free_ char *error = NULL;
+        ClusterMigrator new;
+        cJSON *j = NULL;
+        int r;
+
+        if (kv) {
+                r = cluster_migrator_parse(kv->value, kv->value_size, &old, &error);
+                if (r < 0)
+                        return errmsg_set(ret_error, r, "migrator: %s", strempty(error));
+        }
+        c->ours = kv && streq(old.roll, c->roll_id) && streq(old.host, c->host);
+        if (c->state == _CLUSTER_MIGRATOR_STATE_INVALID) {
+                /* the first host of a roll takes the role; so does the next one after its migrator
+                 * failed and rolled back */
+                if (c->ours)
+                        return 0;
+                if (kv && streq(old.roll, c->roll_id) && old.state != CLUSTER_MIGRATOR_FAILED)
+                        return 0;
+                new = (ClusterMigrator){ .host = (char *)c->host,
+                                         .roll = (char *)c->roll_id,
+                                         .state = CLUSTER_MIGRATOR_MIGRATING,
+                                         .extra = kv ? old.extra : NULL };
+        } else {
+                if (!c->ours || old.state == c->state)
+                        return 0;
+                new = old;
+                new.state = c->state;
+        }
+        r = cluster_migrator_to_json(&new, &j);
+        if (r < 0)
+                return r;
+        r = json_value(j, ret_value);
+        if (r < 0)
+                return r;
+        c->ours = true;
+        return 1;
+}
+
+static int migrator_change(ClusterStore *s, MigratorClaim *c, char **ret_error) {
+        _cleanup_free_ char *key = NULL;
+        int r;
+
+        r = key_of(s, CLUSTER_KEY_MIGRATOR, NULL, &key, ret_error);
+        if (r < 0)
+                return r;
+        r = cluster_store_update(s, key, migrator_step, c, ret_error);
+        return r < 0 ? r : c->ours;
+}
+
+int cluster_store_migrator_claim(ClusterStore *s, const char *roll_id, char **ret_error) {
+        MigratorClaim c = { .roll_id = roll_id,
+                            .host = s->host_id,
+                            .state = _CLUSTER_MIGRATOR_STATE_INVALID };
+
+        return migrator_change(s, &c, ret_error);
+}
+
+int cluster_store_migrator_set(
+        ClusterStore *s, const char *roll_id, ClusterMigratorState state, char **ret_error) {
+        MigratorClaim c = { .roll_id = roll_id, .host = s->host_id, .state = state };
+
+        assert(state >= 0 && state < _CLUSTER_MIGRATOR_STATE_MAX);
+        return migrator_change(s, &c, ret_error);
+}
+
+int cluster_store_heartbeat(ClusterStore *s, const ClusterHost *h, int64_t lease, char **ret_error) {
+        _cleanup_free_ char *key = NULL, *value = NULL, *error = NULL;
+        cJSON *j = NULL;
+        int r;
+
+        r = key_of(s, CLUSTER_KEY_HOST, s->host_id, &key, ret_error);
+        if (r < 0)
+                return r;
+        if (!h) {
+                r = etcd_delete(s->etcd, key, &error);
+                return r < 0 ? store_failed(s, r, "delete", key, error, ret_error) : 0;
+        }
+        r = cluster_host_to_json(h, &j);
+        if (r < 0)
+                return r;
+        r = json_value(j, &value);
+        if (r < 0)
+                return r;
+        r = etcd_put(s->etcd, key, value, lease, &error);
+        if (r < 0)
+                return store_failed(s, r, "write", key, error, ret_error);
+        return 0;
+}
+
+int cluster_store_host_heartbeat(ClusterStore *s, const char *host, ClusterHost *ret, char **ret_error) {
+        _cleanup_(etcd_kv_done) EtcdKv kv = {};
+        _cleanup_free_ char *key = NULL, *error = NULL;
+        int r;
+
+        r = key_of(s, CLUSTER_KEY_HOST, host, &key, ret_error);
+        if (r < 0)
+                return r;
+        r = store_get(s, key, &kv, ret_error);
+        if (r < 0)
+                return r;
+        r = cluster_host_parse(kv.value, kv.value_size, ret, &error);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "%s: %s", key, strempty(error));
+        return 0;
+}
+
 typedef struct SemChange {
         const char *host;
         uint64_t slots; /* 0: release */

@@ -67,6 +67,40 @@ typedef enum ClusterRollOp {
 int cluster_store_roll_change(
         ClusterStore *s, ClusterRollOp op, char *const *members, ClusterRoll *ret, char **ret_error);
 
+typedef enum ClusterRollHostOp {
+        CLUSTER_ROLL_HOST_UPGRADED, /* cluster_roll_host_upgraded(): this host finished its part */
+        CLUSTER_ROLL_HOST_FAILED,   /* cluster_roll_host_failed(): its part failed and was rolled back */
+        CLUSTER_ROLL_HOST_REVERTED, /* cluster_roll_host_reverted(): it reverted its part while aborting */
+        _CLUSTER_ROLL_HOST_OP_MAX,
+} ClusterRollHostOp;
+
+/* This host's part in roll roll_id, by CAS: UPGRADED with members (a strv: the host that completes
+ * the list sets done), FAILED with auto_revert ([Cluster] AutoRevert=), REVERTED. -ESTALE (with the
+ * sentence) when the roll in place is another one, -ENOENT when there is none, -EPERM when its state
+ * refuses it. 1 changed, 0 the roll said it already; *ret (optional): the roll after. */
+int cluster_store_roll_host(
+        ClusterStore *s,
+        ClusterRollHostOp op,
+        const char *roll_id,
+        char *const *members,
+        bool auto_revert,
+        ClusterRoll *ret,
+        char **ret_error);
+
+/* Claim the migrator role of roll_id for this host: taken when the key is absent, names another roll,
+ * or names this roll with a migrator that failed. 1 this host is the migrator (also when it was
+ * already), 0 another host is. */
+int cluster_store_migrator_claim(ClusterStore *s, const char *roll_id, char **ret_error);
+/* Set the state of this host's migrator role of roll_id: 1 it is this host's (changed or not), 0 the
+ * role is not this host's (nothing written). */
+int cluster_store_migrator_set(
+        ClusterStore *s, const char *roll_id, ClusterMigratorState state, char **ret_error);
+
+/* Put this host's heartbeat hosts/<id> on lease (0: none); h NULL deletes it. */
+int cluster_store_heartbeat(ClusterStore *s, const ClusterHost *h, int64_t lease, char **ret_error);
+/* Read host's heartbeat: -ENOENT (no *ret_error) when it has none (its lease expired). */
+int cluster_store_host_heartbeat(ClusterStore *s, const char *host, ClusterHost *ret, char **ret_error);
+
 /* Take a slot for host (NULL: this host) of a semaphore of slots: cluster_sem_take() by CAS; returns its
  * verdict (GRANTED, HELD or BUSY, with *ret_holders, optional, on BUSY). */
 int cluster_store_sem_take(

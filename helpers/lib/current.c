@@ -153,6 +153,10 @@ static const Field fields[_CURRENT_KEY_MAX] = {
         FIELD(CURRENT_UPGRADE_FINISHED, "upgrade_finished", FIELD_STRING, upgrade_finished),
         FIELD(CURRENT_LATE_REASON, "late_reason", FIELD_STRING, late_reason),
         FIELD(CURRENT_LB_DRAINED, "lb_drained", FIELD_BOOL, lb_drained),
+        FIELD(CURRENT_CLUSTER_ROLL, "cluster_roll", FIELD_STRING, cluster_roll),
+        FIELD(CURRENT_CLUSTER_SLOT, "cluster_slot", FIELD_BOOL, cluster_slot),
+        FIELD(CURRENT_CLUSTER_MIGRATOR, "cluster_migrator", FIELD_BOOL, cluster_migrator),
+        FIELD(CURRENT_CLUSTER_REFUSED, "cluster_refused", FIELD_STRING, cluster_refused),
 };
 
 static void *field_of(Current *c, const Field *f) {

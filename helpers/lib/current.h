@@ -58,6 +58,10 @@
  * | upgrade_finished       | string (ISO 8601)   | rollback (late)                                | (status --json only)                                                                                |
  * | late_reason            | string              | rollback (late)                                | rollback                                                                                            |
  * | lb_drained             | bool                | drain                                          | finish, rollback                                                                                    |
+ * | cluster_roll           | string              | preflight                                      | helper layer, backup, snapshot, finish, rollback, recover (shared/roll.c)                           |
+ * | cluster_slot           | bool                | backup                                         | finish, rollback (shared/roll.c)                                                                    |
+ * | cluster_migrator       | bool                | backup                                         | finish, rollback (shared/roll.c)                                                                    |
+ * | cluster_refused        | string              | backup                                         | rollback                                                                                            |
  *
  * "helper layer" is helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
  * helper_run_hooks, the phase marks); "the CLI", codebolt-upgrade, reads it for status, clear, clean and
@@ -124,6 +128,10 @@ typedef enum CurrentKey {
         CURRENT_UPGRADE_FINISHED,
         CURRENT_LATE_REASON,
         CURRENT_LB_DRAINED,
+        CURRENT_CLUSTER_ROLL,
+        CURRENT_CLUSTER_SLOT,
+        CURRENT_CLUSTER_MIGRATOR,
+        CURRENT_CLUSTER_REFUSED,
         _CURRENT_KEY_MAX,
 } CurrentKey;
 
@@ -198,6 +206,13 @@ typedef struct Current {
         char *late_reason;           /* late: why, as given on the command line */
         bool lb_drained;             /* drain took the server out of [LoadBalancer]: finish and the
                                       * rollback give it back */
+
+        /* this host's part in a cluster roll (helpers/shared/roll.c) */
+        char *cluster_roll;    /* preflight: the id of the roll this upgrade is part of; NULL: none */
+        bool cluster_slot;     /* backup, before it asks for the slot: finish and the rollback release it */
+        bool cluster_migrator; /* backup: this host runs the roll's migrations */
+        char *cluster_refused; /* backup: why the roll refused this host while it waited for the slot;
+                                * the rollback then records "refused" */
 
         uint64_t present; /* CURRENT_KEY_BIT()s of the keys to write even at their zero value */
         cJSON *extra;     /* members this version does not know (an older or newer writer's, or a ledger

@@ -109,6 +109,18 @@ static int decide_fresh(const RollbackFacts *f, RollbackVerdict *v) {
         /* from the switch on, migrate-watch may have started the new version on the data */
         new_version_ran = phase_done(f->phases_done, ROLLBACK_PHASE_SWITCH) || f->server_started;
 
+        /* the other hosts of a rolling upgrade serve from the same database meanwhile: a restore would
+         * throw their writes away, and the roll's rules let only backward-compatible migrations in */
+        if (f->rolling && f->policy != ROLLBACK_NONE)
+                return verdict(
+                        v,
+                        ROLLBACK_ACTION_MINOR,
+                        ROLLBACK_ROW_ROLLING,
+                        "a rolling cluster upgrade: the other hosts share the database, so the rollback is "
+                        "minor (the code goes back, the data stays)%s%s",
+                        f->restore_reason ? "; even though " : "",
+                        strempty(f->restore_reason));
+
         switch (f->policy) {
         case ROLLBACK_NONE:
                 if (f->restore_reason)

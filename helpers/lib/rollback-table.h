@@ -38,6 +38,7 @@ typedef enum RollbackRow {
         ROLLBACK_ROW_RESTORE_ALWAYS_UNRUN, /* Rollback=restore-always, the new version never ran (minor) */
         ROLLBACK_ROW_RESTORE,              /* a migration failed, a breaking one applied, or cut off */
         ROLLBACK_ROW_MINOR,                /* no migration changed the data in a way the old cannot run */
+        ROLLBACK_ROW_ROLLING,              /* a rolling cluster upgrade: always minor (the data is shared) */
         _ROLLBACK_ROW_MAX,
 } RollbackRow;
 
@@ -83,6 +84,7 @@ typedef struct RollbackFacts {
         const char *recorded_phase;  /* "rollback_from_phase" */
         const char *recovered;       /* "recovered": what the boot recovery put back */
         int recover_attempts;        /* "recover_attempts" before this run (exhausted: INT_MAX - 1) */
+        bool rolling;                /* "cluster_roll": a host's part in a rolling cluster upgrade */
 } RollbackFacts;
 
 /* the table's answer; owns its strings (rollback_verdict_done() frees them) */

@@ -48,6 +48,9 @@ int do_abort(Rollback *rb) {
                         log_info("Removed the staged release %s.", staged);
         }
 
+        /* the cluster refused the host while it waited for its turn: nothing of it ran */
+        if (rb->current.cluster_refused)
+                return conclude(rb, "refused", rb->current.cluster_refused);
         r = conclude(
                 rb,
                 "aborted",

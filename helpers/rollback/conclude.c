@@ -12,6 +12,7 @@
 #include "rollback.h"
 #include "events.h"
 #include "prune.h"
+#include "roll.h"
 
 /* what the ledger keeps of current.json, besides id, from, to, started */
 #define CARRIED                                                                               \
@@ -19,7 +20,7 @@
          CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE) |                \
          CURRENT_KEY_BIT(CURRENT_FAILED_DATABASE) | CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS) | \
          CURRENT_KEY_BIT(CURRENT_ROLLBACK_ATTEMPTS) | CURRENT_KEY_BIT(CURRENT_HELD_REASON) |  \
-         CURRENT_KEY_BIT(CURRENT_LATE))
+         CURRENT_KEY_BIT(CURRENT_LATE) | CURRENT_KEY_BIT(CURRENT_CLUSTER_ROLL))
 
 int write_ledger(
         Helper *h, const Current *current, const char *result, const char *phase, const char *message) {
@@ -112,6 +113,14 @@ int conclude(Rollback *rb, const char *result, const char *message) {
                 if (r < 0)
                         return r;
         }
+        /* a host of a cluster roll: the roll learns how its part ended, and the slot goes. A refusal
+         * changed nothing, and a crash is no verdict on the release: the host only lets the slot go, and
+         * the roll goes on (this host's upgrade may be started again) */
+        (void)roll_record(
+                &rb->h->config,
+                &rb->current,
+                streq(result, "refused") || arg_mode != ROLLBACK_RUN_UNIT ? ROLL_RECORD_RELEASE
+                                                                          : ROLL_RECORD_FAILED);
         r = current_remove(rb->h->config.deployment);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to remove current.json: %m");

@@ -54,6 +54,7 @@ int rollback_facts_from_current(const Rollback *rb, RollbackFacts *ret, char **r
                 .recorded_phase = c->rollback_from_phase,
                 .recovered = c->recovered,
                 .recover_attempts = c->recover_attempts,
+                .rolling = c->cluster_roll != NULL,
         };
         *ret_restore_reason = TAKE_PTR(reason);
         return 0;

@@ -14,6 +14,7 @@
 #include "pg.h"
 #include "release.h"
 #include "state.h"
+#include "roll.h"
 #include "rollback.h"
 #include "credentials.h"
 
@@ -249,6 +250,13 @@ int hold(Rollback *rb) {
         if (!ledger_has_entry(rb->h->config.deployment, &rb->current, "held"))
                 (void)write_ledger(rb->h, &rb->current, "held", strempty(rb->failed_phase), rb->why);
         run_rollback_hooks(rb, "held");
+        /* the roll pauses; the slot stays this host's until an operator puts it right and unlocks it */
+        if (rb->current.cluster_roll) {
+                Current kept = rb->current;
+
+                kept.cluster_slot = false;
+                (void)roll_record(&rb->h->config, &kept, ROLL_RECORD_FAILED);
+        }
         log_status("rollback: held (%s)", rb->why);
         return 1;
 }

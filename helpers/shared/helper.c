@@ -7,6 +7,7 @@
 #include "current.h"
 #include "events.h"
 #include "helper.h"
+#include "roll.h"
 #include "json-util.h"
 #include "lock.h"
 #include "log.h"
@@ -313,7 +314,11 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
                         return helper_failed(&h);
         }
 
+        /* in a cluster roll, the other hosts see this phase working */
+        if (!(flags & HELPER_NO_CURRENT))
+                roll_heartbeat_start(&h);
         r = run(&h);
+        roll_heartbeat_stop();
         if (r < 0)
                 return helper_failed(&h);
         if (helper_cancelled) {

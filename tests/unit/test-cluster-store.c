@@ -179,6 +179,99 @@ END_TEST
 
 /* ---- members and the snapshot ---- */
 
+/* a host's part: upgraded (the last member sets done), failed (pauses), the roll id checked */
+START_TEST(test_roll_host) {
+        _cleanup_cluster_store_ ClusterStore *h1 = store("parts", "h1"), *h2 = store("parts", "h2");
+        _cleanup_(cluster_roll_done) ClusterRoll after = {};
+        _cleanup_free_ char *err = NULL;
+        char *members[] = { (char *)"h1", (char *)"h2", NULL };
+        ClusterRoll roll = new_roll("r1", "1.5.0");
+
+        ck_assert_int_eq(
+                cluster_store_roll_host(h1, CLUSTER_ROLL_HOST_UPGRADED, "r1", members, false, NULL, &err),
+                -ENOENT);
+        free(TAKE_PTR(err));
+        ck_assert_int_eq(cluster_store_roll_start(h1, &roll, NULL), 1);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h1, CLUSTER_ROLL_HOST_UPGRADED, "r0", members, false, NULL, &err),
+                -ESTALE);
+        ck_assert_str_eq(err, "the roll in cluster parts is r1 (to 1.5.0), no longer r0");
+
+        ck_assert_int_eq(
+                cluster_store_roll_host(h1, CLUSTER_ROLL_HOST_UPGRADED, "r1", members, false, &after, NULL),
+                1);
+        ck_assert_int_eq(after.state, CLUSTER_ROLL_ROLLING);
+        cluster_roll_done(&after);
+        /* a retry finds it said */
+        ck_assert_int_eq(
+                cluster_store_roll_host(h1, CLUSTER_ROLL_HOST_UPGRADED, "r1", members, false, NULL, NULL),
+                0);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h2, CLUSTER_ROLL_HOST_UPGRADED, "r1", members, false, &after, NULL),
+                1);
+        ck_assert_int_eq(after.state, CLUSTER_ROLL_DONE);
+        ck_assert_str_eq(after.upgraded[0], "h1");
+        ck_assert_str_eq(after.upgraded[1], "h2");
+        cluster_roll_done(&after);
+
+        /* the next roll: h2 fails, the roll pauses; with AutoRevert it aborts */
+        roll = new_roll("r2", "1.5.1");
+        ck_assert_int_eq(cluster_store_roll_start(h1, &roll, NULL), 1);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h2, CLUSTER_ROLL_HOST_FAILED, "r2", NULL, false, &after, NULL), 1);
+        ck_assert_int_eq(after.state, CLUSTER_ROLL_PAUSED);
+        ck_assert_str_eq(after.failed[0], "h2");
+        cluster_roll_done(&after);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h2, CLUSTER_ROLL_HOST_FAILED, "r2", NULL, true, &after, NULL), 1);
+        ck_assert_int_eq(after.state, CLUSTER_ROLL_ABORTING);
+}
+END_TEST
+
+/* the migrator: the first host of a roll takes it, re-entrantly; after it failed the next one does */
+START_TEST(test_migrator) {
+        _cleanup_cluster_store_ ClusterStore *h1 = store("mig", "h1"), *h2 = store("mig", "h2");
+        _cleanup_(cluster_snapshot_done) ClusterSnapshot snap = {};
+
+        ck_assert_int_eq(cluster_store_migrator_claim(h1, "r1", NULL), 1);
+        ck_assert_int_eq(cluster_store_migrator_claim(h1, "r1", NULL), 1);
+        ck_assert_int_eq(cluster_store_migrator_claim(h2, "r1", NULL), 0);
+        ck_assert_int_eq(cluster_store_migrator_set(h2, "r1", CLUSTER_MIGRATOR_DONE, NULL), 0);
+        ck_assert_int_eq(cluster_store_migrator_set(h1, "r1", CLUSTER_MIGRATOR_FAILED, NULL), 1);
+        ck_assert_int_eq(cluster_store_migrator_claim(h2, "r1", NULL), 1);
+        ck_assert_int_eq(cluster_store_migrator_claim(h1, "r1", NULL), 0);
+        /* a new roll: whoever comes first */
+        ck_assert_int_eq(cluster_store_migrator_claim(h1, "r2", NULL), 1);
+        ASSERT_OK(cluster_store_snapshot(h1, &snap, &_err));
+        ck_assert(snap.has_migrator);
+        ck_assert_str_eq(snap.migrator.host, "h1");
+        ck_assert_str_eq(snap.migrator.roll, "r2");
+        ck_assert_int_eq(snap.migrator.state, CLUSTER_MIGRATOR_MIGRATING);
+}
+END_TEST
+
+/* the heartbeat on a lease: read back, deleted */
+START_TEST(test_heartbeat) {
+        _cleanup_cluster_store_ ClusterStore *h1 = store("beat", "h1");
+        _cleanup_(cluster_host_done) ClusterHost back = {};
+        ClusterHost hb = { .version = (char *)"1.4.0",
+                           .phase = (char *)"backup",
+                           .unit = (char *)"codebolt-upgrade@1.5.0.service",
+                           .updated = (char *)"2026-12-06T12:00:00Z" };
+        int64_t lease = 0;
+
+        ck_assert_int_eq(cluster_store_host_heartbeat(h1, "h1", &back, NULL), -ENOENT);
+        ASSERT_OK(etcd_lease_grant(h1->etcd, 30, &lease, &_err));
+        ASSERT_OK(cluster_store_heartbeat(h1, &hb, lease, &_err));
+        ASSERT_OK(cluster_store_host_heartbeat(h1, "h1", &back, &_err));
+        ck_assert_str_eq(back.phase, "backup");
+        ck_assert_str_eq(back.unit, "codebolt-upgrade@1.5.0.service");
+        ASSERT_OK(cluster_store_heartbeat(h1, NULL, 0, &_err));
+        cluster_host_done(&back);
+        ck_assert_int_eq(cluster_store_host_heartbeat(h1, "h1", &back, NULL), -ENOENT);
+}
+END_TEST
+
 START_TEST(test_join_leave_snapshot) {
         _cleanup_cluster_store_ ClusterStore *s1 = store("snap", "h1"), *s2 = store("snap", "h2");
         _cleanup_(cluster_snapshot_done) ClusterSnapshot snap = {};
@@ -342,6 +435,9 @@ static Suite *cluster_store_suite(void) {
         tcase_add_test(kv, test_sem_contention);
         tcase_add_test(kv, test_sem_take_release_unlock);
         tcase_add_test(kv, test_roll_lifecycle);
+        tcase_add_test(kv, test_roll_host);
+        tcase_add_test(kv, test_migrator);
+        tcase_add_test(kv, test_heartbeat);
         tcase_add_test(kv, test_join_leave_snapshot);
         tcase_add_test(kv, test_leave_completes);
         tcase_add_test(kv, test_unreachable);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* roll.h: this host's part in a rolling cluster upgrade (docs/architecture.md, "Clusters"): the roll
+ * check in preflight, the slot before the backup, the heartbeat while a phase works, the soak, and what
+ * finish and the rollback record in etcd. Every function logs. Outside a cluster ([Cluster] unset) or
+ * outside a roll (current.json names none) each does nothing. */
+#pragma once
+
+#include "config.h"
+#include "current.h"
+#include "helper.h"
+#include "plan.h"
+
+/* Preflight, after the gates passed: with [Cluster], the roll in etcd must go to exactly this version,
+ * be rolling, not yet count this host as upgraded or failed, and from → the version must be allowed to
+ * roll (cluster_rolling_allowed() on the plan). 0 with *ret_roll_id (NULL outside a cluster), or -errno
+ * after logging the refusal (etcd unreachable refuses too: nothing was changed). */
+int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_roll_id);
+
+/* The backup's first step in a roll: take a slot of the cluster's semaphore, waiting with STATUS=
+ * naming the holder, its phase and the time waited, within [Timeouts] Slot=; then claim the migrator
+ * role or learn who has it. Records cluster_slot (before asking) and cluster_migrator in current.json.
+ * A roll that stops being rolling meanwhile (paused, aborting, replaced), or etcd unreachable, refuses
+ * the host: cluster_refused says why, the server is untouched. 0, or -errno logged. */
+int roll_take_slot(Helper *h);
+
+/* Start keeping this host's heartbeat hosts/<id> ({version, phase, unit, updated}, on a 30 s lease)
+ * while this phase helper works: a child process refreshes it until roll_heartbeat_stop() or the
+ * helper's death. Nothing outside a roll; failures are logged as warnings (the heartbeat only informs). */
+void roll_heartbeat_start(Helper *h);
+void roll_heartbeat_stop(void);
+
+/* After the load balancer took the server back: [Cluster] MinHealthy= during which the server unit
+ * must keep its invocation (no restart), stay active and log no new error line. 0, or -errno logged. */
+int roll_soak(Helper *h);
+
+typedef enum RollRecord {
+        ROLL_RECORD_UPGRADED, /* finish: the host's part is done */
+        ROLL_RECORD_FAILED,   /* the rollback: the host's part failed and was rolled back */
+        ROLL_RECORD_RELEASE,  /* refused or nothing changed: only give the slot back */
+        _ROLL_RECORD_MAX,
+} RollRecord;
+
+/* Tell etcd how this host's part of the roll in current ended: the roll by CAS (upgraded or failed,
+ * which pauses the roll or, with AutoRevert=yes, aborts it), the migrator's state, then the slot released
+ * and the heartbeat deleted. etcd unreachable: retried for a minute, then written to cluster-pending.json
+ * for roll_retry_pending() (the follower, the boot recovery, the next preflight). Returns the host's
+ * place in the roll's upgraded list (1, 2, …) for ROLL_RECORD_UPGRADED when known, else 0; never fails
+ * the caller: the upgrade or rollback is done either way. */
+int roll_record(const Config *c, const Current *current, RollRecord what);
+
+/* Retry what roll_record() could not tell etcd. 0 nothing pending (or done now), -errno still pending
+ * (logged as a warning). */
+int roll_retry_pending(const Config *c);
