@@ -730,8 +730,9 @@ static int server_stat(
                         strempty(backend),
                         strempty(server));
 
-        /* 4: the servers only, of that backend */
-        if (asprintf(&command, "show stat %s 4 -1", backend) < 0)
+        /* every proxy (-1), servers only (4): a frontend may bear the backend's name, and `show stat
+         * <name>` would then find the frontend, which has no servers. The parser picks the backend's row. */
+        if (asprintf(&command, "show stat -1 4 -1") < 0)
                 return errmsg_set(ret_error, -ENOMEM, "HAProxy socket %s: out of memory", socket);
         r = haproxy_command(socket, command, timeout, &answer, &size, ret_error);
         if (r < 0)
@@ -744,10 +745,6 @@ static int server_stat(
         if (r == -EBADMSG) {
                 const char *text = answer_first_line(answer);
 
-                /* HAProxy's words for an unknown backend */
-                if (streq(text, "No such proxy."))
-                        return errmsg_set(
-                                ret_error, -ENOENT, "HAProxy socket %s: %s: %s", socket, command, text);
                 return errmsg_set(
                         ret_error,
                         r,

@@ -103,8 +103,8 @@ int haproxy_set_server_state_all(const HaproxyServer *srv, HaproxyState state, c
 int haproxy_parse_stat(
         const char *csv, size_t size, const char *backend, const char *server, HaproxyServerStat *ret);
 
-/* `show stat <backend> 4 -1` (the servers of backend) on socket, and the row of backend/server in it.
- * 0 and *ret; -ENOENT for an unknown backend (HAProxy's "No such proxy.") or server; -EBADMSG for an
+/* `show stat -1 4 -1` (the servers of every proxy) on socket, and the row of backend/server in it.
+ * 0 and *ret; -ENOENT for an unknown backend or server; -EBADMSG for an
  * answer that is not a `show stat` table; -EINVAL for a bad name; or haproxy_command()'s errors. Each
  * with a message naming the socket. */
 int haproxy_server_stat(

@@ -205,7 +205,8 @@ static void write_config(const char *path, int stats_port, const int backend_por
                 "        timeout client 2m\n"
                 "        timeout server 2m\n"
                 "        timeout check 5s\n"
-                "frontend fe\n"
+                /* named as its backend, as operators often do: `show stat be …` would find the frontend */
+                "frontend be\n"
                 "        bind 127.0.0.1:%d\n"
                 "        default_backend be\n"
                 "backend be\n"
@@ -618,7 +619,7 @@ START_TEST(test_show_stat_live) {
         ck_assert_str_eq(s.status, "DOWN");
         ck_assert_str_eq(s.last_chk, "Busy, \"sick\"");
         haproxy_server_stat_done(&s);
-        ck_assert_int_eq(haproxy_parse_stat(answer, size, "fe", "FRONTEND", &s), 0);
+        ck_assert_int_eq(haproxy_parse_stat(answer, size, "be", "FRONTEND", &s), 0);
         ck_assert_str_eq(s.status, "OPEN");
         haproxy_server_stat_done(&s);
 
@@ -645,7 +646,7 @@ START_TEST(test_unknown_names) {
                 error);
 
         ck_assert_int_eq(haproxy_server_stat(unix_socket, "nope", "a", &s, &error), -ENOENT);
-        ck_assert_msg(strstr(error, "No such proxy."), "%s", error);
+        ck_assert_msg(strstr(error, "no server nope/a"), "%s", error);
         ck_assert_int_eq(haproxy_server_stat(tcp_socket, "be", "zz", &s, &error), -ENOENT);
         ck_assert_msg(strstr(error, "no server be/zz"), "%s", error);
         ck_assert_ptr_null(s.status);
