@@ -418,7 +418,14 @@ static int roll_host_step(const EtcdKv *kv, void *userdata, char **ret_value, ch
                 r = cluster_roll_host_upgraded(&old, c->host, c->members, &new, ret_error);
                 break;
         case CLUSTER_ROLL_HOST_FAILED:
-                r = cluster_roll_host_failed(&old, c->host, c->auto_revert, &new, ret_error);
+                /* cluster start --auto-revert keeps the choice in the roll, beside this host's own */
+                r = cluster_roll_host_failed(
+                        &old,
+                        c->host,
+                        c->auto_revert ||
+                                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(old.extra, "auto_revert")),
+                        &new,
+                        ret_error);
                 break;
         case CLUSTER_ROLL_HOST_REVERTED:
                 r = cluster_roll_host_reverted(&old, c->host, &new, ret_error);

@@ -75,7 +75,8 @@ typedef enum ClusterRollHostOp {
 } ClusterRollHostOp;
 
 /* This host's part in roll roll_id, by CAS: UPGRADED with members (a strv: the host that completes
- * the list sets done), FAILED with auto_revert ([Cluster] AutoRevert=), REVERTED. -ESTALE (with the
+ * the list sets done), FAILED with auto_revert ([Cluster] AutoRevert=, or the roll's own "auto_revert"
+ * that cluster start --auto-revert keeps), REVERTED. -ESTALE (with the
  * sentence) when the roll in place is another one, -ENOENT when there is none, -EPERM when its state
  * refuses it. 1 changed, 0 the roll said it already; *ret (optional): the roll after. */
 int cluster_store_roll_host(

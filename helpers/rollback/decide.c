@@ -88,7 +88,7 @@ int decide(Rollback *rb, const RollbackVerdict *v) {
                 /* [Policy] Rollback= holding is the held reason; restore-always doing less says why */
                 if (v->row == ROLLBACK_ROW_POLICY_NONE || v->row == ROLLBACK_ROW_MINOR_ONLY_RESTORE)
                         (void)rb_fail(rb, ECANCELED, "%s", v->reason);
-                else if (v->row == ROLLBACK_ROW_RESTORE_ALWAYS_UNRUN)
+                else if (v->row == ROLLBACK_ROW_RESTORE_ALWAYS_UNRUN || v->row == ROLLBACK_ROW_ROLLING)
                         log_notice("%s", v->reason);
                 if (rb->action == ROLLBACK_ACTION_REFUSE)
                         return 0; /* nothing to record: current.json goes at once */
