@@ -2,21 +2,17 @@
 /* cli-cluster.c: `codebolt-upgrade cluster …`: the roll, the members and the slot of this host's cluster
  * in etcd (docs/architecture.md, "Clusters") */
 #define _GNU_SOURCE
-#include <limits.h>
 #include <systemd/sd-id128.h>
-#include <unistd.h>
 
-#include "balancer.h"
 #include "checks.h"
 #include "cli.h"
 #include "cluster-store.h"
 #include "current.h"
 #include "json-util.h"
 #include "log.h"
+#include "membership.h"
 #include "macro.h"
-#include "paths.h"
 #include "plan.h"
-#include "release.h"
 #include "semver.h"
 #include "strv.h"
 #include "time-util.h"
@@ -43,18 +39,6 @@ static int open_store(const Config *c, ClusterStore **ret) {
                 return log_oom();
         if (r < 0)
                 return log_error_errno(r, "%s.", strempty(error));
-        return 0;
-}
-
-static int running_version(char **ret) {
-        int r = release_current_version(ret);
-
-        if (r < 0)
-                return log_error_errno(
-                        r,
-                        "Cannot tell the running version: %s/current is not a symlink to releases/<version> "
-                        "(%m).",
-                        paths_install_root());
         return 0;
 }
 
@@ -347,7 +331,7 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         r = cli_require_exact_version(version);
         if (r < 0)
                 return r;
-        r = running_version(&from);
+        r = membership_running_version(&from);
         if (r < 0)
                 return r;
         r = open_store(c, &s);
@@ -474,33 +458,25 @@ static int cluster_unlock(int argc, char *argv[], void *userdata) {
 static int cluster_join(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         _cleanup_cluster_store_ ClusterStore *s = NULL;
-        _cleanup_free_ char *version = NULL, *server = NULL, *error = NULL;
-        char hostname[HOST_NAME_MAX + 1] = {};
-        ClusterMember m;
+        _cleanup_(cluster_member_done) ClusterMember m = {};
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        r = running_version(&version);
+        r = membership_self(c, &m);
         if (r < 0)
                 return r;
-        if (gethostname(hostname, sizeof(hostname) - 1) < 0)
-                return log_error_errno(errno, "Failed to read the hostname: %m");
-        /* members/<id>'s "server": the name the load balancer knows this host's server by */
-        r = balancer_server_name(c, &server);
-        if (r < 0)
-                return log_error_errno(r, "Failed to tell this host's name in the load balancer: %m");
         r = open_store(c, &s);
         if (r < 0)
                 return r;
-        m = (ClusterMember){ .hostname = hostname, .server = server, .version = version };
         r = cluster_store_join(s, &m, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
         printf("%s joined cluster %s as %s (server %s, version %s).\n",
-               hostname,
+               m.hostname,
                s->cluster,
                s->host_id,
-               server,
-               version);
+               m.server,
+               m.version);
         return 0;
 }
 
