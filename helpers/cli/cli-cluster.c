@@ -2,6 +2,10 @@
 /* cli-cluster.c: `codebolt-upgrade cluster …`: the roll, the members and the slot of this host's cluster
  * in etcd (docs/architecture.md, "Clusters") */
 #define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <systemd/sd-id128.h>
 
 #include "checks.h"
@@ -234,6 +238,133 @@ static int status_to_json(const ClusterStore *s, const ClusterSnapshot *snap, cJ
         return 0;
 }
 
+/* the status once: the JSON object (one line when following), or the text */
+static int print_snapshot(const ClusterStore *s, const ClusterSnapshot *snap) {
+        _cleanup_json_ cJSON *o = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        if (!arg_json)
+                return print_status(s, snap);
+        if (status_to_json(s, snap, &o) < 0 ||
+            !(text = arg_follow ? cJSON_PrintUnformatted(o) : cJSON_Print(o)))
+                return log_oom();
+        puts(text);
+        return 0;
+}
+
+/* ---- status --follow ---- */
+
+/* Ctrl-C or SIGTERM: while waiting for a change nothing is half printed, and the command ends at once
+ * (a watch of etcd would not return early for a flag); otherwise the print under way ends first */
+static volatile sig_atomic_t follow_waiting = 0, follow_stopped = 0;
+
+static void follow_signal(int sig) {
+        if (follow_waiting)
+                _exit(0);
+        follow_stopped = 1;
+}
+
+/* a watch that saw no change for this long is made anew (a connection that died without a word) */
+#define FOLLOW_WATCH_USEC (60 * USEC_PER_SEC)
+/* the wait before etcd is asked again after a failure */
+#define FOLLOW_RETRY_USEC (2 * USEC_PER_SEC)
+
+/* the snapshot, with the store's revision read before it into *ret_revision: a watch from the one
+ * after sees every change the snapshot may have missed */
+static int follow_read(ClusterStore *s, ClusterSnapshot *ret, int64_t *ret_revision, char **ret_error) {
+        _cleanup_free_ char *key = NULL;
+        EtcdKv *kvs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = cluster_key(s->cluster, CLUSTER_KEY_ROLL, NULL, &key, ret_error);
+        if (r < 0)
+                return r;
+        r = etcd_get_prefix(s->etcd, key, &kvs, &n, ret_revision, ret_error);
+        etcd_kvs_free(kvs, n);
+        if (r < 0)
+                return r;
+        return cluster_store_snapshot(s, ret, ret_error);
+}
+
+static void follow_sleep(usec_t t) {
+        struct timespec ts = { .tv_sec = t / USEC_PER_SEC, .tv_nsec = (t % USEC_PER_SEC) * 1000 };
+
+        follow_waiting = 1;
+        if (!follow_stopped)
+                (void)nanosleep(&ts, NULL);
+        follow_waiting = 0;
+}
+
+static int follow_status(ClusterStore *s) {
+        struct sigaction sa = { .sa_handler = follow_signal };
+        _cleanup_free_ char *prefix = NULL, *error = NULL;
+        bool tty = isatty(STDOUT_FILENO), failing = false;
+        int64_t revision = 0;
+        int r;
+
+        /* every key of the cluster: the prefix of its roll key */
+        r = cluster_key(s->cluster, CLUSTER_KEY_ROLL, NULL, &prefix, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s.", strempty(error));
+        *(strrchr(prefix, '/') + 1) = 0;
+        (void)sigaction(SIGINT, &sa, NULL);
+        (void)sigaction(SIGTERM, &sa, NULL);
+
+        for (unsigned n = 0; !follow_stopped;) {
+                _cleanup_(cluster_snapshot_done) ClusterSnapshot snap = {};
+                _cleanup_free_ char *now = NULL;
+
+                r = follow_read(s, &snap, &revision, &error);
+                if (r < 0 && n == 0)
+                        return refused_or_failed(r, error);
+                if (r < 0) {
+                        if (!failing)
+                                log_warning_errno(r, "%s; trying again.", strempty(error));
+                        failing = true;
+                        follow_sleep(FOLLOW_RETRY_USEC);
+                        continue;
+                }
+                failing = false;
+
+                /* on a terminal the status replaces the last one; elsewhere each comes with its time */
+                if (!arg_json && tty)
+                        fputs("\033[H\033[2J", stdout);
+                else if (!arg_json) {
+                        now = current_timestamp();
+                        if (!now)
+                                return log_oom();
+                        printf("%s--- %s\n", n > 0 ? "\n" : "", now);
+                }
+                r = print_snapshot(s, &snap);
+                if (r < 0)
+                        return r;
+                fflush(stdout);
+                n++;
+
+                /* until a change at a later revision (a quiet minute only makes the watch anew) */
+                do {
+                        follow_waiting = 1;
+                        r = follow_stopped ? 0
+                                           : etcd_watch(
+                                                     s->etcd,
+                                                     prefix,
+                                                     true,
+                                                     revision + 1,
+                                                     FOLLOW_WATCH_USEC,
+                                                     NULL,
+                                                     &error);
+                        follow_waiting = 0;
+                } while (r == 0 && !follow_stopped);
+                if (r < 0 && !follow_stopped) {
+                        log_warning_errno(r, "%s; trying again.", strempty(error));
+                        failing = true;
+                        follow_sleep(FOLLOW_RETRY_USEC);
+                }
+        }
+        return 0;
+}
+
 static int cluster_status(int argc, char *argv[], void *userdata) {
         _cleanup_cluster_store_ ClusterStore *s = NULL;
         _cleanup_(cluster_snapshot_done) ClusterSnapshot snap = {};
@@ -243,19 +374,12 @@ static int cluster_status(int argc, char *argv[], void *userdata) {
         r = open_store(userdata, &s);
         if (r < 0)
                 return r;
+        if (arg_follow)
+                return follow_status(s);
         r = cluster_store_snapshot(s, &snap, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
-        if (arg_json) {
-                _cleanup_json_ cJSON *o = NULL;
-                _cleanup_free_ char *text = NULL;
-
-                if (status_to_json(s, &snap, &o) < 0 || !(text = cJSON_Print(o)))
-                        return log_oom();
-                puts(text);
-                return 0;
-        }
-        return print_status(s, &snap);
+        return print_snapshot(s, &snap);
 }
 
 /* ---- start ---- */
@@ -384,7 +508,9 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         if (r < 0)
                 return refused_or_failed(r, error);
         printf("Roll %s: %s → %s (%s%s) started in cluster %s.\n"
-               "The upgrade units do not read the roll yet: upgrade the members one at a time with "
+               "The members that run codebolt-upgrade-cluster.service start their upgrade now. The upgrade "
+               "units do not read the roll yet: without the follower, upgrade the members one at a time "
+               "with "
                "systemctl start codebolt-upgrade@%s.\n",
                id,
                from,
@@ -536,7 +662,7 @@ int verb_cluster(int argc, char *argv[], void *userdata) {
         r = verbs_dispatch(cluster_verbs, argc - 1, argv + 1, userdata, &result, &error);
         if (r < 0) {
                 log_error(
-                        "%s; usage: codebolt-upgrade cluster status [--json] | start VERSION "
+                        "%s; usage: codebolt-upgrade cluster status [--json] [--follow] | start VERSION "
                         "[--coordinated] "
                         "[--auto-revert] | pause | resume | abort | unlock HOST | join | leave",
                         strempty(error));
