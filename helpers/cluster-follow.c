@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "cluster-store.h"
 #include "config.h"
 #include "current.h"
@@ -160,17 +161,6 @@ static int join(Follower *f, const char *running, char **ret_error) {
         return 0;
 }
 
-/* the store's revision now: a watch from the one after it sees every change made after this read */
-static int store_revision(Follower *f, int64_t *ret, char **ret_error) {
-        EtcdKv *kvs = NULL;
-        size_t n = 0;
-        int r;
-
-        r = etcd_get_prefix(f->store->etcd, f->roll_key, &kvs, &n, ret, ret_error);
-        etcd_kvs_free(kvs, n);
-        return r;
-}
-
 /* a rolling roll whose members are all upgraded becomes done, even when the last host's finish could
  * not say so; once per version of the roll */
 static void complete(Follower *f, const ClusterRoll *roll, int64_t version) {
@@ -208,26 +198,12 @@ static void complete(Follower *f, const ClusterRoll *roll, int64_t version) {
 /* StartUnit(unit, "replace") without waiting for the job: the unit's own journal tells the rest */
 static int start_unit(const char *unit, char **ret_error) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_open_system(&bus);
+        r = bus_open_system(&bus);
         if (r < 0)
                 return errmsg_set(ret_error, r, "cannot connect to the system bus: %s", strerror(-r));
-        r = sd_bus_call_method(
-                bus,
-                "org.freedesktop.systemd1",
-                "/org/freedesktop/systemd1",
-                "org.freedesktop.systemd1.Manager",
-                "StartUnit",
-                &error,
-                NULL,
-                "ss",
-                unit,
-                "replace");
-        if (r < 0)
-                return errmsg_set(ret_error, r, "%s", error.message ?: strerror(-r));
-        return 0;
+        return bus_queue_start_unit(bus, unit, ret_error);
 }
 
 /* record the start in follower.json, then start the upgrade unit to roll->to */
@@ -354,7 +330,7 @@ static int step(Follower *f, int64_t *ret_revision, char **ret_error) {
         r = join(f, running, ret_error);
         if (r < 0)
                 return r;
-        r = store_revision(f, ret_revision, ret_error);
+        r = cluster_store_revision(f->store, ret_revision, ret_error);
         if (r < 0)
                 return r;
         r = cluster_store_get_roll(f->store, &roll, &version, ret_error);

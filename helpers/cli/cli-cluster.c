@@ -272,19 +272,9 @@ static void follow_signal(int sig) {
 /* the snapshot, with the store's revision read before it into *ret_revision: a watch from the one
  * after sees every change the snapshot may have missed */
 static int follow_read(ClusterStore *s, ClusterSnapshot *ret, int64_t *ret_revision, char **ret_error) {
-        _cleanup_free_ char *key = NULL;
-        EtcdKv *kvs = NULL;
-        size_t n = 0;
-        int r;
+        int r = cluster_store_revision(s, ret_revision, ret_error);
 
-        r = cluster_key(s->cluster, CLUSTER_KEY_ROLL, NULL, &key, ret_error);
-        if (r < 0)
-                return r;
-        r = etcd_get_prefix(s->etcd, key, &kvs, &n, ret_revision, ret_error);
-        etcd_kvs_free(kvs, n);
-        if (r < 0)
-                return r;
-        return cluster_store_snapshot(s, ret, ret_error);
+        return r < 0 ? r : cluster_store_snapshot(s, ret, ret_error);
 }
 
 static void follow_sleep(usec_t t) {
