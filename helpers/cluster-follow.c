@@ -73,7 +73,7 @@ static void state_load(Follower *f) {
         int r = state_read_json(f->state_file, &f->state);
 
         if (r < 0 && r != -ENOENT)
-                /* a damaged record only loses the guard against a second start, which preflight refuses */
+                /* a damaged record only loses the guard against a second start for the same roll */
                 log_warning_errno(r, "Ignoring %s: %m", f->state_file);
         if (r >= 0 && !cJSON_IsObject(f->state)) {
                 log_warning("Ignoring %s: not a JSON object.", f->state_file);
