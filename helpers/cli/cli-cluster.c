@@ -2,21 +2,21 @@
 /* cli-cluster.c: `codebolt-upgrade cluster …`: the roll, the members and the slot of this host's cluster
  * in etcd (docs/architecture.md, "Clusters") */
 #define _GNU_SOURCE
-#include <limits.h>
-#include <systemd/sd-id128.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <systemd/sd-id128.h>
 
-#include "balancer.h"
 #include "checks.h"
 #include "cli.h"
 #include "cluster-store.h"
 #include "current.h"
 #include "json-util.h"
 #include "log.h"
+#include "membership.h"
 #include "macro.h"
-#include "paths.h"
 #include "plan.h"
-#include "release.h"
 #include "semver.h"
 #include "strv.h"
 #include "time-util.h"
@@ -43,18 +43,6 @@ static int open_store(const Config *c, ClusterStore **ret) {
                 return log_oom();
         if (r < 0)
                 return log_error_errno(r, "%s.", strempty(error));
-        return 0;
-}
-
-static int running_version(char **ret) {
-        int r = release_current_version(ret);
-
-        if (r < 0)
-                return log_error_errno(
-                        r,
-                        "Cannot tell the running version: %s/current is not a symlink to releases/<version> "
-                        "(%m).",
-                        paths_install_root());
         return 0;
 }
 
@@ -250,6 +238,123 @@ static int status_to_json(const ClusterStore *s, const ClusterSnapshot *snap, cJ
         return 0;
 }
 
+/* the status once: the JSON object (one line when following), or the text */
+static int print_snapshot(const ClusterStore *s, const ClusterSnapshot *snap) {
+        _cleanup_json_ cJSON *o = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        if (!arg_json)
+                return print_status(s, snap);
+        if (status_to_json(s, snap, &o) < 0 ||
+            !(text = arg_follow ? cJSON_PrintUnformatted(o) : cJSON_Print(o)))
+                return log_oom();
+        puts(text);
+        return 0;
+}
+
+/* ---- status --follow ---- */
+
+/* Ctrl-C or SIGTERM: while waiting for a change nothing is half printed, and the command ends at once
+ * (a watch of etcd would not return early for a flag); otherwise the print under way ends first */
+static volatile sig_atomic_t follow_waiting = 0, follow_stopped = 0;
+
+static void follow_signal(int sig) {
+        if (follow_waiting)
+                _exit(0);
+        follow_stopped = 1;
+}
+
+/* a watch that saw no change for this long is made anew (a connection that died without a word) */
+#define FOLLOW_WATCH_USEC (60 * USEC_PER_SEC)
+/* the wait before etcd is asked again after a failure */
+#define FOLLOW_RETRY_USEC (2 * USEC_PER_SEC)
+
+/* the snapshot, with the store's revision read before it into *ret_revision: a watch from the one
+ * after sees every change the snapshot may have missed */
+static int follow_read(ClusterStore *s, ClusterSnapshot *ret, int64_t *ret_revision, char **ret_error) {
+        int r = cluster_store_revision(s, ret_revision, ret_error);
+
+        return r < 0 ? r : cluster_store_snapshot(s, ret, ret_error);
+}
+
+static void follow_sleep(usec_t t) {
+        struct timespec ts = { .tv_sec = t / USEC_PER_SEC, .tv_nsec = (t % USEC_PER_SEC) * 1000 };
+
+        follow_waiting = 1;
+        if (!follow_stopped)
+                (void)nanosleep(&ts, NULL);
+        follow_waiting = 0;
+}
+
+static int follow_status(ClusterStore *s) {
+        struct sigaction sa = { .sa_handler = follow_signal };
+        _cleanup_free_ char *prefix = NULL, *error = NULL;
+        bool tty = isatty(STDOUT_FILENO), failing = false;
+        int64_t revision = 0;
+        int r;
+
+        /* every key of the cluster: the prefix of its roll key */
+        r = cluster_key(s->cluster, CLUSTER_KEY_ROLL, NULL, &prefix, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s.", strempty(error));
+        *(strrchr(prefix, '/') + 1) = 0;
+        (void)sigaction(SIGINT, &sa, NULL);
+        (void)sigaction(SIGTERM, &sa, NULL);
+
+        for (unsigned n = 0; !follow_stopped;) {
+                _cleanup_(cluster_snapshot_done) ClusterSnapshot snap = {};
+                _cleanup_free_ char *now = NULL;
+
+                r = follow_read(s, &snap, &revision, &error);
+                if (r < 0 && n == 0)
+                        return refused_or_failed(r, error);
+                if (r < 0) {
+                        if (!failing)
+                                log_warning_errno(r, "%s; trying again.", strempty(error));
+                        failing = true;
+                        follow_sleep(FOLLOW_RETRY_USEC);
+                        continue;
+                }
+                failing = false;
+
+                /* on a terminal the status replaces the last one; elsewhere each comes with its time */
+                if (!arg_json && tty)
+                        fputs("\033[H\033[2J", stdout);
+                else if (!arg_json) {
+                        now = current_timestamp();
+                        if (!now)
+                                return log_oom();
+                        printf("%s--- %s\n", n > 0 ? "\n" : "", now);
+                }
+                r = print_snapshot(s, &snap);
+                if (r < 0)
+                        return r;
+                fflush(stdout);
+                n++;
+
+                /* until a change at a later revision (a quiet minute only makes the watch anew) */
+                do {
+                        follow_waiting = 1;
+                        r = follow_stopped ? 0
+                                           : etcd_watch(
+                                                     s->etcd,
+                                                     prefix,
+                                                     true,
+                                                     revision + 1,
+                                                     FOLLOW_WATCH_USEC,
+                                                     NULL,
+                                                     &error);
+                        follow_waiting = 0;
+                } while (r == 0 && !follow_stopped);
+                if (r < 0 && !follow_stopped) {
+                        log_warning_errno(r, "%s; trying again.", strempty(error));
+                        failing = true;
+                        follow_sleep(FOLLOW_RETRY_USEC);
+                }
+        }
+        return 0;
+}
+
 static int cluster_status(int argc, char *argv[], void *userdata) {
         _cleanup_cluster_store_ ClusterStore *s = NULL;
         _cleanup_(cluster_snapshot_done) ClusterSnapshot snap = {};
@@ -259,19 +364,12 @@ static int cluster_status(int argc, char *argv[], void *userdata) {
         r = open_store(userdata, &s);
         if (r < 0)
                 return r;
+        if (arg_follow)
+                return follow_status(s);
         r = cluster_store_snapshot(s, &snap, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
-        if (arg_json) {
-                _cleanup_json_ cJSON *o = NULL;
-                _cleanup_free_ char *text = NULL;
-
-                if (status_to_json(s, &snap, &o) < 0 || !(text = cJSON_Print(o)))
-                        return log_oom();
-                puts(text);
-                return 0;
-        }
-        return print_status(s, &snap);
+        return print_snapshot(s, &snap);
 }
 
 /* ---- start ---- */
@@ -347,7 +445,7 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         r = cli_require_exact_version(version);
         if (r < 0)
                 return r;
-        r = running_version(&from);
+        r = membership_running_version(&from);
         if (r < 0)
                 return r;
         r = open_store(c, &s);
@@ -400,7 +498,9 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         if (r < 0)
                 return refused_or_failed(r, error);
         printf("Roll %s: %s → %s (%s%s) started in cluster %s.\n"
-               "The upgrade units do not read the roll yet: upgrade the members one at a time with "
+               "The members that run codebolt-upgrade-cluster.service start their upgrade now. The upgrade "
+               "units do not read the roll yet: without the follower, upgrade the members one at a time "
+               "with "
                "systemctl start codebolt-upgrade@%s.\n",
                id,
                from,
@@ -474,33 +574,25 @@ static int cluster_unlock(int argc, char *argv[], void *userdata) {
 static int cluster_join(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         _cleanup_cluster_store_ ClusterStore *s = NULL;
-        _cleanup_free_ char *version = NULL, *server = NULL, *error = NULL;
-        char hostname[HOST_NAME_MAX + 1] = {};
-        ClusterMember m;
+        _cleanup_(cluster_member_done) ClusterMember m = {};
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        r = running_version(&version);
+        r = membership_self(c, &m);
         if (r < 0)
                 return r;
-        if (gethostname(hostname, sizeof(hostname) - 1) < 0)
-                return log_error_errno(errno, "Failed to read the hostname: %m");
-        /* members/<id>'s "server": the name the load balancer knows this host's server by */
-        r = balancer_server_name(c, &server);
-        if (r < 0)
-                return log_error_errno(r, "Failed to tell this host's name in the load balancer: %m");
         r = open_store(c, &s);
         if (r < 0)
                 return r;
-        m = (ClusterMember){ .hostname = hostname, .server = server, .version = version };
         r = cluster_store_join(s, &m, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
         printf("%s joined cluster %s as %s (server %s, version %s).\n",
-               hostname,
+               m.hostname,
                s->cluster,
                s->host_id,
-               server,
-               version);
+               m.server,
+               m.version);
         return 0;
 }
 
@@ -560,7 +652,7 @@ int verb_cluster(int argc, char *argv[], void *userdata) {
         r = verbs_dispatch(cluster_verbs, argc - 1, argv + 1, userdata, &result, &error);
         if (r < 0) {
                 log_error(
-                        "%s; usage: codebolt-upgrade cluster status [--json] | start VERSION "
+                        "%s; usage: codebolt-upgrade cluster status [--json] [--follow] | start VERSION "
                         "[--coordinated] "
                         "[--auto-revert] | pause | resume | abort | unlock HOST | join | leave",
                         strempty(error));

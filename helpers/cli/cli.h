@@ -14,6 +14,7 @@ extern bool arg_discard_since;
 extern bool arg_dry_run;
 extern bool arg_coordinated;
 extern bool arg_auto_revert;
+extern bool arg_follow;
 extern const char *arg_deployment;
 
 /* a string member of o, or fallback when it is missing or empty */

@@ -16,6 +16,7 @@ bool arg_discard_since = false;
 bool arg_dry_run = false;
 bool arg_coordinated = false;
 bool arg_auto_revert = false;
+bool arg_follow = false;
 const char *arg_deployment = NULL;
 
 /* needs no configuration: it runs even when the configuration does not load */
@@ -77,8 +78,9 @@ static void help(void) {
                "               drop the failed databases, snapshots and releases beyond retention\n"
                "               ([Backup] Keep=), after listing each with the reason and its size; never\n"
                "               one a rollback may still need; --dry-run only lists\n"
-               "  cluster status [--json]\n"
-               "               the cluster's roll, and every member's version, phase, slot and heartbeat\n"
+               "  cluster status [--json] [--follow]\n"
+               "               the cluster's roll, and every member's version, phase, slot and heartbeat;\n"
+               "               --follow prints it again at every change (--json: one line each)\n"
                "  cluster start VERSION [--coordinated] [--auto-revert]\n"
                "               start a roll of the cluster to VERSION, after its gates\n"
                "  cluster pause|resume|abort\n"
@@ -129,6 +131,7 @@ int main(int argc, char *argv[]) {
                 { "dry-run", no_argument, NULL, 'n' },     /* clean */
                 { "coordinated", no_argument, NULL, 'C' }, /* cluster start */
                 { "auto-revert", no_argument, NULL, 'A' }, /* cluster start */
+                { "follow", no_argument, NULL, 'F' },      /* cluster status */
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -157,6 +160,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'A':
                         arg_auto_revert = true;
+                        break;
+                case 'F':
+                        arg_follow = true;
                         break;
                 case 'h':
                         help();

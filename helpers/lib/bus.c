@@ -526,3 +526,25 @@ int bus_enable_unit_file(sd_bus *bus, const char *unit) {
 int bus_disable_unit_file(sd_bus *bus, const char *unit) {
         return unit_files(bus, "DisableUnitFiles", unit, false);
 }
+
+int bus_queue_start_unit(sd_bus *bus, const char *unit, char **ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (!bus || !unit || !*unit)
+                return -EINVAL;
+        r = sd_bus_call_method(
+                bus,
+                SYSTEMD_DEST,
+                SYSTEMD_PATH,
+                SYSTEMD_MANAGER,
+                "StartUnit",
+                &error,
+                NULL,
+                "ss",
+                unit,
+                "replace");
+        if (r < 0)
+                return fail(ret_error, r, bus_error_text(&error, r));
+        return 0;
+}

@@ -92,3 +92,7 @@ int bus_unit_get_memory_current(sd_bus *bus, const char *unit, uint64_t *ret);
  * [Install] section says; a template instance enables as that instance */
 int bus_enable_unit_file(sd_bus *bus, const char *unit);
 int bus_disable_unit_file(sd_bus *bus, const char *unit);
+/* StartUnit(unit, "replace") without waiting for the job: 0 once systemd queued it (the unit's own
+ * journal tells the rest), or -errno with *ret_error (optional) set to the D-Bus error's message ("Unit
+ * x.service not found.": -ENOENT) */
+int bus_queue_start_unit(sd_bus *bus, const char *unit, char **ret_error);

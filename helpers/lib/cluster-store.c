@@ -868,3 +868,19 @@ int cluster_snapshot_member_ids(const ClusterSnapshot *s, char ***ret) {
         *ret = TAKE_PTR(ids);
         return 0;
 }
+
+int cluster_store_revision(ClusterStore *s, int64_t *ret, char **ret_error) {
+        _cleanup_free_ char *key = NULL, *error = NULL;
+        EtcdKv *kvs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = key_of(s, CLUSTER_KEY_ROLL, NULL, &key, ret_error);
+        if (r < 0)
+                return r;
+        r = etcd_get_prefix(s->etcd, key, &kvs, &n, ret, &error);
+        etcd_kvs_free(kvs, n);
+        if (r < 0)
+                return store_failed(s, r, "read", key, error, ret_error);
+        return 0;
+}

@@ -141,3 +141,8 @@ int cluster_store_snapshot(ClusterStore *s, ClusterSnapshot *ret, char **ret_err
 void cluster_snapshot_done(ClusterSnapshot *s);
 /* the member ids of the snapshot (strv; NULL when none) into *ret; -ENOMEM */
 int cluster_snapshot_member_ids(const ClusterSnapshot *s, char ***ret);
+
+/* The store's revision now (*ret; read with the roll key): a watch of the cluster's keys from the
+ * revision after it (etcd_watch(), start_revision *ret + 1) sees every change made after this call,
+ * so a reader that reads what it watches after this call misses none. -errno with *ret_error. */
+int cluster_store_revision(ClusterStore *s, int64_t *ret, char **ret_error);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <systemd/sd-id128.h>
@@ -1175,6 +1176,113 @@ int cluster_roll_may_revert(const ClusterRoll *roll, const char *host, char **re
                         host,
                         strempty(roll->to));
         return 1;
+}
+
+/* ---- the follower ---- */
+
+static const char *const follow_action_names[_CLUSTER_FOLLOW_ACTION_MAX] = {
+        [CLUSTER_FOLLOW_NOTHING] = "nothing",
+        [CLUSTER_FOLLOW_START_UPGRADE] = "start-upgrade",
+        [CLUSTER_FOLLOW_ALREADY_THERE] = "already-there",
+        [CLUSTER_FOLLOW_REVERT] = "revert",
+};
+
+const char *cluster_follow_action_to_string(ClusterFollowAction a) {
+        return name_of(follow_action_names, ELEMENTSOF(follow_action_names), a);
+}
+
+/* action, with the reason in *ret_reason when asked for (-ENOMEM when it cannot be made) */
+_printf_(3, 4) static int follow_verdict(
+        char **ret_reason, ClusterFollowAction action, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        if (!ret_reason)
+                return action;
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        free(*ret_reason);
+        *ret_reason = s;
+        return action;
+}
+
+int cluster_follow_decide(
+        const ClusterRoll *roll,
+        const char *host,
+        const char *running_version,
+        bool upgrade_in_flight,
+        const char *last_started_roll,
+        char **ret_reason) {
+
+        _cleanup_free_ char *refusal = NULL;
+        int r;
+
+        if (!cluster_host_id_is_valid(host))
+                return -EINVAL;
+        if (!roll)
+                return follow_verdict(
+                        ret_reason, CLUSTER_FOLLOW_NOTHING, "no roll is under way in the cluster");
+        if (upgrade_in_flight)
+                return follow_verdict(
+                        ret_reason,
+                        CLUSTER_FOLLOW_NOTHING,
+                        "roll %s to %s is %s; an upgrade is in flight on this host (current.json): it goes "
+                        "on first",
+                        roll->id,
+                        roll->to,
+                        roll_state(roll));
+        if (roll->state == CLUSTER_ROLL_ABORTING) {
+                r = cluster_roll_may_revert(roll, host, &refusal);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return follow_verdict(
+                                ret_reason,
+                                CLUSTER_FOLLOW_REVERT,
+                                "roll %s to %s is aborting and this host (%s) is upgraded in it: its part "
+                                "is reverted",
+                                roll->id,
+                                roll->to,
+                                host);
+                return follow_verdict(
+                        ret_reason, CLUSTER_FOLLOW_NOTHING, "roll %s: %s", roll->id, strempty(refusal));
+        }
+        /* paused, done, aborted, upgraded or failed here: the rule's own sentence */
+        r = cluster_roll_may_start(roll, host, roll->to, &refusal);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return follow_verdict(
+                        ret_reason, CLUSTER_FOLLOW_NOTHING, "roll %s: %s", roll->id, strempty(refusal));
+        if (streq_ptr(running_version, roll->to))
+                return follow_verdict(
+                        ret_reason,
+                        CLUSTER_FOLLOW_ALREADY_THERE,
+                        "roll %s to %s: this host (%s) runs %s already",
+                        roll->id,
+                        roll->to,
+                        host,
+                        roll->to);
+        if (streq_ptr(last_started_roll, roll->id))
+                return follow_verdict(
+                        ret_reason,
+                        CLUSTER_FOLLOW_NOTHING,
+                        "roll %s to %s: this host's upgrade was started for it already and is not "
+                        "started twice (see its journal; the roll records it when it ends)",
+                        roll->id,
+                        roll->to);
+        return follow_verdict(
+                ret_reason,
+                CLUSTER_FOLLOW_START_UPGRADE,
+                "roll %s to %s is rolling and this host (%s) runs %s",
+                roll->id,
+                roll->to,
+                host,
+                running_version ?: "a version that cannot be told");
 }
 
 /* ---- rolling or coordinated ---- */

@@ -254,6 +254,38 @@ int cluster_roll_may_replace(const ClusterRoll *roll, char **ret_refusal);
 /* May host revert its part? 1 yes: roll is aborting and host is in upgraded; 0 no, with *ret_refusal */
 int cluster_roll_may_revert(const ClusterRoll *roll, const char *host, char **ret_refusal);
 
+/* ---- the follower ---- */
+
+/* what the follower (codebolt-upgrade-cluster.service) does about a roll it read */
+typedef enum ClusterFollowAction {
+        CLUSTER_FOLLOW_NOTHING, /* nothing to do here (no roll, it waits, it ended, or it is done here) */
+        CLUSTER_FOLLOW_START_UPGRADE, /* start this host's upgrade unit to roll->to */
+        CLUSTER_FOLLOW_ALREADY_THERE, /* the host runs roll->to already without being in upgraded */
+        CLUSTER_FOLLOW_REVERT,        /* the roll is aborting and this host is upgraded: revert its part */
+        _CLUSTER_FOLLOW_ACTION_MAX,
+} ClusterFollowAction;
+
+/* the action's name ("nothing", "start-upgrade", "already-there", "revert"); NULL out of range */
+const char *cluster_follow_action_to_string(ClusterFollowAction a);
+
+/* What the follower on host does about roll (NULL: no roll key). running_version is the version the
+ * host runs (NULL: cannot be told, so it is not the target); upgrade_in_flight: the deployment has a
+ * current.json (an upgrade, its rollback or a held one: nothing is started beside it);
+ * last_started_roll: the id of the roll the follower last started this host's unit for (NULL: none), so
+ * that a unit that ended without a word in the roll is not started again and again. In this order:
+ * NOTHING without a roll or while an upgrade is in flight; REVERT when the roll is aborting and host is
+ * in upgraded (else NOTHING); NOTHING when cluster_roll_may_start() refuses (paused, done, aborted, host
+ * upgraded or failed in it); ALREADY_THERE when host runs roll->to; NOTHING when last_started_roll is
+ * roll->id; else START_UPGRADE. Returns the action (≥ 0) with a one-line reason
+ * for the log in *ret_reason (optional), -EINVAL for an invalid host id, -ENOMEM. */
+int cluster_follow_decide(
+        const ClusterRoll *roll,
+        const char *host,
+        const char *running_version,
+        bool upgrade_in_flight,
+        const char *last_started_roll,
+        char **ret_reason);
+
 /* ---- rolling or coordinated ---- */
 
 /* Whether an upgrade from → to may be rolled host by host (docs/architecture.md, "Clusters"): to is a patch

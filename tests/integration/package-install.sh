@@ -41,9 +41,9 @@ grep -q '^ /etc/codebolt-upgrade/upgrade.conf ' <<<"$conffiles" ||
         fail "the install left /var/lib/codebolt-upgrade as $(sb stat -c '%a %U:%G' /var/lib/codebolt-upgrade 2>&1), not 755 root:root (its deployments' directories are 0700)"
 sb test ! -e /backups/codebolt || fail "the install made the backup directory (the first backup's to make)"
 
-# nothing enabled, nothing started: the recovery units come with a server unit's drop-in, and the
-# auto units only with [Auto] Schedule=
-for u in codebolt-upgrade-recover.service codebolt-upgrade-recover-check.service; do
+# nothing enabled, nothing started: the recovery units come with a server unit's drop-in, the auto units
+# only with [Auto] Schedule=, and the cluster's follower when the operator enables it on a member
+for u in codebolt-upgrade-recover.service codebolt-upgrade-recover-check.service codebolt-upgrade-cluster.service; do
         enabled=$(sb systemctl is-enabled "$u" 2>&1 || true)
         [ "$enabled" = disabled ] || fail "the install left $u $enabled, not disabled"
         [ -z "$(sb systemctl show -P InvocationID "$u")" ] || fail "the install started $u"

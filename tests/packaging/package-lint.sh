@@ -46,9 +46,10 @@ grep -E ': E: ' <<<"$lint" >/dev/null && fail "rpmlint reports errors"
 deb_files=$(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|')
 rpm_files=$(rpm -qlp "$rpm")
 for f in /usr/bin/codebolt-upgrade \
-        /usr/libexec/codebolt-upgrade/{preflight,stage,backup,drain,snapshot,switch,migrate-watch,smoke,finish,rollback,recover,auto} \
+        /usr/libexec/codebolt-upgrade/{preflight,stage,backup,drain,snapshot,switch,migrate-watch,smoke,finish,rollback,recover,auto,cluster-follow} \
         systemd/system/codebolt-upgrade@.service systemd/system/codebolt-rollback@.service \
         systemd/system/codebolt-upgrade-recover.service systemd/system/codebolt-upgrade-recover-check.service \
+        systemd/system/codebolt-upgrade-cluster.service \
         systemd/system-generators/codebolt-upgrade-generator \
         /usr/lib/systemd/catalog/codebolt-upgrade.catalog /usr/lib/tmpfiles.d/codebolt-upgrade.conf \
         /usr/lib/codebolt-upgrade/hooks/pre-upgrade.d/10-dpkg-lock /usr/share/codebolt-upgrade/smoke-steps.json \

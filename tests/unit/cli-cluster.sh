@@ -1,18 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# cli-cluster.sh CLI
+# cli-cluster.sh CLI FOLLOWER
 #
 # `codebolt-upgrade cluster …` against a private etcd (127.0.0.1, free ports, a scratch data dir) and a
 # throwaway CODEBOLT_UPGRADE_ROOT whose [Cluster] points at it: join, status (text and --json, read with
-# jq), start --coordinated, the refusals (a second roll, resume while rolling), pause, resume, abort,
-# unlock of a crashed holder, leave; a host without [Cluster] is refused with exit 2.
+# jq, and --follow --json seeing a pause), start --coordinated, the refusals (a second roll, resume while
+# rolling), pause, resume, abort, unlock of a crashed holder, leave; a host without [Cluster] is refused
+# with exit 2. Then the follower (cluster-follow, FOLLOWER) against the same etcd: it joins, says there is
+# no roll, tries to start codebolt-upgrade@1.5.0.service once a roll to it is rolling (on a system bus
+# that does not exist: never a real systemd), and ends with 0 on SIGTERM; on a host in no cluster it
+# says so and exits 0.
 set -u
 export LC_ALL=C
-cli=$1
+cli=$1 follower=$2
 root=$(mktemp -d)
 etcd_pid=
-# only the etcd this test started, by its pid
-trap '[ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid"; rm -rf "$root"' EXIT
+bg_pid=
+# only the processes this test started, by their pids
+trap '[ -n "$bg_pid" ] && kill "$bg_pid" 2>/dev/null && wait "$bg_pid"
+[ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid"; rm -rf "$root"' EXIT
 failed=0
 fail() {
         echo "FAIL: $*"
@@ -116,7 +122,31 @@ json=$("$cli" cluster status --json 2>&1) || fail "status --json failed: $json"
 [ "$(jq -r '.cluster + " " + .host + " " + (.sem | tostring)' <<<"$json")" = "test h1 null" ] ||
         fail "status --json: cluster, host or sem wrong: $json"
 
+# wait_lines FILE N: FILE has N lines within 20 s
+wait_lines() {
+        for _ in $(seq 200); do
+                [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# status --follow --json: one compact object now, one more at each change; SIGTERM ends it with 0
+"$cli" cluster status --follow --json >"$root/follow.out" 2>"$root/follow.err" &
+bg_pid=$!
+wait_lines "$root/follow.out" 1 || fail "status --follow --json printed nothing: $(cat "$root/follow.err")"
+[ "$(sed -n 1p "$root/follow.out" | jq -r .roll.state)" = rolling ] ||
+        fail "status --follow --json: the first line is not the rolling roll: $(cat "$root/follow.out")"
 run 0 "*is now paused*" cluster pause
+wait_lines "$root/follow.out" 2 || fail "status --follow --json printed no line after the pause: $(cat "$root/follow.err")"
+[ "$(sed -n 2p "$root/follow.out" | jq -r '.roll.state + " " + .roll.to')" = "paused 1.5.0" ] ||
+        fail "status --follow --json: the second line is not the paused roll: $(cat "$root/follow.out")"
+kill "$bg_pid"
+wait "$bg_pid"
+code=$?
+bg_pid=
+[ "$code" = 0 ] || fail "status --follow --json exited $code on SIGTERM, not 0: $(cat "$root/follow.err")"
+
 run 0 "*was already paused*" cluster pause
 run 0 "*is now rolling*" cluster resume
 run 0 "*is now aborted*" cluster abort
@@ -143,10 +173,43 @@ mkdir -p "$lone/etc/codebolt-upgrade"
 CODEBOLT_UPGRADE_ROOT=$lone run 2 "*in no cluster*" cluster status
 CODEBOLT_UPGRADE_ROOT=$lone run 2 "*in no cluster*" cluster join
 
+# the follower: joins, follows, tries to start the upgrade unit of a rolling roll (no system bus here)
+"$cli" cluster abort >/dev/null 2>&1
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$root/no-bus "$follower" >"$root/follower.log" 2>&1 &
+bg_pid=$!
+# expect_log PATTERN: the follower's log matches the grep -E PATTERN within 20 s
+expect_log() {
+        for _ in $(seq 200); do
+                grep -qE "$1" "$root/follower.log" && return 0
+                sleep 0.1
+        done
+        fail "the follower's log does not say '$1': $(cat "$root/follower.log")"
+}
+expect_log 'Member h1 of cluster test: .* \(server web-1\) runs 1\.4\.0'
+expect_log 'roll [0-9a-f]+: the roll to 1\.5\.0 was aborted'
+run 0 "*h1 (this)*1.4.0*" cluster status
+run 0 "*1.4.0 → 1.5.0 (rolling) started*" cluster start 1.5.0
+expect_log 'Roll [0-9a-f]+ to 1\.5\.0: starting codebolt-upgrade@1\.5\.0\.service \(this host runs 1\.4\.0\)'
+expect_log 'Failed to start codebolt-upgrade@1\.5\.0\.service: .*system bus'
+run 0 "*is now paused*" cluster pause
+expect_log 'the roll to 1\.5\.0 is paused'
+kill "$bg_pid"
+wait "$bg_pid"
+code=$?
+bg_pid=
+[ "$code" = 0 ] || fail "the follower exited $code on SIGTERM, not 0: $(cat "$root/follower.log")"
+out=$(CODEBOLT_UPGRADE_ROOT=$lone "$follower" 2>&1)
+code=$?
+[ "$code" = 0 ] || fail "the follower on a host in no cluster exited $code, not 0: $out"
+case "$out" in
+*"Not a cluster member ([Cluster] is not set in $lone/etc/codebolt-upgrade/upgrade.conf): nothing to follow"*) ;;
+*) fail "the follower on a host in no cluster does not say so: $out" ;;
+esac
+
 # etcd gone: a failure, exit 1, naming the endpoint
 kill "$etcd_pid" && wait "$etcd_pid" 2>/dev/null
 etcd_pid=
 run 1 "*$url*" cluster status
 
-[ "$failed" = 0 ] && echo "ok: cluster join, status, start, pause, resume, abort, unlock, leave"
+[ "$failed" = 0 ] && echo "ok: cluster join, status (--follow), start, pause, resume, abort, unlock, leave; the follower"
 exit "$failed"

@@ -55,7 +55,7 @@ checks() {
         expect '1.4.0 1.4.2 1.5.0 2.0.0-rc.1' codebolt-upgrade cluster start ''
         expect '' codebolt-upgrade cluster start 1.5.0 ''
         expect '--auto-revert --coordinated --deployment' codebolt-upgrade cluster start 1.5.0 --
-        expect '--deployment --json' codebolt-upgrade cluster status --
+        expect '--deployment --follow --json' codebolt-upgrade cluster status --
         expect 'pin plan' codebolt-upgrade --deployment eu p
         expect '--deployment --help --json --version' codebolt-upgrade --
         expect '1.4.0 1.4.2 1.5.0 2.0.0-rc.1' codebolt-upgrade plan ''

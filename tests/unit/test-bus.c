@@ -933,6 +933,23 @@ START_TEST(test_stop_verified_state) {
 }
 END_TEST
 
+START_TEST(test_queue_start) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = client();
+        _cleanup_free_ char *error = NULL, *result = NULL;
+
+        ck_assert_int_eq(bus_stop_unit(bus, "codebolt.service", SOON, &result, NULL), 0);
+        assert_state(bus, "codebolt.service", "inactive", "dead");
+        ck_assert_int_eq(bus_queue_start_unit(bus, "codebolt.service", &error), 0);
+        ck_assert_ptr_null(error);
+        assert_state(bus, "codebolt.service", "active", "running");
+
+        ck_assert_int_eq(bus_queue_start_unit(bus, "missing.service", &error), -ENOENT);
+        ck_assert_str_eq(error, "Unit missing.service not found.");
+        ck_assert_int_eq(bus_queue_start_unit(bus, "missing.service", NULL), -ENOENT);
+        ck_assert_int_eq(bus_queue_start_unit(bus, "", NULL), -EINVAL);
+}
+END_TEST
+
 static Suite *bus_suite(void) {
         Suite *s = suite_create("bus");
         TCase *tc;
@@ -959,6 +976,7 @@ static Suite *bus_suite(void) {
         tcase_add_test(tc, test_stop_verified_job);
         tcase_add_test(tc, test_stop_verified_job_result);
         tcase_add_test(tc, test_stop_verified_state);
+        tcase_add_test(tc, test_queue_start);
         suite_add_tcase(s, tc);
 
         return s;

@@ -361,6 +361,31 @@ START_TEST(test_leave_completes) {
 }
 END_TEST
 
+START_TEST(test_revision) {
+        _cleanup_cluster_store_ ClusterStore *s = store("rev", "h1");
+        ClusterMember m = { .hostname = (char *)"x", .server = (char *)"s", .version = (char *)"1.4.0" };
+        int64_t before = 0, after = 0, changed = 0;
+
+        ASSERT_OK(cluster_store_revision(s, &before, &_err));
+        ck_assert_int_gt(before, 0);
+        ASSERT_OK(cluster_store_join(s, &m, &_err));
+        ASSERT_OK(cluster_store_revision(s, &after, &_err));
+        ck_assert_int_gt(after, before);
+        /* a watch from the revision after the first read sees the join made since */
+        ck_assert_int_eq(
+                etcd_watch(
+                        s->etcd,
+                        "/codebolt-upgrade/rev/",
+                        true,
+                        before + 1,
+                        5 * USEC_PER_SEC,
+                        &changed,
+                        NULL),
+                1);
+        ck_assert_int_eq(changed, after);
+}
+END_TEST
+
 START_TEST(test_unreachable) {
         int fd = -1;
         _cleanup_free_ char *dead = test_etcd_dead_url(&fd), *err = NULL;
@@ -441,6 +466,7 @@ static Suite *cluster_store_suite(void) {
         tcase_add_test(kv, test_join_leave_snapshot);
         tcase_add_test(kv, test_leave_completes);
         tcase_add_test(kv, test_unreachable);
+        tcase_add_test(kv, test_revision);
         suite_add_tcase(s, kv);
         return s;
 }

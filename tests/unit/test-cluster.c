@@ -844,6 +844,226 @@ START_TEST(test_roll_abort) {
 }
 END_TEST
 
+/* ---- the follower ---- */
+
+#define ROLL_ID "4f1c2a9e0b7d4c3a8e5f6a7b8c9d0e1f"
+
+static const struct {
+        ClusterRollState state;
+        const char *upgraded, *failed;
+        const char *running;
+        bool in_flight;
+        const char *last_started;
+        ClusterFollowAction action;
+        const char *reason;
+} follow[] = {
+        /* the one case that starts a unit, also after another roll's unit and with the version unknown */
+        { CLUSTER_ROLL_ROLLING,
+          "[\"h2\"]",
+          "[]",
+          "1.4.2",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_START_UPGRADE,
+          "roll " ROLL_ID " to 1.5.0 is rolling and this host (h1) runs 1.4.2" },
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[]",
+          "1.4.2",
+          false,
+          "0123456789ab",
+          CLUSTER_FOLLOW_START_UPGRADE,
+          "roll " ROLL_ID " to 1.5.0 is rolling and this host (h1) runs 1.4.2" },
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[]",
+          NULL,
+          false,
+          NULL,
+          CLUSTER_FOLLOW_START_UPGRADE,
+          "roll " ROLL_ID " to 1.5.0 is rolling and this host (h1) runs a version that cannot be told" },
+        /* an upgrade in flight goes first, whatever the roll says */
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[]",
+          "1.4.2",
+          true,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID " to 1.5.0 is rolling; an upgrade is in flight on this host (current.json): it "
+          "goes on first" },
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[]",
+          "1.5.0",
+          true,
+          ROLL_ID,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID " to 1.5.0 is rolling; an upgrade is in flight on this host (current.json): it "
+          "goes on first" },
+        { CLUSTER_ROLL_ABORTING,
+          "[\"h1\"]",
+          "[]",
+          "1.5.0",
+          true,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID " to 1.5.0 is aborting; an upgrade is in flight on this host (current.json): it "
+          "goes on first" },
+        /* started once for this roll: never twice */
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[]",
+          "1.4.2",
+          false,
+          ROLL_ID,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID " to 1.5.0: this host's upgrade was started for it already and is not started "
+          "twice (see its journal; the roll records it when it ends)" },
+        /* the target runs here already, not recorded: said, also after the follower's own start */
+        { CLUSTER_ROLL_ROLLING,
+          "[\"h2\"]",
+          "[]",
+          "1.5.0",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_ALREADY_THERE,
+          "roll " ROLL_ID " to 1.5.0: this host (h1) runs 1.5.0 already" },
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[]",
+          "1.5.0",
+          false,
+          ROLL_ID,
+          CLUSTER_FOLLOW_ALREADY_THERE,
+          "roll " ROLL_ID " to 1.5.0: this host (h1) runs 1.5.0 already" },
+        /* upgraded or failed here */
+        { CLUSTER_ROLL_ROLLING,
+          "[\"h1\"]",
+          "[]",
+          "1.5.0",
+          false,
+          ROLL_ID,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID ": this host (h1) is upgraded already in the roll to 1.5.0" },
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[\"h1\"]",
+          "1.4.2",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID ": this host (h1) failed in the roll to 1.5.0: codebolt-upgrade cluster resume "
+          "lets it try again" },
+        { CLUSTER_ROLL_ROLLING,
+          "[]",
+          "[\"h1\"]",
+          "1.5.0",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID ": this host (h1) failed in the roll to 1.5.0: codebolt-upgrade cluster resume "
+          "lets it try again" },
+        /* the states that start nothing */
+        { CLUSTER_ROLL_PAUSED,
+          "[]",
+          "[\"h2\"]",
+          "1.4.2",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID ": the roll to 1.5.0 is paused: codebolt-upgrade cluster resume continues it" },
+        { CLUSTER_ROLL_PAUSED,
+          "[]",
+          "[]",
+          "1.5.0",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID ": the roll to 1.5.0 is paused: codebolt-upgrade cluster resume continues it" },
+        { CLUSTER_ROLL_DONE,
+          "[\"h2\"]",
+          "[]",
+          "1.4.2",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID ": the roll to 1.5.0 is done" },
+        { CLUSTER_ROLL_ABORTED,
+          "[]",
+          "[]",
+          "1.4.2",
+          false,
+          NULL,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID ": the roll to 1.5.0 was aborted" },
+        /* aborting: the upgraded hosts revert, the others wait */
+        { CLUSTER_ROLL_ABORTING,
+          "[\"h2\", \"h1\"]",
+          "[]",
+          "1.5.0",
+          false,
+          ROLL_ID,
+          CLUSTER_FOLLOW_REVERT,
+          "roll " ROLL_ID " to 1.5.0 is aborting and this host (h1) is upgraded in it: its part is "
+          "reverted" },
+        { CLUSTER_ROLL_ABORTING,
+          "[\"h2\"]",
+          "[\"h1\"]",
+          "1.4.2",
+          false,
+          ROLL_ID,
+          CLUSTER_FOLLOW_NOTHING,
+          "roll " ROLL_ID
+          ": this host (h1) has nothing to revert: it is not upgraded in the roll to 1.5.0" },
+};
+
+START_TEST(test_follow_decide) {
+        _cleanup_(cluster_roll_done) ClusterRoll r = {};
+        _cleanup_free_ char *reason = NULL;
+
+        roll_of(follow[_i].state, follow[_i].upgraded, follow[_i].failed, &r);
+        ck_assert_str_eq(r.id, ROLL_ID);
+        ck_assert_int_eq(
+                cluster_follow_decide(
+                        &r,
+                        "h1",
+                        follow[_i].running,
+                        follow[_i].in_flight,
+                        follow[_i].last_started,
+                        &reason),
+                follow[_i].action);
+        ck_assert_str_eq(reason, follow[_i].reason);
+        /* the reason is optional */
+        ck_assert_int_eq(
+                cluster_follow_decide(
+                        &r, "h1", follow[_i].running, follow[_i].in_flight, follow[_i].last_started, NULL),
+                follow[_i].action);
+}
+END_TEST
+
+START_TEST(test_follow_decide_no_roll) {
+        _cleanup_(cluster_roll_done) ClusterRoll r = {};
+        _cleanup_free_ char *reason = NULL;
+
+        ck_assert_int_eq(
+                cluster_follow_decide(NULL, "h1", "1.4.2", false, NULL, &reason), CLUSTER_FOLLOW_NOTHING);
+        ck_assert_str_eq(reason, "no roll is under way in the cluster");
+        ck_assert_int_eq(cluster_follow_decide(NULL, "h1", NULL, true, "x", NULL), CLUSTER_FOLLOW_NOTHING);
+
+        /* a host id that is none is a programming error of the caller, told as such */
+        roll_of(CLUSTER_ROLL_ROLLING, "[]", "[]", &r);
+        ck_assert_int_eq(cluster_follow_decide(&r, "../h1", "1.4.2", false, NULL, &reason), -EINVAL);
+        ck_assert_int_eq(cluster_follow_decide(&r, NULL, "1.4.2", false, NULL, NULL), -EINVAL);
+
+        ck_assert_str_eq(cluster_follow_action_to_string(CLUSTER_FOLLOW_NOTHING), "nothing");
+        ck_assert_str_eq(cluster_follow_action_to_string(CLUSTER_FOLLOW_START_UPGRADE), "start-upgrade");
+        ck_assert_str_eq(cluster_follow_action_to_string(CLUSTER_FOLLOW_ALREADY_THERE), "already-there");
+        ck_assert_str_eq(cluster_follow_action_to_string(CLUSTER_FOLLOW_REVERT), "revert");
+        ck_assert_ptr_null(cluster_follow_action_to_string(_CLUSTER_FOLLOW_ACTION_MAX));
+}
+END_TEST
+
 static const struct {
         ClusterRollState state;
         const char *upgraded, *failed, *version, *refusal;
@@ -1108,6 +1328,8 @@ static Suite *cluster_suite(void) {
         tcase_add_test(tc, test_roll_may_replace);
         tcase_add_test(tc, test_roll_may_revert);
         tcase_add_loop_test(tc, test_rolling_allowed, 0, ELEMENTSOF(rolling));
+        tcase_add_loop_test(tc, test_follow_decide, 0, ELEMENTSOF(follow));
+        tcase_add_test(tc, test_follow_decide_no_roll);
         suite_add_tcase(s, tc);
         return s;
 }
