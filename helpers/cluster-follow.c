@@ -21,6 +21,7 @@
 #include "membership.h"
 #include "paths.h"
 #include "release.h"
+#include "roll.h"
 #include "state.h"
 #include "strv.h"
 #include "time-util.h"
@@ -275,6 +276,30 @@ static void tell(Follower *f, int priority, const char *reason) {
         f->told = strdup(reason);
 }
 
+/* the host runs the roll's target already (upgraded by hand, or its finish could not say it): the roll
+ * counts it as upgraded */
+static int already_there(Follower *f, const ClusterRoll *roll) {
+        _cleanup_strv_free_ char **members = NULL;
+        _cleanup_(cluster_roll_done) ClusterRoll after = {};
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = cluster_store_member_ids(f->store, &members, &error);
+        if (r >= 0)
+                r = cluster_store_roll_host(
+                        f->store, CLUSTER_ROLL_HOST_UPGRADED, roll->id, members, false, &after, &error);
+        if (r < 0)
+                return log_warning_errno(
+                        r, "Roll %s: cannot record this host as upgraded: %s", roll->id, strempty(error));
+        if (r > 0)
+                log_notice(
+                        "Roll %s: this host runs %s already; recorded as upgraded (the roll is %s).",
+                        roll->id,
+                        roll->to,
+                        cluster_roll_state_to_string(after.state));
+        return 0;
+}
+
 static int act(Follower *f, const ClusterRoll *roll, const char *running) {
         _cleanup_free_ char *reason = NULL;
         _cleanup_(current_done) Current current = {};
@@ -297,7 +322,7 @@ static int act(Follower *f, const ClusterRoll *roll, const char *running) {
                 return start_upgrade(f, roll, running);
         case CLUSTER_FOLLOW_ALREADY_THERE:
                 tell(f, LOG_NOTICE, reason);
-                return 0;
+                return already_there(f, roll);
         case CLUSTER_FOLLOW_REVERT:
                 tell(f, LOG_INFO, reason);
                 if (!streq_ptr(f->revert_told, roll->id)) {
@@ -341,6 +366,8 @@ static int step(Follower *f, int64_t *ret_revision, char **ret_error) {
                 log_info("etcd answers again: following cluster %s.", f->store->cluster);
                 f->outage = false;
         }
+        /* what an earlier finish or rollback could not tell etcd (logged while it stays pending) */
+        (void)roll_retry_pending(&f->config);
         r = act(f, has_roll ? &roll : NULL, running);
         if (r < 0)
                 return r;

@@ -498,10 +498,8 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         if (r < 0)
                 return refused_or_failed(r, error);
         printf("Roll %s: %s → %s (%s%s) started in cluster %s.\n"
-               "The members that run codebolt-upgrade-cluster.service start their upgrade now. The upgrade "
-               "units do not read the roll yet: without the follower, upgrade the members one at a time "
-               "with "
-               "systemctl start codebolt-upgrade@%s.\n",
+               "The members that run codebolt-upgrade-cluster.service start their upgrade now, one at a "
+               "time through the slot; on a member without it: systemctl start codebolt-upgrade@%s.\n",
                id,
                from,
                version,

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <systemd/sd-bus.h>
 
+#include "bus.h"
 #include "current.h"
 #include "json-util.h"
 #include "ledger.h"
@@ -127,8 +128,7 @@ static int run(Helper *h) {
  * job (without waiting: the two requests merge into one job) whenever the upgrade did not succeed */
 static int queue_if_failed(const char *instance) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *unit = NULL;
+        _cleanup_free_ char *unit = NULL, *error = NULL;
         const char *result = getenv("SERVICE_RESULT");
         int r;
 
@@ -138,22 +138,12 @@ static int queue_if_failed(const char *instance) {
         if (unitname_deployment_unit("rollback", getenv("CODEBOLT_DEPLOYMENT"), instance, &unit) < 0)
                 return log_oom(), 1;
 
-        r = sd_bus_open_system(&bus);
+        r = bus_open_system(&bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the system bus to queue %s: %m", unit), 1;
-        r = sd_bus_call_method(
-                bus,
-                "org.freedesktop.systemd1",
-                "/org/freedesktop/systemd1",
-                "org.freedesktop.systemd1.Manager",
-                "StartUnit",
-                &error,
-                NULL,
-                "ss",
-                unit,
-                "replace");
+        r = bus_queue_start_unit(bus, unit, &error);
         if (r < 0)
-                return log_error_errno(r, "Failed to queue %s: %s", unit, error.message ?: strerror(-r)), 1;
+                return log_error_errno(r, "Failed to queue %s: %s", unit, error ?: strerror(-r)), 1;
         log_notice("The upgrade ended '%s': queued %s.", result, unit);
         return 0;
 }

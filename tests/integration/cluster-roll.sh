@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Rolling upgrades of 3 Codebolt hosts behind HAProxy, coordinated through etcd, under 50 logged-in API
 # calls a second, in one cluster world:
-# 1. 1.4.0 → 1.5.0: `cluster start 1.5.0`, then every host's codebolt-upgrade@1.5.0 started at the same
-#    moment. They stage side by side and take the slot one at a time (sampled: never two holders), each
+# 1. 1.4.0 → 1.5.0: `cluster start 1.5.0` on host 1, and each host's follower
+#    (codebolt-upgrade-cluster.service) starts its own codebolt-upgrade@1.5.0, once. They stage side by side and take the slot one at a time (sampled: never two holders), each
 #    leaves HAProxy before its drain and comes back UP; the first migrates, the others find the
 #    migrations applied; no request fails; every host runs 1.5.0 and the roll is done; each ledger entry
 #    names the roll and the host's place in it.
@@ -18,36 +18,20 @@ source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/cluster.sh"
 
 cluster_up 1.4.0 3
-# the seeded rows; each smoke test adds a history row of its own after them
-history_max=$(cl_psql -c 'SELECT max(id) FROM history')
-digests_before=$(cl_db cbu_table_digests "$history_max")
-# the_data_is_intact WHEN: the seeded rows as they were, and no history row but the smoke tests'
-the_data_is_intact() {
-        [ "$(cl_db cbu_table_digests "$history_max")" = "$digests_before" ] || fail "the seeded rows changed $1"
-        [ -z "$(cl_db cbu_extra_history "$history_max")" ] || fail "rows were added $1: $(cl_db cbu_extra_history "$history_max")"
-}
+cl_data_mark
 
-# each host in cluster "test": the address its server answers on, etcd, its name in HAProxy, a short soak
+# each host a member of cluster "test", its follower running
 for i in 1 2 3; do
-        cl "$i" install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
-        cl "$i" tee /etc/codebolt-upgrade/upgrade.conf.d/50-cluster.conf >/dev/null <<CONF
-[Server]
-Address=$(cl_addr "$i")
-
-[Cluster]
-Name=test
-Etcd=http://127.0.0.3:2379
-HostId=cb$i
-MinHealthy=3s
-
-[LoadBalancer]
-Driver=haproxy
-Socket=tcp:$CL_ADMIN
-Backend=$CL_BACKEND
-Server=cb$i
-CONF
-        cl "$i" codebolt-upgrade cluster join >/dev/null
+        cl_cluster_config "$i" test 3s
+        cl "$i" systemctl start codebolt-upgrade-cluster.service
 done
+# each follower joins its host
+for _ in $(seq 100); do
+        n=$(cl 1 codebolt-upgrade cluster status --json 2>/dev/null | jq '[.hosts[] | select(.member)] | length')
+        [ "$n" = 3 ] && break
+        sleep 0.2
+done
+[ "$n" = 3 ] || fail "not every follower joined its host: $(cl 1 codebolt-upgrade cluster status 2>&1)"
 
 # sem_holders: the slot's holders now, one per line
 sem_holders() {
@@ -55,14 +39,13 @@ sem_holders() {
                 jq -r '.holders[]?'
 }
 
-# roll VERSION: start VERSION's unit on every host at once, sample the slot until all three are over;
-# sets MAX_HOLDERS (the most holders seen at once) and HOLDERS_SEEN (each holder, in the order seen)
+# roll VERSION: `cluster start VERSION` on host 1, then sample the slot until the roll is no longer
+# rolling and no unit works on any host; sets MAX_HOLDERS (the most holders seen at once) and
+# HOLDERS_SEEN (each holder, in the order seen)
 roll() {
-        local v=$1 i n h holders active
+        local v=$1 i n h holders busy
         MAX_HOLDERS=0 HOLDERS_SEEN=
-        for i in 1 2 3; do
-                cl "$i" systemctl start --no-block "codebolt-upgrade@$v.service"
-        done
+        cl 1 codebolt-upgrade cluster start "$v" >/dev/null
         for _ in $(seq 1500); do
                 holders=$(sem_holders 2>/dev/null || true)
                 n=$(grep -c . <<<"$holders" || true)
@@ -70,16 +53,17 @@ roll() {
                 for h in $holders; do
                         [[ " $HOLDERS_SEEN " == *" $h "* ]] || HOLDERS_SEEN="$HOLDERS_SEEN $h"
                 done
-                active=0
+                busy=0
+                [ "$(roll_field state)" = rolling ] && busy=1
                 for i in 1 2 3; do
                         case $(cl "$i" systemctl is-active "codebolt-upgrade@$v.service" "codebolt-rollback@$v.service" || true) in
-                        *activating* | *deactivating* | *reloading*) active=1 ;;
+                        *activating* | *reloading*) busy=1 ;;
                         esac
                 done
-                [ "$active" = 0 ] && return 0
+                [ "$busy" = 0 ] && return 0
                 sleep 0.2
         done
-        fail "the roll to $v did not end within 5 minutes"
+        fail "the roll to $v did not end within 5 minutes: $(cl 1 codebolt-upgrade cluster status)"
 }
 
 # roll_field FIELD: FIELD of the roll as `cluster status --json` shows it
@@ -88,13 +72,12 @@ roll_field() {
 }
 
 # ---- 1. 1.4.0 → 1.5.0 on every host ----
-cl 1 codebolt-upgrade cluster start 1.5.0 >/dev/null
-roll_id=$(roll_field id)
 cl_load_start 50
 sleep 2
 t0=$(date +%s%N)
-sb_log "cluster-roll: roll $roll_id, codebolt-upgrade@1.5.0 started on 3 hosts at once"
+sb_log "cluster-roll: cluster start 1.5.0 on host 1"
 roll 1.5.0
+roll_id=$(roll_field id)
 roll_ms=$((($(date +%s%N) - t0) / 1000000))
 sleep 1
 cl_load_stop
@@ -105,7 +88,7 @@ sb_log "cluster-roll: $((roll_ms / 1000)).$((roll_ms % 1000 / 100)) s; $CL_LOAD_
 [ "$MAX_HOLDERS" = 1 ] || fail "the slot had $MAX_HOLDERS holders at once"
 [ "$(wc -w <<<"$HOLDERS_SEEN")" = 3 ] || fail "not every host was seen holding the slot:$HOLDERS_SEEN"
 [ -z "$(sem_holders)" ] || fail "the slot is still held after the roll: $(sem_holders)"
-[ "$(roll_field state)" = done ] || fail "the roll is $(roll_field state), not done: $(cl 1 codebolt-upgrade cluster status)"
+[ "$(roll_field state)" = "done" ] || fail "the roll is $(roll_field state), not done: $(cl 1 codebolt-upgrade cluster status)"
 places=
 for i in 1 2 3; do
         [ "$(cl_health_version "$i")" = 1.5.0 ] || fail "host $i reports '$(cl_health_version "$i")', not 1.5.0"
@@ -123,6 +106,14 @@ for i in 1 2 3; do
         grep -qF "codebolt/cb$i is out of the load balancer" <<<"$out" || fail "host $i was not taken out of HAProxy: $out"
 done
 [ "$(tr ' ' '\n' <<<"$places" | sort -n | xargs)" = "1 2 3" ] || fail "the hosts' places in the roll are$places"
+# each follower started its host's unit once, recorded first in follower.json
+for i in 1 2 3; do
+        n=$(cl_journal "$i" codebolt-upgrade-cluster.service | grep -c "Roll $roll_id to 1.5.0: starting codebolt-upgrade@1.5.0.service" || true)
+        [ "$n" = 1 ] || fail "host $i's follower started codebolt-upgrade@1.5.0.service $n times, not once"
+        # shellcheck disable=SC2016 # $r is jq's
+        cl "$i" jq -e --arg r "$roll_id" '.roll == $r' /var/lib/codebolt-upgrade/default/follower.json >/dev/null ||
+                fail "host $i's follower.json: $(cl "$i" cat /var/lib/codebolt-upgrade/default/follower.json 2>&1)"
+done
 # some host waited for the slot, and said for whom
 waited=0
 for i in 1 2 3; do
@@ -133,18 +124,16 @@ for m in 20260315_add_foo_index 20260320_partition_event_log; do
         n=$(cl_applied_count "$m")
         [ "$n" = 1 ] || fail "migration $m of 1.5.0 was applied by $n servers, not 1"
 done
-the_data_is_intact "during the roll"
+cl_data_intact "during the roll"
 
 # ---- 2. 1.5.0 → 1.5.16: the second host's smoke test fails ----
 declare -A server_before
 for i in 1 2 3; do
         server_before[$i]=$(cl "$i" systemctl show -P InvocationID codebolt.service)
 done
-cl 1 codebolt-upgrade cluster start 1.5.16 >/dev/null
-roll_id=$(roll_field id)
 cl_load_start 50
 sleep 2
-sb_log "cluster-fail-second: roll $roll_id to 1.5.16, whose smoke test fails on its second host"
+sb_log "cluster-fail-second: cluster start 1.5.16, whose smoke test fails on its second host"
 roll 1.5.16
 sleep 1
 cl_load_stop
@@ -161,7 +150,7 @@ third=
 for i in 1 2 3; do
         [ "cb$i" = "$first" ] || [ "cb$i" = "$second" ] || third=$i
 done
-[ -n "$third" ] && [ -n "$first" ] && [ -n "$second" ] || fail "cannot tell the hosts apart: upgraded $first, failed $second"
+{ [ -n "$third" ] && [ -n "$first" ] && [ -n "$second" ]; } || fail "cannot tell the hosts apart: upgraded $first, failed $second"
 first=${first#cb} second=${second#cb}
 [ "$(cl_health_version "$first")" = 1.5.16 ] || fail "host $first (first) runs '$(cl_health_version "$first")', not 1.5.16"
 [ "$(cl_health_version "$second")" = 1.5.0 ] || fail "host $second (failed) runs '$(cl_health_version "$second")', not 1.5.0"
@@ -180,6 +169,6 @@ grep -qF "Refused by the cluster before the server was touched" <<<"$out" || fai
 [ "$(cl "$third" systemctl show -P InvocationID codebolt.service)" = "${server_before[$third]}" ] ||
         fail "host $third's server was restarted"
 cl "$third" test ! -e /opt/codebolt/releases/1.5.16 || fail "host $third kept the staged release 1.5.16"
-the_data_is_intact "during the failed roll"
+cl_data_intact "during the failed roll"
 
 sb_log "PASS"

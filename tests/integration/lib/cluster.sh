@@ -19,6 +19,9 @@
 #                               cbu_table_digests, …) on the shared database
 #   cl_install_release I V      what the operator does on host I: npm install V, point current at it
 #   cl_applied_count ID         how many hosts' servers applied migration ID (their journals' lines)
+#   cl_cluster_config I NAME S [SOCK] host I a member of cluster NAME, soaking S, HAProxy's admin socket SOCK
+#   cl_data_mark, cl_data_intact W  remember the seeded rows; fail (saying W) unless they are intact
+#   cl_etcd_stop, cl_etcd_start stop etcd, start it again on the same data
 #   cl_haproxy COMMAND          one command on HAProxy's admin socket; prints the answer
 #   cl_lb_field I FIELD         FIELD of `show stat` (status, scur, …) for host I's server
 #   cl_lb_wait I FIELD VALUE S  until that field is VALUE, for at most S seconds
@@ -34,6 +37,9 @@ CL_SB_DIR=()
 CL_SB_UNSHARE=()
 CL_PROCS=() # the plain processes started in the namespace, by pid
 CL_LOAD_PID=
+CL_ETCD_PID=
+CL_HISTORY_MAX=
+CL_DIGESTS=
 CL_LOAD_REQUESTS=
 CL_LOAD_FAILED=
 CL_UP_MS= # how long cluster_up took, in ms
@@ -136,6 +142,64 @@ cl_background() {
         # nsenter execs CMD: $! is CMD's pid (through the function cl_net it would be a subshell's)
         nsenter "--net=/run/netns/$CL_NETNS" -- "$@" >>"$CL_DIR/$name.log" 2>&1 &
         CL_PROCS+=("$!")
+}
+
+# cl_cluster_config I NAME MIN_HEALTHY [SOCKET]: host I in cluster NAME, as the README sets a member up:
+# the address its server answers on, etcd, its server in HAProxy (admin SOCKET, default the world's)
+cl_cluster_config() {
+        local i=$1 name=$2 soak=$3 socket=${4:-tcp:$CL_ADMIN}
+        cl "$i" install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
+        cl "$i" tee /etc/codebolt-upgrade/upgrade.conf.d/50-cluster.conf >/dev/null <<CONF
+[Server]
+Address=$(cl_addr "$i")
+
+[Cluster]
+Name=$name
+Etcd=http://127.0.0.3:2379
+HostId=cb$i
+MinHealthy=$soak
+
+[LoadBalancer]
+Driver=haproxy
+Socket=$socket
+Backend=$CL_BACKEND
+Server=cb$i
+CONF
+}
+
+# cl_data_mark: remember the seeded rows (cl_data_intact compares with them)
+cl_data_mark() {
+        CL_HISTORY_MAX=$(cl_psql -c 'SELECT max(id) FROM history')
+        CL_DIGESTS=$(cl_db cbu_table_digests "$CL_HISTORY_MAX")
+}
+
+# cl_data_intact WHEN: the seeded rows as cl_data_mark saw them, and no history row but the smoke tests'
+cl_data_intact() {
+        [ "$(cl_db cbu_table_digests "$CL_HISTORY_MAX")" = "$CL_DIGESTS" ] || fail "the seeded rows changed $1"
+        [ -z "$(cl_db cbu_extra_history "$CL_HISTORY_MAX")" ] ||
+                fail "rows were added $1: $(cl_db cbu_extra_history "$CL_HISTORY_MAX")"
+}
+
+# cl_etcd_start: etcd on 127.0.0.3:2379, its data in $CL_DIR/etcd (kept across a stop); CL_ETCD_PID
+cl_etcd_start() {
+        cl_background etcd /usr/bin/etcd --name cluster --data-dir "$CL_DIR/etcd" \
+                --listen-client-urls http://127.0.0.3:2379 --advertise-client-urls http://127.0.0.3:2379 \
+                --listen-peer-urls http://127.0.0.3:2380 --initial-advertise-peer-urls http://127.0.0.3:2380 \
+                --initial-cluster cluster=http://127.0.0.3:2380
+        CL_ETCD_PID=${CL_PROCS[-1]}
+}
+
+# cl_etcd_stop: stop the etcd cl_etcd_start started (by its pid), and forget the pid
+cl_etcd_stop() {
+        local pid keep=()
+        [ -n "$CL_ETCD_PID" ] || fail "cl_etcd_stop: etcd does not run"
+        kill -TERM "$CL_ETCD_PID"
+        wait "$CL_ETCD_PID" || true
+        for pid in "${CL_PROCS[@]}"; do
+                [ "$pid" = "$CL_ETCD_PID" ] || keep+=("$pid")
+        done
+        CL_PROCS=("${keep[@]}")
+        CL_ETCD_PID=
 }
 
 # cl_wait_net SECONDS CMD...: until CMD succeeds in the namespace
@@ -265,10 +329,7 @@ cluster_up() {
         done
         cl_background registry node "$CBU_FIXTURES/registry/registry.js" --dir "$CBU_TARBALLS" \
                 --host 127.0.0.1 --port "$CBU_REGISTRY_PORT"
-        cl_background etcd /usr/bin/etcd --name cluster --data-dir "$CL_DIR/etcd" \
-                --listen-client-urls http://127.0.0.3:2379 --advertise-client-urls http://127.0.0.3:2379 \
-                --listen-peer-urls http://127.0.0.3:2380 --initial-advertise-peer-urls http://127.0.0.3:2380 \
-                --initial-cluster cluster=http://127.0.0.3:2380
+        cl_etcd_start
         # each sandbox is laid out as soon as it runs, while the others boot: the database in sandbox 0, a
         # host in each other
         cl_wait_running 0

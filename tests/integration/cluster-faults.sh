@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# What goes wrong around a rolling cluster upgrade, on 2 hosts behind HAProxy in one cluster world, a
+# roll 1.4.0 → 1.5.0 started and each host's unit started by hand:
+# 1. host 1's HAProxy admin socket does not answer: its upgrade is refused in preflight, before any
+#    drain; its server keeps running, UP in HAProxy, and no slot is taken;
+# 2. etcd is down when host 1's upgrade starts: refused (the roll cannot be read), server untouched;
+# 3. etcd goes down after host 1 took the slot: host 1 finishes its upgrade on its own, and once etcd is
+#    back the roll counts it as upgraded and its slot is free; host 2 then takes its turn and the roll
+#    is done.
+# matrix[cluster-haproxy]: preflight | HAProxy's admin socket does not answer | old (refused); never drained, still UP, no slot taken
+# matrix[cluster-etcd-down]: slot | etcd down before the slot, then after it | old (refused) before; new (succeeded) after, recorded once etcd is back
+source "$(dirname "$0")/lib/sandbox.sh"
+source "$(dirname "$0")/lib/codebolt.sh"
+source "$(dirname "$0")/lib/cluster.sh"
+
+cluster_up 1.4.0 2
+cl_data_mark
+for i in 1 2; do
+        cl_cluster_config "$i" faults 3s
+        cl "$i" codebolt-upgrade cluster join >/dev/null
+done
+cl 1 codebolt-upgrade cluster start 1.5.0 >/dev/null
+roll_id=$(cl 1 codebolt-upgrade cluster status --json | jq -r .roll.id)
+sem_holders() {
+        cl_net etcdctl --endpoints http://127.0.0.3:2379 get /codebolt-upgrade/faults/sem --print-value-only |
+                jq -r '.holders[]?'
+}
+ledger_last() {
+        cl "$1" cat /var/lib/codebolt-upgrade/default/ledger.json | jq -c last
+}
+# rollback_result I ENTRIES: once host I's rollback of 1.5.0 ended with more than ENTRIES entries for
+# 1.5.0 in its ledger, the last one's result
+rollback_result() {
+        SB_PID=${CL_SB_PID[$1]} cbu_wait_rollback 1.5.0 "$2"
+}
+server_before=$(cl 1 systemctl show -P InvocationID codebolt.service)
+
+# ---- 1. the admin socket does not answer ----
+sb_log "cluster-haproxy: host 1's HAProxy admin socket does not answer"
+cl_cluster_config 1 faults 3s tcp:127.0.0.10:9998
+! cl 1 systemctl start codebolt-upgrade@1.5.0.service || fail "the upgrade ran without HAProxy's admin socket"
+result=$(rollback_result 1 0) || fail "the refusal did not end: $result"
+[ "$result" = refused ] || fail "host 1's upgrade without an admin socket ended '$result': $(ledger_last 1)"
+out=$(cl_journal 1 codebolt-upgrade@1.5.0.service)
+grep -qF "gate balancer: fail" <<<"$out" || fail "the refusal does not name the balancer gate: $out"
+! grep -qF "out of the load balancer" <<<"$out" || fail "host 1 was drained without an admin socket"
+[ "$(cl 1 systemctl show -P InvocationID codebolt.service)" = "$server_before" ] || fail "host 1's server was restarted"
+[ "$(cl_lb_field 1 status)" = UP ] || fail "HAProxy sees host 1 $(cl_lb_field 1 status)"
+[ -z "$(sem_holders)" ] || fail "a slot was taken: $(sem_holders)"
+cl_cluster_config 1 faults 3s
+
+# ---- 2. etcd down before the slot ----
+sb_log "cluster-etcd-down: etcd stopped, then host 1's upgrade started"
+cl_etcd_stop
+! cl 1 systemctl start codebolt-upgrade@1.5.0.service || fail "the upgrade ran without etcd"
+result=$(rollback_result 1 1) || fail "the refusal did not end: $result"
+[ "$result" = refused ] || fail "host 1 did not end refused without etcd: $(ledger_last 1)"
+grep -qF "cannot read the roll of cluster faults" <<<"$(cl_journal 1 codebolt-upgrade@1.5.0.service)" ||
+        fail "the refusal does not say etcd could not be read"
+[ "$(cl 1 systemctl show -P InvocationID codebolt.service)" = "$server_before" ] || fail "host 1's server was restarted"
+[ "$(cl_health_version 1)" = 1.4.0 ] || fail "host 1 runs '$(cl_health_version 1)'"
+cl_etcd_start
+cl_wait_net 30 etcdctl --endpoints http://127.0.0.3:2379 get /codebolt-upgrade/faults/roll ||
+        fail "etcd did not come back"
+
+# ---- 3. etcd down after the slot ----
+sb_log "cluster-etcd-down: host 1 takes the slot, then etcd stops"
+cl_load_start 50
+cl 1 systemctl start --no-block codebolt-upgrade@1.5.0.service
+for _ in $(seq 600); do
+        grep -qF "Took the cluster slot of faults" <<<"$(cl_journal 1 codebolt-upgrade@1.5.0.service)" && break
+        sleep 0.2
+done
+[ "$(sem_holders)" = cb1 ] || fail "host 1 does not hold the slot: '$(sem_holders)'"
+cl_etcd_stop
+# host 1 goes on by itself; its finish cannot tell etcd and keeps trying
+for _ in $(seq 900); do
+        grep -qF "Cannot tell etcd that this host's part in roll $roll_id is upgraded" \
+                <<<"$(cl_journal 1 codebolt-upgrade@1.5.0.service)" && break
+        sleep 0.2
+done
+grep -qF "Cannot tell etcd" <<<"$(cl_journal 1 codebolt-upgrade@1.5.0.service)" ||
+        fail "host 1's finish did not reach etcd's outage: $(cl_journal 1 codebolt-upgrade@1.5.0.service | tail -n 20)"
+[ "$(cl_health_version 1)" = 1.5.0 ] || fail "host 1 runs '$(cl_health_version 1)' while etcd is down"
+sleep 3
+cl_etcd_start
+for _ in $(seq 600); do
+        [ "$(cl 1 systemctl is-active codebolt-upgrade@1.5.0.service)" = inactive ] && break
+        sleep 0.2
+done
+entry=$(ledger_last 1)
+[ "$(jq -r .result <<<"$entry")" = succeeded ] || fail "host 1's upgrade did not succeed: $entry"
+[ "$(jq -r .cluster_place <<<"$entry")" = 1 ] || fail "host 1's place in the roll is not 1: $entry"
+[ -z "$(sem_holders)" ] || fail "the slot is still held after etcd came back: $(sem_holders)"
+[ "$(cl 1 codebolt-upgrade cluster status --json | jq -r '.roll.upgraded | join(" ")')" = cb1 ] ||
+        fail "the roll does not count host 1: $(cl 1 codebolt-upgrade cluster status)"
+cl 1 test ! -e /var/lib/codebolt-upgrade/default/cluster-pending.json || fail "something is still pending for etcd"
+
+# host 2's turn: the roll goes on to done
+cl 2 systemctl start codebolt-upgrade@1.5.0.service || fail "host 2's upgrade failed"
+sleep 1
+cl_load_stop
+[ "$(cl 1 codebolt-upgrade cluster status --json | jq -r .roll.state)" = "done" ] ||
+        fail "the roll is not done: $(cl 1 codebolt-upgrade cluster status)"
+for i in 1 2; do
+        [ "$(cl_health_version "$i")" = 1.5.0 ] || fail "host $i runs '$(cl_health_version "$i")'"
+        [ "$(cl_lb_field "$i" status)" = UP ] || fail "HAProxy sees host $i $(cl_lb_field "$i" status)"
+done
+[ "$CL_LOAD_FAILED" = 0 ] || fail "$CL_LOAD_FAILED of $CL_LOAD_REQUESTS requests failed: $(cl_load_failures | head -n 10)"
+cl_data_intact "around the faults"
+
+sb_log "PASS"
