@@ -46,14 +46,13 @@ static void on_signal(int sig) {
 typedef struct Follower {
         Config config;
         ClusterStore *store;
-        char *roll_key;    /* /codebolt-upgrade/<cluster>/roll */
-        char *state_file;  /* follower.json in the deployment's state directory */
-        cJSON *state;      /* its content: {roll, unit, started[, failed_seen]}; NULL: none */
-        char *joined;      /* the version members/<id> was last written with; NULL: not yet */
-        char *told;        /* the last decision's reason logged, so that a poll repeats nothing */
-        char *revert_told; /* the roll whose revert was asked for (logged once per roll) */
-        char *completed;   /* "<roll id>:<version>" of the roll last given its chance to be done */
-        bool outage;       /* etcd failed and that was logged: the next success says so */
+        char *roll_key;   /* /codebolt-upgrade/<cluster>/roll */
+        char *state_file; /* follower.json in the deployment's state directory */
+        cJSON *state;     /* its content: {roll, unit, started[, failed_seen][, revert]}; NULL: none */
+        char *joined;     /* the version members/<id> was last written with; NULL: not yet */
+        char *told;       /* the last decision's reason logged, so that a poll repeats nothing */
+        char *completed;  /* "<roll id>:<version>" of the roll last given its chance to be done */
+        bool outage;      /* etcd failed and that was logged: the next success says so */
 } Follower;
 
 static void follower_done(Follower *f) {
@@ -64,7 +63,6 @@ static void follower_done(Follower *f) {
         cJSON_Delete(f->state);
         free(f->joined);
         free(f->told);
-        free(f->revert_told);
         free(f->completed);
 }
 
@@ -181,13 +179,14 @@ static void complete(Follower *f, const ClusterRoll *roll, int64_t version) {
         r = cluster_store_member_ids(f->store, &members, &error);
         if (r >= 0)
                 r = cluster_store_roll_change(f->store, CLUSTER_ROLL_OP_COMPLETE, members, &after, &error);
-        if (r > 0)
+        if (r > 0) {
                 log_notice(
                         "Every member of cluster %s is upgraded: roll %s to %s is done.",
                         f->store->cluster,
                         after.id,
                         after.to);
-        else if (r < 0 && r != -ENOENT && r != -EPERM)
+                roll_notify(&f->config, "roll-done", &after, NULL, 0);
+        } else if (r < 0 && r != -ENOENT && r != -EPERM)
                 log_warning_errno(
                         r, "Could not tell whether roll %s is done: %s", roll->id, strempty(error));
         free(f->completed);
@@ -250,6 +249,41 @@ static int start_upgrade(Follower *f, const ClusterRoll *roll, const char *runni
         return 0;
 }
 
+/* the roll is aborting and counts this host upgraded: start its rollback unit, once per roll (recorded
+ * in follower.json first as "revert"); the rollback takes its turn through the slot */
+static int start_revert(Follower *f, const ClusterRoll *roll) {
+        _cleanup_free_ char *instance = NULL, *unit = NULL, *error = NULL;
+        cJSON *j;
+        int r;
+
+        if (f->state && streq_ptr(json_get_string(f->state, "revert"), roll->id))
+                return 0;
+        if (unitname_instance_for_version(roll->to, &instance) < 0 ||
+            unitname_deployment_unit("rollback", f->config.deployment, instance, &unit) < 0)
+                return log_oom();
+        j = f->state ? cJSON_Duplicate(f->state, true) : cJSON_CreateObject();
+        if (!j || json_set_string(j, "revert", roll->id) < 0) {
+                cJSON_Delete(j);
+                return log_oom();
+        }
+        r = state_save(f, j);
+        if (r < 0) {
+                cJSON_Delete(j);
+                return r;
+        }
+        log_notice("Roll %s is aborting: starting %s to revert this host's part.", roll->id, unit);
+        r = start_unit(unit, &error);
+        if (r < 0)
+                log_error_errno(
+                        r,
+                        "Failed to start %s: %s; revert this host by hand: codebolt-upgrade%s%s rollback %s",
+                        unit,
+                        strempty(error),
+                        UNITNAME_DEPLOYMENT_OPTION(f->config.deployment),
+                        roll->to);
+        return 0;
+}
+
 /* the host failed in the roll its unit was started for: a `cluster resume` may let it try again */
 static void note_failed(Follower *f, const ClusterRoll *roll) {
         cJSON *j;
@@ -291,12 +325,16 @@ static int already_there(Follower *f, const ClusterRoll *roll) {
         if (r < 0)
                 return log_warning_errno(
                         r, "Roll %s: cannot record this host as upgraded: %s", roll->id, strempty(error));
-        if (r > 0)
+        if (r > 0) {
                 log_notice(
                         "Roll %s: this host runs %s already; recorded as upgraded (the roll is %s).",
                         roll->id,
                         roll->to,
                         cluster_roll_state_to_string(after.state));
+                roll_notify(&f->config, "host-upgraded", &after, f->store->host_id, 0);
+                if (after.state == CLUSTER_ROLL_DONE)
+                        roll_notify(&f->config, "roll-done", &after, NULL, 0);
+        }
         return 0;
 }
 
@@ -325,17 +363,7 @@ static int act(Follower *f, const ClusterRoll *roll, const char *running) {
                 return already_there(f, roll);
         case CLUSTER_FOLLOW_REVERT:
                 tell(f, LOG_INFO, reason);
-                if (!streq_ptr(f->revert_told, roll->id)) {
-                        log_warning(
-                                "Roll %s is aborting: this host's revert is not automated yet; run "
-                                "codebolt-upgrade%s%s rollback %s",
-                                roll->id,
-                                UNITNAME_DEPLOYMENT_OPTION(f->config.deployment),
-                                roll->to);
-                        free(f->revert_told);
-                        f->revert_told = strdup(roll->id);
-                }
-                return 0;
+                return start_revert(f, roll);
         default:
                 tell(f, LOG_INFO, reason);
                 return 0;

@@ -17,6 +17,7 @@
 #include "membership.h"
 #include "macro.h"
 #include "plan.h"
+#include "roll.h"
 #include "semver.h"
 #include "strv.h"
 #include "time-util.h"
@@ -497,6 +498,8 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         r = cluster_store_roll_start(s, &roll, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
+        if (r > 0)
+                roll_notify(c, "roll-started", &roll, NULL, 0);
         printf("Roll %s: %s → %s (%s%s) started in cluster %s.\n"
                "The members that run codebolt-upgrade-cluster.service start their upgrade now, one at a "
                "time through the slot; on a member without it: systemctl start codebolt-upgrade@%s.\n",
@@ -524,6 +527,8 @@ static int roll_change(const Config *c, ClusterRollOp op) {
         r = cluster_store_roll_change(s, op, NULL, &roll, &error);
         if (r < 0)
                 return refused_or_failed(r, error);
+        if (r > 0 && roll.state == CLUSTER_ROLL_PAUSED)
+                roll_notify(c, "roll-paused", &roll, NULL, 0);
         printf("Roll %s to %s %s %s.\n",
                roll.id,
                roll.to,

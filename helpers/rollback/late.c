@@ -14,6 +14,7 @@
 #include "paths.h"
 #include "pg.h"
 #include "release.h"
+#include "roll.h"
 #include "state.h"
 #include "unitname.h"
 #include "rollback.h"
@@ -156,7 +157,7 @@ int begin_late_rollback(Rollback *rb) {
         bool keep_snapshot = false;
         RollbackAction action;
         const cJSON *entry;
-        int r;
+        int r, k;
 
         if (ledger_load(h->config.deployment, &ledger) < 0 ||
             !(entry = ledger_last_change_for_version(ledger, h->version)) ||
@@ -220,6 +221,7 @@ int begin_late_rollback(Rollback *rb) {
         r = late_current(rb, entry, action);
         if (r < 0)
                 return rb_oom(rb);
+
         why = take_reason_flag(h);
         if (why && rb_strdup(&rb->current.late_reason, why) < 0)
                 return rb_oom(rb);
@@ -233,6 +235,28 @@ int begin_late_rollback(Rollback *rb) {
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to create current.json of deployment %s: %m", h->config.deployment);
+
+        /* on a member of an aborting roll this is the host's revert: its turn through the slot, and out
+         * of the load balancer before the stop (the rollback gives it back) */
+        helper_unlock(h); /* the wait may be long; current.json keeps any other upgrade out */
+        r = roll_revert_begin(&h->config, e.cluster_roll);
+        k = helper_lock(h);
+        if (k < 0)
+                return log_error_errno(
+                        k, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
+        if (r < 0) {
+                (void)current_remove(h->config.deployment);
+                return r;
+        }
+        if (r > 0) {
+                if (rb_strdup(&rb->current.cluster_roll, e.cluster_roll) < 0)
+                        return rb_oom(rb);
+                rb->current.cluster_slot = true;
+                rb->current.lb_drained = h->config.lb_driver == LB_DRIVER_HAPROXY;
+                r = rb_save(rb);
+                if (r < 0)
+                        return r;
+        }
         log_notice(
                 "Rolling back the upgrade %s → %s %s, after it succeeded (%s): %s.",
                 rb->current.from,

@@ -57,7 +57,17 @@ static int mark_drained(Current *current, void *userdata) {
 }
 
 int balancer_take_out(Helper *h) {
-        const Config *c = &h->config;
+        int r;
+
+        if (h->config.lb_driver != LB_DRIVER_HAPROXY)
+                return 0;
+        r = helper_update_current(h, mark_drained, NULL);
+        if (r < 0)
+                return r;
+        return balancer_drain(&h->config, "drain");
+}
+
+int balancer_drain(const Config *c, const char *phase) {
         _cleanup_free_ char *server = NULL, *error = NULL;
         int r;
 
@@ -66,11 +76,8 @@ int balancer_take_out(Helper *h) {
         r = balancer_server_name(c, &server);
         if (r < 0)
                 return log_error_errno(r, "Failed to tell this host's name for [LoadBalancer] Server=: %m");
-        r = helper_update_current(h, mark_drained, NULL);
-        if (r < 0)
-                return r;
 
-        log_status("drain: taking %s/%s out of the load balancer", c->lb_backend, server);
+        log_status("%s: taking %s/%s out of the load balancer", phase, c->lb_backend, server);
         r = haproxy_drain(
                 &(HaproxyServer){ .sockets = c->lb_sockets, .backend = c->lb_backend, .server = server },
                 helper_deadline(c->timeout_drain),

@@ -16,6 +16,8 @@ int balancer_check(const Config *c, char **ret_error);
 /* Drain's first step, with Driver=haproxy: records lb_drained in current.json, then takes the server
  * out (no new sessions, then wait until none is open within [Timeouts] Drain=, then maint). Logs. */
 int balancer_take_out(Helper *h);
+/* balancer_take_out() without current.json (the caller records lb_drained): STATUS= says phase. */
+int balancer_drain(const Config *c, const char *phase);
 
 /* Between the app's drain and the stop, with Driver=health: waits Grace= (the balancer's fall ×
  * interval), so that the balancer has seen /health fail before the server goes. Logs. */

@@ -34,27 +34,27 @@ static int notify_field(cJSON *o, const char *key, const char *value) {
         return 0;
 }
 
-void helper_notify(Helper *h, const char *event, const cJSON *fields) {
+void events_notify(const Config *c, const char *event, const cJSON *fields) {
         _cleanup_free_ char *where = NULL, *token = NULL, *error = NULL;
         _cleanup_json_ cJSON *all = NULL;
         int r;
 
-        if (!h->config.notify_url)
+        if (!c->notify_url)
                 return;
         /* the log names the URL without its user:password@ or query, where secrets may travel */
-        if (notify_url_for_log(h->config.notify_url, &where) < 0) {
+        if (notify_url_for_log(c->notify_url, &where) < 0) {
                 log_warning("Out of memory: not sending the %s notification.", event);
                 return;
         }
 
         /* a missing token file means no Authorization header; one with the wrong owner or mode is
          * refused as every credential is */
-        if (h->config.notify_token_credential) {
+        if (c->notify_token_credential) {
                 _cleanup_free_ char *why = NULL;
 
-                r = trust_read_credential(h->config.notify_token_credential, &token, &why);
+                r = trust_read_credential(c->notify_token_credential, &token, &why);
                 if (r < 0 && r != -ENOENT) {
-                        _cleanup_free_ char *path = paths_credential(h->config.notify_token_credential);
+                        _cleanup_free_ char *path = paths_credential(c->notify_token_credential);
                         log_warning_errno(
                                 r,
                                 "Not sending the %s notification to %s: cannot use the token file %s (it "
@@ -68,20 +68,32 @@ void helper_notify(Helper *h, const char *event, const cJSON *fields) {
         }
 
         all = fields ? cJSON_Duplicate(fields, true) : cJSON_CreateObject();
-        if (!all || notify_field(all, "deployment", h->config.deployment) < 0 ||
-            notify_field(all, "version", h->version) < 0 || notify_field(all, "from", h->current.from) < 0 ||
-            notify_field(all, "phase", h->phase) < 0) {
+        if (!all || notify_field(all, "deployment", c->deployment) < 0) {
                 log_warning("Out of memory: not sending the %s notification to %s.", event, where);
                 return;
         }
 
-        r = notify_send(h->config.notify_url, token, event, all, HELPER_NOTIFY_TIMEOUT, &error);
+        r = notify_send(c->notify_url, token, event, all, HELPER_NOTIFY_TIMEOUT, &error);
         if (r < 0) {
                 log_warning_errno(
                         r, "Failed to send the %s notification to %s: %s", event, where, strempty(error));
                 return;
         }
         log_debug("Sent the %s notification to %s.", event, where);
+}
+
+void helper_notify(Helper *h, const char *event, const cJSON *fields) {
+        _cleanup_json_ cJSON *all = NULL;
+
+        if (!h->config.notify_url)
+                return;
+        all = fields ? cJSON_Duplicate(fields, true) : cJSON_CreateObject();
+        if (!all || notify_field(all, "version", h->version) < 0 ||
+            notify_field(all, "from", h->current.from) < 0 || notify_field(all, "phase", h->phase) < 0) {
+                log_warning("Out of memory: not sending the %s notification.", event);
+                return;
+        }
+        events_notify(&h->config, event, all);
 }
 
 typedef struct HookRun {

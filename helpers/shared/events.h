@@ -11,6 +11,8 @@
  * exists. Nothing when URL= is unset. Any failure is one warning, never an error: a notification that
  * cannot be sent changes nothing about the upgrade. */
 void helper_notify(Helper *h, const char *event, const cJSON *fields);
+/* The same webhook for what has no upgrade of its own (a cluster's roll): fields plus deployment. */
+void events_notify(const Config *c, const char *event, const cJSON *fields);
 
 /* Run the stage's hooks (hooks.h: HOOKS_PRE_UPGRADE, …) with this upgrade's context: from and backup
  * from current, the rollback's Current (NULL: h->current), result (rollback stage) as

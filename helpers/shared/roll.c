@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "balancer.h"
 #include "bus.h"
 #include "cluster-store.h"
 #include "cluster.h"
 #include "errmsg.h"
+#include "events.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -36,6 +38,7 @@ static const char *const record_names[_ROLL_RECORD_MAX] = {
         [ROLL_RECORD_UPGRADED] = "upgraded",
         [ROLL_RECORD_FAILED] = "failed",
         [ROLL_RECORD_RELEASE] = "release",
+        [ROLL_RECORD_REVERTED] = "reverted",
 };
 
 static RollRecord record_from_string(const char *s) {
@@ -185,11 +188,96 @@ static char *holder_phase(ClusterStore *s, const char *holders) {
         return phase;
 }
 
+/* Wait for a slot of s's semaphore for roll roll_id while the roll still wants this host: to start its
+ * upgrade to version, or (version NULL) to revert its part. STATUS= starts with what. 0 when the slot is
+ * this host's; -errno with *ret_reason (the refusal, one line) otherwise; -ECANCELED when told to stop. */
+static int wait_for_slot(
+        ClusterStore *s,
+        const Config *c,
+        const char *roll_id,
+        const char *version,
+        const char *what,
+        char **ret_reason) {
+        _cleanup_free_ char *error = NULL;
+        usec_t start = now_monotonic(), deadline = helper_deadline(c->timeout_slot);
+        bool said = false;
+        int r;
+
+        for (;;) {
+                _cleanup_(cluster_roll_done) ClusterRoll roll = {};
+                _cleanup_free_ char *holders = NULL, *refusal = NULL, *phase = NULL;
+
+                r = cluster_store_get_roll(s, &roll, NULL, &error);
+                if (r < 0)
+                        return asprintf(
+                                       ret_reason,
+                                       "cannot read the roll before taking the slot: %s",
+                                       strempty(error)) < 0
+                                       ? -ENOMEM
+                                       : r;
+                if (!streq(roll.id, roll_id))
+                        return asprintf(
+                                       ret_reason,
+                                       "roll %s was replaced by roll %s to %s",
+                                       roll_id,
+                                       roll.id,
+                                       roll.to) < 0
+                                       ? -ENOMEM
+                                       : -ESTALE;
+                r = version ? cluster_roll_may_start(&roll, s->host_id, version, &refusal)
+                            : cluster_roll_may_revert(&roll, s->host_id, &refusal);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        *ret_reason = TAKE_PTR(refusal);
+                        return -EPERM;
+                }
+
+                r = cluster_store_sem_take(s, NULL, c->cluster_slots, &holders, &error);
+                if (r < 0)
+                        return asprintf(ret_reason, "cannot take the slot: %s", strempty(error)) < 0
+                                       ? -ENOMEM
+                                       : r;
+                if (r == CLUSTER_SEM_GRANTED || r == CLUSTER_SEM_HELD)
+                        break;
+
+                phase = holder_phase(s, strempty(holders));
+                log_status(
+                        "%s: waiting for the cluster slot: held by %s%s%s, %" PRIu64 " s",
+                        what,
+                        strempty(holders),
+                        phase ? ", " : "",
+                        strempty(phase),
+                        (now_monotonic() - start) / USEC_PER_SEC);
+                if (!said) {
+                        log_info(
+                                "Waiting for the cluster slot of %s: held by %s.",
+                                s->cluster,
+                                strempty(holders));
+                        said = true;
+                }
+                if (now_monotonic() >= deadline)
+                        return asprintf(
+                                       ret_reason,
+                                       "no slot within [Timeouts] Slot= (held by %s all along)",
+                                       strempty(holders)) < 0
+                                       ? -ENOMEM
+                                       : -ETIME;
+                nap_until(jitter(now_monotonic() + USEC_PER_SEC));
+                if (helper_cancelled)
+                        return -ECANCELED;
+        }
+        log_info(
+                "Took the cluster slot of %s for roll %s (after %" PRIu64 " s).",
+                s->cluster,
+                roll_id,
+                (now_monotonic() - start) / USEC_PER_SEC);
+        return 0;
+}
+
 int roll_take_slot(Helper *h) {
         _cleanup_cluster_store_ ClusterStore *s = NULL;
         _cleanup_free_ char *error = NULL, *roll_id = NULL, *reason = NULL;
-        usec_t start = now_monotonic(), deadline;
-        bool said = false;
         int r;
 
         if (!h->current.cluster_roll)
@@ -205,77 +293,13 @@ int roll_take_slot(Helper *h) {
         r = helper_set_current_bool(h, CURRENT_CLUSTER_SLOT, offsetof(Current, cluster_slot), true);
         if (r < 0)
                 return r;
-
-        deadline = helper_deadline(h->config.timeout_slot);
-        for (;;) {
-                _cleanup_(cluster_roll_done) ClusterRoll roll = {};
-                _cleanup_free_ char *holders = NULL, *refusal = NULL, *phase = NULL;
-
-                r = cluster_store_get_roll(s, &roll, NULL, &error);
-                if (r < 0) {
-                        if (asprintf(
-                                    &reason,
-                                    "cannot read the roll before taking the slot: %s",
-                                    strempty(error)) < 0)
-                                return log_oom();
-                        return refuse(h, r, reason);
-                }
-                if (!streq(roll.id, roll_id)) {
-                        if (asprintf(
-                                    &reason,
-                                    "roll %s was replaced by roll %s to %s",
-                                    roll_id,
-                                    roll.id,
-                                    roll.to) < 0)
-                                return log_oom();
-                        return refuse(h, -ESTALE, reason);
-                }
-                r = cluster_roll_may_start(&roll, s->host_id, h->version, &refusal);
-                if (r < 0)
-                        return log_oom();
-                if (r == 0)
-                        return refuse(h, -EPERM, refusal);
-
-                r = cluster_store_sem_take(s, NULL, h->config.cluster_slots, &holders, &error);
-                if (r < 0) {
-                        if (asprintf(&reason, "cannot take the slot: %s", strempty(error)) < 0)
-                                return log_oom();
-                        return refuse(h, r, reason);
-                }
-                if (r == CLUSTER_SEM_GRANTED || r == CLUSTER_SEM_HELD)
-                        break;
-
-                phase = holder_phase(s, strempty(holders));
-                log_status(
-                        "backup: waiting for the cluster slot: held by %s%s%s, %" PRIu64 " s",
-                        strempty(holders),
-                        phase ? ", " : "",
-                        strempty(phase),
-                        (now_monotonic() - start) / USEC_PER_SEC);
-                if (!said) {
-                        log_info(
-                                "Waiting for the cluster slot of %s: held by %s.",
-                                s->cluster,
-                                strempty(holders));
-                        said = true;
-                }
-                if (now_monotonic() >= deadline) {
-                        if (asprintf(
-                                    &reason,
-                                    "no slot within [Timeouts] Slot= (held by %s all along)",
-                                    strempty(holders)) < 0)
-                                return log_oom();
-                        return refuse(h, -ETIME, reason);
-                }
-                nap_until(jitter(now_monotonic() + USEC_PER_SEC));
-                if (helper_cancelled)
-                        return -ECANCELED;
-        }
-        log_info(
-                "Took the cluster slot of %s for roll %s (after %" PRIu64 " s).",
-                s->cluster,
-                roll_id,
-                (now_monotonic() - start) / USEC_PER_SEC);
+        r = wait_for_slot(s, &h->config, roll_id, h->version, "backup", &reason);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r == -ECANCELED)
+                return r;
+        if (r < 0)
+                return refuse(h, r, reason);
 
         /* from here on a failure is this host's: the rollback records it in the roll */
         r = cluster_store_migrator_claim(s, roll_id, &error);
@@ -291,6 +315,49 @@ int roll_take_slot(Helper *h) {
                         roll_id);
         return helper_set_current_bool(
                 h, CURRENT_CLUSTER_MIGRATOR, offsetof(Current, cluster_migrator), r > 0);
+}
+
+int roll_revert_begin(const Config *c, const char *roll_id) {
+        _cleanup_cluster_store_ ClusterStore *s = NULL;
+        _cleanup_(cluster_roll_done) ClusterRoll roll = {};
+        _cleanup_free_ char *error = NULL, *reason = NULL;
+        int r;
+
+        if (!roll_id || !config_cluster_enabled(c))
+                return 0;
+        r = cluster_store_open(c, &s, &error);
+        if (r < 0)
+                return log_error_errno(r, "Refusing the revert: %s. Nothing was changed.", strempty(error));
+        r = cluster_store_get_roll(s, &roll, NULL, &error);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Refusing the rollback: cannot read the roll of cluster %s: %s. Nothing was "
+                        "changed.",
+                        s->cluster,
+                        strempty(error));
+        /* a late rollback by hand of a roll that is over, or of another one, is this host's own affair */
+        if (!streq(roll.id, roll_id) || cluster_roll_may_revert(&roll, s->host_id, NULL) <= 0)
+                return 0;
+
+        log_notice("Roll %s is aborting: reverting this host's part, in turn through the slot.", roll_id);
+        r = wait_for_slot(s, c, roll_id, NULL, "rollback", &reason);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                /* a take whose answer was lost */
+                (void)cluster_store_sem_release(s, NULL, NULL);
+                return log_error_errno(
+                        r, "Refused by the cluster before the server was touched: %s.", strempty(reason));
+        }
+        r = balancer_drain(c, "rollback");
+        if (r < 0) {
+                (void)cluster_store_sem_release(s, NULL, NULL);
+                return r;
+        }
+        return 1;
 }
 
 /* ---- the heartbeat ---- */
@@ -436,6 +503,29 @@ int roll_soak(Helper *h) {
         return 0;
 }
 
+/* ---- the webhook ---- */
+
+void roll_notify(const Config *c, const char *event, const ClusterRoll *roll, const char *host, int place) {
+        _cleanup_json_ cJSON *f = cJSON_CreateObject();
+
+        if (!c->notify_url)
+                return;
+        if (!f || !cJSON_AddStringToObject(f, "cluster", strempty(c->cluster_name)) ||
+            !cJSON_AddStringToObject(f, "roll", roll->id) ||
+            !cJSON_AddStringToObject(f, "from", roll->from) ||
+            !cJSON_AddStringToObject(f, "version", roll->to) ||
+            !cJSON_AddStringToObject(f, "mode", cluster_mode_to_string(roll->mode)) ||
+            !cJSON_AddStringToObject(f, "state", cluster_roll_state_to_string(roll->state)) ||
+            !cJSON_AddNumberToObject(f, "upgraded", (double)strv_length(roll->upgraded)) ||
+            !cJSON_AddNumberToObject(f, "failed", (double)strv_length(roll->failed)) ||
+            (host && !cJSON_AddStringToObject(f, "host", host)) ||
+            (place > 0 && !cJSON_AddNumberToObject(f, "place", place))) {
+                log_warning("Out of memory: not sending the %s notification.", event);
+                return;
+        }
+        events_notify(c, event, f);
+}
+
 /* ---- telling etcd ---- */
 
 typedef struct Pending {
@@ -475,8 +565,9 @@ static int apply(const Config *c, const Pending *p, int *ret_place, char **ret_e
                 }
                 r = cluster_store_roll_host(
                         s,
-                        p->record == ROLL_RECORD_UPGRADED ? CLUSTER_ROLL_HOST_UPGRADED
-                                                          : CLUSTER_ROLL_HOST_FAILED,
+                        p->record == ROLL_RECORD_UPGRADED   ? CLUSTER_ROLL_HOST_UPGRADED
+                        : p->record == ROLL_RECORD_REVERTED ? CLUSTER_ROLL_HOST_REVERTED
+                                                            : CLUSTER_ROLL_HOST_FAILED,
                         p->roll,
                         members,
                         p->auto_revert,
@@ -496,6 +587,12 @@ static int apply(const Config *c, const Pending *p, int *ret_place, char **ret_e
                         for (size_t i = 0; i < n; i++)
                                 if (streq(after.upgraded[i], s->host_id))
                                         *ret_place = (int)i + 1;
+                        /* once: a retry that finds it said (0) tells nobody again */
+                        if (r > 0) {
+                                roll_notify(c, "host-upgraded", &after, s->host_id, *ret_place);
+                                if (after.state == CLUSTER_ROLL_DONE)
+                                        roll_notify(c, "roll-done", &after, NULL, 0);
+                        }
                         log_info(
                                 "Roll %s: this host is upgraded, %zu of %zu member%s.",
                                 p->roll,
@@ -505,11 +602,29 @@ static int apply(const Config *c, const Pending *p, int *ret_place, char **ret_e
                         if (after.state == CLUSTER_ROLL_DONE)
                                 log_notice(
                                         "Roll %s to %s is done: every member runs it.", p->roll, after.to);
-                } else
+                } else if (p->record == ROLL_RECORD_REVERTED) {
+                        log_notice(
+                                "Roll %s: this host's part is reverted; the roll is %s.",
+                                p->roll,
+                                cluster_roll_state_to_string(after.state));
+                        if (r > 0) {
+                                roll_notify(c, "host-reverted", &after, s->host_id, 0);
+                                if (after.state == CLUSTER_ROLL_ABORTED)
+                                        roll_notify(c, "roll-aborted", &after, NULL, 0);
+                        }
+                } else {
                         log_notice(
                                 "Roll %s is now %s: this host's part failed and was rolled back.",
                                 p->roll,
                                 cluster_roll_state_to_string(after.state));
+                        if (r > 0)
+                                roll_notify(
+                                        c,
+                                        after.state == CLUSTER_ROLL_PAUSED ? "roll-paused" : "roll-aborting",
+                                        &after,
+                                        s->host_id,
+                                        0);
+                }
         }
 
         /* a migrator that did not finish hands the role on to the next host of the roll */
@@ -564,7 +679,9 @@ int roll_record(const Config *c, const Current *current, RollRecord what) {
 
         assert(what >= 0 && what < _ROLL_RECORD_MAX);
         roll_heartbeat_stop();
-        if (!current->cluster_roll || current->late || !config_cluster_enabled(c))
+        /* a late rollback takes part only as an aborting roll's revert, which held a slot */
+        if (!current->cluster_roll || !config_cluster_enabled(c) ||
+            (current->late && !current->cluster_slot))
                 return 0;
         p = (Pending){ .roll = current->cluster_roll,
                        .record = what,

@@ -5,6 +5,7 @@
  * outside a roll (current.json names none) each does nothing. */
 #pragma once
 
+#include "cluster.h"
 #include "config.h"
 #include "current.h"
 #include "helper.h"
@@ -23,6 +24,14 @@ int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_rol
  * the host: cluster_refused says why, the server is untouched. 0, or -errno logged. */
 int roll_take_slot(Helper *h);
 
+/* A late rollback (by hand or by the follower) on a member: when roll_id, the roll the upgrade being
+ * rolled back was part of, is aborting and counts this host as upgraded, this rollback is the host's
+ * revert: it waits for a slot as the upgrade did, then takes the server out of the load balancer. 1
+ * then (the caller records cluster_roll, cluster_slot and lb_drained), 0 when it is no revert (no
+ * cluster, no such roll, or a roll that does not ask for it), -errno logged (refused: nothing changed,
+ * no slot held). */
+int roll_revert_begin(const Config *c, const char *roll_id);
+
 /* Start keeping this host's heartbeat hosts/<id> ({version, phase, unit, updated}, on a 30 s lease)
  * while this phase helper works: a child process refreshes it until roll_heartbeat_stop() or the
  * helper's death. Nothing outside a roll; failures are logged as warnings (the heartbeat only informs). */
@@ -37,16 +46,24 @@ typedef enum RollRecord {
         ROLL_RECORD_UPGRADED, /* finish: the host's part is done */
         ROLL_RECORD_FAILED,   /* the rollback: the host's part failed and was rolled back */
         ROLL_RECORD_RELEASE,  /* refused or nothing changed: only give the slot back */
+        ROLL_RECORD_REVERTED, /* a late rollback reverted the host's part of an aborting roll */
         _ROLL_RECORD_MAX,
 } RollRecord;
 
 /* Tell etcd how this host's part of the roll in current ended: the roll by CAS (upgraded or failed,
- * which pauses the roll or, with AutoRevert=yes, aborts it), the migrator's state, then the slot released
- * and the heartbeat deleted. etcd unreachable: retried for a minute, then written to cluster-pending.json
- * for roll_retry_pending() (the follower, the boot recovery, the next preflight). Returns the host's
- * place in the roll's upgraded list (1, 2, …) for ROLL_RECORD_UPGRADED when known, else 0; never fails
- * the caller: the upgrade or rollback is done either way. */
+ * which pauses the roll or, with AutoRevert=yes, aborts it), the migrator's state, then the slot
+ * released and the heartbeat deleted (REVERTED: the host leaves upgraded; the one that empties it ends
+ * the roll aborted). A late rollback records only as REVERTED (or FAILED, when held), and only when it
+ * held a slot. etcd unreachable: retried for a minute, then written to cluster-pending.json for
+ * roll_retry_pending() (the follower, the boot recovery, the next preflight). Returns the host's place
+ * in the roll's upgraded list (1, 2, …) for ROLL_RECORD_UPGRADED when known, else 0; never fails the
+ * caller: the upgrade or rollback is done either way. */
 int roll_record(const Config *c, const Current *current, RollRecord what);
+
+/* The [Notify] webhook for the roll: event (roll-started, host-upgraded, roll-paused, roll-aborting,
+ * host-reverted, roll-aborted, roll-done) with the cluster, the roll's id, from, version, mode, state, how
+ * many hosts are upgraded and failed, and host and place when given (NULL, 0: not). Never fails. */
+void roll_notify(const Config *c, const char *event, const ClusterRoll *roll, const char *host, int place);
 
 /* Retry what roll_record() could not tell etcd. 0 nothing pending (or done now), -errno still pending
  * (logged as a warning). */

@@ -6,12 +6,17 @@
 #    (codebolt-upgrade-cluster.service) starts its own codebolt-upgrade@1.5.0, once. They stage side by side and take the slot one at a time (sampled: never two holders), each
 #    leaves HAProxy before its drain and comes back UP; the first migrates, the others find the
 #    migrations applied; no request fails; every host runs 1.5.0 and the roll is done; each ledger entry
-#    names the roll and the host's place in it.
+#    names the roll and the host's place in it; the webhook hears roll-started, host-upgraded (3 times)
+#    and roll-done.
 # 2. 1.5.0 → 1.5.16, whose smoke test fails on the second host that starts it: the first host is
 #    upgraded, the second rolls back (minor: the database is shared) and is UP in HAProxy on 1.5.0
 #    again, the roll is paused, and the third host, waiting for the slot, ends refused with its server
-#    untouched. No request fails.
+#    untouched; the webhook hears roll-paused. No request fails.
+# 3. `cluster abort` of that paused roll: the first host's follower starts its rollback, which waits for
+#    the slot, leaves HAProxy, goes back to 1.5.0 and comes back UP; the roll ends aborted, every host
+#    on 1.5.0, no request failed.
 # matrix[cluster-roll]: slot | none: 3 hosts roll 1.4.0 → 1.5.0 | new (succeeded); one slot holder at a time, 0 failed requests, the roll done
+# matrix[cluster-abort]: rollback | cluster abort after one host upgraded | old (rolled-back); reverted through the slot, the roll aborted, 0 failed requests
 # matrix[cluster-fail-second]: smoke | the smoke test fails on the second host of the roll | old (rolled-back); the first stays new, the third refused and untouched, the roll paused, 0 failed requests
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
@@ -20,9 +25,19 @@ source "$(dirname "$0")/lib/cluster.sh"
 cluster_up 1.4.0 3
 cl_data_mark
 
+# a webhook receiver every host notifies
+cl_background webhook node "$CBU_FIXTURES/webhook/receiver.js" --port 8089 --out "$CL_DIR/webhook.jsonl"
+cl_wait_net 30 curl -fsS -o /dev/null http://127.0.0.1:8089/ || fail "the webhook receiver did not answer"
+# hooks_count EVENT ROLL: how many EVENT notifications of roll ROLL the receiver got
+hooks_count() {
+        jq -s --arg e "$1" --arg r "$2" '[.[] | select(.body.event == $e and .body.roll == $r
+                and .body.cluster == "test")] | length' "$CL_DIR/webhook.jsonl"
+}
+
 # each host a member of cluster "test", its follower running
 for i in 1 2 3; do
         cl_cluster_config "$i" test 3s
+        printf '[Notify]\nURL=http://127.0.0.1:8089/hook\n' | cl "$i" tee /etc/codebolt-upgrade/upgrade.conf.d/60-notify.conf >/dev/null
         cl "$i" systemctl start codebolt-upgrade-cluster.service
 done
 # each follower joins its host
@@ -114,6 +129,13 @@ for i in 1 2 3; do
         cl "$i" jq -e --arg r "$roll_id" '.roll == $r' /var/lib/codebolt-upgrade/default/follower.json >/dev/null ||
                 fail "host $i's follower.json: $(cl "$i" cat /var/lib/codebolt-upgrade/default/follower.json 2>&1)"
 done
+# the webhook heard the roll start, each host upgraded with its place, the roll done: once each
+[ "$(hooks_count roll-started "$roll_id")" = 1 ] || fail "roll-started was sent $(hooks_count roll-started "$roll_id") times"
+[ "$(hooks_count host-upgraded "$roll_id")" = 3 ] || fail "host-upgraded was sent $(hooks_count host-upgraded "$roll_id") times, not 3"
+# shellcheck disable=SC2016 # $r is jq's
+[ "$(jq -rs --arg r "$roll_id" '[.[] | select(.body.event == "host-upgraded" and .body.roll == $r) | .body.place]
+        | sort | map(tostring) | join(" ")' "$CL_DIR/webhook.jsonl")" = "1 2 3" ] || fail "the host-upgraded notifications do not carry the places 1 2 3"
+[ "$(hooks_count roll-done "$roll_id")" = 1 ] || fail "roll-done was sent $(hooks_count roll-done "$roll_id") times, not once"
 # some host waited for the slot, and said for whom
 waited=0
 for i in 1 2 3; do
@@ -141,6 +163,9 @@ sb_log "cluster-fail-second: $CL_LOAD_REQUESTS requests, $CL_LOAD_FAILED failed;
 [ "$CL_LOAD_FAILED" = 0 ] || fail "$CL_LOAD_FAILED of $CL_LOAD_REQUESTS requests failed: $(cl_load_failures | head -n 10)"
 [ "$MAX_HOLDERS" = 1 ] || fail "the slot had $MAX_HOLDERS holders at once"
 [ "$(roll_field state)" = paused ] || fail "the roll is $(roll_field state), not paused"
+roll_id=$(roll_field id)
+[ "$(hooks_count roll-paused "$roll_id")" = 1 ] || fail "roll-paused was sent $(hooks_count roll-paused "$roll_id") times, not once"
+[ "$(hooks_count roll-done "$roll_id")" = 0 ] || fail "a paused roll was said done"
 [ -z "$(sem_holders)" ] || fail "the slot is still held: $(sem_holders)"
 
 first=$(cl 1 codebolt-upgrade cluster status --json | jq -r '.roll.upgraded[0]')
@@ -170,5 +195,39 @@ grep -qF "Refused by the cluster before the server was touched" <<<"$out" || fai
         fail "host $third's server was restarted"
 cl "$third" test ! -e /opt/codebolt/releases/1.5.16 || fail "host $third kept the staged release 1.5.16"
 cl_data_intact "during the failed roll"
+
+# ---- 3. the paused roll aborted: the upgraded host reverts, in turn through the slot ----
+cl_load_start 50
+sleep 1
+sb_log "cluster-abort: cluster abort of roll $roll_id; host $first reverts its part"
+cl 1 codebolt-upgrade cluster abort >/dev/null
+MAX_HOLDERS=0
+for _ in $(seq 900); do
+        n=$(sem_holders | grep -c . || true)
+        [ "$n" -le "$MAX_HOLDERS" ] || MAX_HOLDERS=$n
+        [ "$(roll_field state)" = aborted ] &&
+                [ "$(cl "$first" systemctl show -P ActiveState codebolt-rollback@1.5.16.service)" != activating ] && break
+        sleep 0.2
+done
+sleep 1
+cl_load_stop
+sb_log "cluster-abort: $CL_LOAD_REQUESTS requests, $CL_LOAD_FAILED failed"
+[ "$(roll_field state)" = aborted ] || fail "the roll is $(roll_field state), not aborted: $(cl 1 codebolt-upgrade cluster status)"
+[ "$MAX_HOLDERS" = 1 ] || fail "the revert held $MAX_HOLDERS slots at once"
+[ -z "$(sem_holders)" ] || fail "the slot is still held after the revert: $(sem_holders)"
+[ "$CL_LOAD_FAILED" = 0 ] || fail "$CL_LOAD_FAILED of $CL_LOAD_REQUESTS requests failed during the revert: $(cl_load_failures | head -n 10)"
+for i in 1 2 3; do
+        [ "$(cl_health_version "$i")" = 1.5.0 ] || fail "host $i runs '$(cl_health_version "$i")' after the abort, not 1.5.0"
+        [ "$(cl_lb_field "$i" status)" = UP ] || fail "HAProxy sees host $i $(cl_lb_field "$i" status)"
+done
+out=$(cl_journal "$first" codebolt-rollback@1.5.16.service)
+grep -qF "Roll $roll_id is aborting: reverting this host's part, in turn through the slot." <<<"$out" ||
+        fail "host $first's revert did not go through the slot: $out"
+grep -qF "codebolt/cb$first is out of the load balancer" <<<"$out" || fail "host $first was not taken out of HAProxy for its revert"
+[ "$(cl "$first" cat /var/lib/codebolt-upgrade/default/ledger.json | jq -r 'last | .result')" = rolled-back ] ||
+        fail "host $first's ledger after the revert: $(cl "$first" cat /var/lib/codebolt-upgrade/default/ledger.json | jq -c last)"
+[ "$(hooks_count host-reverted "$roll_id")" = 1 ] || fail "host-reverted was sent $(hooks_count host-reverted "$roll_id") times"
+[ "$(hooks_count roll-aborted "$roll_id")" = 1 ] || fail "roll-aborted was sent $(hooks_count roll-aborted "$roll_id") times"
+cl_data_intact "during the revert"
 
 sb_log "PASS"
