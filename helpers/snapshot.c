@@ -326,30 +326,24 @@ static int snapshot_database(Helper *h, const char *id, const char *backup, cJSO
 
         /* in a rolling cluster upgrade the other hosts keep writing to the database: a restore point
          * of it would throw their writes away, and the rollback there is minor */
-        if (h->current.cluster_roll) {
+        if (h->current.cluster_roll || h->config.snapshot == SNAPSHOT_NONE) {
                 r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), NULL);
-                if (r >= 0)
+                if (r < 0)
+                        return r;
+                if (h->current.cluster_roll)
                         log_info(
                                 "Rolling cluster upgrade: no snapshot of database %s (the other hosts write "
                                 "to it).",
                                 db);
-                return r;
-        }
-        switch (h->config.snapshot) {
-        case SNAPSHOT_TEMPLATE:
-                return snapshot_template(h, id, ret_name);
-        case SNAPSHOT_DUMP:
-                return snapshot_dump(h, backup, files);
-        case SNAPSHOT_NONE:
-        default:
-                r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), NULL);
-                if (r >= 0)
+                else
                         log_warning(
                                 "Snapshot=none: whatever was written to database %s between the backup and "
                                 "the stop is not protected; a full restore would lose it.",
                                 db);
-                return r;
+                return 0;
         }
+        return h->config.snapshot == SNAPSHOT_TEMPLATE ? snapshot_template(h, id, ret_name)
+                                                       : snapshot_dump(h, backup, files);
 }
 
 static int run(Helper *h) {

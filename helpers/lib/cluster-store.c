@@ -320,82 +320,54 @@ int cluster_store_roll_start(ClusterStore *s, const ClusterRoll *roll, char **re
         return cluster_store_update(s, key, roll_start_step, (void *)roll, ret_error);
 }
 
-typedef struct RollChange {
-        ClusterRollOp op;
-        char *const *members;
-        ClusterRoll result;
-        const char *cluster;
-} RollChange;
-
-static int roll_change_step(const EtcdKv *kv, void *userdata, char **ret_value, char **ret_error) {
-        RollChange *c = userdata;
-        _cleanup_(cluster_roll_done) ClusterRoll old = {}, new = {};
-        int r;
-
-        if (!kv)
-                return errmsg_set(ret_error, -ENOENT, "there is no roll in cluster %s", c->cluster);
-        r = read_roll(kv, &old, ret_error);
-        if (r < 0)
-                return r;
-        switch (c->op) {
-        case CLUSTER_ROLL_OP_PAUSE:
-                r = cluster_roll_pause(&old, &new, ret_error);
-                break;
-        case CLUSTER_ROLL_OP_RESUME:
-                r = cluster_roll_resume(&old, &new, ret_error);
-                break;
-        case CLUSTER_ROLL_OP_ABORT:
-                r = cluster_roll_abort(&old, &new, ret_error);
-                break;
-        case CLUSTER_ROLL_OP_COMPLETE:
-                r = cluster_roll_complete(&old, c->members, &new, ret_error);
-                break;
-        default:
-                return -EINVAL;
-        }
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                int k = roll_value(&new, ret_value);
-                if (k < 0)
-                        return k;
-        }
-        cluster_roll_done(&c->result);
-        c->result = new;
-        new = (ClusterRoll){};
-        return r;
-}
-
-int cluster_store_roll_change(
-        ClusterStore *s, ClusterRollOp op, char *const *members, ClusterRoll *ret, char **ret_error) {
-        _cleanup_free_ char *key = NULL;
-        RollChange c = { .op = op, .members = members, .cluster = s->cluster };
-        int r;
-
-        assert(op >= 0 && op < _CLUSTER_ROLL_OP_MAX);
-        r = key_of(s, CLUSTER_KEY_ROLL, NULL, &key, ret_error);
-        if (r < 0)
-                return r;
-        r = cluster_store_update(s, key, roll_change_step, &c, ret_error);
-        if (r >= 0 && ret)
-                *ret = c.result;
-        else
-                cluster_roll_done(&c.result);
-        return r;
-}
-
-typedef struct RollHost {
-        ClusterRollHostOp op;
+/* one read-modify-write of the roll: a roll-wide op (ClusterRollOp) or this host's part
+ * (ClusterRollHostOp, only on the roll roll_id) */
+typedef struct RollStep {
+        bool host_op;
+        int op;
         const char *roll_id;
         const char *host;
         char *const *members;
         bool auto_revert;
         ClusterRoll result;
         const char *cluster;
-} RollHost;
+} RollStep;
 
-static int roll_host_step(const EtcdKv *kv, void *userdata, char **ret_value, char **ret_error) {
-        RollHost *c = userdata;
+static int roll_transition(const RollStep *c, const ClusterRoll *old, ClusterRoll *new, char **ret_error) {
+        if (!c->host_op)
+                switch ((ClusterRollOp)c->op) {
+                case CLUSTER_ROLL_OP_PAUSE:
+                        return cluster_roll_pause(old, new, ret_error);
+                case CLUSTER_ROLL_OP_RESUME:
+                        return cluster_roll_resume(old, new, ret_error);
+                case CLUSTER_ROLL_OP_ABORT:
+                        return cluster_roll_abort(old, new, ret_error);
+                case CLUSTER_ROLL_OP_COMPLETE:
+                        return cluster_roll_complete(old, c->members, new, ret_error);
+                default:
+                        return -EINVAL;
+                }
+        switch ((ClusterRollHostOp)c->op) {
+        case CLUSTER_ROLL_HOST_UPGRADED:
+                return cluster_roll_host_upgraded(old, c->host, c->members, new, ret_error);
+        case CLUSTER_ROLL_HOST_FAILED:
+                /* cluster start --auto-revert keeps the choice in the roll, beside this host's own */
+                return cluster_roll_host_failed(
+                        old,
+                        c->host,
+                        c->auto_revert ||
+                                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(old->extra, "auto_revert")),
+                        new,
+                        ret_error);
+        case CLUSTER_ROLL_HOST_REVERTED:
+                return cluster_roll_host_reverted(old, c->host, new, ret_error);
+        default:
+                return -EINVAL;
+        }
+}
+
+static int roll_step(const EtcdKv *kv, void *userdata, char **ret_value, char **ret_error) {
+        RollStep *c = userdata;
         _cleanup_(cluster_roll_done) ClusterRoll old = {}, new = {};
         int r;
 
@@ -404,7 +376,7 @@ static int roll_host_step(const EtcdKv *kv, void *userdata, char **ret_value, ch
         r = read_roll(kv, &old, ret_error);
         if (r < 0)
                 return r;
-        if (!streq(old.id, c->roll_id))
+        if (c->host_op && !streq(old.id, c->roll_id))
                 return errmsg_set(
                         ret_error,
                         -ESTALE,
@@ -413,26 +385,7 @@ static int roll_host_step(const EtcdKv *kv, void *userdata, char **ret_value, ch
                         old.id,
                         old.to,
                         c->roll_id);
-        switch (c->op) {
-        case CLUSTER_ROLL_HOST_UPGRADED:
-                r = cluster_roll_host_upgraded(&old, c->host, c->members, &new, ret_error);
-                break;
-        case CLUSTER_ROLL_HOST_FAILED:
-                /* cluster start --auto-revert keeps the choice in the roll, beside this host's own */
-                r = cluster_roll_host_failed(
-                        &old,
-                        c->host,
-                        c->auto_revert ||
-                                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(old.extra, "auto_revert")),
-                        &new,
-                        ret_error);
-                break;
-        case CLUSTER_ROLL_HOST_REVERTED:
-                r = cluster_roll_host_reverted(&old, c->host, &new, ret_error);
-                break;
-        default:
-                return -EINVAL;
-        }
+        r = roll_transition(c, &old, &new, ret_error);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -444,6 +397,30 @@ static int roll_host_step(const EtcdKv *kv, void *userdata, char **ret_value, ch
         c->result = new;
         new = (ClusterRoll){};
         return r;
+}
+
+static int roll_update(ClusterStore *s, RollStep *c, ClusterRoll *ret, char **ret_error) {
+        _cleanup_free_ char *key = NULL;
+        int r;
+
+        c->cluster = s->cluster;
+        r = key_of(s, CLUSTER_KEY_ROLL, NULL, &key, ret_error);
+        if (r < 0)
+                return r;
+        r = cluster_store_update(s, key, roll_step, c, ret_error);
+        if (r >= 0 && ret)
+                *ret = c->result;
+        else
+                cluster_roll_done(&c->result);
+        return r;
+}
+
+int cluster_store_roll_change(
+        ClusterStore *s, ClusterRollOp op, char *const *members, ClusterRoll *ret, char **ret_error) {
+        RollStep c = { .op = op, .members = members };
+
+        assert(op >= 0 && op < _CLUSTER_ROLL_OP_MAX);
+        return roll_update(s, &c, ret, ret_error);
 }
 
 int cluster_store_roll_host(
@@ -454,26 +431,16 @@ int cluster_store_roll_host(
         bool auto_revert,
         ClusterRoll *ret,
         char **ret_error) {
-        _cleanup_free_ char *key = NULL;
-        RollHost c = { .op = op,
+        RollStep c = { .host_op = true,
+                       .op = op,
                        .roll_id = roll_id,
                        .host = s->host_id,
                        .members = members,
-                       .auto_revert = auto_revert,
-                       .cluster = s->cluster };
-        int r;
+                       .auto_revert = auto_revert };
 
         assert(op >= 0 && op < _CLUSTER_ROLL_HOST_OP_MAX);
         assert(roll_id);
-        r = key_of(s, CLUSTER_KEY_ROLL, NULL, &key, ret_error);
-        if (r < 0)
-                return r;
-        r = cluster_store_update(s, key, roll_host_step, &c, ret_error);
-        if (r >= 0 && ret)
-                *ret = c.result;
-        else
-                cluster_roll_done(&c.result);
-        return r;
+        return roll_update(s, &c, ret, ret_error);
 }
 
 typedef struct MigratorClaim {
@@ -551,21 +518,20 @@ int cluster_store_migrator_set(
         return migrator_change(s, &c, ret_error);
 }
 
-int cluster_store_heartbeat(ClusterStore *s, const ClusterHost *h, int64_t lease, char **ret_error) {
+/* this host's own key of kind what: j (taken) written on lease (0: none), or with j NULL deleted */
+static int put_own(ClusterStore *s, ClusterKey what, cJSON *j, int64_t lease, char **ret_error) {
         _cleanup_free_ char *key = NULL, *value = NULL, *error = NULL;
-        cJSON *j = NULL;
         int r;
 
-        r = key_of(s, CLUSTER_KEY_HOST, s->host_id, &key, ret_error);
-        if (r < 0)
+        r = key_of(s, what, s->host_id, &key, ret_error);
+        if (r < 0) {
+                cJSON_Delete(j);
                 return r;
-        if (!h) {
+        }
+        if (!j) {
                 r = etcd_delete(s->etcd, key, &error);
                 return r < 0 ? store_failed(s, r, "delete", key, error, ret_error) : 0;
         }
-        r = cluster_host_to_json(h, &j);
-        if (r < 0)
-                return r;
         r = json_value(j, &value);
         if (r < 0)
                 return r;
@@ -573,6 +539,18 @@ int cluster_store_heartbeat(ClusterStore *s, const ClusterHost *h, int64_t lease
         if (r < 0)
                 return store_failed(s, r, "write", key, error, ret_error);
         return 0;
+}
+
+int cluster_store_heartbeat(ClusterStore *s, const ClusterHost *h, int64_t lease, char **ret_error) {
+        cJSON *j = NULL;
+        int r;
+
+        if (h) {
+                r = cluster_host_to_json(h, &j);
+                if (r < 0)
+                        return r;
+        }
+        return put_own(s, CLUSTER_KEY_HOST, j, lease, ret_error);
 }
 
 int cluster_store_host_heartbeat(ClusterStore *s, const char *host, ClusterHost *ret, char **ret_error) {
@@ -662,23 +640,13 @@ int cluster_store_sem_release(ClusterStore *s, const char *host, char **ret_erro
 }
 
 int cluster_store_join(ClusterStore *s, const ClusterMember *m, char **ret_error) {
-        _cleanup_free_ char *key = NULL, *value = NULL, *error = NULL;
         cJSON *j = NULL;
         int r;
 
-        r = key_of(s, CLUSTER_KEY_MEMBER, s->host_id, &key, ret_error);
-        if (r < 0)
-                return r;
         r = cluster_member_to_json(m, &j);
         if (r < 0)
                 return r;
-        r = json_value(j, &value);
-        if (r < 0)
-                return r;
-        r = etcd_put(s->etcd, key, value, 0, &error);
-        if (r < 0)
-                return store_failed(s, r, "write", key, error, ret_error);
-        return 0;
+        return put_own(s, CLUSTER_KEY_MEMBER, j, 0, ret_error);
 }
 
 int cluster_store_leave(ClusterStore *s, char **ret_error) {
