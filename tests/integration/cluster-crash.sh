@@ -79,6 +79,9 @@ d=${h#cb}
 o=$((3 - d))
 phase=$(host_status "$o" "$h" | jq -r .phase)
 sb_log "host $d ($h) holds the slot and migrates (phase $phase): its power goes; host $o waits"
+# the sandboxes share the kernel's boot id: journalctl -b reads both boots of host d, this attempt too
+applying_before=$(cl_applied_count "$FIRST")
+[ "$applying_before" = 1 ] || fail "$FIRST was started $applying_before times before the power cut"
 cl_power_cut "$d"
 t_cut=$(date +%s)
 
@@ -173,8 +176,13 @@ for i in 1 2; do
         [ "$(cl_health_version "$i")" = "$V" ] || fail "host $i runs '$(cl_health_version "$i")'"
         [ "$(cl_lb_field "$i" status)" = UP ] || fail "HAProxy sees host $i $(cl_lb_field "$i" status)"
 done
+# the migrations ran once after the cut, on host o, and nowhere since
+[ "$(cl_applied_count "$FIRST")" = $((applying_before + 1)) ] ||
+        fail "$FIRST was applied $(($(cl_applied_count "$FIRST") - applying_before)) times after the power cut"
+[ "$(cl_applied_count "$SECOND")" = 1 ] || fail "$SECOND was applied $(cl_applied_count "$SECOND") times"
+grep -qF "migrations: 2 applied, 0 failed" <<<"$(cl_journal "$o" codebolt.service)" ||
+        fail "host $o's server did not apply both migrations"
 for m in "$FIRST" "$SECOND"; do
-        [ "$(cl_applied_count "$m")" = 1 ] || fail "$m was applied $(cl_applied_count "$m") times in this boot's journals"
         [ "$(cl_psql -c "SELECT count(*) FROM schema_migrations WHERE id = '$m'")" = 1 ] ||
                 fail "$m is not recorded once in schema_migrations"
 done
