@@ -22,10 +22,7 @@ SECOND=20260320_partition_event_log
 
 cluster_up 1.4.0 2
 cl_data_mark
-for i in 1 2; do
-        cl_cluster_config "$i" crash 3s
-        cl "$i" codebolt-upgrade cluster join >/dev/null
-done
+cl_join_all crash 3s
 
 sem_holders() {
         cl_net etcdctl --endpoints http://127.0.0.3:2379 get /codebolt-upgrade/crash/sem --print-value-only |

@@ -426,13 +426,14 @@ cl_load_failures() {
         grep -v '"requests":' "$CL_DIR/load.jsonl" || true
 }
 
-# ---- power cuts of a host (cluster-crash) ----
+# ---- power cuts of a host, and every host a member (cluster-crash) ----
 # A host of the world loses power and boots again, as sandbox_power_cut and sandbox_boot_again do for a
 # single sandbox: the world must be made with SB_DISK=1 (each sandbox's upper layer on disk), so that the
 # host's files survive the cut; the second boot joins the world's network namespace again.
 #
 #   cl_power_cut I              host I dies at once: its PID 1 and everything in it killed, nothing flushed
 #   cl_boot_again I             host I boots a new systemd on the same upper layer, until it runs
+#   cl_join_all NAME MIN_HEALTHY every host a member of cluster NAME (cl_cluster_config, cluster join)
 
 cl_power_cut() {
         local i=$1
@@ -454,4 +455,12 @@ cl_boot_again() {
         CL_SB_UNSHARE[i]=$SB_UNSHARE_PID
         SB_UNSHARE_PID=
         cl_wait_running "$i"
+}
+
+cl_join_all() {
+        local i
+        for i in $(seq "$CL_HOSTS"); do
+                cl_cluster_config "$i" "$1" "$2"
+                cl "$i" codebolt-upgrade cluster join >/dev/null
+        done
 }
