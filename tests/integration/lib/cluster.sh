@@ -425,3 +425,42 @@ cl_load_stop() {
 cl_load_failures() {
         grep -v '"requests":' "$CL_DIR/load.jsonl" || true
 }
+
+# ---- power cuts of a host, and every host a member (cluster-crash) ----
+# A host of the world loses power and boots again, as sandbox_power_cut and sandbox_boot_again do for a
+# single sandbox: the world must be made with SB_DISK=1 (each sandbox's upper layer on disk), so that the
+# host's files survive the cut; the second boot joins the world's network namespace again.
+#
+#   cl_power_cut I              host I dies at once: its PID 1 and everything in it killed, nothing flushed
+#   cl_boot_again I             host I boots a new systemd on the same upper layer, until it runs
+#   cl_join_all NAME MIN_HEALTHY every host a member of cluster NAME (cl_cluster_config, cluster join)
+
+cl_power_cut() {
+        local i=$1
+        [ "${SB_DISK:-0}" = 1 ] || fail "cl_power_cut needs SB_DISK=1 (the upper layers on disk)"
+        [ -n "${CL_SB_PID[$i]:-}" ] || fail "cl_power_cut: host $i is down already"
+        sb_log "power cut of host $i (cb$i)"
+        kill -KILL "${CL_SB_PID[$i]}" 2>/dev/null || true
+        wait "${CL_SB_UNSHARE[$i]}" 2>/dev/null || true
+        SB_DIR=${CL_SB_DIR[$i]} sb_remove_cgroups
+        CL_SB_PID[i]=
+        CL_SB_UNSHARE[i]=
+}
+
+cl_boot_again() {
+        local i=$1 host=cb$1
+        [ -z "${CL_SB_PID[$i]:-}" ] || fail "cl_boot_again: host $i runs (cl_power_cut first)"
+        sb_log "host $i (cb$i) boots again"
+        SB_DIR=${CL_SB_DIR[$i]} SB_NETNS=$CL_NETNS CBU_SB_HOSTNAME=$host CBU_SB_MASK=$CL_UNITS_MASKED_ON_HOSTS sb_spawn
+        CL_SB_UNSHARE[i]=$SB_UNSHARE_PID
+        SB_UNSHARE_PID=
+        cl_wait_running "$i"
+}
+
+cl_join_all() {
+        local i
+        for i in $(seq "$CL_HOSTS"); do
+                cl_cluster_config "$i" "$1" "$2"
+                cl "$i" codebolt-upgrade cluster join >/dev/null
+        done
+}
