@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The host that holds the cluster slot loses power mid-migration (DESIGN §12, "Crash and partition"), on
+# The host that holds the cluster slot loses power mid-migration (docs/architecture.md, "Clusters"), on
 # 2 hosts behind HAProxy in one cluster world, a roll 1.4.0 → 1.5.6 (rolling; its server takes 8 s
 # before each migration) started and each host's unit started by hand:
 # 1. while it is down the dead host keeps the slot; once its 30 s lease ran out `cluster status` shows

@@ -16,10 +16,7 @@ source "$(dirname "$0")/lib/cluster.sh"
 
 cluster_up 1.4.0 2
 cl_data_mark
-for i in 1 2; do
-        cl_cluster_config "$i" faults 3s
-        cl "$i" codebolt-upgrade cluster join >/dev/null
-done
+cl_join_all faults 3s
 cl 1 codebolt-upgrade cluster start 1.5.0 >/dev/null
 roll_id=$(cl 1 codebolt-upgrade cluster status --json | jq -r .roll.id)
 sem_holders() {
