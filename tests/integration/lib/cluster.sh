@@ -22,7 +22,12 @@
 #   cl_haproxy COMMAND          one command on HAProxy's admin socket; prints the answer
 #   cl_lb_field I FIELD         FIELD of `show stat` (status, scur, …) for host I's server
 #   cl_lb_wait I FIELD VALUE S  until that field is VALUE, for at most S seconds
-#   cl_load_start [RATE]        start the load generator: RATE (50) logged-in API calls a second via HAProxy
+#   cl_join_cluster NAME MIN_HEALTHY
+#                               every host in cluster NAME (its address, etcd, its server cb<I> in HAProxy,
+#                               [Cluster] MinHealthy=), then `cluster join`
+#   cl_load_start [RATE] [LATENCY_FILE]
+#                               start the load generator: RATE (50) logged-in API calls a second via HAProxy;
+#                               with LATENCY_FILE, each request's start, duration and status there too
 #   cl_load_stop                stop it; sets CL_LOAD_REQUESTS and CL_LOAD_FAILED
 #   cl_load_failures            the failed requests, one JSON line each ({t, path, status, error})
 
@@ -331,6 +336,30 @@ cl_lb_wait() {
         return 1
 }
 
+cl_join_cluster() {
+        local name=$1 min_healthy=$2 i
+        for i in $(seq "$CL_HOSTS"); do
+                cl "$i" install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
+                cl "$i" tee /etc/codebolt-upgrade/upgrade.conf.d/50-cluster.conf >/dev/null <<CONF
+[Server]
+Address=$(cl_addr "$i")
+
+[Cluster]
+Name=$name
+Etcd=http://127.0.0.3:2379
+HostId=cb$i
+MinHealthy=$min_healthy
+
+[LoadBalancer]
+Driver=haproxy
+Socket=tcp:$CL_ADMIN
+Backend=$CL_BACKEND
+Server=cb$i
+CONF
+                cl "$i" codebolt-upgrade cluster join >/dev/null
+        done
+}
+
 cl_applied_count() {
         local i n=0 out
         for i in $(seq "$CL_HOSTS"); do
@@ -341,8 +370,10 @@ cl_applied_count() {
 }
 
 cl_load_start() {
+        local latency=()
+        [ -z "${2:-}" ] || latency=(--latency-out "$2")
         cl_background load node "$CBU_FIXTURES/traffic/load.js" --host 127.0.0.10 --port 8080 --rate "${1:-50}" \
-                --out "$CL_DIR/load.jsonl" --password-file "$CL_DIR/smoke-password"
+                --out "$CL_DIR/load.jsonl" --password-file "$CL_DIR/smoke-password" "${latency[@]}"
         CL_LOAD_PID=${CL_PROCS[-1]}
 }
 
