@@ -28,26 +28,7 @@ the_data_is_intact() {
 }
 
 # each host in cluster "test": the address its server answers on, etcd, its name in HAProxy, a short soak
-for i in 1 2 3; do
-        cl "$i" install -d -m 0755 /etc/codebolt-upgrade/upgrade.conf.d
-        cl "$i" tee /etc/codebolt-upgrade/upgrade.conf.d/50-cluster.conf >/dev/null <<CONF
-[Server]
-Address=$(cl_addr "$i")
-
-[Cluster]
-Name=test
-Etcd=http://127.0.0.3:2379
-HostId=cb$i
-MinHealthy=3s
-
-[LoadBalancer]
-Driver=haproxy
-Socket=tcp:$CL_ADMIN
-Backend=$CL_BACKEND
-Server=cb$i
-CONF
-        cl "$i" codebolt-upgrade cluster join >/dev/null
-done
+cl_join_cluster test 3s
 
 # sem_holders: the slot's holders now, one per line
 sem_holders() {
@@ -73,7 +54,7 @@ roll() {
                 active=0
                 for i in 1 2 3; do
                         case $(cl "$i" systemctl is-active "codebolt-upgrade@$v.service" "codebolt-rollback@$v.service" || true) in
-                        *activating* | *deactivating* | *reloading*) active=1 ;;
+                        *activating* | *reloading*) active=1 ;;
                         esac
                 done
                 [ "$active" = 0 ] && return 0
@@ -105,7 +86,7 @@ sb_log "cluster-roll: $((roll_ms / 1000)).$((roll_ms % 1000 / 100)) s; $CL_LOAD_
 [ "$MAX_HOLDERS" = 1 ] || fail "the slot had $MAX_HOLDERS holders at once"
 [ "$(wc -w <<<"$HOLDERS_SEEN")" = 3 ] || fail "not every host was seen holding the slot:$HOLDERS_SEEN"
 [ -z "$(sem_holders)" ] || fail "the slot is still held after the roll: $(sem_holders)"
-[ "$(roll_field state)" = done ] || fail "the roll is $(roll_field state), not done: $(cl 1 codebolt-upgrade cluster status)"
+[ "$(roll_field state)" = "done" ] || fail "the roll is $(roll_field state), not done: $(cl 1 codebolt-upgrade cluster status)"
 places=
 for i in 1 2 3; do
         [ "$(cl_health_version "$i")" = 1.5.0 ] || fail "host $i reports '$(cl_health_version "$i")', not 1.5.0"
@@ -161,7 +142,9 @@ third=
 for i in 1 2 3; do
         [ "cb$i" = "$first" ] || [ "cb$i" = "$second" ] || third=$i
 done
-[ -n "$third" ] && [ -n "$first" ] && [ -n "$second" ] || fail "cannot tell the hosts apart: upgraded $first, failed $second"
+if [ -z "$third" ] || [ -z "$first" ] || [ -z "$second" ]; then
+        fail "cannot tell the hosts apart: upgraded $first, failed $second"
+fi
 first=${first#cb} second=${second#cb}
 [ "$(cl_health_version "$first")" = 1.5.16 ] || fail "host $first (first) runs '$(cl_health_version "$first")', not 1.5.16"
 [ "$(cl_health_version "$second")" = 1.5.0 ] || fail "host $second (failed) runs '$(cl_health_version "$second")', not 1.5.0"
