@@ -40,6 +40,11 @@ done
 [ "$(id -u)" = 0 ] || { echo "rolling.sh needs root, like the integration scenarios (unshare, mounts)" >&2; exit 1; }
 ls "$CBU_TARBALLS"/*.tgz >/dev/null 2>&1 || fail "no stand-in tarballs in $CBU_TARBALLS (the build packs them)"
 
+# cpu_ticks: the machine's busy and total CPU time so far, in ticks (/proc/stat: all but idle and iowait)
+cpu_ticks() {
+        awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
 # units_busy N: whether host 1…N still runs its upgrade or rollback unit
 units_busy() {
         local i
@@ -55,7 +60,7 @@ units_busy() {
 # host's journal as DIR/host<I>.tsv (microseconds since the epoch, message). cluster_up tears the world
 # down when the process exits.
 world() {
-        local n=$1 dir=$2 i roll_id state t0 t1 ok=true why='' _
+        local n=$1 dir=$2 i roll_id state t0 t1 ok=true why='' load0 load1 cpu0 cpu1 _
         cluster_up "$FROM" "$n"
         cl_join_cluster "$CLUSTER" "$MIN_HEALTHY"
         cl 1 codebolt-upgrade cluster start "$TO" >/dev/null
@@ -63,6 +68,8 @@ world() {
         cl_load_start "$RATE" "$dir/latency.tsv"
         # the login, then the steady state measured
         sleep $((STEADY + 2))
+        # what else the machine runs weighs on every figure: its load and CPU use during the roll
+        load0=$(cut -d' ' -f1 /proc/loadavg) cpu0=$(cpu_ticks)
         t0=$(date +%s%N)
         sb_log "roll $roll_id: codebolt-upgrade@$TO started on $n hosts at once"
         for i in $(seq "$n"); do
@@ -74,6 +81,7 @@ world() {
                 units_busy "$n" || break
         done
         t1=$(date +%s%N)
+        load1=$(cut -d' ' -f1 /proc/loadavg) cpu1=$(cpu_ticks)
         units_busy "$n" && { ok=false; why="not over after 20 minutes"; }
         sleep 1
         cl_load_stop
@@ -90,8 +98,12 @@ world() {
         jq -n --argjson n "$n" --arg roll "$roll_id" --argjson t0 "$((t0 / 1000))" --argjson t1 "$((t1 / 1000))" \
                 --argjson requests "$CL_LOAD_REQUESTS" --argjson failed "$CL_LOAD_FAILED" --argjson ok "$ok" \
                 --arg why "$why" --argjson up_ms "$CL_UP_MS" --arg state "$state" \
+                --arg load "$load0 → $load1" \
+                --argjson cpu "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+                        printf "%.0f", y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0 }')" \
                 '{n: $n, roll: $roll, started_us: $t0, sampled_end_us: $t1, requests: $requests, failed: $failed,
-                  ok: $ok, why: $why, roll_state: $state, world_up_ms: $up_ms}' >"$dir/world.json"
+                  ok: $ok, why: $why, roll_state: $state, world_up_ms: $up_ms, loadavg_1min: $load,
+                  cpu_busy_percent: $cpu}' >"$dir/world.json"
         # a roll that did not end well leaves its journals on stderr (the teardown prints them on failure)
         $ok || SB_FAILED=1
 }
@@ -123,7 +135,7 @@ for n in "${sizes[@]}"; do
         bash "$0" --world "$n" "$results/n$n" >&2 || echo "the world of $n hosts ended with $?" >&2
 done
 
-python3 - "$results" "$out_md" "$out_json" "$MIN_HEALTHY" "$RATE" "$STEADY" "$FROM" "$TO" "${sizes[@]}" <<'PY'
+if ! python3 - "$results" "$out_md" "$out_json" "$MIN_HEALTHY" "$RATE" "$STEADY" "$FROM" "$TO" "${sizes[@]}" <<'PY'
 import json, os, statistics, sys
 
 results, out_md, out_json, min_healthy, rate, steady, v_from, v_to = sys.argv[1:9]
@@ -284,18 +296,24 @@ md.append('or `meson test -C build --benchmark --no-rebuild -v rolling` (the rep
 
 md.append('### Summary\n')
 md.append('| N | total (s) | slot wait | backup | leave HAProxy | drain + stop | stop → UP | soak | slot held '
-          '| failed / requests | p50 steady → roll (ms) | p99 steady → roll (ms) |')
-md.append('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+          '| failed / requests | p50 steady → roll (ms) | p99 steady → roll (ms) | CPU busy |')
+md.append('| ---: |' + ' ---: |' * 12)
 for w in worlds:
     if not w.get('hosts'):
-        md.append(f'| {w["n"]} | failed: {w.get("why", "")} |' + ' |' * 10)
+        md.append(f'| {w["n"]} | failed: {w.get("why", "")} |' + ' |' * 11)
         continue
     cols = [s(median([h['steps_s'][k] for h in w['hosts']])) for k, *_ in STEPS[1:-1]]
     st, ro = w.get('steady', {}), w.get('during_roll', {})
     md.append(f'| {w["n"]} | {s(w["total_s"])}{"" if w["ok"] else " (failed)"} | ' + ' | '.join(cols) +
               f' | {w["failed"]} / {w["requests"]} | {ms(st.get("p50_ms"))} → {ms(ro.get("p50_ms"))} '
-              f'| {ms(st.get("p99_ms"))} → {ms(ro.get("p99_ms"))} |')
+              f'| {ms(st.get("p99_ms"))} → {ms(ro.get("p99_ms"))} | {w["cpu_busy_percent"]} % |')
 md.append('\nThe per-host columns are medians over the hosts, in seconds.\n')
+md.append(f'Reading the figures: the slot serialises each host\'s backup, drain, switch, migrations, smoke test '
+          f'and soak, so the total grows by about one "slot held" per host, while preflight and stage overlap. On '
+          f'{m["nproc"]} CPUs the hosts\' own work (npm install, pg_dump and its trial restore, helpers built with '
+          f'sanitizers) competes with the servers answering the load, and so does whatever else the machine runs: '
+          f'the latency during the roll and the stop → UP times measure that contention as much as the roll\'s '
+          f'own steps. Compare worlds with their CPU and load figures below.\n')
 
 for w in worlds:
     md.append(f'### {w["n"]} hosts\n')
@@ -304,7 +322,11 @@ for w in worlds:
         continue
     if not w['ok']:
         md.append(f'**The roll did not end well:** {w["why"]} (the timings below are what the journals show).\n')
-    md.append(f'Roll `{w["roll"]}`, {s(w["total_s"])} s in all; the world came up in {w["world_up_ms"] / 1000:.1f} s. '
+    held = sum(h['steps_s']['held'] or 0 for h in w['hosts'])
+    md.append(f'Roll `{w["roll"]}`, {s(w["total_s"])} s in all, of which the slot was held {s(held)} s '
+              f'({100 * held / w["total_s"]:.0f} %); the world came up in {w["world_up_ms"] / 1000:.1f} s. '
+              f'During the roll the machine\'s CPUs were {w["cpu_busy_percent"]} % busy, its 1-minute load average '
+              f'{w["loadavg_1min"]}. '
               f'{w["failed"]} of {w["requests"]} requests failed. Slot handovers (released → next host took it): '
               f'{", ".join(s(x) + " s" for x in w["handovers_s"]) or "none"}.\n')
     md.append('| place | host | ' + ' | '.join(h for _, h, *_ in STEPS) + ' |')
@@ -331,3 +353,9 @@ if out_json:
                    'worlds': worlds}, f, indent=1)
         f.write('\n')
 PY
+then
+        # the raw figures stay for a look at what went wrong
+        trap - EXIT
+        echo "the report could not be written: the raw figures are in $results" >&2
+        exit 1
+fi
