@@ -100,7 +100,7 @@ world() {
                 --arg why "$why" --argjson up_ms "$CL_UP_MS" --arg state "$state" \
                 --arg load "$load0 → $load1" \
                 --argjson cpu "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { split(a, x, " "); split(b, y, " ");
-                        printf "%.0f", y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0 }')" \
+                        printf "%.0f", (y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0) }')" \
                 '{n: $n, roll: $roll, started_us: $t0, sampled_end_us: $t1, requests: $requests, failed: $failed,
                   ok: $ok, why: $why, roll_state: $state, world_up_ms: $up_ms, loadavg_1min: $load,
                   cpu_busy_percent: $cpu}' >"$dir/world.json"
@@ -135,7 +135,8 @@ for n in "${sizes[@]}"; do
         bash "$0" --world "$n" "$results/n$n" >&2 || echo "the world of $n hosts ended with $?" >&2
 done
 
-if ! python3 - "$results" "$out_md" "$out_json" "$MIN_HEALTHY" "$RATE" "$STEADY" "$FROM" "$TO" "${sizes[@]}" <<'PY'
+rc=0
+python3 - "$results" "$out_md" "$out_json" "$MIN_HEALTHY" "$RATE" "$STEADY" "$FROM" "$TO" "${sizes[@]}" <<'PY' || rc=$?
 import json, os, statistics, sys
 
 results, out_md, out_json, min_healthy, rate, steady, v_from, v_to = sys.argv[1:9]
@@ -345,6 +346,9 @@ for w in worlds:
 
 report = '\n'.join(md).rstrip('\n') + '\n'
 sys.stdout.write(report)
+if not all(w.get('hosts') for w in worlds):
+    sys.stderr.write('a world gave no figures: the report is not written to files\n')
+    sys.exit(2)
 if out_md:
     open(out_md, 'w').write(report)
 if out_json:
@@ -352,10 +356,16 @@ if out_json:
         json.dump({'machine': machine, 'min_healthy': min_healthy, 'rate': int(rate), 'from': v_from, 'to': v_to,
                    'worlds': worlds}, f, indent=1)
         f.write('\n')
+# a roll that did not end well is reported, and the benchmark fails
+sys.exit(0 if all(w['ok'] for w in worlds) else 3)
 PY
-then
+case $rc in
+0) ;;
+3) echo "a roll did not end well: see the report and the journals above" >&2; exit 1 ;;
+*)
         # the raw figures stay for a look at what went wrong
         trap - EXIT
-        echo "the report could not be written: the raw figures are in $results" >&2
+        echo "the report was not written ($rc): the raw figures are in $results" >&2
         exit 1
-fi
+        ;;
+esac
