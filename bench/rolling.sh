@@ -172,8 +172,8 @@ STEPS = [
 # stop → UP, phase by phase
 STOP_TO_UP = [
     ('snapshot', 'snapshot (the stores\' delta)', 'stopped', 'snapshot_done'),
-    ('switch', 'switch (to the server ready)', 'snapshot_done', 'switch_done'),
-    ('migrate', 'migrate-watch', 'switch_done', 'migrate_done'),
+    ('switch', 'switch (the current symlink)', 'snapshot_done', 'switch_done'),
+    ('migrate', 'migrate-watch (the server started, migrations, ready)', 'switch_done', 'migrate_done'),
     ('smoke', 'smoke test', 'migrate_done', 'smoke_done'),
     ('lb_back', 'back UP in HAProxy', 'smoke_done', 'lb_up'),
 ]
@@ -278,8 +278,8 @@ md.append('- **total**: the first unit\'s start to the last unit\'s end;\n'
           'done; the hosts stage side by side), **slot wait** (→ "Took the cluster slot"), **backup** (slot → "drain: taking … out of the load balancer"; every host still takes the '
           'full backup with its trial restore), **leave HAProxy** (→ "… is out of the load balancer": '
           '`state drain`, no session open, `state maint`), **drain + stop** (→ "codebolt.service stopped.": '
-          'the app\'s drain and the stop), **stop → UP** (→ "… is back in the load balancer and UP.": switch, '
-          'migrations, start, smoke test, HAProxy\'s health check), **soak** (→ "Soak passed"), **slot held** '
+          'the app\'s drain and the stop), **stop → UP** (→ "… is back in the load balancer and UP.": the '
+          'stores\' delta, switch, the server\'s start and migrations, smoke test, HAProxy\'s health check), **soak** (→ "Soak passed"), **slot held** '
           '("Took" → "Released the cluster slot"), **unit** (the unit\'s start to its end);\n'
           f'- **failed** requests over the whole load ({steady} s before the roll, the roll, 1 s after; the goal '
           'is 0), and the **p50/p99 latency** of the answered requests that started in the '
