@@ -25,7 +25,9 @@
 #   cl_haproxy COMMAND          one command on HAProxy's admin socket; prints the answer
 #   cl_lb_field I FIELD         FIELD of `show stat` (status, scur, …) for host I's server
 #   cl_lb_wait I FIELD VALUE S  until that field is VALUE, for at most S seconds
-#   cl_load_start [RATE]        start the load generator: RATE (50) logged-in API calls a second via HAProxy
+#   cl_load_start [RATE] [LATENCY_FILE]
+#                               start the load generator: RATE (50) logged-in API calls a second via HAProxy;
+#                               with LATENCY_FILE, each request's start, duration and status there too
 #   cl_load_stop                stop it; sets CL_LOAD_REQUESTS and CL_LOAD_FAILED
 #   cl_load_failures            the failed requests, one JSON line each ({t, path, status, error})
 
@@ -403,8 +405,10 @@ cl_applied_count() {
 }
 
 cl_load_start() {
+        local latency=()
+        [ -z "${2:-}" ] || latency=(--latency-out "$2")
         cl_background load node "$CBU_FIXTURES/traffic/load.js" --host 127.0.0.10 --port 8080 --rate "${1:-50}" \
-                --out "$CL_DIR/load.jsonl" --password-file "$CL_DIR/smoke-password"
+                --out "$CL_DIR/load.jsonl" --password-file "$CL_DIR/smoke-password" "${latency[@]}"
         CL_LOAD_PID=${CL_PROCS[-1]}
 }
 
