@@ -263,7 +263,7 @@ md = []
 m = machine
 md.append('# Performance\n')
 md.append('Written by `bench/rolling.sh` (do not edit by hand: rerun it). One benchmark so far: the rolling '
-          'upgrade of a cluster (DESIGN.md §12, docs/architecture.md "A host\'s part in a rolling roll").\n')
+          'upgrade of a cluster (docs/architecture.md, "A host\'s part in a rolling roll").\n')
 md.append('## The rolling upgrade of a cluster\n')
 md.append(f'For N hosts, each N its own world (`tests/integration/lib/cluster.sh`: one network namespace, '
           f'PostgreSQL in a sandbox of its own, etcd, HAProxy with `inter 500ms fall 2 rise 2`, N host sandboxes '
