@@ -45,6 +45,7 @@ grep -qF "gate balancer: fail" <<<"$out" || fail "the refusal does not name the 
 [ "$(cl 1 systemctl show -P InvocationID codebolt.service)" = "$server_before" ] || fail "host 1's server was restarted"
 [ "$(cl_lb_field 1 status)" = UP ] || fail "HAProxy sees host 1 $(cl_lb_field 1 status)"
 [ -z "$(sem_holders)" ] || fail "a slot was taken: $(sem_holders)"
+observed cluster-haproxy "old (refused)"
 cl_cluster_config 1 faults 3s
 
 # ---- 2. etcd down before the slot ----
@@ -106,5 +107,6 @@ for i in 1 2; do
 done
 [ "$CL_LOAD_FAILED" = 0 ] || fail "$CL_LOAD_FAILED of $CL_LOAD_REQUESTS requests failed: $(cl_load_failures | head -n 10)"
 cl_data_intact "around the faults"
+observed cluster-etcd-down "old (refused) before; new (succeeded) after"
 
 sb_log "PASS"

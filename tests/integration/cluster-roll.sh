@@ -147,6 +147,7 @@ for m in 20260315_add_foo_index 20260320_partition_event_log; do
         [ "$n" = 1 ] || fail "migration $m of 1.5.0 was applied by $n servers, not 1"
 done
 cl_data_intact "during the roll"
+observed cluster-roll "new (succeeded)"
 
 # ---- 2. 1.5.0 → 1.5.16: the second host's smoke test fails ----
 declare -A server_before
@@ -195,6 +196,7 @@ grep -qF "Refused by the cluster before the server was touched" <<<"$out" || fai
         fail "host $third's server was restarted"
 cl "$third" test ! -e /opt/codebolt/releases/1.5.16 || fail "host $third kept the staged release 1.5.16"
 cl_data_intact "during the failed roll"
+observed cluster-fail-second "old (rolled-back)"
 
 # ---- 3. the paused roll aborted: the upgraded host reverts, in turn through the slot ----
 cl_load_start 50
@@ -229,5 +231,6 @@ grep -qF "codebolt/cb$first is out of the load balancer" <<<"$out" || fail "host
 [ "$(hooks_count host-reverted "$roll_id")" = 1 ] || fail "host-reverted was sent $(hooks_count host-reverted "$roll_id") times"
 [ "$(hooks_count roll-aborted "$roll_id")" = 1 ] || fail "roll-aborted was sent $(hooks_count roll-aborted "$roll_id") times"
 cl_data_intact "during the revert"
+observed cluster-abort "old (rolled-back)"
 
 sb_log "PASS"
