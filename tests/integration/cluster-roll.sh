@@ -88,16 +88,18 @@ roll_field() {
 }
 
 # ---- 1. 1.4.0 → 1.5.0 on every host ----
-# a user deletes a row while the roll goes on (through another host): once the first host's backup is
-# done, a row made for it goes; that host's smoke test must not count it as lost
+# a user deletes rows while the roll goes on (through another host): once the first host's backup is
+# done, two rows made for it go (two: the smoke test's own agent run adds one); that host's smoke test
+# must not count them as lost
 extra_id=$(cl_psql -c "INSERT INTO history (project_id, entry, created_at)
-                       SELECT min(id), 'deleted during the roll', now() FROM projects RETURNING id")
+                       SELECT min(id), 'deleted during the roll', now() FROM projects, generate_series(1, 2)
+                       GROUP BY generate_series RETURNING id" | xargs | tr ' ' ,)
 delete_after_first_backup() {
         local i
         for _ in $(seq 1500); do
                 for i in 1 2 3; do
                         if cl "$i" jq -e '.phases | index("backup")' /var/lib/codebolt-upgrade/default/current.json >/dev/null 2>&1; then
-                                cl_psql -c "DELETE FROM history WHERE id = $extra_id"
+                                cl_psql -c "DELETE FROM history WHERE id IN ($extra_id)"
                                 echo "$i"
                                 return 0
                         fi
