@@ -87,9 +87,10 @@ static int print_status(const ClusterStore *s, const ClusterSnapshot *snap) {
         if (snap->has_roll) {
                 const ClusterRoll *r = &snap->roll;
                 _cleanup_free_ char *upgraded = strv_join_or(r->upgraded, "none"),
-                                    *failed = strv_join_or(r->failed, "none");
+                                    *failed = strv_join_or(r->failed, "none"),
+                                    *stopped = strv_join_or(r->stopped, "none");
 
-                if (!upgraded || !failed)
+                if (!upgraded || !failed || !stopped)
                         return log_oom();
                 printf("Roll:     %s %s → %s, %s, %s (started %s by %s)\n",
                        r->id,
@@ -99,11 +100,13 @@ static int print_status(const ClusterStore *s, const ClusterSnapshot *snap) {
                        cluster_roll_state_to_string(r->state),
                        r->started,
                        r->by);
-                printf("          upgraded: %s; failed: %s%s%s\n",
+                printf("          upgraded: %s; failed: %s%s%s%s%s\n",
                        upgraded,
                        failed,
                        r->canary ? "; canary: " : "",
-                       strempty(r->canary));
+                       strempty(r->canary),
+                       r->mode == CLUSTER_MODE_COORDINATED ? "; stopped: " : "",
+                       r->mode == CLUSTER_MODE_COORDINATED ? stopped : "");
         } else
                 printf("Roll:     none\n");
         if (snap->has_migrator)
