@@ -1143,6 +1143,17 @@ int cluster_roll_abort(const ClusterRoll *roll, ClusterRoll *ret, char **ret_err
                     STATE_BIT(CLUSTER_ROLL_ROLLING) | STATE_BIT(CLUSTER_ROLL_PAUSED) |
                             STATE_BIT(CLUSTER_ROLL_ABORTING) | STATE_BIT(CLUSTER_ROLL_ABORTED)))
                 return roll_refuse(roll, "rolling, paused or aborting", ret_error);
+        /* its members follow the migrator, which may be migrating the shared data right now: only the
+         * migrator's own failure sends them back */
+        if (roll->mode == CLUSTER_MODE_COORDINATED && roll->state == CLUSTER_ROLL_ROLLING)
+                return errmsg_set(
+                        ret_error,
+                        -EPERM,
+                        "the coordinated roll to %s is rolling, and its members follow the migrator: stop "
+                        "the migrator's codebolt-upgrade@%s.service to make it fail, and every member goes "
+                        "back",
+                        strempty(roll->to),
+                        strempty(roll->to));
         /* nothing left to revert: straight to the end */
         next = strv_length(roll->upgraded) == 0 ? CLUSTER_ROLL_ABORTED : CLUSTER_ROLL_ABORTING;
         if (roll->state == CLUSTER_ROLL_ABORTED)

@@ -248,7 +248,7 @@ int cluster_roll_pause(const ClusterRoll *roll, ClusterRoll *ret, char **ret_err
 int cluster_roll_resume(const ClusterRoll *roll, ClusterRoll *ret, char **ret_error);
 /* cluster abort: rolling or paused → aborting, or straight to aborted when no host is upgraded;
  * aborting → aborted once no host is left to revert (0 while some are: they revert in turn). 0 when
- * aborted already. */
+ * aborted already. A coordinated roll that is rolling refuses (its members follow the migrator). */
 int cluster_roll_abort(const ClusterRoll *roll, ClusterRoll *ret, char **ret_error);
 
 /* May host start its part of an upgrade to version (preflight, and the follower before it starts the

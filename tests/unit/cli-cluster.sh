@@ -149,6 +149,9 @@ bg_pid=
 
 run 0 "*was already paused*" cluster pause
 run 0 "*is now rolling*" cluster resume
+# a coordinated roll's members follow its migrator: no abort while it rolls, but once paused
+run 2 "*Refused: the coordinated roll to 1.5.0 is rolling*stop the migrator's codebolt-upgrade@1.5.0.service*" cluster abort
+run 0 "*is now paused*" cluster pause
 run 0 "*is now aborted*" cluster abort
 run 2 "*Refused:*aborted*" cluster resume
 

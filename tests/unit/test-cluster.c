@@ -807,6 +807,7 @@ END_TEST
 
 START_TEST(test_roll_failed_coordinated) {
         _cleanup_(cluster_roll_done) ClusterRoll r = {}, a = {}, b = {}, c = {}, d = {};
+        _cleanup_free_ char *error = NULL;
 
         /* before the migrator finished: every member goes back by itself, nothing to revert */
         coordinated_of(CLUSTER_ROLL_ROLLING, "[]", &r);
@@ -819,6 +820,15 @@ START_TEST(test_roll_failed_coordinated) {
         coordinated_of(CLUSTER_ROLL_ROLLING, "[\"h1\"]", &r);
         ck_assert_int_eq(cluster_roll_host_failed(&r, "h2", true, &c, NULL), 1);
         assert_roll(&c, CLUSTER_ROLL_PAUSED, "[\"h1\"]", "[\"h2\"]");
+        /* abort: refused while rolling (the members follow the migrator), allowed once paused */
+        ck_assert_int_eq(cluster_roll_abort(&r, &b, &error), -EPERM);
+        ck_assert_str_eq(
+                error,
+                "the coordinated roll to 1.5.0 is rolling, and its members follow the migrator: stop the "
+                "migrator's codebolt-upgrade@1.5.0.service to make it fail, and every member goes back");
+        cluster_roll_done(&b);
+        ck_assert_int_eq(cluster_roll_abort(&c, &b, NULL), 1);
+        ck_assert_int_eq(b.state, CLUSTER_ROLL_ABORTING);
         /* resume: the failed and the stopped start again */
         ck_assert_int_eq(cluster_roll_host_stopped(&r, "h3", &d, NULL), 1);
         cluster_roll_done(&a);
