@@ -470,7 +470,7 @@ static int wait_migrator(Helper *h, ClusterStore *s, const char *roll_id, char *
                 log_status(
                         "snapshot: waiting for the migrator %s%s%s to migrate and pass its smoke test, "
                         "%" PRIu64 " s",
-                        r >= 0 ? m.host : "(none yet)",
+                        r >= 0 && streq(m.roll, roll_id) ? m.host : "(none yet)",
                         phase ? ", " : "",
                         strempty(phase),
                         (now_monotonic() - start) / USEC_PER_SEC);
