@@ -93,7 +93,7 @@ static int refuse_in_flight(Helper *h, const Current *inflight) {
                 UNITNAME_DEPLOYMENT_OPTION(h->config.deployment));
 }
 
-static int open_upgrade(Helper *h, const char *from, const char *roll_id) {
+static int open_upgrade(Helper *h, const char *from, const char *roll_id, bool coordinated) {
         _cleanup_(current_done) Current c = {}, inflight = {};
         int r;
 
@@ -106,6 +106,7 @@ static int open_upgrade(Helper *h, const char *from, const char *roll_id) {
         c.phase = strdup("preflight");
         if (roll_id && !(c.cluster_roll = strdup(roll_id)))
                 return log_oom();
+        c.cluster_coordinated = roll_id && coordinated;
         c.started = current_timestamp();
         c.updated = c.started ? strdup(c.started) : NULL;
         if (!c.id || !c.instance || !c.deployment || !c.from || !c.to || !c.phase || !c.updated ||
@@ -141,6 +142,7 @@ static int run(Helper *h) {
         _cleanup_free_ char *from = NULL, *error = NULL, *roll_id = NULL;
         _cleanup_(current_done) Current inflight = {};
         const Gate *failed;
+        bool coordinated = false;
         int r;
 
         log_status(
@@ -197,7 +199,7 @@ static int run(Helper *h) {
                 h->version);
 
         /* in a cluster, the roll must ask for this version: still read-only */
-        r = roll_preflight(h, from, &plan, &roll_id);
+        r = roll_preflight(h, from, &plan, &roll_id, &coordinated);
         if (r < 0)
                 return r;
 
@@ -205,7 +207,7 @@ static int run(Helper *h) {
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
-        r = open_upgrade(h, from, roll_id);
+        r = open_upgrade(h, from, roll_id, coordinated);
         if (r < 0)
                 return r;
         /* the site's checks last, with the upgrade in flight (no second one meanwhile): a failure leaves

@@ -277,6 +277,25 @@ int cluster_store_get_roll(ClusterStore *s, ClusterRoll *ret, int64_t *ret_versi
         return 0;
 }
 
+int cluster_store_get_migrator(ClusterStore *s, ClusterMigrator *ret, char **ret_error) {
+        _cleanup_(etcd_kv_done) EtcdKv kv = {};
+        _cleanup_free_ char *key = NULL, *error = NULL;
+        int r;
+
+        r = key_of(s, CLUSTER_KEY_MIGRATOR, NULL, &key, ret_error);
+        if (r < 0)
+                return r;
+        r = store_get(s, key, &kv, ret_error);
+        if (r == -ENOENT)
+                return errmsg_set(ret_error, r, "cluster %s has no migrator", s->cluster);
+        if (r < 0)
+                return r;
+        r = cluster_migrator_parse(kv.value, kv.value_size, ret, &error);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "%s: %s", key, strempty(error));
+        return 0;
+}
+
 /* the roll stored in kv */
 static int read_roll(const EtcdKv *kv, ClusterRoll *ret, char **ret_error) {
         _cleanup_free_ char *error = NULL;
@@ -361,6 +380,8 @@ static int roll_transition(const RollStep *c, const ClusterRoll *old, ClusterRol
                         ret_error);
         case CLUSTER_ROLL_HOST_REVERTED:
                 return cluster_roll_host_reverted(old, c->host, new, ret_error);
+        case CLUSTER_ROLL_HOST_STOPPED:
+                return cluster_roll_host_stopped(old, c->host, new, ret_error);
         default:
                 return -EINVAL;
         }

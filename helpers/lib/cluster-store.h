@@ -47,6 +47,8 @@ int cluster_store_update(
 /* the roll as stored: 0 (*ret, optional; *ret_version: the key's version, optional), -ENOENT when there
  * is none (with a *ret_error saying so), -EBADMSG for a broken document */
 int cluster_store_get_roll(ClusterStore *s, ClusterRoll *ret, int64_t *ret_version, char **ret_error);
+/* the migrator as stored: 0 with *ret, -ENOENT when there is none, -EBADMSG for a broken document */
+int cluster_store_get_migrator(ClusterStore *s, ClusterMigrator *ret, char **ret_error);
 
 /* Put roll in place, refused (-EPERM, cluster_roll_may_replace()'s sentence) while another one is under
  * way; a retry that finds roll's id in place is done. 1 written, 0 it was there already. */
@@ -71,12 +73,13 @@ typedef enum ClusterRollHostOp {
         CLUSTER_ROLL_HOST_UPGRADED, /* cluster_roll_host_upgraded(): this host finished its part */
         CLUSTER_ROLL_HOST_FAILED,   /* cluster_roll_host_failed(): its part failed and was rolled back */
         CLUSTER_ROLL_HOST_REVERTED, /* cluster_roll_host_reverted(): it reverted its part while aborting */
+        CLUSTER_ROLL_HOST_STOPPED,  /* cluster_roll_host_stopped(): its server stopped (coordinated) */
         _CLUSTER_ROLL_HOST_OP_MAX,
 } ClusterRollHostOp;
 
 /* This host's part in roll roll_id, by CAS: UPGRADED with members (a strv: the host that completes
  * the list sets done), FAILED with auto_revert ([Cluster] AutoRevert=, or the roll's own "auto_revert"
- * that cluster start --auto-revert keeps), REVERTED. -ESTALE (with the
+ * that cluster start --auto-revert keeps), REVERTED, STOPPED. -ESTALE (with the
  * sentence) when the roll in place is another one, -ENOENT when there is none, -EPERM when its state
  * refuses it. 1 changed, 0 the roll said it already; *ret (optional): the roll after. */
 int cluster_store_roll_host(

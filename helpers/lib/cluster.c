@@ -508,8 +508,8 @@ static int strings_to_json(
 
 /* ---- roll ---- */
 
-static const char *const roll_keys[] = { "id",       "from",   "to",     "mode",    "state",
-                                         "upgraded", "failed", "canary", "started", "by" };
+static const char *const roll_keys[] = { "id",     "from",   "to",      "mode", "state",  "upgraded",
+                                         "failed", "canary", "started", "by",   "stopped" };
 
 void cluster_roll_done(ClusterRoll *r) {
         if (!r)
@@ -519,11 +519,21 @@ void cluster_roll_done(ClusterRoll *r) {
         free(r->to);
         strv_free(r->upgraded);
         strv_free(r->failed);
+        strv_free(r->stopped);
         free(r->canary);
         free(r->started);
         free(r->by);
         cJSON_Delete(r->extra);
         *r = (ClusterRoll){};
+}
+
+/* "stopped" is written only once a coordinated roll has a stopped member: absent is none */
+static int get_stopped(const cJSON *j, char ***ret, char **ret_error) {
+        if (!cJSON_GetObjectItemCaseSensitive(j, "stopped")) {
+                *ret = calloc(1, sizeof(char *));
+                return *ret ? 0 : -ENOMEM;
+        }
+        return get_hosts(j, "roll", "stopped", false, ret, ret_error);
 }
 
 int cluster_roll_from_json(const cJSON *j, ClusterRoll *ret, char **ret_error) {
@@ -548,6 +558,7 @@ int cluster_roll_from_json(const cJSON *j, ClusterRoll *ret, char **ret_error) {
             (k = get_string(j, "roll", "canary", true, &r.canary, ret_error)) < 0 ||
             (k = get_string(j, "roll", "started", false, &r.started, ret_error)) < 0 ||
             (k = get_string(j, "roll", "by", false, &r.by, ret_error)) < 0 ||
+            (k = get_stopped(j, &r.stopped, ret_error)) < 0 ||
             (k = get_extra(j, roll_keys, ELEMENTSOF(roll_keys), sizeof(char *), &r.extra)) < 0)
                 return k;
         if (r.canary && !cluster_host_id_is_valid(r.canary))
@@ -570,7 +581,9 @@ int cluster_roll_to_json(const ClusterRoll *r, cJSON **ret) {
             add_string(o, "state", cluster_roll_state_to_string(r->state)) < 0 ||
             add_strv(o, "upgraded", r->upgraded) < 0 || add_strv(o, "failed", r->failed) < 0 ||
             add_string(o, "canary", r->canary) < 0 || add_string(o, "started", r->started) < 0 ||
-            add_string(o, "by", r->by) < 0 || add_extra(o, r->extra) < 0)
+            add_string(o, "by", r->by) < 0 ||
+            (strv_length(r->stopped) > 0 && add_strv(o, "stopped", r->stopped) < 0) ||
+            add_extra(o, r->extra) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -583,7 +596,7 @@ int cluster_roll_copy(const ClusterRoll *r, ClusterRoll *ret) {
             copy_string(r->to, &c.to) < 0 || copy_strv(r->upgraded, &c.upgraded) < 0 ||
             copy_strv(r->failed, &c.failed) < 0 || copy_string(r->canary, &c.canary) < 0 ||
             copy_string(r->started, &c.started) < 0 || copy_string(r->by, &c.by) < 0 ||
-            copy_json(r->extra, &c.extra) < 0)
+            copy_strv(r->stopped, &c.stopped) < 0 || copy_json(r->extra, &c.extra) < 0)
                 return -ENOMEM;
         *ret = c;
         c = (ClusterRoll){};
@@ -970,6 +983,11 @@ int cluster_roll_host_failed(
                 return roll_refuse(roll, "rolling, paused or aborting", ret_error);
         next = roll->state == CLUSTER_ROLL_ABORTING || auto_revert ? CLUSTER_ROLL_ABORTING
                                                                    : CLUSTER_ROLL_PAUSED;
+        /* coordinated: before the migrator finished, every member goes back to the old release and
+         * nothing is left to revert; after it, the shared data is migrated and the old release may not
+         * run on it, so nobody reverts by itself: paused, for an operator */
+        if (roll->mode == CLUSTER_MODE_COORDINATED)
+                next = strv_length(roll->upgraded) == 0 ? CLUSTER_ROLL_ABORTED : CLUSTER_ROLL_PAUSED;
         k = cluster_roll_copy(roll, &r);
         if (k < 0)
                 return k;
@@ -984,6 +1002,49 @@ int cluster_roll_host_failed(
                 changed = true;
         }
         return roll_finish(&r, changed, ret);
+}
+
+int cluster_roll_host_stopped(
+        const ClusterRoll *roll, const char *host, ClusterRoll *ret, char **ret_error) {
+        _cleanup_(cluster_roll_done) ClusterRoll r = {};
+        int k;
+
+        if (!cluster_host_id_is_valid(host))
+                return -EINVAL;
+        if (roll->mode != CLUSTER_MODE_COORDINATED)
+                return errmsg_set(
+                        ret_error, -EPERM, "the roll to %s is rolling, not coordinated", strempty(roll->to));
+        if (!roll_state_in(roll, STATE_BIT(CLUSTER_ROLL_ROLLING)))
+                return roll_refuse(roll, "rolling", ret_error);
+        k = cluster_roll_copy(roll, &r);
+        if (k < 0)
+                return k;
+        if (strv_contains(r.stopped, host))
+                return roll_finish(&r, false, ret);
+        k = strv_push(&r.stopped, host);
+        if (k < 0)
+                return k;
+        return roll_finish(&r, true, ret);
+}
+
+int cluster_roll_all_stopped(const ClusterRoll *roll, char *const *members, char **ret_running) {
+        _cleanup_free_ char *running = NULL;
+        size_t size = 0;
+        bool all = true;
+        FILE *f = open_memstream(&running, &size);
+
+        if (!f)
+                return -ENOMEM;
+        STRV_FOREACH (m, (char **)members)
+                if (!strv_contains(roll->stopped, *m)) {
+                        fprintf(f, "%s%s", all ? "" : ", ", *m);
+                        all = false;
+                }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (ret_running)
+                *ret_running = all ? NULL : TAKE_PTR(running);
+        return all;
 }
 
 int cluster_roll_host_reverted(
@@ -1062,10 +1123,12 @@ int cluster_roll_resume(const ClusterRoll *roll, ClusterRoll *ret, char **ret_er
                 return k;
         if (k == 0)
                 return roll_finish(&r, false, ret);
-        /* the hosts that failed try again */
+        /* the hosts that failed try again (a coordinated roll: every member stops again) */
         strv_free(r.failed);
+        strv_free(r.stopped);
         r.failed = calloc(1, sizeof(char *));
-        if (!r.failed)
+        r.stopped = calloc(1, sizeof(char *));
+        if (!r.failed || !r.stopped)
                 return -ENOMEM;
         return roll_finish(&r, true, ret);
 }

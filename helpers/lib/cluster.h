@@ -94,9 +94,9 @@ ClusterRollState cluster_roll_state_from_string(const char *s);
 const char *cluster_migrator_state_to_string(ClusterMigratorState s);
 ClusterMigratorState cluster_migrator_state_from_string(const char *s);
 
-/* roll: {id, from, to, mode, state, upgraded[], failed[], canary, started, by}. Every key is required
- * but canary, which may be absent or null (no canary); from and to are exact versions; upgraded and
- * failed hold valid host ids (a repeated one is read once). */
+/* roll: {id, from, to, mode, state, upgraded[], failed[], canary, started, by, stopped[]}. Every key is
+ * required but canary, which may be absent or null (no canary), and stopped, absent when empty; from and to
+ * are exact versions; upgraded and failed hold valid host ids (a repeated one is read once). */
 typedef struct ClusterRoll {
         char *id;         /* the roll's id (cluster start makes a random one) */
         char *from, *to;  /* the versions */
@@ -107,6 +107,8 @@ typedef struct ClusterRoll {
         char *canary;    /* the host to go first, or NULL */
         char *started;   /* ISO 8601 UTC */
         char *by;        /* who started it ("root@host1") */
+        char **stopped;  /* coordinated: host ids whose server stopped for the roll (strv; written only
+                          * when not empty, absent is none) */
         cJSON *extra;    /* members this version does not know */
 } ClusterRoll;
 
@@ -222,9 +224,17 @@ int cluster_roll_host_upgraded(
         const ClusterRoll *roll, const char *host, char *const *members, ClusterRoll *ret, char **ret_error);
 /* Host's part failed (and it rolled back): append it to failed once; rolling becomes paused, or aborting
  * with auto_revert ([Cluster] AutoRevert=), which also turns a paused roll to aborting; an aborting roll
- * stays aborting (a revert that failed). Refused when done or aborted. */
+ * stays aborting (a revert that failed). A coordinated roll becomes aborted while no host is upgraded
+ * (every member goes back by itself), else paused whatever auto_revert says (the shared data is
+ * migrated: nobody reverts without an operator). Refused when done or aborted. */
 int cluster_roll_host_failed(
         const ClusterRoll *roll, const char *host, bool auto_revert, ClusterRoll *ret, char **ret_error);
+/* Host stopped its server for a coordinated roll: append it to stopped once (only while rolling; a
+ * rolling roll refuses). */
+int cluster_roll_host_stopped(const ClusterRoll *roll, const char *host, ClusterRoll *ret, char **ret_error);
+/* Is every id of members in roll's stopped? 1 yes; 0 no, with the ones that are not joined with ", " in
+ * *ret_running (optional); -ENOMEM. */
+int cluster_roll_all_stopped(const ClusterRoll *roll, char *const *members, char **ret_running);
 /* Host reverted its part while aborting: it leaves upgraded; the host that empties it sets aborted. */
 int cluster_roll_host_reverted(
         const ClusterRoll *roll, const char *host, ClusterRoll *ret, char **ret_error);
@@ -233,8 +243,8 @@ int cluster_roll_host_reverted(
 int cluster_roll_complete(const ClusterRoll *roll, char *const *members, ClusterRoll *ret, char **ret_error);
 /* cluster pause: rolling → paused (0 when paused already) */
 int cluster_roll_pause(const ClusterRoll *roll, ClusterRoll *ret, char **ret_error);
-/* cluster resume: paused → rolling; failed is emptied, so the hosts that failed try again (the operator
- * who resumes has dealt with the cause). 0 when rolling already. */
+/* cluster resume: paused → rolling; failed and stopped are emptied, so the hosts that failed try again
+ * (the operator who resumes has dealt with the cause). 0 when rolling already. */
 int cluster_roll_resume(const ClusterRoll *roll, ClusterRoll *ret, char **ret_error);
 /* cluster abort: rolling or paused → aborting, or straight to aborted when no host is upgraded;
  * aborting → aborted once no host is left to revert (0 while some are: they revert in turn). 0 when

@@ -157,6 +157,7 @@ static const Field fields[_CURRENT_KEY_MAX] = {
         FIELD(CURRENT_CLUSTER_SLOT, "cluster_slot", FIELD_BOOL, cluster_slot),
         FIELD(CURRENT_CLUSTER_MIGRATOR, "cluster_migrator", FIELD_BOOL, cluster_migrator),
         FIELD(CURRENT_CLUSTER_REFUSED, "cluster_refused", FIELD_STRING, cluster_refused),
+        FIELD(CURRENT_CLUSTER_COORDINATED, "cluster_coordinated", FIELD_BOOL, cluster_coordinated),
 };
 
 static void *field_of(Current *c, const Field *f) {

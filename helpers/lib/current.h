@@ -62,6 +62,7 @@
  * | cluster_slot           | bool                | backup                                         | finish, rollback (shared/roll.c)                                                                    |
  * | cluster_migrator       | bool                | backup                                         | finish, rollback (shared/roll.c)                                                                    |
  * | cluster_refused        | string              | backup                                         | rollback                                                                                            |
+ * | cluster_coordinated    | bool                | preflight                                      | backup, snapshot, rollback (shared/roll.c)                                                          |
  *
  * "helper layer" is helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
  * helper_run_hooks, the phase marks); "the CLI", codebolt-upgrade, reads it for status, clear, clean and
@@ -132,6 +133,7 @@ typedef enum CurrentKey {
         CURRENT_CLUSTER_SLOT,
         CURRENT_CLUSTER_MIGRATOR,
         CURRENT_CLUSTER_REFUSED,
+        CURRENT_CLUSTER_COORDINATED,
         _CURRENT_KEY_MAX,
 } CurrentKey;
 
@@ -213,6 +215,8 @@ typedef struct Current {
         bool cluster_migrator; /* backup: this host runs the roll's migrations */
         char *cluster_refused; /* backup: why the roll refused this host while it waited for the slot;
                                 * the rollback then records "refused" */
+        bool cluster_coordinated; /* preflight: the roll is coordinated (every member stops, the migrator
+                                   * migrates behind a snapshot), not rolling */
 
         uint64_t present; /* CURRENT_KEY_BIT()s of the keys to write even at their zero value */
         cJSON *extra;     /* members this version does not know (an older or newer writer's, or a ledger

@@ -121,6 +121,29 @@ static int decide_fresh(const RollbackFacts *f, RollbackVerdict *v) {
                         f->restore_reason ? "; even though " : "",
                         strempty(f->restore_reason));
 
+        /* a coordinated roll's migrator rolls back as a single host does (every member is stopped);
+         * another member never ran the migrations, and once it ran the new version, the data it shares
+         * may be migrated past what the old release can run on */
+        if (f->coordinated_member && f->policy != ROLLBACK_NONE) {
+                if (new_version_ran)
+                        return verdict(
+                                v,
+                                ROLLBACK_ACTION_HOLD,
+                                ROLLBACK_ROW_COORDINATED_MEMBER,
+                                "a member of a coordinated cluster upgrade failed after %s ran: the "
+                                "migrator "
+                                "migrated the shared database, and the old release may not run on it; the "
+                                "other members serve",
+                                strempty(f->version));
+                return verdict(
+                        v,
+                        ROLLBACK_ACTION_MINOR,
+                        ROLLBACK_ROW_COORDINATED_MEMBER,
+                        "a member of a coordinated cluster upgrade that never ran %s: the old release "
+                        "starts again (the migrator, if it migrated, restores the data)",
+                        strempty(f->version));
+        }
+
         switch (f->policy) {
         case ROLLBACK_NONE:
                 if (f->restore_reason)

@@ -39,6 +39,8 @@ typedef enum RollbackRow {
         ROLLBACK_ROW_RESTORE,              /* a migration failed, a breaking one applied, or cut off */
         ROLLBACK_ROW_MINOR,                /* no migration changed the data in a way the old cannot run */
         ROLLBACK_ROW_ROLLING,              /* a rolling cluster upgrade: always minor (the data is shared) */
+        ROLLBACK_ROW_COORDINATED_MEMBER,   /* a coordinated roll's member, not its migrator: minor before
+                                            * it ran the new version, hold after (the data is migrated) */
         _ROLLBACK_ROW_MAX,
 } RollbackRow;
 
@@ -85,6 +87,8 @@ typedef struct RollbackFacts {
         const char *recovered;       /* "recovered": what the boot recovery put back */
         int recover_attempts;        /* "recover_attempts" before this run (exhausted: INT_MAX - 1) */
         bool rolling;                /* "cluster_roll": a host's part in a rolling cluster upgrade */
+        bool coordinated_member;     /* "cluster_roll" with "cluster_coordinated" but not "cluster_migrator":
+                                      * a member of a coordinated roll that does not run the migrations */
 } RollbackFacts;
 
 /* the table's answer; owns its strings (rollback_verdict_done() frees them) */

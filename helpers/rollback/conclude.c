@@ -114,15 +114,17 @@ int conclude(Rollback *rb, const char *result, const char *message) {
                         return r;
         }
         /* a host of a cluster roll: the roll learns how its part ended, and the slot goes. A refusal
-         * changed nothing, and a crash is no verdict on the release: the host only lets the slot go, and
-         * the roll goes on (this host's upgrade may be started again). A late rollback that held a slot
-         * was an aborting roll's revert */
+         * changed nothing, a roll that gave up on this host (cluster_refused) is no failure of its own,
+         * and a crash is no verdict on the release: the host only lets the slot go, and the roll goes on
+         * (this host's upgrade may be started again). A late rollback that held a slot was an aborting
+         * roll's revert */
         (void)roll_record(
                 &rb->h->config,
                 &rb->current,
-                rb->current.late                                            ? ROLL_RECORD_REVERTED
-                : streq(result, "refused") || arg_mode != ROLLBACK_RUN_UNIT ? ROLL_RECORD_RELEASE
-                                                                            : ROLL_RECORD_FAILED);
+                rb->current.late ? ROLL_RECORD_REVERTED
+                : streq(result, "refused") || rb->current.cluster_refused || arg_mode != ROLLBACK_RUN_UNIT
+                        ? ROLL_RECORD_RELEASE
+                        : ROLL_RECORD_FAILED);
         r = current_remove(rb->h->config.deployment);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to remove current.json: %m");

@@ -54,7 +54,8 @@ int rollback_facts_from_current(const Rollback *rb, RollbackFacts *ret, char **r
                 .recorded_phase = c->rollback_from_phase,
                 .recovered = c->recovered,
                 .recover_attempts = c->recover_attempts,
-                .rolling = c->cluster_roll != NULL,
+                .rolling = c->cluster_roll && !c->cluster_coordinated,
+                .coordinated_member = c->cluster_roll && c->cluster_coordinated && !c->cluster_migrator,
         };
         *ret_restore_reason = TAKE_PTR(reason);
         return 0;
@@ -85,10 +86,14 @@ int decide(Rollback *rb, const RollbackVerdict *v) {
                 if (rb_strdup(&rb->failed_phase, v->failed_phase) < 0)
                         return rb_oom(rb);
                 rb->action = v->action;
-                /* [Policy] Rollback= holding is the held reason; restore-always doing less says why */
-                if (v->row == ROLLBACK_ROW_POLICY_NONE || v->row == ROLLBACK_ROW_MINOR_ONLY_RESTORE)
+                /* [Policy] Rollback= or a coordinated roll holding is the held reason; the rows that do
+                 * less than the migrations alone would ask say why */
+                if (v->row == ROLLBACK_ROW_POLICY_NONE || v->row == ROLLBACK_ROW_MINOR_ONLY_RESTORE ||
+                    (v->row == ROLLBACK_ROW_COORDINATED_MEMBER && v->action == ROLLBACK_ACTION_HOLD))
                         (void)rb_fail(rb, ECANCELED, "%s", v->reason);
-                else if (v->row == ROLLBACK_ROW_RESTORE_ALWAYS_UNRUN || v->row == ROLLBACK_ROW_ROLLING)
+                else if (
+                        v->row == ROLLBACK_ROW_RESTORE_ALWAYS_UNRUN || v->row == ROLLBACK_ROW_ROLLING ||
+                        v->row == ROLLBACK_ROW_COORDINATED_MEMBER)
                         log_notice("%s", v->reason);
                 if (rb->action == ROLLBACK_ACTION_REFUSE)
                         return 0; /* nothing to record: current.json goes at once */

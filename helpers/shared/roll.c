@@ -67,7 +67,8 @@ static void nap_until(usec_t until) {
 
 /* ---- preflight ---- */
 
-int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_roll_id) {
+int roll_preflight(
+        Helper *h, const char *from, const Plan *plan, char **ret_roll_id, bool *ret_coordinated) {
         _cleanup_cluster_store_ ClusterStore *s = NULL;
         _cleanup_(cluster_roll_done) ClusterRoll roll = {};
         _cleanup_(semver_done) SemVer v = {};
@@ -75,6 +76,7 @@ int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_rol
         int r;
 
         *ret_roll_id = NULL;
+        *ret_coordinated = false;
         if (!config_cluster_enabled(&h->config))
                 return 0;
 
@@ -118,15 +120,23 @@ int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_rol
                         h->version,
                         s->cluster,
                         strempty(refusal));
-        if (roll.mode != CLUSTER_MODE_ROLLING)
-                return log_error_errno(
-                        EOPNOTSUPP,
-                        "Refusing %s: roll %s of cluster %s is coordinated, and this version of "
-                        "codebolt-upgrade rolls host by host only. Nothing was changed. Abort it with: "
-                        "codebolt-upgrade cluster abort",
-                        h->version,
+        if (roll.mode == CLUSTER_MODE_COORDINATED) {
+                /* the gates passed: any upgrade this host may make, breaking or not, since every member
+                 * stops before the one migrator runs the migrations */
+                id = strdup(roll.id);
+                if (!id)
+                        return log_oom();
+                log_info(
+                        "Cluster %s: roll %s to %s is coordinated; every member stops, one migrates "
+                        "behind a snapshot, then all start %s.",
+                        s->cluster,
                         roll.id,
-                        s->cluster);
+                        roll.to,
+                        roll.to);
+                *ret_roll_id = TAKE_PTR(id);
+                *ret_coordinated = true;
+                return 0;
+        }
 
         /* cluster start checked the same rule; the registry may have changed since */
         if (!plan->target)
@@ -171,6 +181,9 @@ int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_rol
 static int refuse(Helper *h, int error, const char *reason) {
         (void)helper_set_current_string(
                 h, CURRENT_CLUSTER_REFUSED, offsetof(Current, cluster_refused), reason);
+        if (h->current.server_stopped)
+                return log_error_errno(
+                        error, "Stopped by the cluster: %s; the old release starts again.", reason);
         return log_error_errno(error, "Refused by the cluster before the server was touched: %s.", reason);
 }
 
@@ -275,6 +288,29 @@ static int wait_for_slot(
         return 0;
 }
 
+/* the first host of the roll to ask runs its migrations: record which this host is */
+static int claim_migrator(Helper *h, ClusterStore *s, const char *roll_id) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = cluster_store_migrator_claim(s, roll_id, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to learn the migrator of roll %s: %s", roll_id, strempty(error));
+        if (r > 0)
+                log_info(
+                        "This host is the migrator of roll %s: its server applies the migrations.", roll_id);
+        else
+                log_info(
+                        "Another host is the migrator of roll %s: %s",
+                        roll_id,
+                        h->current.cluster_coordinated ? "it applies the migrations while every member is "
+                                                         "stopped."
+                                                       : "its migrations are applied already.");
+        return helper_set_current_bool(
+                h, CURRENT_CLUSTER_MIGRATOR, offsetof(Current, cluster_migrator), r > 0);
+}
+
 int roll_take_slot(Helper *h) {
         _cleanup_cluster_store_ ClusterStore *s = NULL;
         _cleanup_free_ char *error = NULL, *roll_id = NULL, *reason = NULL;
@@ -289,6 +325,9 @@ int roll_take_slot(Helper *h) {
         r = cluster_store_open(&h->config, &s, &error);
         if (r < 0)
                 return refuse(h, r, error);
+        /* coordinated: every member goes at once, no slot; only the migrator is chosen */
+        if (h->current.cluster_coordinated)
+                return claim_migrator(h, s, roll_id);
         /* before asking: a take whose answer is lost is released all the same */
         r = helper_set_current_bool(h, CURRENT_CLUSTER_SLOT, offsetof(Current, cluster_slot), true);
         if (r < 0)
@@ -302,19 +341,184 @@ int roll_take_slot(Helper *h) {
                 return refuse(h, r, reason);
 
         /* from here on a failure is this host's: the rollback records it in the roll */
-        r = cluster_store_migrator_claim(s, roll_id, &error);
+        return claim_migrator(h, s, roll_id);
+}
+
+/* ---- coordinated ---- */
+
+/* the roll still is roll_id and rolling: 0, or -EPERM/-ESTALE (another -errno: etcd) with the reason */
+static int coordinated_roll(ClusterStore *s, const char *roll_id, ClusterRoll *ret, char **ret_reason) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = cluster_store_get_roll(s, ret, NULL, &error);
         if (r < 0)
+                return errmsg_set(ret_reason, r, "cannot read the roll: %s", strempty(error));
+        if (!streq(ret->id, roll_id))
+                return errmsg_set(
+                        ret_reason,
+                        -ESTALE,
+                        "roll %s was replaced by roll %s to %s",
+                        roll_id,
+                        ret->id,
+                        ret->to);
+        if (ret->state != CLUSTER_ROLL_ROLLING)
+                return errmsg_set(
+                        ret_reason,
+                        -EPERM,
+                        "roll %s is %s now",
+                        roll_id,
+                        cluster_roll_state_to_string(ret->state));
+        return 0;
+}
+
+/* the migrator: until every member stopped its server */
+static int wait_all_stopped(Helper *h, ClusterStore *s, const char *roll_id, char **ret_reason) {
+        usec_t start = now_monotonic(), deadline = helper_deadline(h->config.timeout_slot);
+        bool said = false;
+        int r;
+
+        for (;;) {
+                _cleanup_(cluster_roll_done) ClusterRoll roll = {};
+                _cleanup_strv_free_ char **members = NULL;
+                _cleanup_free_ char *running = NULL, *error = NULL;
+
+                r = coordinated_roll(s, roll_id, &roll, ret_reason);
+                if (r < 0)
+                        return r;
+                r = cluster_store_member_ids(s, &members, &error);
+                if (r < 0)
+                        return errmsg_set(ret_reason, r, "cannot read the members: %s", strempty(error));
+                r = cluster_roll_all_stopped(&roll, members, &running);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        log_info(
+                                "Coordinated roll %s: every member has stopped (%zu); this host, the "
+                                "migrator, migrates behind a snapshot.",
+                                roll_id,
+                                strv_length(members));
+                        return 0;
+                }
+                log_status(
+                        "snapshot: waiting for every member to stop: %s still serving, %" PRIu64 " s",
+                        strempty(running),
+                        (now_monotonic() - start) / USEC_PER_SEC);
+                if (!said) {
+                        log_info(
+                                "Coordinated roll %s: waiting for every member to stop (%s still serving).",
+                                roll_id,
+                                strempty(running));
+                        said = true;
+                }
+                if (now_monotonic() >= deadline)
+                        return errmsg_set(
+                                ret_reason,
+                                -ETIME,
+                                "%s did not stop within [Timeouts] Slot=: every member starts the old "
+                                "release again",
+                                strempty(running));
+                nap_until(jitter(now_monotonic() + USEC_PER_SEC));
+                if (helper_cancelled)
+                        return -ECANCELED;
+        }
+}
+
+/* a member: until the migrator migrated and passed its smoke test (1), or the roll gave up (-errno) */
+static int wait_migrator(Helper *h, ClusterStore *s, const char *roll_id, char **ret_reason) {
+        usec_t start = now_monotonic(), deadline = helper_deadline(h->config.timeout_slot);
+        bool said = false;
+        int r;
+
+        for (;;) {
+                _cleanup_(cluster_roll_done) ClusterRoll roll = {};
+                _cleanup_(cluster_migrator_done) ClusterMigrator m = {};
+                _cleanup_free_ char *error = NULL, *phase = NULL;
+
+                r = coordinated_roll(s, roll_id, &roll, ret_reason);
+                if (r < 0)
+                        return r;
+                r = cluster_store_get_migrator(s, &m, &error);
+                if (r < 0 && r != -ENOENT)
+                        return errmsg_set(ret_reason, r, "cannot read the migrator: %s", strempty(error));
+                if (r >= 0 && streq(m.roll, roll_id)) {
+                        if (m.state == CLUSTER_MIGRATOR_DONE) {
+                                log_info(
+                                        "Coordinated roll %s: the migrator %s is done; starting %s here.",
+                                        roll_id,
+                                        m.host,
+                                        h->version);
+                                return 0;
+                        }
+                        if (m.state == CLUSTER_MIGRATOR_FAILED)
+                                return errmsg_set(
+                                        ret_reason,
+                                        -EPERM,
+                                        "the migrator %s failed and went back to %s",
+                                        m.host,
+                                        roll.from);
+                        if (!said) {
+                                log_info(
+                                        "Coordinated roll %s: this host stopped; waiting for the migrator "
+                                        "%s to migrate and pass its smoke test.",
+                                        roll_id,
+                                        m.host);
+                                said = true;
+                        }
+                        phase = holder_phase(s, m.host);
+                }
+                log_status(
+                        "snapshot: waiting for the migrator %s%s%s to migrate and pass its smoke test, "
+                        "%" PRIu64 " s",
+                        r >= 0 ? m.host : "(none yet)",
+                        phase ? ", " : "",
+                        strempty(phase),
+                        (now_monotonic() - start) / USEC_PER_SEC);
+                if (now_monotonic() >= deadline)
+                        return errmsg_set(
+                                ret_reason, -ETIME, "the migrator was not done within [Timeouts] Slot=");
+                nap_until(jitter(now_monotonic() + USEC_PER_SEC));
+                if (helper_cancelled)
+                        return -ECANCELED;
+        }
+}
+
+int roll_coordinate(Helper *h) {
+        _cleanup_cluster_store_ ClusterStore *s = NULL;
+        _cleanup_free_ char *error = NULL, *roll_id = NULL, *reason = NULL;
+        int r;
+
+        if (!h->current.cluster_roll || !h->current.cluster_coordinated)
+                return 0;
+        roll_id = strdup(h->current.cluster_roll);
+        if (!roll_id)
+                return log_oom();
+        r = cluster_store_open(&h->config, &s, &error);
+        if (r < 0)
+                return log_error_errno(r, "Coordinated roll %s: %s", roll_id, strempty(error));
+
+        r = cluster_store_roll_host(s, CLUSTER_ROLL_HOST_STOPPED, roll_id, NULL, false, NULL, &error);
+        if (r < 0 && r != -EPERM && r != -ESTALE && r != -ENOENT)
                 return log_error_errno(
-                        r, "Failed to learn the migrator of roll %s: %s", roll_id, strempty(error));
-        if (r > 0)
-                log_info(
-                        "This host is the migrator of roll %s: its server applies the migrations.", roll_id);
-        else
-                log_info(
-                        "Another host is the migrator of roll %s: its migrations are applied already.",
-                        roll_id);
-        return helper_set_current_bool(
-                h, CURRENT_CLUSTER_MIGRATOR, offsetof(Current, cluster_migrator), r > 0);
+                        r,
+                        "Coordinated roll %s: cannot record this host stopped: %s",
+                        roll_id,
+                        strempty(error));
+        if (r < 0)
+                return refuse(h, r, error);
+
+        r = h->current.cluster_migrator ? wait_all_stopped(h, s, roll_id, &reason)
+                                        : wait_migrator(h, s, roll_id, &reason);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r == -ECANCELED)
+                return r;
+        /* the roll ended or moved on without this host: nothing of its own failed */
+        if (r == -EPERM || r == -ESTALE)
+                return refuse(h, r, reason);
+        if (r < 0)
+                return log_error_errno(r, "Coordinated roll %s: %s.", roll_id, strempty(reason));
+        return 0;
 }
 
 int roll_revert_begin(const Config *c, const char *roll_id) {

@@ -12,17 +12,26 @@
 #include "plan.h"
 
 /* Preflight, after the gates passed: with [Cluster], the roll in etcd must go to exactly this version,
- * be rolling, not yet count this host as upgraded or failed, and from → the version must be allowed to
- * roll (cluster_rolling_allowed() on the plan). 0 with *ret_roll_id (NULL outside a cluster), or -errno
- * after logging the refusal (etcd unreachable refuses too: nothing was changed). */
-int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_roll_id);
+ * be rolling (its state), not yet count this host as upgraded or failed, and, in rolling mode, from → the
+ * version must be allowed to roll (cluster_rolling_allowed() on the plan). 0 with *ret_roll_id (NULL
+ * outside a cluster) and *ret_coordinated (the roll's mode is coordinated), or -errno after logging the
+ * refusal (etcd unreachable refuses too: nothing was changed). */
+int roll_preflight(Helper *h, const char *from, const Plan *plan, char **ret_roll_id, bool *ret_coordinated);
 
 /* The backup's first step in a roll: take a slot of the cluster's semaphore, waiting with STATUS=
- * naming the holder, its phase and the time waited, within [Timeouts] Slot=; then claim the migrator
- * role or learn who has it. Records cluster_slot (before asking) and cluster_migrator in current.json.
- * A roll that stops being rolling meanwhile (paused, aborting, replaced), or etcd unreachable, refuses
- * the host: cluster_refused says why, the server is untouched. 0, or -errno logged. */
+ * naming the holder, its phase and the time waited, within [Timeouts] Slot= (not in a coordinated roll,
+ * where every member goes at once); then claim the migrator role or learn who has it. Records cluster_slot
+ * (before asking) and cluster_migrator in current.json. A roll that stops being rolling meanwhile (paused,
+ * aborting, replaced), or etcd unreachable, refuses the host: cluster_refused says why, the server is
+ * untouched. 0, or -errno logged. */
 int roll_take_slot(Helper *h);
+
+/* The snapshot's first step in a coordinated roll (with the server stopped): record this host in the
+ * roll's stopped list; then the migrator waits until every member stopped (within [Timeouts] Slot=),
+ * and every other member waits until the migrator migrated and passed its smoke test. A roll that ends
+ * or is replaced meanwhile (the migrator failed, an abort) records cluster_refused: nothing of this
+ * host's failed. 0 (also outside a coordinated roll), or -errno logged. */
+int roll_coordinate(Helper *h);
 
 /* A late rollback (by hand or by the follower) on a member: when roll_id, the roll the upgrade being
  * rolled back was part of, is aborting and counts this host as upgraded, this rollback is the host's

@@ -742,6 +742,92 @@ START_TEST(test_roll_failed) {
 }
 END_TEST
 
+/* roll_of() in coordinated mode */
+static void coordinated_of(ClusterRollState state, const char *upgraded, ClusterRoll *ret) {
+        roll_of(state, upgraded, "[]", ret);
+        ret->mode = CLUSTER_MODE_COORDINATED;
+}
+
+START_TEST(test_roll_stopped) {
+        char *members[] = { "h1", "h2", "h3", NULL };
+        _cleanup_(cluster_roll_done) ClusterRoll r = {}, a = {}, b = {}, c = {}, back = {}, x = {};
+        _cleanup_json_ cJSON *o = NULL, *none = NULL;
+        _cleanup_free_ char *running = NULL, *error = NULL;
+
+        coordinated_of(CLUSTER_ROLL_ROLLING, "[]", &r);
+        /* absent is none, and none is not written */
+        ck_assert_int_eq(strv_length(r.stopped), 0);
+        ck_assert_int_eq(cluster_roll_to_json(&r, &none), 0);
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(none, "stopped"));
+        ck_assert_int_eq(cluster_roll_all_stopped(&r, members, &running), 0);
+        ck_assert_str_eq(running, "h1, h2, h3");
+
+        ck_assert_int_eq(cluster_roll_host_stopped(&r, "h2", &a, NULL), 1);
+        ck_assert_int_eq(cluster_roll_host_stopped(&a, "h2", &b, NULL), 0); /* once */
+        ck_assert_int_eq(cluster_roll_host_stopped(&b, "h1", &c, NULL), 1);
+        free(TAKE_PTR(running));
+        ck_assert_int_eq(cluster_roll_all_stopped(&c, members, &running), 0);
+        ck_assert_str_eq(running, "h3");
+        /* written and read back */
+        ck_assert_int_eq(cluster_roll_to_json(&c, &o), 0);
+        ck_assert_int_eq(cluster_roll_from_json(o, &back, NULL), 0);
+        ck_assert_int_eq(strv_length(back.stopped), 2);
+        ck_assert_str_eq(back.stopped[0], "h2");
+        ck_assert_str_eq(back.stopped[1], "h1");
+        free(TAKE_PTR(running));
+        cluster_roll_done(&a);
+        ck_assert_int_eq(cluster_roll_host_stopped(&c, "h3", &a, NULL), 1);
+        ck_assert_int_eq(cluster_roll_all_stopped(&a, members, &running), 1);
+        ck_assert_ptr_null(running);
+
+        /* only a coordinated roll that is rolling */
+        cluster_roll_done(&r);
+        roll_of(CLUSTER_ROLL_ROLLING, "[]", "[]", &r);
+        ck_assert_int_eq(cluster_roll_host_stopped(&r, "h1", &x, &error), -EPERM);
+        ck_assert_str_eq(error, "the roll to 1.5.0 is rolling, not coordinated");
+        free(TAKE_PTR(error));
+        cluster_roll_done(&r);
+        coordinated_of(CLUSTER_ROLL_ABORTED, "[]", &r);
+        ck_assert_int_eq(cluster_roll_host_stopped(&r, "h1", &x, &error), -EPERM);
+        ck_assert_str_eq(error, "the roll to 1.5.0 is aborted, not rolling");
+        ck_assert_int_eq(cluster_roll_host_stopped(&r, "not a host", &x, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_roll_stopped_malformed) {
+        _cleanup_json_ cJSON *j = fixture("roll.json");
+        _cleanup_(cluster_roll_done) ClusterRoll r = {};
+        _cleanup_free_ char *error = NULL;
+
+        cJSON_AddItemToObject(j, "stopped", cJSON_CreateString("h1"));
+        ck_assert_int_eq(cluster_roll_from_json(j, &r, &error), -EBADMSG);
+        ck_assert_str_eq(error, "roll: \"stopped\" is not a list of host ids");
+}
+END_TEST
+
+START_TEST(test_roll_failed_coordinated) {
+        _cleanup_(cluster_roll_done) ClusterRoll r = {}, a = {}, b = {}, c = {}, d = {};
+
+        /* before the migrator finished: every member goes back by itself, nothing to revert */
+        coordinated_of(CLUSTER_ROLL_ROLLING, "[]", &r);
+        ck_assert_int_eq(cluster_roll_host_failed(&r, "h1", false, &a, NULL), 1);
+        assert_roll(&a, CLUSTER_ROLL_ABORTED, "[]", "[\"h1\"]");
+        ck_assert_int_eq(cluster_roll_host_failed(&r, "h1", true, &b, NULL), 1);
+        assert_roll(&b, CLUSTER_ROLL_ABORTED, "[]", "[\"h1\"]");
+        /* after it: the data is migrated; paused for an operator, even with AutoRevert= */
+        cluster_roll_done(&r);
+        coordinated_of(CLUSTER_ROLL_ROLLING, "[\"h1\"]", &r);
+        ck_assert_int_eq(cluster_roll_host_failed(&r, "h2", true, &c, NULL), 1);
+        assert_roll(&c, CLUSTER_ROLL_PAUSED, "[\"h1\"]", "[\"h2\"]");
+        /* resume: the failed and the stopped start again */
+        ck_assert_int_eq(cluster_roll_host_stopped(&r, "h3", &d, NULL), 1);
+        cluster_roll_done(&a);
+        d.state = CLUSTER_ROLL_PAUSED;
+        ck_assert_int_eq(cluster_roll_resume(&d, &a, NULL), 1);
+        ck_assert_int_eq(strv_length(a.stopped), 0);
+}
+END_TEST
+
 START_TEST(test_roll_reverted) {
         _cleanup_(cluster_roll_done) ClusterRoll r = {}, a = {}, b = {}, c = {}, x = {};
         _cleanup_free_ char *error = NULL;
@@ -1320,6 +1406,9 @@ static Suite *cluster_suite(void) {
         tcase_add_test(tc, test_roll_upgraded_states);
         tcase_add_test(tc, test_roll_failed);
         tcase_add_test(tc, test_roll_reverted);
+        tcase_add_test(tc, test_roll_stopped);
+        tcase_add_test(tc, test_roll_stopped_malformed);
+        tcase_add_test(tc, test_roll_failed_coordinated);
         tcase_add_test(tc, test_roll_complete);
         tcase_add_test(tc, test_roll_pause_resume);
         tcase_add_test(tc, test_roll_abort);

@@ -259,7 +259,7 @@ START_TEST(test_full) {
         ck_assert_int_eq(c.recover_attempts, 3);
         ck_assert(c.discarded_rows == 17);
         ck_assert_str_eq(c.cluster_roll, "r-20261206-1400-a1b2");
-        ck_assert(c.cluster_slot && !c.cluster_migrator);
+        ck_assert(c.cluster_slot && !c.cluster_migrator && c.cluster_coordinated);
         ck_assert_str_eq(c.cluster_refused, "the roll is paused, not rolling");
         /* null and absent read the same: NULL */
         ck_assert_ptr_null(c.snapshot);
