@@ -76,7 +76,9 @@ migrator_of() {
                         [ -z "$m" ] || fail "both hosts say they are the migrator of roll $roll"
                         m=$i
                 fi
-                grep -qF "Another host is the migrator of roll $roll" <<<"$out" && others=$((others + 1))
+                if grep -qF "Another host is the migrator of roll $roll" <<<"$out"; then
+                        others=$((others + 1))
+                fi
         done
         [ -n "$m" ] || fail "no host says it is the migrator of roll $roll"
         [ "$others" = 1 ] || fail "$others hosts say another host is the migrator of roll $roll, not 1"
@@ -87,9 +89,9 @@ migrator_of() {
 drained_in_order() {
         local out lb app stop
         out=$(cl_journal "$1" "codebolt-upgrade@$2.service")
-        lb=$(grep -nF "codebolt/cb$1 is out of the load balancer" <<<"$out" | head -n 1 | cut -d: -f1)
-        app=$(grep -nF "No agent run in flight any more." <<<"$out" | head -n 1 | cut -d: -f1)
-        stop=$(grep -nF "codebolt.service stopped." <<<"$out" | head -n 1 | cut -d: -f1)
+        lb=$(grep -nF "codebolt/cb$1 is out of the load balancer" <<<"$out" | head -n 1 | cut -d: -f1 || true)
+        app=$(grep -nF "No agent run in flight any more." <<<"$out" | head -n 1 | cut -d: -f1 || true)
+        stop=$(grep -nF "codebolt.service stopped." <<<"$out" | head -n 1 | cut -d: -f1 || true)
         { [ -n "$lb" ] && [ -n "$app" ] && [ -n "$stop" ]; } ||
                 fail "host $1 did not leave HAProxy ($lb), drain the app ($app) and stop ($stop): $out"
         { [ "$lb" -lt "$app" ] && [ "$app" -lt "$stop" ]; } ||
