@@ -585,6 +585,7 @@ static int run(Helper *h) {
         struct stat st;
         PgTarget target;
         time_t now = time(NULL);
+        bool dump_db;
         int r;
 
         if (!h->current.from)
@@ -646,19 +647,33 @@ static int run(Helper *h) {
                 return log_error_errno(
                         r, "Failed to read the properties of database %s: %s", db, error ?: "");
 
-        /* the database */
-        log_status("backup: dumping database %s", db);
+        /* the database: in a cluster roll only the migrator dumps it, the one copy of the shared data
+         * (another host's rollback is minor, and its smoke test only needs the row counts) */
+        dump_db = !h->current.cluster_roll || h->current.cluster_migrator;
+        log_status(dump_db ? "backup: dumping database %s" : "backup: counting the rows of database %s", db);
         r = row_counts(&target, &counts.before);
         if (r < 0)
                 return r;
-        if (asprintf(&dump, "%s/" BACKUP_MANIFEST_DUMP, partial) < 0)
-                return log_oom();
-        r = dump_database(&target, dump, &dump_size);
-        if (r < 0)
-                return r;
-        r = row_counts(&target, &counts.after);
-        if (r < 0)
-                return r;
+        if (dump_db) {
+                if (asprintf(&dump, "%s/" BACKUP_MANIFEST_DUMP, partial) < 0)
+                        return log_oom();
+                r = dump_database(&target, dump, &dump_size);
+                if (r < 0)
+                        return r;
+                r = row_counts(&target, &counts.after);
+                if (r < 0)
+                        return r;
+        } else {
+                log_info(
+                        "Cluster roll %s: the migrator backs up the shared database %s; this host counts "
+                        "its "
+                        "rows and backs up its own stores, config and master-key identifier.",
+                        h->current.cluster_roll,
+                        db);
+                counts.after = cJSON_Duplicate(counts.before, true);
+                if (!counts.after)
+                        return log_oom();
+        }
 
         /* the stores, the config, the master key's identifier */
         STRV_FOREACH (store, h->config.storage_paths) {
@@ -705,17 +720,18 @@ static int run(Helper *h) {
         if (r < 0)
                 return r;
 
-        log_status("backup: verifying the dump (pg_restore --list)");
-        r = check_dump_listing(dump);
-        if (r < 0)
-                return r;
-
-        if (h->config.verify_restore) {
-                r = trial_restore(h, dump, properties, &counts);
+        if (dump_db) {
+                log_status("backup: verifying the dump (pg_restore --list)");
+                r = check_dump_listing(dump);
                 if (r < 0)
                         return r;
-        } else
-                log_info("VerifyRestore=no: no trial restore.");
+                if (h->config.verify_restore) {
+                        r = trial_restore(h, dump, properties, &counts);
+                        if (r < 0)
+                                return r;
+                } else
+                        log_info("VerifyRestore=no: no trial restore.");
+        }
 
         r = counts_resolve(&counts, &tables, &changed);
         if (r < 0)
@@ -745,6 +761,7 @@ static int run(Helper *h) {
             !cJSON_AddItemToObject(manifest, "config", TAKE_PTR(config_files)) ||
             !cJSON_AddItemToObject(manifest, "files", TAKE_PTR(files)) ||
             !cJSON_AddItemToObject(manifest, "symlinks", TAKE_PTR(symlinks)) ||
+            !cJSON_AddBoolToObject(manifest, "database_dump", dump_db) ||
             !cJSON_AddBoolToObject(manifest, "trial_restore", counts.restored != NULL) ||
             !cJSON_AddBoolToObject(manifest, "verified", true))
                 return log_oom();
@@ -771,7 +788,7 @@ static int run(Helper *h) {
                 final,
                 strempty(size_all),
                 stats.files,
-                strempty(size_dump),
+                dump_db ? strempty(size_dump) : "not here: the migrator's",
                 stats.symlinks,
                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(manifest, "tables")),
                 counts.restored ? ", trial restore matched" : "");

@@ -87,9 +87,10 @@ static int print_status(const ClusterStore *s, const ClusterSnapshot *snap) {
         if (snap->has_roll) {
                 const ClusterRoll *r = &snap->roll;
                 _cleanup_free_ char *upgraded = strv_join_or(r->upgraded, "none"),
-                                    *failed = strv_join_or(r->failed, "none");
+                                    *failed = strv_join_or(r->failed, "none"),
+                                    *stopped = strv_join_or(r->stopped, "none");
 
-                if (!upgraded || !failed)
+                if (!upgraded || !failed || !stopped)
                         return log_oom();
                 printf("Roll:     %s %s → %s, %s, %s (started %s by %s)\n",
                        r->id,
@@ -99,11 +100,13 @@ static int print_status(const ClusterStore *s, const ClusterSnapshot *snap) {
                        cluster_roll_state_to_string(r->state),
                        r->started,
                        r->by);
-                printf("          upgraded: %s; failed: %s%s%s\n",
+                printf("          upgraded: %s; failed: %s%s%s%s%s\n",
                        upgraded,
                        failed,
                        r->canary ? "; canary: " : "",
-                       strempty(r->canary));
+                       strempty(r->canary),
+                       r->mode == CLUSTER_MODE_COORDINATED ? "; stopped: " : "",
+                       r->mode == CLUSTER_MODE_COORDINATED ? stopped : "");
         } else
                 printf("Roll:     none\n");
         if (snap->has_migrator)
@@ -377,7 +380,8 @@ static int cluster_status(int argc, char *argv[], void *userdata) {
 
 /* the rolling rule (docs/architecture.md, "Clusters") for from → to, from the plan: 0 allowed, 2 refused
  * (logged) */
-static int rolling_gate(const Config *c, const char *from, const char *to) {
+/* the upgrade must be one the registry describes; in rolling mode, one allowed to roll host by host */
+static int roll_gate(const Config *c, const char *from, const char *to, bool coordinated) {
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ char *refusal = NULL;
         SemVer v = {};
@@ -389,15 +393,18 @@ static int rolling_gate(const Config *c, const char *from, const char *to) {
         if (!plan.target) {
                 const Gate *g = plan_first_failure(&plan);
                 log_error(
-                        "Refused: the release metadata does not describe %s%s%s, so a rolling upgrade "
-                        "cannot be judged: check codebolt-upgrade plan %s, or use cluster start "
-                        "--coordinated.",
+                        "Refused: the release metadata does not describe %s%s%s, so %s: check "
+                        "codebolt-upgrade plan %s%s.",
                         to,
                         g ? ": " : "",
                         g ? strempty(g->reason) : "",
-                        to);
+                        coordinated ? "no member could upgrade to it" : "a rolling upgrade cannot be judged",
+                        to,
+                        coordinated ? "" : ", or use cluster start --coordinated");
                 return 2;
         }
+        if (coordinated)
+                return 0;
         r = semver_parse(from, &v);
         if (r < 0)
                 return log_error_errno(r, "The running version %s is not an exact version.", from);
@@ -457,11 +464,9 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
                 return refused_or_failed(r, error);
 
         /* the gates, in the order an operator fixes them */
-        if (!arg_coordinated) {
-                r = rolling_gate(c, from, version);
-                if (r != 0)
-                        return r;
-        }
+        r = roll_gate(c, from, version, arg_coordinated);
+        if (r != 0)
+                return r;
         if (!snapshot_has_member(&snap)) {
                 log_error(
                         "Refused: no host has joined cluster %s: run codebolt-upgrade cluster join on each "
@@ -501,14 +506,17 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
         if (r > 0)
                 roll_notify(c, "roll-started", &roll, NULL, 0);
         printf("Roll %s: %s → %s (%s%s) started in cluster %s.\n"
-               "The members that run codebolt-upgrade-cluster.service start their upgrade now, one at a "
-               "time through the slot; on a member without it: systemctl start codebolt-upgrade@%s.\n",
+               "The members that run codebolt-upgrade-cluster.service start their upgrade now, %s; on a "
+               "member without it: systemctl start codebolt-upgrade@%s.\n",
                id,
                from,
                version,
                cluster_mode_to_string(roll.mode),
                arg_auto_revert ? ", auto-revert" : "",
                s->cluster,
+               arg_coordinated ? "all at once: every member stops, one migrates behind a snapshot, then "
+                                 "all start"
+                               : "one at a time through the slot",
                version);
         return 0;
 }

@@ -241,14 +241,9 @@ int begin_late_rollback(Rollback *rb) {
         helper_unlock(h); /* the wait may be long; current.json keeps any other upgrade out */
         r = roll_revert_begin(&h->config, e.cluster_roll);
         k = helper_lock(h);
-        if (k < 0)
-                return log_error_errno(
-                        k, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
-        if (r < 0) {
-                (void)current_remove(h->config.deployment);
-                return r;
-        }
         if (r > 0) {
+                /* recorded even when the lock fails: the slot and the balancer must be given back by
+                 * whatever rollback runs next */
                 if (rb_strdup(&rb->current.cluster_roll, e.cluster_roll) < 0)
                         return rb_oom(rb);
                 rb->current.cluster_slot = true;
@@ -256,6 +251,13 @@ int begin_late_rollback(Rollback *rb) {
                 r = rb_save(rb);
                 if (r < 0)
                         return r;
+        }
+        if (k < 0)
+                return log_error_errno(
+                        k, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
+        if (r < 0) {
+                (void)current_remove(h->config.deployment);
+                return r;
         }
         log_notice(
                 "Rolling back the upgrade %s → %s %s, after it succeeded (%s): %s.",

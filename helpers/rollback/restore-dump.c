@@ -20,6 +20,16 @@ int restore_dump(Rollback *rb, const PgTarget *admin) {
         int version = 0, r;
         bool at_stop;
 
+        /* a cluster roll's host other than the migrator backs up no dump of the shared database */
+        if (!rb->current.final_dump &&
+            cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rb->manifest, "database_dump")))
+                return rb_fail(
+                        rb,
+                        ENOENT,
+                        "the backup %s holds no dump of the database: in cluster roll %s the migrator "
+                        "backed up the shared database, and restoring it for every member is done by hand",
+                        strempty(rb->current.backup),
+                        strempty(rb->current.cluster_roll));
         if (rb->current.final_dump)
                 dump = strdup(rb->current.final_dump);
         else if (asprintf(&dump, "%s/" BACKUP_MANIFEST_DUMP, rb->current.backup) < 0)

@@ -92,6 +92,11 @@ static void fuzz_roll(const char *value, size_t size) {
         check_roll_result(cluster_roll_pause(&roll, &a, &error), &error, &a);
         check_roll_result(cluster_roll_resume(&roll, &a, &error), &error, &a);
         check_roll_result(cluster_roll_abort(&roll, &a, &error), &error, &a);
+        check_roll_result(cluster_roll_host_stopped(&roll, "h2", &a, &error), &error, &a);
+        r = cluster_roll_all_stopped(&roll, members, &error);
+        FUZZ_CHECK(r == 1 ? !error : r == 0 && error);
+        free(error);
+        error = NULL;
 
         r = cluster_roll_may_start(&roll, "h1", roll.to, &error);
         FUZZ_CHECK(r == 1 ? !error : r == 0 && error);

@@ -134,6 +134,9 @@ def cluster_documents():
             for upgraded in ([], ['h1'], ['h1', 'h2']):
                 out.append('roll\n' + json.dumps({**roll, 'state': state, 'mode': mode, 'upgraded': upgraded,
                                                   'failed': ['h2'] if state == 'paused' else []}))
+        # a coordinated roll with some members stopped
+        out.append('roll\n' + json.dumps({**roll, 'state': state, 'mode': 'coordinated', 'upgraded': [],
+                                          'failed': [], 'stopped': ['h1']}))
     for slots, holders in ((1, []), (1, ['h1']), (2, ['h1', 'fuzz-host']), (1, ['h1', 'h2', 'h3'])):
         out.append('sem\n' + json.dumps({'total_slots': slots, 'holders': holders}))
     return out

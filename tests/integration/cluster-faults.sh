@@ -6,8 +6,10 @@
 #    drain; its server keeps running, UP in HAProxy, and no slot is taken;
 # 2. etcd is down when host 1's upgrade starts: refused (the roll cannot be read), server untouched;
 # 3. etcd goes down after host 1 took the slot: host 1 finishes its upgrade on its own, and once etcd is
-#    back the roll counts it as upgraded and its slot is free; host 2 then takes its turn and the roll
-#    is done.
+#    back the roll counts it as upgraded and its slot is free;
+# 4. host 2 then takes its turn, and etcd goes down for longer than its finish keeps trying (a minute):
+#    the upgrade succeeds, what etcd missed waits in cluster-pending.json with the slot still held, and
+#    once etcd is back host 2's follower replays it: the slot is free and the roll is done.
 # matrix[cluster-haproxy]: preflight | HAProxy's admin socket does not answer | old (refused); never drained, still UP, no slot taken
 # matrix[cluster-etcd-down]: slot | etcd down before the slot, then after it | old (refused) before; new (succeeded) after, recorded once etcd is back
 source "$(dirname "$0")/lib/sandbox.sh"
@@ -95,8 +97,42 @@ entry=$(ledger_last 1)
         fail "the roll does not count host 1: $(cl 1 codebolt-upgrade cluster status)"
 cl 1 test ! -e /var/lib/codebolt-upgrade/default/cluster-pending.json || fail "something is still pending for etcd"
 
-# host 2's turn: the roll goes on to done
-cl 2 systemctl start codebolt-upgrade@1.5.0.service || fail "host 2's upgrade failed"
+# ---- 4. host 2's turn, and etcd down for longer than finish waits ----
+sb_log "cluster-etcd-down: host 2 takes the slot, then etcd stops for more than a minute"
+cl 2 systemctl start --no-block codebolt-upgrade@1.5.0.service
+for _ in $(seq 600); do
+        grep -qF "Took the cluster slot of faults" <<<"$(cl_journal 2 codebolt-upgrade@1.5.0.service)" && break
+        sleep 0.2
+done
+[ "$(sem_holders)" = cb2 ] || fail "host 2 does not hold the slot: '$(sem_holders)'"
+cl_etcd_stop
+# finish gives up after a minute and keeps what etcd must learn in cluster-pending.json
+for _ in $(seq 1200); do
+        [ "$(cl 2 systemctl is-active codebolt-upgrade@1.5.0.service)" = inactive ] && break
+        sleep 0.2
+done
+[ "$(jq -r .result <<<"$(ledger_last 2)")" = succeeded ] || fail "host 2's upgrade did not succeed without etcd: $(ledger_last 2)"
+grep -qF "etcd still unreachable: kept in /var/lib/codebolt-upgrade/default/cluster-pending.json" \
+        <<<"$(cl_journal 2 codebolt-upgrade@1.5.0.service)" || fail "host 2 did not keep what etcd missed"
+pending=$(cl 2 cat /var/lib/codebolt-upgrade/default/cluster-pending.json) || fail "no cluster-pending.json on host 2"
+# shellcheck disable=SC2016 # $r is jq's
+jq -e --arg r "$roll_id" '.roll == $r and .record == "upgraded" and .slot' <<<"$pending" >/dev/null ||
+        fail "host 2's cluster-pending.json: $pending"
+# etcd is back: host 2's follower replays it
+cl_etcd_start
+cl_wait_net 30 etcdctl --endpoints http://127.0.0.3:2379 get /codebolt-upgrade/faults/roll >/dev/null ||
+        fail "etcd did not come back"
+[ "$(sem_holders)" = cb2 ] || fail "the slot changed hands while etcd was down: '$(sem_holders)'"
+cl 2 systemctl start codebolt-upgrade-cluster.service
+for _ in $(seq 300); do
+        cl 2 test -e /var/lib/codebolt-upgrade/default/cluster-pending.json || break
+        sleep 0.2
+done
+cl 2 test ! -e /var/lib/codebolt-upgrade/default/cluster-pending.json ||
+        fail "host 2's follower did not replay cluster-pending.json: $(cl_journal 2 codebolt-upgrade-cluster.service | tail -n 20)"
+grep -qF "Told etcd what it had missed of roll $roll_id (upgraded)" <<<"$(cl_journal 2 codebolt-upgrade-cluster.service)" ||
+        fail "host 2's follower does not say it replayed the roll"
+[ -z "$(sem_holders)" ] || fail "the slot is still held after the replay: $(sem_holders)"
 sleep 1
 cl_load_stop
 [ "$(cl 1 codebolt-upgrade cluster status --json | jq -r .roll.state)" = "done" ] ||

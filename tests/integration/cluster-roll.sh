@@ -7,7 +7,8 @@
 #    leaves HAProxy before its drain and comes back UP; the first migrates, the others find the
 #    migrations applied; no request fails; every host runs 1.5.0 and the roll is done; each ledger entry
 #    names the roll and the host's place in it; the webhook hears roll-started, host-upgraded (3 times)
-#    and roll-done.
+#    and roll-done. Only the migrator dumps the shared database. A row deleted (as by a user of
+#    another host) after the first host's backup does not fail that host's smoke test.
 # 2. 1.5.0 → 1.5.16, whose smoke test fails on the second host that starts it: the first host is
 #    upgraded, the second rolls back (minor: the database is shared) and is UP in HAProxy on 1.5.0
 #    again, the roll is paused, and the third host, waiting for the slot, ends refused with its server
@@ -87,12 +88,36 @@ roll_field() {
 }
 
 # ---- 1. 1.4.0 → 1.5.0 on every host ----
+# a user deletes rows while the roll goes on (through another host): once the first host's backup is
+# done, two rows made for it go (two: the smoke test's own agent run adds one); that host's smoke test
+# must not count them as lost
+extra_id=$(cl_psql -c "INSERT INTO history (project_id, entry, created_at)
+                       SELECT min(id), 'deleted during the roll', now() FROM projects, generate_series(1, 2)
+                       GROUP BY generate_series RETURNING id" | xargs | tr ' ' ,)
+delete_after_first_backup() {
+        local i
+        for _ in $(seq 1500); do
+                for i in 1 2 3; do
+                        if cl "$i" jq -e '.phases | index("backup")' /var/lib/codebolt-upgrade/default/current.json >/dev/null 2>&1; then
+                                cl_psql -c "DELETE FROM history WHERE id IN ($extra_id)"
+                                echo "$i"
+                                return 0
+                        fi
+                done
+                sleep 0.2
+        done
+        return 1
+}
+delete_after_first_backup >"$CL_DIR/deleted-after" &
+deleter=$!
 cl_load_start 50
 sleep 2
 t0=$(date +%s%N)
 sb_log "cluster-roll: cluster start 1.5.0 on host 1"
 roll 1.5.0
 roll_id=$(roll_field id)
+wait "$deleter" || fail "no host's backup was seen done: the row was not deleted"
+first=$(cat "$CL_DIR/deleted-after")
 roll_ms=$((($(date +%s%N) - t0) / 1000000))
 sleep 1
 cl_load_stop
@@ -121,6 +146,20 @@ for i in 1 2 3; do
         grep -qF "codebolt/cb$i is out of the load balancer" <<<"$out" || fail "host $i was not taken out of HAProxy: $out"
 done
 [ "$(tr ' ' '\n' <<<"$places" | sort -n | xargs)" = "1 2 3" ] || fail "the hosts' places in the roll are$places"
+# only the migrator dumped the shared database; the row deleted after the first host's backup did not
+# fail its smoke test, and no other host saw it
+dumped=0
+for i in 1 2 3; do
+        out=$(cl_journal "$i" "codebolt-upgrade@1.5.0.service")
+        grep -qF "the migrator backs up the shared database codebolt" <<<"$out" || dumped=$((dumped + 1))
+        if [ "$i" = "$first" ]; then
+                grep -qF "1 table has fewer rows than at this host's backup" <<<"$out" ||
+                        fail "host $i's smoke test did not see the row deleted after its backup: $(grep -F smoke <<<"$out")"
+        else
+                ! grep -qF "fewer rows than at this host's backup" <<<"$out" || fail "host $i saw a row deleted before its backup"
+        fi
+done
+[ "$dumped" = 1 ] || fail "$dumped hosts dumped the database, not only the migrator"
 # each follower started its host's unit once, recorded first in follower.json
 for i in 1 2 3; do
         n=$(cl_journal "$i" codebolt-upgrade-cluster.service | grep -c "Roll $roll_id to 1.5.0: starting codebolt-upgrade@1.5.0.service" || true)

@@ -228,6 +228,39 @@ START_TEST(test_roll_host) {
 }
 END_TEST
 
+/* a coordinated roll: each member records itself stopped, once; a rolling roll refuses it */
+START_TEST(test_roll_host_stopped) {
+        _cleanup_cluster_store_ ClusterStore *h1 = store("coord", "h1"), *h2 = store("coord", "h2");
+        _cleanup_(cluster_roll_done) ClusterRoll after = {};
+        _cleanup_free_ char *err = NULL;
+        char *members[] = { (char *)"h1", (char *)"h2", NULL };
+        ClusterRoll roll = new_roll("r1", "2.0.0");
+
+        ck_assert_int_eq(cluster_store_roll_start(h1, &roll, NULL), 1);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h1, CLUSTER_ROLL_HOST_STOPPED, "r1", NULL, false, NULL, &err),
+                -EPERM);
+        ck_assert_str_eq(err, "the roll to 2.0.0 is rolling, not coordinated");
+        (void)cluster_store_roll_change(h1, CLUSTER_ROLL_OP_ABORT, NULL, NULL, NULL);
+
+        roll = new_roll("r2", "2.0.0");
+        roll.mode = CLUSTER_MODE_COORDINATED;
+        ck_assert_int_eq(cluster_store_roll_start(h1, &roll, NULL), 1);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h2, CLUSTER_ROLL_HOST_STOPPED, "r2", NULL, false, NULL, NULL), 1);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h2, CLUSTER_ROLL_HOST_STOPPED, "r2", NULL, false, NULL, NULL), 0);
+        ck_assert_int_eq(
+                cluster_store_roll_host(h1, CLUSTER_ROLL_HOST_STOPPED, "r2", NULL, false, &after, NULL), 1);
+        ck_assert_int_eq(cluster_roll_all_stopped(&after, members, NULL), 1);
+        cluster_roll_done(&after);
+        /* the migrator fails before anyone is upgraded: aborted, every member goes back */
+        ck_assert_int_eq(
+                cluster_store_roll_host(h1, CLUSTER_ROLL_HOST_FAILED, "r2", NULL, false, &after, NULL), 1);
+        ck_assert_int_eq(after.state, CLUSTER_ROLL_ABORTED);
+}
+END_TEST
+
 /* the migrator: the first host of a roll takes it, re-entrantly; after it failed the next one does */
 START_TEST(test_migrator) {
         _cleanup_cluster_store_ ClusterStore *h1 = store("mig", "h1"), *h2 = store("mig", "h2");
@@ -247,6 +280,23 @@ START_TEST(test_migrator) {
         ck_assert_str_eq(snap.migrator.host, "h1");
         ck_assert_str_eq(snap.migrator.roll, "r2");
         ck_assert_int_eq(snap.migrator.state, CLUSTER_MIGRATOR_MIGRATING);
+}
+END_TEST
+
+/* the migrator as stored, or none */
+START_TEST(test_get_migrator) {
+        _cleanup_cluster_store_ ClusterStore *h1 = store("getmig", "h1");
+        _cleanup_(cluster_migrator_done) ClusterMigrator m = {};
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(cluster_store_get_migrator(h1, &m, &err), -ENOENT);
+        ck_assert_str_eq(err, "cluster getmig has no migrator");
+        ck_assert_int_eq(cluster_store_migrator_claim(h1, "r1", NULL), 1);
+        ck_assert_int_eq(cluster_store_migrator_set(h1, "r1", CLUSTER_MIGRATOR_DONE, NULL), 1);
+        ASSERT_OK(cluster_store_get_migrator(h1, &m, &_err));
+        ck_assert_str_eq(m.host, "h1");
+        ck_assert_str_eq(m.roll, "r1");
+        ck_assert_int_eq(m.state, CLUSTER_MIGRATOR_DONE);
 }
 END_TEST
 
@@ -461,7 +511,9 @@ static Suite *cluster_store_suite(void) {
         tcase_add_test(kv, test_sem_take_release_unlock);
         tcase_add_test(kv, test_roll_lifecycle);
         tcase_add_test(kv, test_roll_host);
+        tcase_add_test(kv, test_roll_host_stopped);
         tcase_add_test(kv, test_migrator);
+        tcase_add_test(kv, test_get_migrator);
         tcase_add_test(kv, test_heartbeat);
         tcase_add_test(kv, test_join_leave_snapshot);
         tcase_add_test(kv, test_leave_completes);
