@@ -6,15 +6,17 @@
 # 1. `cluster start 1.6.0` without --coordinated is refused (exit 2) naming the breaking migration and
 #    the way out (--coordinated): no roll is written, no unit starts, both servers untouched on 1.5.0;
 # 2. `cluster start 1.6.1 --coordinated`, whose smoke test fails: each follower starts its host's unit;
-#    one host is the migrator, the other a member; both drain (HAProxy, then the app) and stop; the
-#    migrator migrates behind a snapshot while nobody else runs, its smoke test fails and its rollback
-#    restores the snapshot; the member, which never migrated, starts 1.5.0 again (rolled-back); both UP
-#    on 1.5.0, the roll aborted, the seeded rows exactly as before (the restore undid the rewrite);
+#    one host is the migrator (the only one to dump the shared database), the other a member; both
+#    drain (HAProxy, then the app) and stop; the migrator migrates behind a snapshot while nobody else
+#    runs, its smoke test fails and its rollback restores the snapshot; the member, which never
+#    migrated, starts 1.5.0 again (rolled-back) only after the migrator's restore; both UP on 1.5.0, the
+#    roll aborted, the seeded rows exactly as before (the restore undid the rewrite);
 # 3. `cluster start 1.6.0 --coordinated` under 50 logged-in API calls a second through HAProxy: both
 #    hosts on 1.6.0, the roll done, each ledger entry succeeded with the roll and its place, the breaking
-#    migration applied once (by the migrator), the seeded rows kept through the rewrite. Requests fail
-#    while every server is stopped: only inside that downtime window, from the first failed request to
-#    the last (printed, and in the observation), none before the roll nor once both hosts are UP again.
+#    migration applied once, by the migrator, while the member's server was stopped (it starts 1.6.0
+#    after), the seeded rows kept through the rewrite. Requests fail while every server is stopped: only
+#    inside that downtime window, from the first failed request to the last (printed, and in the
+#    observation), none before the roll nor once both hosts are UP again.
 # matrix[cluster-breaking]: preflight | a breaking migration on the path, cluster start without --coordinated | old (refused); exit 2 naming the migration, no roll written, both servers untouched
 # matrix[cluster-coordinated-fail]: smoke | the migrator's smoke test fails after the breaking migration of a coordinated roll | old (restored); the snapshot restored on the migrator, the other host rolled back without migrating, both UP, the roll aborted, the rows intact
 # matrix[cluster-coordinated]: migrations | none: 2 hosts 1.5.0 → 1.6.0 coordinated, a breaking migration, under load | new (succeeded); applied once by the migrator, the roll done, requests fail only inside the downtime window
@@ -104,6 +106,38 @@ followed_once() {
                 grep -c "Roll $2 to $3: starting codebolt-upgrade@$3.service" || true)
         [ "$n" = 1 ] || fail "host $1's follower started codebolt-upgrade@$3.service $n times in roll $2, not once"
 }
+# logged_at I CURSOR UNIT TEXT: when (µs since the epoch) UNIT of host I first logged TEXT after CURSOR;
+# every host's journal stamps with the one clock of the machine
+logged_at() {
+        local t
+        cl "$1" journalctl --sync
+        t=$(cl "$1" journalctl --no-pager -o json --after-cursor "$2" -u "$3" |
+                jq -r --arg t "$4" 'select(.MESSAGE | tostring | contains($t)) | .__REALTIME_TIMESTAMP' | head -n 1)
+        [ -n "$t" ] || fail "host $1's $3 did not log '$4'"
+        echo "$t"
+}
+# in_order WHAT T1 T2...: the times are in increasing order
+in_order() {
+        local what=$1 prev=0 t
+        shift
+        for t in "$@"; do
+                [ "$t" -gt "$prev" ] || fail "$what: not in that order ($*)"
+                prev=$t
+        done
+}
+# migrator_dumped M ROLL VERSION: only host M's unit for VERSION dumped the shared database
+migrator_dumped() {
+        local i out
+        for i in 1 2; do
+                out=$(cl_journal "$i" "codebolt-upgrade@$3.service")
+                if [ "$i" = "$1" ]; then
+                        grep -qF "(database.dump " <<<"$out" || fail "the migrator (host $i) backed up no dump: $out"
+                else
+                        grep -qF "Cluster roll $2: the migrator backs up the shared database codebolt" <<<"$out" ||
+                                fail "host $i, not the migrator, dumped the shared database: $out"
+                fi
+        done
+}
 declare -A server_before cursor
 
 # ---- 1. a breaking migration, no --coordinated: refused ----
@@ -174,6 +208,16 @@ out=$(cl_journal_since "$member" "${cursor[$member]}" -u codebolt.service)
 ! grep -qF "migrations: applying" <<<"$out" || fail "the member (host $member) applied migrations: $out"
 result=$(rollback_result "$member" 1.6.1) || fail "the member's rollback did not end: $result"
 [ "$result" = rolled-back ] || fail "the member's rollback ended '$result', not rolled-back: $(ledger_for "$member" 1.6.1 | jq -c last)"
+grep -qF "Stopped by the cluster:" <<<"$(cl_journal "$member" codebolt-upgrade@1.6.1.service)" ||
+        fail "the member's upgrade does not say the cluster stopped it"
+migrator_dumped "$migrator" "$roll_id" 1.6.1
+# no server ran while the migrator migrated, and the member started 1.5.0 again only once the migrator
+# had restored the database (and started 1.5.0 on it)
+t1=$(logged_at "$member" "${cursor[$member]}" codebolt-upgrade@1.6.1.service "codebolt.service stopped.")
+t2=$(logged_at "$migrator" "${cursor[$migrator]}" codebolt.service "migrations: applying $MIGRATION")
+t3=$(logged_at "$migrator" "${cursor[$migrator]}" codebolt.service "codebolt-server 1.5.0 starting")
+t4=$(logged_at "$member" "${cursor[$member]}" codebolt.service "codebolt-server 1.5.0 starting")
+in_order "the member stopped, the migrator migrated and restored, then the member started" "$t1" "$t2" "$t3" "$t4"
 
 [ "$(roll_field state)" = aborted ] || fail "the roll is $(roll_field state), not aborted: $(cl 1 codebolt-upgrade cluster status)"
 for i in 1 2; do
@@ -228,6 +272,14 @@ grep -qF "migrations: applying $MIGRATION" <<<"$(cl_journal_since "$migrator" "$
         fail "the migrator (host $migrator) did not apply $MIGRATION"
 out=$(cl_journal_since "$member" "${cursor[$member]}" -u codebolt.service)
 ! grep -qF "migrations: applying" <<<"$out" || fail "the member (host $member) applied migrations: $out"
+grep -qF "Coordinated roll $roll_id: the migrator cb$migrator is done; starting 1.6.0 here." \
+        <<<"$(cl_journal "$member" codebolt-upgrade@1.6.0.service)" || fail "the member did not wait for the migrator cb$migrator"
+migrator_dumped "$migrator" "$roll_id" 1.6.0
+# the member's server was stopped while the migrator migrated, and started 1.6.0 after it
+t1=$(logged_at "$member" "${cursor[$member]}" codebolt-upgrade@1.6.0.service "codebolt.service stopped.")
+t2=$(logged_at "$migrator" "${cursor[$migrator]}" codebolt.service "migrations: applying $MIGRATION")
+t3=$(logged_at "$member" "${cursor[$member]}" codebolt.service "codebolt-server 1.6.0 starting")
+in_order "the member stopped, the migrator migrated, then the member started 1.6.0" "$t1" "$t2" "$t3"
 applied=$(($(cl_applied_count "$MIGRATION") - applied_before))
 [ "$applied" = 1 ] || fail "$MIGRATION was applied $applied times in the roll, not once"
 [ "$(history_shape)" = 1 ] || fail "history does not have 1.6.0's shape"
