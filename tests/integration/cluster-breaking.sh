@@ -54,16 +54,12 @@ history_shape() {
 # wait_roll VERSION: until the roll is neither rolling nor aborting and no host's unit for VERSION
 # (upgrade or rollback) works, for at most 5 minutes
 wait_roll() {
-        local v=$1 i busy end=$((SECONDS + 300))
+        local v=$1 end=$((SECONDS + 300))
         while [ "$SECONDS" -lt "$end" ]; do
-                busy=0
-                case $(roll_field state 2>/dev/null || true) in rolling | aborting) busy=1 ;; esac
-                for i in 1 2; do
-                        case $(cl "$i" systemctl is-active "codebolt-upgrade@$v.service" "codebolt-rollback@$v.service" || true) in
-                        *activating* | *reloading*) busy=1 ;;
-                        esac
-                done
-                [ "$busy" = 0 ] && return 0
+                case $(roll_field state 2>/dev/null || true) in
+                rolling | aborting) ;;
+                *) cl_units_busy "$v" || return 0 ;;
+                esac
                 sleep 0.2
         done
         fail "the roll to $v did not end within 5 minutes: $(cl 1 codebolt-upgrade cluster status)"

@@ -481,10 +481,12 @@ cl_join_all() {
         done
 }
 
-# ---- journal cursors, and the seeded rows through a breaking migration (cluster-breaking) ----
+# ---- journal cursors, busy units, the seeded rows through a breaking migration (cluster-breaking) ----
 #
 #   cl_cursor I                 host I's journal cursor now (sb_cursor)
 #   cl_journal_since I CURSOR [MATCH...]   host I's messages after CURSOR (sb_journal_since)
+#   cl_units_busy VERSION       some host's codebolt-upgrade@VERSION or codebolt-rollback@VERSION works
+#                               (activating or reloading)
 #   cl_data_kept WHEN           as cl_data_intact, but history compared on the columns it had when
 #                               cl_data_mark saw it (id, project_id, entry, created_at): for a breaking
 #                               migration that rebuilds it with its rows and ids (1.6.0's
@@ -498,6 +500,16 @@ cl_journal_since() {
         local i=$1
         shift
         SB_PID=${CL_SB_PID[$i]} sb_journal_since "$@"
+}
+
+cl_units_busy() {
+        local i
+        for i in $(seq "$CL_HOSTS"); do
+                case $(cl "$i" systemctl is-active "codebolt-upgrade@$1.service" "codebolt-rollback@$1.service" || true) in
+                *activating* | *reloading*) return 0 ;;
+                esac
+        done
+        return 1
 }
 
 cl_data_kept() {
