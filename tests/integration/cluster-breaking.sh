@@ -95,12 +95,15 @@ drained_in_order() {
         { [ "$lb" -lt "$app" ] && [ "$app" -lt "$stop" ]; } ||
                 fail "host $1 did not leave HAProxy ($lb), then drain the app ($app), then stop ($stop)"
 }
-# followed_once I ROLL VERSION: host I's follower started its unit for VERSION once
+# followed_once I ROLL VERSION: host I's follower started its unit for VERSION once, which took no slot
 followed_once() {
         local n
         n=$(cl_journal "$1" codebolt-upgrade-cluster.service |
                 grep -c "Roll $2 to $3: starting codebolt-upgrade@$3.service" || true)
         [ "$n" = 1 ] || fail "host $1's follower started codebolt-upgrade@$3.service $n times in roll $2, not once"
+        # every member goes at once: nobody waits for the slot
+        ! grep -qF "Took the cluster slot" <<<"$(cl_journal "$1" "codebolt-upgrade@$3.service")" ||
+                fail "host $1 took the slot in coordinated roll $2"
 }
 # logged_at I CURSOR UNIT TEXT: when (µs since the epoch) UNIT of host I first logged TEXT after CURSOR;
 # every host's journal stamps with the one clock of the machine
@@ -199,6 +202,8 @@ result=$(rollback_result "$migrator" 1.6.1) || fail "the migrator's rollback did
 [ "$result" = restored ] || fail "the migrator's rollback ended '$result', not restored: $(ledger_for "$migrator" 1.6.1 | jq -c last)"
 [ "$(ledger_for "$migrator" 1.6.1 | jq -r 'last | .phase')" = smoke ] ||
         fail "the migrator's ledger does not say it failed in smoke: $(ledger_for "$migrator" 1.6.1 | jq -c last)"
+grep -qF "breaking migration $MIGRATION was applied" <<<"$(cl_journal "$migrator" codebolt-rollback@1.6.1.service)" ||
+        fail "the migrator's rollback does not say it restores because of the breaking migration"
 # the member never migrated: it started its old release again
 out=$(cl_journal_since "$member" "${cursor[$member]}" -u codebolt.service)
 ! grep -qF "migrations: applying" <<<"$out" || fail "the member (host $member) applied migrations: $out"
