@@ -30,6 +30,7 @@
 #                               with LATENCY_FILE, each request's start, duration and status there too
 #   cl_load_stop                stop it; sets CL_LOAD_REQUESTS and CL_LOAD_FAILED
 #   cl_load_failures            the failed requests, one JSON line each ({t, path, status, error})
+#   cl_load_failure_window      the first and the last failed request's time (ms since the epoch), or nothing
 
 CL_HOSTS=0
 CL_NETNS=
@@ -431,6 +432,16 @@ cl_load_failures() {
         grep -v '"requests":' "$CL_DIR/load.jsonl" || true
 }
 
+cl_load_failure_window() {
+        local t first='' last=''
+        for t in $(cl_load_failures | jq -r .t); do
+                t=$(date -d "$t" +%s%3N)
+                [ -n "$first" ] && [ "$first" -le "$t" ] || first=$t
+                [ -n "$last" ] && [ "$last" -ge "$t" ] || last=$t
+        done
+        [ -z "$first" ] || echo "$first $last"
+}
+
 # ---- power cuts of a host, and every host a member (cluster-crash) ----
 # A host of the world loses power and boots again, as sandbox_power_cut and sandbox_boot_again do for a
 # single sandbox: the world must be made with SB_DISK=1 (each sandbox's upper layer on disk), so that the
@@ -468,4 +479,48 @@ cl_join_all() {
                 cl_cluster_config "$i" "$1" "$2"
                 cl "$i" codebolt-upgrade cluster join >/dev/null
         done
+}
+
+# ---- journal cursors, busy units, the seeded rows through a breaking migration (cluster-breaking) ----
+#
+#   cl_cursor I                 host I's journal cursor now (sb_cursor)
+#   cl_journal_since I CURSOR [MATCH...]   host I's messages after CURSOR (sb_journal_since)
+#   cl_units_busy VERSION       some host's codebolt-upgrade@VERSION or codebolt-rollback@VERSION works
+#                               (activating or reloading)
+#   cl_data_kept WHEN           as cl_data_intact, but history compared on the columns it had when
+#                               cl_data_mark saw it (id, project_id, entry, created_at): for a breaking
+#                               migration that rebuilds it with its rows and ids (1.6.0's
+#                               20260501_rewrite_history)
+
+cl_cursor() {
+        SB_PID=${CL_SB_PID[$1]} sb_cursor
+}
+
+cl_journal_since() {
+        local i=$1
+        shift
+        SB_PID=${CL_SB_PID[$i]} sb_journal_since "$@"
+}
+
+cl_units_busy() {
+        local i
+        for i in $(seq "$CL_HOSTS"); do
+                case $(cl "$i" systemctl is-active "codebolt-upgrade@$1.service" "codebolt-rollback@$1.service" || true) in
+                *activating* | *reloading*) return 0 ;;
+                esac
+        done
+        return 1
+}
+
+cl_data_kept() {
+        local now history
+        # a row of the old shape as text is the record of those columns: the digest cl_data_mark took
+        history=$(cl_db cbu_psql -c "SELECT md5(string_agg(ROW(id, project_id, entry, created_at)::text,
+                ',' ORDER BY id)) FROM history WHERE id <= $CL_HISTORY_MAX")
+        now=$(cl_db cbu_table_digests "$CL_HISTORY_MAX" | sed "s/^history:.*/history:$history/")
+        [ "$now" = "$CL_DIGESTS" ] || fail "the seeded rows changed $1:
+before: $(tr '\n' ' ' <<<"$CL_DIGESTS")
+after:  $(tr '\n' ' ' <<<"$now")"
+        [ -z "$(cl_db cbu_extra_history "$CL_HISTORY_MAX")" ] ||
+                fail "rows were added $1: $(cl_db cbu_extra_history "$CL_HISTORY_MAX")"
 }
