@@ -45,17 +45,6 @@ cpu_ticks() {
         awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 
-# units_busy N: whether host 1…N still runs its upgrade or rollback unit
-units_busy() {
-        local i
-        for i in $(seq "$1"); do
-                case $(cl "$i" systemctl is-active "codebolt-upgrade@$TO.service" "codebolt-rollback@$TO.service" || true) in
-                *activating* | *reloading*) return 0 ;;
-                esac
-        done
-        return 1
-}
-
 # world N DIR: one world of N hosts rolled under load; writes DIR/world.json, DIR/latency.tsv and each
 # host's journal as DIR/host<I>.tsv (microseconds since the epoch, message). cluster_up tears the world
 # down when the process exits.
@@ -78,11 +67,11 @@ world() {
         # sampled once a second: the benchmark's own load stays small beside the roll's
         for _ in $(seq 1200); do
                 sleep 1
-                units_busy "$n" || break
+                cl_units_busy "$TO" || break
         done
         t1=$(date +%s%N)
         load1=$(cut -d' ' -f1 /proc/loadavg) cpu1=$(cpu_ticks)
-        units_busy "$n" && { ok=false; why="not over after 20 minutes"; }
+        cl_units_busy "$TO" && { ok=false; why="not over after 20 minutes"; }
         sleep 1
         cl_load_stop
         sb_log "$(((t1 - t0) / 1000000)) ms (sampled); $CL_LOAD_REQUESTS requests, $CL_LOAD_FAILED failed"

@@ -59,7 +59,7 @@ sem_holders() {
 # rolling and no unit works on any host; sets MAX_HOLDERS (the most holders seen at once) and
 # HOLDERS_SEEN (each holder, in the order seen)
 roll() {
-        local v=$1 i n h holders busy
+        local v=$1 n h holders
         MAX_HOLDERS=0 HOLDERS_SEEN=
         cl 1 codebolt-upgrade cluster start "$v" >/dev/null
         for _ in $(seq 1500); do
@@ -69,14 +69,7 @@ roll() {
                 for h in $holders; do
                         [[ " $HOLDERS_SEEN " == *" $h "* ]] || HOLDERS_SEEN="$HOLDERS_SEEN $h"
                 done
-                busy=0
-                [ "$(roll_field state)" = rolling ] && busy=1
-                for i in 1 2 3; do
-                        case $(cl "$i" systemctl is-active "codebolt-upgrade@$v.service" "codebolt-rollback@$v.service" || true) in
-                        *activating* | *reloading*) busy=1 ;;
-                        esac
-                done
-                [ "$busy" = 0 ] && return 0
+                [ "$(roll_field state)" != rolling ] && ! cl_units_busy "$v" && return 0
                 sleep 0.2
         done
         fail "the roll to $v did not end within 5 minutes: $(cl 1 codebolt-upgrade cluster status)"
