@@ -33,6 +33,15 @@ ledger_last() {
 rollback_result() {
         SB_PID=${CL_SB_PID[$1]} cbu_wait_rollback 1.5.0 "$2"
 }
+# start_until_slot I: start host I's upgrade, and wait until it holds the slot
+start_until_slot() {
+        cl "$1" systemctl start --no-block codebolt-upgrade@1.5.0.service
+        for _ in $(seq 600); do
+                grep -qF "Took the cluster slot of faults" <<<"$(cl_journal "$1" codebolt-upgrade@1.5.0.service)" && break
+                sleep 0.2
+        done
+        [ "$(sem_holders)" = "cb$1" ] || fail "host $1 does not hold the slot: '$(sem_holders)'"
+}
 server_before=$(cl 1 systemctl show -P InvocationID codebolt.service)
 
 # ---- 1. the admin socket does not answer ----
@@ -67,12 +76,7 @@ cl_wait_net 30 etcdctl --endpoints http://127.0.0.3:2379 get /codebolt-upgrade/f
 # ---- 3. etcd down after the slot ----
 sb_log "cluster-etcd-down: host 1 takes the slot, then etcd stops"
 cl_load_start 50
-cl 1 systemctl start --no-block codebolt-upgrade@1.5.0.service
-for _ in $(seq 600); do
-        grep -qF "Took the cluster slot of faults" <<<"$(cl_journal 1 codebolt-upgrade@1.5.0.service)" && break
-        sleep 0.2
-done
-[ "$(sem_holders)" = cb1 ] || fail "host 1 does not hold the slot: '$(sem_holders)'"
+start_until_slot 1
 cl_etcd_stop
 # host 1 goes on by itself; its finish cannot tell etcd and keeps trying
 for _ in $(seq 900); do
@@ -99,12 +103,7 @@ cl 1 test ! -e /var/lib/codebolt-upgrade/default/cluster-pending.json || fail "s
 
 # ---- 4. host 2's turn, and etcd down for longer than finish waits ----
 sb_log "cluster-etcd-down: host 2 takes the slot, then etcd stops for more than a minute"
-cl 2 systemctl start --no-block codebolt-upgrade@1.5.0.service
-for _ in $(seq 600); do
-        grep -qF "Took the cluster slot of faults" <<<"$(cl_journal 2 codebolt-upgrade@1.5.0.service)" && break
-        sleep 0.2
-done
-[ "$(sem_holders)" = cb2 ] || fail "host 2 does not hold the slot: '$(sem_holders)'"
+start_until_slot 2
 cl_etcd_stop
 # finish gives up after a minute and keeps what etcd must learn in cluster-pending.json
 for _ in $(seq 1200); do
