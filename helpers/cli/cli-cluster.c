@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cluster-store.h"
 #include "current.h"
+#include "haproxy.h"
 #include "json-util.h"
 #include "log.h"
 #include "membership.h"
@@ -419,6 +420,49 @@ static int roll_gate(const Config *c, const char *from, const char *to, bool coo
         return 0;
 }
 
+/* with [LoadBalancer] Driver=haproxy, every member's server must be UP behind every admin socket: a roll
+ * that starts with one down would take the service below what it can carry, or to nothing */
+static int members_gate(const Config *c, const ClusterSnapshot *snap) {
+        int r;
+
+        if (c->lb_driver != LB_DRIVER_HAPROXY)
+                return 0;
+        for (size_t i = 0; i < snap->n_hosts; i++) {
+                const ClusterSnapshotHost *h = &snap->hosts[i];
+
+                if (!h->has_member)
+                        continue;
+                STRV_FOREACH (socket, c->lb_sockets) {
+                        _cleanup_(haproxy_server_stat_done) HaproxyServerStat stat = {};
+                        _cleanup_free_ char *error = NULL;
+
+                        r = haproxy_server_stat(*socket, c->lb_backend, h->member.server, &stat, &error);
+                        if (r == -ENOMEM)
+                                return log_oom();
+                        if (r < 0) {
+                                log_error(
+                                        "Refused: member %s cannot be seen in the load balancer: %s.",
+                                        h->id,
+                                        strempty(error));
+                                return 2;
+                        }
+                        if (!haproxy_status_is_up(stat.status)) {
+                                log_error(
+                                        "Refused: member %s (server %s/%s) is %s in HAProxy (%s): bring it "
+                                        "back UP, or run codebolt-upgrade cluster leave on it, before a "
+                                        "roll.",
+                                        h->id,
+                                        c->lb_backend,
+                                        h->member.server,
+                                        stat.status,
+                                        *socket);
+                                return 2;
+                        }
+                }
+        }
+        return 0;
+}
+
 static bool snapshot_has_member(const ClusterSnapshot *snap) {
         for (size_t i = 0; i < snap->n_hosts; i++)
                 if (snap->hosts[i].has_member)
@@ -481,6 +525,10 @@ static int cluster_start(int argc, char *argv[], void *userdata) {
                 log_error("Refused: %s.", strempty(refusal));
                 return 2;
         }
+
+        r = members_gate(c, &snap);
+        if (r != 0)
+                return r;
 
         r = new_roll_id(&id);
         if (r < 0)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # What goes wrong around a rolling cluster upgrade, on 2 hosts behind HAProxy in one cluster world, a
-# roll 1.4.0 → 1.5.0 started and each host's unit started by hand:
+# roll 1.4.0 → 1.5.0 started and each host's unit started by hand (first refused while host 2's server
+# is DOWN in HAProxy: cluster start names it):
 # 1. host 1's HAProxy admin socket does not answer: its upgrade is refused in preflight, before any
 #    drain; its server keeps running, UP in HAProxy, and no slot is taken;
 # 2. etcd is down when host 1's upgrade starts: refused (the roll cannot be read), server untouched;
@@ -19,6 +20,17 @@ source "$(dirname "$0")/lib/cluster.sh"
 cluster_up 1.4.0 2
 cl_data_mark
 cl_join_all faults 3s
+# a member's server DOWN in HAProxy: cluster start refuses, naming it
+cl 2 systemctl stop codebolt.service
+cl_lb_wait 2 status DOWN 30 || fail "HAProxy sees host 2 $(cl_lb_field 2 status) with its server stopped"
+rc=0
+out=$(cl 1 codebolt-upgrade cluster start 1.5.0 2>&1) || rc=$?
+[ "$rc" = 2 ] || fail "cluster start with host 2 DOWN exited $rc, not 2: $out"
+grep -qF "Refused: member cb2 (server $CL_BACKEND/cb2) is DOWN in HAProxy" <<<"$out" ||
+        fail "the refusal does not name the member that is down: $out"
+[ "$(cl 1 codebolt-upgrade cluster status --json | jq -c .roll)" = null ] || fail "a roll was written with host 2 DOWN"
+cl 2 systemctl start codebolt.service
+cl_lb_wait 2 status UP 30 || fail "HAProxy sees host 2 $(cl_lb_field 2 status) after its start"
 cl 1 codebolt-upgrade cluster start 1.5.0 >/dev/null
 roll_id=$(cl 1 codebolt-upgrade cluster status --json | jq -r .roll.id)
 sem_holders() {
