@@ -264,8 +264,8 @@ md.append('Every time comes from the journal of each host\'s unit (one clock: th
           'machine\'s) and from the load generator\'s `--latency-out` lines:\n')
 md.append('- **total**: the first unit\'s start to the last unit\'s end;\n'
           '- per host, in the order the hosts took the slot: **preflight + stage** (the unit\'s start → stage '
-          'done; the hosts stage side by side), **slot wait** (→ "Took the cluster slot"), **backup** (slot → "drain: taking … out of the load balancer"; every host still takes the '
-          'full backup with its trial restore), **leave HAProxy** (→ "… is out of the load balancer": '
+          'done; the hosts stage side by side), **slot wait** (→ "Took the cluster slot"), **backup** (slot → "drain: taking … out of the load balancer"; the migrator, first to take '
+          'the slot, dumps the database and restores it on trial, the others back up their own stores and config), **leave HAProxy** (→ "… is out of the load balancer": '
           '`state drain`, no session open, `state maint`), **drain + stop** (→ "codebolt.service stopped.": '
           'the app\'s drain and the stop), **stop → UP** (→ "… is back in the load balancer and UP.": the '
           'stores\' delta, switch, the server\'s start and migrations, smoke test, HAProxy\'s health check), **soak** (→ "Soak passed"), **slot held** '
