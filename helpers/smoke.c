@@ -393,11 +393,9 @@ static int smoke_tables(Helper *h) {
         const cJSON *tables, *t;
         size_t lost_size = 0;
         unsigned n_lost = 0, n_checked = 0, n_dropped = 0, n_fewer = 0;
-        /* in a cluster roll the other hosts serve from the same database meanwhile (but while a
-         * coordinated roll's migrator runs alone), and their users may delete rows: only a table gone is
-         * lost then */
-        bool shared =
-                h->current.cluster_roll && !(h->current.cluster_coordinated && h->current.cluster_migrator);
+        /* the other hosts of a cluster roll serve from the same database meanwhile, and their users may
+         * delete rows: only a table gone is lost then */
+        bool shared = current_database_shared(&h->current);
         PgTarget target;
         int r;
 

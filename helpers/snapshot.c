@@ -323,22 +323,21 @@ static int set_member(cJSON *o, const char *key, cJSON *value) {
 /* the database's part of the restore point, as Snapshot= says; *ret_name the snapshot database, if any */
 static int snapshot_database(Helper *h, const char *id, const char *backup, cJSON *files, char **ret_name) {
         const char *db = h->config.db_name;
-        bool coordinated_migrator = h->current.cluster_coordinated && h->current.cluster_migrator;
         int r;
 
         /* in a rolling cluster upgrade the other hosts keep writing to the database: a restore point
          * of it would throw their writes away, and the rollback there is minor. In a coordinated one
          * every member is stopped, and the migrator takes it for all. */
-        if ((h->current.cluster_roll && !coordinated_migrator) || h->config.snapshot == SNAPSHOT_NONE) {
+        if (current_database_shared(&h->current) || h->config.snapshot == SNAPSHOT_NONE) {
                 r = helper_set_current_string(h, CURRENT_SNAPSHOT, offsetof(Current, snapshot), NULL);
                 if (r < 0)
                         return r;
-                if (h->current.cluster_coordinated && !coordinated_migrator)
+                if (current_database_shared(&h->current) && h->current.cluster_coordinated)
                         log_info(
                                 "Coordinated cluster upgrade: no snapshot of database %s here (the migrator "
                                 "takes it).",
                                 db);
-                else if (h->current.cluster_roll)
+                else if (current_database_shared(&h->current))
                         log_info(
                                 "Rolling cluster upgrade: no snapshot of database %s (the other hosts write "
                                 "to it).",

@@ -696,6 +696,10 @@ bool current_phase_is_done(const Current *c, const char *phase) {
         return false;
 }
 
+bool current_database_shared(const Current *c) {
+        return c->cluster_roll && !(c->cluster_coordinated && c->cluster_migrator);
+}
+
 int current_phase_done(Current *c, const char *phase) {
         if (current_phase_is_done(c, phase))
                 return 0;

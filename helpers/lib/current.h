@@ -267,6 +267,10 @@ int current_phase_done(Current *c, const char *phase);
 bool current_phase_is_done(const Current *c, const char *phase);
 /* add a migration (drops copied; NULL: none), or update the state of the one with that id */
 int current_set_migration(Current *c, const char *id, bool breaking, char *const *drops, const char *state);
+/* Whether other hosts may use the database while this upgrade works on it: in every cluster roll
+ * (cluster_roll), but for a coordinated roll's migrator, which runs while every member is stopped. Then
+ * no restore point of the database is taken, and rows may go without being lost. */
+bool current_database_shared(const Current *c);
 /* Why going back from this upgrade (current.json, or its ledger entry read by current_from_json()) would
  * be a full restore: a migration failed, a breaking one was applied (an entry that does not say counts
  * as breaking), or one may have been cut off mid-flight. *ret is that reason, or NULL when a minor

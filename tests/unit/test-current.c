@@ -435,6 +435,22 @@ START_TEST(test_repeated_key) {
 }
 END_TEST
 
+/* who else uses the database meanwhile: every host of a cluster roll but a coordinated roll's migrator */
+START_TEST(test_database_shared) {
+        Current c = {};
+
+        ck_assert(!current_database_shared(&c));
+        c.cluster_roll = (char *)"r1";
+        ck_assert(current_database_shared(&c));
+        c.cluster_migrator = true;
+        ck_assert(current_database_shared(&c)); /* a rolling roll's migrator: the others serve */
+        c.cluster_coordinated = true;
+        ck_assert(!current_database_shared(&c));
+        c.cluster_migrator = false;
+        ck_assert(current_database_shared(&c));
+}
+END_TEST
+
 START_TEST(test_phases) {
         _cleanup_(current_done) Current c = {};
         _cleanup_json_ cJSON *j = NULL;
@@ -675,6 +691,7 @@ static Suite *current_suite(void) {
         tcase_add_test(tc, test_wrong_types);
         tcase_add_test(tc, test_counts);
         tcase_add_test(tc, test_repeated_key);
+        tcase_add_test(tc, test_database_shared);
         tcase_add_test(tc, test_phases);
         tcase_add_test(tc, test_load_save);
         tcase_add_test(tc, test_load_lenient);
