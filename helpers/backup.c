@@ -666,8 +666,7 @@ static int run(Helper *h) {
         } else {
                 log_info(
                         "Cluster roll %s: the migrator backs up the shared database %s; this host counts "
-                        "its "
-                        "rows and backs up its own stores, config and master-key identifier.",
+                        "its rows and backs up its own stores, config and master-key identifier.",
                         h->current.cluster_roll,
                         db);
                 counts.after = cJSON_Duplicate(counts.before, true);
