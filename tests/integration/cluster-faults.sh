@@ -54,6 +54,13 @@ start_until_slot() {
         done
         [ "$(sem_holders)" = "cb$1" ] || fail "host $1 does not hold the slot: '$(sem_holders)'"
 }
+# wait_unit_over I SECONDS: until host I's upgrade unit is inactive, for at most SECONDS
+wait_unit_over() {
+        for _ in $(seq $(($2 * 5))); do
+                [ "$(cl "$1" systemctl is-active codebolt-upgrade@1.5.0.service)" = inactive ] && return 0
+                sleep 0.2
+        done
+}
 server_before=$(cl 1 systemctl show -P InvocationID codebolt.service)
 
 # ---- 1. the admin socket does not answer ----
@@ -101,10 +108,7 @@ grep -qF "Cannot tell etcd" <<<"$(cl_journal 1 codebolt-upgrade@1.5.0.service)" 
 [ "$(cl_health_version 1)" = 1.5.0 ] || fail "host 1 runs '$(cl_health_version 1)' while etcd is down"
 sleep 3
 cl_etcd_start
-for _ in $(seq 600); do
-        [ "$(cl 1 systemctl is-active codebolt-upgrade@1.5.0.service)" = inactive ] && break
-        sleep 0.2
-done
+wait_unit_over 1 120
 entry=$(ledger_last 1)
 [ "$(jq -r .result <<<"$entry")" = succeeded ] || fail "host 1's upgrade did not succeed: $entry"
 [ "$(jq -r .cluster_place <<<"$entry")" = 1 ] || fail "host 1's place in the roll is not 1: $entry"
@@ -118,10 +122,7 @@ sb_log "cluster-etcd-down: host 2 takes the slot, then etcd stops for more than 
 start_until_slot 2
 cl_etcd_stop
 # finish gives up after a minute and keeps what etcd must learn in cluster-pending.json
-for _ in $(seq 1200); do
-        [ "$(cl 2 systemctl is-active codebolt-upgrade@1.5.0.service)" = inactive ] && break
-        sleep 0.2
-done
+wait_unit_over 2 240
 [ "$(jq -r .result <<<"$(ledger_last 2)")" = succeeded ] || fail "host 2's upgrade did not succeed without etcd: $(ledger_last 2)"
 grep -qF "etcd still unreachable: kept in /var/lib/codebolt-upgrade/default/cluster-pending.json" \
         <<<"$(cl_journal 2 codebolt-upgrade@1.5.0.service)" || fail "host 2 did not keep what etcd missed"
