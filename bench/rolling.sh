@@ -125,8 +125,10 @@ for n in "${sizes[@]}"; do
 done
 
 rc=0
-python3 - "$results" "$out_md" "$out_json" "$MIN_HEALTHY" "$RATE" "$STEADY" "$FROM" "$TO" "${sizes[@]}" <<'PY' || rc=$?
+CBU_BENCH_DIR=$(dirname "$(realpath "$0")") python3 - "$results" "$out_md" "$out_json" "$MIN_HEALTHY" "$RATE" "$STEADY" "$FROM" "$TO" "${sizes[@]}" <<'PY' || rc=$?
 import json, os, statistics, sys
+sys.path.insert(0, os.environ['CBU_BENCH_DIR'])
+from report_section import replace_section
 
 results, out_md, out_json, min_healthy, rate, steady, v_from, v_to = sys.argv[1:9]
 sizes = [int(n) for n in sys.argv[9:]]
@@ -250,10 +252,8 @@ def median(values):
 
 md = []
 m = machine
-md.append('# Performance\n')
-md.append('Written by `bench/rolling.sh` (do not edit by hand: rerun it). One benchmark so far: the rolling '
-          'upgrade of a cluster (docs/architecture.md, "A host\'s part in a rolling roll").\n')
 md.append('## The rolling upgrade of a cluster\n')
+md.append('Written by `bench/rolling.sh` (docs/architecture.md, "A host\'s part in a rolling roll").\n')
 md.append(f'For N hosts, each N its own world (`tests/integration/lib/cluster.sh`: one network namespace, '
           f'PostgreSQL in a sandbox of its own, etcd, HAProxy with `inter 500ms fall 2 rise 2`, N host sandboxes '
           f'each a systemd of its own running the stand-in server): every host on {v_from} joins one cluster with '
@@ -339,7 +339,7 @@ if not all(w.get('hosts') for w in worlds):
     sys.stderr.write('a world gave no figures: the report is not written to files\n')
     sys.exit(2)
 if out_md:
-    open(out_md, 'w').write(report)
+    replace_section(out_md, 'rolling', report)
 if out_json:
     with open(out_json, 'w') as f:
         json.dump({'machine': machine, 'min_healthy': min_healthy, 'rate': int(rate), 'from': v_from, 'to': v_to,

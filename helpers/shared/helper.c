@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* helper.c: what every phase helper does the same way: arguments, config, signals, lock, current.json */
 #define _GNU_SOURCE
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cescape.h"
@@ -25,7 +26,20 @@ static void on_term(int sig) {
         helper_cancelled = sig;
 }
 
+/* at debug level (CODEBOLT_UPGRADE_LOG_LEVEL=debug), what the helper took of memory at most: its own
+ * process, and apart from it the largest child it ran (pg_dump, rsync, a libpq session's fork).
+ * bench/downtime.sh reads these lines. */
+static void log_peak_memory(const Helper *h) {
+        struct rusage self, children;
+
+        if (getrusage(RUSAGE_SELF, &self) < 0 || getrusage(RUSAGE_CHILDREN, &children) < 0)
+                return;
+        log_debug(
+                "%s: peak memory %ld kB, largest child %ld kB.", h->phase, self.ru_maxrss, children.ru_maxrss);
+}
+
 static void helper_done(Helper *h) {
+        log_peak_memory(h);
         helper_unlock(h);
         current_done(&h->current);
         config_done(&h->config);

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# downtime-report.py RESULTS FROM TO FAILING [--out=FILE.md] [--json=FILE.json] PROCEDURE...: the report of
+# bench/downtime.sh from its raw results (RESULTS/<procedure>/<trial>/{probe.log,journal.json,trial.json},
+# RESULTS/yardsticks/<trial>/yardsticks.json, RESULTS/benchmarks.txt, RESULTS/machine.json). Prints the
+# markdown section; --out puts it into FILE.md in place of the previous one (bench/report_section.py).
+import json
+import os
+import re
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_section import replace_section  # noqa: E402
+
+args = [a for a in sys.argv[1:] if a]
+out_md = next((a.split('=', 1)[1] for a in args if a.startswith('--out=')), '')
+out_json = next((a.split('=', 1)[1] for a in args if a.startswith('--json=')), '')
+args = [a for a in args if not a.startswith('--')]
+results, v_from, v_to, v_failing, procedures = args[0], args[1], args[2], args[3], args[4:]
+machine = json.load(open(os.path.join(results, 'machine.json')))
+
+UPGRADES = ('template', 'dump', 'none', 'delta')
+TITLES = {
+    'guide': 'the guide by hand (stop, `npm install -g`, start)',
+    'floor': 'the floor (installed first, stop, symlink switch, start)',
+    'template': '`codebolt-upgrade@` with `Snapshot=template`',
+    'dump': '`codebolt-upgrade@` with `Snapshot=dump`',
+    'none': '`codebolt-upgrade@` with `Snapshot=none`',
+    'delta': '`codebolt-upgrade@` with `Snapshot=delta`',
+    'minor-rollback': 'minor rollback (`codebolt-rollback@` after a success)',
+    'restore-snapshot': 'full restore from the snapshot (`Snapshot=template`)',
+    'restore-dump': 'full restore from the final dump (`Snapshot=dump`)',
+}
+# the product's downtime, cut at these journal marks (the first message matching each), in this order
+MARKS = [
+    ('stop_req', 'drain', r'^drain: stopping '),
+    ('stopped', 'drain', r'\.service stopped\.$'),
+    ('stores', 'snapshot', r'^snapshot: copying /'),
+    ('count', 'snapshot', r'^snapshot: counting rows'),
+    ('restore_point', 'snapshot', r'^Restore point ready'),
+    ('switched', 'switch', r'^Switched deployment '),
+    ('server', None, r'^codebolt-server \S+ starting$'),
+    ('migrated', None, r'^migrations: \d+ applied, 0 failed$'),
+]
+SEGMENTS = [  # name, the mark it ends at; the first starts at the first failed answer
+    ('drain', 'stop_req'),
+    ('stop', 'stopped'),
+    ('snapshot of the database', 'stores'),
+    ('store delta', 'count'),
+    ('row count', 'restore_point'),
+    ('switch', 'switched'),
+    ('start', 'server'),
+    ('migrations', 'migrated'),
+    ('ready', 'up'),
+]
+
+
+def probe(path, end_version):
+    """(down, up): the first answer that is not 200, and the first 200 of end_version after it, in
+    milliseconds since the epoch; (None, None) when the server never went down"""
+    down = None
+    for line in open(path):
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        t, status, version = float(parts[0]), parts[1], parts[2]
+        if down is None:
+            if status != '200':
+                down = t
+        elif status == '200' and version == end_version:
+            return down, t
+    return down, None
+
+
+def journal(path):
+    entries = []
+    for line in open(path):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        msg = e.get('MESSAGE')
+        if not isinstance(msg, str):
+            continue
+        entries.append((int(e['__REALTIME_TIMESTAMP']) / 1000.0, e.get('CODEBOLT_UPGRADE_PHASE'),
+                        e.get('UNIT') or e.get('_SYSTEMD_UNIT', ''), msg))
+    return entries
+
+
+def first(entries, phase, pattern, after=0.0):
+    rx = re.compile(pattern)
+    for t, p, _, msg in entries:
+        if t >= after and (phase is None or p == phase) and rx.search(msg):
+            return t
+    return None
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def spread(xs):
+    xs = [x for x in xs if x is not None]
+    return (min(xs), max(xs)) if xs else (None, None)
+
+
+def fmt(x, digits=2):
+    return '–' if x is None else f'{x:.{digits}f}'
+
+
+def trial_dirs(name):
+    d = os.path.join(results, name)
+    return [os.path.join(d, t) for t in sorted(os.listdir(d), key=int)] if os.path.isdir(d) else []
+
+
+peak = {}  # phase -> (self kB, largest child kB), the largest seen
+figures = {}
+for name in procedures:
+    trials = []
+    for d in trial_dirs(name):
+        meta = json.load(open(os.path.join(d, 'trial.json')))
+        entries = journal(os.path.join(d, 'journal.json'))
+        down, up = probe(os.path.join(d, 'probe.log'), meta['end'])
+        t = {'downtime_s': (up - down) / 1000 if down and up else (0.0 if down is None else None),
+             'procedure_s': (meta['end_ns'] - meta['start_ns']) / 1e9}
+        for ts, phase, _, msg in entries:
+            m = re.match(r'^(\S+): peak memory (\d+) kB, largest child (\d+) kB\.$', msg)
+            if m:
+                old = peak.get(m[1], (0, 0))
+                peak[m[1]] = (max(old[0], int(m[2])), max(old[1], int(m[3])))
+        if name in UPGRADES and down and up:
+            # the marks in their order, looked for from the drain's start (the first failed answer may come a
+            # moment after the stop's request); each segment ends at its mark, or is empty when the mark is
+            # missing (Snapshot=none copies no database) and the time goes on to the next one
+            after = first(entries, 'drain', r'^drain: asking') or down
+            points = {}
+            for key, phase, pattern in MARKS:
+                points[key] = first(entries, phase, pattern, after)
+                after = points[key] or after
+            points['up'] = up
+            split, prev = {}, down
+            for seg, mark in SEGMENTS:
+                if points.get(mark) is None:
+                    split[seg] = 0.0
+                    continue
+                end = max(points[mark], prev)
+                split[seg], prev = (end - prev) / 1000, end
+            t['split_s'] = split
+            backup0 = first(entries, 'backup', r'.')
+            drain0 = first(entries, 'drain', r'.')
+            t['backup_s'] = (drain0 - backup0) / 1000 if backup0 and drain0 else None
+            t['unit_s'] = t['procedure_s']
+        if name.startswith('restore-'):
+            started = first(entries, None, r'^Starting codebolt-rollback@')
+            t['restore_s'] = (up - started) / 1000 if started and up else None
+        trials.append(t)
+    figures[name] = trials
+
+yard = []
+d = os.path.join(results, 'yardsticks')
+for t in sorted(os.listdir(d), key=int) if os.path.isdir(d) else []:
+    yard.append(json.load(open(os.path.join(d, t, 'yardsticks.json'))))
+y = {k: median([x[k] for x in yard]) for k in ('pg_dump', 'copy', 'pg_restore', 'rsync')} if yard else {}
+
+bench_txt = open(os.path.join(results, 'benchmarks.txt')).read() if os.path.exists(
+    os.path.join(results, 'benchmarks.txt')) else ''
+m = re.search(r'codebolt-upgrade-generator, (\d+) deployments .*?median (\d+\.\d+) ms', bench_txt)
+generator_ms = float(m[2]) if m else None
+m = re.search(r'/bin/true timed the same way: median (\d+\.\d+) ms', bench_txt)
+true_ms = float(m[1]) if m else None
+m = re.search(r'metadata_plan_path, (\d+) versions.*?search min [\d.]+ ms, median ([\d.]+)\s+ms.*?metadata_parse median '
+              r'([\d.]+) ms', bench_txt, re.S)
+plan_ms = float(m[2]) + float(m[3]) if m else None
+
+
+def med(name, key='downtime_s'):
+    return median([t.get(key) for t in figures.get(name, [])])
+
+
+floor = med('floor')
+goals = []
+
+
+def goal(what, value, limit, how):
+    ok = None if value is None or limit is None else value <= limit
+    goals.append((what, value, limit, how, ok))
+
+
+if floor is not None:
+    goal('`Snapshot=none` downtime', med('none'), 1.1 * floor, '≤ 1.1 × the floor')
+    if y:
+        goal('`Snapshot=template` downtime', med('template'), 1.1 * (floor + y['copy']),
+             '≤ 1.1 × (the floor + the file copy of the database)')
+    goal('minor rollback downtime', med('minor-rollback'), floor + 1, '≤ the floor + 1 s')
+    goal('full restore from the snapshot (rollback start → up)', med('restore-snapshot', 'restore_s'), floor + 2,
+         '≤ the floor + 2 s')
+if y:
+    goal('backup and its verification', median([med(n, 'backup_s') for n in UPGRADES if n in figures]),
+         1.3 * (y['pg_dump'] + y['rsync'] + y['pg_restore']), '≤ 1.3 × (pg_dump + rsync + pg_restore)')
+worst = max(peak.items(), key=lambda kv: kv[1][0]) if peak else None
+if worst:
+    goal(f'largest helper peak memory ({worst[0]})', worst[1][0] / 1024, 10.0, '≤ 10 MB (MB)')
+goal(f'generator, 50 deployments (ms; `/bin/true` timed the same way: {fmt(true_ms, 1)} ms)', generator_ms, 20.0,
+     '≤ 20 ms')
+goal('`plan` path search, 20,000 versions (ms)', plan_ms, 1000.0, '< 1 s')
+
+w = machine['world']
+md = []
+md.append('## Downtime of one upgrade, beside the guide and the floor\n')
+md.append(f'Written by `bench/downtime.sh`{" --small" if machine["small"] else ""}. One server upgraded '
+          f'{v_from} → {v_to} (two migrations, one of them an index over the history table), every procedure '
+          f'on a fresh copy of one world, {machine["trials"]} trial{"s" if machine["trials"] > 1 else ""} each, '
+          'taken in turns (trial 1 of every procedure, then trial 2 …) so that the machine\'s other work weighs '
+          'on all alike.\n')
+md.append(f'The world: a database of {w["db_bytes"] / 1048576:.0f} MB ({w["history_rows"]:,} history rows, the '
+          f'rest memory rows), stores of {w["stores_bytes"] / 1048576:.0f} MB (three git repositories of many '
+          f'objects, vectordb files), the release a package of {w["package_bytes"] / 1048576:.0f} MB in '
+          f'{w["package_files"]:,} files. A sandbox (a real systemd as PID 1, its layers on disk), the local '
+          'registry on loopback.\n')
+md.append('**Downtime** is what a client sees: `bench/probe.js` asks `/health` every 20 ms on a fresh '
+          'connection, and the downtime runs from the first answer that is not `200` to the first `200` of the '
+          'version the procedure ends on. For a full restore the table also gives the restore\'s own part, from '
+          'the rollback unit\'s start to that answer.\n')
+md.append(f'Machine: {machine["nproc"]} CPUs ({machine["cpu"]}), {machine["mem_mb"]} MB of memory, Linux '
+          f'{machine["kernel"]}, load average {machine["loadavg"]} when the run began. Build: commit '
+          f'`{machine["commit"]}`{" with local changes" if machine["dirty"] else ""}, plain (`--buildtype=release`, '
+          f'no sanitizers). Run {machine["date"]}.\n')
+md.append('Rerun (root; the full world takes about an hour, `--small` a few minutes):\n')
+md.append('```sh\nsudo bench/downtime.sh --out docs/performance.md --json docs/downtime.json\n```\n')
+
+md.append('### Downtime\n')
+md.append('| procedure | downtime, median (s) | spread (s) | ratio to the floor | whole procedure (s) |')
+md.append('| --- | ---: | ---: | ---: | ---: |')
+for name in procedures:
+    ts = figures.get(name, [])
+    lo, hi = spread([t['downtime_s'] for t in ts])
+    d = med(name)
+    md.append(f'| {TITLES.get(name, name)} | {fmt(d)} | {fmt(lo)}–{fmt(hi)} | '
+              f'{fmt(d / floor if d is not None and floor else None, 1)}× | {fmt(med(name, "procedure_s"), 1)} |')
+    if name.startswith('restore-'):
+        lo, hi = spread([t.get('restore_s') for t in ts])
+        md.append(f'| … of which the restore (rollback start → up) | {fmt(med(name, "restore_s"))} | '
+                  f'{fmt(lo)}–{fmt(hi)} | | |')
+md.append('\n"Whole procedure": from the first command to the server answering as the end version (for the '
+          'product, the unit\'s whole run: preflight, stage and backup happen while the server serves).\n')
+
+ups = [n for n in UPGRADES if n in figures and any('split_s' in t for t in figures[n])]
+if ups:
+    md.append('### The product\'s downtime, phase by phase (median seconds)\n')
+    md.append('| phase | ' + ' | '.join(f'`{n}`' for n in ups) + ' |')
+    md.append('| --- |' + ' ---: |' * len(ups))
+    for seg, _ in SEGMENTS:
+        md.append(f'| {seg} | ' + ' | '.join(
+            fmt(median([t['split_s'][seg] for t in figures[n] if 'split_s' in t])) for n in ups) + ' |')
+    md.append('| **downtime** | ' + ' | '.join(fmt(med(n)) for n in ups) + ' |')
+    md.append('\nThe cuts are journal lines: drain (first failed answer → "drain: stopping"), stop (→ '
+              '"codebolt.service stopped."), snapshot of the database (→ the first store\'s copy; it includes '
+              'the snapshot helper\'s start), store delta (→ "counting rows"), row count (→ "Restore point '
+              'ready"), switch (→ "Switched deployment"), start (→ the server\'s "starting" line: the next '
+              'helper, systemd and node), migrations (→ "migrations: N applied"), ready (→ the first `200`).\n')
+
+if y:
+    md.append('### The raw yardsticks (median seconds)\n')
+    md.append('| `pg_dump -Fc` | file copy of the database\'s directory | `pg_restore` | `rsync` of the stores '
+              '| the product\'s backup phase (dump, trial restore, stores, checksums) |')
+    md.append('| ---: | ---: | ---: | ---: | ---: |')
+    md.append(f'| {fmt(y["pg_dump"])} | {fmt(y["copy"])} | {fmt(y["pg_restore"])} | {fmt(y["rsync"])} | '
+              f'{fmt(median([med(n, "backup_s") for n in UPGRADES if n in figures]))} |')
+    md.append('')
+
+if peak:
+    md.append('### Peak memory of each helper (largest over every run)\n')
+    md.append('| helper | its own process (MB) | the largest child it ran (MB) |')
+    md.append('| --- | ---: | ---: |')
+    for phase, (own, child) in sorted(peak.items()):
+        md.append(f'| {phase} | {own / 1024:.1f} | {child / 1024:.1f} |')
+    md.append('\nThe children are `pg_dump`, `pg_restore`, `rsync`, `npm` and the forked libpq sessions '
+              '(`helpers/lib/pg.c` runs each in a child that drops to the database\'s user).\n')
+
+md.append('### Goals\n')
+md.append('| goal | measured | limit | met |')
+md.append('| --- | ---: | ---: | --- |')
+for what, value, limit, how, ok in goals:
+    md.append(f'| {what}: {how} | {fmt(value)} | {fmt(limit)} | {"–" if ok is None else "yes" if ok else "**no**"} |')
+md.append('')
+report = '\n'.join(md)
+sys.stdout.write(report + '\n')
+if out_md:
+    replace_section(out_md, 'downtime', report)
+if out_json:
+    with open(out_json, 'w') as f:
+        json.dump({'machine': machine, 'procedures': figures, 'yardsticks': yard, 'peak_kb': peak,
+                   'generator_ms': generator_ms, 'plan_ms': plan_ms,
+                   'goals': [{'goal': g[0], 'value': g[1], 'limit': g[2], 'met': g[4]} for g in goals]}, f, indent=1)
+        f.write('\n')
