@@ -35,7 +35,10 @@ static void log_peak_memory(const Helper *h) {
         if (getrusage(RUSAGE_SELF, &self) < 0 || getrusage(RUSAGE_CHILDREN, &children) < 0)
                 return;
         log_debug(
-                "%s: peak memory %ld kB, largest child %ld kB.", h->phase, self.ru_maxrss, children.ru_maxrss);
+                "%s: peak memory %ld kB, largest child %ld kB.",
+                h->phase,
+                self.ru_maxrss,
+                children.ru_maxrss);
 }
 
 static void helper_done(Helper *h) {
