@@ -542,37 +542,41 @@ static int set_baseline(Current *current, void *userdata) {
         return 0;
 }
 
-/* What the watch after the upgrade compares with (watchstate.h), read from the version still running.
- * A signal that cannot be read is left out: the watch then has nothing to compare it with. */
-static int take_baseline(Helper *h) {
-        _cleanup_json_ cJSON *b = NULL;
-        const cJSON *memory;
-        int r;
-
+/* What the watch after the upgrade compares with (watchstate.h), read from the version still running,
+ * in readings spread over the backup's own steps. A signal that cannot be read is left out: the watch
+ * then has nothing to compare it with. */
+static int baseline_begin(Helper *h, BaselineCapture *b) {
         log_status("backup: taking the watch's baseline from %s", strempty(h->current.from));
-        r = watch_capture_baseline(&h->config, &b);
-        if (r < 0)
+        return watch_baseline_begin(&h->config, b) < 0 ? log_oom() : 0;
+}
+
+static int baseline_end(Helper *h, BaselineCapture *b) {
+        _cleanup_json_ cJSON *j = NULL;
+        const cJSON *memory;
+
+        if (watch_baseline_end(&h->config, b, &j) < 0)
                 return log_oom();
-        memory = cJSON_GetObjectItemCaseSensitive(b, "memory_max");
+        memory = cJSON_GetObjectItemCaseSensitive(j, "memory_max");
         log_info(
                 "Baseline for the watch: %s errors in %.0f s of %s's journal; agent runs %s succeeded, %s "
                 "failed; "
                 "memory %s%.1f MiB (%s).",
-                count_or_unknown(b, "errors"),
+                count_or_unknown(j, "errors"),
                 (double)(h->config.watch_baseline_window / USEC_PER_SEC),
                 h->config.server_unit,
-                count_or_unknown(b, "runs_succeeded"),
-                count_or_unknown(b, "runs_failed"),
+                count_or_unknown(j, "runs_succeeded"),
+                count_or_unknown(j, "runs_failed"),
                 cJSON_IsNumber(memory) ? "" : "unknown, ",
                 cJSON_IsNumber(memory) ? memory->valuedouble / (1024.0 * 1024.0) : 0.0,
-                json_get_string(b, "memory_source") ?: "no reading");
-        return helper_update_current(h, set_baseline, b);
+                json_get_string(j, "memory_source") ?: "no reading");
+        return helper_update_current(h, set_baseline, j);
 }
 
 static int run(Helper *h) {
         _cleanup_free_ char *base = NULL, *name = NULL, *final = NULL, *dump = NULL, *created = NULL,
                             *error = NULL, *size_all = NULL, *size_dump = NULL;
         _cleanup_(remove_partialp) char *partial = NULL;
+        _cleanup_(watch_baseline_done) BaselineCapture baseline = {};
         _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *check = NULL,
                              *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL;
         _cleanup_(counts_done) Counts counts = {};
@@ -600,7 +604,7 @@ static int run(Helper *h) {
         r = roll_take_slot(h);
         if (r < 0)
                 return r;
-        r = take_baseline(h);
+        r = baseline_begin(h, &baseline);
         if (r < 0)
                 return r;
 
@@ -674,6 +678,9 @@ static int run(Helper *h) {
                         return log_oom();
         }
 
+        if (watch_baseline_read(&h->config, &baseline) < 0)
+                return log_oom();
+
         /* the stores, the config, the master key's identifier */
         STRV_FOREACH (store, h->config.storage_paths) {
                 r = copy_store(partial, *store, &vanished);
@@ -706,6 +713,9 @@ static int run(Helper *h) {
                         "%" PRIu64 " special files (fifos, sockets, devices) are copied, not checksummed.",
                         stats.other);
 
+        if (watch_baseline_read(&h->config, &baseline) < 0)
+                return log_oom();
+
         /* verification: the files as written, the dump's listing, a trial restore */
         log_status("backup: verifying checksums");
         r = backup_manifest_hash_tree(partial, NULL, BACKUP_HASH_SKIP_MANIFEST, &check, NULL, NULL);
@@ -731,6 +741,10 @@ static int run(Helper *h) {
                 } else
                         log_info("VerifyRestore=no: no trial restore.");
         }
+
+        r = baseline_end(h, &baseline);
+        if (r < 0)
+                return r;
 
         r = counts_resolve(&counts, &tables, &changed);
         if (r < 0)

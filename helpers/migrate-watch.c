@@ -14,6 +14,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "restore-point.h"
 #include "paths.h"
 #include "release.h"
 #include "strv.h"
@@ -667,6 +668,12 @@ static int run(Helper *h) {
         r = follow(&w);
         if (r < 0)
                 return r;
+
+        /* the server is back: the snapshot, frozen at the stop, is counted now rather than in the
+         * downtime. A failure leaves the count to a rollback, which counts before it restores; the server
+         * itself is fine, so the upgrade goes on. */
+        if (!h->for_rollback && restore_point_record_counts(h) < 0)
+                log_warning("The restore point's rows are not recorded; a rollback counts them itself.");
         return 0;
 }
 

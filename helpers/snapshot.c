@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "pg-client.h"
+#include "restore-point.h"
 #include "roll.h"
 #include "state.h"
 #include "stores.h"
@@ -201,17 +202,48 @@ static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
         return 0;
 }
 
+/* the live store's files whose copy was written anew (their keys in rehashed) hold what the copy holds */
+static int compare_rehashed(const char *src, const char *prefix, const cJSON *copy, const cJSON *rehashed) {
+        const cJSON *k;
+        int r;
+
+        cJSON_ArrayForEach (k, rehashed) {
+                _cleanup_free_ char *path = NULL, *hex = NULL;
+                const cJSON *want = cJSON_GetObjectItemCaseSensitive(copy, k->valuestring);
+
+                if (asprintf(&path, "%s/%s", src, k->valuestring + strlen(prefix)) < 0) {
+                        path = NULL;
+                        return log_oom();
+                }
+                r = hash_sha256_file(path, &hex);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
+                if (!cJSON_IsString(want) || !streq(hex, want->valuestring))
+                        return log_error_errno(
+                                EBADMSG,
+                                "The backup's copy of %s differs from it at %s after rsync: something still "
+                                "writes to the store.",
+                                src,
+                                k->valuestring + strlen(prefix));
+        }
+        return 0;
+}
+
 /* rsync the store onto the backup's copy (only the delta since backup), then prove the copy equals the
- * store, file by file, and put its checksums into the manifest */
+ * store and put its checksums into the manifest, reading only what changed: the two trees hold the same
+ * names, sizes, modification times and symlinks; a file rsync wrote is hashed on both sides; the others
+ * keep the checksums backup verified (docs/architecture.md, "What the downtime is made of") */
 static int refresh_store(
         const char *backup, const char *store, cJSON *files, cJSON *symlinks, BackupTreeStats *total) {
         _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL;
-        _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy = NULL, *copy_links = NULL;
+        _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy_stat = NULL, *copy = NULL,
+                             *copy_links = NULL, *rehashed = cJSON_CreateArray();
+        BackupHashReuse reuse = { .known = files, .rehashed = rehashed };
         BackupTreeStats stats = {};
         struct stat st;
         int r;
 
-        if (!src)
+        if (!src || !rehashed)
                 return log_oom();
         r = backup_manifest_copy_path(backup, BACKUP_MANIFEST_STORES, store, &dst);
         if (r < 0)
@@ -226,31 +258,43 @@ static int refresh_store(
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(ENOTDIR, "Store %s ([Storage] Paths=) is not a directory.", src);
 
+        /* a second of margin: the kernel stamps ctime from a clock that may lag this one by a tick; a file
+         * changed within it is only hashed once more */
+        if (clock_gettime(CLOCK_REALTIME, &reuse.since) < 0)
+                return log_error_errno(errno, "Failed to read the clock: %m");
+        reuse.since.tv_sec--;
+
         log_status("snapshot: copying %s (the changes since the backup)", store);
         r = stores_rsync(src, dst, false);
         if (r < 0)
                 return r;
 
         /* the server is stopped: the store is what a restore must bring back, so the copy must equal it */
-        r = backup_manifest_hash_tree(src, prefix, 0, &live, &live_links, NULL);
+        r = backup_manifest_hash_tree(src, prefix, BACKUP_HASH_STAT_ONLY, &live, &live_links, NULL);
         if (r < 0)
-                return log_error_errno(r, "Failed to compute the checksums of %s: %m", src);
-        r = backup_manifest_hash_tree(dst, prefix, 0, &copy, &copy_links, &stats);
+                return log_error_errno(r, "Failed to list %s: %m", src);
+        r = backup_manifest_hash_tree(dst, prefix, BACKUP_HASH_STAT_ONLY, &copy_stat, NULL, NULL);
         if (r < 0)
-                return log_error_errno(r, "Failed to compute the checksums of %s: %m", dst);
+                return log_error_errno(r, "Failed to list %s: %m", dst);
         r = stores_compare(
                 live,
-                copy,
-                "The backup's copy of %s differs from it at %s after rsync: something still writes to the "
-                "store.",
+                copy_stat,
+                "The backup's copy of %s differs from it at %s after rsync (size or modification time): "
+                "something still writes to the store.",
                 src);
         if (r < 0)
                 return r;
+        r = backup_manifest_hash_tree_reuse(dst, prefix, 0, &reuse, &copy, &copy_links, &stats);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the checksums of %s: %m", dst);
         r = stores_compare(
                 live_links,
                 copy_links,
                 "The backup's copy of %s differs from it at the symlink %s after rsync.",
                 src);
+        if (r < 0)
+                return r;
+        r = compare_rehashed(src, prefix, copy, rehashed);
         if (r < 0)
                 return r;
 
@@ -260,6 +304,11 @@ static int refresh_store(
         if (r < 0)
                 return log_error_errno(r, "Failed to update the manifest's entries of %s: %m", store);
 
+        log_debug(
+                "%s: %d of %" PRIu64 " files changed since the backup, hashed on both sides.",
+                store,
+                cJSON_GetArraySize(rehashed),
+                stats.files);
         total->files += stats.files;
         total->bytes += stats.bytes;
         total->symlinks += stats.symlinks;
@@ -354,8 +403,7 @@ static int snapshot_database(Helper *h, const char *id, const char *backup, cJSO
 }
 
 static int run(Helper *h) {
-        _cleanup_free_ char *manifest_path = NULL, *snapshot = NULL, *error = NULL, *refreshed = NULL,
-                            *size = NULL;
+        _cleanup_free_ char *manifest_path = NULL, *snapshot = NULL, *refreshed = NULL, *size = NULL;
         _cleanup_json_ cJSON *manifest = NULL, *counts = NULL;
         /* copies: every update of current.json replaces h->current */
         _cleanup_free_ char *backup = NULL, *upgrade_id = NULL;
@@ -364,7 +412,6 @@ static int run(Helper *h) {
         char stamp_id[sizeof("YYYYmmddHHMMSS")];
         BackupTreeStats stats = {};
         cJSON *files, *symlinks;
-        PgTarget target;
         int r;
 
         if (!h->current.server_stopped)
@@ -427,20 +474,23 @@ static int run(Helper *h) {
                 return r;
         }
 
-        /* the row counts at the stop: what a restore from the snapshot brings back */
-        log_status("snapshot: counting rows of database %s", db);
-        r = helper_pg_target(h, db, &target);
-        if (r < 0)
-                return log_oom();
-        r = pg_table_row_counts(&target, &counts, &error);
-        if (r < 0)
-                return log_error_errno(r, "Failed to count the rows of database %s: %s", db, error ?: "");
+        /* the row counts at the stop, what a restore brings back: the final dump's now, from the
+         * database it was taken of; a snapshot database is frozen, and migrate counts it once the server
+         * is back (restore-point.h). Without either nothing is restored to the stop, and nothing counted. */
+        cJSON_DeleteItemFromObjectCaseSensitive(manifest, "tables_at_stop");
+        if (h->config.snapshot == SNAPSHOT_DUMP && !current_database_shared(&h->current)) {
+                log_status("snapshot: counting rows of database %s", db);
+                r = restore_point_count(h, db, &counts);
+                if (r < 0)
+                        return r;
+                if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0)
+                        return log_oom();
+        }
 
         refreshed = current_timestamp();
         if (!refreshed)
                 return log_oom();
-        if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0 ||
-            set_member(manifest, "snapshot", snapshot ? cJSON_CreateString(snapshot) : cJSON_CreateNull()) <
+        if (set_member(manifest, "snapshot", snapshot ? cJSON_CreateString(snapshot) : cJSON_CreateNull()) <
                     0 ||
             set_member(manifest, "refreshed", cJSON_CreateString(refreshed)) < 0)
                 return log_oom();

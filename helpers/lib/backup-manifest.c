@@ -151,13 +151,88 @@ static int read_names_sorted(DIR *d, char ***ret, size_t *ret_n) {
         return 0;
 }
 
+static int cjson_cmp_key(const void *a, const void *b) {
+        return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+/* the members of o sorted by key: O(n log n) where cJSON's lookups would make a compare O(n²) */
+static int members_sorted(const cJSON *o, cJSON ***ret, size_t *ret_n) {
+        _cleanup_free_ cJSON **v = NULL;
+        size_t n = 0, i = 0;
+        cJSON *m;
+
+        cJSON_ArrayForEach (m, o)
+                n++;
+        v = calloc(n + 1, sizeof(cJSON *));
+        if (!v)
+                return -ENOMEM;
+        cJSON_ArrayForEach (m, o) {
+                if (!m->string)
+                        return -EINVAL;
+                v[i++] = m;
+        }
+        qsort(v, n, sizeof(cJSON *), cjson_cmp_key);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
 typedef struct Walk {
         const char *key_prefix;
         BackupHashFlags flags;
+        const BackupHashReuse *reuse;
+        cJSON **known; /* reuse->known's members, sorted by key */
+        size_t n_known;
         cJSON *files;
         cJSON *symlinks;
         BackupTreeStats stats;
 } Walk;
+
+static bool changed_before(const struct stat *st, const struct timespec *t) {
+        return st->st_ctim.tv_sec < t->tv_sec ||
+               (st->st_ctim.tv_sec == t->tv_sec && st->st_ctim.tv_nsec < t->tv_nsec);
+}
+
+static int cjson_cmp_key_name(const void *key, const void *member) {
+        return strcmp(key, (*(cJSON *const *)member)->string);
+}
+
+static const cJSON *find_known(const Walk *w, const char *key) {
+        cJSON *const *m = bsearch(key, w->known, w->n_known, sizeof(cJSON *), cjson_cmp_key_name);
+        return m ? *m : NULL;
+}
+
+/* a regular file's value in the walk: its checksum (known, or read), or its size and mtime */
+static int walk_file_value(
+        int dfd, const char *name, const char *key, const struct stat *st, Walk *w, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        const cJSON *known;
+        int r;
+
+        if (w->flags & BACKUP_HASH_STAT_ONLY)
+                return asprintf(
+                               ret,
+                               "%" PRIu64 " %" PRIu64,
+                               (uint64_t)st->st_size,
+                               (uint64_t)st->st_mtim.tv_sec * UINT64_C(1000000000) +
+                                       (uint64_t)st->st_mtim.tv_nsec) < 0
+                               ? -ENOMEM
+                               : 0;
+        if (w->reuse) {
+                known = find_known(w, key);
+                if (cJSON_IsString(known) && changed_before(st, &w->reuse->since)) {
+                        *ret = strdup(known->valuestring);
+                        return *ret ? 0 : -ENOMEM;
+                }
+                if (w->reuse->rehashed && !cJSON_AddItemToArray(w->reuse->rehashed, cJSON_CreateString(key)))
+                        return -ENOMEM;
+        }
+        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = hash_sha256_fd(fd, ret);
+        return r < 0 ? r : 0;
+}
 
 /* dfd is consumed; rel is "" or "a/b/" */
 static int walk_dir(int dfd, const char *rel, Walk *w) {
@@ -209,10 +284,7 @@ static int walk_dir(int dfd, const char *rel, Walk *w) {
                             streq(name, BACKUP_MANIFEST_FILE))
                                 continue;
 
-                        fd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-                        if (fd < 0)
-                                return -errno;
-                        r = hash_sha256_fd(fd, &hex);
+                        r = walk_file_value(dirfd(d), name, key, &st, w, &hex);
                         if (r < 0)
                                 return r;
                         if (!cJSON_AddStringToObject(w->files, key, hex))
@@ -242,8 +314,21 @@ int backup_manifest_hash_tree(
         cJSON **ret_files,
         cJSON **ret_symlinks,
         BackupTreeStats *ret_stats) {
+        return backup_manifest_hash_tree_reuse(
+                dir, key_prefix, flags, NULL, ret_files, ret_symlinks, ret_stats);
+}
+
+int backup_manifest_hash_tree_reuse(
+        const char *dir,
+        const char *key_prefix,
+        BackupHashFlags flags,
+        const BackupHashReuse *reuse,
+        cJSON **ret_files,
+        cJSON **ret_symlinks,
+        BackupTreeStats *ret_stats) {
 
         _cleanup_json_ cJSON *files = NULL, *symlinks = NULL;
+        _cleanup_free_ cJSON **known = NULL;
         Walk w;
         int fd, r;
 
@@ -254,7 +339,17 @@ int backup_manifest_hash_tree(
         symlinks = cJSON_CreateObject();
         if (!files || !symlinks)
                 return -ENOMEM;
-        w = (Walk){ .key_prefix = key_prefix, .flags = flags, .files = files, .symlinks = symlinks };
+        w = (Walk){ .key_prefix = key_prefix,
+                    .flags = flags,
+                    .reuse = reuse,
+                    .files = files,
+                    .symlinks = symlinks };
+        if (reuse && reuse->known) {
+                r = members_sorted(reuse->known, &known, &w.n_known);
+                if (r < 0)
+                        return r;
+                w.known = known;
+        }
 
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -268,32 +363,6 @@ int backup_manifest_hash_tree(
                 *ret_symlinks = TAKE_PTR(symlinks);
         if (ret_stats)
                 *ret_stats = w.stats;
-        return 0;
-}
-
-static int cjson_cmp_key(const void *a, const void *b) {
-        return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
-}
-
-/* the members of o sorted by key: O(n log n) where cJSON's lookups would make a compare O(n²) */
-static int members_sorted(const cJSON *o, cJSON ***ret, size_t *ret_n) {
-        _cleanup_free_ cJSON **v = NULL;
-        size_t n = 0, i = 0;
-        cJSON *m;
-
-        cJSON_ArrayForEach (m, o)
-                n++;
-        v = calloc(n + 1, sizeof(cJSON *));
-        if (!v)
-                return -ENOMEM;
-        cJSON_ArrayForEach (m, o) {
-                if (!m->string)
-                        return -EINVAL;
-                v[i++] = m;
-        }
-        qsort(v, n, sizeof(cJSON *), cjson_cmp_key);
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
         return 0;
 }
 

@@ -50,7 +50,15 @@ typedef struct BackupTreeStats {
 
 typedef enum BackupHashFlags {
         BACKUP_HASH_SKIP_MANIFEST = 1 << 0, /* leave out dir's top-level manifest.json */
+        BACKUP_HASH_STAT_ONLY = 1 << 1,     /* a file's value is "<size> <mtime in ns>", nothing is read */
 } BackupHashFlags;
+
+/* What an earlier walk of the same tree found, for backup_manifest_hash_tree_reuse() */
+typedef struct BackupHashReuse {
+        const cJSON *known;    /* {"<key>": "sha256 hex"}, as backup_manifest_hash_tree() returned */
+        struct timespec since; /* a known file whose ctime is before this keeps its checksum unread */
+        cJSON *rehashed;       /* optional, an array: gets the key of every file read and hashed */
+} BackupHashReuse;
 
 /* Walk dir without following symlinks (dir itself may be one) and return {"<key_prefix><relative
  * path>": "sha256 hex"} for every regular file, in a stable order (sorted per directory), and
@@ -60,6 +68,18 @@ int backup_manifest_hash_tree(
         const char *dir,
         const char *key_prefix,
         BackupHashFlags flags,
+        cJSON **ret_files,
+        cJSON **ret_symlinks,
+        BackupTreeStats *ret_stats);
+
+/* backup_manifest_hash_tree(), reading only the files that changed since reuse->since: a regular file
+ * whose key is in reuse->known and whose status changed before reuse->since (its ctime: any write,
+ * rename into place, chmod or chown moves it, and nothing sets it back) keeps its known checksum. */
+int backup_manifest_hash_tree_reuse(
+        const char *dir,
+        const char *key_prefix,
+        BackupHashFlags flags,
+        const BackupHashReuse *reuse,
         cJSON **ret_files,
         cJSON **ret_symlinks,
         BackupTreeStats *ret_stats);

@@ -189,6 +189,10 @@ int record_discarded(Rollback *rb) {
         if (rb->current.present & CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS))
                 return 0; /* counted by an earlier attempt, before anything was dropped */
 
+        /* what the restore brings back must be known first; a snapshot that cannot be counted fails the
+         * restore later, with its own message */
+        if (adopt_snapshot_counts(rb) < 0)
+                log_warning("How many rows the restore discards is counted against the backup's tables.");
         (void)restored_counts(rb, &at_stop);
         discarded = count_discarded(rb);
         /* NAN (not counted) is written as null: counted once, whatever it gave */

@@ -121,25 +121,15 @@ static int rename_database(Rollback *rb, const PgTarget *admin, const char *from
         return 0;
 }
 
-/* the snapshot holds exactly what the database held when the server stopped */
-static int check_snapshot(Rollback *rb) {
-        _cleanup_json_ cJSON *counts = NULL;
+/* the rows of the snapshot; through rb_fail() */
+static int count_snapshot(Rollback *rb, cJSON **ret) {
         _cleanup_free_ char *error = NULL;
-        const cJSON *expected = cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_at_stop");
         PgTarget target;
         int r;
 
-        if (!cJSON_IsObject(expected))
-                return rb_fail(
-                        rb,
-                        EBADMSG,
-                        "the backup manifest has no row counts at the stop (tables_at_stop): the "
-                        "snapshot %s cannot be checked",
-                        rb->current.snapshot);
-        log_status("rollback: checking the snapshot %s", rb->current.snapshot);
         if (helper_pg_target(rb->h, rb->current.snapshot, &target) < 0)
                 return rb_oom(rb);
-        r = pg_table_row_counts(&target, &counts, &error);
+        r = pg_table_row_counts(&target, ret, &error);
         if (r < 0)
                 return rb_fail(
                         rb,
@@ -147,6 +137,47 @@ static int check_snapshot(Rollback *rb) {
                         "Failed to count the rows of the snapshot %s: %s",
                         rb->current.snapshot,
                         error ?: strerror(-r));
+        return 0;
+}
+
+int adopt_snapshot_counts(Rollback *rb) {
+        _cleanup_json_ cJSON *counts = NULL;
+        int n, r;
+
+        if (!rb->current.snapshot || !rb->manifest ||
+            cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_at_stop")))
+                return 0;
+        log_status("rollback: counting the rows of the snapshot %s", rb->current.snapshot);
+        r = count_snapshot(rb, &counts);
+        if (r < 0)
+                return r;
+        n = cJSON_GetArraySize(counts);
+        if (!cJSON_AddItemToObject(rb->manifest, "tables_at_stop", counts))
+                return rb_oom(rb);
+        TAKE_PTR(counts);
+        rb->snapshot_counted = true;
+        log_info(
+                "Snapshot %s counted now (the upgrade failed before it was): %d tables, restored as they "
+                "are.",
+                rb->current.snapshot,
+                n);
+        return 0;
+}
+
+/* the snapshot holds exactly what the database held when the server stopped */
+static int check_snapshot(Rollback *rb) {
+        _cleanup_json_ cJSON *counts = NULL;
+        const cJSON *expected;
+        int r;
+
+        r = adopt_snapshot_counts(rb);
+        if (r < 0 || rb->snapshot_counted)
+                return r;
+        expected = cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_at_stop");
+        log_status("rollback: checking the snapshot %s", rb->current.snapshot);
+        r = count_snapshot(rb, &counts);
+        if (r < 0)
+                return r;
         r = counts_check(
                 rb,
                 expected,

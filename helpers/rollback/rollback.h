@@ -33,7 +33,8 @@ typedef struct Rollback {
         char *failed_phase;   /* the phase the upgrade failed in */
         char *restore_reason; /* why a full restore is needed, or NULL */
 
-        cJSON *manifest; /* the backup's, once verified */
+        cJSON *manifest;       /* the backup's, once verified */
+        bool snapshot_counted; /* the snapshot's rows counted here: the manifest had none (database.c) */
         DbState db;
         bool db_in_play;     /* a full restore reached the database */
         char *failed_db;     /* <db>_failed_<id>: current.json's, or computed (database.c) */
@@ -151,6 +152,11 @@ int record_discarded(Rollback *rb);
 int compute_db_names(const Rollback *rb, char **ret_failed, char **ret_source);
 /* whether database name exists; rb NULL: a failure is returned, not logged */
 int database_exists(Rollback *rb, const PgTarget *admin, const char *name, bool *ret);
+/* A snapshot the upgrade did not count (it failed before migrate did, restore-point.h): its rows,
+ * counted now, become the manifest's tables_at_stop in rb->manifest. It was taken with no session on the
+ * database, so its own counts are what the restore brings back. 0 also when there is nothing to count;
+ * through rb_fail(). */
+int adopt_snapshot_counts(Rollback *rb);
 /* swap <db> for the restore point, keeping the failed one as <db>_failed_<id>; through rb_fail() */
 int restore_database(Rollback *rb);
 

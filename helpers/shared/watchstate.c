@@ -103,59 +103,87 @@ static int add_count(cJSON *o, const char *key, uint64_t v) {
         return cJSON_AddNumberToObject(o, key, (double)v) ? 0 : -ENOMEM;
 }
 
-int watch_capture_baseline(const Config *c, cJSON **ret) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_json_ cJSON *b = cJSON_CreateObject();
-        _cleanup_free_ char *now = current_timestamp();
-        WatchReading reading = {}, last = {};
-        uint64_t errors = WATCH_UNKNOWN, memory_max = WATCH_UNKNOWN;
-        const char *memory_source = NULL;
-        double lag = NAN;
+static int baseline_reading(const Config *c, BaselineCapture *b) {
+        WatchReading reading = {};
         int r;
 
-        if (!b || !now)
+        r = watch_read_server(c, b->bus, &reading);
+        if (r < 0)
+                return r;
+        b->last_at = now_monotonic();
+        b->readings++;
+        if (reading.memory != WATCH_UNKNOWN &&
+            (b->memory_max == WATCH_UNKNOWN || reading.memory > b->memory_max ||
+             !streq_ptr(b->memory_source, reading.memory_source))) {
+                b->memory_max = reading.memory;
+                b->memory_source = reading.memory_source;
+        }
+        if (isfinite(reading.lag) && !(reading.lag <= b->lag))
+                b->lag = reading.lag;
+        b->last = reading;
+        return 0;
+}
+
+int watch_baseline_begin(const Config *c, BaselineCapture *b) {
+        int r;
+
+        *b = (BaselineCapture){ .errors = WATCH_UNKNOWN, .memory_max = WATCH_UNKNOWN, .lag = NAN };
+        b->taken = current_timestamp();
+        if (!b->taken)
                 return -ENOMEM;
-        r = watch_count_errors(c, now_realtime() - c->watch_baseline_window, NULL, &errors, NULL);
+        r = watch_count_errors(c, now_realtime() - c->watch_baseline_window, NULL, &b->errors, NULL);
         if (r < 0) {
                 log_warning_errno(
                         r,
                         "Cannot count the errors in the journal of %s for the baseline: %m",
                         c->server_unit);
-                errors = WATCH_UNKNOWN;
+                b->errors = WATCH_UNKNOWN;
         }
+        if (bus_open_system(&b->bus) < 0)
+                b->bus = NULL;
+        return baseline_reading(c, b);
+}
 
-        if (bus_open_system(&bus) < 0)
-                bus = NULL;
-        /* the highest of a few readings: one reading may catch a low point of a GC cycle */
-        for (unsigned i = 0; i < 3; i++) {
-                if (i > 0)
-                        (void)usleep(1000 * 1000);
-                r = watch_read_server(c, bus, &reading);
+int watch_baseline_read(const Config *c, BaselineCapture *b) {
+        if (b->readings >= WATCH_BASELINE_READINGS || now_monotonic() < b->last_at + USEC_PER_SEC)
+                return 0;
+        return baseline_reading(c, b);
+}
+
+int watch_baseline_end(const Config *c, BaselineCapture *b, cJSON **ret) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        while (b->readings < WATCH_BASELINE_READINGS) {
+                usec_t now = now_monotonic();
+
+                if (now < b->last_at + USEC_PER_SEC)
+                        (void)usleep(b->last_at + USEC_PER_SEC - now);
+                r = baseline_reading(c, b);
                 if (r < 0)
                         return r;
-                if (reading.memory != WATCH_UNKNOWN &&
-                    (memory_max == WATCH_UNKNOWN || reading.memory > memory_max ||
-                     !streq_ptr(memory_source, reading.memory_source))) {
-                        memory_max = reading.memory;
-                        memory_source = reading.memory_source;
-                }
-                if (isfinite(reading.lag) && !(reading.lag <= lag))
-                        lag = reading.lag;
-                last = reading;
         }
-
-        if (!cJSON_AddStringToObject(b, "taken", now) ||
+        if (!cJSON_AddStringToObject(o, "taken", b->taken) ||
             !cJSON_AddNumberToObject(
-                    b, "window_seconds", (double)(c->watch_baseline_window / USEC_PER_SEC)) ||
-            add_count(b, "errors", errors) < 0 || add_count(b, "errors_total", last.errors_total) < 0 ||
-            add_count(b, "runs_succeeded", last.runs_succeeded) < 0 ||
-            add_count(b, "runs_failed", last.runs_failed) < 0 ||
-            add_count(b, "memory_max", memory_max) < 0 ||
-            (memory_source && !cJSON_AddStringToObject(b, "memory_source", memory_source)) ||
-            (isfinite(lag) && !cJSON_AddNumberToObject(b, "lag", lag)))
+                    o, "window_seconds", (double)(c->watch_baseline_window / USEC_PER_SEC)) ||
+            add_count(o, "errors", b->errors) < 0 ||
+            add_count(o, "errors_total", b->last.errors_total) < 0 ||
+            add_count(o, "runs_succeeded", b->last.runs_succeeded) < 0 ||
+            add_count(o, "runs_failed", b->last.runs_failed) < 0 ||
+            add_count(o, "memory_max", b->memory_max) < 0 ||
+            (b->memory_source && !cJSON_AddStringToObject(o, "memory_source", b->memory_source)) ||
+            (isfinite(b->lag) && !cJSON_AddNumberToObject(o, "lag", b->lag)))
                 return -ENOMEM;
-        *ret = TAKE_PTR(b);
+        *ret = TAKE_PTR(o);
         return 0;
+}
+
+void watch_baseline_done(BaselineCapture *b) {
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        free(b->taken);
+        b->taken = NULL;
 }
 
 int watch_timer_enable(sd_bus *bus, const char *deployment, const char *timer, bool enable) {

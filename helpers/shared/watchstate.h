@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "time-util.h"
 #include "watchrules.h"
 
 /* one reading of the server; WATCH_UNKNOWN and NaN where it said nothing */
@@ -32,9 +33,30 @@ typedef struct WatchReading {
 int watch_read_server(const Config *c, sd_bus *bus, WatchReading *ret);
 
 /* The baseline, from the version still running (backup takes it before the downtime): the errors in its
- * journal over [Watch] BaselineWindow=, its agent run counters, lag, and the highest of a few memory
- * readings. A JSON object for current.json and the ledger; unknown signals are left out. */
-int watch_capture_baseline(const Config *c, cJSON **ret);
+ * journal over [Watch] BaselineWindow=, its agent run counters, lag, and the highest of
+ * WATCH_BASELINE_READINGS memory readings at least a second apart (one reading may catch a low point of a
+ * GC cycle). Taken in steps, so that the readings fall in between the backup's own work instead of
+ * adding sleeps to it: begin (the errors, the first reading), read (one more, where the caller likes),
+ * end (what is still missing, sleeping only for the spacing, then the JSON object for current.json and
+ * the ledger; unknown signals are left out). */
+#define WATCH_BASELINE_READINGS 3
+typedef struct BaselineCapture {
+        sd_bus *bus; /* NULL: no MemoryCurrent, only the metric */
+        char *taken;
+        uint64_t errors, memory_max;
+        const char *memory_source;
+        double lag;
+        WatchReading last;
+        unsigned readings;
+        usec_t last_at; /* CLOCK_MONOTONIC of the last reading */
+} BaselineCapture;
+
+/* -ENOMEM only (what cannot be read stays unknown, with a warning for the journal's errors) */
+int watch_baseline_begin(const Config *c, BaselineCapture *b);
+/* one more reading if fewer than WATCH_BASELINE_READINGS were taken and a second passed since the last */
+int watch_baseline_read(const Config *c, BaselineCapture *b);
+int watch_baseline_end(const Config *c, BaselineCapture *b, cJSON **ret);
+void watch_baseline_done(BaselineCapture *b);
 
 /* the errors (journal_entry_is_error() with [Smoke] ErrorPattern=) in the server unit's journal after
  * after_cursor, or from since (CLOCK_REALTIME usec); see journal_count_errors() */

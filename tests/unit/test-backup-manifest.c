@@ -4,6 +4,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "backup-manifest.h"
 #include "json-util.h"
@@ -188,6 +189,48 @@ START_TEST(test_hash_tree) {
 }
 END_TEST
 
+/* the delta walk: a file whose status changed before `since` keeps the checksum it had (even a wrong
+ * one: proof that it was not read), one changed after is read again and listed; unknown files are read */
+START_TEST(test_hash_tree_reuse) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_json_ cJSON *known = NULL, *files = NULL, *stat1 = NULL, *stat2 = NULL,
+                             *rehashed = cJSON_CreateArray();
+        BackupHashReuse reuse = { .rehashed = rehashed };
+        struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+
+        write_file(dir, "kept", "hello\n");
+        write_file(dir, "rewritten", "hello\n");
+        ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", 0, &known, NULL, NULL), 0);
+        ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", BACKUP_HASH_STAT_ONLY, &stat1, NULL, NULL), 0);
+        /* stat only: "<size> <mtime ns>", nothing read */
+        ck_assert_int_eq(strncmp(json_get_string(stat1, "s/kept"), "6 ", 2), 0);
+        cJSON_ReplaceItemInObjectCaseSensitive(known, "s/kept", cJSON_CreateString("not-read"));
+
+        /* past the clock's tick: the next change is stamped after `since` */
+        nanosleep(&ts, NULL);
+        ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &reuse.since), 0);
+        nanosleep(&ts, NULL);
+        write_file(dir, "rewritten", "");
+        write_file(dir, "new", "hello\n");
+        reuse.known = known;
+        ck_assert_int_eq(backup_manifest_hash_tree_reuse(dir, "s/", 0, &reuse, &files, NULL, NULL), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(files), 3);
+        ck_assert_str_eq(json_get_string(files, "s/kept"), "not-read");
+        ck_assert_str_eq(json_get_string(files, "s/rewritten"), SHA256_EMPTY);
+        ck_assert_str_eq(json_get_string(files, "s/new"), SHA256_HELLO);
+        ck_assert_int_eq(cJSON_GetArraySize(rehashed), 2);
+        ck_assert_str_eq(cJSON_GetArrayItem(rehashed, 0)->valuestring, "s/new");
+        ck_assert_str_eq(cJSON_GetArrayItem(rehashed, 1)->valuestring, "s/rewritten");
+
+        /* the stat listing sees the rewritten file's new size */
+        ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", BACKUP_HASH_STAT_ONLY, &stat2, NULL, NULL), 0);
+        ck_assert_str_eq(json_get_string(stat2, "s/kept"), json_get_string(stat1, "s/kept"));
+        ck_assert_int_eq(strncmp(json_get_string(stat2, "s/rewritten"), "0 ", 2), 0);
+
+        ck_assert_int_eq(backup_manifest_remove_tree(dir), 0);
+}
+END_TEST
+
 START_TEST(test_compare) {
         _cleanup_json_ cJSON *a = cJSON_Parse("{\"x\": \"1\", \"y\": \"2\", \"z\": \"3\"}");
         _cleanup_json_ cJSON *same = cJSON_Parse("{\"z\": \"3\", \"x\": \"1\", \"y\": \"2\"}");
@@ -346,6 +389,7 @@ static Suite *backup_manifest_suite(void) {
         tcase_add_test(tc, test_copy_path);
         tcase_add_test(tc, test_db_name);
         tcase_add_test(tc, test_hash_tree);
+        tcase_add_test(tc, test_hash_tree_reuse);
         tcase_add_test(tc, test_compare);
         tcase_add_test(tc, test_replace_prefix);
         tcase_add_test(tc, test_remove_tree);
