@@ -161,6 +161,12 @@ int finish_restore(Rollback *rb) {
 
         if (!rb->failed_db && rb_strdup(&rb->failed_db, rb->current.failed_database) < 0)
                 return rb_oom(rb);
+        if (rb->failed_db) {
+                r = record_discarded(rb, rb->failed_db);
+                if (r < 0)
+                        return r;
+                counted = !isnan(rb->current.discarded_rows);
+        }
         if (asprintf(
                     &message,
                     "%s%s; database and stores restored, %s started and passed its smoke test; the "
@@ -210,8 +216,11 @@ int do_restore(Rollback *rb) {
         r = verify_backup(rb);
         if (r >= 0 && arg_mode == ROLLBACK_RUN_UNIT)
                 r = stop_server(rb);
-        if (r >= 0)
-                r = record_discarded(rb);
+        /* at boot the server is not up before the check after its start: counted now. Otherwise the
+         * failed database, kept as it is, is counted once the old release serves again (finish_restore),
+         * outside the downtime. */
+        if (r >= 0 && arg_mode == ROLLBACK_RUN_RECOVER)
+                r = record_discarded(rb, rb->h->config.db_name);
         if (r >= 0)
                 r = restore_database(rb);
         if (r >= 0 && rb->current.stores_restored) {

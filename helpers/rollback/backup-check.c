@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "backup-manifest.h"
+#include "checks.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -22,11 +23,22 @@ static cJSON *object_or_empty(const cJSON *o, const char *key, cJSON **owned) {
         return *owned;
 }
 
+bool backup_refreshed_recently(const Rollback *rb, struct timespec *ret) {
+        usec_t t;
+
+        if (checks_parse_timestamp(json_get_string(rb->manifest, "refreshed"), &t) < 0 ||
+            now_realtime() > t + BACKUP_TRUST_CTIME_USEC)
+                return false;
+        *ret = (struct timespec){ .tv_sec = (time_t)(t / USEC_PER_SEC) };
+        return true;
+}
+
 /* before anything is dropped: the backup is still exactly what its manifest says */
 int verify_backup(Rollback *rb) {
         _cleanup_free_ char *path = NULL, *bad = NULL;
         _cleanup_json_ cJSON *files = NULL, *links = NULL, *no_links = NULL;
         const cJSON *want_files, *want_links;
+        BackupHashReuse reuse = {};
         BackupTreeStats stats = {};
         int r;
 
@@ -50,8 +62,17 @@ int verify_backup(Rollback *rb) {
         if (!cJSON_IsObject(want_files) || !want_links)
                 return rb_fail(rb, EBADMSG, "the backup manifest %s lists no files", path);
 
-        r = backup_manifest_hash_tree(
-                rb->current.backup, NULL, BACKUP_HASH_SKIP_MANIFEST, &files, &links, &stats);
+        /* right after the upgrade, only the files changed since the snapshot verified them are read */
+        if (backup_refreshed_recently(rb, &reuse.since))
+                reuse.known = want_files;
+        r = backup_manifest_hash_tree_reuse(
+                rb->current.backup,
+                NULL,
+                BACKUP_HASH_SKIP_MANIFEST,
+                reuse.known ? &reuse : NULL,
+                &files,
+                &links,
+                &stats);
         if (r < 0)
                 return rb_fail(
                         rb, r, "Failed to compute the checksums of the backup %s: %m", rb->current.backup);
@@ -151,7 +172,7 @@ int counts_check(
 }
 
 /* the rows the live database has beyond what the restore brings back; NAN when they cannot be counted */
-double count_discarded(Rollback *rb) {
+double count_discarded(Rollback *rb, const char *db) {
         _cleanup_json_ cJSON *live = NULL;
         _cleanup_free_ char *error = NULL;
         const cJSON *restored = restored_counts(rb, NULL), *m;
@@ -159,7 +180,7 @@ double count_discarded(Rollback *rb) {
         PgTarget target;
         int r;
 
-        if (helper_pg_target(rb->h, rb->h->config.db_name, &target) < 0)
+        if (helper_pg_target(rb->h, db, &target) < 0)
                 return NAN;
         r = pg_table_row_counts(&target, &live, &error);
         if (r < 0) {
@@ -167,7 +188,7 @@ double count_discarded(Rollback *rb) {
                         r,
                         "Failed to count the rows of database %s (%s): how many rows a restore discards is "
                         "not known.",
-                        rb->h->config.db_name,
+                        db,
                         error ?: strerror(-r));
                 return NAN;
         }
@@ -181,7 +202,7 @@ double count_discarded(Rollback *rb) {
 }
 
 /* what the restore throws away, recorded before anything is dropped */
-int record_discarded(Rollback *rb) {
+int record_discarded(Rollback *rb, const char *db) {
         double discarded;
         bool at_stop;
         int r;
@@ -194,7 +215,7 @@ int record_discarded(Rollback *rb) {
         if (adopt_snapshot_counts(rb) < 0)
                 log_warning("How many rows the restore discards is counted against the backup's tables.");
         (void)restored_counts(rb, &at_stop);
-        discarded = count_discarded(rb);
+        discarded = count_discarded(rb, db);
         /* NAN (not counted) is written as null: counted once, whatever it gave */
         rb->current.discarded_rows = discarded;
         rb->current.present |= CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS);

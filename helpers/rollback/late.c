@@ -127,7 +127,7 @@ static int refuse_late_restore(Rollback *rb, const cJSON *entry, const char *rea
         if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, strempty(rb->current.backup)) < 0)
                 return rb_oom(rb);
         if (state_read_json(path, &rb->manifest) >= 0)
-                discarded = count_discarded(rb);
+                discarded = count_discarded(rb, rb->h->config.db_name);
         if (!isnan(discarded) && asprintf(&rows, "%.0f rows", discarded) < 0)
                 return rb_oom(rb);
         log_error(

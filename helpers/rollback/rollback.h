@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 #include <systemd/sd-bus.h>
 
@@ -11,6 +12,7 @@
 #include "macro.h"
 #include "pg.h"
 #include "rollback-table.h"
+#include "time-util.h"
 
 /* how this run was started (main.c sets it from the command line) */
 extern RollbackRun arg_mode;
@@ -141,10 +143,11 @@ _printf_(6, 7) int counts_check(
         const char *consequence,
         const char *format,
         ...);
-/* the rows the live database has beyond what the restore brings back; NAN when not known (warned) */
-double count_discarded(Rollback *rb);
-/* count and record "discarded_rows" once, before anything is dropped; through rb_fail() */
-int record_discarded(Rollback *rb);
+/* the rows database db (the live one, or the failed one kept after the swap) has beyond what the
+ * restore brings back; NAN when not known (warned) */
+double count_discarded(Rollback *rb, const char *db);
+/* count db's discarded rows and record "discarded_rows" once; through rb_fail() */
+int record_discarded(Rollback *rb, const char *db);
 
 /* ---- database.c ---- */
 
@@ -152,6 +155,14 @@ int record_discarded(Rollback *rb);
 int compute_db_names(const Rollback *rb, char **ret_failed, char **ret_source);
 /* whether database name exists; rb NULL: a failure is returned, not logged */
 int database_exists(Rollback *rb, const PgTarget *admin, const char *name, bool *ret);
+/* A backup the snapshot refreshed (the manifest's "refreshed") less than BACKUP_TRUST_CTIME_USEC ago:
+ * a file of it, or of a store it was proven equal to, whose ctime is older than that moment is unchanged
+ * since (the kernel moves ctime on every change, and nothing sets it back), and keeps its checksum
+ * unread; *ret = that moment. An older backup is read whole: it had time to rot on its disk.
+ * docs/architecture.md, "What the downtime is made of". */
+#define BACKUP_TRUST_CTIME_USEC (3600 * USEC_PER_SEC)
+/* true, and *ret, for such a backup (backup-check.c) */
+bool backup_refreshed_recently(const Rollback *rb, struct timespec *ret);
 /* A snapshot the upgrade did not count (it failed before migrate did, restore-point.h): its rows,
  * counted now, become the manifest's tables_at_stop in rb->manifest. It was taken with no session on the
  * database, so its own counts are what the restore brings back. 0 also when there is nothing to count;

@@ -80,6 +80,7 @@ static int restore_store(Rollback *rb, const char *store) {
         _cleanup_free_ char *live = paths_rooted(store), *copy = NULL, *prefix = NULL, *bad = NULL;
         _cleanup_json_ cJSON *want = NULL, *want_links = NULL, *got = NULL, *got_links = NULL;
         const cJSON *links = cJSON_GetObjectItemCaseSensitive(rb->manifest, "symlinks");
+        BackupHashReuse reuse = {};
         struct stat st;
         int status = 0, r;
 
@@ -112,7 +113,12 @@ static int restore_store(Rollback *rb, const char *store) {
         if (manifest_subset(cJSON_GetObjectItemCaseSensitive(rb->manifest, "files"), prefix, &want) < 0 ||
             manifest_subset(links, prefix, &want_links) < 0)
                 return rb_oom(rb);
-        r = backup_manifest_hash_tree(live, prefix, 0, &got, &got_links, NULL);
+        /* right after the upgrade, only what changed since the snapshot proved the store equal to its
+         * copy is read: what the failed release wrote, and what rsync just put back */
+        if (backup_refreshed_recently(rb, &reuse.since))
+                reuse.known = want;
+        r = backup_manifest_hash_tree_reuse(
+                live, prefix, 0, reuse.known ? &reuse : NULL, &got, &got_links, NULL);
         if (r < 0)
                 return rb_fail(rb, r, "Failed to compute the checksums of %s: %m", live);
         r = backup_manifest_compare(want, got, &bad);
