@@ -9,7 +9,7 @@
 # The world (one sandbox, its layers on disk, as DESIGN's test sandbox but booted once): the stand-in
 # padded to a package of about $PKG_MB MB in some 3,000 files, a database of about $DB_MB MB (history and
 # memory rows; the 1.5.0 migration indexes history), stores of about $STORES_MB MB (git repositories of
-# many objects, vectordb files). --small: a world a tenth of that size, for a quick run.
+# many objects, vectordb files). --small: 10 MB, 100 MB and 50 MB, for a quick run.
 #
 # Every procedure is watched the same way: bench/probe.js asks /health every 20 ms inside the sandbox and
 # logs every answer; the downtime is computed afterwards, from the first answer that is not 200 to the
@@ -18,7 +18,8 @@
 # pg_restore, rsync of the stores; then every helper's peak memory, the generator with 50 deployments and
 # the upgrade path search through 20,000 versions.
 #
-# Builds its own plain build (no sanitizers, -O2) in build-bench/ unless CBU_BUILD_DIR names one. Root.
+# Builds its own plain build (no sanitizers, -O2) in build-bench/ unless CBU_BUILD_DIR names one (made
+# from another tree, say an earlier commit for a before-and-after: CBU_BENCH_COMMIT names it). Root.
 # Prints the report (markdown) on stdout; --out replaces the downtime section of FILE.md (the other
 # benchmarks' sections stay), --json writes the raw figures.
 set -euo pipefail
@@ -322,6 +323,9 @@ yardsticks() {
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# the tree the build was made from, read now: the source may move on while the benchmark runs
+commit=$(git -C "$src" rev-parse --short HEAD)
+dirty=$([ -z "$(git -C "$src" status --porcelain --untracked-files=no)" ] && echo false || echo true)
 trap 'rm -rf "$results"' EXIT
 sandbox_boot
 trap 'sandbox_teardown_keep $?' EXIT
@@ -339,8 +343,7 @@ done
 # the same build's generator and path search, outside the sandbox (they read and write nothing of it)
 meson test -C "$CBU_BUILD_DIR" --benchmark --no-rebuild -v generator plan-path >"$results/benchmarks.txt" 2>&1
 
-jq -n --arg commit "$(git -C "$src" rev-parse --short HEAD)" \
-        --argjson dirty "$([ -z "$(git -C "$src" status --porcelain --untracked-files=no)" ] && echo false || echo true)" \
+jq -n --arg commit "${CBU_BENCH_COMMIT:-$commit}" --argjson dirty "$dirty" \
         --arg cpu "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)" --arg nproc "$(nproc)" \
         --arg kernel "$(uname -r)" --arg loadavg "$load_start" \
         --arg mem_mb "$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)" \
