@@ -278,7 +278,6 @@ static int walk_dir(int dfd, const char *rel, Walk *w) {
 
                 } else if (S_ISREG(st.st_mode)) {
                         _cleanup_free_ char *hex = NULL;
-                        _cleanup_close_ int fd = -EBADF;
 
                         if (*rel == 0 && (w->flags & BACKUP_HASH_SKIP_MANIFEST) &&
                             streq(name, BACKUP_MANIFEST_FILE))
