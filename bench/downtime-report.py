@@ -132,22 +132,26 @@ for name in procedures:
                 peak[m[1]] = (max(old[0], int(m[2])), max(old[1], int(m[3])))
         if name in UPGRADES and down and up:
             # the marks in their order, looked for from the drain's start (the first failed answer may come a
-            # moment after the stop's request); each segment ends at its mark, or is empty when the mark is
-            # missing (Snapshot=none copies no database) and the time goes on to the next one
+            # moment after the stop's request). A step that did not happen has no mark (no row count with
+            # Snapshot=template, no database copy with none): its mark takes the next one's time, so that
+            # the time before it stays with the segment it belongs to and the step's own is 0.
             after = first(entries, 'drain', r'^drain: asking') or down
             points = {}
             for key, phase, pattern in MARKS:
                 points[key] = first(entries, phase, pattern, after)
                 after = points[key] or after
             points['up'] = up
+            following = up
+            for _, mark in reversed(SEGMENTS):
+                if points.get(mark) is None:
+                    points[mark] = following
+                following = points[mark]
             split, prev = {}, down
             for seg, mark in SEGMENTS:
-                if points.get(mark) is None:
-                    split[seg] = 0.0
-                    continue
                 end = max(points[mark], prev)
                 split[seg], prev = (end - prev) / 1000, end
             t['split_s'] = split
+            t['marks_ms'] = {k: round(v - down, 1) for k, v in points.items()}
             backup0 = first(entries, 'backup', r'.')
             drain0 = first(entries, 'drain', r'.')
             t['backup_s'] = (drain0 - backup0) / 1000 if backup0 and drain0 else None

@@ -20,6 +20,7 @@
 #
 # Builds its own plain build (no sanitizers, -O2) in build-bench/ unless CBU_BUILD_DIR names one (made
 # from another tree, say an earlier commit for a before-and-after: CBU_BENCH_COMMIT names it). Root.
+# CBU_BENCH_KEEP=1 keeps the raw results (each trial's journal and probe log) in /var/tmp.
 # Prints the report (markdown) on stdout; --out replaces the downtime section of FILE.md (the other
 # benchmarks' sections stay), --json writes the raw figures.
 set -euo pipefail
@@ -74,7 +75,11 @@ source "$src/tests/integration/lib/codebolt.sh"
 sandbox_teardown_keep() {
         local rc=$1
         set +e
-        [ "$rc" = 0 ] && rm -rf "$results"
+        if [ "$rc" = 0 ] && [ -z "${CBU_BENCH_KEEP:-}" ]; then
+                rm -rf "$results"
+        else
+                echo "downtime.sh: the raw results (each trial's journal and probe log) stay in $results" >&2
+        fi
         (exit "$rc")
         sandbox_teardown
 }
