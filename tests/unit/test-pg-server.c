@@ -446,7 +446,7 @@ char *test_pg_dump_database(const char *dbname) {
         ck_assert_ptr_nonnull(path);
         fd = mkstemp(path);
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(pg_dump_run(&t, fd, &status), 0);
+        ck_assert_int_eq(pg_dump_run(&t, fd, NULL, &status), 0);
         ck_assert_int_eq(status, 0);
         close(fd);
         return path;
