@@ -234,7 +234,7 @@ static bool start_server(const struct passwd *pw) {
 
         const char *argv[] = {
                 exe,  "-D", data,        "-k", test_pg_server_dir, "-c", "listen_addresses=127.0.0.1", "-p",
-                port, "-c", "fsync=off", NULL
+                port, "-c", "fsync=off", "-c", "wal_level=logical", NULL
         };
         postmaster_pid = start_process(argv, fd, pw, test_pg_server_dir, true);
         ck_assert_int_gt(postmaster_pid, 0);
