@@ -476,3 +476,46 @@ int delta_replay(
                 ret_count,
                 ret_error);
 }
+
+int delta_slots(const PgTarget *t, const char *db, cJSON **ret, char **ret_error) {
+        _cleanup_json_ cJSON *rows = NULL, *out = NULL;
+        const char *params[] = { db, DELTA_SLOT_PREFIX };
+        const cJSON *row;
+        int r;
+
+        assert(t);
+        assert(db);
+        assert(ret);
+
+        r = pg_query(
+                t,
+                "SELECT slot_name::text AS slot, active::text AS active,"
+                " coalesce(pg_catalog.pg_size_pretty(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_"
+                "lsn(),"
+                " restart_lsn)), 'no') AS wal"
+                " FROM pg_catalog.pg_replication_slots"
+                " WHERE database = $1 AND left(slot_name::text, length($2)) = $2 ORDER BY 1",
+                params,
+                2,
+                &rows,
+                ret_error);
+        if (r < 0)
+                return r;
+        out = cJSON_CreateArray();
+        if (!out)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        cJSON_ArrayForEach (row, rows) {
+                cJSON *o = cJSON_CreateObject();
+
+                if (!o || !cJSON_AddItemToArray(out, o)) {
+                        cJSON_Delete(o);
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+                }
+                if (!cJSON_AddStringToObject(o, "slot", strempty(json_get_string(row, "slot"))) ||
+                    !cJSON_AddBoolToObject(o, "active", streq_ptr(json_get_string(row, "active"), "true")) ||
+                    !cJSON_AddStringToObject(o, "wal", strempty(json_get_string(row, "wal"))))
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}

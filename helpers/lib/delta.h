@@ -76,3 +76,8 @@ int delta_replay(
         const cJSON *sequences,
         uint64_t *ret_count,
         char **ret_error);
+
+/* The slots this program made on database db (DELTA_SLOT_PREFIX, on that database), asked on t: [{"slot",
+ * "active" (bool), "wal": the WAL it holds back, e.g. "48 MB"}], ordered by name. Return values as in
+ * pg.h. */
+int delta_slots(const PgTarget *t, const char *db, cJSON **ret, char **ret_error);
