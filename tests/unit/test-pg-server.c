@@ -233,7 +233,7 @@ static bool start_server(const struct passwd *pw) {
         fd = open_log("postgres.log", &log);
 
         const char *argv[] = {
-                exe,  "-D", data,        "-k", test_pg_server_dir, "-c", "listen_addresses=127.0.0.1", "-p",
+                exe,  "-D", data,        "-k", test_pg_server_dir,  "-c", "listen_addresses=127.0.0.1", "-p",
                 port, "-c", "fsync=off", "-c", "wal_level=logical", NULL
         };
         postmaster_pid = start_process(argv, fd, pw, test_pg_server_dir, true);
