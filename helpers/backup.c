@@ -245,7 +245,7 @@ static int delta_begin(
 /* the manifest's "delta": what the snapshot phase compares the stop with; "fingerprint" null when the
  * schema changed while the database was dumped (the stop then takes template) */
 static int delta_manifest(
-        const PgTarget *t, const char *slot, const PgSlotExport *e, const DeltaFacts *before, cJSON **ret) {
+        const PgTarget *t, const char *slot, const char *lsn, const DeltaFacts *before, cJSON **ret) {
         _cleanup_(delta_facts_done) DeltaFacts after = {};
         _cleanup_free_ char *error = NULL;
         _cleanup_json_ cJSON *j = NULL;
@@ -256,9 +256,10 @@ static int delta_manifest(
                 return log_error_errno(
                         r, "Failed to read the schema of database %s again: %s", t->dbname, error ?: "");
         j = delta_facts_to_json(before);
-        if (!j || !cJSON_AddStringToObject(j, "slot", slot) ||
-            !cJSON_AddStringToObject(j, "plugin", DELTA_PLUGIN) ||
-            !cJSON_AddStringToObject(j, "lsn", e->lsn))
+        if (!j)
+                return log_oom();
+        if (json_set_string(j, "slot", slot) < 0 || json_set_string(j, "plugin", DELTA_PLUGIN) < 0 ||
+            json_set_string(j, "lsn", lsn) < 0)
                 return log_oom();
         if (!streq(after.fingerprint, before->fingerprint)) {
                 log_notice(
@@ -787,9 +788,11 @@ static int run(Helper *h) {
                 if (r < 0)
                         return r;
                 if (export.snapshot) {
+                        _cleanup_free_ char *lsn = TAKE_PTR(export.lsn);
+
                         /* the dump has read what it needs: the slot keeps the changes since */
                         pg_slot_export_done(&export);
-                        r = delta_manifest(&target, h->current.delta_slot, &export, &delta_before, &delta);
+                        r = delta_manifest(&target, h->current.delta_slot, lsn, &delta_before, &delta);
                         if (r < 0)
                                 return r;
                 }

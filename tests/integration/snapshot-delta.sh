@@ -6,10 +6,10 @@
 #     written while the database is dumped (after the slot began), between the backup and the stop
 #     (inserts, updates and deletes of seeded rows, hostile values, sequences moved). The restored
 #     database equals the database at the stop: every table's ordered checksum, every sequence.
-#  2. Snapshot=delta, 1.5.0 → 1.5.8 succeeds: no snapshot database, no slot left.
+#  2. Snapshot=delta, 1.5.0 → 1.5.13 succeeds: no snapshot database, no slot left.
 #  3. A slot left behind (made by hand, named as the upgrade names them): status shows it, clean
 #     drops it.
-#  4. wal_level=replica, Snapshot=auto, 1.5.8 → 1.5.9: auto says once why it takes template, and does.
+#  4. wal_level=replica, Snapshot=auto, 1.5.13 → 1.5.15: auto says once why it takes template, and does.
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -133,8 +133,10 @@ current=$(sb cat "$CBU_STATE/current.json")
 jq -e '.snapshot == null and (.delta_file | endswith("/database.delta")) and (.delta_slot | test("^cbu_codebolt_[0-9a-f]{12}$"))' \
         <<<"$current" >/dev/null || fail "current.json does not name the delta: $current"
 backup=$(jq -r .backup <<<"$current")
-sb jq -e '.files["database.delta"] and (.delta.changes > 0) and (.delta.sequences | length > 0)' "$backup/manifest.json" >/dev/null ||
-        fail "the manifest does not record the delta"
+manifest=$(sb cat "$backup/manifest.json")
+jq -e '.files["database.delta"] and (.delta.changes > 0) and (.delta.sequences | length > 0) and
+        (.delta.lsn | test("^[0-9A-F]+/[0-9A-F]+$")) and (.delta.slot | startswith("cbu_codebolt_"))' <<<"$manifest" >/dev/null ||
+        fail "the manifest does not record the delta: $(jq -c .delta <<<"$manifest")"
 [ "$(slots)" = 0 ] || fail "the snapshot phase left the replication slot"
 [ -z "$(pg_admin -c "SELECT datname FROM pg_database WHERE datname LIKE 'codebolt_pre_%'")" ] ||
         fail "Snapshot=delta made a template copy"
@@ -158,11 +160,11 @@ $(diff <(echo "$at_stop") <(echo "$after"))"
 sb_log "1.5.1: the restore from the dump and the delta equals the database at the stop"
 
 # --- 2. a success leaves no slot ---
-sb_log "systemctl start codebolt-upgrade@1.5.8 (Snapshot=delta)"
-sb systemctl start codebolt-upgrade@1.5.8.service || fail "the upgrade to 1.5.8 failed"
-entry=$(cbu_ledger_for 1.5.8 | jq -c last)
-jq -e '.result == "succeeded" and .snapshot == null' <<<"$entry" >/dev/null || fail "the ledger's 1.5.8 entry: $entry"
-[ "$(slots)" = 0 ] || fail "a replication slot is left after the upgrade to 1.5.8 succeeded"
+sb_log "systemctl start codebolt-upgrade@1.5.13 (Snapshot=delta)"
+sb systemctl start codebolt-upgrade@1.5.13.service || fail "the upgrade to 1.5.13 failed"
+entry=$(cbu_ledger_for 1.5.13 | jq -c last)
+jq -e '.result == "succeeded" and .snapshot == null' <<<"$entry" >/dev/null || fail "the ledger's 1.5.13 entry: $entry"
+[ "$(slots)" = 0 ] || fail "a replication slot is left after the upgrade to 1.5.13 succeeded"
 
 # --- 3. a slot left behind: status shows it, clean drops it ---
 pg_admin -c "SELECT pg_create_logical_replication_slot('cbu_codebolt_0123456789ab', 'test_decoding')" >/dev/null
@@ -176,12 +178,12 @@ grep -q 'Dropped the replication slot cbu_codebolt_0123456789ab' <<<"$out" || fa
 set_wal_level replica
 snapshot_mode auto
 cursor=$(sb_cursor)
-sb_log "systemctl start codebolt-upgrade@1.5.9 (Snapshot=auto, wal_level=replica)"
-sb systemctl start codebolt-upgrade@1.5.9.service || fail "the upgrade to 1.5.9 failed"
-out=$(sb_journal_since "$cursor" -u codebolt-upgrade@1.5.9.service)
+sb_log "systemctl start codebolt-upgrade@1.5.15 (Snapshot=auto, wal_level=replica)"
+sb systemctl start codebolt-upgrade@1.5.15.service || fail "the upgrade to 1.5.15 failed"
+out=$(sb_journal_since "$cursor" -u codebolt-upgrade@1.5.15.service)
 said=$(grep -cF "Snapshot=auto: the snapshot phase takes a template copy: PostgreSQL's wal_level is replica, not logical" <<<"$out" || true)
 [ "$said" = 1 ] || fail "auto said $said times why it takes template, not once"
-entry=$(cbu_ledger_for 1.5.9 | jq -c last)
+entry=$(cbu_ledger_for 1.5.15 | jq -c last)
 jq -e '.result == "succeeded" and (.snapshot | test("^codebolt_pre_"))' <<<"$entry" >/dev/null ||
         fail "auto did not take template on wal_level=replica: $entry"
 sb_log "PASS"

@@ -210,6 +210,11 @@ START_TEST(test_slot_dump_replay) {
         ck_assert(before.may_replicate && before.may_set_replica);
         ck_assert_int_gt(before.free_slots, 0);
         ck_assert_int_eq(before.lo_count, 0);
+        {
+                _cleanup_json_ cJSON *j = delta_facts_to_json(&before);
+                ck_assert_ptr_nonnull(j);
+                ck_assert_str_eq(json_get_string(j, "fingerprint"), before.fingerprint);
+        }
 
         r = pg_slot_export(&src, SLOT, DELTA_PLUGIN, &e, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
