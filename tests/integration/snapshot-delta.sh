@@ -7,9 +7,11 @@
 #     (inserts, updates and deletes of seeded rows, hostile values, sequences moved). The restored
 #     database equals the database at the stop: every table's ordered checksum, every sequence.
 #  2. Snapshot=delta, 1.5.0 → 1.5.13 succeeds: no snapshot database, no slot left.
+#     A change the delta cannot replay exactly (an UPDATE of the partitioned event_log, which has no
+#     key), 1.5.13 → 1.5.15: the stop takes template instead and says why; no slot left.
 #  3. A slot left behind (made by hand, named as the upgrade names them): status shows it, clean
 #     drops it.
-#  4. wal_level=replica, Snapshot=auto, 1.5.13 → 1.5.15: auto says once why it takes template, and does.
+#  4. wal_level=replica, Snapshot=auto, 1.5.15 → 1.9.3: auto says once why it takes template, and does.
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -166,6 +168,23 @@ entry=$(cbu_ledger_for 1.5.13 | jq -c last)
 jq -e '.result == "succeeded" and .snapshot == null' <<<"$entry" >/dev/null || fail "the ledger's 1.5.13 entry: $entry"
 [ "$(slots)" = 0 ] || fail "a replication slot is left after the upgrade to 1.5.13 succeeded"
 
+# --- 2b. a change the delta cannot replay exactly: the stop takes template instead, and says why ---
+gate_arm drain
+sb_log "systemctl start codebolt-upgrade@1.5.15 (Snapshot=delta, an UPDATE of a table without a key)"
+sb systemctl start --no-block codebolt-upgrade@1.5.15.service
+gate_wait drain >/dev/null || fail "the upgrade to 1.5.15 never reached drain"
+cbu_psql -c "UPDATE event_log SET payload = 'changed after the backup' WHERE kind = 'dump'" >/dev/null
+gate_release drain
+# joins the start job under way and waits for its end
+sb systemctl start codebolt-upgrade@1.5.15.service || fail "the upgrade to 1.5.15 failed"
+entry=$(cbu_ledger_for 1.5.15 | jq -c last)
+jq -e '.result == "succeeded" and (.snapshot | test("^codebolt_pre_"))' <<<"$entry" >/dev/null ||
+        fail "the stop did not take template for a delta it cannot replay: $entry"
+journal_matches codebolt-upgrade@1.5.15.service \
+        'Snapshot=delta: the changes since the backup cannot be replayed exactly \(an UPDATE of "public"."event_log_default" cannot name its row: the table has no primary key or replica identity index\): taking a template copy instead' ||
+        fail "the snapshot phase did not say why it took template"
+[ "$(slots)" = 0 ] || fail "a replication slot is left after the upgrade to 1.5.15 took template"
+
 # --- 3. a slot left behind: status shows it, clean drops it ---
 pg_admin -c "SELECT pg_create_logical_replication_slot('cbu_codebolt_0123456789ab', 'test_decoding')" >/dev/null
 out=$(sb codebolt-upgrade status)
@@ -178,12 +197,12 @@ grep -q 'Dropped the replication slot cbu_codebolt_0123456789ab' <<<"$out" || fa
 set_wal_level replica
 snapshot_mode auto
 cursor=$(sb_cursor)
-sb_log "systemctl start codebolt-upgrade@1.5.15 (Snapshot=auto, wal_level=replica)"
-sb systemctl start codebolt-upgrade@1.5.15.service || fail "the upgrade to 1.5.15 failed"
-out=$(sb_journal_since "$cursor" -u codebolt-upgrade@1.5.15.service)
+sb_log "systemctl start codebolt-upgrade@1.9.3 (Snapshot=auto, wal_level=replica)"
+sb systemctl start codebolt-upgrade@1.9.3.service || fail "the upgrade to 1.9.3 failed"
+out=$(sb_journal_since "$cursor" -u codebolt-upgrade@1.9.3.service)
 said=$(grep -cF "Snapshot=auto: the snapshot phase takes a template copy: PostgreSQL's wal_level is replica, not logical" <<<"$out" || true)
 [ "$said" = 1 ] || fail "auto said $said times why it takes template, not once"
-entry=$(cbu_ledger_for 1.5.15 | jq -c last)
+entry=$(cbu_ledger_for 1.9.3 | jq -c last)
 jq -e '.result == "succeeded" and (.snapshot | test("^codebolt_pre_"))' <<<"$entry" >/dev/null ||
         fail "auto did not take template on wal_level=replica: $entry"
 sb_log "PASS"
