@@ -608,6 +608,17 @@ static int put_identifier(FILE *f, const char *name) {
         return 0;
 }
 
+/* "name = $n", value joining the parameters */
+static int put_assignment(FILE *f, DecodingStatement *st, const char *name, const char *value) {
+        int r;
+
+        r = put_identifier(f, name);
+        if (r < 0)
+                return r;
+        fputs(" = ", f);
+        return push_param(st, value, f);
+}
+
 /* " WHERE k1 = $i AND …" from the key's values in ident */
 static int put_where(FILE *f, DecodingStatement *st, const cJSON *key, const DecodingTuple *ident) {
         const cJSON *m;
@@ -620,11 +631,7 @@ static int put_where(FILE *f, DecodingStatement *st, const cJSON *key, const Dec
 
                 fputs(first ? "" : " AND ", f);
                 first = false;
-                r = put_identifier(f, m->valuestring);
-                if (r < 0)
-                        return r;
-                fputs(" = ", f);
-                r = push_param(st, col->value, f);
+                r = put_assignment(f, st, m->valuestring, col->value);
                 if (r < 0)
                         return r;
         }
@@ -679,11 +686,7 @@ static int build(
                         fputs(n++ == 0 ? "" : ", ", f);
                         if (n == 1)
                                 fprintf(f, "UPDATE ONLY %s SET ", qname);
-                        r = put_identifier(f, col->name);
-                        if (r < 0)
-                                return r;
-                        fputs(" = ", f);
-                        r = push_param(st, col->value, f);
+                        r = put_assignment(f, st, col->name, col->value);
                         if (r < 0)
                                 return r;
                 }

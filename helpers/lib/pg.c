@@ -469,6 +469,43 @@ _noreturn_ static void session_child(
 
 static int session_parse_reply(const char *answer, size_t size, int status, cJSON **ret, char **ret_error);
 
+static int session_pipe(int *ret_r, int *ret_w, char **ret_error) {
+        int fds[2];
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return errmsg_set(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
+        *ret_r = fds[0];
+        *ret_w = fds[1];
+        return 0;
+}
+
+/* the session's child, with t's password read while still privileged (the file is root's, mode 0600):
+ * 0 in the child, 1 in the parent with *ret_pid */
+static int session_fork(const PgTarget *t, char **ret_password, pid_t *ret_pid, char **ret_error) {
+        int r;
+
+        if (t->password_file) {
+                r = read_credential(t->password_file, ret_password, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        r = spawn_fork_as(t->os_user, ret_pid);
+        if (r == -ESRCH)
+                return errmsg_set(ret_error, r, "unknown user %s", t->os_user);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot fork the database session: %s", strerror(-r));
+        return r;
+}
+
+/* the child's whole answer, once it closed its end of fd */
+static int session_read(int fd, char **ret, size_t *ret_size, char **ret_error) {
+        int r = state_read_fd(fd, 0, PG_ANSWER_MAX, ret, ret_size);
+
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
+        return 0;
+}
+
 static int session_run(
         const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
         _cleanup_(spawn_kill_and_reapp) pid_t pid = 0;
@@ -477,37 +514,26 @@ static int session_run(
         _cleanup_free_ char *answer = NULL;
         pid_t parent = getpid();
         size_t size = 0;
-        int fds[2], status, r;
+        int status, r;
 
         assert(t);
         assert(fn);
 
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return errmsg_set(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
-        rfd = fds[0];
-        wfd = fds[1];
-
-        /* read while still privileged: the file is root's, mode 0600 */
-        if (t->password_file) {
-                r = read_credential(t->password_file, &password, ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        r = spawn_fork_as(t->os_user, &pid);
-        if (r == -ESRCH)
-                return errmsg_set(ret_error, r, "unknown user %s", t->os_user);
+        r = session_pipe(&rfd, &wfd, ret_error);
         if (r < 0)
-                return errmsg_set(ret_error, r, "cannot fork the database session: %s", strerror(-r));
+                return r;
+        r = session_fork(t, &password, &pid, ret_error);
+        if (r < 0)
+                return r;
         if (r == 0)
                 session_child(wfd, parent, t, password, fn, userdata);
 
         /* only the child may hold the write end, or we would never see EOF */
         close(TAKE_FD(wfd));
 
-        r = state_read_fd(rfd, 0, PG_ANSWER_MAX, &answer, &size);
+        r = session_read(rfd, &answer, &size, ret_error);
         if (r < 0)
-                return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
+                return r;
 
         r = spawn_reap(pid, &status);
         if (r == -ECHILD)
@@ -553,6 +579,28 @@ static int session_parse_reply(const char *answer, size_t size, int status, cJSO
 
         if (ret)
                 *ret = cJSON_DetachItemFromObjectCaseSensitive(reply, "result");
+        return 0;
+}
+
+/* session_run() of a child whose answer must be a JSON array (want_array) or object, what it holds
+ * named in the error */
+static int session_run_json(
+        const PgTarget *t,
+        SessionFn fn,
+        const void *userdata,
+        bool want_array,
+        const char *what,
+        cJSON **ret,
+        char **ret_error) {
+        _cleanup_json_ cJSON *answer = NULL;
+        int r;
+
+        r = session_run(t, fn, userdata, &answer, ret_error);
+        if (r < 0)
+                return r;
+        if (want_array ? !cJSON_IsArray(answer) : !cJSON_IsObject(answer))
+                return errmsg_set(ret_error, -EPROTO, "database session answered without %s", what);
+        *ret = TAKE_PTR(answer);
         return 0;
 }
 
@@ -620,26 +668,44 @@ static int exec_command(PGconn *conn, const char *sql, char **ret_error) {
         return result_check(conn, res, ret_error);
 }
 
+/* BEGIN a read-only repeatable-read transaction (one snapshot for all that follows) and list
+ * (schema, name) of every relation of relkind outside the system and temporary schemas */
+static int begin_and_list(PGconn *conn, const char *relkind, PGresult **ret, char **ret_error) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r;
+
+        r = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
+        if (r < 0)
+                return r;
+        res = PQexecParams(
+                conn,
+                "SELECT n.nspname, c.relname"
+                " FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = $1 AND c.relpersistence <> 't'"
+                " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                " AND n.nspname !~ '^pg_(toast_)?temp_'"
+                " ORDER BY 1, 2",
+                1,
+                NULL,
+                &relkind,
+                NULL,
+                NULL,
+                0);
+        r = result_check(conn, res, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(res);
+        return 0;
+}
+
 static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         _cleanup_pgresult_ PGresult *tables = NULL;
         _cleanup_json_ cJSON *counts = NULL;
         int r;
 
         /* one snapshot for every count, as pg_dump takes */
-        r = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
-        if (r < 0)
-                return r;
-
-        tables =
-                PQexec(conn,
-                       "SELECT n.nspname, c.relname"
-                       " FROM pg_catalog.pg_class c"
-                       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                       " WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
-                       " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                       " AND n.nspname !~ '^pg_(toast_)?temp_'"
-                       " ORDER BY 1, 2");
-        r = result_check(conn, tables, ret_error);
+        r = begin_and_list(conn, "r", &tables, ret_error);
         if (r < 0)
                 return r;
 
@@ -689,19 +755,9 @@ static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
 }
 
 int pg_table_row_counts(const PgTarget *t, cJSON **ret_object, char **ret_error) {
-        _cleanup_json_ cJSON *counts = NULL;
-        int r;
-
         assert(ret_object);
 
-        r = session_run(t, row_counts_fn, NULL, &counts, ret_error);
-        if (r < 0)
-                return r;
-        if (!cJSON_IsObject(counts))
-                return errmsg_set(ret_error, -EPROTO, "database session answered without counts");
-
-        *ret_object = TAKE_PTR(counts);
-        return 0;
+        return session_run_json(t, row_counts_fn, NULL, false, "counts", ret_object, ret_error);
 }
 
 static const char *locale_provider_name(const char *p) {
@@ -819,20 +875,10 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
 }
 
 int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, char **ret_error) {
-        _cleanup_json_ cJSON *props = NULL;
-        int r;
-
         assert(dbname);
         assert(ret);
 
-        r = session_run(t, properties_fn, dbname, &props, ret_error);
-        if (r < 0)
-                return r;
-        if (!cJSON_IsObject(props))
-                return errmsg_set(ret_error, -EPROTO, "database session answered without properties");
-
-        *ret = TAKE_PTR(props);
-        return 0;
+        return session_run_json(t, properties_fn, dbname, false, "properties", ret, ret_error);
 }
 
 /* ---- a password file for client programs ---- */
@@ -942,6 +988,33 @@ int pg_drop_database(const PgTarget *admin, const char *name, int server_version
 
 /* ---- logical replication: a slot, its exported snapshot, its changes ---- */
 
+/* a session child's answer {"count": n} */
+static int count_answer(uint64_t n, cJSON **ret, char **ret_error) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || !cJSON_AddNumberToObject(o, "count", (double)n))
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* session_run() of a child that answers with count_answer(); *ret_count (optional) = its n */
+static int session_run_count(
+        const PgTarget *t, SessionFn fn, const void *userdata, uint64_t *ret_count, char **ret_error) {
+        _cleanup_json_ cJSON *result = NULL;
+        int64_t n;
+        int r;
+
+        r = session_run(t, fn, userdata, &result, ret_error);
+        if (r < 0)
+                return r;
+        if (json_get_int64_range(result, "count", 0, INT64_MAX, &n) < 0)
+                return errmsg_set(ret_error, -EPROTO, "database session answered without a count");
+        if (ret_count)
+                *ret_count = (uint64_t)n;
+        return 0;
+}
+
 /* a slot name as PostgreSQL takes it: [a-z0-9_], 1 to 63 characters (built into SQL and the
  * replication command, which takes no parameters) */
 static bool slot_name_valid(const char *s) {
@@ -1022,7 +1095,7 @@ int pg_slot_export(
         const SlotExportArgs a = { .slot = slot, .plugin = plugin };
         pid_t parent = getpid();
         size_t size = 0;
-        int fds[2], r;
+        int r;
 
         assert(t);
         assert(slot);
@@ -1031,25 +1104,13 @@ int pg_slot_export(
 
         if (!slot_name_valid(slot) || !slot_name_valid(plugin))
                 return errmsg_set(ret_error, -EINVAL, "invalid replication slot or plugin name");
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return errmsg_set(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
-        answer_r = fds[0];
-        answer_w = fds[1];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return errmsg_set(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
-        hold_r = fds[0];
-        hold_w = fds[1];
-        if (t->password_file) {
-                r = read_credential(t->password_file, &password, ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        r = spawn_fork_as(t->os_user, &pid);
-        if (r == -ESRCH)
-                return errmsg_set(ret_error, r, "unknown user %s", t->os_user);
+        r = session_pipe(&answer_r, &answer_w, ret_error);
+        if (r >= 0)
+                r = session_pipe(&hold_r, &hold_w, ret_error);
+        if (r >= 0)
+                r = session_fork(t, &password, &pid, ret_error);
         if (r < 0)
-                return errmsg_set(ret_error, r, "cannot fork the database session: %s", strerror(-r));
+                return r;
         if (r == 0) {
                 close(answer_r);
                 close(hold_w);
@@ -1058,10 +1119,9 @@ int pg_slot_export(
         close(TAKE_FD(answer_w));
         close(TAKE_FD(hold_r));
 
-        r = state_read_fd(answer_r, 0, PG_ANSWER_MAX, &answer, &size);
-        if (r < 0)
-                return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
-        r = session_parse_reply(answer, size, 0, &result, ret_error);
+        r = session_read(answer_r, &answer, &size, ret_error);
+        if (r >= 0)
+                r = session_parse_reply(answer, size, 0, &result, ret_error);
         if (r < 0)
                 return r;
         snapshot = strdup(strempty(json_get_string(result, "snapshot")));
@@ -1121,7 +1181,6 @@ typedef struct ChangesArgs {
 static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         const ChangesArgs *a = userdata;
         const char *params[] = { a->slot };
-        _cleanup_json_ cJSON *o = NULL;
         uint64_t n = 0;
         int r, failed = 0;
 
@@ -1181,33 +1240,18 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
         r = exec_command(conn, "COMMIT", ret_error);
         if (r < 0)
                 return r;
-
-        o = cJSON_CreateObject();
-        if (!o || !cJSON_AddNumberToObject(o, "changes", (double)n))
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        *ret = TAKE_PTR(o);
-        return 0;
+        return count_answer(n, ret, ret_error);
 }
 
 int pg_slot_changes_to_fd(
         const PgTarget *t, const char *slot, int fd, uint64_t *ret_changes, char **ret_error) {
         const ChangesArgs a = { .slot = slot, .fd = fd };
-        _cleanup_json_ cJSON *result = NULL;
-        int64_t n;
-        int r;
 
         assert(t);
         assert(slot);
         assert(fd >= 0);
 
-        r = session_run(t, changes_fn, &a, &result, ret_error);
-        if (r < 0)
-                return r;
-        if (json_get_int64_range(result, "changes", 0, INT64_MAX, &n) < 0)
-                return errmsg_set(ret_error, -EPROTO, "database session answered without a count");
-        if (ret_changes)
-                *ret_changes = (uint64_t)n;
-        return 0;
+        return session_run_count(t, changes_fn, &a, ret_changes, ret_error);
 }
 
 static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
@@ -1215,16 +1259,7 @@ static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **
         _cleanup_json_ cJSON *out = NULL;
         int r;
 
-        r = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
-        if (r < 0)
-                return r;
-        list =
-                PQexec(conn,
-                       "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
-                       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                       " WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
-                       " ORDER BY 1, 2");
-        r = result_check(conn, list, ret_error);
+        r = begin_and_list(conn, "S", &list, ret_error);
         if (r < 0)
                 return r;
         out = cJSON_CreateArray();
@@ -1265,19 +1300,10 @@ static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **
 }
 
 int pg_sequence_values(const PgTarget *t, cJSON **ret, char **ret_error) {
-        _cleanup_json_ cJSON *list = NULL;
-        int r;
-
         assert(t);
         assert(ret);
 
-        r = session_run(t, sequences_fn, NULL, &list, ret_error);
-        if (r < 0)
-                return r;
-        if (!cJSON_IsArray(list))
-                return errmsg_set(ret_error, -EPROTO, "database session answered without sequences");
-        *ret = TAKE_PTR(list);
-        return 0;
+        return session_run_json(t, sequences_fn, NULL, true, "sequences", ret, ret_error);
 }
 
 typedef struct StatementsArgs {
@@ -1288,7 +1314,6 @@ typedef struct StatementsArgs {
 
 static int statements_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         const StatementsArgs *a = userdata;
-        _cleanup_json_ cJSON *o = NULL;
         uint64_t n = 0;
         int r;
 
@@ -1331,11 +1356,7 @@ static int statements_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
         r = exec_command(conn, "COMMIT", ret_error);
         if (r < 0)
                 return r;
-        o = cJSON_CreateObject();
-        if (!o || !cJSON_AddNumberToObject(o, "statements", (double)n))
-                return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        *ret = TAKE_PTR(o);
-        return 0;
+        return count_answer(n, ret, ret_error);
 }
 
 int pg_exec_statements(
@@ -1346,19 +1367,9 @@ int pg_exec_statements(
         uint64_t *ret_count,
         char **ret_error) {
         const StatementsArgs a = { .setup = setup, .next = next, .userdata = userdata };
-        _cleanup_json_ cJSON *result = NULL;
-        int64_t n;
-        int r;
 
         assert(t);
         assert(next);
 
-        r = session_run(t, statements_fn, &a, &result, ret_error);
-        if (r < 0)
-                return r;
-        if (json_get_int64_range(result, "statements", 0, INT64_MAX, &n) < 0)
-                return errmsg_set(ret_error, -EPROTO, "database session answered without a count");
-        if (ret_count)
-                *ret_count = (uint64_t)n;
-        return 0;
+        return session_run_count(t, statements_fn, &a, ret_count, ret_error);
 }
