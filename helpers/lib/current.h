@@ -64,7 +64,7 @@
  * | cluster_refused        | string              | backup                                         | rollback                                                                                            |
  * | cluster_coordinated    | bool                | preflight                                      | backup, snapshot, rollback (shared/roll.c)                                                          |
  * | delta_slot             | string              | backup (Snapshot=delta)                        | snapshot, rollback, the CLI                                                                         |
- * | delta_file             | string (path)       | snapshot (Snapshot=delta)                      | rollback                                                                                            |
+ * | delta_file             | string (path)       | snapshot (Snapshot=delta); rollback (late)     | finish (carried to the ledger), rollback                                                            |
  *
  * "helper layer" is helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
  * helper_run_hooks, the phase marks); "the CLI", codebolt-upgrade, reads it for status, clear, clean and
