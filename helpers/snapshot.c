@@ -343,8 +343,10 @@ static int drop_slot(Helper *h, const PgTarget *t) {
         return 0;
 }
 
-/* why the changes since the dump cannot be replayed exactly, from the file at path (NULL: they can) */
-static int delta_judge_file(const char *path, const cJSON *tables, char **ret_why) {
+/* why the changes since the dump cannot be replayed exactly, from the file at path (NULL: they can);
+ * counts (or NULL): the dump's rows per table, brought to the stop's by every change, or deleted (set to
+ * NULL) when the changes do not fit them */
+static int delta_judge_file(const char *path, const cJSON *tables, cJSON **counts, char **ret_why) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         _cleanup_free_ char *why = NULL;
         uint64_t line = 0;
@@ -375,9 +377,23 @@ static int delta_judge_file(const char *path, const cJSON *tables, char **ret_wh
                         *ret_why = TAKE_PTR(why);
                         return 0;
                 }
+                r = *counts ? decoding_count_rows(&c, *counts) : 0;
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        cJSON_Delete(TAKE_PTR(*counts));
         }
         *ret_why = NULL;
         return 0;
+}
+
+/* the dump's rows per table when the manifest knows them exactly: with a trial restore, or when no table
+ * changed while it was dumped (NULL otherwise, or on OOM) */
+static cJSON *dump_counts(const cJSON *manifest) {
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(manifest, "trial_restore")) &&
+            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(manifest, "tables_changed_during_dump")) > 0)
+                return NULL;
+        return cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(manifest, "tables"), true);
 }
 
 typedef struct DeltaFile {
@@ -404,7 +420,7 @@ static int update_delta_file(Current *current, void *userdata) {
  * taken instead; <0: failed (logged). */
 static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON *files) {
         _cleanup_free_ char *path = NULL, *hex = NULL, *error = NULL, *why = NULL, *who = NULL;
-        _cleanup_json_ cJSON *tables = NULL, *sequences = NULL;
+        _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *counts = NULL;
         _cleanup_(delta_facts_done) DeltaFacts stop = {};
         _cleanup_close_ int fd = -EBADF;
         cJSON *delta = cJSON_GetObjectItemCaseSensitive(manifest, "delta");
@@ -452,7 +468,8 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
                                 r, "Failed to read the changes of the slot %s: %s", slot, error ?: "");
                 if (fsync(fd) < 0 || close(TAKE_FD(fd)) < 0)
                         return log_error_errno(errno, "Failed to write %s: %m", path);
-                r = delta_judge_file(path, tables, &why);
+                counts = dump_counts(manifest);
+                r = delta_judge_file(path, tables, &counts, &why);
                 if (r < 0)
                         return r;
         }
@@ -475,10 +492,22 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to read the sequences of database %s: %s", db, error ?: "");
+        /* the rows at the stop: the dump's and the delta's, without counting the tables now (which
+         * would take longer the larger the database); counted only when the dump's are not known */
+        if (!counts) {
+                log_status("snapshot: counting rows of database %s", db);
+                free(error);
+                error = NULL;
+                r = pg_table_row_counts(&target, &counts, &error);
+                if (r < 0)
+                        return log_error_errno(
+                                r, "Failed to count the rows of database %s: %s", db, error ?: "");
+        }
         r = hash_sha256_file(path, &hex);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
-        if (set_member(files, BACKUP_MANIFEST_DELTA, cJSON_CreateString(hex)) < 0 ||
+        if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0 ||
+            set_member(files, BACKUP_MANIFEST_DELTA, cJSON_CreateString(hex)) < 0 ||
             set_member(delta, "tables", TAKE_PTR(tables)) < 0 ||
             set_member(delta, "sequences", TAKE_PTR(sequences)) < 0 ||
             set_member(delta, "changes", cJSON_CreateNumber((double)changes)) < 0)
@@ -622,19 +651,20 @@ static int run(Helper *h) {
                 return r;
         }
 
-        /* the row counts at the stop: what a restore from the snapshot brings back */
-        log_status("snapshot: counting rows of database %s", db);
-        r = helper_pg_target(h, db, &target);
-        if (r < 0)
-                return log_oom();
-        r = pg_table_row_counts(&target, &counts, &error);
-        if (r < 0)
-                return log_error_errno(r, "Failed to count the rows of database %s: %s", db, error ?: "");
+        /* the row counts at the stop: what a restore from the snapshot brings back (the delta's are
+         * in the manifest already) */
+        if (!h->current.delta_file) {
+                log_status("snapshot: counting rows of database %s", db);
+                r = pg_table_row_counts(&target, &counts, &error);
+                if (r < 0)
+                        return log_error_errno(
+                                r, "Failed to count the rows of database %s: %s", db, error ?: "");
+        }
 
         refreshed = current_timestamp();
         if (!refreshed)
                 return log_oom();
-        if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0 ||
+        if ((counts && set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0) ||
             set_member(manifest, "snapshot", snapshot ? cJSON_CreateString(snapshot) : cJSON_CreateNull()) <
                     0 ||
             set_member(manifest, "refreshed", cJSON_CreateString(refreshed)) < 0)

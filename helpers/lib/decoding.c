@@ -753,3 +753,27 @@ int decoding_statement(const DecodingChange *c, const cJSON *tables, DecodingSta
         st = (DecodingStatement){};
         return 0;
 }
+
+int decoding_count_rows(const DecodingChange *c, cJSON *counts) {
+        assert(c);
+
+        if (c->kind != DECODING_INSERT && c->kind != DECODING_DELETE && c->kind != DECODING_TRUNCATE)
+                return 0;
+        for (size_t i = 0; i < c->n_relations; i++) {
+                _cleanup_free_ char *key = NULL;
+                cJSON *n;
+                double v;
+
+                if (asprintf(&key, "%s.%s", c->relations[i].schema, c->relations[i].name) < 0)
+                        return -ENOMEM;
+                n = cJSON_GetObjectItemCaseSensitive(counts, key);
+                if (!cJSON_IsNumber(n))
+                        return -ENOENT;
+                v = c->kind == DECODING_TRUNCATE ? 0
+                                                 : n->valuedouble + (c->kind == DECODING_INSERT ? 1 : -1);
+                if (v < 0)
+                        return -ERANGE;
+                cJSON_SetNumberValue(n, v);
+        }
+        return 0;
+}

@@ -96,3 +96,9 @@ void decoding_statement_done(DecodingStatement *s);
  * as untyped text parameters (the column's type reads them). -EINVAL when c is not replayable on
  * tables, -ENOMEM. */
 int decoding_statement(const DecodingChange *c, const cJSON *tables, DecodingStatement *ret);
+
+/* Apply c to counts, {"schema.table": rows} as pg_table_row_counts() keys them: an INSERT adds a row to
+ * its table, a DELETE takes one away, a TRUNCATE leaves none; the rest change no count. A table not in
+ * counts, or a count that would go below 0, is -ENOENT or -ERANGE (the counts do not belong to the
+ * rows the changes follow). -ENOMEM. */
+int decoding_count_rows(const DecodingChange *c, cJSON *counts);

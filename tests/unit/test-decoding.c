@@ -326,6 +326,38 @@ START_TEST(test_read_change) {
 }
 END_TEST
 
+/* the rows a change adds or takes, as the stop's counts follow from the dump's */
+START_TEST(test_count_rows) {
+        _cleanup_json_ cJSON *counts = cJSON_Parse("{\"public.users\": 2, \"public.event_log_2026\": 5}");
+        static const char *const changes[] = {
+                "table public.users: INSERT: id[integer]:3",
+                "table public.users: UPDATE: id[integer]:3 name[text]:'x'",
+                "table public.users: DELETE: id[integer]:1",
+                "table public.users: INSERT: id[integer]:4",
+                "table public.event_log_2026: TRUNCATE: (no-flags)",
+                "table public.event_log_2026: INSERT: what[text]:'a'",
+                "BEGIN",
+        };
+        _cleanup_(decoding_change_done) DecodingChange gone = {}, under = {};
+
+        ck_assert_ptr_nonnull(counts);
+        for (size_t i = 0; i < ELEMENTSOF(changes); i++) {
+                _cleanup_(decoding_change_done) DecodingChange c = {};
+
+                parse_ok(changes[i], &c);
+                ck_assert_int_eq(decoding_count_rows(&c, counts), 0);
+        }
+        ck_assert_int_eq(cJSON_GetObjectItem(counts, "public.users")->valueint, 3);
+        ck_assert_int_eq(cJSON_GetObjectItem(counts, "public.event_log_2026")->valueint, 1);
+
+        parse_ok("table public.gone: INSERT: a[integer]:1", &gone);
+        ck_assert_int_eq(decoding_count_rows(&gone, counts), -ENOENT);
+        parse_ok("table public.event_log_2026: DELETE: at[text]:'x'", &under);
+        ck_assert_int_eq(decoding_count_rows(&under, counts), 0);
+        ck_assert_int_eq(decoding_count_rows(&under, counts), -ERANGE);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("decoding");
         TCase *tc = tcase_create("decoding");
@@ -342,6 +374,7 @@ int main(void) {
         tcase_add_test(tc, test_statements);
         tcase_add_test(tc, test_not_replayable);
         tcase_add_test(tc, test_read_change);
+        tcase_add_test(tc, test_count_rows);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);

@@ -172,7 +172,8 @@ START_TEST(test_slot_dump_replay) {
                             *changes = strdup("/tmp/test-delta-changes.XXXXXX");
         _cleanup_(delta_facts_done) DeltaFacts before = {}, after = {}, restored = {};
         _cleanup_(pg_slot_export_done) PgSlotExport e = { .hold_fd = -EBADF };
-        _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *props = NULL;
+        _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *props = NULL, *counts = NULL,
+                             *at_stop = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         PgTarget src = db_target(SRC), dst = db_target(DST),
                  admin = test_pg_client_target(&conninfo, "postgres"),
@@ -263,6 +264,12 @@ START_TEST(test_slot_dump_replay) {
         ck_assert_int_eq(delta_tables(&src, &tables, &error), 0);
         ck_assert_int_eq(pg_sequence_values(&src, &sequences, &error), 0);
 
+        /* the restore: the dump, then the changes and the sequences */
+        ck_assert_int_eq(pg_database_properties(&src, SRC, &props, NULL), 0);
+        ck_assert_int_eq(
+                pg_restore_dump(&admin, dump, DST, props, test_pg_server_version(), 0, &counts, NULL), 0);
+
+        /* every change judged replayable; the dump's row counts brought to the stop's by them */
         f = fopen(changes, "re");
         ck_assert_ptr_nonnull(f);
         for (;;) {
@@ -276,14 +283,16 @@ START_TEST(test_slot_dump_replay) {
                 ck_assert_int_ge(decoding_check(&c, tables, &why), 0);
                 if (why)
                         not_replayable++;
+                ck_assert_int_eq(decoding_count_rows(&c, counts), 0);
         }
         ck_assert_int_eq(not_replayable, 0);
         rewind(f);
-
-        /* the restore: the dump, then the changes and the sequences */
-        ck_assert_int_eq(pg_database_properties(&src, SRC, &props, NULL), 0);
-        ck_assert_int_eq(
-                pg_restore_dump(&admin, dump, DST, props, test_pg_server_version(), 0, NULL, NULL), 0);
+        ck_assert_int_eq(pg_table_row_counts(&src, &at_stop, NULL), 0);
+        {
+                _cleanup_free_ char *a = cJSON_PrintUnformatted(counts),
+                                    *b = cJSON_PrintUnformatted(at_stop);
+                ck_assert_str_eq(a, b);
+        }
         r = delta_replay(&dst, f, tables, sequences, &statements, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
         ck_assert_uint_gt(statements, 5);
