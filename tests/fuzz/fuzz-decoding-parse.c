@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-decoding-parse.c: one change as test_decoding prints it: decoding_parse(); a parsed change
- * printed again parses to the same; decoding_check() and decoding_statement() agree, and a statement
- * numbers exactly the parameters it carries */
+ * printed again parses to the same; decoding_count_rows(); decoding_check() and decoding_statement()
+ * agree, and a statement numbers exactly the parameters it carries */
 #define _GNU_SOURCE
 #include <errno.h>
 
@@ -129,6 +129,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 streq(c.relations[i].name, d.relations[i].name));
                 FUZZ_CHECK(d.has_old_key == c.has_old_key && d.has_tuple == c.has_tuple);
                 FUZZ_CHECK(tuples_equal(&c.old_key, &d.old_key) && tuples_equal(&c.tuple, &d.tuple));
+        }
+
+        /* the row counts follow every change, or refuse one whose table they do not hold */
+        {
+                _cleanup_json_ cJSON *counts = cJSON_Parse("{\"public.items\": 1, \"public.plain_log\": 0}");
+                int rn;
+
+                if (!counts)
+                        abort();
+                rn = decoding_count_rows(&c, counts);
+                FUZZ_CHECK(rn == 0 || rn == -ENOENT || rn == -ERANGE || rn == -ENOMEM);
         }
 
         rc = decoding_check(&c, tables, &why);
