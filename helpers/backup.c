@@ -15,6 +15,7 @@
 #include "events.h"
 #include "helper.h"
 #include "current.h"
+#include "delta.h"
 #include "fd-util.h"
 #include "json-util.h"
 #include "ledger.h"
@@ -123,7 +124,8 @@ static int remove_leftover_partials(const char *base, const char *from, const ch
         return 0;
 }
 
-static int dump_database(const PgTarget *t, const char *path, uint64_t *ret_size) {
+/* snapshot: NULL, or the slot's exported snapshot (Snapshot=delta) */
+static int dump_database(const PgTarget *t, const char *path, const char *snapshot, uint64_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
         int status = 0, r;
@@ -132,7 +134,7 @@ static int dump_database(const PgTarget *t, const char *path, uint64_t *ret_size
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
-        r = pg_dump_run(t, fd, &status);
+        r = pg_dump_run(t, fd, snapshot, &status);
         if (r == -EPERM)
                 return log_error_errno(
                         r,
@@ -149,6 +151,125 @@ static int dump_database(const PgTarget *t, const char *path, uint64_t *ret_size
         if (fsync(fd) < 0 || fstat(fd, &st) < 0)
                 return log_error_errno(errno, "Failed to write %s: %m", path);
         *ret_size = (uint64_t)st.st_size;
+        return 0;
+}
+
+/* the slot's name: the upgrade's id, or the time when run by hand */
+static int delta_name(Helper *h, const char *id, char **ret) {
+        char stamp[sizeof("YYYYmmddHHMMSS")];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        if (!*id) {
+                if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) == 0)
+                        return -EOVERFLOW;
+                id = stamp;
+        }
+        return delta_slot_name(h->config.db_name, id, ret);
+}
+
+/* Snapshot=delta or auto: whether the dump reads a logical slot's exported snapshot, so that the slot
+ * holds every change after it (docs/architecture.md, "Snapshot=delta"). 1 with *ret_export and
+ * *ret_facts (the schema and large objects before the dump) when it does, 0 when the snapshot phase
+ * takes template (said once here), <0 (logged) when explicit delta cannot be used. */
+static int delta_begin(
+        Helper *h, const PgTarget *t, const char *id, PgSlotExport *ret_export, DeltaFacts *ret_facts) {
+        _cleanup_(delta_facts_done) DeltaFacts facts = {};
+        _cleanup_free_ char *error = NULL, *reason = NULL, *slot = NULL;
+        const char *mode = config_snapshot_mode_to_string(h->config.snapshot);
+        int r;
+
+        if (h->config.snapshot != SNAPSHOT_DELTA && h->config.snapshot != SNAPSHOT_AUTO)
+                return 0;
+        if (h->current.cluster_roll) {
+                log_info("Snapshot=%s: a cluster roll takes no delta of the shared database.", mode);
+                return 0;
+        }
+        r = delta_probe(t, &facts, &error);
+        if (r == -ENOMEM)
+                return log_oom();
+        r = delta_decide(h->config.snapshot, r < 0 ? NULL : &facts, error, &reason);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(
+                        r, "Snapshot=delta cannot be used: %s. Or set Snapshot=template or auto.", reason);
+        if (r == 0) {
+                log_notice("Snapshot=auto: the snapshot phase takes a template copy: %s.", reason);
+                return 0;
+        }
+
+        r = delta_name(h, id, &slot);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Cannot name a replication slot for database %s: %m", h->config.db_name);
+        /* recorded first: a crash after the CREATE still leaves the rollback the name to drop */
+        r = helper_set_current_string(h, CURRENT_DELTA_SLOT, offsetof(Current, delta_slot), slot);
+        if (r < 0)
+                return r;
+        /* an earlier attempt's, whose changes began before this dump */
+        free(error);
+        error = NULL;
+        r = pg_slot_drop(t, slot, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to drop the leftover replication slot %s: %s", slot, error ?: "");
+
+        log_status("backup: making the logical replication slot %s", slot);
+        free(error);
+        error = NULL;
+        r = pg_slot_export(t, slot, DELTA_PLUGIN, ret_export, &error);
+        if (r < 0 && h->config.snapshot == SNAPSHOT_DELTA)
+                return log_error_errno(
+                        r, "Failed to make the logical replication slot %s: %s", slot, error ?: "");
+        if (r < 0) {
+                log_notice(
+                        "Snapshot=auto: the snapshot phase takes a template copy: the logical replication "
+                        "slot "
+                        "%s could not be made (%s).",
+                        slot,
+                        error ?: strerror(-r));
+                return 0;
+        }
+        log_info(
+                "Logical replication slot %s (%s) made at %s: the dump reads its snapshot %s.",
+                slot,
+                DELTA_PLUGIN,
+                ret_export->lsn,
+                ret_export->snapshot);
+        *ret_facts = facts;
+        facts = (DeltaFacts){};
+        return 1;
+}
+
+/* the manifest's "delta": what the snapshot phase compares the stop with; "fingerprint" null when the
+ * schema changed while the database was dumped (the stop then takes template) */
+static int delta_manifest(
+        const PgTarget *t, const char *slot, const char *lsn, const DeltaFacts *before, cJSON **ret) {
+        _cleanup_(delta_facts_done) DeltaFacts after = {};
+        _cleanup_free_ char *error = NULL;
+        _cleanup_json_ cJSON *j = NULL;
+        int r;
+
+        r = delta_probe(t, &after, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to read the schema of database %s again: %s", t->dbname, error ?: "");
+        j = delta_facts_to_json(before);
+        if (!j)
+                return log_oom();
+        if (json_set_string(j, "slot", slot) < 0 || json_set_string(j, "plugin", DELTA_PLUGIN) < 0 ||
+            json_set_string(j, "lsn", lsn) < 0)
+                return log_oom();
+        if (!streq(after.fingerprint, before->fingerprint)) {
+                log_notice(
+                        "The schema of database %s changed while it was dumped: the snapshot phase will "
+                        "take a template copy.",
+                        t->dbname);
+                if (json_set_item(j, "fingerprint", cJSON_CreateNull()) < 0)
+                        return log_oom();
+        }
+        *ret = TAKE_PTR(j);
         return 0;
 }
 
@@ -580,6 +701,9 @@ static int run(Helper *h) {
         _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *check = NULL,
                              *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL;
         _cleanup_(counts_done) Counts counts = {};
+        _cleanup_(pg_slot_export_done) PgSlotExport export = { .hold_fd = -EBADF };
+        _cleanup_(delta_facts_done) DeltaFacts delta_before = {};
+        _cleanup_json_ cJSON *delta = NULL;
         /* copies: every update of current.json replaces h->current */
         _cleanup_free_ char *from = NULL, *upgrade_id = NULL;
         const char *db = h->config.db_name;
@@ -661,9 +785,21 @@ static int run(Helper *h) {
         if (dump_db) {
                 if (asprintf(&dump, "%s/" BACKUP_MANIFEST_DUMP, partial) < 0)
                         return log_oom();
-                r = dump_database(&target, dump, &dump_size);
+                r = delta_begin(h, &target, upgrade_id, &export, &delta_before);
                 if (r < 0)
                         return r;
+                r = dump_database(&target, dump, export.snapshot, &dump_size);
+                if (r < 0)
+                        return r;
+                if (export.snapshot) {
+                        _cleanup_free_ char *lsn = TAKE_PTR(export.lsn);
+
+                        /* the dump has read what it needs: the slot keeps the changes since */
+                        pg_slot_export_done(&export);
+                        r = delta_manifest(&target, h->current.delta_slot, lsn, &delta_before, &delta);
+                        if (r < 0)
+                                return r;
+                }
                 r = row_counts(&target, &counts.after);
                 if (r < 0)
                         return r;
@@ -777,6 +913,8 @@ static int run(Helper *h) {
             !cJSON_AddBoolToObject(manifest, "database_dump", dump_db) ||
             !cJSON_AddBoolToObject(manifest, "trial_restore", counts.restored != NULL) ||
             !cJSON_AddBoolToObject(manifest, "verified", true))
+                return log_oom();
+        if (delta && !cJSON_AddItemToObject(manifest, "delta", TAKE_PTR(delta)))
                 return log_oom();
         r = manifest_write(partial, manifest);
         if (r < 0)

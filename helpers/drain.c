@@ -290,7 +290,9 @@ static void checkpoint_ahead(Helper *h) {
         _cleanup_free_ char *error = NULL;
         PgTarget admin;
 
-        if (h->config.snapshot != SNAPSHOT_TEMPLATE || current_database_shared(&h->current))
+        /* delta and auto may take the template copy at the stop too */
+        if (h->config.snapshot == SNAPSHOT_DUMP || h->config.snapshot == SNAPSHOT_NONE ||
+            current_database_shared(&h->current))
                 return;
         log_status("drain: checkpointing PostgreSQL ahead of the snapshot");
         if (helper_pg_target(h, "postgres", &admin) < 0 || pg_exec(&admin, "CHECKPOINT", &error) < 0)

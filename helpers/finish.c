@@ -33,7 +33,8 @@ static const uint64_t carried = CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CU
                                 CURRENT_KEY_BIT(CURRENT_BACKUP) | CURRENT_KEY_BIT(CURRENT_SNAPSHOT) |
                                 CURRENT_KEY_BIT(CURRENT_FINAL_DUMP) | CURRENT_KEY_BIT(CURRENT_MIGRATIONS) |
                                 CURRENT_KEY_BIT(CURRENT_TREE) | CURRENT_KEY_BIT(CURRENT_STOPPED_AT) |
-                                CURRENT_KEY_BIT(CURRENT_BASELINE) | CURRENT_KEY_BIT(CURRENT_CLUSTER_ROLL);
+                                CURRENT_KEY_BIT(CURRENT_BASELINE) | CURRENT_KEY_BIT(CURRENT_CLUSTER_ROLL) |
+                                CURRENT_KEY_BIT(CURRENT_DELTA_FILE);
 
 /* place: this host's place in its cluster roll (1, 2, …), 0 when none or unknown */
 static int make_entry(const Current *current, int place, cJSON **ret) {

@@ -11,6 +11,8 @@
 #include "credentials.h"
 #include "helper.h"
 #include "current.h"
+#include "decoding.h"
+#include "delta.h"
 #include "hash.h"
 #include "json-util.h"
 #include "log.h"
@@ -59,6 +61,21 @@ static char *sessions_on(const PgTarget *admin, const char *db) {
         return TAKE_PTR(buf);
 }
 
+/* the one error line for a database something else is still connected to (who: owned, or NULL) */
+static int busy_error(const PgTarget *admin, const char *db, char *who) {
+        _cleanup_free_ char *w = who;
+
+        return log_error_errno(
+                EBUSY,
+                "Failed to snapshot database %s: another session is connected to %s: the server or another "
+                "client still writes%s%s%s.",
+                db,
+                db,
+                w ? " (" : "",
+                strempty(w),
+                w ? ")" : "");
+}
+
 static int snapshot_template(Helper *h, const char *id, char **ret_name) {
         _cleanup_free_ char *name = NULL, *sql = NULL, *qs = NULL, *qd = NULL, *error = NULL;
         const char *db = h->config.db_name;
@@ -99,18 +116,8 @@ static int snapshot_template(Helper *h, const char *id, char **ret_name) {
 
         log_status("snapshot: copying database %s to %s", db, name);
         r = pg_exec(&admin, sql, &error);
-        if (r == -EBUSY) {
-                _cleanup_free_ char *who = sessions_on(&admin, db);
-                return log_error_errno(
-                        r,
-                        "Failed to snapshot database %s: another session is connected to %s: the server or "
-                        "another client still writes%s%s%s.",
-                        db,
-                        db,
-                        who ? " (" : "",
-                        strempty(who),
-                        who ? ")" : "");
-        }
+        if (r == -EBUSY)
+                return busy_error(&admin, db, sessions_on(&admin, db));
         if (r == -EEXIST)
                 return log_error_errno(
                         r,
@@ -167,7 +174,7 @@ static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
-        r = pg_dump_run(&target, fd, &status);
+        r = pg_dump_run(&target, fd, NULL, &status);
         if (r < 0)
                 return log_error_errno(r, "Failed to run pg_dump as %s: %m", strempty(target.os_user));
         if (status != 0)
@@ -369,8 +376,208 @@ static int set_member(cJSON *o, const char *key, cJSON *value) {
         return 0;
 }
 
+/* drop the slot named in current.json, if it is still there */
+static int drop_slot(Helper *h, const PgTarget *t) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (!h->current.delta_slot)
+                return 0;
+        r = pg_slot_drop(t, h->current.delta_slot, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to drop the replication slot %s: %s", h->current.delta_slot, error ?: "");
+        if (r > 0)
+                log_info("Dropped the logical replication slot %s.", h->current.delta_slot);
+        return 0;
+}
+
+/* why the changes since the dump cannot be replayed exactly, from the file at path (NULL: they can);
+ * counts (or NULL): the dump's rows per table, brought to the stop's by every change, or deleted (set to
+ * NULL) when the changes do not fit them */
+static int delta_judge_file(const char *path, const cJSON *tables, cJSON **counts, char **ret_why) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_free_ char *why = NULL;
+        uint64_t line = 0;
+        int r;
+
+        if (!f)
+                return log_error_errno(errno, "Failed to open %s: %m", path);
+        for (;;) {
+                _cleanup_(decoding_change_done) DecodingChange c = {};
+
+                r = decoding_read_change(f, &c);
+                if (r == 0)
+                        break;
+                line++;
+                if (r == -EBADMSG)
+                        return asprintf(
+                                       ret_why,
+                                       "change %" PRIu64 " of the slot is not in a form this version reads",
+                                       line) < 0
+                                       ? log_oom()
+                                       : 0;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read %s: %m", path);
+                r = decoding_check(&c, tables, &why);
+                if (r < 0)
+                        return log_oom();
+                if (r > 0) {
+                        *ret_why = TAKE_PTR(why);
+                        return 0;
+                }
+                r = *counts ? decoding_count_rows(&c, *counts) : 0;
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        cJSON_Delete(TAKE_PTR(*counts));
+        }
+        *ret_why = NULL;
+        return 0;
+}
+
+/* the dump's rows per table when the manifest knows them exactly: with a trial restore, or when no table
+ * changed while it was dumped (NULL otherwise, or on OOM) */
+static cJSON *dump_counts(const cJSON *manifest) {
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(manifest, "trial_restore")) &&
+            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(manifest, "tables_changed_during_dump")) > 0)
+                return NULL;
+        return cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(manifest, "tables"), true);
+}
+
+typedef struct DeltaFile {
+        const char *path;
+} DeltaFile;
+
+static int update_delta_file(Current *current, void *userdata) {
+        const DeltaFile *d = userdata;
+        char *path = d->path ? strdup(d->path) : NULL;
+
+        if (d->path && !path)
+                return -ENOMEM;
+        /* "snapshot": null, no database was copied */
+        free(current->snapshot);
+        current->snapshot = NULL;
+        current->present |= CURRENT_KEY_BIT(CURRENT_SNAPSHOT);
+        free(current->delta_file);
+        current->delta_file = path;
+        return 0;
+}
+
+/* Snapshot=delta: the slot's changes since the dump into the backup, when they can be replayed exactly
+ * (docs/architecture.md, "Snapshot=delta"). 1: taken; 0: the reason is logged and template must be
+ * taken instead; <0: failed (logged). */
+static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON *files) {
+        _cleanup_free_ char *path = NULL, *hex = NULL, *error = NULL, *why = NULL, *who = NULL;
+        _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *counts = NULL;
+        _cleanup_(delta_facts_done) DeltaFacts stop = {};
+        _cleanup_close_ int fd = -EBADF;
+        cJSON *delta = cJSON_GetObjectItemCaseSensitive(manifest, "delta");
+        const char *db = h->config.db_name, *slot = h->current.delta_slot;
+        PgTarget target, admin;
+        uint64_t changes = 0;
+        int r;
+
+        if (helper_pg_target(h, db, &target) < 0 || helper_pg_target(h, "postgres", &admin) < 0)
+                return log_oom();
+        /* the changes must be all there will be: nothing else may still write */
+        who = sessions_on(&admin, db);
+        if (who)
+                return busy_error(&admin, db, TAKE_PTR(who));
+
+        r = delta_probe(&target, &stop, &error);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the schema of database %s: %s", db, error ?: "");
+        if (!cJSON_IsObject(delta) || !streq_ptr(json_get_string(delta, "slot"), slot))
+                why = strdup("the backup's manifest records no replication slot of this upgrade");
+        else if (!json_get_string(delta, "fingerprint"))
+                why = strdup("the schema changed while the database was dumped");
+        else if (!streq(json_get_string(delta, "fingerprint"), stop.fingerprint))
+                why = strdup("the schema changed since the backup (logical decoding does not carry it)");
+        else if (delta_large_objects_unchanged(delta, &stop, &why) < 0)
+                return log_oom();
+        if (!why) {
+                r = delta_tables(&target, &tables, &error);
+                if (r < 0)
+                        return log_error_errno(
+                                r, "Failed to read the tables of database %s: %s", db, error ?: "");
+
+                if (asprintf(&path, "%s/" BACKUP_MANIFEST_DELTA, backup) < 0) {
+                        path = NULL;
+                        return log_oom();
+                }
+                log_status("snapshot: reading the changes since the backup from the slot %s", slot);
+                /* an earlier attempt's file is replaced: the slot still holds every change */
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0)
+                        return log_error_errno(errno, "Failed to create %s: %m", path);
+                r = pg_slot_changes_to_fd(&target, slot, fd, &changes, &error);
+                if (r < 0)
+                        return log_error_errno(
+                                r, "Failed to read the changes of the slot %s: %s", slot, error ?: "");
+                if (fsync(fd) < 0 || close(TAKE_FD(fd)) < 0)
+                        return log_error_errno(errno, "Failed to write %s: %m", path);
+                counts = dump_counts(manifest);
+                r = delta_judge_file(path, tables, &counts, &why);
+                if (r < 0)
+                        return r;
+        }
+        if (why) {
+                log_notice(
+                        "Snapshot=%s: the changes since the backup cannot be replayed exactly (%s): taking "
+                        "a "
+                        "template copy instead.",
+                        config_snapshot_mode_to_string(h->config.snapshot),
+                        why);
+                if (path)
+                        (void)unlink(path);
+                r = drop_slot(h, &target);
+                return r < 0 ? r : 0;
+        }
+
+        free(error);
+        error = NULL;
+        r = pg_sequence_values(&target, &sequences, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to read the sequences of database %s: %s", db, error ?: "");
+        /* the rows at the stop: the dump's and the delta's, without counting the tables now (which
+         * would take longer the larger the database); counted only when the dump's are not known */
+        if (!counts) {
+                log_status("snapshot: counting rows of database %s", db);
+                free(error);
+                error = NULL;
+                r = pg_table_row_counts(&target, &counts, &error);
+                if (r < 0)
+                        return log_error_errno(
+                                r, "Failed to count the rows of database %s: %s", db, error ?: "");
+        }
+        r = hash_sha256_file(path, &hex);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
+        if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0 ||
+            set_member(files, BACKUP_MANIFEST_DELTA, cJSON_CreateString(hex)) < 0 ||
+            set_member(delta, "tables", TAKE_PTR(tables)) < 0 ||
+            set_member(delta, "sequences", TAKE_PTR(sequences)) < 0 ||
+            set_member(delta, "changes", cJSON_CreateNumber((double)changes)) < 0)
+                return log_oom();
+        r = helper_update_current(h, update_delta_file, &(DeltaFile){ .path = path });
+        if (r < 0)
+                return r;
+        r = drop_slot(h, &target);
+        if (r < 0)
+                return r;
+        log_info(
+                "Delta of database %s: %" PRIu64 " changes since the backup in %s, replayable.",
+                db,
+                changes,
+                path);
+        return 1;
+}
+
 /* the database's part of the restore point, as Snapshot= says; *ret_name the snapshot database, if any */
-static int snapshot_database(Helper *h, const char *id, const char *backup, cJSON *files, char **ret_name) {
+static int snapshot_database(
+        Helper *h, const char *id, const char *backup, cJSON *manifest, cJSON *files, char **ret_name) {
         const char *db = h->config.db_name;
         int r;
 
@@ -398,8 +605,18 @@ static int snapshot_database(Helper *h, const char *id, const char *backup, cJSO
                                 db);
                 return 0;
         }
-        return h->config.snapshot == SNAPSHOT_TEMPLATE ? snapshot_template(h, id, ret_name)
-                                                       : snapshot_dump(h, backup, files);
+        if (h->config.snapshot == SNAPSHOT_DUMP)
+                return snapshot_dump(h, backup, files);
+        /* delta and auto: the backup made the slot, or said why not */
+        if (h->current.delta_slot) {
+                r = snapshot_delta(h, backup, manifest, files);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+                r = helper_update_current(h, update_delta_file, &(DeltaFile){});
+                if (r < 0)
+                        return r;
+        }
+        return snapshot_template(h, id, ret_name);
 }
 
 static int run(Helper *h) {
@@ -412,6 +629,7 @@ static int run(Helper *h) {
         char stamp_id[sizeof("YYYYmmddHHMMSS")];
         BackupTreeStats stats = {};
         cJSON *files, *symlinks;
+        PgTarget target;
         int r;
 
         if (!h->current.server_stopped)
@@ -461,7 +679,14 @@ static int run(Helper *h) {
         if (!files || !symlinks)
                 return log_oom();
 
-        r = snapshot_database(h, id, backup, files, &snapshot);
+        r = snapshot_database(h, id, backup, manifest, files, &snapshot);
+        if (r < 0)
+                return r;
+        /* whatever the snapshot took, a slot left behind would hold WAL forever */
+        r = helper_pg_target(h, db, &target);
+        if (r < 0)
+                return log_oom();
+        r = drop_slot(h, &target);
         if (r < 0)
                 return r;
 
@@ -474,10 +699,12 @@ static int run(Helper *h) {
                 return r;
         }
 
-        /* the row counts at the stop, what a restore brings back: the final dump's now, from the
-         * database it was taken of; a snapshot database is frozen, and migrate counts it once the server
-         * is back (restore-point.h). Without either nothing is restored to the stop, and nothing counted. */
-        cJSON_DeleteItemFromObjectCaseSensitive(manifest, "tables_at_stop");
+        /* the row counts at the stop, what a restore brings back: the delta's are in the manifest already
+         * (the dump's counts carried forward by its changes); the final dump's now, from the database it
+         * was taken of; a snapshot database is frozen, and migrate counts it once the server is back
+         * (restore-point.h). Without any of them nothing is restored to the stop, and nothing counted. */
+        if (!h->current.delta_file)
+                cJSON_DeleteItemFromObjectCaseSensitive(manifest, "tables_at_stop");
         if (h->config.snapshot == SNAPSHOT_DUMP && !current_database_shared(&h->current)) {
                 log_status("snapshot: counting rows of database %s", db);
                 r = restore_point_count(h, db, &counts);
@@ -503,6 +730,7 @@ static int run(Helper *h) {
                 "Restore point ready: %s%s; stores in %s brought up to date (%s in %" PRIu64
                 " files), checksums verified.",
                 snapshot                              ? "database snapshot "
+                : h->current.delta_file               ? "the dump and the changes since of "
                 : h->config.snapshot == SNAPSHOT_DUMP ? "final dump of "
                                                       : "no snapshot of ",
                 snapshot ?: db,

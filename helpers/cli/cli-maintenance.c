@@ -7,6 +7,8 @@
 
 #include "backup-manifest.h"
 #include "cli.h"
+#include "credentials.h"
+#include "pg.h"
 #include "hold-file.h"
 #include "prune.h"
 #include "current.h"
@@ -38,21 +40,74 @@ static char *clean_label(const RetentionItem *item) {
         return s;
 }
 
-/* drop the failed databases and the snapshots and releases beyond retention (retention.h), after
- * listing them with the reason; --dry-run only lists */
+/* Snapshot=delta's replication slots that no upgrade in flight needs: listed, and dropped unless
+ * --dry-run; *ret_listed and *ret_failed count them */
+static int clean_delta_slots(
+        const Config *c, const Current *current, size_t *ret_listed, size_t *ret_failed) {
+        _cleanup_json_ cJSON *slots = NULL;
+        _cleanup_free_ char *error = NULL;
+        const cJSON *s;
+        PgTarget t;
+        int r;
+
+        r = cli_delta_slots(c, &slots, &error);
+        if (r < 0) {
+                fflush(stdout);
+                log_warning_errno(
+                        r, "Cannot look for leftover replication slots: %s", error ?: strerror(-r));
+                return 0;
+        }
+        if (helper_pg_target_config(c, c->db_name, &t) < 0)
+                return log_oom();
+        cJSON_ArrayForEach (s, slots) {
+                const char *name = json_get_string(s, "slot");
+
+                if (cli_delta_slot_in_use(current, name)) {
+                        printf("  keep  %s (replication slot): the upgrade in flight reads it at the stop\n",
+                               name);
+                        continue;
+                }
+                printf("  drop  %s (replication slot, %s of WAL held): left behind\n",
+                       name,
+                       cli_str_or(s, "wal", "?"));
+                (*ret_listed)++;
+                if (arg_dry_run)
+                        continue;
+                free(error);
+                error = NULL;
+                r = pg_slot_drop(&t, name, &error);
+                if (r < 0) {
+                        fflush(stdout);
+                        log_error_errno(
+                                r,
+                                "Failed to drop the replication slot %s: %s",
+                                name,
+                                error ?: strerror(-r));
+                        (*ret_failed)++;
+                } else
+                        printf("Dropped the replication slot %s.\n", name);
+        }
+        return 0;
+}
+
+/* drop the failed databases and the snapshots and releases beyond retention (retention.h), and
+ * Snapshot=delta's leftover replication slots, after listing them with the reason; --dry-run only
+ * lists */
 int verb_clean(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         _cleanup_(helper_retention_done) HelperRetention g = {};
         _cleanup_(retention_plan_done) RetentionPlan plan = {};
         _cleanup_free_ char *error = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
-        size_t listed = 0, failed = 0;
-        int r;
+        _cleanup_(current_done) Current current = {};
+        size_t listed = 0, failed = 0, slots_listed = 0, slots_failed = 0;
+        int r, in_flight;
 
         /* held throughout: no upgrade begins, and none in flight moves on, between deciding and dropping */
-        r = cli_lock_and_load(c, &lock_fd, NULL, NULL);
+        r = cli_lock_and_load(c, &lock_fd, NULL, &current);
         if (r < 0)
                 return r;
+        in_flight = r;
         r = helper_retention_gather(c, &g, &error);
         if (r < 0)
                 return log_error_errno(
@@ -89,9 +144,12 @@ int verb_clean(int argc, char *argv[], void *userdata) {
                        strempty(size),
                        item->reason);
         }
+        r = clean_delta_slots(c, in_flight > 0 ? &current : NULL, &slots_listed, &slots_failed);
+        if (r < 0)
+                return r;
         if (listed == 0) {
-                printf("Nothing to drop.\n");
-                return 0;
+                printf(slots_listed == 0 ? "Nothing to drop.\n" : "Nothing else to drop.\n");
+                return slots_failed > 0 ? -EIO : 0;
         }
         if (arg_dry_run) {
                 printf("Dry run: nothing was dropped or removed.\n");
@@ -125,7 +183,7 @@ int verb_clean(int argc, char *argv[], void *userdata) {
                 printf("%s %s.\n", item->kind == RETENTION_RELEASE ? "Removed" : "Dropped", what);
         }
         printf("%zu of %zu dropped or removed.\n", listed - failed, listed);
-        return failed > 0 ? -EIO : 0;
+        return failed + slots_failed > 0 ? -EIO : 0;
 }
 
 /* `hold [REASON]`: pause the unattended upgrades of the deployment (its auto timer's runs do nothing

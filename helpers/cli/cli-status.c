@@ -6,6 +6,8 @@
 
 #include "bus.h"
 #include "cli.h"
+#include "credentials.h"
+#include "delta.h"
 #include "hold-file.h"
 #include "json-util.h"
 #include "ledger.h"
@@ -184,6 +186,57 @@ static int show_held(const Config *c, const Current *current) {
         return 0;
 }
 
+int cli_delta_slots(const Config *c, cJSON **ret_slots, char **ret_error) {
+        _cleanup_json_ cJSON *slots = NULL;
+        PgTarget t;
+        int r;
+
+        if (helper_pg_target_config(c, "postgres", &t) < 0)
+                return -ENOMEM;
+        r = delta_slots(&t, c->db_name, &slots, ret_error);
+        if (r < 0)
+                return r;
+        r = cJSON_GetArraySize(slots);
+        *ret_slots = TAKE_PTR(slots);
+        return r;
+}
+
+bool cli_delta_slot_in_use(const Current *current, const char *slot) {
+        return current && !current->held && streq_ptr(current->delta_slot, slot);
+}
+
+/* the replication slots of Snapshot=delta: the one in use, and any left behind (which hold WAL) */
+static void show_delta_slots(const Config *c, const Current *current) {
+        _cleanup_json_ cJSON *slots = NULL;
+        _cleanup_free_ char *error = NULL;
+        const cJSON *s;
+        int r;
+
+        r = cli_delta_slots(c, &slots, &error);
+        if (r < 0) {
+                /* only worth a line where delta is configured: else PostgreSQL may simply be elsewhere */
+                if (c->snapshot == SNAPSHOT_DELTA || c->snapshot == SNAPSHOT_AUTO)
+                        printf("Slots:    cannot look for replication slots: %s\n", error ?: strerror(-r));
+                return;
+        }
+        cJSON_ArrayForEach (s, slots) {
+                const char *name = json_get_string(s, "slot");
+
+                if (cli_delta_slot_in_use(current, name))
+                        printf("Slot:     %s (the upgrade in flight reads it at the stop; %s of WAL held)\n",
+                               name,
+                               cli_str_or(s, "wal", "?"));
+                else
+                        printf("LEFTOVER replication slot %s%s: it holds %s of WAL until it is dropped "
+                               "(codebolt-upgrade clean drops it)\n",
+                               name,
+                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "active"))
+                                       ? " (in use by a session)"
+                                       : "",
+                               cli_str_or(s, "wal", "?"));
+        }
+}
+
 int verb_status(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         _cleanup_json_ cJSON *ledger = NULL, *watch = NULL, *document = NULL;
@@ -240,6 +293,7 @@ int verb_status(int argc, char *argv[], void *userdata) {
 
         printf("Deployment: %s (%s)\n", c->deployment, c->server_unit);
         show_running(c);
+        show_delta_slots(c, current);
         if (document && !current) {
                 _cleanup_free_ char *path = paths_state_file(c->deployment, "current.json");
                 printf("In flight: an upgrade or rollback whose state cannot be read: %s: %s\n",

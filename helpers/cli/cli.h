@@ -41,6 +41,13 @@ int cli_load_ledger(const Config *c, cJSON **ret_ledger);
  * cli_load_current()). Each failure logged once. 1 when current.json was loaded, else 0. */
 int cli_lock_and_load(const Config *c, int *ret_lock_fd, cJSON **ret_ledger, Current *ret_current);
 
+/* Snapshot=delta's replication slots on the deployment's database (delta_slots()) into *ret_slots;
+ * current (or NULL): the upgrade in flight, whose slot is in use unless it is held. Returns the number of
+ * slots, or a failure (not logged: *ret_error says it). */
+int cli_delta_slots(const Config *c, cJSON **ret_slots, char **ret_error);
+/* whether the slot named is the one the upgrade in flight still needs */
+bool cli_delta_slot_in_use(const Current *current, const char *slot);
+
 /* the verbs, each as Verb.dispatch (verbs.h) is called: argv[0] is the verb; userdata the loaded Config,
  * NULL for the verbs that need none. <0: failed, logged (exit 1); else the exit code. */
 int verb_status(int argc, char *argv[], void *userdata);

@@ -22,6 +22,8 @@
 #define BACKUP_MANIFEST_FILE "manifest.json"
 #define BACKUP_MANIFEST_DUMP "database.dump"
 #define BACKUP_MANIFEST_FINAL_DUMP "database-final.dump"
+/* Snapshot=delta: the changes between the dump and the stop (decoding.h) */
+#define BACKUP_MANIFEST_DELTA "database.delta"
 #define BACKUP_MANIFEST_PARTIAL_SUFFIX ".partial"
 #define BACKUP_MANIFEST_STORES "stores"
 #define BACKUP_MANIFEST_CONFIG "config"

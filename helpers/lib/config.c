@@ -177,9 +177,8 @@ int config_parse_timespan(const char *s, usec_t *ret) {
 }
 
 static const char *const snapshot_mode_table[] = {
-        [SNAPSHOT_TEMPLATE] = "template",
-        [SNAPSHOT_DUMP] = "dump",
-        [SNAPSHOT_NONE] = "none",
+        [SNAPSHOT_TEMPLATE] = "template", [SNAPSHOT_DUMP] = "dump", [SNAPSHOT_NONE] = "none",
+        [SNAPSHOT_DELTA] = "delta",       [SNAPSHOT_AUTO] = "auto",
 };
 
 static const char *const role_table[] = {
@@ -889,7 +888,7 @@ static const ConfigKey config_keys[] = {
             parse_snapshot_mode,
             FIELD_VALUE,
             snapshot,
-            "expected one of template|dump|none"),
+            "expected one of template|dump|none|delta|auto"),
 
         KEY("Policy", "Role", parse_role, FIELD_VALUE, role, "expected one of staging|production"),
         KEY("Policy", "StagingLedger", parse_path_or_url, FIELD_STRING, staging_ledger, EXPECT_PATH_OR_URL),

@@ -11,6 +11,8 @@ typedef enum SnapshotMode {
         SNAPSHOT_TEMPLATE,
         SNAPSHOT_DUMP,
         SNAPSHOT_NONE,
+        SNAPSHOT_DELTA, /* the dump from a logical slot's snapshot plus the changes since: delta.h */
+        SNAPSHOT_AUTO,  /* delta where PostgreSQL allows it, else template */
 } SnapshotMode;
 
 typedef enum PolicyRole {

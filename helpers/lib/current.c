@@ -158,6 +158,8 @@ static const Field fields[_CURRENT_KEY_MAX] = {
         FIELD(CURRENT_CLUSTER_MIGRATOR, "cluster_migrator", FIELD_BOOL, cluster_migrator),
         FIELD(CURRENT_CLUSTER_REFUSED, "cluster_refused", FIELD_STRING, cluster_refused),
         FIELD(CURRENT_CLUSTER_COORDINATED, "cluster_coordinated", FIELD_BOOL, cluster_coordinated),
+        FIELD(CURRENT_DELTA_SLOT, "delta_slot", FIELD_STRING, delta_slot),
+        FIELD(CURRENT_DELTA_FILE, "delta_file", FIELD_STRING, delta_file),
 };
 
 static void *field_of(Current *c, const Field *f) {

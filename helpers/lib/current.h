@@ -63,6 +63,8 @@
  * | cluster_migrator       | bool                | backup                                         | finish, rollback (shared/roll.c)                                                                    |
  * | cluster_refused        | string              | backup                                         | rollback                                                                                            |
  * | cluster_coordinated    | bool                | preflight                                      | backup, snapshot, rollback (shared/roll.c)                                                          |
+ * | delta_slot             | string              | backup (Snapshot=delta)                        | snapshot, rollback, the CLI                                                                         |
+ * | delta_file             | string (path)       | snapshot (Snapshot=delta); rollback (late)     | finish (carried to the ledger), rollback                                                            |
  *
  * "helper layer" is helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
  * helper_run_hooks, the phase marks); "the CLI", codebolt-upgrade, reads it for status, clear, clean and
@@ -134,6 +136,8 @@ typedef enum CurrentKey {
         CURRENT_CLUSTER_MIGRATOR,
         CURRENT_CLUSTER_REFUSED,
         CURRENT_CLUSTER_COORDINATED,
+        CURRENT_DELTA_SLOT,
+        CURRENT_DELTA_FILE,
         _CURRENT_KEY_MAX,
 } CurrentKey;
 
@@ -217,6 +221,11 @@ typedef struct Current {
                                 * the rollback then records "refused" */
         bool cluster_coordinated; /* preflight: the roll is coordinated (every member stops, the migrator
                                    * migrates behind a snapshot), not rolling */
+        /* Snapshot=delta (docs/architecture.md, "Snapshot=delta") */
+        char *delta_slot; /* backup, before it makes the logical replication slot: the snapshot phase,
+                           * the rollback and `clean` drop it by this name */
+        char *delta_file; /* snapshot: the backup's database.delta, the changes since the dump that a
+                           * full restore replays after the dump; NULL when the snapshot took template */
 
         uint64_t present; /* CURRENT_KEY_BIT()s of the keys to write even at their zero value */
         cJSON *extra;     /* members this version does not know (an older or newer writer's, or a ledger

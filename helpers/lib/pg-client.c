@@ -196,9 +196,10 @@ static int client_connection(const PgTarget *t, char **ret_conninfo, int *ret_pa
         return 0;
 }
 
-int pg_dump_run(const PgTarget *t, int fd, int *ret_status) {
-        _cleanup_free_ char *conninfo = NULL;
+int pg_dump_run(const PgTarget *t, int fd, const char *snapshot, int *ret_status) {
+        _cleanup_free_ char *conninfo = NULL, *snapshot_arg = NULL;
         _cleanup_close_ int passfd = -EBADF;
+        size_t n = 0;
         int r;
 
         assert(t);
@@ -208,9 +209,18 @@ int pg_dump_run(const PgTarget *t, int fd, int *ret_status) {
         r = client_connection(t, &conninfo, &passfd);
         if (r < 0)
                 return r;
+        if (snapshot && asprintf(&snapshot_arg, "--snapshot=%s", snapshot) < 0)
+                return -ENOMEM;
 
-        char *argv[] = { (char *)"pg_dump", (char *)"-Fc", (char *)"--no-password",
-                         (char *)"-d",      conninfo,      NULL };
+        char *argv[7];
+        argv[n++] = (char *)"pg_dump";
+        argv[n++] = (char *)"-Fc";
+        argv[n++] = (char *)"--no-password";
+        if (snapshot_arg)
+                argv[n++] = snapshot_arg;
+        argv[n++] = (char *)"-d";
+        argv[n++] = conninfo;
+        argv[n] = NULL;
         SpawnOptions o = {
                 .run_as = t->os_user,
                 .stdout_fd = fd,

@@ -21,10 +21,11 @@ int pg_client_conninfo(const char *conninfo, const char *dbname, char **ret);
 int pg_create_database_sql(const char *name, const cJSON *properties, bool with_owner, char **ret);
 
 /* pg_dump -Fc --no-password of t->dbname (on t->conninfo) as t->os_user, its stdout into fd (opened by
- * the caller, so the child needs no access to the backup directory). Both this and pg_restore get
+ * the caller, so the child needs no access to the backup directory); snapshot (or NULL): --snapshot=,
+ * an exported snapshot the dump reads (pg_slot_export()). Both this and pg_restore get
  * t->password_file's password as a password file on a descriptor (pg_passfile_memfd()). Returns
  * spawn_run()'s result; *ret_status = pg_dump's exit status. */
-int pg_dump_run(const PgTarget *t, int fd, int *ret_status);
+int pg_dump_run(const PgTarget *t, int fd, const char *snapshot, int *ret_status);
 
 /* pg_restore --exit-on-error --no-password into t->dbname (on t->conninfo) as t->os_user, the dump read
  * from dump_fd (opened by the caller: the OS user cannot open the root-only backup); with_owner false:

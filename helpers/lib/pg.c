@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -311,11 +312,13 @@ static void notice_ignore(void *arg, const char *message) {
         /* the library never logs; notices are not errors */
 }
 
-static int session_connect(const PgTarget *t, const char *password, PGconn **ret, char **ret_error) {
+/* replication: NULL, or "database" for a logical replication connection (pg_slot_export()) */
+static int session_connect(
+        const PgTarget *t, const char *password, const char *replication, PGconn **ret, char **ret_error) {
         _cleanup_conninfo_ PQconninfoOption *opts = NULL;
         _cleanup_free_ const char **keys = NULL, **vals = NULL;
         _cleanup_pgconn_ PGconn *conn = NULL;
-        size_t n = 0, max = 5;
+        size_t n = 0, max = 6;
 
         if (t->conninfo && *t->conninfo) {
                 _cleanup_pqfree_ char *err = NULL;
@@ -338,6 +341,8 @@ static int session_connect(const PgTarget *t, const char *password, PGconn **ret
 
         for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
                 if (!o->val)
+                        continue;
+                if (replication && streq(o->keyword, "replication"))
                         continue;
                 if (t->dbname && streq(o->keyword, "dbname"))
                         continue;
@@ -364,6 +369,10 @@ static int session_connect(const PgTarget *t, const char *password, PGconn **ret
         }
         keys[n] = "fallback_application_name";
         vals[n++] = "codebolt-upgrade";
+        if (replication) {
+                keys[n] = "replication";
+                vals[n++] = replication;
+        }
         assert(n < max);
 
         conn = PQconnectdbParams(keys, vals, 0);
@@ -378,18 +387,9 @@ static int session_connect(const PgTarget *t, const char *password, PGconn **ret
         return 0;
 }
 
-static int session_child_run(
-        pid_t parent,
-        const PgTarget *t,
-        const char *password,
-        SessionFn fn,
-        const void *userdata,
-        cJSON **ret,
-        char **ret_error) {
-
-        _cleanup_pgconn_ PGconn *conn = NULL;
+/* in a session child: signals as a child should have them, and ended with its parent */
+static int session_child_setup(pid_t parent) {
         sigset_t all;
-        int r;
 
         /* the caller's handlers and mask are not ours: a SIGTERM must end the session */
         (void)signal(SIGTERM, SIG_DFL);
@@ -403,39 +403,62 @@ static int session_child_run(
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
                 return -ECANCELED;
+        return 0;
+}
 
-        r = session_connect(t, password, &conn, ret_error);
+static int session_child_run(
+        pid_t parent,
+        const PgTarget *t,
+        const char *password,
+        SessionFn fn,
+        const void *userdata,
+        cJSON **ret,
+        char **ret_error) {
+
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        int r;
+
+        r = session_child_setup(parent);
+        if (r < 0)
+                return r;
+        r = session_connect(t, password, NULL, &conn, ret_error);
         if (r < 0)
                 return r;
 
         return fn(conn, userdata, ret, ret_error);
 }
 
+/* the child's answer on fd: {"ok": true, "result": result (owned)} or {"ok": false, "errno", "error"} */
+static int session_child_reply(int fd, int r, cJSON *result, const char *error) {
+        _cleanup_json_ cJSON *reply = cJSON_CreateObject(), *owned = result;
+        _cleanup_free_ char *s = NULL;
+
+        if (!reply)
+                return -ENOMEM;
+        if (r >= 0) {
+                if (!cJSON_AddBoolToObject(reply, "ok", true) ||
+                    !cJSON_AddItemToObject(reply, "result", TAKE_PTR(owned) ?: cJSON_CreateNull()))
+                        return -ENOMEM;
+        } else if (
+                !cJSON_AddBoolToObject(reply, "ok", false) || !cJSON_AddNumberToObject(reply, "errno", -r) ||
+                !cJSON_AddStringToObject(reply, "error", error ?: strerror(-r)))
+                return -ENOMEM;
+
+        s = cJSON_PrintUnformatted(reply);
+        if (!s)
+                return -ENOMEM;
+        return write_all(fd, s, strlen(s));
+}
+
 _noreturn_ static void session_child(
         int fd, pid_t parent, const PgTarget *t, const char *password, SessionFn fn, const void *userdata) {
 
-        _cleanup_json_ cJSON *reply = NULL;
-        _cleanup_free_ char *s = NULL;
         char *error = NULL;
         cJSON *result = NULL;
         int r;
 
         r = session_child_run(parent, t, password, fn, userdata, &result, &error);
-
-        reply = cJSON_CreateObject();
-        if (!reply)
-                _exit(EXIT_FAILURE);
-        if (r >= 0) {
-                if (!cJSON_AddBoolToObject(reply, "ok", true) ||
-                    !cJSON_AddItemToObject(reply, "result", result ?: cJSON_CreateNull()))
-                        _exit(EXIT_FAILURE);
-        } else if (
-                !cJSON_AddBoolToObject(reply, "ok", false) || !cJSON_AddNumberToObject(reply, "errno", -r) ||
-                !cJSON_AddStringToObject(reply, "error", error ?: strerror(-r)))
-                _exit(EXIT_FAILURE);
-
-        s = cJSON_PrintUnformatted(reply);
-        if (!s || write_all(fd, s, strlen(s)) < 0)
+        if (session_child_reply(fd, r, result, error) < 0)
                 _exit(EXIT_FAILURE);
 
         /* never atexit handlers or the parent's stdio buffers */
@@ -444,47 +467,73 @@ _noreturn_ static void session_child(
 
 /* ---- the parent ---- */
 
+static int session_parse_reply(const char *answer, size_t size, int status, cJSON **ret, char **ret_error);
+
+static int session_pipe(int *ret_r, int *ret_w, char **ret_error) {
+        int fds[2];
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return errmsg_set(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
+        *ret_r = fds[0];
+        *ret_w = fds[1];
+        return 0;
+}
+
+/* the session's child, with t's password read while still privileged (the file is root's, mode 0600):
+ * 0 in the child, 1 in the parent with *ret_pid */
+static int session_fork(const PgTarget *t, char **ret_password, pid_t *ret_pid, char **ret_error) {
+        int r;
+
+        if (t->password_file) {
+                r = read_credential(t->password_file, ret_password, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        r = spawn_fork_as(t->os_user, ret_pid);
+        if (r == -ESRCH)
+                return errmsg_set(ret_error, r, "unknown user %s", t->os_user);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot fork the database session: %s", strerror(-r));
+        return r;
+}
+
+/* the child's whole answer, once it closed its end of fd */
+static int session_read(int fd, char **ret, size_t *ret_size, char **ret_error) {
+        int r = state_read_fd(fd, 0, PG_ANSWER_MAX, ret, ret_size);
+
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
+        return 0;
+}
+
 static int session_run(
         const PgTarget *t, SessionFn fn, const void *userdata, cJSON **ret, char **ret_error) {
         _cleanup_(spawn_kill_and_reapp) pid_t pid = 0;
         _cleanup_(erase_and_freep) char *password = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         _cleanup_free_ char *answer = NULL;
-        _cleanup_json_ cJSON *reply = NULL;
-        const cJSON *ok;
         pid_t parent = getpid();
         size_t size = 0;
-        int fds[2], status, r;
+        int status, r;
 
         assert(t);
         assert(fn);
 
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return errmsg_set(ret_error, -errno, "cannot create a pipe: %s", strerror(errno));
-        rfd = fds[0];
-        wfd = fds[1];
-
-        /* read while still privileged: the file is root's, mode 0600 */
-        if (t->password_file) {
-                r = read_credential(t->password_file, &password, ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        r = spawn_fork_as(t->os_user, &pid);
-        if (r == -ESRCH)
-                return errmsg_set(ret_error, r, "unknown user %s", t->os_user);
+        r = session_pipe(&rfd, &wfd, ret_error);
         if (r < 0)
-                return errmsg_set(ret_error, r, "cannot fork the database session: %s", strerror(-r));
+                return r;
+        r = session_fork(t, &password, &pid, ret_error);
+        if (r < 0)
+                return r;
         if (r == 0)
                 session_child(wfd, parent, t, password, fn, userdata);
 
         /* only the child may hold the write end, or we would never see EOF */
         close(TAKE_FD(wfd));
 
-        r = state_read_fd(rfd, 0, PG_ANSWER_MAX, &answer, &size);
+        r = session_read(rfd, &answer, &size, ret_error);
         if (r < 0)
-                return errmsg_set(ret_error, r, "cannot read from the database session: %s", strerror(-r));
+                return r;
 
         r = spawn_reap(pid, &status);
         if (r == -ECHILD)
@@ -493,6 +542,15 @@ static int session_run(
         else if (r < 0)
                 return errmsg_set(ret_error, r, "cannot wait for the database session: %s", strerror(-r));
         pid = 0;
+
+        return session_parse_reply(answer, size, status, ret, ret_error);
+}
+
+/* the answer of a session child that ended with status (or 0: not known yet) */
+static int session_parse_reply(const char *answer, size_t size, int status, cJSON **ret, char **ret_error) {
+        _cleanup_json_ cJSON *reply = NULL;
+        const cJSON *ok;
+        int r;
 
         reply = size > 0 ? cJSON_ParseWithLength(answer, size) : NULL;
         ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
@@ -521,6 +579,28 @@ static int session_run(
 
         if (ret)
                 *ret = cJSON_DetachItemFromObjectCaseSensitive(reply, "result");
+        return 0;
+}
+
+/* session_run() of a child whose answer must be a JSON array (want_array) or object, what it holds
+ * named in the error */
+static int session_run_json(
+        const PgTarget *t,
+        SessionFn fn,
+        const void *userdata,
+        bool want_array,
+        const char *what,
+        cJSON **ret,
+        char **ret_error) {
+        _cleanup_json_ cJSON *answer = NULL;
+        int r;
+
+        r = session_run(t, fn, userdata, &answer, ret_error);
+        if (r < 0)
+                return r;
+        if (want_array ? !cJSON_IsArray(answer) : !cJSON_IsObject(answer))
+                return errmsg_set(ret_error, -EPROTO, "database session answered without %s", what);
+        *ret = TAKE_PTR(answer);
         return 0;
 }
 
@@ -588,26 +668,44 @@ static int exec_command(PGconn *conn, const char *sql, char **ret_error) {
         return result_check(conn, res, ret_error);
 }
 
+/* BEGIN a read-only repeatable-read transaction (one snapshot for all that follows) and list
+ * (schema, name) of every relation of relkind outside the system and temporary schemas */
+static int begin_and_list(PGconn *conn, const char *relkind, PGresult **ret, char **ret_error) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r;
+
+        r = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
+        if (r < 0)
+                return r;
+        res = PQexecParams(
+                conn,
+                "SELECT n.nspname, c.relname"
+                " FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = $1 AND c.relpersistence <> 't'"
+                " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                " AND n.nspname !~ '^pg_(toast_)?temp_'"
+                " ORDER BY 1, 2",
+                1,
+                NULL,
+                &relkind,
+                NULL,
+                NULL,
+                0);
+        r = result_check(conn, res, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(res);
+        return 0;
+}
+
 static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         _cleanup_pgresult_ PGresult *tables = NULL;
         _cleanup_json_ cJSON *counts = NULL;
         int r;
 
         /* one snapshot for every count, as pg_dump takes */
-        r = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
-        if (r < 0)
-                return r;
-
-        tables =
-                PQexec(conn,
-                       "SELECT n.nspname, c.relname"
-                       " FROM pg_catalog.pg_class c"
-                       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                       " WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
-                       " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                       " AND n.nspname !~ '^pg_(toast_)?temp_'"
-                       " ORDER BY 1, 2");
-        r = result_check(conn, tables, ret_error);
+        r = begin_and_list(conn, "r", &tables, ret_error);
         if (r < 0)
                 return r;
 
@@ -657,19 +755,9 @@ static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
 }
 
 int pg_table_row_counts(const PgTarget *t, cJSON **ret_object, char **ret_error) {
-        _cleanup_json_ cJSON *counts = NULL;
-        int r;
-
         assert(ret_object);
 
-        r = session_run(t, row_counts_fn, NULL, &counts, ret_error);
-        if (r < 0)
-                return r;
-        if (!cJSON_IsObject(counts))
-                return errmsg_set(ret_error, -EPROTO, "database session answered without counts");
-
-        *ret_object = TAKE_PTR(counts);
-        return 0;
+        return session_run_json(t, row_counts_fn, NULL, false, "counts", ret_object, ret_error);
 }
 
 static const char *locale_provider_name(const char *p) {
@@ -787,20 +875,10 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
 }
 
 int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, char **ret_error) {
-        _cleanup_json_ cJSON *props = NULL;
-        int r;
-
         assert(dbname);
         assert(ret);
 
-        r = session_run(t, properties_fn, dbname, &props, ret_error);
-        if (r < 0)
-                return r;
-        if (!cJSON_IsObject(props))
-                return errmsg_set(ret_error, -EPROTO, "database session answered without properties");
-
-        *ret = TAKE_PTR(props);
-        return 0;
+        return session_run_json(t, properties_fn, dbname, false, "properties", ret, ret_error);
 }
 
 /* ---- a password file for client programs ---- */
@@ -906,4 +984,392 @@ int pg_drop_database(const PgTarget *admin, const char *name, int server_version
                           server_version >= 130000 ? " WITH (FORCE)" : "") < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
         return pg_exec(admin, sql, ret_error);
+}
+
+/* ---- logical replication: a slot, its exported snapshot, its changes ---- */
+
+/* a session child's answer {"count": n} */
+static int count_answer(uint64_t n, cJSON **ret, char **ret_error) {
+        _cleanup_json_ cJSON *o = cJSON_CreateObject();
+
+        if (!o || !cJSON_AddNumberToObject(o, "count", (double)n))
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* session_run() of a child that answers with count_answer(); *ret_count (optional) = its n */
+static int session_run_count(
+        const PgTarget *t, SessionFn fn, const void *userdata, uint64_t *ret_count, char **ret_error) {
+        _cleanup_json_ cJSON *result = NULL;
+        int64_t n;
+        int r;
+
+        r = session_run(t, fn, userdata, &result, ret_error);
+        if (r < 0)
+                return r;
+        if (json_get_int64_range(result, "count", 0, INT64_MAX, &n) < 0)
+                return errmsg_set(ret_error, -EPROTO, "database session answered without a count");
+        if (ret_count)
+                *ret_count = (uint64_t)n;
+        return 0;
+}
+
+/* a slot name as PostgreSQL takes it: [a-z0-9_], 1 to 63 characters (built into SQL and the
+ * replication command, which takes no parameters) */
+static bool slot_name_valid(const char *s) {
+        size_t l = strlen(s);
+
+        if (l == 0 || l > 63)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+                        return false;
+        return true;
+}
+
+typedef struct SlotExportArgs {
+        const char *slot;
+        const char *plugin;
+} SlotExportArgs;
+
+static int slot_export_fn(PGconn *conn, const SlotExportArgs *a, cJSON **ret, char **ret_error) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+        _cleanup_json_ cJSON *o = NULL;
+        _cleanup_free_ char *cmd = NULL;
+        int r;
+
+        /* the syntax every release since 10 takes */
+        if (asprintf(&cmd, "CREATE_REPLICATION_SLOT %s LOGICAL %s EXPORT_SNAPSHOT", a->slot, a->plugin) < 0)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        res = PQexec(conn, cmd);
+        r = result_check(conn, res, ret_error);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) != 1 || PQnfields(res) < 3 || PQgetisnull(res, 0, 2))
+                return errmsg_set(ret_error, -EBADMSG, "CREATE_REPLICATION_SLOT answered no snapshot");
+        o = cJSON_CreateObject();
+        if (!o || !cJSON_AddStringToObject(o, "lsn", PQgetvalue(res, 0, 1)) ||
+            !cJSON_AddStringToObject(o, "snapshot", PQgetvalue(res, 0, 2)))
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+_noreturn_ static void slot_export_child(
+        int answer_fd,
+        int hold_fd,
+        pid_t parent,
+        const PgTarget *t,
+        const char *password,
+        const SlotExportArgs *a) {
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        char *error = NULL, c;
+        cJSON *result = NULL;
+        int r;
+
+        r = session_child_setup(parent);
+        if (r >= 0)
+                r = session_connect(t, password, "database", &conn, &error);
+        if (r >= 0)
+                r = slot_export_fn(conn, a, &result, &error);
+        if (session_child_reply(answer_fd, r, result, error) < 0 || r < 0)
+                _exit(EXIT_FAILURE);
+        close(answer_fd);
+
+        /* the snapshot lives while this connection stays open and idle: until the parent closes its
+         * end (or dies) */
+        while (read(hold_fd, &c, 1) < 0 && errno == EINTR)
+                ;
+        PQfinish(TAKE_PTR(conn));
+        _exit(EXIT_SUCCESS);
+}
+
+int pg_slot_export(
+        const PgTarget *t, const char *slot, const char *plugin, PgSlotExport *ret, char **ret_error) {
+        _cleanup_(spawn_kill_and_reapp) pid_t pid = 0;
+        _cleanup_(erase_and_freep) char *password = NULL;
+        _cleanup_close_ int answer_r = -EBADF, answer_w = -EBADF, hold_r = -EBADF, hold_w = -EBADF;
+        _cleanup_free_ char *answer = NULL, *snapshot = NULL, *lsn = NULL;
+        _cleanup_json_ cJSON *result = NULL;
+        const SlotExportArgs a = { .slot = slot, .plugin = plugin };
+        pid_t parent = getpid();
+        size_t size = 0;
+        int r;
+
+        assert(t);
+        assert(slot);
+        assert(plugin);
+        assert(ret);
+
+        if (!slot_name_valid(slot) || !slot_name_valid(plugin))
+                return errmsg_set(ret_error, -EINVAL, "invalid replication slot or plugin name");
+        r = session_pipe(&answer_r, &answer_w, ret_error);
+        if (r >= 0)
+                r = session_pipe(&hold_r, &hold_w, ret_error);
+        if (r >= 0)
+                r = session_fork(t, &password, &pid, ret_error);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                close(answer_r);
+                close(hold_w);
+                slot_export_child(answer_w, hold_r, parent, t, password, &a);
+        }
+        close(TAKE_FD(answer_w));
+        close(TAKE_FD(hold_r));
+
+        r = session_read(answer_r, &answer, &size, ret_error);
+        if (r >= 0)
+                r = session_parse_reply(answer, size, 0, &result, ret_error);
+        if (r < 0)
+                return r;
+        snapshot = strdup(strempty(json_get_string(result, "snapshot")));
+        lsn = strdup(strempty(json_get_string(result, "lsn")));
+        if (!snapshot || !lsn)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+
+        *ret = (PgSlotExport){
+                .pid = TAKE_FD(pid),
+                .hold_fd = TAKE_FD(hold_w),
+                .snapshot = TAKE_PTR(snapshot),
+                .lsn = TAKE_PTR(lsn),
+        };
+        return 0;
+}
+
+void pg_slot_export_done(PgSlotExport *e) {
+        int status;
+
+        if (!e)
+                return;
+        if (e->hold_fd >= 0)
+                close(e->hold_fd);
+        if (e->pid > 0)
+                (void)spawn_reap(e->pid, &status);
+        free(e->snapshot);
+        free(e->lsn);
+        *e = (PgSlotExport){ .hold_fd = -EBADF };
+}
+
+int pg_slot_drop(const PgTarget *t, const char *slot, char **ret_error) {
+        _cleanup_json_ cJSON *rows = NULL;
+        const char *params[] = { slot };
+        int r;
+
+        assert(t);
+        assert(slot);
+
+        r = pg_query(
+                t,
+                "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots"
+                " WHERE slot_name = $1",
+                params,
+                1,
+                &rows,
+                ret_error);
+        if (r < 0)
+                return r;
+        return cJSON_GetArraySize(rows) > 0 ? 1 : 0;
+}
+
+typedef struct ChangesArgs {
+        const char *slot;
+        int fd;
+} ChangesArgs;
+
+static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        const ChangesArgs *a = userdata;
+        const char *params[] = { a->slot };
+        uint64_t n = 0;
+        int r, failed = 0;
+
+        r = exec_command(conn, "BEGIN", ret_error);
+        if (r >= 0)
+                r = exec_command(conn, PG_STABLE_OUTPUT, ret_error);
+        if (r < 0)
+                return r;
+        /* peek, not get: the slot keeps them until it is dropped, so a second attempt reads them again */
+        if (!PQsendQueryParams(
+                    conn,
+                    "SELECT lsn::text, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL,"
+                    " 'include-xids', '0', 'skip-empty-xacts', '1')",
+                    1,
+                    NULL,
+                    params,
+                    NULL,
+                    NULL,
+                    0) ||
+            !PQsetSingleRowMode(conn))
+                return set_pq_error(ret_error, -EIO, NULL, PQerrorMessage(conn));
+
+        for (;;) {
+                _cleanup_pgresult_ PGresult *res = PQgetResult(conn);
+                _cleanup_json_ cJSON *line = NULL;
+                _cleanup_free_ char *text = NULL;
+
+                if (!res)
+                        break;
+                if (failed)
+                        continue; /* drain the rest */
+                if (PQresultStatus(res) == PGRES_TUPLES_OK)
+                        continue;
+                if (PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
+                        failed = result_error(conn, res, ret_error);
+                        continue;
+                }
+                line = cJSON_CreateObject();
+                if (!line || !cJSON_AddStringToObject(line, "lsn", PQgetvalue(res, 0, 0)) ||
+                    !cJSON_AddStringToObject(line, "data", PQgetvalue(res, 0, 1)) ||
+                    !(text = cJSON_PrintUnformatted(line))) {
+                        failed = errmsg_set(ret_error, -ENOMEM, "out of memory");
+                        continue;
+                }
+                /* one JSON object per line: cJSON escapes the line breaks inside a value */
+                r = write_all(a->fd, text, strlen(text));
+                if (r >= 0)
+                        r = write_all(a->fd, "\n", 1);
+                if (r < 0) {
+                        failed = errmsg_set(ret_error, r, "cannot write the changes: %s", strerror(-r));
+                        continue;
+                }
+                n++;
+        }
+        if (failed)
+                return failed;
+        r = exec_command(conn, "COMMIT", ret_error);
+        if (r < 0)
+                return r;
+        return count_answer(n, ret, ret_error);
+}
+
+int pg_slot_changes_to_fd(
+        const PgTarget *t, const char *slot, int fd, uint64_t *ret_changes, char **ret_error) {
+        const ChangesArgs a = { .slot = slot, .fd = fd };
+
+        assert(t);
+        assert(slot);
+        assert(fd >= 0);
+
+        return session_run_count(t, changes_fn, &a, ret_changes, ret_error);
+}
+
+static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        _cleanup_pgresult_ PGresult *list = NULL;
+        _cleanup_json_ cJSON *out = NULL;
+        int r;
+
+        r = begin_and_list(conn, "S", &list, ret_error);
+        if (r < 0)
+                return r;
+        out = cJSON_CreateArray();
+        if (!out)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        for (int i = 0; i < PQntuples(list); i++) {
+                const char *schema = PQgetvalue(list, i, 0), *name = PQgetvalue(list, i, 1);
+                _cleanup_free_ char *qs = pg_quote_identifier(schema), *qn = pg_quote_identifier(name),
+                                    *sql = NULL;
+                _cleanup_pgresult_ PGresult *res = NULL;
+                cJSON *o;
+
+                if (!qs || !qn ||
+                    asprintf(&sql, "SELECT last_value::text, is_called::text FROM %s.%s", qs, qn) < 0)
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+                res = PQexec(conn, sql);
+                r = result_check(conn, res, ret_error);
+                if (r < 0)
+                        return r;
+                if (PQntuples(res) != 1)
+                        return errmsg_set(ret_error, -EBADMSG, "sequence %s.%s answered no value", qs, qn);
+                o = cJSON_CreateObject();
+                if (!o || !cJSON_AddItemToArray(out, o)) {
+                        cJSON_Delete(o);
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+                }
+                if (!cJSON_AddStringToObject(o, "schema", schema) ||
+                    !cJSON_AddStringToObject(o, "name", name) ||
+                    !cJSON_AddStringToObject(o, "last_value", PQgetvalue(res, 0, 0)) ||
+                    !cJSON_AddBoolToObject(o, "is_called", streq(PQgetvalue(res, 0, 1), "true")))
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        }
+        r = exec_command(conn, "COMMIT", ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int pg_sequence_values(const PgTarget *t, cJSON **ret, char **ret_error) {
+        assert(t);
+        assert(ret);
+
+        return session_run_json(t, sequences_fn, NULL, true, "sequences", ret, ret_error);
+}
+
+typedef struct StatementsArgs {
+        const char *setup;
+        PgStatementNext next;
+        void *userdata;
+} StatementsArgs;
+
+static int statements_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        const StatementsArgs *a = userdata;
+        uint64_t n = 0;
+        int r;
+
+        r = exec_command(conn, "BEGIN", ret_error);
+        if (r >= 0 && a->setup)
+                r = exec_command(conn, a->setup, ret_error);
+        if (r < 0)
+                return r;
+        for (;;) {
+                _cleanup_pgresult_ PGresult *res = NULL;
+                PgStatement st = { .expect_rows = -1 };
+                char *end;
+                long rows;
+
+                r = a->next(a->userdata, &st, ret_error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                n++;
+                if (st.n_params > INT_MAX)
+                        return errmsg_set(ret_error, -EINVAL, "too many parameters");
+                res = PQexecParams(conn, st.sql, (int)st.n_params, NULL, st.params, NULL, NULL, 0);
+                r = result_check(conn, res, ret_error);
+                if (r < 0)
+                        return r;
+                if (st.expect_rows < 0)
+                        continue;
+                rows = strtol(PQcmdTuples(res), &end, 10);
+                if (*end || rows != st.expect_rows)
+                        return errmsg_set(
+                                ret_error,
+                                -EBADMSG,
+                                "statement %" PRIu64 " (%s) touched %s rows, not %ld",
+                                n,
+                                st.sql,
+                                PQcmdTuples(res),
+                                st.expect_rows);
+        }
+        r = exec_command(conn, "COMMIT", ret_error);
+        if (r < 0)
+                return r;
+        return count_answer(n, ret, ret_error);
+}
+
+int pg_exec_statements(
+        const PgTarget *t,
+        const char *setup,
+        PgStatementNext next,
+        void *userdata,
+        uint64_t *ret_count,
+        char **ret_error) {
+        const StatementsArgs a = { .setup = setup, .next = next, .userdata = userdata };
+
+        assert(t);
+        assert(next);
+
+        return session_run_count(t, statements_fn, &a, ret_count, ret_error);
 }

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -83,3 +85,70 @@ int pg_passfile_memfd(const PgTarget *t, int *ret_fd, char **ret_error);
 
 /* server_version_num, e.g. 150004 */
 int pg_server_version(const PgTarget *t, int *ret, char **ret_error);
+
+/* ---- logical replication (Snapshot=delta, docs/architecture.md) ---- */
+
+/* the same text for every value in the reads of a slot and in the replay (SET LOCAL inside a
+ * transaction, SET outside) */
+#define PG_STABLE_OUTPUT                                                          \
+        "SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres';" \
+        " SET LOCAL extra_float_digits = 3; SET LOCAL TimeZone = 'UTC'; SET LOCAL bytea_output = 'hex'"
+
+/* A logical replication slot just made, and the replication connection that holds its exported
+ * snapshot open (a child process as t->os_user): pg_dump --snapshot=snapshot reads the database as it
+ * was at the slot's start while the connection lives. */
+typedef struct PgSlotExport {
+        pid_t pid;      /* the child holding the connection */
+        int hold_fd;    /* closing it ends the connection (and the snapshot); the slot stays */
+        char *snapshot; /* the exported snapshot's name */
+        char *lsn;      /* the slot's consistent point */
+} PgSlotExport;
+
+/* CREATE_REPLICATION_SLOT slot LOGICAL plugin EXPORT_SNAPSHOT on a replication=database connection to
+ * t; slot and plugin: [a-z0-9_], at most 63 (-EINVAL). Return values as above; -EEXIST: the slot
+ * exists. The child dies with this process. */
+int pg_slot_export(
+        const PgTarget *t, const char *slot, const char *plugin, PgSlotExport *ret, char **ret_error);
+
+/* end the connection (the snapshot goes, the slot stays) and reap its child; e may be zeroed with
+ * hold_fd -EBADF, or already done */
+void pg_slot_export_done(PgSlotExport *e);
+
+/* drop the replication slot if it exists: 1 dropped, 0 there was none; -EBUSY (an -EIO from the
+ * server, "active") while a connection still uses it */
+int pg_slot_drop(const PgTarget *t, const char *slot, char **ret_error);
+
+/* The changes the slot holds, peeked (the slot keeps them), written to fd one JSON object per line,
+ * {"lsn": "0/16B3748", "data": test_decoding's text} (options include-xids 0, skip-empty-xacts 1), with
+ * the output of dates, intervals, floats and bytea fixed (the replay sets the same). *ret_changes
+ * (optional) = the lines written. */
+int pg_slot_changes_to_fd(
+        const PgTarget *t, const char *slot, int fd, uint64_t *ret_changes, char **ret_error);
+
+/* every sequence outside the system schemas, in one snapshot: [{"schema", "name", "last_value" (text),
+ * "is_called" (bool)}] */
+int pg_sequence_values(const PgTarget *t, cJSON **ret, char **ret_error);
+
+/* one statement of pg_exec_statements(); valid until the next call of the iterator */
+typedef struct PgStatement {
+        const char *sql;
+        const char *const *params; /* text parameters, an element NULL for SQL NULL */
+        size_t n_params;
+        long expect_rows; /* the rows it must touch (a SELECT: return), else the whole transaction
+                           * fails; -1: any */
+} PgStatement;
+
+/* the next statement: 1 and *ret, 0 at the end, <0 (with *ret_error) to fail the transaction */
+typedef int (*PgStatementNext)(void *userdata, PgStatement *ret, char **ret_error);
+
+/* Run setup (NULL, or statements separated by ';') and then every statement next gives, all in one
+ * transaction, which commits only when each ran and touched the rows it expected. next runs in the
+ * session's child process (as t->os_user, with a copy of this process's memory and descriptors).
+ * *ret_count (optional) = the statements run. */
+int pg_exec_statements(
+        const PgTarget *t,
+        const char *setup,
+        PgStatementNext next,
+        void *userdata,
+        uint64_t *ret_count,
+        char **ret_error);

@@ -103,10 +103,12 @@ int verify_backup(Rollback *rb) {
         return 0;
 }
 
-/* the row counts the restore brings back: those at the stop (snapshot, final dump), else the backup's */
+/* the row counts the restore brings back: those at the stop (snapshot, final dump, delta), else the
+ * backup's */
 const cJSON *restored_counts(Rollback *rb, bool *ret_at_stop) {
         const cJSON *at_stop = cJSON_GetObjectItemCaseSensitive(rb->manifest, "tables_at_stop");
-        bool use_stop = (rb->current.snapshot || rb->current.final_dump) && cJSON_IsObject(at_stop);
+        bool use_stop = (rb->current.snapshot || rb->current.final_dump || rb->current.delta_file) &&
+                        cJSON_IsObject(at_stop);
 
         if (ret_at_stop)
                 *ret_at_stop = use_stop;

@@ -256,6 +256,9 @@ int restore_database(Rollback *rb) {
                         r = check_snapshot(rb);
                 } else
                         r = restore_dump(rb, &admin);
+                /* Snapshot=delta: then the changes between the dump and the stop */
+                if (r >= 0 && rb->current.delta_file)
+                        r = replay_delta(rb);
                 if (r < 0)
                         return r;
 

@@ -73,7 +73,8 @@ static char *take_reason_flag(const Helper *h) {
 #define LATE_COPIED                                                                                  \
         (CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CURRENT_FROM) | CURRENT_KEY_BIT(CURRENT_TO) | \
          CURRENT_KEY_BIT(CURRENT_BACKUP) | CURRENT_KEY_BIT(CURRENT_FINAL_DUMP) |                     \
-         CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE))
+         CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE) |                       \
+         CURRENT_KEY_BIT(CURRENT_DELTA_FILE))
 
 /* current.json for the late rollback begins with the keys of the upgrade's ledger entry it carries
  * over (an entry has current.json's shape for them); the rest are the entry's own or stay behind */
@@ -86,6 +87,8 @@ static void late_current_from_entry(Rollback *rb, Current *e) {
         c->to = TAKE_PTR(e->to);
         c->backup = TAKE_PTR(e->backup);
         c->final_dump = TAKE_PTR(e->final_dump);
+        /* Snapshot=delta: the restore replays it onto the dump, as far as that upgrade's stop */
+        c->delta_file = TAKE_PTR(e->delta_file);
         c->migrations = TAKE_PTR(e->migrations);
         c->n_migrations = e->n_migrations;
         e->n_migrations = 0;

@@ -78,6 +78,8 @@ static int run(Helper *h) {
         r = decide(&rb, &verdict);
         if (r < 0)
                 return r;
+        /* Snapshot=delta: no way back needs the slot (the snapshot phase copied what a restore replays) */
+        drop_delta_slot(&rb);
 
         /* a crash between the ledger and the removal of current.json: only the removal is left */
         result = rb.current.rollback_result;

@@ -176,6 +176,15 @@ int restore_database(Rollback *rb);
 /* restore the dump into a fresh rb->source_db and check its row counts; through rb_fail() */
 int restore_dump(Rollback *rb, const PgTarget *admin);
 
+/* ---- restore-delta.c ---- */
+
+/* drop the replication slot current.json names, if it is still there; a failure is a warning (status and
+ * clean show a leftover) */
+void drop_delta_slot(Rollback *rb);
+/* replay the delta file onto the restored dump rb->source_db in one transaction (the changes, then every
+ * sequence's value), and check its row counts against the stop's; through rb_fail() */
+int replay_delta(Rollback *rb);
+
 /* ---- stores.c ---- */
 
 /* put back every store and config file of the manifest and verify them; through rb_fail() */

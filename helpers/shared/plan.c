@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "hooks.h"
 #include "credentials.h"
+#include "delta.h"
 #include "helper.h"
 #include "http.h"
 #include "json-util.h"
@@ -27,7 +28,7 @@
 #include "spawn.h"
 #include "time-util.h"
 
-#define GATE_MAX 11
+#define GATE_MAX 12
 #define COMMAND_TIMEOUT (60 * USEC_PER_SEC)
 #define HTTP_TIMEOUT (30 * USEC_PER_SEC)
 /* the upgrade path through the release metadata: milliseconds for any document within the version cap;
@@ -702,6 +703,41 @@ static int gate_space(const Config *c, Plan *p) {
                 p, "space", CHECK_PASS, "the backup needs about %s; %s has %s free", need_s, where, free_s);
 }
 
+/* Snapshot=delta: PostgreSQL and the role allow a logical slot (docs/architecture.md, "Snapshot=delta").
+ * auto decides in backup, and says there once why it takes template. */
+static int gate_snapshot(const Config *c, Plan *p) {
+        _cleanup_(delta_facts_done) DeltaFacts f = {};
+        _cleanup_free_ char *error = NULL, *reason = NULL;
+        PgTarget t;
+        int r;
+
+        if (c->snapshot != SNAPSHOT_DELTA)
+                return gate(
+                        p,
+                        "snapshot",
+                        CHECK_SKIPPED,
+                        "Snapshot=%s%s",
+                        config_snapshot_mode_to_string(c->snapshot),
+                        c->snapshot == SNAPSHOT_AUTO ? ": backup takes delta where PostgreSQL allows it"
+                                                     : "");
+        if (helper_pg_target_config(c, c->db_name, &t) < 0)
+                return -ENOMEM;
+        r = delta_probe(&t, &f, &error);
+        if (r == -ENOMEM)
+                return r;
+        r = delta_decide(c->snapshot, r < 0 ? NULL : &f, error, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return gate(p, "snapshot", CHECK_FAIL, "Snapshot=delta cannot be used: %s", reason);
+        return gate(
+                p,
+                "snapshot",
+                CHECK_PASS,
+                "Snapshot=delta: wal_level is logical and role %s may make a replication slot",
+                f.role);
+}
+
 /* ---- production follows staging ---- */
 
 /* with [LoadBalancer] Driver=haproxy: every admin socket answers for this server, so that the drain
@@ -800,6 +836,8 @@ int plan_make(const Config *c, const char *from, const char *to, Plan *ret) {
                 r = gate_tools(c, &p);
         if (r >= 0)
                 r = gate_space(c, &p);
+        if (r >= 0)
+                r = gate_snapshot(c, &p);
         if (r >= 0)
                 r = gate_balancer(c, &p);
         if (r >= 0)

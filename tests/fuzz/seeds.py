@@ -225,6 +225,10 @@ elif target == 'etcd_parse':
     # the gateway's answers as recorded from etcd 3.4, and each line of a recorded watch stream
     for f in sorted((fixtures / 'etcd').iterdir()):
         seeds.extend(f.read_bytes().splitlines(keepends=True) if f.suffix == '.jsonl' else [f.read_bytes()])
+elif target == 'decoding_parse':
+    # each change of a recorded delta file, as test_decoding printed it
+    for f in sorted((fixtures / 'decoding').glob('*.jsonl')):
+        seeds.extend(json.loads(line)['data'] for line in f.read_text().splitlines() if line)
 else:
     sys.exit(f'seeds.py: no seeds for {target}')
 

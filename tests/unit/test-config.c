@@ -466,7 +466,7 @@ static const struct {
           "usr/lib/codebolt-upgrade/upgrade.conf",
           2,
           "Backup.Snapshot",
-          "expected one of template|dump|none" },
+          "expected one of template|dump|none|delta|auto" },
         { "error-bad-port", "etc/codebolt-upgrade/upgrade.conf", 2, "Server.Port", "1 to 65535" },
         { "error-bad-keep", "etc/codebolt-upgrade/upgrade.conf", 2, "Backup.Keep", "1 or more" },
         { "error-outside-section",
@@ -752,6 +752,20 @@ START_TEST(test_cluster_dropin) {
 }
 END_TEST
 
+/* Snapshot=delta and auto: the restore point from a logical slot (docs/architecture.md) */
+START_TEST(test_snapshot_delta_auto) {
+        _cleanup_(config_done) Config a = {}, d = {};
+        ConfigError e = {};
+
+        ck_assert_int_eq(config_load(TREE("snapshot-auto"), NULL, &a, &e), 0);
+        ck_assert_int_eq(a.snapshot, SNAPSHOT_AUTO);
+        ck_assert_int_eq(config_load(TREE("snapshot-delta"), NULL, &d, &e), 0);
+        ck_assert_int_eq(d.snapshot, SNAPSHOT_DELTA);
+        ck_assert_str_eq(config_snapshot_mode_to_string(SNAPSHOT_DELTA), "delta");
+        ck_assert_str_eq(config_snapshot_mode_to_string(SNAPSHOT_AUTO), "auto");
+}
+END_TEST
+
 /* one host behind a balancer: [LoadBalancer] without [Cluster] */
 START_TEST(test_load_balancer_alone) {
         _cleanup_(config_done) Config c = {};
@@ -964,6 +978,7 @@ static Suite *config_suite(void) {
         tcase_add_loop_test(tc, test_cluster_bad_values, 0, ELEMENTSOF(cluster_bad));
         tcase_add_test(tc, test_server_address);
         tcase_add_test(tc, test_enum_strings);
+        tcase_add_test(tc, test_snapshot_delta_auto);
         tcase_add_test(tc, test_connection_secret_message);
         tcase_add_test(tc, test_connection_secrets_from_libpq);
         suite_add_tcase(s, tc);

@@ -261,6 +261,9 @@ START_TEST(test_full) {
         ck_assert_str_eq(c.cluster_roll, "r-20261206-1400-a1b2");
         ck_assert(c.cluster_slot && !c.cluster_migrator && c.cluster_coordinated);
         ck_assert_str_eq(c.cluster_refused, "the roll is paused, not rolling");
+        ck_assert_str_eq(c.delta_slot, "cbu_codebolt_0f1e2d3c4b5a");
+        ck_assert_str_eq(
+                c.delta_file, "/backups/codebolt/20261206T140000Z-1.4.0-to-1.5.0-rc.1/database.delta");
         /* null and absent read the same: NULL */
         ck_assert_ptr_null(c.snapshot);
         ck_assert_ptr_null(c.held_instructions);

@@ -233,8 +233,8 @@ static bool start_server(const struct passwd *pw) {
         fd = open_log("postgres.log", &log);
 
         const char *argv[] = {
-                exe,  "-D", data,        "-k", test_pg_server_dir, "-c", "listen_addresses=127.0.0.1", "-p",
-                port, "-c", "fsync=off", NULL
+                exe,  "-D", data,        "-k", test_pg_server_dir,  "-c", "listen_addresses=127.0.0.1", "-p",
+                port, "-c", "fsync=off", "-c", "wal_level=logical", NULL
         };
         postmaster_pid = start_process(argv, fd, pw, test_pg_server_dir, true);
         ck_assert_int_gt(postmaster_pid, 0);
@@ -446,7 +446,7 @@ char *test_pg_dump_database(const char *dbname) {
         ck_assert_ptr_nonnull(path);
         fd = mkstemp(path);
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(pg_dump_run(&t, fd, &status), 0);
+        ck_assert_int_eq(pg_dump_run(&t, fd, NULL, &status), 0);
         ck_assert_int_eq(status, 0);
         close(fd);
         return path;

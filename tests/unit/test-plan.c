@@ -23,7 +23,7 @@
 
 static const char *const gate_names[] = { "failed-here", "kind",     "published", "path",
                                           "node",        "postgres", "clients",   "tools",
-                                          "space",       "balancer", "staging" };
+                                          "space",       "snapshot", "balancer",  "staging" };
 
 /* a Config of its own deployment, reading doc (NULL: METADATA) from a file under the root; the database
  * is a port nobody listens on */
@@ -106,6 +106,32 @@ START_TEST(test_balancer_gate) {
         ck_assert_int_eq(plan_make(&c, "1.4.0", "1.5.0", &q), 0);
         assert_gate(&q, "balancer", CHECK_FAIL, "tcp:127.0.0.1:1");
         ck_assert(!q.proceed);
+}
+END_TEST
+
+/* [Backup] Snapshot=delta: refused in preflight, naming why, when PostgreSQL cannot be asked; skipped for
+ * the others, auto included (backup decides it, and says once why it takes template) */
+START_TEST(test_snapshot_gate) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_(plan_done) Plan p = {}, q = {}, d = {};
+
+        plan_config(&c, "snapshot", NULL);
+        ck_assert_int_eq(plan_make(&c, "1.4.0", "1.5.0", &p), 0);
+        assert_gate(&p, "snapshot", CHECK_SKIPPED, "Snapshot=template");
+
+        c.snapshot = SNAPSHOT_AUTO;
+        ck_assert_int_eq(plan_make(&c, "1.4.0", "1.5.0", &q), 0);
+        assert_gate(
+                &q,
+                "snapshot",
+                CHECK_SKIPPED,
+                "Snapshot=auto: backup takes delta where PostgreSQL allows it");
+
+        c.snapshot = SNAPSHOT_DELTA;
+        ck_assert_int_eq(plan_make(&c, "1.4.0", "1.5.0", &d), 0);
+        assert_gate(
+                &d, "snapshot", CHECK_FAIL, "Snapshot=delta cannot be used: PostgreSQL could not be asked");
+        ck_assert(!d.proceed);
 }
 END_TEST
 
@@ -257,6 +283,7 @@ static Suite *plan_suite(void) {
         tcase_add_test(tc, test_gate_names);
         tcase_add_test(tc, test_minor_path);
         tcase_add_test(tc, test_balancer_gate);
+        tcase_add_test(tc, test_snapshot_gate);
         tcase_add_test(tc, test_path_through);
         tcase_add_test(tc, test_major_refused);
         tcase_add_test(tc, test_failed_here);
