@@ -31,6 +31,7 @@ TITLES = {
     'minor-rollback': 'minor rollback (`codebolt-rollback@` after a success)',
     'restore-snapshot': 'full restore from the snapshot (`Snapshot=template`)',
     'restore-dump': 'full restore from the final dump (`Snapshot=dump`)',
+    'restore-delta': 'full restore from the dump and the delta (`Snapshot=delta`)',
 }
 # the product's downtime, cut at these journal marks (the first message matching each), in this order
 MARKS = [

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # downtime.sh [--small] [--trials N] [--only PROC,...] [--out FILE.md] [--json FILE.json]: how long the
 # clients of one Codebolt server go without it, upgraded 1.4.0 → 1.5.0 by the guide's manual procedure, by
-# the physical floor, and by codebolt-upgrade in each Snapshot= mode; and how long a minor rollback and a
-# full restore take. Every procedure runs on a fresh copy of one world, trial after trial in one run on
-# one machine, so that the figures compare; docs/performance.md explains each figure.
+# the physical floor, and by codebolt-upgrade in each Snapshot= mode; and how long a minor rollback and
+# the full restores (from the snapshot, the final dump, the dump and the delta) take. Every procedure runs
+# on a fresh copy of one world, trial after trial in one run on one machine, so that the figures compare;
+# docs/performance.md explains each figure.
 #
-# The world (one sandbox, its layers on disk, as DESIGN's test sandbox but booted once): the stand-in
+# The world (one sandbox, its layers on disk, as the scenarios' sandbox but booted once): the stand-in
 # padded to a package of about $PKG_MB MB in some 3,000 files, a database of about $DB_MB MB (history and
 # memory rows; the 1.5.0 migration indexes history), stores of about $STORES_MB MB (git repositories of
 # many objects, vectordb files). --small: 10 MB, 100 MB and 50 MB, for a quick run.
@@ -44,7 +45,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "downtime.sh needs root, like the integration scenarios (unshare, mounts)" >&2; exit 1; }
 
 FROM=1.4.0 TO=1.5.0 FAILING=1.5.1
-PROCEDURES=(guide floor template dump none minor-rollback restore-snapshot restore-dump)
+PROCEDURES=(guide floor template dump none delta minor-rollback restore-snapshot restore-dump restore-delta)
 if $small; then
         PKG_MB=10 DB_MB=100 STORES_MB=50 HISTORY_ROWS=300000
 else
@@ -94,6 +95,10 @@ psql_admin() {
 world_build() {
         local t0 mb_rows
         t0=$(date +%s)
+        # Snapshot=delta needs logical decoding: the operator's step (README), done here for every
+        # procedure alike (the WAL it writes is a little larger)
+        sb runuser -u postgres -- psql -X -q -c "ALTER SYSTEM SET wal_level = logical"
+        sb systemctl restart postgresql@15-main.service
         cbu_install
         cbu_registry
         cbu_deploy "$FROM"
@@ -263,6 +268,7 @@ run_procedure() {
                 ;;
         restore-snapshot) snapshot_mode template; end=$FROM ;;
         restore-dump) snapshot_mode dump; end=$FROM ;;
+        restore-delta) snapshot_mode delta; end=$FROM ;;
         esac
         setup1=$(now_ns)
         cursor=$(sb_cursor) || fail "cannot read the journal's cursor"
@@ -281,7 +287,7 @@ run_procedure() {
                 ;;
         template | dump | none | delta) sb systemctl start "codebolt-upgrade@$TO.service" || rc=$? ;;
         minor-rollback) sb systemctl start "codebolt-rollback@$TO.service" || rc=$? ;;
-        restore-snapshot | restore-dump)
+        restore-snapshot | restore-dump | restore-delta)
                 # the failing migration fails the unit; its OnFailure= rollback restores
                 sb systemctl start "codebolt-upgrade@$FAILING.service" 2>/dev/null && fail "$name: $FAILING did not fail"
                 wait_started_since "codebolt-rollback@$FAILING.service" "$t0" || fail "$name: no rollback started"
