@@ -1130,11 +1130,12 @@ int pg_slot_export(
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         *ret = (PgSlotExport){
-                .pid = TAKE_FD(pid),
+                .pid = pid,
                 .hold_fd = TAKE_FD(hold_w),
                 .snapshot = TAKE_PTR(snapshot),
                 .lsn = TAKE_PTR(lsn),
         };
+        pid = 0; /* the session is the caller's now */
         return 0;
 }
 
