@@ -262,8 +262,8 @@ if ups:
     md.append('| **downtime** | ' + ' | '.join(fmt(med(n)) for n in ups) + ' |')
     md.append('\nThe cuts are journal lines: drain (first failed answer → "drain: stopping"), stop (→ '
               '"codebolt.service stopped."), snapshot of the database (→ the first store\'s copy; it includes '
-              'the snapshot helper\'s start), store delta (→ "counting rows"), row count (→ "Restore point '
-              'ready"), switch (→ "Switched deployment"), start (→ the server\'s "starting" line: the next '
+              'the snapshot helper\'s start), store delta (→ "counting rows", or "Restore point ready" where the '
+              'snapshot counts nothing), row count (→ "Restore point ready"), switch (→ "Switched deployment"), start (→ the server\'s "starting" line: the next '
               'helper, systemd and node), migrations (→ "migrations: N applied"), ready (→ the first `200`).\n')
 
 if y:
