@@ -243,14 +243,15 @@ static int compare_rehashed(const char *src, const char *prefix, const cJSON *co
 static int refresh_store(
         const char *backup, const char *store, cJSON *files, cJSON *symlinks, BackupTreeStats *total) {
         _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL;
-        _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy_stat = NULL, *copy = NULL,
-                             *copy_links = NULL, *rehashed = cJSON_CreateArray();
-        BackupHashReuse reuse = { .known = files, .rehashed = rehashed };
+        _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy = NULL, *copy_links = NULL,
+                             *rehashed = cJSON_CreateArray(), *copy_stat = cJSON_CreateObject();
+        /* one walk of the copy: its checksums (known or read) and its listing */
+        BackupHashReuse reuse = { .known = files, .rehashed = rehashed, .stats = copy_stat };
         BackupTreeStats stats = {};
         struct stat st;
         int r;
 
-        if (!src || !rehashed)
+        if (!src || !rehashed || !copy_stat)
                 return log_oom();
         r = backup_manifest_copy_path(backup, BACKUP_MANIFEST_STORES, store, &dst);
         if (r < 0)
@@ -280,9 +281,9 @@ static int refresh_store(
         r = backup_manifest_hash_tree(src, prefix, BACKUP_HASH_STAT_ONLY, &live, &live_links, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to list %s: %m", src);
-        r = backup_manifest_hash_tree(dst, prefix, BACKUP_HASH_STAT_ONLY, &copy_stat, NULL, NULL);
+        r = backup_manifest_hash_tree_reuse(dst, prefix, 0, &reuse, &copy, &copy_links, &stats);
         if (r < 0)
-                return log_error_errno(r, "Failed to list %s: %m", dst);
+                return log_error_errno(r, "Failed to compute the checksums of %s: %m", dst);
         r = stores_compare(
                 live,
                 copy_stat,
@@ -291,9 +292,6 @@ static int refresh_store(
                 src);
         if (r < 0)
                 return r;
-        r = backup_manifest_hash_tree_reuse(dst, prefix, 0, &reuse, &copy, &copy_links, &stats);
-        if (r < 0)
-                return log_error_errno(r, "Failed to compute the checksums of %s: %m", dst);
         r = stores_compare(
                 live_links,
                 copy_links,

@@ -198,8 +198,24 @@ static int cjson_cmp_key_name(const void *key, const void *member) {
 }
 
 static const cJSON *find_known(const Walk *w, const char *key) {
-        cJSON *const *m = bsearch(key, w->known, w->n_known, sizeof(cJSON *), cjson_cmp_key_name);
+        cJSON *const *m;
+
+        if (!w->known)
+                return NULL;
+        m = bsearch(key, w->known, w->n_known, sizeof(cJSON *), cjson_cmp_key_name);
         return m ? *m : NULL;
+}
+
+/* "<size> <mtime in ns>": a file's value under BACKUP_HASH_STAT_ONLY */
+static int stat_value(const struct stat *st, char **ret) {
+        return asprintf(
+                       ret,
+                       "%" PRIu64 " %" PRIu64,
+                       (uint64_t)st->st_size,
+                       (uint64_t)st->st_mtim.tv_sec * UINT64_C(1000000000) + (uint64_t)st->st_mtim.tv_nsec) <
+                               0
+                       ? -ENOMEM
+                       : 0;
 }
 
 /* a regular file's value in the walk: its checksum (known, or read), or its size and mtime */
@@ -210,15 +226,14 @@ static int walk_file_value(
         int r;
 
         if (w->flags & BACKUP_HASH_STAT_ONLY)
-                return asprintf(
-                               ret,
-                               "%" PRIu64 " %" PRIu64,
-                               (uint64_t)st->st_size,
-                               (uint64_t)st->st_mtim.tv_sec * UINT64_C(1000000000) +
-                                       (uint64_t)st->st_mtim.tv_nsec) < 0
-                               ? -ENOMEM
-                               : 0;
+                return stat_value(st, ret);
         if (w->reuse) {
+                if (w->reuse->stats) {
+                        _cleanup_free_ char *v = NULL;
+
+                        if (stat_value(st, &v) < 0 || !cJSON_AddStringToObject(w->reuse->stats, key, v))
+                                return -ENOMEM;
+                }
                 known = find_known(w, key);
                 if (cJSON_IsString(known) && changed_before(st, &w->reuse->since)) {
                         *ret = strdup(known->valuestring);

@@ -55,11 +55,13 @@ typedef enum BackupHashFlags {
         BACKUP_HASH_STAT_ONLY = 1 << 1,     /* a file's value is "<size> <mtime in ns>", nothing is read */
 } BackupHashFlags;
 
-/* What an earlier walk of the same tree found, for backup_manifest_hash_tree_reuse() */
+/* What an earlier walk of the same tree found, for backup_manifest_hash_tree_reuse(); known may be NULL
+ * (then every file is read) */
 typedef struct BackupHashReuse {
         const cJSON *known;    /* {"<key>": "sha256 hex"}, as backup_manifest_hash_tree() returned */
         struct timespec since; /* a known file whose ctime is before this keeps its checksum unread */
         cJSON *rehashed;       /* optional, an array: gets the key of every file read and hashed */
+        cJSON *stats;          /* optional, an object: every file's BACKUP_HASH_STAT_ONLY value, same walk */
 } BackupHashReuse;
 
 /* Walk dir without following symlinks (dir itself may be one) and return {"<key_prefix><relative

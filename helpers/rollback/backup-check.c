@@ -66,13 +66,7 @@ int verify_backup(Rollback *rb) {
         if (backup_refreshed_recently(rb, &reuse.since))
                 reuse.known = want_files;
         r = backup_manifest_hash_tree_reuse(
-                rb->current.backup,
-                NULL,
-                BACKUP_HASH_SKIP_MANIFEST,
-                reuse.known ? &reuse : NULL,
-                &files,
-                &links,
-                &stats);
+                rb->current.backup, NULL, BACKUP_HASH_SKIP_MANIFEST, &reuse, &files, &links, &stats);
         if (r < 0)
                 return rb_fail(
                         rb, r, "Failed to compute the checksums of the backup %s: %m", rb->current.backup);

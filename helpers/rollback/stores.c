@@ -117,8 +117,7 @@ static int restore_store(Rollback *rb, const char *store) {
          * copy is read: what the failed release wrote, and what rsync just put back */
         if (backup_refreshed_recently(rb, &reuse.since))
                 reuse.known = want;
-        r = backup_manifest_hash_tree_reuse(
-                live, prefix, 0, reuse.known ? &reuse : NULL, &got, &got_links, NULL);
+        r = backup_manifest_hash_tree_reuse(live, prefix, 0, &reuse, &got, &got_links, NULL);
         if (r < 0)
                 return rb_fail(rb, r, "Failed to compute the checksums of %s: %m", live);
         r = backup_manifest_compare(want, got, &bad);

@@ -195,7 +195,9 @@ START_TEST(test_hash_tree_reuse) {
         _cleanup_free_ char *dir = make_tmpdir();
         _cleanup_json_ cJSON *known = NULL, *files = NULL, *stat1 = NULL, *stat2 = NULL,
                              *rehashed = cJSON_CreateArray();
-        BackupHashReuse reuse = { .rehashed = rehashed };
+        _cleanup_json_ cJSON *listed = cJSON_CreateObject(), *unknown = NULL,
+                             *all_read = cJSON_CreateArray();
+        BackupHashReuse reuse = { .rehashed = rehashed, .stats = listed };
         struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
 
         write_file(dir, "kept", "hello\n");
@@ -221,6 +223,19 @@ START_TEST(test_hash_tree_reuse) {
         ck_assert_int_eq(cJSON_GetArraySize(rehashed), 2);
         ck_assert_str_eq(cJSON_GetArrayItem(rehashed, 0)->valuestring, "s/new");
         ck_assert_str_eq(cJSON_GetArrayItem(rehashed, 1)->valuestring, "s/rewritten");
+
+        /* the same walk lists the files as BACKUP_HASH_STAT_ONLY would */
+        ck_assert_int_eq(cJSON_GetArraySize(listed), 3);
+        ck_assert_str_eq(json_get_string(listed, "s/kept"), json_get_string(stat1, "s/kept"));
+        ck_assert_int_eq(strncmp(json_get_string(listed, "s/rewritten"), "0 ", 2), 0);
+
+        /* nothing known: every file is read */
+        ck_assert_int_eq(
+                backup_manifest_hash_tree_reuse(
+                        dir, "s/", 0, &(BackupHashReuse){ .rehashed = all_read }, &unknown, NULL, NULL),
+                0);
+        ck_assert_str_eq(json_get_string(unknown, "s/kept"), SHA256_HELLO);
+        ck_assert_int_eq(cJSON_GetArraySize(all_read), 3);
 
         /* the stat listing sees the rewritten file's new size */
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", BACKUP_HASH_STAT_ONLY, &stat2, NULL, NULL), 0);
