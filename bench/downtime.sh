@@ -218,7 +218,7 @@ probe_stop() {
 wait_version() {
         local _
         for _ in $(seq 300); do
-                [ "$(sb curl -fsS --max-time 2 "http://127.0.0.1:$CBU_PORT/health" 2>/dev/null | jq -r .version 2>/dev/null)" = "$1" ] && return 0
+                [ "$(cbu_health_version 2>/dev/null)" = "$1" ] && return 0
                 sleep 0.2
         done
         return 1
