@@ -135,34 +135,46 @@ int genunits_server_dropin(const Config *c, const char *source, char **ret) {
         return memstream_finish(&m, ret);
 }
 
-/* the shipped unit names a template mentions, with the deployment's names in their place */
+static bool name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-' || c == '.';
+}
+
+/* the shipped unit names a template mentions, with the deployment's names in their place; the text
+ * between them is written as it is, in one piece (the generator writes some 400 files at boot) */
 static void put_renamed(FILE *f, const char *line, size_t len, const char *deployment) {
         /* each starts at a name's start (the boundary below) and ends in "@": codebolt-upgrade@ is not
          * a part of codebolt-upgrade-watch@, which keeps its whole name */
         static const char *const bases[] = { "codebolt-upgrade@",
                                              "codebolt-rollback@",
                                              "codebolt-upgrade-watch@" };
-        size_t i = 0;
+        size_t i = 0, written = 0;
 
         while (i < len) {
-                bool renamed = false;
-                bool boundary = i == 0 || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                  "0123456789_-.",
-                                                  line[i - 1]);
+                const char *c = memchr(line + i, 'c', len - i);
+                const char *base = NULL;
+                size_t l = 0;
 
-                for (size_t b = 0; boundary && b < ELEMENTSOF(bases); b++) {
-                        size_t l = strlen(bases[b]);
-
-                        if (len - i >= l && strncmp(line + i, bases[b], l) == 0) {
-                                fprintf(f, "%.*s-%s@", (int)(l - 1), bases[b], deployment);
-                                i += l;
-                                renamed = true;
+                if (!c)
+                        break;
+                i = (size_t)(c - line);
+                for (size_t b = 0; (i == 0 || !name_char(line[i - 1])) && b < ELEMENTSOF(bases); b++) {
+                        l = strlen(bases[b]);
+                        if (len - i >= l && memcmp(line + i, bases[b], l) == 0) {
+                                base = bases[b];
                                 break;
                         }
                 }
-                if (!renamed)
-                        fputc(line[i++], f);
+                if (!base) {
+                        i++;
+                        continue;
+                }
+                fwrite(line + written, 1, i - written, f);
+                fprintf(f, "%.*s-%s@", (int)(l - 1), base, deployment);
+                i += l;
+                written = i;
         }
+        fwrite(line + written, 1, len - written, f);
 }
 
 static bool line_is(const char *p, size_t len, const char *s) {
