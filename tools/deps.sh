@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
         build-essential meson ninja-build pkg-config check clang-format scdoc shellcheck
         man-db groff-base bash-completion
-        libsystemd-dev libpq-dev libcjson-dev libcurl4-openssl-dev libinih-dev libssl-dev
+        libsystemd-dev libpq-dev libcjson-dev libcurl4-openssl-dev libinih-dev libgcrypt20-dev
+        libssl-dev
         systemd systemd-journal-remote dbus util-linux iproute2 curl jq rsync git
         postgresql postgresql-client nodejs npm
         debhelper lintian rpm rpmlint

@@ -439,6 +439,8 @@ static int parse_conninfo(const char *value, void *field, char **ret_why) {
         int r;
 
         r = pg_conninfo_find_secret(value, &secret);
+        if (r == -EOPNOTSUPP)
+                return errmsg_set(ret_why, r, "libpq (libpq.so.5), which reads it, cannot be opened");
         if (r < 0)
                 return r;
         if (r > 0)

@@ -1,37 +1,42 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* hash.c: SHA-256 digests (OpenSSL EVP) as 64 lowercase hex characters */
+/* hash.c: SHA-256 digests (libgcrypt, which libsystemd maps already; OpenSSL's libcrypto would add a
+ * megabyte to every helper) as 64 lowercase hex characters */
 #define _GNU_SOURCE
 #include <assert.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <gcrypt.h>
 
 #include "fd-util.h"
 #include "hash.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
-#define _cleanup_evp_md_ctx_ _cleanup_(EVP_MD_CTX_freep)
+DEFINE_TRIVIAL_CLEANUP_FUNC(gcry_md_hd_t, gcry_md_close);
+#define _cleanup_md_ _cleanup_(gcry_md_closep)
 
-static int digest_new(EVP_MD_CTX **ret) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+/* libgcrypt wants its initialization once per process, before any other call; libsystemd does the same
+ * when it uses it (and skips it when it sees it done) */
+static void digest_library_init(void) {
+        if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P))
+                return;
+        (void)gcry_check_version(NULL);
+        (void)gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+        (void)gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+}
 
-        if (!ctx)
+static int digest_new(gcry_md_hd_t *ret) {
+        digest_library_init();
+        if (gcry_md_open(ret, GCRY_MD_SHA256, 0) != 0)
                 return -ENOMEM;
-        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-                EVP_MD_CTX_free(ctx);
-                return -EIO;
-        }
-        *ret = ctx;
         return 0;
 }
 
-static int digest_finish_hex(EVP_MD_CTX *ctx, char **ret_hex) {
+static int digest_finish_hex(gcry_md_hd_t md_hd, char **ret_hex) {
         static const char hexchars[] = "0123456789abcdef";
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
+        const unsigned char *md = gcry_md_read(md_hd, GCRY_MD_SHA256);
+        unsigned len = gcry_md_get_algo_dlen(GCRY_MD_SHA256);
         char *hex;
 
-        if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len * 2 != HASH_SHA256_HEX_LEN)
+        if (!md || len * 2 != HASH_SHA256_HEX_LEN)
                 return -EIO;
 
         hex = malloc(HASH_SHA256_HEX_LEN + 1);
@@ -48,7 +53,7 @@ static int digest_finish_hex(EVP_MD_CTX *ctx, char **ret_hex) {
 }
 
 int hash_sha256_buf(const void *data, size_t size, char **ret_hex) {
-        _cleanup_evp_md_ctx_ EVP_MD_CTX *ctx = NULL;
+        _cleanup_md_ gcry_md_hd_t ctx = NULL;
         int r;
 
         assert(data || size == 0);
@@ -57,13 +62,13 @@ int hash_sha256_buf(const void *data, size_t size, char **ret_hex) {
         r = digest_new(&ctx);
         if (r < 0)
                 return r;
-        if (size > 0 && EVP_DigestUpdate(ctx, data, size) != 1)
-                return -EIO;
+        if (size > 0)
+                gcry_md_write(ctx, data, size);
         return digest_finish_hex(ctx, ret_hex);
 }
 
 int hash_sha256_fd(int fd, char **ret_hex) {
-        _cleanup_evp_md_ctx_ EVP_MD_CTX *ctx = NULL;
+        _cleanup_md_ gcry_md_hd_t ctx = NULL;
         _cleanup_free_ unsigned char *buf = NULL;
         const size_t bufsize = 128 * 1024;
         int r;
@@ -85,8 +90,7 @@ int hash_sha256_fd(int fd, char **ret_hex) {
                         return (int)n;
                 if (n == 0)
                         break;
-                if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-                        return -EIO;
+                gcry_md_write(ctx, buf, (size_t)n);
         }
 
         return digest_finish_hex(ctx, ret_hex);

@@ -11,15 +11,27 @@
 
 #include <curl/curl.h>
 
+#include "dlopen-util.h"
 #include "http.h"
 #include "errmsg.h"
 #include "fd-util.h"
 #include "json-util.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
-#define _cleanup_curl_ _cleanup_(curl_easy_cleanupp)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
-#define _cleanup_curl_slist_ _cleanup_(curl_slist_free_allp)
+/* libcurl, opened on the first request (helpers/lib/dlopen-util.c says why) */
+static typeof(curl_easy_cleanup) *sym_curl_easy_cleanup;
+static typeof(curl_slist_free_all) *sym_curl_slist_free_all;
+static typeof(curl_global_init) *sym_curl_global_init;
+static typeof(curl_easy_getinfo) *sym_curl_easy_getinfo;
+static typeof(curl_easy_strerror) *sym_curl_easy_strerror;
+static typeof(curl_slist_append) *sym_curl_slist_append;
+static typeof(curl_easy_setopt) *sym_curl_easy_setopt;
+static typeof(curl_easy_init) *sym_curl_easy_init;
+static typeof(curl_easy_perform) *sym_curl_easy_perform;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, sym_curl_easy_cleanup);
+#define _cleanup_curl_ _cleanup_(sym_curl_easy_cleanupp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, sym_curl_slist_free_all);
+#define _cleanup_curl_slist_ _cleanup_(sym_curl_slist_free_allp)
 
 #define HTTP_FETCH_TIMEOUT (60 * USEC_PER_SEC)
 #define HTTP_FETCH_MAX_REDIRECTS 5L
@@ -59,9 +71,19 @@ static void buffer_done(Buffer *b) {
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_result = CURLE_FAILED_INIT;
+static char *global_error = NULL; /* why libcurl could not be opened; NULL: it was */
 
 static void global_init(void) {
-        global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+        static void *dl = NULL;
+        static const DlSym syms[] = {
+                DLSYM_ARG(curl_easy_cleanup), DLSYM_ARG(curl_slist_free_all), DLSYM_ARG(curl_global_init),
+                DLSYM_ARG(curl_easy_getinfo), DLSYM_ARG(curl_easy_strerror),  DLSYM_ARG(curl_slist_append),
+                DLSYM_ARG(curl_easy_setopt),  DLSYM_ARG(curl_easy_init),      DLSYM_ARG(curl_easy_perform),
+        };
+
+        if (dlopen_many(&dl, "libcurl.so.4", syms, ELEMENTSOF(syms), &global_error) < 0)
+                return;
+        global_result = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 void http_response_done(HttpResponse *r) {
@@ -106,7 +128,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
                 HttpResponse sofar = { .body = b->data, .size = b->size };
                 int r;
 
-                (void)curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &sofar.status);
+                (void)sym_curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &sofar.status);
                 r = b->on_data(&sofar, b->userdata);
                 if (r != 0) {
                         b->stopped = r;
@@ -196,11 +218,11 @@ static bool contains_secret(const char *msg, const char *secret) {
 
 /* curl's message, unless it somehow carries a secret: then only the generic text for the code */
 static int set_curl_error(char **ret_error, int r, CURLcode c, const char *errbuf, const Request *q) {
-        const char *msg = errbuf && *errbuf ? errbuf : curl_easy_strerror(c);
+        const char *msg = errbuf && *errbuf ? errbuf : sym_curl_easy_strerror(c);
 
         if (contains_secret(msg, q->bearer_token) ||
             (q->options && contains_secret(msg, q->options->authorization)))
-                msg = curl_easy_strerror(c);
+                msg = sym_curl_easy_strerror(c);
         return errmsg_set(ret_error, r, "%s", msg);
 }
 
@@ -223,7 +245,7 @@ static long timeout_ms(usec_t timeout) {
 }
 
 static int headers_add(struct curl_slist **l, const char *header) {
-        struct curl_slist *n = curl_slist_append(*l, header);
+        struct curl_slist *n = sym_curl_slist_append(*l, header);
 
         if (!n)
                 return -ENOMEM;
@@ -259,11 +281,11 @@ static int request_headers(const Request *q, struct curl_slist **ret) {
         return 0;
 }
 
-#define SETOPT(curl, opt, val)                                  \
-        do {                                                    \
-                CURLcode _c = curl_easy_setopt(curl, opt, val); \
-                if (_c != CURLE_OK)                             \
-                        return _c;                              \
+#define SETOPT(curl, opt, val)                                      \
+        do {                                                        \
+                CURLcode _c = sym_curl_easy_setopt(curl, opt, val); \
+                if (_c != CURLE_OK)                                 \
+                        return _c;                                  \
         } while (0)
 
 static CURLcode setup(CURL *curl, const Request *q, struct curl_slist *headers, char *errbuf, Buffer *body) {
@@ -371,10 +393,12 @@ static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
                 return r;
 
         (void)pthread_once(&global_once, global_init);
+        if (global_error)
+                return errmsg_set(ret_error, -EOPNOTSUPP, "%s", global_error);
         if (global_result != CURLE_OK)
-                return errmsg_set(ret_error, -EIO, "libcurl: %s", curl_easy_strerror(global_result));
+                return errmsg_set(ret_error, -EIO, "libcurl: %s", sym_curl_easy_strerror(global_result));
 
-        curl = curl_easy_init();
+        curl = sym_curl_easy_init();
         errbuf = calloc(1, CURL_ERROR_SIZE);
         if (!curl || !errbuf || request_headers(&req, &headers) < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
@@ -382,9 +406,9 @@ static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
 
         c = setup(curl, &req, headers, errbuf, &body);
         if (c == CURLE_OK)
-                c = curl_easy_perform(curl);
+                c = sym_curl_easy_perform(curl);
         if (c != CURLE_OK && !(c == CURLE_WRITE_ERROR && body.stopped > 0)) {
-                (void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+                (void)sym_curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
                 r = curl_code_to_errno(c, os_errno, &body);
                 if (r == -EFBIG)
                         return errmsg_set(
@@ -396,13 +420,13 @@ static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
                         return r;
                 /* with a connect timeout, "never connected" is told apart from a timeout after sending */
                 if (q->options && q->options->connect_timeout > 0 && r == -ETIMEDOUT &&
-                    curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+                    sym_curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
                     connected == 0)
                         r = -EHOSTUNREACH;
                 return set_curl_error(ret_error, r, c, errbuf, &req);
         }
 
-        (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        (void)sym_curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 
         if (!body.data) {
                 body.data = strdup("");

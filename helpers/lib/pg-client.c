@@ -6,15 +6,15 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include <libpq-fe.h>
+#include "pq-dl.h"
 
 #include "fd-util.h"
 #include "json-util.h"
 #include "pg-client.h"
 #include "spawn.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, PQconninfoFree);
-#define _cleanup_conninfo_ _cleanup_(PQconninfoFreep)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, sym_PQconninfoFree);
+#define _cleanup_conninfo_ _cleanup_(sym_PQconninfoFreep)
 
 /* ---- client programs: pg_dump, pg_restore ---- */
 
@@ -50,10 +50,10 @@ int pg_client_conninfo(const char *conninfo, const char *dbname, char **ret) {
                         return r;
                 if (r > 0)
                         return -EPERM;
-                opts = PQconninfoParse(conninfo, &err);
+                opts = sym_PQconninfoParse(conninfo, &err);
                 if (!opts) {
                         r = err ? -EINVAL : -ENOMEM;
-                        PQfreemem(err);
+                        sym_PQfreemem(err);
                         return r;
                 }
         }

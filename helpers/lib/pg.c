@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <libpq-fe.h>
+#include "pq-dl.h"
 
 #include "errmsg.h"
 #include "fd-util.h"
@@ -25,14 +25,14 @@
 #include "state.h"
 #include "trust.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, PQfinish);
-#define _cleanup_pgconn_ _cleanup_(PQfinishp)
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
-#define _cleanup_pgresult_ _cleanup_(PQclearp)
-DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, PQconninfoFree);
-#define _cleanup_conninfo_ _cleanup_(PQconninfoFreep)
-DEFINE_TRIVIAL_CLEANUP_FUNC(char *, PQfreemem);
-#define _cleanup_pqfree_ _cleanup_(PQfreememp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, sym_PQfinish);
+#define _cleanup_pgconn_ _cleanup_(sym_PQfinishp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, sym_PQclear);
+#define _cleanup_pgresult_ _cleanup_(sym_PQclearp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, sym_PQconninfoFree);
+#define _cleanup_conninfo_ _cleanup_(sym_PQconninfoFreep)
+DEFINE_TRIVIAL_CLEANUP_FUNC(char *, sym_PQfreemem);
+#define _cleanup_pqfree_ _cleanup_(sym_PQfreememp)
 
 #define PG_CREDENTIAL_MAX ((size_t)64 * 1024)
 #define PG_CONNECT_TIMEOUT "30"
@@ -112,17 +112,17 @@ static int result_error(PGconn *conn, const PGresult *res, char **ret_error) {
         int r;
 
         if (!res)
-                return set_pq_error(ret_error, -ENOMEM, NULL, PQerrorMessage(conn));
+                return set_pq_error(ret_error, -ENOMEM, NULL, sym_PQerrorMessage(conn));
 
-        r = sqlstate_to_errno(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        r = sqlstate_to_errno(sym_PQresultErrorField(res, PG_DIAG_SQLSTATE));
         /* terse: severity, message and position on one line, without the echoed query */
-        msg = PQresultVerboseErrorMessage(res, PQERRORS_TERSE, PQSHOW_CONTEXT_NEVER);
-        return set_pq_error(ret_error, r, NULL, msg ?: PQresultErrorMessage(res));
+        msg = sym_PQresultVerboseErrorMessage(res, PQERRORS_TERSE, PQSHOW_CONTEXT_NEVER);
+        return set_pq_error(ret_error, r, NULL, msg ?: sym_PQresultErrorMessage(res));
 }
 
 /* PGRES_COMMAND_OK or PGRES_TUPLES_OK, else the error */
 static int result_check(PGconn *conn, const PGresult *res, char **ret_error) {
-        switch (PQresultStatus(res)) {
+        switch (sym_PQresultStatus(res)) {
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
         case PGRES_EMPTY_QUERY:
@@ -148,8 +148,8 @@ static int result_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **re
         if (!rows)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        n_rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
-        n_cols = PQnfields(res);
+        n_rows = sym_PQresultStatus(res) == PGRES_TUPLES_OK ? sym_PQntuples(res) : 0;
+        n_cols = sym_PQnfields(res);
         for (int i = 0; i < n_rows; i++) {
                 cJSON *row = cJSON_CreateObject();
 
@@ -159,10 +159,11 @@ static int result_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **re
                 }
 
                 for (int j = 0; j < n_cols; j++) {
-                        cJSON *v = PQgetisnull(res, i, j) ? cJSON_CreateNull()
-                                                          : cJSON_CreateString(PQgetvalue(res, i, j));
+                        cJSON *v = sym_PQgetisnull(res, i, j)
+                                           ? cJSON_CreateNull()
+                                           : cJSON_CreateString(sym_PQgetvalue(res, i, j));
 
-                        if (!v || !cJSON_AddItemToObject(row, PQfname(res, j), v)) {
+                        if (!v || !cJSON_AddItemToObject(row, sym_PQfname(res, j), v)) {
                                 cJSON_Delete(v);
                                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
                         }
@@ -293,11 +294,15 @@ static bool conninfo_has(const PQconninfoOption *opts, const char *keyword) {
 int pg_conninfo_find_secret(const char *conninfo, char **ret_keyword) {
         _cleanup_conninfo_ PQconninfoOption *opts = NULL;
         _cleanup_pqfree_ char *err = NULL;
+        int r;
 
         assert(conninfo);
         assert(ret_keyword);
 
-        opts = PQconninfoParse(conninfo, &err);
+        r = pq_dlopen(NULL);
+        if (r < 0)
+                return r;
+        opts = sym_PQconninfoParse(conninfo, &err);
         if (!opts)
                 return err ? -EINVAL : -ENOMEM;
         for (const PQconninfoOption *o = opts; o->keyword; o++)
@@ -319,11 +324,15 @@ static int session_connect(
         _cleanup_free_ const char **keys = NULL, **vals = NULL;
         _cleanup_pgconn_ PGconn *conn = NULL;
         size_t n = 0, max = 6;
+        int r;
 
+        r = pq_dlopen(ret_error);
+        if (r < 0)
+                return r;
         if (t->conninfo && *t->conninfo) {
                 _cleanup_pqfree_ char *err = NULL;
 
-                opts = PQconninfoParse(t->conninfo, &err);
+                opts = sym_PQconninfoParse(t->conninfo, &err);
                 if (!opts)
                         return set_pq_error(
                                 ret_error,
@@ -375,13 +384,13 @@ static int session_connect(
         }
         assert(n < max);
 
-        conn = PQconnectdbParams(keys, vals, 0);
+        conn = sym_PQconnectdbParams(keys, vals, 0);
         if (!conn)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        if (PQstatus(conn) != CONNECTION_OK)
-                return set_pq_error(ret_error, -ECONNREFUSED, NULL, PQerrorMessage(conn));
+        if (sym_PQstatus(conn) != CONNECTION_OK)
+                return set_pq_error(ret_error, -ECONNREFUSED, NULL, sym_PQerrorMessage(conn));
 
-        (void)PQsetNoticeProcessor(conn, notice_ignore, NULL);
+        (void)sym_PQsetNoticeProcessor(conn, notice_ignore, NULL);
 
         *ret = TAKE_PTR(conn);
         return 0;
@@ -616,7 +625,7 @@ static int query_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_
         const QueryArgs *a = userdata;
         _cleanup_pgresult_ PGresult *res = NULL;
 
-        res = PQexecParams(conn, a->sql, (int)a->n_params, NULL, a->params, NULL, NULL, 0);
+        res = sym_PQexecParams(conn, a->sql, (int)a->n_params, NULL, a->params, NULL, NULL, 0);
         return result_rows(conn, res, ret, ret_error);
 }
 
@@ -652,7 +661,7 @@ int pg_query(
 static int exec_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         _cleanup_pgresult_ PGresult *res = NULL;
 
-        res = PQexec(conn, userdata);
+        res = sym_PQexec(conn, userdata);
         return result_check(conn, res, ret_error);
 }
 
@@ -663,7 +672,7 @@ int pg_exec(const PgTarget *t, const char *sql, char **ret_error) {
 }
 
 static int exec_command(PGconn *conn, const char *sql, char **ret_error) {
-        _cleanup_pgresult_ PGresult *res = PQexec(conn, sql);
+        _cleanup_pgresult_ PGresult *res = sym_PQexec(conn, sql);
 
         return result_check(conn, res, ret_error);
 }
@@ -677,7 +686,7 @@ static int begin_and_list(PGconn *conn, const char *relkind, PGresult **ret, cha
         r = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
         if (r < 0)
                 return r;
-        res = PQexecParams(
+        res = sym_PQexecParams(
                 conn,
                 "SELECT n.nspname, c.relname"
                 " FROM pg_catalog.pg_class c"
@@ -713,32 +722,32 @@ static int row_counts_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
         if (!counts)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        for (int i = 0; i < PQntuples(tables); i++) {
-                const char *schema = PQgetvalue(tables, i, 0), *table = PQgetvalue(tables, i, 1);
+        for (int i = 0; i < sym_PQntuples(tables); i++) {
+                const char *schema = sym_PQgetvalue(tables, i, 0), *table = sym_PQgetvalue(tables, i, 1);
                 _cleanup_pqfree_ char *qs = NULL, *qt = NULL;
                 _cleanup_free_ char *sql = NULL, *key = NULL;
                 _cleanup_pgresult_ PGresult *res = NULL;
                 unsigned long long n;
                 char *end;
 
-                qs = PQescapeIdentifier(conn, schema, strlen(schema));
-                qt = PQescapeIdentifier(conn, table, strlen(table));
+                qs = sym_PQescapeIdentifier(conn, schema, strlen(schema));
+                qt = sym_PQescapeIdentifier(conn, table, strlen(table));
                 if (!qs || !qt)
                         return set_pq_error(
-                                ret_error, -ENOMEM, "cannot quote an identifier", PQerrorMessage(conn));
+                                ret_error, -ENOMEM, "cannot quote an identifier", sym_PQerrorMessage(conn));
                 if (asprintf(&sql, "SELECT count(*) FROM %s.%s", qs, qt) < 0 ||
                     asprintf(&key, "%s.%s", schema, table) < 0)
                         return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-                res = PQexec(conn, sql);
+                res = sym_PQexec(conn, sql);
                 r = result_check(conn, res, ret_error);
                 if (r < 0)
                         return r;
-                if (PQntuples(res) != 1 || PQnfields(res) != 1)
+                if (sym_PQntuples(res) != 1 || sym_PQnfields(res) != 1)
                         return errmsg_set(ret_error, -EBADMSG, "unexpected answer to count(*) on %s", key);
 
                 errno = 0;
-                n = strtoull(PQgetvalue(res, 0, 0), &end, 10);
+                n = strtoull(sym_PQgetvalue(res, 0, 0), &end, 10);
                 if (errno != 0 || *end != 0)
                         return errmsg_set(ret_error, -EBADMSG, "unexpected count for %s", key);
 
@@ -771,8 +780,8 @@ static const char *locale_provider_name(const char *p) {
 }
 
 static cJSON *string_or_null(const PGresult *res, int row, int col) {
-        return PQgetisnull(res, row, col) ? cJSON_CreateNull()
-                                          : cJSON_CreateString(PQgetvalue(res, row, col));
+        return sym_PQgetisnull(res, row, col) ? cJSON_CreateNull()
+                                              : cJSON_CreateString(sym_PQgetvalue(res, row, col));
 }
 
 static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
@@ -782,7 +791,7 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
         _cleanup_free_ char *sql = NULL;
         cJSON *list;
         const char *locale, *oid;
-        int r, version = PQserverVersion(conn);
+        int r, version = sym_PQserverVersion(conn);
 
         /* the ICU locale column came in 15 and was renamed in 17 */
         locale = version >= 170000   ? "d.datlocprovider::text, d.datlocale"
@@ -800,11 +809,11 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                     locale) < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        db = PQexecParams(conn, sql, 1, NULL, &dbname, NULL, NULL, 0);
+        db = sym_PQexecParams(conn, sql, 1, NULL, &dbname, NULL, NULL, 0);
         r = result_check(conn, db, ret_error);
         if (r < 0)
                 return r;
-        if (PQntuples(db) != 1)
+        if (sym_PQntuples(db) != 1)
                 return errmsg_set(ret_error, -ENOENT, "database \"%s\" does not exist", dbname);
 
         props = cJSON_CreateObject();
@@ -816,17 +825,18 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
             !cJSON_AddItemToObject(props, "encoding", string_or_null(db, 0, 2)) ||
             !cJSON_AddItemToObject(props, "lc_collate", string_or_null(db, 0, 3)) ||
             !cJSON_AddItemToObject(props, "lc_ctype", string_or_null(db, 0, 4)) ||
-            !cJSON_AddStringToObject(props, "locale_provider", locale_provider_name(PQgetvalue(db, 0, 5))) ||
+            !cJSON_AddStringToObject(
+                    props, "locale_provider", locale_provider_name(sym_PQgetvalue(db, 0, 5))) ||
             !cJSON_AddItemToObject(props, "icu_locale", string_or_null(db, 0, 6)) ||
             !cJSON_AddItemToObject(props, "tablespace", string_or_null(db, 0, 7)) ||
-            !cJSON_AddNumberToObject(props, "connection_limit", atoi(PQgetvalue(db, 0, 8))) ||
-            !cJSON_AddBoolToObject(props, "is_template", streq(PQgetvalue(db, 0, 9), "t")) ||
-            !cJSON_AddBoolToObject(props, "allow_connections", streq(PQgetvalue(db, 0, 10), "t")) ||
+            !cJSON_AddNumberToObject(props, "connection_limit", atoi(sym_PQgetvalue(db, 0, 8))) ||
+            !cJSON_AddBoolToObject(props, "is_template", streq(sym_PQgetvalue(db, 0, 9), "t")) ||
+            !cJSON_AddBoolToObject(props, "allow_connections", streq(sym_PQgetvalue(db, 0, 10), "t")) ||
             !cJSON_AddItemToObject(props, "datacl", string_or_null(db, 0, 11)))
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        oid = PQgetvalue(db, 0, 12);
-        settings = PQexecParams(
+        oid = sym_PQgetvalue(db, 0, 12);
+        settings = sym_PQexecParams(
                 conn,
                 "SELECT r.rolname, c.setting"
                 " FROM pg_catalog.pg_db_role_setting s"
@@ -848,8 +858,8 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
         if (!list)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        for (int i = 0; i < PQntuples(settings); i++) {
-                _cleanup_free_ char *name = strdup(PQgetvalue(settings, i, 1));
+        for (int i = 0; i < sym_PQntuples(settings); i++) {
+                _cleanup_free_ char *name = strdup(sym_PQgetvalue(settings, i, 1));
                 cJSON *s = cJSON_CreateObject();
                 char *value;
 
@@ -1042,15 +1052,15 @@ static int slot_export_fn(PGconn *conn, const SlotExportArgs *a, cJSON **ret, ch
         /* the syntax every release since 10 takes */
         if (asprintf(&cmd, "CREATE_REPLICATION_SLOT %s LOGICAL %s EXPORT_SNAPSHOT", a->slot, a->plugin) < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        res = PQexec(conn, cmd);
+        res = sym_PQexec(conn, cmd);
         r = result_check(conn, res, ret_error);
         if (r < 0)
                 return r;
-        if (PQntuples(res) != 1 || PQnfields(res) < 3 || PQgetisnull(res, 0, 2))
+        if (sym_PQntuples(res) != 1 || sym_PQnfields(res) < 3 || sym_PQgetisnull(res, 0, 2))
                 return errmsg_set(ret_error, -EBADMSG, "CREATE_REPLICATION_SLOT answered no snapshot");
         o = cJSON_CreateObject();
-        if (!o || !cJSON_AddStringToObject(o, "lsn", PQgetvalue(res, 0, 1)) ||
-            !cJSON_AddStringToObject(o, "snapshot", PQgetvalue(res, 0, 2)))
+        if (!o || !cJSON_AddStringToObject(o, "lsn", sym_PQgetvalue(res, 0, 1)) ||
+            !cJSON_AddStringToObject(o, "snapshot", sym_PQgetvalue(res, 0, 2)))
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
         *ret = TAKE_PTR(o);
         return 0;
@@ -1081,7 +1091,7 @@ _noreturn_ static void slot_export_child(
          * end (or dies) */
         while (read(hold_fd, &c, 1) < 0 && errno == EINTR)
                 ;
-        PQfinish(TAKE_PTR(conn));
+        sym_PQfinish(TAKE_PTR(conn));
         _exit(EXIT_SUCCESS);
 }
 
@@ -1191,7 +1201,7 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
         if (r < 0)
                 return r;
         /* peek, not get: the slot keeps them until it is dropped, so a second attempt reads them again */
-        if (!PQsendQueryParams(
+        if (!sym_PQsendQueryParams(
                     conn,
                     "SELECT lsn::text, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL,"
                     " 'include-xids', '0', 'skip-empty-xacts', '1')",
@@ -1201,11 +1211,11 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
                     NULL,
                     NULL,
                     0) ||
-            !PQsetSingleRowMode(conn))
-                return set_pq_error(ret_error, -EIO, NULL, PQerrorMessage(conn));
+            !sym_PQsetSingleRowMode(conn))
+                return set_pq_error(ret_error, -EIO, NULL, sym_PQerrorMessage(conn));
 
         for (;;) {
-                _cleanup_pgresult_ PGresult *res = PQgetResult(conn);
+                _cleanup_pgresult_ PGresult *res = sym_PQgetResult(conn);
                 _cleanup_json_ cJSON *line = NULL;
                 _cleanup_free_ char *text = NULL;
 
@@ -1213,15 +1223,15 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
                         break;
                 if (failed)
                         continue; /* drain the rest */
-                if (PQresultStatus(res) == PGRES_TUPLES_OK)
+                if (sym_PQresultStatus(res) == PGRES_TUPLES_OK)
                         continue;
-                if (PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
+                if (sym_PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
                         failed = result_error(conn, res, ret_error);
                         continue;
                 }
                 line = cJSON_CreateObject();
-                if (!line || !cJSON_AddStringToObject(line, "lsn", PQgetvalue(res, 0, 0)) ||
-                    !cJSON_AddStringToObject(line, "data", PQgetvalue(res, 0, 1)) ||
+                if (!line || !cJSON_AddStringToObject(line, "lsn", sym_PQgetvalue(res, 0, 0)) ||
+                    !cJSON_AddStringToObject(line, "data", sym_PQgetvalue(res, 0, 1)) ||
                     !(text = cJSON_PrintUnformatted(line))) {
                         failed = errmsg_set(ret_error, -ENOMEM, "out of memory");
                         continue;
@@ -1266,8 +1276,8 @@ static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **
         out = cJSON_CreateArray();
         if (!out)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
-        for (int i = 0; i < PQntuples(list); i++) {
-                const char *schema = PQgetvalue(list, i, 0), *name = PQgetvalue(list, i, 1);
+        for (int i = 0; i < sym_PQntuples(list); i++) {
+                const char *schema = sym_PQgetvalue(list, i, 0), *name = sym_PQgetvalue(list, i, 1);
                 _cleanup_free_ char *qs = pg_quote_identifier(schema), *qn = pg_quote_identifier(name),
                                     *sql = NULL;
                 _cleanup_pgresult_ PGresult *res = NULL;
@@ -1276,11 +1286,11 @@ static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **
                 if (!qs || !qn ||
                     asprintf(&sql, "SELECT last_value::text, is_called::text FROM %s.%s", qs, qn) < 0)
                         return errmsg_set(ret_error, -ENOMEM, "out of memory");
-                res = PQexec(conn, sql);
+                res = sym_PQexec(conn, sql);
                 r = result_check(conn, res, ret_error);
                 if (r < 0)
                         return r;
-                if (PQntuples(res) != 1)
+                if (sym_PQntuples(res) != 1)
                         return errmsg_set(ret_error, -EBADMSG, "sequence %s.%s answered no value", qs, qn);
                 o = cJSON_CreateObject();
                 if (!o || !cJSON_AddItemToArray(out, o)) {
@@ -1289,8 +1299,8 @@ static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **
                 }
                 if (!cJSON_AddStringToObject(o, "schema", schema) ||
                     !cJSON_AddStringToObject(o, "name", name) ||
-                    !cJSON_AddStringToObject(o, "last_value", PQgetvalue(res, 0, 0)) ||
-                    !cJSON_AddBoolToObject(o, "is_called", streq(PQgetvalue(res, 0, 1), "true")))
+                    !cJSON_AddStringToObject(o, "last_value", sym_PQgetvalue(res, 0, 0)) ||
+                    !cJSON_AddBoolToObject(o, "is_called", streq(sym_PQgetvalue(res, 0, 1), "true")))
                         return errmsg_set(ret_error, -ENOMEM, "out of memory");
         }
         r = exec_command(conn, "COMMIT", ret_error);
@@ -1337,13 +1347,13 @@ static int statements_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                 n++;
                 if (st.n_params > INT_MAX)
                         return errmsg_set(ret_error, -EINVAL, "too many parameters");
-                res = PQexecParams(conn, st.sql, (int)st.n_params, NULL, st.params, NULL, NULL, 0);
+                res = sym_PQexecParams(conn, st.sql, (int)st.n_params, NULL, st.params, NULL, NULL, 0);
                 r = result_check(conn, res, ret_error);
                 if (r < 0)
                         return r;
                 if (st.expect_rows < 0)
                         continue;
-                rows = strtol(PQcmdTuples(res), &end, 10);
+                rows = strtol(sym_PQcmdTuples(res), &end, 10);
                 if (*end || rows != st.expect_rows)
                         return errmsg_set(
                                 ret_error,
@@ -1351,7 +1361,7 @@ static int statements_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                                 "statement %" PRIu64 " (%s) touched %s rows, not %ld",
                                 n,
                                 st.sql,
-                                PQcmdTuples(res),
+                                sym_PQcmdTuples(res),
                                 st.expect_rows);
         }
         r = exec_command(conn, "COMMIT", ret_error);

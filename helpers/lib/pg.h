@@ -61,7 +61,8 @@ int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, c
 /* Whether conninfo (key=value pairs, or a postgresql:// URI with user:password@ and ?query) sets an
  * option libpq marks secret: dispchar "*" in its option table, the one PQconndefaults() shows
  * (password, sslpassword, and whatever a later libpq adds). 1 with *ret_keyword the first one set, 0
- * when none is, -EINVAL when conninfo does not parse, -ENOMEM. */
+ * when none is, -EINVAL when conninfo does not parse, -EOPNOTSUPP when libpq cannot be opened,
+ * -ENOMEM. */
 int pg_conninfo_find_secret(const char *conninfo, char **ret_keyword);
 
 /* DROP DATABASE IF EXISTS name, WITH (FORCE) when server_version (server_version_num) is 13 or later:
