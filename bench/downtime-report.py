@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# downtime-report.py RESULTS FROM TO FAILING [--out=FILE.md] [--json=FILE.json] PROCEDURE...: the report of
+# downtime-report.py RESULTS FROM TO FAILING [--out=FILE.md] [--json=FILE.json] [--growth=FILE.json]
+# PROCEDURE...: the report of
 # bench/downtime.sh from its raw results (RESULTS/<procedure>/<trial>/{probe.log,journal.json,trial.json},
 # RESULTS/yardsticks/<trial>/yardsticks.json, RESULTS/benchmarks.txt, RESULTS/machine.json). Prints the
 # markdown section; --out puts it into FILE.md in place of the previous one (bench/report_section.py).
+# --growth: the --json of a run on the same world with a larger database (downtime.sh --growth), compared.
 import json
 import os
 import re
@@ -16,6 +18,8 @@ from report_section import replace_section  # noqa: E402
 args = [a for a in sys.argv[1:] if a]
 out_md = next((a.split('=', 1)[1] for a in args if a.startswith('--out=')), '')
 out_json = next((a.split('=', 1)[1] for a in args if a.startswith('--json=')), '')
+growth_json = next((a.split('=', 1)[1] for a in args if a.startswith('--growth=')), '')
+growth = json.load(open(growth_json)) if growth_json else None
 args = [a for a in args if not a.startswith('--')]
 results, v_from, v_to, v_failing, procedures = args[0], args[1], args[2], args[3], args[4:]
 machine = json.load(open(os.path.join(results, 'machine.json')))
@@ -37,7 +41,7 @@ TITLES = {
 MARKS = [
     ('stop_req', 'drain', r'^drain: stopping '),
     ('stopped', 'drain', r'\.service stopped\.$'),
-    ('stores', 'snapshot', r'^snapshot: copying /'),
+    ('stores', 'snapshot', r'^snapshot: copying '),
     ('count', 'snapshot', r'^snapshot: counting rows'),
     ('restore_point', 'snapshot', r'^Restore point ready'),
     ('switched', 'switch', r'^Switched deployment '),
@@ -211,6 +215,17 @@ goal(f'generator, 50 deployments (ms; `/bin/true` timed the same way: {fmt(true_
      '≤ 20 ms')
 goal('`plan` path search, 20,000 versions (ms)', plan_ms, 1000.0, '< 1 s')
 
+
+def growth_med(name, key='downtime_s'):
+    return median([t.get(key) for t in growth['procedures'].get(name, [])]) if growth else None
+
+
+if growth:
+    db_here, db_there = machine['world']['db_bytes'] / 1048576, growth['machine']['world']['db_bytes'] / 1048576
+    small_d, large_d = (med('delta'), growth_med('delta')) if db_here < db_there else (growth_med('delta'), med('delta'))
+    goal(f'`Snapshot=delta` downtime, database {min(db_here, db_there):,.0f} MB → {max(db_here, db_there):,.0f} MB '
+         '(ratio)', large_d / small_d if small_d and large_d else None, 1.1, '≤ 1.1 ×')
+
 w = machine['world']
 md = []
 md.append('## Downtime of one upgrade, beside the guide and the floor\n')
@@ -232,8 +247,9 @@ md.append(f'Machine: {machine["nproc"]} CPUs ({machine["cpu"]}), {machine["mem_m
           f'{machine["kernel"]}, load average {machine["loadavg"]} when the run began. Build: commit '
           f'`{machine["commit"]}`{" with local changes" if machine["dirty"] else ""}, plain (`--buildtype=release`, '
           f'no sanitizers). Run {machine["date"]}.\n')
-md.append('Rerun (root; the full world takes about an hour, `--small` a few minutes):\n')
-md.append('```sh\nsudo bench/downtime.sh --out docs/performance.md --json docs/downtime.json\n```\n')
+flags = ('--small ' if machine['small'] else '') + ('--growth ' if growth else '')
+md.append('Rerun (root; the full world takes about two hours, `--small` under an hour):\n')
+md.append(f'```sh\nsudo bench/downtime.sh {flags}--out docs/performance.md --json docs/downtime.json\n```\n')
 
 md.append('### Downtime\n')
 md.append('| procedure | downtime, median (s) | spread (s) | ratio to the floor | whole procedure (s) |')
@@ -266,6 +282,26 @@ if ups:
               'snapshot counts nothing), row count (→ "Restore point ready"), switch (→ "Switched deployment"), start (→ the server\'s "starting" line: the next '
               'helper, systemd and node), migrations (→ "migrations: N applied"), ready (→ the first `200`).\n')
 
+if growth:
+    here_mb, there_mb = machine['world']['db_bytes'] / 1048576, growth['machine']['world']['db_bytes'] / 1048576
+    md.append('### As the database grows\n')
+    md.append(f'The same world with its database at {there_mb:,.0f} MB instead of {here_mb:,.0f} MB (more memory '
+              'rows; the history the migration indexes, the stores and the release unchanged, so the floor\'s work '
+              f'stays the same), {growth["machine"]["trials"]} trials in a sandbox of its own, run just before '
+              '(`bench/downtime.sh --growth`). Median seconds.\n')
+    md.append(f'| procedure | downtime at {here_mb:,.0f} MB | at {there_mb:,.0f} MB | growth | snapshot of the '
+              f'database at {here_mb:,.0f} MB | at {there_mb:,.0f} MB |')
+    md.append('| --- | ---: | ---: | ---: | ---: | ---: |')
+    for name in ('floor', 'template', 'delta'):
+        a, b = med(name), growth_med(name)
+        sa = median([t['split_s']['snapshot of the database'] for t in figures.get(name, []) if 'split_s' in t])
+        sb = median([t['split_s']['snapshot of the database'] for t in growth['procedures'].get(name, [])
+                     if 'split_s' in t])
+        g = f'{(b / a - 1) * 100:+.0f} %' if a and b else '–'
+        md.append(f'| {TITLES.get(name, name)} | {fmt(a)} | {fmt(b)} | {g} | {fmt(sa)} | {fmt(sb)} |')
+    md.append('\n`template` copies the whole database while the server is down; `delta` reads only the changes '
+              'since the backup\'s dump, so its downtime stays that of the floor plus a fixed part.\n')
+
 if y:
     md.append('### The raw yardsticks (median seconds)\n')
     md.append('| `pg_dump -Fc` | file copy of the database\'s directory | `pg_restore` | `rsync` of the stores '
@@ -297,6 +333,7 @@ if out_md:
 if out_json:
     with open(out_json, 'w') as f:
         json.dump({'machine': machine, 'procedures': figures, 'yardsticks': yard, 'peak_kb': peak,
+                   'growth': growth,
                    'generator_ms': generator_ms, 'plan_ms': plan_ms,
                    'goals': [{'goal': g[0], 'value': g[1], 'limit': g[2], 'met': g[4]} for g in goals]}, f, indent=1)
         f.write('\n')

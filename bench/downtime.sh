@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# downtime.sh [--small] [--trials N] [--only PROC,...] [--out FILE.md] [--json FILE.json]: how long the
+# downtime.sh [--small] [--trials N] [--only PROC,...] [--growth] [--db-mb N] [--out FILE.md] [--json FILE.json]:
+# how long the
 # clients of one Codebolt server go without it, upgraded 1.4.0 → 1.5.0 by the guide's manual procedure, by
 # the physical floor, and by codebolt-upgrade in each Snapshot= mode; and how long a minor rollback and
 # the full restores (from the snapshot, the final dump, the dump and the delta) take. Every procedure runs
@@ -10,7 +11,12 @@
 # The world (one sandbox, its layers on disk, as the scenarios' sandbox but booted once): the stand-in
 # padded to a package of about $PKG_MB MB in some 3,000 files, a database of about $DB_MB MB (history and
 # memory rows; the 1.5.0 migration indexes history), stores of about $STORES_MB MB (git repositories of
-# many objects, vectordb files). --small: 10 MB, 100 MB and 50 MB, for a quick run.
+# many objects, vectordb files). --small: 10 MB, 100 MB and 50 MB, for a quick run. --db-mb N: the database
+# alone at N MB (more or fewer memory rows; the history the migration indexes stays as it is).
+#
+# --growth: first the same world with its database ten times as large (--small: 1 GB), for the floor,
+# Snapshot=template and Snapshot=delta only, in a sandbox of its own; the report then says how each one's
+# downtime grows with the database alone (the migrations' work stays the same).
 #
 # Every procedure is watched the same way: bench/probe.js asks /health every 20 ms inside the sandbox and
 # logs every answer; the downtime is computed afterwards, from the first answer that is not 200 to the
@@ -27,21 +33,24 @@
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-small=false trials=5 only='' out_md='' out_json=''
+small=false trials=5 only='' out_md='' out_json='' growth=false db_mb=''
 while [ $# -gt 0 ]; do
         case $1 in
         --small) small=true; shift ;;
         --trials) trials=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
+        --growth) growth=true; shift ;;
+        --db-mb) db_mb=$2; shift 2 ;;
         --out) out_md=$(realpath -m "$2"); shift 2 ;;
         --json) out_json=$(realpath -m "$2"); shift 2 ;;
         *)
-                echo "usage: downtime.sh [--small] [--trials N] [--only PROC,...] [--out FILE.md] [--json FILE.json]" >&2
+                echo "usage: downtime.sh [--small] [--trials N] [--only PROC,...] [--growth] [--db-mb N] [--out FILE.md] [--json FILE.json]" >&2
                 exit 2
                 ;;
         esac
 done
 [[ $trials =~ ^[1-9][0-9]*$ ]] || { echo "downtime.sh: --trials wants a number ≥ 1" >&2; exit 2; }
+[ -z "$db_mb" ] || [[ $db_mb =~ ^[1-9][0-9]*$ ]] || { echo "downtime.sh: --db-mb wants a number of MB" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "downtime.sh needs root, like the integration scenarios (unshare, mounts)" >&2; exit 1; }
 
 FROM=1.4.0 TO=1.5.0 FAILING=1.5.1
@@ -51,6 +60,9 @@ if $small; then
 else
         PKG_MB=50 DB_MB=1000 STORES_MB=500 HISTORY_ROWS=3000000
 fi
+DB_MB=${db_mb:-$DB_MB}
+# the database grown alone, for --growth
+GROWTH_DB_MB=$((DB_MB * 10))
 if [ -n "$only" ]; then
         IFS=, read -ra PROCEDURES <<<"$only"
 fi
@@ -64,6 +76,13 @@ fi
 ninja -C "$CBU_BUILD_DIR" >/dev/null
 
 results=$(mktemp -d /var/tmp/cbu-downtime.XXXXXX)
+if $growth; then
+        # the other world first, in its own sandbox, from the same build
+        sizes=()
+        $small && sizes=(--small)
+        "$0" "${sizes[@]}" --db-mb "$GROWTH_DB_MB" --trials "$trials" --only floor,template,delta \
+                --json "$results/growth.json" >/dev/null || { rm -rf "$results"; exit 1; }
+fi
 # the padded stand-in, packed by the real npm as the build packs the plain one
 export CBU_TARBALLS=$results/tarballs
 CBU_STANDIN_PAD_MB=$PKG_MB bash "$src/tests/fixtures/standin/pack.sh" "$CBU_TARBALLS" "$FROM" "$TO" "$FAILING" >/dev/null
@@ -367,4 +386,5 @@ jq -n --arg commit "${CBU_BENCH_COMMIT:-$commit}" --argjson dirty "$dirty" \
                   history_rows: $history, build_s: $build_s}}' >"$results/machine.json"
 
 python3 "$src/bench/downtime-report.py" "$results" "$FROM" "$TO" "$FAILING" \
-        "${out_md:+--out=$out_md}" "${out_json:+--json=$out_json}" "${PROCEDURES[@]}"
+        "${out_md:+--out=$out_md}" "${out_json:+--json=$out_json}" \
+        "$($growth && echo "--growth=$results/growth.json")" "${PROCEDURES[@]}"
