@@ -23,6 +23,7 @@
 #include "roll.h"
 #include "state.h"
 #include "stores.h"
+#include "strv.h"
 
 /* who else is on the database, for the one error line that says why the copy was refused */
 static char *sessions_on(const PgTarget *admin, const char *db) {
@@ -236,19 +237,40 @@ static int compare_rehashed(const char *src, const char *prefix, const cJSON *co
         return 0;
 }
 
-/* rsync the store onto the backup's copy (only the delta since backup), then prove the copy equals the
- * store and put its checksums into the manifest, reading only what changed: the two trees hold the same
- * names, sizes, modification times and symlinks; a file rsync wrote is hashed on both sides; the others
- * keep the checksums backup verified (docs/architecture.md, "What the downtime is made of") */
+/* the store must be a directory to be copied */
+static int check_store(const char *store) {
+        _cleanup_free_ char *src = paths_rooted(store);
+        struct stat st;
+
+        if (!src)
+                return log_oom();
+        if (stat(src, &st) < 0)
+                return log_error_errno(errno, "Store %s ([Storage] Paths=) cannot be copied: %m", src);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "Store %s ([Storage] Paths=) is not a directory.", src);
+        return 0;
+}
+
+/* once rsync brought the store's copy up to date (only the delta since backup, files written since
+ * "since"), prove the copy equals the store and put its checksums into the manifest, reading only what
+ * changed: the two trees hold the same names, sizes, modification times and symlinks; a file rsync wrote
+ * is hashed on both sides; the others keep the checksums backup verified (docs/architecture.md, "What the
+ * downtime is made of") */
 static int refresh_store(
-        const char *backup, const char *store, cJSON *files, cJSON *symlinks, BackupTreeStats *total) {
+        const char *backup,
+        const char *store,
+        const struct timespec *since,
+        cJSON *files,
+        cJSON *symlinks,
+        BackupTreeStats *total) {
         _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL;
         _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy = NULL, *copy_links = NULL,
                              *rehashed = cJSON_CreateArray(), *copy_stat = cJSON_CreateObject();
         /* one walk of the copy: its checksums (known or read) and its listing */
-        BackupHashReuse reuse = { .known = files, .rehashed = rehashed, .stats = copy_stat };
+        BackupHashReuse reuse = {
+                .known = files, .since = *since, .rehashed = rehashed, .stats = copy_stat
+        };
         BackupTreeStats stats = {};
-        struct stat st;
         int r;
 
         if (!src || !rehashed || !copy_stat)
@@ -261,21 +283,6 @@ static int refresh_store(
                 prefix = NULL;
                 return log_oom();
         }
-        if (stat(src, &st) < 0)
-                return log_error_errno(errno, "Store %s ([Storage] Paths=) cannot be copied: %m", src);
-        if (!S_ISDIR(st.st_mode))
-                return log_error_errno(ENOTDIR, "Store %s ([Storage] Paths=) is not a directory.", src);
-
-        /* a second of margin: the kernel stamps ctime from a clock that may lag this one by a tick; a file
-         * changed within it is only hashed once more */
-        if (clock_gettime(CLOCK_REALTIME, &reuse.since) < 0)
-                return log_error_errno(errno, "Failed to read the clock: %m");
-        reuse.since.tv_sec--;
-
-        log_status("snapshot: copying %s (the changes since the backup)", store);
-        r = stores_rsync(src, dst, false);
-        if (r < 0)
-                return r;
 
         /* the server is stopped: the store is what a restore must bring back, so the copy must equal it */
         r = backup_manifest_hash_tree(src, prefix, BACKUP_HASH_STAT_ONLY, &live, &live_links, NULL);
@@ -344,10 +351,43 @@ static int check_files_present(const char *backup, const cJSON *files) {
 
 static int refresh_stores(
         Helper *h, const char *backup, cJSON *files, cJSON *symlinks, BackupTreeStats *stats) {
-        int r;
+        _cleanup_free_ char *list = strv_join(h->config.storage_paths, ", ");
+        struct timespec since;
+        int status = 0, r;
+
+        if (strv_length(h->config.storage_paths) == 0)
+                return check_files_present(backup, files);
+        if (!list)
+                return log_oom();
+        STRV_FOREACH (store, h->config.storage_paths) {
+                r = check_store(*store);
+                if (r < 0)
+                        return r;
+        }
+
+        /* a second of margin: the kernel stamps ctime from a clock that may lag this one by a tick; a file
+         * changed within it is only hashed once more */
+        if (clock_gettime(CLOCK_REALTIME, &since) < 0)
+                return log_error_errno(errno, "Failed to read the clock: %m");
+        since.tv_sec--;
+
+        /* one rsync for every store: each run of rsync costs its start and its two processes' exchange,
+         * which come to more than a small store's changes */
+        log_status("snapshot: copying the stores' changes since the backup (%s)", list);
+        r = backup_manifest_rsync_dirs(h->config.storage_paths, backup, BACKUP_MANIFEST_STORES, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run rsync for the stores (%s): %m", list);
+        if (status != 0)
+                return log_error_errno(
+                        EPROTO,
+                        "rsync of the stores (%s) into %s failed with exit status %d (its messages are "
+                        "above).",
+                        list,
+                        backup,
+                        status);
 
         STRV_FOREACH (store, h->config.storage_paths) {
-                r = refresh_store(backup, *store, files, symlinks, stats);
+                r = refresh_store(backup, *store, &since, files, symlinks, stats);
                 if (r < 0)
                         return r;
         }

@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "spawn.h"
+#include "strv.h"
 
 int backup_manifest_dir_name(time_t t, const char *from, const char *to, char **ret) {
         char stamp[sizeof("YYYYmmddTHHMMSSZ")];
@@ -583,6 +584,52 @@ int backup_manifest_rsync(const char *src, const char *dst, bool directory, int 
         char *argv_file[] = { (char *)"rsync", (char *)"-a", s, d, NULL };
         SpawnOptions o = { .log_identifier = "rsync" };
         return spawn_run(directory ? argv_dir : argv_file, &o, ret_status);
+}
+
+int backup_manifest_rsync_dirs(char **dirs, const char *backup, const char *kind, int *ret_status) {
+        static const char *const head[] = { "rsync", "-a", "--delete", "--relative", "--no-implied-dirs" };
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *dst = NULL;
+        size_t n = 0;
+        int r;
+
+        assert(backup);
+        assert(kind);
+
+        argv = calloc(ELEMENTSOF(head) + strv_length(dirs) + 2, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(head); i++)
+                if (!(argv[n++] = strdup(head[i])))
+                        return -ENOMEM;
+        STRV_FOREACH (d, dirs) {
+                _cleanup_free_ char *copy = NULL, *parent = NULL;
+
+                r = backup_manifest_copy_path(backup, kind, *d, &copy);
+                if (r < 0)
+                        return r;
+                parent = parent_of(copy);
+                if (!parent)
+                        return -ENOMEM;
+                r = paths_mkdir_p(parent, 0700);
+                if (r < 0)
+                        return r;
+                /* "/./": what follows is the path rsync recreates under the destination; the trailing
+                 * slash sends the directory's contents, which --delete then makes exact */
+                if (asprintf(&argv[n], "%s/.%s/", paths_root(), *d) < 0) {
+                        argv[n] = NULL;
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        if (asprintf(&dst, "%s/%s/", backup, kind) < 0) {
+                dst = NULL;
+                return -ENOMEM;
+        }
+        argv[n++] = TAKE_PTR(dst);
+
+        SpawnOptions o = { .log_identifier = "rsync" };
+        return spawn_run(argv, &o, ret_status);
 }
 
 char *backup_manifest_format_bytes(uint64_t b) {

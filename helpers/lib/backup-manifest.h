@@ -106,6 +106,11 @@ int backup_manifest_remove_tree_at(int dir_fd, const char *name);
 /* rsync -a --delete src/ dst/ (src a directory) or rsync -a src dst (a file), creating dst's parent
  * (0700) first. *ret_status = rsync's exit status (24, "some files vanished", is left to the caller). */
 int backup_manifest_rsync(const char *src, const char *dst, bool directory, int *ret_status);
+/* Every directory of dirs (absolute, under paths_root()) onto its copy in backup (the path
+ * backup_manifest_copy_path() gives for kind), in one rsync -a --delete --relative run: one process for
+ * them all instead of one each. The copies' parents are created (0700) first and keep their modes
+ * (--no-implied-dirs). *ret_status = rsync's exit status. */
+int backup_manifest_rsync_dirs(char **dirs, const char *backup, const char *kind, int *ret_status);
 
 /* "512 B", "1.5 KiB", "12.3 GiB"; NULL on OOM */
 char *backup_manifest_format_bytes(uint64_t bytes);

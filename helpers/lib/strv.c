@@ -36,3 +36,21 @@ int strv_push(char ***l, const char *s) {
         *l = grown;
         return 0;
 }
+
+char *strv_join(char *const *l, const char *sep) {
+        size_t len = 1, seplen = strlen(sep), n = 0;
+        char *s, *p;
+
+        for (size_t i = 0; l && l[i]; i++, n++)
+                len += strlen(l[i]) + (i > 0 ? seplen : 0);
+        s = p = malloc(len);
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        p = stpcpy(p, sep);
+                p = stpcpy(p, l[i]);
+        }
+        *p = 0;
+        return s;
+}

@@ -17,3 +17,6 @@ bool strv_contains(char *const *l, const char *s);
 /* append a copy of s to *l (NULL: an empty vector), keeping it NULL-terminated; 0 or -ENOMEM, which
  * leaves *l as it was */
 int strv_push(char ***l, const char *s);
+
+/* the strings of l (may be NULL or empty: "") joined by sep, malloc'd; NULL on OOM */
+char *strv_join(char *const *l, const char *sep);

@@ -396,6 +396,54 @@ START_TEST(test_format_bytes) {
 }
 END_TEST
 
+/* every store in one rsync: each copy exact (extra files go), what lies beside the copies stays, and the
+ * copies' parents keep their modes */
+START_TEST(test_rsync_dirs) {
+        static const char *const dirs_made[] = { "var",
+                                                 "var/lib",
+                                                 "var/lib/s1",
+                                                 "var/lib/s1/sub",
+                                                 "var/lib/s2",
+                                                 "backup",
+                                                 "backup/stores",
+                                                 "backup/stores/var",
+                                                 "backup/stores/var/lib",
+                                                 "backup/stores/var/lib/s1" };
+        _cleanup_free_ char *root = make_tmpdir(), *backup = NULL, *parent = NULL;
+        char *dirs[] = { (char *)"/var/lib/s1", (char *)"/var/lib/s2", NULL };
+        struct stat st;
+        int status = -1;
+
+        ck_assert_int_eq(setenv("CODEBOLT_UPGRADE_ROOT", root, 1), 0);
+        for (size_t i = 0; i < ELEMENTSOF(dirs_made); i++)
+                make_dir(root, dirs_made[i]);
+        write_file(root, "var/lib/s1/a", "hello\n");
+        write_file(root, "var/lib/s1/sub/b", "");
+        write_file(root, "var/lib/s2/x", "x");
+        write_file(root, "backup/stores/var/lib/s1/gone", "old");
+        write_file(root, "backup/stores/var/lib/beside", "kept");
+        ck_assert_int_ge(asprintf(&backup, "%s/backup", root), 0);
+        ck_assert_int_ge(asprintf(&parent, "%s/backup/stores/var/lib", root), 0);
+        ck_assert_int_eq(chmod(parent, 0700), 0);
+
+        ck_assert_int_eq(backup_manifest_rsync_dirs(dirs, backup, "stores", &status), 0);
+        ck_assert_int_eq(status, 0);
+        ck_assert(exists(root, "backup/stores/var/lib/s1/a"));
+        ck_assert(exists(root, "backup/stores/var/lib/s1/sub/b"));
+        ck_assert(exists(root, "backup/stores/var/lib/s2/x"));
+        ck_assert(!exists(root, "backup/stores/var/lib/s1/gone"));
+        ck_assert(exists(root, "backup/stores/var/lib/beside"));
+        ck_assert_int_eq(stat(parent, &st), 0);
+        ck_assert_int_eq(st.st_mode & 07777, 0700);
+
+        /* a store that is not there fails rsync, which says so */
+        dirs[1] = (char *)"/var/lib/missing";
+        ck_assert_int_eq(backup_manifest_rsync_dirs(dirs, backup, "stores", &status), 0);
+        ck_assert_int_ne(status, 0);
+        ck_assert_int_eq(backup_manifest_remove_tree(root), 0);
+}
+END_TEST
+
 static Suite *backup_manifest_suite(void) {
         Suite *s = suite_create("backup-manifest");
         TCase *tc = tcase_create("core");
@@ -410,6 +458,7 @@ static Suite *backup_manifest_suite(void) {
         tcase_add_test(tc, test_remove_tree);
         tcase_add_test(tc, test_resolve_counts);
         tcase_add_test(tc, test_format_bytes);
+        tcase_add_test(tc, test_rsync_dirs);
         suite_add_tcase(s, tc);
         return s;
 }

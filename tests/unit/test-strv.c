@@ -52,6 +52,21 @@ START_TEST(test_foreach) {
 }
 END_TEST
 
+START_TEST(test_join) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *none = strv_join(NULL, ", "), *one = NULL, *three = NULL;
+
+        ck_assert_str_eq(none, "");
+        ck_assert_int_eq(strv_push(&l, "/var/lib/a"), 0);
+        one = strv_join(l, ", ");
+        ck_assert_str_eq(one, "/var/lib/a");
+        ck_assert_int_eq(strv_push(&l, ""), 0);
+        ck_assert_int_eq(strv_push(&l, "c"), 0);
+        three = strv_join(l, ", ");
+        ck_assert_str_eq(three, "/var/lib/a, , c");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("strv");
         TCase *tc = tcase_create("strv");
@@ -59,6 +74,7 @@ int main(void) {
         tcase_add_test(tc, test_push_and_length);
         tcase_add_test(tc, test_contains);
         tcase_add_test(tc, test_foreach);
+        tcase_add_test(tc, test_join);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
