@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "backup-manifest.h"
@@ -349,6 +352,99 @@ static int copy_store(const char *partial, const char *store, uint64_t *vanished
                         src);
         }
         return 0;
+}
+
+/* Work done in a child of this process while the parent does another part of the backup: the machine's
+ * second core copies the stores beside pg_dump, and reads the files a second time beside the trial
+ * restore (docs/architecture.md, "What the downtime is made of"). The child logs its own failure; its
+ * exit status says whether the work was done. */
+typedef struct Background {
+        pid_t pid;
+        const char *what;
+} Background;
+
+/* on a way out before background_end(): SIGTERM, which the child takes as the helper does (it stops the
+ * rsync it runs, which leads a process group of its own), then the wait */
+static void background_done(Background *b) {
+        if (b->pid <= 0)
+                return;
+        (void)kill(b->pid, SIGTERM);
+        (void)spawn_reap(b->pid, NULL);
+        b->pid = 0;
+}
+
+static int background_begin(Background *b, const char *what, int (*work)(void *userdata), void *userdata) {
+        pid_t parent = getpid(), pid;
+
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork for %s: %m", what);
+        if (pid == 0) {
+                /* it ends with the helper, whatever ends that */
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                        _exit(EXIT_FAILURE);
+                _exit(work(userdata) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        b->pid = pid;
+        b->what = what;
+        return 0;
+}
+
+/* 0 when the child did its work; -EPROTO when it failed (it said why) */
+static int background_end(Background *b) {
+        int status = 0, r;
+
+        r = spawn_reap(b->pid, &status);
+        b->pid = 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to wait for the %s: %m", b->what);
+        if (WIFSIGNALED(status))
+                return log_error_errno(EIO, "The %s was killed by signal %d.", b->what, WTERMSIG(status));
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPROTO;
+}
+
+typedef struct StoresCopy {
+        const Helper *h;
+        const char *partial;
+} StoresCopy;
+
+static int copy_stores(void *userdata) {
+        const StoresCopy *c = userdata;
+        uint64_t vanished = 0;
+        int r;
+
+        STRV_FOREACH (store, c->h->config.storage_paths) {
+                r = copy_store(c->partial, *store, &vanished);
+                if (r < 0)
+                        return r;
+        }
+        if (vanished > 0)
+                log_info(
+                        "%" PRIu64
+                        " stores changed while they were copied; snapshot copies them again after the stop.",
+                        vanished);
+        return 0;
+}
+
+typedef struct ChecksumsCheck {
+        const char *partial;
+        const cJSON *files;
+} ChecksumsCheck;
+
+/* every file read again gives the checksum of the first reading */
+static int check_checksums(void *userdata) {
+        const ChecksumsCheck *c = userdata;
+        _cleanup_json_ cJSON *check = NULL;
+        int r;
+
+        r = backup_manifest_hash_tree(c->partial, NULL, BACKUP_HASH_SKIP_MANIFEST, &check, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to verify the checksums of %s: %m", c->partial);
+        return stores_compare(
+                c->files,
+                check,
+                "Backup file %s/%s changed after it was written: the backup is not reliable.",
+                c->partial);
 }
 
 static int copy_config_file(const char *partial, const char *what, const char *path) {
@@ -698,8 +794,8 @@ static int run(Helper *h) {
                             *error = NULL, *size_all = NULL, *size_dump = NULL;
         _cleanup_(remove_partialp) char *partial = NULL;
         _cleanup_(watch_baseline_done) BaselineCapture baseline = {};
-        _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *check = NULL,
-                             *manifest = NULL, *tables = NULL, *changed = NULL, *config_files = NULL;
+        _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *manifest = NULL,
+                             *tables = NULL, *changed = NULL, *config_files = NULL;
         _cleanup_(counts_done) Counts counts = {};
         _cleanup_(pg_slot_export_done) PgSlotExport export = { .hold_fd = -EBADF };
         _cleanup_(delta_facts_done) DeltaFacts delta_before = {};
@@ -709,7 +805,8 @@ static int run(Helper *h) {
         const char *db = h->config.db_name;
         const ConfigSources sources = config_sources(h);
         BackupTreeStats stats = {};
-        uint64_t vanished = 0, dump_size = 0;
+        _cleanup_(background_done) Background stores_copy = {}, checksums_check = {};
+        uint64_t dump_size = 0;
         struct stat st;
         PgTarget target;
         time_t now = time(NULL);
@@ -778,6 +875,13 @@ static int run(Helper *h) {
         /* the database: in a cluster roll only the migrator dumps it, the one copy of the shared data
          * (another host's rollback is minor, and its smoke test only needs the row counts) */
         dump_db = !h->current.cluster_roll || h->current.cluster_migrator;
+
+        /* the stores, beside the database's dump */
+        StoresCopy sc = { .h = h, .partial = partial };
+        r = background_begin(&stores_copy, "copy of the stores", copy_stores, &sc);
+        if (r < 0)
+                return r;
+
         log_status(dump_db ? "backup: dumping database %s" : "backup: counting the rows of database %s", db);
         r = row_counts(&target, &counts.before);
         if (r < 0)
@@ -817,12 +921,11 @@ static int run(Helper *h) {
         if (watch_baseline_read(&h->config, &baseline) < 0)
                 return log_oom();
 
-        /* the stores, the config, the master key's identifier */
-        STRV_FOREACH (store, h->config.storage_paths) {
-                r = copy_store(partial, *store, &vanished);
-                if (r < 0)
-                        return r;
-        }
+        r = background_end(&stores_copy);
+        if (r < 0)
+                return r;
+
+        /* the config, the master key's identifier */
         log_status("backup: copying the server config and the master-key identifier");
         config_files = cJSON_CreateArray();
         if (!config_files)
@@ -852,16 +955,10 @@ static int run(Helper *h) {
         if (watch_baseline_read(&h->config, &baseline) < 0)
                 return log_oom();
 
-        /* verification: the files as written, the dump's listing, a trial restore */
+        /* verification: the files as written (beside the rest), the dump's listing, a trial restore */
         log_status("backup: verifying checksums");
-        r = backup_manifest_hash_tree(partial, NULL, BACKUP_HASH_SKIP_MANIFEST, &check, NULL, NULL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to verify the checksums of %s: %m", partial);
-        r = stores_compare(
-                files,
-                check,
-                "Backup file %s/%s changed after it was written: the backup is not reliable.",
-                partial);
+        ChecksumsCheck cc = { .partial = partial, .files = files };
+        r = background_begin(&checksums_check, "second reading of the checksums", check_checksums, &cc);
         if (r < 0)
                 return r;
 
@@ -877,6 +974,9 @@ static int run(Helper *h) {
                 } else
                         log_info("VerifyRestore=no: no trial restore.");
         }
+        r = background_end(&checksums_check);
+        if (r < 0)
+                return r;
 
         r = baseline_end(h, &baseline);
         if (r < 0)
@@ -943,12 +1043,6 @@ static int run(Helper *h) {
                 stats.symlinks,
                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(manifest, "tables")),
                 counts.restored ? ", trial restore matched" : "");
-        if (vanished > 0)
-                log_info(
-                        "%" PRIu64
-                        " stores changed while they were copied; snapshot copies them again after the stop.",
-                        vanished);
-
         return announce(h, from);
 }
 
