@@ -78,10 +78,10 @@ static int busy_error(const PgTarget *admin, const char *db, char *who) {
 }
 
 static int snapshot_template(Helper *h, const char *id, char **ret_name) {
-        _cleanup_free_ char *name = NULL, *sql = NULL, *qs = NULL, *qd = NULL, *error = NULL;
+        _cleanup_free_ char *name = NULL, *error = NULL;
         const char *db = h->config.db_name;
         PgTarget admin;
-        int version = 0, r;
+        int r;
 
         /* an invocation id's first 12 hex, or the time when run by hand */
         r = backup_manifest_db_name(db, "pre", id, 12, &name);
@@ -96,27 +96,9 @@ static int snapshot_template(Helper *h, const char *id, char **ret_name) {
         r = helper_pg_target(h, "postgres", &admin);
         if (r < 0)
                 return log_oom();
-        r = pg_server_version(&admin, &version, &error);
-        if (r < 0)
-                return log_error_errno(r, "Failed to ask PostgreSQL for its version: %s", error ?: "");
-
-        qs = pg_quote_identifier(name);
-        qd = pg_quote_identifier(db);
-        if (!qs || !qd)
-                return log_oom();
-        /* FILE_COPY (15+; before 15 the only strategy): copies the files, no WAL for every block */
-        if (asprintf(
-                    &sql,
-                    "CREATE DATABASE %s TEMPLATE %s%s",
-                    qs,
-                    qd,
-                    version >= 150000 ? " STRATEGY FILE_COPY" : "") < 0) {
-                sql = NULL;
-                return log_oom();
-        }
 
         log_status("snapshot: copying database %s to %s", db, name);
-        r = pg_exec(&admin, sql, &error);
+        r = pg_create_database_copy(&admin, name, db, &error);
         if (r == -EBUSY)
                 return busy_error(&admin, db, sessions_on(&admin, db));
         if (r == -EEXIST)
@@ -509,11 +491,11 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
         _cleanup_free_ char *path = NULL, *hex = NULL, *error = NULL, *why = NULL, *who = NULL;
         _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *counts = NULL;
         _cleanup_(delta_facts_done) DeltaFacts stop = {};
+        _cleanup_(pg_slot_changes_done) PgSlotChanges changes = {};
         _cleanup_close_ int fd = -EBADF;
         cJSON *delta = cJSON_GetObjectItemCaseSensitive(manifest, "delta");
         const char *db = h->config.db_name, *slot = h->current.delta_slot;
         PgTarget target, admin;
-        uint64_t changes = 0;
         int r;
 
         if (helper_pg_target(h, db, &target) < 0 || helper_pg_target(h, "postgres", &admin) < 0)
@@ -545,14 +527,20 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
                         return log_oom();
                 }
                 log_status("snapshot: reading the changes since the backup from the slot %s", slot);
-                /* an earlier attempt's file is replaced: the slot still holds every change */
-                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                /* after the part the drain read ahead, when it advanced the slot past it; else from the
+                 * start (an earlier attempt's part is replaced: the slot still holds those changes) */
+                fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd < 0)
                         return log_error_errno(errno, "Failed to create %s: %m", path);
                 r = pg_slot_changes_to_fd(&target, slot, fd, &changes, &error);
                 if (r < 0)
                         return log_error_errno(
                                 r, "Failed to read the changes of the slot %s: %s", slot, error ?: "");
+                if (changes.changes > changes.read)
+                        log_debug(
+                                "%" PRIu64 " changes read ahead by the drain, %" PRIu64 " since.",
+                                changes.changes - changes.read,
+                                changes.read);
                 if (fsync(fd) < 0 || close(TAKE_FD(fd)) < 0)
                         return log_error_errno(errno, "Failed to write %s: %m", path);
                 counts = dump_counts(manifest);
@@ -561,14 +549,19 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
                         return r;
         }
         if (why) {
+                /* the drain may have read a part ahead: the backup must hold only what its manifest lists */
+                if (!path && asprintf(&path, "%s/" BACKUP_MANIFEST_DELTA, backup) < 0) {
+                        path = NULL;
+                        return log_oom();
+                }
                 log_notice(
                         "Snapshot=%s: the changes since the backup cannot be replayed exactly (%s): taking "
                         "a "
                         "template copy instead.",
                         config_snapshot_mode_to_string(h->config.snapshot),
                         why);
-                if (path)
-                        (void)unlink(path);
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return log_error_errno(errno, "Failed to remove %s: %m", path);
                 r = drop_slot(h, &target);
                 return r < 0 ? r : 0;
         }
@@ -597,7 +590,7 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
             set_member(files, BACKUP_MANIFEST_DELTA, cJSON_CreateString(hex)) < 0 ||
             set_member(delta, "tables", TAKE_PTR(tables)) < 0 ||
             set_member(delta, "sequences", TAKE_PTR(sequences)) < 0 ||
-            set_member(delta, "changes", cJSON_CreateNumber((double)changes)) < 0)
+            set_member(delta, "changes", cJSON_CreateNumber((double)changes.changes)) < 0)
                 return log_oom();
         r = helper_update_current(h, update_delta_file, &(DeltaFile){ .path = path });
         if (r < 0)
@@ -608,7 +601,7 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
         log_info(
                 "Delta of database %s: %" PRIu64 " changes since the backup in %s, replayable.",
                 db,
-                changes,
+                changes.changes,
                 path);
         return 1;
 }
@@ -741,8 +734,18 @@ static int run(Helper *h) {
          * (the dump's counts carried forward by its changes); the final dump's now, from the database it
          * was taken of; a snapshot database is frozen, and migrate counts it once the server is back
          * (restore-point.h). Without any of them nothing is restored to the stop, and nothing counted. */
-        if (!h->current.delta_file)
+        if (!h->current.delta_file) {
+                _cleanup_free_ char *ahead = NULL;
+
                 cJSON_DeleteItemFromObjectCaseSensitive(manifest, "tables_at_stop");
+                /* no delta in this restore point: nor any part of one the drain read ahead */
+                if (asprintf(&ahead, "%s/" BACKUP_MANIFEST_DELTA, backup) < 0) {
+                        ahead = NULL;
+                        return log_oom();
+                }
+                if (unlink(ahead) < 0 && errno != ENOENT)
+                        return log_error_errno(errno, "Failed to remove %s: %m", ahead);
+        }
         if (h->config.snapshot == SNAPSHOT_DUMP && !current_database_shared(&h->current)) {
                 log_status("snapshot: counting rows of database %s", db);
                 r = restore_point_count(h, db, &counts);

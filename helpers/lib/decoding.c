@@ -4,11 +4,14 @@
 #define _GNU_SOURCE
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "decoding.h"
+#include "fd-util.h"
 #include "json-util.h"
 #include "macro.h"
 #include "pg.h"
@@ -379,6 +382,57 @@ int decoding_read_change(FILE *f, DecodingChange *ret) {
         if (!cJSON_IsObject(j) || !data)
                 return -EBADMSG;
         return decoding_parse(data, ret) < 0 ? -EBADMSG : 1;
+}
+
+int decoding_resume_offset(int fd, const char *lsn, off_t *ret_offset, uint64_t *ret_lines) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        off_t at = 0, found = 0;
+        uint64_t lines = 0, found_lines = 0;
+        int dup_fd;
+
+        assert(fd >= 0);
+        assert(lsn);
+        assert(ret_offset);
+        assert(ret_lines);
+
+        /* a stream of its own, reading from the start (fd shares its offset: the caller sets it after) */
+        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return -errno;
+        f = fdopen(dup_fd, "re");
+        if (!f) {
+                (void)close(dup_fd);
+                return -errno;
+        }
+        if (fseeko(f, 0, SEEK_SET) < 0)
+                return -errno;
+        for (;;) {
+                _cleanup_json_ cJSON *j = NULL;
+                ssize_t n;
+
+                errno = 0;
+                n = getline(&line, &size, f);
+                if (n < 0) {
+                        if (errno != 0 || ferror(f))
+                                return errno != 0 ? -errno : -EIO;
+                        break;
+                }
+                if (line[n - 1] != '\n')
+                        break;
+                at += n;
+                lines++;
+                j = cJSON_ParseWithLength(line, (size_t)n);
+                if (streq_ptr(json_get_string(j, "data"), "COMMIT") &&
+                    streq_ptr(json_get_string(j, "lsn"), lsn)) {
+                        found = at;
+                        found_lines = lines;
+                }
+        }
+        *ret_offset = found;
+        *ret_lines = found_lines;
+        return 0;
 }
 
 char *decoding_table_key(const char *schema, const char *name) {

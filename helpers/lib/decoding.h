@@ -3,6 +3,9 @@
  * SQL (docs/architecture.md, "Snapshot=delta") */
 #pragma once
 
+#include <stdint.h>
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,6 +63,13 @@ int decoding_parse(const char *text, DecodingChange *ret);
  * pg_slot_changes_to_fd()). 1 and *ret for a change, 0 at the end of f, -EBADMSG for a line that is
  * no such object or whose data does not parse, -errno on a read error. */
 int decoding_read_change(FILE *f, DecodingChange *ret);
+
+/* Where a delta file written in parts goes on: the byte offset just past its line {"lsn": lsn, "data":
+ * "COMMIT"} (lsn: the slot's confirmed position, which a part read ahead advanced the slot to), and the
+ * number of lines up to it; 0 and 0 when there is no such line (nothing read ahead, or the slot was not
+ * advanced past it: the file starts over). A last line without its newline ends the search. Moves fd's
+ * offset (the caller sets it). -errno on a read error. */
+int decoding_resume_offset(int fd, const char *lsn, off_t *ret_offset, uint64_t *ret_lines);
 
 /*
  * The tables as they are at the stop, what the judgement and the SQL below need (a JSON object, built by

@@ -19,6 +19,7 @@
 
 #include "errmsg.h"
 #include "fd-util.h"
+#include "decoding.h"
 #include "json-util.h"
 #include "pg.h"
 #include "spawn.h"
@@ -978,6 +979,46 @@ int pg_server_version(const PgTarget *t, int *ret, char **ret_error) {
         return 0;
 }
 
+/* ---- copying a database ---- */
+
+typedef struct CopyArgs {
+        const char *name;
+        const char *template;
+} CopyArgs;
+
+static int copy_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
+        const CopyArgs *a = userdata;
+        _cleanup_free_ char *qn = pg_quote_identifier(a->name), *qt = pg_quote_identifier(a->template),
+                            *sql = NULL;
+        _cleanup_pgresult_ PGresult *res = NULL;
+
+        if (!qn || !qt)
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        /* FILE_COPY (15+; before 15 the only strategy): copies the files, no WAL for every block */
+        if (asprintf(
+                    &sql,
+                    "CREATE DATABASE %s TEMPLATE %s%s",
+                    qn,
+                    qt,
+                    sym_PQserverVersion(conn) >= 150000 ? " STRATEGY FILE_COPY" : "") < 0) {
+                sql = NULL;
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        }
+        res = sym_PQexec(conn, sql);
+        return result_check(conn, res, ret_error);
+}
+
+int pg_create_database_copy(
+        const PgTarget *admin, const char *name, const char *template, char **ret_error) {
+        const CopyArgs a = { .name = name, .template = template };
+
+        assert(admin);
+        assert(name);
+        assert(template);
+
+        return session_run(admin, copy_fn, &a, NULL, ret_error);
+}
+
 /* ---- dropping a database ---- */
 
 int pg_drop_database(const PgTarget *admin, const char *name, int server_version, char **ret_error) {
@@ -1189,18 +1230,53 @@ typedef struct ChangesArgs {
         int fd;
 } ChangesArgs;
 
+/* where fd goes on: past the part read before, when the slot was advanced past it (its confirmed
+ * position is that part's last COMMIT), else at the start; *ret_kept = the lines kept */
+static int changes_resume(PGconn *conn, const ChangesArgs *a, uint64_t *ret_kept, char **ret_error) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+        const char *params[] = { a->slot };
+        off_t off = 0;
+        int r;
+
+        res = sym_PQexecParams(
+                conn,
+                "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                1,
+                NULL,
+                params,
+                NULL,
+                NULL,
+                0);
+        r = result_check(conn, res, ret_error);
+        if (r < 0)
+                return r;
+        if (sym_PQntuples(res) != 1 || sym_PQgetisnull(res, 0, 0))
+                return errmsg_set(ret_error, -ENOENT, "there is no logical replication slot %s", a->slot);
+        r = decoding_resume_offset(a->fd, sym_PQgetvalue(res, 0, 0), &off, ret_kept);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "cannot read the changes read before: %s", strerror(-r));
+        if (ftruncate(a->fd, off) < 0 || lseek(a->fd, off, SEEK_SET) < 0)
+                return errmsg_set(ret_error, -errno, "cannot write the changes: %m");
+        return 0;
+}
+
 static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         const ChangesArgs *a = userdata;
         const char *params[] = { a->slot };
-        uint64_t n = 0;
+        _cleanup_free_ char *last_commit = NULL;
+        _cleanup_json_ cJSON *o = NULL;
+        uint64_t n = 0, kept = 0;
         int r, failed = 0;
 
         r = exec_command(conn, "BEGIN", ret_error);
         if (r >= 0)
                 r = exec_command(conn, PG_STABLE_OUTPUT, ret_error);
+        if (r >= 0)
+                r = changes_resume(conn, a, &kept, ret_error);
         if (r < 0)
                 return r;
-        /* peek, not get: the slot keeps them until it is dropped, so a second attempt reads them again */
+        /* peek, not get: the slot keeps them until it is advanced past them (pg_slot_advance(), once they
+         * are on disk) or dropped, so a second attempt reads them again */
         if (!sym_PQsendQueryParams(
                     conn,
                     "SELECT lsn::text, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL,"
@@ -1244,6 +1320,14 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
                         failed = errmsg_set(ret_error, r, "cannot write the changes: %s", strerror(-r));
                         continue;
                 }
+                if (streq(sym_PQgetvalue(res, 0, 1), "COMMIT")) {
+                        free(last_commit);
+                        last_commit = strdup(sym_PQgetvalue(res, 0, 0));
+                        if (!last_commit) {
+                                failed = errmsg_set(ret_error, -ENOMEM, "out of memory");
+                                continue;
+                        }
+                }
                 n++;
         }
         if (failed)
@@ -1251,18 +1335,64 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
         r = exec_command(conn, "COMMIT", ret_error);
         if (r < 0)
                 return r;
-        return count_answer(n, ret, ret_error);
+
+        o = cJSON_CreateObject();
+        if (!o || !cJSON_AddNumberToObject(o, "count", (double)(kept + n)) ||
+            !cJSON_AddNumberToObject(o, "new", (double)n) ||
+            (last_commit && !cJSON_AddStringToObject(o, "last_commit", last_commit)))
+                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        *ret = TAKE_PTR(o);
+        return 0;
 }
 
 int pg_slot_changes_to_fd(
-        const PgTarget *t, const char *slot, int fd, uint64_t *ret_changes, char **ret_error) {
+        const PgTarget *t, const char *slot, int fd, PgSlotChanges *ret, char **ret_error) {
         const ChangesArgs a = { .slot = slot, .fd = fd };
+        _cleanup_json_ cJSON *result = NULL;
+        int64_t count, new;
+        const char *last;
+        int r;
 
         assert(t);
         assert(slot);
         assert(fd >= 0);
 
-        return session_run_count(t, changes_fn, &a, ret_changes, ret_error);
+        r = session_run(t, changes_fn, &a, &result, ret_error);
+        if (r < 0)
+                return r;
+        if (json_get_int64_range(result, "count", 0, INT64_MAX, &count) < 0 ||
+            json_get_int64_range(result, "new", 0, INT64_MAX, &new) < 0)
+                return errmsg_set(ret_error, -EPROTO, "database session answered without a count");
+        if (ret) {
+                last = json_get_string(result, "last_commit");
+                *ret = (PgSlotChanges){ .changes = (uint64_t)count, .read = (uint64_t) new };
+                if (last && !(ret->last_commit = strdup(last)))
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+void pg_slot_changes_done(PgSlotChanges *c) {
+        if (!c)
+                return;
+        free(c->last_commit);
+        *c = (PgSlotChanges){};
+}
+
+int pg_slot_advance(const PgTarget *t, const char *slot, const char *lsn, char **ret_error) {
+        const char *params[] = { slot, lsn };
+
+        assert(t);
+        assert(slot);
+        assert(lsn);
+
+        return pg_query(
+                t,
+                "SELECT 1 FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
+                params,
+                2,
+                NULL,
+                ret_error);
 }
 
 static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {

@@ -46,6 +46,12 @@ int pg_query(
  * CREATE/DROP DATABASE together with anything else). */
 int pg_exec(const PgTarget *t, const char *sql, char **ret_error);
 
+/* CREATE DATABASE name TEMPLATE template, with STRATEGY FILE_COPY where the server has it (15 and later:
+ * a copy of the files, not WAL for every block), in one session on admin (a target on another database):
+ * the server's version comes with the connection. -EBUSY while another session is on template, -EEXIST
+ * when name exists. */
+int pg_create_database_copy(const PgTarget *admin, const char *name, const char *template, char **ret_error);
+
 /* {"schema.table": count} for every ordinary table outside pg_catalog, information_schema and the
  * temporary schemas: an exact count(*) each, all inside one read-only repeatable-read transaction so
  * the counts belong to one snapshot. */
@@ -119,12 +125,28 @@ void pg_slot_export_done(PgSlotExport *e);
  * server, "active") while a connection still uses it */
 int pg_slot_drop(const PgTarget *t, const char *slot, char **ret_error);
 
+/* What pg_slot_changes_to_fd() wrote: the changes the file holds (read before and now), those read now,
+ * and the LSN of the last COMMIT among them (NULL: none) */
+typedef struct PgSlotChanges {
+        uint64_t changes;
+        uint64_t read;
+        char *last_commit;
+} PgSlotChanges;
+
+void pg_slot_changes_done(PgSlotChanges *c);
+
 /* The changes the slot holds, peeked (the slot keeps them), written to fd one JSON object per line,
  * {"lsn": "0/16B3748", "data": test_decoding's text} (options include-xids 0, skip-empty-xacts 1), with
- * the output of dates, intervals, floats and bytea fixed (the replay sets the same). *ret_changes
- * (optional) = the lines written. */
-int pg_slot_changes_to_fd(
-        const PgTarget *t, const char *slot, int fd, uint64_t *ret_changes, char **ret_error);
+ * the output of dates, intervals, floats and bytea fixed (the replay sets the same). Read in parts: when
+ * fd already holds a part read before and the slot was advanced past it (pg_slot_advance() to its last
+ * COMMIT), the new changes follow it; otherwise fd starts over (decoding_resume_offset()). *ret
+ * (optional) says what was written; -ENOENT when there is no such slot. */
+int pg_slot_changes_to_fd(const PgTarget *t, const char *slot, int fd, PgSlotChanges *ret, char **ret_error);
+
+/* Move the slot's confirmed position to lsn (a COMMIT's, from PgSlotChanges.last_commit, once the
+ * changes up to it are safely on disk): a later read decodes only what follows. PostgreSQL decodes the
+ * WAL up to lsn to do it. */
+int pg_slot_advance(const PgTarget *t, const char *slot, const char *lsn, char **ret_error);
 
 /* every sequence outside the system schemas, in one snapshot: [{"schema", "name", "last_value" (text),
  * "is_called" (bool)}] */

@@ -4,8 +4,9 @@
 # logical replication slot at the stop (docs/architecture.md, "Snapshot=delta").
 #  1. wal_level=logical, Snapshot=delta, 1.5.0 → 1.5.1 (a failing migration: a full restore). Rows are
 #     written while the database is dumped (after the slot began), between the backup and the stop
-#     (inserts, updates and deletes of seeded rows, hostile values, sequences moved). The restored
-#     database equals the database at the stop: every table's ordered checksum, every sequence.
+#     (inserts, updates and deletes of seeded rows, hostile values, sequences moved), which the drain
+#     reads ahead of the stop. The restored database equals the database at the stop: every table's
+#     ordered checksum, every sequence.
 #  2. Snapshot=delta, 1.5.0 → 1.5.13 succeeds: no snapshot database, no slot left.
 #     A change the delta cannot replay exactly (an UPDATE of the partitioned event_log, which has no
 #     key), 1.5.13 → 1.5.15: the stop takes template instead and says why; no slot left.
@@ -144,6 +145,10 @@ jq -e '.files["database.delta"] and (.delta.changes > 0) and (.delta.sequences |
         fail "Snapshot=delta made a template copy"
 journal_matches codebolt-upgrade@1.5.1.service 'Delta of database codebolt: [0-9]+ changes since the backup' ||
         fail "the snapshot phase did not say it took the delta"
+# the drain read the changes written so far ahead of the stop (the restore below proves the two parts
+# make the whole)
+journal_matches codebolt-upgrade@1.5.1.service 'Read [0-9]+ changes since the backup ahead of the stop into .*/database.delta' ||
+        fail "the drain did not read the changes ahead of the stop"
 gate_release switch
 
 result=$(cbu_wait_rollback 1.5.1) || fail "the rollback of 1.5.1 did not end: $result"

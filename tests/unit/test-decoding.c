@@ -4,6 +4,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "decoding.h"
 #include "json-util.h"
@@ -326,6 +327,46 @@ START_TEST(test_read_change) {
 }
 END_TEST
 
+/* a file read in parts goes on after the COMMIT the slot was advanced to, and starts over otherwise */
+START_TEST(test_resume_offset) {
+        static const char part1[] =
+                "{\"lsn\":\"0/10\",\"data\":\"BEGIN\"}\n"
+                "{\"lsn\":\"0/11\",\"data\":\"table public.users: INSERT: id[integer]:1\"}\n"
+                "{\"lsn\":\"0/1A\",\"data\":\"COMMIT\"}\n";
+        static const char part2[] = "{\"lsn\":\"0/20\",\"data\":\"BEGIN\"}\n"
+                                    "{\"lsn\":\"0/2A\",\"data\":\"COMMIT\"}\n"
+                                    "{\"lsn\":\"0/30\",\"data\":\"BEG";
+        _cleanup_fclose_ FILE *f = tmpfile();
+        off_t off = -1;
+        uint64_t lines = 99;
+
+        ck_assert_ptr_nonnull(f);
+        /* empty: start over */
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/1A", &off, &lines), 0);
+        ck_assert_int_eq(off, 0);
+        ck_assert_uint_eq(lines, 0);
+
+        ck_assert_int_ge(fputs(part1, f), 0);
+        ck_assert_int_ge(fputs(part2, f), 0);
+        ck_assert_int_eq(fflush(f), 0);
+        /* advanced to the first COMMIT: go on after it */
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/1A", &off, &lines), 0);
+        ck_assert_int_eq(off, (off_t)strlen(part1));
+        ck_assert_uint_eq(lines, 3);
+        /* the second */
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/2A", &off, &lines), 0);
+        ck_assert_int_eq(
+                off, (off_t)(strlen(part1) + strlen(part2) - strlen("{\"lsn\":\"0/30\",\"data\":\"BEG")));
+        ck_assert_uint_eq(lines, 5);
+        /* not advanced (the slot's first position), or a change's lsn rather than a COMMIT's: start over */
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/5", &off, &lines), 0);
+        ck_assert_int_eq(off, 0);
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/11", &off, &lines), 0);
+        ck_assert_int_eq(off, 0);
+        ck_assert_uint_eq(lines, 0);
+}
+END_TEST
+
 /* the rows a change adds or takes, as the stop's counts follow from the dump's */
 START_TEST(test_count_rows) {
         _cleanup_json_ cJSON *counts = cJSON_Parse("{\"public.users\": 2, \"public.event_log_2026\": 5}");
@@ -374,6 +415,7 @@ int main(void) {
         tcase_add_test(tc, test_statements);
         tcase_add_test(tc, test_not_replayable);
         tcase_add_test(tc, test_read_change);
+        tcase_add_test(tc, test_resume_offset);
         tcase_add_test(tc, test_count_rows);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);

@@ -178,7 +178,8 @@ START_TEST(test_slot_dump_replay) {
         PgTarget src = db_target(SRC), dst = db_target(DST),
                  admin = test_pg_client_target(&conninfo, "postgres"),
                  dumper = test_pg_client_target(&conninfo, SRC);
-        uint64_t n = 0, statements = 0;
+        _cleanup_(pg_slot_changes_done) PgSlotChanges ahead = {}, stop = {}, again = {};
+        uint64_t statements = 0;
         int fd, status = -1, r, not_replayable = 0;
         static const char *const table_names[] = { "items", "audit", "plain_log", "\"Odd\"\"Name\"" };
 
@@ -240,26 +241,48 @@ START_TEST(test_slot_dump_replay) {
         close(fd);
         pg_slot_export_done(&e);
 
-        /* written after the dump, before the stop */
+        /* written after the dump */
         exec_in(SRC,
                 "UPDATE items SET name = 'renamed' WHERE id = 3;"
                 "UPDATE items SET note = repeat('big ', 50000) WHERE id = 4;"
                 "UPDATE items SET price = 7 WHERE id = 4;" /* note stays, TOASTed: unchanged-toast-datum */
-                "DELETE FROM items WHERE id IN (5, 6);"
+                "DELETE FROM items WHERE id IN (5, 6);");
+
+        /* read ahead of the stop, as the drain does: the changes on disk, then the slot advanced past
+         * them, so that the stop decodes only what follows */
+        fd = mkstemp(changes);
+        ck_assert_int_ge(fd, 0);
+        r = pg_slot_changes_to_fd(&src, SLOT, fd, &ahead, &error);
+        ck_assert_msg(r == 0, "%s", strempty(error));
+        ck_assert_uint_gt(ahead.read, 4);
+        ck_assert_uint_eq(ahead.changes, ahead.read);
+        ck_assert_ptr_nonnull(ahead.last_commit);
+        ck_assert_int_eq(fsync(fd), 0);
+        r = pg_slot_advance(&src, SLOT, ahead.last_commit, &error);
+        ck_assert_msg(r == 0, "%s", strempty(error));
+
+        /* written after that, before the stop */
+        exec_in(SRC,
                 "UPDATE \"Odd\"\"Name\" SET \"K ey\" = 'e f' WHERE v = 1;" /* the key itself changes */
                 "DELETE FROM \"Odd\"\"Name\" WHERE v = 2;"
+                "UPDATE items SET name = 'renamed again' WHERE id = 3;"
                 "INSERT INTO plain_log VALUES (now(), 'after the dump');"
                 "SELECT nextval('counter') FROM generate_series(1, 5);"
                 "SELECT setval('audit_id_seq', 1000)");
         ck_assert_int_eq(delta_probe(&src, &after, &error), 0);
         ck_assert_str_eq(after.fingerprint, before.fingerprint);
 
-        /* the stop: the changes, the tables, the sequences */
-        fd = mkstemp(changes);
-        ck_assert_int_ge(fd, 0);
-        r = pg_slot_changes_to_fd(&src, SLOT, fd, &n, &error);
+        /* the stop: the rest of the changes after the part read ahead, the tables, the sequences */
+        r = pg_slot_changes_to_fd(&src, SLOT, fd, &stop, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
-        ck_assert_uint_gt(n, 10);
+        ck_assert_uint_gt(stop.read, 4);
+        ck_assert_uint_eq(stop.changes, ahead.read + stop.read);
+        /* a second attempt at the stop writes the same file: the part ahead kept, the rest again */
+        r = pg_slot_changes_to_fd(&src, SLOT, fd, &again, &error);
+        ck_assert_msg(r == 0, "%s", strempty(error));
+        ck_assert_uint_eq(again.changes, stop.changes);
+        ck_assert_uint_eq(again.read, stop.read);
+        ck_assert_int_eq(lseek(fd, 0, SEEK_END), lseek(fd, 0, SEEK_CUR));
         close(fd);
         ck_assert_int_eq(delta_tables(&src, &tables, &error), 0);
         ck_assert_int_eq(pg_sequence_values(&src, &sequences, &error), 0);
@@ -312,12 +335,12 @@ START_TEST(test_slot_dump_replay) {
         /* an UPDATE of a table without a key is refused at the stop */
         exec_in(SRC, "UPDATE plain_log SET what = 'changed'");
         {
-                _cleanup_close_ int fd2 = open(changes, O_WRONLY | O_TRUNC | O_CLOEXEC);
+                _cleanup_close_ int fd2 = open(changes, O_RDWR | O_TRUNC | O_CLOEXEC);
                 _cleanup_fclose_ FILE *g = NULL;
                 int refused = 0;
 
                 ck_assert_int_ge(fd2, 0);
-                ck_assert_int_eq(pg_slot_changes_to_fd(&src, SLOT, fd2, &n, NULL), 0);
+                ck_assert_int_eq(pg_slot_changes_to_fd(&src, SLOT, fd2, NULL, NULL), 0);
                 g = fopen(changes, "re");
                 ck_assert_ptr_nonnull(g);
                 for (;;) {

@@ -418,6 +418,24 @@ START_TEST(test_drop_database) {
 }
 END_TEST
 
+START_TEST(test_create_database_copy) {
+        int v = test_pg_server_version();
+        _cleanup_free_ char *err = NULL, *err2 = NULL;
+
+        test_pg_exec_or_die(&test_pg_admin, "CREATE DATABASE \"cbu copy \"\"from\"\"\"");
+        ck_assert_int_eq(
+                pg_create_database_copy(&test_pg_admin, "cbu copy to", "cbu copy \"from\"", &err), 0);
+        ck_assert_ptr_null(err);
+        ck_assert(test_pg_database_exists("cbu copy to"));
+        /* the name taken: refused, as the snapshot refuses to reuse one */
+        ck_assert_int_eq(
+                pg_create_database_copy(&test_pg_admin, "cbu copy to", "cbu copy \"from\"", &err2), -EEXIST);
+        ck_assert_ptr_nonnull(err2);
+        ck_assert_int_eq(pg_drop_database(&test_pg_admin, "cbu copy to", v, NULL), 0);
+        ck_assert_int_eq(pg_drop_database(&test_pg_admin, "cbu copy \"from\"", v, NULL), 0);
+}
+END_TEST
+
 /* ---- no database needed ---- */
 
 START_TEST(test_quote_identifier) {
@@ -497,6 +515,7 @@ static Suite *pg_suite(void) {
         tcase_add_test(db, test_database_properties);
         tcase_add_test(db, test_database_properties_missing);
         tcase_add_test(db, test_drop_database);
+        tcase_add_test(db, test_create_database_copy);
         suite_add_tcase(s, db);
 
         tcase_add_test(plain, test_quote_identifier);
