@@ -133,6 +133,7 @@ typedef struct PgSlotChanges {
         char *last_commit;
 } PgSlotChanges;
 
+/* free last_commit and zero c; NULL is a no-op */
 void pg_slot_changes_done(PgSlotChanges *c);
 
 /* The changes the slot holds, peeked (the slot keeps them), written to fd one JSON object per line,
