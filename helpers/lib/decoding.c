@@ -3,7 +3,9 @@
  * SQL (docs/architecture.md, "Snapshot=delta") */
 #define _GNU_SOURCE
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -384,12 +386,29 @@ int decoding_read_change(FILE *f, DecodingChange *ret) {
         return decoding_parse(data, ret) < 0 ? -EBADMSG : 1;
 }
 
+int decoding_lsn_parse(const char *s, uint64_t *ret) {
+        unsigned long long hi, lo;
+        char *end;
+
+        if (!s || !isxdigit((unsigned char)*s))
+                return -EINVAL;
+        errno = 0;
+        hi = strtoull(s, &end, 16);
+        if (errno != 0 || *end != '/' || hi > UINT32_MAX || !isxdigit((unsigned char)end[1]))
+                return -EINVAL;
+        lo = strtoull(end + 1, &end, 16);
+        if (errno != 0 || *end != 0 || lo > UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint64_t)hi << 32 | lo;
+        return 0;
+}
+
 int decoding_resume_offset(int fd, const char *lsn, off_t *ret_offset, uint64_t *ret_lines) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
         off_t at = 0, found = 0;
-        uint64_t lines = 0, found_lines = 0;
+        uint64_t lines = 0, found_lines = 0, upto, commit;
         int dup_fd;
 
         assert(fd >= 0);
@@ -397,6 +416,8 @@ int decoding_resume_offset(int fd, const char *lsn, off_t *ret_offset, uint64_t 
         assert(ret_offset);
         assert(ret_lines);
 
+        if (decoding_lsn_parse(lsn, &upto) < 0)
+                return -EINVAL;
         /* a stream of its own, reading from the start (fd shares its offset: the caller sets it after) */
         dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dup_fd < 0)
@@ -424,11 +445,14 @@ int decoding_resume_offset(int fd, const char *lsn, off_t *ret_offset, uint64_t 
                 at += n;
                 lines++;
                 j = cJSON_ParseWithLength(line, (size_t)n);
-                if (streq_ptr(json_get_string(j, "data"), "COMMIT") &&
-                    streq_ptr(json_get_string(j, "lsn"), lsn)) {
-                        found = at;
-                        found_lines = lines;
-                }
+                /* transactions come in the order they committed: past the first one after upto, none
+                 * is kept */
+                if (!streq_ptr(json_get_string(j, "data"), "COMMIT"))
+                        continue;
+                if (decoding_lsn_parse(json_get_string(j, "lsn"), &commit) < 0 || commit > upto)
+                        break;
+                found = at;
+                found_lines = lines;
         }
         *ret_offset = found;
         *ret_lines = found_lines;

@@ -64,11 +64,16 @@ int decoding_parse(const char *text, DecodingChange *ret);
  * no such object or whose data does not parse, -errno on a read error. */
 int decoding_read_change(FILE *f, DecodingChange *ret);
 
-/* Where a delta file written in parts goes on: the byte offset just past its line {"lsn": lsn, "data":
- * "COMMIT"} (lsn: the slot's confirmed position, which a part read ahead advanced the slot to), and the
- * number of lines up to it; 0 and 0 when there is no such line (nothing read ahead, or the slot was not
- * advanced past it: the file starts over). A last line without its newline ends the search. Moves fd's
- * offset (the caller sets it). -errno on a read error. */
+/* A pg_lsn as PostgreSQL prints it ("16/B374D848": two hexadecimal 32-bit halves), as one number; -EINVAL
+ * for anything else. */
+int decoding_lsn_parse(const char *s, uint64_t *ret);
+
+/* Where a delta file written in parts goes on, given lsn, the slot's confirmed position (which a part
+ * read ahead advanced the slot to): the byte offset just past the last transaction whose COMMIT line's
+ * lsn (the end of its commit record) is at most lsn, and the number of lines up to it. Those the slot
+ * will not give again; every later one it will, so the file is cut there (0 and 0: it starts over). A
+ * last line without its newline ends the search. Moves fd's offset (the caller sets it). -EINVAL when
+ * lsn is no LSN, -errno on a read error. */
 int decoding_resume_offset(int fd, const char *lsn, off_t *ret_offset, uint64_t *ret_lines);
 
 /*

@@ -327,15 +327,36 @@ START_TEST(test_read_change) {
 }
 END_TEST
 
-/* a file read in parts goes on after the COMMIT the slot was advanced to, and starts over otherwise */
+START_TEST(test_lsn_parse) {
+        uint64_t v = 0;
+
+        ck_assert_int_eq(decoding_lsn_parse("0/0", &v), 0);
+        ck_assert_uint_eq(v, 0);
+        ck_assert_int_eq(decoding_lsn_parse("16/B374D848", &v), 0);
+        ck_assert_uint_eq(v, (UINT64_C(0x16) << 32) | 0xB374D848);
+        ck_assert_int_eq(decoding_lsn_parse("FFFFFFFF/FFFFFFFF", &v), 0);
+        ck_assert_uint_eq(v, UINT64_MAX);
+        ck_assert_int_eq(decoding_lsn_parse("1/", &v), -EINVAL);
+        ck_assert_int_eq(decoding_lsn_parse("/1", &v), -EINVAL);
+        ck_assert_int_eq(decoding_lsn_parse("1/2/3", &v), -EINVAL);
+        ck_assert_int_eq(decoding_lsn_parse("100000000/0", &v), -EINVAL);
+        ck_assert_int_eq(decoding_lsn_parse("-1/0", &v), -EINVAL);
+        ck_assert_int_eq(decoding_lsn_parse("", &v), -EINVAL);
+        ck_assert_int_eq(decoding_lsn_parse(NULL, &v), -EINVAL);
+}
+END_TEST
+
+/* a file read in parts is cut after the last transaction the slot will not give again */
 START_TEST(test_resume_offset) {
         static const char part1[] =
                 "{\"lsn\":\"0/10\",\"data\":\"BEGIN\"}\n"
                 "{\"lsn\":\"0/11\",\"data\":\"table public.users: INSERT: id[integer]:1\"}\n"
                 "{\"lsn\":\"0/1A\",\"data\":\"COMMIT\"}\n";
         static const char part2[] = "{\"lsn\":\"0/20\",\"data\":\"BEGIN\"}\n"
-                                    "{\"lsn\":\"0/2A\",\"data\":\"COMMIT\"}\n"
-                                    "{\"lsn\":\"0/30\",\"data\":\"BEG";
+                                    "{\"lsn\":\"0/2A\",\"data\":\"COMMIT\"}\n";
+        static const char partial[] = "{\"lsn\":\"0/30\",\"data\":\"BEGIN\"}\n"
+                                      "{\"lsn\":\"0/38\",\"data\":\"COMMIT\"}\n"
+                                      "{\"lsn\":\"0/40\",\"data\":\"BEG";
         _cleanup_fclose_ FILE *f = tmpfile();
         off_t off = -1;
         uint64_t lines = 99;
@@ -348,22 +369,32 @@ START_TEST(test_resume_offset) {
 
         ck_assert_int_ge(fputs(part1, f), 0);
         ck_assert_int_ge(fputs(part2, f), 0);
+        ck_assert_int_ge(fputs(partial, f), 0);
         ck_assert_int_eq(fflush(f), 0);
-        /* advanced to the first COMMIT: go on after it */
+        /* the slot at the first COMMIT, or between the two: the first transaction kept */
         ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/1A", &off, &lines), 0);
         ck_assert_int_eq(off, (off_t)strlen(part1));
         ck_assert_uint_eq(lines, 3);
-        /* the second */
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/25", &off, &lines), 0);
+        ck_assert_int_eq(off, (off_t)strlen(part1));
+        /* at or past the second (the WAL's position when the part was read: no later COMMIT in it) */
         ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/2A", &off, &lines), 0);
-        ck_assert_int_eq(
-                off, (off_t)(strlen(part1) + strlen(part2) - strlen("{\"lsn\":\"0/30\",\"data\":\"BEG")));
+        ck_assert_int_eq(off, (off_t)(strlen(part1) + strlen(part2)));
         ck_assert_uint_eq(lines, 5);
-        /* not advanced (the slot's first position), or a change's lsn rather than a COMMIT's: start over */
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/37", &off, &lines), 0);
+        ck_assert_int_eq(off, (off_t)(strlen(part1) + strlen(part2)));
+        /* past the third: the line cut short is not a part of anything */
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "1/0", &off, &lines), 0);
+        ck_assert_int_eq(
+                off,
+                (off_t)(strlen(part1) + strlen(part2) + strlen(partial) -
+                        strlen("{\"lsn\":\"0/40\",\"data\":\"BEG")));
+        ck_assert_uint_eq(lines, 7);
+        /* the slot where it began (before every COMMIT): start over */
         ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/5", &off, &lines), 0);
         ck_assert_int_eq(off, 0);
-        ck_assert_int_eq(decoding_resume_offset(fileno(f), "0/11", &off, &lines), 0);
-        ck_assert_int_eq(off, 0);
         ck_assert_uint_eq(lines, 0);
+        ck_assert_int_eq(decoding_resume_offset(fileno(f), "not an lsn", &off, &lines), -EINVAL);
 }
 END_TEST
 
@@ -415,6 +446,7 @@ int main(void) {
         tcase_add_test(tc, test_statements);
         tcase_add_test(tc, test_not_replayable);
         tcase_add_test(tc, test_read_change);
+        tcase_add_test(tc, test_lsn_parse);
         tcase_add_test(tc, test_resume_offset);
         tcase_add_test(tc, test_count_rows);
         suite_add_tcase(s, tc);
