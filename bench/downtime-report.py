@@ -48,6 +48,10 @@ MARKS = [
     ('server', None, r'^codebolt-server \S+ starting$'),
     ('migrated', None, r'^migrations: \d+ applied, 0 failed$'),
 ]
+# the backup phase cut at its status lines: its start (the helper, the announcement, the gates' facts),
+# pg_dump with the stores' copy beside it, the config and the first reading of the checksums, the
+# verification (the second reading beside the dump's listing and the trial restore)
+BACKUP_STEPS = ['start', 'dump and stores', 'config and checksums', 'verification']
 SEGMENTS = [  # name, the mark it ends at; the first starts at the first failed answer
     ('drain', 'stop_req'),
     ('stop', 'stopped'),
@@ -160,6 +164,12 @@ for name in procedures:
             backup0 = first(entries, 'backup', r'.')
             drain0 = first(entries, 'drain', r'.')
             t['backup_s'] = (drain0 - backup0) / 1000 if backup0 and drain0 else None
+            # the backup's own steps, for the goal's why
+            bmarks = [backup0, first(entries, 'backup', r'^backup: dumping database'),
+                      first(entries, 'backup', r'^backup: copying the server config'),
+                      first(entries, 'backup', r'^backup: verifying checksums'), drain0]
+            if all(bmarks):
+                t['backup_split_s'] = {k: (bmarks[i + 1] - bmarks[i]) / 1000 for i, k in enumerate(BACKUP_STEPS)}
             t['unit_s'] = t['procedure_s']
         if name.startswith('restore-'):
             started = first(entries, None, r'^Starting codebolt-rollback@')
@@ -326,6 +336,62 @@ md.append('| --- | ---: | ---: | --- |')
 for what, value, limit, how, ok in goals:
     md.append(f'| {what}: {how} | {fmt(value)} | {fmt(limit)} | {"–" if ok is None else "yes" if ok else "**no**"} |')
 md.append('')
+
+
+def seg(name, segment):
+    return median([t['split_s'][segment] for t in figures.get(name, []) if 'split_s' in t])
+
+
+# why a goal is not met, from the same run's figures
+why = []
+for what, value, limit, how, ok in goals:
+    if ok is not False:
+        continue
+    if what.startswith('`Snapshot=none`') and floor:
+        parts = [(s_, seg('none', s_)) for s_ in ('snapshot of the database', 'store delta', 'switch')]
+        why.append(f'- **`Snapshot=none`**: {fmt(value - floor)} s more than the floor, where the goal leaves '
+                   f'{fmt(limit - floor)} s. Inside it, the steps the floor does not have: '
+                   + ', '.join(f'{n} {fmt(v)} s' for n, v in parts)
+                   + ' (the first and the last are mostly a phase program\'s start: systemd\'s sandbox, the '
+                   'configuration, `current.json` written and synced; the store delta is one `rsync` over every '
+                   'store and a listing of both sides, which a restore point needs while nothing writes). The '
+                   'store delta alone is more than the goal leaves.')
+    elif what.startswith('`Snapshot=template`') and floor and y:
+        why.append(f'- **`Snapshot=template`**: the copy of the database {fmt(seg("template", "snapshot of the database"))} s '
+                   f'(the raw copy {fmt(y["copy"])} s), the store delta {fmt(seg("template", "store delta"))} s and '
+                   'the phase programs\' starts as for `none`: the goal leaves '
+                   f'{fmt(limit - floor - y["copy"])} s beyond the floor and the raw copy.')
+    elif what.startswith('full restore from the snapshot'):
+        why.append(f'- **Full restore from the snapshot**: {fmt(value)} s from the rollback\'s start, where the goal '
+                   f'allows {fmt(limit)} s: the rollback also counts the snapshot\'s rows before it swaps (the '
+                   'upgrade failed before migrate counted them), which grows with the database, and puts the '
+                   'stores back and checks them.')
+    elif what.startswith('backup and its verification'):
+        steps = {k: median([t['backup_split_s'][k] for n in UPGRADES for t in figures.get(n, [])
+                            if 'backup_split_s' in t]) for k in BACKUP_STEPS}
+        why.append(f'- **Backup**: {fmt(value)} s against {fmt(limit)} s. Its steps, median: '
+                   + ', '.join(f'{k} {fmt(v)} s' for k, v in steps.items())
+                   + f'. The raw tools took pg_dump {fmt(y["pg_dump"])} s, rsync {fmt(y["rsync"])} s and pg_restore '
+                   f'{fmt(y["pg_restore"])} s one after the other; the backup adds the exact row counts before '
+                   'and after the dump, the trial restore\'s own counts, and two readings of every file for '
+                   'the checksums.')
+    elif what.startswith('largest helper peak memory'):
+        high = sorted(p_ for p_, (own, _) in peak.items() if own / 1024 > 10)
+        low = [own / 1024 for p_, (own, _) in peak.items() if own / 1024 <= 10]
+        why.append(f'- **Peak memory**: over 10 MB: {", ".join(high)}; every other helper peaks at '
+                   f'{fmt(max(low), 1) if low else "–"} MB or less. Those over it speak HTTP (the server\'s API '
+                   'and metrics, the registry): libcurl, opened on the first request, maps the TLS, Kerberos '
+                   'and LDAP libraries Debian\'s libcurl4 is built with, about 6 MB. A plain HTTP/1.1 client for '
+                   'the server on loopback would keep them under it.')
+    elif what.startswith('generator'):
+        why.append(f'- **Generator**: {fmt(value, 1)} ms from the shell\'s exec to its exit, of which the same '
+                   f'timing of `/bin/true` takes {fmt(true_ms, 1)} ms: the generator\'s own part is '
+                   f'{fmt(value - true_ms, 1) if value and true_ms else "–"} ms, for 50 deployments and '
+                   '400 files written.')
+if why:
+    md.append('### Why some goals are not met\n')
+    md.extend(why)
+    md.append('')
 report = '\n'.join(md)
 sys.stdout.write(report + '\n')
 if out_md:

@@ -129,6 +129,21 @@ world_build() {
                         sb tee "/etc/systemd/system/$d/50-bench.conf" >/dev/null
         done
         sb systemctl daemon-reload
+        # a serving server's users write: one row right before the drain (after the backup), as a user's
+        # request would, so that a restore point has something since the backup to carry (and
+        # Snapshot=delta a commit to read ahead to); the drain helper is wrapped to do it
+        sb install -d -m 0755 /usr/local/lib/cbu-bench
+        sb mv /usr/libexec/codebolt-upgrade/drain /usr/local/lib/cbu-bench/drain
+        sb tee /usr/libexec/codebolt-upgrade/drain >/dev/null <<'WRAP'
+#!/bin/sh
+# bench/downtime.sh: a user's write while the server still serves, then the real drain
+if [ "$#" = 1 ]; then
+        runuser -u postgres -- psql -X -q -d codebolt \
+                -c "INSERT INTO history (project_id, entry) VALUES (1, 'written before the drain')" >/dev/null || true
+fi
+exec /usr/local/lib/cbu-bench/drain "$@"
+WRAP
+        sb chmod 0755 /usr/libexec/codebolt-upgrade/drain
 
         sb_log "growing the database to about $DB_MB MB"
         # history: the rows the 1.5.0 migration indexes (its time grows with them); memory: the bulk, about
