@@ -305,7 +305,10 @@ static void checkpoint_ahead(Helper *h) {
 /* Snapshot=delta: the slot's changes so far read into the backup ahead of the stop, made durable, and
  * the slot advanced past them, so that at the stop the snapshot decodes only the WAL written since: the
  * trial restore's, which is as large as the database, is behind the slot by then (docs/architecture.md,
- * "Snapshot=delta"). Only a shortcut: on any failure the snapshot reads every change from the slot. */
+ * "Snapshot=delta"). Decoding starts again where the slot last saw no transaction running (a checkpoint,
+ * checkpoint_ahead()'s), once a COMMIT after it is confirmed: the transactional message written first
+ * is that COMMIT even when nothing else wrote. Only a shortcut: on any failure the snapshot reads every
+ * change from the slot. */
 static void delta_read_ahead(Helper *h) {
         _cleanup_(pg_slot_changes_done) PgSlotChanges c = {};
         _cleanup_free_ char *path = NULL, *error = NULL;
@@ -323,6 +326,20 @@ static void delta_read_ahead(Helper *h) {
                 return;
         }
         log_status("drain: reading the changes since the backup ahead of the stop (slot %s)", slot);
+        /* a COMMIT of this database after the checkpoint, for the slot to be advanced to; it replays as
+         * nothing. Superusers may write one (others when granted): without it, the read ahead may not
+         * move the point decoding starts from */
+        r = pg_query(
+                &target,
+                "SELECT pg_catalog.pg_logical_emit_message(true, 'codebolt-upgrade', 'read ahead of the "
+                "stop')",
+                NULL,
+                0,
+                NULL,
+                &error);
+        if (r < 0)
+                log_debug("No logical decoding message before the read ahead: %s", error ?: "");
+        free(TAKE_PTR(error));
         fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         dir_fd = open(h->current.backup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || dir_fd < 0) {
@@ -330,7 +347,7 @@ static void delta_read_ahead(Helper *h) {
                         errno, "Not reading the changes ahead of the stop: cannot open %s: %m", path);
                 return;
         }
-        r = pg_slot_changes_to_fd(&target, slot, fd, &c, &error);
+        r = pg_slot_changes_to_fd(&target, slot, fd, true, &c, &error);
         if (r < 0) {
                 log_warning_errno(
                         r, "Not reading the changes ahead of the stop: slot %s: %s", slot, error ?: "");

@@ -532,7 +532,7 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
                 fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd < 0)
                         return log_error_errno(errno, "Failed to create %s: %m", path);
-                r = pg_slot_changes_to_fd(&target, slot, fd, &changes, &error);
+                r = pg_slot_changes_to_fd(&target, slot, fd, false, &changes, &error);
                 if (r < 0)
                         return log_error_errno(
                                 r, "Failed to read the changes of the slot %s: %s", slot, error ?: "");

@@ -1228,6 +1228,7 @@ int pg_slot_drop(const PgTarget *t, const char *slot, char **ret_error) {
 typedef struct ChangesArgs {
         const char *slot;
         int fd;
+        bool empty_xacts;
 } ChangesArgs;
 
 /* where fd goes on: past the part read before, when the slot was advanced past it (its confirmed
@@ -1262,7 +1263,7 @@ static int changes_resume(PGconn *conn, const ChangesArgs *a, uint64_t *ret_kept
 
 static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         const ChangesArgs *a = userdata;
-        const char *params[] = { a->slot };
+        const char *params[] = { a->slot, a->empty_xacts ? "0" : "1" };
         _cleanup_free_ char *last_commit = NULL;
         _cleanup_json_ cJSON *o = NULL;
         uint64_t n = 0, kept = 0;
@@ -1280,8 +1281,8 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
         if (!sym_PQsendQueryParams(
                     conn,
                     "SELECT lsn::text, data FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, NULL,"
-                    " 'include-xids', '0', 'skip-empty-xacts', '1')",
-                    1,
+                    " 'include-xids', '0', 'skip-empty-xacts', $2)",
+                    2,
                     NULL,
                     params,
                     NULL,
@@ -1346,8 +1347,13 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
 }
 
 int pg_slot_changes_to_fd(
-        const PgTarget *t, const char *slot, int fd, PgSlotChanges *ret, char **ret_error) {
-        const ChangesArgs a = { .slot = slot, .fd = fd };
+        const PgTarget *t,
+        const char *slot,
+        int fd,
+        bool empty_xacts,
+        PgSlotChanges *ret,
+        char **ret_error) {
+        const ChangesArgs a = { .slot = slot, .fd = fd, .empty_xacts = empty_xacts };
         _cleanup_json_ cJSON *result = NULL;
         int64_t count, new;
         const char *last;

@@ -137,12 +137,15 @@ typedef struct PgSlotChanges {
 void pg_slot_changes_done(PgSlotChanges *c);
 
 /* The changes the slot holds, peeked (the slot keeps them), written to fd one JSON object per line,
- * {"lsn": "0/16B3748", "data": test_decoding's text} (options include-xids 0, skip-empty-xacts 1), with
+ * {"lsn": "0/16B3748", "data": test_decoding's text} (options include-xids 0, and skip-empty-xacts 1
+ * unless empty_xacts: then a transaction whose only change is a transactional message has its BEGIN and
+ * COMMIT too), with
  * the output of dates, intervals, floats and bytea fixed (the replay sets the same). Read in parts: when
  * fd already holds a part read before and the slot was advanced past it (pg_slot_advance() to its last
  * COMMIT), the new changes follow it; otherwise fd starts over (decoding_resume_offset()). *ret
  * (optional) says what was written; -ENOENT when there is no such slot. */
-int pg_slot_changes_to_fd(const PgTarget *t, const char *slot, int fd, PgSlotChanges *ret, char **ret_error);
+int pg_slot_changes_to_fd(
+        const PgTarget *t, const char *slot, int fd, bool empty_xacts, PgSlotChanges *ret, char **ret_error);
 
 /* Move the slot's confirmed position to lsn (a COMMIT's, from PgSlotChanges.last_commit, once the
  * changes up to it are safely on disk): a later read decodes only what follows. PostgreSQL decodes the

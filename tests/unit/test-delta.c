@@ -179,6 +179,7 @@ START_TEST(test_slot_dump_replay) {
                  admin = test_pg_client_target(&conninfo, "postgres"),
                  dumper = test_pg_client_target(&conninfo, SRC);
         _cleanup_(pg_slot_changes_done) PgSlotChanges ahead = {}, stop = {}, again = {};
+        _cleanup_free_ char *checkpoint = NULL;
         uint64_t statements = 0;
         int fd, status = -1, r, not_replayable = 0;
         static const char *const table_names[] = { "items", "audit", "plain_log", "\"Odd\"\"Name\"" };
@@ -248,11 +249,15 @@ START_TEST(test_slot_dump_replay) {
                 "UPDATE items SET price = 7 WHERE id = 4;" /* note stays, TOASTed: unchanged-toast-datum */
                 "DELETE FROM items WHERE id IN (5, 6);");
 
-        /* read ahead of the stop, as the drain does: the changes on disk, then the slot advanced past
-         * them, so that the stop decodes only what follows */
+        /* read ahead of the stop, as the drain does: a checkpoint, a transactional message after it, the
+         * changes on disk, then the slot advanced past them, so that the stop decodes only what follows
+         * the checkpoint */
+        checkpoint = one_value(SRC, "SELECT pg_current_wal_lsn()::text AS v");
+        exec_in(SRC, "CHECKPOINT");
+        exec_in(SRC, "SELECT pg_logical_emit_message(true, 'codebolt-upgrade', 'read ahead of the stop')");
         fd = mkstemp(changes);
         ck_assert_int_ge(fd, 0);
-        r = pg_slot_changes_to_fd(&src, SLOT, fd, &ahead, &error);
+        r = pg_slot_changes_to_fd(&src, SLOT, fd, true, &ahead, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
         ck_assert_uint_gt(ahead.read, 4);
         ck_assert_uint_eq(ahead.changes, ahead.read);
@@ -260,6 +265,26 @@ START_TEST(test_slot_dump_replay) {
         ck_assert_int_eq(fsync(fd), 0);
         r = pg_slot_advance(&src, SLOT, ahead.last_commit, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
+        {
+                _cleanup_free_ char *q = NULL, *moved = NULL;
+
+                ck_assert_int_ge(
+                        asprintf(
+                                &q,
+                                "SELECT (restart_lsn >= '%s'::pg_lsn)::text AS v FROM pg_replication_slots "
+                                "WHERE slot_name = '" SLOT "'",
+                                checkpoint),
+                        0);
+                moved = one_value(SRC, q);
+                ck_assert_msg(
+                        streq(moved, "true"),
+                        "the slot still decodes from before the checkpoint (%s): %s",
+                        checkpoint,
+                        one_value(
+                                SRC,
+                                "SELECT restart_lsn::text || ' ' || confirmed_flush_lsn::text AS v "
+                                "FROM pg_replication_slots"));
+        }
 
         /* written after that, before the stop */
         exec_in(SRC,
@@ -273,12 +298,12 @@ START_TEST(test_slot_dump_replay) {
         ck_assert_str_eq(after.fingerprint, before.fingerprint);
 
         /* the stop: the rest of the changes after the part read ahead, the tables, the sequences */
-        r = pg_slot_changes_to_fd(&src, SLOT, fd, &stop, &error);
+        r = pg_slot_changes_to_fd(&src, SLOT, fd, false, &stop, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
         ck_assert_uint_gt(stop.read, 4);
         ck_assert_uint_eq(stop.changes, ahead.read + stop.read);
         /* a second attempt at the stop writes the same file: the part ahead kept, the rest again */
-        r = pg_slot_changes_to_fd(&src, SLOT, fd, &again, &error);
+        r = pg_slot_changes_to_fd(&src, SLOT, fd, false, &again, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
         ck_assert_uint_eq(again.changes, stop.changes);
         ck_assert_uint_eq(again.read, stop.read);
@@ -340,7 +365,7 @@ START_TEST(test_slot_dump_replay) {
                 int refused = 0;
 
                 ck_assert_int_ge(fd2, 0);
-                ck_assert_int_eq(pg_slot_changes_to_fd(&src, SLOT, fd2, NULL, NULL), 0);
+                ck_assert_int_eq(pg_slot_changes_to_fd(&src, SLOT, fd2, false, NULL, NULL), 0);
                 g = fopen(changes, "re");
                 ck_assert_ptr_nonnull(g);
                 for (;;) {
