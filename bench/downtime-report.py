@@ -41,7 +41,7 @@ TITLES = {
 MARKS = [
     ('stop_req', 'drain', r'^drain: stopping '),
     ('stopped', 'drain', r'\.service stopped\.$'),
-    ('stores', 'snapshot', r'^snapshot: copying '),
+    ('stores', 'snapshot', r"^snapshot: copying (/|the stores')"),
     ('count', 'snapshot', r'^snapshot: counting rows'),
     ('restore_point', 'snapshot', r'^Restore point ready'),
     ('switched', 'switch', r'^Switched deployment '),
