@@ -487,6 +487,20 @@ static int update_delta_file(Current *current, void *userdata) {
 /* Snapshot=delta: the slot's changes since the dump into the backup, when they can be replayed exactly
  * (docs/architecture.md, "Snapshot=delta"). 1: taken; 0: the reason is logged and template must be
  * taken instead; <0: failed (logged). */
+/* no delta in this restore point: nor the file of one, this attempt's or the part the drain read ahead,
+ * so that the backup holds only what its manifest lists */
+static int remove_delta_file(const char *backup) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_DELTA, backup) < 0) {
+                path = NULL;
+                return log_oom();
+        }
+        if (unlink(path) < 0 && errno != ENOENT)
+                return log_error_errno(errno, "Failed to remove %s: %m", path);
+        return 0;
+}
+
 static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON *files) {
         _cleanup_free_ char *path = NULL, *hex = NULL, *error = NULL, *why = NULL, *who = NULL;
         _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *counts = NULL;
@@ -549,19 +563,15 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
                         return r;
         }
         if (why) {
-                /* the drain may have read a part ahead: the backup must hold only what its manifest lists */
-                if (!path && asprintf(&path, "%s/" BACKUP_MANIFEST_DELTA, backup) < 0) {
-                        path = NULL;
-                        return log_oom();
-                }
                 log_notice(
                         "Snapshot=%s: the changes since the backup cannot be replayed exactly (%s): taking "
                         "a "
                         "template copy instead.",
                         config_snapshot_mode_to_string(h->config.snapshot),
                         why);
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return log_error_errno(errno, "Failed to remove %s: %m", path);
+                r = remove_delta_file(backup);
+                if (r < 0)
+                        return r;
                 r = drop_slot(h, &target);
                 return r < 0 ? r : 0;
         }
@@ -735,16 +745,10 @@ static int run(Helper *h) {
          * was taken of; a snapshot database is frozen, and migrate counts it once the server is back
          * (restore-point.h). Without any of them nothing is restored to the stop, and nothing counted. */
         if (!h->current.delta_file) {
-                _cleanup_free_ char *ahead = NULL;
-
                 cJSON_DeleteItemFromObjectCaseSensitive(manifest, "tables_at_stop");
-                /* no delta in this restore point: nor any part of one the drain read ahead */
-                if (asprintf(&ahead, "%s/" BACKUP_MANIFEST_DELTA, backup) < 0) {
-                        ahead = NULL;
-                        return log_oom();
-                }
-                if (unlink(ahead) < 0 && errno != ENOENT)
-                        return log_error_errno(errno, "Failed to remove %s: %m", ahead);
+                r = remove_delta_file(backup);
+                if (r < 0)
+                        return r;
         }
         if (h->config.snapshot == SNAPSHOT_DUMP && !current_database_shared(&h->current)) {
                 log_status("snapshot: counting rows of database %s", db);

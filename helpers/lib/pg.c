@@ -1231,8 +1231,8 @@ typedef struct ChangesArgs {
         bool empty_xacts;
 } ChangesArgs;
 
-/* where fd goes on: past the part read before, when the slot was advanced past it (its confirmed
- * position is that part's last COMMIT), else at the start; *ret_kept = the lines kept */
+/* where fd goes on: past the transactions read before whose COMMIT the slot's confirmed position has
+ * passed (decoding_resume_offset()), else at the start; *ret_kept = the lines kept */
 static int changes_resume(PGconn *conn, const ChangesArgs *a, uint64_t *ret_kept, char **ret_error) {
         _cleanup_pgresult_ PGresult *res = NULL;
         const char *params[] = { a->slot };
