@@ -641,8 +641,9 @@ static int snapshot_database(
                                 db);
                 else
                         log_warning(
-                                "Snapshot=none: whatever was written to database %s between the backup and "
-                                "the stop is not protected; a full restore would lose it.",
+                                "Snapshot=none: whatever was written to database %s and the stores between "
+                                "the backup and the stop is not protected; a full restore would bring both "
+                                "back to the backup.",
                                 db);
                 return 0;
         }
@@ -731,8 +732,13 @@ static int run(Helper *h) {
         if (r < 0)
                 return r;
 
-        /* the stores: the delta since backup, then checksums equal to the stopped stores' */
-        r = refresh_stores(h, backup, files, symlinks, &stats);
+        /* the stores: the delta since backup, then checksums equal to the stopped stores'. Snapshot=none
+         * takes no restore point at the stop: a full restore brings the database back to the backup's
+         * dump, and the stores to the backup's copy with it, so that the two still belong together */
+        if (h->config.snapshot == SNAPSHOT_NONE)
+                r = check_files_present(backup, files);
+        else
+                r = refresh_stores(h, backup, files, symlinks, &stats);
         if (r < 0) {
                 /* the copy cannot be trusted as the restore point any more: the manifest says so too */
                 if (set_member(manifest, "verified", cJSON_CreateFalse()) >= 0)
@@ -759,17 +765,27 @@ static int run(Helper *h) {
                         return log_oom();
         }
 
-        refreshed = current_timestamp();
-        if (!refreshed)
-                return log_oom();
+        /* "refreshed": the moment every checksum in the manifest was proven, which a restore trusts
+         * for files unchanged since (rollback.h, BACKUP_TRUST_CTIME_USEC). Snapshot=none proved nothing
+         * now: its restore reads the backup whole. */
         if (set_member(manifest, "snapshot", snapshot ? cJSON_CreateString(snapshot) : cJSON_CreateNull()) <
-                    0 ||
-            set_member(manifest, "refreshed", cJSON_CreateString(refreshed)) < 0)
+            0)
                 return log_oom();
+        if (h->config.snapshot != SNAPSHOT_NONE) {
+                refreshed = current_timestamp();
+                if (!refreshed || set_member(manifest, "refreshed", cJSON_CreateString(refreshed)) < 0)
+                        return log_oom();
+        }
         r = state_write_json_atomic(manifest_path, manifest, 0600);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", manifest_path);
 
+        if (h->config.snapshot == SNAPSHOT_NONE) {
+                log_info(
+                        "Restore point ready: the backup %s, database and stores as they were then.",
+                        backup);
+                return 0;
+        }
         size = backup_manifest_format_bytes(stats.bytes);
         log_info(
                 "Restore point ready: %s%s; stores in %s brought up to date (%s in %" PRIu64

@@ -13,6 +13,10 @@
 #  3. A slot left behind (made by hand, named as the upgrade names them): status shows it, clean
 #     drops it.
 #  4. wal_level=replica, Snapshot=auto, 1.5.15 → 1.9.3: auto says once why it takes template, and does.
+# And first, 0. Snapshot=none (with Rollback=restore-always), 1.5.0 → 1.5.4 (its smoke test fails): no
+#     restore point at the stop, so the full restore brings the database and the stores back to the
+#     backup together; a row and a store file written between the backup and the stop are gone, and the
+#     journal said beforehand that they would be.
 source "$(dirname "$0")/lib/sandbox.sh"
 source "$(dirname "$0")/lib/codebolt.sh"
 source "$(dirname "$0")/lib/gate.sh"
@@ -72,6 +76,34 @@ ORDER BY c.relname
 \gexec
 SQL
 }
+
+# --- 0. none: the backup is the restore point, for the database and the stores alike ---
+snapshot_mode none
+printf '[Policy]\nRollback=restore-always\n' | sb tee /etc/codebolt-upgrade/upgrade.conf.d/60-rollback.conf >/dev/null
+gate_arm drain
+sb_log "systemctl start codebolt-upgrade@1.5.4 (Snapshot=none)"
+sb systemctl start --no-block codebolt-upgrade@1.5.4.service
+gate_wait drain >/dev/null || fail "the upgrade to 1.5.4 never reached drain"
+backup=$(sb jq -r .backup "$CBU_STATE/current.json")
+cbu_psql -c "INSERT INTO projects (name) VALUES ('after-the-backup')" >/dev/null
+sb runuser -u codebolt -- sh -c 'echo "after the backup" >/var/lib/codebolt/kg/after-backup.json'
+gate_release drain
+result=$(cbu_wait_rollback 1.5.4) || fail "the rollback of 1.5.4 did not end: $result"
+[ "$result" = restored ] || fail "the rollback of 1.5.4 ended '$result', not restored"
+sb_journal_has codebolt-upgrade@1.5.4.service \
+        'Snapshot=none: whatever was written to database codebolt and the stores between the backup and the stop is not protected; a full restore would bring both back to the backup.' ||
+        fail "the snapshot phase did not warn that Snapshot=none protects nothing after the backup"
+journal_matches codebolt-upgrade@1.5.4.service "snapshot: copying the stores' changes" &&
+        fail "Snapshot=none copied the stores at the stop"
+[ "$(cbu_psql -c "SELECT count(*) FROM projects WHERE name = 'after-the-backup'")" = 0 ] ||
+        fail "the row written after the backup survived the full restore under Snapshot=none"
+sb test -e /var/lib/codebolt/kg/after-backup.json &&
+        fail "the store file written after the backup survived the full restore under Snapshot=none"
+sb jq -e 'has("refreshed") | not' "$backup/manifest.json" >/dev/null ||
+        fail "the manifest says the snapshot refreshed the backup under Snapshot=none"
+[ "$(cbu_health_version)" = 1.5.0 ] || fail "/health does not report 1.5.0 after the restore of 1.5.4"
+sb rm /etc/codebolt-upgrade/upgrade.conf.d/60-rollback.conf
+sb_log "1.5.4: Snapshot=none restored the database and the stores as the backup had them"
 
 # --- 1. delta, and a full restore from it ---
 set_wal_level logical
