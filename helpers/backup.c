@@ -6,12 +6,12 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "background.h"
 #include "backup-manifest.h"
 #include "checks.h"
 #include "credentials.h"
@@ -352,55 +352,6 @@ static int copy_store(const char *partial, const char *store, uint64_t *vanished
                         src);
         }
         return 0;
-}
-
-/* Work done in a child of this process while the parent does another part of the backup: the machine's
- * second core copies the stores beside pg_dump, and reads the files a second time beside the trial
- * restore (docs/architecture.md, "What the downtime is made of"). The child logs its own failure; its
- * exit status says whether the work was done. */
-typedef struct Background {
-        pid_t pid;
-        const char *what;
-} Background;
-
-/* on a way out before background_end(): SIGTERM, which the child takes as the helper does (it stops the
- * rsync it runs, which leads a process group of its own), then the wait */
-static void background_done(Background *b) {
-        if (b->pid <= 0)
-                return;
-        (void)kill(b->pid, SIGTERM);
-        (void)spawn_reap(b->pid, NULL);
-        b->pid = 0;
-}
-
-static int background_begin(Background *b, const char *what, int (*work)(void *userdata), void *userdata) {
-        pid_t parent = getpid(), pid;
-
-        pid = fork();
-        if (pid < 0)
-                return log_error_errno(errno, "Failed to fork for %s: %m", what);
-        if (pid == 0) {
-                /* it ends with the helper, whatever ends that */
-                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-                        _exit(EXIT_FAILURE);
-                _exit(work(userdata) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
-        }
-        b->pid = pid;
-        b->what = what;
-        return 0;
-}
-
-/* 0 when the child did its work; -EPROTO when it failed (it said why) */
-static int background_end(Background *b) {
-        int status = 0, r;
-
-        r = spawn_reap(b->pid, &status);
-        b->pid = 0;
-        if (r < 0)
-                return log_error_errno(r, "Failed to wait for the %s: %m", b->what);
-        if (WIFSIGNALED(status))
-                return log_error_errno(EIO, "The %s was killed by signal %d.", b->what, WTERMSIG(status));
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPROTO;
 }
 
 typedef struct StoresCopy {
