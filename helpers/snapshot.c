@@ -4,14 +4,18 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "background.h"
 #include "backup-manifest.h"
 #include "credentials.h"
 #include "helper.h"
 #include "current.h"
 #include "decoding.h"
+#include "fd-util.h"
 #include "delta.h"
 #include "hash.h"
 #include "json-util.h"
@@ -331,22 +335,55 @@ static int check_files_present(const char *backup, const cJSON *files) {
         return 0;
 }
 
-static int refresh_stores(
-        Helper *h, const char *backup, cJSON *files, cJSON *symlinks, BackupTreeStats *stats) {
-        _cleanup_free_ char *list = strv_join(h->config.storage_paths, ", ");
+/* The stores' changes since the backup, brought onto its copy by a child (background.h) while this
+ * process takes the database's part of the restore point: both only read what the stop froze, and each
+ * writes to places of its own. The child hands back the manifest's entries of the stores, and its
+ * figures, as JSON through a memfd. */
+typedef struct StoresRefresh {
+        Helper *h;
+        const char *backup;
+        cJSON *files, *symlinks; /* the child's copies, brought up to date there */
+        int fd;
+        Background child;
+} StoresRefresh;
+
+static void stores_refresh_done(StoresRefresh *s) {
+        background_done(&s->child);
+        closep(&s->fd);
+        s->fd = -EBADF;
+}
+
+/* the members of o whose key starts with prefix, copied */
+static cJSON *members_under(const cJSON *o, const char *prefix) {
+        _cleanup_json_ cJSON *out = cJSON_CreateObject();
+        const cJSON *m;
+
+        if (!out)
+                return NULL;
+        cJSON_ArrayForEach (m, o) {
+                cJSON *copy;
+
+                if (!m->string || !startswith(m->string, prefix))
+                        continue;
+                copy = cJSON_Duplicate(m, true);
+                if (!copy || !cJSON_AddItemToObject(out, m->string, copy)) {
+                        cJSON_Delete(copy);
+                        return NULL;
+                }
+        }
+        return TAKE_PTR(out);
+}
+
+static int stores_refresh_work(void *userdata) {
+        StoresRefresh *s = userdata;
+        _cleanup_json_ cJSON *out = cJSON_CreateObject();
+        _cleanup_free_ char *text = NULL;
+        BackupTreeStats stats = {};
         struct timespec since;
         int status = 0, r;
 
-        if (strv_length(h->config.storage_paths) == 0)
-                return check_files_present(backup, files);
-        if (!list)
+        if (!out)
                 return log_oom();
-        STRV_FOREACH (store, h->config.storage_paths) {
-                r = check_store(*store);
-                if (r < 0)
-                        return r;
-        }
-
         /* a second of margin: the kernel stamps ctime from a clock that may lag this one by a tick; a file
          * changed within it is only hashed once more */
         if (clock_gettime(CLOCK_REALTIME, &since) < 0)
@@ -355,25 +392,100 @@ static int refresh_stores(
 
         /* one rsync for every store: each run of rsync costs its start and its two processes' exchange,
          * which come to more than a small store's changes */
-        log_status("snapshot: copying the stores' changes since the backup (%s)", list);
-        r = backup_manifest_rsync_dirs(h->config.storage_paths, backup, BACKUP_MANIFEST_STORES, &status);
+        r = backup_manifest_rsync_dirs(
+                s->h->config.storage_paths, s->backup, BACKUP_MANIFEST_STORES, &status);
         if (r < 0)
-                return log_error_errno(r, "Failed to run rsync for the stores (%s): %m", list);
+                return log_error_errno(r, "Failed to run rsync for the stores: %m");
         if (status != 0)
                 return log_error_errno(
                         EPROTO,
-                        "rsync of the stores (%s) into %s failed with exit status %d (its messages are "
-                        "above).",
-                        list,
-                        backup,
+                        "rsync of the stores into %s failed with exit status %d (its messages are above).",
+                        s->backup,
                         status);
-
-        STRV_FOREACH (store, h->config.storage_paths) {
-                r = refresh_store(backup, *store, &since, files, symlinks, stats);
+        STRV_FOREACH (store, s->h->config.storage_paths) {
+                r = refresh_store(s->backup, *store, &since, s->files, s->symlinks, &stats);
                 if (r < 0)
                         return r;
         }
-        return check_files_present(backup, files);
+
+        if (!cJSON_AddItemToObject(out, "files", members_under(s->files, BACKUP_MANIFEST_STORES "/")) ||
+            !cJSON_AddItemToObject(
+                    out, "symlinks", members_under(s->symlinks, BACKUP_MANIFEST_STORES "/")) ||
+            !cJSON_AddNumberToObject(out, "file_count", (double)stats.files) ||
+            !cJSON_AddNumberToObject(out, "bytes", (double)stats.bytes) ||
+            !cJSON_AddNumberToObject(out, "symlink_count", (double)stats.symlinks))
+                return log_oom();
+        text = cJSON_PrintUnformatted(out);
+        if (!text)
+                return log_oom();
+        r = write_all(s->fd, text, strlen(text));
+        if (r < 0)
+                return log_error_errno(r, "Failed to hand the stores' checksums to the snapshot: %m");
+        return 0;
+}
+
+static int stores_refresh_begin(
+        Helper *h, const char *backup, cJSON *files, cJSON *symlinks, StoresRefresh *s) {
+        _cleanup_free_ char *list = strv_join(h->config.storage_paths, ", ");
+        int r;
+
+        if (!list)
+                return log_oom();
+        STRV_FOREACH (store, h->config.storage_paths) {
+                r = check_store(*store);
+                if (r < 0)
+                        return r;
+        }
+        s->h = h;
+        s->backup = backup;
+        s->files = files;
+        s->symlinks = symlinks;
+        s->fd = memfd_create("cbu-stores-refresh", MFD_CLOEXEC);
+        if (s->fd < 0)
+                return log_error_errno(errno, "Failed to make a memfd for the stores' checksums: %m");
+        log_status("snapshot: copying the stores' changes since the backup (%s)", list);
+        return background_begin(&s->child, "copy of the stores' changes", stores_refresh_work, s);
+}
+
+static uint64_t json_count(const cJSON *o, const char *key) {
+        double v = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, key));
+        return isfinite(v) && v >= 0 ? (uint64_t)v : 0;
+}
+
+/* the child's outcome into files and symlinks (the manifest's) */
+static int stores_refresh_end(StoresRefresh *s, cJSON *files, cJSON *symlinks, BackupTreeStats *stats) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ cJSON *out = NULL;
+        struct stat st;
+        int r;
+
+        r = background_end(&s->child);
+        if (r < 0)
+                return r;
+        if (lseek(s->fd, 0, SEEK_SET) < 0)
+                return log_error_errno(errno, "Failed to read the stores' checksums: %m");
+        if (fstat(s->fd, &st) < 0)
+                return log_error_errno(errno, "Failed to read the stores' checksums: %m");
+        /* the child wrote it whole: its size is known */
+        r = state_read_fd(s->fd, (size_t)st.st_size, (size_t)st.st_size, &text, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the stores' checksums: %m");
+        out = cJSON_Parse(text);
+        if (!out)
+                return log_error_errno(EBADMSG, "The copy of the stores' changes handed back no checksums.");
+        r = backup_manifest_replace_prefix(
+                files, BACKUP_MANIFEST_STORES "/", cJSON_GetObjectItemCaseSensitive(out, "files"));
+        if (r >= 0)
+                r = backup_manifest_replace_prefix(
+                        symlinks,
+                        BACKUP_MANIFEST_STORES "/",
+                        cJSON_GetObjectItemCaseSensitive(out, "symlinks"));
+        if (r < 0)
+                return log_error_errno(r, "Failed to update the manifest's entries of the stores: %m");
+        stats->files = json_count(out, "file_count");
+        stats->bytes = json_count(out, "bytes");
+        stats->symlinks = json_count(out, "symlink_count");
+        return 0;
 }
 
 static cJSON *object_member(cJSON *o, const char *key) {
@@ -670,6 +782,7 @@ static int run(Helper *h) {
         const char *db = h->config.db_name;
         char stamp_id[sizeof("YYYYmmddHHMMSS")];
         BackupTreeStats stats = {};
+        _cleanup_(stores_refresh_done) StoresRefresh stores = { .fd = -EBADF };
         cJSON *files, *symlinks;
         PgTarget target;
         int r;
@@ -721,27 +834,35 @@ static int run(Helper *h) {
         if (!files || !symlinks)
                 return log_oom();
 
-        r = snapshot_database(h, id, backup, manifest, files, &snapshot);
-        if (r < 0)
-                return r;
-        /* whatever the snapshot took, a slot left behind would hold WAL forever */
-        r = helper_pg_target(h, db, &target);
-        if (r < 0)
-                return log_oom();
-        r = drop_slot(h, &target);
-        if (r < 0)
-                return r;
+        /* the stores' changes beside the database's part. Snapshot=none takes no restore point at the
+         * stop: a full restore brings the database back to the backup's dump, and the stores to the
+         * backup's copy with it, so that the two still belong together. */
+        if (h->config.snapshot != SNAPSHOT_NONE && strv_length(h->config.storage_paths) > 0) {
+                r = stores_refresh_begin(h, backup, files, symlinks, &stores);
+                if (r < 0)
+                        return r;
+        }
 
-        /* the stores: the delta since backup, then checksums equal to the stopped stores'. Snapshot=none
-         * takes no restore point at the stop: a full restore brings the database back to the backup's
-         * dump, and the stores to the backup's copy with it, so that the two still belong together */
-        if (h->config.snapshot == SNAPSHOT_NONE)
+        r = snapshot_database(h, id, backup, manifest, files, &snapshot);
+        if (r >= 0) {
+                /* whatever the snapshot took, a slot left behind would hold WAL forever */
+                r = helper_pg_target(h, db, &target);
+                if (r < 0)
+                        r = log_oom();
+                else
+                        r = drop_slot(h, &target);
+        }
+        if (r >= 0 && stores.child.pid > 0) {
+                if (snapshot || h->current.delta_file || h->config.snapshot == SNAPSHOT_DUMP)
+                        log_info("Database %s: its part of the restore point is taken.", db);
+                r = stores_refresh_end(&stores, files, symlinks, &stats);
+        }
+        if (r >= 0)
                 r = check_files_present(backup, files);
-        else
-                r = refresh_stores(h, backup, files, symlinks, &stats);
         if (r < 0) {
-                /* the copy cannot be trusted as the restore point any more: the manifest says so too */
-                if (set_member(manifest, "verified", cJSON_CreateFalse()) >= 0)
+                /* once the stores' copy began, it cannot be trusted as the restore point any more: the
+                 * manifest says so too */
+                if (stores.fd >= 0 && set_member(manifest, "verified", cJSON_CreateFalse()) >= 0)
                         (void)state_write_json_atomic(manifest_path, manifest, 0600);
                 return r;
         }

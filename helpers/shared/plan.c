@@ -719,7 +719,10 @@ static int gate_snapshot(const Config *c, Plan *p) {
                         "Snapshot=%s%s",
                         config_snapshot_mode_to_string(c->snapshot),
                         c->snapshot == SNAPSHOT_AUTO ? ": backup takes delta where PostgreSQL allows it"
-                                                     : "");
+                        : c->snapshot == SNAPSHOT_NONE
+                                ? ": no restore point at the stop; a full restore brings the database and "
+                                  "the stores back to the backup, and what is written after it is lost"
+                                : "");
         if (helper_pg_target_config(c, c->db_name, &t) < 0)
                 return -ENOMEM;
         r = delta_probe(&t, &f, &error);
