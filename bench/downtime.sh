@@ -340,9 +340,11 @@ run_procedure() {
 }
 
 # yardsticks DIR: the raw tools on the world as it is now (reset): pg_dump -Fc, a file copy of the
-# database's directory, pg_restore of that dump, rsync of the stores; seconds each into DIR/yardsticks.json
+# database's directory, pg_restore of that dump, rsync of the stores, and PostgreSQL's own copy of the
+# database (CREATE DATABASE … STRATEGY FILE_COPY after a checkpoint, the server stopped for it, as the
+# snapshot phase runs it); seconds each into DIR/yardsticks.json
 yardsticks() {
-        local dir=$1 oid t0 t1 t2 t3 t4 t5
+        local dir=$1 oid t0 t1 t2 t3 t4 t5 t6 t7
         mkdir -p "$dir"
         oid=$(psql_admin -c "SELECT oid FROM pg_database WHERE datname = 'codebolt'")
         sb rm -rf /var/tmp/yard && sb install -d -o postgres -m 0700 /var/tmp/yard
@@ -361,10 +363,17 @@ yardsticks() {
         t5=$(now_ns)
         psql_admin -c "DROP DATABASE yard_restore"
         sb rm -rf /var/tmp/yard
+        sb systemctl stop codebolt.service
+        psql_admin -c CHECKPOINT
+        t6=$(now_ns)
+        psql_admin -c "CREATE DATABASE yard_copy TEMPLATE codebolt STRATEGY FILE_COPY"
+        t7=$(now_ns)
+        psql_admin -c "DROP DATABASE yard_copy"
+        sb systemctl start codebolt.service
         jq -n --argjson a "$t0" --argjson b "$t1" --argjson c "$t2" --argjson d "$t3" --argjson e "$t4" \
-                --argjson f "$t5" \
+                --argjson f "$t5" --argjson g "$t6" --argjson h "$t7" \
                 '{pg_dump: (($b - $a) / 1e9), copy: (($d - $c) / 1e9), pg_restore: (($e - $d) / 1e9),
-                  rsync: (($f - $e) / 1e9)}' >"$dir/yardsticks.json"
+                  rsync: (($f - $e) / 1e9), createdb: (($h - $g) / 1e9)}' >"$dir/yardsticks.json"
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
