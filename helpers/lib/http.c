@@ -7,12 +7,14 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <curl/curl.h>
 
 #include "dlopen-util.h"
 #include "http.h"
+#include "http-loopback.h"
 #include "errmsg.h"
 #include "fd-util.h"
 #include "json-util.h"
@@ -365,18 +367,116 @@ static int options_check(const HttpOptions *o, char **ret_error) {
         return 0;
 }
 
+static bool loopback_enabled = true;
+
+void http_set_loopback(bool enabled) {
+        loopback_enabled = enabled;
+}
+
+static usec_t deadline_after(usec_t start, usec_t timeout) {
+        return timeout == 0 || timeout == USEC_INFINITY || timeout > USEC_INFINITY - start ? USEC_INFINITY
+                                                                                           : start + timeout;
+}
+
+static bool redirect_status(long status) {
+        return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static int perform_curl(const Request *q, HttpResponse *ret, char **ret_error);
+
+/* q through the loopback client (http-loopback.h): *ret_taken false when it is not one for it (nothing
+ * done), else true and perform()'s outcome. A fetch follows redirects here while they stay on loopback,
+ * and hands the rest to libcurl. */
+static int perform_loopback(const Request *q, HttpResponse *ret, bool *ret_taken, char **ret_error) {
+        _cleanup_free_ char *url = NULL;
+        usec_t start = now_monotonic();
+        const HttpOptions *o = q->options;
+        _cleanup_erase_free_ char *bearer = NULL;
+        const char *authorization = o ? o->authorization : NULL;
+        int r;
+
+        *ret_taken = false;
+        if (!loopback_enabled || (o && (o->ca || o->certificate || o->key)))
+                return 0;
+        for (unsigned redirects = 0;; redirects++) {
+                _cleanup_(http_loopback_target_done) HttpLoopbackTarget t = {};
+                _cleanup_http_response_ HttpResponse resp = {};
+                _cleanup_free_ char *location = NULL, *next = NULL;
+                const char *u = url ?: q->url;
+                Request rest;
+
+                r = http_loopback_target(u, &t);
+                if (r != 0)
+                        *ret_taken = true;
+                if (r < 0)
+                        return errmsg_set(ret_error, r, "out of memory");
+                if (r == 0) {
+                        if (!url)
+                                return 0;
+                        /* redirected off loopback: libcurl takes it from here */
+                        rest = *q;
+                        rest.url = u;
+                        return perform_curl(&rest, ret, ret_error);
+                }
+                /* a raw Authorization header replaces the bearer one, as libcurl lets it */
+                if (q->bearer_token && !bearer && !authorization) {
+                        if (asprintf(&bearer, "Bearer %s", q->bearer_token) < 0)
+                                return errmsg_set(ret_error, -ENOMEM, "out of memory");
+                        authorization = bearer;
+                }
+
+                r = http_loopback_perform(
+                        &t,
+                        &(HttpLoopbackRequest){
+                                .method = q->method,
+                                .authorization = authorization,
+                                .json_body = q->json_body,
+                                .accept_json = !q->fetch,
+                                .deadline = deadline_after(start, q->timeout),
+                                .connect_deadline =
+                                        o ? deadline_after(start, o->connect_timeout) : USEC_INFINITY,
+                                .first_byte_deadline =
+                                        o ? deadline_after(start, o->first_byte_timeout) : USEC_INFINITY,
+                                .on_data = q->on_data,
+                                .userdata = q->userdata,
+                        },
+                        &resp,
+                        &location,
+                        ret_error);
+                if (r < 0)
+                        return r;
+                if (!q->fetch || !redirect_status(resp.status) || !location) {
+                        if (ret) {
+                                *ret = resp;
+                                resp = (HttpResponse){};
+                        }
+                        return r;
+                }
+                if (redirects >= HTTP_FETCH_MAX_REDIRECTS)
+                        return errmsg_set(
+                                ret_error, -ELOOP, "more than %ld redirects", HTTP_FETCH_MAX_REDIRECTS);
+                /* an absolute path stays on this server; anything else is a URL of its own */
+                if (location[0] == '/' && location[1] != '/')
+                        r = asprintf(&next, "http://%s%s", t.host, location);
+                else if (
+                        strncasecmp(location, "http://", 7) == 0 ||
+                        strncasecmp(location, "https://", 8) == 0)
+                        r = (next = strdup(location)) ? 0 : -1;
+                else
+                        return errmsg_set(
+                                ret_error, -EPROTONOSUPPORT, "redirect to an unsupported location");
+                if (r < 0)
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+                free(url);
+                url = TAKE_PTR(next);
+        }
+}
+
 /* 0, or the positive value on_data ended the transfer with; *ret filled in both cases */
 static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
-        _cleanup_curl_ CURL *curl = NULL;
-        _cleanup_curl_slist_ struct curl_slist *headers = NULL;
-        /* libcurl's API fixes the error buffer's size; it lives on the heap all the same */
-        _cleanup_free_ char *errbuf = NULL;
-        _cleanup_(buffer_done) Buffer body = { .on_data = q->on_data, .userdata = q->userdata };
         const char *bearer_token = q->bearer_token && *q->bearer_token ? q->bearer_token : NULL;
         Request req = *q;
-        long status = 0, os_errno = 0;
-        curl_off_t connected = 0;
-        CURLcode c;
+        bool taken = false;
         int r;
 
         assert(q->url);
@@ -392,6 +492,24 @@ static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
         if (r < 0)
                 return r;
 
+        r = perform_loopback(&req, ret, &taken, ret_error);
+        if (taken)
+                return r;
+        return perform_curl(&req, ret, ret_error);
+}
+
+/* perform() through libcurl, the request checked */
+static int perform_curl(const Request *q, HttpResponse *ret, char **ret_error) {
+        _cleanup_curl_ CURL *curl = NULL;
+        _cleanup_curl_slist_ struct curl_slist *headers = NULL;
+        /* libcurl's API fixes the error buffer's size; it lives on the heap all the same */
+        _cleanup_free_ char *errbuf = NULL;
+        _cleanup_(buffer_done) Buffer body = { .on_data = q->on_data, .userdata = q->userdata };
+        long status = 0, os_errno = 0;
+        curl_off_t connected = 0;
+        CURLcode c;
+        int r;
+
         (void)pthread_once(&global_once, global_init);
         if (global_error)
                 return errmsg_set(ret_error, -EOPNOTSUPP, "%s", global_error);
@@ -400,11 +518,11 @@ static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
 
         curl = sym_curl_easy_init();
         errbuf = calloc(1, CURL_ERROR_SIZE);
-        if (!curl || !errbuf || request_headers(&req, &headers) < 0)
+        if (!curl || !errbuf || request_headers(q, &headers) < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
         body.curl = curl;
 
-        c = setup(curl, &req, headers, errbuf, &body);
+        c = setup(curl, q, headers, errbuf, &body);
         if (c == CURLE_OK)
                 c = sym_curl_easy_perform(curl);
         if (c != CURLE_OK && !(c == CURLE_WRITE_ERROR && body.stopped > 0)) {
@@ -423,7 +541,7 @@ static int perform(const Request *q, HttpResponse *ret, char **ret_error) {
                     sym_curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
                     connected == 0)
                         r = -EHOSTUNREACH;
-                return set_curl_error(ret_error, r, c, errbuf, &req);
+                return set_curl_error(ret_error, r, c, errbuf, q);
         }
 
         (void)sym_curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* http.h: HTTP(S) and file:// requests with libcurl, JSON in and out */
+/* http.h: HTTP(S) and file:// requests, JSON in and out: plain http:// to a loopback address through a
+ * small client of our own (http-loopback.h), everything else through libcurl */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -115,3 +117,7 @@ int http_request_stream(
  * 401/403 → -EACCES, others → -EREMOTEIO. A missing local file is -ENOENT. Timeout: 60 s.
  * *ret_body is NUL-terminated; ret_size may be NULL. */
 int http_fetch_file(const char *url, char **ret_body, size_t *ret_size, char **ret_error);
+
+/* Whether plain http:// to a loopback address goes through the small client (the default) or libcurl
+ * like every other URL: for tests, which run the same requests through both. */
+void http_set_loopback(bool enabled);

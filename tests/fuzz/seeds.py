@@ -229,6 +229,12 @@ elif target == 'decoding_parse':
     # each change of a recorded delta file, as test_decoding printed it
     for f in sorted((fixtures / 'decoding').glob('*.jsonl')):
         seeds.extend(json.loads(line)['data'] for line in f.read_text().splitlines() if line)
+elif target == 'http_parse':
+    # the answers recorded from node's http module, whole (flags 0) and in pieces of 1, 2 and 7 bytes, and
+    # each as the answer to a HEAD request
+    for f in sorted((fixtures / 'http' / 'responses').glob('*.http')):
+        text = f.read_bytes()
+        seeds += [bytes([flags]) + text for flags in (0, 1, 2, 7, 0x80)]
 else:
     sys.exit(f'seeds.py: no seeds for {target}')
 

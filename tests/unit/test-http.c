@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-http.c: http module against a canned HTTP server forked on 127.0.0.1 */
+/* test-http.c: http module against a canned HTTP server forked on 127.0.0.1, every request through the
+ * loopback client (http-loopback.h) and again through libcurl; which URLs the loopback client takes */
 #define _GNU_SOURCE
 #include <stdbool.h>
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "http-loopback.h"
 #include "json-util.h"
 #include "test-util.h"
 #include "time-util.h"
@@ -45,6 +47,23 @@ static void serve(int fd, const TestHttpRequest *q) {
                 dprintf(fd,
                         "HTTP/1.1 302 Found\r\nLocation: /json\r\nContent-Length: 0\r\n"
                         "Connection: close\r\n\r\n");
+        else if (streq(q->path, "/chunked")) {
+                /* node's answer to res.write() twice and res.end(): chunks, one with an extension, a
+                 * trailer, and the chunks' lines split over several writes */
+                dprintf(fd,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                        "chunked\r\n\r\n");
+                dprintf(fd, "b\r\n{\"status\":\"\r\n");
+                usleep(50 * 1000);
+                dprintf(fd, "4;ext=1\r\nok\"}");
+                usleep(50 * 1000);
+                dprintf(fd, "\r\n0\r\nX-Trailer: yes\r\n\r\n");
+        } else if (streq(q->path, "/continue"))
+                dprintf(fd,
+                        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                        "Connection: close\r\n\r\n{}");
+        else if (streq(q->path, "/cut"))
+                dprintf(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"a\":");
         else if (streq(q->path, "/hang"))
                 sleep(60);
         else if (streq(q->path, "/big"))
@@ -86,6 +105,29 @@ static void serve(int fd, const TestHttpRequest *q) {
         } else
                 test_http_respond(fd, 404, "Not Found", "text/plain", "unknown path\n");
 }
+
+START_TEST(test_chunked) {
+        _cleanup_free_ char *u = test_http_url("/chunked"), *c = test_http_url("/continue"),
+                            *cut = test_http_url("/cut"), *err = NULL;
+        _cleanup_json_ cJSON *j = NULL;
+        _cleanup_http_response_ HttpResponse r = {};
+        long status = 0;
+
+        ck_assert_int_eq(http_json("GET", u, NULL, NULL, SHORT, &status, &j, &err), 0);
+        ck_assert_int_eq(status, 200);
+        ck_assert_str_eq(json_get_string(j, "status"), "ok");
+
+        /* an interim answer before the real one */
+        ck_assert_int_eq(http_request("GET", c, NULL, NULL, SHORT, &r, &err), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.body, "{}");
+        http_response_done(&r);
+
+        /* the connection closed before the promised length: the peer hung up mid-transfer */
+        ck_assert_int_eq(http_request("GET", cut, NULL, NULL, SHORT, &r, &err), -ECONNRESET);
+        ck_assert_ptr_null(r.body);
+}
+END_TEST
 
 static void server_start(void) {
         test_http_server_start(serve);
@@ -499,12 +541,71 @@ START_TEST(test_first_byte_timeout) {
 }
 END_TEST
 
-static Suite *http_suite(void) {
-        Suite *s = suite_create("http");
-        TCase *server = tcase_create("server"), *local = tcase_create("local");
+/* which URLs the loopback client takes, and what it makes of them */
+START_TEST(test_loopback_target) {
+        static const struct {
+                const char *url, *host, *target;
+                int family;
+                unsigned port;
+        } taken[] = {
+                { "http://127.0.0.1:3456/health", "127.0.0.1:3456", "/health", AF_INET, 3456 },
+                { "HTTP://127.0.0.1/", "127.0.0.1", "/", AF_INET, 80 },
+                { "http://127.8.9.10", "127.8.9.10", "/", AF_INET, 80 },
+                { "http://127.0.0.1:80?x=1#frag", "127.0.0.1:80", "/?x=1", AF_INET, 80 },
+                { "http://[::1]:2379/v3/kv/range#f", "[::1]:2379", "/v3/kv/range", AF_INET6, 2379 },
+                { "http://127.0.0.1:65535/a%20b?c=d&e", "127.0.0.1:65535", "/a%20b?c=d&e", AF_INET, 65535 },
+        };
+        static const char *const left[] = {
+                "https://127.0.0.1/",        /* TLS */
+                "http://localhost:3000/",    /* a name: libcurl resolves it */
+                "http://10.0.0.1/",          /* not loopback */
+                "http://128.0.0.1/",         /* nor this */
+                "http://127.1/",             /* shorthand: libcurl's to judge */
+                "http://user:pw@127.0.0.1/", /* user info */
+                "http://127.0.0.1:0/",       /* no such port */
+                "http://127.0.0.1:65536/",   /* nor this */
+                "http://127.0.0.1:/",        /* empty port */
+                "http://127.0.0.1:80x/",     /* not a port */
+                "http://[::2]/",             /* not loopback */
+                "http://[::1/",              /* unclosed */
+                "http://[::1]x/",            /* junk after the address */
+                "http://127.0.0.1/a b",      /* a space in the target */
+                "http://127.0.0.1/\x7f",     /* a control byte */
+                "file:///etc/hosts",
+                "",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(taken); i++) {
+                _cleanup_(http_loopback_target_done) HttpLoopbackTarget t = {};
+
+                ck_assert_int_eq(http_loopback_target(taken[i].url, &t), 1);
+                ck_assert_str_eq(t.host, taken[i].host);
+                ck_assert_str_eq(t.target, taken[i].target);
+                ck_assert_int_eq(t.addr.sa.sa_family, taken[i].family);
+                ck_assert_uint_eq(
+                        ntohs(taken[i].family == AF_INET ? t.addr.in.sin_port : t.addr.in6.sin6_port),
+                        taken[i].port);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(left); i++) {
+                HttpLoopbackTarget t = {};
+
+                ck_assert_msg(http_loopback_target(left[i], &t) == 0, "%s taken", left[i]);
+                ck_assert_ptr_null(t.host);
+        }
+}
+END_TEST
+
+static void server_start_libcurl(void) {
+        http_set_loopback(false);
+        test_http_server_start(serve);
+}
+
+/* every request to the canned server, through one client or the other */
+static TCase *server_tcase(const char *name, void (*start)(void)) {
+        TCase *server = tcase_create(name);
 
         /* per test: a server forked from the runner shares the runner's Check message files */
-        tcase_add_checked_fixture(server, server_start, server_stop);
+        tcase_add_checked_fixture(server, start, server_stop);
         tcase_set_timeout(server, 60);
         tcase_add_test(server, test_get_json);
         tcase_add_test(server, test_status_401_is_not_an_error);
@@ -527,7 +628,17 @@ static Suite *http_suite(void) {
         tcase_add_test(server, test_stream_timeout_and_end);
         tcase_add_test(server, test_timeout_after_connecting);
         tcase_add_test(server, test_first_byte_timeout);
-        suite_add_tcase(s, server);
+        tcase_add_test(server, test_chunked);
+        return server;
+}
+
+static Suite *http_suite(void) {
+        Suite *s = suite_create("http");
+        TCase *local = tcase_create("local"), *which = tcase_create("which");
+
+        /* the server on 127.0.0.1: the loopback client (the default), then libcurl */
+        suite_add_tcase(s, server_tcase("loopback", server_start));
+        suite_add_tcase(s, server_tcase("libcurl", server_start_libcurl));
 
         tcase_add_test(local, test_api_refuses_file_urls);
         tcase_add_test(local, test_fetch_file_url);
@@ -536,6 +647,8 @@ static Suite *http_suite(void) {
         tcase_add_test(local, test_response_done);
         suite_add_tcase(s, local);
 
+        tcase_add_test(which, test_loopback_target);
+        suite_add_tcase(s, which);
         return s;
 }
 
