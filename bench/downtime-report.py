@@ -387,10 +387,9 @@ for what, value, limit, how, ok in goals:
         high = sorted(p_ for p_, (own, _) in peak.items() if own / 1024 > 10)
         low = [own / 1024 for p_, (own, _) in peak.items() if own / 1024 <= 10]
         why.append(f'- **Peak memory**: over 10 MB: {", ".join(high)}; every other helper peaks at '
-                   f'{fmt(max(low), 1) if low else "–"} MB or less. Those over it speak HTTP (the server\'s API '
-                   'and metrics, the registry): libcurl, opened on the first request, maps the TLS, Kerberos '
-                   'and LDAP libraries Debian\'s libcurl4 is built with, about 6 MB. A plain HTTP/1.1 client for '
-                   'the server on loopback would keep them under it.')
+                   f'{fmt(max(low), 1) if low else "–"} MB or less. A helper that opens libcurl (any URL that '
+                   'is not plain HTTP to a loopback address) maps the TLS, Kerberos and LDAP libraries Debian\'s '
+                   'libcurl4 is built with, about 8 MB.')
     elif what.startswith('generator'):
         why.append(f'- **Generator**: {fmt(value, 1)} ms from the shell\'s exec to its exit, of which the same '
                    f'timing of `/bin/true` takes {fmt(true_ms, 1)} ms: the generator\'s own part is '
