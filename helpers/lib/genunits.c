@@ -98,12 +98,23 @@ static usec_t usec_add(usec_t a, usec_t b) {
         return a == USEC_INFINITY || b == USEC_INFINITY || a > USEC_INFINITY - 1 - b ? USEC_INFINITY : a + b;
 }
 
-/* the generated file's head: the generator's line, what the file is, and its [Unit] SourcePath= */
+/* a generated unit's head: the generator's line, what the unit is, and its [Unit] SourcePath= */
 static void put_unit_head(FILE *f, const char *what, const char *deployment, const char *source) {
         fputs(GENUNITS_HEADER, f);
         fprintf(f, "# %s of Codebolt deployment %s (codebolt-upgrade-generator(8)).\n\n", what, deployment);
         fputs("[Unit]\n", f);
         fprintf(f, "SourcePath=%s\n", source);
+}
+
+/* a drop-in's head: the same lines, the source in a comment. A SourcePath= in a drop-in would stand for
+ * the whole unit: `systemctl status` would show the unit as loaded from our configuration. */
+static void put_dropin_head(FILE *f, const char *what, const char *deployment, const char *source) {
+        fputs(GENUNITS_HEADER, f);
+        fprintf(f,
+                "# %s of Codebolt deployment %s (codebolt-upgrade-generator(8)), from %s.\n",
+                what,
+                deployment,
+                source);
 }
 
 int genunits_server_dropin(const Config *c, const char *source, char **ret) {
@@ -115,7 +126,8 @@ int genunits_server_dropin(const Config *c, const char *source, char **ret) {
             memstream_open(&m) < 0)
                 return -ENOMEM;
 
-        put_unit_head(m.f, "The server", c->deployment, source);
+        put_dropin_head(m.f, "The server", c->deployment, source);
+        fputs("\n[Unit]\n", m.f);
         /* the recovery puts back an interrupted upgrade before the server runs on its data; the check
          * smoke-tests the server once it is up */
         fputs("Wants=codebolt-upgrade-recover.service codebolt-upgrade-recover-check.service\n", m.f);
@@ -329,7 +341,7 @@ int genunits_watch_dropin(const char *template_text, const Config *c, const char
 
         if (genunits_format_timespan(c->watch_interval, &interval) < 0 || memstream_open(&m) < 0)
                 return -ENOMEM;
-        put_unit_head(m.f, "[Watch] Interval=", c->deployment, source);
+        put_dropin_head(m.f, "[Watch] Interval=", c->deployment, source);
         fputs("\n[Timer]\n", m.f);
         /* an empty OnActiveSec= empties the whole list of triggers (an empty OnUnitActiveSec= too): one
          * reset, then the template's other triggers and the interval */

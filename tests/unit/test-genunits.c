@@ -58,10 +58,10 @@ START_TEST(test_server_dropin) {
         ck_assert_str_eq(
                 s,
                 GENUNITS_HEADER
-                "# The server of Codebolt deployment default (codebolt-upgrade-generator(8)).\n"
+                "# The server of Codebolt deployment default (codebolt-upgrade-generator(8)), from "
+                "/etc/codebolt-upgrade/upgrade.conf.\n"
                 "\n"
                 "[Unit]\n"
-                "SourcePath=/etc/codebolt-upgrade/upgrade.conf\n"
                 "Wants=codebolt-upgrade-recover.service codebolt-upgrade-recover-check.service\n"
                 "After=codebolt-upgrade-recover.service\n"
                 "Before=codebolt-upgrade-recover-check.service\n"
@@ -255,10 +255,8 @@ START_TEST(test_watch_dropin) {
         ck_assert_str_eq(
                 s,
                 GENUNITS_HEADER
-                "# [Watch] Interval= of Codebolt deployment default (codebolt-upgrade-generator(8)).\n"
-                "\n"
-                "[Unit]\n"
-                "SourcePath=/etc/codebolt-upgrade/upgrade.conf\n"
+                "# [Watch] Interval= of Codebolt deployment default (codebolt-upgrade-generator(8)), from "
+                "/etc/codebolt-upgrade/upgrade.conf.\n"
                 "\n"
                 "[Timer]\n"
                 "OnActiveSec=\n"
@@ -484,7 +482,9 @@ START_TEST(test_build_watch) {
         ck_assert_ptr_null(u.warnings);
         f = find(&u, "codebolt-upgrade-watch@.timer.d/50-codebolt-upgrade.conf");
         ck_assert_ptr_nonnull(f);
-        ck_assert_ptr_nonnull(strstr(f->content, "\nSourcePath=/etc/codebolt-upgrade/upgrade.conf\n"));
+        /* a drop-in names its source in a comment: a SourcePath= would stand for the whole unit */
+        ck_assert_ptr_nonnull(strstr(f->content, ", from /etc/codebolt-upgrade/upgrade.conf.\n"));
+        ck_assert_ptr_null(strstr(f->content, "SourcePath="));
         ck_assert_ptr_nonnull(
                 strstr(f->content, "\n[Timer]\nOnActiveSec=\nOnActiveSec=0\nOnUnitActiveSec=10min\n"));
         ck_assert_ptr_nonnull(
