@@ -113,7 +113,12 @@ if [ "$what" != deb ]; then
         # --nodeps: BuildRequires name RPM packages, which rpm's database does not know on a Debian host
         # (the Debian names of the same dependencies are installed above). Debian 12's brp-compress, which
         # compresses the man pages, says #!/bin/sh but needs bash (read -d): run it with bash.
-        run_logged rpm-build rpmbuild -bb --nodeps --define "_topdir $tmp/rpm" --define "cbu_version $version" \
+        rpm_version=$(rpmspec -q --srpm --qf '%{VERSION}\n' "$tree/packaging/rpm/codebolt-upgrade.spec")
+        if [ "$rpm_version" != "$version" ]; then
+                echo "build-packages.sh: packaging/rpm/codebolt-upgrade.spec says Version: $rpm_version, meson.build says $version" >&2
+                exit 1
+        fi
+        run_logged rpm-build rpmbuild -bb --nodeps --define "_topdir $tmp/rpm" \
                 --define "packager $(dpkg-parsechangelog -l "$tree/packaging/debian/changelog" -S Maintainer)" \
                 --define "__brp_compress /bin/bash %{_rpmconfigdir}/brp-compress %{?_prefix}" \
                 "$tmp/rpm/SPECS/codebolt-upgrade.spec"

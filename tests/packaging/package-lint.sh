@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # package-lint.sh OUTDIR VERSION: the .deb and the .rpm of the work tree (built into OUTDIR unless there
 # already) pass lintian without an error or a warning and rpmlint without an error, overrides and
-# filters each justified in packaging/; both packages and debian/changelog carry VERSION, meson.build's
-# project version; each holds the files an install needs, the configuration file as a conffile.
+# filters each justified in packaging/; both packages, debian/changelog and the RPM spec carry VERSION,
+# meson.build's project version; each holds the files an install needs, the configuration file as a conffile.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$1
@@ -17,6 +17,9 @@ fail() {
 changelog=$(dpkg-parsechangelog -l "$src/packaging/debian/changelog" -S Version)
 [ "$changelog" = "$version" ] ||
         fail "packaging/debian/changelog's version is $changelog, meson.build's project version is $version"
+spec=$(rpmspec -q --srpm --qf '%{VERSION}\n' "$src/packaging/rpm/codebolt-upgrade.spec")
+[ "$spec" = "$version" ] ||
+        fail "packaging/rpm/codebolt-upgrade.spec's Version: is $spec, meson.build's project version is $version"
 
 # our own copy: the install scenario may rebuild OUTDIR meanwhile
 copy=$(mktemp -d /var/tmp/cbu-pkg-lint.XXXXXX)
