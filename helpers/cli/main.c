@@ -94,6 +94,13 @@ static void help(void) {
                "  --deployment NAME  a deployment of /etc/codebolt-upgrade/deployments/NAME.conf\n"
                "  -h --help          this help\n"
                "  --version          the version of codebolt-upgrade\n\n"
+               "Examples:\n"
+               "  codebolt-upgrade plan 1.5.0             what an upgrade to 1.5.0 would do\n"
+               "  systemctl start codebolt-upgrade@1.5.0  upgrade (rolls back by itself on a failure)\n"
+               "  codebolt-upgrade status                 what happened, or what is happening\n"
+               "  journalctl -u codebolt-upgrade@1.5.0    every step of it\n"
+               "  codebolt-upgrade rollback 1.5.0         back to the old version after a success\n"
+               "  codebolt-upgrade clear 1.5.1            try a version again after it failed here\n\n"
                "See codebolt-upgrade(8).\n");
 }
 
