@@ -13,10 +13,10 @@
 
 #include "config.h"
 #include "errmsg.h"
-#include "journal.h"
+#include "journal-pattern.h"
 #include "macro.h"
 #include "paths.h"
-#include "pg.h"
+#include "pg-conninfo.h"
 #include "strv.h"
 #include "time-util.h"
 

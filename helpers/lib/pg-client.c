@@ -13,9 +13,6 @@
 #include "pg-client.h"
 #include "spawn.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, sym_PQconninfoFree);
-#define _cleanup_conninfo_ _cleanup_(sym_PQconninfoFreep)
-
 /* ---- client programs: pg_dump, pg_restore ---- */
 
 /* 'value' for a conninfo string: backslash and single quote escaped */

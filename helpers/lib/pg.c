@@ -26,15 +26,6 @@
 #include "state.h"
 #include "trust.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, sym_PQfinish);
-#define _cleanup_pgconn_ _cleanup_(sym_PQfinishp)
-DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, sym_PQclear);
-#define _cleanup_pgresult_ _cleanup_(sym_PQclearp)
-DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, sym_PQconninfoFree);
-#define _cleanup_conninfo_ _cleanup_(sym_PQconninfoFreep)
-DEFINE_TRIVIAL_CLEANUP_FUNC(char *, sym_PQfreemem);
-#define _cleanup_pqfree_ _cleanup_(sym_PQfreememp)
-
 #define PG_CREDENTIAL_MAX ((size_t)64 * 1024)
 #define PG_CONNECT_TIMEOUT "30"
 /* what a session child may answer: row counts and properties, never table contents */
@@ -290,28 +281,6 @@ static bool conninfo_has(const PQconninfoOption *opts, const char *keyword) {
                 if (o->val && streq(o->keyword, keyword))
                         return true;
         return false;
-}
-
-int pg_conninfo_find_secret(const char *conninfo, char **ret_keyword) {
-        _cleanup_conninfo_ PQconninfoOption *opts = NULL;
-        _cleanup_pqfree_ char *err = NULL;
-        int r;
-
-        assert(conninfo);
-        assert(ret_keyword);
-
-        r = pq_dlopen(NULL);
-        if (r < 0)
-                return r;
-        opts = sym_PQconninfoParse(conninfo, &err);
-        if (!opts)
-                return err ? -EINVAL : -ENOMEM;
-        for (const PQconninfoOption *o = opts; o->keyword; o++)
-                if (o->val && o->dispchar && strchr(o->dispchar, '*')) {
-                        *ret_keyword = strdup(o->keyword);
-                        return *ret_keyword ? 1 : -ENOMEM;
-                }
-        return 0;
 }
 
 static void notice_ignore(void *arg, const char *message) {

@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "pg-conninfo.h"
+
 /* Where and as whom to connect. Every session forks a child that (when os_user is set) drops to that
  * user — as `sudo -u postgres` would, so local peer authentication works — connects, does its work and
  * hands the result back over a pipe as JSON; the caller never holds a connection. */
@@ -63,13 +65,6 @@ int pg_table_row_counts(const PgTarget *t, cJSON **ret_object, char **ret_error)
  * "settings": [{"role": name or null, "name", "value"}] from pg_db_role_setting}. -ENOENT when dbname
  * does not exist. */
 int pg_database_properties(const PgTarget *t, const char *dbname, cJSON **ret, char **ret_error);
-
-/* Whether conninfo (key=value pairs, or a postgresql:// URI with user:password@ and ?query) sets an
- * option libpq marks secret: dispchar "*" in its option table, the one PQconndefaults() shows
- * (password, sslpassword, and whatever a later libpq adds). 1 with *ret_keyword the first one set, 0
- * when none is, -EINVAL when conninfo does not parse, -EOPNOTSUPP when libpq cannot be opened,
- * -ENOMEM. */
-int pg_conninfo_find_secret(const char *conninfo, char **ret_keyword);
 
 /* DROP DATABASE IF EXISTS name, WITH (FORCE) when server_version (server_version_num) is 13 or later:
  * a session of a restore may still be on its way out. Run on admin (a target on another database). */

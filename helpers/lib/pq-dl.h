@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "dlopen-util.h"
+#include "macro.h"
 
 DLSYM_PROTOTYPE(PQclear);
 DLSYM_PROTOTYPE(PQcmdTuples);
@@ -36,3 +37,13 @@ DLSYM_PROTOTYPE(PQstatus);
 
 /* Open libpq.so.5 (once); 0, or -EOPNOTSUPP with *ret_error (when not NULL) naming what is missing. */
 int pq_dlopen(char **ret_error);
+
+/* cleanups for what libpq hands out, through the symbols above */
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGconn *, sym_PQfinish);
+#define _cleanup_pgconn_ _cleanup_(sym_PQfinishp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, sym_PQclear);
+#define _cleanup_pgresult_ _cleanup_(sym_PQclearp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(PQconninfoOption *, sym_PQconninfoFree);
+#define _cleanup_conninfo_ _cleanup_(sym_PQconninfoFreep)
+DEFINE_TRIVIAL_CLEANUP_FUNC(char *, sym_PQfreemem);
+#define _cleanup_pqfree_ _cleanup_(sym_PQfreememp)
