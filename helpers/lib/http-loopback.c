@@ -297,9 +297,8 @@ int http_loopback_perform(
 
         for (;;) {
                 char buf[65536];
-                usec_t until = p.size == 0 && !(http_parse_has_head(&p) && p.state == HTTP_PARSE_DONE)
-                                       ? earliest(q->deadline, q->first_byte_deadline)
-                                       : q->deadline;
+                /* until the body's first byte, the first-byte limit holds too */
+                usec_t until = p.size == 0 ? earliest(q->deadline, q->first_byte_deadline) : q->deadline;
                 ssize_t n;
 
                 r = wait_for(fd, POLLIN, until);

@@ -48,11 +48,6 @@ int http_parse_feed(HttpParser *p, const char *data, size_t n);
  * when it was cut short, -EBADMSG when no head had come. */
 int http_parse_eof(HttpParser *p);
 
-/* whether the head is read (status and headers known) */
-static inline bool http_parse_has_head(const HttpParser *p) {
-        return p->state != HTTP_PARSE_HEAD;
-}
-
 /* free what p holds and make it ready for another response (head_request and body_max kept); takes
  * NULL */
 void http_parse_done(HttpParser *p);

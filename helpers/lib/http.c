@@ -455,16 +455,19 @@ static int perform_loopback(const Request *q, HttpResponse *ret, bool *ret_taken
                 if (redirects >= HTTP_FETCH_MAX_REDIRECTS)
                         return errmsg_set(
                                 ret_error, -ELOOP, "more than %ld redirects", HTTP_FETCH_MAX_REDIRECTS);
-                /* an absolute path stays on this server; anything else is a URL of its own */
+                /* an absolute path stays on this server; an absolute URL is followed as it is */
                 if (location[0] == '/' && location[1] != '/')
                         r = asprintf(&next, "http://%s%s", t.host, location);
                 else if (
                         strncasecmp(location, "http://", 7) == 0 ||
                         strncasecmp(location, "https://", 8) == 0)
                         r = (next = strdup(location)) ? 0 : -1;
-                else
-                        return errmsg_set(
-                                ret_error, -EPROTONOSUPPORT, "redirect to an unsupported location");
+                else {
+                        /* a relative reference or another scheme: libcurl resolves it, from here */
+                        rest = *q;
+                        rest.url = u;
+                        return perform_curl(&rest, ret, ret_error);
+                }
                 if (r < 0)
                         return errmsg_set(ret_error, -ENOMEM, "out of memory");
                 free(url);
