@@ -74,6 +74,9 @@ if [ ! -f "$CBU_BUILD_DIR/build.ninja" ]; then
                 --buildtype=release -Db_sanitize=none >/dev/null
 fi
 ninja -C "$CBU_BUILD_DIR" >/dev/null
+# the tree the build was made from, read as it is built: the source may move on while the benchmark runs
+commit=$(git -C "$src" rev-parse --short HEAD)
+dirty=$([ -z "$(git -C "$src" status --porcelain --untracked-files=no)" ] && echo false || echo true)
 
 results=$(mktemp -d /var/tmp/cbu-downtime.XXXXXX)
 if $growth; then
@@ -377,9 +380,6 @@ yardsticks() {
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-# the tree the build was made from, read now: the source may move on while the benchmark runs
-commit=$(git -C "$src" rev-parse --short HEAD)
-dirty=$([ -z "$(git -C "$src" status --porcelain --untracked-files=no)" ] && echo false || echo true)
 trap 'rm -rf "$results"' EXIT
 sandbox_boot
 trap 'sandbox_teardown_keep $?' EXIT
