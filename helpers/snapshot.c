@@ -853,7 +853,8 @@ static int run(Helper *h) {
                         r = drop_slot(h, &target);
         }
         if (r >= 0 && stores.child.pid > 0) {
-                if (snapshot || h->current.delta_file || h->config.snapshot == SNAPSHOT_DUMP)
+                if (snapshot || h->current.delta_file ||
+                    (h->config.snapshot == SNAPSHOT_DUMP && !current_database_shared(&h->current)))
                         log_info("Database %s: its part of the restore point is taken.", db);
                 r = stores_refresh_end(&stores, files, symlinks, &stats);
         }
