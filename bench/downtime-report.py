@@ -44,7 +44,7 @@ MARKS = [
     ('rp_begin', 'snapshot', r"^snapshot: (copying (database|the stores')|dumping database|reading the changes)"),
     # Snapshot=delta's read of the slot at the stop (not cuts of their own: inside the database part)
     ('slot_read', 'snapshot', r'^snapshot: reading the changes since the backup from the slot '),
-    ('slot_done', 'snapshot', r'changes read ahead by the drain, \d+ since\.$|^Delta of database '),
+    ('slot_done', 'snapshot', r'^Read \d+ changes of the slot \S+ at the stop |^Delta of database '),
     ('db_done', 'snapshot', r'^Database \S+: its part of the restore point is taken\.$'),
     ('count', 'snapshot', r'^snapshot: counting rows'),
     ('restore_point', 'snapshot', r'^Restore point ready'),

@@ -311,7 +311,7 @@ static void checkpoint_ahead(Helper *h) {
  * change from the slot. */
 static void delta_read_ahead(Helper *h) {
         _cleanup_(pg_slot_changes_done) PgSlotChanges c = {};
-        _cleanup_free_ char *path = NULL, *error = NULL;
+        _cleanup_free_ char *path = NULL, *error = NULL, *wal = NULL;
         _cleanup_close_ int fd = -EBADF, dir_fd = -EBADF;
         const char *slot = h->current.delta_slot;
         PgTarget target;
@@ -368,11 +368,14 @@ static void delta_read_ahead(Helper *h) {
                         r, "Not advancing the slot %s past the changes read ahead: %s", slot, error ?: "");
                 return;
         }
+        wal = backup_manifest_format_bytes(c.wal_bytes);
         log_info(
                 "Read %" PRIu64
-                " changes since the backup ahead of the stop into %s; the slot %s goes on from %s.",
+                " changes since the backup ahead of the stop into %s (decoding read %s of WAL); the slot "
+                "%s goes on from %s.",
                 c.changes,
                 path,
+                wal ?: "an unknown amount",
                 slot,
                 c.last_commit);
 }

@@ -614,7 +614,7 @@ static int remove_delta_file(const char *backup) {
 }
 
 static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON *files) {
-        _cleanup_free_ char *path = NULL, *hex = NULL, *error = NULL, *why = NULL, *who = NULL;
+        _cleanup_free_ char *path = NULL, *hex = NULL, *error = NULL, *why = NULL, *who = NULL, *wal = NULL;
         _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *counts = NULL;
         _cleanup_(delta_facts_done) DeltaFacts stop = {};
         _cleanup_(pg_slot_changes_done) PgSlotChanges changes = {};
@@ -662,11 +662,15 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
                 if (r < 0)
                         return log_error_errno(
                                 r, "Failed to read the changes of the slot %s: %s", slot, error ?: "");
-                if (changes.changes > changes.read)
-                        log_debug(
-                                "%" PRIu64 " changes read ahead by the drain, %" PRIu64 " since.",
-                                changes.changes - changes.read,
-                                changes.read);
+                wal = backup_manifest_format_bytes(changes.wal_bytes);
+                log_debug(
+                        "Read %" PRIu64 " changes of the slot %s at the stop (%" PRIu64
+                        " before them read ahead by the drain); decoding read %s of WAL from the slot's "
+                        "restart point.",
+                        changes.read,
+                        slot,
+                        changes.changes - changes.read,
+                        wal ?: "an unknown amount");
                 if (fsync(fd) < 0 || close(TAKE_FD(fd)) < 0)
                         return log_error_errno(errno, "Failed to write %s: %m", path);
                 counts = dump_counts(manifest);

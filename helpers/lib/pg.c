@@ -1202,15 +1202,20 @@ typedef struct ChangesArgs {
 
 /* where fd goes on: past the transactions read before whose COMMIT the slot's confirmed position has
  * passed (decoding_resume_offset()), else at the start; *ret_kept = the lines kept */
-static int changes_resume(PGconn *conn, const ChangesArgs *a, uint64_t *ret_kept, char **ret_error) {
+static int changes_resume(
+        PGconn *conn, const ChangesArgs *a, uint64_t *ret_kept, char **ret_wal_bytes, char **ret_error) {
         _cleanup_pgresult_ PGresult *res = NULL;
         const char *params[] = { a->slot };
         off_t off = 0;
         int r;
 
+        /* and how much WAL decoding reads from the slot's restart point to now, whatever wrote it */
         res = sym_PQexecParams(
                 conn,
-                "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                "SELECT confirmed_flush_lsn::text, "
+                "pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_insert_lsn(), "
+                "restart_lsn)::bigint::text "
+                "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
                 1,
                 NULL,
                 params,
@@ -1222,6 +1227,11 @@ static int changes_resume(PGconn *conn, const ChangesArgs *a, uint64_t *ret_kept
                 return r;
         if (sym_PQntuples(res) != 1 || sym_PQgetisnull(res, 0, 0))
                 return errmsg_set(ret_error, -ENOENT, "there is no logical replication slot %s", a->slot);
+        if (!sym_PQgetisnull(res, 0, 1)) {
+                *ret_wal_bytes = strdup(sym_PQgetvalue(res, 0, 1));
+                if (!*ret_wal_bytes)
+                        return errmsg_set(ret_error, -ENOMEM, "out of memory");
+        }
         r = decoding_resume_offset(a->fd, sym_PQgetvalue(res, 0, 0), &off, ret_kept);
         if (r < 0)
                 return errmsg_set(ret_error, r, "cannot read the changes read before: %s", strerror(-r));
@@ -1233,7 +1243,7 @@ static int changes_resume(PGconn *conn, const ChangesArgs *a, uint64_t *ret_kept
 static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {
         const ChangesArgs *a = userdata;
         const char *params[] = { a->slot, a->empty_xacts ? "0" : "1" };
-        _cleanup_free_ char *last_commit = NULL;
+        _cleanup_free_ char *last_commit = NULL, *wal_bytes = NULL;
         _cleanup_json_ cJSON *o = NULL;
         uint64_t n = 0, kept = 0;
         int r, failed = 0;
@@ -1242,7 +1252,7 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
         if (r >= 0)
                 r = exec_command(conn, PG_STABLE_OUTPUT, ret_error);
         if (r >= 0)
-                r = changes_resume(conn, a, &kept, ret_error);
+                r = changes_resume(conn, a, &kept, &wal_bytes, ret_error);
         if (r < 0)
                 return r;
         /* peek, not get: the slot keeps them until it is advanced past them (pg_slot_advance(), once they
@@ -1309,6 +1319,7 @@ static int changes_fn(PGconn *conn, const void *userdata, cJSON **ret, char **re
         o = cJSON_CreateObject();
         if (!o || !cJSON_AddNumberToObject(o, "count", (double)(kept + n)) ||
             !cJSON_AddNumberToObject(o, "new", (double)n) ||
+            (wal_bytes && !cJSON_AddNumberToObject(o, "wal_bytes", strtod(wal_bytes, NULL))) ||
             (last_commit && !cJSON_AddStringToObject(o, "last_commit", last_commit)))
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
         *ret = TAKE_PTR(o);
@@ -1339,8 +1350,15 @@ int pg_slot_changes_to_fd(
             json_get_int64_range(result, "new", 0, INT64_MAX, &new) < 0)
                 return errmsg_set(ret_error, -EPROTO, "database session answered without a count");
         if (ret) {
+                int64_t wal_bytes = 0;
+
+                /* the session's figure, or 0 when it gave none */
+                if (json_get_int64_range(result, "wal_bytes", 0, INT64_MAX, &wal_bytes) < 0)
+                        wal_bytes = 0;
                 last = json_get_string(result, "last_commit");
-                *ret = (PgSlotChanges){ .changes = (uint64_t)count, .read = (uint64_t) new };
+                *ret = (PgSlotChanges){ .changes = (uint64_t)count,
+                                        .read = (uint64_t) new,
+                                        .wal_bytes = (uint64_t)wal_bytes };
                 if (last && !(ret->last_commit = strdup(last)))
                         return errmsg_set(ret_error, -ENOMEM, "out of memory");
         }

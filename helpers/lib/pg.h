@@ -126,6 +126,9 @@ typedef struct PgSlotChanges {
         uint64_t changes;
         uint64_t read;
         char *last_commit;
+        /* the WAL decoding read for it, from the slot's restart point to the end of the WAL (written by
+         * anything, this database's changes or not): what the read's time follows */
+        uint64_t wal_bytes;
 } PgSlotChanges;
 
 /* free last_commit and zero c; NULL is a no-op */

@@ -302,6 +302,9 @@ START_TEST(test_slot_dump_replay) {
         ck_assert_msg(r == 0, "%s", strempty(error));
         ck_assert_uint_gt(stop.read, 4);
         ck_assert_uint_eq(stop.changes, ahead.read + stop.read);
+        /* each read says how much WAL it decoded (the stop's from the checkpoint on, checked above) */
+        ck_assert_uint_gt(ahead.wal_bytes, 0);
+        ck_assert_uint_gt(stop.wal_bytes, 0);
         /* a second attempt at the stop writes the same file: the part ahead kept, the rest again */
         r = pg_slot_changes_to_fd(&src, SLOT, fd, false, &again, &error);
         ck_assert_msg(r == 0, "%s", strempty(error));
