@@ -1374,18 +1374,27 @@ void pg_slot_changes_done(PgSlotChanges *c) {
 
 int pg_slot_advance(const PgTarget *t, const char *slot, const char *lsn, char **ret_error) {
         const char *params[] = { slot, lsn };
+        int r;
 
         assert(t);
         assert(slot);
         assert(lsn);
 
-        return pg_query(
-                t,
-                "SELECT 1 FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
-                params,
-                2,
-                NULL,
-                ret_error);
+        /* twice: the first pass takes the restart point only to the first place it meets beyond the
+         * slot's confirmed position (PostgreSQL keeps one pending candidate until it is confirmed); the
+         * second, with all of them behind the new confirmed position, takes it to the last */
+        for (int pass = 0; pass < 2; pass++) {
+                r = pg_query(
+                        t,
+                        "SELECT 1 FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
+                        params,
+                        2,
+                        NULL,
+                        ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int sequences_fn(PGconn *conn, const void *userdata, cJSON **ret, char **ret_error) {

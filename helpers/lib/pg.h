@@ -146,8 +146,9 @@ int pg_slot_changes_to_fd(
         const PgTarget *t, const char *slot, int fd, bool empty_xacts, PgSlotChanges *ret, char **ret_error);
 
 /* Move the slot's confirmed position to lsn (a COMMIT's, from PgSlotChanges.last_commit, once the
- * changes up to it are safely on disk): a later read decodes only what follows. PostgreSQL decodes the
- * WAL up to lsn to do it. */
+ * changes up to it are safely on disk), and its restart point to the last place before lsn where
+ * decoding may start again (a running-transactions record: a checkpoint's): a later read decodes only
+ * the WAL from there on. PostgreSQL decodes the WAL up to lsn to do it, here twice. */
 int pg_slot_advance(const PgTarget *t, const char *slot, const char *lsn, char **ret_error);
 
 /* every sequence outside the system schemas, in one snapshot: [{"schema", "name", "last_value" (text),
