@@ -75,13 +75,16 @@ gate_release() {
 # gate_catch NAME TEST [SIGNAL]: for a phase long enough to catch mid-work: wait (up to 120 s) until a
 # process named NAME runs and the shell test TEST holds inside the sandbox (TEST sees that process as
 # $pid); with SIGNAL, send it at once from inside the sandbox, so that the fault lands while TEST still
-# holds. Prints the pid.
+# holds. Prints the pid. A helper's own children that work beside it (helpers/shared/background.c) bear
+# its name: only a NAME whose parent is not a NAME too is taken, the helper itself.
 gate_catch() {
         # shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
         sb sh -c '
                 end=$(($(date +%s) + 120))
                 while [ "$(date +%s)" -lt "$end" ]; do
                         for pid in $(pgrep -x "$1"); do
+                                parent=$(ps -o ppid= -p "$pid" | tr -d " ")
+                                [ -n "$parent" ] && [ "$(ps -o comm= -p "$parent")" != "$1" ] || continue
                                 eval "$2" || continue
                                 [ -z "$3" ] || kill "-$3" "$pid" 2>/dev/null || continue
                                 echo "$pid"
