@@ -94,10 +94,6 @@ int genunits_format_timespan(usec_t t, char **ret) {
         return memstream_finish(&m, ret);
 }
 
-static usec_t usec_add(usec_t a, usec_t b) {
-        return a == USEC_INFINITY || b == USEC_INFINITY || a > USEC_INFINITY - 1 - b ? USEC_INFINITY : a + b;
-}
-
 /* a generated unit's head: the generator's line, what the unit is, and its [Unit] SourcePath= */
 static void put_unit_head(FILE *f, const char *what, const char *deployment, const char *source) {
         fputs(GENUNITS_HEADER, f);

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "errmsg.h"
+#include "fd-util.h"
 #include "haproxy.h"
 #include "macro.h"
 #include "strv.h"
@@ -30,10 +31,6 @@ static const char *const state_names[_HAPROXY_STATE_MAX] = {
 static void *mfree(void *p) {
         free(p);
         return NULL;
-}
-
-static usec_t usec_min(usec_t a, usec_t b) {
-        return a < b ? a : b;
 }
 
 const char *haproxy_state_to_string(HaproxyState state) {
@@ -146,55 +143,6 @@ int haproxy_socket_check(const char *socket, char **ret_error) {
 
 /* ---- one command ---- */
 
-/* waits until fd is ready for events or the deadline passes: 0, -ETIMEDOUT or -errno */
-static int wait_fd(int fd, short events, usec_t deadline) {
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = events };
-                usec_t now = now_monotonic();
-                int r;
-
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                r = poll(
-                        &p, 1, (int)usec_min((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC, INT_MAX));
-                if (r < 0 && errno != EINTR)
-                        return -errno;
-                if (r > 0)
-                        return 0;
-        }
-}
-
-/* a non-blocking connect() bounded by deadline: 0 or -errno */
-static int connect_until(int fd, const struct sockaddr *sa, socklen_t len, usec_t deadline) {
-        int error = 0;
-        socklen_t l = sizeof(error);
-        int r;
-
-        for (;;) {
-                if (connect(fd, sa, len) >= 0)
-                        return 0;
-                if (errno == EINTR)
-                        continue;
-                /* a unix socket whose backlog is full: try again shortly */
-                if (errno == EAGAIN && sa->sa_family == AF_UNIX) {
-                        if (now_monotonic() >= deadline)
-                                return -ETIMEDOUT;
-                        sleep_until(usec_min(now_monotonic() + 10 * USEC_PER_MSEC, deadline));
-                        continue;
-                }
-                if (errno != EINPROGRESS)
-                        return -errno;
-                break;
-        }
-
-        r = wait_fd(fd, POLLOUT, deadline);
-        if (r < 0)
-                return r;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &l) < 0)
-                return -errno;
-        return -error;
-}
-
 static int connect_unix(const char *path, usec_t deadline) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
@@ -205,7 +153,7 @@ static int connect_unix(const char *path, usec_t deadline) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        r = connect_until(fd, (struct sockaddr *)&sa, sizeof(sa), deadline);
+        r = socket_connect(fd, (struct sockaddr *)&sa, sizeof(sa), deadline);
         if (r < 0)
                 return r;
         return TAKE_FD(fd);
@@ -240,7 +188,7 @@ static int connect_tcp(const char *host, const char *port, usec_t deadline, bool
                         r = -errno;
                         continue;
                 }
-                r = connect_until(fd, a->ai_addr, a->ai_addrlen, deadline);
+                r = socket_connect(fd, a->ai_addr, a->ai_addrlen, deadline);
                 if (r >= 0)
                         return TAKE_FD(fd);
                 if (r == -ETIMEDOUT)
@@ -251,28 +199,10 @@ static int connect_tcp(const char *host, const char *port, usec_t deadline, bool
 
 static int send_line(int fd, const char *command, usec_t deadline) {
         _cleanup_free_ char *line = NULL;
-        size_t size, done = 0;
 
         if (asprintf(&line, "%s\n", command) < 0)
                 return -ENOMEM;
-        size = strlen(line);
-        while (done < size) {
-                ssize_t n = send(fd, line + done, size - done, MSG_NOSIGNAL);
-                int r;
-
-                if (n >= 0) {
-                        done += (size_t)n;
-                        continue;
-                }
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                r = wait_fd(fd, POLLOUT, deadline);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return socket_send_all(fd, line, strlen(line), deadline);
 }
 
 /* everything until the other end closes, at most HAPROXY_ANSWER_MAX bytes */
@@ -306,7 +236,7 @@ static int read_to_end(int fd, usec_t deadline, char **ret, size_t *ret_size) {
                         continue;
                 if (errno != EAGAIN)
                         return -errno;
-                r = wait_fd(fd, POLLIN, deadline);
+                r = fd_wait(fd, POLLIN, deadline);
                 if (r < 0)
                         return r;
         }

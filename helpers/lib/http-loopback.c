@@ -136,104 +136,30 @@ static void describe(const HttpLoopbackTarget *t, char *buf, size_t size) {
         }
 }
 
-static usec_t earliest(usec_t a, usec_t b) {
-        return a < b ? a : b;
-}
-
-/* poll fd for events until the monotonic time until: 1 ready, 0 the time passed, -errno */
-static int wait_for(int fd, short events, usec_t until) {
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = events };
-                usec_t now = now_monotonic();
-                int ms, r;
-
-                if (until != USEC_INFINITY && now >= until)
-                        return 0;
-                /* at most a minute per poll(): the loop looks at the clock again */
-                ms = -1;
-                if (until != USEC_INFINITY) {
-                        usec_t left_ms = (until - now + 999) / 1000;
-
-                        ms = left_ms > 60000 ? 60000 : (int)left_ms;
-                }
-                r = poll(&p, 1, ms);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r > 0)
-                        return 1;
-        }
-}
-
 static int connect_to(
         const HttpLoopbackTarget *t, const HttpLoopbackRequest *q, const char *where, char **ret_error) {
         _cleanup_close_ int fd = -EBADF;
-        usec_t until = earliest(q->deadline, q->connect_deadline);
-        socklen_t len = sizeof(int);
-        int err = 0, r;
+        int r;
 
         fd = socket(t->addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return errmsg_set(ret_error, -errno, "socket: %s", strerror(errno));
-        if (connect(fd, &t->addr.sa, t->addr_len) < 0) {
-                if (errno != EINPROGRESS)
-                        err = errno;
-                else {
-                        r = wait_for(fd, POLLOUT, until);
-                        if (r < 0)
-                                return errmsg_set(
-                                        ret_error, r, "Failed to connect to %s: %s", where, strerror(-r));
-                        if (r == 0)
-                                return errmsg_set(
-                                        ret_error,
-                                        q->connect_deadline <= q->deadline ? -EHOSTUNREACH : -ETIMEDOUT,
-                                        "Failed to connect to %s: timed out",
-                                        where);
-                        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-                                err = errno;
-                }
-        }
-        if (err != 0)
+        r = socket_connect(fd, &t->addr.sa, t->addr_len, usec_min(q->deadline, q->connect_deadline));
+        if (r == -ETIMEDOUT)
+                /* never connected within the connect timeout is told apart, as http.h says */
                 return errmsg_set(
                         ret_error,
-                        err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ? -err
-                                                                                         : -ECONNREFUSED,
+                        q->connect_deadline <= q->deadline ? -EHOSTUNREACH : -ETIMEDOUT,
+                        "Failed to connect to %s: timed out",
+                        where);
+        if (r < 0)
+                return errmsg_set(
+                        ret_error,
+                        r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH ? r : -ECONNREFUSED,
                         "Failed to connect to %s: %s",
                         where,
-                        strerror(err));
+                        strerror(-r));
         return TAKE_FD(fd);
-}
-
-static int send_all(
-        int fd, const char *data, size_t size, usec_t until, const char *where, char **ret_error) {
-        while (size > 0) {
-                ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
-                int r;
-
-                if (n >= 0) {
-                        data += n;
-                        size -= (size_t)n;
-                        continue;
-                }
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
-                        return errmsg_set(
-                                ret_error,
-                                -ECONNRESET,
-                                "Failed to send the request to %s: %s",
-                                where,
-                                strerror(errno));
-                r = wait_for(fd, POLLOUT, until);
-                if (r < 0)
-                        return errmsg_set(
-                                ret_error, r, "Failed to send the request to %s: %s", where, strerror(-r));
-                if (r == 0)
-                        return errmsg_set(
-                                ret_error, -ETIMEDOUT, "Timed out sending the request to %s", where);
-        }
-        return 0;
 }
 
 static int build_request(
@@ -291,21 +217,24 @@ int http_loopback_perform(
         fd = connect_to(t, q, where, ret_error);
         if (fd < 0)
                 return fd;
-        r = send_all(fd, request, request_size, q->deadline, where, ret_error);
+        r = socket_send_all(fd, request, request_size, q->deadline);
+        if (r == -ETIMEDOUT)
+                return errmsg_set(ret_error, r, "Timed out sending the request to %s", where);
         if (r < 0)
-                return r;
+                return errmsg_set(
+                        ret_error, -ECONNRESET, "Failed to send the request to %s: %s", where, strerror(-r));
 
         for (;;) {
                 char buf[65536];
                 /* until the body's first byte, the first-byte limit holds too */
-                usec_t until = p.size == 0 ? earliest(q->deadline, q->first_byte_deadline) : q->deadline;
+                usec_t until = p.size == 0 ? usec_min(q->deadline, q->first_byte_deadline) : q->deadline;
                 ssize_t n;
 
-                r = wait_for(fd, POLLIN, until);
-                if (r < 0)
+                r = fd_wait(fd, POLLIN, until);
+                if (r < 0 && r != -ETIMEDOUT)
                         return errmsg_set(
                                 ret_error, r, "Failed to read the answer of %s: %s", where, strerror(-r));
-                if (r == 0)
+                if (r < 0)
                         return errmsg_set(
                                 ret_error,
                                 -ETIMEDOUT,

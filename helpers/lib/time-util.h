@@ -40,6 +40,16 @@ static inline usec_t clock_usec(clockid_t clock) {
         return timespec_load(&ts);
 }
 
+/* the earlier of two times (USEC_INFINITY: none) */
+static inline usec_t usec_min(usec_t a, usec_t b) {
+        return a < b ? a : b;
+}
+
+/* a + b, USEC_INFINITY when either is or the sum would pass it */
+static inline usec_t usec_add(usec_t a, usec_t b) {
+        return a == USEC_INFINITY || b == USEC_INFINITY || a > USEC_INFINITY - 1 - b ? USEC_INFINITY : a + b;
+}
+
 /* CLOCK_MONOTONIC in usec, what every deadline is measured on */
 static inline usec_t now_monotonic(void) {
         return clock_usec(CLOCK_MONOTONIC);

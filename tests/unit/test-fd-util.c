@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-fd-util.c: write_all() through a pipe, read_eintr(), the closedir cleanup, readlinkat_malloc() */
+/* test-fd-util.c: write_all() through a pipe, read_eintr(), the closedir cleanup, readlinkat_malloc(),
+ * and the sockets' bounded waits: fd_wait(), socket_connect(), socket_send_all() */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -141,6 +146,69 @@ START_TEST(test_readlinkat_malloc) {
 }
 END_TEST
 
+START_TEST(test_fd_wait) {
+        int sv[2];
+        usec_t start = now_monotonic();
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        /* nothing to read: the deadline, and not much later */
+        ck_assert_int_eq(fd_wait(sv[0], POLLIN, now_monotonic() + 100 * USEC_PER_MSEC), -ETIMEDOUT);
+        ck_assert_uint_ge(now_monotonic() - start, 100 * USEC_PER_MSEC);
+        ck_assert_uint_lt(now_monotonic() - start, 5 * USEC_PER_SEC);
+        /* a deadline already past is not waited for; a byte to read is ready at once, with no deadline */
+        ck_assert_int_eq(fd_wait(sv[0], POLLIN, now_monotonic() - 1), -ETIMEDOUT);
+        ck_assert_int_eq(write(sv[1], "x", 1), 1);
+        ck_assert_int_eq(fd_wait(sv[0], POLLIN, USEC_INFINITY), 0);
+        close(sv[0]);
+        close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_socket_connect_refused) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(sa);
+        int bound, fd;
+
+        /* bound but never listening: refused, and no one can take the port meanwhile */
+        bound = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(bound, 0);
+        ck_assert_int_eq(bind(bound, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(getsockname(bound, (struct sockaddr *)&sa, &l), 0);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(
+                socket_connect(fd, (struct sockaddr *)&sa, sizeof(sa), now_monotonic() + 5 * USEC_PER_SEC),
+                -ECONNREFUSED);
+        close(fd);
+
+        /* listening: connected */
+        ck_assert_int_eq(listen(bound, 1), 0);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(socket_connect(fd, (struct sockaddr *)&sa, sizeof(sa), USEC_INFINITY), 0);
+        close(fd);
+        close(bound);
+}
+END_TEST
+
+START_TEST(test_socket_send_all) {
+        static char big[4 * 1024 * 1024];
+        int sv[2];
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+        /* what fits is sent whole */
+        ck_assert_int_eq(socket_send_all(sv[0], "hello", 5, USEC_INFINITY), 0);
+        ck_assert_int_eq(read(sv[1], big, sizeof(big)), 5);
+        /* a peer that never reads: the deadline */
+        ck_assert_int_eq(
+                socket_send_all(sv[0], big, sizeof(big), now_monotonic() + 100 * USEC_PER_MSEC), -ETIMEDOUT);
+        /* a peer that is gone: an error, not SIGPIPE */
+        close(sv[1]);
+        ck_assert_int_eq(socket_send_all(sv[0], "x", 1, USEC_INFINITY), -EPIPE);
+        close(sv[0]);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("fd-util");
         TCase *tc = tcase_create("fd-util");
@@ -150,6 +218,9 @@ int main(void) {
         tcase_add_test(tc, test_read_eintr);
         tcase_add_test(tc, test_closedir_cleanup);
         tcase_add_test(tc, test_readlinkat_malloc);
+        tcase_add_test(tc, test_fd_wait);
+        tcase_add_test(tc, test_socket_connect_refused);
+        tcase_add_test(tc, test_socket_send_all);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
