@@ -373,9 +373,9 @@ void http_set_loopback(bool enabled) {
         loopback_enabled = enabled;
 }
 
+/* start + timeout, where a timeout of 0 is none (http.h) */
 static usec_t deadline_after(usec_t start, usec_t timeout) {
-        return timeout == 0 || timeout == USEC_INFINITY || timeout > USEC_INFINITY - start ? USEC_INFINITY
-                                                                                           : start + timeout;
+        return timeout == 0 ? USEC_INFINITY : usec_add(start, timeout);
 }
 
 static bool redirect_status(long status) {
@@ -383,6 +383,14 @@ static bool redirect_status(long status) {
 }
 
 static int perform_curl(const Request *q, HttpResponse *ret, char **ret_error);
+
+/* q through libcurl from url on: where a fetch's redirect leads off what the loopback client takes */
+static int perform_curl_from(const Request *q, const char *url, HttpResponse *ret, char **ret_error) {
+        Request rest = *q;
+
+        rest.url = url;
+        return perform_curl(&rest, ret, ret_error);
+}
 
 /* q through the loopback client (http-loopback.h): *ret_taken false when it is not one for it (nothing
  * done), else true and perform()'s outcome. A fetch follows redirects here while they stay on loopback,
@@ -403,7 +411,6 @@ static int perform_loopback(const Request *q, HttpResponse *ret, bool *ret_taken
                 _cleanup_http_response_ HttpResponse resp = {};
                 _cleanup_free_ char *location = NULL, *next = NULL;
                 const char *u = url ?: q->url;
-                Request rest;
 
                 r = http_loopback_target(u, &t);
                 if (r != 0)
@@ -414,9 +421,7 @@ static int perform_loopback(const Request *q, HttpResponse *ret, bool *ret_taken
                         if (!url)
                                 return 0;
                         /* redirected off loopback: libcurl takes it from here */
-                        rest = *q;
-                        rest.url = u;
-                        return perform_curl(&rest, ret, ret_error);
+                        return perform_curl_from(q, u, ret, ret_error);
                 }
                 /* a raw Authorization header replaces the bearer one, as libcurl lets it */
                 if (q->bearer_token && !bearer && !authorization) {
@@ -464,9 +469,7 @@ static int perform_loopback(const Request *q, HttpResponse *ret, bool *ret_taken
                         r = (next = strdup(location)) ? 0 : -1;
                 else {
                         /* a relative reference or another scheme: libcurl resolves it, from here */
-                        rest = *q;
-                        rest.url = u;
-                        return perform_curl(&rest, ret, ret_error);
+                        return perform_curl_from(q, u, ret, ret_error);
                 }
                 if (r < 0)
                         return errmsg_set(ret_error, -ENOMEM, "out of memory");
