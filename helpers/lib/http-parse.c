@@ -23,7 +23,7 @@ void http_parse_done(HttpParser *p) {
 
 static int fail(HttpParser *p, int r) {
         p->state = HTTP_PARSE_DONE;
-        p->status = p->status ?: -1;
+        p->status = -1; /* whatever head came, the answer is no good: nothing more is taken */
         return r;
 }
 

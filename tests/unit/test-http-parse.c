@@ -239,6 +239,12 @@ START_TEST(test_after_the_end) {
         http_parse_done(&p);
         ck_assert_int_eq(http_parse_feed(&p, "junk\r\n\r\n", 8), -EBADMSG);
         ck_assert_int_eq(http_parse_feed(&p, "HTTP/1.1 200 OK\r\n\r\n", 19), -EBADMSG);
+
+        /* nor one that failed after its head: a body over the limit is not complete later */
+        http_parse_done(&p);
+        ck_assert_int_eq(http_parse_feed(&p, "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n", 42), -EFBIG);
+        ck_assert_int_eq(http_parse_feed(&p, "more", 4), -EBADMSG);
+        ck_assert_int_eq(http_parse_eof(&p), -EBADMSG);
 }
 END_TEST
 
