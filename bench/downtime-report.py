@@ -4,7 +4,8 @@
 # PROCEDURE...: the report of
 # bench/downtime.sh from its raw results (RESULTS/<procedure>/<trial>/{probe.log,journal.json,trial.json},
 # RESULTS/yardsticks/<trial>/yardsticks.json, RESULTS/benchmarks.txt, RESULTS/machine.json). Prints the
-# markdown section; --out puts it into FILE.md in place of the previous one (bench/report_section.py).
+# markdown section; --out puts it into FILE.md in place of the previous one of the same world, small or full
+# (bench/report_section.py).
 # --growth: the --json of a run on the same world with a larger database (downtime.sh --growth), compared.
 import json
 import os
@@ -244,7 +245,9 @@ if growth:
 
 w = machine['world']
 md = []
-md.append('## Downtime of one upgrade, beside the guide and the floor\n')
+# one section per world, so that a quick --small run does not replace the full world's figures
+world_name = 'small' if machine['small'] else 'full'
+md.append(f'## Downtime of one upgrade, beside the guide and the floor: the {world_name} world\n')
 md.append(f'Written by `bench/downtime.sh`{" --small" if machine["small"] else ""}. One server upgraded '
           f'{v_from} → {v_to} (two migrations, one of them an index over the history table), every procedure '
           f'on a fresh copy of one world, {machine["trials"]} trial{"s" if machine["trials"] > 1 else ""} each, '
@@ -265,7 +268,7 @@ md.append(f'Machine: {machine["nproc"]} CPUs ({machine["cpu"]}), {machine["mem_m
           f'no sanitizers). Run {machine["date"]}.\n')
 flags = ('--small ' if machine['small'] else '') + ('--growth ' if growth else '')
 md.append('Rerun (root; the full world takes about two hours, `--small` under an hour):\n')
-md.append(f'```sh\nsudo bench/downtime.sh {flags}--out docs/performance.md --json docs/downtime.json\n```\n')
+md.append(f'```sh\nsudo bench/downtime.sh {flags}--out docs/performance.md --json docs/downtime-{world_name}.json\n```\n')
 
 md.append('### Downtime\n')
 md.append('| procedure | downtime, median (s) | spread (s) | ratio to the floor | whole procedure (s) |')
@@ -426,7 +429,7 @@ if why:
 report = '\n'.join(md)
 sys.stdout.write(report + '\n')
 if out_md:
-    replace_section(out_md, 'downtime', report)
+    replace_section(out_md, f'downtime-{world_name}', report)
 if out_json:
     with open(out_json, 'w') as f:
         json.dump({'machine': machine, 'procedures': figures, 'yardsticks': yard, 'peak_kb': peak,

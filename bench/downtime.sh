@@ -28,8 +28,8 @@
 # Builds its own plain build (no sanitizers, -O2) in build-bench/ unless CBU_BUILD_DIR names one (made
 # from another tree, say an earlier commit for a before-and-after: CBU_BENCH_COMMIT names it). Root.
 # CBU_BENCH_KEEP=1 keeps the raw results (each trial's journal and probe log) in /var/tmp.
-# Prints the report (markdown) on stdout; --out replaces the downtime section of FILE.md (the other
-# benchmarks' sections stay), --json writes the raw figures.
+# Prints the report (markdown) on stdout; --out replaces the downtime section of its world (small or full)
+# in FILE.md (the other benchmarks' and the other world's sections stay), --json writes the raw figures.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
