@@ -258,7 +258,7 @@ int haproxy_command(
         usec_t now = now_monotonic(),
                deadline = timeout >= USEC_INFINITY - now ? USEC_INFINITY : now + timeout;
         bool resolved = true;
-        size_t size;
+        size_t size = 0;
         int r;
 
         assert(ret_answer);
