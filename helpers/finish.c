@@ -34,7 +34,7 @@ static const uint64_t carried = CURRENT_KEY_BIT(CURRENT_ID) | CURRENT_KEY_BIT(CU
                                 CURRENT_KEY_BIT(CURRENT_FINAL_DUMP) | CURRENT_KEY_BIT(CURRENT_MIGRATIONS) |
                                 CURRENT_KEY_BIT(CURRENT_TREE) | CURRENT_KEY_BIT(CURRENT_STOPPED_AT) |
                                 CURRENT_KEY_BIT(CURRENT_BASELINE) | CURRENT_KEY_BIT(CURRENT_CLUSTER_ROLL) |
-                                CURRENT_KEY_BIT(CURRENT_DELTA_FILE);
+                                CURRENT_KEY_BIT(CURRENT_DELTA_FILE) | CURRENT_KEY_BIT(CURRENT_PHASE_SECONDS);
 
 /* place: this host's place in its cluster roll (1, 2, …), 0 when none or unknown */
 static int make_entry(const Current *current, int place, cJSON **ret) {
@@ -281,6 +281,9 @@ static int run(Helper *h) {
                 return log_error_errno(
                         r, "Failed to take the state lock of deployment %s: %m", h->config.deployment);
 
+        /* finish's own time until the ledger entry; what follows (the watch, pruning) is after it */
+        if (current_set_phase_seconds(&h->current, "finish", helper_seconds(h)) < 0)
+                return log_oom();
         r = make_entry(&h->current, place, &entry);
         if (r < 0)
                 return log_oom();

@@ -134,7 +134,14 @@ static int open_upgrade(Helper *h, const char *from, const char *roll_id, bool c
 }
 
 static int preflight_done(Current *current, void *userdata) {
-        return current_phase_done(current, "preflight");
+        const Helper *h = userdata;
+        int r;
+
+        r = current_phase_done(current, "preflight");
+        if (r < 0)
+                return r;
+        /* what helper_main() records for the other phases: preflight manages current.json itself */
+        return current_set_phase_seconds(current, "preflight", helper_seconds(h));
 }
 
 static int run(Helper *h) {
@@ -215,7 +222,7 @@ static int run(Helper *h) {
         r = helper_run_hooks(h, HOOKS_PRE_UPGRADE, NULL, NULL);
         if (r < 0)
                 return r;
-        r = helper_update_current(h, preflight_done, NULL);
+        r = helper_update_current(h, preflight_done, h);
         if (r < 0)
                 return r;
         helper_unlock(h);

@@ -12,7 +12,7 @@ packages=(
         postgresql postgresql-client nodejs npm
         debhelper lintian rpm rpmlint
         clang libclang-rt-dev
-        etcd-server etcd-client haproxy
+        etcd-server etcd-client haproxy prometheus-node-exporter
 )
 
 missing=()

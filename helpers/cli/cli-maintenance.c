@@ -15,6 +15,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics-file.h"
 #include "paths.h"
 #include "release.h"
 #include "retention.h"
@@ -224,6 +225,7 @@ int verb_hold(int argc, char *argv[], void *userdata) {
                 r = state_write_json_atomic(path, hold, 0644);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
+        metrics_update(c);
         printf("Unattended upgrades of deployment %s are on hold%s%s%s: the auto timer's runs do nothing "
                "until codebolt-upgrade%s%s unhold. Upgrades started by hand are not affected.\n",
                c->deployment,
@@ -254,6 +256,7 @@ int verb_unhold(int argc, char *argv[], void *userdata) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to remove %s: %m", path);
+        metrics_update(c);
         printf("Unattended upgrades of deployment %s resumed: the next run of its auto timer upgrades as "
                "configured.\n",
                c->deployment);

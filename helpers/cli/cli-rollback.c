@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics-file.h"
 #include "paths.h"
 #include "state.h"
 #include "unitname.h"
@@ -60,6 +61,7 @@ int verb_clear(int argc, char *argv[], void *userdata) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to close the held upgrade to %s: %m", version);
                 printf("Closed the held upgrade to %s (its state is kept as %s).\n", version, aside);
+                metrics_update(c);
         }
 
         r = ledger_clear_failed(ledger, version, now);

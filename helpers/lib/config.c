@@ -355,6 +355,26 @@ static int parse_path(const char *value, void *field) {
         return 0;
 }
 
+/* a node_exporter textfile: an absolute path whose file name ends in .prom (the only files the textfile
+ * collector reads), with something before the suffix */
+#define STRLEN_PROM (sizeof(".prom") - 1)
+
+static int parse_prom_path(const char *value, void *field) {
+        _cleanup_free_ char *p = NULL;
+        const char *base;
+        int r;
+
+        r = normalize_path(value, &p);
+        if (r < 0)
+                return r;
+        base = strrchr(p, '/') + 1;
+        if (strlen(base) <= STRLEN_PROM || !streq(base + strlen(base) - STRLEN_PROM, ".prom"))
+                return -EINVAL;
+        free(*(char **)field);
+        *(char **)field = TAKE_PTR(p);
+        return 0;
+}
+
 static bool is_url(const char *s, bool allow_file) {
         const char *rest = startswith(s, "https://") ?: startswith(s, "http://");
 
@@ -1004,6 +1024,13 @@ static const ConfigKey config_keys[] = {
             FIELD_VALUE,
             notify_announce_lead,
             EXPECT_TIMESPAN),
+        KEY("Notify",
+            "MetricsFile",
+            parse_prom_path,
+            FIELD_STRING,
+            notify_metrics_file,
+            "expected an absolute path of a file whose name ends in .prom (node_exporter's textfile "
+            "collector reads only those)"),
 
         KEY("Cluster",
             "Name",
@@ -1161,6 +1188,7 @@ void config_done(Config *c) {
         free(c->auto_channel);
         free(c->notify_url);
         free(c->notify_token_credential);
+        free(c->notify_metrics_file);
         free(c->cluster_name);
         strv_free(c->cluster_etcd);
         free(c->cluster_host_id);

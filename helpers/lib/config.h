@@ -124,6 +124,7 @@ typedef struct Config {
         char *notify_url;
         char *notify_token_credential; /* webhook-token */
         usec_t notify_announce_lead;
+        char *notify_metrics_file; /* node_exporter's textfile; NULL: none (helpers/shared/metrics-file.h) */
 
         /* [Cluster]: the host is in a cluster only with Name= set (config_cluster_enabled()); without it
          * the other keys are ignored, and config_load() refuses Etcd= */

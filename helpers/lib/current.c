@@ -160,6 +160,7 @@ static const Field fields[_CURRENT_KEY_MAX] = {
         FIELD(CURRENT_CLUSTER_COORDINATED, "cluster_coordinated", FIELD_BOOL, cluster_coordinated),
         FIELD(CURRENT_DELTA_SLOT, "delta_slot", FIELD_STRING, delta_slot),
         FIELD(CURRENT_DELTA_FILE, "delta_file", FIELD_STRING, delta_file),
+        FIELD(CURRENT_PHASE_SECONDS, "phase_seconds", FIELD_DOCUMENT, phase_seconds),
 };
 
 static void *field_of(Current *c, const Field *f) {
@@ -706,6 +707,23 @@ int current_phase_done(Current *c, const char *phase) {
         if (current_phase_is_done(c, phase))
                 return 0;
         return strv_push(&c->phases, phase);
+}
+
+int current_set_phase_seconds(Current *c, const char *phase, double seconds) {
+        cJSON *n;
+
+        if (!c->phase_seconds && !(c->phase_seconds = cJSON_CreateObject()))
+                return -ENOMEM;
+        n = cJSON_CreateNumber(seconds);
+        if (!n)
+                return -ENOMEM;
+        if (cJSON_GetObjectItemCaseSensitive(c->phase_seconds, phase))
+                return cJSON_ReplaceItemInObjectCaseSensitive(c->phase_seconds, phase, n) ? 0 : -ENOMEM;
+        if (!cJSON_AddItemToObject(c->phase_seconds, phase, n)) {
+                cJSON_Delete(n);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 int current_set_migration(Current *c, const char *id, bool breaking, char *const *drops, const char *state) {

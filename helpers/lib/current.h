@@ -65,6 +65,7 @@
  * | cluster_coordinated    | bool                | preflight                                      | backup, snapshot, rollback (shared/roll.c)                                                          |
  * | delta_slot             | string              | backup (Snapshot=delta)                        | snapshot, rollback, the CLI                                                                         |
  * | delta_file             | string (path)       | snapshot (Snapshot=delta); rollback (late)     | finish (carried to the ledger), rollback                                                            |
+ * | phase_seconds          | object              | helper layer (each phase), finish, rollback    | finish, rollback (carried to the ledger), shared/metrics                                            |
  *
  * "helper layer" is helpers/shared/helper.c and events.c (helper_check_current, helper_notify,
  * helper_run_hooks, the phase marks); "the CLI", codebolt-upgrade, reads it for status, clear, clean and
@@ -138,6 +139,7 @@ typedef enum CurrentKey {
         CURRENT_CLUSTER_COORDINATED,
         CURRENT_DELTA_SLOT,
         CURRENT_DELTA_FILE,
+        CURRENT_PHASE_SECONDS,
         _CURRENT_KEY_MAX,
 } CurrentKey;
 
@@ -227,6 +229,11 @@ typedef struct Current {
         char *delta_file; /* snapshot: the backup's database.delta, the changes since the dump that a
                            * full restore replays after the dump; NULL when the snapshot took template */
 
+        /* {"<phase>": seconds}: how long each phase of the upgrade took, written by the helper layer as
+         * each completes (finish adds its own, the rollback "rollback"); carried to the ledger, where the
+         * metrics file reads the last upgrade's */
+        cJSON *phase_seconds;
+
         uint64_t present; /* CURRENT_KEY_BIT()s of the keys to write even at their zero value */
         cJSON *extra;     /* members this version does not know (an older or newer writer's, or a ledger
                            * entry's own): kept and written back after the known ones */
@@ -272,6 +279,8 @@ int current_save(const char *deployment, Current *c);
 int current_set_phase(Current *c, const char *phase);
 /* append phase to c->phases unless it is there */
 int current_phase_done(Current *c, const char *phase);
+/* phase_seconds[phase] = seconds (a phase run again, by a resumed rollback say, keeps the last time) */
+int current_set_phase_seconds(Current *c, const char *phase, double seconds);
 /* whether phase is in c->phases */
 bool current_phase_is_done(const Current *c, const char *phase);
 /* add a migration (drops copied; NULL: none), or update the state of the one with that id */

@@ -2,6 +2,7 @@
 /* conclude.c: the end of a rollback: the ledger, the webhook and rollback.d, then current.json goes */
 #define _GNU_SOURCE
 
+#include "checks.h"
 #include "current.h"
 #include "hooks.h"
 #include "json-util.h"
@@ -20,7 +21,44 @@
          CURRENT_KEY_BIT(CURRENT_MIGRATIONS) | CURRENT_KEY_BIT(CURRENT_TREE) |                \
          CURRENT_KEY_BIT(CURRENT_FAILED_DATABASE) | CURRENT_KEY_BIT(CURRENT_DISCARDED_ROWS) | \
          CURRENT_KEY_BIT(CURRENT_ROLLBACK_ATTEMPTS) | CURRENT_KEY_BIT(CURRENT_HELD_REASON) |  \
-         CURRENT_KEY_BIT(CURRENT_LATE) | CURRENT_KEY_BIT(CURRENT_CLUSTER_ROLL))
+         CURRENT_KEY_BIT(CURRENT_LATE) | CURRENT_KEY_BIT(CURRENT_CLUSTER_ROLL) |              \
+         CURRENT_KEY_BIT(CURRENT_PHASE_SECONDS))
+
+/* A rollback that brought the old version back (rolled-back, restored) after the upgrade stopped the
+ * server: its downtime, from that stop to now, into e. Not for a late rollback (its stop_at is the
+ * upgrade's, long done), nor a held one (the server is not back). */
+static int add_downtime(cJSON *e, const Current *current, const char *result, const char *now) {
+        usec_t stopped, finished;
+
+        if (!current || current->late || !(streq(result, "rolled-back") || streq(result, "restored")) ||
+            checks_parse_timestamp(current->stopped_at, &stopped) < 0 ||
+            checks_parse_timestamp(now, &finished) < 0 || finished < stopped)
+                return 0;
+        return cJSON_AddNumberToObject(e, "downtime_seconds", (double)((finished - stopped) / USEC_PER_SEC))
+                       ? 0
+                       : -ENOMEM;
+}
+
+/* phase_seconds.rollback into e: this run of the rollback, up to its ledger entry */
+static int add_rollback_seconds(cJSON *e, double seconds) {
+        cJSON *phases = cJSON_GetObjectItemCaseSensitive(e, "phase_seconds"), *n;
+
+        if (!cJSON_IsObject(phases)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(e, "phase_seconds");
+                phases = cJSON_AddObjectToObject(e, "phase_seconds");
+                if (!phases)
+                        return -ENOMEM;
+        }
+        n = cJSON_CreateNumber(seconds);
+        if (!n)
+                return -ENOMEM;
+        cJSON_DeleteItemFromObjectCaseSensitive(phases, "rollback");
+        if (!cJSON_AddItemToObject(phases, "rollback", n)) {
+                cJSON_Delete(n);
+                return -ENOMEM;
+        }
+        return 0;
+}
 
 int write_ledger(
         Helper *h, const Current *current, const char *result, const char *phase, const char *message) {
@@ -44,6 +82,11 @@ int write_ledger(
         cJSON_ArrayForEach (v, carried)
                 if (!cJSON_AddItemToObject(e, v->string, cJSON_Duplicate(v, true)))
                         return log_oom();
+        r = add_downtime(e, current, result, now);
+        if (r >= 0 && current)
+                r = add_rollback_seconds(e, helper_seconds(h));
+        if (r < 0)
+                return log_oom();
 
         r = ledger_append(h->config.deployment, TAKE_PTR(e));
         if (r < 0)

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "message-ids.h"
+#include "metrics-file.h"
 #include "paths.h"
 #include "semver.h"
 #include "spawn.h"
@@ -174,8 +175,23 @@ static int update_enter(Current *current, void *userdata) {
         return current_set_phase(current, userdata);
 }
 
+typedef struct PhaseLeft {
+        const char *phase;
+        double seconds;
+} PhaseLeft;
+
 static int update_leave(Current *current, void *userdata) {
-        return current_phase_done(current, userdata);
+        const PhaseLeft *left = userdata;
+        int r;
+
+        r = current_phase_done(current, left->phase);
+        if (r < 0)
+                return r;
+        return current_set_phase_seconds(current, left->phase, left->seconds);
+}
+
+double helper_seconds(const Helper *h) {
+        return (double)(clock_usec(CLOCK_MONOTONIC) - h->started) / USEC_PER_SEC;
 }
 
 /* a phase of the upgrade unit itself, not the rollback or one of its --rollback helpers */
@@ -263,8 +279,9 @@ int helper_config_load(const char *deployment, Config *ret, const char *conseque
         return 0;
 }
 
-int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h)) {
-        _cleanup_(helper_done) Helper h = { .phase = phase, .lock_fd = -EBADF };
+/* helper_main() up to the metrics file */
+static int helper_main_run(Helper *h, int argc, char *argv[], HelperFlags flags, int (*run)(Helper *h)) {
+        const char *phase = h->phase;
         struct sigaction sa = { .sa_handler = on_term };
         SemVer v = {};
         const char *deployment, *id;
@@ -280,86 +297,101 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
                 usage(argv[0], phase);
                 return 2;
         }
-        h.argc = argc - 1;
-        h.argv = argv;
-        h.for_rollback = argc > 2 && streq(argv[1], "--rollback");
-        if (h.for_rollback)
+        h->argc = argc - 1;
+        h->argv = argv;
+        h->for_rollback = argc > 2 && streq(argv[1], "--rollback");
+        if (h->for_rollback)
                 flags |= HELPER_KEEPS_PHASE;
 
-        h.instance = strdup(argv[argc - 1]);
-        if (!h.instance)
+        h->instance = strdup(argv[argc - 1]);
+        if (!h->instance)
                 return log_oom(), 1;
-        r = unitname_unescape(h.instance, &h.version);
+        r = unitname_unescape(h->instance, &h->version);
         if (r < 0) {
                 log_error_errno(
-                        r, "The unit instance '%s' is not a valid escaped unit name part: %m", h.instance);
+                        r, "The unit instance '%s' is not a valid escaped unit name part: %m", h->instance);
                 return 1;
         }
-        log_set_version(h.version);
+        log_set_version(h->version);
 
-        r = semver_parse(h.version, &v);
+        r = semver_parse(h->version, &v);
         semver_done(&v);
         if (r < 0 && !(flags & HELPER_ANY_VERSION)) {
-                log_error("Refusing '%s': %s.", h.version, semver_why_invalid(h.version));
-                return helper_failed(&h);
+                log_error("Refusing '%s': %s.", h->version, semver_why_invalid(h->version));
+                return helper_failed(h);
         }
 
         deployment = getenv("CODEBOLT_DEPLOYMENT");
-        r = helper_config_load(deployment, &h.config, NULL);
+        r = helper_config_load(deployment, &h->config, NULL);
         if (r < 0)
                 return 2;
-        log_set_deployment(h.config.deployment);
+        log_set_deployment(h->config.deployment);
 
         id = getenv("INVOCATION_ID");
         if (id && *id) {
-                h.upgrade_id = strdup(id);
-                if (!h.upgrade_id)
+                h->upgrade_id = strdup(id);
+                if (!h->upgrade_id)
                         return log_oom(), 1;
         }
 
         if (flags & HELPER_KEEPS_PHASE) {
                 /* only that current.json belongs to this upgrade */
-                r = helper_lock(&h);
+                r = helper_lock(h);
                 if (r >= 0)
-                        r = helper_reload_current(&h);
-                helper_unlock(&h);
+                        r = helper_reload_current(h);
+                helper_unlock(h);
                 if (r < 0)
                         return 1;
         } else if (!(flags & HELPER_NO_CURRENT)) {
-                r = helper_update_current(&h, update_enter, (void *)phase);
+                r = helper_update_current(h, update_enter, (void *)phase);
                 if (r < 0)
-                        return helper_failed(&h);
+                        return helper_failed(h);
         }
 
         /* in a cluster roll, the other hosts see this phase working */
         if (!(flags & HELPER_NO_CURRENT))
-                roll_heartbeat_start(&h);
-        r = run(&h);
+                roll_heartbeat_start(h);
+        r = run(h);
         roll_heartbeat_stop();
         if (r < 0)
-                return helper_failed(&h);
+                return helper_failed(h);
         if (helper_cancelled) {
                 log_error("Stopped by signal %d during %s.", (int)helper_cancelled, phase);
-                return helper_failed(&h);
+                return helper_failed(h);
         }
         if (r > 0)
                 return r;
 
         if (!(flags & (HELPER_NO_CURRENT | HELPER_ENDS_UPGRADE | HELPER_KEEPS_PHASE))) {
-                r = helper_update_current(&h, update_leave, (void *)phase);
+                PhaseLeft left = { phase, helper_seconds(h) };
+                r = helper_update_current(h, update_leave, &left);
                 if (r < 0)
-                        return helper_failed(&h);
+                        return helper_failed(h);
         }
-        if (helper_is_upgrade_phase(&h)) {
-                char *fields[] = { from_field(&h), NULL };
+        if (helper_is_upgrade_phase(h)) {
+                char *fields[] = { from_field(h), NULL };
                 log_event(
                         LOG_INFO,
                         MESSAGE_PHASE_COMPLETED,
                         fields[0] ? fields : NULL,
                         "Upgrade to %s: phase %s completed.",
-                        h.version,
+                        h->version,
                         phase);
                 free(fields[0]);
         }
         return 0;
+}
+
+int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h)) {
+        _cleanup_(helper_done) Helper h = { .phase = phase, .lock_fd = -EBADF };
+        int r;
+
+        h.started = clock_usec(CLOCK_MONOTONIC);
+        r = helper_main_run(&h, argc, argv, flags, run);
+        /* whatever the phase did to the state, succeeded or failed: [Notify] MetricsFile= shows it */
+        if (h.config.deployment && helper_lock(&h) >= 0) {
+                metrics_update(&h.config);
+                helper_unlock(&h);
+        }
+        return r;
 }

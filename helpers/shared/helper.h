@@ -25,6 +25,7 @@ typedef struct Helper {
         Current current;   /* current.json, loaded by helper_main unless HELPER_NO_CURRENT (else empty) */
         int lock_fd;       /* -EBADF when not held */
         bool for_rollback; /* --rollback: run by the rollback unit for this upgrade (see helper_main) */
+        usec_t started;    /* CLOCK_MONOTONIC when helper_main() began: the phase's duration runs from it */
         int argc;          /* what is left after the options helper_main knows */
         char **argv;
 } Helper;
@@ -42,6 +43,9 @@ extern volatile sig_atomic_t helper_cancelled;
  * the phase done. Returns the exit code: 0 success, 1 failure, 2 bad usage or configuration, or what
  * run() returned when it is positive. */
 int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h));
+
+/* the seconds since helper_main() began (what helper_main() records as the phase's duration) */
+double helper_seconds(const Helper *h);
 
 /* config_load(), then paths_set_install_root(); logs a failure as "file:line: key: message" (and ":
  * consequence" when given) */

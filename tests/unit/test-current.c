@@ -197,6 +197,25 @@ START_TEST(test_phase_done_survives_save) {
 }
 END_TEST
 
+START_TEST(test_phase_seconds) {
+        _cleanup_(current_done) Current c = {}, back = {};
+
+        sample("1.5.0", &c);
+        ck_assert_int_eq(current_create("seconds", &c), 0);
+        ck_assert_int_eq(current_set_phase_seconds(&c, "stage", 1.5), 0);
+        ck_assert_int_eq(current_set_phase_seconds(&c, "backup", 2), 0);
+        /* a phase run again keeps its last time */
+        ck_assert_int_eq(current_set_phase_seconds(&c, "stage", 3.25), 0);
+        ck_assert_int_eq(current_save("seconds", &c), 0);
+
+        ck_assert_int_eq(current_load("seconds", &back, NULL), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(back.phase_seconds), 2);
+        ck_assert_double_eq(
+                cJSON_GetObjectItemCaseSensitive(back.phase_seconds, "stage")->valuedouble, 3.25);
+        ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(back.phase_seconds, "backup")->valuedouble, 2);
+}
+END_TEST
+
 START_TEST(test_timestamp) {
         _cleanup_free_ char *s = current_timestamp();
         struct tm tm = {};
@@ -264,6 +283,7 @@ START_TEST(test_full) {
         ck_assert_str_eq(c.delta_slot, "cbu_codebolt_0f1e2d3c4b5a");
         ck_assert_str_eq(
                 c.delta_file, "/backups/codebolt/20261206T140000Z-1.4.0-to-1.5.0-rc.1/database.delta");
+        ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(c.phase_seconds, "stage")->valuedouble, 12.25);
         /* null and absent read the same: NULL */
         ck_assert_ptr_null(c.snapshot);
         ck_assert_ptr_null(c.held_instructions);
@@ -686,6 +706,7 @@ static Suite *current_suite(void) {
         tcase_add_test(tc, test_restore_reason);
         tcase_add_test(tc, test_phase_done_survives_save);
         tcase_add_test(tc, test_set_migration);
+        tcase_add_test(tc, test_phase_seconds);
         tcase_add_test(tc, test_timestamp);
         tcase_add_test(tc, test_full);
         tcase_add_test(tc, test_preflight);

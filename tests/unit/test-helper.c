@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-helper.c: the helper layer's pieces that need no systemd: credentials and their trust rules, the
- * login's refusal, the server's URL and user, the database target, hold.json, deadlines */
+ * login's refusal, the server's URL and user, the database target, hold.json, deadlines, the metrics file */
 #define _GNU_SOURCE
 #include <check.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "test-root.h"
@@ -11,6 +12,9 @@
 #include "trust.h"
 #include "helper.h"
 #include "hold-file.h"
+#include "ledger.h"
+#include "metrics-file.h"
+#include "promtext.h"
 #include "macro.h"
 #include "paths.h"
 #include "server.h"
@@ -171,6 +175,77 @@ START_TEST(test_deadline) {
 }
 END_TEST
 
+static double metric(const char *text, const char *name, const char *labels) {
+        double v = -1;
+
+        ck_assert_msg(promtext_value(text, name, labels, &v) == 0, "no %s in:\n%s", name, text);
+        return v;
+}
+
+START_TEST(test_metrics_update) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL, *held = NULL, *extra = NULL,
+                            *state = paths_state_dir("metrics"),
+                            *current = paths_state_file("metrics", "current.json");
+        struct stat st;
+
+        ck_assert_int_eq(config_init_defaults(&c), 0);
+        free(c.deployment);
+        c.deployment = strdup("metrics");
+        ck_assert_ptr_nonnull(c.deployment);
+        /* unset: nothing written, no path */
+        ck_assert_ptr_null(metrics_file_path(&c));
+        metrics_update(&c);
+
+        c.notify_metrics_file = strdup("/var/lib/node-exporter/codebolt-upgrade.prom");
+        ck_assert_ptr_nonnull(c.notify_metrics_file);
+        /* an extra deployment writes beside the default's file, under its own name */
+        extra = metrics_file_path(&c);
+        ck_assert_str_eq(extra, "/var/lib/node-exporter/codebolt-upgrade-metrics.prom");
+        ck_assert_int_ge(asprintf(&dir, "%s/var/lib/node-exporter", root), 0);
+        ck_assert_int_ge(asprintf(&path, "%s/codebolt-upgrade-metrics.prom", dir), 0);
+
+        /* the directory missing (node_exporter not installed): a warning, nothing made */
+        metrics_update(&c);
+        ck_assert_int_eq(access(dir, F_OK), -1);
+
+        ck_assert_int_eq(paths_mkdir_p(dir, 0755), 0);
+        ck_assert_int_eq(paths_mkdir_p(state, 0700), 0);
+        ck_assert_int_eq(
+                ledger_append(
+                        "metrics",
+                        cJSON_Parse("{\"id\": \"x\", \"from\": \"1.4.0\", \"to\": \"1.5.0\", "
+                                    "\"result\": \"succeeded\", \"watch\": \"ok\", "
+                                    "\"finished\": \"2026-12-07T06:00:00Z\", \"downtime_seconds\": 2, "
+                                    "\"phase_seconds\": {\"backup\": 1.5}}")),
+                0);
+        ck_assert_int_eq(
+                ledger_append(
+                        "metrics",
+                        cJSON_Parse("{\"id\": \"y\", \"from\": \"1.5.0\", \"to\": \"1.6.0\", "
+                                    "\"result\": \"refused\", \"finished\": \"2026-12-07T07:00:00Z\"}")),
+                0);
+        metrics_update(&c);
+        ck_assert_int_eq(state_read_file(path, &text, NULL), 0);
+        ck_assert_int_eq(stat(path, &st), 0);
+        /* node_exporter reads it as its own user */
+        ck_assert_int_eq(st.st_mode & 07777, 0644);
+        ck_assert_double_eq(
+                metric(text, "codebolt_upgrade_last_result", "result=\"refused\",to=\"1.6.0\""), 1);
+        /* the refusal ended no watch: the verdict is the last success's */
+        ck_assert_double_eq(metric(text, "codebolt_upgrade_watch_verdict", "verdict=\"ok\""), 1);
+        ck_assert_double_eq(metric(text, "codebolt_upgrade_in_progress", "deployment=\"metrics\""), 0);
+        ck_assert_double_eq(metric(text, "codebolt_upgrade_held", NULL), 0);
+
+        /* a held upgrade in flight */
+        ck_assert_int_eq(state_write_string_atomic(current, "{\"held\": true}", 0600), 0);
+        metrics_update(&c);
+        ck_assert_int_eq(state_read_file(path, &held, NULL), 0);
+        ck_assert_double_eq(metric(held, "codebolt_upgrade_held", NULL), 1);
+        ck_assert_double_eq(metric(held, "codebolt_upgrade_in_progress", NULL), 0);
+}
+END_TEST
+
 static Suite *helper_suite(void) {
         Suite *s = suite_create("helper");
         TCase *tc = tcase_create("core");
@@ -182,6 +257,7 @@ static Suite *helper_suite(void) {
         tcase_add_test(tc, test_pg_target);
         tcase_add_test(tc, test_hold_read);
         tcase_add_test(tc, test_deadline);
+        tcase_add_test(tc, test_metrics_update);
         suite_add_tcase(s, tc);
         return s;
 }

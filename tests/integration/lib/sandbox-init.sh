@@ -73,11 +73,12 @@ hostname "${CBU_SB_HOSTNAME:-cbu-sandbox}"
 # systemd sets the hostname from /etc/hostname at boot: a named sandbox keeps its name
 [ -z "${CBU_SB_HOSTNAME:-}" ] || echo "$CBU_SB_HOSTNAME" >"$root/etc/hostname"
 # what a bare sandbox has no use for, and what would fail in it (no tty, no clock to set); etcd and
-# HAProxy are installed for the cluster tests, which start their own instances; CBU_SB_MASK names more
+# HAProxy are installed for the cluster tests, node_exporter for the metrics test, which start their own
+# instances; CBU_SB_MASK names more
 # shellcheck disable=SC2086 # CBU_SB_MASK: a list of unit names
 for u in getty@tty1.service console-getty.service systemd-timesyncd.service e2scrub_reap.service apt-daily.timer \
         apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer \
-        etcd.service haproxy.service ${CBU_SB_MASK:-}; do
+        etcd.service haproxy.service prometheus-node-exporter.service ${CBU_SB_MASK:-}; do
         ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 # the host's machine id would make journald share a directory name with the host's: give the sandbox its own
