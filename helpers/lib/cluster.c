@@ -284,7 +284,7 @@ static int strv_cmp(const void *a, const void *b) {
 static int get_hosts(
         const cJSON *o, const char *doc, const char *key, bool sort, char ***ret, char **ret_error) {
         _cleanup_strv_free_ char **l = NULL;
-        const cJSON *v, *item;
+        const cJSON *v = NULL, *item;
         size_t n = 0;
         int r;
 
@@ -617,7 +617,7 @@ void cluster_sem_done(ClusterSem *s) {
 
 int cluster_sem_from_json(const cJSON *j, ClusterSem *ret, char **ret_error) {
         _cleanup_(cluster_sem_done) ClusterSem s = {};
-        const cJSON *v;
+        const cJSON *v = NULL;
         int64_t n;
         int r;
 
