@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # demo.sh: the main job, shown end to end in a throwaway sandbox (a real systemd as PID 1 on an overlay
 # of this machine's root; nothing on the host changes): Codebolt 1.4.0 with seeded data, then
-#   systemctl start codebolt-upgrade@1.5.0
-# then `codebolt-upgrade status`, `codebolt-upgrade history` and the upgrade's journal.
+#   codebolt-upgrade upgrade 1.5.0 --yes
+# (the plan, then codebolt-upgrade@1.5.0.service started and followed live to its result), then
+# `codebolt-upgrade status` and `codebolt-upgrade history`.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CBU_BUILD_DIR=${CBU_BUILD:-$src/build}
@@ -27,16 +28,11 @@ show() {
 }
 
 show codebolt-upgrade status
-sb_log "starting the upgrade; its journal follows"
-sb journalctl -f -n 0 -o short -u codebolt-upgrade@1.5.0.service -u codebolt.service &
-follower=$!
 rc=0
-sb systemctl start codebolt-upgrade@1.5.0.service || rc=$?
-sleep 1
-kill "$follower" 2>/dev/null || true
-wait "$follower" 2>/dev/null || true
+# on this terminal when there is one: the live block; else the time-stamped lines
+show codebolt-upgrade upgrade 1.5.0 --yes || rc=$?
 
-printf '\n\033[1m# systemctl start codebolt-upgrade@1.5.0 exited %s\033[0m\n' "$rc"
+printf '\n\033[1m# codebolt-upgrade upgrade 1.5.0 exited %s\033[0m\n' "$rc"
 show systemctl status --no-pager --lines=0 codebolt.service || true
 show codebolt-upgrade status
 show codebolt-upgrade history

@@ -8,7 +8,7 @@ packages=(
         man-db groff-base bash-completion
         libsystemd-dev libpq-dev libcjson-dev libcurl4-openssl-dev libinih-dev libgcrypt20-dev
         libssl-dev
-        systemd systemd-journal-remote dbus util-linux iproute2 curl jq rsync git
+        systemd systemd-journal-remote dbus util-linux iproute2 curl jq rsync git tmux
         postgresql postgresql-client nodejs npm
         debhelper lintian rpm rpmlint
         clang libclang-rt-dev

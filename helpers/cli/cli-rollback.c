@@ -85,40 +85,14 @@ int verb_clear(int argc, char *argv[], void *userdata) {
         return 0;
 }
 
-/* The unit's messages since `since` (CLOCK_REALTIME usec), notice and worse: what the operator needs to
- * read. By the unit name, not its invocation id: a oneshot unit that ended well is unloaded at once, and
- * its InvocationID goes with it. */
-static void print_unit_messages(const char *unit, uint64_t since) {
-        _cleanup_free_ char *match = NULL;
-        sd_journal *j = NULL;
-        const void *data;
-        size_t size;
-
-        if (asprintf(&match, "_SYSTEMD_UNIT=%s", unit) < 0 || sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY) < 0)
-                return;
-        if (sd_journal_add_match(j, match, 0) >= 0 && sd_journal_seek_realtime_usec(j, since) >= 0)
-                while (sd_journal_next(j) > 0) {
-                        if (sd_journal_get_data(j, "PRIORITY", &data, &size) < 0 || size != 10 ||
-                            ((const char *)data)[9] > '0' + LOG_NOTICE)
-                                continue;
-                        if (sd_journal_get_data(j, "MESSAGE", &data, &size) >= 0)
-                                printf("  %.*s\n", (int)(size - 8), (const char *)data + 8);
-                }
-        sd_journal_close(j);
-}
-
-/* a late rollback by hand (docs/architecture.md, "Late rollback"): start the rollback unit, wait for it, and
- * say what it did. With
+/* a late rollback by hand (docs/architecture.md, "Late rollback"): start the rollback unit, follow it
+ * (cli_follow()), and say what it did. With
  * --discard-since the unit may do a full restore, which discards what was written since the upgrade. */
 int verb_rollback(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         const char *version = argv[1];
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *instance = NULL, *unit = NULL, *flag = NULL, *result = NULL, *error = NULL;
-        _cleanup_json_ cJSON *ledger = NULL;
-        const cJSON *entry;
-        uint64_t since;
-        int r;
+        _cleanup_free_ char *instance = NULL, *unit = NULL, *flag = NULL;
+        int r, code;
 
         r = cli_require_exact_version(version);
         if (r < 0)
@@ -140,38 +114,18 @@ int verb_rollback(int argc, char *argv[], void *userdata) {
                         return log_error_errno(r, "Failed to write %s: %m", flag);
         }
 
-        r = bus_open_system(&bus);
-        if (r < 0) {
-                if (flag)
-                        (void)unlink(flag);
-                return log_error_errno(r, "Failed to connect to the system bus: %m");
-        }
-        printf("Starting %s and waiting for it…\n", unit);
-        since = now_realtime();
-        r = bus_start_unit(bus, unit, USEC_INFINITY, &result, &error);
-        /* taken by the unit when it ran; never left for a later start */
-        if (flag)
+        /* the unit takes the flag when it runs (the first run does, so it never lingers); a follower
+         * that failed to start it removes it */
+        code = cli_follow(
+                c,
+                &(CliFollow){
+                        .rollback_unit = unit,
+                        .start_unit = unit,
+                        .version = version,
+                        .since = now_realtime(),
+                        .by_hand = true,
+                });
+        if (flag && code == 2)
                 (void)unlink(flag);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start %s: %s", unit, error ?: strerror(-r));
-        print_unit_messages(unit, since);
-
-        if (!streq(result, "done"))
-                return log_error_errno(
-                        EIO,
-                        "%s did not roll back (job result '%s'); the reason is above and in: journalctl -u "
-                        "%s",
-                        unit,
-                        result,
-                        unit);
-        if (ledger_load(c->deployment, &ledger) >= 0 && (entry = ledger_last_for_version(ledger, version)))
-                printf("Deployment %s: the upgrade to %s is %s; %s runs. %s stays marked failed until "
-                       "codebolt-upgrade clear %s.\n",
-                       c->deployment,
-                       version,
-                       cli_str_or(entry, "result", "?"),
-                       cli_str_or(entry, "from", "the previous version"),
-                       version,
-                       version);
-        return 0;
+        return code;
 }

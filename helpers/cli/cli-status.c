@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus.h"
+#include "checks.h"
 #include "cli.h"
 #include "credentials.h"
 #include "delta.h"
@@ -237,6 +238,34 @@ static void show_delta_slots(const Config *c, const Current *current) {
         }
 }
 
+/* status --follow with an upgrade in flight: the live view of `upgrade`, from where it is now. 1 when
+ * it follows; 0 when no unit works on it now (interrupted: the status says so). */
+static int follow_in_flight(const Config *c, const Current *current, int *ret_code) {
+        _cleanup_free_ char *unit = cli_deployment_unit(c, "upgrade", current->instance),
+                            *rollback = cli_deployment_unit(c, "rollback", current->instance),
+                            *working = working_unit(c, current);
+        usec_t since;
+
+        if (!unit || !rollback)
+                return log_oom();
+        if (!working)
+                return 0;
+        if (checks_parse_timestamp(current->started, &since) < 0)
+                since = usec_sub_floor(now_realtime(), USEC_PER_DAY);
+        *ret_code = cli_follow(
+                c,
+                &(CliFollow){
+                        /* once the rollback runs, it is all there is to follow */
+                        .upgrade_unit = streq(working, unit) ? unit : NULL,
+                        .rollback_unit = rollback,
+                        .version = current->to,
+                        .since = since,
+                        .attach = true,
+                        .by_hand = current->late,
+                });
+        return 1;
+}
+
 int verb_status(int argc, char *argv[], void *userdata) {
         const Config *c = userdata;
         _cleanup_json_ cJSON *ledger = NULL, *watch = NULL, *document = NULL;
@@ -266,6 +295,17 @@ int verb_status(int argc, char *argv[], void *userdata) {
                                 c->deployment,
                                 error ?: strerror(-r));
         }
+        /* --follow: attach to the upgrade or rollback in flight; with none (or a held one), the status once
+         */
+        if (arg_follow && current && !current->held && current->instance && current->to) {
+                int code;
+                r = follow_in_flight(c, current, &code);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return code;
+        }
+
         r = cli_load_ledger(c, &ledger);
         if (r < 0)
                 return r;

@@ -17,6 +17,8 @@ bool arg_dry_run = false;
 bool arg_coordinated = false;
 bool arg_auto_revert = false;
 bool arg_follow = false;
+bool arg_yes = false;
+bool arg_no_follow = false;
 const char *arg_deployment = NULL;
 
 /* needs no configuration: it runs even when the configuration does not load */
@@ -26,6 +28,7 @@ static const Verb verbs[] = {
         { "status", 1, VERB_ANY, 0, verb_status },
         { "history", 1, VERB_ANY, 0, verb_history },
         { "plan", 2, VERB_ANY, 0, verb_plan },
+        { "upgrade", 2, VERB_ANY, 0, verb_upgrade },
         /* a broken config must not break a hook script's version check */
         { "satisfies", 3, 3, CLI_VERB_NO_CONFIG, verb_satisfies },
         { "clear", 2, VERB_ANY, 0, verb_clear },
@@ -47,6 +50,8 @@ static const char *usage_of(const char *verb) {
         if (streq(verb, "cluster"))
                 return "codebolt-upgrade cluster status|start VERSION|pause|resume|abort|unlock "
                        "HOST|join|leave";
+        if (streq(verb, "upgrade"))
+                return "codebolt-upgrade upgrade VERSION [--yes] [--no-follow]";
         if (streq(verb, "server-may-start"))
                 return "codebolt-upgrade [--deployment NAME] server-may-start";
         return NULL;
@@ -56,7 +61,13 @@ static void help(void) {
         printf("codebolt-upgrade [--deployment NAME] COMMAND [--json]\n\n"
                "Safe upgrades of a self-hosted Codebolt server: systemctl start codebolt-upgrade@VERSION\n\n"
                "Commands:\n"
-               "  status       the upgrade in flight (phase, migrations) or the last result\n"
+               "  upgrade VERSION [--yes] [--no-follow]\n"
+               "               upgrade to VERSION: the plan, a confirmation on a terminal (--yes: none),\n"
+               "               then the upgrade followed live to its end (--no-follow: only started);\n"
+               "               exit 0 upgraded, 1 back on the old version, 2 refused, 3 held\n"
+               "  status [--follow]\n"
+               "               the upgrade in flight (phase, migrations) or the last result; --follow\n"
+               "               follows the one in flight live (--json: an object per change)\n"
                "  history      every upgrade attempted on this host (the ledger)\n"
                "  plan VERSION   every check an upgrade to VERSION makes, read-only; exit 0 when it\n"
                "               would proceed\n"
@@ -96,7 +107,9 @@ static void help(void) {
                "  --version          the version of codebolt-upgrade\n\n"
                "Examples:\n"
                "  codebolt-upgrade plan 1.5.0             what an upgrade to 1.5.0 would do\n"
-               "  systemctl start codebolt-upgrade@1.5.0  upgrade (rolls back by itself on a failure)\n"
+               "  codebolt-upgrade upgrade 1.5.0          upgrade, and watch it (rolls back by itself on a\n"
+               "                                          failure)\n"
+               "  systemctl start codebolt-upgrade@1.5.0  the same, as a unit (for timers and scripts)\n"
                "  codebolt-upgrade status                 what happened, or what is happening\n"
                "  journalctl -u codebolt-upgrade@1.5.0    every step of it\n"
                "  codebolt-upgrade rollback 1.5.0         back to the old version after a success\n"
@@ -138,7 +151,9 @@ int main(int argc, char *argv[]) {
                 { "dry-run", no_argument, NULL, 'n' },     /* clean */
                 { "coordinated", no_argument, NULL, 'C' }, /* cluster start */
                 { "auto-revert", no_argument, NULL, 'A' }, /* cluster start */
-                { "follow", no_argument, NULL, 'F' },      /* cluster status */
+                { "follow", no_argument, NULL, 'F' },      /* status, cluster status */
+                { "yes", no_argument, NULL, 'y' },         /* upgrade */
+                { "no-follow", no_argument, NULL, 'N' },   /* upgrade */
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -148,7 +163,7 @@ int main(int argc, char *argv[]) {
         log_setup("codebolt-upgrade", NULL);
         log_set_target(LOG_TARGET_STDERR);
 
-        while ((c = getopt_long(argc, argv, "hd:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hyd:", options, NULL)) >= 0)
                 switch (c) {
                 case 'j':
                         arg_json = true;
@@ -170,6 +185,12 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'F':
                         arg_follow = true;
+                        break;
+                case 'y':
+                        arg_yes = true;
+                        break;
+                case 'N':
+                        arg_no_follow = true;
                         break;
                 case 'h':
                         help();

@@ -548,3 +548,16 @@ int bus_queue_start_unit(sd_bus *bus, const char *unit, char **ret_error) {
                 return fail(ret_error, r, bus_error_text(&error, r));
         return 0;
 }
+
+int bus_ref_unit(sd_bus *bus, const char *unit, char **ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (!bus || !unit || !*unit)
+                return -EINVAL;
+        r = sd_bus_call_method(
+                bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "RefUnit", &error, NULL, "s", unit);
+        if (r < 0)
+                return fail(ret_error, r, bus_error_text(&error, r));
+        return 0;
+}

@@ -96,3 +96,7 @@ int bus_disable_unit_file(sd_bus *bus, const char *unit);
  * journal tells the rest), or -errno with *ret_error (optional) set to the D-Bus error's message ("Unit
  * x.service not found.": -ENOENT) */
 int bus_queue_start_unit(sd_bus *bus, const char *unit, char **ret_error);
+/* Manager.RefUnit(): systemd keeps the unit loaded (its InvocationID, Result and state) as long as this
+ * bus connection lives, so that a short-lived unit is not unloaded before its end is read. -errno with
+ * *ret_error (optional) set to the D-Bus error's message. */
+int bus_ref_unit(sd_bus *bus, const char *unit, char **ret_error);

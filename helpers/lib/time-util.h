@@ -50,6 +50,11 @@ static inline usec_t usec_add(usec_t a, usec_t b) {
         return a == USEC_INFINITY || b == USEC_INFINITY || a > USEC_INFINITY - 1 - b ? USEC_INFINITY : a + b;
 }
 
+/* a - b, 0 when b is later (two readings of a clock that may step back) */
+static inline usec_t usec_sub_floor(usec_t a, usec_t b) {
+        return a > b ? a - b : 0;
+}
+
 /* CLOCK_MONOTONIC in usec, what every deadline is measured on */
 static inline usec_t now_monotonic(void) {
         return clock_usec(CLOCK_MONOTONIC);

@@ -114,11 +114,19 @@ awk -v d="$downtime" 'BEGIN {exit !(d >= 0)}' || fail "the restore's downtime is
 grep -qE '^codebolt_upgrade_watch_verdict\{deployment="default",verdict="[^"]+"\} 1$' <<<"$s" ||
         fail "no watch verdict after the restore: $(grep watch_verdict <<<"$s")"
 
-# held: 1.5.7's smoke test fails, and 1.5.0 refuses the database its migration left
-sb_log "systemctl start codebolt-upgrade@1.5.7 (held)"
-sb systemctl start codebolt-upgrade@1.5.7.service 2>/dev/null && fail "the upgrade to 1.5.7 succeeded"
-result=$(cbu_wait_rollback 1.5.7) || fail "the rollback of 1.5.7 did not end: $result"
-[ "$result" = held ] || fail "the rollback of 1.5.7 ended '$result', not held"
+# held: 1.5.7's smoke test fails, and 1.5.0 refuses the database its migration left. Started by a tool
+# with `codebolt-upgrade upgrade --json`: one object per change, the last with the result and exit 3
+sb_log "codebolt-upgrade upgrade 1.5.7 --yes --json (held)"
+# shellcheck disable=SC2016 # expanded by the sandbox's shell
+code=$(sb bash -c 'codebolt-upgrade upgrade 1.5.7 --yes --json >/var/tmp/held.jsonl 2>/var/tmp/held.err; echo $?')
+[ "$code" = 3 ] || fail "upgrade 1.5.7 exited $code when held, not 3: $(sb cat /var/tmp/held.err /var/tmp/held.jsonl)"
+objects=$(sb cat /var/tmp/held.jsonl)
+jq -e -s 'length > 3 and all(type == "object")' <<<"$objects" >/dev/null ||
+        fail "upgrade --json did not print an object per change: $objects"
+jq -e -s 'any(.phase == "migrate") and any(.rollback == true)' <<<"$objects" >/dev/null ||
+        fail "upgrade --json did not follow the phases into the rollback: $objects"
+jq -e -s 'last | .exit == 3 and .result.result == "held" and (.sentence | startswith("HELD:"))' <<<"$objects" >/dev/null ||
+        fail "upgrade --json did not end with the held result: $(tail -n 1 <<<"$objects")"
 s=$(scrape)
 expect "$s" codebolt_upgrade_held 'deployment="default"' 1
 expect "$s" codebolt_upgrade_in_progress 'deployment="default"' 0

@@ -32,7 +32,7 @@ if [ "$code" != 0 ]; then
         failed=1
 fi
 examples=$(sed -n '/^Examples:$/,/^$/p' <<<"$help")
-for want in 'systemctl start codebolt-upgrade@' 'codebolt-upgrade status' 'codebolt-upgrade rollback ' \
+for want in 'codebolt-upgrade upgrade ' 'systemctl start codebolt-upgrade@' 'codebolt-upgrade status' 'codebolt-upgrade rollback ' \
         'codebolt-upgrade clear ' 'codebolt-upgrade plan '; do
         grep -qF -- "$want" <<<"$examples" || {
                 echo "FAIL: --help shows no example of '$want'"

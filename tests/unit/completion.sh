@@ -48,7 +48,7 @@ expect() {
 }
 
 checks() {
-        expect 'clean clear cluster history hold pin plan rollback satisfies server-may-start status unhold' \
+        expect 'clean clear cluster history hold pin plan rollback satisfies server-may-start status unhold upgrade' \
                 codebolt-upgrade ''
         expect 'clean clear cluster' codebolt-upgrade cl
         expect 'abort join leave pause resume start status unlock' codebolt-upgrade cluster ''
@@ -65,6 +65,9 @@ checks() {
         expect '' codebolt-upgrade satisfies 1.5.0 ''
         expect '' codebolt-upgrade plan 1.5.0 ''
         expect '' codebolt-upgrade status ''
+        expect '--deployment --follow --json' codebolt-upgrade status --
+        expect '1.5.0' codebolt-upgrade upgrade 1.5
+        expect '--deployment --json --no-follow --yes' codebolt-upgrade upgrade 1.5.0 --
         expect '--deployment --discard-since' codebolt-upgrade rollback 1.5.0 --
         expect '--dry-run' codebolt-upgrade clean --dr
         expect '--deployment --json' codebolt-upgrade plan --

@@ -17,6 +17,16 @@ START_TEST(test_units) {
 }
 END_TEST
 
+START_TEST(test_arithmetic) {
+        ck_assert_uint_eq(usec_sub_floor(5, 3), 2);
+        /* a clock read twice may step back: never a wrap-around */
+        ck_assert_uint_eq(usec_sub_floor(3, 5), 0);
+        ck_assert_uint_eq(usec_sub_floor(3, 3), 0);
+        ck_assert_uint_eq(usec_add(USEC_INFINITY - 1, 5), USEC_INFINITY);
+        ck_assert_uint_eq(usec_min(USEC_INFINITY, 7), 7);
+}
+END_TEST
+
 START_TEST(test_timespec_roundtrip) {
         struct timespec ts = { .tv_sec = 12, .tv_nsec = 345678999 }, back;
 
@@ -63,6 +73,7 @@ int main(void) {
         TCase *tc = tcase_create("time-util");
 
         tcase_add_test(tc, test_units);
+        tcase_add_test(tc, test_arithmetic);
         tcase_add_test(tc, test_timespec_roundtrip);
         tcase_add_test(tc, test_clocks);
         tcase_add_test(tc, test_sleep_until);
