@@ -22,6 +22,7 @@
 #include "fd-util.h"
 #include "json-util.h"
 #include "ledger.h"
+#include "plan.h"
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
@@ -571,38 +572,6 @@ static cJSON *strv_to_json(char **l) {
         return a;
 }
 
-/* How long the server is expected to be down: what the last successful upgrade here recorded (from
- * the stop to the end), and at most the deadlines of the phases in between. */
-static int expected_downtime(Helper *h, double *ret_seconds, char **ret_basis) {
-        _cleanup_json_ cJSON *ledger = NULL;
-        const cJSON *e, *found = NULL;
-        char *basis;
-
-        if (ledger_load(h->config.deployment, &ledger) >= 0)
-                cJSON_ArrayForEach (e, ledger) {
-                        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "downtime_seconds");
-                        if (streq_ptr(json_get_string(e, "result"), "succeeded") && cJSON_IsNumber(d))
-                                found = e;
-                }
-        if (!found) {
-                *ret_seconds = NAN;
-                basis = strdup("no earlier upgrade on this host to go by");
-        } else {
-                *ret_seconds = cJSON_GetObjectItemCaseSensitive(found, "downtime_seconds")->valuedouble;
-                if (asprintf(
-                            &basis,
-                            "the last upgrade here (%s → %s) had the server down %.0f s",
-                            strempty(json_get_string(found, "from")),
-                            strempty(json_get_string(found, "to")),
-                            *ret_seconds) < 0)
-                        basis = NULL;
-        }
-        if (!basis)
-                return log_oom();
-        *ret_basis = basis;
-        return 0;
-}
-
 /* Before the server stops: the downtime window in the journal and to the [Notify] URL= webhook
  * ("announce"), then AnnounceLead= of notice for the people using it (a timer-driven run at night
  * still gives them its lead). */
@@ -610,27 +579,19 @@ static int announce(Helper *h, const char *from) {
         _cleanup_free_ char *message = NULL, *basis = NULL, *stop_at = NULL, *lead = NULL, *worst = NULL,
                             *expected = NULL;
         _cleanup_json_ cJSON *fields = NULL;
-        usec_t max = USEC_INFINITY, wait = h->config.notify_announce_lead;
-        const usec_t deadlines[] = { h->config.timeout_drain,
-                                     h->config.timeout_migrations,
-                                     h->config.timeout_ready,
-                                     h->config.timeout_smoke };
+        _cleanup_json_ cJSON *ledger = NULL;
+        usec_t max = plan_downtime_bound(&h->config), wait = h->config.notify_announce_lead;
         double seconds;
         time_t at = time(NULL) + (time_t)(wait / USEC_PER_SEC);
         struct tm tm;
         char stamp[sizeof("2026-11-26T10:57:13Z")];
         int r;
 
-        for (size_t i = 0, sum = 0; i < ELEMENTSOF(deadlines); i++) {
-                if (deadlines[i] == USEC_INFINITY)
-                        break;
-                sum += deadlines[i];
-                if (i + 1 == ELEMENTSOF(deadlines))
-                        max = sum;
-        }
-        r = expected_downtime(h, &seconds, &basis);
+        /* an unreadable ledger only makes the estimate unknown */
+        (void)ledger_load(h->config.deployment, &ledger);
+        r = checks_expected_downtime(ledger, &seconds, &basis);
         if (r < 0)
-                return r;
+                return log_oom();
         if (!gmtime_r(&at, &tm) || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
                 return log_error_errno(EOVERFLOW, "Failed to format the time.");
         lead = checks_format_duration(wait);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,4 +257,33 @@ int checks_staging(const cJSON *ledger, const char *version, usec_t bake, usec_t
         }
         *ret_reason = reason;
         return r;
+}
+
+int checks_expected_downtime(const cJSON *ledger, double *ret_seconds, char **ret_basis) {
+        const cJSON *e, *found = NULL;
+        char *basis;
+
+        cJSON_ArrayForEach (e, ledger) {
+                const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "downtime_seconds");
+                if (streq_ptr(json_get_string(e, "result"), "succeeded") && cJSON_IsNumber(d))
+                        found = e;
+        }
+        if (!found) {
+                basis = strdup("no earlier upgrade on this host to go by");
+                if (!basis)
+                        return -ENOMEM;
+                *ret_seconds = NAN;
+                *ret_basis = basis;
+                return 0;
+        }
+        *ret_seconds = cJSON_GetObjectItemCaseSensitive(found, "downtime_seconds")->valuedouble;
+        if (asprintf(
+                    &basis,
+                    "the last upgrade here (%s → %s) had the server down %.0f s",
+                    strempty(json_get_string(found, "from")),
+                    strempty(json_get_string(found, "to")),
+                    *ret_seconds) < 0)
+                return -ENOMEM;
+        *ret_basis = basis;
+        return 0;
 }

@@ -56,3 +56,9 @@ int checks_parse_timestamp(const char *s, usec_t *ret);
  * before `now` (CLOCK_REALTIME usec), and its watch is not degraded. The reason says what was found and
  * how long is left. Returns CHECK_PASS or CHECK_FAIL, or -ENOMEM. */
 int checks_staging(const cJSON *ledger, const char *version, usec_t bake, usec_t now, char **ret_reason);
+
+/* How long the server is expected to be down in the next upgrade: the downtime_seconds of the last
+ * successful upgrade in the ledger, with the basis in words ("the last upgrade here (1.4.0 → 1.5.0) had
+ * the server down 3 s"); NAN with "no earlier upgrade on this host to go by" when none recorded one.
+ * -ENOMEM only. */
+int checks_expected_downtime(const cJSON *ledger, double *ret_seconds, char **ret_basis);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plan.c: the metadata, the path and the gates of an upgrade, checked before anything is touched */
 #define _GNU_SOURCE
+#include <math.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -43,6 +44,7 @@ void plan_done(Plan *p) {
         metadata_done(&p->metadata);
         strv_free(p->path);
         cJSON_Delete(p->migrations);
+        free(p->downtime_basis);
         for (size_t i = 0; i < p->n_gates; i++)
                 free(p->gates[i].reason);
         free(p->gates);
@@ -804,6 +806,27 @@ static int gate_staging(const Config *c, Plan *p) {
         return gate(p, "staging", (CheckResult)r, "%s (%s)", reason, url);
 }
 
+usec_t plan_downtime_bound(const Config *c) {
+        const usec_t deadlines[] = {
+                c->timeout_drain, c->timeout_migrations, c->timeout_ready, c->timeout_smoke
+        };
+        usec_t sum = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(deadlines); i++)
+                sum = usec_add(sum, deadlines[i]);
+        return sum;
+}
+
+/* the downtime to expect, from the ledger, and its bound */
+static int plan_downtime(const Config *c, Plan *p) {
+        _cleanup_json_ cJSON *ledger = NULL;
+
+        /* an unreadable ledger is the failed-here gate's to report: here it only leaves no estimate */
+        (void)ledger_load(c->deployment, &ledger);
+        p->downtime_bound = plan_downtime_bound(c);
+        return checks_expected_downtime(ledger, &p->expected_downtime, &p->downtime_basis);
+}
+
 int plan_make(const Config *c, const char *from, const char *to, Plan *ret) {
         _cleanup_(plan_done) Plan p = { .proceed = true };
         SemVer vfrom = {}, vto = {};
@@ -847,6 +870,8 @@ int plan_make(const Config *c, const char *from, const char *to, Plan *ret) {
                 r = gate_staging(c, &p);
         semver_done(&vfrom);
         semver_done(&vto);
+        if (r >= 0)
+                r = plan_downtime(c, &p);
         if (r < 0)
                 return r;
         *ret = p;
@@ -897,6 +922,24 @@ static void print_hooks(FILE *f) {
         }
 }
 
+/* "  Downtime:   about 3 s (the last upgrade here …); at most 17min by the deadlines" */
+static void print_downtime(const Plan *p, FILE *f) {
+        _cleanup_free_ char *bound =
+                p->downtime_bound == USEC_INFINITY ? NULL : checks_format_duration(p->downtime_bound);
+
+        if (isnan(p->expected_downtime))
+                fprintf(f, "  Downtime:   not known yet (%s)", strempty(p->downtime_basis));
+        else
+                fprintf(f,
+                        "  Downtime:   about %.0f s (%s)",
+                        p->expected_downtime,
+                        strempty(p->downtime_basis));
+        if (bound)
+                fprintf(f, "; at most %s by the deadlines\n", bound);
+        else
+                fprintf(f, "; no bound (a deadline is infinite)\n");
+}
+
 void plan_print(const Plan *p, FILE *f) {
         const cJSON *m;
 
@@ -919,6 +962,7 @@ void plan_print(const Plan *p, FILE *f) {
                                         ? ""
                                         : " (breaking)");
                 fprintf(f, "  If it fails after the switch: %s\n", rollback_mode(p));
+                print_downtime(p, f);
                 if (p->target->notes)
                         fprintf(f, "  Notes:      %s\n", p->target->notes);
         }
@@ -950,6 +994,18 @@ cJSON *plan_to_json(const Plan *p) {
                     "migrations",
                     p->migrations ? cJSON_Duplicate(p->migrations, true) : cJSON_CreateArray()) ||
             !cJSON_AddStringToObject(o, "rollback", p->breaking ? "restore" : "minor") ||
+            !cJSON_AddItemToObject(
+                    o,
+                    "expected_downtime_seconds",
+                    isnan(p->expected_downtime) ? cJSON_CreateNull()
+                                                : cJSON_CreateNumber(p->expected_downtime)) ||
+            !cJSON_AddStringToObject(o, "downtime_basis", strempty(p->downtime_basis)) ||
+            !cJSON_AddItemToObject(
+                    o,
+                    "max_downtime_seconds",
+                    p->downtime_bound == USEC_INFINITY
+                            ? cJSON_CreateNull()
+                            : cJSON_CreateNumber((double)(p->downtime_bound / USEC_PER_SEC))) ||
             !(gates = cJSON_AddArrayToObject(o, "gates")))
                 return NULL;
         STRV_FOREACH (v, p->path)

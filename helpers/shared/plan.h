@@ -29,7 +29,10 @@ typedef struct Plan {
         bool breaking;     /* one of them is breaking: a failure after it means a full restore */
         Gate *gates;
         size_t n_gates;
-        bool proceed; /* no gate failed */
+        bool proceed;             /* no gate failed */
+        double expected_downtime; /* seconds, from the last upgrade here (NAN: none to go by) */
+        char *downtime_basis;     /* what expected_downtime is based on, in words */
+        usec_t downtime_bound;    /* the most the deadlines allow (plan_downtime_bound()) */
 } Plan;
 
 /* free what plan_make() made; p is empty after (NULL is fine) */
@@ -40,6 +43,10 @@ void plan_done(Plan *p);
  * changed but the metadata cache. Does not log. Returns <0 only on out-of-memory: a check that cannot
  * be made is a failed gate saying why. */
 int plan_make(const Config *c, const char *from, const char *to, Plan *ret);
+
+/* The longest downtime the deadlines allow: [Timeouts] Drain= + Migrations= + Ready= + Smoke=, the
+ * phases between the stop and the end; USEC_INFINITY when one of them is infinite. */
+usec_t plan_downtime_bound(const Config *c);
 
 /* the first failed gate, or NULL */
 const Gate *plan_first_failure(const Plan *p);

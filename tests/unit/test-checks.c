@@ -2,6 +2,7 @@
 /* test-checks.c: checks module: the rules of the gates before an upgrade */
 #define _GNU_SOURCE
 #include <check.h>
+#include <math.h>
 
 #include "checks.h"
 #include "json-util.h"
@@ -253,6 +254,28 @@ START_TEST(test_staging) {
 }
 END_TEST
 
+START_TEST(test_expected_downtime) {
+        _cleanup_json_ cJSON *ledger =
+                cJSON_Parse("[{\"result\": \"succeeded\", \"from\": \"1.3.0\", \"to\": \"1.4.0\", "
+                            "\"downtime_seconds\": 9},"
+                            " {\"result\": \"succeeded\", \"from\": \"1.4.0\", \"to\": \"1.5.0\", "
+                            "\"downtime_seconds\": 3},"
+                            " {\"result\": \"restored\", \"from\": \"1.5.0\", \"to\": \"1.5.1\", "
+                            "\"downtime_seconds\": 40},"
+                            " {\"result\": \"succeeded\", \"from\": \"1.5.0\", \"to\": \"1.5.2\"}]");
+        _cleanup_free_ char *basis = NULL, *none = NULL;
+        double seconds = -1;
+
+        /* the last success that recorded one: a restore's downtime is no estimate of an upgrade's */
+        ck_assert_int_eq(checks_expected_downtime(ledger, &seconds, &basis), 0);
+        ck_assert_double_eq(seconds, 3);
+        ck_assert_str_eq(basis, "the last upgrade here (1.4.0 → 1.5.0) had the server down 3 s");
+        ck_assert_int_eq(checks_expected_downtime(NULL, &seconds, &none), 0);
+        ck_assert(isnan(seconds));
+        ck_assert_str_eq(none, "no earlier upgrade on this host to go by");
+}
+END_TEST
+
 static Suite *checks_suite(void) {
         Suite *s = suite_create("checks");
         TCase *tc = tcase_create("core");
@@ -266,6 +289,7 @@ static Suite *checks_suite(void) {
         tcase_add_test(tc, test_bytes);
         tcase_add_test(tc, test_duration_and_time);
         tcase_add_test(tc, test_staging);
+        tcase_add_test(tc, test_expected_downtime);
         suite_add_tcase(s, tc);
         return s;
 }
