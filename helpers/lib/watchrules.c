@@ -547,3 +547,26 @@ int watchrules_sparkline(const double *v, size_t n, size_t width, char *buf, siz
         buf[len] = 0;
         return (int)len;
 }
+
+int watchrules_figures(const double *v, size_t n, size_t max, char *buf, size_t bufsz) {
+        size_t from = n > max ? n - max : 0, len = 0;
+        int w;
+
+        if (!buf || bufsz == 0)
+                return -ENOBUFS;
+        buf[0] = 0;
+        if (from > 0) {
+                w = snprintf(buf, bufsz, "… ");
+                if (w < 0 || (size_t)w >= bufsz)
+                        return -ENOBUFS;
+                len = (size_t)w;
+        }
+        for (size_t i = from; i < n; i++) {
+                w = isfinite(v[i]) ? snprintf(buf + len, bufsz - len, "%s%.3g", i > from ? " " : "", v[i])
+                                   : snprintf(buf + len, bufsz - len, "%s-", i > from ? " " : "");
+                if (w < 0 || (size_t)w >= bufsz - len)
+                        return -ENOBUFS;
+                len += (size_t)w;
+        }
+        return (int)len;
+}

@@ -190,3 +190,7 @@ int watchrules_least_squares(
  * with no finite value); a constant series is all ▁, "no change" rather than a mid level that reads as
  * activity. Returns the bytes written without the NUL, -ENOBUFS when bufsz cannot hold them. */
 int watchrules_sparkline(const double *v, size_t n, size_t width, char *buf, size_t bufsz);
+/* The plain figures for a terminal that does not take UTF-8: the last `max` of v[0..n), "%.3g" each,
+ * separated by spaces, "-" for a value that is not finite, "… " in front when some were left out.
+ * Returns the bytes written without the NUL, -ENOBUFS when bufsz cannot hold them. */
+int watchrules_figures(const double *v, size_t n, size_t max, char *buf, size_t bufsz);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* watchstate.c: the post-upgrade watch's baseline, readings, state file, ledger verdict and status */
 #define _GNU_SOURCE
+#include <langinfo.h>
+#include <locale.h>
 #include <float.h>
 #include <math.h>
 #include <regex.h>
@@ -489,8 +491,13 @@ void watch_print_status(const Config *c, const cJSON *w) {
         static const char *const keys[_WATCH_SIGNAL_MAX] = { "errors", "failed", "lag", "memory" };
         WatchVerdicts v = {};
         size_t n = (size_t)cJSON_GetArraySize(samples);
+        const char *codeset;
+        bool utf8 = false;
         int r;
 
+        if (setlocale(LC_CTYPE, "") && (codeset = nl_langinfo(CODESET)))
+                utf8 = streq(codeset, "UTF-8");
+        setlocale(LC_CTYPE, "C");
         r = watch_evaluate(c, w, &v);
         printf("Watch:     after the upgrade to %s: %s%s (started %s, %s of %s, every %s)\n",
                strempty(json_get_string(w, "version")),
@@ -532,7 +539,9 @@ void watch_print_status(const Config *c, const cJSON *w) {
                         }
                         series[i++] = x;
                 }
-                if (watchrules_sparkline(series, i, 40, spark, sizeof(spark)) < 0)
+                /* a sparkline where the terminal takes UTF-8, else the last readings as figures */
+                if ((utf8 ? watchrules_sparkline(series, i, 40, spark, sizeof(spark))
+                          : watchrules_figures(series, i, 8, spark, sizeof(spark))) < 0)
                         spark[0] = 0;
                 printf("  %-8s %s  %s\n", watch_signal_to_string((WatchSignal)k), spark, strempty(line));
         }

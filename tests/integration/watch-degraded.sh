@@ -88,6 +88,11 @@ grep -q '^Watch: .*1.5.11: degraded' <<<"$status" || fail "codebolt-upgrade stat
 grep -qE '^  runs +[▁▂▃▄▅▆▇█ ]+ +runs degraded: .*% of [0-9]+ agent runs succeeded' <<<"$status" ||
         fail "codebolt-upgrade status does not show the runs with a sparkline and the numbers: $status"
 grep -qE '^  errors .*degraded at [0-9]+ or more in' <<<"$status" || fail "status does not show the error bound: $status"
+# a terminal that does not take UTF-8 gets the last readings as figures instead of the sparkline
+plain=$(sb env LANG=C LC_ALL=C codebolt-upgrade status)
+grep -qE '^  runs +(… )?([0-9.e+-]+ )*[0-9.e+-]+ +runs degraded: ' <<<"$plain" ||
+        fail "codebolt-upgrade status under LANG=C does not show the runs as figures: $plain"
+grep -q '[▁▂▃▄▅▆▇█]' <<<"$plain" && fail "codebolt-upgrade status under LANG=C shows block characters: $plain"
 [ "$(sb jq -r '[.[] | select(.to == "1.5.11")] | last | .watch' /var/lib/codebolt-upgrade/public/ledger.json)" = degraded ] ||
         fail "staging's exported ledger does not say 1.5.11's watch is degraded"
 

@@ -774,6 +774,21 @@ START_TEST(test_invalid) {
 }
 END_TEST
 
+START_TEST(test_figures) {
+        const double ramp[] = { 1, 2.5, 3, 4, 1234567, NAN };
+        char buf[64], tiny[4];
+
+        ck_assert_int_eq(watchrules_figures(ramp, 3, 8, buf, sizeof(buf)), 7);
+        ck_assert_str_eq(buf, "1 2.5 3");
+        /* the last ones, the rest marked as left out; three digits; a gap as - */
+        ck_assert_int_gt(watchrules_figures(ramp, 6, 3, buf, sizeof(buf)), 0);
+        ck_assert_str_eq(buf, "… 4 1.23e+06 -");
+        ck_assert_int_eq(watchrules_figures(ramp, 0, 3, buf, sizeof(buf)), 0);
+        ck_assert_str_eq(buf, "");
+        ck_assert_int_eq(watchrules_figures(ramp, 3, 8, tiny, sizeof(tiny)), -ENOBUFS);
+}
+END_TEST
+
 START_TEST(test_sparkline) {
         const double ramp[] = { 1, 2, 3, 4, 5, 6, 7, 8 }, flat[] = { 5, 5, 5 }, gap[] = { 0, NAN, 10 };
         const double none[] = { NAN, INFINITY, NAN };
@@ -839,6 +854,7 @@ static Suite *watchrules_suite(void) {
         tcase_add_test(tc, test_unknown);
         tcase_add_test(tc, test_invalid);
         tcase_add_test(tc, test_sparkline);
+        tcase_add_test(tc, test_figures);
         suite_add_tcase(s, tc);
         return s;
 }
