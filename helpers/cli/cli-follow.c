@@ -143,7 +143,7 @@ static void print_why(const char *unit, usec_t since, int priority, unsigned max
 }
 
 /* what to run next, after the result */
-static void print_next(const Config *c, const cJSON *entry, bool rollback_by_hand) {
+static void print_next(const Config *c, const CliFollow *f, const cJSON *entry) {
         const char *result = json_get_string(entry, "result"), *to = json_get_string(entry, "to") ?: "?",
                    *from = json_get_string(entry, "from") ?: "?";
         _cleanup_free_ char *opt = NULL;
@@ -168,7 +168,7 @@ static void print_next(const Config *c, const cJSON *entry, bool rollback_by_han
                        to);
         else if (streq_ptr(result, "refused"))
                 printf("Next: codebolt-upgrade%s plan %s shows every gate.\n", opt, to);
-        else if (rollback_by_hand)
+        else if (f->by_hand)
                 printf("Next: codebolt-upgrade%s status; %s stays marked failed until codebolt-upgrade%s "
                        "clear %s.\n",
                        opt,
@@ -176,9 +176,10 @@ static void print_next(const Config *c, const cJSON *entry, bool rollback_by_han
                        opt,
                        to);
         else
-                printf("Next: journalctl -u %s says every step; once the cause is fixed, codebolt-upgrade%s "
-                       "clear %s allows %s again.\n",
-                       strempty(json_get_string(entry, "unit")),
+                printf("Next: journalctl -u %s -u %s says every step; once the cause is fixed, "
+                       "codebolt-upgrade%s clear %s allows %s again.\n",
+                       strempty(f->upgrade_unit),
+                       strempty(f->rollback_unit),
                        opt,
                        to,
                        to);
@@ -359,6 +360,27 @@ int cli_follow(const Config *c, const CliFollow *f) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
 
+        /* the upgrade unit succeeded: finish removed current.json before the last phase may have been
+         * seen, so the last view shows every phase done */
+        if (!follow_interrupted && f->upgrade_unit && streq_ptr(upgrade.result, "success") &&
+            shown.in_flight && !shown.rollback) {
+                ProgressView v = {
+                        .deployment = c->deployment,
+                        .migrations_total = f->migrations_total,
+                        .elapsed = clock_usec(CLOCK_MONOTONIC) - t0,
+                        .downtime = shown.server_stopped && shown.stopped_at > 0 && back_seen > 0
+                                            ? usec_sub_floor(back_seen, shown.stopped_at)
+                                            : USEC_INFINITY,
+                        .downtime_final = true,
+                };
+                Progress done = shown;
+
+                done.phase = progress_phases[PROGRESS_PHASES - 1];
+                done.phase_index = PROGRESS_PHASES;
+                done.complete = true;
+                screen_show(&screen, &shown, &done, &v);
+        }
+
         if (follow_interrupted) {
                 printf("\nDetached: the %s goes on. codebolt-upgrade%s%s status --follow follows it "
                        "again.\n",
@@ -414,6 +436,6 @@ int cli_follow(const Config *c, const CliFollow *f) {
                 if (rollback.started)
                         print_why(rollback.unit, f->since, LOG_WARNING, FOLLOW_WHY_LINES / 2);
         }
-        print_next(c, entry, f->by_hand);
+        print_next(c, f, entry);
         return code;
 }

@@ -47,6 +47,7 @@ void progress_read(const cJSON *current, Progress *ret) {
         ret->phase = json_get_string(current, "phase");
         ret->phase_index = phase_index(ret->phase);
         ret->rollback = streq_ptr(ret->phase, "rollback");
+        ret->rollback_from = json_get_string(current, "rollback_from_phase");
         ret->held = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(current, "held"));
         cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(current, "migrations")) {
                 const char *state = json_get_string(m, "state"), *id = json_get_string(m, "id");
@@ -108,7 +109,11 @@ static unsigned migrations_total(const Progress *p, const ProgressView *v) {
 char *progress_block(const Progress *p, const ProgressView *v) {
         _cleanup_free_ char *text = NULL, *line = NULL;
         size_t size = 0;
-        unsigned done = p->phase_index > 0 ? p->phase_index - 1 : 0, total = migrations_total(p, v);
+        unsigned failed_at = phase_index(p->rollback_from),
+                 done = p->phase_index > 0 ? p->phase_index - 1
+                        : failed_at > 0    ? failed_at - 1
+                                           : 0,
+                 total = migrations_total(p, v);
         char elapsed[32], down[32], bar[PROGRESS_PHASES * 3 * 4 + 1] = "";
         FILE *f;
 
@@ -136,11 +141,19 @@ char *progress_block(const Progress *p, const ProgressView *v) {
 
         /* three cells a phase: the bar fills as phases complete, the one running half */
         for (unsigned i = 0; i < PROGRESS_PHASES * 3; i++) {
-                bool full = i < done * 3 || (!p->rollback && p->phase_index > 0 && i < done * 3 + 1);
+                bool full = p->complete || i < done * 3 ||
+                            (!p->rollback && p->phase_index > 0 && i < done * 3 + 1);
                 strcat(bar, full ? (v->utf8 ? "█" : "#") : (v->utf8 ? "░" : "."));
         }
         if (p->phase_index > 0 && !p->rollback)
                 line = format("  %s  phase %u of %d: %s", bar, p->phase_index, PROGRESS_PHASES, p->phase);
+        else if (p->rollback && failed_at > 0)
+                line =
+                        format("  %s  rolling back: the upgrade failed in phase %u of %d, %s",
+                               bar,
+                               failed_at,
+                               PROGRESS_PHASES,
+                               p->rollback_from);
         else
                 line = format("  %s  %s", bar, p->phase ? p->phase : "waiting for the unit to start");
         if (!line)

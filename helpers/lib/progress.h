@@ -18,9 +18,10 @@ extern const char *const progress_phases[PROGRESS_PHASES];
 typedef struct Progress {
         bool in_flight; /* there is a current.json */
         const char *from, *to;
-        const char *phase;    /* the phase running or last reached; "rollback" once the rollback runs */
-        unsigned phase_index; /* 1..PROGRESS_PHASES for one of the nine, else 0 */
-        bool rollback;        /* the rollback works on it */
+        const char *phase;         /* the phase running or last reached; "rollback" once the rollback runs */
+        unsigned phase_index;      /* 1..PROGRESS_PHASES for one of the nine, else 0 */
+        bool rollback;             /* the rollback works on it */
+        const char *rollback_from; /* the phase the upgrade failed in, once the rollback says so */
         bool held;
         unsigned migrations_applied;  /* "applied" in its migrations */
         unsigned migrations_seen;     /* every migration it lists */
@@ -29,6 +30,7 @@ typedef struct Progress {
         bool server_stopped;
         bool server_back;  /* stopped, and the migrate phase completed: the new version answers */
         usec_t stopped_at; /* CLOCK_REALTIME of the stop (whole seconds), 0 when not known */
+        bool complete;     /* every phase completed (set by the follower: current.json is gone by then) */
 } Progress;
 
 /* progress out of current.json (NULL: none in flight, *ret is then all zero) */

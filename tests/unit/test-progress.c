@@ -76,6 +76,22 @@ START_TEST(test_block) {
                 "  elapsed     1:05; \n"
                 "  migrate: applying \n");
         v.width = 0;
+        /* the rollback: the bar up to the phase that failed */
+        {
+                _cleanup_json_ cJSON *rb =
+                        cJSON_Parse("{\"from\": \"1.4.0\", \"to\": \"1.5.0\", \"phase\": \"rollback\", "
+                                    "\"rollback_from_phase\": \"migrate\", \"server_stopped\": true}");
+                _cleanup_free_ char *b = NULL;
+                Progress r;
+                progress_read(rb, &r);
+                v.status_text = NULL;
+                b = progress_block(&r, &v);
+                ck_assert_ptr_nonnull(
+                        strstr(b,
+                               "Rolling back the upgrade 1.4.0 → 1.5.0\n"
+                               "  ##################.........  rolling back: the upgrade failed in phase 7 "
+                               "of 9, migrate\n"));
+        }
         v.utf8 = true;
         utf8 = progress_block(&p, &v);
         ck_assert_ptr_nonnull(strstr(utf8, "███████████████████░░░░░░░░  phase 7 of 9"));
