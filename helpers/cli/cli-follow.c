@@ -232,6 +232,7 @@ static void screen_show(Screen *s, const Progress *old, const Progress *p, Progr
                         return;
                 free(s->last);
                 s->last = TAKE_PTR(key);
+                cJSON_Delete(o);
                 o = progress_to_json(p, v, now_realtime());
                 text = o ? cJSON_PrintUnformatted(o) : NULL;
                 if (text)

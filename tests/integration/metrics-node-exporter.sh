@@ -24,6 +24,7 @@ sb systemd-run --quiet --unit=cbu-node-exporter --property=Type=exec --property=
         /usr/bin/prometheus-node-exporter --collector.disable-defaults --collector.textfile \
         --collector.textfile.directory="$PROM_DIR" --web.listen-address=127.0.0.1:9100
 cbu_wait_http http://127.0.0.1:9100/metrics 30 || fail "node_exporter does not answer on :9100"
+sb mkdir -p /etc/codebolt-upgrade/upgrade.conf.d
 sb sh -c "printf '[Notify]\nMetricsFile=$PROM_FILE\n' >/etc/codebolt-upgrade/upgrade.conf.d/50-metrics.conf"
 
 # scrape: node_exporter's whole answer, once it read the textfile directory without an error

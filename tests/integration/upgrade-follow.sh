@@ -22,9 +22,9 @@ tmux_run() {
         sb tmux -u new-session -d -s "$1" -x 120 -y 40 \
                 "$2; echo \$? >/var/tmp/$1.exit; sleep 3600" || fail "tmux could not start $1"
 }
-# tmux_capture NAME: the pane as the operator sees it now
+# tmux_capture NAME: the pane as the operator sees it now, with what scrolled off above it
 tmux_capture() {
-        sb tmux -u capture-pane -p -t "$1"
+        sb tmux -u capture-pane -p -S - -t "$1"
 }
 # tmux_wait NAME TEXT SECONDS: until the pane shows TEXT; prints the capture that showed it
 tmux_wait() {
@@ -71,9 +71,11 @@ $screen"
 [ "$code" = 1 ] || fail "upgrade 1.5.1 exited $code after a restore, not 1"
 has 'Upgrade 1.4.0 → 1.5.1' 'the plan' "$screen"
 has 'Rolling back the upgrade 1.4.0 → 1.5.1' 'the block, redrawn for the rollback' "$screen"
+has 'rolling back: the upgrade failed in phase 7 of 9, migrate' 'the block of the rollback' "$screen"
 has 'Restored: the upgrade to 1.5.1 failed in phase migrate; 1.4.0 runs again' 'the result' "$screen"
 has 'Why, from the journal:' 'the explanation' "$screen"
 has '20260401_bad' 'the explanation (the failed migration)' "$screen"
+has 'Next: journalctl -u codebolt-upgrade@1.5.1.service -u codebolt-rollback@1.5.1.service' 'what to run next' "$screen"
 has 'codebolt-upgrade clear 1.5.1' 'what to run next' "$screen"
 # redrawn in place: the header is on the screen once, not once a tick
 [ "$(grep -cF 'Rolling back the upgrade 1.4.0 → 1.5.1' <<<"$screen")" = 1 ] ||
@@ -119,7 +121,7 @@ sb_log "the pipe's lines (exit $code):
 $out"
 [ "$code" = 1 ] || fail "upgrade 1.5.1 through a pipe exited $code after a restore, not 1"
 for want in 'phase 1 of 9: preflight' 'phase 7 of 9: migrate' 'the server is stopped: the downtime begins' \
-        'migration 3 of 3: applying 20260401_bad' 'migration 20260401_bad failed' \
+        'migrations: 2 of 3 applied' 'migration 20260401_bad failed' \
         'the upgrade failed in phase migrate: the rollback runs' 'Restored: the upgrade to 1.5.1'; do
         has "$want" 'the pipe' "$out"
 done
@@ -135,6 +137,7 @@ mid=$(tmux_wait success 'applying 20260315_add_foo_index' 240)
 sb_log "the terminal mid-migration:
 $mid"
 has 'phase 7 of 9: migrate' 'the block mid-migration' "$mid"
+has '███████████████████░░░░░░░░  phase 7 of 9' 'the bar mid-migration (six phases done, the seventh running)' "$mid"
 has 'migrations  0 of 2 applied; applying 20260315_add_foo_index' 'the block mid-migration' "$mid"
 has 'the server is down for' 'the block mid-migration' "$mid"
 code=$(tmux_exit success 240)
@@ -143,6 +146,7 @@ sb_log "the terminal after the success (exit $code):
 $screen"
 [ "$code" = 0 ] || fail "upgrade 1.5.6 exited $code after a success, not 0"
 has 'Upgraded deployment default from 1.4.0 to 1.5.6' 'the result' "$screen"
+has '███████████████████████████  phase 9 of 9: finish' 'the last block (every phase done)' "$screen"
 has 'codebolt-upgrade rollback 1.5.6' 'what to run next' "$screen"
 [ "$(cbu_health_version)" = 1.5.6 ] || fail "1.5.6 does not run after the success"
 sb tmux kill-session -t success
@@ -165,6 +169,9 @@ has 'Detached: the upgrade goes on. codebolt-upgrade status --follow follows it 
         "$(sb cat /var/tmp/detach.log)"
 [ "$(sb systemctl show -P ActiveState codebolt-upgrade@1.6.0.service)" = activating ] ||
         fail "Ctrl-C stopped the upgrade: codebolt-upgrade@1.6.0 is $(sb systemctl show -P ActiveState codebolt-upgrade@1.6.0.service)"
+# two attach at once: a person (lines) and a tool (--json, an object per change)
+sb bash -c 'codebolt-upgrade status --follow --json >/var/tmp/attach.jsonl 2>&1; echo $? >/var/tmp/attach-json.exit' &
+json_follower=$!
 code=$(sb bash -c 'codebolt-upgrade status --follow >/var/tmp/attach.log 2>&1; echo $?')
 out=$(sb cat /var/tmp/attach.log)
 sb_log "status --follow (exit $code):
@@ -173,4 +180,9 @@ $out"
 has 'phase 9 of 9: finish' 'status --follow' "$out"
 has 'Upgraded deployment default from 1.5.6 to 1.6.0' 'status --follow' "$out"
 [ "$(cbu_health_version)" = 1.6.0 ] || fail "1.6.0 does not run after the attached upgrade"
+wait "$json_follower"
+[ "$(sb cat /var/tmp/attach-json.exit)" = 0 ] || fail "status --follow --json exited $(sb cat /var/tmp/attach-json.exit): $(sb cat /var/tmp/attach.jsonl)"
+jq -e -s 'length > 2 and any(.phase == "migrate") and (last | .exit == 0 and .result.result == "succeeded")' \
+        <<<"$(sb cat /var/tmp/attach.jsonl)" >/dev/null ||
+        fail "status --follow --json did not print an object per change and the result: $(sb cat /var/tmp/attach.jsonl)"
 sb_log "PASS"
