@@ -84,8 +84,8 @@ static void put_last(FILE *f, const MetricsState *s) {
                 put_header(
                         f,
                         "codebolt_upgrade_downtime_seconds",
-                        "How long the server was down in the last upgrade, from its stop to the version "
-                        "it ended on serving.");
+                        "How long the last upgrade kept the server from its users: from its stop until the "
+                        "version it ended on passed its smoke test.");
                 put_sample(f, s, "codebolt_upgrade_downtime_seconds", NULL, downtime->valuedouble);
         }
         phases = cJSON_GetObjectItemCaseSensitive(last, "phase_seconds");

@@ -188,11 +188,11 @@ char *progress_block(const Progress *p, const ProgressView *v) {
                 line = format("  elapsed     %s; the server has not stopped", elapsed);
         else {
                 format_clock(v->downtime, down);
-                line =
-                        format("  elapsed     %s; %s %s",
-                               elapsed,
-                               v->downtime_final ? "the server was down for" : "the server is down for",
-                               down);
+                line = format(
+                        "  elapsed     %s; %s %s",
+                        elapsed,
+                        v->downtime_final ? "the server answered again after" : "the server is down for",
+                        down);
         }
         if (!line)
                 goto oom;
@@ -344,11 +344,19 @@ char *progress_sentence(const cJSON *entry, const char *deployment) {
                    *phase = json_get_string(entry, "phase") ?: "?",
                    *message = json_get_string(entry, "message");
         const cJSON *downtime = cJSON_GetObjectItemCaseSensitive(entry, "downtime_seconds");
-        char *s = NULL, down[64] = "";
+        /* the ledger's downtime runs from the stop until the version it ended on passed its smoke test:
+         * longer than the block's "answered again" by the smoke test's time */
+        const char *ended_on = streq_ptr(result, "succeeded") ? to : from;
+        char *s = NULL, down[256] = "";
         int r;
 
         if (cJSON_IsNumber(downtime))
-                snprintf(down, sizeof(down), " (the server was down %.0f s)", downtime->valuedouble);
+                snprintf(
+                        down,
+                        sizeof(down),
+                        " (%.0f s from the stop until %s passed its smoke test)",
+                        downtime->valuedouble,
+                        ended_on);
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "late")) &&
             (streq_ptr(result, "rolled-back") || streq_ptr(result, "restored")))
                 /* a rollback by hand after a success: nothing failed */

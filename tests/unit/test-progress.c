@@ -159,7 +159,9 @@ START_TEST(test_end) {
         } cases[] = {
                 { "{\"result\": \"succeeded\", \"from\": \"1.4.0\", \"to\": \"1.5.0\", "
                   "\"downtime_seconds\": 3}",
-                  "Upgraded deployment default from 1.4.0 to 1.5.0 (the server was down 3 s).",
+                  "Upgraded deployment default from 1.4.0 to 1.5.0 (3 s from the stop until 1.5.0 passed "
+                  "its smoke "
+                  "test).",
                   0 },
                 { "{\"result\": \"restored\", \"from\": \"1.5.0\", \"to\": \"1.5.1\", \"phase\": "
                   "\"migrate\"}",
