@@ -186,6 +186,7 @@ WRAP
         sb rsync -a /var/lib/codebolt/ /var/lib/bench-world/
         WORLD_DB_BYTES=$(psql_admin -c "SELECT pg_database_size('codebolt')")
         WORLD_STORES_BYTES=$(sb du -sb /var/lib/codebolt | cut -f1)
+        WORLD_STORES_FILES=$(sb find /var/lib/codebolt -type f | wc -l)
         WORLD_PKG_BYTES=$(sb du -sb "/opt/codebolt/releases/$FROM" | cut -f1)
         WORLD_PKG_FILES=$(sb find "/opt/codebolt/releases/$FROM" -type f | wc -l)
         WORLD_BUILD_S=$(($(date +%s) - t0))
@@ -403,10 +404,10 @@ jq -n --arg commit "${CBU_BENCH_COMMIT:-$commit}" --argjson dirty "$dirty" \
         --arg mem_mb "$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)" \
         --arg date "$(date -u +%Y-%m-%dT%H:%MZ)" --argjson small "$small" --argjson trials "$trials" \
         --argjson db "$WORLD_DB_BYTES" --argjson stores "$WORLD_STORES_BYTES" --argjson pkg "$WORLD_PKG_BYTES" \
-        --argjson pkg_files "$WORLD_PKG_FILES" --argjson build_s "$WORLD_BUILD_S" --argjson history "$HISTORY_ROWS" \
+        --argjson pkg_files "$WORLD_PKG_FILES" --argjson stores_files "$WORLD_STORES_FILES" --argjson build_s "$WORLD_BUILD_S" --argjson history "$HISTORY_ROWS" \
         '{commit: $commit, dirty: $dirty, cpu: $cpu, nproc: $nproc, kernel: $kernel, loadavg: $loadavg,
           mem_mb: $mem_mb, date: $date, small: $small, trials: $trials,
-          world: {db_bytes: $db, stores_bytes: $stores, package_bytes: $pkg, package_files: $pkg_files,
+          world: {db_bytes: $db, stores_bytes: $stores, stores_files: $stores_files, package_bytes: $pkg, package_files: $pkg_files,
                   history_rows: $history, build_s: $build_s}}' >"$results/machine.json"
 
 python3 "$src/bench/downtime-report.py" "$results" "$FROM" "$TO" "$FAILING" \
