@@ -187,14 +187,69 @@ static void print_next(const Config *c, const CliFollow *f, const cJSON *entry) 
 
 typedef struct Screen {
         bool tty, json, utf8;
-        unsigned drawn; /* lines of the block on the terminal now */
-        char *last;     /* the last block, or the last JSON object without its time */
-        char *last_status;
+        unsigned drawn;    /* lines of the block on the terminal now */
+        char *last;        /* the last block, or the last JSON object without its time */
+        sd_journal *units; /* on a pipe: the two units' journal, read on as it grows */
 } Screen;
 
 static void screen_done(Screen *s) {
         free(s->last);
-        free(s->last_status);
+        if (s->units)
+                sd_journal_close(s->units);
+}
+
+/* On a pipe, the units' own lines as well (a line per phase and step, every warning and error):
+ * the journal of both units from since on (attach: its last few lines first), at info or worse */
+static void screen_open_journal(Screen *s, const CliFollow *f, bool attach) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        sd_journal *j = NULL;
+        int r;
+
+        if (sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY) < 0)
+                return;
+        r = 0;
+        if (f->upgrade_unit &&
+            (asprintf(&a, "_SYSTEMD_UNIT=%s", f->upgrade_unit) < 0 ||
+             (r = sd_journal_add_match(j, a, 0)) < 0 || (r = sd_journal_add_disjunction(j)) < 0))
+                r = r < 0 ? r : -ENOMEM;
+        if (r >= 0 && f->rollback_unit &&
+            (asprintf(&b, "_SYSTEMD_UNIT=%s", f->rollback_unit) < 0 ||
+             (r = sd_journal_add_match(j, b, 0)) < 0))
+                r = r < 0 ? r : -ENOMEM;
+        if (r >= 0)
+                r = attach ? sd_journal_seek_tail(j) : sd_journal_seek_realtime_usec(j, f->since);
+        /* the last few lines of what already happened, for one who attaches */
+        if (r >= 0 && attach)
+                r = sd_journal_previous_skip(j, 6);
+        if (r < 0) {
+                sd_journal_close(j);
+                return;
+        }
+        s->units = j;
+}
+
+static void screen_journal(Screen *s) {
+        const void *data;
+        size_t size;
+
+        if (!s->units)
+                return;
+        while (sd_journal_next(s->units) > 0) {
+                char stamp[16] = "";
+                uint64_t t;
+                time_t sec;
+                struct tm tm;
+
+                if (sd_journal_get_data(s->units, "PRIORITY", &data, &size) < 0 || size != 10 ||
+                    ((const char *)data)[9] > '0' + LOG_INFO)
+                        continue;
+                if (sd_journal_get_data(s->units, "MESSAGE", &data, &size) < 0)
+                        continue;
+                if (sd_journal_get_realtime_usec(s->units, &t) >= 0 && (sec = (time_t)(t / USEC_PER_SEC)) &&
+                    localtime_r(&sec, &tm))
+                        strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+                printf("%s   %.*s\n", stamp, (int)(size - 8), (const char *)data + 8);
+        }
 }
 
 static unsigned terminal_width(void) {
@@ -252,16 +307,10 @@ static void screen_show(Screen *s, const Progress *old, const Progress *p, Progr
                 s->last = TAKE_PTR(block);
         } else {
                 _cleanup_strv_free_ char **lines = NULL;
+                screen_journal(s);
                 if (progress_changes(old, p, v, &lines) >= 0)
                         STRV_FOREACH (l, lines)
                                 timestamped(*l);
-                if (v->status_text && *v->status_text && !streq_ptr(v->status_text, s->last_status)) {
-                        _cleanup_free_ char *line = NULL;
-                        if (asprintf(&line, "  %s", v->status_text) >= 0)
-                                timestamped(line);
-                        free(s->last_status);
-                        s->last_status = strdup(v->status_text);
-                }
         }
         fflush(stdout);
 }
@@ -290,6 +339,8 @@ int cli_follow(const Config *c, const CliFollow *f) {
                 screen.utf8 = streq(codeset, "UTF-8");
         setlocale(LC_CTYPE, "C");
 
+        if (!screen.json && !screen.tty)
+                screen_open_journal(&screen, f, f->attach);
         watched_init(bus, &upgrade, f->upgrade_unit, f->attach);
         watched_init(bus, &rollback, f->rollback_unit, f->attach);
         if (f->start_unit) {
@@ -380,6 +431,14 @@ int cli_follow(const Config *c, const CliFollow *f) {
                 done.phase_index = PROGRESS_PHASES;
                 done.complete = true;
                 screen_show(&screen, &shown, &done, &v);
+        }
+
+        /* on a pipe, the units' last lines: journald may write them a moment after the unit ended */
+        if (screen.units && !follow_interrupted) {
+                (void)clock_nanosleep(
+                        CLOCK_MONOTONIC, 0, &(struct timespec){ .tv_nsec = FOLLOW_TICK_USEC * 1000 }, NULL);
+                screen_journal(&screen);
+                fflush(stdout);
         }
 
         if (follow_interrupted) {
