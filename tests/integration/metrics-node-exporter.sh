@@ -73,6 +73,8 @@ done
 
 # after the success: every metric of the last upgrade, with the ledger's figures
 s=$(scrape)
+sb_log "node_exporter's codebolt_upgrade samples after the success:
+$(grep '^codebolt_upgrade' <<<"$s")"
 entry=$(jq -c last <<<"$(cbu_ledger_for 1.5.0)")
 expect "$s" codebolt_upgrade_info 'deployment="default",version="1.5.0"' 1
 expect "$s" codebolt_upgrade_last_result 'deployment="default",from="1.4.0",result="succeeded",to="1.5.0"' 1
@@ -103,6 +105,8 @@ sb systemctl start codebolt-upgrade@1.5.1.service 2>/dev/null && fail "the upgra
 result=$(cbu_wait_rollback 1.5.1) || fail "the rollback of 1.5.1 did not end: $result"
 [ "$result" = restored ] || fail "the rollback of 1.5.1 ended '$result', not restored"
 s=$(scrape)
+sb_log "after the restore:
+$(grep '^codebolt_upgrade' <<<"$s")"
 expect "$s" codebolt_upgrade_info 'deployment="default",version="1.5.0"' 1
 expect "$s" codebolt_upgrade_last_result 'deployment="default",from="1.5.0",result="restored",to="1.5.1"' 1
 expect "$s" codebolt_upgrade_in_progress 'deployment="default"' 0
@@ -129,6 +133,8 @@ jq -e -s 'any(.phase == "migrate") and any(.rollback == true)' <<<"$objects" >/d
 jq -e -s 'last | .exit == 3 and .result.result == "held" and (.sentence | startswith("HELD:"))' <<<"$objects" >/dev/null ||
         fail "upgrade --json did not end with the held result: $(tail -n 1 <<<"$objects")"
 s=$(scrape)
+sb_log "during the hold:
+$(grep '^codebolt_upgrade' <<<"$s")"
 expect "$s" codebolt_upgrade_held 'deployment="default"' 1
 expect "$s" codebolt_upgrade_in_progress 'deployment="default"' 0
 expect "$s" codebolt_upgrade_last_result 'deployment="default",from="1.5.0",result="held",to="1.5.7"' 1
