@@ -16,12 +16,16 @@
 #include "release.h"
 #include "unitname.h"
 
-/* y or yes on the terminal; anything else, or the end of input, is no */
+/* y or yes on the terminal; anything else, or the end of input, is no. The question goes where the
+ * person typing sees it: standard output, or standard error when that is a pipe (`upgrade | tee`) or
+ * holds JSON. */
 static bool confirm(const Plan *plan, const Config *c) {
+        FILE *out = isatty(STDOUT_FILENO) && !arg_json ? stdout : stderr;
         char answer[16] = "";
 
-        printf("Upgrade deployment %s from %s to %s now? [y/N] ", c->deployment, plan->from, plan->to);
         fflush(stdout);
+        fprintf(out, "Upgrade deployment %s from %s to %s now? [y/N] ", c->deployment, plan->from, plan->to);
+        fflush(out);
         if (!fgets(answer, sizeof(answer), stdin))
                 return false;
         answer[strcspn(answer, "\n")] = 0;
@@ -65,7 +69,9 @@ int verb_upgrade(int argc, char *argv[], void *userdata) {
                         g ? g->name : "?");
                 return 2;
         }
-        if (!arg_yes && !arg_json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && !confirm(&plan, c)) {
+        /* someone at a terminal is asked, even when the output goes to a pipe; a script (no terminal on
+         * standard input) is not */
+        if (!arg_yes && isatty(STDIN_FILENO) && !confirm(&plan, c)) {
                 printf("Nothing was done.\n");
                 return 2;
         }

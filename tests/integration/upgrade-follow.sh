@@ -101,8 +101,9 @@ out=$(sb cat /var/tmp/refused.log)
 has 'Refused:' 'the refusal through a pipe' "$out"
 [ "$(invocation 1.5.1)" = "$before" ] || fail "a refused upgrade started codebolt-upgrade@1.5.1"
 
-# 3. the confirmation, declined: nothing is started
-tmux_run declined 'codebolt-upgrade upgrade 1.5.6'
+# 3. the confirmation, declined: nothing is started. Asked of the person at the terminal even with the
+# output piped (the question on standard error)
+tmux_run declined "bash -c 'set -o pipefail; codebolt-upgrade upgrade 1.5.6 | cat'"
 tmux_wait declined 'Upgrade deployment default from 1.4.0 to 1.5.6 now? [y/N]' 60 >/dev/null
 sb tmux send-keys -t declined n Enter
 code=$(tmux_exit declined 30)
