@@ -433,10 +433,14 @@ int cli_follow(const Config *c, const CliFollow *f) {
                 screen_show(&screen, &shown, &done, &v);
         }
 
-        /* on a pipe, the units' last lines: journald may write them a moment after the unit ended */
-        if (screen.units && !follow_interrupted) {
+        /* journald may write a unit's last lines a moment after the unit ended: they are read below (on a
+         * pipe, and for the lines that explain a failure) */
+        if (!follow_interrupted) {
                 (void)clock_nanosleep(
-                        CLOCK_MONOTONIC, 0, &(struct timespec){ .tv_nsec = FOLLOW_TICK_USEC * 1000 }, NULL);
+                        CLOCK_MONOTONIC,
+                        0,
+                        &(struct timespec){ .tv_nsec = 2 * FOLLOW_TICK_USEC * 1000 },
+                        NULL);
                 screen_journal(&screen);
                 fflush(stdout);
         }
@@ -459,6 +463,13 @@ int cli_follow(const Config *c, const CliFollow *f) {
                                f->version);
                         return 0;
                 }
+                /* what the unit said, a refusal say (on a pipe it was shown as it came) */
+                if (!screen.units)
+                        print_why(
+                                rollback.started ? rollback.unit : upgrade.unit,
+                                f->since,
+                                LOG_NOTICE,
+                                FOLLOW_WHY_LINES);
                 log_error(
                         "The result of %s is not in the ledger of deployment %s. What happened: journalctl "
                         "-u %s",
