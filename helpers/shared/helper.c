@@ -388,8 +388,9 @@ int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, in
 
         h.started = clock_usec(CLOCK_MONOTONIC);
         r = helper_main_run(&h, argc, argv, flags, run);
-        /* whatever the phase did to the state, succeeded or failed: [Notify] MetricsFile= shows it */
-        if (h.config.deployment && helper_lock(&h) >= 0) {
+        /* whatever the phase did to the state, succeeded or failed: [Notify] MetricsFile= shows it (under
+         * the state lock, taken only when there is a file to write) */
+        if (h.config.deployment && h.config.notify_metrics_file && helper_lock(&h) >= 0) {
                 metrics_update(&h.config);
                 helper_unlock(&h);
         }
