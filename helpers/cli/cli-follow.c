@@ -61,9 +61,12 @@ static void watched_done(Watched *w) {
 static void watched_poll(sd_bus *bus, Watched *w) {
         _cleanup_free_ char *active = NULL, *sub = NULL, *id = NULL, *text = NULL;
 
-        if (!w->unit || w->ended || bus_unit_get_state(bus, w->unit, &active, &sub) < 0)
+        /* the invocation id before the state: read the other way round, a start between the two reads
+         * paired the new id with the state from before it ("inactive"), and the unit counted as ended
+         * the moment it began */
+        if (!w->unit || w->ended || bus_unit_get_invocation_id(bus, w->unit, &id) < 0)
                 return;
-        if (bus_unit_get_invocation_id(bus, w->unit, &id) < 0)
+        if (bus_unit_get_state(bus, w->unit, &active, &sub) < 0)
                 return;
         if (!w->started)
                 w->started = streq(active, "activating") || streq(active, "active") ||
