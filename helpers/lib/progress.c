@@ -254,8 +254,17 @@ int progress_changes(const Progress *old, const Progress *new, const ProgressVie
                                 "the upgrade failed in phase %s: the rollback runs",
                                 old->phase ? old->phase : "?");
                 else if (new->phase_index > 0)
-                        r = add_line(
-                                lines, "phase %u of %d: %s", new->phase_index, PROGRESS_PHASES, new->phase);
+                        /* every phase since the last one seen: a reading a few phases late (a loaded
+                         * machine, an attach) still lists each, in order */
+                        for (unsigned i = old->rollback ? new->phase_index : old->phase_index + 1;
+                             r >= 0 && i <= new->phase_index;
+                             i++)
+                                r = add_line(
+                                        lines,
+                                        "phase %u of %d: %s",
+                                        i,
+                                        PROGRESS_PHASES,
+                                        progress_phases[i - 1]);
                 else
                         r = add_line(lines, "phase %s", new->phase);
         }

@@ -110,15 +110,20 @@ START_TEST(test_changes) {
         progress_read(after, &b);
         ck_assert_int_eq(progress_changes(&none, &a, &v, &first), 0);
         ck_assert_str_eq(first[0], "upgrade 1.4.0 → 1.5.0 of deployment default");
-        ck_assert_str_eq(first[1], "phase 5 of 9: snapshot");
-        ck_assert_ptr_null(first[2]);
+        /* first seen in its fifth phase: the four before it are listed too, in order */
+        ck_assert_str_eq(first[1], "phase 1 of 9: preflight");
+        ck_assert_str_eq(first[4], "phase 4 of 9: drain");
+        ck_assert_str_eq(first[5], "phase 5 of 9: snapshot");
+        ck_assert_ptr_null(first[6]);
 
+        /* switch passed between two readings: it is listed all the same */
         ck_assert_int_eq(progress_changes(&a, &b, &v, &lines), 0);
-        ck_assert_str_eq(lines[0], "phase 7 of 9: migrate");
-        ck_assert_str_eq(lines[1], "the server is stopped: the downtime begins");
-        ck_assert_str_eq(lines[2], "migration 2 of 3: applying 20260302_b");
-        ck_assert_str_eq(lines[3], "migrations: 1 of 3 applied");
-        ck_assert_ptr_null(lines[4]);
+        ck_assert_str_eq(lines[0], "phase 6 of 9: switch");
+        ck_assert_str_eq(lines[1], "phase 7 of 9: migrate");
+        ck_assert_str_eq(lines[2], "the server is stopped: the downtime begins");
+        ck_assert_str_eq(lines[3], "migration 2 of 3: applying 20260302_b");
+        ck_assert_str_eq(lines[4], "migrations: 1 of 3 applied");
+        ck_assert_ptr_null(lines[5]);
 
         /* the migration fails, the rollback takes over */
         rb = cJSON_Parse(
