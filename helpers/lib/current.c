@@ -710,20 +710,9 @@ int current_phase_done(Current *c, const char *phase) {
 }
 
 int current_set_phase_seconds(Current *c, const char *phase, double seconds) {
-        cJSON *n;
-
         if (!c->phase_seconds && !(c->phase_seconds = cJSON_CreateObject()))
                 return -ENOMEM;
-        n = cJSON_CreateNumber(seconds);
-        if (!n)
-                return -ENOMEM;
-        if (cJSON_GetObjectItemCaseSensitive(c->phase_seconds, phase))
-                return cJSON_ReplaceItemInObjectCaseSensitive(c->phase_seconds, phase, n) ? 0 : -ENOMEM;
-        if (!cJSON_AddItemToObject(c->phase_seconds, phase, n)) {
-                cJSON_Delete(n);
-                return -ENOMEM;
-        }
-        return 0;
+        return json_set_number(c->phase_seconds, phase, seconds);
 }
 
 int current_set_migration(Current *c, const char *id, bool breaking, char *const *drops, const char *state) {

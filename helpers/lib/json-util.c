@@ -53,3 +53,7 @@ int json_set_string(cJSON *o, const char *key, const char *value) {
 int json_set_bool(cJSON *o, const char *key, bool value) {
         return json_set_item(o, key, cJSON_CreateBool(value));
 }
+
+int json_set_number(cJSON *o, const char *key, double value) {
+        return json_set_item(o, key, cJSON_CreateNumber(value));
+}

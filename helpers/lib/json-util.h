@@ -33,3 +33,5 @@ int json_set_item(cJSON *o, const char *key, cJSON *item);
 int json_set_string(cJSON *o, const char *key, const char *value);
 /* json_set_string() for a bool */
 int json_set_bool(cJSON *o, const char *key, bool value);
+/* json_set_string() for a number */
+int json_set_number(cJSON *o, const char *key, double value);

@@ -41,23 +41,14 @@ static int add_downtime(cJSON *e, const Current *current, const char *result, co
 
 /* phase_seconds.rollback into e: this run of the rollback, up to its ledger entry */
 static int add_rollback_seconds(cJSON *e, double seconds) {
-        cJSON *phases = cJSON_GetObjectItemCaseSensitive(e, "phase_seconds"), *n;
+        cJSON *phases = cJSON_GetObjectItemCaseSensitive(e, "phase_seconds");
 
         if (!cJSON_IsObject(phases)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(e, "phase_seconds");
-                phases = cJSON_AddObjectToObject(e, "phase_seconds");
-                if (!phases)
+                phases = cJSON_CreateObject();
+                if (json_set_item(e, "phase_seconds", phases) < 0)
                         return -ENOMEM;
         }
-        n = cJSON_CreateNumber(seconds);
-        if (!n)
-                return -ENOMEM;
-        cJSON_DeleteItemFromObjectCaseSensitive(phases, "rollback");
-        if (!cJSON_AddItemToObject(phases, "rollback", n)) {
-                cJSON_Delete(n);
-                return -ENOMEM;
-        }
-        return 0;
+        return json_set_number(phases, "rollback", seconds);
 }
 
 int write_ledger(

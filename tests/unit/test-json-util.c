@@ -85,6 +85,10 @@ START_TEST(test_set) {
                 text,
                 "{\"a\":\"one\",\"Phase\":\"x\",\"b\":false,\"phase\":\"y\",\"none\":null,\"c\":true}");
         ck_assert_str_eq(json_get_string(o, "phase"), "y");
+        /* a number, replaced in place like the rest */
+        ck_assert_int_eq(json_set_number(o, "b", 2.5), 0);
+        ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(o, "b")->valuedouble, 2.5);
+        ck_assert_ptr_eq(cJSON_GetArrayItem(o, 2), cJSON_GetObjectItemCaseSensitive(o, "b"));
 }
 END_TEST
 
