@@ -3,8 +3,6 @@
  * "Following an upgrade"): the upgrade unit and then its rollback, watched until they end, drawn live,
  * then the result in one sentence, the journal lines that explain it and what to run next */
 #define _GNU_SOURCE
-#include <langinfo.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -17,6 +15,7 @@
 #include "bus.h"
 #include "checks.h"
 #include "cli.h"
+#include "helper.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
@@ -327,7 +326,6 @@ int cli_follow(const Config *c, const CliFollow *f) {
         struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
         Progress shown = {};
         usec_t t0 = clock_usec(CLOCK_MONOTONIC), upgrade_ended_at = 0, back_seen = 0;
-        const char *codeset;
         int r, code;
 
         r = bus_open_system(&bus);
@@ -338,9 +336,7 @@ int cli_follow(const Config *c, const CliFollow *f) {
 
         screen.json = arg_json;
         screen.tty = !arg_json && isatty(STDOUT_FILENO);
-        if (setlocale(LC_CTYPE, "") && (codeset = nl_langinfo(CODESET)))
-                screen.utf8 = streq(codeset, "UTF-8");
-        setlocale(LC_CTYPE, "C");
+        screen.utf8 = helper_locale_is_utf8();
 
         if (!screen.json && !screen.tty)
                 screen_open_journal(&screen, f, f->attach);

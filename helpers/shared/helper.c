@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* helper.c: what every phase helper does the same way: arguments, config, signals, lock, current.json */
 #define _GNU_SOURCE
+#include <langinfo.h>
+#include <locale.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -188,6 +190,16 @@ static int update_leave(Current *current, void *userdata) {
         if (r < 0)
                 return r;
         return current_set_phase_seconds(current, left->phase, left->seconds);
+}
+
+bool helper_locale_is_utf8(void) {
+        const char *codeset;
+        bool utf8 = false;
+
+        if (setlocale(LC_CTYPE, "") && (codeset = nl_langinfo(CODESET)))
+                utf8 = streq(codeset, "UTF-8");
+        setlocale(LC_CTYPE, "C");
+        return utf8;
 }
 
 double helper_seconds(const Helper *h) {

@@ -44,6 +44,10 @@ extern volatile sig_atomic_t helper_cancelled;
  * run() returned when it is positive. */
 int helper_main(int argc, char *argv[], const char *phase, HelperFlags flags, int (*run)(Helper *h));
 
+/* whether the environment's locale (LANG, LC_ALL, LC_CTYPE) uses UTF-8, so that block characters
+ * (a sparkline, a progress bar) may be printed; the program's own locale stays "C" */
+bool helper_locale_is_utf8(void);
+
 /* the seconds since helper_main() began (what helper_main() records as the phase's duration) */
 double helper_seconds(const Helper *h);
 

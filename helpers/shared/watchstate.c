@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* watchstate.c: the post-upgrade watch's baseline, readings, state file, ledger verdict and status */
 #define _GNU_SOURCE
-#include <langinfo.h>
-#include <locale.h>
 #include <float.h>
 #include <math.h>
 #include <regex.h>
@@ -18,6 +16,7 @@
 #include "current.h"
 #include "http.h"
 #include "journal.h"
+#include "helper.h"
 #include "json-util.h"
 #include "ledger.h"
 #include "log.h"
@@ -491,13 +490,9 @@ void watch_print_status(const Config *c, const cJSON *w) {
         static const char *const keys[_WATCH_SIGNAL_MAX] = { "errors", "failed", "lag", "memory" };
         WatchVerdicts v = {};
         size_t n = (size_t)cJSON_GetArraySize(samples);
-        const char *codeset;
-        bool utf8 = false;
+        bool utf8 = helper_locale_is_utf8();
         int r;
 
-        if (setlocale(LC_CTYPE, "") && (codeset = nl_langinfo(CODESET)))
-                utf8 = streq(codeset, "UTF-8");
-        setlocale(LC_CTYPE, "C");
         r = watch_evaluate(c, w, &v);
         printf("Watch:     after the upgrade to %s: %s%s (started %s, %s of %s, every %s)\n",
                strempty(json_get_string(w, "version")),
