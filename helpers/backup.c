@@ -28,6 +28,7 @@
 #include "paths.h"
 #include "roll.h"
 #include "pg-client.h"
+#include "pg-slot.h"
 #include "spawn.h"
 #include "state.h"
 #include "stores.h"

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pg.h"
+#include "pg-slot.h"
 #include "state.h"
 #include "time-util.h"
 

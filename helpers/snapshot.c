@@ -23,6 +23,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "pg-client.h"
+#include "pg-slot.h"
 #include "restore-point.h"
 #include "roll.h"
 #include "state.h"

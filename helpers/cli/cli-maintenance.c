@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "credentials.h"
 #include "pg.h"
+#include "pg-slot.h"
 #include "hold-file.h"
 #include "prune.h"
 #include "current.h"

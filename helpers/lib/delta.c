@@ -16,6 +16,7 @@
 #include "errmsg.h"
 #include "json-util.h"
 #include "macro.h"
+#include "pg-slot.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SLOT_NAME_MAX 63

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pg.h"
+#include "pg-slot.h"
 #include "rollback.h"
 
 void drop_delta_slot(Rollback *rb) {

@@ -14,6 +14,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "pg-client.h"
+#include "pg-slot.h"
 #include "test-pg-server.h"
 
 START_TEST(test_slot_name) {
