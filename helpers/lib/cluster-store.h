@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cluster.h"
+#include "cluster-rules.h"
 #include "config.h"
 #include "etcd.h"
 #include "macro.h"

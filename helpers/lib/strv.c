@@ -54,3 +54,12 @@ char *strv_join(char *const *l, const char *sep) {
         *p = 0;
         return s;
 }
+
+static int strv_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(char **l, size_t n) {
+        if (n > 1)
+                qsort(l, n, sizeof(char *), strv_cmp);
+}

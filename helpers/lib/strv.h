@@ -20,3 +20,6 @@ int strv_push(char ***l, const char *s);
 
 /* the strings of l (may be NULL or empty: "") joined by sep, malloc'd; NULL on OOM */
 char *strv_join(char *const *l, const char *sep);
+
+/* sort the first n strings of l by strcmp() */
+void strv_sort(char **l, size_t n);

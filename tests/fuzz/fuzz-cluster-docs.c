@@ -6,7 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 
-#include "cluster.h"
+#include "cluster-rules.h"
 #include "fuzz.h"
 #include "json-util.h"
 #include "strv.h"

@@ -67,6 +67,19 @@ START_TEST(test_join) {
 }
 END_TEST
 
+START_TEST(test_sort) {
+        char *l[] = { (char *)"b", (char *)"a", (char *)"c", (char *)"a", NULL };
+
+        strv_sort(l, 4);
+        ck_assert_str_eq(l[0], "a");
+        ck_assert_str_eq(l[1], "a");
+        ck_assert_str_eq(l[2], "b");
+        ck_assert_str_eq(l[3], "c");
+        ck_assert_ptr_null(l[4]);
+        strv_sort(NULL, 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("strv");
         TCase *tc = tcase_create("strv");
@@ -75,6 +88,7 @@ int main(void) {
         tcase_add_test(tc, test_contains);
         tcase_add_test(tc, test_foreach);
         tcase_add_test(tc, test_join);
+        tcase_add_test(tc, test_sort);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
