@@ -11,6 +11,7 @@
 #include "cluster-rules.h"
 #include "errmsg.h"
 #include "json-util.h"
+#include "string-util.h"
 #include "strv.h"
 
 /* ---- the semaphore ---- */
@@ -486,14 +487,13 @@ _printf_(3, 4) static int follow_verdict(
         char **ret_reason, ClusterFollowAction action, const char *fmt, ...) {
         va_list ap;
         char *s;
-        int r;
 
         if (!ret_reason)
                 return action;
         va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
+        s = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0)
+        if (!s)
                 return -ENOMEM;
         free(*ret_reason);
         *ret_reason = s;

@@ -17,6 +17,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "pg-slot.h"
+#include "string-util.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SLOT_NAME_MAX 63
@@ -244,16 +245,15 @@ cJSON *delta_facts_to_json(const DeltaFacts *f) {
 
 static int refuse_or_fall_back(SnapshotMode mode, char **ret_reason, const char *fmt, ...) _printf_(3, 4);
 static int refuse_or_fall_back(SnapshotMode mode, char **ret_reason, const char *fmt, ...) {
-        _cleanup_free_ char *why = NULL;
         va_list ap;
-        int r;
+        char *why;
 
         va_start(ap, fmt);
-        r = vasprintf(&why, fmt, ap);
+        why = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0)
+        if (!why)
                 return -ENOMEM;
-        *ret_reason = TAKE_PTR(why);
+        *ret_reason = why;
         return mode == SNAPSHOT_DELTA ? -EOPNOTSUPP : 0;
 }
 

@@ -13,18 +13,18 @@
 #include "unitname.h"
 #include "paths.h"
 #include "state.h"
+#include "string-util.h"
 
 static int note(MayStart *m, int priority, const char *fmt, ...) _printf_(3, 4);
 static int note(MayStart *m, int priority, const char *fmt, ...) {
         va_list ap;
         char *s;
-        int r;
 
         assert(m->n_notes < MAYSTART_NOTES_MAX);
         va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
+        s = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0)
+        if (!s)
                 return -ENOMEM;
         m->notes[m->n_notes++] = (MayStartNote){ .priority = priority, .text = s };
         return 0;

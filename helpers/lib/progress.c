@@ -12,6 +12,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "progress.h"
+#include "string-util.h"
 #include "strv.h"
 
 const char *const progress_phases[PROGRESS_PHASES] = {
@@ -65,19 +66,6 @@ void progress_read(const cJSON *current, Progress *ret) {
                 ret->stopped_at = at;
 }
 
-/* a formatted string, or NULL when out of memory */
-static char *format(const char *fmt, ...) _printf_(1, 2);
-static char *format(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        return r < 0 ? NULL : s;
-}
-
 /* "1:05" for 65 s, "1:02:03" past the hour */
 static void format_clock(usec_t t, char buf[static 32]) {
         unsigned long s = (unsigned long)(t / USEC_PER_SEC);
@@ -121,19 +109,19 @@ char *progress_block(const Progress *p, const ProgressView *v) {
         if (!f)
                 return NULL;
         if (p->rollback || p->held)
-                line =
-                        format("%s the upgrade %s → %s",
-                               p->held ? "HELD:" : "Rolling back",
-                               strempty(p->from),
-                               strempty(p->to));
+                line = strprintf(
+                        "%s the upgrade %s → %s",
+                        p->held ? "HELD:" : "Rolling back",
+                        strempty(p->from),
+                        strempty(p->to));
         else if (p->in_flight)
-                line =
-                        format("Upgrading %s → %s (deployment %s)",
-                               strempty(p->from),
-                               strempty(p->to),
-                               strempty(v->deployment));
+                line = strprintf(
+                        "Upgrading %s → %s (deployment %s)",
+                        strempty(p->from),
+                        strempty(p->to),
+                        strempty(v->deployment));
         else
-                line = format("Starting (deployment %s)", strempty(v->deployment));
+                line = strprintf("Starting (deployment %s)", strempty(v->deployment));
         if (!line)
                 goto oom;
         put_line(f, v->width, line);
@@ -146,16 +134,16 @@ char *progress_block(const Progress *p, const ProgressView *v) {
                 strcat(bar, full ? (v->utf8 ? "█" : "#") : (v->utf8 ? "░" : "."));
         }
         if (p->phase_index > 0 && !p->rollback)
-                line = format("  %s  phase %u of %d: %s", bar, p->phase_index, PROGRESS_PHASES, p->phase);
+                line = strprintf("  %s  phase %u of %d: %s", bar, p->phase_index, PROGRESS_PHASES, p->phase);
         else if (p->rollback && failed_at > 0)
-                line =
-                        format("  %s  rolling back: the upgrade failed in phase %u of %d, %s",
-                               bar,
-                               failed_at,
-                               PROGRESS_PHASES,
-                               p->rollback_from);
+                line = strprintf(
+                        "  %s  rolling back: the upgrade failed in phase %u of %d, %s",
+                        bar,
+                        failed_at,
+                        PROGRESS_PHASES,
+                        p->rollback_from);
         else
-                line = format("  %s  %s", bar, p->phase ? p->phase : "waiting for the unit to start");
+                line = strprintf("  %s  %s", bar, p->phase ? p->phase : "waiting for the unit to start");
         if (!line)
                 goto oom;
         put_line(f, v->width, line);
@@ -163,19 +151,19 @@ char *progress_block(const Progress *p, const ProgressView *v) {
 
         if (total > 0 || p->migrations_seen > 0) {
                 if (p->failed_migration)
-                        line =
-                                format("  migrations  %u of %u applied; %s failed",
-                                       p->migrations_applied,
-                                       total,
-                                       p->failed_migration);
+                        line = strprintf(
+                                "  migrations  %u of %u applied; %s failed",
+                                p->migrations_applied,
+                                total,
+                                p->failed_migration);
                 else if (p->applying)
-                        line =
-                                format("  migrations  %u of %u applied; applying %s",
-                                       p->migrations_applied,
-                                       total,
-                                       p->applying);
+                        line = strprintf(
+                                "  migrations  %u of %u applied; applying %s",
+                                p->migrations_applied,
+                                total,
+                                p->applying);
                 else
-                        line = format("  migrations  %u of %u applied", p->migrations_applied, total);
+                        line = strprintf("  migrations  %u of %u applied", p->migrations_applied, total);
         } else
                 line = strdup("  migrations  none to apply");
         if (!line)
@@ -185,10 +173,10 @@ char *progress_block(const Progress *p, const ProgressView *v) {
 
         format_clock(v->elapsed, elapsed);
         if (v->downtime == USEC_INFINITY)
-                line = format("  elapsed     %s; the server has not stopped", elapsed);
+                line = strprintf("  elapsed     %s; the server has not stopped", elapsed);
         else {
                 format_clock(v->downtime, down);
-                line = format(
+                line = strprintf(
                         "  elapsed     %s; %s %s",
                         elapsed,
                         v->downtime_final ? "the server answered again after" : "the server is down for",
@@ -200,7 +188,7 @@ char *progress_block(const Progress *p, const ProgressView *v) {
         free(TAKE_PTR(line));
 
         if (v->status_text && *v->status_text) {
-                if (!(line = format("  %s", v->status_text)))
+                if (!(line = strprintf("  %s", v->status_text)))
                         goto oom;
                 put_line(f, v->width, line);
         }
@@ -224,15 +212,12 @@ static int add_line(char ***lines, const char *fmt, ...) _printf_(2, 3);
 static int add_line(char ***lines, const char *fmt, ...) {
         _cleanup_free_ char *s = NULL;
         va_list ap;
-        int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
+        s = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                s = NULL;
+        if (!s)
                 return -ENOMEM;
-        }
         return strv_push(lines, s) < 0 ? -ENOMEM : 0;
 }
 

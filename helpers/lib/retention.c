@@ -9,6 +9,7 @@
 #include "ledger.h"
 #include "macro.h"
 #include "retention.h"
+#include "string-util.h"
 #include "semver.h"
 #include "strv.h"
 
@@ -94,15 +95,12 @@ _printf_(5, 6) static int plan_add(
         _cleanup_free_ char *n = strdup(name), *reason = NULL;
         RetentionItem *grown;
         va_list ap;
-        int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&reason, fmt, ap);
+        reason = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                reason = NULL;
+        if (!reason)
                 return -ENOMEM;
-        }
         grown = realloc(p->items, (p->n + 1) * sizeof(RetentionItem));
         if (!n || !grown)
                 return -ENOMEM;

@@ -7,6 +7,7 @@
 
 #include "macro.h"
 #include "rollback-table.h"
+#include "string-util.h"
 
 static const char *const action_names[_ROLLBACK_ACTION_MAX] = {
         [ROLLBACK_ACTION_REFUSE] = "refuse", [ROLLBACK_ACTION_ABORT] = "abort",
@@ -75,18 +76,13 @@ void rollback_verdict_done(RollbackVerdict *v) {
 _printf_(4, 5) static int verdict(
         RollbackVerdict *v, RollbackAction action, RollbackRow row, const char *fmt, ...) {
         va_list ap;
-        int r;
 
         v->action = action;
         v->row = row;
         va_start(ap, fmt);
-        r = vasprintf(&v->reason, fmt, ap);
+        v->reason = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                v->reason = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+        return v->reason ? 0 : -ENOMEM;
 }
 
 /* a fresh decision: where it failed, what [Policy] Rollback= allows */

@@ -8,6 +8,7 @@
 #include "errmsg.h"
 #include "json-util.h"
 #include "smoke-steps.h"
+#include "string-util.h"
 
 #define SMOKE_INTERVAL_DEFAULT USEC_PER_SEC
 
@@ -378,12 +379,11 @@ static int step_error(ParseContext *c, const char *fmt, ...) _printf_(2, 3);
 static int step_error(ParseContext *c, const char *fmt, ...) {
         _cleanup_free_ char *what = NULL;
         va_list ap;
-        int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&what, fmt, ap);
+        what = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0)
+        if (!what)
                 return -ENOMEM;
         if (c->name)
                 return errmsg_set(c->error, -EINVAL, "step %zu (%s): %s", c->index, c->name, what);

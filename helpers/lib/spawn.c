@@ -18,6 +18,7 @@
 #include "log.h"
 #include "macro.h"
 #include "spawn.h"
+#include "string-util.h"
 #include "time-util.h"
 
 #define SPAWN_DEFAULT_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -167,12 +168,11 @@ int spawn_env_push(char ***l, size_t *n, const char *fmt, ...) {
         char **nl;
         va_list ap;
         char *s;
-        int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
+        s = strvprintf(fmt, ap);
         va_end(ap);
-        if (r < 0)
+        if (!s)
                 return -ENOMEM;
 
         nl = reallocarray(*l, *n + 2, sizeof(char *));
