@@ -545,16 +545,33 @@ int pg_session_exec(PGconn *conn, const char *sql, char **ret_error) {
         return pg_session_check(conn, res, ret_error);
 }
 
+int pg_session_exec_params(
+        PGconn *conn,
+        const char *sql,
+        int n_params,
+        const char *const *params,
+        PGresult **ret,
+        char **ret_error) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r;
+
+        res = sym_PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
+        r = pg_session_check(conn, res, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(res);
+        return 0;
+}
+
 /* BEGIN a read-only repeatable-read transaction (one snapshot for all that follows) and list
  * (schema, name) of every relation of relkind outside the system and temporary schemas */
 static int begin_and_list(PGconn *conn, const char *relkind, PGresult **ret, char **ret_error) {
-        _cleanup_pgresult_ PGresult *res = NULL;
         int r;
 
         r = pg_session_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ret_error);
         if (r < 0)
                 return r;
-        res = sym_PQexecParams(
+        return pg_session_exec_params(
                 conn,
                 "SELECT n.nspname, c.relname"
                 " FROM pg_catalog.pg_class c"
@@ -564,16 +581,9 @@ static int begin_and_list(PGconn *conn, const char *relkind, PGresult **ret, cha
                 " AND n.nspname !~ '^pg_(toast_)?temp_'"
                 " ORDER BY 1, 2",
                 1,
-                NULL,
                 &relkind,
-                NULL,
-                NULL,
-                0);
-        r = pg_session_check(conn, res, ret_error);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(res);
-        return 0;
+                ret,
+                ret_error);
 }
 
 int pg_session_each_relation(

@@ -76,6 +76,16 @@ int pg_session_rows(PGconn *conn, const PGresult *res, cJSON **ret, char **ret_e
 /* run sql (without parameters, several statements allowed) and pg_session_check() it */
 int pg_session_exec(PGconn *conn, const char *sql, char **ret_error);
 
+/* run sql with n_params text parameters (an element NULL for SQL NULL) and pg_session_check() it;
+ * *ret: the result, to PQclear() */
+int pg_session_exec_params(
+        PGconn *conn,
+        const char *sql,
+        int n_params,
+        const char *const *params,
+        PGresult **ret,
+        char **ret_error);
+
 /* what pg_session_each_relation() calls for each relation: schema and name as stored, res the answer
  * of its SELECT */
 typedef int (*PgRelationFn)(

@@ -145,19 +145,16 @@ static int changes_resume(
         int r;
 
         /* and how much WAL decoding reads from the slot's restart point to now, whatever wrote it */
-        res = sym_PQexecParams(
+        r = pg_session_exec_params(
                 conn,
                 "SELECT confirmed_flush_lsn::text, "
                 "pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_insert_lsn(), "
                 "restart_lsn)::bigint::text "
                 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
                 1,
-                NULL,
                 params,
-                NULL,
-                NULL,
-                0);
-        r = pg_session_check(conn, res, ret_error);
+                &res,
+                ret_error);
         if (r < 0)
                 return r;
         if (sym_PQntuples(res) != 1 || sym_PQgetisnull(res, 0, 0))
@@ -402,8 +399,7 @@ static int statements_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                 n++;
                 if (st.n_params > INT_MAX)
                         return errmsg_set(ret_error, -EINVAL, "too many parameters");
-                res = sym_PQexecParams(conn, st.sql, (int)st.n_params, NULL, st.params, NULL, NULL, 0);
-                r = pg_session_check(conn, res, ret_error);
+                r = pg_session_exec_params(conn, st.sql, (int)st.n_params, st.params, &res, ret_error);
                 if (r < 0)
                         return r;
                 if (st.expect_rows < 0)

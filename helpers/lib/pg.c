@@ -206,8 +206,7 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                     locale) < 0)
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
-        db = sym_PQexecParams(conn, sql, 1, NULL, &dbname, NULL, NULL, 0);
-        r = pg_session_check(conn, db, ret_error);
+        r = pg_session_exec_params(conn, sql, 1, &dbname, &db, ret_error);
         if (r < 0)
                 return r;
         if (sym_PQntuples(db) != 1)
@@ -233,7 +232,7 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                 return errmsg_set(ret_error, -ENOMEM, "out of memory");
 
         oid = sym_PQgetvalue(db, 0, 12);
-        settings = sym_PQexecParams(
+        r = pg_session_exec_params(
                 conn,
                 "SELECT r.rolname, c.setting"
                 " FROM pg_catalog.pg_db_role_setting s"
@@ -242,12 +241,9 @@ static int properties_fn(PGconn *conn, const void *userdata, cJSON **ret, char *
                 " WHERE s.setdatabase = $1::oid"
                 " ORDER BY r.rolname NULLS FIRST, c.i",
                 1,
-                NULL,
                 &oid,
-                NULL,
-                NULL,
-                0);
-        r = pg_session_check(conn, settings, ret_error);
+                &settings,
+                ret_error);
         if (r < 0)
                 return r;
 
