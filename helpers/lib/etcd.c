@@ -14,7 +14,6 @@
 #include "strv.h"
 
 #define ETCD_TIMEOUT_DEFAULT (5 * USEC_PER_SEC)
-#define ERROR_MESSAGE_MAX 1024
 
 struct EtcdClient {
         char **endpoints; /* without a trailing slash */
@@ -29,361 +28,6 @@ struct EtcdClient {
         char *token;        /* NULL: none yet (or none needed) */
         bool auth_disabled; /* the cluster said authentication is not enabled */
 };
-
-/* ---- base64, as Go's encoding/base64.StdEncoding writes it (padded) ---- */
-
-static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *base64_encode(const void *p, size_t n) {
-        const uint8_t *s = p;
-        char *out, *o;
-
-        if (n > (SIZE_MAX - 1) / 4 * 3 - 2)
-                return NULL;
-        out = o = malloc((n + 2) / 3 * 4 + 1);
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t)s[i] << 16;
-
-                if (i + 1 < n)
-                        v |= (uint32_t)s[i + 1] << 8;
-                if (i + 2 < n)
-                        v |= s[i + 2];
-                *o++ = b64_alphabet[(v >> 18) & 63];
-                *o++ = b64_alphabet[(v >> 12) & 63];
-                *o++ = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-                *o++ = i + 2 < n ? b64_alphabet[v & 63] : '=';
-        }
-        *o = 0;
-        return out;
-}
-
-static int b64_value(char ch) {
-        const char *p = ch ? strchr(b64_alphabet, ch) : NULL;
-
-        return p ? (int)(p - b64_alphabet) : -1;
-}
-
-/* strict: padded, no whitespace; the result is NUL-terminated (it may hold NULs itself) */
-static int base64_decode(const char *s, char **ret, size_t *ret_size) {
-        size_t l = strlen(s), n = 0;
-        _cleanup_free_ char *out = NULL;
-
-        if (l % 4 != 0)
-                return -EBADMSG;
-        out = malloc(l / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-
-        for (size_t i = 0; i < l; i += 4) {
-                int a = b64_value(s[i]), b = b64_value(s[i + 1]), c = b64_value(s[i + 2]),
-                    d = b64_value(s[i + 3]);
-                bool last = i + 4 == l;
-                uint32_t v;
-
-                if (a < 0 || b < 0)
-                        return -EBADMSG;
-                v = (uint32_t)a << 18 | (uint32_t)b << 12;
-                if (last && s[i + 2] == '=' && s[i + 3] == '=') {
-                        if (v & 0xffff) /* bits the padding drops must be zero */
-                                return -EBADMSG;
-                        out[n++] = (char)(v >> 16);
-                        break;
-                }
-                if (c < 0)
-                        return -EBADMSG;
-                v |= (uint32_t)c << 6;
-                if (last && s[i + 3] == '=') {
-                        if (v & 0xff)
-                                return -EBADMSG;
-                        out[n++] = (char)(v >> 16);
-                        out[n++] = (char)(v >> 8);
-                        break;
-                }
-                if (d < 0)
-                        return -EBADMSG;
-                v |= (uint32_t)d;
-                out[n++] = (char)(v >> 16);
-                out[n++] = (char)(v >> 8);
-                out[n++] = (char)v;
-        }
-        out[n] = 0;
-
-        *ret = TAKE_PTR(out);
-        if (ret_size)
-                *ret_size = n;
-        return 0;
-}
-
-/* ---- parsing the answers ---- */
-
-/* A 64-bit integer member as the gateway writes it: a string of decimal digits (a JSON number is
- * taken too). Absent or null is 0, as proto3 leaves out zeros. */
-static int json_int64(const cJSON *o, const char *name, int64_t *ret) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-        const char *s;
-        char *end;
-        long long l;
-
-        if (!v || cJSON_IsNull(v)) {
-                *ret = 0;
-                return 0;
-        }
-        if (cJSON_IsNumber(v)) {
-                int64_t i;
-
-                if (json_number_to_int64(v->valuedouble, INT64_MIN, INT64_MAX, &i) < 0)
-                        return -EBADMSG;
-                *ret = i;
-                return 0;
-        }
-        if (!cJSON_IsString(v))
-                return -EBADMSG;
-
-        s = v->valuestring;
-        /* digits only, an optional minus: strtoll() would also take blanks and a plus */
-        if (!s[s[0] == '-'] || strspn(s + (s[0] == '-'), "0123456789") != strlen(s + (s[0] == '-')))
-                return -EBADMSG;
-        errno = 0;
-        l = strtoll(s, &end, 10);
-        if (errno != 0 || *end)
-                return -EBADMSG;
-        *ret = (int64_t)l;
-        return 0;
-}
-
-static cJSON *parse_object(const char *body, size_t size) {
-        cJSON *j = body ? cJSON_ParseWithLength(body, size) : NULL;
-
-        if (j && !cJSON_IsObject(j)) {
-                cJSON_Delete(j);
-                return NULL;
-        }
-        return j;
-}
-
-/* the header every answer carries, and its revision (required) */
-static int parse_header(const cJSON *o, int64_t *ret_revision) {
-        const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "header");
-        int64_t rev;
-
-        if (!cJSON_IsObject(h) || !cJSON_GetObjectItemCaseSensitive(h, "revision"))
-                return -EBADMSG;
-        if (json_int64(h, "revision", &rev) < 0 || rev < 0)
-                return -EBADMSG;
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
-}
-
-void etcd_kv_done(EtcdKv *kv) {
-        if (!kv)
-                return;
-        free(kv->key);
-        free(kv->value);
-        *kv = (EtcdKv){};
-}
-
-void etcd_kvs_free(EtcdKv *kvs, size_t n) {
-        if (!kvs)
-                return;
-        for (size_t i = 0; i < n; i++)
-                etcd_kv_done(&kvs[i]);
-        free(kvs);
-}
-
-static int parse_kv(const cJSON *j, EtcdKv *ret) {
-        _cleanup_(etcd_kv_done) EtcdKv kv = {};
-        const cJSON *v;
-        size_t key_size;
-        int r;
-
-        if (!cJSON_IsObject(j))
-                return -EBADMSG;
-
-        v = cJSON_GetObjectItemCaseSensitive(j, "key");
-        if (!cJSON_IsString(v))
-                return -EBADMSG;
-        r = base64_decode(v->valuestring, &kv.key, &key_size);
-        if (r < 0)
-                return r;
-        if (key_size == 0 || memchr(kv.key, 0, key_size))
-                return -EBADMSG;
-
-        v = cJSON_GetObjectItemCaseSensitive(j, "value");
-        if (!v || cJSON_IsNull(v))
-                kv.value = strdup("");
-        else if (!cJSON_IsString(v))
-                return -EBADMSG;
-        else {
-                r = base64_decode(v->valuestring, &kv.value, &kv.value_size);
-                if (r < 0)
-                        return r;
-        }
-        if (!kv.value)
-                return -ENOMEM;
-
-        if (json_int64(j, "create_revision", &kv.create_revision) < 0 ||
-            json_int64(j, "mod_revision", &kv.mod_revision) < 0 ||
-            json_int64(j, "version", &kv.version) < 0 || json_int64(j, "lease", &kv.lease) < 0)
-                return -EBADMSG;
-
-        *ret = kv;
-        kv = (EtcdKv){};
-        return 0;
-}
-
-int etcd_parse_range(const char *body, size_t size, EtcdKv **ret, size_t *ret_n, int64_t *ret_revision) {
-        _cleanup_json_ cJSON *j = parse_object(body, size);
-        const cJSON *kvs, *item;
-        EtcdKv *list = NULL;
-        size_t n = 0;
-        int64_t rev;
-        int r;
-
-        assert(ret);
-        assert(ret_n);
-
-        if (!j)
-                return -EBADMSG;
-        r = parse_header(j, &rev);
-        if (r < 0)
-                return r;
-
-        /* no match: the gateway leaves "kvs" out */
-        kvs = cJSON_GetObjectItemCaseSensitive(j, "kvs");
-        if (kvs && !cJSON_IsNull(kvs)) {
-                int count;
-
-                if (!cJSON_IsArray(kvs))
-                        return -EBADMSG;
-                count = cJSON_GetArraySize(kvs);
-                if (count > 0) {
-                        list = calloc((size_t)count, sizeof(EtcdKv));
-                        if (!list)
-                                return -ENOMEM;
-                }
-                cJSON_ArrayForEach (item, kvs) {
-                        r = parse_kv(item, &list[n]);
-                        if (r < 0) {
-                                etcd_kvs_free(list, n);
-                                return r;
-                        }
-                        n++;
-                }
-        }
-
-        *ret = list;
-        *ret_n = n;
-        if (ret_revision)
-                *ret_revision = rev;
-        return 0;
-}
-
-int etcd_parse_txn(const char *body, size_t size, bool *ret_succeeded) {
-        _cleanup_json_ cJSON *j = parse_object(body, size);
-        const cJSON *s;
-        int r;
-
-        assert(ret_succeeded);
-
-        if (!j)
-                return -EBADMSG;
-        r = parse_header(j, NULL);
-        if (r < 0)
-                return r;
-
-        /* a failed compare: proto3 leaves the false out */
-        s = cJSON_GetObjectItemCaseSensitive(j, "succeeded");
-        if (s && !cJSON_IsNull(s) && !cJSON_IsBool(s))
-                return -EBADMSG;
-        *ret_succeeded = cJSON_IsTrue(s);
-        return 0;
-}
-
-/* what an etcd error means to us; by code first, by message where etcd gives auth failures code 3 */
-static int error_to_errno(int64_t code, const char *message) {
-        static const char *const auth[] = {
-                "user name is empty",    "revision of auth store is old",
-                "authentication failed", "invalid auth token",
-                "Unauthenticated",
-        };
-
-        switch (code) {
-        case 5:
-                return -ENOENT;
-        case 7:
-                return -EPERM;
-        case 16:
-                return -EACCES;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(auth); i++)
-                if (message && strstr(message, auth[i]))
-                        return -EACCES;
-        return -EREMOTEIO;
-}
-
-/* a copy of a server's message fit for one line of a log (cut at ERROR_MESSAGE_MAX bytes) */
-static char *one_line(const char *s) {
-        char *c = strdup(s);
-
-        if (!c)
-                return NULL;
-        if (strlen(c) > ERROR_MESSAGE_MAX)
-                c[ERROR_MESSAGE_MAX] = 0;
-        for (char *p = c; *p; p++)
-                if ((unsigned char)*p < ' ' || *p == 0x7f)
-                        *p = ' ';
-        return c;
-}
-
-int etcd_parse_error(const char *body, size_t size, char **ret_message) {
-        _cleanup_json_ cJSON *j = parse_object(body, size);
-        const cJSON *e;
-        const char *message = NULL;
-        int64_t code = 0;
-        char *m;
-        int r;
-
-        if (!j)
-                return 0;
-        e = cJSON_GetObjectItemCaseSensitive(j, "error");
-        if (!e || cJSON_IsNull(e))
-                return 0;
-
-        if (cJSON_IsObject(e)) {
-                /* the form a stream (watch, keepalive) fails with */
-                message = json_get_string(e, "message");
-                if (json_int64(e, "grpc_code", &code) < 0)
-                        code = 0;
-        } else {
-                /* a response of its own with an "error" field (LeaseGrantResponse) is no error object */
-                if (!cJSON_GetObjectItemCaseSensitive(j, "code") &&
-                    (cJSON_GetObjectItemCaseSensitive(j, "header") ||
-                     cJSON_GetObjectItemCaseSensitive(j, "result")))
-                        return 0;
-                message = json_get_string(j, "message");
-                if (!message || !*message)
-                        message = cJSON_IsString(e) ? e->valuestring : NULL;
-                if (json_int64(j, "code", &code) < 0)
-                        code = 0;
-        }
-        if (message && !*message)
-                message = NULL;
-
-        r = error_to_errno(code, message);
-        if (ret_message) {
-                if (message)
-                        m = one_line(message);
-                else if (asprintf(&m, "etcd error (code %" PRIi64 ")", code) < 0)
-                        m = NULL;
-                if (!m)
-                        return -ENOMEM;
-                *ret_message = m;
-        }
-        return r;
-}
 
 /* ---- the client ---- */
 
@@ -594,7 +238,7 @@ static int authenticate(EtcdClient *c, char **ret_error) {
         if (r < 0)
                 return r;
 
-        j = parse_object(resp.body, resp.size);
+        j = etcd_parse_object(resp.body, resp.size);
         token = json_get_string(j, "token");
         if (!token || !*token || strpbrk(token, "\r\n"))
                 return errmsg_set(ret_error, -EBADMSG, "%s%s: no token in the answer", endpoint, path);
@@ -678,7 +322,7 @@ static int call_object(
         r = call(c, path, body, repeatable, &resp, &endpoint, ret_error);
         if (r < 0)
                 return r;
-        j = parse_object(resp.body, resp.size);
+        j = etcd_parse_object(resp.body, resp.size);
         if (!j)
                 return errmsg_set(ret_error, -EBADMSG, "%s%s: the answer is no JSON object", endpoint, path);
         *ret = TAKE_PTR(j);
@@ -694,7 +338,7 @@ static int bad_answer(char **ret_error, int r, const char *endpoint, const char 
 
 /* adds name: base64 of the n bytes at p */
 static int add_base64(cJSON *o, const char *name, const void *p, size_t n) {
-        _cleanup_free_ char *s = base64_encode(p, n);
+        _cleanup_free_ char *s = etcd_base64_encode(p, n);
 
         if (!s || !cJSON_AddStringToObject(o, name, s))
                 return -ENOMEM;
@@ -842,7 +486,7 @@ static int call_plain(EtcdClient *c, const char *path, const cJSON *req, bool re
         r = call_object(c, path, req, repeatable, &j, &endpoint, ret_error);
         if (r < 0)
                 return r;
-        r = parse_header(j, NULL);
+        r = etcd_parse_header(j, NULL);
         if (r < 0)
                 return bad_answer(ret_error, r, endpoint, path);
         return 0;
@@ -1011,11 +655,11 @@ int etcd_lease_grant(EtcdClient *c, int64_t ttl, int64_t *ret_id, char **ret_err
 
         error = json_get_string(j, "error");
         if (error && *error) {
-                _cleanup_free_ char *m = one_line(error);
+                _cleanup_free_ char *m = etcd_one_line(error);
 
                 return errmsg_set(ret_error, -EREMOTEIO, "%s%s: %s", endpoint, path, strempty(m));
         }
-        if (parse_header(j, NULL) < 0 || json_int64(j, "ID", &id) < 0 || id == 0)
+        if (etcd_parse_header(j, NULL) < 0 || etcd_parse_int64(j, "ID", &id) < 0 || id == 0)
                 return bad_answer(ret_error, -EBADMSG, endpoint, path);
         *ret_id = id;
         return 0;
@@ -1036,7 +680,8 @@ int etcd_lease_keepalive(EtcdClient *c, int64_t id, int64_t *ret_ttl, char **ret
 
         /* a stream of one answer: {"result": {"header", "ID", "TTL"}}; a TTL of 0 (left out): gone */
         result = cJSON_GetObjectItemCaseSensitive(j, "result");
-        if (!cJSON_IsObject(result) || parse_header(result, NULL) < 0 || json_int64(result, "TTL", &ttl) < 0)
+        if (!cJSON_IsObject(result) || etcd_parse_header(result, NULL) < 0 ||
+            etcd_parse_int64(result, "TTL", &ttl) < 0)
                 return bad_answer(ret_error, -EBADMSG, endpoint, path);
         if (ttl <= 0)
                 return errmsg_set(
@@ -1061,7 +706,7 @@ int etcd_lease_revoke(EtcdClient *c, int64_t id, char **ret_error) {
         r = lease_call(c, path, "ID", id, &j, &endpoint, ret_error);
         if (r < 0)
                 return r;
-        if (parse_header(j, NULL) < 0)
+        if (etcd_parse_header(j, NULL) < 0)
                 return bad_answer(ret_error, -EBADMSG, endpoint, path);
         return 0;
 }
@@ -1085,7 +730,7 @@ static void watch_done(Watch *w) {
 static int watch_fail(Watch *w, int r, const char *message) {
         w->error = r;
         free(w->message);
-        w->message = message ? one_line(message) : NULL;
+        w->message = message ? etcd_one_line(message) : NULL;
         return 1;
 }
 
@@ -1112,7 +757,7 @@ static int watch_message(Watch *w, const char *line, size_t size) {
         if (r < 0)
                 return watch_fail(w, r, message);
 
-        j = parse_object(line, size);
+        j = etcd_parse_object(line, size);
         /* not every message has a revision in its header (a canceled watch's has none) */
         result = cJSON_GetObjectItemCaseSensitive(j, "result");
         if (!cJSON_IsObject(result))
@@ -1122,12 +767,12 @@ static int watch_message(Watch *w, const char *line, size_t size) {
                 const char *reason = json_get_string(result, "cancel_reason");
 
                 /* the start revision was compacted away: the caller reads again */
-                if (json_int64(result, "compact_revision", &rev) == 0 && rev > 0) {
+                if (etcd_parse_int64(result, "compact_revision", &rev) == 0 && rev > 0) {
                         w->changed = true;
                         w->revision = rev;
                         return 1;
                 }
-                return watch_fail(w, error_to_errno(0, reason), reason ?: "watch canceled");
+                return watch_fail(w, etcd_error_to_errno(0, reason), reason ?: "watch canceled");
         }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "created")))
                 w->created = true;
@@ -1140,7 +785,7 @@ static int watch_message(Watch *w, const char *line, size_t size) {
         if (cJSON_GetArraySize(events) == 0)
                 return 0;
         kv = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(events, 0), "kv");
-        if (!cJSON_IsObject(kv) || json_int64(kv, "mod_revision", &rev) < 0 || rev <= 0)
+        if (!cJSON_IsObject(kv) || etcd_parse_int64(kv, "mod_revision", &rev) < 0 || rev <= 0)
                 return watch_fail(w, -EBADMSG, "unexpected watch event");
         w->changed = true;
         w->revision = rev;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "etcd-parse.h"
 #include "macro.h"
 #include "time-util.h"
 
@@ -32,21 +33,6 @@ int etcd_client_new(const EtcdOptions *o, EtcdClient **ret, char **ret_error);
 EtcdClient *etcd_client_free(EtcdClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdClient *, etcd_client_free);
 #define _cleanup_etcd_client_ _cleanup_(etcd_client_freep)
-
-/* one key-value as etcd keeps it */
-typedef struct EtcdKv {
-        char *key;   /* never empty; a key holding a NUL byte is refused (-EBADMSG) */
-        char *value; /* NUL-terminated (the value may hold NULs: value_size counts them) */
-        size_t value_size;
-        int64_t create_revision;
-        int64_t mod_revision;
-        int64_t version; /* 1 on creation, +1 on each put */
-        int64_t lease;   /* 0: none */
-} EtcdKv;
-/* free the strings of kv and reset it; takes NULL */
-void etcd_kv_done(EtcdKv *kv);
-/* etcd_kv_done() of each, then the array; takes NULL */
-void etcd_kvs_free(EtcdKv *kvs, size_t n);
 
 /*
  * Conventions:
@@ -110,12 +96,3 @@ int etcd_watch(
         usec_t timeout,
         int64_t *ret_revision,
         char **ret_error);
-
-/* The gateway's answers, parsed (pure; fuzzed). Each takes the body as received. */
-/* range: every kv (none: *ret = NULL, *ret_n = 0), and the header's revision (optional) */
-int etcd_parse_range(const char *body, size_t size, EtcdKv **ret, size_t *ret_n, int64_t *ret_revision);
-/* txn: *ret_succeeded false when "succeeded" is absent or false */
-int etcd_parse_txn(const char *body, size_t size, bool *ret_succeeded);
-/* an etcd error object: -EREMOTEIO/-ENOENT/-EACCES/-EPERM (as above) with *ret_message (optional: its
- * message on one line); 0 when the body is no error (also when it is no JSON at all); -ENOMEM */
-int etcd_parse_error(const char *body, size_t size, char **ret_message);

@@ -9,7 +9,7 @@
 
 #include <openssl/evp.h>
 
-#include "etcd.h"
+#include "etcd-parse.h"
 #include "fuzz.h"
 
 #define EXACT (INT64_C(1) << 53)
