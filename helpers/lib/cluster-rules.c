@@ -485,14 +485,11 @@ const char *cluster_follow_action_to_string(ClusterFollowAction a) {
 /* action, with the reason in *ret_reason when asked for (-ENOMEM when it cannot be made) */
 _printf_(3, 4) static int follow_verdict(
         char **ret_reason, ClusterFollowAction action, const char *fmt, ...) {
-        va_list ap;
         char *s;
 
         if (!ret_reason)
                 return action;
-        va_start(ap, fmt);
-        s = strvprintf(fmt, ap);
-        va_end(ap);
+        s = STRPRINTF_ARGS(fmt);
         if (!s)
                 return -ENOMEM;
         free(*ret_reason);

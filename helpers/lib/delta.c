@@ -245,12 +245,9 @@ cJSON *delta_facts_to_json(const DeltaFacts *f) {
 
 static int refuse_or_fall_back(SnapshotMode mode, char **ret_reason, const char *fmt, ...) _printf_(3, 4);
 static int refuse_or_fall_back(SnapshotMode mode, char **ret_reason, const char *fmt, ...) {
-        va_list ap;
         char *why;
 
-        va_start(ap, fmt);
-        why = strvprintf(fmt, ap);
-        va_end(ap);
+        why = STRPRINTF_ARGS(fmt);
         if (!why)
                 return -ENOMEM;
         *ret_reason = why;

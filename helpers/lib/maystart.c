@@ -17,13 +17,10 @@
 
 static int note(MayStart *m, int priority, const char *fmt, ...) _printf_(3, 4);
 static int note(MayStart *m, int priority, const char *fmt, ...) {
-        va_list ap;
         char *s;
 
         assert(m->n_notes < MAYSTART_NOTES_MAX);
-        va_start(ap, fmt);
-        s = strvprintf(fmt, ap);
-        va_end(ap);
+        s = STRPRINTF_ARGS(fmt);
         if (!s)
                 return -ENOMEM;
         m->notes[m->n_notes++] = (MayStartNote){ .priority = priority, .text = s };

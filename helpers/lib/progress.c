@@ -211,11 +211,8 @@ unsigned progress_block_lines(const char *text) {
 static int add_line(char ***lines, const char *fmt, ...) _printf_(2, 3);
 static int add_line(char ***lines, const char *fmt, ...) {
         _cleanup_free_ char *s = NULL;
-        va_list ap;
 
-        va_start(ap, fmt);
-        s = strvprintf(fmt, ap);
-        va_end(ap);
+        s = STRPRINTF_ARGS(fmt);
         if (!s)
                 return -ENOMEM;
         return strv_push(lines, s) < 0 ? -ENOMEM : 0;

@@ -94,11 +94,8 @@ _printf_(5, 6) static int plan_add(
         RetentionPlan *p, RetentionKind kind, bool drop, const char *name, const char *fmt, ...) {
         _cleanup_free_ char *n = strdup(name), *reason = NULL;
         RetentionItem *grown;
-        va_list ap;
 
-        va_start(ap, fmt);
-        reason = strvprintf(fmt, ap);
-        va_end(ap);
+        reason = STRPRINTF_ARGS(fmt);
         if (!reason)
                 return -ENOMEM;
         grown = realloc(p->items, (p->n + 1) * sizeof(RetentionItem));

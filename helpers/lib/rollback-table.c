@@ -75,13 +75,10 @@ void rollback_verdict_done(RollbackVerdict *v) {
 
 _printf_(4, 5) static int verdict(
         RollbackVerdict *v, RollbackAction action, RollbackRow row, const char *fmt, ...) {
-        va_list ap;
 
         v->action = action;
         v->row = row;
-        va_start(ap, fmt);
-        v->reason = strvprintf(fmt, ap);
-        va_end(ap);
+        v->reason = STRPRINTF_ARGS(fmt);
         return v->reason ? 0 : -ENOMEM;
 }
 

@@ -378,11 +378,8 @@ typedef struct ParseContext {
 static int step_error(ParseContext *c, const char *fmt, ...) _printf_(2, 3);
 static int step_error(ParseContext *c, const char *fmt, ...) {
         _cleanup_free_ char *what = NULL;
-        va_list ap;
 
-        va_start(ap, fmt);
-        what = strvprintf(fmt, ap);
-        va_end(ap);
+        what = STRPRINTF_ARGS(fmt);
         if (!what)
                 return -ENOMEM;
         if (c->name)

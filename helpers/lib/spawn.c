@@ -166,12 +166,9 @@ static int credentials_resolve(const SpawnOptions *o, Credentials *ret) {
 
 int spawn_env_push(char ***l, size_t *n, const char *fmt, ...) {
         char **nl;
-        va_list ap;
         char *s;
 
-        va_start(ap, fmt);
-        s = strvprintf(fmt, ap);
-        va_end(ap);
+        s = STRPRINTF_ARGS(fmt);
         if (!s)
                 return -ENOMEM;
 

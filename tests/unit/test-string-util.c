@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-string-util.c: a formatted string in one call */
+/* test-string-util.c: a formatted string in one call, of arguments or of a function's own */
 #include <check.h>
 #include <string.h>
 
@@ -17,6 +17,11 @@ static char *through_va_list(const char *fmt, ...) {
         return s;
 }
 
+static char *through_macro(int unused, const char *fmt, ...) _printf_(2, 3);
+static char *through_macro(int unused, const char *fmt, ...) {
+        return STRPRINTF_ARGS(fmt);
+}
+
 START_TEST(test_strprintf) {
         _cleanup_free_ char *a = strprintf("%s %u of %d", "phase", 3u, 9), *b = strprintf("%s", ""),
                             *c = through_va_list("%s=%s", "PATH", "/usr/bin");
@@ -27,11 +32,20 @@ START_TEST(test_strprintf) {
 }
 END_TEST
 
+START_TEST(test_strprintf_args) {
+        _cleanup_free_ char *a = through_macro(0, "%s %d", "step", 2), *b = through_macro(1, "plain");
+
+        ck_assert_str_eq(a, "step 2");
+        ck_assert_str_eq(b, "plain");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("string-util");
         TCase *tc = tcase_create("string-util");
 
         tcase_add_test(tc, test_strprintf);
+        tcase_add_test(tc, test_strprintf_args);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
