@@ -819,7 +819,7 @@ int backup_manifest_load_list(
         const cJSON *summary = cJSON_GetObjectItemCaseSensitive(manifest, "files_list");
         const cJSON *files = cJSON_GetObjectItemCaseSensitive(manifest, "files");
         const cJSON *name, *count, *sha256;
-        _cleanup_free_ char *error = NULL, *new_name = NULL;
+        _cleanup_free_ char *error = NULL;
         int r;
 
         assert(backup);
