@@ -115,7 +115,7 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return fprintf(stderr, "write: %s\n", strerror(-r)), 1;
         step("write files.sha256 and manifest.json", &t);
-        files = backup_manifest_list_free(files);
+        files = backup_list_free(files);
 
         r = state_read_json(manifest_path, &read_manifest);
         if (r >= 0)

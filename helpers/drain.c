@@ -266,14 +266,14 @@ static int verify_backup_again(Helper *h) {
                         error ?: strerror(-r));
         for (size_t i = 0; i < files->n; i++) {
                 _cleanup_free_ char *file = NULL, *sum = NULL;
-                char want[2 * BACKUP_MANIFEST_SHA256_SIZE + 1];
+                char want[2 * BACKUP_LIST_VALUE_SIZE + 1];
 
-                if (asprintf(&file, "%s/%s", backup, backup_manifest_list_path(files, i)) < 0)
+                if (asprintf(&file, "%s/%s", backup, backup_list_path(files, i)) < 0)
                         return log_oom();
                 r = hash_sha256_file(file, &sum);
                 if (r < 0)
                         return log_error_errno(r, "Failed to read the backup file %s: %m", file);
-                backup_manifest_value_hex(files->entries[i].value, want);
+                backup_list_value_hex(files->entries[i].value, want);
                 if (!streq(sum, want))
                         return log_error_errno(
                                 EBADMSG,

@@ -190,7 +190,7 @@ static int snapshot_dump(Helper *h, const char *backup, BackupFileList *files) {
         r = hash_sha256_file(path, &hex);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
-        r = backup_manifest_list_set_hex(files, BACKUP_MANIFEST_FINAL_DUMP, hex);
+        r = backup_list_set_hex(files, BACKUP_MANIFEST_FINAL_DUMP, hex);
         if (r < 0)
                 return log_error_errno(r, "Failed to record the checksum of %s: %m", path);
         return 0;
@@ -204,8 +204,8 @@ static int compare_rehashed(
 
         cJSON_ArrayForEach (k, rehashed) {
                 _cleanup_free_ char *path = NULL, *hex = NULL;
-                const uint8_t *value = backup_manifest_list_find(copy, k->valuestring);
-                char want[2 * BACKUP_MANIFEST_SHA256_SIZE + 1] = "";
+                const uint8_t *value = backup_list_find(copy, k->valuestring);
+                char want[2 * BACKUP_LIST_VALUE_SIZE + 1] = "";
 
                 if (asprintf(&path, "%s/%s", src, k->valuestring + strlen(prefix)) < 0) {
                         path = NULL;
@@ -215,7 +215,7 @@ static int compare_rehashed(
                 if (r < 0)
                         return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
                 if (value)
-                        backup_manifest_value_hex(value, want);
+                        backup_list_value_hex(value, want);
                 if (!value || !streq(hex, want))
                         return log_error_errno(
                                 EBADMSG,
@@ -254,8 +254,7 @@ static int refresh_store(
         cJSON *symlinks,
         BackupTreeStats *total) {
         _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL;
-        _cleanup_file_list_ BackupFileList *live = NULL, *copy = NULL,
-                                           *copy_stat = backup_manifest_list_new();
+        _cleanup_file_list_ BackupFileList *live = NULL, *copy = NULL, *copy_stat = backup_list_new();
         _cleanup_json_ cJSON *live_links = NULL, *copy_links = NULL, *rehashed = cJSON_CreateArray();
         /* one walk of the copy: its checksums (known or read) and its listing */
         BackupHashReuse reuse = {
@@ -301,7 +300,7 @@ static int refresh_store(
         if (r < 0)
                 return r;
 
-        r = backup_manifest_list_replace_prefix(files, prefix, copy);
+        r = backup_list_replace_prefix(files, prefix, copy);
         if (r >= 0)
                 r = backup_manifest_replace_prefix(symlinks, prefix, copy_links);
         if (r < 0)
@@ -325,9 +324,9 @@ static int check_files_present(const char *backup, const BackupFileList *files) 
                 _cleanup_free_ char *p = NULL;
                 struct stat st;
 
-                if (startswith(backup_manifest_list_path(files, i), BACKUP_MANIFEST_STORES "/"))
+                if (startswith(backup_list_path(files, i), BACKUP_MANIFEST_STORES "/"))
                         continue;
-                if (asprintf(&p, "%s/%s", backup, backup_manifest_list_path(files, i)) < 0) {
+                if (asprintf(&p, "%s/%s", backup, backup_list_path(files, i)) < 0) {
                         p = NULL;
                         return log_oom();
                 }
@@ -430,7 +429,7 @@ static int stores_refresh_work(void *userdata) {
                 close(fd);
                 return log_error_errno(r, "Failed to hand the stores' checksums to the snapshot: %m");
         }
-        r = backup_manifest_list_write(files, list, NULL);
+        r = backup_list_write(files, list, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to hand the stores' checksums to the snapshot: %m");
 
@@ -517,7 +516,7 @@ static int stores_refresh_end(
                 close(fd);
                 return log_error_errno(r, "Failed to read the stores' checksums: %m");
         }
-        r = backup_manifest_list_read(
+        r = backup_list_read(
                 list,
                 "the stores' checksums",
                 BACKUP_MANIFEST_STORES "/",
@@ -532,7 +531,7 @@ static int stores_refresh_end(
                         "The copy of the stores' changes handed back bad checksums: %s",
                         error ?: strerror(-r));
         /* the larger list takes the smaller one's few entries, outside the stores */
-        r = backup_manifest_list_merge(stores, *files);
+        r = backup_list_merge(stores, *files);
         if (r >= 0)
                 r = backup_manifest_replace_prefix(
                         symlinks,
@@ -540,7 +539,7 @@ static int stores_refresh_end(
                         cJSON_GetObjectItemCaseSensitive(out, "symlinks"));
         if (r < 0)
                 return log_error_errno(r, "Failed to update the manifest's entries of the stores: %m");
-        backup_manifest_list_free(*files);
+        backup_list_free(*files);
         *files = TAKE_PTR(stores);
         stats->files = json_count(out, "file_count");
         stats->bytes = json_count(out, "bytes");
@@ -772,7 +771,7 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, Backup
         r = hash_sha256_file(path, &hex);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
-        r = backup_manifest_list_set_hex(files, BACKUP_MANIFEST_DELTA, hex);
+        r = backup_list_set_hex(files, BACKUP_MANIFEST_DELTA, hex);
         if (r < 0)
                 return log_error_errno(r, "Failed to record the checksum of %s: %m", path);
         if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0 ||

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "backup-list.h"
 #include "macro.h"
 #include "pg.h"
 
@@ -31,7 +32,6 @@
 /* the checksums' list, and the name it is written under before the manifest names its checksum */
 #define BACKUP_MANIFEST_LIST "files.sha256"
 #define BACKUP_MANIFEST_LIST_NEW "files.sha256.new"
-#define BACKUP_MANIFEST_SHA256_SIZE 32
 #define BACKUP_MANIFEST_DUMP "database.dump"
 #define BACKUP_MANIFEST_FINAL_DUMP "database-final.dump"
 /* Snapshot=delta: the changes between the dump and the stop (decoding.h) */
@@ -62,91 +62,8 @@ typedef struct BackupTreeStats {
         uint64_t other;    /* fifos, sockets, devices: skipped */
 } BackupTreeStats;
 
-/* One file's entry: its path (relative to the backup, or with a walk's key_prefix) in the list's arena,
- * and its value: a SHA-256, or under BACKUP_HASH_STAT_ONLY its size and mtime (two little-endian
- * 64-bit numbers, then zeros). 36 bytes and the path: a backup of 20,000 files holds its list in about
- * 2 MB, where a cJSON object took several times that. */
-typedef struct BackupFileEntry {
-        uint32_t path; /* offset in arena */
-        uint8_t value[BACKUP_MANIFEST_SHA256_SIZE];
-} BackupFileEntry;
-
-/* The checksums of a tree, sorted by path (bytes compared as unsigned, as strcmp() and `LC_ALL=C
- * sort` order them) once backup_manifest_list_sort() ran; every function below that takes a list wants
- * it sorted, and every one that returns a list returns it sorted. */
-typedef struct BackupFileList {
-        char *arena; /* the paths, NUL-terminated, one after the other */
-        size_t arena_used, arena_allocated;
-        BackupFileEntry *entries;
-        size_t n, allocated;
-        bool sorted;
-} BackupFileList;
-
-/* an empty list (sorted); NULL on OOM */
-BackupFileList *backup_manifest_list_new(void);
-/* frees l and returns NULL; l may be NULL */
-BackupFileList *backup_manifest_list_free(BackupFileList *l);
-DEFINE_TRIVIAL_CLEANUP_FUNC(BackupFileList *, backup_manifest_list_free);
-#define _cleanup_file_list_ _cleanup_(backup_manifest_list_freep)
-
-/* the path of entry i */
-static inline const char *backup_manifest_list_path(const BackupFileList *l, size_t i) {
-        return l->arena + l->entries[i].path;
-}
-/* Append path with value (unsorted afterwards unless path sorts after the last entry); -EINVAL for an
- * empty path, -EFBIG past 4 GiB of paths. */
-int backup_manifest_list_add(
-        BackupFileList *l, const char *path, const uint8_t value[BACKUP_MANIFEST_SHA256_SIZE]);
-/* Set path's checksum to hex (64 hex digits), adding the entry when it is not there; l stays sorted.
- * -EINVAL when hex is not a SHA-256. */
-int backup_manifest_list_set_hex(BackupFileList *l, const char *path, const char *hex);
-/* Sort l by path; -ENOTUNIQ when a path is there twice, *ret_duplicate (optional) = that path. */
-int backup_manifest_list_sort(BackupFileList *l, char **ret_duplicate);
-/* the value of path in l (sorted), or NULL */
-const uint8_t *backup_manifest_list_find(const BackupFileList *l, const char *path);
-/* the entries of l (sorted) whose path starts with prefix: [*ret_first, *ret_end) */
-void backup_manifest_list_range(
-        const BackupFileList *l, const char *prefix, size_t *ret_first, size_t *ret_end);
-/* 0 when expected and actual (both sorted) hold the same paths with the same values; else -EBADMSG and
- * *ret_path (optional) = the first path, in sorted order, that is missing, extra or different */
-int backup_manifest_list_compare(
-        const BackupFileList *expected, const BackupFileList *actual, char **ret_path);
-/* Add every entry of from to into (both sorted; into stays sorted); -ENOTUNIQ when a path is in both. */
-int backup_manifest_list_merge(BackupFileList *into, const BackupFileList *from);
-/* In l (sorted), drop every entry whose path starts with prefix, then add every entry of update (sorted);
- * -EINVAL when a path of update does not start with prefix (l is then unchanged). */
-int backup_manifest_list_replace_prefix(BackupFileList *l, const char *prefix, const BackupFileList *update);
-
-/* the hex of a value (65 bytes with the NUL) */
-void backup_manifest_value_hex(
-        const uint8_t value[BACKUP_MANIFEST_SHA256_SIZE], char ret[2 * BACKUP_MANIFEST_SHA256_SIZE + 1]);
-
-/* Write l (sorted) to f in sha256sum(1)'s format, one line per entry: the hex, two spaces, the path,
- * a newline. A path holding a newline, a carriage return or a backslash gets a backslash first on its
- * line and those written as the two characters \n, \r and \\ (as `sha256sum` prints such a name
- * and `sha256sum -c` reads it). *ret_sha256 (optional) = the checksum of the text written, in hex.
- * Streams: the text is never held whole. */
-int backup_manifest_list_write(const BackupFileList *l, FILE *f, char **ret_sha256);
-
-/* Read a list written by backup_manifest_list_write() from f, line by line (name: what an error calls
- * the file). Refused with -EBADMSG and *ret_error (optional: "<name>:<line>: <why>"): a line that is
- * not "<64 lowercase hex>  <path>" with a path relative to the backup (no leading '/', no "." or ".."
- * component), an escape sha256sum would not write, a last line without its newline (a truncated
- * file), a path that does not sort after the one before (unsorted, or the same path twice). Only the
- * entries selected are kept: every one when prefix is NULL, else those whose path starts with prefix
- * (under) or does not (!under). *ret_lines = every line read, *ret_sha256 = the text's checksum. */
-int backup_manifest_list_read(
-        FILE *f,
-        const char *name,
-        const char *prefix,
-        bool under,
-        BackupFileList **ret,
-        size_t *ret_lines,
-        char **ret_sha256,
-        char **ret_error);
-
 /* The checksums of the backup in directory backup, whose manifest (parsed) is manifest, selected as for
- * backup_manifest_list_read(). The manifest's "files_list" names the list, its line count and its
+ * backup_list_read(). The manifest's "files_list" names the list, its line count and its
  * checksum, and a list that differs from them is refused (-EBADMSG, *ret_error naming the file); when
  * files.sha256 is missing or differs and files.sha256.new matches, that one is read (a crash of
  * backup_manifest_write_list()'s caller between the manifest and backup_manifest_commit_list()). A

@@ -60,7 +60,7 @@ int verify_backup(Rollback *rb) {
         want_links = object_or_empty(rb->manifest, "symlinks", &no_links);
         if (!want_links)
                 return rb_oom(rb);
-        backup_manifest_list_free(rb->files);
+        backup_list_free(rb->files);
         rb->files = NULL;
         r = backup_manifest_load_list(rb->current.backup, rb->manifest, NULL, false, &rb->files, &error);
         if (r == -ENOMEM)

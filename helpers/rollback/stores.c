@@ -145,7 +145,7 @@ static int restore_store(Rollback *rb, const char *store) {
 
 static int restore_config_file(Rollback *rb, const char *path) {
         _cleanup_free_ char *live = paths_rooted(path), *copy = NULL, *hex = NULL;
-        char want[2 * BACKUP_MANIFEST_SHA256_SIZE + 1];
+        char want[2 * BACKUP_LIST_VALUE_SIZE + 1];
         const uint8_t *value;
         struct stat a, b;
         int status = 0, r;
@@ -155,11 +155,10 @@ static int restore_config_file(Rollback *rb, const char *path) {
         r = backup_manifest_copy_path(rb->current.backup, BACKUP_MANIFEST_CONFIG, path, &copy);
         if (r < 0)
                 return rb_fail(rb, r, "The manifest's config file %s cannot be put back: %m", path);
-        value = rb->files ? backup_manifest_list_find(rb->files, copy + strlen(rb->current.backup) + 1)
-                          : NULL;
+        value = rb->files ? backup_list_find(rb->files, copy + strlen(rb->current.backup) + 1) : NULL;
         if (!value)
                 return rb_fail(rb, ENOENT, "the backup manifest has no checksum of %s", copy);
-        backup_manifest_value_hex(value, want);
+        backup_list_value_hex(value, want);
 
         r = backup_manifest_rsync(copy, live, false, &status);
         if (r < 0)

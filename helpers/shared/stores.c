@@ -46,7 +46,7 @@ int stores_compare_lists(
         _cleanup_free_ char *bad = NULL;
         int r;
 
-        r = backup_manifest_list_compare(want, got, &bad);
+        r = backup_list_compare(want, got, &bad);
         if (r == -EBADMSG) {
                 DISABLE_WARNING_FORMAT_NONLITERAL(void)
                 log_error_errno(r, mismatch_format, name, strempty(bad));

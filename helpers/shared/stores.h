@@ -22,7 +22,7 @@ int stores_rsync(const char *src, const char *dst, bool allow_vanished);
  * path that differs) and returns -EBADMSG; another failure is logged as such and returns -errno. */
 int stores_compare(const cJSON *want, const cJSON *got, const char *mismatch_format, const char *name)
         _printf_(3, 0);
-/* the same for two lists of checksums (backup_manifest_list_compare()) */
+/* the same for two lists of checksums (backup_list_compare()) */
 int stores_compare_lists(
         const BackupFileList *want, const BackupFileList *got, const char *mismatch_format, const char *name)
         _printf_(3, 0);

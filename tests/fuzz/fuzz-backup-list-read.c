@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fuzz-backup-list-read.c: a backup's files.sha256 read by backup_manifest_list_read(); what it accepts
+/* fuzz-backup-list-read.c: a backup's files.sha256 read by backup_list_read(); what it accepts
  * is sorted and unique, and written back it is the same text byte for byte */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         f = fmemopen((void *)data, size, "r");
         if (!f)
                 return 0;
-        r = backup_manifest_list_read(f, "files.sha256", NULL, false, &l, &lines, &sha, &error);
+        r = backup_list_read(f, "files.sha256", NULL, false, &l, &lines, &sha, &error);
         fclose(f);
         FUZZ_CHECK(r == 0 || r == -EBADMSG || r == -ENOMEM);
         if (r == -EBADMSG)
@@ -29,12 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         FUZZ_CHECK(l->n == lines);
         for (size_t i = 1; i < l->n; i++)
-                FUZZ_CHECK(strcmp(backup_manifest_list_path(l, i - 1), backup_manifest_list_path(l, i)) < 0);
+                FUZZ_CHECK(strcmp(backup_list_path(l, i - 1), backup_list_path(l, i)) < 0);
 
         /* the text is exactly what the writer makes of the list */
         out = open_memstream(&text, &text_size);
         FUZZ_CHECK(out);
-        FUZZ_CHECK(backup_manifest_list_write(l, out, &sha_again) == 0);
+        FUZZ_CHECK(backup_list_write(l, out, &sha_again) == 0);
         fclose(out);
         FUZZ_CHECK(text_size == size && memcmp(text, data, size) == 0);
         FUZZ_CHECK(streq(sha, sha_again));
@@ -42,10 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* a selection keeps what the whole list holds under the prefix */
         f = fmemopen((void *)data, size, "r");
         FUZZ_CHECK(f);
-        FUZZ_CHECK(
-                backup_manifest_list_read(f, "files.sha256", "stores/", true, &some, NULL, NULL, NULL) == 0);
+        FUZZ_CHECK(backup_list_read(f, "files.sha256", "stores/", true, &some, NULL, NULL, NULL) == 0);
         fclose(f);
         for (size_t i = 0; i < some->n; i++)
-                FUZZ_CHECK(backup_manifest_list_find(l, backup_manifest_list_path(some, i)));
+                FUZZ_CHECK(backup_list_find(l, backup_list_path(some, i)));
         return 0;
 }

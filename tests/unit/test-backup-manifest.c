@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-backup-manifest.c: backup naming, conninfo and SQL building, tree hashing, comparing, removing */
+/* test-backup-manifest.c: backup naming, tree hashing and checking, the list in a backup, comparing,
+ * removing */
 #define _GNU_SOURCE
 #include <check.h>
 #include <fcntl.h>
@@ -138,12 +139,12 @@ END_TEST
 
 /* the hex of path's value in l, or NULL; in a static buffer */
 static const char *list_hex(const BackupFileList *l, const char *path) {
-        static char hex[2 * BACKUP_MANIFEST_SHA256_SIZE + 1];
-        const uint8_t *v = backup_manifest_list_find(l, path);
+        static char hex[2 * BACKUP_LIST_VALUE_SIZE + 1];
+        const uint8_t *v = backup_list_find(l, path);
 
         if (!v)
                 return NULL;
-        backup_manifest_value_hex(v, hex);
+        backup_list_value_hex(v, hex);
         return hex;
 }
 
@@ -194,7 +195,7 @@ START_TEST(test_hash_tree) {
         {
                 static const char *order[] = { "a", "a-b", "b", "sub/deeper/c", "sub/manifest.json" };
                 for (size_t i = 0; i < files->n; i++)
-                        ck_assert_str_eq(backup_manifest_list_path(files, i), order[i]);
+                        ck_assert_str_eq(backup_list_path(files, i), order[i]);
         }
 
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "stores/x/", 0, &all, NULL, NULL), 0);
@@ -216,10 +217,10 @@ END_TEST
 /* the delta walk: a file whose status changed before `since` keeps the checksum it had (even a wrong
  * one: proof that it was not read), one changed after is read again and listed; unknown files are read */
 START_TEST(test_hash_tree_reuse) {
-        static const uint8_t not_read[BACKUP_MANIFEST_SHA256_SIZE] = { 0xee };
+        static const uint8_t not_read[BACKUP_LIST_VALUE_SIZE] = { 0xee };
         _cleanup_free_ char *dir = make_tmpdir();
         _cleanup_file_list_ BackupFileList *known = NULL, *files = NULL, *stat1 = NULL, *stat2 = NULL,
-                                           *unknown = NULL, *listed = backup_manifest_list_new();
+                                           *unknown = NULL, *listed = backup_list_new();
         _cleanup_json_ cJSON *rehashed = cJSON_CreateArray(), *all_read = cJSON_CreateArray();
         BackupHashReuse reuse = { .rehashed = rehashed, .stats = listed };
         struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
@@ -230,8 +231,8 @@ START_TEST(test_hash_tree_reuse) {
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", 0, &known, NULL, NULL), 0);
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", BACKUP_HASH_STAT_ONLY, &stat1, NULL, NULL), 0);
         /* stat only: the size first, little-endian, nothing read */
-        ck_assert_uint_eq(backup_manifest_list_find(stat1, "s/kept")[0], 6);
-        memcpy((uint8_t *)backup_manifest_list_find(known, "s/kept"), not_read, sizeof(not_read));
+        ck_assert_uint_eq(backup_list_find(stat1, "s/kept")[0], 6);
+        memcpy((uint8_t *)backup_list_find(known, "s/kept"), not_read, sizeof(not_read));
 
         /* past the clock's tick: the next change is stamped after `since` */
         nanosleep(&ts, NULL);
@@ -242,7 +243,7 @@ START_TEST(test_hash_tree_reuse) {
         reuse.known = known;
         ck_assert_int_eq(backup_manifest_hash_tree_reuse(dir, "s/", 0, &reuse, &files, NULL, NULL), 0);
         ck_assert_uint_eq(files->n, 3);
-        ck_assert_mem_eq(backup_manifest_list_find(files, "s/kept"), not_read, sizeof(not_read));
+        ck_assert_mem_eq(backup_list_find(files, "s/kept"), not_read, sizeof(not_read));
         ck_assert_str_eq(list_hex(files, "s/rewritten"), SHA256_EMPTY);
         ck_assert_str_eq(list_hex(files, "s/new"), SHA256_HELLO);
         ck_assert_int_eq(cJSON_GetArraySize(rehashed), 2);
@@ -252,10 +253,10 @@ START_TEST(test_hash_tree_reuse) {
         /* the same walk lists the files as BACKUP_HASH_STAT_ONLY would */
         ck_assert_uint_eq(listed->n, 3);
         ck_assert_mem_eq(
-                backup_manifest_list_find(listed, "s/kept"),
-                backup_manifest_list_find(stat1, "s/kept"),
-                BACKUP_MANIFEST_SHA256_SIZE);
-        ck_assert_uint_eq(backup_manifest_list_find(listed, "s/rewritten")[0], 0);
+                backup_list_find(listed, "s/kept"),
+                backup_list_find(stat1, "s/kept"),
+                BACKUP_LIST_VALUE_SIZE);
+        ck_assert_uint_eq(backup_list_find(listed, "s/rewritten")[0], 0);
 
         /* the check as it walks: the same reuse gives what the list holds; the unread wrong checksum
          * passes, the known list (without "new") does not */
@@ -294,10 +295,10 @@ START_TEST(test_hash_tree_reuse) {
         /* the stat listing sees the rewritten file's new size */
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", BACKUP_HASH_STAT_ONLY, &stat2, NULL, NULL), 0);
         ck_assert_mem_eq(
-                backup_manifest_list_find(stat2, "s/kept"),
-                backup_manifest_list_find(stat1, "s/kept"),
-                BACKUP_MANIFEST_SHA256_SIZE);
-        ck_assert_uint_eq(backup_manifest_list_find(stat2, "s/rewritten")[0], 0);
+                backup_list_find(stat2, "s/kept"),
+                backup_list_find(stat1, "s/kept"),
+                BACKUP_LIST_VALUE_SIZE);
+        ck_assert_uint_eq(backup_list_find(stat2, "s/rewritten")[0], 0);
 
         ck_assert_int_eq(backup_manifest_remove_tree(dir), 0);
 }
@@ -306,16 +307,16 @@ END_TEST
 /* the walk compared as it goes: extra, changed, missing, and only expected's entries under the prefix */
 START_TEST(test_check_tree) {
         _cleanup_free_ char *dir = make_tmpdir(), *p1 = NULL, *p2 = NULL, *p3 = NULL;
-        _cleanup_file_list_ BackupFileList *want = backup_manifest_list_new();
+        _cleanup_file_list_ BackupFileList *want = backup_list_new();
         BackupTreeStats st = {};
 
         write_file(dir, "a", "hello\n");
         make_dir(dir, "d");
         write_file(dir, "d/b", "");
-        ck_assert_int_eq(backup_manifest_list_set_hex(want, "s/a", SHA256_HELLO), 0);
-        ck_assert_int_eq(backup_manifest_list_set_hex(want, "s/d/b", SHA256_EMPTY), 0);
-        ck_assert_int_eq(backup_manifest_list_set_hex(want, "database.dump", SHA256_EMPTY), 0);
-        ck_assert_int_eq(backup_manifest_list_set_hex(want, "s-other/x", SHA256_EMPTY), 0);
+        ck_assert_int_eq(backup_list_set_hex(want, "s/a", SHA256_HELLO), 0);
+        ck_assert_int_eq(backup_list_set_hex(want, "s/d/b", SHA256_EMPTY), 0);
+        ck_assert_int_eq(backup_list_set_hex(want, "database.dump", SHA256_EMPTY), 0);
+        ck_assert_int_eq(backup_list_set_hex(want, "s-other/x", SHA256_EMPTY), 0);
         ck_assert_int_eq(backup_manifest_check_tree(dir, "s/", 0, NULL, want, NULL, &st, NULL), 0);
         ck_assert_uint_eq(st.files, 2);
 
@@ -336,189 +337,13 @@ START_TEST(test_check_tree) {
 END_TEST
 
 static BackupFileList *list_of(const char *const *paths_and_hex) {
-        BackupFileList *l = backup_manifest_list_new();
+        BackupFileList *l = backup_list_new();
 
         ck_assert_ptr_nonnull(l);
         for (size_t i = 0; paths_and_hex[i]; i += 2)
-                ck_assert_int_eq(backup_manifest_list_set_hex(l, paths_and_hex[i], paths_and_hex[i + 1]), 0);
+                ck_assert_int_eq(backup_list_set_hex(l, paths_and_hex[i], paths_and_hex[i + 1]), 0);
         return l;
 }
-
-START_TEST(test_list_compare_replace) {
-        _cleanup_file_list_ BackupFileList
-                *a = list_of((const char *const[]){
-                        "x", SHA256_EMPTY, "y", SHA256_HELLO, "z", SHA256_EMPTY, NULL }),
-                *same = list_of((const char *const[]){
-                        "z", SHA256_EMPTY, "x", SHA256_EMPTY, "y", SHA256_HELLO, NULL }),
-                *missing = list_of((const char *const[]){ "x", SHA256_EMPTY, "z", SHA256_EMPTY, NULL }),
-                *extra = list_of((const char *const[]){
-                        "x", SHA256_EMPTY, "y", SHA256_HELLO, "yy", SHA256_EMPTY, "z", SHA256_EMPTY, NULL }),
-                *changed = list_of((const char *const[]){
-                        "x", SHA256_EMPTY, "y", SHA256_EMPTY, "z", SHA256_EMPTY, NULL }),
-                *empty = backup_manifest_list_new();
-        _cleanup_file_list_ BackupFileList
-                *files = list_of((const char *const[]){ "database.dump",
-                                                        SHA256_EMPTY,
-                                                        "stores/a/1",
-                                                        SHA256_EMPTY,
-                                                        "stores/a/2",
-                                                        SHA256_EMPTY,
-                                                        "stores/ab/1",
-                                                        SHA256_HELLO,
-                                                        NULL }),
-                *update = list_of((const char *const[]){
-                        "stores/a/1", SHA256_HELLO, "stores/a/3", SHA256_HELLO, NULL }),
-                *bad = list_of((const char *const[]){ "stores/b/1", SHA256_EMPTY, NULL }),
-                *want = list_of((const char *const[]){ "database.dump",
-                                                       SHA256_EMPTY,
-                                                       "stores/ab/1",
-                                                       SHA256_HELLO,
-                                                       "stores/a/1",
-                                                       SHA256_HELLO,
-                                                       "stores/a/3",
-                                                       SHA256_HELLO,
-                                                       NULL });
-        _cleanup_free_ char *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL, *dup = NULL;
-        char *none = NULL;
-        size_t first, end;
-
-        ck_assert_int_eq(backup_manifest_list_compare(a, same, &none), 0);
-        ck_assert_ptr_null(none);
-        ck_assert_int_eq(backup_manifest_list_compare(empty, empty, NULL), 0);
-        ck_assert_int_eq(backup_manifest_list_compare(a, missing, &p1), -EBADMSG);
-        ck_assert_str_eq(p1, "y");
-        ck_assert_int_eq(backup_manifest_list_compare(a, extra, &p2), -EBADMSG);
-        ck_assert_str_eq(p2, "yy");
-        ck_assert_int_eq(backup_manifest_list_compare(a, changed, &p3), -EBADMSG);
-        ck_assert_str_eq(p3, "y");
-        ck_assert_int_eq(backup_manifest_list_compare(empty, a, &p4), -EBADMSG);
-        ck_assert_str_eq(p4, "x");
-        ck_assert_int_eq(backup_manifest_list_compare(a, NULL, NULL), -EINVAL);
-
-        backup_manifest_list_range(files, "stores/a/", &first, &end);
-        ck_assert_uint_eq(first, 1);
-        ck_assert_uint_eq(end, 3);
-        ck_assert_int_eq(backup_manifest_list_replace_prefix(files, "stores/a/", update), 0);
-        ck_assert_int_eq(backup_manifest_list_compare(want, files, NULL), 0);
-        ck_assert_int_eq(backup_manifest_list_replace_prefix(files, "stores/a/", bad), -EINVAL);
-        ck_assert_int_eq(backup_manifest_list_compare(want, files, NULL), 0);
-        ck_assert_int_eq(backup_manifest_list_merge(files, update), -ENOTUNIQ);
-        ck_assert_int_eq(backup_manifest_list_set_hex(files, "x", "not hex"), -EINVAL);
-
-        ck_assert_int_eq(
-                backup_manifest_list_add(empty, "b", (const uint8_t[BACKUP_MANIFEST_SHA256_SIZE]){}), 0);
-        ck_assert_int_eq(
-                backup_manifest_list_add(empty, "a", (const uint8_t[BACKUP_MANIFEST_SHA256_SIZE]){}), 0);
-        ck_assert_int_eq(
-                backup_manifest_list_add(empty, "b", (const uint8_t[BACKUP_MANIFEST_SHA256_SIZE]){}), 0);
-        ck_assert_int_eq(backup_manifest_list_sort(empty, &dup), -ENOTUNIQ);
-        ck_assert_str_eq(dup, "b");
-}
-END_TEST
-
-/* write, then read: the same list, its checksum, and sha256sum's escapes for hostile names */
-START_TEST(test_list_round_trip) {
-        static const char *const names[] = {
-                "plain",
-                "new\nline",
-                "back\\slash",
-                "  leading spaces",
-                "carriage\rreturn",
-                "\xff\xfe not utf-8",
-                "dir/file",
-                NULL,
-        };
-        _cleanup_file_list_ BackupFileList *l = backup_manifest_list_new(), *back = NULL, *stores = NULL;
-        _cleanup_free_ char *text = NULL, *sha = NULL, *sha_back = NULL, *sha_text = NULL;
-        size_t size = 0, lines = 0;
-        FILE *f;
-
-        for (size_t i = 0; names[i]; i++)
-                ck_assert_int_eq(
-                        backup_manifest_list_set_hex(l, names[i], i % 2 ? SHA256_HELLO : SHA256_EMPTY), 0);
-        f = open_memstream(&text, &size);
-        ck_assert_ptr_nonnull(f);
-        ck_assert_int_eq(backup_manifest_list_write(l, f, &sha), 0);
-        fclose(f);
-        ck_assert_int_eq(hash_sha256_buf(text, size, &sha_text), 0);
-        ck_assert_str_eq(sha, sha_text);
-        /* as sha256sum prints them */
-        ck_assert_ptr_nonnull(strstr(text, "\\" SHA256_HELLO "  new\\nline\n"));
-        ck_assert_ptr_nonnull(
-                strstr(text, "\\" SHA256_EMPTY "  back\\\\slash\n")
-                        ?: strstr(text, "\\" SHA256_HELLO "  back\\\\slash\n"));
-        ck_assert_ptr_nonnull(strstr(text, "  carriage\\rreturn\n"));
-        ck_assert_ptr_nonnull(strstr(text, "    leading spaces\n"));
-
-        f = fmemopen(text, size, "r");
-        ck_assert_int_eq(
-                backup_manifest_list_read(f, "files.sha256", NULL, false, &back, &lines, &sha_back, NULL),
-                0);
-        fclose(f);
-        ck_assert_uint_eq(lines, 7);
-        ck_assert_str_eq(sha_back, sha);
-        ck_assert_int_eq(backup_manifest_list_compare(l, back, NULL), 0);
-        for (size_t i = 0; names[i]; i++)
-                ck_assert_ptr_nonnull(backup_manifest_list_find(back, names[i]));
-
-        /* a selection: every line read and checksummed, only some kept */
-        f = fmemopen(text, size, "r");
-        ck_assert_int_eq(
-                backup_manifest_list_read(f, "files.sha256", "dir/", true, &stores, &lines, NULL, NULL), 0);
-        fclose(f);
-        ck_assert_uint_eq(lines, 7);
-        ck_assert_uint_eq(stores->n, 1);
-}
-END_TEST
-
-static int read_text(const char *text, char **ret_error) {
-        _cleanup_file_list_ BackupFileList *l = NULL;
-        FILE *f = fmemopen((void *)text, strlen(text), "r");
-        int r;
-
-        ck_assert_ptr_nonnull(f);
-        r = backup_manifest_list_read(f, "files.sha256", NULL, false, &l, NULL, NULL, ret_error);
-        fclose(f);
-        return r;
-}
-
-START_TEST(test_list_refused) {
-        static const struct {
-                const char *text, *error;
-        } bad[] = {
-                { SHA256_EMPTY "  a\n" SHA256_EMPTY "  b",
-                  "files.sha256:2: the last line has no newline: the file is cut short" },
-                { SHA256_EMPTY "  b\n" SHA256_EMPTY "  a\n",
-                  "files.sha256:2: the path sorts before the line before's: the list is not sorted" },
-                { SHA256_EMPTY "  a\n" SHA256_EMPTY "  a\n",
-                  "files.sha256:2: the same path as the line before" },
-                { "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855  a\n",
-                  "files.sha256:1: not a SHA-256 in lowercase hex" },
-                { SHA256_EMPTY " ab\n", "files.sha256:1: not two spaces after the checksum" },
-                { SHA256_EMPTY "  /etc/shadow\n",
-                  "files.sha256:1: a path that is not relative to the backup (absolute, empty, \".\" or "
-                  "\"..\")" },
-                { SHA256_EMPTY "  a/../../x\n",
-                  "files.sha256:1: a path that is not relative to the backup (absolute, empty, \".\" or "
-                  "\"..\")" },
-                { SHA256_EMPTY "  a\\b\n", "files.sha256:1: a backslash sha256sum would have escaped" },
-                { "\\" SHA256_EMPTY "  a\\tb\n", "files.sha256:1: an escape other than \\n, \\r or \\\\" },
-                { "\\" SHA256_EMPTY "  ab\n",
-                  "files.sha256:1: a leading backslash on a path that needs no escape" },
-                { "\n", "files.sha256:1: not \"<sha256 hex>  <path>\"" },
-        };
-        _cleanup_free_ char *ok = NULL;
-
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                _cleanup_free_ char *error = NULL;
-
-                ck_assert_int_eq(read_text(bad[i].text, &error), -EBADMSG);
-                ck_assert_str_eq(error, bad[i].error);
-        }
-        ck_assert_int_eq(read_text("", &ok), 0);
-        ck_assert_ptr_null(ok);
-}
-END_TEST
 
 /* the list beside the manifest: written, found, refused when changed or cut short; the old form read */
 START_TEST(test_load_list) {
@@ -548,11 +373,11 @@ START_TEST(test_load_list) {
                 3);
         /* written, not yet committed: found under its new name */
         ck_assert_int_eq(backup_manifest_load_list(dir, manifest, NULL, false, &all, NULL), 0);
-        ck_assert_int_eq(backup_manifest_list_compare(l, all, NULL), 0);
+        ck_assert_int_eq(backup_list_compare(l, all, NULL), 0);
         ck_assert_int_eq(backup_manifest_commit_list(dir), 0);
         ck_assert_int_eq(backup_manifest_load_list(dir, manifest, "stores/", false, &outside, NULL), 0);
         ck_assert_uint_eq(outside->n, 1);
-        ck_assert_str_eq(backup_manifest_list_path(outside, 0), "database.dump");
+        ck_assert_str_eq(backup_list_path(outside, 0), "database.dump");
         ck_assert(exists(dir, "files.sha256"));
         ck_assert(!exists(dir, "files.sha256.new"));
 
@@ -807,9 +632,6 @@ static Suite *backup_manifest_suite(void) {
         tcase_add_test(tc, test_hash_tree);
         tcase_add_test(tc, test_hash_tree_reuse);
         tcase_add_test(tc, test_check_tree);
-        tcase_add_test(tc, test_list_compare_replace);
-        tcase_add_test(tc, test_list_round_trip);
-        tcase_add_test(tc, test_list_refused);
         tcase_add_test(tc, test_load_list);
         tcase_add_test(tc, test_compare);
         tcase_add_test(tc, test_replace_prefix);
