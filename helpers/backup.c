@@ -381,23 +381,27 @@ static int copy_stores(void *userdata) {
 
 typedef struct ChecksumsCheck {
         const char *partial;
-        const cJSON *files;
+        const BackupFileList *files;
 } ChecksumsCheck;
 
-/* every file read again gives the checksum of the first reading */
+/* every file read again gives the checksum of the first reading (compared as it is read: no second
+ * list) */
 static int check_checksums(void *userdata) {
         const ChecksumsCheck *c = userdata;
-        _cleanup_json_ cJSON *check = NULL;
+        _cleanup_free_ char *bad = NULL;
         int r;
 
-        r = backup_manifest_hash_tree(c->partial, NULL, BACKUP_HASH_SKIP_MANIFEST, &check, NULL, NULL);
+        r = backup_manifest_check_tree(
+                c->partial, NULL, BACKUP_HASH_SKIP_MANIFEST, NULL, c->files, NULL, NULL, &bad);
+        if (r == -EBADMSG)
+                return log_error_errno(
+                        r,
+                        "Backup file %s/%s changed after it was written: the backup is not reliable.",
+                        c->partial,
+                        strempty(bad));
         if (r < 0)
                 return log_error_errno(r, "Failed to verify the checksums of %s: %m", c->partial);
-        return stores_compare(
-                c->files,
-                check,
-                "Backup file %s/%s changed after it was written: the backup is not reliable.",
-                c->partial);
+        return 0;
 }
 
 static int copy_config_file(const char *partial, const char *what, const char *path) {
@@ -550,15 +554,22 @@ static int trial_restore(Helper *h, const char *dump, const cJSON *properties, C
         return 0;
 }
 
-static int manifest_write(const char *dir, const cJSON *manifest) {
+/* the checksums' list first (the manifest holds its checksum), then the manifest */
+static int manifest_write(const char *dir, const BackupFileList *files, cJSON *manifest) {
         _cleanup_free_ char *path = NULL;
         int r;
 
+        r = backup_manifest_write_list(dir, files, manifest);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s/" BACKUP_MANIFEST_LIST_NEW ": %m", dir);
         if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, dir) < 0)
                 return log_oom();
         r = state_write_json_atomic(path, manifest, 0600);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
+        r = backup_manifest_commit_list(dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to rename %s/" BACKUP_MANIFEST_LIST_NEW ": %m", dir);
         return 0;
 }
 
@@ -707,8 +718,9 @@ static int run(Helper *h) {
                             *error = NULL, *size_all = NULL, *size_dump = NULL;
         _cleanup_(remove_partialp) char *partial = NULL;
         _cleanup_(watch_baseline_done) BaselineCapture baseline = {};
-        _cleanup_json_ cJSON *properties = NULL, *files = NULL, *symlinks = NULL, *manifest = NULL,
-                             *tables = NULL, *changed = NULL, *config_files = NULL;
+        _cleanup_file_list_ BackupFileList *files = NULL;
+        _cleanup_json_ cJSON *properties = NULL, *symlinks = NULL, *manifest = NULL, *tables = NULL,
+                             *changed = NULL, *config_files = NULL;
         _cleanup_(counts_done) Counts counts = {};
         _cleanup_(pg_slot_export_done) PgSlotExport export = { .hold_fd = -EBADF };
         _cleanup_(delta_facts_done) DeltaFacts delta_before = {};
@@ -921,7 +933,6 @@ static int run(Helper *h) {
             !cJSON_AddItemToObject(manifest, "tables_changed_during_dump", TAKE_PTR(changed)) ||
             !cJSON_AddItemToObject(manifest, "stores", strv_to_json(h->config.storage_paths)) ||
             !cJSON_AddItemToObject(manifest, "config", TAKE_PTR(config_files)) ||
-            !cJSON_AddItemToObject(manifest, "files", TAKE_PTR(files)) ||
             !cJSON_AddItemToObject(manifest, "symlinks", TAKE_PTR(symlinks)) ||
             !cJSON_AddBoolToObject(manifest, "database_dump", dump_db) ||
             !cJSON_AddBoolToObject(manifest, "trial_restore", counts.restored != NULL) ||
@@ -929,7 +940,7 @@ static int run(Helper *h) {
                 return log_oom();
         if (delta && !cJSON_AddItemToObject(manifest, "delta", TAKE_PTR(delta)))
                 return log_oom();
-        r = manifest_write(partial, manifest);
+        r = manifest_write(partial, files, manifest);
         if (r < 0)
                 return r;
 

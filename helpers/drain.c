@@ -236,10 +236,9 @@ static int wait_for_runs(Helper *h, const char *token) {
  * backup verified them (a disk fault) before the server is drained, the upgrade ends aborted with the
  * server serving, untouched. The store copies are compared with the stopped stores by snapshot. */
 static int verify_backup_again(Helper *h) {
-        _cleanup_free_ char *path = NULL, *backup = NULL;
+        _cleanup_free_ char *path = NULL, *backup = NULL, *error = NULL;
         _cleanup_json_ cJSON *manifest = NULL;
-        const cJSON *f;
-        unsigned n = 0;
+        _cleanup_file_list_ BackupFileList *files = NULL;
         int r;
 
         backup = strdup(strempty(h->current.backup));
@@ -258,28 +257,35 @@ static int verify_backup_again(Helper *h) {
                         EBADMSG,
                         "The backup %s is not marked verified: refusing to stop the server.",
                         backup);
-        cJSON_ArrayForEach (f, cJSON_GetObjectItemCaseSensitive(manifest, "files")) {
+        /* only the files outside the stores: the list's other lines are read, checksummed, not kept */
+        r = backup_manifest_load_list(backup, manifest, BACKUP_MANIFEST_STORES "/", false, &files, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Failed to read the backup's checksums (%s): the backup is not reliable, so the "
+                        "server is not drained or stopped.",
+                        error ?: strerror(-r));
+        for (size_t i = 0; i < files->n; i++) {
                 _cleanup_free_ char *file = NULL, *sum = NULL;
+                char want[2 * BACKUP_LIST_VALUE_SIZE + 1];
 
-                if (!cJSON_IsString(f) || startswith(f->string, BACKUP_MANIFEST_STORES "/"))
-                        continue;
-                if (asprintf(&file, "%s/%s", backup, f->string) < 0)
+                if (asprintf(&file, "%s/%s", backup, backup_list_path(files, i)) < 0)
                         return log_oom();
                 r = hash_sha256_file(file, &sum);
                 if (r < 0)
                         return log_error_errno(r, "Failed to read the backup file %s: %m", file);
-                if (!streq(sum, f->valuestring))
+                backup_list_value_hex(files->entries[i].value, want);
+                if (!streq(sum, want))
                         return log_error_errno(
                                 EBADMSG,
                                 "The backup file %s changed since it was verified: the backup is not "
                                 "reliable, so the server is not drained or stopped.",
                                 file);
-                n++;
         }
         log_info(
-                "Backup %s: the dump and %u files verified again before the stop.",
+                "Backup %s: the dump and %zu files verified again before the stop.",
                 backup,
-                n > 0 ? n - 1 : 0);
+                files->n > 0 ? files->n - 1 : 0);
         return 0;
 }
 

@@ -139,7 +139,7 @@ static int update_final_dump(Current *current, void *userdata) {
         return 0;
 }
 
-static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
+static int snapshot_dump(Helper *h, const char *backup, BackupFileList *files) {
         _cleanup_free_ char *path = NULL, *hex = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *db = h->config.db_name;
@@ -191,20 +191,22 @@ static int snapshot_dump(Helper *h, const char *backup, cJSON *files) {
         r = hash_sha256_file(path, &hex);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
-        cJSON_DeleteItemFromObjectCaseSensitive(files, BACKUP_MANIFEST_FINAL_DUMP);
-        if (!cJSON_AddStringToObject(files, BACKUP_MANIFEST_FINAL_DUMP, hex))
-                return log_oom();
+        r = backup_list_set_hex(files, BACKUP_MANIFEST_FINAL_DUMP, hex);
+        if (r < 0)
+                return log_error_errno(r, "Failed to record the checksum of %s: %m", path);
         return 0;
 }
 
 /* the live store's files whose copy was written anew (their keys in rehashed) hold what the copy holds */
-static int compare_rehashed(const char *src, const char *prefix, const cJSON *copy, const cJSON *rehashed) {
+static int compare_rehashed(
+        const char *src, const char *prefix, const BackupFileList *copy, const cJSON *rehashed) {
         const cJSON *k;
         int r;
 
         cJSON_ArrayForEach (k, rehashed) {
                 _cleanup_free_ char *path = NULL, *hex = NULL;
-                const cJSON *want = cJSON_GetObjectItemCaseSensitive(copy, k->valuestring);
+                const uint8_t *value = backup_list_find(copy, k->valuestring);
+                char want[2 * BACKUP_LIST_VALUE_SIZE + 1] = "";
 
                 if (asprintf(&path, "%s/%s", src, k->valuestring + strlen(prefix)) < 0) {
                         path = NULL;
@@ -213,7 +215,9 @@ static int compare_rehashed(const char *src, const char *prefix, const cJSON *co
                 r = hash_sha256_file(path, &hex);
                 if (r < 0)
                         return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
-                if (!cJSON_IsString(want) || !streq(hex, want->valuestring))
+                if (value)
+                        backup_list_value_hex(value, want);
+                if (!value || !streq(hex, want))
                         return log_error_errno(
                                 EBADMSG,
                                 "The backup's copy of %s differs from it at %s after rsync: something still "
@@ -247,12 +251,12 @@ static int refresh_store(
         const char *backup,
         const char *store,
         const struct timespec *since,
-        cJSON *files,
+        BackupFileList *files,
         cJSON *symlinks,
         BackupTreeStats *total) {
         _cleanup_free_ char *src = paths_rooted(store), *dst = NULL, *prefix = NULL;
-        _cleanup_json_ cJSON *live = NULL, *live_links = NULL, *copy = NULL, *copy_links = NULL,
-                             *rehashed = cJSON_CreateArray(), *copy_stat = cJSON_CreateObject();
+        _cleanup_file_list_ BackupFileList *live = NULL, *copy = NULL, *copy_stat = backup_list_new();
+        _cleanup_json_ cJSON *live_links = NULL, *copy_links = NULL, *rehashed = cJSON_CreateArray();
         /* one walk of the copy: its checksums (known or read) and its listing */
         BackupHashReuse reuse = {
                 .known = files, .since = *since, .rehashed = rehashed, .stats = copy_stat
@@ -278,7 +282,7 @@ static int refresh_store(
         r = backup_manifest_hash_tree_reuse(dst, prefix, 0, &reuse, &copy, &copy_links, &stats);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the checksums of %s: %m", dst);
-        r = stores_compare(
+        r = stores_compare_lists(
                 live,
                 copy_stat,
                 "The backup's copy of %s differs from it at %s after rsync (size or modification time): "
@@ -297,7 +301,7 @@ static int refresh_store(
         if (r < 0)
                 return r;
 
-        r = backup_manifest_replace_prefix(files, prefix, copy);
+        r = backup_list_replace_prefix(files, prefix, copy);
         if (r >= 0)
                 r = backup_manifest_replace_prefix(symlinks, prefix, copy_links);
         if (r < 0)
@@ -316,16 +320,14 @@ static int refresh_store(
 
 /* the files outside the stores were verified by backup and are not read again (the dump can be large
  * and the server is down): they must still be there, as regular files */
-static int check_files_present(const char *backup, const cJSON *files) {
-        const cJSON *m;
-
-        cJSON_ArrayForEach (m, files) {
+static int check_files_present(const char *backup, const BackupFileList *files) {
+        for (size_t i = 0; i < files->n; i++) {
                 _cleanup_free_ char *p = NULL;
                 struct stat st;
 
-                if (startswith(m->string, BACKUP_MANIFEST_STORES "/"))
+                if (startswith(backup_list_path(files, i), BACKUP_MANIFEST_STORES "/"))
                         continue;
-                if (asprintf(&p, "%s/%s", backup, m->string) < 0) {
+                if (asprintf(&p, "%s/%s", backup, backup_list_path(files, i)) < 0) {
                         p = NULL;
                         return log_oom();
                 }
@@ -338,20 +340,23 @@ static int check_files_present(const char *backup, const cJSON *files) {
 
 /* The stores' changes since the backup, brought onto its copy by a child (background.h) while this
  * process takes the database's part of the restore point: both only read what the stop froze, and each
- * writes to places of its own. The child hands back the manifest's entries of the stores, and its
- * figures, as JSON through a memfd. */
+ * writes to places of its own. The child reads the stores' checksums from the backup's list itself and
+ * hands them back, brought up to date, in the list's own format through one memfd, and the symlinks and
+ * its figures as JSON through another: this process never holds the stores' checksums twice. */
 typedef struct StoresRefresh {
         Helper *h;
         const char *backup;
-        cJSON *files, *symlinks; /* the child's copies, brought up to date there */
-        int fd;
+        const cJSON *manifest;
+        cJSON *symlinks; /* the child's copy, brought up to date there */
+        int fd, list_fd;
         Background child;
 } StoresRefresh;
 
 static void stores_refresh_done(StoresRefresh *s) {
         background_done(&s->child);
         closep(&s->fd);
-        s->fd = -EBADF;
+        closep(&s->list_fd);
+        s->fd = s->list_fd = -EBADF;
 }
 
 /* the members of o whose key starts with prefix, copied */
@@ -378,13 +383,20 @@ static cJSON *members_under(const cJSON *o, const char *prefix) {
 static int stores_refresh_work(void *userdata) {
         StoresRefresh *s = userdata;
         _cleanup_json_ cJSON *out = cJSON_CreateObject();
-        _cleanup_free_ char *text = NULL;
+        _cleanup_file_list_ BackupFileList *files = NULL;
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        _cleanup_fclose_ FILE *list = NULL;
         BackupTreeStats stats = {};
         struct timespec since;
-        int status = 0, r;
+        int status = 0, fd, r;
 
         if (!out)
                 return log_oom();
+        r = backup_manifest_load_list(
+                s->backup, s->manifest, BACKUP_MANIFEST_STORES "/", true, &files, &error);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to read the backup's checksums: %s", error ?: strerror(-r));
         /* a second of margin: the kernel stamps ctime from a clock that may lag this one by a tick; a file
          * changed within it is only hashed once more */
         if (clock_gettime(CLOCK_REALTIME, &since) < 0)
@@ -404,13 +416,25 @@ static int stores_refresh_work(void *userdata) {
                         s->backup,
                         status);
         STRV_FOREACH (store, s->h->config.storage_paths) {
-                r = refresh_store(s->backup, *store, &since, s->files, s->symlinks, &stats);
+                r = refresh_store(s->backup, *store, &since, files, s->symlinks, &stats);
                 if (r < 0)
                         return r;
         }
 
-        if (!cJSON_AddItemToObject(out, "files", members_under(s->files, BACKUP_MANIFEST_STORES "/")) ||
-            !cJSON_AddItemToObject(
+        fd = fcntl(s->list_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to hand the stores' checksums to the snapshot: %m");
+        list = fdopen(fd, "w");
+        if (!list) {
+                r = -errno;
+                close(fd);
+                return log_error_errno(r, "Failed to hand the stores' checksums to the snapshot: %m");
+        }
+        r = backup_list_write(files, list, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to hand the stores' checksums to the snapshot: %m");
+
+        if (!cJSON_AddItemToObject(
                     out, "symlinks", members_under(s->symlinks, BACKUP_MANIFEST_STORES "/")) ||
             !cJSON_AddNumberToObject(out, "file_count", (double)stats.files) ||
             !cJSON_AddNumberToObject(out, "bytes", (double)stats.bytes) ||
@@ -426,7 +450,7 @@ static int stores_refresh_work(void *userdata) {
 }
 
 static int stores_refresh_begin(
-        Helper *h, const char *backup, cJSON *files, cJSON *symlinks, StoresRefresh *s) {
+        Helper *h, const char *backup, const cJSON *manifest, cJSON *symlinks, StoresRefresh *s) {
         _cleanup_free_ char *list = strv_join(h->config.storage_paths, ", ");
         int r;
 
@@ -439,10 +463,13 @@ static int stores_refresh_begin(
         }
         s->h = h;
         s->backup = backup;
-        s->files = files;
+        s->manifest = manifest;
         s->symlinks = symlinks;
         s->fd = memfd_create("cbu-stores-refresh", MFD_CLOEXEC);
         if (s->fd < 0)
+                return log_error_errno(errno, "Failed to make a memfd for the stores' checksums: %m");
+        s->list_fd = memfd_create("cbu-stores-checksums", MFD_CLOEXEC);
+        if (s->list_fd < 0)
                 return log_error_errno(errno, "Failed to make a memfd for the stores' checksums: %m");
         log_status("snapshot: copying the stores' changes since the backup (%s)", list);
         return background_begin(&s->child, "copy of the stores' changes", stores_refresh_work, s);
@@ -453,12 +480,16 @@ static uint64_t json_count(const cJSON *o, const char *key) {
         return isfinite(v) && v >= 0 ? (uint64_t)v : 0;
 }
 
-/* the child's outcome into files and symlinks (the manifest's) */
-static int stores_refresh_end(StoresRefresh *s, cJSON *files, cJSON *symlinks, BackupTreeStats *stats) {
-        _cleanup_free_ char *text = NULL;
+/* the child's outcome into *files (this process's entries outside the stores, then all of them) and
+ * symlinks (the manifest's) */
+static int stores_refresh_end(
+        StoresRefresh *s, BackupFileList **files, cJSON *symlinks, BackupTreeStats *stats) {
+        _cleanup_free_ char *text = NULL, *error = NULL;
         _cleanup_json_ cJSON *out = NULL;
+        _cleanup_file_list_ BackupFileList *stores = NULL;
+        _cleanup_fclose_ FILE *list = NULL;
         struct stat st;
-        int r;
+        int fd, r;
 
         r = background_end(&s->child);
         if (r < 0)
@@ -474,8 +505,34 @@ static int stores_refresh_end(StoresRefresh *s, cJSON *files, cJSON *symlinks, B
         out = cJSON_Parse(text);
         if (!out)
                 return log_error_errno(EBADMSG, "The copy of the stores' changes handed back no checksums.");
-        r = backup_manifest_replace_prefix(
-                files, BACKUP_MANIFEST_STORES "/", cJSON_GetObjectItemCaseSensitive(out, "files"));
+
+        if (lseek(s->list_fd, 0, SEEK_SET) < 0)
+                return log_error_errno(errno, "Failed to read the stores' checksums: %m");
+        fd = fcntl(s->list_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to read the stores' checksums: %m");
+        list = fdopen(fd, "r");
+        if (!list) {
+                r = -errno;
+                close(fd);
+                return log_error_errno(r, "Failed to read the stores' checksums: %m");
+        }
+        r = backup_list_read(
+                list,
+                "the stores' checksums",
+                BACKUP_MANIFEST_STORES "/",
+                true,
+                &stores,
+                NULL,
+                NULL,
+                &error);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "The copy of the stores' changes handed back bad checksums: %s",
+                        error ?: strerror(-r));
+        /* the larger list takes the smaller one's few entries, outside the stores */
+        r = backup_list_merge(stores, *files);
         if (r >= 0)
                 r = backup_manifest_replace_prefix(
                         symlinks,
@@ -483,6 +540,8 @@ static int stores_refresh_end(StoresRefresh *s, cJSON *files, cJSON *symlinks, B
                         cJSON_GetObjectItemCaseSensitive(out, "symlinks"));
         if (r < 0)
                 return log_error_errno(r, "Failed to update the manifest's entries of the stores: %m");
+        backup_list_free(*files);
+        *files = TAKE_PTR(stores);
         stats->files = json_count(out, "file_count");
         stats->bytes = json_count(out, "bytes");
         stats->symlinks = json_count(out, "symlink_count");
@@ -614,7 +673,7 @@ static int remove_delta_file(const char *backup) {
         return 0;
 }
 
-static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON *files) {
+static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, BackupFileList *files) {
         _cleanup_free_ char *path = NULL, *hex = NULL, *error = NULL, *why = NULL, *who = NULL, *wal = NULL;
         _cleanup_json_ cJSON *tables = NULL, *sequences = NULL, *counts = NULL;
         _cleanup_(delta_facts_done) DeltaFacts stop = {};
@@ -713,8 +772,10 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
         r = hash_sha256_file(path, &hex);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the checksum of %s: %m", path);
+        r = backup_list_set_hex(files, BACKUP_MANIFEST_DELTA, hex);
+        if (r < 0)
+                return log_error_errno(r, "Failed to record the checksum of %s: %m", path);
         if (set_member(manifest, "tables_at_stop", TAKE_PTR(counts)) < 0 ||
-            set_member(files, BACKUP_MANIFEST_DELTA, cJSON_CreateString(hex)) < 0 ||
             set_member(delta, "tables", TAKE_PTR(tables)) < 0 ||
             set_member(delta, "sequences", TAKE_PTR(sequences)) < 0 ||
             set_member(delta, "changes", cJSON_CreateNumber((double)changes.changes)) < 0)
@@ -735,7 +796,12 @@ static int snapshot_delta(Helper *h, const char *backup, cJSON *manifest, cJSON 
 
 /* the database's part of the restore point, as Snapshot= says; *ret_name the snapshot database, if any */
 static int snapshot_database(
-        Helper *h, const char *id, const char *backup, cJSON *manifest, cJSON *files, char **ret_name) {
+        Helper *h,
+        const char *id,
+        const char *backup,
+        cJSON *manifest,
+        BackupFileList *files,
+        char **ret_name) {
         const char *db = h->config.db_name;
         int r;
 
@@ -787,8 +853,11 @@ static int run(Helper *h) {
         const char *db = h->config.db_name;
         char stamp_id[sizeof("YYYYmmddHHMMSS")];
         BackupTreeStats stats = {};
-        _cleanup_(stores_refresh_done) StoresRefresh stores = { .fd = -EBADF };
-        cJSON *files, *symlinks;
+        _cleanup_(stores_refresh_done) StoresRefresh stores = { .fd = -EBADF, .list_fd = -EBADF };
+        _cleanup_file_list_ BackupFileList *files = NULL;
+        _cleanup_free_ char *list_error = NULL;
+        bool refresh;
+        cJSON *symlinks;
         PgTarget target;
         int r;
 
@@ -834,16 +903,25 @@ static int run(Helper *h) {
                         EBADMSG,
                         "The backup %s is not verified: refusing to build the restore point on it.",
                         backup);
-        files = object_member(manifest, "files");
         symlinks = object_member(manifest, "symlinks");
-        if (!files || !symlinks)
+        if (!symlinks)
                 return log_oom();
 
         /* the stores' changes beside the database's part. Snapshot=none takes no restore point at the
          * stop: a full restore brings the database back to the backup's dump, and the stores to the
-         * backup's copy with it, so that the two still belong together. */
-        if (h->config.snapshot != SNAPSHOT_NONE && strv_length(h->config.storage_paths) > 0) {
-                r = stores_refresh_begin(h, backup, files, symlinks, &stores);
+         * backup's copy with it, so that the two still belong together. The child reads the stores'
+         * checksums, this process only the others' (when it refreshes nothing, all). */
+        refresh = h->config.snapshot != SNAPSHOT_NONE && strv_length(h->config.storage_paths) > 0;
+        r = backup_manifest_load_list(
+                backup, manifest, refresh ? BACKUP_MANIFEST_STORES "/" : NULL, false, &files, &list_error);
+        if (r < 0)
+                return log_error_errno(
+                        r,
+                        "Failed to read the backup's checksums (%s): refusing to build the restore point on "
+                        "it.",
+                        list_error ?: strerror(-r));
+        if (refresh) {
+                r = stores_refresh_begin(h, backup, manifest, symlinks, &stores);
                 if (r < 0)
                         return r;
         }
@@ -861,7 +939,7 @@ static int run(Helper *h) {
                 if (snapshot || h->current.delta_file ||
                     (h->config.snapshot == SNAPSHOT_DUMP && !current_database_shared(&h->current)))
                         log_info("Database %s: its part of the restore point is taken.", db);
-                r = stores_refresh_end(&stores, files, symlinks, &stats);
+                r = stores_refresh_end(&stores, &files, symlinks, &stats);
         }
         if (r >= 0)
                 r = check_files_present(backup, files);
@@ -903,9 +981,17 @@ static int run(Helper *h) {
                 if (!refreshed || set_member(manifest, "refreshed", cJSON_CreateString(refreshed)) < 0)
                         return log_oom();
         }
+        /* the list under a name of its own, the manifest that names its checksum, then the list's name:
+         * a crash in between leaves a list that the manifest's checksum finds (backup-manifest.h) */
+        r = backup_manifest_write_list(backup, files, manifest);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s/" BACKUP_MANIFEST_LIST_NEW ": %m", backup);
         r = state_write_json_atomic(manifest_path, manifest, 0600);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", manifest_path);
+        r = backup_manifest_commit_list(backup);
+        if (r < 0)
+                return log_error_errno(r, "Failed to rename %s/" BACKUP_MANIFEST_LIST_NEW ": %m", backup);
 
         if (h->config.snapshot == SNAPSHOT_NONE) {
                 log_info(

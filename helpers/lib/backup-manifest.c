@@ -178,13 +178,178 @@ static int members_sorted(const cJSON *o, cJSON ***ret, size_t *ret_n) {
         return 0;
 }
 
+/* read <backup>/<name> and check it against the manifest's count and checksum */
+static int load_list_file(
+        const char *backup,
+        const char *name,
+        double count,
+        const char *sha256,
+        const char *prefix,
+        bool under,
+        BackupFileList **ret,
+        char **ret_error) {
+        _cleanup_free_ char *path = NULL, *sha = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_file_list_ BackupFileList *l = NULL;
+        size_t lines = 0;
+        int r;
+
+        if (asprintf(&path, "%s/%s", backup, name) < 0)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        r = backup_list_read(f, path, prefix, under, &l, &lines, &sha, ret_error);
+        if (r < 0)
+                return r;
+        if (!streq(sha, sha256) || (double)lines != count) {
+                if (ret_error && asprintf(
+                                         ret_error,
+                                         "%s: %zu lines with the checksum %s, where the manifest says %.0f "
+                                         "lines with %s: the "
+                                         "list was changed or cut short since the backup wrote it",
+                                         path,
+                                         lines,
+                                         sha,
+                                         count,
+                                         sha256) < 0)
+                        *ret_error = NULL;
+                return -EBADMSG;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int backup_manifest_load_list(
+        const char *backup,
+        const cJSON *manifest,
+        const char *prefix,
+        bool under,
+        BackupFileList **ret,
+        char **ret_error) {
+        const cJSON *summary = cJSON_GetObjectItemCaseSensitive(manifest, "files_list");
+        const cJSON *files = cJSON_GetObjectItemCaseSensitive(manifest, "files");
+        const cJSON *name, *count, *sha256;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        assert(backup);
+        assert(ret);
+
+        if (!summary && cJSON_IsObject(files))
+                return backup_list_from_json(files, BACKUP_MANIFEST_FILE, prefix, under, ret, ret_error);
+
+        name = cJSON_GetObjectItemCaseSensitive(summary, "name");
+        count = cJSON_GetObjectItemCaseSensitive(summary, "count");
+        sha256 = cJSON_GetObjectItemCaseSensitive(summary, "sha256");
+        if (!cJSON_IsString(name) || strchr(name->valuestring, '/') || !*name->valuestring ||
+            !cJSON_IsNumber(count) || !cJSON_IsString(sha256)) {
+                if (ret_error && asprintf(
+                                         ret_error,
+                                         "%s/%s: no \"files_list\" with its name, count and sha256",
+                                         backup,
+                                         BACKUP_MANIFEST_FILE) < 0)
+                        *ret_error = NULL;
+                return -EBADMSG;
+        }
+        r = load_list_file(
+                backup,
+                name->valuestring,
+                count->valuedouble,
+                sha256->valuestring,
+                prefix,
+                under,
+                ret,
+                &error);
+        if ((r == -EBADMSG || r == -ENOENT) && streq(name->valuestring, BACKUP_MANIFEST_LIST) &&
+            load_list_file(
+                    backup,
+                    BACKUP_MANIFEST_LIST_NEW,
+                    count->valuedouble,
+                    sha256->valuestring,
+                    prefix,
+                    under,
+                    ret,
+                    NULL) >= 0)
+                return 0;
+        if (r < 0 && ret_error)
+                *ret_error = TAKE_PTR(error);
+        return r;
+}
+
+int backup_manifest_write_list(const char *backup, const BackupFileList *l, cJSON *manifest) {
+        _cleanup_free_ char *path = NULL, *sha = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        cJSON *summary;
+        int fd, r;
+
+        assert(backup);
+        assert(l);
+        assert(manifest);
+
+        if (asprintf(&path, "%s/" BACKUP_MANIFEST_LIST_NEW, backup) < 0)
+                return -ENOMEM;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "w");
+        if (!f) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        r = backup_list_write(l, f, &sha);
+        if (r < 0)
+                return r;
+        if (fsync(fileno(f)) < 0)
+                return -errno;
+
+        summary = cJSON_CreateObject();
+        if (!summary || !cJSON_AddStringToObject(summary, "name", BACKUP_MANIFEST_LIST) ||
+            !cJSON_AddNumberToObject(summary, "count", (double)l->n) ||
+            !cJSON_AddStringToObject(summary, "sha256", sha)) {
+                cJSON_Delete(summary);
+                return -ENOMEM;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(manifest, "files");
+        cJSON_DeleteItemFromObjectCaseSensitive(manifest, "files_list");
+        if (!cJSON_AddItemToObject(manifest, "files_list", summary)) {
+                cJSON_Delete(summary);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int backup_manifest_commit_list(const char *backup) {
+        _cleanup_close_ int dfd = -EBADF;
+
+        assert(backup);
+
+        dfd = open(backup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (renameat(dfd, BACKUP_MANIFEST_LIST_NEW, dfd, BACKUP_MANIFEST_LIST) < 0)
+                return -errno;
+        if (fsync(dfd) < 0)
+                return -errno;
+        return 0;
+}
+
+/* ---- walking trees ---- */
+
 typedef struct Walk {
         const char *key_prefix;
         BackupHashFlags flags;
         const BackupHashReuse *reuse;
-        cJSON **known; /* reuse->known's members, sorted by key */
-        size_t n_known;
-        cJSON *files;
+        BackupFileList *files; /* filled, or NULL when checking against expected */
+        const BackupFileList *expected;
+        size_t expected_first, expected_end;
+        uint8_t *seen; /* a bit per entry of expected's range */
+        char *bad;     /* the first path found extra or different */
         cJSON *symlinks;
         BackupTreeStats stats;
 } Walk;
@@ -194,51 +359,49 @@ static bool changed_before(const struct stat *st, const struct timespec *t) {
                (st->st_ctim.tv_sec == t->tv_sec && st->st_ctim.tv_nsec < t->tv_nsec);
 }
 
-static int cjson_cmp_key_name(const void *key, const void *member) {
-        return strcmp(key, (*(cJSON *const *)member)->string);
-}
+/* a file's value under BACKUP_HASH_STAT_ONLY: its size and mtime in ns, little-endian */
+static void stat_value(const struct stat *st, uint8_t ret[BACKUP_LIST_VALUE_SIZE]) {
+        uint64_t size = (uint64_t)st->st_size,
+                 mtime = (uint64_t)st->st_mtim.tv_sec * UINT64_C(1000000000) + (uint64_t)st->st_mtim.tv_nsec;
 
-static const cJSON *find_known(const Walk *w, const char *key) {
-        cJSON *const *m;
-
-        if (!w->known)
-                return NULL;
-        m = bsearch(key, w->known, w->n_known, sizeof(cJSON *), cjson_cmp_key_name);
-        return m ? *m : NULL;
-}
-
-/* "<size> <mtime in ns>": a file's value under BACKUP_HASH_STAT_ONLY */
-static int stat_value(const struct stat *st, char **ret) {
-        return asprintf(
-                       ret,
-                       "%" PRIu64 " %" PRIu64,
-                       (uint64_t)st->st_size,
-                       (uint64_t)st->st_mtim.tv_sec * UINT64_C(1000000000) + (uint64_t)st->st_mtim.tv_nsec) <
-                               0
-                       ? -ENOMEM
-                       : 0;
+        memset(ret, 0, BACKUP_LIST_VALUE_SIZE);
+        for (size_t i = 0; i < 8; i++) {
+                ret[i] = (uint8_t)(size >> (8 * i));
+                ret[8 + i] = (uint8_t)(mtime >> (8 * i));
+        }
 }
 
 /* a regular file's value in the walk: its checksum (known, or read), or its size and mtime */
 static int walk_file_value(
-        int dfd, const char *name, const char *key, const struct stat *st, Walk *w, char **ret) {
+        int dfd,
+        const char *name,
+        const char *key,
+        const struct stat *st,
+        Walk *w,
+        uint8_t ret[BACKUP_LIST_VALUE_SIZE]) {
         _cleanup_close_ int fd = -EBADF;
-        const cJSON *known;
+        _cleanup_free_ char *hex = NULL;
         int r;
 
-        if (w->flags & BACKUP_HASH_STAT_ONLY)
-                return stat_value(st, ret);
+        if (w->flags & BACKUP_HASH_STAT_ONLY) {
+                stat_value(st, ret);
+                return 0;
+        }
         if (w->reuse) {
-                if (w->reuse->stats) {
-                        _cleanup_free_ char *v = NULL;
+                const uint8_t *known;
 
-                        if (stat_value(st, &v) < 0 || !cJSON_AddStringToObject(w->reuse->stats, key, v))
-                                return -ENOMEM;
+                if (w->reuse->stats) {
+                        uint8_t v[BACKUP_LIST_VALUE_SIZE];
+
+                        stat_value(st, v);
+                        r = backup_list_add(w->reuse->stats, key, v);
+                        if (r < 0)
+                                return r;
                 }
-                known = find_known(w, key);
-                if (cJSON_IsString(known) && changed_before(st, &w->reuse->since)) {
-                        *ret = strdup(known->valuestring);
-                        return *ret ? 0 : -ENOMEM;
+                known = w->reuse->known ? backup_list_find(w->reuse->known, key) : NULL;
+                if (known && changed_before(st, &w->reuse->since)) {
+                        memcpy(ret, known, BACKUP_LIST_VALUE_SIZE);
+                        return 0;
                 }
                 if (w->reuse->rehashed && !cJSON_AddItemToArray(w->reuse->rehashed, cJSON_CreateString(key)))
                         return -ENOMEM;
@@ -246,8 +409,29 @@ static int walk_file_value(
         fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        r = hash_sha256_fd(fd, ret);
-        return r < 0 ? r : 0;
+        r = hash_sha256_fd(fd, &hex);
+        if (r < 0)
+                return r;
+        return backup_list_value_from_hex(hex, strlen(hex), ret) < 0 ? -EIO : 0;
+}
+
+/* the file key with value, into the list or checked against expected */
+static int walk_record(Walk *w, const char *key, const uint8_t value[BACKUP_LIST_VALUE_SIZE]) {
+        bool found;
+        size_t i;
+
+        if (w->files)
+                return backup_list_add(w->files, key, value);
+
+        i = backup_list_search(w->expected, key, &found);
+        if (!found || i < w->expected_first || i >= w->expected_end ||
+            memcmp(w->expected->entries[i].value, value, BACKUP_LIST_VALUE_SIZE) != 0) {
+                w->bad = strdup(key);
+                return w->bad ? -EBADMSG : -ENOMEM;
+        }
+        i -= w->expected_first;
+        w->seen[i / 8] |= (uint8_t)(1u << (i % 8));
+        return 0;
 }
 
 /* dfd is consumed; rel is "" or "a/b/" */
@@ -293,17 +477,19 @@ static int walk_dir(int dfd, const char *rel, Walk *w) {
                                 return r;
 
                 } else if (S_ISREG(st.st_mode)) {
-                        _cleanup_free_ char *hex = NULL;
+                        uint8_t value[BACKUP_LIST_VALUE_SIZE];
 
                         if (*rel == 0 && (w->flags & BACKUP_HASH_SKIP_MANIFEST) &&
-                            streq(name, BACKUP_MANIFEST_FILE))
+                            (streq(name, BACKUP_MANIFEST_FILE) || streq(name, BACKUP_MANIFEST_LIST) ||
+                             streq(name, BACKUP_MANIFEST_LIST_NEW)))
                                 continue;
 
-                        r = walk_file_value(dirfd(d), name, key, &st, w, &hex);
+                        r = walk_file_value(dirfd(d), name, key, &st, w, value);
                         if (r < 0)
                                 return r;
-                        if (!cJSON_AddStringToObject(w->files, key, hex))
-                                return -ENOMEM;
+                        r = walk_record(w, key, value);
+                        if (r < 0)
+                                return r;
                         w->stats.files++;
                         w->stats.bytes += (uint64_t)st.st_size;
 
@@ -322,11 +508,25 @@ static int walk_dir(int dfd, const char *rel, Walk *w) {
         return 0;
 }
 
+static int walk(const char *dir, Walk *w) {
+        int fd;
+
+        assert(dir);
+
+        w->symlinks = cJSON_CreateObject();
+        if (!w->symlinks)
+                return -ENOMEM;
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return walk_dir(fd, "", w);
+}
+
 int backup_manifest_hash_tree(
         const char *dir,
         const char *key_prefix,
         BackupHashFlags flags,
-        cJSON **ret_files,
+        BackupFileList **ret_files,
         cJSON **ret_symlinks,
         BackupTreeStats *ret_stats) {
         return backup_manifest_hash_tree_reuse(
@@ -338,42 +538,88 @@ int backup_manifest_hash_tree_reuse(
         const char *key_prefix,
         BackupHashFlags flags,
         const BackupHashReuse *reuse,
-        cJSON **ret_files,
+        BackupFileList **ret_files,
         cJSON **ret_symlinks,
         BackupTreeStats *ret_stats) {
 
-        _cleanup_json_ cJSON *files = NULL, *symlinks = NULL;
-        _cleanup_free_ cJSON **known = NULL;
-        Walk w;
-        int fd, r;
+        _cleanup_file_list_ BackupFileList *files = backup_list_new();
+        _cleanup_json_ cJSON *symlinks = NULL;
+        Walk w = { .key_prefix = key_prefix, .flags = flags, .reuse = reuse, .files = files };
+        int r;
 
-        assert(dir);
         assert(ret_files);
+        assert(!reuse || !reuse->known || reuse->known->sorted);
 
-        files = cJSON_CreateObject();
-        symlinks = cJSON_CreateObject();
-        if (!files || !symlinks)
+        if (!files)
                 return -ENOMEM;
-        w = (Walk){ .key_prefix = key_prefix,
-                    .flags = flags,
-                    .reuse = reuse,
-                    .files = files,
-                    .symlinks = symlinks };
-        if (reuse && reuse->known) {
-                r = members_sorted(reuse->known, &known, &w.n_known);
-                if (r < 0)
-                        return r;
-                w.known = known;
-        }
-
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = walk_dir(fd, "", &w);
+        r = walk(dir, &w);
+        symlinks = w.symlinks;
+        if (r < 0)
+                return r;
+        /* sorted per directory is not sorted by path: "a-b" sorts before "a/x" */
+        r = backup_list_sort(files, NULL);
+        if (r >= 0 && reuse && reuse->stats)
+                r = backup_list_sort(reuse->stats, NULL);
         if (r < 0)
                 return r;
 
         *ret_files = TAKE_PTR(files);
+        if (ret_symlinks)
+                *ret_symlinks = TAKE_PTR(symlinks);
+        if (ret_stats)
+                *ret_stats = w.stats;
+        return 0;
+}
+
+int backup_manifest_check_tree(
+        const char *dir,
+        const char *key_prefix,
+        BackupHashFlags flags,
+        const BackupHashReuse *reuse,
+        const BackupFileList *expected,
+        cJSON **ret_symlinks,
+        BackupTreeStats *ret_stats,
+        char **ret_path) {
+
+        _cleanup_json_ cJSON *symlinks = NULL;
+        _cleanup_free_ uint8_t *seen = NULL;
+        _cleanup_free_ char *bad = NULL;
+        Walk w = { .key_prefix = key_prefix, .flags = flags, .reuse = reuse, .expected = expected };
+        int r;
+
+        assert(expected);
+        assert(expected->sorted);
+
+        backup_list_range(expected, key_prefix, &w.expected_first, &w.expected_end);
+        seen = calloc((w.expected_end - w.expected_first) / 8 + 1, 1);
+        if (!seen)
+                return -ENOMEM;
+        w.seen = seen;
+        r = walk(dir, &w);
+        symlinks = w.symlinks;
+        bad = w.bad;
+        if (r == -EBADMSG && bad) {
+                if (ret_path)
+                        *ret_path = TAKE_PTR(bad);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        if (reuse && reuse->stats) {
+                r = backup_list_sort(reuse->stats, NULL);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < w.expected_end - w.expected_first; i++)
+                if (!(seen[i / 8] & (1u << (i % 8)))) { /* missing */
+                        if (ret_path) {
+                                *ret_path = strdup(backup_list_path(expected, w.expected_first + i));
+                                if (!*ret_path)
+                                        return -ENOMEM;
+                        }
+                        return -EBADMSG;
+                }
+
         if (ret_symlinks)
                 *ret_symlinks = TAKE_PTR(symlinks);
         if (ret_stats)
@@ -425,26 +671,26 @@ int backup_manifest_compare(const cJSON *expected, const cJSON *actual, char **r
         return -EBADMSG;
 }
 
-int backup_manifest_replace_prefix(cJSON *files, const char *prefix, const cJSON *update) {
+int backup_manifest_replace_prefix(cJSON *o, const char *prefix, const cJSON *update) {
         cJSON *m, *next;
 
         assert(prefix);
 
-        if (!cJSON_IsObject(files) || !cJSON_IsObject(update))
+        if (!cJSON_IsObject(o) || !cJSON_IsObject(update))
                 return -EINVAL;
         cJSON_ArrayForEach (m, update)
                 if (!m->string || !startswith(m->string, prefix))
                         return -EINVAL;
 
-        for (m = files->child; m; m = next) {
+        for (m = o->child; m; m = next) {
                 next = m->next;
                 if (m->string && startswith(m->string, prefix))
-                        cJSON_Delete(cJSON_DetachItemViaPointer(files, m));
+                        cJSON_Delete(cJSON_DetachItemViaPointer(o, m));
         }
 
         cJSON_ArrayForEach (m, update) {
                 cJSON *copy = cJSON_Duplicate(m, true);
-                if (!copy || !cJSON_AddItemToObject(files, m->string, copy)) {
+                if (!copy || !cJSON_AddItemToObject(o, m->string, copy)) {
                         cJSON_Delete(copy);
                         return -ENOMEM;
                 }

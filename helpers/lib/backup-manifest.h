@@ -4,10 +4,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
 
+#include "backup-list.h"
+#include "macro.h"
 #include "pg.h"
 
 /* Layout of one backup (docs/architecture.md, "Phases": backup, tests/integration/upgrade-happy-path.sh):
@@ -16,10 +19,19 @@
  *     database-final.dump        Snapshot=dump only: the second dump, taken after the stop
  *     stores/<absolute store>/…  rsync -a of every [Storage] Paths= entry
  *     config/<absolute path>     [Storage] Config= and MasterKeyId= (the identifier, never the key)
+ *     files.sha256               every regular file's SHA-256 but these two, as sha256sum(1) writes it
+ *                                (`cd <backup> && sha256sum -c files.sha256` checks the backup)
  *     manifest.json              {"id", "from", "to", "created", "database", "tables", "stores", "config",
- *                                 "files": {"relative/path": "sha256 hex"}, "symlinks", "verified", …}
- * It is written as "<name>.partial" and renamed only once verified. */
+ *                                 "files_list": {"name", "count", "sha256"}, "symlinks", "verified", …}
+ * It is written as "<name>.partial" and renamed only once verified. The list is apart so that a helper
+ * that needs the manifest's other keys never reads one line per store file, and one that needs the
+ * checksums holds them compactly (BackupFileList); the manifest's "files_list" holds the list's own
+ * checksum and line count. A manifest of an earlier release holds "files": {"relative/path": "sha256
+ * hex"} instead, and is still read (docs/architecture.md, "The backup directory"). */
 #define BACKUP_MANIFEST_FILE "manifest.json"
+/* the checksums' list, and the name it is written under before the manifest names its checksum */
+#define BACKUP_MANIFEST_LIST "files.sha256"
+#define BACKUP_MANIFEST_LIST_NEW "files.sha256.new"
 #define BACKUP_MANIFEST_DUMP "database.dump"
 #define BACKUP_MANIFEST_FINAL_DUMP "database-final.dump"
 /* Snapshot=delta: the changes between the dump and the stop (decoding.h) */
@@ -50,29 +62,50 @@ typedef struct BackupTreeStats {
         uint64_t other;    /* fifos, sockets, devices: skipped */
 } BackupTreeStats;
 
+/* The checksums of the backup in directory backup, whose manifest (parsed) is manifest, selected as for
+ * backup_list_read(). The manifest's "files_list" names the list, its line count and its
+ * checksum, and a list that differs from them is refused (-EBADMSG, *ret_error naming the file); when
+ * files.sha256 is missing or differs and files.sha256.new matches, that one is read (a crash of
+ * backup_manifest_write_list()'s caller between the manifest and backup_manifest_commit_list()). A
+ * manifest of an earlier release, with "files" inside, is converted. *ret_error (optional) says what
+ * was wrong, for an operator: the file and the line. */
+int backup_manifest_load_list(
+        const char *backup,
+        const cJSON *manifest,
+        const char *prefix,
+        bool under,
+        BackupFileList **ret,
+        char **ret_error);
+
+/* Write l to <backup>/files.sha256.new (synced) and set manifest's "files_list" to its name, line count
+ * and checksum (dropping an earlier release's "files"). The caller then writes the manifest and calls
+ * backup_manifest_commit_list(). */
+int backup_manifest_write_list(const char *backup, const BackupFileList *l, cJSON *manifest);
+/* rename <backup>/files.sha256.new to files.sha256, and sync the directory */
+int backup_manifest_commit_list(const char *backup);
+
 typedef enum BackupHashFlags {
-        BACKUP_HASH_SKIP_MANIFEST = 1 << 0, /* leave out dir's top-level manifest.json */
-        BACKUP_HASH_STAT_ONLY = 1 << 1,     /* a file's value is "<size> <mtime in ns>", nothing is read */
+        BACKUP_HASH_SKIP_MANIFEST = 1 << 0, /* leave out dir's top-level manifest.json and its list */
+        BACKUP_HASH_STAT_ONLY = 1 << 1,     /* a file's value is its size and mtime, nothing is read */
 } BackupHashFlags;
 
 /* What an earlier walk of the same tree found, for backup_manifest_hash_tree_reuse(); known may be NULL
  * (then every file is read) */
 typedef struct BackupHashReuse {
-        const cJSON *known;    /* {"<key>": "sha256 hex"}, as backup_manifest_hash_tree() returned */
-        struct timespec since; /* a known file whose ctime is before this keeps its checksum unread */
-        cJSON *rehashed;       /* optional, an array: gets the key of every file read and hashed */
-        cJSON *stats;          /* optional, an object: every file's BACKUP_HASH_STAT_ONLY value, same walk */
+        const BackupFileList *known; /* sorted: keys (with the walk's key_prefix) and checksums */
+        struct timespec since;       /* a known file whose ctime is before this keeps its checksum unread */
+        cJSON *rehashed;             /* optional, an array: gets the key of every file read and hashed */
+        BackupFileList *stats; /* optional, empty: every file's BACKUP_HASH_STAT_ONLY value, same walk */
 } BackupHashReuse;
 
-/* Walk dir without following symlinks (dir itself may be one) and return {"<key_prefix><relative
- * path>": "sha256 hex"} for every regular file, in a stable order (sorted per directory), and
- * {"<key_prefix><relative path>": "target"} for every symlink (ret_symlinks optional). key_prefix may
- * be NULL. ret_stats optional. */
+/* Walk dir without following symlinks (dir itself may be one) and return the list of "<key_prefix>
+ * <relative path>" and SHA-256 of every regular file (sorted), and {"<key_prefix><relative path>":
+ * "target"} for every symlink (ret_symlinks optional). key_prefix may be NULL. ret_stats optional. */
 int backup_manifest_hash_tree(
         const char *dir,
         const char *key_prefix,
         BackupHashFlags flags,
-        cJSON **ret_files,
+        BackupFileList **ret_files,
         cJSON **ret_symlinks,
         BackupTreeStats *ret_stats);
 
@@ -84,17 +117,32 @@ int backup_manifest_hash_tree_reuse(
         const char *key_prefix,
         BackupHashFlags flags,
         const BackupHashReuse *reuse,
-        cJSON **ret_files,
+        BackupFileList **ret_files,
         cJSON **ret_symlinks,
         BackupTreeStats *ret_stats);
 
-/* 0 when expected and actual ({"path": "hex"} or {"path": "target"}) have the same keys with the same
- * string values; else -EBADMSG and *ret_path (optional) = the first differing key, checked in expected's
- * order, then the extra keys of actual */
+/* backup_manifest_hash_tree_reuse() (reuse may be NULL) compared with expected as it goes, without a
+ * second list: 0 when the tree's files are exactly expected's entries under key_prefix (all of them
+ * when key_prefix is NULL) with the same values; else -EBADMSG and *ret_path (optional) = the first
+ * file found extra or different in the walk, or else the first entry (sorted) not found. */
+int backup_manifest_check_tree(
+        const char *dir,
+        const char *key_prefix,
+        BackupHashFlags flags,
+        const BackupHashReuse *reuse,
+        const BackupFileList *expected,
+        cJSON **ret_symlinks,
+        BackupTreeStats *ret_stats,
+        char **ret_path);
+
+/* 0 when expected and actual ({"path": "target"}, the symlinks) have the same keys with the same
+ * string values; else -EBADMSG and *ret_path (optional) = the first differing key, checked in sorted
+ * order */
 int backup_manifest_compare(const cJSON *expected, const cJSON *actual, char **ret_path);
 
-/* In files, drop every key starting with prefix, then add a copy of every member of update. */
-int backup_manifest_replace_prefix(cJSON *files, const char *prefix, const cJSON *update);
+/* In o ({"path": "target"}), drop every key starting with prefix, then add a copy of every member of
+ * update. */
+int backup_manifest_replace_prefix(cJSON *o, const char *prefix, const cJSON *update);
 
 /* rm -rf path: never follows a symlink (one at path itself is removed, not its target) and never leaves
  * path's file system. -ENOENT when path does not exist. */

@@ -107,3 +107,48 @@ int hash_sha256_file(const char *path, char **ret_hex) {
                 return -errno;
         return hash_sha256_fd(fd, ret_hex);
 }
+
+struct HashSha256 {
+        gcry_md_hd_t md;
+};
+
+int hash_sha256_begin(HashSha256 **ret) {
+        HashSha256 *h;
+        int r;
+
+        assert(ret);
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        r = digest_new(&h->md);
+        if (r < 0) {
+                free(h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+void hash_sha256_update(HashSha256 *h, const void *data, size_t size) {
+        assert(h);
+        assert(data || size == 0);
+
+        if (size > 0)
+                gcry_md_write(h->md, data, size);
+}
+
+int hash_sha256_end(HashSha256 *h, char **ret_hex) {
+        assert(h);
+        assert(ret_hex);
+
+        return digest_finish_hex(h->md, ret_hex);
+}
+
+HashSha256 *hash_sha256_free(HashSha256 *h) {
+        if (!h)
+                return NULL;
+        gcry_md_close(h->md);
+        free(h);
+        return NULL;
+}

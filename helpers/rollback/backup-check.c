@@ -35,9 +35,9 @@ bool backup_refreshed_recently(const Rollback *rb, struct timespec *ret) {
 
 /* before anything is dropped: the backup is still exactly what its manifest says */
 int verify_backup(Rollback *rb) {
-        _cleanup_free_ char *path = NULL, *bad = NULL;
-        _cleanup_json_ cJSON *files = NULL, *links = NULL, *no_links = NULL;
-        const cJSON *want_files, *want_links;
+        _cleanup_free_ char *path = NULL, *bad = NULL, *error = NULL;
+        _cleanup_json_ cJSON *links = NULL, *no_links = NULL;
+        const cJSON *want_links;
         BackupHashReuse reuse = {};
         BackupTreeStats stats = {};
         int r;
@@ -57,20 +57,36 @@ int verify_backup(Rollback *rb) {
                         EBADMSG,
                         "the backup %s is not marked verified: refusing to restore from it",
                         rb->current.backup);
-        want_files = cJSON_GetObjectItemCaseSensitive(rb->manifest, "files");
         want_links = object_or_empty(rb->manifest, "symlinks", &no_links);
-        if (!cJSON_IsObject(want_files) || !want_links)
-                return rb_fail(rb, EBADMSG, "the backup manifest %s lists no files", path);
-
-        /* right after the upgrade, only the files changed since the snapshot verified them are read */
-        if (backup_refreshed_recently(rb, &reuse.since))
-                reuse.known = want_files;
-        r = backup_manifest_hash_tree_reuse(
-                rb->current.backup, NULL, BACKUP_HASH_SKIP_MANIFEST, &reuse, &files, &links, &stats);
+        if (!want_links)
+                return rb_oom(rb);
+        backup_list_free(rb->files);
+        rb->files = NULL;
+        r = backup_manifest_load_list(rb->current.backup, rb->manifest, NULL, false, &rb->files, &error);
+        if (r == -ENOMEM)
+                return rb_oom(rb);
         if (r < 0)
                 return rb_fail(
-                        rb, r, "Failed to compute the checksums of the backup %s: %m", rb->current.backup);
-        r = backup_manifest_compare(want_files, files, &bad);
+                        rb,
+                        r,
+                        "the backup's checksums cannot be read (%s): refusing to restore from it",
+                        error ?: strerror(-r));
+        /* a manifest of an earlier release held them too: they are in rb->files now */
+        cJSON_DeleteItemFromObjectCaseSensitive(rb->manifest, "files");
+
+        /* right after the upgrade, only the files changed since the snapshot verified them are read;
+         * each is compared as it is read (no second list) */
+        if (backup_refreshed_recently(rb, &reuse.since))
+                reuse.known = rb->files;
+        r = backup_manifest_check_tree(
+                rb->current.backup,
+                NULL,
+                BACKUP_HASH_SKIP_MANIFEST,
+                &reuse,
+                rb->files,
+                &links,
+                &stats,
+                &bad);
         if (r == -EBADMSG)
                 return rb_fail(
                         rb,
@@ -79,8 +95,10 @@ int verify_backup(Rollback *rb) {
                         "to restore from it",
                         rb->current.backup,
                         strempty(bad));
-        if (r >= 0)
-                r = backup_manifest_compare(want_links, links, &bad);
+        if (r < 0)
+                return rb_fail(
+                        rb, r, "Failed to compute the checksums of the backup %s: %m", rb->current.backup);
+        r = backup_manifest_compare(want_links, links, &bad);
         if (r == -EBADMSG)
                 return rb_fail(
                         rb,

@@ -19,6 +19,7 @@ void rollback_done(Rollback *rb) {
         free(rb->failed_phase);
         free(rb->restore_reason);
         cJSON_Delete(rb->manifest);
+        backup_list_free(rb->files);
         free(rb->failed_db);
         free(rb->source_db);
 }

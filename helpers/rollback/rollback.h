@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <systemd/sd-bus.h>
 
+#include "backup-manifest.h"
 #include "current.h"
 #include "helper.h"
 #include "macro.h"
@@ -36,6 +37,7 @@ typedef struct Rollback {
         char *restore_reason; /* why a full restore is needed, or NULL */
 
         cJSON *manifest;       /* the backup's, once verified */
+        BackupFileList *files; /* its checksums (files.sha256, backup-manifest.h), once verified */
         bool snapshot_counted; /* the snapshot's rows counted here: the manifest had none (database.c) */
         DbState db;
         bool db_in_play;     /* a full restore reached the database */

@@ -78,9 +78,10 @@ static int store_matches_copy(Rollback *rb, const char *copy, const char *live) 
 
 static int restore_store(Rollback *rb, const char *store) {
         _cleanup_free_ char *live = paths_rooted(store), *copy = NULL, *prefix = NULL, *bad = NULL;
-        _cleanup_json_ cJSON *want = NULL, *want_links = NULL, *got = NULL, *got_links = NULL;
+        _cleanup_json_ cJSON *want_links = NULL, *got_links = NULL;
         const cJSON *links = cJSON_GetObjectItemCaseSensitive(rb->manifest, "symlinks");
         BackupHashReuse reuse = {};
+        BackupTreeStats stats = {};
         struct stat st;
         int status = 0, r;
 
@@ -110,17 +111,16 @@ static int restore_store(Rollback *rb, const char *store) {
                         status);
 
         /* the live store against the manifest's checksums: nothing missing, nothing extra, every hash */
-        if (manifest_subset(cJSON_GetObjectItemCaseSensitive(rb->manifest, "files"), prefix, &want) < 0 ||
-            manifest_subset(links, prefix, &want_links) < 0)
+        if (!rb->files)
+                return rb_fail(rb, ENOENT, "the backup's checksums are not loaded: it was not verified");
+        if (manifest_subset(links, prefix, &want_links) < 0)
                 return rb_oom(rb);
         /* right after the upgrade, only what changed since the snapshot proved the store equal to its
-         * copy is read: what the failed release wrote, and what rsync just put back */
+         * copy is read: what the failed release wrote, and what rsync just put back. The walk is compared
+         * with the backup's entries under prefix as it goes. */
         if (backup_refreshed_recently(rb, &reuse.since))
-                reuse.known = want;
-        r = backup_manifest_hash_tree_reuse(live, prefix, 0, &reuse, &got, &got_links, NULL);
-        if (r < 0)
-                return rb_fail(rb, r, "Failed to compute the checksums of %s: %m", live);
-        r = backup_manifest_compare(want, got, &bad);
+                reuse.known = rb->files;
+        r = backup_manifest_check_tree(live, prefix, 0, &reuse, rb->files, &got_links, &stats, &bad);
         if (r >= 0)
                 r = backup_manifest_compare(want_links, got_links, &bad);
         if (r == -EBADMSG)
@@ -139,13 +139,14 @@ static int restore_store(Rollback *rb, const char *store) {
         log_info(
                 "Put back %s: %d files match the manifest's checksums, owners and modes as in the backup.",
                 live,
-                cJSON_GetArraySize(want));
+                (int)stats.files);
         return 0;
 }
 
 static int restore_config_file(Rollback *rb, const char *path) {
         _cleanup_free_ char *live = paths_rooted(path), *copy = NULL, *hex = NULL;
-        const char *want;
+        char want[2 * BACKUP_LIST_VALUE_SIZE + 1];
+        const uint8_t *value;
         struct stat a, b;
         int status = 0, r;
 
@@ -154,11 +155,10 @@ static int restore_config_file(Rollback *rb, const char *path) {
         r = backup_manifest_copy_path(rb->current.backup, BACKUP_MANIFEST_CONFIG, path, &copy);
         if (r < 0)
                 return rb_fail(rb, r, "The manifest's config file %s cannot be put back: %m", path);
-        want = json_get_string(
-                cJSON_GetObjectItemCaseSensitive(rb->manifest, "files"),
-                copy + strlen(rb->current.backup) + 1);
-        if (!want)
+        value = rb->files ? backup_list_find(rb->files, copy + strlen(rb->current.backup) + 1) : NULL;
+        if (!value)
                 return rb_fail(rb, ENOENT, "the backup manifest has no checksum of %s", copy);
+        backup_list_value_hex(value, want);
 
         r = backup_manifest_rsync(copy, live, false, &status);
         if (r < 0)

@@ -37,3 +37,23 @@ int stores_compare(const cJSON *want, const cJSON *got, const char *mismatch_for
                 return log_error_errno(r, "Failed to compare checksums: %m");
         return 0;
 }
+
+int stores_compare_lists(
+        const BackupFileList *want,
+        const BackupFileList *got,
+        const char *mismatch_format,
+        const char *name) {
+        _cleanup_free_ char *bad = NULL;
+        int r;
+
+        r = backup_list_compare(want, got, &bad);
+        if (r == -EBADMSG) {
+                DISABLE_WARNING_FORMAT_NONLITERAL(void)
+                log_error_errno(r, mismatch_format, name, strempty(bad));
+                REENABLE_WARNING
+                return r;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to compare checksums: %m");
+        return 0;
+}

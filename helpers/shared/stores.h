@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "backup-manifest.h"
 #include "macro.h"
 
 /* rsync's exit status "some files vanished before they could be transferred": the server still writes */
@@ -20,4 +21,8 @@ int stores_rsync(const char *src, const char *dst, bool allow_vanished);
 /* backup_manifest_compare(want, got). A mismatch is logged as mismatch_format (two %s: name, then the
  * path that differs) and returns -EBADMSG; another failure is logged as such and returns -errno. */
 int stores_compare(const cJSON *want, const cJSON *got, const char *mismatch_format, const char *name)
+        _printf_(3, 0);
+/* the same for two lists of checksums (backup_list_compare()) */
+int stores_compare_lists(
+        const BackupFileList *want, const BackupFileList *got, const char *mismatch_format, const char *name)
         _printf_(3, 0);

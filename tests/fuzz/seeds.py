@@ -235,6 +235,21 @@ elif target == 'http_parse':
     for f in sorted((fixtures / 'http' / 'responses').glob('*.http')):
         text = f.read_bytes()
         seeds += [bytes([flags]) + text for flags in (0, 1, 2, 7, 0x80)]
+elif target == 'backup_list_read':
+    # the checksums of the old-format manifest fixture written as files.sha256 (sha256sum's format,
+    # sorted by bytes, a name holding a line break or a backslash escaped), whole and cut at each line
+    files = json.loads((fixtures / 'backup-manifest' / 'manifest-1.json').read_text())['files']
+    some = next(iter(files.values()))
+    names = dict(files, **{'stores/x/a\nb': some, 'stores/x/back\\slash': some, 'stores/x/ lead': some})
+
+    def line(name, digest):
+        if any(c in name for c in '\n\r\\'):
+            escaped = name.replace('\\', '\\\\').replace('\n', '\\n').replace('\r', '\\r')
+            return b'\\' + f'{digest}  {escaped}\n'.encode()
+        return f'{digest}  {name}\n'.encode()
+
+    lines = [line(n, names[n]) for n in sorted(names, key=lambda n: n.encode())]
+    seeds = [b''.join(lines[:k]) for k in range(1, len(lines) + 1)]
 else:
     sys.exit(f'seeds.py: no seeds for {target}')
 

@@ -61,7 +61,7 @@ grep -q 'codebolt_failed_' <<<"$(databases)" && fail "a database was renamed to 
 
 # the backup is intact: every checksum of its manifest holds, it is still marked verified, the dump reads
 # shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
-sb sh -c 'cd "$1" && jq -r ".files | to_entries[] | \"\(.value)  \(.key)\"" manifest.json | sha256sum --check --strict --quiet' sh "$backup" ||
+sb sh -c 'cd "$1" && [ "$(sha256sum <files.sha256 | cut -d" " -f1)" = "$(jq -r .files_list.sha256 manifest.json)" ] && sha256sum --check --strict --quiet files.sha256' sh "$backup" ||
         fail "the backup $backup no longer matches its manifest"
 sb jq -e '.verified == true' "$backup/manifest.json" >/dev/null || fail "the backup is no longer marked verified"
 sb pg_restore --list "$backup/database.dump" >/dev/null || fail "pg_restore --list rejects $backup/database.dump"

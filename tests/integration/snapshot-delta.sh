@@ -169,7 +169,8 @@ jq -e '.snapshot == null and (.delta_file | endswith("/database.delta")) and (.d
         <<<"$current" >/dev/null || fail "current.json does not name the delta: $current"
 backup=$(jq -r .backup <<<"$current")
 manifest=$(sb cat "$backup/manifest.json")
-jq -e '.files["database.delta"] and (.delta.changes > 0) and (.delta.sequences | length > 0) and
+sb grep -q '^[0-9a-f]\{64\}  database\.delta$' "$backup/files.sha256" || fail "files.sha256 has no checksum of database.delta"
+jq -e '(.delta.changes > 0) and (.delta.sequences | length > 0) and
         (.delta.lsn | test("^[0-9A-F]+/[0-9A-F]+$")) and (.delta.slot | startswith("cbu_codebolt_"))' <<<"$manifest" >/dev/null ||
         fail "the manifest does not record the delta: $(jq -c .delta <<<"$manifest")"
 [ "$(slots)" = 0 ] || fail "the snapshot phase left the replication slot"

@@ -104,10 +104,14 @@ for s in shadow-git/alpha/.git vectordb/index.bin kg/graph.json capabilities/ins
 done
 sb test -f "$backup/config/etc/codebolt/codebolt-server.yaml" || fail "the backup lacks the server config"
 [ "$(sb cat "$backup/config/etc/codebolt/master-key-id")" = mk-2026-0001 ] || fail "the backup lacks the master-key identifier"
-# every checksum of the manifest holds
-sb sh -c "cd '$backup' && jq -r '.files | to_entries[] | \"\(.value)  \(.key)\"' manifest.json | sha256sum --check --quiet --strict" ||
-        fail "a file of the backup does not match its manifest checksum"
-[ "$(sb jq -r '.files | length' "$backup/manifest.json")" -gt 5 ] || fail "the manifest lists too few files"
+# every checksum of the list holds, as an operator checks it, and the manifest holds the list's own
+# shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
+sb sh -c 'cd "$1" && [ "$(sha256sum <files.sha256 | cut -d" " -f1)" = "$(jq -r .files_list.sha256 manifest.json)" ] && sha256sum --check --quiet --strict files.sha256' sh "$backup" ||
+        fail "a file of the backup does not match its checksum in files.sha256, or the list its manifest"
+[ "$(sb jq -r '.files_list.count' "$backup/manifest.json")" -gt 5 ] || fail "the manifest lists too few files"
+# shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
+[ "$(sb sh -c 'wc -l <"$1"' sh "$backup/files.sha256")" = "$(sb jq -r '.files_list.count' "$backup/manifest.json")" ] ||
+        fail "files.sha256 does not hold as many lines as the manifest says"
 sb jq -e '.tables["public.history"] > 0 and .tables["public.memory"] > 0' "$backup/manifest.json" >/dev/null ||
         fail "the manifest has no row counts for history and memory"
 

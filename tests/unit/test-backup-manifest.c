@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-backup-manifest.c: backup naming, conninfo and SQL building, tree hashing, comparing, removing */
+/* test-backup-manifest.c: backup naming, tree hashing and checking, the list in a backup, comparing,
+ * removing */
 #define _GNU_SOURCE
 #include <check.h>
 #include <fcntl.h>
@@ -7,6 +8,8 @@
 #include <time.h>
 
 #include "backup-manifest.h"
+#include "hash.h"
+#include "state.h"
 #include "json-util.h"
 #include "macro.h"
 
@@ -45,6 +48,13 @@ static void make_symlink(const char *dir, const char *name, const char *target) 
 
         ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
         ck_assert_int_eq(symlink(target, p), 0);
+}
+
+static void remove_file(const char *dir, const char *name) {
+        _cleanup_free_ char *p = NULL;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+        ck_assert_int_eq(unlink(p), 0);
 }
 
 static bool exists(const char *dir, const char *name) {
@@ -127,16 +137,29 @@ START_TEST(test_db_name) {
 }
 END_TEST
 
+/* the hex of path's value in l, or NULL; in a static buffer */
+static const char *list_hex(const BackupFileList *l, const char *path) {
+        static char hex[2 * BACKUP_LIST_VALUE_SIZE + 1];
+        const uint8_t *v = backup_list_find(l, path);
+
+        if (!v)
+                return NULL;
+        backup_list_value_hex(v, hex);
+        return hex;
+}
+
 START_TEST(test_hash_tree) {
         _cleanup_free_ char *dir = make_tmpdir(), *outside = make_tmpdir();
-        _cleanup_json_ cJSON *files = NULL, *links = NULL, *prefixed = NULL, *all = NULL;
+        _cleanup_file_list_ BackupFileList *files = NULL, *prefixed = NULL, *all = NULL;
+        _cleanup_json_ cJSON *links = NULL;
         BackupTreeStats st = {};
-        const cJSON *m;
-        int i = 0;
 
         write_file(dir, "manifest.json", "{}");
+        write_file(dir, "files.sha256", "");
+        write_file(dir, "files.sha256.new", "");
         write_file(dir, "b", "hello\n");
         write_file(dir, "a", "");
+        write_file(dir, "a-b", "");
         make_dir(dir, "sub");
         write_file(dir, "sub/manifest.json", "hello\n");
         make_dir(dir, "sub/deeper");
@@ -152,33 +175,35 @@ START_TEST(test_hash_tree) {
 
         ck_assert_int_eq(
                 backup_manifest_hash_tree(dir, NULL, BACKUP_HASH_SKIP_MANIFEST, &files, &links, &st), 0);
-        ck_assert_int_eq(cJSON_GetArraySize(files), 4);
-        ck_assert_str_eq(json_get_string(files, "a"), SHA256_EMPTY);
-        ck_assert_str_eq(json_get_string(files, "b"), SHA256_HELLO);
-        ck_assert_str_eq(json_get_string(files, "sub/manifest.json"), SHA256_HELLO);
-        ck_assert_str_eq(json_get_string(files, "sub/deeper/c"), SHA256_HELLO);
-        ck_assert_ptr_null(cJSON_GetObjectItem(files, "manifest.json"));
+        ck_assert_uint_eq(files->n, 5);
+        ck_assert_str_eq(list_hex(files, "a"), SHA256_EMPTY);
+        ck_assert_str_eq(list_hex(files, "b"), SHA256_HELLO);
+        ck_assert_str_eq(list_hex(files, "sub/manifest.json"), SHA256_HELLO);
+        ck_assert_str_eq(list_hex(files, "sub/deeper/c"), SHA256_HELLO);
+        ck_assert_ptr_null(list_hex(files, "manifest.json"));
+        ck_assert_ptr_null(list_hex(files, "files.sha256"));
         /* symlinks recorded, never followed */
         ck_assert_int_eq(cJSON_GetArraySize(links), 2);
         ck_assert_str_eq(json_get_string(links, "link-dir"), outside);
         ck_assert_str_eq(json_get_string(links, "sub/link-file"), "../b");
-        ck_assert_uint_eq(st.files, 4);
+        ck_assert_uint_eq(st.files, 5);
         ck_assert_uint_eq(st.bytes, 18);
         ck_assert_uint_eq(st.symlinks, 2);
         ck_assert_uint_eq(st.other, 1);
 
-        /* sorted per directory */
-        cJSON_ArrayForEach (m, files) {
-                static const char *order[] = { "a", "b", "sub/deeper/c", "sub/manifest.json" };
-                ck_assert_str_eq(m->string, order[i++]);
+        /* sorted by path as bytes, not per directory: "a-b" before "a/…" would be, "sub/deeper/c" first */
+        {
+                static const char *order[] = { "a", "a-b", "b", "sub/deeper/c", "sub/manifest.json" };
+                for (size_t i = 0; i < files->n; i++)
+                        ck_assert_str_eq(backup_list_path(files, i), order[i]);
         }
 
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "stores/x/", 0, &all, NULL, NULL), 0);
-        ck_assert_int_eq(cJSON_GetArraySize(all), 5);
+        ck_assert_uint_eq(all->n, 8);
         ck_assert_str_eq(
-                json_get_string(all, "stores/x/manifest.json"),
+                list_hex(all, "stores/x/manifest.json"),
                 "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
-        ck_assert_str_eq(json_get_string(all, "stores/x/sub/deeper/c"), SHA256_HELLO);
+        ck_assert_str_eq(list_hex(all, "stores/x/sub/deeper/c"), SHA256_HELLO);
 
         ck_assert_int_eq(
                 backup_manifest_hash_tree("/nonexistent/dir", NULL, 0, &prefixed, NULL, NULL), -ENOENT);
@@ -192,21 +217,22 @@ END_TEST
 /* the delta walk: a file whose status changed before `since` keeps the checksum it had (even a wrong
  * one: proof that it was not read), one changed after is read again and listed; unknown files are read */
 START_TEST(test_hash_tree_reuse) {
+        static const uint8_t not_read[BACKUP_LIST_VALUE_SIZE] = { 0xee };
         _cleanup_free_ char *dir = make_tmpdir();
-        _cleanup_json_ cJSON *known = NULL, *files = NULL, *stat1 = NULL, *stat2 = NULL,
-                             *rehashed = cJSON_CreateArray();
-        _cleanup_json_ cJSON *listed = cJSON_CreateObject(), *unknown = NULL,
-                             *all_read = cJSON_CreateArray();
+        _cleanup_file_list_ BackupFileList *known = NULL, *files = NULL, *stat1 = NULL, *stat2 = NULL,
+                                           *unknown = NULL, *listed = backup_list_new();
+        _cleanup_json_ cJSON *rehashed = cJSON_CreateArray(), *all_read = cJSON_CreateArray();
         BackupHashReuse reuse = { .rehashed = rehashed, .stats = listed };
         struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+        _cleanup_free_ char *bad = NULL;
 
         write_file(dir, "kept", "hello\n");
         write_file(dir, "rewritten", "hello\n");
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", 0, &known, NULL, NULL), 0);
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", BACKUP_HASH_STAT_ONLY, &stat1, NULL, NULL), 0);
-        /* stat only: "<size> <mtime ns>", nothing read */
-        ck_assert_int_eq(strncmp(json_get_string(stat1, "s/kept"), "6 ", 2), 0);
-        cJSON_ReplaceItemInObjectCaseSensitive(known, "s/kept", cJSON_CreateString("not-read"));
+        /* stat only: the size first, little-endian, nothing read */
+        ck_assert_uint_eq(backup_list_find(stat1, "s/kept")[0], 6);
+        memcpy((uint8_t *)backup_list_find(known, "s/kept"), not_read, sizeof(not_read));
 
         /* past the clock's tick: the next change is stamped after `since` */
         nanosleep(&ts, NULL);
@@ -216,31 +242,183 @@ START_TEST(test_hash_tree_reuse) {
         write_file(dir, "new", "hello\n");
         reuse.known = known;
         ck_assert_int_eq(backup_manifest_hash_tree_reuse(dir, "s/", 0, &reuse, &files, NULL, NULL), 0);
-        ck_assert_int_eq(cJSON_GetArraySize(files), 3);
-        ck_assert_str_eq(json_get_string(files, "s/kept"), "not-read");
-        ck_assert_str_eq(json_get_string(files, "s/rewritten"), SHA256_EMPTY);
-        ck_assert_str_eq(json_get_string(files, "s/new"), SHA256_HELLO);
+        ck_assert_uint_eq(files->n, 3);
+        ck_assert_mem_eq(backup_list_find(files, "s/kept"), not_read, sizeof(not_read));
+        ck_assert_str_eq(list_hex(files, "s/rewritten"), SHA256_EMPTY);
+        ck_assert_str_eq(list_hex(files, "s/new"), SHA256_HELLO);
         ck_assert_int_eq(cJSON_GetArraySize(rehashed), 2);
         ck_assert_str_eq(cJSON_GetArrayItem(rehashed, 0)->valuestring, "s/new");
         ck_assert_str_eq(cJSON_GetArrayItem(rehashed, 1)->valuestring, "s/rewritten");
 
         /* the same walk lists the files as BACKUP_HASH_STAT_ONLY would */
-        ck_assert_int_eq(cJSON_GetArraySize(listed), 3);
-        ck_assert_str_eq(json_get_string(listed, "s/kept"), json_get_string(stat1, "s/kept"));
-        ck_assert_int_eq(strncmp(json_get_string(listed, "s/rewritten"), "0 ", 2), 0);
+        ck_assert_uint_eq(listed->n, 3);
+        ck_assert_mem_eq(
+                backup_list_find(listed, "s/kept"),
+                backup_list_find(stat1, "s/kept"),
+                BACKUP_LIST_VALUE_SIZE);
+        ck_assert_uint_eq(backup_list_find(listed, "s/rewritten")[0], 0);
+
+        /* the check as it walks: the same reuse gives what the list holds; the unread wrong checksum
+         * passes, the known list (without "new") does not */
+        ck_assert_int_eq(
+                backup_manifest_check_tree(
+                        dir,
+                        "s/",
+                        0,
+                        &(BackupHashReuse){ .known = known, .since = reuse.since },
+                        files,
+                        NULL,
+                        NULL,
+                        &bad),
+                0);
+        ck_assert_int_eq(
+                backup_manifest_check_tree(
+                        dir,
+                        "s/",
+                        0,
+                        &(BackupHashReuse){ .known = known, .since = reuse.since },
+                        known,
+                        NULL,
+                        NULL,
+                        &bad),
+                -EBADMSG);
+        ck_assert_str_eq(bad, "s/new");
 
         /* nothing known: every file is read */
         ck_assert_int_eq(
                 backup_manifest_hash_tree_reuse(
                         dir, "s/", 0, &(BackupHashReuse){ .rehashed = all_read }, &unknown, NULL, NULL),
                 0);
-        ck_assert_str_eq(json_get_string(unknown, "s/kept"), SHA256_HELLO);
+        ck_assert_str_eq(list_hex(unknown, "s/kept"), SHA256_HELLO);
         ck_assert_int_eq(cJSON_GetArraySize(all_read), 3);
 
         /* the stat listing sees the rewritten file's new size */
         ck_assert_int_eq(backup_manifest_hash_tree(dir, "s/", BACKUP_HASH_STAT_ONLY, &stat2, NULL, NULL), 0);
-        ck_assert_str_eq(json_get_string(stat2, "s/kept"), json_get_string(stat1, "s/kept"));
-        ck_assert_int_eq(strncmp(json_get_string(stat2, "s/rewritten"), "0 ", 2), 0);
+        ck_assert_mem_eq(
+                backup_list_find(stat2, "s/kept"),
+                backup_list_find(stat1, "s/kept"),
+                BACKUP_LIST_VALUE_SIZE);
+        ck_assert_uint_eq(backup_list_find(stat2, "s/rewritten")[0], 0);
+
+        ck_assert_int_eq(backup_manifest_remove_tree(dir), 0);
+}
+END_TEST
+
+/* the walk compared as it goes: extra, changed, missing, and only expected's entries under the prefix */
+START_TEST(test_check_tree) {
+        _cleanup_free_ char *dir = make_tmpdir(), *p1 = NULL, *p2 = NULL, *p3 = NULL;
+        _cleanup_file_list_ BackupFileList *want = backup_list_new();
+        BackupTreeStats st = {};
+
+        write_file(dir, "a", "hello\n");
+        make_dir(dir, "d");
+        write_file(dir, "d/b", "");
+        ck_assert_int_eq(backup_list_set_hex(want, "s/a", SHA256_HELLO), 0);
+        ck_assert_int_eq(backup_list_set_hex(want, "s/d/b", SHA256_EMPTY), 0);
+        ck_assert_int_eq(backup_list_set_hex(want, "database.dump", SHA256_EMPTY), 0);
+        ck_assert_int_eq(backup_list_set_hex(want, "s-other/x", SHA256_EMPTY), 0);
+        ck_assert_int_eq(backup_manifest_check_tree(dir, "s/", 0, NULL, want, NULL, &st, NULL), 0);
+        ck_assert_uint_eq(st.files, 2);
+
+        write_file(dir, "d/c", "");
+        ck_assert_int_eq(backup_manifest_check_tree(dir, "s/", 0, NULL, want, NULL, NULL, &p1), -EBADMSG);
+        ck_assert_str_eq(p1, "s/d/c");
+        remove_file(dir, "d/c");
+        write_file(dir, "a", "changed\n");
+        ck_assert_int_eq(backup_manifest_check_tree(dir, "s/", 0, NULL, want, NULL, NULL, &p2), -EBADMSG);
+        ck_assert_str_eq(p2, "s/a");
+        write_file(dir, "a", "hello\n");
+        remove_file(dir, "d/b");
+        ck_assert_int_eq(backup_manifest_check_tree(dir, "s/", 0, NULL, want, NULL, NULL, &p3), -EBADMSG);
+        ck_assert_str_eq(p3, "s/d/b");
+
+        ck_assert_int_eq(backup_manifest_remove_tree(dir), 0);
+}
+END_TEST
+
+static BackupFileList *list_of(const char *const *paths_and_hex) {
+        BackupFileList *l = backup_list_new();
+
+        ck_assert_ptr_nonnull(l);
+        for (size_t i = 0; paths_and_hex[i]; i += 2)
+                ck_assert_int_eq(backup_list_set_hex(l, paths_and_hex[i], paths_and_hex[i + 1]), 0);
+        return l;
+}
+
+/* the list beside the manifest: written, found, refused when changed or cut short; the old form read */
+START_TEST(test_load_list) {
+        _cleanup_free_ char *dir = make_tmpdir(), *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL,
+                            *path = NULL;
+        _cleanup_file_list_ BackupFileList *l = list_of((const char *const[]){ "database.dump",
+                                                                               SHA256_EMPTY,
+                                                                               "stores/s/a",
+                                                                               SHA256_HELLO,
+                                                                               "stores/s/b",
+                                                                               SHA256_EMPTY,
+                                                                               NULL });
+        _cleanup_file_list_ BackupFileList *all = NULL, *outside = NULL, *again = NULL, *old = NULL,
+                                           *old_stores = NULL, *none = NULL;
+        _cleanup_json_ cJSON *manifest = cJSON_Parse("{\"verified\": true, \"files\": {\"x\": \"y\"}}");
+        _cleanup_json_ cJSON *old_manifest = NULL;
+        _cleanup_free_ char *old_text = NULL;
+        struct stat st;
+
+        ck_assert_int_eq(backup_manifest_write_list(dir, l, manifest), 0);
+        ck_assert_ptr_null(cJSON_GetObjectItem(manifest, "files"));
+        ck_assert_str_eq(
+                json_get_string(cJSON_GetObjectItem(manifest, "files_list"), "name"), "files.sha256");
+        ck_assert_int_eq(
+                cJSON_GetNumberValue(
+                        cJSON_GetObjectItem(cJSON_GetObjectItem(manifest, "files_list"), "count")),
+                3);
+        /* written, not yet committed: found under its new name */
+        ck_assert_int_eq(backup_manifest_load_list(dir, manifest, NULL, false, &all, NULL), 0);
+        ck_assert_int_eq(backup_list_compare(l, all, NULL), 0);
+        ck_assert_int_eq(backup_manifest_commit_list(dir), 0);
+        ck_assert_int_eq(backup_manifest_load_list(dir, manifest, "stores/", false, &outside, NULL), 0);
+        ck_assert_uint_eq(outside->n, 1);
+        ck_assert_str_eq(backup_list_path(outside, 0), "database.dump");
+        ck_assert(exists(dir, "files.sha256"));
+        ck_assert(!exists(dir, "files.sha256.new"));
+
+        /* a line changed, the checksum still well-formed: the list's own checksum refuses it */
+        write_file(
+                dir,
+                "files.sha256",
+                SHA256_HELLO "  database.dump\n" SHA256_HELLO "  stores/s/a\n" SHA256_EMPTY
+                             "  stores/s/b\n");
+        ck_assert_int_eq(backup_manifest_load_list(dir, manifest, NULL, false, &again, &e1), -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(e1, "/files.sha256: 3 lines with the checksum "));
+        ck_assert_ptr_nonnull(strstr(e1, "changed or cut short"));
+        /* cut short at a line's end: the count and the checksum refuse it */
+        write_file(dir, "files.sha256", SHA256_EMPTY "  database.dump\n");
+        ck_assert_int_eq(backup_manifest_load_list(dir, manifest, NULL, false, &again, &e2), -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(e2, "1 lines"));
+        /* cut inside a line: the line is named */
+        write_file(dir, "files.sha256", SHA256_EMPTY "  database.du");
+        ck_assert_int_eq(backup_manifest_load_list(dir, manifest, NULL, false, &again, &e3), -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(e3, "/files.sha256:1: the last line has no newline"));
+        ck_assert_ptr_null(again);
+        /* a manifest without the summary */
+        ck_assert_int_eq(backup_manifest_load_list(dir, old_manifest, NULL, false, &again, &e4), -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(e4, "no \"files_list\""));
+
+        /* an earlier release's manifest: "files" inside it (tests/fixtures/backup-manifest/) */
+        ck_assert_int_ge(asprintf(&path, "%s/backup-manifest/manifest-1.json", FIXTURES), 0);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(state_read_file(path, &old_text, NULL), 0);
+        old_manifest = cJSON_Parse(old_text);
+        ck_assert_ptr_nonnull(old_manifest);
+        ck_assert_int_eq(
+                backup_manifest_load_list("/nonexistent", old_manifest, NULL, false, &old, NULL), 0);
+        ck_assert_uint_eq(old->n, 4);
+        ck_assert_str_eq(list_hex(old, "stores/var/lib/codebolt/kg/graph.json"), SHA256_HELLO);
+        ck_assert_int_eq(
+                backup_manifest_load_list("/nonexistent", old_manifest, "stores/", true, &old_stores, NULL),
+                0);
+        ck_assert_uint_eq(old_stores->n, 2);
+        ck_assert_int_eq(
+                backup_manifest_load_list("/nonexistent", manifest, NULL, false, &none, NULL), -ENOENT);
 
         ck_assert_int_eq(backup_manifest_remove_tree(dir), 0);
 }
@@ -453,6 +631,8 @@ static Suite *backup_manifest_suite(void) {
         tcase_add_test(tc, test_db_name);
         tcase_add_test(tc, test_hash_tree);
         tcase_add_test(tc, test_hash_tree_reuse);
+        tcase_add_test(tc, test_check_tree);
+        tcase_add_test(tc, test_load_list);
         tcase_add_test(tc, test_compare);
         tcase_add_test(tc, test_replace_prefix);
         tcase_add_test(tc, test_remove_tree);

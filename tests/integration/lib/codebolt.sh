@@ -250,15 +250,14 @@ cbu_extra_history() {
 }
 
 # cbu_stores_match_manifest BACKUP: every live store is byte-identical to what BACKUP's manifest lists
-# (the manifest keys the copy of /var/lib/codebolt/kg/graph.json as stores/var/lib/codebolt/kg/graph.json,
+# (files.sha256 names the copy of /var/lib/codebolt/kg/graph.json stores/var/lib/codebolt/kg/graph.json,
 # so the live file is the key without "stores"), and holds nothing else: the same entries, types,
 # owners and modes as the backup's copy of it. Prints what differs.
 cbu_stores_match_manifest() {
         # shellcheck disable=SC2016 # the script runs in the sandbox's shell, which expands it
         sb sh -c '
                 m=$1/manifest.json
-                jq -r ".files | to_entries[] | select(.key | startswith(\"stores/\"))
-                       | \"\(.value)  \(.key | ltrimstr(\"stores\"))\"" "$m" >/tmp/cbu-live.sha256 || exit 1
+                sed -n "s|^\([0-9a-f]\{64\}\)  stores/|\1  /|p" "$1/files.sha256" >/tmp/cbu-live.sha256 || exit 1
                 [ -s /tmp/cbu-live.sha256 ] || { echo "$m lists no store files"; exit 1; }
                 cd / && sha256sum --check --strict --quiet /tmp/cbu-live.sha256 || exit 1
                 for s in $(jq -r ".stores[]" "$m"); do
