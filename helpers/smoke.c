@@ -23,6 +23,7 @@
 #include "release.h"
 #include "smoke-steps.h"
 #include "state.h"
+#include "string-util.h"
 #include "time-util.h"
 #include "trust.h"
 
@@ -62,16 +63,9 @@ typedef struct StepRun {
 /* logs "Smoke step 'name' (METHOD path)" and then what fmt says; returns -error */
 static int step_error(const StepRun *s, int error, const char *fmt, ...) _printf_(3, 4);
 static int step_error(const StepRun *s, int error, const char *fmt, ...) {
-        _cleanup_free_ char *rest = NULL;
-        va_list ap;
-        int r;
+        _cleanup_free_ char *rest = STRPRINTF_ARGS(fmt);
 
-        va_start(ap, fmt);
-        DISABLE_WARNING_FORMAT_NONLITERAL
-        r = vasprintf(&rest, fmt, ap);
-        REENABLE_WARNING
-        va_end(ap);
-        if (r < 0)
+        if (!rest)
                 return log_oom();
         return log_error_errno(
                 error, "Smoke step '%s' (%s %s)%s", s->step->name, s->step->method, s->shown_path, rest);

@@ -17,6 +17,7 @@
 #include "json-util.h"
 #include "macro.h"
 #include "pg.h"
+#include "string-util.h"
 
 /* what test_decoding prints, from contrib/test_decoding/test_decoding.c: "table " + each relation by
  * quote_qualified_identifier(), then per column " " + quote_identifier(name) + "[" + format_type_be() +
@@ -492,13 +493,8 @@ static const DecodingColumn *tuple_find(const DecodingTuple *t, const char *name
 
 static int why(char **ret_why, const char *fmt, ...) _printf_(2, 3);
 static int why(char **ret_why, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(ret_why, fmt, ap);
-        va_end(ap);
-        return r < 0 ? -ENOMEM : 1;
+        *ret_why = STRPRINTF_ARGS(fmt);
+        return *ret_why ? 1 : -ENOMEM;
 }
 
 /* every column is the table's, with the type it has at the stop */

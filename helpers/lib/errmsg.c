@@ -4,19 +4,15 @@
 #include <stdarg.h>
 
 #include "errmsg.h"
+#include "string-util.h"
 
 int errmsg_set(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
         char *s;
 
         if (!ret_error)
                 return r;
 
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-
+        s = STRPRINTF_ARGS(fmt);
         free(*ret_error);
         *ret_error = s;
         return r;

@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "paths.h"
 #include "state.h"
+#include "string-util.h"
 #include "strv.h"
 #include "unit-sandbox.h"
 #include "unitname.h"
@@ -439,35 +440,25 @@ static int add_file(GenUnits *u, char *path, char *content, char *symlink) {
         return 0;
 }
 
-static int add_warning_va(GenUnits *u, const char *fmt, va_list ap) _printf_(2, 0);
-static int add_warning_va(GenUnits *u, const char *fmt, va_list ap) {
-        _cleanup_free_ char *s = NULL;
+/* s (formatted, NULL on OOM) onto the warnings */
+static int push_warning(GenUnits *u, char *s) {
+        _cleanup_free_ char *p = s;
 
-        if (vasprintf(&s, fmt, ap) < 0)
+        if (!p)
                 return -ENOMEM;
-        return strv_push(&u->warnings, s);
+        return strv_push(&u->warnings, p);
 }
 
 static int add_warning(GenUnits *u, const char *fmt, ...) _printf_(2, 3);
 static int add_warning(GenUnits *u, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = add_warning_va(u, fmt, ap);
-        va_end(ap);
-        return r;
+        return push_warning(u, STRPRINTF_ARGS(fmt));
 }
 
 /* a deployment left out: its warning, and 1 for the caller */
 static int add_skip(GenUnits *u, const char *fmt, ...) _printf_(2, 3);
 static int add_skip(GenUnits *u, const char *fmt, ...) {
-        va_list ap;
-        int r;
+        int r = push_warning(u, STRPRINTF_ARGS(fmt));
 
-        va_start(ap, fmt);
-        r = add_warning_va(u, fmt, ap);
-        va_end(ap);
         return r < 0 ? r : 1;
 }
 

@@ -13,6 +13,7 @@
 #include "state.h"
 #include "rollback.h"
 #include "credentials.h"
+#include "string-util.h"
 
 static cJSON *object_or_empty(const cJSON *o, const char *key, cJSON **owned) {
         cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -169,19 +170,14 @@ int counts_check(
         const char *format,
         ...) {
         _cleanup_free_ char *why = NULL, *what = NULL;
-        va_list ap;
         int r;
 
         r = counts_differ(expected, actual, at_least, &why);
         if (r <= 0)
                 return r < 0 ? rb_oom(rb) : 0;
-        va_start(ap, format);
-        r = vasprintf(&what, format, ap);
-        va_end(ap);
-        if (r < 0) {
-                what = NULL;
+        what = STRPRINTF_ARGS(format);
+        if (!what)
                 return rb_oom(rb);
-        }
         return rb_fail(rb, EBADMSG, "%s (%s): %s", what, why, consequence);
 }
 

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "rollback.h"
+#include "string-util.h"
 
 void rollback_done(Rollback *rb) {
         current_done(&rb->current);
@@ -27,16 +28,12 @@ void rollback_done(Rollback *rb) {
 /* Log a failure of a step (one line) and keep the first one as the reason the rollback is held.
  * Returns -abs(error). */
 _printf_(3, 4) int rb_fail(Rollback *rb, int error, const char *fmt, ...) {
-        char *msg = NULL;
-        va_list ap;
-        int r;
+        char *msg;
 
         error = abs(error) ?: EIO;
         errno = error; /* for %m */
-        va_start(ap, fmt);
-        r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        msg = STRPRINTF_ARGS(fmt);
+        if (!msg)
                 return log_oom();
         log_full(LOG_ERR, error, "%s", msg);
         if (!rb->why)

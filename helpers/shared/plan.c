@@ -22,6 +22,7 @@
 #include "log.h"
 #include "macro.h"
 #include "paths.h"
+#include "string-util.h"
 #include "unitname.h"
 #include "plan.h"
 #include "release.h"
@@ -54,16 +55,10 @@ void plan_done(Plan *p) {
 /* record a gate; the reason is formatted. -ENOMEM only. */
 _printf_(4, 5) static int gate(Plan *p, const char *name, CheckResult result, const char *fmt, ...) {
         Gate *g = &p->gates[p->n_gates];
-        va_list ap;
-        int r;
 
-        va_start(ap, fmt);
-        r = vasprintf(&g->reason, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                g->reason = NULL;
+        g->reason = STRPRINTF_ARGS(fmt);
+        if (!g->reason)
                 return -ENOMEM;
-        }
         g->name = name;
         g->result = result;
         p->n_gates++;
