@@ -554,25 +554,6 @@ static int trial_restore(Helper *h, const char *dump, const cJSON *properties, C
         return 0;
 }
 
-/* the checksums' list first (the manifest holds its checksum), then the manifest */
-static int manifest_write(const char *dir, const BackupFileList *files, cJSON *manifest) {
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        r = backup_manifest_write_list(dir, files, manifest);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s/" BACKUP_MANIFEST_LIST_NEW ": %m", dir);
-        if (asprintf(&path, "%s/" BACKUP_MANIFEST_FILE, dir) < 0)
-                return log_oom();
-        r = state_write_json_atomic(path, manifest, 0600);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", path);
-        r = backup_manifest_commit_list(dir);
-        if (r < 0)
-                return log_error_errno(r, "Failed to rename %s/" BACKUP_MANIFEST_LIST_NEW ": %m", dir);
-        return 0;
-}
-
 static cJSON *strv_to_json(char **l) {
         cJSON *a = cJSON_CreateArray();
 
@@ -940,7 +921,7 @@ static int run(Helper *h) {
                 return log_oom();
         if (delta && !cJSON_AddItemToObject(manifest, "delta", TAKE_PTR(delta)))
                 return log_oom();
-        r = manifest_write(partial, files, manifest);
+        r = stores_write_manifest(partial, files, manifest);
         if (r < 0)
                 return r;
 

@@ -983,15 +983,9 @@ static int run(Helper *h) {
         }
         /* the list under a name of its own, the manifest that names its checksum, then the list's name:
          * a crash in between leaves a list that the manifest's checksum finds (backup-manifest.h) */
-        r = backup_manifest_write_list(backup, files, manifest);
+        r = stores_write_manifest(backup, files, manifest);
         if (r < 0)
-                return log_error_errno(r, "Failed to write %s/" BACKUP_MANIFEST_LIST_NEW ": %m", backup);
-        r = state_write_json_atomic(manifest_path, manifest, 0600);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", manifest_path);
-        r = backup_manifest_commit_list(backup);
-        if (r < 0)
-                return log_error_errno(r, "Failed to rename %s/" BACKUP_MANIFEST_LIST_NEW ": %m", backup);
+                return r;
 
         if (h->config.snapshot == SNAPSHOT_NONE) {
                 log_info(

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* stores.h: copying a store ([Storage] Paths=) into a backup with rsync, and proving the copy by its
- * checksums; both log their failure */
+/* stores.h: copying a store ([Storage] Paths=) into a backup with rsync, proving the copy by its
+ * checksums, and writing those checksums with the manifest; each logs its failure */
 #pragma once
 
 #include <stdbool.h>
@@ -26,3 +26,8 @@ int stores_compare(const cJSON *want, const cJSON *got, const char *mismatch_for
 int stores_compare_lists(
         const BackupFileList *want, const BackupFileList *got, const char *mismatch_format, const char *name)
         _printf_(3, 0);
+
+/* Write the backup dir's checksums (files) and then its manifest, which names their checksum
+ * (backup_manifest_write_list(), the manifest, backup_manifest_commit_list(): a crash in between leaves
+ * a list the manifest still finds). Logs a failure and returns -errno. */
+int stores_write_manifest(const char *dir, const BackupFileList *files, cJSON *manifest);
