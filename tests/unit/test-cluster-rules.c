@@ -10,26 +10,14 @@
 #include "json-util.h"
 #include "state.h"
 #include "strv.h"
-
-#define CLUSTER_FIXTURES FIXTURES "/cluster/"
+#include "test-util.h"
 
 static cJSON *fixture(const char *name) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        size_t size;
-        cJSON *j;
-
-        ck_assert_int_ge(asprintf(&path, CLUSTER_FIXTURES "%s", name), 0);
-        ck_assert_int_eq(state_read_file(path, &text, &size), 0);
-        j = cJSON_ParseWithLength(text, size);
-        ck_assert_ptr_nonnull(j);
-        return j;
+        return test_fixture_json(FIXTURES, "cluster", name);
 }
 
 static cJSON *json(const char *text) {
-        cJSON *j = cJSON_Parse(text);
-
-        ck_assert_msg(j, "not JSON: %s", text);
-        return j;
+        return test_json(text);
 }
 
 /* ---- names ---- */

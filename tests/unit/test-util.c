@@ -298,3 +298,19 @@ char *test_read_fixture(const char *fixtures, const char *dir, const char *name,
         *ret_size = (size_t)l;
         return text;
 }
+
+cJSON *test_fixture_json(const char *fixtures, const char *dir, const char *name) {
+        size_t size;
+        _cleanup_free_ char *text = test_read_fixture(fixtures, dir, name, &size);
+        cJSON *j = cJSON_ParseWithLength(text, size);
+
+        ck_assert_msg(j, "%s/%s/%s: not JSON", fixtures, dir, name);
+        return j;
+}
+
+cJSON *test_json(const char *text) {
+        cJSON *j = cJSON_Parse(text);
+
+        ck_assert_msg(j, "not JSON: %s", text);
+        return j;
+}

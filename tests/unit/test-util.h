@@ -17,6 +17,12 @@ char *test_capture_end(void);
  * into a NUL-terminated buffer; *ret_size its length. Fails the test when it cannot be read or is empty. */
 char *test_read_fixture(const char *fixtures, const char *dir, const char *name, size_t *ret_size);
 
+/* the fixture (as test_read_fixture()) parsed as JSON; fails the test when it is not JSON */
+cJSON *test_fixture_json(const char *fixtures, const char *dir, const char *name);
+
+/* text parsed as JSON; fails the test, naming text, when it is not JSON */
+cJSON *test_json(const char *text);
+
 /* rm -rf DIR, never following a symlink */
 void rm_rf(const char *dir);
 
