@@ -340,7 +340,7 @@ if peak:
     for phase, (own, child) in sorted(peak.items()):
         md.append(f'| {phase} | {own / 1024:.1f} | {child / 1024:.1f} |')
     md.append('\nThe children are `pg_dump`, `pg_restore`, `rsync`, `npm` and the forked libpq sessions '
-              '(`helpers/lib/pg.c` runs each in a child that drops to the database\'s user).\n')
+              '(`helpers/lib/pg-session.c` runs each in a child that drops to the database\'s user).\n')
 
 md.append('### Goals\n')
 md.append('| goal | measured | limit | met |')
