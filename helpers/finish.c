@@ -24,6 +24,7 @@
 #include "retention.h"
 #include "spawn.h"
 #include "state.h"
+#include "strv.h"
 #include "unitname.h"
 #include "watchstate.h"
 
@@ -65,38 +66,31 @@ static int make_entry(const Current *current, int place, cJSON **ret) {
         return 0;
 }
 
-static int name_compare(const void *a, const void *b) {
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Backups beyond [Backup] Keep=, oldest first. The directory names start with a UTC timestamp, so
  * their order is their age. A ".partial" leftover of a crashed backup is never good: it goes too. */
 static void prune_backups(Helper *h) {
         _cleanup_free_ char *base = paths_rooted(h->config.backup_directory);
         _cleanup_strv_free_ char **names = NULL;
         const char *keep_path = h->current.backup;
-        size_t n = 0, good = 0;
+        size_t n, good = 0;
         DIR *d;
 
         if (!base || !(d = opendir(base)))
                 return;
         for (struct dirent *de; (de = readdir(d));) {
-                char **grown;
                 if (de->d_name[0] == '.' || de->d_type != DT_DIR)
                         continue;
-                grown = realloc(names, (n + 2) * sizeof(char *));
-                if (!grown)
-                        break;
-                names = grown;
-                names[n] = strdup(de->d_name);
-                if (!names[n])
-                        break;
-                names[++n] = NULL;
+                if (strv_push(&names, de->d_name) < 0) {
+                        /* a partial list could make a newer backup look like one of the oldest */
+                        closedir(d);
+                        return;
+                }
         }
         closedir(d);
+        n = strv_length(names);
         if (n == 0)
                 return;
-        qsort(names, n, sizeof(char *), name_compare);
+        strv_sort(names, n);
 
         for (size_t i = 0; i < n; i++)
                 if (!strstr(names[i], ".partial"))

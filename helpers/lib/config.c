@@ -1632,10 +1632,6 @@ static int config_check_rules(const Config *c, const KeyOrigin *origins, ConfigE
         return 0;
 }
 
-static int compare_names(const void *a, const void *b) {
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* the *.conf names of dir, sorted; none when dir does not exist */
 static int list_conf_d(const char *dir, char ***ret) {
         _cleanup_strv_free_ char **names = NULL;
@@ -1674,12 +1670,7 @@ static int list_conf_d(const char *dir, char ***ret) {
         if (r < 0)
                 return r;
 
-        if (names) {
-                size_t n = 0;
-                while (names[n])
-                        n++;
-                qsort(names, n, sizeof(char *), compare_names);
-        }
+        strv_sort(names, strv_length(names));
         *ret = TAKE_PTR(names);
         return 0;
 }
