@@ -434,12 +434,6 @@ for what, value, limit, how, ok in goals:
             text += (f' Without the server\'s migrations (the table above), `template` is down {fmt(rest)} s and '
                      f'the floor plus PostgreSQL\'s copy alone come to {fmt(floor_bare + y["createdb"])} s, against '
                      f'the goal\'s {fmt(1.1 * (floor_bare + y["copy"]))} s counted the same way.')
-        # the same migrations, after the copy and without it
-        mig = {n: seg(n, 'migrations') for n in ('template', 'none')}
-        if mig['template'] and mig['none'] and mig['template'] > 1.1 * mig['none']:
-            text += (f' The migrations took {fmt(mig["template"])} s after the copy against '
-                     f'{fmt(mig["none"])} s with `none`: the same index build, on a machine that has just '
-                     'written the database once more.')
         why.append(text)
     elif what.startswith('`Snapshot=delta` downtime, database') and growth:
         def slot_reads(trials):

@@ -83,6 +83,7 @@ static void prune_backups(Helper *h) {
                 if (strv_push(&names, de->d_name) < 0) {
                         /* a partial list could make a newer backup look like one of the oldest */
                         closedir(d);
+                        log_warning("Out of memory while listing %s: no backup pruned this time.", base);
                         return;
                 }
         }
