@@ -106,10 +106,6 @@ int backup_manifest_db_name(const char *db, const char *kind, const char *id, si
 
 /* ---- walking trees ---- */
 
-static int strcmp_ptr(const void *a, const void *b) {
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* the names in d but "." and "..", sorted; a NULL-terminated vector */
 static int read_names_sorted(DIR *d, char ***ret, size_t *ret_n) {
         _cleanup_strv_free_ char **names = NULL;
@@ -145,7 +141,7 @@ static int read_names_sorted(DIR *d, char ***ret, size_t *ret_n) {
                 if (!names)
                         return -ENOMEM;
         }
-        qsort(names, n, sizeof(char *), strcmp_ptr);
+        strv_sort(names, n);
 
         *ret = TAKE_PTR(names);
         *ret_n = n;
